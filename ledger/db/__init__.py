@@ -1,0 +1,1 @@
+"""PostgreSQL side of the ledger: typed tables and the journal store."""

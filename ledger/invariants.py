@@ -1,0 +1,44 @@
+"""Checks every entry passes before it is written. PostgreSQL checks the same rules again
+after the write (see migrations): two sides of one boundary, asserted twice."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from decimal import Decimal
+
+from ledger.errors import InvalidEntry, UnbalancedEntry
+from ledger.limits import DESCRIPTION_LENGTH_MAX, LINES_PER_ENTRY_MAX
+from ledger.model import JournalEntry, Side
+from ledger.money import check_amount
+
+
+def totals_per_currency(entry: JournalEntry) -> dict[str, tuple[Decimal, Decimal]]:
+    """(debits, credits) of the entry, per currency."""
+    debit: dict[str, Decimal] = defaultdict(Decimal)
+    credit: dict[str, Decimal] = defaultdict(Decimal)
+    for line in entry.lines:
+        target = debit if line.side is Side.DEBIT else credit
+        target[line.currency] += line.amount
+    currencies = sorted(set(debit) | set(credit))
+    return {currency: (debit[currency], credit[currency]) for currency in currencies}
+
+
+def check_entry(entry: JournalEntry) -> None:
+    """Raise the first rule the entry breaks: shape, amounts, then balance per currency."""
+    if len(entry.lines) < 2:
+        raise InvalidEntry("an entry has at least two lines", field="lines")
+    if len(entry.lines) > LINES_PER_ENTRY_MAX:
+        raise InvalidEntry(f"an entry has at most {LINES_PER_ENTRY_MAX} lines", field="lines")
+    if not entry.description.strip():
+        raise InvalidEntry("description must not be empty", field="description")
+    if len(entry.description) > DESCRIPTION_LENGTH_MAX:
+        raise InvalidEntry(f"description is limited to {DESCRIPTION_LENGTH_MAX} characters", field="description")
+    for index, line in enumerate(entry.lines):
+        check_amount(line.amount, line.currency, field=f"lines[{index}].amount")
+    for currency, (debit_total, credit_total) in totals_per_currency(entry).items():
+        if debit_total != credit_total:
+            raise UnbalancedEntry(
+                f"{currency} debits {debit_total} do not equal credits {credit_total}", field="lines"
+            )
+    sides = {line.side for line in entry.lines}
+    assert sides == {Side.DEBIT, Side.CREDIT}, "a balanced entry of positive amounts has both sides"

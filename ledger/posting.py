@@ -1,0 +1,23 @@
+"""Everything the journal checks before booking an entry, as one pure function."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from ledger.errors import AccountNotPostable
+from ledger.invariants import check_entry
+from ledger.model import JournalEntry
+from ledger.periods import check_open
+from ledger.ports import ChartView
+
+
+def check_postable(
+    entry: JournalEntry, chart: ChartView, *, closed_through: date | None, manual: bool
+) -> None:
+    """Entry rules, then every line's account, then the period. Raises the first failure."""
+    check_entry(entry)
+    for index, line in enumerate(entry.lines):
+        reason = chart.refuse_posting(line.account_code, line.currency, manual=manual)
+        if reason is not None:
+            raise AccountNotPostable(reason, field=f"lines[{index}].account_code")
+    check_open(entry.value_date, closed_through)

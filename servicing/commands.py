@@ -1,0 +1,72 @@
+"""Commands: what a caller asks the service layer to do, with the actor who asks.
+Typed values in, never dictionaries keyed by strings."""
+
+from __future__ import annotations
+
+from datetime import date
+from uuid import UUID
+
+import msgspec
+
+from chart_of_accounts.model import GLAccount
+from ledger.model import Line, Reference
+
+
+class PostJournalEntry(msgspec.Struct, frozen=True, kw_only=True):
+    office_id: int
+    value_date: date
+    description: str
+    lines: tuple[Line, ...]
+    actor: str
+    reference: Reference | None = None
+    idempotency_key: str | None = None
+    manual: bool = True
+    """Manual entries are refused on accounts that do not allow them (sub-ledger controls)."""
+
+
+class ReverseJournalEntry(msgspec.Struct, frozen=True, kw_only=True):
+    entry_id: UUID
+    actor: str
+    value_date: date | None = None
+    """Defaults to the original's value date; give an open date when that period is closed."""
+    description: str | None = None
+    idempotency_key: str | None = None
+
+
+class CreateOffice(msgspec.Struct, frozen=True, kw_only=True):
+    code: str
+    name: str
+    opened_on: date
+    actor: str
+    parent_id: int | None = None
+    region: str | None = None
+
+
+class CreateGLAccounts(msgspec.Struct, frozen=True, kw_only=True):
+    accounts: tuple[GLAccount, ...]
+    actor: str
+    skip_existing: bool = False
+    """Template loads skip codes already present, so loading twice changes nothing."""
+
+
+class UpdateGLAccount(msgspec.Struct, frozen=True, kw_only=True):
+    code: str
+    account: GLAccount
+    actor: str
+
+
+class DeleteGLAccount(msgspec.Struct, frozen=True, kw_only=True):
+    code: str
+    actor: str
+
+
+class CloseAccountingPeriod(msgspec.Struct, frozen=True, kw_only=True):
+    office_id: int
+    closing_date: date
+    actor: str
+    comments: str = ""
+
+
+class UndoAccountingClosure(msgspec.Struct, frozen=True, kw_only=True):
+    closure_id: int
+    actor: str

@@ -1,0 +1,367 @@
+"""Posting journal entries.
+
+Single postings go through a group commit: concurrent requests are queued, and a writer
+books whatever is waiting in one transaction and one INSERT statement, then answers each
+request on its own (TigerBeetle batches requests the same way). A request that fails its
+checks is answered with its own error and does not hold back the others; if the database
+refuses a whole group, each of its entries is retried alone so that only the faulty one
+fails. Batch postings are atomic: all entries or none.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Sequence
+from datetime import date, timedelta
+from typing import Final
+from uuid import UUID
+
+import msgspec
+from sqlalchemy import select, text
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from chart_of_accounts import LoadedChart
+from chart_of_accounts.db import repository as chart_repository
+from ledger.db.store import AccountRef, append_entries
+from ledger.db.tables import OfficeRow
+from ledger.errors import AlreadyReversed, EntryNotFound, IdempotencyConflict, LedgerError, UnknownOffice
+from ledger.idempotency import fingerprint
+from ledger.invariants import check_entry
+from ledger.limits import ENTRIES_PER_BATCH_MAX
+from ledger.model import BookedEntry, JournalEntry, Line
+from ledger.money import normalize_amount
+from ledger.periods import closed_through
+from ledger.posting import check_postable
+from ledger.reversal import reverse
+from servicing.closures import active_closures
+from servicing.commands import PostJournalEntry, ReverseJournalEntry
+from servicing.errors import InvalidInput, sqlstate_of, translate_database_error
+from servicing.ids import uuid7
+from servicing.queries import load_entry
+from servicing.unit_of_work import UnitOfWorkFactory
+
+_log = logging.getLogger(__name__)
+
+GROUP_ENTRIES_MAX: Final = 1_000
+RACE_RETRIES_MAX: Final = 3
+WRITERS_DEFAULT: Final = 2
+SCOPE_POSTING: Final = "journal-entry"
+SCOPE_REVERSAL: Final = "journal-entry-reversal"
+assert GROUP_ENTRIES_MAX <= ENTRIES_PER_BATCH_MAX
+
+
+class _LostIdempotencyRace(Exception):
+    """Another transaction recorded the same idempotency key first: retry, and replay it."""
+
+
+class _Pending:
+    __slots__ = ("command", "entry", "fingerprint", "future")
+
+    def __init__(self, command: PostJournalEntry, entry: JournalEntry, future: asyncio.Future[BookedEntry]) -> None:
+        self.command = command
+        self.entry = entry
+        self.fingerprint = fingerprint(entry)
+        self.future = future
+
+
+def entry_from_command(command: PostJournalEntry, entry_id: UUID) -> JournalEntry:
+    """The entry a command asks for, checked and with amounts in the currency's minor unit."""
+    entry = JournalEntry(
+        entry_id=entry_id, office_id=command.office_id, value_date=command.value_date,
+        description=command.description, lines=command.lines, actor=command.actor,
+        reference=command.reference, idempotency_key=command.idempotency_key,
+    )
+    check_entry(entry)
+    lines = tuple(
+        msgspec.structs.replace(line, amount=normalize_amount(line.amount, line.currency)) for line in entry.lines
+    )
+    return msgspec.structs.replace(entry, lines=lines)
+
+
+class JournalService:
+    def __init__(
+        self, uow_factory: UnitOfWorkFactory, *, idempotency_retention_days: int, writers: int = WRITERS_DEFAULT
+    ) -> None:
+        assert 1 <= writers <= 8, writers
+        self._uow_factory = uow_factory
+        self._retention = timedelta(days=idempotency_retention_days)
+        self._writer_count = writers
+        self._queue: asyncio.Queue[_Pending] = asyncio.Queue()
+        self._writers: list[asyncio.Task[None]] = []
+
+    async def start(self) -> None:
+        if not self._writers:
+            self._writers = [asyncio.create_task(self._writer_loop()) for _ in range(self._writer_count)]
+
+    async def aclose(self) -> None:
+        for task in self._writers:
+            task.cancel()
+        for task in self._writers:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._writers = []
+
+    async def post(self, command: PostJournalEntry) -> BookedEntry:
+        """Book one entry through the group commit; answers with its own result."""
+        await self.start()
+        entry = entry_from_command(command, uuid7())
+        future: asyncio.Future[BookedEntry] = asyncio.get_running_loop().create_future()
+        self._queue.put_nowait(_Pending(command, entry, future))
+        return await future
+
+    async def post_batch(self, commands: Sequence[PostJournalEntry]) -> list[BookedEntry]:
+        """Book many entries atomically, in one transaction and one statement."""
+        if not 1 <= len(commands) <= ENTRIES_PER_BATCH_MAX:
+            raise InvalidInput(f"a batch holds 1 to {ENTRIES_PER_BATCH_MAX} entries", field="entries")
+        group: list[_Pending] = []
+        loop = asyncio.get_running_loop()
+        for index, command in enumerate(commands):
+            try:
+                entry = entry_from_command(command, uuid7())
+            except LedgerError as error:
+                raise _prefixed(error, f"entries[{index}]") from error
+            group.append(_Pending(command, entry, loop.create_future()))
+        keys = [p.entry.idempotency_key for p in group if p.entry.idempotency_key]
+        if len(keys) != len(set(keys)):
+            raise InvalidInput("idempotency keys repeat within the batch", field="entries")
+        for _attempt in range(RACE_RETRIES_MAX):
+            try:
+                outcomes = await self._book_group(group, atomic=True)
+            except _LostIdempotencyRace:
+                continue
+            except DBAPIError as error:
+                raise translate_database_error(error) or error from error
+            booked = [outcome for outcome in outcomes if isinstance(outcome, BookedEntry)]
+            assert len(booked) == len(group)
+            return booked
+        raise InvalidInput("the batch kept racing with concurrent replays; send it again", field="entries")
+
+    async def reverse(self, command: ReverseJournalEntry) -> BookedEntry:
+        """Post the mirror of an entry, linked to it; an entry is reversed once only."""
+        for _attempt in range(RACE_RETRIES_MAX):
+            try:
+                return await self._reverse_once(command)
+            except _LostIdempotencyRace:
+                continue
+        raise InvalidInput("the reversal kept racing with a concurrent replay; send it again", field="entry_id")
+
+    async def _reverse_once(self, command: ReverseJournalEntry) -> BookedEntry:
+        request_fingerprint = _reversal_fingerprint(command)
+        async with self._uow_factory() as uow:
+            session = uow.session
+            if command.idempotency_key:
+                replayed = await self._replay(session, SCOPE_REVERSAL, command.idempotency_key, request_fingerprint)
+                if replayed is not None:
+                    return replayed
+            original = await load_entry(session, command.entry_id)
+            if original is None:
+                raise EntryNotFound(f"no journal entry {command.entry_id}", field="entry_id")
+            if original.entry.reverses is not None:
+                raise InvalidInput("this entry is a reversal; post a new entry to correct it", field="entry_id")
+            if original.reversed_by is not None:
+                raise AlreadyReversed(f"entry {command.entry_id} is already reversed by {original.reversed_by}",
+                                      field="entry_id")
+            description = command.description or f"Annulation : {original.entry.description}"
+            entry = reverse(
+                original.entry, reversal_id=uuid7(), value_date=command.value_date or original.entry.value_date,
+                description=description[:500], actor=command.actor, idempotency_key=command.idempotency_key,
+            )
+            chart, refs = await _chart_for(session, [entry])
+            closed = await _closed_through_by_office(session, [entry])
+            check_postable(entry, chart, closed_through=closed[entry.office_id], manual=False)
+            try:
+                (booked,) = await append_entries(await uow.connection(), [entry], refs)
+                if command.idempotency_key:
+                    await self._remember(session, SCOPE_REVERSAL, [(command.idempotency_key, request_fingerprint, booked)])
+            except DBAPIError as error:
+                if sqlstate_of(error) == "23505" and "reverses_id" in str(error):
+                    raise AlreadyReversed(f"entry {command.entry_id} is already reversed", field="entry_id") from error
+                raise translate_database_error(error) or error from error
+            await uow.commit()
+        return booked
+
+    async def _writer_loop(self) -> None:
+        while True:
+            group = [await self._queue.get()]
+            while len(group) < GROUP_ENTRIES_MAX and not self._queue.empty():
+                group.append(self._queue.get_nowait())
+            try:
+                await self._commit_group(group)
+            except Exception as error:  # the writer must survive anything a group throws
+                _log.exception("journal writer failed a group")
+                for pending in group:
+                    if not pending.future.done():
+                        pending.future.set_exception(error)
+
+    async def _commit_group(self, group: list[_Pending]) -> None:
+        group, later = _first_of_each_key(group)
+        for _attempt in range(RACE_RETRIES_MAX):
+            try:
+                outcomes = await self._book_group(group, atomic=False)
+                break
+            except _LostIdempotencyRace:
+                continue
+            except DBAPIError as error:
+                if len(group) > 1:
+                    for pending in group:
+                        await self._commit_group([pending])
+                    break
+                _answer(group[0], translate_database_error(error) or error)
+                break
+        else:
+            outcomes = [InvalidInput("concurrent replays kept racing; send the request again") for _ in group]
+        if len(outcomes) == len(group):
+            for pending, outcome in zip(group, outcomes, strict=True):
+                _answer(pending, outcome)
+        for pending in later:
+            self._queue.put_nowait(pending)
+
+    async def _book_group(self, group: list[_Pending], *, atomic: bool) -> list[BookedEntry | Exception]:
+        """Check and book a group in one transaction. Non-atomic groups answer each entry's
+        own error; atomic ones raise the first error, named by its index in the batch."""
+        outcomes: list[BookedEntry | Exception | None] = [None] * len(group)
+        async with self._uow_factory() as uow:
+            session = uow.session
+            for index, pending in enumerate(group):
+                key = pending.entry.idempotency_key
+                if key is None:
+                    continue
+                try:
+                    outcomes[index] = await self._replay(session, SCOPE_POSTING, key, pending.fingerprint)
+                except IdempotencyConflict as error:
+                    outcomes[index] = error
+            todo = [index for index, outcome in enumerate(outcomes) if outcome is None]
+            entries = [group[index].entry for index in todo]
+            chart, refs = await _chart_for(session, entries)
+            closed = await _closed_through_by_office(session, entries)
+            valid: list[int] = []
+            for index in todo:
+                pending = group[index]
+                try:
+                    if pending.entry.office_id not in closed:
+                        raise UnknownOffice(f"unknown office {pending.entry.office_id}", field="office_id")
+                    check_postable(pending.entry, chart, closed_through=closed[pending.entry.office_id],
+                                   manual=pending.command.manual)
+                except LedgerError as error:
+                    outcomes[index] = error
+                    continue
+                valid.append(index)
+            if atomic:
+                for index, outcome in enumerate(outcomes):
+                    if isinstance(outcome, Exception):
+                        raise _prefixed(outcome, f"entries[{index}]") if isinstance(outcome, LedgerError) else outcome
+            if valid:
+                booked = await append_entries(await uow.connection(), [group[i].entry for i in valid], refs)
+                remembered = []
+                for index, booked_entry in zip(valid, booked, strict=True):
+                    outcomes[index] = booked_entry
+                    key = group[index].entry.idempotency_key
+                    if key is not None:
+                        remembered.append((key, group[index].fingerprint, booked_entry))
+                if remembered:
+                    await self._remember(session, SCOPE_POSTING, remembered)
+                await uow.commit()
+        assert all(outcome is not None for outcome in outcomes)
+        return [outcome for outcome in outcomes if outcome is not None]
+
+    async def _replay(self, session: AsyncSession, scope: str, key: str, request_fingerprint: str) -> BookedEntry | None:
+        row = (await session.execute(
+            text("SELECT fingerprint, response FROM idempotency_record "
+                 "WHERE scope = :scope AND key = :key AND expires_at >= now()"),
+            {"scope": scope, "key": key},
+        )).first()
+        if row is None:
+            return None
+        if row.fingerprint != request_fingerprint:
+            raise IdempotencyConflict(
+                "this idempotency key was used with another request body", field="idempotency_key"
+            )
+        return msgspec.json.decode(row.response, type=BookedEntry)
+
+    async def _remember(self, session: AsyncSession, scope: str, records: list[tuple[str, str, BookedEntry]]) -> None:
+        keys = [key for key, _fp, _booked in records]
+        stored = (await session.execute(
+            text(
+                """
+                INSERT INTO idempotency_record AS r (scope, key, fingerprint, entry_id, response, expires_at)
+                SELECT :scope, k, f, e, resp, now() + :retention
+                  FROM unnest(CAST(:keys AS text[]), CAST(:fingerprints AS text[]), CAST(:entry_ids AS uuid[]),
+                              CAST(:responses AS text[])) AS t(k, f, e, resp)
+                ON CONFLICT (scope, key) DO UPDATE
+                   SET fingerprint = EXCLUDED.fingerprint, entry_id = EXCLUDED.entry_id,
+                       response = EXCLUDED.response, created_at = now(), expires_at = EXCLUDED.expires_at
+                 WHERE r.expires_at < now()
+                RETURNING key
+                """
+            ),
+            {
+                "scope": scope,
+                "retention": self._retention,
+                "keys": keys,
+                "fingerprints": [fp for _key, fp, _booked in records],
+                "entry_ids": [booked.entry.entry_id for _key, _fp, booked in records],
+                "responses": [msgspec.json.encode(booked).decode() for _key, _fp, booked in records],
+            },
+        )).scalars().all()
+        if len(stored) != len(keys):
+            raise _LostIdempotencyRace()
+
+
+async def _chart_for(session: AsyncSession, entries: Sequence[JournalEntry]) -> tuple[LoadedChart, dict[str, AccountRef]]:
+    codes = {line.account_code for entry in entries for line in entry.lines}
+    stored = await chart_repository.load_by_codes(session, codes)
+    refs = {code: AccountRef(account_id, account.normal_side) for code, (account_id, account) in stored.items()}
+    return LoadedChart(account for _id, account in stored.values()), refs
+
+
+async def _closed_through_by_office(session: AsyncSession, entries: Sequence[JournalEntry]) -> dict[int, date | None]:
+    """Closed-through date of every known office among the entries' (unknown ones are absent)."""
+    office_ids = sorted({entry.office_id for entry in entries})
+    if not office_ids:
+        return {}
+    rows = (await session.execute(select(OfficeRow.id, OfficeRow.lineage).where(OfficeRow.id.in_(office_ids)))).all()
+    lineages = {row.id: tuple(row.lineage) for row in rows}
+    closures = await active_closures(session, {office for lineage in lineages.values() for office in lineage})
+    return {office_id: closed_through(closures, lineage) for office_id, lineage in lineages.items()}
+
+
+def _first_of_each_key(group: list[_Pending]) -> tuple[list[_Pending], list[_Pending]]:
+    """Requests repeating a key already in the group wait for the next group, and replay."""
+    seen: set[str] = set()
+    first: list[_Pending] = []
+    later: list[_Pending] = []
+    for pending in group:
+        key = pending.entry.idempotency_key
+        if key is not None and key in seen:
+            later.append(pending)
+            continue
+        if key is not None:
+            seen.add(key)
+        first.append(pending)
+    return first, later
+
+
+def _answer(pending: _Pending, outcome: BookedEntry | BaseException) -> None:
+    if pending.future.done():
+        return
+    if isinstance(outcome, BaseException):
+        pending.future.set_exception(outcome)
+    else:
+        pending.future.set_result(outcome)
+
+
+def _prefixed(error: LedgerError, prefix: str) -> LedgerError:
+    return type(error)(error.message, field=f"{prefix}.{error.field}" if error.field else prefix)
+
+
+def _reversal_fingerprint(command: ReverseJournalEntry) -> str:
+    import hashlib
+
+    content = msgspec.structs.replace(command, idempotency_key=None)
+    return hashlib.sha256(msgspec.json.encode(content)).hexdigest()
+
+
+__all__ = ("JournalService", "Line", "entry_from_command")

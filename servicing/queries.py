@@ -1,0 +1,204 @@
+"""Read side: entries, journal listings and balances, straight from SQL (CQRS-lite: no
+aggregates are loaded to answer a question)."""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Sequence
+from datetime import date
+from decimal import Decimal
+from uuid import UUID
+
+import msgspec
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ledger.limits import PAGE_SIZE_MAX
+from ledger.model import BookedEntry, JournalEntry, Line, Reference, Side
+from servicing.errors import InvalidInput
+
+_ENTRY_COLUMNS = """
+    e.id, e.seq, e.office_id, e.value_date, e.booked_at, e.description, e.source_type, e.source_id,
+    e.actor, e.idempotency_key, e.reverses_id, r.id AS reversed_by
+"""
+
+_LINES = text(
+    """
+    SELECT l.entry_id, l.line_no, a.code, l.side, l.amount, l.currency, c.decimals
+      FROM journal_line l
+      JOIN gl_account a ON a.id = l.account_id
+      JOIN currency c ON c.code = l.currency
+     WHERE l.entry_id = ANY(CAST(:ids AS uuid[]))
+     ORDER BY l.entry_id, l.line_no
+    """
+)
+
+
+def _line(row: msgspec.Struct | object) -> Line:
+    amount: Decimal = row.amount  # type: ignore[attr-defined]
+    digits: int = row.decimals  # type: ignore[attr-defined]
+    return Line(
+        account_code=row.code,  # type: ignore[attr-defined]
+        side=Side.DEBIT if row.side == "D" else Side.CREDIT,  # type: ignore[attr-defined]
+        amount=amount.quantize(Decimal(1).scaleb(-digits)),
+        currency=row.currency.strip(),  # type: ignore[attr-defined]
+    )
+
+
+async def _with_lines(session: AsyncSession, entry_rows: Sequence[object]) -> list[BookedEntry]:
+    ids = [row.id for row in entry_rows]  # type: ignore[attr-defined]
+    lines: dict[UUID, list[Line]] = {entry_id: [] for entry_id in ids}
+    if ids:
+        for row in (await session.execute(_LINES, {"ids": ids})).all():
+            lines[row.entry_id].append(_line(row))
+    booked = []
+    for row in entry_rows:
+        r: object = row
+        reference = (
+            Reference(source_type=r.source_type, source_id=r.source_id or "")  # type: ignore[attr-defined]
+            if r.source_type  # type: ignore[attr-defined]
+            else None
+        )
+        entry = JournalEntry(
+            entry_id=r.id, office_id=r.office_id, value_date=r.value_date,  # type: ignore[attr-defined]
+            description=r.description, lines=tuple(lines[r.id]), actor=r.actor,  # type: ignore[attr-defined]
+            reference=reference, reverses=r.reverses_id,  # type: ignore[attr-defined]
+            idempotency_key=r.idempotency_key,  # type: ignore[attr-defined]
+        )
+        booked.append(BookedEntry(entry=entry, sequence=r.seq, booked_at=r.booked_at,  # type: ignore[attr-defined]
+                                  reversed_by=r.reversed_by))  # type: ignore[attr-defined]
+    return booked
+
+
+async def load_entry(session: AsyncSession, entry_id: UUID) -> BookedEntry | None:
+    rows = (await session.execute(
+        text(f"SELECT {_ENTRY_COLUMNS} FROM journal_entry e LEFT JOIN journal_entry r ON r.reverses_id = e.id "
+             "WHERE e.id = :id"),
+        {"id": entry_id},
+    )).all()
+    found = await _with_lines(session, rows)
+    return found[0] if found else None
+
+
+class EntryFilter(msgspec.Struct, frozen=True, kw_only=True):
+    """Journal listing filters; every one optional. An office includes its branches."""
+
+    date_from: date | None = None
+    date_to: date | None = None
+    office_id: int | None = None
+    account_code: str | None = None
+    source_type: str | None = None
+    source_id: str | None = None
+    actor: str | None = None
+
+
+class EntryPage(msgspec.Struct, frozen=True, kw_only=True):
+    entries: list[BookedEntry]
+    next_cursor: str | None
+
+
+def encode_cursor(sequence: int) -> str:
+    return base64.urlsafe_b64encode(f"seq:{sequence}".encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> int:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        prefix, value = raw.split(":", 1)
+        sequence = int(value)
+    except (ValueError, UnicodeDecodeError) as error:
+        raise InvalidInput("malformed cursor", field="cursor") from error
+    if prefix != "seq" or not 0 <= sequence < 2**63:
+        raise InvalidInput("malformed cursor", field="cursor")
+    return sequence
+
+
+async def list_entries(session: AsyncSession, filters: EntryFilter, *, limit: int, cursor: str | None) -> EntryPage:
+    """Entries in booking order after the cursor; the cursor is stable under new postings."""
+    assert 1 <= limit <= PAGE_SIZE_MAX, limit
+    conditions = ["e.seq > :after"]
+    params: dict[str, object] = {"after": decode_cursor(cursor) if cursor else 0, "limit": limit + 1}
+    if filters.date_from is not None:
+        conditions.append("e.value_date >= :date_from")
+        params["date_from"] = filters.date_from
+    if filters.date_to is not None:
+        conditions.append("e.value_date <= :date_to")
+        params["date_to"] = filters.date_to
+    if filters.office_id is not None:
+        conditions.append("e.office_id IN (SELECT o.id FROM office o WHERE CAST(:office_id AS int) = ANY(o.lineage))")
+        params["office_id"] = filters.office_id
+    if filters.account_code is not None:
+        conditions.append(
+            "EXISTS (SELECT 1 FROM journal_line l JOIN gl_account a ON a.id = l.account_id "
+            "WHERE l.entry_id = e.id AND a.code = :account_code)"
+        )
+        params["account_code"] = filters.account_code
+    for column in ("source_type", "source_id", "actor"):
+        value = getattr(filters, column)
+        if value is not None:
+            conditions.append(f"e.{column} = :{column}")
+            params[column] = value
+    rows = (await session.execute(
+        text(f"SELECT {_ENTRY_COLUMNS} FROM journal_entry e LEFT JOIN journal_entry r ON r.reverses_id = e.id "
+             f"WHERE {' AND '.join(conditions)} ORDER BY e.seq LIMIT :limit"),
+        params,
+    )).all()
+    has_more = len(rows) > limit
+    rows = rows[:limit]
+    entries = await _with_lines(session, rows)
+    next_cursor = encode_cursor(entries[-1].sequence) if has_more and entries else None
+    return EntryPage(entries=entries, next_cursor=next_cursor)
+
+
+class TrialBalanceRow(msgspec.Struct, frozen=True, kw_only=True):
+    account_code: str
+    account_name: str
+    account_type: str
+    currency: str
+    debit_total: Decimal
+    credit_total: Decimal
+
+    @property
+    def debit_balance(self) -> Decimal:
+        return max(self.debit_total - self.credit_total, Decimal(0))
+
+    @property
+    def credit_balance(self) -> Decimal:
+        return max(self.credit_total - self.debit_total, Decimal(0))
+
+
+async def trial_balance(session: AsyncSession, *, as_of: date | None = None, office_id: int | None = None) -> list[TrialBalanceRow]:
+    """Totals per detail account and currency from the lines (as of a date, for an office
+    and its branches). The accounting reports issue adds periods, roll-ups and snapshots."""
+    conditions = ["true"]
+    params: dict[str, object] = {}
+    if as_of is not None:
+        conditions.append("l.value_date <= :as_of")
+        params["as_of"] = as_of
+    if office_id is not None:
+        conditions.append("l.office_id IN (SELECT o.id FROM office o WHERE CAST(:office_id AS int) = ANY(o.lineage))")
+        params["office_id"] = office_id
+    rows = (await session.execute(
+        text(
+            f"""
+            SELECT a.code, a.name, a.type, t.currency, t.debit_total, t.credit_total, c.decimals
+              FROM (SELECT l.account_id, l.currency,
+                           coalesce(sum(l.amount) FILTER (WHERE l.side = 'D'), 0) AS debit_total,
+                           coalesce(sum(l.amount) FILTER (WHERE l.side = 'C'), 0) AS credit_total
+                      FROM journal_line l WHERE {' AND '.join(conditions)}
+                     GROUP BY l.account_id, l.currency) t
+              JOIN gl_account a ON a.id = t.account_id
+              JOIN currency c ON c.code = t.currency
+             ORDER BY t.currency, a.code
+            """
+        ),
+        params,
+    )).all()
+    return [
+        TrialBalanceRow(
+            account_code=row.code, account_name=row.name, account_type=row.type, currency=row.currency.strip(),
+            debit_total=row.debit_total.quantize(Decimal(1).scaleb(-row.decimals)),
+            credit_total=row.credit_total.quantize(Decimal(1).scaleb(-row.decimals)),
+        )
+        for row in rows
+    ]
