@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy.exc import DBAPIError
 
-from chart_of_accounts import GLAccount, check_chart, chart_to_csv, load_template, parse_chart_csv
+from chart_of_accounts import GLAccount, chart_to_csv, check_chart, load_template, parse_chart_csv
 from chart_of_accounts.db import repository
 from chart_of_accounts.templates import TEMPLATES
 from servicing.commands import CreateGLAccounts, DeleteGLAccount, UpdateGLAccount

@@ -11,8 +11,8 @@ from uuid import UUID
 
 from sqlalchemy import (
     ARRAY,
-    BigInteger,
     CHAR,
+    BigInteger,
     Date,
     ForeignKey,
     Identity,

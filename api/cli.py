@@ -1,0 +1,155 @@
+"""The `grandlivre` command: serve, migrate, demo, verify, load-chart, purge-idempotency-keys."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+import time
+import warnings
+from collections.abc import Awaitable, Callable
+from decimal import Decimal
+from typing import TypeVar
+
+import click
+
+from servicing.config import Settings
+from servicing.database import Database
+from servicing.unit_of_work import UnitOfWorkFactory
+
+T = TypeVar("T")
+warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
+
+
+def _say(message: str) -> None:
+    click.echo(message)
+    sys.stdout.flush()
+
+
+async def _with_database(work: Callable[[Database, UnitOfWorkFactory], Awaitable[T]]) -> T:
+    settings = Settings.from_environment()
+    where = (settings.database_url and "DATABASE_URL") or f"embedded PostgreSQL in {settings.home}/pgdata"
+    _say(f"database: {where}")
+    database = await Database.locate(settings)
+    await database.migrate_async()
+    engine = database.app_engine(pool_size=4)
+    try:
+        return await work(database, UnitOfWorkFactory(engine))
+    finally:
+        await engine.dispose()
+
+
+@click.group()
+def main() -> None:
+    """Grand Livre: a double-entry core-banking ledger."""
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+
+
+@main.command()
+def migrate() -> None:
+    """Create or upgrade the database schema."""
+
+    async def work(database: Database, _uow: UnitOfWorkFactory) -> None:
+        _say(f"database {database.database_name} is at the latest revision")
+
+    asyncio.run(_with_database(work))
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=int)
+def serve(host: str, port: int) -> None:
+    """Serve the HTTP API (OpenAPI at /schema)."""
+    import uvicorn
+
+    _say(f"Grand Livre on http://{host}:{port}/api/v1 (OpenAPI: http://{host}:{port}/schema)")
+    uvicorn.run("api.app:create_app", factory=True, host=host, port=port, log_level="warning")
+
+
+@main.command("load-chart")
+@click.argument("template")
+def load_chart(template: str) -> None:
+    """Load a shipped chart of accounts (sfd-uemoa, generic-en)."""
+    from servicing import chart
+
+    async def work(_db: Database, uow_factory: UnitOfWorkFactory) -> None:
+        stored = await chart.load_chart_template(uow_factory(), template, "cli")
+        _say(f"{len(stored)} accounts added from {template}")
+
+    asyncio.run(_with_database(work))
+
+
+@main.command()
+def verify() -> None:
+    """Recompute everything derived from the journal; exit 1 on the first mismatch."""
+    from servicing.verification import verify_journal
+
+    async def work(_db: Database, uow_factory: UnitOfWorkFactory) -> bool:
+        started = time.perf_counter()
+        report = await verify_journal(uow_factory())
+        seconds = time.perf_counter() - started
+        _say(f"checked {report.entries_checked} entries, {report.lines_checked} lines, "
+             f"{report.balances_checked} cached balances in {seconds:.2f} s")
+        for problem in report.problems:
+            _say(f"MISMATCH [{problem.check}] entry={problem.entry_id} account={problem.account_code}: {problem.detail}")
+        _say("journal verified: OK" if report.ok else "journal verification FAILED")
+        return report.ok
+
+    if not asyncio.run(_with_database(work)):
+        raise SystemExit(1)
+
+
+@main.command("purge-idempotency-keys")
+def purge_idempotency_keys() -> None:
+    """Delete idempotency records past their retention (they are kept at least the configured days)."""
+    from sqlalchemy import text
+
+    async def work(_db: Database, uow_factory: UnitOfWorkFactory) -> None:
+        async with uow_factory() as uow:
+            result = await uow.session.execute(text("DELETE FROM idempotency_record WHERE expires_at < now()"))
+            await uow.commit()
+        _say(f"{result.rowcount} expired idempotency records deleted")  # type: ignore[attr-defined]
+
+    asyncio.run(_with_database(work))
+
+
+@main.command()
+def demo() -> None:
+    """Load the SFD chart, two offices and a month of entries; close the first half; print the trial balance."""
+    from servicing.demo import run_demo
+    from servicing.journal import JournalService
+    from servicing.verification import verify_journal
+
+    async def work(_db: Database, uow_factory: UnitOfWorkFactory) -> None:
+        settings = Settings.from_environment()
+        journal = JournalService(uow_factory, idempotency_retention_days=settings.idempotency_retention_days)
+        started = time.perf_counter()
+        try:
+            summary = await run_demo(uow_factory, journal, _say)
+        finally:
+            await journal.aclose()
+        _say(f"{summary.entries_posted} entries posted in {time.perf_counter() - started:.1f} s "
+             f"({summary.entries_planned} in the demo month)")
+        _print_trial_balance(summary.trial_balance)
+        report = await verify_journal(uow_factory())
+        _say(f"verify: {'OK' if report.ok else 'FAILED'} ({report.entries_checked} entries, {report.lines_checked} lines)")
+        _say("\nBrowse it: grandlivre serve   then open http://127.0.0.1:8000/schema/swagger "
+             "or GET http://127.0.0.1:8000/api/v1/reports/trial-balance")
+
+    asyncio.run(_with_database(work))
+
+
+def _print_trial_balance(rows: list) -> None:  # type: ignore[type-arg]
+    _say("\nBalance générale au 31/10/2026 (XOF)")
+    _say(f"{'Compte':<8} {'Intitulé':<52} {'Solde débiteur':>16} {'Solde créditeur':>16}")
+    total_debit = total_credit = Decimal(0)
+    for row in rows:
+        total_debit += row.debit_balance
+        total_credit += row.credit_balance
+        _say(f"{row.account_code:<8} {row.account_name[:52]:<52} {row.debit_balance:>16,} {row.credit_balance:>16,}")
+    _say(f"{'':<8} {'TOTAUX':<52} {total_debit:>16,} {total_credit:>16,}")
+    _say("totals equal: " + ("yes" if total_debit == total_credit else "NO"))
+
+
+if __name__ == "__main__":
+    main()
