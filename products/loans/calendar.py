@@ -69,16 +69,53 @@ def is_regular_first_period(terms: LoanTerms, first_due: date) -> bool:
 
 
 def nominal_due_dates(terms: LoanTerms) -> list[date]:
-    """Due dates before any working-day move, one per instalment."""
+    """Due dates before any working-day move, one per instalment.
+
+    A regular schedule is anchored on the disbursement date (31 Jan, 28 Feb, 31 Mar: the
+    month-end is kept); an explicit or pushed first date anchors the following ones.
+    """
     assert 1 <= terms.repayment_count <= SCHEDULE_PERIODS_MAX, terms.repayment_count
     first = first_due_date(terms)
     every = terms.repayment_every
     unit = terms.repayment_frequency_unit
+    count = terms.repayment_count
     if unit is RepaymentFrequencyUnit.DAYS or unit is RepaymentFrequencyUnit.WEEKS:
         step = timedelta(days=every * (7 if unit is RepaymentFrequencyUnit.WEEKS else 1))
-        return [first + step * index for index in range(terms.repayment_count)]
+        return [first + step * index for index in range(count)]
     months_per_step = every * (12 if unit is RepaymentFrequencyUnit.YEARS else 1)
-    return [add_months(first, months_per_step * index) for index in range(terms.repayment_count)]
+    if is_regular_first_period(terms, first):
+        anchor = terms.disbursement_date
+        return [add_months(anchor, months_per_step * index) for index in range(1, count + 1)]
+    return [add_months(first, months_per_step * index) for index in range(count)]
+
+
+def periods_elapsed(
+    start: date, end: date, every: int, unit: RepaymentFrequencyUnit, days_in_month: DaysInMonth
+) -> Decimal:
+    """Repayment periods from ``start`` to ``end``, counting whole periods forward from ``start``.
+
+    Used for the TEG's time axis: whole periods from the disbursement, then the leftover
+    days as a share of the period they fall in (as the EU consumer-credit annex counts).
+    """
+    if end <= start:
+        return Decimal(0)
+    if unit is RepaymentFrequencyUnit.DAYS or unit is RepaymentFrequencyUnit.WEEKS:
+        step_days = every * (7 if unit is RepaymentFrequencyUnit.WEEKS else 1)
+        return Decimal((end - start).days) / step_days
+    months_per_step = every * (12 if unit is RepaymentFrequencyUnit.YEARS else 1)
+    months_apart = (end.year - start.year) * 12 + (end.month - start.month)
+    whole_steps = months_apart // months_per_step
+    boundary = add_months(start, whole_steps * months_per_step)
+    while boundary > end:  # at most twice
+        whole_steps -= 1
+        boundary = add_months(start, whole_steps * months_per_step)
+    if boundary == end:
+        return Decimal(whole_steps)
+    following = add_months(start, (whole_steps + 1) * months_per_step)
+    leftover_days = day_count(boundary, end, days_in_month)
+    step_days = day_count(boundary, following, days_in_month)
+    assert 0 <= leftover_days < step_days, (start, end, leftover_days, step_days)
+    return whole_steps + Decimal(leftover_days) / step_days
 
 
 class WorkingDays:
