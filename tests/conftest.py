@@ -1,0 +1,141 @@
+"""Shared fixtures. Tests talk to a real PostgreSQL: the embedded server (data in a
+temporary folder) unless DATABASE_URL names one. Each run migrates a throwaway database
+and drops it at the end; each test builds its own small world (a branch and its own
+accounts) so tests never see each other's balances."""
+
+from __future__ import annotations
+
+import itertools
+import os
+import tempfile
+import warnings
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
+
+_counter = itertools.count(1)
+
+
+@pytest.fixture(scope="session")
+def settings() -> Iterator[object]:
+    from servicing.config import Settings
+
+    home = Path(tempfile.mkdtemp(prefix="grandlivre-test-"))
+    yield Settings(database_url=os.environ.get("DATABASE_URL") or None, home=home,
+                   database_name=f"grandlivre_test_{os.getpid()}", pool_size=20)
+
+
+@pytest.fixture(scope="session")
+async def database(settings: object) -> AsyncIterator[object]:
+    from servicing.database import Database, drop_database
+
+    located = await Database.locate(settings)  # type: ignore[arg-type]
+    await located.migrate_async()
+    yield located
+    await drop_database(located.admin_url, located.database_name)
+
+
+@pytest.fixture(scope="session")
+async def engine(database: object) -> AsyncIterator[object]:
+    engine = database.app_engine()  # type: ignore[attr-defined]
+    yield engine
+    await engine.dispose()
+
+
+@pytest.fixture(scope="session")
+async def admin_engine(database: object) -> AsyncIterator[object]:
+    engine = database.admin_engine()  # type: ignore[attr-defined]
+    yield engine
+    await engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def uow_factory(engine: object) -> object:
+    from servicing.unit_of_work import UnitOfWorkFactory
+
+    return UnitOfWorkFactory(engine)  # type: ignore[arg-type]
+
+
+@pytest.fixture(scope="session")
+async def journal(uow_factory: object) -> AsyncIterator[object]:
+    from servicing.journal import JournalService
+
+    service = JournalService(uow_factory, idempotency_retention_days=30)  # type: ignore[arg-type]
+    await service.start()
+    yield service
+    await service.aclose()
+
+
+@pytest.fixture(scope="session")
+async def head_office(uow_factory: object) -> object:
+    from servicing import offices
+    from servicing.commands import CreateOffice
+
+    return await offices.create_office(uow_factory(), CreateOffice(  # type: ignore[operator]
+        code="HO", name="Siège", region="Dakar", opened_on=date(2026, 1, 1), actor="tests"))
+
+
+@dataclass(frozen=True)
+class World:
+    """A branch and its own accounts: cash (asset), deposits (liability), income, a header,
+    an EUR-only account and a disabled one, all with codes unique to the test."""
+
+    office_id: int
+    head_office_id: int
+    prefix: str
+    cash: str
+    deposits: str
+    income: str
+    header: str
+    euro_only: str
+    disabled: str
+
+
+@pytest.fixture
+async def world(uow_factory: object, head_office: object) -> World:
+    from chart_of_accounts import AccountType, AccountUsage, GLAccount
+    from servicing import chart, offices
+    from servicing.commands import CreateGLAccounts, CreateOffice
+
+    n = next(_counter)
+    prefix = f"T{os.getpid() % 1000}x{n}"
+    office = await offices.create_office(uow_factory(), CreateOffice(  # type: ignore[operator]
+        code=f"{prefix}-BR", name=f"Agence {n}", parent_id=head_office.office_id,  # type: ignore[attr-defined]
+        region="Thiès", opened_on=date(2026, 1, 1), actor="tests"))
+
+    def detail(code: str, name: str, kind: AccountType, *, currency: str | None = None,
+               active: bool = True) -> GLAccount:
+        return GLAccount(code=f"{prefix}.{code}", name=name, type=kind, usage=AccountUsage.DETAIL,
+                         parent_code=f"{prefix}.H", currency=currency, active=active)
+
+    accounts = (
+        GLAccount(code=f"{prefix}.H", name="En-tête", type=AccountType.ASSET, usage=AccountUsage.HEADER),
+        detail("CASH", "Caisse", AccountType.ASSET),
+        detail("DEP", "Dépôts", AccountType.LIABILITY),
+        detail("INC", "Produits", AccountType.INCOME),
+        detail("EUR", "Banque EUR", AccountType.ASSET, currency="EUR"),
+        detail("OFF", "Désactivé", AccountType.ASSET, active=False),
+    )
+    await chart.create_accounts(uow_factory(), CreateGLAccounts(accounts=accounts, actor="tests"))  # type: ignore[operator]
+    return World(
+        office_id=office.office_id, head_office_id=head_office.office_id, prefix=prefix,  # type: ignore[attr-defined]
+        cash=f"{prefix}.CASH", deposits=f"{prefix}.DEP", income=f"{prefix}.INC", header=f"{prefix}.H",
+        euro_only=f"{prefix}.EUR", disabled=f"{prefix}.OFF",
+    )
+
+
+@pytest.fixture(scope="session")
+async def client(database: object, settings: object) -> AsyncIterator[object]:
+    from litestar.testing import AsyncTestClient
+
+    from api.app import create_app
+
+    app = create_app(settings, database=database, migrate=False)  # type: ignore[arg-type]
+    async with AsyncTestClient(app=app) as test_client:
+        test_client.headers["X-Actor"] = "teller-1"
+        yield test_client

@@ -1,0 +1,123 @@
+"""PostgreSQL itself keeps the journal honest, whatever Python does: the application role
+may only read and append; even the owner cannot update or delete journal rows; an entry that
+slips past the Python checks is still refused by the posting triggers."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+from uuid import uuid4
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
+
+from ledger.db.store import AccountRef, append_entries
+from ledger.model import JournalEntry, Line, Side
+from servicing.errors import sqlstate_of
+from tests.servicing.test_journal_service import deposit
+
+STATEMENTS = [
+    "UPDATE journal_line SET amount = amount + 1",
+    "DELETE FROM journal_line",
+    "UPDATE journal_entry SET description = 'changed'",
+    "DELETE FROM journal_entry",
+    "TRUNCATE journal_line",
+    "TRUNCATE journal_entry CASCADE",
+    "UPDATE account_balance SET debit_total = 0",
+]
+
+
+@pytest.mark.parametrize("statement", STATEMENTS)
+async def test_application_role_cannot_change_the_journal(engine, journal, world, statement: str) -> None:  # type: ignore[no-untyped-def]
+    await journal.post(deposit(world, "100"))
+    async with engine.connect() as connection:
+        with pytest.raises(DBAPIError, match="permission denied"):
+            await connection.execute(text(statement))
+
+
+@pytest.mark.parametrize("statement", STATEMENTS[:6])
+async def test_even_the_owner_is_refused_by_the_append_only_triggers(admin_engine, journal, world, statement: str) -> None:  # type: ignore[no-untyped-def]
+    await journal.post(deposit(world, "100"))
+    async with admin_engine.connect() as connection:
+        with pytest.raises(DBAPIError, match="append-only") as raised:
+            await connection.execute(text(statement))
+        assert sqlstate_of(raised.value) == "GL010"
+
+
+async def _refs(engine, *codes: str) -> dict[str, AccountRef]:  # type: ignore[no-untyped-def]
+    async with engine.connect() as connection:
+        rows = (await connection.execute(text("SELECT code, id FROM gl_account WHERE code = ANY(:codes)"),
+                                         {"codes": list(codes)})).all()
+    return {row.code: AccountRef(row.id, Side.DEBIT) for row in rows}
+
+
+def _entry(world, lines: tuple[Line, ...], day: date = date(2026, 10, 5)) -> JournalEntry:  # type: ignore[no-untyped-def]
+    return JournalEntry(entry_id=uuid4(), office_id=world.office_id, value_date=day, description="x",
+                        lines=lines, actor="intruder")
+
+
+def _line(code: str, side: Side, amount: str, currency: str = "XOF") -> Line:
+    return Line(account_code=code, side=side, amount=Decimal(amount), currency=currency)
+
+
+@pytest.mark.parametrize(
+    ("case", "state"),
+    [("unbalanced", "GL020"), ("header", "GL023"), ("disabled", "GL023"), ("currency", "GL023"),
+     ("precision", "GL022"), ("closed", "GL013")],
+)
+async def test_database_refuses_what_python_would_have_refused(engine, world, case: str, state: str) -> None:  # type: ignore[no-untyped-def]
+    refs = await _refs(engine, world.cash, world.deposits, world.header, world.disabled, world.euro_only)
+    lines = {
+        "unbalanced": (_line(world.cash, Side.DEBIT, "100"), _line(world.deposits, Side.CREDIT, "99")),
+        "header": (_line(world.header, Side.DEBIT, "100"), _line(world.deposits, Side.CREDIT, "100")),
+        "disabled": (_line(world.disabled, Side.DEBIT, "100"), _line(world.deposits, Side.CREDIT, "100")),
+        "currency": (_line(world.euro_only, Side.DEBIT, "100"), _line(world.deposits, Side.CREDIT, "100")),
+        "precision": (_line(world.cash, Side.DEBIT, "100.5"), _line(world.deposits, Side.CREDIT, "100.5")),
+        "closed": (_line(world.cash, Side.DEBIT, "100"), _line(world.deposits, Side.CREDIT, "100")),
+    }[case]
+    async with engine.connect() as connection:
+        if case == "closed":
+            await connection.execute(text(
+                "INSERT INTO accounting_closure (office_id, closing_date, created_by) VALUES (:o, '2026-10-31', 't')"),
+                {"o": world.office_id})
+        with pytest.raises(DBAPIError) as raised:
+            await append_entries(connection, [_entry(world, lines)], refs)
+        assert sqlstate_of(raised.value) == state
+        await connection.rollback()
+
+
+async def test_an_entry_without_its_lines_is_refused(engine, world) -> None:  # type: ignore[no-untyped-def]
+    async with engine.connect() as connection:
+        with pytest.raises(DBAPIError) as raised:
+            await connection.execute(text(
+                "INSERT INTO journal_entry (id, office_id, value_date, description, actor, line_count) "
+                "VALUES (gen_random_uuid(), :o, '2026-10-05', 'x', 'x', 2)"), {"o": world.office_id})
+        assert sqlstate_of(raised.value) == "GL011"
+
+
+async def test_lines_cannot_be_added_to_a_posted_entry(engine, journal, world) -> None:  # type: ignore[no-untyped-def]
+    booked = await journal.post(deposit(world, "100"))
+    refs = await _refs(engine, world.cash, world.deposits)
+    async with engine.connect() as connection:
+        with pytest.raises(DBAPIError) as raised:
+            await connection.execute(text(
+                "INSERT INTO journal_line (entry_id, line_no, account_id, office_id, value_date, side, amount, currency) "
+                "VALUES (:e, 3, :a, :o, '2026-10-05', 'D', 5, 'XOF'), (:e, 4, :b, :o, '2026-10-05', 'C', 5, 'XOF')"),
+                {"e": booked.entry.entry_id, "a": refs[world.cash].account_id, "b": refs[world.deposits].account_id,
+                 "o": world.office_id})
+        assert sqlstate_of(raised.value) == "GL021"
+
+
+async def test_an_account_with_postings_keeps_its_type_and_cannot_be_deleted(admin_engine, journal, world) -> None:  # type: ignore[no-untyped-def]
+    await journal.post(deposit(world, "100"))
+    async with admin_engine.connect() as connection:
+        for statement in (f"UPDATE gl_account SET type = 'expense' WHERE code = '{world.cash}'",
+                          f"UPDATE gl_account SET is_header = true WHERE code = '{world.cash}'",
+                          f"DELETE FROM gl_account WHERE code = '{world.cash}'"):
+            with pytest.raises(DBAPIError) as raised:
+                await connection.execute(text(statement))
+            assert sqlstate_of(raised.value) == "GL002"
+            await connection.rollback()
+        await connection.execute(text(f"UPDATE gl_account SET active = false WHERE code = '{world.cash}'"))
+        await connection.rollback()
