@@ -144,7 +144,9 @@ def _compute_apr(terms: LoanTerms, schedule: Schedule) -> Apr:
         raise TermsError("fees", "upfront fees take the whole first disbursement: the TEG is undefined")
     for row in schedule.instalments:
         times.append(periods_elapsed(start, row.due_date, every, unit, dim))
-        flows.append(row.principal_amount + row.interest_amount + counted_fees_by_instalment.get(row.number, _ZERO))
+        flows.append(
+            row.principal_amount + row.interest_amount + counted_fees_by_instalment.get(row.number, _ZERO)
+        )
     period_rate = solve_period_rate(times, flows)
     per_year = periods_per_year(terms)
     proportional = period_rate * per_year * _HUNDRED
@@ -164,7 +166,10 @@ def _components(schedule: Schedule) -> tuple[AprComponent, ...]:
     """Interest, each fee (summed by name and kind), then VAT: what the TEG counts and not."""
     components = [
         AprComponent(
-            name=INTEREST_COMPONENT, kind=INTEREST_COMPONENT, amount=schedule.totals.interest_amount, counted=True
+            name=INTEREST_COMPONENT,
+            kind=INTEREST_COMPONENT,
+            amount=schedule.totals.interest_amount,
+            counted=True,
         )
     ]
     fee_totals: dict[tuple[str, FeeKind], Decimal] = {}
@@ -215,7 +220,9 @@ def solve_period_rate(times: Sequence[Decimal], flows: Sequence[Decimal]) -> Dec
     raise AssertionError(f"TEG did not converge in {APR_ITERATIONS_MAX} iterations")
 
 
-def _present_value(times: Sequence[Decimal], flows: Sequence[Decimal], rate: Decimal) -> tuple[Decimal, Decimal]:
+def _present_value(
+    times: Sequence[Decimal], flows: Sequence[Decimal], rate: Decimal
+) -> tuple[Decimal, Decimal]:
     """Present value of the flows at ``rate`` and its derivative with respect to ``rate``."""
     growth = _ONE + rate
     discount = _ONE / growth

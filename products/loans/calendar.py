@@ -112,10 +112,21 @@ def periods_elapsed(
     if boundary == end:
         return Decimal(whole_steps)
     following = add_months(start, (whole_steps + 1) * months_per_step)
-    leftover_days = day_count(boundary, end, days_in_month)
-    step_days = day_count(boundary, following, days_in_month)
-    assert 0 <= leftover_days < step_days, (start, end, leftover_days, step_days)
-    return whole_steps + Decimal(leftover_days) / step_days
+    return whole_steps + _share_of_step(
+        day_count(boundary, end, days_in_month), day_count(boundary, following, days_in_month)
+    )
+
+
+def _share_of_step(leftover_days: int, step_days: int) -> Decimal:
+    """Leftover days as a share of one period, clamped to [0, 1].
+
+    Actual days give a share strictly inside (0, 1); 30E/360 near month ends can count 0
+    leftover days (30th to 31st) or as many as the period, hence the clamp.
+    """
+    assert step_days >= 0, step_days
+    if leftover_days <= 0 or step_days == 0:
+        return Decimal(0)
+    return Decimal(min(leftover_days, step_days)) / step_days
 
 
 class WorkingDays:
@@ -228,7 +239,6 @@ def broken_periods_between(
     if boundary == start:
         return Decimal(whole_steps)
     previous = add_months(end, -(whole_steps + 1) * months_per_step)
-    leftover_days = day_count(start, boundary, days_in_month)
-    step_days = day_count(previous, boundary, days_in_month)
-    assert 0 < leftover_days <= step_days, (start, end, leftover_days, step_days)
-    return whole_steps + Decimal(leftover_days) / step_days
+    return whole_steps + _share_of_step(
+        day_count(start, boundary, days_in_month), day_count(previous, boundary, days_in_month)
+    )

@@ -34,7 +34,13 @@ from products.loans.calendar import (
     is_regular_first_period,
     year_fraction,
 )
-from products.loans.terms import DaysInYear, InterestCalculationPeriod, LoanTerms, RepaymentFrequencyUnit
+from products.loans.terms import (
+    DaysInMonth,
+    DaysInYear,
+    InterestCalculationPeriod,
+    LoanTerms,
+    RepaymentFrequencyUnit,
+)
 
 _ZERO: Final = Decimal(0)
 _ONE: Final = Decimal(1)
@@ -83,6 +89,7 @@ class PeriodRates:
         "_days_in_year",
         "_first_period_count",
         "_free_until",
+        "_partial_days_in_month",
         "_period_rate",
         "interest_dates",
         "whole_period_rates",
@@ -95,6 +102,11 @@ class PeriodRates:
         self._daily = terms.interest_calculation_period is InterestCalculationPeriod.DAILY
         self._days_in_year = terms.days_in_year
         self._days_in_month = terms.days_in_month
+        month_based = terms.repayment_frequency_unit in (
+            RepaymentFrequencyUnit.MONTHS,
+            RepaymentFrequencyUnit.YEARS,
+        )
+        self._partial_days_in_month = terms.days_in_month if month_based else DaysInMonth.ACTUAL
         self._period_rate = nominal_period_rate(terms)
         self._charged_grace_periods = terms.grace_on_interest_charged_periods
         self._free_until = terms.disbursement_date + timedelta(days=terms.interest_free_days)
@@ -130,10 +142,14 @@ class PeriodRates:
         periods = self._first_period_count if index == 0 else _ONE
         if earning_from == period_start:
             return self._period_rate * periods
-        earning_days = day_count(earning_from, period_end, self._days_in_month)
-        period_days = day_count(period_start, period_end, self._days_in_month)
-        assert 0 < earning_days < period_days, (earning_from, period_start, period_end)
-        return self._period_rate * periods * earning_days / period_days
+        # Partial periods count days: 30E/360 for month-based periods with the commercial month,
+        # actual days otherwise. 30E/360 can count 0 days (30th to 31st) or a whole period for a
+        # shorter span near month ends, hence the clamp to [0, 1] of the fraction.
+        earning_days = day_count(earning_from, period_end, self._partial_days_in_month)
+        period_days = day_count(period_start, period_end, self._partial_days_in_month)
+        if earning_days <= 0 or period_days <= 0:
+            return _ZERO
+        return self._period_rate * periods * min(earning_days, period_days) / period_days
 
 
 def level_payment(opening_balance: Decimal, rates: Sequence[Decimal], paying: Sequence[bool]) -> Decimal:
