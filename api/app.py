@@ -15,6 +15,7 @@ from api.controllers.closures import AccountingClosureController
 from api.controllers.journal import JournalEntryController
 from api.controllers.offices import OfficeController
 from api.controllers.reports import ReportController
+from api.controllers.simulations import LoanSimulationController
 from api.deps import provide_actor, provide_idempotency_key, provide_journal, provide_uow_factory
 from api.errors import EXCEPTION_HANDLERS
 from servicing.config import Settings
@@ -53,7 +54,7 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
     return Litestar(
         route_handlers=[
             health, OfficeController, GLAccountController, JournalEntryController, AccountingClosureController,
-            ReportController,
+            ReportController, LoanSimulationController,
         ],
         dependencies={
             "uow_factory": Provide(provide_uow_factory, sync_to_thread=False),
