@@ -1,8 +1,10 @@
 """Due dates, working days and day counts. Pure date arithmetic, no clock.
 
-Due dates are anchored on the first due date: the k-th is ``first + (k-1) x every x unit``,
-with month ends clamped (31 Jan, 28 Feb, 31 Mar, ...). Stepping from the previous date
-instead would drift (31 Jan, 28 Feb, 28 Mar, ...).
+Due dates are anchored, never stepped from the previous one: a regular schedule on the
+disbursement date (k-th due date = disbursement + k x every x unit), a schedule with an
+explicit or pushed first date on that date; month ends are clamped, so a loan disbursed
+on 31 January falls due on 28 February, 31 March, 30 April. Stepping from the previous
+date would drift (31 Jan, 28 Feb, 28 Mar, ...).
 
 A due date on a non-working weekday or a holiday moves to the next or previous working day,
 or stays, as the product says. Moves are monotonic, so moved dates never cross; two dates
