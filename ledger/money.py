@@ -44,11 +44,7 @@ def check_amount(amount: Decimal, currency_code: str, *, field: str) -> None:
     digits = minor_unit_digits(currency_code)
     exponent = amount.as_tuple().exponent
     assert isinstance(exponent, int)
-    try:
-        exact = amount == amount.quantize(Decimal(1).scaleb(-digits))
-    except InvalidOperation:
-        exact = False
-    if -exponent > digits and not exact:
+    if -exponent > digits and not _is_exact(amount, digits):
         raise InvalidAmount(
             f"{currency_code} amounts have {digits} decimal(s); {amount} is not exact in that unit",
             field=field,
@@ -57,5 +53,16 @@ def check_amount(amount: Decimal, currency_code: str, *, field: str) -> None:
 
 def normalize_amount(amount: Decimal, currency_code: str) -> Decimal:
     """The amount written with exactly the currency's minor-unit digits (for storage and output)."""
-    digits = minor_unit_digits(currency_code)
-    return amount.quantize(Decimal(1).scaleb(-digits))
+    return amount.quantize(_quantum(minor_unit_digits(currency_code)))
+
+
+@cache
+def _quantum(digits: int) -> Decimal:
+    return Decimal(1).scaleb(-digits)
+
+
+def _is_exact(amount: Decimal, digits: int) -> bool:
+    try:
+        return amount == amount.quantize(_quantum(digits))
+    except InvalidOperation:
+        return False

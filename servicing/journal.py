@@ -48,6 +48,9 @@ _log = logging.getLogger(__name__)
 GROUP_ENTRIES_MAX: Final = 1_000
 RACE_RETRIES_MAX: Final = 3
 WRITERS_DEFAULT: Final = 2
+LINGER_SECONDS_DEFAULT: Final = 0.0005
+"""How long a writer waits, after the first request of a group, for others to join it: half
+a millisecond of latency buys groups of tens of entries under load."""
 SCOPE_POSTING: Final = "journal-entry"
 SCOPE_REVERSAL: Final = "journal-entry-reversal"
 assert GROUP_ENTRIES_MAX <= ENTRIES_PER_BATCH_MAX
@@ -63,7 +66,7 @@ class _Pending:
     def __init__(self, command: PostJournalEntry, entry: JournalEntry, future: asyncio.Future[BookedEntry]) -> None:
         self.command = command
         self.entry = entry
-        self.fingerprint = fingerprint(entry)
+        self.fingerprint = fingerprint(entry) if entry.idempotency_key is not None else ""
         self.future = future
 
 
@@ -83,9 +86,12 @@ def entry_from_command(command: PostJournalEntry, entry_id: UUID) -> JournalEntr
 
 class JournalService:
     def __init__(
-        self, uow_factory: UnitOfWorkFactory, *, idempotency_retention_days: int, writers: int = WRITERS_DEFAULT
+        self, uow_factory: UnitOfWorkFactory, *, idempotency_retention_days: int, writers: int = WRITERS_DEFAULT,
+        linger_seconds: float = LINGER_SECONDS_DEFAULT,
     ) -> None:
         assert 1 <= writers <= 8, writers
+        assert 0 <= linger_seconds <= 0.01, linger_seconds
+        self._linger_seconds = linger_seconds
         self._uow_factory = uow_factory
         self._retention = timedelta(days=idempotency_retention_days)
         self._writer_count = writers
@@ -169,6 +175,7 @@ class JournalService:
                 original.entry, reversal_id=uuid7(), value_date=command.value_date or original.entry.value_date,
                 description=description[:500], actor=command.actor, idempotency_key=command.idempotency_key,
             )
+            check_entry(entry)
             chart, refs = await _chart_for(session, [entry])
             closed = await _closed_through_by_office(session, [entry])
             check_postable(entry, chart, closed_through=closed[entry.office_id], manual=False)
@@ -177,7 +184,7 @@ class JournalService:
                 if command.idempotency_key:
                     await self._remember(session, SCOPE_REVERSAL, [(command.idempotency_key, request_fingerprint, booked)])
             except DBAPIError as error:
-                if sqlstate_of(error) == "23505" and "reverses_id" in str(error):
+                if sqlstate_of(error) == "23505" and "reversed_once" in str(error):
                     raise AlreadyReversed(f"entry {command.entry_id} is already reversed", field="entry_id") from error
                 raise translate_database_error(error) or error from error
             await uow.commit()
@@ -186,6 +193,8 @@ class JournalService:
     async def _writer_loop(self) -> None:
         while True:
             group = [await self._queue.get()]
+            if self._linger_seconds and self._queue.qsize() < GROUP_ENTRIES_MAX:
+                await asyncio.sleep(self._linger_seconds)
             while len(group) < GROUP_ENTRIES_MAX and not self._queue.empty():
                 group.append(self._queue.get_nowait())
             try:

@@ -64,7 +64,7 @@ class JournalEntryRow(Base):
     source_id: Mapped[str | None] = mapped_column(String(100))
     actor: Mapped[str] = mapped_column(String(100))
     idempotency_key: Mapped[str | None] = mapped_column(String(200))
-    reverses_id: Mapped[UUID | None] = mapped_column(PG_UUID(as_uuid=True), unique=True)
+    reverses_id: Mapped[UUID | None] = mapped_column(PG_UUID(as_uuid=True))
     line_count: Mapped[int] = mapped_column(SmallInteger)
 
 

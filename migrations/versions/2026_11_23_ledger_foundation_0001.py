@@ -83,11 +83,11 @@ CREATE TABLE journal_entry (
     source_id varchar(100),
     actor varchar(100) NOT NULL,
     idempotency_key varchar(200),
-    reverses_id uuid UNIQUE,
+    reverses_id uuid,
     line_count smallint NOT NULL CHECK (line_count BETWEEN 2 AND 250)
 );
 CREATE INDEX journal_entry_office_date ON journal_entry (office_id, value_date);
-CREATE INDEX journal_entry_value_date ON journal_entry (value_date);
+CREATE UNIQUE INDEX journal_entry_reversed_once ON journal_entry (reverses_id) WHERE reverses_id IS NOT NULL;
 CREATE INDEX journal_entry_source ON journal_entry (source_type, source_id) WHERE source_type IS NOT NULL;
 
 CREATE TABLE journal_line (

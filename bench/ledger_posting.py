@@ -1,0 +1,217 @@
+"""Posting benchmark (issue: the ledger foundation). Run: python bench/ledger_posting.py [--quick]
+
+On a fresh database it measures, in one run, and prints `name: value unit` lines:
+  raw_sql_entries_per_s   plain SQL over asyncpg, 16 connections, one transaction per two-line entry,
+                          into trigger-free copies of the journal tables (the machine's physical baseline)
+  service_entries_per_s   the journal service (group commit), 16 concurrent tasks, same two accounts
+  http_entries_per_s      POST /api/v1/journal-entries, 16 concurrent clients, server in its own process
+  batch_lines_per_s       the atomic batch command, 2,500 two-line entries per call
+and the ratios service/raw and http/raw. Every entry posted by the service and HTTP phases
+lands on the same two accounts: the worst case for contention on cached balances.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import socket
+import subprocess
+import sys
+import time
+import warnings
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+from uuid import uuid4
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+warnings.filterwarnings("ignore")
+
+import asyncpg  # noqa: E402
+import httpx  # noqa: E402
+
+from chart_of_accounts import AccountType, AccountUsage, GLAccount  # noqa: E402
+from ledger.model import Line, Side  # noqa: E402
+from servicing import chart, offices  # noqa: E402
+from servicing.commands import CreateGLAccounts, CreateOffice, PostJournalEntry  # noqa: E402
+from servicing.config import Settings  # noqa: E402
+from servicing.database import Database, _asyncpg_dsn, drop_database  # noqa: E402
+from servicing.journal import JournalService  # noqa: E402
+from servicing.unit_of_work import UnitOfWorkFactory  # noqa: E402
+from servicing.verification import verify_journal  # noqa: E402
+
+CONCURRENCY = 16
+DATABASE_NAME = "grandlivre_bench"
+
+
+def say(line: str) -> None:
+    print(line, flush=True)
+
+
+def progress(line: str) -> None:
+    print(f"# {line}", file=sys.stderr, flush=True)
+
+
+async def raw_sql(database: Database, entries: int, office_id: int, cash_id: int, deposits_id: int) -> float:
+    dsn = _asyncpg_dsn(database.admin_url)
+    setup = await asyncpg.connect(dsn)
+    await setup.execute("""
+        DROP TABLE IF EXISTS raw_journal_line, raw_journal_entry;
+        CREATE TABLE raw_journal_entry (LIKE journal_entry INCLUDING DEFAULTS INCLUDING IDENTITY INCLUDING INDEXES);
+        CREATE TABLE raw_journal_line (LIKE journal_line INCLUDING DEFAULTS INCLUDING INDEXES);
+    """)
+    await setup.close()
+    connections = [await asyncpg.connect(dsn) for _ in range(CONCURRENCY)]
+    per_connection = entries // CONCURRENCY
+
+    async def worker(connection: asyncpg.Connection) -> None:
+        for _ in range(per_connection):
+            entry_id = uuid4()
+            async with connection.transaction():
+                await connection.execute(
+                    "INSERT INTO raw_journal_entry (id, office_id, value_date, description, actor, line_count) "
+                    "VALUES ($1, $2, $3, 'Versement', 'bench', 2)", entry_id, office_id, date(2026, 10, 5))
+                await connection.executemany(
+                    "INSERT INTO raw_journal_line (entry_id, line_no, account_id, office_id, value_date, side, amount, currency) "
+                    "VALUES ($1, $2, $3, $4, $5, $6, $7, 'XOF')",
+                    [(entry_id, 1, cash_id, office_id, date(2026, 10, 5), "D", Decimal(1000)),
+                     (entry_id, 2, deposits_id, office_id, date(2026, 10, 5), "C", Decimal(1000))])
+
+    started = time.perf_counter()
+    await asyncio.gather(*[worker(c) for c in connections])
+    elapsed = time.perf_counter() - started
+    for connection in connections:
+        await connection.close()
+    return per_connection * CONCURRENCY / elapsed
+
+
+def command(office_id: int, amount: int) -> PostJournalEntry:
+    return PostJournalEntry(
+        office_id=office_id, value_date=date(2026, 10, 5), description="Versement espèces", actor="bench",
+        lines=(Line(account_code="B.CASH", side=Side.DEBIT, amount=Decimal(amount), currency="XOF"),
+               Line(account_code="B.DEP", side=Side.CREDIT, amount=Decimal(amount), currency="XOF")),
+    )
+
+
+async def service(journal: JournalService, entries: int, office_id: int) -> float:
+    per_task = entries // CONCURRENCY
+
+    async def task(number: int) -> None:
+        for i in range(per_task):
+            await journal.post(command(office_id, 1000 + number + i))
+
+    started = time.perf_counter()
+    await asyncio.gather(*[task(n) for n in range(CONCURRENCY)])
+    return per_task * CONCURRENCY / (time.perf_counter() - started)
+
+
+async def batch(journal: JournalService, lines: int, office_id: int) -> float:
+    entries_per_call = 2_500
+    calls = max(1, lines // 2 // entries_per_call)
+    commands = [command(office_id, 100 + i) for i in range(entries_per_call)]
+    started = time.perf_counter()
+    for _ in range(calls):
+        await journal.post_batch(commands)
+    return calls * entries_per_call * 2 / (time.perf_counter() - started)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+async def http(settings: Settings, entries: int, office_id: int) -> float:
+    port = free_port()
+    environment = dict(os.environ, GRANDLIVRE_HOME=str(settings.home), GRANDLIVRE_DATABASE=DATABASE_NAME)
+    server = subprocess.Popen(
+        [sys.executable, "-c", "from api.cli import main; main()", "serve", "--port", str(port)],
+        cwd=ROOT, env=environment, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        # TCP_NODELAY: without it the client's separate header and body writes wait on the
+        # server's delayed ACK (40 ms a request), which measures the kernel, not the API.
+        transport = httpx.AsyncHTTPTransport(
+            socket_options=[(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)],
+            limits=httpx.Limits(max_connections=CONCURRENCY, max_keepalive_connections=CONCURRENCY))
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", headers={"X-Actor": "bench"},
+                                     transport=transport, timeout=60) as client:
+            for _ in range(200):
+                try:
+                    if (await client.get("/health")).status_code == 200:
+                        break
+                except httpx.TransportError:
+                    await asyncio.sleep(0.1)
+            else:
+                raise RuntimeError("the server did not start")
+            per_client = entries // CONCURRENCY
+            payload = {"office_id": office_id, "value_date": "2026-10-05", "description": "Versement espèces",
+                       "lines": [{"account_code": "B.CASH", "side": "debit", "amount": "1000", "currency": "XOF"},
+                                 {"account_code": "B.DEP", "side": "credit", "amount": "1000", "currency": "XOF"}]}
+
+            async def client_task() -> None:
+                for _ in range(per_client):
+                    response = await client.post("/api/v1/journal-entries", json=payload)
+                    assert response.status_code == 201, response.text
+
+            started = time.perf_counter()
+            await asyncio.gather(*[client_task() for _ in range(CONCURRENCY)])
+            return per_client * CONCURRENCY / (time.perf_counter() - started)
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="a short run (a few seconds per figure)")
+    arguments = parser.parse_args()
+    scale = 1 if arguments.quick else 5
+    settings = Settings.from_environment()
+    settings = Settings(database_url=settings.database_url, home=settings.home, database_name=DATABASE_NAME)
+    located = await Database.locate(settings)
+    await drop_database(located.admin_url, DATABASE_NAME)
+    database = await Database.locate(settings)
+    await database.migrate_async()
+    progress(f"fresh database {DATABASE_NAME} migrated")
+    engine = database.app_engine(pool_size=CONCURRENCY)
+    uow_factory = UnitOfWorkFactory(engine)
+    office = await offices.create_office(uow_factory(), CreateOffice(
+        code="BENCH", name="Siège", opened_on=date(2026, 1, 1), actor="bench"))
+    accounts = await chart.create_accounts(uow_factory(), CreateGLAccounts(actor="bench", accounts=(
+        GLAccount(code="B", name="Bench", type=AccountType.ASSET, usage=AccountUsage.HEADER),
+        GLAccount(code="B.CASH", name="Caisse", type=AccountType.ASSET, usage=AccountUsage.DETAIL, parent_code="B"),
+        GLAccount(code="B.DEP", name="Dépôts", type=AccountType.LIABILITY, usage=AccountUsage.DETAIL, parent_code="B"),
+    )))
+    ids = {account.code: account_id for account_id, account in accounts}
+
+    progress("raw SQL baseline...")
+    raw = await raw_sql(database, 4_000 * scale, office.office_id, ids["B.CASH"], ids["B.DEP"])
+    say(f"raw_sql_entries_per_s: {raw:.0f} entries/s")
+
+    journal = JournalService(uow_factory, idempotency_retention_days=30)
+    await journal.start()
+    progress("service layer...")
+    await service(journal, 800, office.office_id)  # warm-up
+    service_rate = await service(journal, 4_000 * scale, office.office_id)
+    say(f"service_entries_per_s: {service_rate:.0f} entries/s")
+
+    progress("HTTP API (server in its own process)...")
+    http_rate = await http(settings, 2_000 * scale, office.office_id)
+    say(f"http_entries_per_s: {http_rate:.0f} entries/s")
+
+    progress("batch command...")
+    batch_rate = await batch(journal, 100_000 * scale, office.office_id)
+    say(f"batch_lines_per_s: {batch_rate:.0f} lines/s")
+    await journal.aclose()
+
+    say(f"ratio service/raw: {service_rate / raw:.2f}")
+    say(f"ratio http/raw: {http_rate / raw:.2f}")
+    report = await verify_journal(uow_factory())
+    progress(f"verify after the run: {'OK' if report.ok else 'FAILED'} ({report.lines_checked} lines)")
+    await engine.dispose()
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
