@@ -63,8 +63,7 @@ def test_cycles_are_refused() -> None:
 
 
 def test_csv_round_trip_keeps_every_field() -> None:
-    accounts = load_template("generic-en") + [account("9999", currency="EUR", tags=("a", "b"), active=False,
-                                                      manual_entries_allowed=False, description="Compte, avec virgule")]
+    accounts = [*load_template("generic-en"), account("9999", currency="EUR", tags=("a", "b"), active=False, manual_entries_allowed=False, description="Compte, avec virgule")]
     parsed, problems = parse_chart_csv(chart_to_csv(accounts))
     assert problems == []
     assert parsed == accounts

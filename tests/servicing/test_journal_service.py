@@ -12,10 +12,21 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import text
 
-from ledger.errors import AccountNotPostable, AlreadyReversed, IdempotencyConflict, PeriodClosed, UnknownOffice
+from ledger.errors import (
+    AccountNotPostable,
+    AlreadyReversed,
+    IdempotencyConflict,
+    PeriodClosed,
+    UnknownOffice,
+)
 from ledger.model import Line, Side
 from servicing import closures
-from servicing.commands import CloseAccountingPeriod, PostJournalEntry, ReverseJournalEntry, UndoAccountingClosure
+from servicing.commands import (
+    CloseAccountingPeriod,
+    PostJournalEntry,
+    ReverseJournalEntry,
+    UndoAccountingClosure,
+)
 from servicing.journal import JournalService
 from servicing.verification import verify_journal
 
