@@ -16,7 +16,7 @@ from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import Parameter
 
 from api.schemas.simulations import LoanSimulationIn, LoanSimulationOut, simulation_csv_rows
-from products.loans import simulate_loan
+from servicing.simulations import SimulateLoan, simulate
 
 CSV_MEDIA_TYPE = "text/csv"
 
@@ -52,10 +52,9 @@ class LoanSimulationController(Controller):
             Parameter(query="format", required=False, description="json or csv"),
         ] = None,
     ) -> Response[Any]:
-        options: dict[str, Any] = {"usury_method": data.usury_apr_method}
-        if data.usury_cap_annual_percent is not None:
-            options["usury_cap_annual_percent"] = data.usury_cap_annual_percent
-        out = LoanSimulationOut.from_simulation(simulate_loan(data.to_terms(), **options))
+        command = SimulateLoan(terms=data.to_terms(), usury_method=data.usury_apr_method,
+                               usury_cap_annual_percent=data.usury_cap_annual_percent)
+        out = LoanSimulationOut.from_simulation(simulate(command))
         if _wants_csv(request, output_format):
             buffer = io.StringIO()
             csv.writer(buffer, lineterminator="\n").writerows(simulation_csv_rows(out))
