@@ -3,6 +3,7 @@ finds (or starts) the database, migrates it and starts the journal writers. No l
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -37,7 +38,7 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         located = database or await Database.locate(settings)
-        if migrate:
+        if migrate and not os.environ.get("GRANDLIVRE_SKIP_MIGRATIONS"):
             await located.migrate_async()
         engine = located.app_engine()
         uow_factory = UnitOfWorkFactory(engine)

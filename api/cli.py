@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import sys
 import time
 import warnings
@@ -58,12 +59,18 @@ def migrate() -> None:
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=int)
-def serve(host: str, port: int) -> None:
+@click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 32),
+              help="server processes; each runs its own journal writers")
+def serve(host: str, port: int, workers: int) -> None:
     """Serve the HTTP API (OpenAPI at /schema)."""
     import uvicorn
 
+    if workers > 1:
+        # Migrate once here rather than racing in every worker's startup.
+        asyncio.run(_with_database(lambda _db, _uow: asyncio.sleep(0)))
+        os.environ["GRANDLIVRE_SKIP_MIGRATIONS"] = "1"
     _say(f"Grand Livre on http://{host}:{port}/api/v1 (OpenAPI: http://{host}:{port}/schema)")
-    uvicorn.run("api.app:create_app", factory=True, host=host, port=port, log_level="warning")
+    uvicorn.run("api.app:create_app", factory=True, host=host, port=port, workers=workers, log_level="warning")
 
 
 @main.command("load-chart")

@@ -19,24 +19,20 @@ from typing import Final
 from uuid import UUID
 
 import msgspec
-from sqlalchemy import select, text
+from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from chart_of_accounts import LoadedChart
-from chart_of_accounts.db import repository as chart_repository
+from chart_of_accounts import AccountType, AccountUsage, GLAccount, LoadedChart
 from ledger.db.store import AccountRef, append_entries
-from ledger.db.tables import OfficeRow
 from ledger.errors import AlreadyReversed, EntryNotFound, IdempotencyConflict, LedgerError, UnknownOffice
 from ledger.idempotency import fingerprint
 from ledger.invariants import check_entry
 from ledger.limits import ENTRIES_PER_BATCH_MAX
 from ledger.model import BookedEntry, JournalEntry, Line
 from ledger.money import normalize_amount
-from ledger.periods import closed_through
 from ledger.posting import check_postable
 from ledger.reversal import reverse
-from servicing.closures import active_closures
 from servicing.commands import PostJournalEntry, ReverseJournalEntry
 from servicing.errors import InvalidInput, sqlstate_of, translate_database_error
 from servicing.ids import uuid7
@@ -176,11 +172,11 @@ class JournalService:
                 description=description[:500], actor=command.actor, idempotency_key=command.idempotency_key,
             )
             check_entry(entry)
-            chart, refs = await _chart_for(session, [entry])
-            closed = await _closed_through_by_office(session, [entry])
-            check_postable(entry, chart, closed_through=closed[entry.office_id], manual=False)
+            context = await _posting_context(session, [entry])
+            check_postable(entry, context.chart, closed_through=context.closed_through.get(entry.office_id),
+                           manual=False)
             try:
-                (booked,) = await append_entries(await uow.connection(), [entry], refs)
+                (booked,) = await append_entries(await uow.connection(), [entry], context.refs)
                 if command.idempotency_key:
                     await self._remember(session, SCOPE_REVERSAL, [(command.idempotency_key, request_fingerprint, booked)])
             except DBAPIError as error:
@@ -234,25 +230,23 @@ class JournalService:
         outcomes: list[BookedEntry | Exception | None] = [None] * len(group)
         async with self._uow_factory() as uow:
             session = uow.session
+            recorded = await self._recorded(session, SCOPE_POSTING, [p.entry.idempotency_key for p in group])
             for index, pending in enumerate(group):
                 key = pending.entry.idempotency_key
-                if key is None:
-                    continue
-                try:
-                    outcomes[index] = await self._replay(session, SCOPE_POSTING, key, pending.fingerprint)
-                except IdempotencyConflict as error:
-                    outcomes[index] = error
+                if key is not None and key in recorded:
+                    outcomes[index] = _replayed(recorded[key], pending.fingerprint)
             todo = [index for index, outcome in enumerate(outcomes) if outcome is None]
             entries = [group[index].entry for index in todo]
-            chart, refs = await _chart_for(session, entries)
-            closed = await _closed_through_by_office(session, entries)
+            context = await _posting_context(session, entries) if entries else None
+            closed = context.closed_through if context else {}
             valid: list[int] = []
             for index in todo:
                 pending = group[index]
                 try:
                     if pending.entry.office_id not in closed:
                         raise UnknownOffice(f"unknown office {pending.entry.office_id}", field="office_id")
-                    check_postable(pending.entry, chart, closed_through=closed[pending.entry.office_id],
+                    assert context is not None
+                    check_postable(pending.entry, context.chart, closed_through=closed[pending.entry.office_id],
                                    manual=pending.command.manual)
                 except LedgerError as error:
                     outcomes[index] = error
@@ -263,7 +257,8 @@ class JournalService:
                     if isinstance(outcome, Exception):
                         raise _prefixed(outcome, f"entries[{index}]") if isinstance(outcome, LedgerError) else outcome
             if valid:
-                booked = await append_entries(await uow.connection(), [group[i].entry for i in valid], refs)
+                assert context is not None
+                booked = await append_entries(await uow.connection(), [group[i].entry for i in valid], context.refs)
                 remembered = []
                 for index, booked_entry in zip(valid, booked, strict=True):
                     outcomes[index] = booked_entry
@@ -277,18 +272,25 @@ class JournalService:
         return [outcome for outcome in outcomes if outcome is not None]
 
     async def _replay(self, session: AsyncSession, scope: str, key: str, request_fingerprint: str) -> BookedEntry | None:
-        row = (await session.execute(
-            text("SELECT fingerprint, response FROM idempotency_record "
-                 "WHERE scope = :scope AND key = :key AND expires_at >= now()"),
-            {"scope": scope, "key": key},
-        )).first()
-        if row is None:
+        recorded = await self._recorded(session, scope, [key])
+        if key not in recorded:
             return None
-        if row.fingerprint != request_fingerprint:
-            raise IdempotencyConflict(
-                "this idempotency key was used with another request body", field="idempotency_key"
-            )
-        return msgspec.json.decode(row.response, type=BookedEntry)
+        outcome = _replayed(recorded[key], request_fingerprint)
+        if isinstance(outcome, IdempotencyConflict):
+            raise outcome
+        return outcome
+
+    async def _recorded(self, session: AsyncSession, scope: str, keys: Sequence[str | None]) -> dict[str, tuple[str, str]]:
+        """(fingerprint, response) of every unexpired record among the keys, in one query."""
+        wanted = sorted({key for key in keys if key is not None})
+        if not wanted:
+            return {}
+        rows = (await session.execute(
+            text("SELECT key, fingerprint, response FROM idempotency_record "
+                 "WHERE scope = :scope AND key = ANY(CAST(:keys AS text[])) AND expires_at >= now()"),
+            {"scope": scope, "keys": wanted},
+        )).all()
+        return {row.key: (row.fingerprint, row.response) for row in rows}
 
     async def _remember(self, session: AsyncSession, scope: str, records: list[tuple[str, str, BookedEntry]]) -> None:
         keys = [key for key, _fp, _booked in records]
@@ -319,22 +321,57 @@ class JournalService:
             raise _LostIdempotencyRace()
 
 
-async def _chart_for(session: AsyncSession, entries: Sequence[JournalEntry]) -> tuple[LoadedChart, dict[str, AccountRef]]:
-    codes = {line.account_code for entry in entries for line in entry.lines}
-    stored = await chart_repository.load_by_codes(session, codes)
-    refs = {code: AccountRef(account_id, account.normal_side) for code, (account_id, account) in stored.items()}
-    return LoadedChart(account for _id, account in stored.values()), refs
+_POSTING_CONTEXT = text(
+    """
+    SELECT a.code, a.id, a.type, a.is_header, a.active, a.currency, a.manual_entries_allowed,
+           NULL::int AS office_id, NULL::date AS closed_through
+      FROM gl_account a WHERE a.code = ANY(CAST(:codes AS text[]))
+    UNION ALL
+    SELECT NULL, NULL, NULL, NULL, NULL, NULL, NULL, o.id,
+           (SELECT max(c.closing_date) FROM accounting_closure c
+             WHERE c.office_id = ANY(o.lineage) AND c.undone_at IS NULL)
+      FROM office o WHERE o.id = ANY(CAST(:offices AS int[]))
+    """
+)
 
 
-async def _closed_through_by_office(session: AsyncSession, entries: Sequence[JournalEntry]) -> dict[int, date | None]:
-    """Closed-through date of every known office among the entries' (unknown ones are absent)."""
+class _PostingContext(msgspec.Struct, frozen=True, kw_only=True):
+    """What checking a group of entries needs from the database, read in one round trip:
+    the accounts the entries touch, and the closed-through date of each known office."""
+
+    chart: LoadedChart
+    refs: dict[str, AccountRef]
+    closed_through: dict[int, date | None]
+
+
+async def _posting_context(session: AsyncSession, entries: Sequence[JournalEntry]) -> _PostingContext:
+    codes = sorted({line.account_code for entry in entries for line in entry.lines})
     office_ids = sorted({entry.office_id for entry in entries})
-    if not office_ids:
-        return {}
-    rows = (await session.execute(select(OfficeRow.id, OfficeRow.lineage).where(OfficeRow.id.in_(office_ids)))).all()
-    lineages = {row.id: tuple(row.lineage) for row in rows}
-    closures = await active_closures(session, {office for lineage in lineages.values() for office in lineage})
-    return {office_id: closed_through(closures, lineage) for office_id, lineage in lineages.items()}
+    rows = (await session.execute(_POSTING_CONTEXT, {"codes": codes, "offices": office_ids})).all()
+    accounts: list[GLAccount] = []
+    refs: dict[str, AccountRef] = {}
+    closed: dict[int, date | None] = {}
+    for row in rows:
+        if row.office_id is not None:
+            closed[row.office_id] = row.closed_through
+            continue
+        account_type = AccountType(row.type)
+        accounts.append(GLAccount(
+            code=row.code, name=row.code, type=account_type,
+            usage=AccountUsage.HEADER if row.is_header else AccountUsage.DETAIL,
+            currency=row.currency.strip() if row.currency else None,
+            manual_entries_allowed=row.manual_entries_allowed, active=row.active,
+        ))
+        refs[row.code] = AccountRef(row.id, account_type.normal_side)
+    return _PostingContext(chart=LoadedChart(accounts), refs=refs, closed_through=closed)
+
+
+def _replayed(record: tuple[str, str], request_fingerprint: str) -> BookedEntry | IdempotencyConflict:
+    """The original answer for a replay, or the conflict when the body differs."""
+    recorded_fingerprint, response = record
+    if recorded_fingerprint != request_fingerprint:
+        return IdempotencyConflict("this idempotency key was used with another request body", field="idempotency_key")
+    return msgspec.json.decode(response, type=BookedEntry)
 
 
 def _first_of_each_key(group: list[_Pending]) -> tuple[list[_Pending], list[_Pending]]:
