@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from datetime import datetime
 
 import msgspec
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -51,16 +51,17 @@ async def close_period(uow: UnitOfWork, command: CloseAccountingPeriod) -> Closu
         if await session.get(OfficeRow, command.office_id) is None:
             raise NotFound(f"unknown office {command.office_id}", field="office_id")
         check_new_closure(command.closing_date, await active_closures(session, [command.office_id]))
-        row = AccountingClosureRow(
+        # Only the columns the application role may write: the database stamps the rest.
+        statement = insert(AccountingClosureRow).values(
             office_id=command.office_id, closing_date=command.closing_date,
             comments=command.comments, created_by=command.actor,
-        )
-        session.add(row)
+        ).returning(AccountingClosureRow.id)
         try:
-            await session.flush()
+            closure_id = (await session.execute(statement)).scalar_one()
         except DBAPIError as error:
             raise translate_database_error(error) or error from error
-        await session.refresh(row)
+        row = await session.get(AccountingClosureRow, closure_id)
+        assert row is not None
         record = _record(row)
         await uow.commit()
     return record

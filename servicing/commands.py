@@ -31,6 +31,8 @@ class ReverseJournalEntry(msgspec.Struct, frozen=True, kw_only=True):
     """Defaults to the original's value date; give an open date when that period is closed."""
     description: str | None = None
     idempotency_key: str | None = None
+    manual: bool = True
+    """Staff reversals are manual: refused on accounts that do not allow manual entries."""
 
 
 class CreateOffice(msgspec.Struct, frozen=True, kw_only=True):

@@ -27,6 +27,11 @@ class Conflict(LedgerError):
     status_hint = 409
 
 
+class ServiceUnavailable(LedgerError):
+    code = "service-unavailable"
+    status_hint = 503
+
+
 class InvalidInput(LedgerError):
     code = "invalid-input"
     status_hint = 422

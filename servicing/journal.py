@@ -34,7 +34,7 @@ from ledger.money import normalize_amount
 from ledger.posting import check_postable
 from ledger.reversal import reverse
 from servicing.commands import PostJournalEntry, ReverseJournalEntry
-from servicing.errors import InvalidInput, sqlstate_of, translate_database_error
+from servicing.errors import Conflict, InvalidInput, ServiceUnavailable, sqlstate_of, translate_database_error
 from servicing.ids import uuid7
 from servicing.queries import load_entry
 from servicing.unit_of_work import UnitOfWorkFactory
@@ -43,6 +43,8 @@ _log = logging.getLogger(__name__)
 
 GROUP_ENTRIES_MAX: Final = 1_000
 RACE_RETRIES_MAX: Final = 3
+QUEUE_ENTRIES_MAX: Final = 20_000
+"""Postings waiting for a writer; past this the service answers 503 instead of queueing."""
 WRITERS_DEFAULT: Final = 2
 LINGER_SECONDS_DEFAULT: Final = 0.0005
 """How long a writer waits, after the first request of a group, for others to join it: half
@@ -105,10 +107,14 @@ class JournalService:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         self._writers = []
+        while not self._queue.empty():
+            _answer(self._queue.get_nowait(), ServiceUnavailable("the journal is shutting down; send it again"))
 
     async def post(self, command: PostJournalEntry) -> BookedEntry:
         """Book one entry through the group commit; answers with its own result."""
         await self.start()
+        if self._queue.qsize() >= QUEUE_ENTRIES_MAX:
+            raise ServiceUnavailable("the journal is saturated; send the request again shortly")
         entry = entry_from_command(command, uuid7())
         future: asyncio.Future[BookedEntry] = asyncio.get_running_loop().create_future()
         self._queue.put_nowait(_Pending(command, entry, future))
@@ -174,13 +180,15 @@ class JournalService:
             check_entry(entry)
             context = await _posting_context(session, [entry])
             check_postable(entry, context.chart, closed_through=context.closed_through.get(entry.office_id),
-                           manual=False)
+                           manual=command.manual)
             try:
                 (booked,) = await append_entries(await uow.connection(), [entry], context.refs)
                 if command.idempotency_key:
                     await self._remember(session, SCOPE_REVERSAL, [(command.idempotency_key, request_fingerprint, booked)])
             except DBAPIError as error:
                 if sqlstate_of(error) == "23505" and "reversed_once" in str(error):
+                    if command.idempotency_key:
+                        raise _LostIdempotencyRace() from error
                     raise AlreadyReversed(f"entry {command.entry_id} is already reversed", field="entry_id") from error
                 raise translate_database_error(error) or error from error
             await uow.commit()
@@ -202,27 +210,39 @@ class JournalService:
                         pending.future.set_exception(error)
 
     async def _commit_group(self, group: list[_Pending]) -> None:
+        """Book a group and answer each request. When the database refuses the group (a rule
+        only it caught, a deadlock), the group is split in halves and each half retried, so
+        only the faulty entry fails; a lone entry gets its translated error."""
         group, later = _first_of_each_key(group)
+        try:
+            await self._commit_group_once(group)
+        finally:
+            for pending in later:
+                self._queue.put_nowait(pending)
+
+    async def _commit_group_once(self, group: list[_Pending]) -> None:
         for _attempt in range(RACE_RETRIES_MAX):
             try:
                 outcomes = await self._book_group(group, atomic=False)
-                break
             except _LostIdempotencyRace:
                 continue
             except DBAPIError as error:
                 if len(group) > 1:
-                    for pending in group:
-                        await self._commit_group([pending])
-                    break
-                _answer(group[0], translate_database_error(error) or error)
-                break
-        else:
-            outcomes = [InvalidInput("concurrent replays kept racing; send the request again") for _ in group]
-        if len(outcomes) == len(group):
+                    middle = len(group) // 2
+                    await self._commit_group_once(group[:middle])
+                    await self._commit_group_once(group[middle:])
+                    return
+                translated = translate_database_error(error)
+                if translated is None:
+                    _log.warning("journal writer: database refused an entry: %s", error)
+                _answer(group[0], translated or Conflict(
+                    "the database could not book this entry now; send it again", field=None))
+                return
             for pending, outcome in zip(group, outcomes, strict=True):
                 _answer(pending, outcome)
-        for pending in later:
-            self._queue.put_nowait(pending)
+            return
+        for pending in group:
+            _answer(pending, InvalidInput("concurrent replays kept racing; send the request again"))
 
     async def _book_group(self, group: list[_Pending], *, atomic: bool) -> list[BookedEntry | Exception]:
         """Check and book a group in one transaction. Non-atomic groups answer each entry's
@@ -293,6 +313,7 @@ class JournalService:
         return {row.key: (row.fingerprint, row.response) for row in rows}
 
     async def _remember(self, session: AsyncSession, scope: str, records: list[tuple[str, str, BookedEntry]]) -> None:
+        records = sorted(records, key=lambda record: record[0])
         keys = [key for key, _fp, _booked in records]
         stored = (await session.execute(
             text(

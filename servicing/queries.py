@@ -18,7 +18,7 @@ from ledger.model import BookedEntry, JournalEntry, Line, Reference, Side
 from servicing.errors import InvalidInput
 
 _ENTRY_COLUMNS = """
-    e.id, e.seq, e.office_id, e.value_date, e.booked_at, e.description, e.source_type, e.source_id,
+    e.id, e.seq, e.xact_id::text AS xact_id, e.office_id, e.value_date, e.booked_at, e.description, e.source_type, e.source_id,
     e.actor, e.idempotency_key, e.reverses_id, r.id AS reversed_by
 """
 
@@ -97,27 +97,39 @@ class EntryPage(msgspec.Struct, frozen=True, kw_only=True):
     next_cursor: str | None
 
 
-def encode_cursor(sequence: int) -> str:
-    return base64.urlsafe_b64encode(f"seq:{sequence}".encode()).decode().rstrip("=")
+def encode_cursor(transaction_id: int, sequence: int) -> str:
+    return base64.urlsafe_b64encode(f"v1:{transaction_id}:{sequence}".encode()).decode().rstrip("=")
 
 
-def decode_cursor(cursor: str) -> int:
+def decode_cursor(cursor: str) -> tuple[int, int]:
+    """(transaction id, sequence) of the last entry of the previous page."""
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        prefix, value = raw.split(":", 1)
-        sequence = int(value)
+        version, transaction_id, sequence = raw.split(":")
+        position = (int(transaction_id), int(sequence))
     except (ValueError, UnicodeDecodeError) as error:
         raise InvalidInput("malformed cursor", field="cursor") from error
-    if prefix != "seq" or not 0 <= sequence < 2**63:
+    if version != "v1" or not all(0 <= part < 2**63 for part in position):
         raise InvalidInput("malformed cursor", field="cursor")
-    return sequence
+    return position
 
 
 async def list_entries(session: AsyncSession, filters: EntryFilter, *, limit: int, cursor: str | None) -> EntryPage:
-    """Entries in booking order after the cursor; the cursor is stable under new postings."""
+    """Entries in commit order after the cursor.
+
+    Entries are ordered by their writing transaction, then sequence, and only entries of
+    transactions older than every transaction still running are listed: a transaction that
+    commits late can therefore never land behind a cursor already handed out. An entry
+    shows up once every transaction older than it has finished (usually milliseconds).
+    """
     assert 1 <= limit <= PAGE_SIZE_MAX, limit
-    conditions = ["e.seq > :after"]
-    params: dict[str, object] = {"after": decode_cursor(cursor) if cursor else 0, "limit": limit + 1}
+    after_transaction, after_sequence = decode_cursor(cursor) if cursor else (0, 0)
+    conditions = [
+        "e.xact_id < pg_snapshot_xmin(pg_current_snapshot())",
+        "(e.xact_id, e.seq) > (CAST(CAST(:after_transaction AS text) AS xid8), :after_sequence)",
+    ]
+    params: dict[str, object] = {"after_transaction": str(after_transaction), "after_sequence": after_sequence,
+                                 "limit": limit + 1}
     if filters.date_from is not None:
         conditions.append("e.value_date >= :date_from")
         params["date_from"] = filters.date_from
@@ -140,13 +152,13 @@ async def list_entries(session: AsyncSession, filters: EntryFilter, *, limit: in
             params[column] = value
     rows = (await session.execute(
         text(f"SELECT {_ENTRY_COLUMNS} FROM journal_entry e LEFT JOIN journal_entry r ON r.reverses_id = e.id "
-             f"WHERE {' AND '.join(conditions)} ORDER BY e.seq LIMIT :limit"),
+             f"WHERE {' AND '.join(conditions)} ORDER BY e.xact_id, e.seq LIMIT :limit"),
         params,
     )).all()
     has_more = len(rows) > limit
     rows = rows[:limit]
     entries = await _with_lines(session, rows)
-    next_cursor = encode_cursor(entries[-1].sequence) if has_more and entries else None
+    next_cursor = encode_cursor(int(rows[-1].xact_id), rows[-1].seq) if has_more and rows else None
     return EntryPage(entries=entries, next_cursor=next_cursor)
 
 

@@ -66,6 +66,8 @@ class JournalEntryRow(Base):
     idempotency_key: Mapped[str | None] = mapped_column(String(200))
     reverses_id: Mapped[UUID | None] = mapped_column(PG_UUID(as_uuid=True))
     line_count: Mapped[int] = mapped_column(SmallInteger)
+    xact_id: Mapped[int] = mapped_column(BigInteger, server_default=func.pg_current_xact_id())
+    """Writing transaction (xid8): the listing cursor orders by it so a late commit is never skipped."""
 
 
 class JournalLineRow(Base):

@@ -84,8 +84,10 @@ CREATE TABLE journal_entry (
     actor varchar(100) NOT NULL,
     idempotency_key varchar(200),
     reverses_id uuid,
-    line_count smallint NOT NULL CHECK (line_count BETWEEN 2 AND 250)
+    line_count smallint NOT NULL CHECK (line_count BETWEEN 2 AND 250),
+    xact_id xid8 NOT NULL DEFAULT pg_current_xact_id()
 );
+CREATE INDEX journal_entry_commit_order ON journal_entry (xact_id, seq);
 CREATE INDEX journal_entry_office_date ON journal_entry (office_id, value_date);
 CREATE UNIQUE INDEX journal_entry_reversed_once ON journal_entry (reverses_id) WHERE reverses_id IS NOT NULL;
 CREATE INDEX journal_entry_source ON journal_entry (source_type, source_id) WHERE source_type IS NOT NULL;
@@ -141,12 +143,13 @@ CREATE INDEX idempotency_record_expiry ON idempotency_record (expires_at);
 
 FUNCTIONS = r"""
 -- Offices: the lineage (self, then ancestors) is computed here and never changes.
-CREATE FUNCTION office_before_insert() RETURNS trigger LANGUAGE plpgsql AS $$
+CREATE FUNCTION office_before_insert() RETURNS trigger LANGUAGE plpgsql
+    SET search_path = pg_catalog, public, pg_temp AS $$
 BEGIN
     IF NEW.parent_id IS NULL THEN
         NEW.lineage := ARRAY[NEW.id];
     ELSE
-        SELECT NEW.id || o.lineage INTO NEW.lineage FROM office o WHERE o.id = NEW.parent_id;
+        SELECT NEW.id || o.lineage INTO NEW.lineage FROM public.office o WHERE o.id = NEW.parent_id;
         IF NEW.lineage IS NULL THEN
             RAISE EXCEPTION 'unknown parent office %', NEW.parent_id USING ERRCODE = 'GL001';
         END IF;
@@ -155,7 +158,8 @@ BEGIN
 END $$;
 CREATE TRIGGER office_lineage BEFORE INSERT ON office FOR EACH ROW EXECUTE FUNCTION office_before_insert();
 
-CREATE FUNCTION office_before_update() RETURNS trigger LANGUAGE plpgsql AS $$
+CREATE FUNCTION office_before_update() RETURNS trigger LANGUAGE plpgsql
+    SET search_path = pg_catalog, public, pg_temp AS $$
 BEGIN
     IF NEW.parent_id IS DISTINCT FROM OLD.parent_id OR NEW.lineage IS DISTINCT FROM OLD.lineage
        OR NEW.id <> OLD.id THEN
@@ -166,7 +170,8 @@ END $$;
 CREATE TRIGGER office_fixed_hierarchy BEFORE UPDATE ON office FOR EACH ROW EXECUTE FUNCTION office_before_update();
 
 -- GL accounts: parents are headers; an account with postings keeps its type, usage and history.
-CREATE FUNCTION gl_account_guard() RETURNS trigger LANGUAGE plpgsql AS $$
+CREATE FUNCTION gl_account_guard() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, public, pg_temp AS $$
 DECLARE
     has_postings boolean;
 BEGIN
@@ -207,7 +212,8 @@ CREATE TRIGGER gl_account_guard BEFORE INSERT OR UPDATE OR DELETE ON gl_account
     FOR EACH ROW EXECUTE FUNCTION gl_account_guard();
 
 -- The journal is append-only: no UPDATE, DELETE or TRUNCATE, whoever asks.
-CREATE FUNCTION journal_refuse_change() RETURNS trigger LANGUAGE plpgsql AS $$
+CREATE FUNCTION journal_refuse_change() RETURNS trigger LANGUAGE plpgsql
+    SET search_path = pg_catalog, public, pg_temp AS $$
 BEGIN
     RAISE EXCEPTION 'the journal is append-only: % on % is refused; post a reversal instead', TG_OP, TG_TABLE_NAME
         USING ERRCODE = 'GL010';
@@ -223,7 +229,7 @@ CREATE TRIGGER journal_line_no_truncate BEFORE TRUNCATE ON journal_line
 
 -- Entries: every entry has exactly its lines, a known office, an open period, a valid reversal link.
 CREATE FUNCTION journal_entry_after_insert() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER
-    SET search_path = public, pg_temp AS $$
+    SET search_path = pg_catalog, public, pg_temp AS $$
 DECLARE
     bad record;
 BEGIN
@@ -267,7 +273,7 @@ CREATE TRIGGER journal_entry_checks AFTER INSERT ON journal_entry
 -- Lines: balanced per entry and currency, exact in the currency's minor unit, on postable
 -- accounts, consistent with their entry; then the cached balances follow in the same statement.
 CREATE FUNCTION journal_line_after_insert() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER
-    SET search_path = public, pg_temp AS $$
+    SET search_path = pg_catalog, public, pg_temp AS $$
 DECLARE
     bad record;
 BEGIN
@@ -321,10 +327,16 @@ CREATE TRIGGER journal_line_checks AFTER INSERT ON journal_line
 -- Closures: taking one waits for postings in flight and holds new ones back until it commits,
 -- so no entry can slip into a period while it is being closed.
 CREATE FUNCTION accounting_closure_guard() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER
-    SET search_path = public, pg_temp AS $$
+    SET search_path = pg_catalog, public, pg_temp AS $$
 BEGIN
     IF TG_OP = 'INSERT' THEN
-        LOCK TABLE journal_entry IN SHARE MODE;
+        -- SHARE ROW EXCLUSIVE conflicts with postings (ROW EXCLUSIVE) and with itself, so
+        -- postings in flight finish first and two closures never pass each other.
+        LOCK TABLE journal_entry IN SHARE ROW EXCLUSIVE MODE;
+        IF NEW.closing_date > current_date THEN
+            RAISE EXCEPTION 'a closing date cannot be in the future' USING ERRCODE = 'GL030';
+        END IF;
+        NEW.created_at := now();
         IF EXISTS (SELECT 1 FROM accounting_closure c WHERE c.office_id = NEW.office_id AND c.undone_at IS NULL
                     AND c.closing_date >= NEW.closing_date) THEN
             RAISE EXCEPTION 'office % is already closed through that date', NEW.office_id USING ERRCODE = 'GL030';
@@ -343,6 +355,7 @@ BEGIN
                 AND c.closing_date > OLD.closing_date) THEN
         RAISE EXCEPTION 'closures are undone latest first' USING ERRCODE = 'GL030';
     END IF;
+    NEW.undone_at := now();
     RETURN NEW;
 END $$;
 CREATE TRIGGER accounting_closure_guard BEFORE INSERT OR UPDATE OR DELETE ON accounting_closure
@@ -358,14 +371,23 @@ DO $$ BEGIN
         CREATE ROLE "{role}" LOGIN;
     END IF;
 END $$;
+REVOKE TEMPORARY ON DATABASE "{{database}}" FROM PUBLIC;
+REVOKE CREATE ON SCHEMA public FROM PUBLIC;
 GRANT CONNECT ON DATABASE "{{database}}" TO "{role}";
 GRANT USAGE ON SCHEMA public TO "{role}";
 REVOKE ALL ON ALL TABLES IN SCHEMA public FROM "{role}";
-GRANT SELECT ON currency, account_balance TO "{role}";
-GRANT SELECT, INSERT ON journal_entry, journal_line TO "{role}";
-GRANT SELECT, INSERT, UPDATE ON office, accounting_closure TO "{role}";
-GRANT SELECT, INSERT, UPDATE, DELETE ON gl_account, idempotency_record TO "{role}";
-GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO "{role}";
+GRANT SELECT ON ALL TABLES IN SCHEMA public TO "{role}";
+GRANT INSERT (id, office_id, value_date, description, source_type, source_id, actor, idempotency_key,
+              reverses_id, line_count) ON journal_entry TO "{role}";
+GRANT INSERT ON journal_line TO "{role}";
+GRANT INSERT (code, name, parent_id, region, opened_on, created_by), UPDATE (name, region) ON office TO "{role}";
+GRANT INSERT (office_id, closing_date, comments, created_by), UPDATE (undone_at, undone_by)
+    ON accounting_closure TO "{role}";
+GRANT INSERT (code, name, type, is_header, parent_id, currency, manual_entries_allowed, active, tags, description),
+      UPDATE (name, type, is_header, parent_id, currency, manual_entries_allowed, active, tags, description),
+      DELETE ON gl_account TO "{role}";
+GRANT SELECT, INSERT, UPDATE, DELETE ON idempotency_record TO "{role}";
+GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO "{role}";
 """
 
 

@@ -121,3 +121,37 @@ async def test_an_account_with_postings_keeps_its_type_and_cannot_be_deleted(adm
             await connection.rollback()
         await connection.execute(text(f"UPDATE gl_account SET active = false WHERE code = '{world.cash}'"))
         await connection.rollback()
+
+
+async def test_application_role_cannot_shadow_tables_with_temporary_ones(engine, journal, world) -> None:  # type: ignore[no-untyped-def]
+    # A temporary account_balance would make the account guard believe nothing was posted.
+    await journal.post(deposit(world, "100"))
+    async with engine.connect() as connection:
+        with pytest.raises(DBAPIError, match="permission denied"):
+            await connection.execute(text("CREATE TEMP TABLE account_balance (account_id int, line_count bigint)"))
+
+
+async def test_application_role_cannot_forge_booking_columns(engine, world) -> None:  # type: ignore[no-untyped-def]
+    refs = await _refs(engine, world.cash, world.deposits)
+    async with engine.connect() as connection:
+        for columns, values in (("seq", "-5"), ("booked_at", "'2001-01-01'"), ("xact_id", "'1'")):
+            with pytest.raises(DBAPIError, match="permission denied"):
+                await connection.execute(text(
+                    f"INSERT INTO journal_entry (id, office_id, value_date, description, actor, line_count, {columns}) "
+                    f"OVERRIDING SYSTEM VALUE VALUES (gen_random_uuid(), :o, '2026-10-05', 'x', 'x', 2, {values})"),
+                    {"o": world.office_id})
+            await connection.rollback()
+        with pytest.raises(DBAPIError, match="permission denied"):
+            await connection.execute(text(
+                "INSERT INTO accounting_closure (office_id, closing_date, created_by, created_at) "
+                "VALUES (:o, '2026-01-31', 'x', '2001-01-01')"), {"o": world.office_id})
+    assert refs
+
+
+async def test_closures_cannot_be_in_the_future(engine, world) -> None:  # type: ignore[no-untyped-def]
+    async with engine.connect() as connection:
+        with pytest.raises(DBAPIError) as raised:
+            await connection.execute(text(
+                "INSERT INTO accounting_closure (office_id, closing_date, created_by) "
+                "VALUES (:o, current_date + 1, 'x')"), {"o": world.office_id})
+        assert sqlstate_of(raised.value) == "GL030"
