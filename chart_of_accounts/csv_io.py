@@ -50,11 +50,15 @@ def parse_chart_csv(text: str) -> tuple[list[GLAccount], list[CsvProblem]]:
         return [], [CsvProblem(row=1, field="header", message=f"missing columns: {', '.join(sorted(missing))}")]
     accounts: list[GLAccount] = []
     problems: list[CsvProblem] = []
-    for row_number, row in enumerate(reader, start=2):
-        account, row_problems = _account_from_row(row, row_number)
-        problems.extend(row_problems)
-        if account is not None:
-            accounts.append(account)
+    row_number = 1
+    try:
+        for row_number, row in enumerate(reader, start=2):
+            account, row_problems = _account_from_row(row, row_number)
+            problems.extend(row_problems)
+            if account is not None:
+                accounts.append(account)
+    except csv.Error as error:
+        problems.append(CsvProblem(row=row_number + 1, field="file", message=f"unreadable CSV: {error}"))
     return accounts, problems
 
 

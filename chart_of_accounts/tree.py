@@ -16,6 +16,8 @@ from ledger.money import is_known_currency
 
 ACCOUNT_DEPTH_MAX: Final = 8
 ACCOUNTS_PER_CHART_MAX: Final = 20_000
+ACCOUNT_DESCRIPTION_LENGTH_MAX: Final = 1_000
+ACCOUNT_TAGS_MAX: Final = 20
 CODE_PATTERN: Final = re.compile(r"^[0-9A-Za-z][0-9A-Za-z._-]*$")
 
 
@@ -36,6 +38,12 @@ def check_account(account: GLAccount) -> list[ChartProblem]:
         problem("code", f"code must be 1-{ACCOUNT_CODE_LENGTH_MAX} letters, digits, '.', '_' or '-'")
     if not account.name.strip() or len(account.name) > ACCOUNT_NAME_LENGTH_MAX:
         problem("name", f"name must be 1-{ACCOUNT_NAME_LENGTH_MAX} characters")
+    if len(account.description) > ACCOUNT_DESCRIPTION_LENGTH_MAX:
+        problem("description", f"description is limited to {ACCOUNT_DESCRIPTION_LENGTH_MAX} characters")
+    if len(account.tags) > ACCOUNT_TAGS_MAX or any(not 1 <= len(tag) <= 50 for tag in account.tags):
+        problem("tags", f"at most {ACCOUNT_TAGS_MAX} tags of 1-50 characters")
+    if any("\x00" in text for text in (account.code, account.name, account.description, *account.tags)):
+        problem("name", "text must not contain NUL characters")
     if account.currency is not None and not is_known_currency(account.currency):
         problem("currency", f"unknown currency {account.currency!r}")
     if account.parent_code == account.code:

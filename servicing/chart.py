@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
 from chart_of_accounts import GLAccount, chart_to_csv, check_chart, load_template, parse_chart_csv
@@ -32,7 +33,10 @@ async def create_accounts(uow: UnitOfWork, command: CreateGLAccounts) -> list[St
                 problems=[{"code": p.code, "field": p.field, "message": p.message} for p in problems],
                 field=problems[0].field,
             )
-        stored = await repository.insert_accounts(uow.session, accounts)
+        try:
+            stored = await repository.insert_accounts(uow.session, accounts)
+        except DBAPIError as error:
+            raise translate_database_error(error) or error from error
         await uow.commit()
     return stored
 
@@ -73,13 +77,17 @@ async def get_account(uow: UnitOfWork, code: str) -> StoredAccount:
 
 
 async def update_account(uow: UnitOfWork, command: UpdateGLAccount) -> StoredAccount:
-    """Change an account; PostgreSQL refuses a new type or usage once it has postings."""
+    """Change an account: read, merge and write in one transaction with the row locked, so
+    concurrent changes cannot undo each other. PostgreSQL refuses a new type or usage once
+    the account has postings."""
     async with uow:
+        await uow.session.execute(
+            text("SELECT id FROM gl_account WHERE code = :code FOR UPDATE"), {"code": command.code})
         chart = {account.code: (account_id, account) for account_id, account in await repository.load_all(uow.session)}
         if command.code not in chart:
             raise NotFound(f"unknown account {command.code!r}", field="code")
-        account_id, _old = chart[command.code]
-        account: GLAccount = command.account
+        account_id, current = chart[command.code]
+        account: GLAccount = command.changes.apply_to(current)
         others = {code: acc for code, (_i, acc) in chart.items() if code != command.code}
         problems = check_chart([account], others)
         if problems:

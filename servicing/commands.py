@@ -8,7 +8,7 @@ from uuid import UUID
 
 import msgspec
 
-from chart_of_accounts.model import GLAccount
+from chart_of_accounts.model import AccountType, AccountUsage, GLAccount
 from ledger.model import Line, Reference
 
 
@@ -51,9 +51,27 @@ class CreateGLAccounts(msgspec.Struct, frozen=True, kw_only=True):
     """Template loads skip codes already present, so loading twice changes nothing."""
 
 
+class GLAccountChanges(msgspec.Struct, frozen=True, kw_only=True):
+    """Fields to change on an account; UNSET keeps the current value."""
+
+    name: str | msgspec.UnsetType = msgspec.UNSET
+    type: AccountType | msgspec.UnsetType = msgspec.UNSET
+    usage: AccountUsage | msgspec.UnsetType = msgspec.UNSET
+    parent_code: str | msgspec.UnsetType | None = msgspec.UNSET
+    currency: str | msgspec.UnsetType | None = msgspec.UNSET
+    manual_entries_allowed: bool | msgspec.UnsetType = msgspec.UNSET
+    active: bool | msgspec.UnsetType = msgspec.UNSET
+    tags: tuple[str, ...] | msgspec.UnsetType = msgspec.UNSET
+    description: str | msgspec.UnsetType = msgspec.UNSET
+
+    def apply_to(self, account: GLAccount) -> GLAccount:
+        changes = {f: getattr(self, f) for f in self.__struct_fields__ if getattr(self, f) is not msgspec.UNSET}
+        return msgspec.structs.replace(account, **changes)
+
+
 class UpdateGLAccount(msgspec.Struct, frozen=True, kw_only=True):
     code: str
-    account: GLAccount
+    changes: GLAccountChanges
     actor: str
 
 

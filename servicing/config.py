@@ -8,6 +8,8 @@ from pathlib import Path
 
 import msgspec
 
+from ledger.limits import IDEMPOTENCY_RETENTION_DAYS_MIN
+
 
 class Settings(msgspec.Struct, frozen=True, kw_only=True):
     """Where the data lives and how Grand Livre connects to it.
@@ -29,8 +31,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     def from_environment(cls) -> Settings:
         environ = os.environ
         retention_days = int(environ.get("GRANDLIVRE_IDEMPOTENCY_RETENTION_DAYS", "30"))
-        if retention_days < 1:
-            raise ValueError("GRANDLIVRE_IDEMPOTENCY_RETENTION_DAYS must be at least 1")
+        if retention_days < IDEMPOTENCY_RETENTION_DAYS_MIN:
+            raise ValueError(f"GRANDLIVRE_IDEMPOTENCY_RETENTION_DAYS must be at least {IDEMPOTENCY_RETENTION_DAYS_MIN}")
         return cls(
             database_url=environ.get("DATABASE_URL") or None,
             home=Path(environ.get("GRANDLIVRE_HOME", ".grandlivre")),

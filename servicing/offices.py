@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from sqlalchemy import select
+from sqlalchemy.exc import DBAPIError
 
 from ledger.db.tables import OfficeRow
+from ledger.limits import OFFICE_DEPTH_MAX
 from ledger.offices import Office
 from servicing.commands import CreateOffice
-from servicing.errors import Conflict, NotFound
+from servicing.errors import Conflict, NotFound, translate_database_error
 from servicing.unit_of_work import UnitOfWork
 
 
@@ -30,12 +32,17 @@ async def create_office(uow: UnitOfWork, command: CreateOffice) -> Office:
             parent = await session.get(OfficeRow, command.parent_id)
             if parent is None:
                 raise NotFound(f"unknown parent office {command.parent_id}", field="parent_id")
+            if len(parent.lineage) >= OFFICE_DEPTH_MAX:
+                raise Conflict(f"offices nest at most {OFFICE_DEPTH_MAX} levels deep", field="parent_id")
         row = OfficeRow(
             code=command.code, name=command.name, parent_id=command.parent_id, region=command.region,
             opened_on=command.opened_on, created_by=command.actor,
         )
         session.add(row)
-        await session.flush()
+        try:
+            await session.flush()
+        except DBAPIError as error:
+            raise translate_database_error(error) or error from error
         await session.refresh(row)
         office = _to_office(row)
         await uow.commit()

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
-from litestar import Controller, Response, delete, get, patch, post
-from litestar.enums import RequestEncodingType
-from litestar.params import Body, Parameter
+from litestar import Controller, Request, Response, delete, get, patch, post
+from litestar.params import Parameter
 
 from api.schemas.reference_data import (
     ChartLoadOut,
@@ -23,7 +22,6 @@ from servicing.errors import InvalidInput
 from servicing.unit_of_work import UnitOfWorkFactory
 
 CodePath = Annotated[str, Parameter(max_length=30, pattern=r"^[0-9A-Za-z][0-9A-Za-z._-]*$")]
-_ = RequestEncodingType
 
 
 class GLAccountController(Controller):
@@ -55,16 +53,16 @@ class GLAccountController(Controller):
     @get("/export", summary="The chart as CSV", media_type="text/csv")
     async def export_csv(self, uow_factory: UnitOfWorkFactory) -> Response[str]:
         text = await chart.export_chart_csv(uow_factory())
-        return Response(content=text, media_type="text/csv; charset=utf-8",
+        return Response(content=text, media_type="text/csv",
                         headers={"Content-Disposition": 'attachment; filename="chart-of-accounts.csv"'})
 
-    @post("/import", status_code=201, summary="Add the accounts of a CSV file (all or none)")
+    @post("/import", status_code=201, summary="Add the accounts of a CSV file (all or none)",
+          description="Body: text/csv with the export's columns (code,name,type,usage,parent_code,currency,"
+                      "manual_entries_allowed,active,tags,description).")
     async def import_csv(
-        self,
-        data: Annotated[bytes, Body(media_type="text/csv", description="CSV with the export's columns")],
-        uow_factory: UnitOfWorkFactory,
-        actor: str,
+        self, request: Request[Any, Any, Any], uow_factory: UnitOfWorkFactory, actor: str
     ) -> ChartLoadOut:
+        data = await request.body()
         if len(data) > CSV_BYTES_MAX:
             raise InvalidInput(f"a chart file is limited to {CSV_BYTES_MAX} bytes", field="body")
         try:
@@ -83,8 +81,7 @@ class GLAccountController(Controller):
     async def update_account(
         self, code: CodePath, data: GLAccountPatch, uow_factory: UnitOfWorkFactory, actor: str
     ) -> GLAccountOut:
-        _id, current = await chart.get_account(uow_factory(), code)
-        command = UpdateGLAccount(code=code, account=data.apply_to(current), actor=actor)
+        command = UpdateGLAccount(code=code, changes=data.to_changes(), actor=actor)
         account_id, account = await chart.update_account(uow_factory(), command)
         return GLAccountOut.from_stored(account_id, account)
 

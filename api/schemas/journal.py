@@ -23,7 +23,10 @@ from ledger.limits import ENTRIES_PER_BATCH_MAX, LINES_PER_ENTRY_MAX
 from ledger.model import BookedEntry, Line, Reference, Side
 from servicing.commands import PostJournalEntry, ReverseJournalEntry
 
-Amount = Annotated[Decimal, msgspec.Meta(description="Decimal string, exact in the currency's minor unit, > 0")]
+Amount = Annotated[str, msgspec.Meta(
+    pattern=r"^-?[0-9]{1,18}(\.[0-9]{1,4})?$",
+    description="Decimal string, exact in the currency's minor unit, > 0 (e.g. '150000' XOF, '12.50' EUR)",
+)]
 
 
 class LineIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -55,7 +58,8 @@ class JournalEntryIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
             value_date=self.value_date,
             description=self.description,
             lines=tuple(
-                Line(account_code=line.account_code, side=Side(line.side), amount=line.amount, currency=line.currency)
+                Line(account_code=line.account_code, side=Side(line.side), amount=Decimal(line.amount),
+                     currency=line.currency)
                 for line in self.lines
             ),
             actor=actor,

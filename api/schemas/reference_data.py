@@ -11,6 +11,7 @@ from api.schemas.common import Code, CurrencyCode, Id, LongText, Name, ShortText
 from chart_of_accounts.model import AccountType, AccountUsage, GLAccount
 from ledger.offices import Office
 from servicing.closures import ClosureRecord
+from servicing.commands import GLAccountChanges
 
 AccountTypeName = Literal["asset", "liability", "equity", "income", "expense"]
 UsageName = Literal["header", "detail"]
@@ -76,7 +77,7 @@ class GLAccountPatch(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     tags: Annotated[list[Tag], msgspec.Meta(max_length=20)] | msgspec.UnsetType = msgspec.UNSET
     description: LongText | msgspec.UnsetType = msgspec.UNSET
 
-    def apply_to(self, account: GLAccount) -> GLAccount:
+    def to_changes(self) -> GLAccountChanges:
         changes: dict[str, object] = {}
         for field in self.__struct_fields__:
             value = getattr(self, field)
@@ -89,7 +90,7 @@ class GLAccountPatch(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
             elif field == "tags":
                 value = tuple(value)
             changes[field] = value
-        return msgspec.structs.replace(account, **changes)
+        return GLAccountChanges(**changes)  # type: ignore[arg-type]
 
 
 class GLAccountOut(msgspec.Struct, kw_only=True):

@@ -120,8 +120,10 @@ BAD_INPUTS = {
     "one-line": (lambda w: body(w, lines=_lines(w, (w.cash, "debit", "1", "XOF"))), 400, "lines"),
     "unknown-field": (lambda w: body(w, colour="blue"), 400, "colour"),
     "amount-not-a-number": (lambda w: body(w, "abc"), 400, "lines[0].amount"),
-    "nan": (lambda w: body(w, "NaN"), 422, "lines[0].amount"),
-    "huge-exponent": (lambda w: body(w, "1e999999"), 422, "lines[0].amount"),
+    "nan": (lambda w: body(w, "NaN"), 400, "lines[0].amount"),
+    "huge-exponent": (lambda w: body(w, "1e999999"), 400, "lines[0].amount"),
+    "python-only-digits": (lambda w: body(w, "1_000"), 400, "lines[0].amount"),
+    "too-many-digits": (lambda w: body(w, "1000000000000000000"), 400, "lines[0].amount"),
     "nul-in-description": (lambda w: body(w, description="a\u0000b"), 400, "description"),
     "absurd-date": (lambda w: body(w, value_date="0001-01-01"), 400, "value_date"),
 }
