@@ -80,6 +80,17 @@ class Database:
     async def migrate_async(self) -> None:
         # Alembic's async env runs its own event loop, so it goes to a thread.
         await asyncio.to_thread(self.migrate)
+        if self.settings.app_password:
+            await self._set_app_password(self.settings.app_password)
+
+    async def _set_app_password(self, password: str) -> None:
+        """Servers that require passwords: give the application role the configured one."""
+        connection = await asyncpg.connect(_asyncpg_dsn(self.admin_url))
+        try:
+            literal = await connection.fetchval("SELECT quote_literal($1::text)", password)
+            await connection.execute(f'ALTER ROLE "{self.settings.app_role}" PASSWORD {literal}')
+        finally:
+            await connection.close()
 
     def app_engine(self, *, pool_size: int | None = None) -> AsyncEngine:
         """Engine of the application role: SELECT and INSERT on the journal, nothing more."""
