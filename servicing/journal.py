@@ -29,7 +29,7 @@ from ledger.errors import AlreadyReversed, EntryNotFound, IdempotencyConflict, L
 from ledger.idempotency import fingerprint
 from ledger.invariants import check_entry
 from ledger.limits import ENTRIES_PER_BATCH_MAX
-from ledger.model import BookedEntry, JournalEntry, Line
+from ledger.model import BookedEntry, JournalEntry
 from ledger.money import normalize_amount
 from ledger.posting import check_postable
 from ledger.reversal import reverse
@@ -432,4 +432,4 @@ def _reversal_fingerprint(command: ReverseJournalEntry) -> str:
     return hashlib.sha256(msgspec.json.encode(content)).hexdigest()
 
 
-__all__ = ("JournalService", "Line", "entry_from_command")
+__all__ = ("JournalService", "entry_from_command")

@@ -16,7 +16,6 @@ from api.schemas.common import (
     Description,
     Id,
     IdempotencyKey,
-    ShortText,
     check_date,
 )
 from ledger.limits import ENTRIES_PER_BATCH_MAX, LINES_PER_ENTRY_MAX
@@ -167,5 +166,3 @@ class JournalEntryPageOut(msgspec.Struct, kw_only=True):
     items: list[JournalEntryOut]
     next_cursor: str | None
 
-
-_ = ShortText
