@@ -61,7 +61,7 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
             "uow_factory": Provide(provide_uow_factory, sync_to_thread=False),
             "journal": Provide(provide_journal, sync_to_thread=False),
             "actor": Provide(provide_actor, sync_to_thread=False),
-            "idempotency_key": Provide(provide_idempotency_key, sync_to_thread=False),
+            "header_idempotency_key": Provide(provide_idempotency_key, sync_to_thread=False),
         },
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
         lifespan=[lifespan],

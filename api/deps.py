@@ -34,10 +34,10 @@ def provide_actor(
 
 
 def provide_idempotency_key(
-    idempotency_key_header: Annotated[
+    idempotency_key: Annotated[
         str | None,
         Parameter(header="Idempotency-Key", required=False, min_length=1, max_length=200, pattern=r"^[\x21-\x7e]+$",
                   description="Replaying a request with the same key and body returns the original response"),
     ] = None,
 ) -> str | None:
-    return idempotency_key_header
+    return idempotency_key

@@ -60,6 +60,8 @@ def validation_error_handler(request: Request[Any, Any, Any], error: ValidationE
 
 def http_error_handler(request: Request[Any, Any, Any], error: HTTPException) -> Response[dict[str, Any]]:
     status = error.status_code
+    if status >= 500:
+        _log.error("server error on %s %s", request.method, request.url.path, exc_info=error)
     code = {404: "not-found", 405: "method-not-allowed", 413: "payload-too-large"}.get(status, "http-error")
     return problem(request, status=status, code=code, title=code.replace("-", " ").capitalize(),
                    detail=str(error.detail))

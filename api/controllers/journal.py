@@ -19,6 +19,7 @@ from api.schemas.journal import (
     JournalEntryPageOut,
     ReversalIn,
 )
+from api.schemas.problems import PROBLEM_RESPONSES
 from ledger.errors import EntryNotFound
 from ledger.limits import PAGE_SIZE_MAX
 from servicing import queries
@@ -31,14 +32,14 @@ class JournalEntryController(Controller):
     path = "/api/v1/journal-entries"
     tags = ["Journal"]  # noqa: RUF012  (Litestar reads a list)
 
-    @post("/", status_code=201, summary="Post a balanced journal entry")
+    @post(responses=PROBLEM_RESPONSES, path="/", status_code=201, summary="Post a balanced journal entry")
     async def post_entry(
-        self, data: JournalEntryIn, journal: JournalService, actor: str, idempotency_key: str | None
+        self, data: JournalEntryIn, journal: JournalService, actor: str, header_idempotency_key: str | None
     ) -> JournalEntryOut:
-        booked = await journal.post(data.to_command(actor, idempotency_key))
+        booked = await journal.post(data.to_command(actor, header_idempotency_key))
         return JournalEntryOut.from_booked(booked, with_balances=True)
 
-    @post("/batch", status_code=201, summary="Post many entries atomically (all or none)")
+    @post(responses=PROBLEM_RESPONSES, path="/batch", status_code=201, summary="Post many entries atomically (all or none)")
     async def post_batch(self, data: JournalBatchIn, journal: JournalService, actor: str) -> JournalBatchOut:
         booked = await journal.post_batch([entry.to_command(actor) for entry in data.entries])
         return JournalBatchOut(
@@ -46,7 +47,7 @@ class JournalEntryController(Controller):
             line_count=sum(len(b.entry.lines) for b in booked),
         )
 
-    @get("/{entry_id:uuid}", summary="Read one entry")
+    @get(responses=PROBLEM_RESPONSES, path="/{entry_id:uuid}", summary="Read one entry")
     async def get_entry(self, entry_id: UUID, uow_factory: UnitOfWorkFactory) -> JournalEntryOut:
         async with uow_factory() as uow:
             booked = await queries.load_entry(uow.session, entry_id)
@@ -54,7 +55,7 @@ class JournalEntryController(Controller):
             raise EntryNotFound(f"no journal entry {entry_id}", field="entry_id")
         return JournalEntryOut.from_booked(booked, with_balances=False)
 
-    @get("/", summary="List entries in booking order, with a stable cursor")
+    @get(responses=PROBLEM_RESPONSES, path="/", summary="List entries in booking order, with a stable cursor")
     async def list_entries(
         self,
         uow_factory: UnitOfWorkFactory,
@@ -86,11 +87,11 @@ class JournalEntryController(Controller):
             next_cursor=page.next_cursor,
         )
 
-    @post("/{entry_id:uuid}/reversal", status_code=201, summary="Reverse an entry (once)")
+    @post(responses=PROBLEM_RESPONSES, path="/{entry_id:uuid}/reversal", status_code=201, summary="Reverse an entry (once)")
     async def reverse_entry(
-        self, entry_id: UUID, journal: JournalService, actor: str, idempotency_key: str | None,
+        self, entry_id: UUID, journal: JournalService, actor: str, header_idempotency_key: str | None,
         data: ReversalIn | None = None,
     ) -> JournalEntryOut:
         request = data or ReversalIn()
-        booked = await journal.reverse(request.to_command(entry_id, actor, idempotency_key))
+        booked = await journal.reverse(request.to_command(entry_id, actor, header_idempotency_key))
         return JournalEntryOut.from_booked(booked, with_balances=True)

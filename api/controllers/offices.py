@@ -5,6 +5,7 @@ from __future__ import annotations
 from litestar import Controller, get, post
 
 from api.schemas.common import INT32_MAX
+from api.schemas.problems import PROBLEM_RESPONSES
 from api.schemas.reference_data import OfficeIn, OfficeOut
 from servicing import offices
 from servicing.commands import CreateOffice
@@ -16,17 +17,17 @@ class OfficeController(Controller):
     path = "/api/v1/offices"
     tags = ["Offices"]  # noqa: RUF012  (Litestar reads a list)
 
-    @post("/", status_code=201, summary="Create the head office or a branch")
+    @post(responses=PROBLEM_RESPONSES, path="/", status_code=201, summary="Create the head office or a branch")
     async def create_office(self, data: OfficeIn, uow_factory: UnitOfWorkFactory, actor: str) -> OfficeOut:
         command = CreateOffice(code=data.code, name=data.name, opened_on=data.opened_on, actor=actor,
                                parent_id=data.parent_id, region=data.region)
         return OfficeOut.from_office(await offices.create_office(uow_factory(), command))
 
-    @get("/", summary="List offices")
+    @get(responses=PROBLEM_RESPONSES, path="/", summary="List offices")
     async def list_offices(self, uow_factory: UnitOfWorkFactory) -> list[OfficeOut]:
         return [OfficeOut.from_office(o) for o in await offices.list_offices(uow_factory())]
 
-    @get("/{office_id:int}", summary="Read one office")
+    @get(responses=PROBLEM_RESPONSES, path="/{office_id:int}", summary="Read one office")
     async def get_office(self, office_id: int, uow_factory: UnitOfWorkFactory) -> OfficeOut:
         if not 1 <= office_id <= INT32_MAX:
             raise NotFound(f"unknown office {office_id}", field="office_id")

@@ -11,6 +11,7 @@ from litestar import Controller, get
 from litestar.params import Parameter
 
 from api.schemas.common import DATE_MAX, DATE_MIN, INT32_MAX
+from api.schemas.problems import PROBLEM_RESPONSES
 from servicing import queries
 from servicing.errors import InvalidInput
 from servicing.unit_of_work import UnitOfWorkFactory
@@ -46,7 +47,7 @@ class ReportController(Controller):
     path = "/api/v1"
     tags = ["Reports"]  # noqa: RUF012  (Litestar reads a list)
 
-    @get("/reports/trial-balance", summary="Trial balance per detail account and currency")
+    @get(responses=PROBLEM_RESPONSES, path="/reports/trial-balance", summary="Trial balance per detail account and currency")
     async def trial_balance(
         self,
         uow_factory: UnitOfWorkFactory,
@@ -72,6 +73,6 @@ class ReportController(Controller):
                     for c, t in sorted(totals.items())],
         )
 
-    @get("/ledger/verify", summary="Recompute what is derived from the journal and report mismatches")
+    @get(responses=PROBLEM_RESPONSES, path="/ledger/verify", summary="Recompute what is derived from the journal and report mismatches")
     async def verify(self, uow_factory: UnitOfWorkFactory) -> VerificationReport:
         return await verify_journal(uow_factory())

@@ -15,6 +15,7 @@ from litestar import Controller, MediaType, Request, Response, post
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import Parameter
 
+from api.schemas.problems import PROBLEM_RESPONSES
 from api.schemas.simulations import LoanSimulationIn, LoanSimulationOut, simulation_csv_rows
 from servicing.simulations import SimulateLoan, simulate
 
@@ -40,7 +41,8 @@ class LoanSimulationController(Controller):
         responses={
             200: ResponseSpec(
                 data_container=LoanSimulationOut, description="The simulation (or the schedule as CSV)"
-            )
+            ),
+            **PROBLEM_RESPONSES,
         },
     )
     async def simulate(

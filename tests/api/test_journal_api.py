@@ -181,3 +181,12 @@ async def test_trial_balance_and_verify_endpoints(client, world) -> None:  # typ
     assert trial["totals"] == [{"currency": "XOF", "debit_balance": "1000", "credit_balance": "1000", "balanced": True}]
     report = (await client.get("/api/v1/ledger/verify")).json()
     assert report["ok"] is True and report["problems"] == []
+
+
+async def test_a_bad_idempotency_key_in_the_body_is_a_400_naming_it(client, world) -> None:  # type: ignore[no-untyped-def]
+    # The body field shares its name with the header's dependency; it must stay a client error.
+    for path in ("/api/v1/journal-entries", "/api/v1/journal-entries/01a20845-0000-7000-8000-000000000000/reversal"):
+        payload = body(world) if path.endswith("entries") else {}
+        response = await client.post(path, json={**payload, "idempotency_key": "clé avec espaces"})
+        assert response.status_code == 400, response.text
+        assert "idempotency_key" in response.json()["field"]
