@@ -9,6 +9,7 @@ from typing import Annotated
 from litestar.datastructures import State
 from litestar.params import Parameter
 
+from ledger.limits import ACTOR_LENGTH_MAX, IDEMPOTENCY_KEY_LENGTH_MAX
 from servicing.journal import JournalService
 from servicing.unit_of_work import UnitOfWorkFactory
 
@@ -26,7 +27,7 @@ def provide_journal(state: State) -> JournalService:
 def provide_actor(
     x_actor: Annotated[
         str,
-        Parameter(header="X-Actor", min_length=1, max_length=100, pattern=r"^[\x21-\x7e][\x20-\x7e]*$",
+        Parameter(header="X-Actor", min_length=1, max_length=ACTOR_LENGTH_MAX, pattern=r"^[\x21-\x7e][\x20-\x7e]*$",
                   description="Who performs the action (a staff user id until authentication lands)"),
     ],
 ) -> str:
@@ -36,7 +37,7 @@ def provide_actor(
 def provide_idempotency_key(
     idempotency_key: Annotated[
         str | None,
-        Parameter(header="Idempotency-Key", required=False, min_length=1, max_length=200, pattern=r"^[\x21-\x7e]+$",
+        Parameter(header="Idempotency-Key", required=False, min_length=1, max_length=IDEMPOTENCY_KEY_LENGTH_MAX, pattern=r"^[\x21-\x7e]+$",
                   description="Replaying a request with the same key and body returns the original response"),
     ] = None,
 ) -> str | None:

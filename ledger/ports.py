@@ -8,14 +8,6 @@ from typing import Protocol
 from ledger.model import Side
 
 
-class PostableAccount(Protocol):
-    @property
-    def code(self) -> str: ...
-
-    @property
-    def normal_side(self) -> Side: ...
-
-
 class ChartView(Protocol):
     def refuse_posting(self, code: str, currency: str, *, manual: bool) -> str | None:
         """None when the account takes this posting, else the reason it does not."""

@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from datetime import datetime
 
 import msgspec
-from sqlalchemy import insert, select
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -73,14 +73,19 @@ async def undo_closure(uow: UnitOfWork, command: UndoAccountingClosure) -> Closu
         row = await session.get(AccountingClosureRow, command.closure_id, with_for_update=True)
         if row is None or row.undone_at is not None:
             raise NotFound(f"no closure {command.closure_id} in force", field="closure_id")
-        check_undo(_record(row).closure, await active_closures(session, [row.office_id]))
-        row.undone_by = command.actor
-        row.undone_at = await session.scalar(select(_now()))
+        before = _record(row)
+        check_undo(before.closure, await active_closures(session, [row.office_id]))
+        statement = (
+            update(AccountingClosureRow)
+            .where(AccountingClosureRow.id == row.id)
+            .values(undone_by=command.actor, undone_at=func.now())  # the trigger stamps now() again
+            .returning(AccountingClosureRow.undone_at)
+        )
         try:
-            await session.flush()
+            undone_at = (await session.execute(statement)).scalar_one()
         except DBAPIError as error:
             raise translate_database_error(error) or error from error
-        record = _record(row)
+        record = msgspec.structs.replace(before, undone_at=undone_at, undone_by=command.actor)
         await uow.commit()
     return record
 
@@ -94,8 +99,3 @@ async def list_closures(uow: UnitOfWork, office_id: int | None = None, include_u
             query = query.where(AccountingClosureRow.undone_at.is_(None))
         return [_record(row) for row in await uow.session.scalars(query)]
 
-
-def _now():  # type: ignore[no-untyped-def]
-    from sqlalchemy import func
-
-    return func.now()

@@ -21,7 +21,7 @@ from api.schemas.journal import (
 )
 from api.schemas.problems import PROBLEM_RESPONSES
 from ledger.errors import EntryNotFound
-from ledger.limits import PAGE_SIZE_MAX
+from ledger.limits import ACTOR_LENGTH_MAX, PAGE_SIZE_MAX, REFERENCE_LENGTH_MAX
 from servicing import queries
 from servicing.errors import InvalidInput
 from servicing.journal import JournalService
@@ -64,11 +64,11 @@ class JournalEntryController(Controller):
         office_id: Annotated[int | None, Parameter(query="office_id", ge=1, le=INT32_MAX, required=False)] = None,
         account_code: Annotated[str | None, Parameter(query="account_code", max_length=30, required=False,
                                                       pattern=r"^[0-9A-Za-z][0-9A-Za-z._-]*$")] = None,
-        source_type: Annotated[str | None, Parameter(query="source_type", max_length=100, required=False,
+        source_type: Annotated[str | None, Parameter(query="source_type", max_length=REFERENCE_LENGTH_MAX, required=False,
                                                      pattern=r"^[\x21-\x7e]+$")] = None,
-        source_id: Annotated[str | None, Parameter(query="source_id", max_length=100, required=False,
+        source_id: Annotated[str | None, Parameter(query="source_id", max_length=REFERENCE_LENGTH_MAX, required=False,
                                                    pattern=r"^[\x21-\x7e]+$")] = None,
-        actor_filter: Annotated[str | None, Parameter(query="actor", max_length=100, required=False,
+        actor_filter: Annotated[str | None, Parameter(query="actor", max_length=ACTOR_LENGTH_MAX, required=False,
                                                       pattern=r"^[\x20-\x7e]+$")] = None,
         limit: Annotated[int, Parameter(query="limit", ge=1, le=PAGE_SIZE_MAX)] = 50,
         cursor: Annotated[str | None, Parameter(query="cursor", max_length=64, required=False)] = None,

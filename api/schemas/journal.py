@@ -18,7 +18,7 @@ from api.schemas.common import (
     IdempotencyKey,
     check_date,
 )
-from ledger.limits import ENTRIES_PER_BATCH_MAX, LINES_PER_ENTRY_MAX
+from ledger.limits import ENTRIES_PER_BATCH_MAX, LINES_PER_ENTRY_MAX, REFERENCE_LENGTH_MAX
 from ledger.model import BookedEntry, Line, Reference, Side
 from servicing.commands import PostJournalEntry, ReverseJournalEntry
 
@@ -36,8 +36,8 @@ class LineIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
 
 
 class ReferenceIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
-    source_type: Annotated[str, msgspec.Meta(min_length=1, max_length=100, pattern=r"^[a-z0-9][a-z0-9_.-]*$")]
-    source_id: Annotated[str, msgspec.Meta(min_length=1, max_length=100, pattern=r"^[\x21-\x7e]+$")]
+    source_type: Annotated[str, msgspec.Meta(min_length=1, max_length=REFERENCE_LENGTH_MAX, pattern=r"^[a-z0-9][a-z0-9_.-]*$")]
+    source_id: Annotated[str, msgspec.Meta(min_length=1, max_length=REFERENCE_LENGTH_MAX, pattern=r"^[\x21-\x7e]+$")]
 
 
 class JournalEntryIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
