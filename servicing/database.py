@@ -70,12 +70,12 @@ class Database:
         return cls(settings, server_url, name)
 
     def migrate(self) -> None:
-        """Apply every Alembic revision (idempotent)."""
+        """Apply every Alembic revision on every branch (idempotent): issues add independent branches off the foundation revision."""
         from alembic import command
 
         from migrations import alembic_config
 
-        command.upgrade(alembic_config(self.admin_url, app_role=self.settings.app_role), "head")
+        command.upgrade(alembic_config(self.admin_url, app_role=self.settings.app_role), "heads")
 
     async def migrate_async(self) -> None:
         # Alembic's async env runs its own event loop, so it goes to a thread.
