@@ -211,10 +211,23 @@ async def client(database: object, settings: object, staff_settings: object, adm
         yield test_client
 
 
-@pytest.fixture(scope="session")
-async def anonymous(client: object) -> AsyncIterator[object]:
-    """The same application, without credentials."""
-    import httpx
+class AnonymousClient:
+    """The application's test client without credentials (its Authorization header blanked)."""
 
-    async with httpx.AsyncClient(transport=client._transport, base_url=client.base_url) as bare:  # type: ignore[attr-defined]
-        yield bare
+    def __init__(self, client: object) -> None:
+        self._client = client
+
+    async def request(self, method: str, url: str, **kwargs: object) -> object:
+        headers = {"Authorization": "", **dict(kwargs.pop("headers", None) or {})}  # type: ignore[call-overload]
+        return await self._client.request(method, url, headers=headers, **kwargs)  # type: ignore[attr-defined]
+
+    async def get(self, url: str, **kwargs: object) -> object:
+        return await self.request("GET", url, **kwargs)
+
+    async def post(self, url: str, **kwargs: object) -> object:
+        return await self.request("POST", url, **kwargs)
+
+
+@pytest.fixture(scope="session")
+def anonymous(client: object) -> AnonymousClient:
+    return AnonymousClient(client)

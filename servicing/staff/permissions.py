@@ -58,7 +58,7 @@ CATALOGUE: Final[dict[str, str]] = {
     "audit:verify": "check the audit log's hash chain",
 }
 
-READ_ACTIONS: Final = frozenset({"read", "simulate", "self"})
+READ_ACTIONS: Final = frozenset({"read", "simulate", "verify", "self"})
 """Actions that neither move money nor change configuration."""
 
 
