@@ -29,9 +29,11 @@ BODY_BYTES_MAX: Final = 16_384
 """Bodies larger than this are summarized (size, type), not copied into the log."""
 READ_METHODS: Final = frozenset({"GET", "HEAD", "OPTIONS"})
 SECRET_KEYS: Final = frozenset({
-    "password", "current_password", "new_password", "temporary_password", "totp_code", "code", "recovery_code",
+    "password", "current_password", "new_password", "temporary_password", "totp_code", "recovery_code",
     "recovery_codes", "secret", "otpauth_uri", "access_token", "refresh_token", "token",
 })
+AUTH_SECRET_KEYS: Final = SECRET_KEYS | {"code"}
+"""On the authentication routes `code` is a TOTP code; elsewhere it is an account or office code."""
 SECURITY_HEADERS: Final = (
     (b"x-content-type-options", b"nosniff"),
     (b"x-frame-options", b"DENY"),
@@ -78,21 +80,21 @@ def outcome_of(status: int) -> str:
     return "rejected" if status < 500 else "failed"
 
 
-def redact(value: Any) -> Any:
+def redact(value: Any, secret_keys: frozenset[str] = SECRET_KEYS) -> Any:
     if isinstance(value, dict):
-        return {k: ("<redacted>" if k in SECRET_KEYS else redact(v)) for k, v in value.items()}
+        return {k: ("<redacted>" if k in secret_keys else redact(v, secret_keys)) for k, v in value.items()}
     if isinstance(value, list):
-        return [redact(v) for v in value]
+        return [redact(v, secret_keys) for v in value]
     return value
 
 
-def _json_or_summary(body: bytes, content_type: str) -> Any:
+def _json_or_summary(body: bytes, content_type: str, secret_keys: frozenset[str]) -> Any:
     if not body:
         return None
     if len(body) > BODY_BYTES_MAX or "json" not in content_type:
         return {"bytes": len(body), "content_type": content_type[:100]}
     try:
-        return redact(msgspec.json.decode(body))
+        return redact(msgspec.json.decode(body), secret_keys)
     except msgspec.DecodeError:
         return {"bytes": len(body), "content_type": content_type[:100], "malformed": True}
 
@@ -112,13 +114,14 @@ def build_record(scope: Any, context: AuditContext, response_body: bytes | None)
     detail: dict[str, Any] = {}
     if scope.get("query_string"):
         detail["query"] = scope["query_string"].decode("latin-1")[:1000]
-    request_json = _json_or_summary(request_body, _header(scope, b"content-type"))
+    secret_keys = AUTH_SECRET_KEYS if str(scope.get("path", "")).startswith("/api/v1/auth/") else SECRET_KEYS
+    request_json = _json_or_summary(request_body, _header(scope, b"content-type"), secret_keys)
     if request_json is not None:
         detail["request"] = request_json
     if context.before is not None:
         detail["before"] = redact(context.before)
     if response_body is not None:
-        answer = _json_or_summary(response_body, "application/json")
+        answer = _json_or_summary(response_body, "application/json", secret_keys)
         detail["after" if context.status < 400 else "problem"] = answer
     if context.reason:
         detail["reason"] = context.reason

@@ -8,8 +8,10 @@ restricted session (2FA not enrolled yet, temporary password) may use say
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
+from litestar import Request
 from litestar.connection import ASGIConnection
 from litestar.handlers.base import BaseRouteHandler
 
@@ -28,6 +30,15 @@ def bearer_token(connection: ASGIConnection[Any, Any, Any, Any]) -> str | None:
     return token.strip()
 
 
+async def _refuse(connection: ASGIConnection[Any, Any, Any, Any], error: Exception, reason: str) -> None:
+    """Read the body of a refused write, so that the audit log shows what was attempted."""
+    audit_context(connection.scope).reason = reason
+    if isinstance(connection, Request) and connection.method not in ("GET", "HEAD", "OPTIONS"):
+        with contextlib.suppress(Exception):
+            await connection.body()
+    raise error
+
+
 async def permission_guard(connection: ASGIConnection[Any, Any, Any, Any], route_handler: BaseRouteHandler) -> None:
     opt = route_handler.opt
     context = audit_context(connection.scope)
@@ -40,19 +51,18 @@ async def permission_guard(connection: ASGIConnection[Any, Any, Any, Any], route
     auth: AuthService = connection.app.state.auth
     principal = await auth.authenticate(token) if token else None
     if principal is None:
-        context.reason = "no token" if token is None else "unknown, expired or revoked token"
-        raise NotAuthenticated("sign in first: send 'Authorization: Bearer <access token>'")
+        await _refuse(connection, NotAuthenticated("sign in first: send 'Authorization: Bearer <access token>'"),
+                      "no token" if token is None else "unknown, expired or revoked token")
     context.principal = principal
     if not isinstance(permission, str):
-        context.reason = "route declares no permission"
-        raise PermissionDenied("this route declares no permission and is refused to everyone")
+        await _refuse(connection, PermissionDenied("this route declares no permission and is refused to everyone"),
+                      "route declares no permission")
+        return
     if principal.restricted and not opt.get("restricted_ok"):
-        context.reason = "restricted session"
         what = "enrol two-factor authentication" if principal.totp_pending else "change your temporary password"
-        raise PermissionDenied(f"{what} first (see /api/v1/auth)")
+        await _refuse(connection, PermissionDenied(f"{what} first (see /api/v1/auth)"), "restricted session")
     if not principal.may(permission):
-        context.reason = f"lacks {permission}"
-        raise PermissionDenied(f"your roles do not grant {permission}")
+        await _refuse(connection, PermissionDenied(f"your roles do not grant {permission}"), f"lacks {permission}")
 
 
 def principal_of(connection: ASGIConnection[Any, Any, Any, Any]) -> Principal:

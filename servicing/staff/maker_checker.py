@@ -24,6 +24,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ledger.errors import LedgerError
+from ledger.money import minor_unit_digits
 from servicing.errors import Conflict, InvalidInput, NotFound
 from servicing.staff.errors import PermissionDenied, SelfApprovalRefused
 from servicing.staff.permissions import CATALOGUE
@@ -93,6 +94,8 @@ def _pending(row: Any) -> PendingCommand:
     values["payload"] = msgspec.Raw(values["payload"].encode())
     values["result"] = msgspec.Raw(values["result"].encode()) if values["result"] else None
     values["currency"] = values["currency"].strip() if values["currency"] else None
+    if values["amount"] is not None and values["currency"]:
+        values["amount"] = values["amount"].quantize(Decimal(1).scaleb(-minor_unit_digits(values["currency"])))
     return PendingCommand(**values)
 
 

@@ -126,7 +126,7 @@ def test_recovery_codes_are_random_and_compared_by_digest() -> None:
 def _record(n: int, actor: str = "awa") -> AuditRecord:
     return AuditRecord(occurred_at=NOW + timedelta(microseconds=n), actor=actor, user_id=1, office_id=1,
                        client_address="10.0.0.1", method="POST", path="/api/v1/journal-entries",
-                       action="journal:post", status=201, outcome="succeeded", detail='{"n":%d}' % n)
+                       action="journal:post", status=201, outcome="succeeded", detail=f'{{"n":{n}}}')
 
 
 def _chained(records: list[AuditRecord]) -> list[ChainedRecord]:
