@@ -77,7 +77,7 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
         uow_factory = UnitOfWorkFactory(engine)
         journal = JournalService(uow_factory, idempotency_retention_days=settings.idempotency_retention_days)
         await journal.start()
-        audit_writer = AuditWriter(uow_factory)
+        audit_writer = AuditWriter(engine)
         await audit_writer.start()
         maker_checker = MakerChecker(uow_factory)
         maker_checker.register(journal_entry_posting(journal))

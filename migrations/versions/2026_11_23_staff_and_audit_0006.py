@@ -5,6 +5,8 @@ office, and recorded where nobody can edit it. The audit log is append-only like
 journal (triggers refuse UPDATE, DELETE and TRUNCATE, whoever asks; the application role
 may only read and insert) and hash-chained: each row carries the previous row's hash and
 its own, so a change made by going around the triggers is detected by the chain check.
+A previous hash is UNIQUE: two writers can never both extend the same head, so the chain
+cannot fork without any lock being taken.
 Passwords are argon2id hashes, tokens and recovery codes are stored as SHA-256 digests.
 
 Revision ID: 0006
@@ -88,7 +90,7 @@ CREATE TABLE audit_log (
     status smallint NOT NULL,
     outcome varchar(10) NOT NULL CHECK (outcome IN ('succeeded', 'refused', 'rejected', 'failed')),
     detail text NOT NULL,
-    previous_hash char(64) NOT NULL,
+    previous_hash char(64) NOT NULL UNIQUE,
     row_hash char(64) NOT NULL UNIQUE
 );
 CREATE INDEX audit_log_occurred ON audit_log (occurred_at);

@@ -5,6 +5,7 @@ audit log with the actor `cli`."""
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Sequence
 from datetime import UTC, date, datetime
 from typing import Final
@@ -16,7 +17,7 @@ from servicing import offices
 from servicing.commands import CreateOffice
 from servicing.errors import NotFound
 from servicing.staff import totp, users
-from servicing.staff.audit import append_records
+from servicing.staff.audit import APPEND_RETRIES_MAX, ChainMoved, append_records
 from servicing.staff.audit_chain import AuditRecord
 from servicing.staff.passwords import PasswordHashing
 from servicing.staff.permissions import DEFAULT_ROLES
@@ -35,12 +36,17 @@ class DemoCredential(msgspec.Struct, frozen=True, kw_only=True):
 
 
 async def record_cli_action(uow_factory: UnitOfWorkFactory, action: str, detail: dict[str, object]) -> None:
-    async with uow_factory() as uow:
-        await append_records(uow.session, [AuditRecord(
-            occurred_at=datetime.now(UTC), actor=CLI_ACTOR, user_id=None, office_id=None, client_address=None,
-            method="CLI", path=f"grandlivre {action}", action=action, status=0, outcome="succeeded",
-            detail=msgspec.json.encode(detail).decode())])
-        await uow.commit()
+    record = AuditRecord(
+        occurred_at=datetime.now(UTC), actor=CLI_ACTOR, user_id=None, office_id=None, client_address=None,
+        method="CLI", path=f"grandlivre {action}", action=action, status=0, outcome="succeeded",
+        detail=msgspec.json.encode(detail).decode())
+    for _attempt in range(APPEND_RETRIES_MAX):
+        with contextlib.suppress(ChainMoved):
+            async with uow_factory() as uow:
+                await append_records(uow.session, [record])
+                await uow.commit()
+            return
+    raise RuntimeError("the audit log kept moving; run the command again")
 
 
 async def office_id_for(uow_factory: UnitOfWorkFactory, office_code: str | None) -> int:
