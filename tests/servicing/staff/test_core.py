@@ -169,3 +169,11 @@ def test_office_scope() -> None:
         scope.require(3, field="entries[0].office_id")
     assert refused.value.status_hint == 403 and refused.value.field == "entries[0].office_id"
     assert OfficeScope(office_id=1, office_ids=frozenset({1}), whole_institution=True).includes(42)
+
+
+def test_the_security_page_lists_every_role_and_permission() -> None:
+    from pathlib import Path
+
+    page = (Path(__file__).resolve().parents[3] / "docs" / "security.md").read_text()
+    missing = [f"`{name}`" for name in [*CATALOGUE, *ROLES] if f"`{name}`" not in page]
+    assert not missing, f"docs/security.md does not list {missing}"
