@@ -24,6 +24,7 @@ from servicing.staff.sessions import Principal
 
 _log = logging.getLogger(__name__)
 
+_raw_decoder = msgspec.json.Decoder(msgspec.Raw)
 CONTEXT_KEY: Final = "grandlivre.audit"
 BODY_BYTES_MAX: Final = 16_384
 """Bodies larger than this are summarized (size, type), not copied into the log."""
@@ -89,11 +90,15 @@ def redact(value: Any, secret_keys: frozenset[str] = SECRET_KEYS) -> Any:
 
 
 def _json_or_summary(body: bytes, content_type: str, secret_keys: frozenset[str]) -> Any:
+    """The body as JSON (redacted), or its size and type. A body naming no secret key is
+    kept as it came (validated, not rebuilt): the common case costs one scan."""
     if not body:
         return None
     if len(body) > BODY_BYTES_MAX or "json" not in content_type:
         return {"bytes": len(body), "content_type": content_type[:100]}
     try:
+        if not any(f'"{key}"'.encode() in body for key in secret_keys):
+            return _raw_decoder.decode(body)
         return redact(msgspec.json.decode(body), secret_keys)
     except msgspec.DecodeError:
         return {"bytes": len(body), "content_type": content_type[:100], "malformed": True}

@@ -23,7 +23,11 @@ PUBLIC: dict[str, Any] = {"public": True}
 
 
 def bearer_token(connection: ASGIConnection[Any, Any, Any, Any]) -> str | None:
-    header = connection.headers.get("authorization", "")
+    header = ""
+    for name, value in connection.scope["headers"]:  # raw headers: no parsing on the hot path
+        if name == b"authorization":
+            header = value.decode("latin-1")
+            break
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip() or len(token) > 200:
         return None

@@ -91,7 +91,7 @@ CREATE TABLE audit_log (
     outcome varchar(10) NOT NULL CHECK (outcome IN ('succeeded', 'refused', 'rejected', 'failed')),
     detail text NOT NULL,
     previous_hash char(64) NOT NULL UNIQUE,
-    row_hash char(64) NOT NULL UNIQUE
+    row_hash char(64) NOT NULL
 );
 CREATE INDEX audit_log_occurred ON audit_log (occurred_at);
 CREATE INDEX audit_log_actor ON audit_log (actor, seq);

@@ -28,7 +28,7 @@ from servicing.staff import totp
 from servicing.staff.config import StaffSettings
 from servicing.staff.errors import SignInFailed, TooManyAttempts
 from servicing.staff.passwords import PasswordHashing
-from servicing.staff.permissions import allows
+from servicing.staff.permissions import allows_cached
 from servicing.staff.scope import OfficeScope
 from servicing.unit_of_work import UnitOfWorkFactory
 
@@ -59,7 +59,7 @@ class Principal(msgspec.Struct, frozen=True, kw_only=True):
         return OfficeScope(office_id=self.office_id, office_ids=self.office_ids, whole_institution=self.head_office)
 
     def may(self, permission: str) -> bool:
-        return allows(self.grants, permission)
+        return allows_cached(self.grants, permission)
 
 
 class SessionTokens(msgspec.Struct, frozen=True, kw_only=True):
