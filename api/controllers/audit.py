@@ -23,6 +23,7 @@ from servicing.staff.sessions import Principal
 from servicing.unit_of_work import UnitOfWorkFactory
 
 CSV_ROWS_MAX = 1_000_000
+PRINTABLE = r"^[^\x00-\x1f\x7f]+$"
 CSV_COLUMNS = ("sequence", "occurred_at", "actor", "user_id", "office_id", "client_address", "method", "path",
                "action", "status", "outcome", "detail", "previous_hash", "row_hash")
 
@@ -56,16 +57,19 @@ class AuditLogController(Controller):
         self,
         principal: Principal,
         uow_factory: UnitOfWorkFactory,
-        actor_filter: Annotated[str | None, Parameter(query="actor", max_length=ACTOR_LENGTH_MAX, required=False)] = None,
+        actor_filter: Annotated[str | None, Parameter(query="actor", max_length=ACTOR_LENGTH_MAX, required=False,
+                                                                pattern=PRINTABLE)] = None,
         user_id: Annotated[int | None, Parameter(query="user_id", ge=1, le=INT32_MAX, required=False)] = None,
         outcome: Annotated[Literal["succeeded", "refused", "rejected", "failed"] | None,
                            Parameter(query="outcome", required=False)] = None,
-        action: Annotated[str | None, Parameter(query="action", max_length=100, required=False)] = None,
+        action: Annotated[str | None, Parameter(query="action", max_length=100, required=False, pattern=PRINTABLE)] = None,
         method: Annotated[Literal["GET", "POST", "PUT", "PATCH", "DELETE"] | None,
                           Parameter(query="method", required=False)] = None,
-        path_prefix: Annotated[str | None, Parameter(query="path_prefix", max_length=500, required=False)] = None,
+        path_prefix: Annotated[str | None, Parameter(query="path_prefix", max_length=500, required=False,
+                                                                pattern=PRINTABLE)] = None,
         status: Annotated[int | None, Parameter(query="status", ge=100, le=599, required=False)] = None,
-        client_address: Annotated[str | None, Parameter(query="client_address", max_length=64, required=False)] = None,
+        client_address: Annotated[str | None, Parameter(query="client_address", max_length=64, required=False,
+                                                                   pattern=PRINTABLE)] = None,
         occurred_from: Annotated[datetime | None, Parameter(query="from", required=False)] = None,
         occurred_to: Annotated[datetime | None, Parameter(query="to", required=False)] = None,
         before_sequence: Annotated[int | None, Parameter(query="before_sequence", ge=1, le=2**62,

@@ -12,7 +12,9 @@ import msgspec
 from servicing.staff.passwords import PASSWORD_LENGTH_MAX
 from servicing.staff.users import USERNAME_PATTERN
 
-Password = Annotated[str, msgspec.Meta(min_length=1, max_length=PASSWORD_LENGTH_MAX)]
+NO_CONTROL = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*$"
+Password = Annotated[str, msgspec.Meta(min_length=1, max_length=PASSWORD_LENGTH_MAX, pattern=r"^[^\x00]+$")]
+DisplayName = Annotated[str, msgspec.Meta(min_length=1, max_length=200, pattern=NO_CONTROL)]
 Username = Annotated[str, msgspec.Meta(min_length=2, max_length=100, pattern=USERNAME_PATTERN)]
 RoleName = Annotated[str, msgspec.Meta(min_length=1, max_length=50, pattern=r"^[a-z][a-z0-9_-]*$")]
 Code = Annotated[str, msgspec.Meta(min_length=6, max_length=32, pattern=r"^[0-9A-Za-z -]+$")]
@@ -20,14 +22,14 @@ Grant = Annotated[str, msgspec.Meta(min_length=1, max_length=100, pattern=r"^[a-
 
 
 class SignInIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
-    username: Annotated[str, msgspec.Meta(min_length=1, max_length=100)]
+    username: Annotated[str, msgspec.Meta(min_length=1, max_length=100, pattern=NO_CONTROL)]
     password: Password
     totp_code: Code | None = None
     recovery_code: Code | None = None
 
 
 class RefreshIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
-    refresh_token: Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
+    refresh_token: Annotated[str, msgspec.Meta(min_length=1, max_length=200, pattern=r"^[\x21-\x7e]+$")]
 
 
 class SessionOut(msgspec.Struct, kw_only=True):
@@ -73,7 +75,7 @@ class RecoveryCodesOut(msgspec.Struct, kw_only=True):
 
 class UserIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     username: Username
-    display_name: Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
+    display_name: DisplayName
     office_id: Annotated[int, msgspec.Meta(ge=1, le=2**31 - 1)]
     roles: Annotated[list[RoleName], msgspec.Meta(min_length=1, max_length=20)]
     password: Password
@@ -81,7 +83,7 @@ class UserIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
 
 
 class UserPatch(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
-    display_name: Annotated[str, msgspec.Meta(min_length=1, max_length=200)] | None = None
+    display_name: DisplayName | None = None
     office_id: Annotated[int, msgspec.Meta(ge=1, le=2**31 - 1)] | None = None
     roles: Annotated[list[RoleName], msgspec.Meta(min_length=1, max_length=20)] | None = None
 
@@ -107,7 +109,7 @@ class UserOut(msgspec.Struct, kw_only=True):
 
 
 class RoleIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
-    label: Annotated[str, msgspec.Meta(min_length=1, max_length=100)]
+    label: Annotated[str, msgspec.Meta(min_length=1, max_length=100, pattern=NO_CONTROL)]
     grants: Annotated[list[Grant], msgspec.Meta(max_length=200)]
     totp_required: bool | None = None
 
@@ -131,7 +133,8 @@ class ApprovalRuleIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     enabled: bool
     amount_threshold: Decimal | None = None
     currency: Annotated[str, msgspec.Meta(pattern="^[A-Z]{3}$")] | None = None
-    checker_permission: Annotated[str, msgspec.Meta(min_length=3, max_length=100)] = "approvals:decide"
+    checker_permission: Annotated[str, msgspec.Meta(min_length=3, max_length=100, pattern=r"^[a-z_-]+:[a-z_-]+$")] = (
+        "approvals:decide")
 
     def __post_init__(self) -> None:
         if self.amount_threshold is not None and not (0 <= self.amount_threshold < Decimal("1e18")):
@@ -149,7 +152,7 @@ class ApprovalRuleOut(msgspec.Struct, kw_only=True):
 
 
 class DecisionIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
-    reason: Annotated[str, msgspec.Meta(max_length=500)] | None = None
+    reason: Annotated[str, msgspec.Meta(max_length=500, pattern=NO_CONTROL)] | None = None
 
 
 class PendingCommandOut(msgspec.Struct, kw_only=True):
