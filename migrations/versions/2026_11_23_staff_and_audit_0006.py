@@ -93,7 +93,7 @@ CREATE TABLE audit_log (
     previous_hash char(64) NOT NULL UNIQUE,
     row_hash char(64) NOT NULL
 );
-CREATE INDEX audit_log_occurred ON audit_log (occurred_at);
+CREATE INDEX audit_log_occurred ON audit_log USING brin (occurred_at);  -- appended in time order: BRIN costs next to nothing
 CREATE INDEX audit_log_actor ON audit_log (actor, seq);
 COMMENT ON TABLE audit_log IS
     'Append-only, hash-chained record of every command and refused request; verify recomputes the chain.';
