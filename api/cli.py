@@ -1,4 +1,5 @@
-"""The `grandlivre` command: serve, migrate, demo, verify, load-chart, purge-idempotency-keys."""
+"""The `grandlivre` command: serve, migrate, demo, verify, load-chart, purge-idempotency-keys,
+create-admin, verify-audit."""
 
 from __future__ import annotations
 
@@ -125,6 +126,7 @@ def demo() -> None:
     """Load the SFD chart, two offices and a month of entries; close the first half; print the trial balance."""
     from servicing.demo import run_demo
     from servicing.journal import JournalService
+    from servicing.staff import bootstrap
     from servicing.verification import verify_journal
 
     async def work(_db: Database, uow_factory: UnitOfWorkFactory) -> None:
@@ -140,8 +142,13 @@ def demo() -> None:
         _print_trial_balance(summary.trial_balance)
         report = await verify_journal(uow_factory())
         _say(f"verify: {'OK' if report.ok else 'FAILED'} ({report.entries_checked} entries, {report.lines_checked} lines)")
-        _say("\nBrowse it: grandlivre serve   then open http://127.0.0.1:8000/schema/swagger "
-             "or GET http://127.0.0.1:8000/api/v1/reports/trial-balance")
+        office_ids = {code: await bootstrap.office_id_for(uow_factory, code) for code in ("SIEGE", "AG-THIES")}
+        credentials = await bootstrap.ensure_demo_users(uow_factory, _hashing(), office_ids)
+        await bootstrap.enable_demo_approval_rule(uow_factory)
+        for line in bootstrap.format_credentials(credentials):
+            _say(line)
+        _say("\nBrowse it: grandlivre serve   then open http://127.0.0.1:8000/schema/swagger; sign in with "
+             "POST /api/v1/auth/sign-in and send 'Authorization: Bearer <access_token>' (see docs/security.md)")
 
     asyncio.run(_with_database(work))
 
@@ -156,6 +163,54 @@ def _print_trial_balance(rows: list) -> None:  # type: ignore[type-arg]
         _say(f"{row.account_code:<8} {row.account_name[:52]:<52} {row.debit_balance:>16,} {row.credit_balance:>16,}")
     _say(f"{'':<8} {'TOTAUX':<52} {total_debit:>16,} {total_credit:>16,}")
     _say("totals equal: " + ("yes" if total_debit == total_credit else "NO"))
+
+
+def _hashing():  # type: ignore[no-untyped-def]
+    from servicing.staff.config import StaffSettings
+    from servicing.staff.passwords import PasswordHashing
+
+    staff = StaffSettings.from_environment()
+    return PasswordHashing(memory_kib=staff.argon2_memory_kib, time_cost=staff.argon2_time_cost)
+
+
+@main.command("create-admin")
+@click.option("--username", required=True, help="lower-case user name, e.g. awa.diop")
+@click.option("--display-name", default=None, help="defaults to the user name")
+@click.option("--office", "office_code", default=None, help="office code (default: the head office, created if none)")
+@click.password_option("--password", envvar="GRANDLIVRE_ADMIN_PASSWORD",
+                       help="prompted for when not given (or set GRANDLIVRE_ADMIN_PASSWORD)")
+def create_admin(username: str, display_name: str | None, office_code: str | None, password: str) -> None:
+    """Create an administrator; they enrol two-factor authentication at first sign-in."""
+    from servicing.errors import Conflict, InvalidInput, NotFound
+    from servicing.staff import bootstrap
+
+    async def work(_db: Database, uow_factory: UnitOfWorkFactory) -> None:
+        user = await bootstrap.create_admin(uow_factory, _hashing(), username=username, password=password,
+                                            display_name=display_name or username, office_code=office_code)
+        _say(f"administrator {user.username} (id {user.user_id}) created in office {user.office_id}; "
+             "sign in with POST /api/v1/auth/sign-in, then enrol 2FA (POST /api/v1/auth/totp/enrolment)")
+
+    try:
+        asyncio.run(_with_database(work))
+    except (Conflict, InvalidInput, NotFound) as error:
+        raise click.ClickException(f"{error.field}: {error.message}" if error.field else error.message) from error
+
+
+@main.command("verify-audit")
+def verify_audit() -> None:
+    """Recompute the audit log's hash chain; exit 1 at the first row that does not match."""
+    from servicing.staff.audit import verify_chain
+
+    async def work(_db: Database, uow_factory: UnitOfWorkFactory) -> bool:
+        report = await verify_chain(uow_factory)
+        _say(f"checked {report.rows_checked} audit rows; last hash {report.last_hash}")
+        if report.first_break is not None:
+            _say(f"MISMATCH at row {report.first_break.sequence}: {report.first_break.reason}")
+        _say("audit log verified: OK" if report.ok else "audit log verification FAILED")
+        return report.ok
+
+    if not asyncio.run(_with_database(work)):
+        raise SystemExit(1)
 
 
 if __name__ == "__main__":

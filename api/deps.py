@@ -1,16 +1,21 @@
-"""Dependencies of the controllers: the unit-of-work factory, the journal service and the
-actor. Authentication comes later; until then the actor is the X-Actor header, which every
-write requires, so each command already carries who asked for it."""
+"""Dependencies of the controllers: the unit-of-work factory, the journal service, and who
+asks: `principal` (the signed-in staff user, set by the global guard), `actor` (their user
+name, which every command carries) and `office_scope` (their office and its branches)."""
 
 from __future__ import annotations
 
 from typing import Annotated
 
+from litestar import Request
 from litestar.datastructures import State
 from litestar.params import Parameter
 
-from ledger.limits import ACTOR_LENGTH_MAX, IDEMPOTENCY_KEY_LENGTH_MAX
+from api.guards import principal_of
+from ledger.limits import IDEMPOTENCY_KEY_LENGTH_MAX
 from servicing.journal import JournalService
+from servicing.staff.maker_checker import MakerChecker
+from servicing.staff.scope import OfficeScope
+from servicing.staff.sessions import AuthService, Principal
 from servicing.unit_of_work import UnitOfWorkFactory
 
 
@@ -24,14 +29,28 @@ def provide_journal(state: State) -> JournalService:
     return service
 
 
-def provide_actor(
-    x_actor: Annotated[
-        str,
-        Parameter(header="X-Actor", min_length=1, max_length=ACTOR_LENGTH_MAX, pattern=r"^[\x21-\x7e][\x20-\x7e]*$",
-                  description="Who performs the action (a staff user id until authentication lands)"),
-    ],
-) -> str:
-    return x_actor
+def provide_auth(state: State) -> AuthService:
+    service: AuthService = state.auth
+    return service
+
+
+def provide_maker_checker(state: State) -> MakerChecker:
+    service: MakerChecker = state.maker_checker
+    return service
+
+
+def provide_principal(request: Request) -> Principal:  # type: ignore[type-arg]
+    return principal_of(request)
+
+
+def provide_actor(request: Request) -> str:  # type: ignore[type-arg]
+    """The signed-in user's name: who performs the command."""
+    return principal_of(request).username
+
+
+def provide_office_scope(request: Request) -> OfficeScope:  # type: ignore[type-arg]
+    """The signed-in user's office and its branches: what they may see and act on."""
+    return principal_of(request).scope
 
 
 def provide_idempotency_key(

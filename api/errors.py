@@ -33,7 +33,8 @@ def problem(
         body["field"] = field
     if errors:
         body["errors"] = errors
-    return Response(content=body, status_code=status, media_type=PROBLEM_JSON)
+    headers = {"WWW-Authenticate": 'Bearer realm="grandlivre"'} if status == 401 else None
+    return Response(content=body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
 
 
 def ledger_error_handler(request: Request[Any, Any, Any], error: LedgerError) -> Response[dict[str, Any]]:
@@ -62,7 +63,8 @@ def http_error_handler(request: Request[Any, Any, Any], error: HTTPException) ->
     status = error.status_code
     if status >= 500:
         _log.error("server error on %s %s", request.method, request.url.path, exc_info=error)
-    code = {404: "not-found", 405: "method-not-allowed", 413: "payload-too-large"}.get(status, "http-error")
+    code = {401: "not-authenticated", 403: "permission-denied", 404: "not-found", 405: "method-not-allowed",
+            413: "payload-too-large", 429: "too-many-requests"}.get(status, "http-error")
     return problem(request, status=status, code=code, title=code.replace("-", " ").capitalize(),
                    detail=str(error.detail))
 

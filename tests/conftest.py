@@ -1,7 +1,11 @@
 """Shared fixtures. Tests talk to a real PostgreSQL: the embedded server (data in a
 temporary folder) unless DATABASE_URL names one. Each run migrates a throwaway database
 and drops it at the end; each test builds its own small world (a branch and its own
-accounts) so tests never see each other's balances."""
+accounts) so tests never see each other's balances.
+
+The `client` fixture is signed in as an administrator of the head office (named
+`TEST_ACTOR`, the actor name the tests used before authentication); `staff_user` makes
+users with other roles and offices, with their access token."""
 
 from __future__ import annotations
 
@@ -19,6 +23,9 @@ import pytest
 warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
 
 _counter = itertools.count(1)
+TEST_ACTOR = "teller-1"
+"""User name of the fixture administrator: the actor tests saw when X-Actor named it."""
+TEST_PASSWORD = "correct horse battery staple"
 
 
 @pytest.fixture(scope="session")
@@ -130,12 +137,97 @@ async def world(uow_factory: object, head_office: object) -> World:
 
 
 @pytest.fixture(scope="session")
-async def client(database: object, settings: object) -> AsyncIterator[object]:
+def staff_settings() -> object:
+    from servicing.staff.config import StaffSettings
+
+    # Cheaper argon2 than production (64 MiB x 3) keeps the suite fast; the algorithm is the same.
+    # No session cache: fixtures create offices through the service layer, which the cache of a
+    # principal's office scope would see only after session_cache_seconds (tested on its own).
+    return StaffSettings(argon2_memory_kib=8_192, argon2_time_cost=1, sign_in_attempts_per_minute=10_000,
+                         session_cache_seconds=0)
+
+
+@pytest.fixture(scope="session")
+def hashing(staff_settings: object) -> object:
+    from servicing.staff.passwords import PasswordHashing
+
+    return PasswordHashing(memory_kib=staff_settings.argon2_memory_kib,  # type: ignore[attr-defined]
+                           time_cost=staff_settings.argon2_time_cost)  # type: ignore[attr-defined]
+
+
+@pytest.fixture(scope="session")
+def auth(uow_factory: object, staff_settings: object, hashing: object) -> object:
+    from servicing.staff.sessions import AuthService
+
+    return AuthService(uow_factory, staff_settings, hashing)  # type: ignore[arg-type]
+
+
+@dataclass(frozen=True)
+class StaffLogin:
+    user_id: int
+    username: str
+    office_id: int
+    token: str
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"}
+
+
+@pytest.fixture(scope="session")
+def staff_user(uow_factory: object, hashing: object, auth: object, head_office: object):  # type: ignore[no-untyped-def]
+    """Make a user with the given roles (in the head office unless told) and sign them in."""
+    from servicing.staff import users
+
+    async def make(*roles: str, office_id: int | None = None, username: str | None = None,
+                   totp_satisfied: bool = True) -> StaffLogin:
+        name = username or f"user{os.getpid() % 1000}x{next(_counter)}"
+        user = await users.create_user(uow_factory, hashing, users.CreateStaffUser(  # type: ignore[arg-type]
+            username=name, display_name=name, office_id=office_id or head_office.office_id,  # type: ignore[attr-defined]
+            roles=roles, password=TEST_PASSWORD, actor="tests", must_change_password=False))
+        tokens = await auth.open_session(user.user_id, totp_satisfied=totp_satisfied)  # type: ignore[attr-defined]
+        return StaffLogin(user_id=user.user_id, username=user.username, office_id=user.office_id,
+                          token=tokens.access_token)
+
+    return make
+
+
+@pytest.fixture(scope="session")
+async def admin(staff_user) -> object:  # type: ignore[no-untyped-def]
+    return await staff_user("administrator", username=TEST_ACTOR)
+
+
+@pytest.fixture(scope="session")
+async def client(database: object, settings: object, staff_settings: object, admin: object) -> AsyncIterator[object]:
+    """Signed in as the head office's administrator; pass `headers=user.headers` to act as another user."""
     from litestar.testing import AsyncTestClient
 
     from api.app import create_app
 
-    app = create_app(settings, database=database, migrate=False)  # type: ignore[arg-type]
-    async with AsyncTestClient(app=app) as test_client:
-        test_client.headers["X-Actor"] = "teller-1"
+    application = create_app(settings, database=database, migrate=False,  # type: ignore[arg-type]
+                             staff_settings=staff_settings)  # type: ignore[arg-type]
+    async with AsyncTestClient(app=application) as test_client:
+        test_client.headers.update(admin.headers)  # type: ignore[attr-defined]
         yield test_client
+
+
+class AnonymousClient:
+    """The application's test client without credentials (its Authorization header blanked)."""
+
+    def __init__(self, client: object) -> None:
+        self._client = client
+
+    async def request(self, method: str, url: str, **kwargs: object) -> object:
+        headers = {"Authorization": "", **dict(kwargs.pop("headers", None) or {})}  # type: ignore[call-overload]
+        return await self._client.request(method, url, headers=headers, **kwargs)  # type: ignore[attr-defined]
+
+    async def get(self, url: str, **kwargs: object) -> object:
+        return await self.request("GET", url, **kwargs)
+
+    async def post(self, url: str, **kwargs: object) -> object:
+        return await self.request("POST", url, **kwargs)
+
+
+@pytest.fixture(scope="session")
+def anonymous(client: object) -> AnonymousClient:
+    return AnonymousClient(client)

@@ -1,4 +1,5 @@
-"""Trial balance and journal verification (the accounting reports issue extends these)."""
+"""Trial balance and journal verification (the accounting reports issue extends these).
+A trial balance covers the user's office and its branches unless a branch is asked for."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from api.schemas.common import DATE_MAX, DATE_MIN, INT32_MAX
 from api.schemas.problems import PROBLEM_RESPONSES
 from servicing import queries
 from servicing.errors import InvalidInput
+from servicing.staff.scope import OfficeScope
 from servicing.unit_of_work import UnitOfWorkFactory
 from servicing.verification import VerificationReport, verify_journal
 
@@ -47,15 +49,17 @@ class ReportController(Controller):
     path = "/api/v1"
     tags = ["Reports"]  # noqa: RUF012  (Litestar reads a list)
 
-    @get(responses=PROBLEM_RESPONSES, path="/reports/trial-balance", summary="Trial balance per detail account and currency")
+    @get(responses=PROBLEM_RESPONSES, opt={"permission": "reports:read"}, path="/reports/trial-balance", summary="Trial balance per detail account and currency")
     async def trial_balance(
         self,
         uow_factory: UnitOfWorkFactory,
+        office_scope: OfficeScope,
         as_of: Annotated[date | None, Parameter(query="as_of", required=False)] = None,
         office_id: Annotated[int | None, Parameter(query="office_id", ge=1, le=INT32_MAX, required=False)] = None,
     ) -> TrialBalanceOut:
         if as_of is not None and not DATE_MIN <= as_of <= DATE_MAX:
             raise InvalidInput(f"as_of must be between {DATE_MIN} and {DATE_MAX}", field="as_of")
+        office_id = office_scope.narrow(office_id)
         async with uow_factory() as uow:
             rows = await queries.trial_balance(uow.session, as_of=as_of, office_id=office_id)
         totals: dict[str, list[Decimal]] = {}
@@ -73,6 +77,6 @@ class ReportController(Controller):
                     for c, t in sorted(totals.items())],
         )
 
-    @get(responses=PROBLEM_RESPONSES, path="/ledger/verify", summary="Recompute what is derived from the journal and report mismatches")
+    @get(responses=PROBLEM_RESPONSES, opt={"permission": "ledger:verify"}, path="/ledger/verify", summary="Recompute what is derived from the journal and report mismatches")
     async def verify(self, uow_factory: UnitOfWorkFactory) -> VerificationReport:
         return await verify_journal(uow_factory())

@@ -36,6 +36,7 @@ class LoanSimulationController(Controller):
     @post(
         "/",
         status_code=200,
+        opt={"permission": "loans:simulate"},
         summary="Simulate a loan: schedule, totals, TEG and usury check",
         description="JSON by default; CSV with ?format=csv or 'Accept: text/csv'.",
         responses={

@@ -37,6 +37,8 @@ def _problem(description: str) -> ResponseSpec:
 
 PROBLEM_RESPONSES: Final = {
     400: _problem("Malformed or invalid request (the field is named)"),
+    401: _problem("Not signed in, or the token is expired or revoked"),
+    403: _problem("Signed in, but the roles or the office do not allow it"),
     404: _problem("Unknown resource"),
     409: _problem("Conflicts with the current state (closed period, already reversed, reused key...)"),
     413: _problem("Request body too large"),
