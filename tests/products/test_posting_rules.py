@@ -335,7 +335,7 @@ def test_distinct_accounts_conserve_every_posted_amount(case: tuple[ProductKind,
     lines = posting_lines(kind, distinct, event)
     table = RULE_TABLES[(kind, accounting.rule)]
     posted = [p for p in event.parts if (event.kind, p.component) in table
-              and not (event.kind is E.RECLASSIFICATION)]
+              and event.kind is not E.RECLASSIFICATION]
     debits = sum((line.amount for line in lines if line.side is Side.DEBIT), Decimal(0))
     if event.kind is not E.RECLASSIFICATION:
         assert debits == sum((p.amount for p in posted), Decimal(0))
