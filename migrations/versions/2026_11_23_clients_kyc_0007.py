@@ -189,7 +189,8 @@ GRANT UPDATE (required_fields, required_documents, duplicate_override_allowed, u
 GRANT INSERT (client_type, status, office_id, loan_officer, region, phone, phone_key, email, address, city,
               first_name, middle_name, last_name, birth_date, gender, national_id, occupation, income_monthly,
               income_currency, legal_name, trade_name, registration_number, tax_number, sector, founded_on,
-              group_name, leader_id, display_name, name_key, identity_key, created_by, updated_by),
+              group_name, leader_id, display_name, name_key, identity_key, activated_on, closed_on, status_reason,
+              created_by, updated_by),
       UPDATE (status, office_id, loan_officer, region, phone, phone_key, email, address, city,
               first_name, middle_name, last_name, birth_date, gender, national_id, occupation, income_monthly,
               income_currency, legal_name, trade_name, registration_number, tax_number, sector, founded_on,
@@ -198,7 +199,8 @@ GRANT INSERT (client_type, status, office_id, loan_officer, region, phone, phone
     ON client TO "{role}";
 GRANT INSERT, DELETE ON client_representative, client_group_member TO "{role}";
 GRANT INSERT (client_id, action, changed_by, before, after) ON client_history TO "{role}";
-GRANT INSERT (client_id, document_type, number, issuing_authority, issued_on, expires_on, created_by),
+GRANT INSERT (client_id, document_type, number, issuing_authority, issued_on, expires_on, verified_by, verified_at,
+              verification_comment, created_by),
       UPDATE (status, verified_by, verified_at, verification_comment) ON client_document TO "{role}";
 GRANT INSERT (document_id, file_name, content_type, size_bytes, sha256, storage, content, created_by)
     ON client_document_file TO "{role}";

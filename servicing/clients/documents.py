@@ -7,7 +7,8 @@ import hashlib
 from datetime import UTC, date, datetime
 
 import msgspec
-from sqlalchemy import func, select, undefer
+from sqlalchemy import func, select
+from sqlalchemy.orm import undefer
 
 from servicing.clients import repository as repo
 from servicing.clients.commands import AttachFile, RecordDocument, VerifyDocument

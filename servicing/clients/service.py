@@ -152,7 +152,7 @@ async def list_clients(uow: UnitOfWork, filters: ClientFilter, *, limit: int, cu
     async with uow:
         rows = list((await uow.session.scalars(statement)).all())
         records = [await repo.load_record(uow.session, row) for row in rows[:limit]]
-    next_cursor = str(rows[limit - 1].id) if len(rows) > limit else None
+        next_cursor = str(rows[limit - 1].id) if len(rows) > limit else None
     return ClientPage(items=records, next_cursor=next_cursor)
 
 
@@ -186,9 +186,10 @@ async def client_history(uow: UnitOfWork, client_id: int, *, limit: int, cursor:
         rows = (await uow.session.scalars(
             select(ClientHistoryRow).where(ClientHistoryRow.client_id == client_id, ClientHistoryRow.id > after_id)
             .order_by(ClientHistoryRow.id).limit(limit + 1))).all()
-    items = [HistoryItem(history_id=r.id, action=r.action, changed_at=r.changed_at, changed_by=r.changed_by,
-                         before=r.before, after=r.after) for r in rows[:limit]]
-    return items, (str(rows[limit - 1].id) if len(rows) > limit else None)
+        items = [HistoryItem(history_id=r.id, action=r.action, changed_at=r.changed_at, changed_by=r.changed_by,
+                             before=r.before, after=r.after) for r in rows[:limit]]
+        next_cursor = str(rows[limit - 1].id) if len(rows) > limit else None
+    return items, next_cursor
 
 
 def _filtered(statement: Select[tuple[ClientRow]], filters: ClientFilter) -> Select[tuple[ClientRow]]:
