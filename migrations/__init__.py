@@ -16,3 +16,14 @@ def alembic_config(database_url: str, *, app_role: str) -> Config:
     config.attributes["database_url"] = database_url
     config.attributes["app_role"] = app_role
     return config
+
+
+def run_script(sql: str) -> None:
+    """Run a multi-statement script on the driver connection (asyncpg's simple protocol):
+    prepared statements take one statement only, and PL/pgSQL bodies are not bind templates.
+    Revisions after 0001 call this instead of carrying their own copy."""
+    from alembic import op
+    from sqlalchemy.util import await_only
+
+    driver_connection = op.get_bind().connection.dbapi_connection.driver_connection  # type: ignore[union-attr]
+    await_only(driver_connection.execute(sql))

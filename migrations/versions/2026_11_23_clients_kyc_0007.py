@@ -12,7 +12,7 @@ Revises: 0001
 Create Date: 2026-11-23
 """
 
-from alembic import op
+from migrations import run_script as _script
 
 revision = "0007"
 down_revision = "0001"
@@ -207,13 +207,6 @@ GRANT INSERT (document_id, file_name, content_type, size_bytes, sha256, storage,
 GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO "{role}";
 """
 
-
-def _script(sql: str) -> None:
-    """Multi-statement scripts go through the driver connection (see revision 0001)."""
-    from sqlalchemy.util import await_only
-
-    driver_connection = op.get_bind().connection.dbapi_connection.driver_connection  # type: ignore[union-attr]
-    await_only(driver_connection.execute(sql))
 
 
 def upgrade(app_role: str) -> None:
