@@ -69,11 +69,7 @@ async def create_client(uow: UnitOfWork, command: CreateClient) -> ClientRecord:
         if duplicates:
             after["duplicate_override"] = duplicates
         repo.add_history(session, row.id, "created", command.actor, {}, after)
-        await _flush(uow)
-        await session.refresh(row)
-        record = await repo.load_record(session, row)
-        await uow.commit()
-    return record
+        return await _commit_with_history(uow, row)
 
 
 async def update_client(uow: UnitOfWork, command: UpdateClient) -> ClientRecord:
@@ -102,11 +98,7 @@ async def update_client(uow: UnitOfWork, command: UpdateClient) -> ClientRecord:
         if duplicates:
             after["duplicate_override"] = duplicates
         repo.add_history(session, row.id, "updated", command.actor, before, after)
-        await _flush(uow)
-        await session.refresh(row)
-        record = await repo.load_record(session, row)
-        await uow.commit()
-    return record
+        return await _commit_with_history(uow, row)
 
 
 async def change_status(uow: UnitOfWork, command: ChangeClientStatus) -> ClientRecord:
@@ -132,11 +124,7 @@ async def change_status(uow: UnitOfWork, command: ChangeClientStatus) -> ClientR
         after: dict[str, object] = {"status": command.status.value, "status_reason": command.reason,
                                     "effective_on": effective_on.isoformat()}
         repo.add_history(session, row.id, "status_changed", command.actor, before, after)
-        await _flush(uow)
-        await session.refresh(row)
-        record = await repo.load_record(session, row)
-        await uow.commit()
-    return record
+        return await _commit_with_history(uow, row)
 
 
 async def get_client(uow: UnitOfWork, client_id: int) -> ClientRecord:
@@ -233,6 +221,15 @@ def _now() -> datetime:
     from datetime import UTC
 
     return datetime.now(UTC)
+
+
+async def _commit_with_history(uow: UnitOfWork, row: ClientRow) -> ClientRecord:
+    """Write the change and its history row, answer with the record as stored, commit once."""
+    await _flush(uow)
+    await uow.session.refresh(row)
+    record = await repo.load_record(uow.session, row)
+    await uow.commit()
+    return record
 
 
 async def _flush(uow: UnitOfWork) -> None:
