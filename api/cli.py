@@ -94,10 +94,13 @@ def verify() -> None:
 
     async def work(_db: Database, uow_factory: UnitOfWorkFactory) -> bool:
         started = time.perf_counter()
-        report = await verify_journal(uow_factory())
+        report = await verify_journal(uow_factory)
         seconds = time.perf_counter() - started
         _say(f"checked {report.entries_checked} entries, {report.lines_checked} lines, "
-             f"{report.balances_checked} cached balances in {seconds:.2f} s")
+             f"{report.balances_checked} cached balances, {report.period_totals_checked} period totals "
+             f"and {len(report.chain_heads)} office chains in {seconds:.2f} s")
+        for head in report.chain_heads:
+            _say(f"chain head: office {head.office_id} position {head.position} hash {head.entry_hash or '-'}")
         for problem in report.problems:
             _say(f"MISMATCH [{problem.check}] entry={problem.entry_id} account={problem.account_code}: {problem.detail}")
         _say("journal verified: OK" if report.ok else "journal verification FAILED")
@@ -140,7 +143,7 @@ def demo() -> None:
         _say(f"{summary.entries_posted} entries posted in {time.perf_counter() - started:.1f} s "
              f"({summary.entries_planned} in the demo month)")
         _print_trial_balance(summary.trial_balance)
-        report = await verify_journal(uow_factory())
+        report = await verify_journal(uow_factory)
         _say(f"verify: {'OK' if report.ok else 'FAILED'} ({report.entries_checked} entries, {report.lines_checked} lines)")
         office_ids = {code: await bootstrap.office_id_for(uow_factory, code) for code in ("SIEGE", "AG-THIES")}
         credentials = await bootstrap.ensure_demo_users(uow_factory, _hashing(), office_ids)

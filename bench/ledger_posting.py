@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import hashlib
+import itertools
 import json
 import os
 import socket
@@ -66,14 +68,16 @@ async def raw_sql(database: Database, entries: int, office_id: int, cash_id: int
     await setup.close()
     connections = [await asyncpg.connect(dsn) for _ in range(CONCURRENCY)]
     per_connection = entries // CONCURRENCY
+    positions = itertools.count(1)
 
     async def worker(connection: asyncpg.Connection) -> None:
         for _ in range(per_connection):
             entry_id = uuid4()
             async with connection.transaction():
                 await connection.execute(
-                    "INSERT INTO raw_journal_entry (id, office_id, value_date, description, actor, line_count) "
-                    "VALUES ($1, $2, $3, 'Versement', 'bench', 2)", entry_id, office_id, date(2026, 10, 5))
+                    "INSERT INTO raw_journal_entry (id, office_id, value_date, description, actor, line_count, "
+                    "chain_position, entry_hash) VALUES ($1, $2, $3, 'Versement', 'bench', 2, $4, $5)",
+                    entry_id, office_id, date(2026, 10, 5), next(positions), hashlib.sha256(entry_id.bytes).digest())
                 await connection.executemany(
                     "INSERT INTO raw_journal_line (entry_id, line_no, account_id, office_id, value_date, side, amount, currency) "
                     "VALUES ($1, $2, $3, $4, $5, $6, $7, 'XOF')",
@@ -267,7 +271,7 @@ async def main() -> None:
 
     say(f"ratio service/raw: {service_rate / raw:.2f}")
     say(f"ratio http/raw: {http_rate / raw:.2f}")
-    report = await verify_journal(uow_factory())
+    report = await verify_journal(uow_factory)
     progress(f"verify after the run: {'OK' if report.ok else 'FAILED'} ({report.lines_checked} lines)")
     await engine.dispose()
 

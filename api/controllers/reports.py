@@ -79,4 +79,4 @@ class ReportController(Controller):
 
     @get(responses=PROBLEM_RESPONSES, opt={"permission": "ledger:verify"}, path="/ledger/verify", summary="Recompute what is derived from the journal and report mismatches")
     async def verify(self, uow_factory: UnitOfWorkFactory) -> VerificationReport:
-        return await verify_journal(uow_factory())
+        return await verify_journal(uow_factory)

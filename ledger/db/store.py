@@ -2,19 +2,21 @@
 (a CTE over unnest'ed arrays), because PostgreSQL's statement-level checks see an entry
 and its lines together; the same statement's trigger updates the cached balances, which
 are then read back to give each touched account's balance before and after each entry.
-Never commits: the caller's unit of work does."""
+Before it, the writer locks its offices' chain heads and chains each entry's hash onto them
+(`ledger.chain`). Never commits: the caller's unit of work does."""
 
 from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from uuid import UUID
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from ledger.chain import GENESIS, ChainedEntry, ChainedLine, canonical_bytes, chain_hash
 from ledger.limits import ENTRIES_PER_BATCH_MAX
 from ledger.model import AccountMovement, BookedEntry, JournalEntry, Side
 from ledger.money import normalize_amount
@@ -23,11 +25,12 @@ _APPEND = text(
     """
     WITH entry_rows AS (
         INSERT INTO journal_entry (id, office_id, value_date, description, source_type, source_id,
-                                   actor, idempotency_key, reverses_id, line_count)
+                                   actor, idempotency_key, reverses_id, line_count, chain_position, entry_hash)
         SELECT * FROM unnest(CAST(:ids AS uuid[]), CAST(:office_ids AS int[]), CAST(:value_dates AS date[]),
                              CAST(:descriptions AS text[]), CAST(:source_types AS text[]),
                              CAST(:source_ids AS text[]), CAST(:actors AS text[]), CAST(:keys AS text[]),
-                             CAST(:reverses AS uuid[]), CAST(:line_counts AS smallint[]))
+                             CAST(:reverses AS uuid[]), CAST(:line_counts AS smallint[]),
+                             CAST(:positions AS bigint[]), CAST(:hashes AS bytea[]))
         RETURNING id, seq, booked_at
     ), line_rows AS (
         INSERT INTO journal_line (entry_id, line_no, account_id, office_id, value_date, side, amount, currency)
@@ -38,6 +41,10 @@ _APPEND = text(
     )
     SELECT id, seq, booked_at FROM entry_rows
     """
+)
+
+_LOCK_CHAINS = text(
+    "SELECT office_id, chain_position, entry_hash, booked_at FROM journal_chain_lock(CAST(:offices AS int[]))"
 )
 
 _BALANCES = text(
@@ -69,8 +76,15 @@ async def append_entries(
     the balance of every touched account just before and after each entry."""
     assert 1 <= len(entries) <= ENTRIES_PER_BATCH_MAX, len(entries)
     params = _append_parameters(entries, accounts)
+    offices = sorted({entry.office_id for entry in entries})
+    heads = (await connection.execute(_LOCK_CHAINS, {"offices": offices})).all()
+    # An unknown office has no head: its entry is refused by the posting trigger (GL012).
+    booked_at = heads[0].booked_at if heads else datetime.now(UTC)
+    params["positions"], params["hashes"] = _chain(
+        entries, accounts, {head.office_id: (head.chain_position, head.entry_hash) for head in heads}, booked_at)
     rows = (await connection.execute(_APPEND, params)).all()
     assert len(rows) == len(entries), "every entry row is returned"
+    assert not heads or all(row.booked_at == booked_at for row in rows), "booked at the transaction's time"
     booked_by_id: dict[UUID, tuple[int, datetime]] = {row.id: (row.seq, row.booked_at) for row in rows}
     deltas = [_entry_deltas(entry, accounts) for entry in entries]
     keys = sorted({key for entry_deltas in deltas for key in entry_deltas})
@@ -154,6 +168,34 @@ def _append_parameters(entries: Sequence[JournalEntry], accounts: Mapping[str, A
         "line_dates": line_dates, "line_sides": line_sides, "line_amounts": line_amounts,
         "line_currencies": line_currencies,
     }
+
+
+def _chain(
+    entries: Sequence[JournalEntry], accounts: Mapping[str, AccountRef], heads: Mapping[int, tuple[int, bytes]],
+    booked_at: datetime,
+) -> tuple[list[object], list[object]]:
+    """Each entry's position and hash in its office's chain, continuing from the locked heads."""
+    tips = dict(heads)
+    positions: list[object] = []
+    hashes: list[object] = []
+    for entry in entries:
+        position, previous = tips.get(entry.office_id, (0, GENESIS))
+        position += 1
+        lines = [
+            ChainedLine(number, accounts[line.account_code].account_id, entry.office_id, entry.value_date,
+                        "D" if line.side is Side.DEBIT else "C", line.amount, line.currency)
+            for number, line in enumerate(entry.lines, start=1)
+        ]
+        header = ChainedEntry(
+            entry.entry_id, entry.office_id, position, entry.value_date, booked_at, entry.description,
+            entry.reference.source_type if entry.reference else None,
+            entry.reference.source_id if entry.reference else None,
+            entry.actor, entry.idempotency_key, entry.reverses, len(entry.lines))
+        digest = chain_hash(previous, canonical_bytes(header, lines))
+        tips[entry.office_id] = (position, digest)
+        positions.append(position)
+        hashes.append(digest)
+    return positions, hashes
 
 
 def _entry_deltas(entry: JournalEntry, accounts: Mapping[str, AccountRef]) -> dict[BalanceKey, Decimal]:

@@ -1,7 +1,9 @@
 """Debit and credit totals per account, office and currency over a span of value dates: the one
 primitive every report (trial balance, general ledger opening balance, balance sheet, balance as
-of a date) is built from. Reports never sum journal lines themselves, so the way totals are found
-(straight from the lines, or from derived period totals that `verify` checks) can change here alone."""
+of a date) is built from. Reports never sum journal lines themselves: totals come from the year,
+month and day totals the posting trigger keeps (`account_period_total`, checked by `verify`), read
+as a few whole periods (`ledger.period_blocks`), so a report costs the same at 10 million lines
+as at a thousand."""
 
 from __future__ import annotations
 
@@ -12,6 +14,8 @@ from typing import NamedTuple
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+
+from ledger.period_blocks import period_blocks
 
 
 class AccountTotals(NamedTuple):
@@ -38,27 +42,35 @@ async def account_totals(
     is None), optionally only for some offices (pass an office and its branches) and accounts.
     One row per (account, currency), or per (account, office, currency) when `by_office`;
     accounts without lines in the span are absent. Rows come sorted by account, office, currency."""
-    conditions = ["l.value_date <= :through"]
-    params: dict[str, object] = {"through": through}
-    if since is not None:
-        conditions.append("l.value_date >= :since")
-        params["since"] = since
+    blocks = period_blocks(since, through)
+    if not blocks:
+        return []
+    spans: list[str] = []
+    params: dict[str, object] = {}
+    for n, block in enumerate(blocks):
+        params[f"grain_{n}"] = block.grain.value
+        params[f"last_{n}"] = block.last_start
+        if block.first_start is None:
+            spans.append(f"(t.grain = :grain_{n} AND t.period_start <= :last_{n})")
+        else:
+            params[f"first_{n}"] = block.first_start
+            spans.append(f"(t.grain = :grain_{n} AND t.period_start BETWEEN :first_{n} AND :last_{n})")
+    conditions = [f"({' OR '.join(spans)})"]
     if office_ids is not None:
-        conditions.append("l.office_id = ANY(CAST(:office_ids AS int[]))")
+        conditions.append("t.office_id = ANY(CAST(:office_ids AS int[]))")
         params["office_ids"] = list(office_ids)
     if account_ids is not None:
-        conditions.append("l.account_id = ANY(CAST(:account_ids AS int[]))")
+        conditions.append("t.account_id = ANY(CAST(:account_ids AS int[]))")
         params["account_ids"] = list(account_ids)
-    office = "l.office_id" if by_office else "NULL::int"
+    office = "t.office_id" if by_office else "NULL::int"
     rows = (
         await connection.execute(
             text(
                 f"""
-                SELECT l.account_id, {office} AS office_id, l.currency,
-                       coalesce(sum(l.amount) FILTER (WHERE l.side = 'D'), 0) AS debit_total,
-                       coalesce(sum(l.amount) FILTER (WHERE l.side = 'C'), 0) AS credit_total,
-                       count(*) AS line_count
-                  FROM journal_line l
+                SELECT t.account_id, {office} AS office_id, t.currency,
+                       sum(t.debit_total) AS debit_total, sum(t.credit_total) AS credit_total,
+                       sum(t.line_count)::bigint AS line_count
+                  FROM account_period_total t
                  WHERE {' AND '.join(conditions)}
                  GROUP BY 1, 2, 3
                  ORDER BY 1, 2, 3

@@ -91,9 +91,30 @@ async def test_an_entry_without_its_lines_is_refused(engine, world) -> None:  # 
     async with engine.connect() as connection:
         with pytest.raises(DBAPIError) as raised:
             await connection.execute(text(
-                "INSERT INTO journal_entry (id, office_id, value_date, description, actor, line_count) "
-                "VALUES (gen_random_uuid(), :o, '2026-10-05', 'x', 'x', 2)"), {"o": world.office_id})
+                "INSERT INTO journal_entry (id, office_id, value_date, description, actor, line_count,"
+                " chain_position, entry_hash) VALUES (gen_random_uuid(), :o, '2026-10-05', 'x', 'x', 2,"
+                " (SELECT position + 1 FROM journal_chain_head WHERE office_id = :o), sha256('x'))"),
+                {"o": world.office_id})
         assert sqlstate_of(raised.value) == "GL011"
+
+
+async def test_an_entry_must_take_the_next_position_of_its_office_chain(engine, journal, world) -> None:  # type: ignore[no-untyped-def]
+    await journal.post(deposit(world, "100"))
+    refs = await _refs(engine, world.cash, world.deposits)
+    async with engine.connect() as connection:
+        for skip in (0, 2):  # the head's own position, or a gap
+            with pytest.raises(DBAPIError) as raised:
+                await connection.execute(text(
+                    "WITH e AS (INSERT INTO journal_entry (id, office_id, value_date, description, actor, line_count,"
+                    " chain_position, entry_hash) VALUES (CAST(:e AS uuid), :o, '2026-10-05', 'x', 'x', 2,"
+                    " (SELECT position + :skip FROM journal_chain_head WHERE office_id = :o), sha256('x')))"
+                    " INSERT INTO journal_line (entry_id, line_no, account_id, office_id, value_date, side, amount,"
+                    " currency) VALUES (CAST(:e AS uuid), 1, :a, :o, '2026-10-05', 'D', 5, 'XOF'),"
+                    " (CAST(:e AS uuid), 2, :b, :o, '2026-10-05', 'C', 5, 'XOF')"),
+                    {"e": str(uuid4()), "o": world.office_id, "skip": skip, "a": refs[world.cash].account_id,
+                     "b": refs[world.deposits].account_id})
+            assert sqlstate_of(raised.value) in ("GL015", "23505")
+            await connection.rollback()
 
 
 async def test_lines_cannot_be_added_to_a_posted_entry(engine, journal, world) -> None:  # type: ignore[no-untyped-def]

@@ -117,7 +117,7 @@ async def test_sixteen_concurrent_posters_on_two_accounts_lose_and_double_nothin
     expected = sum((1000 + n) * postings_per_poster for n in range(16))
     assert await cached_balance(uow_factory, world.cash) == (Decimal(expected), Decimal(0), 16 * postings_per_poster)
     assert await cached_balance(uow_factory, world.deposits) == (Decimal(0), Decimal(expected), 16 * postings_per_poster)
-    assert (await verify_journal(uow_factory())).ok
+    assert (await verify_journal(uow_factory)).ok
 
 
 async def test_reversal_mirrors_links_and_happens_once(journal, uow_factory, world) -> None:  # type: ignore[no-untyped-def]
