@@ -74,3 +74,6 @@ class BookedEntry(msgspec.Struct, frozen=True, kw_only=True):
     booked_at: datetime
     movements: tuple[AccountMovement, ...] = ()
     reversed_by: UUID | None = None
+    chain_position: int | None = None
+    """Position in its office's hash chain (ledger.chain)."""
+    entry_hash: bytes | None = None

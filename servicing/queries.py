@@ -19,7 +19,7 @@ from servicing.errors import InvalidInput
 
 _ENTRY_COLUMNS = """
     e.id, e.seq, e.xact_id::text AS xact_id, e.office_id, e.value_date, e.booked_at, e.description, e.source_type, e.source_id,
-    e.actor, e.idempotency_key, e.reverses_id, r.id AS reversed_by
+    e.actor, e.idempotency_key, e.reverses_id, r.id AS reversed_by, e.chain_position, e.entry_hash
 """
 
 _LINES = text(
@@ -66,7 +66,8 @@ async def _with_lines(session: AsyncSession, entry_rows: Sequence[object]) -> li
             idempotency_key=r.idempotency_key,  # type: ignore[attr-defined]
         )
         booked.append(BookedEntry(entry=entry, sequence=r.seq, booked_at=r.booked_at,  # type: ignore[attr-defined]
-                                  reversed_by=r.reversed_by))  # type: ignore[attr-defined]
+                                  reversed_by=r.reversed_by,  # type: ignore[attr-defined]
+                                  chain_position=r.chain_position, entry_hash=r.entry_hash))  # type: ignore[attr-defined]
     return booked
 
 

@@ -124,6 +124,10 @@ class JournalEntryOut(msgspec.Struct, kw_only=True):
     reversed_by: UUID | None
     lines: list[LineOut]
     balances: list[BalanceMovementOut] | None = None
+    chain_position: int | None = None
+    """Position in the office's hash chain (see docs/verification.md)."""
+    entry_hash: str | None = None
+    """SHA-256 (hex) over the previous entry's hash and this entry's content."""
 
     @classmethod
     def from_booked(cls, booked: BookedEntry, *, with_balances: bool) -> JournalEntryOut:
@@ -134,6 +138,8 @@ class JournalEntryOut(msgspec.Struct, kw_only=True):
             office_id=entry.office_id,
             value_date=entry.value_date,
             booked_at=booked.booked_at,
+            chain_position=booked.chain_position,
+            entry_hash=booked.entry_hash.hex() if booked.entry_hash is not None else None,
             description=entry.description,
             actor=entry.actor,
             reference=ReferenceOut(source_type=entry.reference.source_type, source_id=entry.reference.source_id)

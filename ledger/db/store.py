@@ -86,6 +86,8 @@ async def append_entries(
     assert len(rows) == len(entries), "every entry row is returned"
     assert not heads or all(row.booked_at == booked_at for row in rows), "booked at the transaction's time"
     booked_by_id: dict[UUID, tuple[int, datetime]] = {row.id: (row.seq, row.booked_at) for row in rows}
+    chained = dict(zip((entry.entry_id for entry in entries), zip(params["positions"], params["hashes"], strict=True),
+                       strict=True))
     deltas = [_entry_deltas(entry, accounts) for entry in entries]
     keys = sorted({key for entry_deltas in deltas for key in entry_deltas})
     balance_rows = (
@@ -116,7 +118,9 @@ async def append_entries(
                 )
             )
         sequence, booked_at = booked_by_id[entry.entry_id]
-        booked.append(BookedEntry(entry=entry, sequence=sequence, booked_at=booked_at, movements=tuple(movements)))
+        position, digest = chained[entry.entry_id]
+        booked.append(BookedEntry(entry=entry, sequence=sequence, booked_at=booked_at, movements=tuple(movements),
+                                  chain_position=position, entry_hash=digest))  # type: ignore[arg-type]
     assert running == after_batch, "replaying the batch's deltas lands on the stored balances"
     return booked
 
