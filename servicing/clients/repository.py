@@ -21,6 +21,7 @@ from servicing.clients.kyc_rules import DEFAULT_REQUIREMENTS, DocumentType, KycR
 from servicing.clients.model import Client, ClientProfile, ClientStatus, ClientType, Gender, Representative
 from servicing.clients.rules import identity_key, phone_key, profile_name_key
 from servicing.errors import NotFound
+from servicing.staff.scope import OfficeScope
 
 _ROW_FIELDS = (
     "office_id", "loan_officer", "region", "phone", "email", "address", "city", "first_name", "middle_name",
@@ -39,12 +40,15 @@ class ClientRecord(msgspec.Struct, frozen=True, kw_only=True):
     updated_by: str
 
 
-async def load_row(session: AsyncSession, client_id: int, *, for_update: bool = False) -> ClientRow:
+async def load_row(session: AsyncSession, client_id: int, *, for_update: bool = False,
+                   scope: OfficeScope | None = None) -> ClientRow:
+    """The client's row; a client outside `scope` (the user's office and its branches) is
+    reported as unknown, so that other branches' clients are not even confirmed to exist."""
     statement = select(ClientRow).where(ClientRow.id == client_id)
     if for_update:
         statement = statement.with_for_update()
     row = (await session.scalars(statement)).one_or_none()
-    if row is None:
+    if row is None or (scope is not None and not scope.includes(row.office_id)):
         raise NotFound(f"unknown client {client_id}", field="client_id")
     return row
 
@@ -138,7 +142,6 @@ async def load_requirement(session: AsyncSession, client_type: ClientType) -> Ky
         required_documents=tuple(tuple(DocumentType(t) for t in group) for group in row.required_documents),
         duplicate_override_allowed=row.duplicate_override_allowed,
     )
-
 
 
 def today() -> date:
