@@ -8,11 +8,11 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+import msgspec
 from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 
 from ledger.errors import LedgerError
-from servicing.errors import ChartRejected
 
 _log = logging.getLogger(__name__)
 PROBLEM_JSON = "application/problem+json"
@@ -21,6 +21,7 @@ PROBLEM_JSON = "application/problem+json"
 def problem(
     request: Request[Any, Any, Any], *, status: int, code: str, title: str, detail: str,
     field: str | None = None, errors: list[dict[str, str]] | None = None,
+    extensions: dict[str, Any] | None = None,
 ) -> Response[dict[str, Any]]:
     body: dict[str, Any] = {
         "type": f"urn:grandlivre:problem:{code}",
@@ -33,17 +34,40 @@ def problem(
         body["field"] = field
     if errors:
         body["errors"] = errors
+    for name, value in (extensions or {}).items():
+        body.setdefault(name, value)
     headers = {"WWW-Authenticate": 'Bearer realm="grandlivre"'} if status == 401 else None
     return Response(content=body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
 
 
+_PROBLEM_KEYS = ("field", "row", "code", "message")
+
+
+def _problem_items(error: LedgerError) -> list[dict[str, str]] | None:
+    """The error's own list of problems (`problems`: every rule it broke), each naming its
+    field (the error's own field when an item names none); else the error's one field."""
+    problems = getattr(error, "problems", None)
+    if isinstance(problems, list) and problems:
+        items = []
+        for item in problems:
+            values = item if isinstance(item, dict) else (
+                msgspec.structs.asdict(item) if isinstance(item, msgspec.Struct) else {"message": str(item)})
+            kept = {key: str(values[key]) for key in _PROBLEM_KEYS if values.get(key) is not None}
+            kept.setdefault("field", error.field or "body")
+            kept.setdefault("message", error.message)
+            items.append(kept)
+        return items
+    if error.field is not None:
+        return [{"field": error.field, "message": error.message}]
+    return None
+
+
 def ledger_error_handler(request: Request[Any, Any, Any], error: LedgerError) -> Response[dict[str, Any]]:
-    errors = getattr(error, "problems", None) if isinstance(error, ChartRejected) else None
-    if errors is None and error.field is not None:
-        errors = [{"field": error.field, "message": error.message}]
     title = error.code.replace("-", " ").capitalize()
+    extensions = getattr(error, "extensions", None)
     return problem(request, status=error.status_hint, code=error.code, title=title, detail=error.message,
-                   field=error.field, errors=errors)
+                   field=error.field, errors=_problem_items(error),
+                   extensions=extensions if isinstance(extensions, dict) else None)
 
 
 def validation_error_handler(request: Request[Any, Any, Any], error: ValidationException) -> Response[dict[str, Any]]:

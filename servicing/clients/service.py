@@ -3,8 +3,8 @@ One unit of work per command; every change writes its history row in the same tr
 
 from __future__ import annotations
 
-from datetime import datetime
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any, Final
 
 import msgspec
