@@ -4,6 +4,7 @@ Verification follows the four-eyes rule: whoever recorded a document cannot veri
 from __future__ import annotations
 
 import hashlib
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
 import msgspec
@@ -26,7 +27,8 @@ from servicing.clients.kyc_rules import (
     check_file,
 )
 from servicing.clients.model import ClientStatus
-from servicing.clients.storage import DatabaseStore, DocumentStore
+from servicing.clients.storage import DatabaseStore, DocumentStore, store_for
+from servicing.config import Settings
 from servicing.errors import Conflict, InvalidInput, NotFound, ServiceUnavailable
 from servicing.staff.scope import OfficeScope
 from servicing.unit_of_work import UnitOfWork
@@ -252,3 +254,15 @@ def _to_document(row: ClientDocumentRow, files: list[FileInfo]) -> Document:
         expires_on=row.expires_on, status=VerificationStatus(row.status), verified_by=row.verified_by,
         verified_at=row.verified_at, verification_comment=row.verification_comment,
         created_at=row.created_at, created_by=row.created_by, files=tuple(files))
+
+
+@dataclass(frozen=True)
+class DocumentConfig:
+    """Where files go and what is accepted, from the settings; the API keeps one."""
+
+    store: DocumentStore
+    policy: DocumentPolicy
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> DocumentConfig:
+        return cls(store=store_for(settings.documents_folder), policy=settings.document_policy())
