@@ -87,8 +87,8 @@ def http_error_handler(request: Request[Any, Any, Any], error: HTTPException) ->
     status = error.status_code
     if status >= 500:
         _log.error("server error on %s %s", request.method, request.url.path, exc_info=error)
-    code = {401: "not-authenticated", 403: "permission-denied", 404: "not-found", 405: "method-not-allowed",
-            413: "payload-too-large", 429: "too-many-requests"}.get(status, "http-error")
+    code = {400: "invalid-request", 401: "not-authenticated", 403: "permission-denied", 404: "not-found", 405: "method-not-allowed",
+            413: "payload-too-large", 415: "unsupported-media-type", 429: "too-many-requests"}.get(status, "http-error")
     return problem(request, status=status, code=code, title=code.replace("-", " ").capitalize(),
                    detail=str(error.detail))
 
