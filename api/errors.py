@@ -6,6 +6,7 @@ that reveals nothing."""
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any
 
 import msgspec
@@ -70,12 +71,28 @@ def ledger_error_handler(request: Request[Any, Any, Any], error: LedgerError) ->
                    extensions=extensions if isinstance(extensions, dict) else None)
 
 
+_NAMED_IN_MESSAGE = re.compile(r"^Object (?:missing required|contains unknown) field `([^`]{1,100})`")
+_CHECKED_IN_POST_INIT = re.compile(r"^([a-z_][a-z0-9_]{0,60}) (?:must|is|cannot) ")
+
+
+def _named_field(field: str, message: str) -> str:
+    """msgspec names a missing or unknown field in its message, not its path, and a schema's
+    `__post_init__` check starts its message with the field ("birth_date must be..."): name it."""
+    match = _NAMED_IN_MESSAGE.match(message)
+    if match is None and field in ("data", "body"):
+        match = _CHECKED_IN_POST_INIT.match(message)
+    if match is None:
+        return field
+    return match.group(1) if field in ("data", "body") else f"{field}.{match.group(1)}"
+
+
 def validation_error_handler(request: Request[Any, Any, Any], error: ValidationException) -> Response[dict[str, Any]]:
     errors: list[dict[str, str]] = []
     for item in error.extra if isinstance(error.extra, list) else []:
         if isinstance(item, dict):
             field = str(item.get("key") or item.get("source") or "body")
-            errors.append({"field": field, "message": str(item.get("message", ""))})
+            message = str(item.get("message", ""))
+            errors.append({"field": _named_field(field, message), "message": message})
     detail = error.detail or "invalid request"
     if errors:
         detail = f"{errors[0]['field']}: {errors[0]['message']}"
