@@ -274,7 +274,7 @@ class ClientOut(msgspec.Struct, kw_only=True):
         if income is not None and profile.income_currency is not None:
             income = normalize_amount(income, profile.income_currency)
         return cls(
-            client_id=client.client_id, kind=profile.client_type.value, status=client.status,  # type: ignore[arg-type]
+            client_id=client.client_id, kind=profile.client_type.value, status=client.status,
             display_name=profile.display_name, version=client.version, office_id=profile.office_id,
             loan_officer=profile.loan_officer, region=profile.region, phone=profile.phone, email=profile.email,
             address=profile.address, city=profile.city, first_name=profile.first_name,
@@ -334,7 +334,7 @@ class KycOut(msgspec.Struct, kw_only=True):
 
     @classmethod
     def from_report(cls, client_id: int, report: KycReport) -> KycOut:
-        return cls(client_id=client_id, kind=report.client_type.value, as_of=report.as_of,  # type: ignore[arg-type]
+        return cls(client_id=client_id, kind=report.client_type.value, as_of=report.as_of,
                    complete=report.complete, missing_fields=list(report.missing_fields),
                    missing_documents=[list(a) for a in report.missing_documents],
                    expired_documents=list(report.expired_documents),
@@ -422,7 +422,7 @@ class KycRequirementOut(msgspec.Struct, kw_only=True):
 
     @classmethod
     def from_requirement(cls, requirement: KycRequirement) -> KycRequirementOut:
-        return cls(kind=requirement.client_type.value,  # type: ignore[arg-type]
+        return cls(kind=requirement.client_type.value,
                    required_fields=list(requirement.required_fields),
                    required_documents=[list(a) for a in requirement.required_documents],
                    duplicate_override_allowed=requirement.duplicate_override_allowed)

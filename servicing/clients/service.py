@@ -88,7 +88,7 @@ async def create_client(uow: UnitOfWork, command: CreateClient, *, scope: Office
 async def update_client(uow: UnitOfWork, command: UpdateClient, *, scope: OfficeScope | None = None) -> ClientRecord:
     """Change profile fields; a client moved to another office must land in `scope` too."""
     if scope is not None and command.changes.office_id is not msgspec.UNSET:
-        scope.require(command.changes.office_id)  # type: ignore[arg-type]
+        scope.require(command.changes.office_id)
     return await _update(uow, command.client_id, lambda _profile: command.changes, actor=command.actor,
                          action="updated", allow_duplicate=command.allow_duplicate,
                          expected_version=command.expected_version, scope=scope)
