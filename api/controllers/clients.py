@@ -8,6 +8,7 @@ import re
 from dataclasses import dataclass
 from datetime import date
 from typing import Annotated
+from urllib.parse import quote
 
 from litestar import Controller, Response, delete, get, patch, post, put
 from litestar.datastructures import State, UploadFile
@@ -91,6 +92,15 @@ def _safe_file_name(name: str | None) -> str:
     base = (name or "").replace("\\", "/").rsplit("/", 1)[-1]
     cleaned = _UNSAFE_IN_FILE_NAME.sub("_", base).strip()[:FILE_NAME_LENGTH_MAX]
     return cleaned or "document"
+
+
+def _attachment(file_name: str) -> str:
+    """Content-Disposition for any name: an ASCII fallback, and the UTF-8 name (RFC 6266)."""
+    name = _safe_file_name(file_name)
+    fallback = name.encode("ascii", "replace").decode("ascii").replace("?", "_")
+    if fallback == name:
+        return f'attachment; filename="{name}"'
+    return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(name, safe='')}"
 
 
 class ClientController(Controller):
@@ -273,8 +283,7 @@ class ClientController(Controller):
         found = await documents.read_file(uow_factory(), document_config.store, client_id, document_id, file_id,
                                           scope=office_scope)
         return Response(content=found.content, media_type=found.info.content_type, headers={
-            "Content-Disposition": f'attachment; filename="{_safe_file_name(found.info.file_name)}"',
-            "ETag": f'"{found.info.sha256}"'})
+            "Content-Disposition": _attachment(found.info.file_name), "ETag": f'"{found.info.sha256}"'})
 
     @post("/{client_id:int}/documents/{document_id:int}/verify", status_code=200, opt=VERIFY,
           responses=PROBLEM_RESPONSES,

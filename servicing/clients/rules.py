@@ -19,6 +19,7 @@ from servicing.clients.model import (
     COMMON_FIELDS,
     FIELDS_BY_TYPE,
     MEMBERS_PER_GROUP_MAX,
+    NATIONAL_ID_LENGTH_MAX,
     PROFILE_FIELDS,
     ClientProfile,
     ClientStatus,
@@ -150,8 +151,11 @@ def check_profile(profile: ClientProfile, *, today: date) -> list[FieldProblem]:
     problems.extend(_check_group(profile))
     for field in ("national_id", "registration_number"):
         value = getattr(profile, field)
-        if value is not None and national_id_key(value) is None:
+        key = national_id_key(value)
+        if value is not None and key is None:
             problems.append(FieldProblem(field=field, message="must contain letters or digits"))
+        elif key is not None and len(key) > NATIONAL_ID_LENGTH_MAX:
+            problems.append(FieldProblem(field=field, message=f"has more than {NATIONAL_ID_LENGTH_MAX} letters and digits"))
     return problems
 
 

@@ -245,7 +245,7 @@ async def search_clients(uow: UnitOfWork, query: str, *, limit: int = SEARCH_RES
 async def client_history(uow: UnitOfWork, client_id: int, *, limit: int, cursor: str | None,
                          scope: OfficeScope | None = None) -> tuple[list[HistoryItem], str | None]:
     assert 1 <= limit <= PAGE_SIZE_MAX, limit
-    after_id = _parse_cursor(cursor)
+    after_id = _parse_cursor(cursor, HISTORY_ID_MAX)
     async with uow:
         await repo.load_row(uow.session, client_id, scope=scope)
         rows = (await uow.session.scalars(
@@ -286,10 +286,15 @@ def _name_condition(tokens: list[str]) -> Any:
     return and_(*(ClientRow.name_key.contains(token, autoescape=True) for token in tokens))
 
 
-def _parse_cursor(cursor: str | None) -> int:
+CLIENT_ID_MAX: Final = 2_147_483_647
+HISTORY_ID_MAX: Final = 9_223_372_036_854_775_807
+"""PostgreSQL integer and bigint: a cursor beyond them is not one this API gave."""
+
+
+def _parse_cursor(cursor: str | None, maximum: int = CLIENT_ID_MAX) -> int:
     if cursor is None:
         return 0
-    if not cursor.isdigit() or len(cursor) > 10:
+    if not (cursor.isascii() and cursor.isdigit()) or len(cursor) > 19 or int(cursor) > maximum:
         raise InvalidInput("cursor is not one this API gave", field="cursor")
     return int(cursor)
 

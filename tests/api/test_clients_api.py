@@ -402,3 +402,20 @@ async def test_kyc_requirements_can_be_read_and_changed(client) -> None:  # type
         restored = await client.put("/api/v1/kyc-requirements/group", json={
             k: group[k] for k in ("required_fields", "required_documents", "duplicate_override_allowed")})
         assert restored.status_code == 200
+
+
+async def test_inputs_that_reached_postgresql_limits_are_refused_as_4xx(client, world) -> None:  # type: ignore[no-untyped-def]
+    assert_problem(await client.get(URL, params={"cursor": "9999999999"}), 422, "cursor")
+    made = await create(client, person(world))
+    url = f"{URL}/{made['client_id']}"
+    assert_problem(await client.get(f"{url}/history", params={"cursor": "99999999999999999999"}), 422, "cursor")
+    # NFKC turns one character into three: the comparable identity number must still fit
+    assert_problem(await client.post(URL, json=person(world, national_id="㍱" * 40)), 422, "national_id",
+                   "invalid-client")
+    document = (await client.post(f"{url}/documents", json={"document_type": "photo"})).json()
+    files_url = f"{url}/documents/{document['document_id']}/files"
+    info = (await client.post(files_url, files={"file": ("证件.jpg", JPEG, "image/jpeg")})).json()
+    assert info["file_name"] == "证件.jpg"
+    download = await client.get(f"{files_url}/{info['file_id']}")
+    assert download.status_code == 200
+    assert download.headers["content-disposition"] == "attachment; filename=\"__.jpg\"; filename*=UTF-8''%E8%AF%81%E4%BB%B6.jpg"
