@@ -65,6 +65,26 @@ async def load_record(session: AsyncSession, row: ClientRow) -> ClientRecord:
         for r in representatives), tuple(members))
 
 
+async def load_records(session: AsyncSession, rows: list[ClientRow]) -> list[ClientRecord]:
+    """Records of many clients in three queries, whatever their number (a page of a listing)."""
+    ids = [row.id for row in rows]
+    if not ids:
+        return []
+    representatives: dict[int, list[Representative]] = {}
+    for r in (await session.scalars(
+            select(ClientRepresentativeRow).where(ClientRepresentativeRow.client_id.in_(ids))
+            .order_by(ClientRepresentativeRow.client_id, ClientRepresentativeRow.position))).all():
+        representatives.setdefault(r.client_id, []).append(
+            Representative(full_name=r.full_name, role=r.role, national_id=r.national_id, phone=r.phone))
+    members: dict[int, list[int]] = {}
+    for group_id, member_id in (await session.execute(
+            select(ClientGroupMemberRow.group_id, ClientGroupMemberRow.member_id)
+            .where(ClientGroupMemberRow.group_id.in_(ids))
+            .order_by(ClientGroupMemberRow.group_id, ClientGroupMemberRow.member_id))).all():
+        members.setdefault(group_id, []).append(member_id)
+    return [to_record(row, tuple(representatives.get(row.id, ())), tuple(members.get(row.id, ()))) for row in rows]
+
+
 def to_record(row: ClientRow, representatives: tuple[Representative, ...], member_ids: tuple[int, ...]) -> ClientRecord:
     values = {field: getattr(row, field) for field in _ROW_FIELDS}
     profile = ClientProfile(

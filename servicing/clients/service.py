@@ -215,7 +215,7 @@ async def list_clients(uow: UnitOfWork, filters: ClientFilter, *, limit: int, cu
     statement = _filtered(select(ClientRow), filters).where(ClientRow.id > after_id).order_by(ClientRow.id).limit(limit + 1)
     async with uow:
         rows = list((await uow.session.scalars(statement)).all())
-        records = [await repo.load_record(uow.session, row) for row in rows[:limit]]
+        records = await repo.load_records(uow.session, rows[:limit])
         next_cursor = str(rows[limit - 1].id) if len(rows) > limit else None
     return ClientPage(items=records, next_cursor=next_cursor)
 
@@ -238,8 +238,7 @@ async def search_clients(uow: UnitOfWork, query: str, *, limit: int = SEARCH_RES
         raise InvalidInput("the search needs letters or digits", field="q")
     statement = select(ClientRow).where(or_(*conditions)).order_by(ClientRow.id).limit(limit)
     async with uow:
-        rows = (await uow.session.scalars(statement)).all()
-        return [await repo.load_record(uow.session, row) for row in rows]
+        return await repo.load_records(uow.session, list((await uow.session.scalars(statement)).all()))
 
 
 async def client_history(uow: UnitOfWork, client_id: int, *, limit: int, cursor: str | None,

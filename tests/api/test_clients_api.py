@@ -77,6 +77,9 @@ async def test_create_each_kind_and_read_back(client, world) -> None:  # type: i
     assert group["leader_id"] == awa["client_id"]
     read = (await client.get(f"{URL}/{business['client_id']}")).json()
     assert read == business
+    listed = (await client.get(URL, params={"office_id": world.office_id, "limit": 500})).json()["items"]
+    assert {c["client_id"]: c for c in listed}[group["client_id"]] == group
+    assert {c["client_id"]: c for c in listed}[business["client_id"]] == business
     assert_problem(await client.get(f"{URL}/2147483000"), 404, "client_id", "not-found")
 
 
