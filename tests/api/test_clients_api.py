@@ -422,3 +422,17 @@ async def test_inputs_that_reached_postgresql_limits_are_refused_as_4xx(client, 
     download = await client.get(f"{files_url}/{info['file_id']}")
     assert download.status_code == 200
     assert download.headers["content-disposition"] == "attachment; filename=\"__.jpg\"; filename*=UTF-8''%E8%AF%81%E4%BB%B6.jpg"
+
+
+async def test_concurrent_creations_of_one_person_make_one_client(client, world) -> None:  # type: ignore[no-untyped-def]
+    import asyncio
+
+    tag = unique(world)
+    same_id = [person(world, national_id=f"{tag}-{'.' * i}77", last_name=f"Sow {tag} {i}") for i in range(6)]
+    same_name = [person(world, national_id=None, last_name=f"Ba {tag}", first_name="Oumar") for _ in range(6)]
+    for bodies in (same_id, same_name):
+        responses = await asyncio.gather(*(client.post(URL, json=b) for b in bodies))
+        codes = sorted(r.status_code for r in responses)
+        assert codes == [201, 409, 409, 409, 409, 409], [r.text for r in responses]
+        assert all(r.json()["type"] == "urn:grandlivre:problem:duplicate-client" for r in responses
+                   if r.status_code == 409)
