@@ -57,6 +57,13 @@ class TransitionRefused(LedgerError):
     status_hint = 409
 
 
+class ReasonRequired(TransitionRefused):
+    """The change is allowed, but not without saying why: bad input rather than a conflict."""
+
+    code = "reason-required"
+    status_hint = 422
+
+
 def reason_required(current: ClientStatus, target: ClientStatus) -> bool:
     """Closing, blacklisting and lifting a blacklist need a written reason (auditors ask why)."""
     return target in (ClientStatus.CLOSED, ClientStatus.BLACKLISTED) or current is ClientStatus.BLACKLISTED
@@ -68,7 +75,7 @@ def check_transition(current: ClientStatus, target: ClientStatus, reason: str | 
         allowed = ", ".join(sorted(ALLOWED_TRANSITIONS[current])) or "none"
         raise TransitionRefused(f"a {current} client cannot become {target} (allowed: {allowed})", field="status")
     if reason_required(current, target) and not (reason and reason.strip()):
-        raise TransitionRefused(f"going from {current} to {target} needs a reason", field="reason")
+        raise ReasonRequired(f"going from {current} to {target} needs a reason", field="reason")
 
 
 _LIGATURES: Final = str.maketrans({"œ": "oe", "Œ": "oe", "æ": "ae", "Æ": "ae", "ø": "o", "Ø": "o", "đ": "d", "ł": "l"})

@@ -369,7 +369,7 @@ async def _check_duplicates(uow: UnitOfWork, profile: ClientProfile, exclude_id:
     same_identity = await repo.find_identity_duplicates(session, profile, exclude_id)
     if same_identity:
         problems = [{"field": field, "code": "duplicate",
-                     "message": f"client {r.id} ({r.display_name}) has {field} {getattr(r, field)}"} for r in same_identity]
+                     "message": f"client {r.id} ({r.display_name}, {r.status}) has {field} {getattr(r, field)}"} for r in same_identity]
         raise DuplicateClient(f"{field} is already used by " + _names(same_identity), field=field,
                               duplicate_ids=[r.id for r in same_identity], problems=problems)
     same_person = await repo.find_name_birth_duplicates(session, profile, exclude_id)
@@ -380,7 +380,7 @@ async def _check_duplicates(uow: UnitOfWork, profile: ClientProfile, exclude_id:
     if allow_duplicate and overridable:
         return [r.id for r in same_person]
     problems = [{"field": "last_name", "code": "duplicate",
-                 "message": f"client {r.id} ({r.display_name}) has the same name and birth date {r.birth_date}"}
+                 "message": f"client {r.id} ({r.display_name}, {r.status}) has the same name and birth date {r.birth_date}"}
                 for r in same_person]
     if allow_duplicate:
         raise DuplicateClient("the institution does not allow overriding a duplicate name and birth date",

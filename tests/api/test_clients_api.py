@@ -245,7 +245,7 @@ async def test_status_lifecycle_and_its_refusals(client, world) -> None:  # type
     active = (await client.post(f"{url}/activate")).json()
     assert active["status"] == "active" and active["activated_on"] == date.today().isoformat()
     assert_problem(await client.post(f"{url}/activate"), 409, "status", "transition-refused")
-    assert_problem(await client.post(f"{url}/close"), 409, "reason")
+    assert_problem(await client.post(f"{url}/close"), 422, "reason", "reason-required")
     assert_problem(await client.post(f"{url}/close", json={"reason": ""}), 400, "reason")
     closed = (await client.post(f"{url}/close", json={"reason": "Départ de la zone"})).json()
     assert closed["status"] == "closed" and closed["status_reason"] == "Départ de la zone"
@@ -256,7 +256,7 @@ async def test_status_lifecycle_and_its_refusals(client, world) -> None:  # type
     assert reopened["status"] == "pending"
     blacklisted = (await client.post(f"{url}/blacklist", json={"reason": "Fraude documentaire"})).json()
     assert blacklisted["status"] == "blacklisted"
-    assert_problem(await client.post(f"{url}/reopen"), 409, "reason")
+    assert_problem(await client.post(f"{url}/reopen"), 422, "reason", "reason-required")
     assert (await client.post(f"{url}/reopen", json={"reason": "Levée après enquête"})).json()["status"] == "pending"
     history = (await client.get(f"{url}/history")).json()["items"]
     assert [i["after"].get("status") for i in history] == ["pending", "active", "closed", "pending", "blacklisted",
