@@ -436,3 +436,37 @@ async def test_concurrent_creations_of_one_person_make_one_client(client, world)
         assert codes == [201, 409, 409, 409, 409, 409], [r.text for r in responses]
         assert all(r.json()["type"] == "urn:grandlivre:problem:duplicate-client" for r in responses
                    if r.status_code == 409)
+
+
+async def test_a_configured_folder_and_limits_apply_to_uploads(  # type: ignore[no-untyped-def]
+    client, database, settings, staff_settings, admin, world, tmp_path,
+) -> None:
+    import msgspec
+    from litestar.testing import AsyncTestClient
+
+    from api.app import create_app
+
+    folder_settings = msgspec.structs.replace(settings, documents_folder=tmp_path, document_bytes_max=1_000,
+                                              document_content_types=("image/png",))
+    application = create_app(folder_settings, database=database, migrate=False, staff_settings=staff_settings)
+    png = b"\x89PNG\r\n\x1a\n" + b"1" * 100
+    async with AsyncTestClient(app=application) as folder_client:
+        folder_client.headers.update(admin.headers)
+        made = await create(folder_client, person(world))
+        document = (await folder_client.post(f"{URL}/{made['client_id']}/documents",
+                                             json={"document_type": "photo"})).json()
+        files_url = f"{URL}/{made['client_id']}/documents/{document['document_id']}/files"
+        refused = assert_problem(await folder_client.post(files_url, files={"file": ("a.jpg", JPEG, "image/jpeg")}),
+                                 415, "file", "unsupported-file")
+        assert "accepts image/png" in refused["detail"]
+        assert_problem(await folder_client.post(files_url, files={"file": ("a.png", png + b"1" * 900, "image/png")}),
+                       413, "file", "file-too-large")
+        info = (await folder_client.post(files_url, files={"file": ("a.png", png, "image/png")})).json()
+        stored = tmp_path / info["sha256"][:2] / info["sha256"]
+        assert stored.read_bytes() == png
+        assert (await folder_client.get(f"{files_url}/{info['file_id']}")).content == png
+        stored.write_bytes(png + b"tampered")
+        tampered = await folder_client.get(f"{files_url}/{info['file_id']}")
+        assert_problem(tampered, 500, type_="stored-file-corrupt")
+    # the default application (database store) cannot read what the folder holds
+    assert_problem(await client.get(f"{files_url}/{info['file_id']}"), 503, "file_id", "service-unavailable")
