@@ -207,3 +207,24 @@ def test_the_policy_stays_within_what_grand_livre_accepts() -> None:
         DocumentPolicy(bytes_max=DOCUMENT_BYTES_MAX + 1)
     with pytest.raises(ValueError, match="at least one"):
         DocumentPolicy(content_types=frozenset())
+
+
+def test_document_settings_from_the_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: object) -> None:
+    from servicing.config import Settings
+
+    default = Settings.from_environment().document_policy()
+    assert default == DocumentPolicy() and Settings.from_environment().documents_folder is None
+    monkeypatch.setenv("GRANDLIVRE_DOCUMENTS_FOLDER", str(tmp_path))
+    monkeypatch.setenv("GRANDLIVRE_DOCUMENT_BYTES_MAX", "1000000")
+    monkeypatch.setenv("GRANDLIVRE_DOCUMENT_CONTENT_TYPES", " application/pdf, IMAGE/JPEG ")
+    settings = Settings.from_environment()
+    assert str(settings.documents_folder) == str(tmp_path)
+    assert settings.document_policy() == DocumentPolicy(
+        bytes_max=1_000_000, content_types=frozenset({ContentType.PDF, ContentType.JPEG}))
+    for name, value in (("GRANDLIVRE_DOCUMENT_BYTES_MAX", str(DOCUMENT_BYTES_MAX + 1)),
+                        ("GRANDLIVRE_DOCUMENT_BYTES_MAX", "5MB"), ("GRANDLIVRE_DOCUMENT_CONTENT_TYPES", "image/gif"),
+                        ("GRANDLIVRE_DOCUMENT_CONTENT_TYPES", " , ")):
+        monkeypatch.setenv(name, value)
+        with pytest.raises(ValueError, match=name):
+            Settings.from_environment()
+        monkeypatch.delenv(name)
