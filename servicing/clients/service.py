@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any, Final
 
 import msgspec
-from sqlalchemy import Select, or_, select
+from sqlalchemy import Select, any_, literal, or_, select
 from sqlalchemy.exc import DBAPIError
 
 from ledger.db.tables import OfficeRow
@@ -256,9 +256,9 @@ async def client_history(uow: UnitOfWork, client_id: int, *, limit: int, cursor:
     return items, next_cursor
 
 
-def _filtered(statement: Select[tuple[ClientRow]], filters: ClientFilter) -> Select[tuple[ClientRow]]:
+def _filtered(statement: Select[Any], filters: ClientFilter) -> Select[Any]:
     if filters.office_id is not None:
-        branches = select(OfficeRow.id).where(OfficeRow.lineage.any(filters.office_id))
+        branches = select(OfficeRow.id).where(literal(filters.office_id) == any_(OfficeRow.lineage))
         statement = statement.where(ClientRow.office_id.in_(branches))
     if filters.status is not None:
         statement = statement.where(ClientRow.status == filters.status.value)
