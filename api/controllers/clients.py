@@ -14,6 +14,7 @@ from litestar import Controller, Response, delete, get, patch, post, put
 from litestar.datastructures import State, UploadFile
 from litestar.di import Provide
 from litestar.enums import RequestEncodingType
+from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import Body, Parameter
 
 from api.schemas.clients import (
@@ -36,7 +37,7 @@ from api.schemas.clients import (
     VerificationIn,
 )
 from api.schemas.common import DATE_MAX, DATE_MIN, INT32_MAX
-from api.schemas.problems import PROBLEM_RESPONSES
+from api.schemas.problems import PROBLEM_JSON, PROBLEM_RESPONSES, ProblemOut
 from ledger.limits import PAGE_SIZE_MAX
 from servicing.clients import documents, kyc, service
 from servicing.clients.commands import (
@@ -65,6 +66,9 @@ MemberId = Annotated[int, Parameter(ge=1, le=INT32_MAX)]
 FILE_NAME_LENGTH_MAX = 200
 _UNSAFE_IN_FILE_NAME = re.compile(r'[\x00-\x1f\x7f"\\/]')
 
+UPLOAD_RESPONSES = {**PROBLEM_RESPONSES, 415: ResponseSpec(
+    data_container=ProblemOut, media_type=PROBLEM_JSON, generate_examples=False,
+    description="The file is not of an accepted type (recognised by its bytes), or is declared as another type")}
 READ = {"permission": "clients:read"}
 WRITE = {"permission": "clients:write"}
 VERIFY = {"permission": "kyc:verify"}
@@ -144,6 +148,17 @@ class ClientController(Controller):
                                phone=phone)
         page = await service.list_clients(uow_factory(), filters, limit=limit, cursor=cursor)
         return ClientPageOut(items=[ClientOut.from_record(r) for r in page.items], next_cursor=page.next_cursor)
+
+    @get("/search", opt=READ, responses=PROBLEM_RESPONSES,
+         summary="Find a client at the counter: every word of the name, an identity number, or a phone number's end")
+    async def search_clients(
+        self, office_scope: OfficeScope, uow_factory: UnitOfWorkFactory,
+        q: Annotated[str, Parameter(query="q", min_length=1, max_length=100, pattern=r"^[^\x00-\x1f\x7f]+$")],
+        office_id: Annotated[int | None, Parameter(query="office_id", ge=1, le=INT32_MAX, required=False)] = None,
+        limit: Annotated[int, Parameter(query="limit", ge=1, le=service.SEARCH_RESULTS_MAX)] = 20,
+    ) -> list[ClientOut]:
+        found = await service.search_clients(uow_factory(), q, limit=limit, office_id=office_scope.narrow(office_id))
+        return [ClientOut.from_record(r) for r in found]
 
     @get("/{client_id:int}", opt=READ, responses=PROBLEM_RESPONSES, summary="Read one client")
     async def get_client(self, client_id: ClientId, office_scope: OfficeScope,
@@ -255,7 +270,7 @@ class ClientController(Controller):
         return DocumentOut.from_document(found)
 
     @post("/{client_id:int}/documents/{document_id:int}/files", status_code=201, opt=WRITE,
-          responses=PROBLEM_RESPONSES,
+          responses=UPLOAD_RESPONSES,
           summary="Attach a scan or photo (multipart part 'file'): PDF, JPEG, PNG or WebP as configured, "
                   "recognised by its bytes; too large answers 413, another type 415")
     async def attach_file(

@@ -220,9 +220,11 @@ async def list_clients(uow: UnitOfWork, filters: ClientFilter, *, limit: int, cu
     return ClientPage(items=records, next_cursor=next_cursor)
 
 
-async def search_clients(uow: UnitOfWork, query: str, *, limit: int = SEARCH_RESULTS_MAX) -> list[ClientRecord]:
+async def search_clients(uow: UnitOfWork, query: str, *, limit: int = SEARCH_RESULTS_MAX,
+                         office_id: int | None = None) -> list[ClientRecord]:
     """Clients whose name contains every word of `query`, or whose national id / registration
-    number is `query`, or whose phone number ends with its digits."""
+    number is `query`, or whose phone number ends with its digits; of `office_id` and its
+    branches when given."""
     assert 1 <= limit <= SEARCH_RESULTS_MAX, limit
     conditions = []
     tokens = name_key(query).split()
@@ -236,7 +238,8 @@ async def search_clients(uow: UnitOfWork, query: str, *, limit: int = SEARCH_RES
         conditions.append(ClientRow.phone_key.endswith(digits, autoescape=True))
     if not conditions:
         raise InvalidInput("the search needs letters or digits", field="q")
-    statement = select(ClientRow).where(or_(*conditions)).order_by(ClientRow.id).limit(limit)
+    statement = _filtered(select(ClientRow), ClientFilter(office_id=office_id))
+    statement = statement.where(or_(*conditions)).order_by(ClientRow.id).limit(limit)
     async with uow:
         return await repo.load_records(uow.session, list((await uow.session.scalars(statement)).all()))
 

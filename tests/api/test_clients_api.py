@@ -470,3 +470,18 @@ async def test_a_configured_folder_and_limits_apply_to_uploads(  # type: ignore[
         assert_problem(tampered, 500, type_="stored-file-corrupt")
     # the default application (database store) cannot read what the folder holds
     assert_problem(await client.get(f"{files_url}/{info['file_id']}"), 503, "file_id", "service-unavailable")
+
+
+async def test_search_at_the_counter_within_my_offices(client, world, other_branch, staff_user) -> None:  # type: ignore[no-untyped-def]
+    officer = await staff_user("loan_officer", office_id=world.office_id)
+    tag = unique(world)
+    mine = await create(client, person(world, last_name=f"Gueye {tag}", phone=f"+221 77 {next(_ids):03d} 98 76"))
+    await create(client, person(world, office_id=other_branch, last_name=f"Gueye {tag}", first_name="Rama"))
+    by_name = (await client.get(f"{URL}/search", params={"q": f"GUEYE {tag}"}, headers=officer.headers)).json()
+    assert [c["client_id"] for c in by_name] == [mine["client_id"]]
+    by_id = (await client.get(f"{URL}/search", params={"q": mine["national_id"]}, headers=officer.headers)).json()
+    assert [c["client_id"] for c in by_id] == [mine["client_id"]]
+    assert len((await client.get(f"{URL}/search", params={"q": f"gueye {tag}"})).json()) == 2, "head office sees both"
+    assert_problem(await client.get(f"{URL}/search", params={"q": "!!!"}), 422, "q")
+    assert_problem(await client.get(f"{URL}/search", params={"q": "x", "office_id": other_branch},
+                                    headers=officer.headers), 403, "office_id")
