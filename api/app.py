@@ -19,6 +19,7 @@ from api.controllers.approvals import ApprovalController, ApprovalRuleController
 from api.controllers.audit import AuditLogController
 from api.controllers.auth import AuthController
 from api.controllers.chart import GLAccountController
+from api.controllers.clients import ClientController, KycRequirementController
 from api.controllers.closures import AccountingClosureController
 from api.controllers.journal import JournalEntryController
 from api.controllers.offices import OfficeController
@@ -37,6 +38,7 @@ from api.deps import (
 )
 from api.errors import EXCEPTION_HANDLERS
 from api.guards import PUBLIC, permission_guard
+from servicing.clients.documents import DocumentConfig
 from servicing.config import Settings
 from servicing.database import Database
 from servicing.journal import JournalService
@@ -87,6 +89,7 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
         app.state.auth = AuthService(uow_factory, staff_settings, hashing)
         app.state.audit_writer = audit_writer
         app.state.maker_checker = maker_checker
+        app.state.client_documents = DocumentConfig.from_settings(settings)
         try:
             yield
         finally:
@@ -99,6 +102,7 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
             health, OfficeController, GLAccountController, JournalEntryController, AccountingClosureController,
             ReportController, LoanSimulationController,
             AuthController, UserController, RoleController, ApprovalController, ApprovalRuleController, AuditLogController,
+            ClientController, KycRequirementController,
         ],
         dependencies={
             "uow_factory": Provide(provide_uow_factory, sync_to_thread=False),

@@ -6,13 +6,14 @@ that reveals nothing."""
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any
 
+import msgspec
 from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 
 from ledger.errors import LedgerError
-from servicing.errors import ChartRejected
 
 _log = logging.getLogger(__name__)
 PROBLEM_JSON = "application/problem+json"
@@ -21,6 +22,7 @@ PROBLEM_JSON = "application/problem+json"
 def problem(
     request: Request[Any, Any, Any], *, status: int, code: str, title: str, detail: str,
     field: str | None = None, errors: list[dict[str, str]] | None = None,
+    extensions: dict[str, Any] | None = None,
 ) -> Response[dict[str, Any]]:
     body: dict[str, Any] = {
         "type": f"urn:grandlivre:problem:{code}",
@@ -33,17 +35,55 @@ def problem(
         body["field"] = field
     if errors:
         body["errors"] = errors
+    for name, value in (extensions or {}).items():
+        body.setdefault(name, value)
     headers = {"WWW-Authenticate": 'Bearer realm="grandlivre"'} if status == 401 else None
     return Response(content=body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
 
 
+_PROBLEM_KEYS = ("field", "row", "code", "message")
+
+
+def _problem_items(error: LedgerError) -> list[dict[str, str]] | None:
+    """The error's own list of problems (`problems`: every rule it broke), each naming its
+    field (the error's own field when an item names none); else the error's one field."""
+    problems = getattr(error, "problems", None)
+    if isinstance(problems, list) and problems:
+        items = []
+        for item in problems:
+            values = item if isinstance(item, dict) else (
+                msgspec.structs.asdict(item) if isinstance(item, msgspec.Struct) else {"message": str(item)})
+            kept = {key: str(values[key]) for key in _PROBLEM_KEYS if values.get(key) is not None}
+            kept.setdefault("field", error.field or "body")
+            kept.setdefault("message", error.message)
+            items.append(kept)
+        return items
+    if error.field is not None:
+        return [{"field": error.field, "message": error.message}]
+    return None
+
+
 def ledger_error_handler(request: Request[Any, Any, Any], error: LedgerError) -> Response[dict[str, Any]]:
-    errors = getattr(error, "problems", None) if isinstance(error, ChartRejected) else None
-    if errors is None and error.field is not None:
-        errors = [{"field": error.field, "message": error.message}]
     title = error.code.replace("-", " ").capitalize()
+    extensions = getattr(error, "extensions", None)
     return problem(request, status=error.status_hint, code=error.code, title=title, detail=error.message,
-                   field=error.field, errors=errors)
+                   field=error.field, errors=_problem_items(error),
+                   extensions=extensions if isinstance(extensions, dict) else None)
+
+
+_NAMED_IN_MESSAGE = re.compile(r"^Object (?:missing required|contains unknown) field `([^`]{1,100})`")
+_CHECKED_IN_POST_INIT = re.compile(r"^([a-z_][a-z0-9_]{0,60}) (?:must|is|cannot) ")
+
+
+def _named_field(field: str, message: str) -> str:
+    """msgspec names a missing or unknown field in its message, not its path, and a schema's
+    `__post_init__` check starts its message with the field ("birth_date must be..."): name it."""
+    match = _NAMED_IN_MESSAGE.match(message)
+    if match is None and field in ("data", "body"):
+        match = _CHECKED_IN_POST_INIT.match(message)
+    if match is None:
+        return field
+    return match.group(1) if field in ("data", "body") else f"{field}.{match.group(1)}"
 
 
 def validation_error_handler(request: Request[Any, Any, Any], error: ValidationException) -> Response[dict[str, Any]]:
@@ -51,7 +91,8 @@ def validation_error_handler(request: Request[Any, Any, Any], error: ValidationE
     for item in error.extra if isinstance(error.extra, list) else []:
         if isinstance(item, dict):
             field = str(item.get("key") or item.get("source") or "body")
-            errors.append({"field": field, "message": str(item.get("message", ""))})
+            message = str(item.get("message", ""))
+            errors.append({"field": _named_field(field, message), "message": message})
     detail = error.detail or "invalid request"
     if errors:
         detail = f"{errors[0]['field']}: {errors[0]['message']}"
@@ -63,8 +104,8 @@ def http_error_handler(request: Request[Any, Any, Any], error: HTTPException) ->
     status = error.status_code
     if status >= 500:
         _log.error("server error on %s %s", request.method, request.url.path, exc_info=error)
-    code = {401: "not-authenticated", 403: "permission-denied", 404: "not-found", 405: "method-not-allowed",
-            413: "payload-too-large", 429: "too-many-requests"}.get(status, "http-error")
+    code = {400: "invalid-request", 401: "not-authenticated", 403: "permission-denied", 404: "not-found", 405: "method-not-allowed",
+            413: "payload-too-large", 415: "unsupported-media-type", 429: "too-many-requests"}.get(status, "http-error")
     return problem(request, status=status, code=code, title=code.replace("-", " ").capitalize(),
                    detail=str(error.detail))
 

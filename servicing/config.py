@@ -4,11 +4,14 @@ fresh machine with the embedded PostgreSQL."""
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import msgspec
 
 from ledger.limits import IDEMPOTENCY_RETENTION_DAYS_MIN
+from servicing.clients.kyc_rules import ALLOWED_CONTENT_TYPES, DOCUMENT_BYTES_MAX, ContentType, DocumentPolicy
 
 
 class Settings(msgspec.Struct, frozen=True, kw_only=True):
@@ -26,6 +29,14 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     app_password: str | None = None
     idempotency_retention_days: int = 30
     pool_size: int = 20
+    documents_folder: Path | None = None
+    """Where KYC files are kept; None keeps them in the database (one backup holds everything)."""
+    document_bytes_max: int = DOCUMENT_BYTES_MAX
+    document_content_types: tuple[str, ...] = tuple(sorted(ALLOWED_CONTENT_TYPES))
+
+    def document_policy(self) -> DocumentPolicy:
+        return DocumentPolicy(bytes_max=self.document_bytes_max,
+                              content_types=frozenset(ContentType(t) for t in self.document_content_types))
 
     @classmethod
     def from_environment(cls) -> Settings:
@@ -41,4 +52,24 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
             app_password=environ.get("GRANDLIVRE_APP_PASSWORD") or None,
             idempotency_retention_days=retention_days,
             pool_size=int(environ.get("GRANDLIVRE_POOL_SIZE", "20")),
+            documents_folder=Path(folder) if (folder := environ.get("GRANDLIVRE_DOCUMENTS_FOLDER")) else None,
+            **_document_limits(environ),
         )
+
+
+def _document_limits(environ: Mapping[str, str]) -> dict[str, Any]:
+    """GRANDLIVRE_DOCUMENT_BYTES_MAX and GRANDLIVRE_DOCUMENT_CONTENT_TYPES (comma-separated MIME
+    types), checked at start-up so that a typo stops the server instead of refusing every file."""
+    limits: dict[str, Any] = {}
+    if raw_bytes := environ.get("GRANDLIVRE_DOCUMENT_BYTES_MAX"):
+        if not raw_bytes.isdigit() or not 1 <= int(raw_bytes) <= DOCUMENT_BYTES_MAX:
+            raise ValueError(f"GRANDLIVRE_DOCUMENT_BYTES_MAX must be between 1 and {DOCUMENT_BYTES_MAX} bytes")
+        limits["document_bytes_max"] = int(raw_bytes)
+    if raw_types := environ.get("GRANDLIVRE_DOCUMENT_CONTENT_TYPES"):
+        types = tuple(sorted({t.strip().lower() for t in raw_types.split(",") if t.strip()}))
+        unknown = [t for t in types if t not in ALLOWED_CONTENT_TYPES]
+        if unknown or not types:
+            raise ValueError("GRANDLIVRE_DOCUMENT_CONTENT_TYPES lists types among "
+                             + ", ".join(sorted(ALLOWED_CONTENT_TYPES)) + f" (got {raw_types!r})")
+        limits["document_content_types"] = types
+    return limits

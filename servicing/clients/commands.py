@@ -65,6 +65,28 @@ class UpdateClient(msgspec.Struct, frozen=True, kw_only=True):
     """When given, the update is refused if someone changed the client since it was read."""
 
 
+class AddGroupMember(msgspec.Struct, frozen=True, kw_only=True):
+    group_id: int
+    member_id: int
+    actor: str
+    leader: bool = False
+    expected_version: int | None = None
+
+
+class RemoveGroupMember(msgspec.Struct, frozen=True, kw_only=True):
+    group_id: int
+    member_id: int
+    actor: str
+    expected_version: int | None = None
+
+
+class SetGroupLeader(msgspec.Struct, frozen=True, kw_only=True):
+    group_id: int
+    leader_id: int
+    actor: str
+    expected_version: int | None = None
+
+
 class ChangeClientStatus(msgspec.Struct, frozen=True, kw_only=True):
     client_id: int
     status: ClientStatus

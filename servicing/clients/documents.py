@@ -4,6 +4,7 @@ Verification follows the four-eyes rule: whoever recorded a document cannot veri
 from __future__ import annotations
 
 import hashlib
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
 import msgspec
@@ -13,20 +14,23 @@ from sqlalchemy.orm import undefer
 from servicing.clients import repository as repo
 from servicing.clients.commands import AttachFile, RecordDocument, VerifyDocument
 from servicing.clients.db.tables import ClientDocumentFileRow, ClientDocumentRow
-from servicing.clients.errors import DocumentRejected, UnsupportedFile
+from servicing.clients.errors import DocumentRejected, FileTooLarge, SelfVerificationRefused, UnsupportedFile
 from servicing.clients.kyc_rules import (
-    DOCUMENT_BYTES_MAX,
+    DEFAULT_DOCUMENT_POLICY,
     DOCUMENTS_PER_CLIENT_MAX,
     FILES_PER_DOCUMENT_MAX,
-    ContentType,
     DocumentFacts,
+    DocumentPolicy,
     DocumentType,
+    FileRefusal,
     VerificationStatus,
-    sniff_content_type,
+    check_file,
 )
 from servicing.clients.model import ClientStatus
-from servicing.clients.storage import DatabaseStore, DocumentStore
+from servicing.clients.storage import DatabaseStore, DocumentStore, store_for
+from servicing.config import Settings
 from servicing.errors import Conflict, InvalidInput, NotFound, ServiceUnavailable
+from servicing.staff.scope import OfficeScope
 from servicing.unit_of_work import UnitOfWork
 
 
@@ -66,14 +70,14 @@ class FileContent(msgspec.Struct, frozen=True, kw_only=True):
     content: bytes
 
 
-async def record_document(uow: UnitOfWork, command: RecordDocument) -> Document:
+async def record_document(uow: UnitOfWork, command: RecordDocument, *, scope: OfficeScope | None = None) -> Document:
     if command.issued_on and command.expires_on and command.issued_on > command.expires_on:
         raise DocumentRejected("the expiry date is before the issue date", field="expires_on")
     if command.issued_on and command.issued_on > repo.today():
         raise DocumentRejected("the issue date cannot be in the future", field="issued_on")
     async with uow:
         session = uow.session
-        client = await repo.load_row(session, command.client_id, for_update=True)
+        client = await repo.load_row(session, command.client_id, for_update=True, scope=scope)
         if ClientStatus(client.status) is ClientStatus.CLOSED:
             raise Conflict(f"client {client.id} is closed", field="client_id")
         count = await session.scalar(select(func.count()).where(ClientDocumentRow.client_id == client.id))
@@ -96,25 +100,29 @@ async def record_document(uow: UnitOfWork, command: RecordDocument) -> Document:
     return document
 
 
-async def attach_file(uow: UnitOfWork, store: DocumentStore, command: AttachFile) -> FileInfo:
+async def attach_file(uow: UnitOfWork, store: DocumentStore, command: AttachFile, *,
+                      policy: DocumentPolicy = DEFAULT_DOCUMENT_POLICY, scope: OfficeScope | None = None) -> FileInfo:
     """Keep one file of a document after checking its size and, by its bytes, its type."""
     content = command.content
-    if not content:
+    sniffed, refusal = check_file(content, command.declared_content_type, policy)
+    accepted = ", ".join(sorted(policy.content_types))
+    if refusal is FileRefusal.EMPTY:
         raise InvalidInput("the file is empty", field="file")
-    if len(content) > DOCUMENT_BYTES_MAX:
-        raise InvalidInput(f"a file is at most {DOCUMENT_BYTES_MAX} bytes", field="file")
-    sniffed = sniff_content_type(content)
-    allowed = ", ".join(sorted(ContentType))
-    if sniffed is None:
-        raise UnsupportedFile(f"the file is not one of {allowed} (checked by its content)", field="file")
-    declared = command.declared_content_type.split(";")[0].strip().lower()
-    if declared != sniffed.value:
-        raise UnsupportedFile(f"the file is {sniffed.value} but was sent as {declared or 'nothing'}",
-                              field="content-type")
+    if refusal is FileRefusal.TOO_LARGE:
+        raise FileTooLarge(f"the file has {len(content)} bytes; at most {policy.bytes_max} are accepted", field="file")
+    if refusal is FileRefusal.NOT_RECOGNISED:
+        raise UnsupportedFile(f"the file is not one of {accepted} (checked by its content)", field="file")
+    if refusal is FileRefusal.NOT_ACCEPTED:
+        raise UnsupportedFile(f"the file is {sniffed}; this institution accepts {accepted}", field="file")
+    if refusal is FileRefusal.MISDECLARED:
+        declared = command.declared_content_type.split(";")[0].strip().lower()
+        raise UnsupportedFile(f"the file is {sniffed} but was sent as {declared}", field="content_type")
+    assert sniffed is not None and refusal is None, (sniffed, refusal)
     sha256 = hashlib.sha256(content).hexdigest()
     async with uow:
         session = uow.session
-        document = await _load_document_row(uow, command.client_id, command.document_id, for_update=True)
+        document = await _load_document_row(uow, command.client_id, command.document_id, for_update=True,
+                                            scope=scope)
         if document.status != VerificationStatus.PENDING.value:
             raise Conflict(f"document {document.id} is {document.status}: record a new document instead",
                            field="document_id")
@@ -137,21 +145,26 @@ async def attach_file(uow: UnitOfWork, store: DocumentStore, command: AttachFile
     return info
 
 
-async def verify_document(uow: UnitOfWork, command: VerifyDocument) -> Document:
+async def verify_document(uow: UnitOfWork, command: VerifyDocument, *, scope: OfficeScope | None = None) -> Document:
     if command.status is VerificationStatus.PENDING:
         raise InvalidInput("a verification decides: verified or rejected", field="status")
     if command.status is VerificationStatus.REJECTED and not (command.comment and command.comment.strip()):
         raise InvalidInput("a rejection needs a comment saying why", field="comment")
     async with uow:
         session = uow.session
-        row = await _load_document_row(uow, command.client_id, command.document_id, for_update=True)
+        row = await _load_document_row(uow, command.client_id, command.document_id, for_update=True, scope=scope)
         if row.status != VerificationStatus.PENDING.value:
             raise Conflict(f"document {row.id} is already {row.status} by {row.verified_by}", field="document_id")
-        if row.created_by == command.actor:
-            raise Conflict("the person who recorded a document cannot verify it (four eyes)", field="X-Actor")
         files = await _files_of(uow, [row.id])
+        makers = {row.created_by} | {f.created_by for f in files.get(row.id, [])}
+        if command.actor in makers:
+            raise SelfVerificationRefused(
+                "whoever recorded a document or attached its files cannot verify it (four eyes)", field="actor")
         if command.status is VerificationStatus.VERIFIED and not files.get(row.id):
             raise Conflict(f"document {row.id} has no file to verify", field="document_id")
+        if (command.status is VerificationStatus.VERIFIED and row.expires_on is not None
+                and row.expires_on < repo.today()):
+            raise Conflict(f"document {row.id} expired on {row.expires_on}: record the new one", field="expires_on")
         row.status = command.status.value
         row.verified_by = command.actor
         row.verified_at = datetime.now(UTC)
@@ -165,9 +178,9 @@ async def verify_document(uow: UnitOfWork, command: VerifyDocument) -> Document:
     return document
 
 
-async def list_documents(uow: UnitOfWork, client_id: int) -> list[Document]:
+async def list_documents(uow: UnitOfWork, client_id: int, *, scope: OfficeScope | None = None) -> list[Document]:
     async with uow:
-        await repo.load_row(uow.session, client_id)
+        await repo.load_row(uow.session, client_id, scope=scope)
         return await documents_of(uow, client_id)
 
 
@@ -179,16 +192,18 @@ async def documents_of(uow: UnitOfWork, client_id: int) -> list[Document]:
     return [_to_document(r, files.get(r.id, [])) for r in rows]
 
 
-async def get_document(uow: UnitOfWork, client_id: int, document_id: int) -> Document:
+async def get_document(uow: UnitOfWork, client_id: int, document_id: int, *,
+                       scope: OfficeScope | None = None) -> Document:
     async with uow:
-        row = await _load_document_row(uow, client_id, document_id)
+        row = await _load_document_row(uow, client_id, document_id, scope=scope)
         files = await _files_of(uow, [row.id])
         return _to_document(row, files.get(row.id, []))
 
 
-async def read_file(uow: UnitOfWork, store: DocumentStore, client_id: int, document_id: int, file_id: int) -> FileContent:
+async def read_file(uow: UnitOfWork, store: DocumentStore, client_id: int, document_id: int, file_id: int, *,
+                    scope: OfficeScope | None = None) -> FileContent:
     async with uow:
-        await _load_document_row(uow, client_id, document_id)
+        await _load_document_row(uow, client_id, document_id, scope=scope)
         row = (await uow.session.scalars(
             select(ClientDocumentFileRow).options(undefer(ClientDocumentFileRow.content))
             .where(ClientDocumentFileRow.id == file_id, ClientDocumentFileRow.document_id == document_id))).one_or_none()
@@ -203,8 +218,8 @@ async def read_file(uow: UnitOfWork, store: DocumentStore, client_id: int, docum
 
 
 async def _load_document_row(uow: UnitOfWork, client_id: int, document_id: int, *,
-                             for_update: bool = False) -> ClientDocumentRow:
-    await repo.load_row(uow.session, client_id)
+                             for_update: bool = False, scope: OfficeScope | None = None) -> ClientDocumentRow:
+    await repo.load_row(uow.session, client_id, scope=scope)
     statement = select(ClientDocumentRow).where(ClientDocumentRow.id == document_id,
                                                 ClientDocumentRow.client_id == client_id)
     if for_update:
@@ -239,3 +254,15 @@ def _to_document(row: ClientDocumentRow, files: list[FileInfo]) -> Document:
         expires_on=row.expires_on, status=VerificationStatus(row.status), verified_by=row.verified_by,
         verified_at=row.verified_at, verification_comment=row.verification_comment,
         created_at=row.created_at, created_by=row.created_by, files=tuple(files))
+
+
+@dataclass(frozen=True)
+class DocumentConfig:
+    """Where files go and what is accepted, from the settings; the API keeps one."""
+
+    store: DocumentStore
+    policy: DocumentPolicy
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> DocumentConfig:
+        return cls(store=store_for(settings.documents_folder), policy=settings.document_policy())

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from ledger.errors import LedgerError
 from servicing.errors import Conflict, InvalidInput
+from servicing.staff.errors import PermissionDenied
 
 
 class ClientRejected(InvalidInput):
@@ -19,14 +20,19 @@ class ClientRejected(InvalidInput):
 
 
 class DuplicateClient(Conflict):
-    """Another client has the same identity number, or the same name and birth date."""
+    """Another client has the same identity number, or the same name and birth date.
+
+    `extensions` adds `duplicate_client_ids` to the problem document, so that a front end
+    can show the suspected duplicates and let the user confirm with `allow_duplicate`."""
 
     code = "duplicate-client"
 
-    def __init__(self, message: str, *, field: str, duplicate_ids: list[int], problems: list[dict[str, str]]) -> None:
+    def __init__(self, message: str, *, field: str, duplicate_ids: list[int], problems: list[dict[str, str]],
+                 overridable: bool = False) -> None:
         super().__init__(message, field=field)
         self.duplicate_ids = duplicate_ids
         self.problems = problems
+        self.extensions: dict[str, object] = {"duplicate_client_ids": duplicate_ids, "overridable": overridable}
 
 
 class KycIncomplete(LedgerError):
@@ -47,3 +53,14 @@ class DocumentRejected(InvalidInput):
 class UnsupportedFile(LedgerError):
     code = "unsupported-file"
     status_hint = 415
+
+
+class FileTooLarge(LedgerError):
+    code = "file-too-large"
+    status_hint = 413
+
+
+class SelfVerificationRefused(PermissionDenied):
+    """Whoever recorded a document or attached one of its files cannot verify it (four eyes)."""
+
+    code = "self-verification-refused"

@@ -14,11 +14,14 @@ from servicing.clients.documents import documents_of
 from servicing.clients.errors import ClientRejected, KycIncomplete
 from servicing.clients.kyc_rules import KycReport, KycRequirement, check_requirement, kyc_gaps
 from servicing.clients.model import ClientType
+from servicing.staff.scope import OfficeScope
 from servicing.unit_of_work import UnitOfWork
 
 
-async def kyc_report(uow: UnitOfWork, client_id: int, *, on: date | None = None) -> KycReport:
+async def kyc_report(uow: UnitOfWork, client_id: int, *, on: date | None = None,
+                     scope: OfficeScope | None = None) -> KycReport:
     async with uow:
+        await repo.load_row(uow.session, client_id, scope=scope)
         return await _report(uow, client_id, on or repo.today())
 
 

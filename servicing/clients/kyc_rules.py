@@ -58,6 +58,27 @@ class ContentType(enum.StrEnum):
 
 
 ALLOWED_CONTENT_TYPES: Final = frozenset(ContentType)
+"""The types Grand Livre can recognise by their bytes; an institution may accept fewer."""
+
+UNDECLARED_CONTENT_TYPES: Final = frozenset({"", "application/octet-stream", "binary/octet-stream"})
+"""What a browser or curl sends when it does not know a file's type: the bytes decide."""
+
+
+class DocumentPolicy(msgspec.Struct, frozen=True, kw_only=True):
+    """The institution's limits on KYC files (settings `GRANDLIVRE_DOCUMENT_BYTES_MAX` and
+    `GRANDLIVRE_DOCUMENT_CONTENT_TYPES`), within what Grand Livre itself accepts."""
+
+    bytes_max: int = DOCUMENT_BYTES_MAX
+    content_types: frozenset[ContentType] = ALLOWED_CONTENT_TYPES
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.bytes_max <= DOCUMENT_BYTES_MAX:
+            raise ValueError(f"the file size limit must be between 1 and {DOCUMENT_BYTES_MAX} bytes")
+        if not self.content_types:
+            raise ValueError("at least one file type must be accepted")
+
+
+DEFAULT_DOCUMENT_POLICY: Final = DocumentPolicy()
 
 
 def sniff_content_type(content: bytes) -> ContentType | None:
@@ -71,6 +92,37 @@ def sniff_content_type(content: bytes) -> ContentType | None:
     if len(content) >= 12 and content[:4] == b"RIFF" and content[8:12] == b"WEBP":
         return ContentType.WEBP
     return None
+
+
+class FileRefusal(enum.Enum):
+    EMPTY = "empty"
+    TOO_LARGE = "too_large"
+    NOT_RECOGNISED = "not_recognised"
+    NOT_ACCEPTED = "not_accepted"
+    MISDECLARED = "misdeclared"
+
+
+def check_file(content: bytes, declared_content_type: str,
+               policy: DocumentPolicy) -> tuple[ContentType | None, FileRefusal | None]:
+    """The type of a file by its bytes, or why it is refused. Pure.
+
+    A declared type ('image/jpeg; charset=...' is read as 'image/jpeg') must agree with
+    the bytes, unless nothing specific was declared (`UNDECLARED_CONTENT_TYPES`): a PDF
+    sent as a JPEG is refused, because a file that lies about itself is not evidence.
+    """
+    if not content:
+        return None, FileRefusal.EMPTY
+    if len(content) > policy.bytes_max:
+        return None, FileRefusal.TOO_LARGE
+    sniffed = sniff_content_type(content)
+    if sniffed is None:
+        return None, FileRefusal.NOT_RECOGNISED
+    if sniffed not in policy.content_types:
+        return sniffed, FileRefusal.NOT_ACCEPTED
+    declared = declared_content_type.split(";")[0].strip().lower()
+    if declared not in UNDECLARED_CONTENT_TYPES and declared != sniffed.value:
+        return sniffed, FileRefusal.MISDECLARED
+    return sniffed, None
 
 
 class KycRequirement(msgspec.Struct, frozen=True, kw_only=True):

@@ -21,6 +21,7 @@ from servicing.clients.kyc_rules import DEFAULT_REQUIREMENTS, DocumentType, KycR
 from servicing.clients.model import Client, ClientProfile, ClientStatus, ClientType, Gender, Representative
 from servicing.clients.rules import identity_key, phone_key, profile_name_key
 from servicing.errors import NotFound
+from servicing.staff.scope import OfficeScope
 
 _ROW_FIELDS = (
     "office_id", "loan_officer", "region", "phone", "email", "address", "city", "first_name", "middle_name",
@@ -39,12 +40,15 @@ class ClientRecord(msgspec.Struct, frozen=True, kw_only=True):
     updated_by: str
 
 
-async def load_row(session: AsyncSession, client_id: int, *, for_update: bool = False) -> ClientRow:
+async def load_row(session: AsyncSession, client_id: int, *, for_update: bool = False,
+                   scope: OfficeScope | None = None) -> ClientRow:
+    """The client's row; a client outside `scope` (the user's office and its branches) is
+    reported as unknown, so that other branches' clients are not even confirmed to exist."""
     statement = select(ClientRow).where(ClientRow.id == client_id)
     if for_update:
         statement = statement.with_for_update()
     row = (await session.scalars(statement)).one_or_none()
-    if row is None:
+    if row is None or (scope is not None and not scope.includes(row.office_id)):
         raise NotFound(f"unknown client {client_id}", field="client_id")
     return row
 
@@ -59,6 +63,26 @@ async def load_record(session: AsyncSession, row: ClientRow) -> ClientRecord:
     return to_record(row, tuple(
         Representative(full_name=r.full_name, role=r.role, national_id=r.national_id, phone=r.phone)
         for r in representatives), tuple(members))
+
+
+async def load_records(session: AsyncSession, rows: list[ClientRow]) -> list[ClientRecord]:
+    """Records of many clients in three queries, whatever their number (a page of a listing)."""
+    ids = [row.id for row in rows]
+    if not ids:
+        return []
+    representatives: dict[int, list[Representative]] = {}
+    for r in (await session.scalars(
+            select(ClientRepresentativeRow).where(ClientRepresentativeRow.client_id.in_(ids))
+            .order_by(ClientRepresentativeRow.client_id, ClientRepresentativeRow.position))).all():
+        representatives.setdefault(r.client_id, []).append(
+            Representative(full_name=r.full_name, role=r.role, national_id=r.national_id, phone=r.phone))
+    members: dict[int, list[int]] = {}
+    for group_id, member_id in (await session.execute(
+            select(ClientGroupMemberRow.group_id, ClientGroupMemberRow.member_id)
+            .where(ClientGroupMemberRow.group_id.in_(ids))
+            .order_by(ClientGroupMemberRow.group_id, ClientGroupMemberRow.member_id))).all():
+        members.setdefault(group_id, []).append(member_id)
+    return [to_record(row, tuple(representatives.get(row.id, ())), tuple(members.get(row.id, ()))) for row in rows]
 
 
 def to_record(row: ClientRow, representatives: tuple[Representative, ...], member_ids: tuple[int, ...]) -> ClientRecord:
@@ -138,7 +162,6 @@ async def load_requirement(session: AsyncSession, client_type: ClientType) -> Ky
         required_documents=tuple(tuple(DocumentType(t) for t in group) for group in row.required_documents),
         duplicate_override_allowed=row.duplicate_override_allowed,
     )
-
 
 
 def today() -> date:

@@ -19,6 +19,7 @@ from servicing.clients.model import (
     COMMON_FIELDS,
     FIELDS_BY_TYPE,
     MEMBERS_PER_GROUP_MAX,
+    NATIONAL_ID_LENGTH_MAX,
     PROFILE_FIELDS,
     ClientProfile,
     ClientStatus,
@@ -56,6 +57,13 @@ class TransitionRefused(LedgerError):
     status_hint = 409
 
 
+class ReasonRequired(TransitionRefused):
+    """The change is allowed, but not without saying why: bad input rather than a conflict."""
+
+    code = "reason-required"
+    status_hint = 422
+
+
 def reason_required(current: ClientStatus, target: ClientStatus) -> bool:
     """Closing, blacklisting and lifting a blacklist need a written reason (auditors ask why)."""
     return target in (ClientStatus.CLOSED, ClientStatus.BLACKLISTED) or current is ClientStatus.BLACKLISTED
@@ -67,7 +75,7 @@ def check_transition(current: ClientStatus, target: ClientStatus, reason: str | 
         allowed = ", ".join(sorted(ALLOWED_TRANSITIONS[current])) or "none"
         raise TransitionRefused(f"a {current} client cannot become {target} (allowed: {allowed})", field="status")
     if reason_required(current, target) and not (reason and reason.strip()):
-        raise TransitionRefused(f"going from {current} to {target} needs a reason", field="reason")
+        raise ReasonRequired(f"going from {current} to {target} needs a reason", field="reason")
 
 
 _LIGATURES: Final = str.maketrans({"œ": "oe", "Œ": "oe", "æ": "ae", "Æ": "ae", "ø": "o", "Ø": "o", "đ": "d", "ł": "l"})
@@ -150,8 +158,11 @@ def check_profile(profile: ClientProfile, *, today: date) -> list[FieldProblem]:
     problems.extend(_check_group(profile))
     for field in ("national_id", "registration_number"):
         value = getattr(profile, field)
-        if value is not None and national_id_key(value) is None:
+        key = national_id_key(value)
+        if value is not None and key is None:
             problems.append(FieldProblem(field=field, message="must contain letters or digits"))
+        elif key is not None and len(key) > NATIONAL_ID_LENGTH_MAX:
+            problems.append(FieldProblem(field=field, message=f"has more than {NATIONAL_ID_LENGTH_MAX} letters and digits"))
     return problems
 
 

@@ -72,7 +72,10 @@ class FolderStore:
         os.replace(temporary, path)
 
     async def get(self, sha256: str, row_content: bytes | None) -> bytes:
-        content = await asyncio.to_thread(self._path(sha256).read_bytes)
+        try:
+            content = await asyncio.to_thread(self._path(sha256).read_bytes)
+        except FileNotFoundError as error:
+            raise StoredFileCorrupt(f"stored file {sha256} is missing from the document folder") from error
         return checked(sha256, content)
 
 

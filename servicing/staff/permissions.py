@@ -45,6 +45,7 @@ CATALOGUE: Final[dict[str, str]] = {
     "clients:read": "see clients",
     "clients:write": "create and change clients",
     "kyc:verify": "verify clients' identity documents",
+    "kyc:configure": "change the KYC requirements per client type",
     "savings:read": "see savings and current accounts",
     "savings:write": "open and change savings and current accounts",
     "savings:transact": "deposits, withdrawals and transfers",

@@ -19,7 +19,13 @@ from servicing.clients.commands import (
     UpdateClient,
     VerifyDocument,
 )
-from servicing.clients.errors import ClientRejected, DuplicateClient, KycIncomplete, UnsupportedFile
+from servicing.clients.errors import (
+    ClientRejected,
+    DuplicateClient,
+    KycIncomplete,
+    SelfVerificationRefused,
+    UnsupportedFile,
+)
 from servicing.clients.kyc_rules import DocumentType, VerificationStatus
 from servicing.clients.model import ClientProfile, ClientStatus, ClientType, Gender
 from servicing.clients.rules import TransitionRefused
@@ -142,7 +148,7 @@ async def test_kyc_completes_with_a_verified_unexpired_document(uow_factory, wor
     info = await documents.attach_file(uow_factory(), store, AttachFile(
         client_id=client_id, document_id=document.document_id, file_name="cni.jpg",
         declared_content_type="image/jpeg", content=JPEG, actor="teller-1"))
-    with pytest.raises(Conflict, match="four eyes"):
+    with pytest.raises(SelfVerificationRefused, match="four eyes"):
         await documents.verify_document(uow_factory(), VerifyDocument(
             client_id=client_id, document_id=document.document_id, status=VerificationStatus.VERIFIED, actor="teller-1"))
     verified = await documents.verify_document(uow_factory(), VerifyDocument(
