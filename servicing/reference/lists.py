@@ -48,8 +48,9 @@ from products.reference.validation import (
 from servicing.errors import Conflict, InvalidInput, NotFound
 from servicing.reference.catalogue import Catalogue, enabled_currency_decimals, exists
 
-FUNDING_ACCOUNT_TYPES: Final = frozenset({"asset", "liability", "equity"})
-"""A fund source is money the institution holds (asset), owes a lender (liability) or owns (equity)."""
+FUNDING_ACCOUNT_TYPES: Final = frozenset({"asset"})
+"""A fund source's account holds the fund's money (a bank or cash account): loans are disbursed
+from it and repaid into it. The donor's liability (e.g. 162) is booked when the line is drawn."""
 PAYMENT_ACCOUNT_TYPES: Final = frozenset({"asset"})
 """A payment type's override is where the money lands: a till, a bank, a mobile-money float."""
 INCOME_ACCOUNT_TYPES: Final = frozenset({"income"})
