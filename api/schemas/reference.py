@@ -55,7 +55,7 @@ class _In(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     def __post_init__(self) -> None:
         for name in self.__struct_fields__:
             value = getattr(self, name)
-            if isinstance(value, date):
+            if isinstance(value, date) and not isinstance(value, datetime):
                 check_date(value, name)
 
 

@@ -299,7 +299,7 @@ GRANT SELECT ON {mutable}, holiday_office, delinquency_bucket, credit_parameters
 GRANT INSERT, UPDATE ON {mutable} TO "{role}";
 GRANT INSERT, DELETE ON holiday_office TO "{role}";
 GRANT INSERT (bucket_kind, label, days_overdue_min, days_overdue_max, loan_state, provision_rate_percent, source,
-              created_by),
+              created_by, retired_at, retired_by),
       UPDATE (retired_at, retired_by) ON delinquency_bucket TO "{role}";
 GRANT INSERT ON credit_parameters TO "{role}";
 GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO "{role}";

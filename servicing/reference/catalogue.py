@@ -18,6 +18,7 @@ import zlib
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from decimal import Decimal
 from typing import Any, Generic, TypeVar
 
 import msgspec
@@ -198,8 +199,15 @@ async def _load_children(session: AsyncSession, catalogue: Catalogue[D], row_ids
     return {} if catalogue.load_children is None or not row_ids else await catalogue.load_children(session, row_ids)
 
 
+def plain(value: Any) -> Any:
+    """A stored numeric without the zeros of its column's scale: 5.0000 reads back as 5, 17.5000 as 17.5."""
+    if not isinstance(value, Decimal) or not value.is_finite():
+        return value
+    return value.quantize(Decimal(1)) if value == value.to_integral_value() else value.normalize()
+
+
 def _stored(catalogue: Catalogue[D], row: Any, codes: Mapping[int, str], children: Mapping[str, Any]) -> Stored[D]:
-    values = {name: getattr(row, name) for name in catalogue.definition.__struct_fields__
+    values = {name: plain(getattr(row, name)) for name in catalogue.definition.__struct_fields__
               if hasattr(row, name)}
     values.update(children)
     for name, (column, _) in catalogue.accounts.items():

@@ -15,7 +15,7 @@ from products.reference.db.tables import ChargeRow, InstitutionCurrencyRow, Vali
 from products.reference.model import CurrencySetting
 from products.reference.validation import validate_currency_setting
 from servicing.errors import Conflict, NotFound
-from servicing.reference.catalogue import flush
+from servicing.reference.catalogue import flush, plain
 from servicing.unit_of_work import UnitOfWork
 
 
@@ -33,7 +33,7 @@ class CurrencyInfo(msgspec.Struct, frozen=True, kw_only=True):
 def _info(currency: CurrencyRow, setting: InstitutionCurrencyRow | None) -> CurrencyInfo:
     return CurrencyInfo(
         code=currency.code, name=currency.name, decimals=currency.decimals,
-        in_multiples_of=None if setting is None else setting.in_multiples_of,
+        in_multiples_of=None if setting is None else plain(setting.in_multiples_of),
         enabled=setting is not None and setting.enabled, configured=setting is not None,
         version=0 if setting is None else setting.version)
 
