@@ -125,6 +125,11 @@ ValidationLevelController = list_controller(
     spec=lists.VALIDATION_LEVELS, in_type=wire.ValidationLevelIn, patch_type=wire.ValidationLevelPatch,
     out_type=wire.ValidationLevelOut)
 
+CreditInsuranceController = list_controller(
+    path="/api/v1/credit-insurances", tag="Reference data", noun="credit insurance", plural="credit insurances",
+    spec=lists.CREDIT_INSURANCES, in_type=wire.CreditInsuranceIn, patch_type=wire.CreditInsurancePatch,
+    out_type=wire.CreditInsuranceOut)
+
 
 def _currency_out(info: currencies.CurrencyInfo) -> wire.CurrencyOut:
     return msgspec.convert(info, wire.CurrencyOut, from_attributes=True)
@@ -241,6 +246,6 @@ REFERENCE_CONTROLLERS = (
     CurrencyController, FundSourceController, PaymentTypeController, ChargeController, TaxRateController,
     UsuryCapController, HolidayController, WorkingWeekController, ActivitySectorController,
     LoanPurposeCategoryController, LoanPurposeController, DecisionReasonController, ValidationLevelController,
-    DelinquencyBucketController, CreditParametersController,
+    CreditInsuranceController, DelinquencyBucketController, CreditParametersController,
 )
 """Every reference-data controller, for `api.app`'s route handlers."""

@@ -191,6 +191,13 @@ class ValidationLevelIn(_In):
     active: bool = True
 
 
+class CreditInsuranceIn(_In):
+    name: Name
+    insurer: Name | None = None
+    description: LongText = ""
+    active: bool = True
+
+
 class WorkingWeekIn(_In):
     working_weekdays: Annotated[list[Weekday], msgspec.Meta(min_length=1, max_length=7)]
 
@@ -313,6 +320,7 @@ LoanPurposeCategoryOut = out_of(LoanPurposeCategoryIn)
 LoanPurposeOut = out_of(LoanPurposeIn)
 DecisionReasonOut = out_of(DecisionReasonIn)
 ValidationLevelOut = out_of(ValidationLevelIn)
+CreditInsuranceOut = out_of(CreditInsuranceIn)
 
 FundSourcePatch = patch_of(FundSourceIn)
 PaymentTypePatch = patch_of(PaymentTypeIn)
@@ -325,3 +333,4 @@ LoanPurposeCategoryPatch = patch_of(LoanPurposeCategoryIn)
 LoanPurposePatch = patch_of(LoanPurposeIn)
 DecisionReasonPatch = patch_of(DecisionReasonIn)
 ValidationLevelPatch = patch_of(ValidationLevelIn)
+CreditInsurancePatch = patch_of(CreditInsuranceIn)

@@ -270,6 +270,15 @@ class ValidationLevelDefinition(msgspec.Struct, frozen=True, kw_only=True):
     active: bool = True
 
 
+class CreditInsuranceDefinition(msgspec.Struct, frozen=True, kw_only=True):
+    """An insurance a loan may carry (seed 002, « Assurance »: its name)."""
+
+    name: str
+    insurer: str | None = None
+    description: str = ""
+    active: bool = True
+
+
 class DelinquencyBucket(msgspec.Struct, frozen=True, kw_only=True):
     """Loans `days_overdue_min`..`days_overdue_max` days late (inclusive; max None is open)."""
 

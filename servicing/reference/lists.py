@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from products.reference.db.tables import (
     ActivitySectorRow,
     ChargeRow,
+    CreditInsuranceRow,
     DecisionReasonRow,
     FundSourceRow,
     LoanPurposeCategoryRow,
@@ -28,6 +29,7 @@ from products.reference.db.tables import (
 from products.reference.model import (
     ActivitySectorDefinition,
     ChargeDefinition,
+    CreditInsuranceDefinition,
     DecisionReasonDefinition,
     FundSourceDefinition,
     LoanPurposeCategoryDefinition,
@@ -150,3 +152,5 @@ DECISION_REASONS: Final = Catalogue(
 VALIDATION_LEVELS: Final = Catalogue(
     noun="validation level", row_type=ValidationLevelRow, definition=ValidationLevelDefinition,
     unique=(("currency", "level_order"),), check=_check_validation_level)
+CREDIT_INSURANCES: Final = Catalogue(
+    noun="credit insurance", row_type=CreditInsuranceRow, definition=CreditInsuranceDefinition, unique=(("name",),))

@@ -382,6 +382,17 @@ async def test_validation_levels(client, currencies_enabled) -> None:  # type: i
     assert (await client.get(f"/api/v1/validation-levels/{created.json()['id']}")).json()["amount_max"] == "1500.5"
 
 
+async def test_credit_insurances(client) -> None:  # type: ignore[no-untyped-def]
+    name = unique("Assurance décès-invalidité")
+    created = await client.post("/api/v1/credit-insurances", json={"name": name, "insurer": "Mutuelle X"})
+    assert created.status_code == 201, created.text
+    assert_problem(await client.post("/api/v1/credit-insurances", json={"name": name}), 409, "name")
+    changed = await client.patch(f"/api/v1/credit-insurances/{created.json()['id']}", json={"insurer": None})
+    assert changed.json()["insurer"] is None
+    assert (await client.get(f"/api/v1/credit-insurances/{created.json()['id']}")).json() == changed.json()
+    assert any(i["name"] == name for i in (await client.get("/api/v1/credit-insurances")).json())
+
+
 # Delinquency grids and credit parameters
 
 
