@@ -16,6 +16,7 @@ from typing import Annotated, Any
 import msgspec
 
 from api.schemas.common import Code, CurrencyCode, Id, LongText, Name, ShortText, check_date
+from api.schemas.simulations import check_decimal_shape
 from products.loans.terms import HolidayRule, Weekday
 from products.reference.model import (
     BucketKind,
@@ -50,13 +51,16 @@ Days = Annotated[int, msgspec.Meta(ge=0, le=36_500)]
 
 
 class _In(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
-    """Base of the request bodies: dates in 1900-2199 like everywhere else."""
+    """Base of the request bodies: dates in 1900-2199 like everywhere else, decimals finite
+    and of a sane size (no NaN, Infinity or 1E+999999 reaches the rules)."""
 
     def __post_init__(self) -> None:
         for name in self.__struct_fields__:
             value = getattr(self, name)
             if isinstance(value, date) and not isinstance(value, datetime):
                 check_date(value, name)
+            elif isinstance(value, Decimal):
+                check_decimal_shape(value, name)
 
 
 class CurrencyIn(_In):

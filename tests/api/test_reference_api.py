@@ -483,3 +483,21 @@ async def test_reading_is_not_changing(client, staff_user) -> None:  # type: ign
     refused = await client.post("/api/v1/decision-reasons", headers=auditor.headers,
                                 json={"label": unique("x"), "decision": "approve"})
     assert refused.status_code == 403
+
+
+async def test_a_gl_account_named_by_reference_data_cannot_be_deleted(client, world) -> None:  # type: ignore[no-untyped-def]
+    created = await client.post("/api/v1/fund-sources", json={"name": unique("Fonds"), "source_type": "other",
+                                                               "gl_account_code": world.cash})
+    assert created.status_code == 201, created.text
+    refused = await client.request("DELETE", f"/api/v1/gl-accounts/{world.cash}")
+    assert refused.status_code == 409, refused.text
+    assert (await client.get(f"/api/v1/fund-sources/{created.json()['id']}")).json()["gl_account_code"] == world.cash
+
+
+@pytest.mark.parametrize("value", ["NaN", "Infinity", "-sNaN", "1E+999999", "0.00000000001"])
+async def test_numbers_that_are_not_amounts_are_refused(client, value: str) -> None:  # type: ignore[no-untyped-def]
+    response = await client.put("/api/v1/currencies/XOF", json={"in_multiples_of": value})
+    assert response.status_code == 400, response.text
+    assert "in_multiples_of" in response.json()["detail"]
+    grid = [{**GRID[0], "provision_rate_percent": value}]
+    assert (await client.put("/api/v1/delinquency-buckets/overdraft", json={"buckets": grid})).status_code == 400
