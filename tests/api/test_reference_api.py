@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 _counter = itertools.count(1)
+_years = itertools.count(2030)
 
 
 def unique(prefix: str) -> str:
@@ -18,8 +19,11 @@ def unique(prefix: str) -> str:
 
 
 def own_year() -> int:
-    """A year no other test uses, for rows whose validity periods must not overlap."""
-    return 2100 + (os.getpid() % 50) + next(_counter)
+    """A year no other test uses, for rows whose validity periods must not overlap (the
+    database lives for one session; the seeded defaults are in 2014-2026, UMOA and Mali)."""
+    year = next(_years)
+    assert year < 2199, "too many dated rows for the date range"
+    return year
 
 
 def assert_problem(response: Any, status: int, field: str) -> dict[str, Any]:
@@ -501,3 +505,25 @@ async def test_numbers_that_are_not_amounts_are_refused(client, value: str) -> N
     assert "in_multiples_of" in response.json()["detail"]
     grid = [{**GRID[0], "provision_rate_percent": value}]
     assert (await client.put("/api/v1/delinquency-buckets/overdraft", json={"buckets": grid})).status_code == 400
+
+
+async def test_the_rate_and_the_cap_in_force_on_a_date(client) -> None:  # type: ignore[no-untyped-def]
+    general = await tax_rate(client, country="BJ", operation_kind="all_financial_services", rate_percent="18")
+    year = general["valid_from"][:4]
+    interest = await tax_rate(client, country="BJ", operation_kind="loan_interest", rate_percent="10",
+                              valid_from=f"{year}-07-01", valid_to=f"{year}-12-31")
+    url = "/api/v1/tax-rates/in-force"
+    query = {"country": "BJ", "tax_kind": "taf", "operation_kind": "loan_interest"}
+    assert (await client.get(url, params={**query, "on": f"{year}-03-01"})).json()["id"] == general["id"]
+    assert (await client.get(url, params={**query, "on": f"{year}-07-01"})).json()["id"] == interest["id"]
+    assert_problem(await client.get(url, params={**query, "on": "1999-01-01"}), 404, "country")
+    cap_year = own_year()
+    cap = await client.post("/api/v1/usury-caps", json={
+        "zone": "CEMAC", "institution_type": "microfinance", "rate_annual_percent": "24",
+        "valid_from": f"{cap_year}-01-01", "valid_to": f"{cap_year}-12-31", "legal_reference": "test"})
+    assert cap.status_code == 201, cap.text
+    found = await client.get("/api/v1/usury-caps/in-force", params={
+        "zone": "CEMAC", "institution_type": "microfinance", "on": f"{cap_year}-06-30"})
+    assert found.json()["id"] == cap.json()["id"] and found.json()["rate_annual_percent"] == "24"
+    assert_problem(await client.get("/api/v1/usury-caps/in-force", params={
+        "zone": "CEMAC", "institution_type": "microfinance", "on": f"{cap_year + 1}-06-30"}), 404, "institution_type")
