@@ -28,7 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from chart_of_accounts.db.tables import GLAccountRow
 from ledger.db.tables import CurrencyRow
-from products.reference.db.tables import AuditColumns, InstitutionCurrencyRow
+from products.reference.db.tables import InstitutionCurrencyRow
 from products.reference.limits import PAGE_SIZE_MAX
 from servicing.errors import Conflict, InvalidInput, NotFound, translate_database_error
 from servicing.unit_of_work import UnitOfWork
@@ -66,10 +66,6 @@ class Catalogue(Generic[D]):
     lock: bool = False
     save_children: SaveChildren[D] | None = None
     load_children: LoadChildren | None = None
-
-    @property
-    def lock_key(self) -> int:
-        return zlib.crc32(self.row_type.__tablename__.encode())
 
 
 async def create(uow: UnitOfWork, catalogue: Catalogue[D], definition: D, actor: str) -> Stored[D]:
@@ -258,4 +254,4 @@ async def exists(session: AsyncSession, row_type: type[Any], row_id: int | None,
         raise InvalidInput(f"{noun} {row_id} is inactive", field=field)
 
 
-__all__ = ("AuditColumns", "Catalogue", "Stored", "create", "get", "list_all", "update")
+__all__ = ("Catalogue", "Stored", "create", "get", "list_all", "stored_row", "update")
