@@ -465,6 +465,8 @@ async def test_credit_parameters_are_versioned(client) -> None:  # type: ignore[
     by_version = {v["version"]: v for v in versions}
     assert by_version[first.json()["version"]]["days_late_tolerated"] == 3
     assert by_version[second.json()["version"]]["days_late_tolerated"] == 5
+    earlier = await client.put("/api/v1/credit-parameters", json={**CREDIT_PARAMETERS, "valid_from": "2025-12-31"})
+    assert_problem(earlier, 422, "valid_from")
 
 
 @pytest.mark.parametrize(("changes", "field"), [
