@@ -20,7 +20,7 @@ from litestar.params import Parameter
 from api.schemas import reference as wire
 from api.schemas.common import DATE_MAX, DATE_MIN, INT32_MAX
 from api.schemas.problems import PROBLEM_RESPONSES
-from products.loans.terms import HolidayRule
+from products.loans.terms import HolidayRule, Weekday
 from products.reference import model
 from products.reference.limits import PAGE_SIZE_MAX
 from servicing.errors import InvalidInput, NotFound
@@ -98,9 +98,9 @@ ChargeController = list_controller(
     spec=lists.CHARGES, in_type=wire.ChargeIn, patch_type=wire.ChargePatch, out_type=wire.ChargeOut)
 
 
-def _on(on: date) -> date:
+def _on(on: date, field: str = "on") -> date:
     if not DATE_MIN <= on <= DATE_MAX:
-        raise InvalidInput(f"on must be between {DATE_MIN} and {DATE_MAX}", field="on")
+        raise InvalidInput(f"{field} must be between {DATE_MIN} and {DATE_MAX}", field=field)
     return on
 
 
@@ -226,6 +226,18 @@ class WorkingWeekController(Controller):
                           rule: HolidayRule = HolidayRule.NEXT_WORKING_DAY) -> wire.WorkingDayOut:
         answer = await calendar.working_day(uow_factory(), _checked_id(office_id, "office"), _on(on), rule)
         return msgspec.convert(answer, wire.WorkingDayOut, from_attributes=True)
+
+
+    @get("/{office_id:int}/calendar", responses=PROBLEM_RESPONSES, opt=READ,
+         summary="An office's working weekdays and holidays between two dates (at most a year)")
+    async def office_calendar(self, office_id: int, uow_factory: UnitOfWorkFactory,
+                              from_date: Annotated[date, Parameter(query="from")],
+                              to_date: Annotated[date, Parameter(query="to")]) -> wire.OfficeCalendarOut:
+        first, last = _on(from_date, "from"), _on(to_date, "to")
+        found = await calendar.calendar_between(uow_factory(), _checked_id(office_id, "office"), first, last)
+        return wire.OfficeCalendarOut(office_id=office_id, from_date=first, to_date=last,
+                                      working_weekdays=[day for day in Weekday if day in found.working_weekdays],
+                                      holidays=sorted(found.holidays))
 
 
 def _bucket_out(stored: buckets.StoredBucket) -> wire.DelinquencyBucketOut:

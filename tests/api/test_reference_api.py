@@ -290,6 +290,14 @@ async def test_holidays_and_working_days_of_an_office(client, world) -> None:  #
     assert everywhere.json()["office_ids"] == []
     weeks = (await client.get("/api/v1/working-weeks")).json()
     assert any(w["office_id"] == office for w in weeks)
+    calendar = await client.get(f"/api/v1/working-weeks/{office}/calendar",
+                                params={"from": f"{year}-05-30", "to": f"{year}-06-30"})
+    assert calendar.status_code == 200, calendar.text
+    assert calendar.json()["working_weekdays"][-1] == "saturday"
+    assert {f"{year}-06-01", f"{year}-06-02"} <= set(calendar.json()["holidays"])
+    too_long = await client.get(f"/api/v1/working-weeks/{office}/calendar",
+                                params={"from": f"{year}-01-01", "to": f"{year + 1}-01-05"})
+    assert_problem(too_long, 422, "to")
 
 
 async def test_the_default_week_applies_to_offices_without_their_own(client, world) -> None:  # type: ignore[no-untyped-def]
