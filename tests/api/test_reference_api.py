@@ -537,3 +537,12 @@ async def test_the_rate_and_the_cap_in_force_on_a_date(client) -> None:  # type:
     assert found.json()["id"] == cap.json()["id"] and found.json()["rate_annual_percent"] == "24"
     assert_problem(await client.get("/api/v1/usury-caps/in-force", params={
         "zone": "CEMAC", "institution_type": "microfinance", "on": f"{cap_year + 1}-06-30"}), 404, "institution_type")
+
+
+async def test_a_branch_without_its_own_week_works_its_parents(client, world) -> None:  # type: ignore[no-untyped-def]
+    child = await client.post("/api/v1/offices", json={"code": unique("SUB"), "name": "Guichet",
+                                                       "parent_id": world.office_id, "opened_on": "2026-01-01"})
+    assert child.status_code == 201, child.text
+    await client.put(f"/api/v1/working-weeks/{world.office_id}", json={"working_weekdays": ["tuesday", "wednesday"]})
+    monday = await client.get(f"/api/v1/working-weeks/{child.json()['id']}/working-day", params={"on": "2026-11-23"})
+    assert monday.json()["working_day"] == "2026-11-24"
