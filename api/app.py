@@ -23,6 +23,7 @@ from api.controllers.clients import ClientController, KycRequirementController
 from api.controllers.closures import AccountingClosureController
 from api.controllers.journal import JournalEntryController
 from api.controllers.offices import OfficeController
+from api.controllers.reference import REFERENCE_CONTROLLERS
 from api.controllers.reports import ReportController
 from api.controllers.simulations import LoanSimulationController
 from api.controllers.users import RoleController, UserController
@@ -103,6 +104,7 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
             ReportController, LoanSimulationController,
             AuthController, UserController, RoleController, ApprovalController, ApprovalRuleController, AuditLogController,
             ClientController, KycRequirementController,
+            *REFERENCE_CONTROLLERS,
         ],
         dependencies={
             "uow_factory": Provide(provide_uow_factory, sync_to_thread=False),

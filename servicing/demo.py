@@ -22,6 +22,7 @@ from servicing import chart, closures, offices
 from servicing.commands import CloseAccountingPeriod, CreateOffice, PostJournalEntry
 from servicing.journal import JournalService
 from servicing.queries import TrialBalanceRow, trial_balance
+from servicing.reference import defaults as reference_defaults
 from servicing.unit_of_work import UnitOfWorkFactory
 
 DEMO_MONTH_START: Final = date(2026, 10, 1)
@@ -138,6 +139,9 @@ async def run_demo(uow_factory: UnitOfWorkFactory, journal: JournalService, prog
     loaded = await chart.load_chart_template(uow_factory(), DEMO_CHART, DEMO_ACTOR)
     progress(f"chart {DEMO_CHART}: {len(loaded)} accounts added")
     office_ids = await _ensure_offices(uow_factory, progress)
+    seeded = await reference_defaults.seed_reference_defaults(uow_factory, DEMO_ACTOR)
+    seeded += await reference_defaults.seed_demo_reference(uow_factory, DEMO_ACTOR)
+    progress(f"reference data: {seeded} rows added (currencies, payment types, grids, charges...)")
     planned = demo_month()
     async with uow_factory() as uow:
         done = set((await uow.session.scalars(
