@@ -276,8 +276,9 @@ def check_withdrawal(
     """Accept a withdrawal with its fee, or refuse it with the reason.
 
     The checks run from the cheapest to the most specific: the amount itself, the account's
-    status, then the money. Amount plus fee must fit in the available balance; when the
-    money is there but taking it would cross the minimum balance, the reason says so.
+    status, then the money. Amount plus fee must fit in the available balance. The reason
+    is "below minimum balance" when the funds not on hold would cover it but the ledger
+    balance would end below the minimum; otherwise "insufficient available balance".
     """
     refused = _check_amount(amount, rounder)
     if refused is not None:
@@ -289,12 +290,13 @@ def check_withdrawal(
     available = available_balance(state.balances, rules.balance)
     debit = amount + fee
     if debit > available:
-        funds_without_minimum = available + rules.balance.minimum_balance
-        if rules.balance.minimum_balance > 0 and debit <= funds_without_minimum:
+        minimum = rules.balance.minimum_balance
+        crosses_minimum = state.balances.ledger_balance - debit < minimum
+        if minimum > 0 and crosses_minimum and debit <= available + minimum:
             return MovementRefused(
                 reason=RefusalReason.BELOW_MINIMUM_BALANCE,
                 field="amount",
-                message=f"the balance must stay at or above {rules.balance.minimum_balance}; "
+                message=f"the balance must stay at or above {minimum}; "
                 f"at most {max(available - fee, _ZERO)} can be withdrawn",
             )
         return MovementRefused(

@@ -33,6 +33,7 @@ Every calculation is bounded by `limits.CALCULATION_DAYS_MAX` days.
 """
 
 import bisect
+import decimal
 from collections.abc import Iterable, Sequence
 from datetime import date, timedelta
 from decimal import Decimal
@@ -42,6 +43,7 @@ from uuid import UUID
 
 import msgspec
 
+from ledger.money import is_known_currency
 from products.deposits.balances import (
     BALANCE_SIGN,
     AccountTransaction,
@@ -66,6 +68,13 @@ from products.rounding import Rounder, Rounding, compile_rounding
 _ZERO: Final = Decimal(0)
 _HUNDRED: Final = Decimal(100)
 _ONE_DAY: Final = timedelta(days=1)
+
+EXACT_QUANTUM: Final = Decimal("1e-18")
+"""Unrounded ("exact") interest is kept to 18 decimal places, far below any currency's minor unit. Each
+compounding period's interest is quantized to it once, and every sum after that is done in a
+60-digit context, so ``posted + carry_out == carry_in + exact`` holds to the last digit."""
+
+_CALCULATION_PRECISION: Final = 60
 
 
 class CalculationMethod(StrEnum):
@@ -202,10 +211,8 @@ class InterestProjection(msgspec.Struct, frozen=True, kw_only=True):
 
 def validate_interest_settings(settings: InterestSettings) -> None:
     """Raise `DepositError` naming the field for settings no calculation can honour."""
-    try:
-        compile_rounding(settings.rounding, settings.currency)
-    except KeyError:
-        raise DepositError("currency", f"unknown currency {settings.currency!r}") from None
+    if not is_known_currency(settings.currency):
+        raise DepositError("currency", f"unknown currency {settings.currency!r}")
     posting_months = POSTING_MONTHS[settings.posting]
     if posting_months is not None and COMPOUNDING_MONTHS[settings.compounding] > posting_months:
         raise DepositError(
@@ -361,7 +368,13 @@ def interest_for_period(
     """
     validate_interest_settings(settings)
     assert period.days <= CALCULATION_DAYS_MAX, period
-    carry_in = carry or InterestCarry()
+    with decimal.localcontext(prec=_CALCULATION_PRECISION):
+        return _interest_for_period(balances, settings, period, carry or InterestCarry())
+
+
+def _interest_for_period(
+    balances: Sequence[BalanceSegment], settings: InterestSettings, period: Period, carry_in: InterestCarry
+) -> PeriodInterest:
     rounder = compile_rounding(settings.rounding, settings.currency)
     segment_ends = [segment.last_day for segment in balances]
     compounded = carry_in.earned - carry_in.charged
@@ -371,7 +384,13 @@ def interest_for_period(
     for window in compounding_periods(period, settings.compounding, settings.anchor):
         pieces = _pieces(balances, segment_ends, window, settings)
         step = _window_interest(pieces, window.days, compounded, settings)
-        steps.append(msgspec.structs.replace(step, period=window))
+        step = CompoundingStep(
+            period=window,
+            average_base=step.average_base.quantize(EXACT_QUANTUM),
+            earned=step.earned.quantize(EXACT_QUANTUM),
+            charged=step.charged.quantize(EXACT_QUANTUM),
+        )
+        steps.append(step)
         compounded += step.earned - step.charged
         earned_exact += step.earned
         charged_exact += step.charged
@@ -415,8 +434,13 @@ def project_interest(
     Used for a term deposit's projected interest and for catching up several periods.
     """
     validate_interest_settings(settings)
-    history = list(transactions)
-    carry_in = carry or InterestCarry()
+    with decimal.localcontext(prec=_CALCULATION_PRECISION):
+        return _project_interest(list(transactions), settings, period, carry or InterestCarry())
+
+
+def _project_interest(
+    history: list[AccountTransaction], settings: InterestSettings, period: Period, carry_in: InterestCarry
+) -> InterestProjection:
     results: list[PeriodInterest] = []
     for posting_period in posting_periods(period, settings.posting, settings.anchor):
         result = interest_for_period(
