@@ -74,7 +74,8 @@ EXACT_QUANTUM: Final = Decimal("1e-18")
 compounding period's interest is quantized to it once, and every sum after that is done in a
 60-digit context, so ``posted + carry_out == carry_in + exact`` holds to the last digit."""
 
-_CALCULATION_PRECISION: Final = 60
+_CALCULATION_CONTEXT: Final = decimal.Context(prec=60, rounding=decimal.ROUND_HALF_EVEN)
+"""One explicit context whatever the caller's: 60 digits, and quantize ties to even."""
 
 
 class CalculationMethod(StrEnum):
@@ -368,7 +369,7 @@ def interest_for_period(
     """
     validate_interest_settings(settings)
     assert period.days <= CALCULATION_DAYS_MAX, period
-    with decimal.localcontext(prec=_CALCULATION_PRECISION):
+    with decimal.localcontext(_CALCULATION_CONTEXT):
         return _interest_for_period(balances, settings, period, carry or InterestCarry())
 
 
@@ -434,7 +435,7 @@ def project_interest(
     Used for a term deposit's projected interest and for catching up several periods.
     """
     validate_interest_settings(settings)
-    with decimal.localcontext(prec=_CALCULATION_PRECISION):
+    with decimal.localcontext(_CALCULATION_CONTEXT):
         return _project_interest(list(transactions), settings, period, carry or InterestCarry())
 
 
