@@ -284,3 +284,21 @@ def test_idempotency_key_is_deterministic() -> None:
     assert interest_posting_key("acc-42", JANUARY, "overdraft_interest").startswith(
         "deposit-overdraft_interest:"
     )
+
+
+def test_recomputing_a_posted_period_gives_the_same_interest() -> None:
+    """The job re-run for January, with January's posting (31 Jan) now in the history, finds the same
+    interest: the posting earns from 1 February, not on 31 January."""
+    history = [tx(K.DEPOSIT, "1000000", jan(1))]
+    first = interest_for_period(daily_balances(history, JANUARY), xof(), JANUARY)
+    assert first.earned_posted == Decimal(4247)
+    with_posting = [*history, tx(K.INTEREST, "4247", jan(31))]
+    again = interest_for_period(daily_balances(with_posting, JANUARY), xof(), JANUARY)
+    assert again == first
+
+
+def test_a_balance_exactly_at_the_minimum_earns() -> None:
+    """5,000 XOF all January with a 5,000 minimum: 5,000 x 5 x 31/36,500 = 21.23 -> 21."""
+    settings = xof(balance_for_interest_min=Decimal(5000))
+    assert one_period([tx(K.DEPOSIT, "5000", jan(1))], settings)[0] == Decimal(21)
+    assert one_period([tx(K.DEPOSIT, "4999", jan(1))], settings)[0] == Decimal(0)

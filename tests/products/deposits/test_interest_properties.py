@@ -2,6 +2,7 @@
 
 from datetime import date, timedelta
 from decimal import Decimal
+from fractions import Fraction
 
 import msgspec
 from hypothesis import assume, given, settings
@@ -23,7 +24,14 @@ from products.deposits import (
     interest_for_period,
     project_interest,
 )
-from products.deposits.periods import COMPOUNDING_MONTHS, POSTING_MONTHS
+from products.deposits.balances import BALANCE_SIGN
+from products.deposits.periods import (
+    COMPOUNDING_MONTHS,
+    POSTING_MONTHS,
+    compounding_periods,
+    days_in_year_on,
+    posting_periods,
+)
 from products.rounding import Rounding, RoundingMode, compile_rounding
 
 START = date(2026, 1, 1)
@@ -172,3 +180,79 @@ def test_overdraft_interest_never_credits_and_credit_interest_never_charges(
     if withdrawals_only:
         debit_only = interest_for_period(daily_balances(withdrawals_only, period), chosen, period)
         assert debit_only.earned_exact == 0
+
+
+def reference_interest(
+    history: list[AccountTransaction], chosen: InterestSettings, period: Period
+) -> tuple[Fraction, Fraction]:
+    """An independent, day-by-day statement of the rules, in exact fractions.
+
+    The base of a day is the balance of the client's own movements (deposits, withdrawals) plus
+    all interest compounded so far, earned minus charged, exactly: posting only moves the
+    rounded part into the ledger and keeps the rest as carry, so it must not change the base.
+    """
+    compounding_ends = {p.last_day for p in compounding_periods(period, chosen.compounding, chosen.anchor)}
+    posting_ends = {p.last_day for p in posting_periods(period, chosen.posting, chosen.anchor)}
+    compounding_ends |= posting_ends
+    compounded = Fraction(0)
+    earned_total = Fraction(0)
+    charged_total = Fraction(0)
+    window: list[tuple[Fraction, Fraction, Fraction]] = []  # (base, rate / year, overdraft rate / year)
+    day = period.first_day
+    while day <= period.last_day:
+        movements = sum(
+            (Fraction(BALANCE_SIGN[t.kind]) * Fraction(t.amount) for t in history if t.value_date <= day),
+            Fraction(0),
+        )
+        year = days_in_year_on(day, chosen.days_in_year)
+        window.append(
+            (
+                movements + compounded,
+                Fraction(chosen.rate.rate_on(day)) / 100 / year,
+                Fraction(chosen.overdraft_rate.rate_on(day)) / 100 / year,
+            )
+        )
+        if day in compounding_ends:
+            if chosen.method is CalculationMethod.DAILY_BALANCE:
+                earned = sum((b * r for b, r, _ in window if b > 0), Fraction(0))
+                charged = sum((-b * o for b, _, o in window if b < 0), Fraction(0))
+            else:
+                average = sum((b for b, _, _ in window), Fraction(0)) / len(window)
+                earned = average * sum((r for _, r, _ in window), Fraction(0)) if average > 0 else Fraction(0)
+                charged = (
+                    -average * sum((o for _, _, o in window), Fraction(0)) if average < 0 else Fraction(0)
+                )
+            compounded += earned - charged
+            earned_total += earned
+            charged_total += charged
+            window = []
+        day += timedelta(days=1)
+    return earned_total, charged_total
+
+
+@settings(max_examples=60, deadline=None)
+@given(data=st.data(), days=st.integers(1, 200))
+def test_engine_agrees_with_a_day_by_day_reference(data: st.DataObject, days: int) -> None:
+    """Any history (overdrafts included), any settings: the engine's exact interest equals the
+    day-by-day reference, and each posting period's postings equal its rounded amount owed."""
+    chosen = msgspec.structs.replace(
+        data.draw(interest_settings()),
+        overdraft_rate=RateTimeline.constant(data.draw(st.decimals(min_value=0, max_value=30, places=2))),
+    )
+    places = PLACES[chosen.currency]
+    amounts = st.integers(min_value=1, max_value=10**8).map(lambda units: Decimal(units).scaleb(-places))
+    history = [
+        AccountTransaction(
+            kind=data.draw(st.sampled_from([K.DEPOSIT, K.WITHDRAWAL])),
+            amount=data.draw(amounts),
+            value_date=START + timedelta(days=data.draw(st.integers(0, days))),
+        )
+        for _ in range(data.draw(st.integers(1, 6)))
+    ]
+    result = project_interest(history, chosen, span(days))
+    earned, charged = reference_interest(history, chosen, span(days))
+    tolerance = Fraction(1, 10**12)
+    assert abs(Fraction(result.earned_exact_total) - earned) <= tolerance
+    assert abs(Fraction(result.charged_exact_total) - charged) <= tolerance
+    assert result.earned_posted_total + result.carry_out.earned == result.earned_exact_total
+    assert result.charged_posted_total + result.carry_out.charged == result.charged_exact_total

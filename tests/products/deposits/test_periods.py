@@ -26,6 +26,7 @@ from products.deposits import (
 )
 from products.deposits.periods import year_fraction
 from products.deposits.term import whole_units_between
+from products.loans.calendar import add_months
 
 
 def p(first: str, last: str) -> Period:
@@ -148,3 +149,23 @@ def test_term_counted_in_other_units() -> None:
     assert whole_units_between(opened, term, TermUnit.MONTHS) == 2
     assert whole_units_between(opened, Term(count=18, unit=TermUnit.MONTHS), TermUnit.YEARS) == 1
     assert whole_units_between(opened, Term(count=1, unit=TermUnit.YEARS), TermUnit.DAYS) == 365
+
+
+@given(
+    anchor=st.one_of(st.none(), st.dates(date(2020, 1, 1), date(2030, 12, 31))),
+    day=st.dates(date(2015, 1, 1), date(2035, 12, 31)),
+    months=st.sampled_from([1, 3, 6, 12]),
+)
+def test_period_containing_is_consistent(anchor: date | None, day: date, months: int) -> None:
+    """The period holds the day, is one period long (within a clamped month end), and the next one
+    starts the day after it ends; anniversary periods start on anchor + k x months."""
+    period = period_containing(day, months, anchor)
+    assert period.contains(day)
+    assert 28 * months - 3 <= period.days <= 31 * months + 3
+    following = period_containing(period.last_day + timedelta(days=1), months, anchor)
+    assert following.first_day == period.last_day + timedelta(days=1)
+    assert period_containing(period.first_day, months, anchor) == period
+    if anchor is not None:
+        months_apart = (period.first_day.year - anchor.year) * 12 + period.first_day.month - anchor.month
+        assert months_apart % months == 0
+        assert add_months(anchor, months_apart) == period.first_day
