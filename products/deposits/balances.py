@@ -280,12 +280,9 @@ def check_withdrawal(
     is "below minimum balance" when the funds not on hold would cover it but the ledger
     balance would end below the minimum; otherwise "insufficient available balance".
     """
-    refused = _check_amount(amount, rounder)
+    refused = _refusal_before_money(amount, state.status, _DEBIT_REFUSALS, rounder)
     if refused is not None:
         return refused
-    status_refusal = _DEBIT_REFUSALS.get(state.status)
-    if status_refusal is not None:
-        return MovementRefused(reason=status_refusal[0], field="account", message=status_refusal[1])
     fee = withdrawal_fee(amount, rules.fee, rounder)
     available = available_balance(state.balances, rules.balance)
     debit = amount + fee
@@ -324,17 +321,30 @@ def check_deposit(
     state: AccountState, amount: Decimal, value_date: date, rounder: Rounder
 ) -> DepositAccepted | MovementRefused:
     """Accept a deposit, or refuse it: bad amount, account pending, blocked or closed (frozen accepts)."""
-    refused = _check_amount(amount, rounder)
+    refused = _refusal_before_money(amount, state.status, _CREDIT_REFUSALS, rounder)
     if refused is not None:
         return refused
-    status_refusal = _CREDIT_REFUSALS.get(state.status)
-    if status_refusal is not None:
-        return MovementRefused(reason=status_refusal[0], field="account", message=status_refusal[1])
     return DepositAccepted(
         amount=amount,
         transaction=AccountTransaction(kind=TransactionKind.DEPOSIT, amount=amount, value_date=value_date),
         ledger_balance_after=state.balances.ledger_balance + amount,
     )
+
+
+def _refusal_before_money(
+    amount: Decimal,
+    status: AccountStatus,
+    refusals: dict[AccountStatus, tuple[RefusalReason, str]],
+    rounder: Rounder,
+) -> MovementRefused | None:
+    """The amount's own checks, then the account status's, for deposits and withdrawals alike."""
+    refused = _check_amount(amount, rounder)
+    if refused is not None:
+        return refused
+    status_refusal = refusals.get(status)
+    if status_refusal is not None:
+        return MovementRefused(reason=status_refusal[0], field="account", message=status_refusal[1])
+    return None
 
 
 def _check_amount(amount: Decimal, rounder: Rounder) -> MovementRefused | None:

@@ -319,33 +319,24 @@ def apply_maturity_instruction(
     assert interest_credited >= 0, interest_credited
     maturity = maturity_date(terms.activated_on, terms.term, terms.month_end_rule)
     balance = terms.principal + interest_credited
+    renewed: TermDepositTerms | None = None
     if instruction is MaturityInstruction.PAY_OUT:
-        return MaturityOutcome(
-            instruction=instruction,
-            maturity_date=maturity,
-            balance_at_maturity=balance,
-            amount_paid_out=balance,
-            renewed=None,
+        amount_paid_out = balance
+    elif instruction is MaturityInstruction.HOLD:
+        amount_paid_out = _ZERO
+    else:
+        if renewal_rate_percent is None:
+            raise DepositError("renewal_rate_percent", "a renewal needs the rate valid on the maturity date")
+        keeps_interest = instruction is MaturityInstruction.RENEW_PRINCIPAL_AND_INTEREST
+        new_principal = balance if keeps_interest else terms.principal
+        renewed = msgspec.structs.replace(
+            terms, principal=new_principal, activated_on=maturity, rate_annual_percent=renewal_rate_percent
         )
-    if instruction is MaturityInstruction.HOLD:
-        return MaturityOutcome(
-            instruction=instruction,
-            maturity_date=maturity,
-            balance_at_maturity=balance,
-            amount_paid_out=_ZERO,
-            renewed=None,
-        )
-    if renewal_rate_percent is None:
-        raise DepositError("renewal_rate_percent", "a renewal needs the rate valid on the maturity date")
-    keeps_interest = instruction is MaturityInstruction.RENEW_PRINCIPAL_AND_INTEREST
-    new_principal = balance if keeps_interest else terms.principal
-    renewed = msgspec.structs.replace(
-        terms, principal=new_principal, activated_on=maturity, rate_annual_percent=renewal_rate_percent
-    )
+        amount_paid_out = balance - new_principal
     return MaturityOutcome(
         instruction=instruction,
         maturity_date=maturity,
         balance_at_maturity=balance,
-        amount_paid_out=balance - new_principal,
+        amount_paid_out=amount_paid_out,
         renewed=renewed,
     )
