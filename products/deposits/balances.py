@@ -15,7 +15,7 @@ transactions to record, or a refusal and its reason. It never raises for an ordi
 refusal, and it cannot change anything: its inputs are frozen.
 """
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from datetime import date, timedelta
 from decimal import Decimal
 from enum import StrEnum
@@ -23,6 +23,7 @@ from typing import Final
 
 import msgspec
 
+from ledger.limits import AMOUNT_MAX
 from products.deposits.errors import DepositError
 from products.deposits.limits import TRANSACTIONS_PER_CALCULATION_MAX
 from products.rounding import Rounder
@@ -212,6 +213,7 @@ class RefusalReason(StrEnum):
     """Why a movement is refused; the API turns each into a problem type."""
 
     AMOUNT_NOT_POSITIVE = "amount_not_positive"
+    AMOUNT_TOO_LARGE = "amount_too_large"
     WRONG_PRECISION = "wrong_precision"
     ACCOUNT_PENDING = "account_pending"
     ACCOUNT_FROZEN = "account_frozen"
@@ -354,6 +356,12 @@ def _check_amount(amount: Decimal, rounder: Rounder) -> MovementRefused | None:
             field="amount",
             message="amount must be greater than zero",
         )
+    if amount >= AMOUNT_MAX:
+        return MovementRefused(
+            reason=RefusalReason.AMOUNT_TOO_LARGE,
+            field="amount",
+            message=f"amount must be below {AMOUNT_MAX:,.0f}",
+        )
     if amount != amount.quantize(rounder.quantum):
         return MovementRefused(
             reason=RefusalReason.WRONG_PRECISION,
@@ -361,8 +369,3 @@ def _check_amount(amount: Decimal, rounder: Rounder) -> MovementRefused | None:
             message=f"amounts have {rounder.decimals} decimal(s); {amount} is not exact in that unit",
         )
     return None
-
-
-def sorted_by_value_date(transactions: Sequence[AccountTransaction]) -> list[AccountTransaction]:
-    """Transactions in value-date order, stable for equal dates (history order kept)."""
-    return sorted(transactions, key=lambda transaction: transaction.value_date)

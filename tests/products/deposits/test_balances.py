@@ -149,6 +149,7 @@ def test_refusal_reasons() -> None:
         (state_of(funded), "0", RefusalReason.AMOUNT_NOT_POSITIVE),
         (state_of(funded), "-5", RefusalReason.AMOUNT_NOT_POSITIVE),
         (state_of(funded), "100.5", RefusalReason.WRONG_PRECISION),  # XOF has no minor unit
+        (state_of(funded), "1e30", RefusalReason.AMOUNT_TOO_LARGE),
         (state_of(funded, AccountStatus.FROZEN), "100", RefusalReason.ACCOUNT_FROZEN),
         (state_of(funded, AccountStatus.BLOCKED), "100", RefusalReason.ACCOUNT_BLOCKED),
         (state_of(funded, AccountStatus.CLOSED), "100", RefusalReason.ACCOUNT_CLOSED),
