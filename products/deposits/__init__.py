@@ -42,6 +42,7 @@ from products.deposits.interest import (
     validate_interest_settings,
     withholding_tax,
 )
+from products.deposits.ladder import LadderBucket, MaturingDeposit, MaturityLadder, maturity_ladder
 from products.deposits.periods import (
     CompoundingPeriod,
     DaysInYear,
@@ -99,7 +100,10 @@ __all__ = (
     "InterestCarry",
     "InterestProjection",
     "InterestSettings",
+    "LadderBucket",
+    "MaturingDeposit",
     "MaturityInstruction",
+    "MaturityLadder",
     "MaturityOutcome",
     "MonthEndRule",
     "MovementRefused",
@@ -142,6 +146,7 @@ __all__ = (
     "interest_posting_key",
     "interest_settings",
     "maturity_date",
+    "maturity_ladder",
     "period_containing",
     "posting_period_containing",
     "posting_periods",
