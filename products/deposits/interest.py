@@ -429,6 +429,25 @@ def _interest_for_period(
     )
 
 
+def interest_accrued_through(
+    balances: Sequence[BalanceSegment],
+    settings: InterestSettings,
+    posting_period: Period,
+    through_day: date,
+    carry: InterestCarry | None = None,
+) -> PeriodInterest:
+    """Interest accrued in ``posting_period`` from its first day through ``through_day``.
+
+    What the period would post if it ended that day, rounded the same way: the accrual
+    entry of day D (for products that accrue to interest payable) is the accrual through D
+    less the accrual through D - 1, so the daily accruals of a period add up exactly to its
+    posting, and the posting moves the amount from interest payable to the client's account.
+    """
+    assert posting_period.contains(through_day), (posting_period, through_day)
+    accrued = Period(first_day=posting_period.first_day, last_day=through_day)
+    return interest_for_period(balances, settings, accrued, carry)
+
+
 def _posted(owed: Decimal, rounder: Rounder) -> Decimal:
     """What to post of an exact amount owed: rounded the product's way, never negative."""
     if owed <= 0:

@@ -1,5 +1,6 @@
 """Deposit interest, hand-checked: the working is in each docstring."""
 
+import itertools
 from collections.abc import Sequence
 from datetime import date
 from decimal import Decimal
@@ -20,6 +21,7 @@ from products.deposits import (
     RateTimeline,
     TransactionKind,
     daily_balances,
+    interest_accrued_through,
     interest_for_period,
     interest_posting_key,
     project_interest,
@@ -302,3 +304,24 @@ def test_a_balance_exactly_at_the_minimum_earns() -> None:
     settings = xof(balance_for_interest_min=Decimal(5000))
     assert one_period([tx(K.DEPOSIT, "5000", jan(1))], settings)[0] == Decimal(21)
     assert one_period([tx(K.DEPOSIT, "4999", jan(1))], settings)[0] == Decimal(0)
+
+
+def test_daily_accruals_add_up_to_the_posting() -> None:
+    """Accrual products book each day the accrual through that day less the accrual through the day
+    before. 1,000,000 XOF at 5 %: 1,000,000 x 0.05 / 365 = 136.9863 a day; through day k the accrual is
+    round(k x 136.9863): 137, 274, 411, ..., 959 (day 7), ..., 4,247 (day 31) - every day books 137,
+    and 31 x 137 = 4,247, January's posting. With 100,000 XOF (13.6986 a day) the cumulative
+    rounding books 14 on most days and 13 on some, still summing to the posting, 425."""
+    history = [tx(K.DEPOSIT, "1000000", jan(1))]
+    balances = daily_balances(history, JANUARY)
+    through = [
+        interest_accrued_through(balances, xof(), JANUARY, jan(day)).earned_posted for day in range(1, 32)
+    ]
+    daily = [through[0]] + [later - earlier for earlier, later in itertools.pairwise(through)]
+    assert daily == [Decimal(137)] * 31
+    assert sum(daily) == interest_for_period(balances, xof(), JANUARY).earned_posted == Decimal(4247)
+    small = daily_balances([tx(K.DEPOSIT, "100000", jan(1))], JANUARY)
+    through = [interest_accrued_through(small, xof(), JANUARY, jan(day)).earned_posted for day in range(1, 32)]
+    daily = [through[0]] + [later - earlier for earlier, later in itertools.pairwise(through)]
+    assert set(daily) == {Decimal(13), Decimal(14)}
+    assert sum(daily) == interest_for_period(small, xof(), JANUARY).earned_posted == Decimal(425)
