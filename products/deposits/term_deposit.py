@@ -125,7 +125,8 @@ class PrematureClosureQuote(msgspec.Struct, frozen=True, kw_only=True):
 
     ``interest_recalculated`` is what the client is owed in all; ``interest_to_claw_back``
     (posted before and now not owed) or ``interest_to_post`` settles the difference with
-    ``interest_posted_to_date``; ``amount_paid`` is what leaves the deposit.
+    ``interest_posted_to_date``; the withholding tax on the recalculated interest settles the
+    same way with the tax withheld so far; ``amount_paid`` is what leaves the deposit.
     """
 
     closed_on: date
@@ -139,6 +140,9 @@ class PrematureClosureQuote(msgspec.Struct, frozen=True, kw_only=True):
     interest_posted_to_date: Decimal
     interest_to_claw_back: Decimal
     interest_to_post: Decimal
+    withholding_tax: Decimal
+    withholding_tax_to_refund: Decimal
+    withholding_tax_to_withhold: Decimal
     amount_paid: Decimal
 
 
@@ -252,16 +256,53 @@ def premature_closure(
     lock_in: Term | None,
     penalty: PrematureClosurePenalty | None,
     interest_posted_to_date: Decimal = _ZERO,
+    withholding_tax_to_date: Decimal = _ZERO,
     interest_paid_out_to_date: Decimal = _ZERO,
 ) -> PrematureClosureQuote:
     """Quote a closure on ``closed_on`` (the day the money is paid; it earns up to the day before).
 
-    ``interest_posted_to_date`` is the interest credited so far; ``interest_paid_out_to_date``
-    the part of it already transferred out of the deposit (it is deducted from the payout
-    when the recalculated interest is less). Raises `PrematureClosureRefused` inside the
-    lock-in, before activation, or on or after maturity (that is a maturity, not a closure).
+    ``interest_posted_to_date`` is the gross interest credited so far and
+    ``withholding_tax_to_date`` the tax withheld on it; ``interest_paid_out_to_date`` is what
+    was already transferred out of the deposit (net of tax), deducted from the payout. Raises
+    `PrematureClosureRefused` inside the lock-in, before activation, or on or after maturity
+    (that is a maturity, not a closure).
     """
     assert interest_paid_out_to_date <= interest_posted_to_date, "paid out comes from posted interest"
+    maturity = _check_closure_allowed(terms, closed_on, lock_in)
+    rounder = compile_rounding(terms.rounding, terms.currency)
+    contract_rate = terms.rate_annual_percent
+    penalty_percent = penalty.rate_percent if penalty is not None else _ZERO
+    assert penalty_percent >= 0, penalty_percent
+    reduced_rate = max(contract_rate - penalty_percent, _ZERO)
+    at_contract = _interest_held(terms, closed_on, contract_rate).earned_posted_total
+    recalculated = _interest_held(terms, closed_on, reduced_rate).earned_posted_total
+    if penalty is not None and penalty.basis is PenaltyBasis.WHOLE_TERM and closed_on < maturity:
+        not_held = Period(first_day=closed_on, last_day=maturity - _ONE_DAY)
+        extra = terms.principal * penalty_percent * year_fraction(not_held, terms.days_in_year) / _HUNDRED
+        recalculated = max(recalculated - rounder.round(extra), rounder.zero())
+    assert 0 <= recalculated <= at_contract, (recalculated, at_contract)
+    tax_due = withholding_tax(recalculated, terms.withholding_tax_percent, rounder)
+    return PrematureClosureQuote(
+        closed_on=closed_on,
+        maturity_date=maturity,
+        days_held=(closed_on - terms.activated_on).days,
+        contract_rate_percent=contract_rate,
+        reduced_rate_percent=reduced_rate,
+        interest_at_contract_rate=at_contract,
+        interest_recalculated=recalculated,
+        penalty_amount=at_contract - recalculated,
+        interest_posted_to_date=interest_posted_to_date,
+        interest_to_claw_back=max(interest_posted_to_date - recalculated, _ZERO),
+        interest_to_post=max(recalculated - interest_posted_to_date, _ZERO),
+        withholding_tax=tax_due,
+        withholding_tax_to_refund=max(withholding_tax_to_date - tax_due, _ZERO),
+        withholding_tax_to_withhold=max(tax_due - withholding_tax_to_date, _ZERO),
+        amount_paid=terms.principal + recalculated - tax_due - interest_paid_out_to_date,
+    )
+
+
+def _check_closure_allowed(terms: TermDepositTerms, closed_on: date, lock_in: Term | None) -> date:
+    """Refuse a closure before activation, on or after maturity, or inside the lock-in; return the maturity."""
     maturity = maturity_date(terms.activated_on, terms.term, terms.month_end_rule)
     if closed_on < terms.activated_on:
         raise PrematureClosureRefused("closed_on", f"the deposit starts on {terms.activated_on.isoformat()}")
@@ -275,32 +316,7 @@ def premature_closure(
             raise PrematureClosureRefused(
                 "closed_on", f"the deposit is locked in until {lock_in_end.isoformat()}: no withdrawal before"
             )
-    rounder = compile_rounding(terms.rounding, terms.currency)
-    contract_rate = terms.rate_annual_percent
-    penalty_percent = penalty.rate_percent if penalty is not None else _ZERO
-    assert penalty_percent >= 0, penalty_percent
-    reduced_rate = max(contract_rate - penalty_percent, _ZERO)
-    at_contract = _interest_held(terms, closed_on, contract_rate).earned_posted_total
-    recalculated = _interest_held(terms, closed_on, reduced_rate).earned_posted_total
-    if penalty is not None and penalty.basis is PenaltyBasis.WHOLE_TERM and closed_on < maturity:
-        not_held = Period(first_day=closed_on, last_day=maturity - _ONE_DAY)
-        extra = terms.principal * penalty_percent * year_fraction(not_held, terms.days_in_year) / _HUNDRED
-        recalculated = max(recalculated - rounder.round(extra), rounder.zero())
-    assert 0 <= recalculated <= at_contract, (recalculated, at_contract)
-    return PrematureClosureQuote(
-        closed_on=closed_on,
-        maturity_date=maturity,
-        days_held=(closed_on - terms.activated_on).days,
-        contract_rate_percent=contract_rate,
-        reduced_rate_percent=reduced_rate,
-        interest_at_contract_rate=at_contract,
-        interest_recalculated=recalculated,
-        penalty_amount=at_contract - recalculated,
-        interest_posted_to_date=interest_posted_to_date,
-        interest_to_claw_back=max(interest_posted_to_date - recalculated, _ZERO),
-        interest_to_post=max(recalculated - interest_posted_to_date, _ZERO),
-        amount_paid=terms.principal + recalculated - interest_paid_out_to_date,
-    )
+    return maturity
 
 
 def apply_maturity_instruction(

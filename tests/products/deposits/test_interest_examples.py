@@ -321,7 +321,9 @@ def test_daily_accruals_add_up_to_the_posting() -> None:
     assert daily == [Decimal(137)] * 31
     assert sum(daily) == interest_for_period(balances, xof(), JANUARY).earned_posted == Decimal(4247)
     small = daily_balances([tx(K.DEPOSIT, "100000", jan(1))], JANUARY)
-    through = [interest_accrued_through(small, xof(), JANUARY, jan(day)).earned_posted for day in range(1, 32)]
+    through = [
+        interest_accrued_through(small, xof(), JANUARY, jan(day)).earned_posted for day in range(1, 32)
+    ]
     daily = [through[0]] + [later - earlier for earlier, later in itertools.pairwise(through)]
     assert set(daily) == {Decimal(13), Decimal(14)}
     assert sum(daily) == interest_for_period(small, xof(), JANUARY).earned_posted == Decimal(425)

@@ -262,6 +262,7 @@ def deposits(draw: st.DrawFn) -> TermDepositTerms:
         posting=PostingPeriod.AT_MATURITY,
         periods_from_activation=draw(st.booleans()),
         rounding=Rounding(mode=draw(st.sampled_from(list(RoundingMode)))),
+        withholding_tax_percent=draw(st.sampled_from([Decimal(0), Decimal(15), Decimal("12.5")])),
     )
 
 
@@ -282,5 +283,24 @@ def test_premature_closure_never_pays_more_than_holding_to_maturity(
     quote = premature_closure(terms, closed_on, lock_in=None, penalty=penalty)
     assert 0 <= quote.interest_recalculated <= quote.interest_at_contract_rate
     assert quote.interest_at_contract_rate <= projection.interest
-    assert terms.principal <= quote.amount_paid <= projection.maturity_amount
+    assert terms.principal <= quote.amount_paid + quote.withholding_tax
+    assert quote.amount_paid <= projection.maturity_amount
     assert projection.interest >= 0
+
+
+def test_premature_closure_with_withholding_tax() -> None:
+    """Until-withdrawal example with 15 % tax: 34,712 recalculated, tax 34,712 x 0.15 = 5,206.80 -> 5,207.
+    6,000 tax had been withheld on 40,000 posted: 793 is refunded. Paid 1,000,000 + 34,712 - 5,207."""
+    penalty = PrematureClosurePenalty(rate_percent=Decimal(1), basis=PenaltyBasis.UNTIL_WITHDRAWAL)
+    quote = premature_closure(
+        msgspec.structs.replace(simple_8_percent(), withholding_tax_percent=Decimal(15)),
+        date(2026, 7, 1),
+        lock_in=LOCK_IN,
+        penalty=penalty,
+        interest_posted_to_date=Decimal(40000),
+        withholding_tax_to_date=Decimal(6000),
+    )
+    assert quote.withholding_tax == Decimal(5207)
+    assert quote.withholding_tax_to_refund == Decimal(793)
+    assert quote.withholding_tax_to_withhold == 0
+    assert quote.amount_paid == Decimal(1_029_505)
