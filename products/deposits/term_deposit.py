@@ -258,12 +258,16 @@ def premature_closure(
     interest_posted_to_date: Decimal = _ZERO,
     withholding_tax_to_date: Decimal = _ZERO,
     interest_paid_out_to_date: Decimal = _ZERO,
+    rate_for_days_held_percent: Decimal | None = None,
 ) -> PrematureClosureQuote:
     """Quote a closure on ``closed_on`` (the day the money is paid; it earns up to the day before).
 
     ``interest_posted_to_date`` is the gross interest credited so far and
     ``withholding_tax_to_date`` the tax withheld on it; ``interest_paid_out_to_date`` is what
-    was already transferred out of the deposit (net of tax), deducted from the payout. Raises
+    was already transferred out of the deposit (net of tax), deducted from the payout.
+    ``rate_for_days_held_percent``, when given, replaces the contract rate as the rate the
+    penalty is taken from (institutions that pay the chart's rate for the term actually held,
+    Fineract-style, look it up with `rate_chart.find_rate`); it never exceeds the contract rate. Raises
     `PrematureClosureRefused` inside the lock-in, before activation, or on or after maturity
     (that is a maturity, not a closure).
     """
@@ -273,7 +277,12 @@ def premature_closure(
     contract_rate = terms.rate_annual_percent
     penalty_percent = penalty.rate_percent if penalty is not None else _ZERO
     assert penalty_percent >= 0, penalty_percent
-    reduced_rate = max(contract_rate - penalty_percent, _ZERO)
+    base_rate = (
+        contract_rate
+        if rate_for_days_held_percent is None
+        else min(rate_for_days_held_percent, contract_rate)
+    )
+    reduced_rate = max(base_rate - penalty_percent, _ZERO)
     at_contract = _interest_held(terms, closed_on, contract_rate).earned_posted_total
     recalculated = _interest_held(terms, closed_on, reduced_rate).earned_posted_total
     if penalty is not None and penalty.basis is PenaltyBasis.WHOLE_TERM and closed_on < maturity:

@@ -304,3 +304,18 @@ def test_premature_closure_with_withholding_tax() -> None:
     assert quote.withholding_tax_to_refund == Decimal(793)
     assert quote.withholding_tax_to_withhold == 0
     assert quote.amount_paid == Decimal(1_029_505)
+
+
+def test_premature_closure_at_the_rate_for_the_term_held() -> None:
+    """An institution that pays the chart's rate for the term actually held (6 months: 6.5 %) less the
+    1 % penalty: 5.5 % x 181 days: 1,000,000 x 5.5 x 181/36,500 = 27,273.97 -> 27,274."""
+    penalty = PrematureClosurePenalty(rate_percent=Decimal(1), basis=PenaltyBasis.UNTIL_WITHDRAWAL)
+    quote = premature_closure(
+        simple_8_percent(),
+        date(2026, 7, 1),
+        lock_in=None,
+        penalty=penalty,
+        rate_for_days_held_percent=Decimal("6.5"),
+    )
+    assert quote.reduced_rate_percent == Decimal("5.5")
+    assert quote.interest_recalculated == Decimal(27274)
