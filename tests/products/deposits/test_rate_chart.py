@@ -135,6 +135,8 @@ def test_womens_incentive_is_added() -> None:
         client={"gender": "F", "age": 40, "client_type": "individual"},
     )
     assert quote.base_rate_percent == Decimal(7)
+    assert quote.slab_description == "1-12 mois, moins de 5 M : 7%"
+    assert quote.chart_valid_from == date(2026, 1, 1)
     assert quote.rate_annual_percent == Decimal("7.5")
     assert [i.attribute for i in quote.incentives_applied] == ["gender"]
 
