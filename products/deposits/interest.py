@@ -325,9 +325,9 @@ def _piece(first: date, last: date, balance: Decimal, settings: InterestSettings
 
 
 def _window_interest(
-    pieces: Sequence[_Piece], window_days: int, compounded: Decimal, settings: InterestSettings
+    pieces: Sequence[_Piece], window: Period, compounded: Decimal, settings: InterestSettings
 ) -> CompoundingStep:
-    """Exact interest earned and charged over one compounding period."""
+    """Exact interest earned and charged over one compounding period ``window``."""
     minimum = settings.balance_for_interest_min
     base_days = _ZERO
     earned = _ZERO
@@ -340,24 +340,29 @@ def _window_interest(
                 earned += base * piece.rate_percent * piece.days / (_HUNDRED * piece.days_in_year)
             elif base < 0:
                 charged -= base * piece.overdraft_rate_percent * piece.days / (_HUNDRED * piece.days_in_year)
-        return CompoundingStep(
-            period=_NO_PERIOD, average_base=base_days / window_days, earned=earned, charged=charged
-        )
+        return _step(window, base_days / window.days, earned, charged)
     rate_years = _ZERO
     overdraft_rate_years = _ZERO
     for piece in pieces:
         base_days += (piece.balance + compounded) * piece.days
         rate_years += piece.rate_percent * piece.days / piece.days_in_year
         overdraft_rate_years += piece.overdraft_rate_percent * piece.days / piece.days_in_year
-    average = base_days / window_days
+    average = base_days / window.days
     if average > 0 and average >= minimum:
         earned = average * rate_years / _HUNDRED
     elif average < 0:
         charged = -average * overdraft_rate_years / _HUNDRED
-    return CompoundingStep(period=_NO_PERIOD, average_base=average, earned=earned, charged=charged)
+    return _step(window, average, earned, charged)
 
 
-_NO_PERIOD: Final = Period(first_day=date.min, last_day=date.min)
+def _step(window: Period, average_base: Decimal, earned: Decimal, charged: Decimal) -> CompoundingStep:
+    """A compounding step with its amounts quantized to `EXACT_QUANTUM` (see there)."""
+    return CompoundingStep(
+        period=window,
+        average_base=average_base.quantize(EXACT_QUANTUM),
+        earned=earned.quantize(EXACT_QUANTUM),
+        charged=charged.quantize(EXACT_QUANTUM),
+    )
 
 
 def interest_for_period(
@@ -399,13 +404,7 @@ def _interest_for_period(
     steps: list[CompoundingStep] = []
     for window in compounding_periods(period, settings.compounding, settings.anchor):
         pieces = _pieces(balances, segment_ends, window, settings)
-        step = _window_interest(pieces, window.days, compounded, settings)
-        step = CompoundingStep(
-            period=window,
-            average_base=step.average_base.quantize(EXACT_QUANTUM),
-            earned=step.earned.quantize(EXACT_QUANTUM),
-            charged=step.charged.quantize(EXACT_QUANTUM),
-        )
+        step = _window_interest(pieces, window, compounded, settings)
         steps.append(step)
         compounded += step.earned - step.charged
         earned_exact += step.earned
