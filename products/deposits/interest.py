@@ -62,6 +62,7 @@ from products.deposits.periods import (
     PostingPeriod,
     compounding_periods,
     days_in_year_on,
+    posting_period_containing,
     posting_periods,
 )
 from products.rounding import Rounder, Rounding, compile_rounding
@@ -503,6 +504,21 @@ def _project_interest(
         charged_exact_total=sum((r.charged_exact for r in results), _ZERO),
         carry_out=carry_in,
     )
+
+
+def posting_period_ending_on(day: date, settings: InterestSettings, activated_on: date) -> Period | None:
+    """The posting period that ends on ``day``, from the account's activation at the earliest.
+
+    ``None`` when ``day`` is not the end of a posting period, when the account was activated
+    after it, or for at-maturity posting (the maturity date decides). The posting job, run for
+    a date, asks this of each account; with `interest_posting_key` it posts each period once.
+    """
+    if settings.posting is PostingPeriod.AT_MATURITY or activated_on > day:
+        return None
+    period = posting_period_containing(day, settings.posting, settings.anchor)
+    if period.last_day != day:
+        return None
+    return Period(first_day=max(period.first_day, activated_on), last_day=day)
 
 
 def withholding_tax(interest_posted: Decimal, tax_percent: Decimal, rounder: Rounder) -> Decimal:

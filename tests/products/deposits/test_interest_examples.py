@@ -24,6 +24,7 @@ from products.deposits import (
     interest_accrued_through,
     interest_for_period,
     interest_posting_key,
+    posting_period_ending_on,
     project_interest,
     validate_interest_settings,
 )
@@ -327,3 +328,21 @@ def test_daily_accruals_add_up_to_the_posting() -> None:
     daily = [through[0]] + [later - earlier for earlier, later in itertools.pairwise(through)]
     assert set(daily) == {Decimal(13), Decimal(14)}
     assert sum(daily) == interest_for_period(small, xof(), JANUARY).earned_posted == Decimal(425)
+
+
+def test_posting_period_ending_on_a_run_date() -> None:
+    """Monthly posting, account activated 15 January: the run of 31 January posts 15-31 January,
+    the run of 28 February posts February, a run on 20 February posts nothing."""
+    settings = xof()
+    assert posting_period_ending_on(jan(31), settings, jan(15)) == Period(first_day=jan(15), last_day=jan(31))
+    assert posting_period_ending_on(date(2026, 2, 28), settings, jan(15)) == Period(
+        first_day=date(2026, 2, 1), last_day=date(2026, 2, 28)
+    )
+    assert posting_period_ending_on(date(2026, 2, 20), settings, jan(15)) is None
+    assert posting_period_ending_on(jan(31), settings, date(2026, 2, 1)) is None
+    quarterly = xof(posting=PostingPeriod.QUARTERLY)
+    assert posting_period_ending_on(jan(31), quarterly, jan(1)) is None
+    assert posting_period_ending_on(date(2026, 3, 31), quarterly, jan(1)) == Period(
+        first_day=jan(1), last_day=date(2026, 3, 31)
+    )
+    assert posting_period_ending_on(jan(31), xof(posting=PostingPeriod.AT_MATURITY), jan(1)) is None
