@@ -460,6 +460,8 @@ def project_interest(
     settings: InterestSettings,
     period: Period,
     carry: InterestCarry | None = None,
+    *,
+    pay_out_interest: bool = False,
 ) -> InterestProjection:
     """Interest posting period by posting period over ``period``, crediting each posting.
 
@@ -467,14 +469,25 @@ def project_interest(
     ``overdraft_interest`` transaction) and so counts in the balance from the next day. The
     transactions passed in must not already hold postings for the periods projected.
     Used for a term deposit's projected interest and for catching up several periods.
+
+    With ``pay_out_interest`` each credited amount is transferred out the next day (a term
+    deposit that pays its interest to the client's current account): it leaves the base
+    the day it would have joined it, so interest does not compound across postings.
     """
     _checked_rounder(settings)
     with decimal.localcontext(_CALCULATION_CONTEXT):
-        return _project_interest(list(transactions), settings, period, carry or InterestCarry())
+        return _project_interest(
+            list(transactions), settings, period, carry or InterestCarry(), pay_out_interest=pay_out_interest
+        )
 
 
 def _project_interest(
-    history: list[AccountTransaction], settings: InterestSettings, period: Period, carry_in: InterestCarry
+    history: list[AccountTransaction],
+    settings: InterestSettings,
+    period: Period,
+    carry_in: InterestCarry,
+    *,
+    pay_out_interest: bool,
 ) -> InterestProjection:
     results: list[PeriodInterest] = []
     for posting_period in posting_periods(period, settings.posting, settings.anchor):
@@ -490,6 +503,13 @@ def _project_interest(
                     kind=TransactionKind.INTEREST, amount=result.earned_posted, value_date=last_day
                 )
             )
+            if pay_out_interest:
+                paid_on = last_day + _ONE_DAY
+                history.append(
+                    AccountTransaction(
+                        kind=TransactionKind.WITHDRAWAL, amount=result.earned_posted, value_date=paid_on
+                    )
+                )
         if result.charged_posted > 0:
             history.append(
                 AccountTransaction(

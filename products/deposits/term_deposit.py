@@ -66,6 +66,9 @@ class TermDepositTerms(msgspec.Struct, frozen=True, kw_only=True):
         each monthly anniversary); False: calendar periods (month ends).
     withholding_tax_percent
         Tax withheld on each interest posting (0: none).
+    interest_paid_out
+        False: posted interest stays on the deposit and compounds. True: each posting is
+        transferred to the client's current account (a monthly-income deposit).
     """
 
     principal: Decimal
@@ -81,6 +84,7 @@ class TermDepositTerms(msgspec.Struct, frozen=True, kw_only=True):
     rounding: Rounding = msgspec.field(default_factory=Rounding)
     month_end_rule: MonthEndRule = MonthEndRule.SAME_DAY
     withholding_tax_percent: Decimal = _ZERO
+    interest_paid_out: bool = False
 
 
 class TermDepositLimits(msgspec.Struct, frozen=True, kw_only=True):
@@ -95,13 +99,19 @@ class TermDepositLimits(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class TermDepositProjection(msgspec.Struct, frozen=True, kw_only=True):
-    """What the client is shown before opening: maturity date, interest, amount at maturity."""
+    """What the client is shown before opening: maturity date, interest, amount at maturity.
+
+    ``maturity_amount`` is what the deposit pays on the maturity date: the principal plus the
+    interest still on it, net of tax (all of it, unless the interest is paid out at each
+    posting, when only the last posting remains).
+    """
 
     maturity_date: date
     days: int
     rate_annual_percent: Decimal
     interest: Decimal
     withholding_tax: Decimal
+    interest_paid_out_before_maturity: Decimal
     maturity_amount: Decimal
     interest_detail: InterestProjection
 
@@ -213,18 +223,21 @@ def project_term_deposit(terms: TermDepositTerms) -> TermDepositProjection:
     maturity = maturity_date(terms.activated_on, terms.term, terms.month_end_rule)
     detail = _interest_held(terms, maturity, terms.rate_annual_percent)
     rounder = compile_rounding(terms.rounding, terms.currency)
-    tax = sum(
-        (withholding_tax(p.earned_posted, terms.withholding_tax_percent, rounder) for p in detail.periods),
-        rounder.zero(),
-    )
+    net_postings = [
+        p.earned_posted - withholding_tax(p.earned_posted, terms.withholding_tax_percent, rounder)
+        for p in detail.periods
+    ]
     interest = detail.earned_posted_total
+    tax = interest - sum(net_postings, rounder.zero())
+    paid_out_before = sum(net_postings[:-1], rounder.zero()) if terms.interest_paid_out else rounder.zero()
     return TermDepositProjection(
         maturity_date=maturity,
         days=(maturity - terms.activated_on).days,
         rate_annual_percent=terms.rate_annual_percent,
         interest=interest,
         withholding_tax=tax,
-        maturity_amount=terms.principal + interest - tax,
+        interest_paid_out_before_maturity=paid_out_before,
+        maturity_amount=terms.principal + interest - tax - paid_out_before,
         interest_detail=detail,
     )
 
@@ -246,7 +259,8 @@ def _interest_held(
         kind=TransactionKind.DEPOSIT, amount=terms.principal, value_date=terms.activated_on
     )
     held = Period(first_day=terms.activated_on, last_day=until_exclusive - _ONE_DAY)
-    return project_interest([principal], interest_settings(terms, rate_annual_percent), held)
+    settings = interest_settings(terms, rate_annual_percent)
+    return project_interest([principal], settings, held, pay_out_interest=terms.interest_paid_out)
 
 
 def premature_closure(

@@ -27,7 +27,7 @@ from products.deposits import (
     premature_closure,
     project_term_deposit,
 )
-from products.rounding import Rounding, RoundingMode
+from products.rounding import Rounding, RoundingMode, compile_rounding
 
 MONTHS = TermUnit.MONTHS
 
@@ -250,6 +250,11 @@ def deposits(draw: st.DrawFn) -> TermDepositTerms:
         )
     )
     compounding = draw(st.sampled_from(list(CompoundingPeriod)))
+    posting = draw(st.sampled_from([PostingPeriod.AT_MATURITY, PostingPeriod.ANNUAL]))
+    if posting is PostingPeriod.ANNUAL:
+        compounding = draw(
+            st.sampled_from([c for c in CompoundingPeriod if c is not CompoundingPeriod.ANNUAL])
+        )
     return TermDepositTerms(
         principal=Decimal(draw(st.integers(1000, 10**10))).scaleb(-places),
         currency=currency,
@@ -259,10 +264,11 @@ def deposits(draw: st.DrawFn) -> TermDepositTerms:
         method=draw(st.sampled_from(list(CalculationMethod))),
         days_in_year=draw(st.sampled_from(list(DaysInYear))),
         compounding=compounding,
-        posting=PostingPeriod.AT_MATURITY,
+        posting=posting,
         periods_from_activation=draw(st.booleans()),
         rounding=Rounding(mode=draw(st.sampled_from(list(RoundingMode)))),
         withholding_tax_percent=draw(st.sampled_from([Decimal(0), Decimal(15), Decimal("12.5")])),
+        interest_paid_out=draw(st.booleans()),
     )
 
 
@@ -283,8 +289,16 @@ def test_premature_closure_never_pays_more_than_holding_to_maturity(
     quote = premature_closure(terms, closed_on, lock_in=None, penalty=penalty)
     assert 0 <= quote.interest_recalculated <= quote.interest_at_contract_rate
     assert quote.interest_at_contract_rate <= projection.interest
+    # Nothing was paid out before the closure here, so compare what the client receives in all. The
+    # closure taxes its interest once, maturity taxes each posting: they may round one unit apart each.
+    tax_rounding = compile_rounding(terms.rounding, terms.currency).quantum * len(
+        projection.interest_detail.periods
+    )
     assert terms.principal <= quote.amount_paid + quote.withholding_tax
-    assert quote.amount_paid <= projection.maturity_amount
+    assert (
+        quote.amount_paid
+        <= projection.maturity_amount + projection.interest_paid_out_before_maturity + tax_rounding
+    )
     assert projection.interest >= 0
 
 
@@ -319,3 +333,52 @@ def test_premature_closure_at_the_rate_for_the_term_held() -> None:
     )
     assert quote.reduced_rate_percent == Decimal("5.5")
     assert quote.interest_recalculated == Decimal(27274)
+
+
+def monthly_income_deposit() -> TermDepositTerms:
+    """1,200,000 XOF at 6 % for 12 months from 1 January 2026, interest posted monthly and paid out."""
+    return TermDepositTerms(
+        principal=Decimal(1_200_000),
+        currency="XOF",
+        activated_on=date(2026, 1, 1),
+        term=Term(count=12, unit=MONTHS),
+        rate_annual_percent=Decimal(6),
+        posting=PostingPeriod.MONTHLY,
+        interest_paid_out=True,
+    )
+
+
+def test_interest_paid_out_does_not_compound() -> None:
+    """Paid out each month, the base stays 1,200,000: January 1,200,000 x 6 x 31/36,500 = 6,115.07 -> 6,115,
+    February x 28 days = 5,523.29 -> 5,523, April x 30 days = 5,917.81 -> 5,918. Over 365 days the interest
+    is 1,200,000 x 6 % = 72,000 exactly; 65,885 is paid out before maturity and the maturity pays the
+    principal and December's 6,115. Left on the deposit (compounding monthly) it would earn 74,013."""
+    projection = project_term_deposit(monthly_income_deposit())
+    postings = [p.earned_posted for p in projection.interest_detail.periods]
+    assert postings[:4] == [Decimal(6115), Decimal(5523), Decimal(6115), Decimal(5918)]
+    assert projection.interest == Decimal(72000)
+    assert projection.interest_paid_out_before_maturity == Decimal(65885)
+    assert projection.maturity_amount == Decimal(1_206_115)
+    compounding = project_term_deposit(
+        msgspec.structs.replace(monthly_income_deposit(), interest_paid_out=False)
+    )
+    assert compounding.interest == Decimal(74013)
+
+
+def test_premature_closure_of_a_monthly_income_deposit_claws_back_from_the_principal() -> None:
+    """Closed 1 July after six payouts (6,115 + 5,523 + 6,115 + 5,918 + 6,115 + 5,918 = 35,704). At 5 %
+    the same six months earn 1,200,000 x 5 x 181/36,500 = 29,753.42 -> 29,753 (month by month, rounded).
+    The 5,951 paid too much is taken from the principal: paid 1,200,000 + 29,753 - 35,704 = 1,194,049."""
+    penalty = PrematureClosurePenalty(rate_percent=Decimal(1), basis=PenaltyBasis.UNTIL_WITHDRAWAL)
+    quote = premature_closure(
+        monthly_income_deposit(),
+        date(2026, 7, 1),
+        lock_in=None,
+        penalty=penalty,
+        interest_posted_to_date=Decimal(35704),
+        interest_paid_out_to_date=Decimal(35704),
+    )
+    assert quote.interest_at_contract_rate == Decimal(35704)
+    assert quote.interest_recalculated == Decimal(29753)
+    assert quote.interest_to_claw_back == Decimal(5951)
+    assert quote.amount_paid == Decimal(1_194_049)
