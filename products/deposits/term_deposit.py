@@ -97,6 +97,12 @@ class TermDepositLimits(msgspec.Struct, frozen=True, kw_only=True):
     term_max: Term | None = None
     term_multiple: Term | None = None
 
+    def __post_init__(self) -> None:
+        if self.amount_multiple is not None and self.amount_multiple <= 0:
+            raise ValueError("amount_multiple must be positive")
+        if self.term_multiple is not None and self.term_multiple.count <= 0:
+            raise ValueError("term_multiple must be at least one unit")
+
 
 class TermDepositProjection(msgspec.Struct, frozen=True, kw_only=True):
     """What the client is shown before opening: maturity date, interest, amount at maturity.

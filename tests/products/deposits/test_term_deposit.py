@@ -382,3 +382,12 @@ def test_premature_closure_of_a_monthly_income_deposit_claws_back_from_the_princ
     assert quote.interest_recalculated == Decimal(29753)
     assert quote.interest_to_claw_back == Decimal(5951)
     assert quote.amount_paid == Decimal(1_194_049)
+
+
+def test_limits_refuse_empty_multiples() -> None:
+    with pytest.raises(ValueError):
+        TermDepositLimits(term_multiple=Term(count=0, unit=MONTHS))
+    with pytest.raises(ValueError):
+        TermDepositLimits(amount_multiple=Decimal(0))
+    with pytest.raises(msgspec.ValidationError):
+        msgspec.convert({"term_multiple": {"count": 0, "unit": "months"}}, TermDepositLimits)
