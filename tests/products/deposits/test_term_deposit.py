@@ -17,6 +17,7 @@ from products.deposits import (
     PenaltyBasis,
     PostingPeriod,
     PrematureClosurePenalty,
+    PrematureClosureQuote,
     PrematureClosureRefused,
     Term,
     TermDepositLimits,
@@ -126,6 +127,17 @@ def simple_8_percent() -> TermDepositTerms:
 
 
 LOCK_IN = Term(count=3, unit=MONTHS)
+ONE_PERCENT_UNTIL_WITHDRAWAL = PrematureClosurePenalty(
+    rate_percent=Decimal(1), basis=PenaltyBasis.UNTIL_WITHDRAWAL
+)
+ONE_PERCENT_WHOLE_TERM = PrematureClosurePenalty(rate_percent=Decimal(1), basis=PenaltyBasis.WHOLE_TERM)
+
+
+def close_on_1_july(
+    terms: TermDepositTerms, penalty: PrematureClosurePenalty, **amounts: Decimal
+) -> PrematureClosureQuote:
+    """Quote a closure on 1 July 2026 (after the 3-month lock-in): 181 days held from 1 January."""
+    return premature_closure(terms, date(2026, 7, 1), lock_in=LOCK_IN, penalty=penalty, **amounts)
 
 
 def test_premature_closure_refused_inside_the_lock_in() -> None:
@@ -147,13 +159,8 @@ def test_premature_closure_until_withdrawal() -> None:
     At the contract rate: 1,000,000 x 8 x 181/36,500 = 39,671.23 -> 39,671.
     Recalculated: 1,000,000 x 7 x 181/36,500 = 34,712.33 -> 34,712. Penalty 39,671 - 34,712 = 4,959.
     40,000 was already posted: 40,000 - 34,712 = 5,288 is clawed back; paid 1,000,000 + 34,712."""
-    penalty = PrematureClosurePenalty(rate_percent=Decimal(1), basis=PenaltyBasis.UNTIL_WITHDRAWAL)
-    quote = premature_closure(
-        simple_8_percent(),
-        date(2026, 7, 1),
-        lock_in=LOCK_IN,
-        penalty=penalty,
-        interest_posted_to_date=Decimal(40000),
+    quote = close_on_1_july(
+        simple_8_percent(), ONE_PERCENT_UNTIL_WITHDRAWAL, interest_posted_to_date=Decimal(40000)
     )
     assert quote.days_held == 181
     assert quote.reduced_rate_percent == Decimal(7)
@@ -171,8 +178,7 @@ def test_premature_closure_on_the_whole_term() -> None:
     1,000,000 x 1 x 184/36,500 = 5,041.10 -> 5,041. Interest 34,712 - 5,041 = 29,671, which is the
     contract interest 39,671 less 1 % of the principal over the whole 365 days (10,000).
     Nothing posted yet: 29,671 is posted; paid 1,029,671."""
-    penalty = PrematureClosurePenalty(rate_percent=Decimal(1), basis=PenaltyBasis.WHOLE_TERM)
-    quote = premature_closure(simple_8_percent(), date(2026, 7, 1), lock_in=LOCK_IN, penalty=penalty)
+    quote = close_on_1_july(simple_8_percent(), ONE_PERCENT_WHOLE_TERM)
     assert quote.interest_recalculated == Decimal(29671)
     assert quote.penalty_amount == Decimal(10000)
     assert quote.interest_to_post == Decimal(29671)
@@ -191,12 +197,9 @@ def test_whole_term_penalty_never_takes_principal() -> None:
 def test_premature_closure_deducts_interest_already_paid_out() -> None:
     """Interest paid out monthly to the current account (20,000) is taken from the payout when the
     recalculated interest (34,712) is what the client is owed in all: 1,000,000 + 34,712 - 20,000."""
-    penalty = PrematureClosurePenalty(rate_percent=Decimal(1), basis=PenaltyBasis.UNTIL_WITHDRAWAL)
-    quote = premature_closure(
+    quote = close_on_1_july(
         simple_8_percent(),
-        date(2026, 7, 1),
-        lock_in=None,
-        penalty=penalty,
+        ONE_PERCENT_UNTIL_WITHDRAWAL,
         interest_posted_to_date=Decimal(20000),
         interest_paid_out_to_date=Decimal(20000),
     )
@@ -305,12 +308,9 @@ def test_premature_closure_never_pays_more_than_holding_to_maturity(
 def test_premature_closure_with_withholding_tax() -> None:
     """Until-withdrawal example with 15 % tax: 34,712 recalculated, tax 34,712 x 0.15 = 5,206.80 -> 5,207.
     6,000 tax had been withheld on 40,000 posted: 793 is refunded. Paid 1,000,000 + 34,712 - 5,207."""
-    penalty = PrematureClosurePenalty(rate_percent=Decimal(1), basis=PenaltyBasis.UNTIL_WITHDRAWAL)
-    quote = premature_closure(
+    quote = close_on_1_july(
         msgspec.structs.replace(simple_8_percent(), withholding_tax_percent=Decimal(15)),
-        date(2026, 7, 1),
-        lock_in=LOCK_IN,
-        penalty=penalty,
+        ONE_PERCENT_UNTIL_WITHDRAWAL,
         interest_posted_to_date=Decimal(40000),
         withholding_tax_to_date=Decimal(6000),
     )
@@ -323,13 +323,8 @@ def test_premature_closure_with_withholding_tax() -> None:
 def test_premature_closure_at_the_rate_for_the_term_held() -> None:
     """An institution that pays the chart's rate for the term actually held (6 months: 6.5 %) less the
     1 % penalty: 5.5 % x 181 days: 1,000,000 x 5.5 x 181/36,500 = 27,273.97 -> 27,274."""
-    penalty = PrematureClosurePenalty(rate_percent=Decimal(1), basis=PenaltyBasis.UNTIL_WITHDRAWAL)
-    quote = premature_closure(
-        simple_8_percent(),
-        date(2026, 7, 1),
-        lock_in=None,
-        penalty=penalty,
-        rate_for_days_held_percent=Decimal("6.5"),
+    quote = close_on_1_july(
+        simple_8_percent(), ONE_PERCENT_UNTIL_WITHDRAWAL, rate_for_days_held_percent=Decimal("6.5")
     )
     assert quote.reduced_rate_percent == Decimal("5.5")
     assert quote.interest_recalculated == Decimal(27274)
@@ -369,12 +364,9 @@ def test_premature_closure_of_a_monthly_income_deposit_claws_back_from_the_princ
     """Closed 1 July after six payouts (6,115 + 5,523 + 6,115 + 5,918 + 6,115 + 5,918 = 35,704). At 5 %
     the same six months earn 1,200,000 x 5 x 181/36,500 = 29,753.42 -> 29,753 (month by month, rounded).
     The 5,951 paid too much is taken from the principal: paid 1,200,000 + 29,753 - 35,704 = 1,194,049."""
-    penalty = PrematureClosurePenalty(rate_percent=Decimal(1), basis=PenaltyBasis.UNTIL_WITHDRAWAL)
-    quote = premature_closure(
+    quote = close_on_1_july(
         monthly_income_deposit(),
-        date(2026, 7, 1),
-        lock_in=None,
-        penalty=penalty,
+        ONE_PERCENT_UNTIL_WITHDRAWAL,
         interest_posted_to_date=Decimal(35704),
         interest_paid_out_to_date=Decimal(35704),
     )
