@@ -22,6 +22,8 @@ from products.deposits import (
     TransactionKind,
     daily_balances,
     interest_for_period,
+    interest_from_balance_days,
+    is_single_window,
     project_interest,
 )
 from products.deposits.balances import BALANCE_SIGN
@@ -256,3 +258,69 @@ def test_engine_agrees_with_a_day_by_day_reference(data: st.DataObject, days: in
     assert abs(Fraction(result.charged_exact_total) - charged) <= tolerance
     assert result.earned_posted_total + result.carry_out.earned == result.earned_exact_total
     assert result.charged_posted_total + result.carry_out.charged == result.charged_exact_total
+
+
+@settings(max_examples=150, deadline=None)
+@given(data=st.data(), month=st.integers(1, 12), carry_cents=st.integers(-49, 49))
+def test_balance_day_sums_give_the_same_interest_as_the_day_walk(
+    data: st.DataObject, month: int, carry_cents: int
+) -> None:
+    """For a single-window period (monthly compounding posted monthly, one rate), the set-based
+    formula on credit/debit balance-days equals `interest_for_period` on the same balances."""
+    chosen = msgspec.structs.replace(
+        data.draw(interest_settings(constant_rate=True)),
+        compounding=CompoundingPeriod.MONTHLY,
+        posting=PostingPeriod.MONTHLY,
+        overdraft_rate=RateTimeline.constant(data.draw(st.decimals(min_value=0, max_value=30, places=2))),
+    )
+    first = date(2026, month, 1)
+    period = Period(first_day=first, last_day=(first + timedelta(days=31)).replace(day=1) - timedelta(days=1))
+    assert is_single_window(chosen, period)
+    places = PLACES[chosen.currency]
+    amounts = st.integers(min_value=1, max_value=10**8).map(lambda units: Decimal(units).scaleb(-places))
+    history = [
+        AccountTransaction(
+            kind=data.draw(st.sampled_from([K.DEPOSIT, K.WITHDRAWAL])),
+            amount=data.draw(amounts),
+            value_date=first + timedelta(days=data.draw(st.integers(-10, period.days - 1))),
+        )
+        for _ in range(data.draw(st.integers(1, 6)))
+    ]
+    unit = compile_rounding(chosen.rounding, chosen.currency).quantum
+    carry = InterestCarry(
+        earned=max(unit * carry_cents / 100, Decimal(0)), charged=max(-unit * carry_cents / 100, Decimal(0))
+    )
+    balances = daily_balances(history, period)
+    net_carry = carry.earned - carry.charged
+    bases = [
+        (segment.balance + net_carry, (segment.last_day - segment.first_day).days + 1) for segment in balances
+    ]
+    credit = sum((base * days for base, days in bases if base > 0), Decimal(0))
+    debit = sum((-base * days for base, days in bases if base < 0), Decimal(0))
+    walked = interest_for_period(balances, chosen, period, carry)
+    summed = interest_from_balance_days(
+        credit_balance_days=credit, debit_balance_days=debit, settings=chosen, period=period, carry=carry
+    )
+    assert summed.earned_posted == walked.earned_posted
+    assert summed.charged_posted == walked.charged_posted
+    assert abs(summed.earned_exact - walked.earned_exact) <= Decimal("1e-18")
+    assert abs(summed.charged_exact - walked.charged_exact) <= Decimal("1e-18")
+
+
+def test_single_window_needs_one_rate_one_window_and_no_minimum() -> None:
+    january = Period(first_day=START, last_day=date(2026, 1, 31))
+    monthly = InterestSettings(currency="XOF", rate=RateTimeline.constant(Decimal(5)))
+    assert is_single_window(monthly, january)
+    assert not is_single_window(
+        msgspec.structs.replace(monthly, compounding=CompoundingPeriod.DAILY), january
+    )
+    assert not is_single_window(
+        msgspec.structs.replace(monthly, balance_for_interest_min=Decimal(1)), january
+    )
+    changing = RateTimeline(
+        changes=(
+            RateChange(effective_from=date(2000, 1, 1), rate_annual_percent=Decimal(5)),
+            RateChange(effective_from=date(2026, 1, 16), rate_annual_percent=Decimal(6)),
+        )
+    )
+    assert not is_single_window(msgspec.structs.replace(monthly, rate=changing), january)
