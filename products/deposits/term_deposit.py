@@ -5,7 +5,8 @@ when it opens. Interest follows `interest`: computed daily or on the average dai
 compounded and posted at the product's periods, counted from the activation date
 (anniversary periods) unless the product uses calendar periods, and posted for the last
 time on the day before maturity. Posted interest is credited to the deposit itself, so it
-compounds; the maturity amount is the principal plus everything posted, less withholding tax.
+compounds, and the maturity amount is the principal plus everything posted, less withholding
+tax; a deposit that pays its interest out at each posting keeps only the last one for maturity.
 
 **Premature closure** (seed 004 "pénalités de retrait anticipé"). Refused before the end of
 the lock-in ("période de blocage"). Afterwards the interest is recomputed from activation up
