@@ -383,12 +383,23 @@ def interest_for_period(
         return _interest_for_period(balances, settings, period, carry or InterestCarry(), rounder)
 
 
-@functools.lru_cache(maxsize=1024)
 def _checked_rounder(settings: InterestSettings) -> Rounder:
     """Validate the settings and compile their rounding once per distinct settings (a run over
-    100,000 accounts of a few products validates a few times, not 100,000)."""
+    100,000 accounts of a few products validates a few times, not 100,000). Settings built
+    with a list instead of a tuple of rate changes cannot be cached and are checked each time."""
+    try:
+        hash(settings)
+    except TypeError:
+        return _validated_rounder(settings)
+    return _cached_rounder(settings)
+
+
+def _validated_rounder(settings: InterestSettings) -> Rounder:
     validate_interest_settings(settings)
     return compile_rounding(settings.rounding, settings.currency)
+
+
+_cached_rounder: Final = functools.lru_cache(maxsize=1024)(_validated_rounder)
 
 
 def _interest_for_period(
