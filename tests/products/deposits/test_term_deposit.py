@@ -383,3 +383,11 @@ def test_limits_refuse_empty_multiples() -> None:
         TermDepositLimits(amount_multiple=Decimal(0))
     with pytest.raises(msgspec.ValidationError):
         msgspec.convert({"term_multiple": {"count": 0, "unit": "months"}}, TermDepositLimits)
+
+
+def test_frozen_terms_round_trip_through_json() -> None:
+    """The servicing layer stores the terms frozen at opening as JSON; they come back equal."""
+    terms = monthly_income_deposit()
+    assert msgspec.json.decode(msgspec.json.encode(terms), type=TermDepositTerms) == terms
+    quote = close_on_1_july(simple_8_percent(), ONE_PERCENT_WHOLE_TERM)
+    assert msgspec.json.decode(msgspec.json.encode(quote), type=PrematureClosureQuote) == quote
