@@ -48,7 +48,7 @@ from servicing.database import Database, _asyncpg_dsn  # noqa: E402
 from servicing.unit_of_work import UnitOfWorkFactory  # noqa: E402
 from servicing.verification import verify_journal  # noqa: E402
 
-DATABASE_NAME = "grandlivre_bench_reports"
+DATABASE_NAME = os.environ.get("GRANDLIVRE_BENCH_DATABASE", "grandlivre_bench_reports")
 OFFICES = 20
 DETAIL_ACCOUNTS = 1_000
 FIRST_DAY = date(2023, 1, 1)
@@ -108,6 +108,13 @@ def _text(sql: str) -> Any:
     return text(sql)
 
 
+def _uuid7(moment: datetime, rng: random.Random) -> UUID:
+    """Time-ordered ids, as the journal's writer makes them (uuid7): millisecond time, then random."""
+    millis = int(moment.timestamp() * 1000)
+    value = (millis << 80) | (0x7 << 76) | (rng.getrandbits(12) << 64) | (0b10 << 62) | rng.getrandbits(62)
+    return UUID(int=value)
+
+
 def _entries(count: int, office_ids: list[int], account_ids: list[int], seed: int):  # type: ignore[no-untyped-def]
     """Chunks of (entry records, line records), every entry two lines, hashed onto its office's chain."""
     rng = random.Random(seed)
@@ -119,7 +126,7 @@ def _entries(count: int, office_ids: list[int], account_ids: list[int], seed: in
         line_records: list[tuple[Any, ...]] = []
         for _ in range(min(CHUNK, count - made)):
             made += 1
-            entry_id = UUID(int=rng.getrandbits(128))
+            entry_id = _uuid7(booked_base + timedelta(microseconds=made), rng)
             office = rng.choice(office_ids)
             day = FIRST_DAY + timedelta(days=rng.randrange(DAYS))
             booked_at = booked_base + timedelta(microseconds=made)
