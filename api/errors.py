@@ -6,6 +6,7 @@ that reveals nothing."""
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any
 
 from litestar import Request, Response
@@ -15,6 +16,8 @@ from ledger.errors import LedgerError
 from servicing.errors import ChartRejected
 
 _log = logging.getLogger(__name__)
+_MISSING_PARAMETER = re.compile(r"Missing required \w+ parameter '([^']+)'")
+"""Litestar names a missing query parameter or header only in its message."""
 PROBLEM_JSON = "application/problem+json"
 
 
@@ -53,6 +56,9 @@ def validation_error_handler(request: Request[Any, Any, Any], error: ValidationE
             field = str(item.get("key") or item.get("source") or "body")
             errors.append({"field": field, "message": str(item.get("message", ""))})
     detail = error.detail or "invalid request"
+    missing = _MISSING_PARAMETER.search(detail)
+    if not errors and missing:
+        errors.append({"field": missing.group(1), "message": "required"})
     if errors:
         detail = f"{errors[0]['field']}: {errors[0]['message']}"
     return problem(request, status=400, code="invalid-request", title="Invalid request", detail=detail,

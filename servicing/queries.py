@@ -90,6 +90,9 @@ class EntryFilter(msgspec.Struct, frozen=True, kw_only=True):
     source_type: str | None = None
     source_id: str | None = None
     actor: str | None = None
+    amount_min: Decimal | None = None
+    amount_max: Decimal | None = None
+    """An entry matches the amount range when one of its lines' amounts lies within it."""
 
 
 class EntryPage(msgspec.Struct, frozen=True, kw_only=True):
@@ -145,6 +148,14 @@ async def list_entries(session: AsyncSession, filters: EntryFilter, *, limit: in
             "WHERE l.entry_id = e.id AND a.code = :account_code)"
         )
         params["account_code"] = filters.account_code
+    if filters.amount_min is not None or filters.amount_max is not None:
+        conditions.append(
+            "EXISTS (SELECT 1 FROM journal_line l WHERE l.entry_id = e.id "
+            "AND l.amount >= coalesce(CAST(:amount_min AS numeric), 0) "
+            "AND l.amount <= coalesce(CAST(:amount_max AS numeric), l.amount))"
+        )
+        params["amount_min"] = filters.amount_min
+        params["amount_max"] = filters.amount_max
     for column in ("source_type", "source_id", "actor"):
         value = getattr(filters, column)
         if value is not None:
