@@ -23,7 +23,7 @@ from servicing import queries
 from servicing.errors import InvalidInput
 from servicing.reports import service
 from servicing.reports.csv_export import Cell, to_csv
-from servicing.reports.general_ledger import LedgerLine, LedgerQuery, general_ledger
+from servicing.reports.general_ledger import LedgerQuery, general_ledger, whole_general_ledger
 from servicing.staff.scope import OfficeScope
 from servicing.unit_of_work import UnitOfWorkFactory
 from servicing.verification import VerificationReport, verify_journal
@@ -116,14 +116,8 @@ class ReportController(Controller):
         if not _wants_csv(request, fmt):
             page = await general_ledger(uow_factory(), query, limit=limit, cursor=cursor)
             return Response(schemas.GeneralLedgerOut.from_page(page))
-        first = page = await general_ledger(uow_factory(), query, limit=PAGE_SIZE_MAX, cursor=cursor)
-        lines: list[LedgerLine] = list(page.lines)
-        while page.next_cursor is not None:
-            if len(lines) >= CSV_LINES_MAX:
-                raise InvalidInput(f"more than {CSV_LINES_MAX} lines: export a shorter period", field="to")
-            page = await general_ledger(uow_factory(), query, limit=PAGE_SIZE_MAX, cursor=page.next_cursor)
-            lines += page.lines
-        rows = schemas.general_ledger_rows(first.opening, lines, first.closing, query.date_from, query.date_to)
+        whole = await whole_general_ledger(uow_factory, query, lines_max=CSV_LINES_MAX)
+        rows = schemas.general_ledger_rows(whole.opening, whole.lines, whole.closing, query.date_from, query.date_to)
         return _csv("grand-livre", schemas.GENERAL_LEDGER_CSV, rows)
 
     @get(responses=_responses(JournalEntryPageOut), opt={"permission": "journal:read"},
@@ -156,21 +150,13 @@ class ReportController(Controller):
             date_from=date_from, date_to=date_to, office_id=office_scope.narrow(office_id), account_code=account_code,
             source_type=source_type, source_id=reference, actor=actor_filter, amount_min=low, amount_max=high,
         )
-        csv = _wants_csv(request, fmt)
-        entries: list[JournalEntryOut] = []
-        while True:
-            async with uow_factory() as uow:
-                page = await queries.list_entries(uow.session, filters, limit=PAGE_SIZE_MAX if csv else limit,
-                                                  cursor=cursor)
-            entries += [JournalEntryOut.from_booked(b, with_balances=False) for b in page.entries]
-            cursor = page.next_cursor
-            if not csv or cursor is None:
-                break
-            if len(entries) >= CSV_LINES_MAX:
-                raise InvalidInput(f"more than {CSV_LINES_MAX} entries: export a shorter period", field="to")
-        if csv:
-            return _csv("journal", schemas.JOURNAL_CSV, schemas.journal_rows(entries))
-        return Response(JournalEntryPageOut(items=entries, next_cursor=cursor))
+        if _wants_csv(request, fmt):
+            entries = await service.whole_journal(uow_factory, filters, entries_max=CSV_LINES_MAX)
+            return _csv("journal", schemas.JOURNAL_CSV, schemas.journal_rows(
+                JournalEntryOut.from_booked(b, with_balances=False) for b in entries))
+        page = await service.journal_page(uow_factory, filters, limit=limit, cursor=cursor)
+        return Response(JournalEntryPageOut(items=[JournalEntryOut.from_booked(b, with_balances=False)
+                                                   for b in page.entries], next_cursor=page.next_cursor))
 
     @get(responses=_responses(schemas.BalanceSheetOut), opt={"permission": "reports:read"},
          path="/reports/balance-sheet", summary="Balance sheet at a date, the year's result carried into equity")

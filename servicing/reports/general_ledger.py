@@ -27,7 +27,7 @@ from ledger.money import normalize_amount
 from servicing.errors import InvalidInput, NotFound
 from servicing.reports.chart_tree import ReportAccount
 from servicing.reports.service import check_period, load_chart, office_subtree
-from servicing.unit_of_work import UnitOfWork
+from servicing.unit_of_work import UnitOfWork, UnitOfWorkFactory
 
 
 class LedgerQuery(msgspec.Struct, frozen=True, kw_only=True):
@@ -114,6 +114,8 @@ async def general_ledger(uow: UnitOfWork, query: LedgerQuery, *, limit: int, cur
 
         opening = await balances(query.date_from - timedelta(days=1))
         closing = await balances(query.date_to)
+        for currency in closing.keys() - opening.keys():
+            opening[currency] = Decimal(0)  # a currency first used within the period opens at zero
         rows = (await session.execute(
             text(_LINES.format(currency="AND l.currency = :currency" if query.currency else "")),
             {"accounts": accounts, "offices": offices, "date_from": query.date_from, "date_to": query.date_to,
@@ -166,3 +168,15 @@ def _decode(cursor: str, query: LedgerQuery) -> _Position:
     if position.query != _fingerprint(query):
         raise InvalidInput("this cursor belongs to another general-ledger query", field="cursor")
     return position
+
+
+async def whole_general_ledger(uow_factory: UnitOfWorkFactory, query: LedgerQuery, *, lines_max: int) -> LedgerPage:
+    """Every line of the period in one page (for exports), refused past `lines_max` lines."""
+    page = await general_ledger(uow_factory(), query, limit=PAGE_SIZE_MAX, cursor=None)
+    lines = list(page.lines)
+    while page.next_cursor is not None:
+        if len(lines) >= lines_max:
+            raise InvalidInput(f"more than {lines_max} lines: export a shorter period", field="to")
+        page = await general_ledger(uow_factory(), query, limit=PAGE_SIZE_MAX, cursor=page.next_cursor)
+        lines += page.lines
+    return msgspec.structs.replace(page, lines=lines, next_cursor=None)

@@ -15,7 +15,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from chart_of_accounts.model import AccountType
 from ledger.db.totals import account_totals
+from ledger.limits import PAGE_SIZE_MAX
+from ledger.model import BookedEntry
 from servicing.errors import InvalidInput, NotFound
+from servicing.queries import EntryFilter, EntryPage, list_entries
 from servicing.reports.chart_tree import ChartTree, ReportAccount, Totals
 from servicing.reports.closing_entry import SOURCE_TYPE
 from servicing.reports.statements import (
@@ -25,7 +28,7 @@ from servicing.reports.statements import (
     build_income_statement,
 )
 from servicing.reports.trial_balance import TrialBalance, build_trial_balance
-from servicing.unit_of_work import UnitOfWork
+from servicing.unit_of_work import UnitOfWork, UnitOfWorkFactory
 
 
 class ReportScope(msgspec.Struct, frozen=True, kw_only=True):
@@ -154,3 +157,42 @@ async def closing_entry_totals(session: AsyncSession, offices: Sequence[int], *,
          GROUP BY 1, 2
         """), {"source_type": SOURCE_TYPE, "since": since, "through": through, "offices": list(offices)})).all()
     return [Totals(r.account_id, r.currency.strip(), r.debit_total, r.credit_total) for r in rows]
+
+
+async def journal_page(uow_factory: UnitOfWorkFactory, filters: EntryFilter, *, limit: int,
+                       cursor: str | None) -> EntryPage:
+    """One page of the journal listing, after checking that the office and account exist."""
+    async with uow_factory() as uow:
+        session = uow.session
+        if filters.office_id is not None:
+            await office_subtree(session, filters.office_id)
+        if filters.account_code is not None and await session.scalar(
+                text("SELECT id FROM gl_account WHERE code = :code"), {"code": filters.account_code}) is None:
+            raise NotFound(f"unknown account {filters.account_code}", field="account_code")
+        return await list_entries(session, filters, limit=limit, cursor=cursor)
+
+
+async def whole_journal(uow_factory: UnitOfWorkFactory, filters: EntryFilter, *, entries_max: int) -> list[BookedEntry]:
+    """Every entry the filters select, in booking order (for exports), refused past `entries_max`."""
+    entries: list[BookedEntry] = []
+    cursor = None
+    while True:
+        page = await journal_page(uow_factory, filters, limit=PAGE_SIZE_MAX, cursor=cursor)
+        entries += page.entries
+        cursor = page.next_cursor
+        if cursor is None:
+            return entries
+        if len(entries) >= entries_max:
+            raise InvalidInput(f"more than {entries_max} entries: export a shorter period", field="to")
+
+
+async def office_by_code(uow_factory: UnitOfWorkFactory, code: str | None) -> int:
+    """The office with this code, or the head office when no code is given."""
+    async with uow_factory() as uow:
+        if code is None:
+            found = await uow.session.scalar(text("SELECT id FROM office WHERE parent_id IS NULL"))
+        else:
+            found = await uow.session.scalar(text("SELECT id FROM office WHERE code = :code"), {"code": code})
+    if found is None:
+        raise NotFound(f"unknown office {code}" if code else "there is no head office yet", field="office")
+    return int(found)

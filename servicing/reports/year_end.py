@@ -88,14 +88,14 @@ async def close_year(uow_factory: UnitOfWorkFactory, journal: JournalService, co
     async with uow_factory() as uow:
         session = uow.session
         offices = await _offices(session, command.office_id, command.include_branches)
-        tree = await load_chart(session)
-        target = _retained_earnings(tree, command.retained_earnings_account)
         closes = await _closes(session, command.year, offices)
         in_force = _in_force(closes)
         if in_force:
             office_id = next(iter(sorted(in_force)))
             raise Conflict(f"the year {command.year} is already closed for office {office_id} "
                            f"(entry {in_force[office_id]}); reverse that close to run it again", field="year")
+        tree = await load_chart(session)
+        target = _retained_earnings(tree, command.retained_earnings_account)
         result_ids = [a.account_id for a in tree.by_id.values()
                       if a.type in (AccountType.INCOME, AccountType.EXPENSE) and not a.is_header]
         rows = await account_totals(session, through=year_end, office_ids=offices, account_ids=result_ids,

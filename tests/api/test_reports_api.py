@@ -188,10 +188,12 @@ async def test_journal_listing_filters_and_csv(client, books) -> None:  # type: 
     ({"from": "2026-02-01", "to": "2026-01-01"}, "from"),
     ({"cursor": "%%%"}, "cursor"),
     ({"amount_min": "-5"}, "amount_min"),
+    ({"office_id": "999999"}, "office_id"),
+    ({"account_code": "NOPE-404"}, "account_code"),
 ])
 async def test_journal_listing_refusals(client, params, field) -> None:  # type: ignore[no-untyped-def]
     response = await client.get("/api/v1/reports/journal", params=params)
-    assert response.status_code in (400, 422), response.text
+    assert response.status_code in (400, 404, 422), response.text
     assert response.json()["field"] == field
 
 
