@@ -69,7 +69,7 @@ async def render_report(uow_factory: UnitOfWorkFactory, options: ReportOptions) 
         header, rows = schemas.TRIAL_BALANCE_CSV, schemas.trial_balance_rows(out)
         if options.output == "table":
             return table(TRIAL_BALANCE_TABLE, (
-                ("  " * int(row[5] or 0) + str(row[1]), row[2], row[0], *row[6:]) for row in rows))
+                ("  " * int(str(row[5] or 0)) + str(row[1]), row[2], row[0], *row[6:]) for row in rows))
     elif options.kind == "general-ledger":
         if options.account is None:
             raise ValueError("--account is required for the general ledger")

@@ -45,7 +45,7 @@ AccountCode = Annotated[str, Parameter(query="account_code", min_length=1, max_l
 Amount = Annotated[str | None, Parameter(required=False, pattern=r"^[0-9]{1,18}(\.[0-9]{1,4})?$")]
 
 
-def _responses(body: type) -> dict[int | str, ResponseSpec]:
+def _responses(body: type) -> dict[int, ResponseSpec]:
     return {200: ResponseSpec(data_container=body, description="The report (JSON); `format=csv` or "
                               "`Accept: text/csv` gives it as CSV"), **PROBLEM_RESPONSES}
 

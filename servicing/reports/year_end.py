@@ -88,18 +88,20 @@ async def close_year(uow_factory: UnitOfWorkFactory, journal: JournalService, co
     async with uow_factory() as uow:
         session = uow.session
         offices = await _offices(session, command.office_id, command.include_branches)
+        tree = await load_chart(session)
+        result_ids = [a.account_id for a in tree.by_id.values()
+                      if a.type in (AccountType.INCOME, AccountType.EXPENSE) and not a.is_header]
+        rows = await account_totals(session, through=year_end, office_ids=offices, account_ids=result_ids,
+                                    by_office=True)
+        # The closes are read after the balances: a close committed in between is then seen
+        # (a conflict), never balances already zeroed by it (a false "nothing to close").
         closes = await _closes(session, command.year, offices)
         in_force = _in_force(closes)
         if in_force:
             office_id = next(iter(sorted(in_force)))
             raise Conflict(f"the year {command.year} is already closed for office {office_id} "
                            f"(entry {in_force[office_id]}); reverse that close to run it again", field="year")
-        tree = await load_chart(session)
         target = _retained_earnings(tree, command.retained_earnings_account)
-        result_ids = [a.account_id for a in tree.by_id.values()
-                      if a.type in (AccountType.INCOME, AccountType.EXPENSE) and not a.is_header]
-        rows = await account_totals(session, through=year_end, office_ids=offices, account_ids=result_ids,
-                                    by_office=True)
     per_office: dict[int, list[Totals]] = defaultdict(list)
     for row in rows:
         assert row.office_id is not None

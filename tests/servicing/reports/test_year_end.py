@@ -28,7 +28,8 @@ async def test_concurrent_closes_post_once_into_the_tagged_account(journal, uow_
     outcomes = await asyncio.gather(*[close_year(uow_factory, journal, command) for _ in range(4)],
                                     return_exceptions=True)
     closes = [o for o in outcomes if not isinstance(o, BaseException)]
-    assert all(isinstance(o, Conflict) for o in outcomes if isinstance(o, BaseException)), outcomes
+    assert all(isinstance(o, Conflict) for o in outcomes if isinstance(o, BaseException)), [
+        (type(o), str(o)) for o in outcomes if isinstance(o, BaseException)]
     assert closes and {c.entries[0].entry.entry_id for c in closes} == {closes[0].entries[0].entry.entry_id}
     assert all(c.retained_earnings_account == f"{world.prefix}.RES" for c in closes)
     async with uow_factory() as uow:
