@@ -159,9 +159,9 @@ def _print_trial_balance(rows: list) -> None:  # type: ignore[type-arg]
     _say(f"{'Compte':<8} {'Intitulé':<52} {'Solde débiteur':>16} {'Solde créditeur':>16}")
     total_debit = total_credit = Decimal(0)
     for row in rows:
-        total_debit += row.debit_balance
-        total_credit += row.credit_balance
-        _say(f"{row.account_code:<8} {row.account_name[:52]:<52} {row.debit_balance:>16,} {row.credit_balance:>16,}")
+        total_debit += row.closing_debit
+        total_credit += row.closing_credit
+        _say(f"{row.account_code:<8} {row.account_name[:52]:<52} {row.closing_debit:>16,} {row.closing_credit:>16,}")
     _say(f"{'':<8} {'TOTAUX':<52} {total_debit:>16,} {total_credit:>16,}")
     _say("totals equal: " + ("yes" if total_debit == total_credit else "NO"))
 

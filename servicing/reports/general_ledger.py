@@ -15,19 +15,23 @@ import base64
 import hashlib
 from datetime import date, timedelta
 from decimal import Decimal, InvalidOperation
+from typing import Annotated
 from uuid import UUID
 
 import msgspec
 from sqlalchemy import text
 
 from ledger.db.totals import account_totals
-from ledger.limits import PAGE_SIZE_MAX
+from ledger.limits import AMOUNT_MAX, PAGE_SIZE_MAX
 from ledger.model import Side
 from ledger.money import normalize_amount
 from servicing.errors import InvalidInput, NotFound
 from servicing.reports.chart_tree import ReportAccount
 from servicing.reports.service import check_period, load_chart, office_subtree
 from servicing.unit_of_work import UnitOfWork, UnitOfWorkFactory
+
+BALANCE_ABS_MAX = AMOUNT_MAX * 10**9
+"""A running balance in a cursor beyond this was not written by us."""
 
 
 class LedgerQuery(msgspec.Struct, frozen=True, kw_only=True):
@@ -72,8 +76,8 @@ class _Position(msgspec.Struct, frozen=True):
     query: str
     value_date: date
     entry_id: UUID
-    line_no: int
-    balances: dict[str, Decimal]
+    line_no: Annotated[int, msgspec.Meta(ge=0, le=32_767)]
+    balances: Annotated[dict[Annotated[str, msgspec.Meta(pattern="^[A-Z]{3}$")], Decimal], msgspec.Meta(max_length=200)]
 
 
 _LINES = """
@@ -161,8 +165,8 @@ def _decode(cursor: str, query: LedgerQuery) -> _Position:
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
         position = msgspec.json.decode(raw, type=_Position)
-        if not all(amount.is_finite() for amount in position.balances.values()):
-            raise ValueError("balance is not a number")
+        if not all(amount.is_finite() and abs(amount) < BALANCE_ABS_MAX for amount in position.balances.values()):
+            raise ValueError("balance is not a number in range")
     except (ValueError, msgspec.DecodeError, InvalidOperation) as error:
         raise InvalidInput("malformed cursor", field="cursor") from error
     if position.query != _fingerprint(query):

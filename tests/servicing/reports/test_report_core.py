@@ -124,3 +124,18 @@ def test_the_closing_entry_balances_and_zeroes_income_and_expenses(pairs) -> Non
         key = (line.account_code, line.currency)
         after[key] = after.get(key, Decimal(0)) + (line.amount if line.side is Side.DEBIT else -line.amount)
     assert all(balance == 0 for (code, _c), balance in after.items() if code != "59")
+
+
+def test_a_forged_general_ledger_cursor_is_refused_naming_the_cursor() -> None:
+    from servicing.errors import InvalidInput
+    from servicing.reports.general_ledger import LedgerQuery, _decode, _encode, _fingerprint, _Position
+
+    query = LedgerQuery(account_code="1011", office_id=1, date_from=date(2026, 1, 1), date_to=date(2026, 1, 31))
+    good = _Position(_fingerprint(query), date(2026, 1, 5), UUID(int=5), 2, {"XOF": Decimal(100)})
+    assert _decode(_encode(good), query) == good
+    for forged in (_Position(_fingerprint(query), date(2026, 1, 5), UUID(int=5), 70_000, {"XOF": Decimal(1)}),
+                   _Position(_fingerprint(query), date(2026, 1, 5), UUID(int=5), 1, {"XOF": Decimal("1e99")}),
+                   _Position(_fingerprint(query), date(2026, 1, 5), UUID(int=5), 1, {"x;y": Decimal(1)})):
+        with pytest.raises(InvalidInput) as refused:
+            _decode(_encode(forged), query)
+        assert refused.value.field == "cursor"
