@@ -299,3 +299,58 @@ async def test_closing_a_head_office_closes_each_branch_in_its_own_entry(client,
     branch_sheet = (await client.get("/api/v1/reports/balance-sheet", params={
         "as_of": "2024-12-31", "office_id": branch.office_id})).json()["sheets"][0]
     assert branch_sheet["equity"]["total"] == "300" and branch_sheet["current_year_result"] == "0"
+
+
+@pytest.mark.parametrize(("path", "params", "field", "status"), [
+    ("balance-sheet", {"as_of": "2026-02-30"}, "as_of", 400),
+    ("balance-sheet", {"as_of": "2200-01-01"}, "as_of", 422),
+    ("balance-sheet", {"office_id": "999999"}, "office_id", 404),
+    ("balance-sheet", {"format": "xlsx"}, "format", 400),
+    ("income-statement", {"from": "2026-05-01", "to": "2026-04-30"}, "from", 422),
+    ("income-statement", {"from": "2026-05-01", "to": "2025-12-31"}, "from", 422),
+    ("income-statement", {"office_id": "0"}, "office_id", 400),
+    ("income-statement", {"from": "2026-13-01"}, "from", 400),
+    ("general-ledger", {"account_code": "1011", "to": "31/12/2026"}, "to", 400),
+    ("income-statement", {"currency": "EURO"}, "currency", 400),
+])
+async def test_statement_refusals_name_the_field(client, path, params, field, status) -> None:  # type: ignore[no-untyped-def]
+    response = await client.get(f"/api/v1/reports/{path}", params=params)
+    assert response.status_code == status, response.text
+    assert response.json()["field"] == field
+
+
+async def test_general_ledger_in_one_currency(client, books) -> None:  # type: ignore[no-untyped-def]
+    await post(client, entry(books, "2026-02-01", books.euro_only, books.deposits, "12.50", currency="EUR"))
+    params = {"account_code": books.header, "from": "2026-01-01", "to": "2026-12-31", "office_id": books.office_id}
+    both = (await client.get("/api/v1/reports/general-ledger", params=params)).json()
+    assert {b["currency"] for b in both["closing"]} == {"XOF", "EUR"}
+    euro = (await client.get("/api/v1/reports/general-ledger", params={**params, "currency": "EUR"})).json()
+    assert euro["opening"] == [{"currency": "EUR", "balance": "0.00"}]
+    assert [(line["debit"], line["credit"], line["balance"]) for line in euro["lines"]] == [
+        ("12.50", "0.00", "12.50"), ("0.00", "12.50", "0.00")]
+    assert euro["closing"] == [{"currency": "EUR", "balance": "0.00"}]
+    trial = (await client.get("/api/v1/reports/trial-balance", params={
+        "as_of": "2026-12-31", "office_id": books.office_id, "currency": "EUR"})).json()
+    assert {r["currency"] for r in trial["rows"]} == {"EUR"} and trial["totals"][0]["closing_debit"] == "12.50"
+
+
+async def test_year_end_close_into_a_closed_period_is_refused_and_writes_nothing(client, books, uow_factory) -> None:  # type: ignore[no-untyped-def]
+    closure = await client.post("/api/v1/accounting-closures", json={"office_id": books.office_id,
+                                                                      "closing_date": "2025-12-31"})
+    assert closure.status_code == 201, closure.text
+    count = await journal_count(uow_factory, books.office_id)
+    response = await client.post("/api/v1/closures/year-end", json={
+        "year": 2025, "office_id": books.office_id, "retained_earnings_account": f"{books.prefix}.RES"})
+    assert response.status_code == 409, response.text
+    assert response.json()["type"] == "urn:grandlivre:problem:period-closed"
+    assert await journal_count(uow_factory, books.office_id) == count
+
+
+async def test_year_end_close_outside_ones_office_is_forbidden(client, books, staff_user) -> None:  # type: ignore[no-untyped-def]
+    user = await staff_user("accountant", office_id=books.office_id)
+    response = await client.post("/api/v1/closures/year-end", json={"year": 2025, "office_id": books.head_office_id},
+                                 headers=user.headers)
+    assert response.status_code == 403 and response.json()["field"] == "office_id"
+    bad_date = await client.post("/api/v1/closures/year-end/reversal", json={
+        "year": 2025, "office_id": books.office_id, "value_date": "1800-01-01"})
+    assert bad_date.status_code == 422 and bad_date.json()["field"] == "value_date"
