@@ -27,6 +27,7 @@ from api.controllers.reference import REFERENCE_CONTROLLERS
 from api.controllers.reports import ReportController
 from api.controllers.simulations import LoanSimulationController
 from api.controllers.users import RoleController, UserController
+from api.controllers.year_end import YearEndCloseController
 from api.deps import (
     provide_actor,
     provide_auth,
@@ -101,7 +102,7 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
     return Litestar(
         route_handlers=[
             health, OfficeController, GLAccountController, JournalEntryController, AccountingClosureController,
-            ReportController, LoanSimulationController,
+            ReportController, YearEndCloseController, LoanSimulationController,
             AuthController, UserController, RoleController, ApprovalController, ApprovalRuleController, AuditLogController,
             ClientController, KycRequirementController,
             *REFERENCE_CONTROLLERS,

@@ -1,5 +1,5 @@
 """The `grandlivre` command: serve, migrate, demo, verify, load-chart, purge-idempotency-keys,
-create-admin, verify-audit."""
+create-admin, verify-audit, report, close-year."""
 
 from __future__ import annotations
 
@@ -28,10 +28,11 @@ def _say(message: str) -> None:
     sys.stdout.flush()
 
 
-async def _with_database(work: Callable[[Database, UnitOfWorkFactory], Awaitable[T]]) -> T:
+async def _with_database(work: Callable[[Database, UnitOfWorkFactory], Awaitable[T]], *, announce: bool = True) -> T:
     settings = Settings.from_environment()
     where = (settings.database_url and "DATABASE_URL") or f"embedded PostgreSQL in {settings.home}/pgdata"
-    _say(f"database: {where}")
+    if announce:  # not before a report, whose output may be redirected to a CSV or JSON file
+        _say(f"database: {where}")
     database = await Database.locate(settings)
     await database.migrate_async()
     engine = database.app_engine(pool_size=4)
@@ -161,9 +162,9 @@ def _print_trial_balance(rows: list) -> None:  # type: ignore[type-arg]
     _say(f"{'Compte':<8} {'Intitulé':<52} {'Solde débiteur':>16} {'Solde créditeur':>16}")
     total_debit = total_credit = Decimal(0)
     for row in rows:
-        total_debit += row.debit_balance
-        total_credit += row.credit_balance
-        _say(f"{row.account_code:<8} {row.account_name[:52]:<52} {row.debit_balance:>16,} {row.credit_balance:>16,}")
+        total_debit += row.closing_debit
+        total_credit += row.closing_credit
+        _say(f"{row.account_code:<8} {row.account_name[:52]:<52} {row.closing_debit:>16,} {row.closing_credit:>16,}")
     _say(f"{'':<8} {'TOTAUX':<52} {total_debit:>16,} {total_credit:>16,}")
     _say("totals equal: " + ("yes" if total_debit == total_credit else "NO"))
 
@@ -214,6 +215,59 @@ def verify_audit() -> None:
 
     if not asyncio.run(_with_database(work)):
         raise SystemExit(1)
+
+
+@main.command()
+@click.argument("kind", type=click.Choice(["trial-balance", "general-ledger", "balance-sheet", "income-statement",
+                                           "journal"]))
+@click.option("--as-of", type=click.DateTime(["%Y-%m-%d"]), help="balance at this date (default: today)")
+@click.option("--from", "date_from", type=click.DateTime(["%Y-%m-%d"]), help="start of the period")
+@click.option("--to", "date_to", type=click.DateTime(["%Y-%m-%d"]), help="end of the period (default: today)")
+@click.option("--office", help="office code (default: the head office); an office includes its branches")
+@click.option("--account", help="account code (general ledger: required; journal: filter)")
+@click.option("--currency", help="one currency only, e.g. XOF")
+@click.option("--show-zero", is_flag=True, help="trial balance: list accounts with nothing to show")
+@click.option("--format", "output", type=click.Choice(["table", "csv", "json"]), default="table", show_default=True)
+def report(kind: str, as_of, date_from, date_to, office, account, currency, show_zero, output) -> None:  # type: ignore[no-untyped-def]
+    """Print an accounting report (see docs/reports.md)."""
+    from api.report_cli import ReportOptions, render_report
+    from ledger.errors import LedgerError
+
+    options = ReportOptions(kind=kind, as_of=as_of and as_of.date(), date_from=date_from and date_from.date(),
+                            date_to=date_to and date_to.date(), office=office, account=account, currency=currency,
+                            output=output, show_zero=show_zero)
+    try:
+        text = asyncio.run(_with_database(lambda _db, uow_factory: render_report(uow_factory, options), announce=False))
+    except LedgerError as error:
+        raise click.ClickException(f"{error.field}: {error.message}" if error.field else error.message) from error
+    except ValueError as error:
+        raise click.ClickException(str(error)) from error
+    click.echo(text)
+
+
+@main.command("close-year")
+@click.option("--year", type=click.IntRange(1900, 2199), required=True, help="financial (calendar) year to close")
+@click.option("--office", help="office code (default: the head office); its branches are closed too")
+@click.option("--retained-earnings", help="equity account receiving the result (default: 59 or 3300, see docs)")
+def close_year(year: int, office: str | None, retained_earnings: str | None) -> None:
+    """Close a year: move income and expenses into retained earnings by closing entries."""
+    from api.report_cli import close_year_now
+    from ledger.errors import LedgerError
+    from servicing.journal import JournalService
+
+    async def work(_db: Database, uow_factory: UnitOfWorkFactory) -> str:
+        settings = Settings.from_environment()
+        journal = JournalService(uow_factory, idempotency_retention_days=settings.idempotency_retention_days)
+        try:
+            return await close_year_now(uow_factory, journal, year=year, office=office,
+                                        retained_earnings_account=retained_earnings)
+        finally:
+            await journal.aclose()
+
+    try:
+        _say(asyncio.run(_with_database(work)))
+    except LedgerError as error:
+        raise click.ClickException(f"{error.field}: {error.message}" if error.field else error.message) from error
 
 
 if __name__ == "__main__":

@@ -16,6 +16,8 @@ from litestar.exceptions import HTTPException, ValidationException
 from ledger.errors import LedgerError
 
 _log = logging.getLogger(__name__)
+_MISSING_PARAMETER = re.compile(r"Missing required \w+ parameter '([^']+)'")
+"""Litestar names a missing query parameter or header only in its message."""
 PROBLEM_JSON = "application/problem+json"
 
 
@@ -90,14 +92,29 @@ def validation_error_handler(request: Request[Any, Any, Any], error: ValidationE
     errors: list[dict[str, str]] = []
     for item in error.extra if isinstance(error.extra, list) else []:
         if isinstance(item, dict):
-            field = str(item.get("key") or item.get("source") or "body")
+            field = _public_name(request, str(item.get("key") or item.get("source") or "body"))
             message = str(item.get("message", ""))
             errors.append({"field": _named_field(field, message), "message": message})
     detail = error.detail or "invalid request"
+    missing = _MISSING_PARAMETER.search(detail)
+    if not errors and missing:
+        errors.append({"field": missing.group(1), "message": "required"})
     if errors:
         detail = f"{errors[0]['field']}: {errors[0]['message']}"
     return problem(request, status=400, code="invalid-request", title="Invalid request", detail=detail,
                    field=errors[0]["field"] if errors else None, errors=errors)
+
+
+def _public_name(request: Request[Any, Any, Any], key: str) -> str:
+    """The name the client sent (`from`, `format`) for a handler argument declared under
+    another Python name (`date_from`, `fmt`)."""
+    try:
+        declared = request.route_handler.parsed_fn_signature.parameters.get(key)
+    except AttributeError:
+        return key
+    kwarg = getattr(declared, "kwarg_definition", None)
+    alias = getattr(kwarg, "query", None) or getattr(kwarg, "header", None)
+    return alias if isinstance(alias, str) else key
 
 
 def http_error_handler(request: Request[Any, Any, Any], error: HTTPException) -> Response[dict[str, Any]]:

@@ -21,8 +21,9 @@ from ledger.model import Line, Reference, Side
 from servicing import chart, closures, offices
 from servicing.commands import CloseAccountingPeriod, CreateOffice, PostJournalEntry
 from servicing.journal import JournalService
-from servicing.queries import TrialBalanceRow, trial_balance
 from servicing.reference import defaults as reference_defaults
+from servicing.reports.service import ReportScope, trial_balance
+from servicing.reports.trial_balance import TrialBalanceRow
 from servicing.unit_of_work import UnitOfWorkFactory
 
 DEMO_MONTH_START: Final = date(2026, 10, 1)
@@ -169,8 +170,8 @@ async def run_demo(uow_factory: UnitOfWorkFactory, journal: JournalService, prog
             comments="Clôture de la première quinzaine d'octobre 2026"))
         closure_created = True
     progress(f"books closed through {DEMO_CLOSING_DATE.isoformat()} (head office and its branches)")
-    async with uow_factory() as uow:
-        rows = await trial_balance(uow.session, as_of=DEMO_MONTH_END)
+    report = await trial_balance(uow_factory(), ReportScope(office_id=office_ids["SIEGE"], date_to=DEMO_MONTH_END))
+    rows = [row for row in report.report.rows if not row.is_header]
     return DemoSummary(entries_planned=len(planned), entries_posted=posted, closure_created=closure_created,
                        trial_balance=rows)
 

@@ -91,6 +91,9 @@ class EntryFilter(msgspec.Struct, frozen=True, kw_only=True):
     source_type: str | None = None
     source_id: str | None = None
     actor: str | None = None
+    amount_min: Decimal | None = None
+    amount_max: Decimal | None = None
+    """An entry matches the amount range when one of its lines' amounts lies within it."""
 
 
 class EntryPage(msgspec.Struct, frozen=True, kw_only=True):
@@ -146,6 +149,14 @@ async def list_entries(session: AsyncSession, filters: EntryFilter, *, limit: in
             "WHERE l.entry_id = e.id AND a.code = :account_code)"
         )
         params["account_code"] = filters.account_code
+    if filters.amount_min is not None or filters.amount_max is not None:
+        conditions.append(
+            "EXISTS (SELECT 1 FROM journal_line l WHERE l.entry_id = e.id "
+            "AND l.amount >= coalesce(CAST(:amount_min AS numeric), 0) "
+            "AND l.amount <= coalesce(CAST(:amount_max AS numeric), l.amount))"
+        )
+        params["amount_min"] = filters.amount_min
+        params["amount_max"] = filters.amount_max
     for column in ("source_type", "source_id", "actor"):
         value = getattr(filters, column)
         if value is not None:
@@ -161,57 +172,3 @@ async def list_entries(session: AsyncSession, filters: EntryFilter, *, limit: in
     entries = await _with_lines(session, rows)
     next_cursor = encode_cursor(int(rows[-1].xact_id), rows[-1].seq) if has_more and rows else None
     return EntryPage(entries=entries, next_cursor=next_cursor)
-
-
-class TrialBalanceRow(msgspec.Struct, frozen=True, kw_only=True):
-    account_code: str
-    account_name: str
-    account_type: str
-    currency: str
-    debit_total: Decimal
-    credit_total: Decimal
-
-    @property
-    def debit_balance(self) -> Decimal:
-        return max(self.debit_total - self.credit_total, Decimal(0))
-
-    @property
-    def credit_balance(self) -> Decimal:
-        return max(self.credit_total - self.debit_total, Decimal(0))
-
-
-async def trial_balance(session: AsyncSession, *, as_of: date | None = None, office_id: int | None = None) -> list[TrialBalanceRow]:
-    """Totals per detail account and currency from the lines (as of a date, for an office
-    and its branches). The accounting reports issue adds periods, roll-ups and snapshots."""
-    conditions = ["true"]
-    params: dict[str, object] = {}
-    if as_of is not None:
-        conditions.append("l.value_date <= :as_of")
-        params["as_of"] = as_of
-    if office_id is not None:
-        conditions.append("l.office_id IN (SELECT o.id FROM office o WHERE CAST(:office_id AS int) = ANY(o.lineage))")
-        params["office_id"] = office_id
-    rows = (await session.execute(
-        text(
-            f"""
-            SELECT a.code, a.name, a.type, t.currency, t.debit_total, t.credit_total, c.decimals
-              FROM (SELECT l.account_id, l.currency,
-                           coalesce(sum(l.amount) FILTER (WHERE l.side = 'D'), 0) AS debit_total,
-                           coalesce(sum(l.amount) FILTER (WHERE l.side = 'C'), 0) AS credit_total
-                      FROM journal_line l WHERE {' AND '.join(conditions)}
-                     GROUP BY l.account_id, l.currency) t
-              JOIN gl_account a ON a.id = t.account_id
-              JOIN currency c ON c.code = t.currency
-             ORDER BY t.currency, a.code
-            """
-        ),
-        params,
-    )).all()
-    return [
-        TrialBalanceRow(
-            account_code=row.code, account_name=row.name, account_type=row.type, currency=row.currency.strip(),
-            debit_total=row.debit_total.quantize(Decimal(1).scaleb(-row.decimals)),
-            credit_total=row.credit_total.quantize(Decimal(1).scaleb(-row.decimals)),
-        )
-        for row in rows
-    ]

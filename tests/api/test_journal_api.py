@@ -176,9 +176,10 @@ async def test_batch_posting_is_atomic_and_names_the_failing_entry(client, uow_f
 async def test_trial_balance_and_verify_endpoints(client, world) -> None:  # type: ignore[no-untyped-def]
     await client.post("/api/v1/journal-entries", json=body(world, "1000"))
     trial = (await client.get("/api/v1/reports/trial-balance", params={"office_id": world.office_id})).json()
-    assert {(r["account_code"], r["debit_balance"], r["credit_balance"]) for r in trial["lines"]} == {
-        (world.cash, "1000", "0"), (world.deposits, "0", "1000")}
-    assert trial["totals"] == [{"currency": "XOF", "debit_balance": "1000", "credit_balance": "1000", "balanced": True}]
+    assert {(r["account_code"], r["closing_debit"], r["closing_credit"]) for r in trial["rows"]
+            if not r["is_header"]} == {(world.cash, "1000", "0"), (world.deposits, "0", "1000")}
+    (total,) = trial["totals"]
+    assert (total["closing_debit"], total["closing_credit"], total["balanced"]) == ("1000", "1000", True)
     report = (await client.get("/api/v1/ledger/verify")).json()
     assert report["ok"] is True and report["problems"] == []
 
