@@ -37,7 +37,7 @@ from servicing.commands import PostJournalEntry, ReverseJournalEntry
 from servicing.errors import Conflict, InvalidInput, ServiceUnavailable, sqlstate_of, translate_database_error
 from servicing.ids import uuid7
 from servicing.queries import load_entry
-from servicing.unit_of_work import UnitOfWorkFactory
+from servicing.unit_of_work import UnitOfWork, UnitOfWorkFactory
 
 _log = logging.getLogger(__name__)
 
@@ -81,6 +81,31 @@ def entry_from_command(command: PostJournalEntry, entry_id: UUID) -> JournalEntr
         msgspec.structs.replace(line, amount=normalize_amount(line.amount, line.currency)) for line in entry.lines
     )
     return msgspec.structs.replace(entry, lines=lines)
+
+
+async def book_entries(uow: UnitOfWork, entries: Sequence[JournalEntry], *, manual: bool = False) -> list[BookedEntry]:
+    """Book entries inside the caller's unit of work, so that a business change (a deposit, a
+    disbursement) and its journal entries commit together or not at all. The entries are
+    checked as any posting is (balanced, postable accounts, open period, known office) and
+    written by the same single statement; the caller commits. Entries come from the
+    product's posting rules (`products.accounting.build_entry`), never hand-made lines."""
+    if not entries:
+        return []
+    normalised = []
+    for entry in entries:
+        check_entry(entry)
+        lines = tuple(msgspec.structs.replace(line, amount=normalize_amount(line.amount, line.currency))
+                      for line in entry.lines)
+        normalised.append(msgspec.structs.replace(entry, lines=lines))
+    context = await _posting_context(uow.session, normalised)
+    for entry in normalised:
+        if entry.office_id not in context.closed_through:
+            raise UnknownOffice(f"unknown office {entry.office_id}", field="office_id")
+        check_postable(entry, context.chart, closed_through=context.closed_through[entry.office_id], manual=manual)
+    try:
+        return await append_entries(await uow.connection(), normalised, context.refs)
+    except DBAPIError as error:
+        raise translate_database_error(error) or error from error
 
 
 class JournalService:

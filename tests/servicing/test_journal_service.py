@@ -187,3 +187,35 @@ async def test_cached_balances_always_equal_the_sum_of_lines(journal, uow_factor
                 WHERE b.debit_total <> coalesce(t.d, 0) OR b.credit_total <> coalesce(t.c, 0) OR b.line_count <> t.n"""
         ))).all()
     assert mismatches == []
+
+
+async def test_book_entries_commits_with_the_callers_unit_of_work(uow_factory, world) -> None:  # type: ignore[no-untyped-def]
+    from uuid import uuid4
+
+    from ledger.model import JournalEntry
+    from servicing.journal import book_entries
+
+    entry = JournalEntry(entry_id=uuid4(), office_id=world.office_id, value_date=OCTOBER_5, description="Dépôt",
+                         actor="teller-1", lines=deposit(world, "300").lines)
+    assert not await _has_balance(uow_factory, world.cash)  # a fresh world
+    async with uow_factory() as uow:
+        await book_entries(uow, [entry])
+        # not committed: rolled back with the unit of work
+    assert not await _has_balance(uow_factory, world.cash)
+    async with uow_factory() as uow:
+        (booked,) = await book_entries(uow, [entry])
+        await uow.commit()
+    assert booked.chain_position is not None
+    with pytest.raises(AccountNotPostable):
+        async with uow_factory() as uow:
+            await book_entries(uow, [JournalEntry(
+                entry_id=uuid4(), office_id=world.office_id, value_date=OCTOBER_5, description="x", actor="t",
+                lines=(Line(account_code=world.disabled, side=Side.DEBIT, amount=Decimal(5), currency="XOF"),
+                       Line(account_code=world.deposits, side=Side.CREDIT, amount=Decimal(5), currency="XOF")))])
+
+
+async def _has_balance(uow_factory, code: str) -> bool:  # type: ignore[no-untyped-def]
+    async with uow_factory() as uow:
+        return bool(await uow.session.scalar(text(
+            "SELECT count(*) FROM account_balance b JOIN gl_account a ON a.id = b.account_id WHERE a.code = :c"),
+            {"c": code}))
