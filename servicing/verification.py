@@ -54,39 +54,35 @@ WITH bodies AS (
            min(l.currency) <> max(l.currency) AS several_currencies
       FROM journal_line l GROUP BY l.entry_id
 ), links AS (
-    SELECT e.id, e.office_id, e.chain_position, e.entry_hash, e.line_count, b.line_total,
+    SELECT coalesce(e.id, b.entry_id) AS id, e.id IS NULL AS orphan, e.office_id, e.chain_position, e.entry_hash,
+           e.line_count, b.line_total,
            CASE WHEN b.several_currencies
                 THEN (SELECT bool_and(x.net = 0) FROM (
                         SELECT sum(CASE l.side WHEN 'D' THEN l.amount ELSE -l.amount END) AS net
                           FROM journal_line l WHERE l.entry_id = e.id GROUP BY l.currency) x)
                 ELSE b.net = 0 END AS balanced,
-           lag(e.chain_position, 1, 0::bigint) OVER w AS previous_position,
-           sha256(coalesce(lag(e.entry_hash) OVER w, '\x'::bytea)
-                  || journal_entry_header_bytes(e) || coalesce(b.body, ''::bytea)) AS recomputed
-      FROM journal_entry e LEFT JOIN bodies b ON b.entry_id = e.id
-    WINDOW w AS (PARTITION BY e.office_id ORDER BY e.chain_position)
+           e.chain_position = 1 OR p.chain_position IS NOT NULL AS linked,
+           sha256(coalesce(p.entry_hash, '\x'::bytea) || journal_entry_header_bytes(e) || coalesce(b.body, ''::bytea))
+               AS recomputed
+      FROM journal_entry e
+      FULL JOIN bodies b ON b.entry_id = e.id
+      LEFT JOIN journal_entry p ON p.office_id = e.office_id AND p.chain_position = e.chain_position - 1
 )
 SELECT p.check_name, k.id::text AS entry_id, NULL AS account_code,
-       'office ' || k.office_id || ', chain position ' || k.chain_position || ': ' || p.detail AS detail
+       coalesce('office ' || k.office_id || ', chain position ' || k.chain_position || ': ', '') || p.detail AS detail
   FROM links k
  CROSS JOIN LATERAL (VALUES
-        ('chain', k.chain_position <> k.previous_position + 1, 'follows position ' || k.previous_position),
-        ('chain', k.chain_position = k.previous_position + 1 AND k.recomputed <> k.entry_hash,
+        ('orphan-lines', k.orphan, 'lines without an entry'),
+        ('chain', NOT k.orphan AND NOT k.linked, 'no entry at position ' || (k.chain_position - 1) || ' before it'),
+        ('chain', NOT k.orphan AND k.linked AND k.recomputed <> k.entry_hash,
          'the stored hash is not the hash of this entry, its lines and its predecessor'),
-        ('entry-lines', k.line_total IS DISTINCT FROM k.line_count,
+        ('entry-lines', NOT k.orphan AND k.line_total IS DISTINCT FROM k.line_count,
          'entry declares ' || k.line_count || ' lines, journal holds ' || coalesce(k.line_total, 0)),
         ('entry-balances', NOT coalesce(k.balanced, true), 'debits and credits differ in some currency')
        ) AS p (check_name, failed, detail)
  WHERE p.failed
- ORDER BY k.office_id, k.chain_position
+ ORDER BY k.office_id NULLS LAST, k.chain_position, k.id
  LIMIT 10
-"""
-
-_ORPHANS = """
-SELECT 'orphan-lines' AS check_name, l.entry_id::text AS entry_id, NULL AS account_code,
-       'lines without an entry' AS detail
-  FROM journal_line l WHERE NOT EXISTS (SELECT 1 FROM journal_entry e WHERE e.id = l.entry_id)
- GROUP BY l.entry_id ORDER BY 2 LIMIT 10
 """
 
 _REVERSALS = """
@@ -178,7 +174,7 @@ async def verify_journal(uow_factory: UnitOfWorkFactory) -> VerificationReport:
         await second.session.execute(text(f"SET TRANSACTION SNAPSHOT '{_snapshot_id(snapshot)}'"))
         await second.session.execute(_MEMORY)
         by_entry, by_day = await asyncio.gather(
-            _run(first.session, (_ENTRIES, _ORPHANS, _REVERSALS, _CHAIN_HEADS)), _run(second.session, (_TOTALS,)))
+            _run(first.session, (_ENTRIES, _REVERSALS, _CHAIN_HEADS)), _run(second.session, (_TOTALS,)))
         problems = by_entry + by_day
         counts = (await first.session.execute(text(
             "SELECT (SELECT count(*) FROM journal_entry) AS entries,"

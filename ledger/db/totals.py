@@ -15,7 +15,7 @@ from typing import NamedTuple
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
-from ledger.period_blocks import period_blocks
+from ledger.period_blocks import period_blocks, prefix_blocks
 
 
 class AccountTotals(NamedTuple):
@@ -42,11 +42,15 @@ async def account_totals(
     is None), optionally only for some offices (pass an office and its branches) and accounts.
     One row per (account, currency), or per (account, office, currency) when `by_office`;
     accounts without lines in the span are absent. Rows come sorted by account, office, currency."""
-    blocks = period_blocks(since, through)
+    # From the beginning: signed runs (the year minus its later months...) read half the rows.
+    blocks = prefix_blocks(through) if since is None else period_blocks(since, through)
     if not blocks:
         return []
+    sign_of = {block.grain: block.sign for block in blocks}
+    assert all(sign_of[block.grain] == block.sign for block in blocks), "one sign per grain"
+    negated = [grain.value for grain, sign in sign_of.items() if sign < 0]
+    params: dict[str, object] = {"negated": negated}
     spans: list[str] = []
-    params: dict[str, object] = {}
     for n, block in enumerate(blocks):
         params[f"grain_{n}"] = block.grain.value
         params[f"last_{n}"] = block.last_start
@@ -63,16 +67,19 @@ async def account_totals(
         conditions.append("t.account_id = ANY(CAST(:account_ids AS int[]))")
         params["account_ids"] = list(account_ids)
     office = "t.office_id" if by_office else "NULL::int"
+    sign = "(CASE WHEN t.grain = ANY(CAST(:negated AS text[])) THEN -1 ELSE 1 END)"
     rows = (
         await connection.execute(
             text(
                 f"""
                 SELECT t.account_id, {office} AS office_id, t.currency,
-                       sum(t.debit_total) AS debit_total, sum(t.credit_total) AS credit_total,
-                       sum(t.line_count)::bigint AS line_count
+                       sum({sign} * t.debit_total) AS debit_total,
+                       sum({sign} * t.credit_total) AS credit_total,
+                       sum({sign} * t.line_count)::bigint AS line_count
                   FROM account_period_total t
                  WHERE {' AND '.join(conditions)}
                  GROUP BY 1, 2, 3
+                HAVING sum({sign} * t.line_count) > 0
                  ORDER BY 1, 2, 3
                 """
             ),

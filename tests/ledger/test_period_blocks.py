@@ -7,7 +7,7 @@ from datetime import date, timedelta
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ledger.period_blocks import Block, Grain, period_blocks
+from ledger.period_blocks import Block, Grain, period_blocks, prefix_blocks
 
 _DAYS = st.dates(min_value=date(2019, 1, 1), max_value=date(2031, 12, 31))
 
@@ -69,3 +69,38 @@ def test_a_hand_checked_span() -> None:
     ]
     assert period_blocks(None, date(2025, 12, 31)) == [Block(Grain.YEAR, None, date(2025, 1, 1))]
     assert period_blocks(date(2025, 3, 2), date(2025, 3, 1)) == []
+
+
+@given(_DAYS)
+def test_signed_prefix_blocks_add_up_to_every_day_through_the_date(through: date) -> None:
+    earliest = date(2019, 1, 1)
+    weight: dict[date, int] = {}
+    for block in prefix_blocks(through):
+        for day in _days_of(block, earliest):
+            weight[day] = weight.get(day, 0) + block.sign
+    assert {day for day, w in weight.items() if w != 0} == {
+        earliest + timedelta(days=n) for n in range((through - earliest).days + 1)}
+    assert set(weight.values()) <= {0, 1}
+
+
+@given(_DAYS)
+def test_signed_prefix_blocks_keep_one_sign_per_grain_and_read_fewer_periods(through: date) -> None:
+    blocks = prefix_blocks(through)
+    signs: dict[Grain, set[int]] = {}
+    for block in blocks:
+        signs.setdefault(block.grain, set()).add(block.sign)
+    assert all(len(s) == 1 for s in signs.values())
+
+    def periods(blocks: list[Block]) -> int:
+        return sum(len(_days_of(b, through)) if b.grain is Grain.DAY else
+                   (b.last_start.month - (b.first_start or b.last_start).month + 1 if b.grain is Grain.MONTH else 0)
+                   for b in blocks)
+    assert periods(blocks) <= periods(period_blocks(None, through))
+
+
+def test_signed_prefix_hand_checked() -> None:
+    assert prefix_blocks(date(2024, 7, 16)) == [
+        Block(Grain.YEAR, None, date(2024, 1, 1)),
+        Block(Grain.MONTH, date(2024, 8, 1), date(2024, 12, 1), sign=-1),
+        Block(Grain.DAY, date(2024, 7, 17), date(2024, 7, 31), sign=-1),
+    ]

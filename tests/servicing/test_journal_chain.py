@@ -151,10 +151,31 @@ async def test_verify_finds_a_gap_in_an_office_chain(journal: Any, world: Any, u
     try:
         report = await verify_journal(uow_factory)
         checks = {p.check: p for p in report.problems}
-        assert checks["chain"].entry_id == str(last.entry.entry_id) and "follows position" in checks["chain"].detail
+        assert checks["chain"].entry_id == str(last.entry.entry_id) and "no entry at position" in checks["chain"].detail
         assert "chain-heads" in checks
     finally:
         await _as_superuser(admin_engine, (move, {"by": -5, "id": last.entry.entry_id}))
     report = await verify_journal(uow_factory)
     assert report.ok
     assert any(h.office_id == world.office_id and h.entry_hash for h in report.chain_heads)
+
+
+async def test_verify_finds_an_entry_removed_with_its_lines_left_behind(journal: Any, world: Any, uow_factory: Any,
+                                                                        admin_engine: Any) -> None:
+    await journal.post(_entry(world, date(2027, 6, 1), Decimal(300)))
+    last = await journal.post(_entry(world, date(2027, 6, 2), Decimal(400)))
+    async with admin_engine.connect() as connection:
+        row = (await connection.execute(text("SELECT * FROM journal_entry WHERE id = :id"),
+                                        {"id": last.entry.entry_id})).mappings().one()
+    await _as_superuser(admin_engine, ("DELETE FROM journal_entry WHERE id = :id", {"id": last.entry.entry_id}))
+    try:
+        report = await verify_journal(uow_factory)
+        checks = {p.check: p for p in report.problems}
+        assert checks["orphan-lines"].entry_id == str(last.entry.entry_id)
+        assert "chain-heads" in checks
+    finally:
+        columns = ", ".join(row.keys())
+        await _as_superuser(admin_engine, (
+            f"INSERT INTO journal_entry ({columns}) OVERRIDING SYSTEM VALUE VALUES "
+            f"({', '.join(':' + name for name in row.keys())})", dict(row)))
+    assert (await verify_journal(uow_factory)).ok
