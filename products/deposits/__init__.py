@@ -1,0 +1,1 @@
+"""Current and savings accounts: product settings (pure)."""
