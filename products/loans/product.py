@@ -461,9 +461,9 @@ def _check_requirements(check: Checker, prefix: str, guarantees: Guarantees | No
         field = f"{prefix}guarantees"
         for name in ("mandatory_percent", "own_funds_min_percent", "external_guarantor_min_percent"):
             check.decimal(f"{field}.{name}", getattr(guarantees, name), maximum=SHARE_PERCENT_MAX)
-        shares = (guarantees.own_funds_min_percent, guarantees.external_guarantor_min_percent,
-                  guarantees.mandatory_percent)
-        if all(v.is_finite() for v in shares) and shares[0] + shares[1] > shares[2]:
+        parts = (guarantees.own_funds_min_percent, guarantees.external_guarantor_min_percent,
+                 guarantees.mandatory_percent)
+        if all(v.is_finite() for v in parts) and parts[0] + parts[1] > parts[2]:
             check.add(f"{field}.own_funds_min_percent",
                       "own funds and external guarantor minimums together exceed mandatory_percent")
     for name, rule in (("guarantors", guarantors), ("co_signers", co_signers)):
