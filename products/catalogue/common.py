@@ -140,8 +140,8 @@ class Checker:
             self.add(field, f"must be between {DATE_MIN.isoformat()} and {DATE_MAX.isoformat()}")
 
     def ordered(self, field_low: str, low: Decimal | int | date | None, field_high: str,
-                high: Decimal | int | date | None, *, strict: bool = False) -> None:
-        """``low <= high`` (or ``<``); the problem names the higher field."""
+                high: Decimal | int | date | None, *, strict: bool = False, blame: str | None = None) -> None:
+        """``low <= high`` (or ``<``); the problem names the higher field, or ``blame``."""
         if low is None or high is None:
             return
         if isinstance(low, Decimal) and not low.is_finite():
@@ -151,7 +151,10 @@ class Checker:
         if (low >= high) if strict else (low > high):  # type: ignore[operator]
             relation = "after" if isinstance(low, date) else "greater than"
             relation = relation if strict else ("on or after" if isinstance(low, date) else "at least")
-            self.add(field_high, f"must be {relation} {field_low} ({low})")
+            if blame is None:
+                self.add(field_high, f"must be {relation} {field_low} ({low})")
+            else:
+                self.add(blame, f"{field_high} ({high}) must be {relation} {field_low} ({low})")
 
     def amount_range(self, field: str, value: AmountRange, *, places: int = DECIMAL_PLACES_MAX,
                      maximum: Decimal = AMOUNT_MAX, positive: bool = False) -> None:
@@ -187,7 +190,7 @@ class Checker:
         try:
             moneyed.get_currency(code)
             currency_places = currency_decimals(code)
-        except (KeyError, ValueError, AssertionError):
+        except (KeyError, ValueError, AssertionError, moneyed.CurrencyDoesNotExist):
             self.add(field, f"unknown currency {code!r}")
             return 0
         places = currency_places if decimals is None else decimals

@@ -531,7 +531,8 @@ def _check_bands(check: Checker, product: LoanProduct, places: int) -> None:
         check.ordered(f"{field}.interest_rate_min_percent", band.interest_rate_min_percent,
                       f"{field}.interest_rate_max_percent", band.interest_rate_max_percent)
         check.ordered("principal.minimum", product.principal.minimum, f"{field}.amount_min", band.amount_min)
-        check.ordered(f"{field}.amount_max", band.amount_max, "principal.maximum", product.principal.maximum)
+        check.ordered(f"{field}.amount_max", band.amount_max, "principal.maximum", product.principal.maximum,
+                      blame=f"{field}.amount_max")
         _check_requirements(check, f"{field}.", None, band.guarantors, band.co_signers, band.mandatory_savings,
                             band.cash_collateral, band.social_shares, band.financial_analysis, band.overdue_penalty,
                             places)
