@@ -22,6 +22,7 @@ from api.controllers.chart import GLAccountController
 from api.controllers.closures import AccountingClosureController
 from api.controllers.journal import JournalEntryController
 from api.controllers.offices import OfficeController
+from api.controllers.products import PRODUCT_ROUTES
 from api.controllers.reports import ReportController
 from api.controllers.simulations import LoanSimulationController
 from api.controllers.users import RoleController, UserController
@@ -97,7 +98,7 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
     return Litestar(
         route_handlers=[
             health, OfficeController, GLAccountController, JournalEntryController, AccountingClosureController,
-            ReportController, LoanSimulationController,
+            ReportController, LoanSimulationController, *PRODUCT_ROUTES,
             AuthController, UserController, RoleController, ApprovalController, ApprovalRuleController, AuditLogController,
         ],
         dependencies={

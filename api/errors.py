@@ -12,7 +12,6 @@ from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 
 from ledger.errors import LedgerError
-from servicing.errors import ChartRejected
 
 _log = logging.getLogger(__name__)
 PROBLEM_JSON = "application/problem+json"
@@ -38,7 +37,7 @@ def problem(
 
 
 def ledger_error_handler(request: Request[Any, Any, Any], error: LedgerError) -> Response[dict[str, Any]]:
-    errors = getattr(error, "problems", None) if isinstance(error, ChartRejected) else None
+    errors = getattr(error, "problems", None)  # ChartRejected, ProductRejected...: every problem at once
     if errors is None and error.field is not None:
         errors = [{"field": error.field, "message": error.message}]
     title = error.code.replace("-", " ").capitalize()

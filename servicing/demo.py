@@ -21,6 +21,7 @@ from ledger.model import Line, Reference, Side
 from servicing import chart, closures, offices
 from servicing.commands import CloseAccountingPeriod, CreateOffice, PostJournalEntry
 from servicing.journal import JournalService
+from servicing.products import demo as demo_products
 from servicing.queries import TrialBalanceRow, trial_balance
 from servicing.unit_of_work import UnitOfWorkFactory
 
@@ -138,6 +139,8 @@ async def run_demo(uow_factory: UnitOfWorkFactory, journal: JournalService, prog
     loaded = await chart.load_chart_template(uow_factory(), DEMO_CHART, DEMO_ACTOR)
     progress(f"chart {DEMO_CHART}: {len(loaded)} accounts added")
     office_ids = await _ensure_offices(uow_factory, progress)
+    products = await demo_products.ensure_demo_products(uow_factory, progress)
+    progress(f"{len(products)} products in the catalogue")
     planned = demo_month()
     async with uow_factory() as uow:
         done = set((await uow.session.scalars(

@@ -16,8 +16,10 @@ from typing import Final
 import moneyed
 import msgspec
 
+from products.accounting import ProductAccounting
 from products.errors import ProductError
 from products.loans.limits import DATE_MAX, DATE_MIN, DECIMAL_PLACES_MAX
+from products.posting_rules import AccountingRule
 from products.rounding import CURRENCY_DECIMALS_MAX, currency_decimals, is_multiple_of
 
 NAME_LENGTH_MAX: Final = 100
@@ -30,6 +32,9 @@ PERCENT_MAX: Final = Decimal(1000)
 """A rate ceiling for nominal rates (annual percent); shares and penalties stay at 100 %."""
 SHARE_PERCENT_MAX: Final = Decimal(100)
 CHARGES_MAX: Final = 50
+ID_MAX: Final = 2**31 - 1
+"""Reference ids are PostgreSQL integers; a larger one is refused here, not by the driver."""
+ACCOUNT_CODE_LENGTH_MAX: Final = 30
 PROBLEMS_MAX: Final = 100
 """A hopeless product form answers its first hundred problems, not thousands."""
 
@@ -113,12 +118,13 @@ class Checker:
 
     def decimal(self, field: str, value: Decimal | None, *, minimum: Decimal = Decimal(0),
                 maximum: Decimal = AMOUNT_MAX, positive: bool = False, places: int = DECIMAL_PLACES_MAX) -> bool:
-        """True when the value is usable in comparisons (finite); adds a problem otherwise."""
+        """True when the value broke no rule (so arithmetic on it is safe); adds problems otherwise."""
         if value is None:
             return True
         if not value.is_finite():
             self.add(field, "must be a finite number")
             return False
+        before = len(self.problems)
         exponent = value.as_tuple().exponent
         assert isinstance(exponent, int)
         if exponent < -places:
@@ -129,7 +135,7 @@ class Checker:
             self.add(field, f"must be at least {minimum}")
         if value > maximum:
             self.add(field, f"must be at most {maximum}")
-        return True
+        return len(self.problems) == before
 
     def count(self, field: str, value: int | None, *, minimum: int = 0, maximum: int) -> None:
         if value is not None and not minimum <= value <= maximum:
@@ -210,5 +216,28 @@ class Checker:
         if len(set(charge_ids)) != len(charge_ids):
             self.add(field, "names a charge twice")
         for index, charge_id in enumerate(charge_ids):
-            if charge_id <= 0:
-                self.add(f"{field}[{index}]", "is a charge id (a positive integer)")
+            self.reference(f"{field}[{index}]", charge_id, "charge")
+
+    def reference(self, field: str, value: int | None, what: str) -> None:
+        if value is not None and not 1 <= value <= ID_MAX:
+            self.add(field, f"is a {what} id (a positive integer up to {ID_MAX})")
+
+    def accounting(self, accounting: ProductAccounting) -> None:
+        """Shape of the account mapping: ids and codes in range. The chart check is the service's."""
+        for role, code in accounting.accounts.items():
+            self.text(f"accounting.accounts.{role.value}", code, length_max=ACCOUNT_CODE_LENGTH_MAX)
+        for payment_type_id, code in accounting.payment_type_accounts.items():
+            field = f"accounting.payment_type_accounts.{payment_type_id}"
+            self.reference(field, payment_type_id, "payment type")
+            self.text(field, code, length_max=ACCOUNT_CODE_LENGTH_MAX)
+        for charge_id, code in accounting.charge_accounts.items():
+            field = f"accounting.charge_accounts.{charge_id}"
+            self.reference(field, charge_id, "charge")
+            self.text(field, code, length_max=ACCOUNT_CODE_LENGTH_MAX)
+        for index, classified in enumerate(accounting.classified_accounts):
+            self.text(f"accounting.classified_accounts[{index}].account_code", classified.account_code,
+                      length_max=ACCOUNT_CODE_LENGTH_MAX)
+        if accounting.rule is AccountingRule.NONE and (
+                accounting.accounts or accounting.payment_type_accounts or accounting.charge_accounts
+                or accounting.classified_accounts):
+            self.add("accounting.accounts", "a product without accounting maps no accounts")

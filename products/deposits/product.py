@@ -71,4 +71,5 @@ def validate_deposit_product(product: DepositProduct) -> list[Problem]:
     check.count("dormancy_days", product.dormancy_days, minimum=1, maximum=DORMANCY_DAYS_MAX)
     if product.accounting.rule is AccountingRule.ACCRUAL_UPFRONT:
         check.add("accounting.rule", "deposit products use none, cash or accrual_periodic accounting")
+    check.accounting(product.accounting)
     return check.problems

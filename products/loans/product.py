@@ -55,7 +55,6 @@ from products.loans.terms import (
     Weekday,
 )
 from products.loans.validation import validate_terms
-from products.posting_rules import AccountingRule
 from products.rounding import Rounding, RoundingMode
 
 T = TypeVar("T")
@@ -380,8 +379,7 @@ def validate_loan_product(product: LoanProduct) -> list[Problem]:
         check.currency("currency", product.currency, product.decimals, product.instalment_in_multiples_of,
                        multiple_field="instalment_in_multiples_of")
     check.text("category", product.category, length_max=100, required=False)
-    if product.fund_source_id is not None and product.fund_source_id <= 0:
-        check.add("fund_source_id", "is a fund source id (a positive integer)")
+    check.reference("fund_source_id", product.fund_source_id, "fund source")
     _check_terms(check, product, places)
     _check_allocation(check, "allocation_order_healthy", product.allocation_order_healthy)
     _check_allocation(check, "allocation_order_doubtful", product.allocation_order_doubtful)
@@ -417,8 +415,9 @@ def validate_loan_product(product: LoanProduct) -> list[Problem]:
     if len(set(mix.restricted_product_ids)) != len(mix.restricted_product_ids):
         check.add("product_mix.restricted_product_ids", "names a product twice")
     check.count("product_mix.concurrent_loans_max", mix.concurrent_loans_max, minimum=1, maximum=LOANS_PER_CLIENT_MAX)
-    if product.accounting.rule is AccountingRule.NONE and product.accounting.accounts:
-        check.add("accounting.accounts", "a product without accounting maps no accounts")
+    for index, product_id in enumerate(mix.restricted_product_ids):
+        check.reference(f"product_mix.restricted_product_ids[{index}]", product_id, "product")
+    check.accounting(product.accounting)
     return check.problems
 
 
@@ -491,8 +490,7 @@ def _check_requirements(check: Checker, prefix: str, guarantees: Guarantees | No
         field = f"{prefix}overdue_penalty"
         _check_rate_or_flat(check, field, penalty.basis, penalty.rate_percent, penalty.flat_amount, places)
         check.count(f"{field}.grace_periods", penalty.grace_periods, maximum=GRACE_PERIODS_MAX)
-        if penalty.charge_id is not None and penalty.charge_id <= 0:
-            check.add(f"{field}.charge_id", "is a charge id (a positive integer)")
+        check.reference(f"{field}.charge_id", penalty.charge_id, "charge")
 
 
 def _check_rate_or_flat(check: Checker, field: str, basis: RateOrFlat, rate: Decimal | None, flat: Decimal | None,

@@ -216,6 +216,7 @@ def validate_term_deposit_product(product: TermDepositProduct) -> list[Problem]:
     check.charges("charge_ids", product.charge_ids)
     if product.accounting.rule is AccountingRule.ACCRUAL_UPFRONT:
         check.add("accounting.rule", "term-deposit products use none, cash or accrual_periodic accounting")
+    check.accounting(product.accounting)
     return check.problems
 
 

@@ -1,0 +1,138 @@
+"""Wire shapes of the product catalogue.
+
+A product's settings travel as the pure core's own Structs (`LoanProduct`, `DepositProduct`,
+`TermDepositProduct`): they are frozen, refuse unknown fields, carry Decimals as strings, and
+their validation answers every problem with its field path, so a second copy of a
+hundred-field shape would only drift. Responses wrap them with the version metadata.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Annotated
+
+import msgspec
+
+from api.schemas.common import Id
+from api.schemas.simulations import check_decimal_shape
+from ledger.model import Side
+from products.deposits.product import DepositProduct
+from products.events import EVENT_PARTS_MAX, EventPart, LoanClassification, ProductEvent, TermBucket
+from products.loans.product import LoanProduct
+from products.posting_rules import Component, EventKind, ProductKind
+from products.term_deposits.product import TermDepositProduct
+from servicing.products.service import PostingPreview, ProductRecord, VersionSummary
+
+
+class _ProductOut(msgspec.Struct, kw_only=True):
+    product_id: int
+    kind: ProductKind
+    active: bool
+    current_version: int
+    version: int
+    version_created_at: datetime
+    version_created_by: str
+    created_at: datetime
+    created_by: str
+    updated_at: datetime
+    updated_by: str
+
+
+def _out_fields(record: ProductRecord) -> dict[str, object]:
+    return {name: getattr(record, name) for name in _ProductOut.__struct_fields__}
+
+
+class LoanProductOut(_ProductOut, kw_only=True):
+    settings: LoanProduct
+
+    @classmethod
+    def from_record(cls, record: ProductRecord) -> LoanProductOut:
+        assert isinstance(record.settings, LoanProduct)
+        return cls(settings=record.settings, **_out_fields(record))  # type: ignore[arg-type]
+
+
+class DepositProductOut(_ProductOut, kw_only=True):
+    settings: DepositProduct
+
+    @classmethod
+    def from_record(cls, record: ProductRecord) -> DepositProductOut:
+        assert isinstance(record.settings, DepositProduct)
+        return cls(settings=record.settings, **_out_fields(record))  # type: ignore[arg-type]
+
+
+class TermDepositProductOut(_ProductOut, kw_only=True):
+    settings: TermDepositProduct
+
+    @classmethod
+    def from_record(cls, record: ProductRecord) -> TermDepositProductOut:
+        assert isinstance(record.settings, TermDepositProduct)
+        return cls(settings=record.settings, **_out_fields(record))  # type: ignore[arg-type]
+
+
+class ProductVersionOut(msgspec.Struct, kw_only=True):
+    version: int
+    accounting_rule: str
+    created_at: datetime
+    created_by: str
+    current: bool
+
+    @classmethod
+    def from_summary(cls, summary: VersionSummary) -> ProductVersionOut:
+        return cls(**msgspec.structs.asdict(summary))
+
+
+class EventPartIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    component: Component
+    amount: Annotated[Decimal, msgspec.Meta(description="Decimal string, e.g. '150000'")]
+    charge_id: Id | None = None
+
+    def __post_init__(self) -> None:
+        check_decimal_shape(self.amount, "amount")
+
+
+class PostingPreviewIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """An event of the product and its amounts; the answer is the entry's lines, unwritten."""
+
+    event_kind: EventKind
+    parts: Annotated[list[EventPartIn], msgspec.Meta(min_length=1, max_length=EVENT_PARTS_MAX)]
+    payment_type_id: Id | None = None
+    classification: LoanClassification = LoanClassification.HEALTHY
+    previous_classification: LoanClassification | None = None
+    term: TermBucket = TermBucket.SHORT
+    version: Id | None = None
+
+    def to_event(self, currency: str) -> ProductEvent:
+        return ProductEvent(
+            kind=self.event_kind, currency=currency,
+            parts=tuple(EventPart(component=p.component, amount=p.amount, charge_id=p.charge_id) for p in self.parts),
+            payment_type_id=self.payment_type_id, classification=self.classification,
+            previous_classification=self.previous_classification, term=self.term)
+
+
+class PreviewLineOut(msgspec.Struct, kw_only=True):
+    account_code: str
+    side: Side
+    amount: Decimal
+
+
+class PostingPreviewOut(msgspec.Struct, kw_only=True):
+    product_id: int
+    version: int
+    kind: ProductKind
+    accounting_rule: str
+    currency: str
+    lines: list[PreviewLineOut]
+    debit_total: Decimal
+    credit_total: Decimal
+    balanced: bool
+
+    @classmethod
+    def from_preview(cls, preview: PostingPreview) -> PostingPreviewOut:
+        debit = sum((line.amount for line in preview.lines if line.side is Side.DEBIT), Decimal(0))
+        credit = sum((line.amount for line in preview.lines if line.side is Side.CREDIT), Decimal(0))
+        return cls(product_id=preview.product_id, version=preview.version, kind=preview.kind,
+                   accounting_rule=preview.accounting_rule, currency=preview.currency,
+                   lines=[PreviewLineOut(account_code=line.account_code, side=line.side, amount=line.amount)
+                          for line in preview.lines],
+                   debit_total=debit, credit_total=credit, balanced=debit == credit)
