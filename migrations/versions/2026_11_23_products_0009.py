@@ -108,7 +108,8 @@ def _grants(app_role: str) -> str:
 GRANT SELECT ON product, product_version, product_version_account, product_version_charge TO "{role}";
 GRANT INSERT (kind, name, short_name, code, currency, active, open_date, close_date, current_version, created_by,
               updated_by),
-      UPDATE (name, short_name, code, active, open_date, close_date, current_version, updated_at, updated_by)
+      UPDATE (name, short_name, code, currency, active, open_date, close_date, current_version, updated_at,
+              updated_by)
     ON product TO "{role}";
 GRANT INSERT (product_id, version, settings, accounting_rule, fund_source_id, created_by) ON product_version TO "{role}";
 GRANT INSERT ON product_version_account, product_version_charge TO "{role}";

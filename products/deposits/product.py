@@ -44,7 +44,7 @@ class DepositProduct(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_f
     charge_ids: tuple[int, ...] = ()
     dormancy_days: int | None = None
     """Days without a client transaction after which the account turns dormant; ``None``: never."""
-    accounting: ProductAccounting = ProductAccounting()
+    accounting: ProductAccounting = msgspec.field(default_factory=ProductAccounting)
 
     def referenced_charge_ids(self) -> frozenset[int]:
         return frozenset(self.charge_ids) | frozenset(self.withdrawal_fee_charge_ids)

@@ -334,7 +334,7 @@ class LoanProduct(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fiel
     limits: LoanLimits = LoanLimits()
     product_mix: ProductMix = ProductMix()
     # Accounting
-    accounting: ProductAccounting = ProductAccounting()
+    accounting: ProductAccounting = msgspec.field(default_factory=ProductAccounting)
 
     @property
     def rounding(self) -> Rounding:

@@ -166,7 +166,7 @@ class TermDepositProduct(msgspec.Struct, frozen=True, kw_only=True, forbid_unkno
     maturity_instructions: tuple[MaturityInstruction, ...] = (MaturityInstruction.WITHDRAW,)
     rate_charts: tuple[RateChart, ...]
     charge_ids: tuple[int, ...] = ()
-    accounting: ProductAccounting = ProductAccounting()
+    accounting: ProductAccounting = msgspec.field(default_factory=ProductAccounting)
 
     def referenced_charge_ids(self) -> frozenset[int]:
         return frozenset(self.charge_ids)
