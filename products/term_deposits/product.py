@@ -20,6 +20,7 @@ import msgspec
 
 from products.accounting import ProductAccounting
 from products.catalogue.common import (
+    AMOUNT_MAX,
     PERCENT_MAX,
     SHARE_PERCENT_MAX,
     AmountRange,
@@ -346,7 +347,7 @@ def term_deposit_rate(product: TermDepositProduct, *, on: date, term: TermLength
 def check_deposit_terms(product: TermDepositProduct, *, term: TermLength, amount: Decimal) -> None:
     """An account's amount and term within the product's bounds and multiples."""
     deposit = product.deposit_amount
-    if not amount.is_finite() or not deposit.contains(amount):
+    if not amount.is_finite() or not deposit.contains(amount) or not 0 < amount <= AMOUNT_MAX:
         raise ProductError("deposit_amount", f"must be between {deposit.minimum} and {deposit.maximum}")
     if product.in_multiples_of is not None and amount % product.in_multiples_of != 0:
         raise ProductError("deposit_amount", f"must be a multiple of {product.in_multiples_of}")

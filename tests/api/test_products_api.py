@@ -386,3 +386,31 @@ def test_demo_products_pass_their_own_rules() -> None:
     assert (agricultural.interest_method.value, agricultural.grace_on_principal_periods) == ("flat", 3)
     assert products[1].accounting.rule is AccountingRule.ACCRUAL_PERIODIC
     assert LoanClassification.DOUBTFUL in {c.classification for c in agricultural.accounting.classified_accounts}
+
+
+async def test_concurrent_changes_never_lose_a_version(client, refs, uow_factory) -> None:  # type: ignore[no-untyped-def]
+    """Two administrators change the same product at once from version 1: one wins, the other
+    is told (409); without expected_version both land, as versions 2 and 3."""
+    import asyncio
+
+    from servicing.errors import Conflict
+    from servicing.products import service
+
+    settings = loan(refs)
+    product_id = (await create(client, ProductKind.LOAN, settings))["product_id"]
+    first = msgspec.structs.replace(settings, repayment_every=2)
+    second = msgspec.structs.replace(settings, repayment_every=3)
+    results = await asyncio.gather(
+        service.update_product(uow_factory(), ProductKind.LOAN, product_id, first, "a", expected_version=1),
+        service.update_product(uow_factory(), ProductKind.LOAN, product_id, second, "b", expected_version=1),
+        return_exceptions=True)
+    assert sorted(type(r).__name__ for r in results) == ["Conflict", "ProductRecord"]
+    assert any(isinstance(r, Conflict) for r in results)
+    third = msgspec.structs.replace(settings, repayment_every=4)
+    fourth = msgspec.structs.replace(settings, repayment_every=5)
+    done = await asyncio.gather(
+        service.update_product(uow_factory(), ProductKind.LOAN, product_id, third, "a"),
+        service.update_product(uow_factory(), ProductKind.LOAN, product_id, fourth, "b"))
+    assert sorted(r.version for r in done) == [3, 4]
+    versions = await service.list_versions(uow_factory(), ProductKind.LOAN, product_id)
+    assert [v.version for v in versions] == [4, 3, 2, 1]
