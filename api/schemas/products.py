@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
-from typing import Annotated
+from typing import Annotated, Self
 
 import msgspec
 
@@ -38,36 +38,24 @@ class _ProductOut(msgspec.Struct, kw_only=True):
     updated_at: datetime
     updated_by: str
 
-
-def _out_fields(record: ProductRecord) -> dict[str, object]:
-    return {name: getattr(record, name) for name in _ProductOut.__struct_fields__}
+    @classmethod
+    def from_record(cls, record: ProductRecord) -> Self:
+        """The route's kind decides the subclass; its `settings` annotation names the type."""
+        fields = {name: getattr(record, name) for name in _ProductOut.__struct_fields__}
+        fields["settings"] = record.settings
+        return cls(**fields)
 
 
 class LoanProductOut(_ProductOut, kw_only=True):
     settings: LoanProduct
 
-    @classmethod
-    def from_record(cls, record: ProductRecord) -> LoanProductOut:
-        assert isinstance(record.settings, LoanProduct)
-        return cls(settings=record.settings, **_out_fields(record))  # type: ignore[arg-type]
-
 
 class DepositProductOut(_ProductOut, kw_only=True):
     settings: DepositProduct
 
-    @classmethod
-    def from_record(cls, record: ProductRecord) -> DepositProductOut:
-        assert isinstance(record.settings, DepositProduct)
-        return cls(settings=record.settings, **_out_fields(record))  # type: ignore[arg-type]
-
 
 class TermDepositProductOut(_ProductOut, kw_only=True):
     settings: TermDepositProduct
-
-    @classmethod
-    def from_record(cls, record: ProductRecord) -> TermDepositProductOut:
-        assert isinstance(record.settings, TermDepositProduct)
-        return cls(settings=record.settings, **_out_fields(record))  # type: ignore[arg-type]
 
 
 class ProductVersionOut(msgspec.Struct, kw_only=True):
