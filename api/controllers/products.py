@@ -18,6 +18,7 @@ from api.schemas.common import INT32_MAX
 from api.schemas.problems import PROBLEM_RESPONSES
 from api.schemas.products import (
     DepositProductOut,
+    DerivedTermsIn,
     LoanProductOut,
     PostingPreviewIn,
     PostingPreviewOut,
@@ -30,6 +31,7 @@ from products.loans.product import LoanProduct
 from products.posting_rules import ProductKind
 from products.term_deposits.product import TermDepositProduct
 from servicing.products import service
+from servicing.products.terms import DerivedTerms, loan_terms_for
 from servicing.unit_of_work import UnitOfWorkFactory
 
 ProductId = Annotated[int, Parameter(ge=1, le=INT32_MAX, description="Product id")]
@@ -121,4 +123,18 @@ class ProductPostingController(Controller):
         return PostingPreviewOut.from_preview(preview)
 
 
-PRODUCT_ROUTES = [loan_products, deposit_products, term_deposit_products, ProductPostingController]
+class LoanTermsController(Controller):
+    path = "/api/v1/loan-products"
+    tags = ["Loan products"]  # noqa: RUF012  (Litestar reads a list)
+
+    @post("/{product_id:int}/derived-terms", status_code=200, opt=READ, responses=PROBLEM_RESPONSES,
+          summary="The loan terms a product gives for a borrower's cycle and the officer's choices",
+          description="Defaults, borrower-cycle variation, amount band and allowed overrides applied; the "
+                      "answer is the terms the schedule engine (POST /api/v1/loans/simulations) takes.")
+    async def derived_terms(self, product_id: ProductId, data: DerivedTermsIn,
+                            uow_factory: UnitOfWorkFactory) -> DerivedTerms:
+        return await loan_terms_for(uow_factory(), product_id, data.overrides, data.cycle, data.version)
+
+
+PRODUCT_ROUTES = [loan_products, deposit_products, term_deposit_products, ProductPostingController,
+                  LoanTermsController]

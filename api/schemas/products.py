@@ -19,7 +19,7 @@ from api.schemas.simulations import check_decimal_shape
 from ledger.model import Side
 from products.deposits.product import DepositProduct
 from products.events import EVENT_PARTS_MAX, EventPart, LoanClassification, ProductEvent, TermBucket
-from products.loans.product import LoanProduct
+from products.loans.product import CYCLE_NUMBER_MAX, LoanProduct, LoanTermOverrides
 from products.posting_rules import Component, EventKind, ProductKind
 from products.term_deposits.product import TermDepositProduct
 from servicing.products.service import PostingPreview, ProductRecord, VersionSummary
@@ -124,3 +124,9 @@ class PostingPreviewOut(msgspec.Struct, kw_only=True):
                    lines=[PreviewLineOut(account_code=line.account_code, side=line.side, amount=line.amount)
                           for line in preview.lines],
                    debit_total=debit, credit_total=credit, balanced=debit == credit)
+
+
+class DerivedTermsIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    overrides: LoanTermOverrides
+    cycle: Annotated[int, msgspec.Meta(ge=1, le=CYCLE_NUMBER_MAX)] = 1
+    version: Id | None = None

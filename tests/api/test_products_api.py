@@ -414,3 +414,46 @@ async def test_concurrent_changes_never_lose_a_version(client, refs, uow_factory
     assert sorted(r.version for r in done) == [3, 4]
     versions = await service.list_versions(uow_factory(), ProductKind.LOAN, product_id)
     assert [v.version for v in versions] == [4, 3, 2, 1]
+
+
+async def test_derived_terms_apply_the_product(client, refs) -> None:  # type: ignore[no-untyped-def]
+    product_id = (await create(client, ProductKind.LOAN, loan(refs)))["product_id"]
+    url = f"/api/v1/loan-products/{product_id}/derived-terms"
+    response = await client.post(url, json={"overrides": {"disbursement_date": "2026-03-02",
+                                                          "principal_amount": "600000"}})
+    assert response.status_code == 200, response.text
+    derived = response.json()
+    assert (derived["version"], derived["cycle"]) == (1, 1)
+    terms = derived["terms"]
+    assert (terms["principal_amount"], terms["repayment_count"], terms["interest_rate_percent"]) == (
+        "600000", 12, "18")
+    # The 1 % processing fee (a disbursement charge) is a schedule fee; the penalty is not a product charge.
+    assert [(f["name"], f["calculation"], f["rate_percent"]) for f in terms["fees"]] == [
+        ("Frais de dossier crédit", "percent_of_amount", "1.0000")]
+    simulated = await client.post("/api/v1/loans/simulations", json={
+        "currency": "XOF", "principal_amount": terms["principal_amount"],
+        "disbursement_date": terms["disbursement_date"], "repayment_count": terms["repayment_count"],
+        "interest_rate_percent": terms["interest_rate_percent"]})
+    assert simulated.status_code == 200, simulated.text
+    refused = await client.post(url, json={"overrides": {"disbursement_date": "2026-03-02",
+                                                         "principal_amount": "5000000"}})
+    assert (refused.status_code, refused.json()["field"]) == (422, "overrides.principal_amount")
+    locked = await client.post(url, json={"overrides": {"disbursement_date": "2026-03-02",
+                                                        "interest_method": "flat"}})
+    assert (locked.status_code, locked.json()["field"]) == (422, "overrides.interest_method")
+
+
+async def test_deposit_products_check_their_charges(client, refs) -> None:  # type: ignore[no-untyped-def]
+    base = savings_product(identity=unique("Épargne"), accounting=mapping(ProductKind.DEPOSIT, AccountingRule.CASH,
+                                                                          refs))
+    cases = (({"withdrawal_fee_charge_ids": (refs.loan_fee_id,)}, "withdrawal_fee_charge_ids[0]"),
+             ({"withdrawal_fee_charge_ids": (refs.closure_penalty_id,)}, "withdrawal_fee_charge_ids[0]"),
+             ({"charge_ids": (999_999,)}, "charge_ids[0]"))
+    for changes, field in cases:
+        response = await client.post(PATHS[ProductKind.DEPOSIT], json=body(msgspec.structs.replace(base, **changes)))
+        assert response.status_code == 422, response.text
+        assert field in {e["field"] for e in response.json()["errors"]}
+    term = seed_004_term_deposit(identity=unique("DAT"), currency="XOF", charge_ids=(refs.loan_penalty_id,),
+                                 accounting=mapping(ProductKind.TERM_DEPOSIT, AccountingRule.CASH, refs))
+    response = await client.post(PATHS[ProductKind.TERM_DEPOSIT], json=body(term))
+    assert (response.status_code, response.json()["field"]) == (422, "charge_ids[0]")

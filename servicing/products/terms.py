@@ -1,0 +1,83 @@
+"""The terms of one loan account from its product: the product version's settings, the
+borrower's cycle, the officer's choices, and the product's charges as schedule fees.
+The loan application and simulation work calls `loan_terms_for`; the pure derivation is
+`products.loans.product.derive_loan_terms`."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Final
+
+import msgspec
+from sqlalchemy import select
+
+from products.errors import ProductError
+from products.loans.product import LoanProduct, LoanTermOverrides, derive_loan_terms
+from products.loans.terms import FeeCalculation, FeeSpec, FeeTrigger, LoanTerms
+from products.posting_rules import ProductKind
+from products.reference.db.tables import ChargeRow, TaxRateRow
+from servicing.products.service import get_product
+from servicing.unit_of_work import UnitOfWork
+
+SCHEDULE_TRIGGERS: Final = {
+    "disbursement": FeeTrigger.DISBURSEMENT,
+    "tranche_disbursement": FeeTrigger.DISBURSEMENT,
+    "instalment_fee": FeeTrigger.INSTALMENT,
+}
+"""Charge times that put a fee in the repayment schedule; the others (application, overdue
+penalties...) are charged by loan servicing when their event happens."""
+
+SCHEDULE_CALCULATIONS: Final = {
+    "flat": FeeCalculation.FLAT,
+    "percent_of_amount": FeeCalculation.PERCENT_OF_AMOUNT,
+    "percent_of_instalment": FeeCalculation.PERCENT_OF_INSTALMENT,
+    "percent_of_amount_and_interest": FeeCalculation.PERCENT_OF_INSTALMENT,
+    "percent_of_interest": FeeCalculation.PERCENT_OF_INTEREST,
+}
+
+
+class DerivedTerms(msgspec.Struct, frozen=True, kw_only=True):
+    product_id: int
+    version: int
+    cycle: int
+    terms: LoanTerms
+    unscheduled_charge_ids: tuple[int, ...]
+    """Charges of the product that the schedule does not carry (charged on their event)."""
+
+
+def fee_spec(charge: ChargeRow, vat_percent: Decimal) -> FeeSpec | None:
+    """A charge as the schedule engine applies it, or None when it is not a schedule fee."""
+    trigger = SCHEDULE_TRIGGERS.get(charge.charge_time)
+    calculation = SCHEDULE_CALCULATIONS.get(charge.calculation)
+    if trigger is None or calculation is None or charge.is_penalty:
+        return None
+    flat = calculation is FeeCalculation.FLAT
+    return FeeSpec(name=charge.name[:80], trigger=trigger, calculation=calculation,
+                   flat_amount=charge.amount if flat else None, rate_percent=None if flat else charge.amount,
+                   vat_percent=vat_percent)
+
+
+async def loan_terms_for(uow: UnitOfWork, product_id: int, overrides: LoanTermOverrides, cycle: int = 1,
+                         version: int | None = None) -> DerivedTerms:
+    """Terms of a loan on a product version (the current one unless given). Refusals name
+    ``overrides.<field>``; nothing is written."""
+    if not 1 <= cycle <= 1000:
+        raise ProductError("cycle", "must be between 1 and 1000")
+    record = await get_product(uow, ProductKind.LOAN, product_id, version)
+    product = record.settings
+    assert isinstance(product, LoanProduct)
+    specs: dict[int, FeeSpec] = {}
+    unscheduled: list[int] = []
+    async with uow:
+        rows = (await uow.session.execute(select(ChargeRow, TaxRateRow.rate_percent).outerjoin(
+            TaxRateRow, TaxRateRow.id == ChargeRow.tax_rate_id).where(ChargeRow.id.in_(product.charge_ids)))).all()
+        for charge, vat in rows:  # inside the unit of work: the rows expire when it ends
+            spec = fee_spec(charge, vat or Decimal(0))
+            if spec is None:
+                unscheduled.append(charge.id)
+            else:
+                specs[charge.id] = spec
+    scheduled = msgspec.structs.replace(product, charge_ids=tuple(c for c in product.charge_ids if c in specs))
+    terms = derive_loan_terms(scheduled, overrides, cycle, charges=specs)
+    return DerivedTerms(product_id=product_id, version=record.version, cycle=cycle, terms=terms,
+                        unscheduled_charge_ids=tuple(sorted(unscheduled)))
