@@ -23,6 +23,7 @@ import msgspec
 
 from products.accounting import ProductAccounting
 from products.catalogue.common import (
+    AMOUNT_MAX,
     PERCENT_MAX,
     SHARE_PERCENT_MAX,
     AmountRange,
@@ -628,8 +629,8 @@ def derive_loan_terms(product: LoanProduct, overrides: LoanTermOverrides, cycle:
     assert 1 <= cycle <= CYCLE_NUMBER_MAX, cycle
     for name in ("principal_amount", "interest_rate_percent", "fixed_instalment_amount"):
         chosen = getattr(overrides, name)
-        if chosen is not None and not chosen.is_finite():
-            raise ProductError(f"overrides.{name}", "must be a finite number")
+        if chosen is not None and not (chosen.is_finite() and abs(chosen) <= AMOUNT_MAX):
+            raise ProductError(f"overrides.{name}", f"must be a finite number of at most {AMOUNT_MAX}")
     variation = cycle_variation(product, cycle) if product.track_loan_cycle else None
     principal_range = (variation.principal if variation and variation.principal else product.principal)
     count_range = (variation.repayment_count if variation and variation.repayment_count else product.repayment_count)

@@ -201,7 +201,10 @@ def validate_term_deposit_product(product: TermDepositProduct) -> list[Problem]:
         longest = product.term_max.days() if product.term_max is not None else None
         if longest is not None and product.lock_in.days() > longest:
             check.add("lock_in", "cannot be longer than term_max")
-    if product.term_multiple is not None and product.term_max is not None and product.term_multiple.count > 0:
+    counts_valid = all(t is None or 0 <= t.count <= TERM_COUNT_MAX for t in (
+        product.lock_in, product.term_min, product.term_max, product.term_multiple))
+    if counts_valid and product.term_multiple is not None and product.term_max is not None \
+            and product.term_multiple.count > 0:
         span = product.term_max.in_unit(product.term_multiple.unit) - product.term_min.in_unit(
             product.term_multiple.unit)
         if span % product.term_multiple.count != 0:
@@ -270,13 +273,18 @@ def _check_slab(check: Checker, field: str, slab: RateSlab, places: int) -> bool
         sub = f"{field}.incentives[{index}]"
         check.text(f"{sub}.value", incentive.value, length_max=ATTRIBUTE_VALUE_LENGTH_MAX)
         if incentive.attribute in NUMERIC_ATTRIBUTES:
-            if not incentive.value.strip().isdigit():
+            if not _is_whole_number(incentive.value):
                 check.add(f"{sub}.value", f"{incentive.attribute.value} is compared with a whole number")
         elif incentive.operator in (Operator.GREATER_THAN, Operator.LESS_THAN):
             check.add(f"{sub}.operator", f"{incentive.attribute.value} is compared with eq or ne only")
         lowest = -PERCENT_MAX if incentive.kind is IncentiveKind.INCENTIVE else Decimal(0)
         check.decimal(f"{sub}.rate_percent", incentive.rate_percent, minimum=lowest, maximum=PERCENT_MAX)
     return finite
+
+
+def _is_whole_number(text: str) -> bool:
+    value = text.strip()
+    return value.isascii() and value.isdigit() and len(value) <= 6
 
 
 def _periods_overlap(a: RateChart, b: RateChart) -> bool:
@@ -305,7 +313,7 @@ def incentive_matches(incentive: Incentive, client: Mapping[ClientAttribute, str
     if actual is None:
         return False
     if incentive.attribute in NUMERIC_ATTRIBUTES:
-        if not actual.strip().isdigit():
+        if not _is_whole_number(actual):
             return False
         left, right = int(actual), int(incentive.value)
         return {Operator.EQUAL: left == right, Operator.NOT_EQUAL: left != right,
