@@ -23,6 +23,7 @@ from api.controllers.closures import AccountingClosureController
 from api.controllers.journal import JournalEntryController
 from api.controllers.offices import OfficeController
 from api.controllers.products import PRODUCT_ROUTES
+from api.controllers.reference import REFERENCE_CONTROLLERS
 from api.controllers.reports import ReportController
 from api.controllers.simulations import LoanSimulationController
 from api.controllers.users import RoleController, UserController
@@ -100,6 +101,7 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
             health, OfficeController, GLAccountController, JournalEntryController, AccountingClosureController,
             ReportController, LoanSimulationController, *PRODUCT_ROUTES,
             AuthController, UserController, RoleController, ApprovalController, ApprovalRuleController, AuditLogController,
+            *REFERENCE_CONTROLLERS,
         ],
         dependencies={
             "uow_factory": Provide(provide_uow_factory, sync_to_thread=False),

@@ -23,6 +23,7 @@ from servicing.commands import CloseAccountingPeriod, CreateOffice, PostJournalE
 from servicing.journal import JournalService
 from servicing.products import demo as demo_products
 from servicing.queries import TrialBalanceRow, trial_balance
+from servicing.reference import defaults as reference_defaults
 from servicing.unit_of_work import UnitOfWorkFactory
 
 DEMO_MONTH_START: Final = date(2026, 10, 1)
@@ -139,6 +140,9 @@ async def run_demo(uow_factory: UnitOfWorkFactory, journal: JournalService, prog
     loaded = await chart.load_chart_template(uow_factory(), DEMO_CHART, DEMO_ACTOR)
     progress(f"chart {DEMO_CHART}: {len(loaded)} accounts added")
     office_ids = await _ensure_offices(uow_factory, progress)
+    seeded = await reference_defaults.seed_reference_defaults(uow_factory, DEMO_ACTOR)
+    seeded += await reference_defaults.seed_demo_reference(uow_factory, DEMO_ACTOR)
+    progress(f"reference data: {seeded} rows added (currencies, payment types, grids, charges...)")
     products = await demo_products.ensure_demo_products(uow_factory, progress)
     progress(f"{len(products)} products in the catalogue")
     planned = demo_month()

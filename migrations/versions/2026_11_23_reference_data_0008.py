@@ -1,6 +1,7 @@
 """Reference data behind the products: the institution's currencies, fund sources, payment
 types, charges, tax rates (VAT, TAF, TOB), usury caps, holidays and working weeks, activity
-sectors, financing purposes, decision reasons, validation levels, delinquency buckets and the
+sectors, financing purposes, decision reasons, validation levels, credit insurances,
+delinquency buckets and the
 general credit parameters of seed 002.
 
 Why: products, loans and deposits point at these rows, so they live in PostgreSQL with the
@@ -210,6 +211,15 @@ CREATE TABLE validation_level (
 COMMENT ON COLUMN validation_level.role_name IS
     'staff_role.name of who decides at this level (checked by the service: staff_role ships in 0006).';
 
+CREATE TABLE credit_insurance (
+    id integer GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    name varchar(200) NOT NULL UNIQUE,
+    insurer varchar(200),
+    description varchar(1000) NOT NULL DEFAULT '',
+    active boolean NOT NULL DEFAULT true,{_AUDIT}
+);
+COMMENT ON TABLE credit_insurance IS 'Insurances a loan may carry (seed 002, 3.7.12 « Assurance »).';
+
 CREATE TABLE delinquency_bucket (
     id integer GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     bucket_kind varchar(20) NOT NULL CHECK (bucket_kind IN ('loan', 'overdraft', 'rescheduled_loan')),
@@ -287,7 +297,7 @@ CREATE TRIGGER delinquency_bucket_no_truncate BEFORE TRUNCATE ON delinquency_buc
 _MUTABLE = (
     "institution_currency", "fund_source", "payment_type", "tax_rate", "charge", "usury_cap", "holiday",
     "working_week", "activity_sector", "loan_purpose_category", "loan_purpose", "decision_reason",
-    "validation_level",
+    "validation_level", "credit_insurance",
 )
 
 
@@ -299,7 +309,7 @@ GRANT SELECT ON {mutable}, holiday_office, delinquency_bucket, credit_parameters
 GRANT INSERT, UPDATE ON {mutable} TO "{role}";
 GRANT INSERT, DELETE ON holiday_office TO "{role}";
 GRANT INSERT (bucket_kind, label, days_overdue_min, days_overdue_max, loan_state, provision_rate_percent, source,
-              created_by),
+              created_by, retired_at, retired_by),
       UPDATE (retired_at, retired_by) ON delinquency_bucket TO "{role}";
 GRANT INSERT ON credit_parameters TO "{role}";
 GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO "{role}";
@@ -314,7 +324,7 @@ def upgrade(app_role: str) -> None:
 
 def downgrade(app_role: str) -> None:
     _script(
-        "DROP TABLE credit_parameters, delinquency_bucket, validation_level, decision_reason, loan_purpose, "
+        "DROP TABLE credit_parameters, delinquency_bucket, credit_insurance, validation_level, decision_reason, loan_purpose, "
         "loan_purpose_category, activity_sector, working_week, holiday_office, holiday, usury_cap, charge, "
         "tax_rate, payment_type, fund_source, institution_currency CASCADE;"
         "DROP FUNCTION reference_refuse_change;"

@@ -15,7 +15,6 @@ from typing import Final
 import msgspec
 from sqlalchemy import select
 
-from chart_of_accounts.db.tables import GLAccountRow
 from products.accounting import ClassifiedAccount, ProductAccounting
 from products.catalogue.common import AmountRange, CountRange, ProductIdentity
 from products.deposits.product import DepositProduct, DepositType, Overdraft
@@ -39,6 +38,7 @@ from products.loans.terms import (
 )
 from products.posting_rules import AccountingRole, AccountingRule, ProductKind, roles_used
 from products.reference.db.tables import ChargeRow, FundSourceRow, PaymentTypeRow
+from products.reference.model import ChargeAppliesTo, ChargeCalculation, ChargeDefinition, ChargeTime
 from products.term_deposits.product import (
     ClientAttribute,
     Incentive,
@@ -53,6 +53,8 @@ from products.term_deposits.product import (
 )
 from servicing.products import service
 from servicing.products.kinds import Settings, kind_of
+from servicing.reference import catalogue, lists
+from servicing.reference import defaults as reference_defaults
 from servicing.unit_of_work import UnitOfWorkFactory
 
 DEMO_ACTOR: Final = "demo"
@@ -212,50 +214,33 @@ def demo_products(refs: DemoReferences) -> list[Settings]:
     return [agricultural, salary, group, current, term_deposit]
 
 
-_FUND_SOURCES: Final = (("Fonds propres", "own_funds", "114"),)
-_PAYMENT_TYPES: Final = (("Espèces", "cash", True, None), ("Monnaie électronique", "mobile_money", False, "1013"),
-                         ("Virement bancaire", "bank_transfer", False, "114"))
-_CHARGES: Final = (
-    # name, applies to, time, calculation, amount, penalty, income account
-    ("Frais de dossier crédit", "loan", "disbursement", "percent_of_amount", D(1), False, "7022"),
-    ("Pénalité de retard crédit", "loan", "overdue_instalment", "percent_of_overdue_amount", D(2), True, "7023"),
-    ("Frais de retrait", "deposit", "withdrawal", "flat", D(200), False, "7022"),
-    ("Pénalité de rupture anticipée DAT", "deposit", "premature_closure", "percent_of_amount", D(1), True, "7023"),
+DEPOSIT_CHARGES: Final = (
+    ChargeDefinition(name="Frais de retrait", applies_to=ChargeAppliesTo.DEPOSIT, charge_time=ChargeTime.WITHDRAWAL,
+                     calculation=ChargeCalculation.FLAT, amount=D(200), currency="XOF", income_gl_account_code="7022"),
+    ChargeDefinition(name="Pénalité de rupture anticipée DAT", applies_to=ChargeAppliesTo.DEPOSIT,
+                     charge_time=ChargeTime.PREMATURE_CLOSURE, calculation=ChargeCalculation.PERCENT_OF_AMOUNT,
+                     amount=D(1), currency="XOF", is_penalty=True, income_gl_account_code="7023"),
 )
+"""The deposit charges the demo products name, beside the reference data's demo charges."""
 
 
 async def ensure_demo_references(uow_factory: UnitOfWorkFactory) -> DemoReferences:
-    """Find or create the fund source, payment types and charges the demo products name."""
+    """The reference rows the demo products name: the reference data's defaults and demo rows
+    (fund sources, payment types, loan charges), plus two deposit charges; all idempotent."""
+    await reference_defaults.seed_reference_defaults(uow_factory, DEMO_ACTOR)
+    await reference_defaults.seed_demo_reference(uow_factory, DEMO_ACTOR)
+    existing = {stored.item.name for stored in await catalogue.list_all(uow_factory(), lists.CHARGES)}
+    for charge in DEPOSIT_CHARGES:
+        if charge.name not in existing:
+            await catalogue.create(uow_factory(), lists.CHARGES, charge, DEMO_ACTOR)
+    ids: dict[str, int] = {}
     async with uow_factory() as uow:
-        session = uow.session
-        accounts = dict((await session.execute(select(GLAccountRow.code, GLAccountRow.id))).all())
-        funds = {name: fid for name, fid in (await session.execute(select(FundSourceRow.name, FundSourceRow.id))).all()}
-        for name, source_type, code in _FUND_SOURCES:
-            if name not in funds:
-                session.add(FundSourceRow(name=name, source_type=source_type, gl_account_id=accounts[code],
-                                          created_by=DEMO_ACTOR, updated_by=DEMO_ACTOR))
-        payments = {n: i for n, i in (await session.execute(select(PaymentTypeRow.name, PaymentTypeRow.id))).all()}
-        for position, (name, payment_kind, is_cash, override_code) in enumerate(_PAYMENT_TYPES):
-            if name not in payments:
-                session.add(PaymentTypeRow(name=name, kind=payment_kind, is_cash=is_cash, position=position,
-                                           gl_account_id=accounts[override_code] if override_code else None,
-                                           created_by=DEMO_ACTOR, updated_by=DEMO_ACTOR))
-        charges = {n: i for n, i in (await session.execute(select(ChargeRow.name, ChargeRow.id))).all()}
-        for name, applies_to, time, calculation, amount, is_penalty, income_code in _CHARGES:
-            if name not in charges:
-                session.add(ChargeRow(name=name, applies_to=applies_to, charge_time=time, calculation=calculation,
-                                      amount=amount, currency="XOF", is_penalty=is_penalty,
-                                      income_gl_account_id=accounts[income_code], created_by=DEMO_ACTOR,
-                                      updated_by=DEMO_ACTOR))
-        await session.flush()
-        ids: dict[str, int] = {}
         for table in (FundSourceRow, PaymentTypeRow, ChargeRow):
-            ids.update((name, row_id) for name, row_id in (await session.execute(select(table.name, table.id))).all())
-        await uow.commit()
+            ids.update((name, row_id) for name, row_id in (await uow.session.execute(select(table.name, table.id))).all())
     return DemoReferences(
-        own_funds_id=ids["Fonds propres"], mobile_money_id=ids["Monnaie électronique"],
-        bank_transfer_id=ids["Virement bancaire"], loan_fee_id=ids["Frais de dossier crédit"],
-        loan_penalty_id=ids["Pénalité de retard crédit"], withdrawal_fee_id=ids["Frais de retrait"],
+        own_funds_id=ids["Fonds propres"], mobile_money_id=ids["Mobile money"],
+        bank_transfer_id=ids["Virement bancaire"], loan_fee_id=ids["Frais de dossier"],
+        loan_penalty_id=ids["Pénalité de retard"], withdrawal_fee_id=ids["Frais de retrait"],
         closure_penalty_id=ids["Pénalité de rupture anticipée DAT"])
 
 

@@ -52,9 +52,15 @@ def fee_spec(charge: ChargeRow, vat_percent: Decimal) -> FeeSpec | None:
     if trigger is None or calculation is None or charge.is_penalty:
         return None
     flat = calculation is FeeCalculation.FLAT
+    amount = _plain(charge.amount)
     return FeeSpec(name=charge.name[:80], trigger=trigger, calculation=calculation,
-                   flat_amount=charge.amount if flat else None, rate_percent=None if flat else charge.amount,
-                   vat_percent=vat_percent)
+                   flat_amount=amount if flat else None, rate_percent=None if flat else amount,
+                   vat_percent=_plain(vat_percent))
+
+
+def _plain(value: Decimal) -> Decimal:
+    """A numeric(22, 4) column's value without its trailing zeros: 1.0000 -> 1, 2.5000 -> 2.5."""
+    return value.quantize(Decimal(1)) if value == value.to_integral_value() else value.normalize()
 
 
 async def loan_terms_for(uow: UnitOfWork, product_id: int, overrides: LoanTermOverrides, cycle: int = 1,

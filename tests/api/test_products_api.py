@@ -429,7 +429,7 @@ async def test_derived_terms_apply_the_product(client, refs) -> None:  # type: i
         "600000", 12, "18")
     # The 1 % processing fee (a disbursement charge) is a schedule fee; the penalty is not a product charge.
     assert [(f["name"], f["calculation"], f["rate_percent"]) for f in terms["fees"]] == [
-        ("Frais de dossier crédit", "percent_of_amount", "1.0000")]
+        ("Frais de dossier", "percent_of_amount", "1")]
     simulated = await client.post("/api/v1/loans/simulations", json={
         "currency": "XOF", "principal_amount": terms["principal_amount"],
         "disbursement_date": terms["disbursement_date"], "repayment_count": terms["repayment_count"],

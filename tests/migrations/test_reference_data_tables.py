@@ -12,7 +12,7 @@ from servicing.errors import sqlstate_of
 REFERENCE_TABLES = (
     "institution_currency", "fund_source", "payment_type", "tax_rate", "charge", "usury_cap", "holiday",
     "holiday_office", "working_week", "activity_sector", "loan_purpose_category", "loan_purpose",
-    "decision_reason", "validation_level", "delinquency_bucket", "credit_parameters",
+    "decision_reason", "validation_level", "credit_insurance", "delinquency_bucket", "credit_parameters",
 )
 
 

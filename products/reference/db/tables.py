@@ -206,6 +206,15 @@ class ValidationLevelRow(AuditColumns, Base):
     active: Mapped[bool] = mapped_column(Boolean, server_default="true")
 
 
+class CreditInsuranceRow(AuditColumns, Base):
+    __tablename__ = "credit_insurance"
+    id: Mapped[int] = mapped_column(Integer, Identity(always=True), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    insurer: Mapped[str | None] = mapped_column(String(200))
+    description: Mapped[str] = mapped_column(String(1000), server_default="")
+    active: Mapped[bool] = mapped_column(Boolean, server_default="true")
+
+
 class DelinquencyBucketRow(Base):
     """One bucket of a set (per kind); the current set is the rows not retired."""
 
