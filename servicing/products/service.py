@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import Any, Final
 
 import msgspec
-from sqlalchemy import func, select, text, update
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -34,7 +34,7 @@ from products.errors import ProductError
 from products.events import ProductEvent
 from products.loans.product import LoanProduct
 from products.posting_rules import AccountingRole, ProductKind
-from products.reference.db.tables import ChargeRow, FundSourceRow, PaymentTypeRow
+from products.reference.db.tables import ChargeRow, FundSourceRow, InstitutionCurrencyRow, PaymentTypeRow
 from servicing.errors import Conflict, NotFound, translate_database_error
 from servicing.products.kinds import KINDS, Settings, decode_settings, kind_of
 from servicing.unit_of_work import UnitOfWork
@@ -313,8 +313,11 @@ def _charge_references(settings: Settings) -> list[tuple[str, int, bool | None]]
 
 async def _check_references(session: AsyncSession, kind: ProductKind, settings: Settings) -> list[Problem]:
     problems: list[Problem] = []
-    if await session.scalar(text("SELECT 1 FROM currency WHERE code = :code"), {"code": settings.currency}) is None:
-        problems.append(Problem(field="currency", message=f"currency {settings.currency} is not configured"))
+    # Seed 001: "la devise doit être configurée au préalable" (PUT /api/v1/currencies/{code}).
+    configured = await session.get(InstitutionCurrencyRow, settings.currency)
+    if configured is None or not configured.enabled:
+        problems.append(Problem(field="currency", message=f"currency {settings.currency} is not enabled for the "
+                                                          f"institution (PUT /api/v1/currencies/{settings.currency})"))
     fund_source_id = getattr(settings, "fund_source_id", None)
     if fund_source_id is not None:
         fund = await session.get(FundSourceRow, fund_source_id)

@@ -133,6 +133,7 @@ async def test_every_problem_is_answered_with_its_field_and_nothing_written(clie
     ("missing_role", "accounting.accounts.vat_payable"),
     ("unknown_payment_type", "accounting.payment_type_accounts.999999"),
     ("unknown_currency", "currency"),
+    ("currency_not_enabled", "currency"),
     ("eur_charge", "charge_ids[0]"),
     ("mix_unknown", "product_mix.restricted_product_ids[0]"),
 ])
@@ -164,6 +165,8 @@ async def test_references_must_exist_and_fit(client, refs, uow_factory, change: 
             settings.accounting, payment_type_accounts={999_999: "114"}))
     elif change == "unknown_currency":
         settings = msgspec.structs.replace(settings, currency="ZZZ")
+    elif change == "currency_not_enabled":  # ISO 4217, but not one the institution configured
+        settings = msgspec.structs.replace(settings, currency="GHS")
     elif change == "eur_charge":
         async with uow_factory() as uow:
             row = ChargeRow(name=f"Frais EUR {next(_names)} {id(refs)}", applies_to="loan", charge_time="disbursement",
