@@ -11,7 +11,7 @@ naming its field path; nothing is written when there is one.
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, Final
 
 import msgspec
@@ -142,6 +142,21 @@ async def get_product(uow: UnitOfWork, kind: ProductKind | None, product_id: int
         row = await _load_row(uow.session, kind, product_id)
         stored = await _load_version(uow.session, row, version or row.current_version)
         return await _record(uow.session, row, stored)
+
+
+async def product_for_new_account(uow: UnitOfWork, kind: ProductKind, product_id: int,
+                                  opened_on: date) -> ProductRecord:
+    """The product version a new account opened on ``opened_on`` gets: the current one, if
+    the product is active and open that day. The account stores ``record.version``."""
+    record = await get_product(uow, kind, product_id)
+    identity = record.settings.identity
+    if not record.active:
+        raise ProductError("product_id", f"{KINDS[kind].label} {product_id} is inactive")
+    if identity.open_date is not None and opened_on < identity.open_date:
+        raise ProductError("product_id", f"{KINDS[kind].label} {product_id} opens on {identity.open_date.isoformat()}")
+    if identity.close_date is not None and opened_on >= identity.close_date:
+        raise ProductError("product_id", f"{KINDS[kind].label} {product_id} closed on {identity.close_date.isoformat()}")
+    return record
 
 
 async def list_products(uow: UnitOfWork, kind: ProductKind, *, active: bool | None = None, after_id: int = 0,
@@ -297,17 +312,32 @@ async def _check_unique(session: AsyncSession, kind: ProductKind, settings: Sett
             raise Conflict(f"product {taken} already uses this {field.split('.')[-1].replace('_', ' ')}", field=field)
 
 
-def _charge_references(settings: Settings) -> list[tuple[str, int, bool | None]]:
-    """(field path, charge id, must be a penalty?) of every charge the settings name."""
-    found: list[tuple[str, int, bool | None]] = [
-        (f"charge_ids[{i}]", charge_id, None) for i, charge_id in enumerate(settings.charge_ids)]
+OVERDUE_TIMES: Final = frozenset({"overdue_instalment", "overdue_maturity"})
+WITHDRAWAL_TIMES: Final = frozenset({"withdrawal"})
+
+
+class ChargeReference(msgspec.Struct, frozen=True, kw_only=True):
+    field: str
+    charge_id: int
+    penalty: bool | None = None
+    """True: must be a penalty; False: must be a fee; None: either."""
+    charge_times: frozenset[str] | None = None
+    """When set, the charge times that fit the reference."""
+
+
+def _charge_references(settings: Settings) -> list[ChargeReference]:
+    """Every charge the settings name, with what it must be."""
+    found = [ChargeReference(field=f"charge_ids[{i}]", charge_id=charge_id)
+             for i, charge_id in enumerate(settings.charge_ids)]
     withdrawal_fees: tuple[int, ...] = getattr(settings, "withdrawal_fee_charge_ids", ())
-    found += [(f"withdrawal_fee_charge_ids[{i}]", charge_id, False) for i, charge_id in enumerate(withdrawal_fees)]
+    found += [ChargeReference(field=f"withdrawal_fee_charge_ids[{i}]", charge_id=charge_id, penalty=False,
+                              charge_times=WITHDRAWAL_TIMES) for i, charge_id in enumerate(withdrawal_fees)]
     if isinstance(settings, LoanProduct):
         penalties = [("overdue_penalty", settings.overdue_penalty)] + [
             (f"amount_bands[{i}].overdue_penalty", band.overdue_penalty) for i, band in enumerate(settings.amount_bands)]
-        found += [(f"{field}.charge_id", penalty.charge_id, True) for field, penalty in penalties
-                  if penalty is not None and penalty.charge_id is not None]
+        found += [ChargeReference(field=f"{field}.charge_id", charge_id=penalty.charge_id, penalty=True,
+                                  charge_times=OVERDUE_TIMES)
+                  for field, penalty in penalties if penalty is not None and penalty.charge_id is not None]
     return found
 
 
@@ -327,9 +357,10 @@ async def _check_references(session: AsyncSession, kind: ProductKind, settings: 
             problems.append(Problem(field="fund_source_id", message=f"fund source {fund_source_id} is inactive"))
     references = _charge_references(settings)
     charges = {c.id: c for c in (await session.scalars(select(ChargeRow).where(
-        ChargeRow.id.in_({charge_id for _f, charge_id, _p in references})))).all()} if references else {}
+        ChargeRow.id.in_({r.charge_id for r in references})))).all()} if references else {}
     applies_to = KINDS[kind].charges_apply_to
-    for field, charge_id, must_be_penalty in references:
+    for reference in references:
+        field, charge_id, must_be_penalty = reference.field, reference.charge_id, reference.penalty
         charge = charges.get(charge_id)
         if charge is None:
             problems.append(Problem(field=field, message=f"unknown charge {charge_id}"))
@@ -345,6 +376,10 @@ async def _check_references(session: AsyncSession, kind: ProductKind, settings: 
         if must_be_penalty is not None and charge.is_penalty != must_be_penalty:
             expected = "a penalty" if must_be_penalty else "a fee, not a penalty"
             problems.append(Problem(field=field, message=f"charge {charge_id} must be {expected}"))
+        if reference.charge_times is not None and charge.charge_time not in reference.charge_times:
+            times = " or ".join(sorted(reference.charge_times))
+            problems.append(Problem(field=field, message=f"charge {charge_id} is charged at {charge.charge_time}, "
+                                                         f"this needs {times}"))
     if isinstance(settings, LoanProduct):
         restricted = settings.product_mix.restricted_product_ids
         if restricted:

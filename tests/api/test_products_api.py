@@ -11,7 +11,7 @@ from typing import Any
 
 import msgspec
 import pytest
-from sqlalchemy import text
+from sqlalchemy import select, text
 from sqlalchemy.exc import DBAPIError
 
 from products.accounting import ProductAccounting
@@ -460,3 +460,45 @@ async def test_deposit_products_check_their_charges(client, refs) -> None:  # ty
                                  accounting=mapping(ProductKind.TERM_DEPOSIT, AccountingRule.CASH, refs))
     response = await client.post(PATHS[ProductKind.TERM_DEPOSIT], json=body(term))
     assert (response.status_code, response.json()["field"]) == (422, "charge_ids[0]")
+
+
+async def test_charge_times_fit_their_use(client, refs, uow_factory) -> None:  # type: ignore[no-untyped-def]
+    """A penalty charged at disbursement is no overdue penalty; a monthly fee is no withdrawal fee."""
+    async with uow_factory() as uow:
+        row = ChargeRow(name=f"Pénalité au décaissement {next(_names)} {id(refs)}", applies_to="loan",
+                        charge_time="disbursement", calculation="flat", amount=D(10), currency="XOF",
+                        is_penalty=True, created_by="tests", updated_by="tests")
+        uow.session.add(row)
+        await uow.session.flush()
+        penalty_at_disbursement = row.id
+        monthly = await uow.session.scalar(select(ChargeRow.id).where(ChargeRow.name == "Frais de tenue de compte"))
+        await uow.commit()
+    settings = loan(refs, overdue_penalty=OverduePenalty(charge_id=penalty_at_disbursement, rate_percent=D(2)))
+    response = await client.post(PATHS[ProductKind.LOAN], json=body(settings))
+    assert (response.status_code, response.json()["field"]) == (422, "overdue_penalty.charge_id")
+    savings = savings_product(identity=unique("Épargne"), withdrawal_fee_charge_ids=(monthly,),
+                              accounting=mapping(ProductKind.DEPOSIT, AccountingRule.CASH, refs))
+    response = await client.post(PATHS[ProductKind.DEPOSIT], json=body(savings))
+    assert (response.status_code, response.json()["field"]) == (422, "withdrawal_fee_charge_ids[0]")
+    assert "monthly" in response.json()["detail"]
+
+
+async def test_a_new_account_gets_the_current_version_of_an_open_active_product(client, refs, uow_factory) -> None:  # type: ignore[no-untyped-def]
+    from datetime import date
+
+    from products.errors import ProductError
+    from servicing.products import service
+
+    settings = loan(refs, identity=msgspec.structs.replace(unique("Prêt daté"), open_date=date(2026, 2, 1),
+                                                           close_date=date(2026, 12, 31)))
+    product_id = (await create(client, ProductKind.LOAN, settings))["product_id"]
+    await client.put(f"/api/v1/loan-products/{product_id}", json=body(msgspec.structs.replace(
+        settings, repayment_every=2)))
+    record = await service.product_for_new_account(uow_factory(), ProductKind.LOAN, product_id, date(2026, 6, 1))
+    assert (record.version, record.settings.repayment_every) == (2, 2)
+    for day in (date(2026, 1, 31), date(2026, 12, 31)):
+        with pytest.raises(ProductError):
+            await service.product_for_new_account(uow_factory(), ProductKind.LOAN, product_id, day)
+    await client.post(f"/api/v1/loan-products/{product_id}/deactivate")
+    with pytest.raises(ProductError, match="inactive"):
+        await service.product_for_new_account(uow_factory(), ProductKind.LOAN, product_id, date(2026, 6, 1))
