@@ -12,7 +12,8 @@ import msgspec
 
 from products.catalogue.common import Problem
 from products.deposits.product import DepositProduct, validate_deposit_product
-from products.loans.product import LoanProduct, validate_loan_product
+from products.loans.product import LoanProduct
+from products.loans.product_rules import validate_loan_product
 from products.posting_rules import ProductKind
 from products.term_deposits.product import TermDepositProduct, validate_term_deposit_product
 

@@ -12,7 +12,8 @@ import msgspec
 from sqlalchemy import select
 
 from products.errors import ProductError
-from products.loans.product import LoanProduct, LoanTermOverrides, derive_loan_terms
+from products.loans.derivation import derive_loan_terms
+from products.loans.product import LoanProduct, LoanTermOverrides
 from products.loans.terms import FeeCalculation, FeeSpec, FeeTrigger, LoanTerms
 from products.posting_rules import ProductKind
 from products.reference.db.tables import ChargeRow, TaxRateRow

@@ -16,7 +16,9 @@ from hypothesis import strategies as st
 
 from ledger.errors import LedgerError
 from products.deposits.product import DepositProduct, validate_deposit_product
-from products.loans.product import LoanProduct, LoanTermOverrides, derive_loan_terms, validate_loan_product
+from products.loans.derivation import derive_loan_terms
+from products.loans.product import LoanProduct, LoanTermOverrides
+from products.loans.product_rules import validate_loan_product
 from products.term_deposits.product import (
     ClientAttribute,
     TermDepositProduct,

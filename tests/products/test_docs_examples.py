@@ -10,7 +10,8 @@ import msgspec
 import pytest
 
 from products.deposits.product import DepositProduct, validate_deposit_product
-from products.loans.product import LoanProduct, validate_loan_product
+from products.loans.product import LoanProduct
+from products.loans.product_rules import validate_loan_product
 from products.term_deposits.product import TermDepositProduct, validate_term_deposit_product
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "products.md"

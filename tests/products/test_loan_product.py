@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 from products.catalogue.common import AmountRange, CountRange
 from products.errors import ProductError
+from products.loans.derivation import derive_loan_terms
 from products.loans.errors import TermsError
 from products.loans.product import (
     AmountBand,
@@ -27,9 +28,8 @@ from products.loans.product import (
     OverridableTerm,
     RateOrFlat,
     RepaymentComponent,
-    derive_loan_terms,
-    validate_loan_product,
 )
+from products.loans.product_rules import validate_loan_product
 from products.loans.terms import AmortizationMethod, FeeSpec, FeeTrigger, InterestMethod
 from tests.products.catalogue_factories import seed_001_cycles, seed_001_loan
 
