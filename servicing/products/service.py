@@ -87,7 +87,7 @@ async def create_product(uow: UnitOfWork, settings: Settings, actor: str) -> Pro
         await _check(session, kind, settings, product_id=None)
         identity = settings.identity
         row = ProductRow(kind=kind.value, name=identity.name.strip(), short_name=identity.short_name.strip(),
-                         code=identity.code, currency=settings.currency, active=True,
+                         code=_code(identity.code), currency=settings.currency, active=True,
                          open_date=identity.open_date, close_date=identity.close_date, current_version=1,
                          created_by=actor, updated_by=actor)
         session.add(row)
@@ -116,7 +116,7 @@ async def update_product(uow: UnitOfWork, kind: ProductKind, product_id: int, se
         version = row.current_version + 1
         await _add_version(session, row.id, version, settings, actor)
         await session.execute(update(ProductRow).where(ProductRow.id == row.id).values(
-            name=identity.name.strip(), short_name=identity.short_name.strip(), code=identity.code,
+            name=identity.name.strip(), short_name=identity.short_name.strip(), code=_code(identity.code),
             currency=settings.currency, open_date=identity.open_date, close_date=identity.close_date,
             current_version=version, updated_at=func.now(), updated_by=actor))
         return await _commit_and_load(uow, row.id)
@@ -196,6 +196,10 @@ async def preview_posting(uow: UnitOfWork, product_id: int, event_in: Callable[[
 
 
 # --------------------------------------------------------------------------- internals
+
+def _code(code: str | None) -> str | None:
+    return (code or "").strip() or None
+
 
 async def _flush(session: AsyncSession) -> None:
     try:
@@ -300,7 +304,7 @@ async def _check_unique(session: AsyncSession, kind: ProductKind, settings: Sett
     identity = settings.identity
     checks = (("identity.name", func.lower(ProductRow.name), identity.name.strip().lower(), True),
               ("identity.short_name", func.lower(ProductRow.short_name), identity.short_name.strip().lower(), True),
-              ("identity.code", func.lower(ProductRow.code), (identity.code or "").lower(), False))
+              ("identity.code", func.lower(ProductRow.code), (_code(identity.code) or "").lower(), False))
     for field, column, value, per_kind in checks:
         if not value:
             continue
