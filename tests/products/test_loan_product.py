@@ -11,6 +11,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from products.accounting import ProductAccounting
 from products.catalogue.common import AmountRange, CountRange
 from products.errors import ProductError
 from products.loans.derivation import derive_loan_terms
@@ -18,19 +19,25 @@ from products.loans.errors import TermsError
 from products.loans.product import (
     AmountBand,
     CashCollateral,
+    CycleComparison,
     CycleVariation,
+    FinancialAnalysis,
     Guarantees,
     GuarantorRule,
+    LoanLimits,
     LoanTermOverrides,
     MandatorySavings,
     MultiDisbursement,
     OverduePenalty,
     OverridableTerm,
+    ProductMix,
     RateOrFlat,
     RepaymentComponent,
+    SocialShares,
 )
 from products.loans.product_rules import validate_loan_product
 from products.loans.terms import AmortizationMethod, FeeSpec, FeeTrigger, InterestMethod
+from products.posting_rules import AccountingRole, AccountingRule
 from tests.products.catalogue_factories import seed_001_cycles, seed_001_loan
 
 D = Decimal
@@ -89,6 +96,43 @@ def test_seed_001_product_is_valid() -> None:
     ({"cycle_variations": (CycleVariation(cycle_number=0),)}, "cycle_variations[0].cycle_number"),
     ({"cycle_variations": (CycleVariation(cycle_number=2, repayment_count=CountRange(minimum=3, default=2)),)},
      "cycle_variations[0].repayment_count.default"),
+    ({"cycle_variations": (CycleVariation(cycle_number=2, interest_rate_percent=AmountRange(default=D(30),
+                                                                                           maximum=D(20))),)},
+     "cycle_variations[0].interest_rate_percent.maximum"),
+    ({"cycle_variations": (CycleVariation(cycle_number=1, comparison=CycleComparison.GREATER_THAN),
+                           CycleVariation(cycle_number=3, comparison=CycleComparison.GREATER_THAN))},
+     "cycle_variations"),
+    ({"first_repayment_days_min": 400}, "first_repayment_days_min"),
+    ({"interest_free_days": -1}, "interest_free_days"),
+    ({"grace_on_interest_payment_periods": 5}, "grace_on_interest_payment_periods"),
+    ({"grace_on_interest_charged_periods": 601}, "grace_on_interest_charged_periods"),
+    ({"last_instalment_principal_threshold_percent": D(101)}, "last_instalment_principal_threshold_percent"),
+    ({"arrears_tolerance_days": 4000}, "arrears_tolerance_days"),
+    ({"days_to_npa": 0}, "days_to_npa"),
+    ({"excluded_repayment_components": (RepaymentComponent.FEE, RepaymentComponent.FEE)},
+     "excluded_repayment_components"),
+    ({"co_signers": GuarantorRule(required=True)}, "co_signers.count_min"),
+    ({"guarantors": GuarantorRule(count_min=21)}, "guarantors.count_min"),
+    ({"guarantors": GuarantorRule(amount_threshold=D(-1))}, "guarantors.amount_threshold"),
+    ({"social_shares": SocialShares(rate_percent=D(150))}, "social_shares.rate_percent"),
+    ({"financial_analysis": FinancialAnalysis(debt_ratio_max_percent=D(-5))},
+     "financial_analysis.debt_ratio_max_percent"),
+    ({"cash_collateral": CashCollateral(remuneration_rate_percent=D(101))},
+     "cash_collateral.remuneration_rate_percent"),
+    ({"overdue_penalty": OverduePenalty(basis=RateOrFlat.RATE, rate_percent=D(5), grace_periods=-1)},
+     "overdue_penalty.grace_periods"),
+    ({"overdue_penalty": OverduePenalty(charge_id=2**31, rate_percent=D(5))}, "overdue_penalty.charge_id"),
+    ({"limits": LoanLimits(loans_per_client_max=0)}, "limits.loans_per_client_max"),
+    ({"limits": LoanLimits(loans_per_guarantor_max=101)}, "limits.loans_per_guarantor_max"),
+    ({"product_mix": ProductMix(restricted_product_ids=(4, 4))}, "product_mix.restricted_product_ids"),
+    ({"product_mix": ProductMix(restricted_product_ids=(0,))}, "product_mix.restricted_product_ids[0]"),
+    ({"product_mix": ProductMix(concurrent_loans_max=0)}, "product_mix.concurrent_loans_max"),
+    ({"category": "x" * 101}, "category"),
+    ({"accounting": ProductAccounting(accounts={AccountingRole.FUND_SOURCE: "1011"})}, "accounting.accounts"),
+    ({"accounting": ProductAccounting(rule=AccountingRule.CASH, payment_type_accounts={0: "1011"})},
+     "accounting.payment_type_accounts.0"),
+    ({"accounting": ProductAccounting(rule=AccountingRule.CASH, accounts={AccountingRole.FUND_SOURCE: ""})},
+     "accounting.accounts.fund_source"),
 ])
 def test_each_rule_names_its_field(changes: dict[str, object], field: str) -> None:
     assert field in fields(seed_001_loan(**changes))
@@ -103,8 +147,15 @@ def test_identity_rules() -> None:
 
 def test_band_rules() -> None:
     bands = (AmountBand(amount_min=D(5000), amount_max=D(9000)), AmountBand(amount_min=D(9000), amount_max=D(8000)),
-             AmountBand(amount_min=D(1), amount_max=D(20000), term_months_min=12, term_months_max=6))
+             AmountBand(amount_min=D(1), amount_max=D(20000), term_months_min=12, term_months_max=6,
+                        interest_rate_min_percent=D(20), interest_rate_max_percent=D(10),
+                        mandatory_savings=MandatorySavings(basis=RateOrFlat.FLAT),
+                        guarantors=GuarantorRule(required=True)))
     found = fields(seed_001_loan(amount_bands=bands))
+    assert "amount_bands[2].interest_rate_max_percent" in found
+    assert "amount_bands[2].mandatory_savings.flat_amount" in found
+    assert "amount_bands[2].guarantors.count_min" in found
+    assert "amount_bands" in fields(seed_001_loan(amount_bands=bands[:1] * 51))
     assert "amount_bands[1].amount_min" in found  # overlaps band 0
     assert "amount_bands[1].amount_max" in found  # max below min
     assert "amount_bands[2].term_months_max" in found
