@@ -20,11 +20,11 @@ from litestar.params import Parameter
 from api.schemas import reference as wire
 from api.schemas.common import DATE_MAX, DATE_MIN, INT32_MAX
 from api.schemas.problems import PROBLEM_RESPONSES
-from products.loans.terms import HolidayRule
+from products.loans.terms import HolidayRule, Weekday
 from products.reference import model
 from products.reference.limits import PAGE_SIZE_MAX
 from servicing.errors import InvalidInput, NotFound
-from servicing.reference import buckets, calendar, catalogue, credit_parameters, currencies, lists
+from servicing.reference import buckets, calendar, catalogue, credit_parameters, currencies, lists, queries
 from servicing.unit_of_work import UnitOfWorkFactory
 
 READ = {"permission": "products:read"}
@@ -52,7 +52,8 @@ def _definition(data: msgspec.Struct, definition: type[Any]) -> Any:
 
 
 def list_controller(*, path: str, tag: str, noun: str, plural: str, spec: catalogue.Catalogue[Any],
-                    in_type: type[Any], patch_type: type[Any], out_type: type[Any]) -> type[Controller]:
+                    in_type: type[Any], patch_type: type[Any], out_type: type[Any],
+                    extra: dict[str, Any] | None = None) -> type[Controller]:
     """A controller with create, read, change and list for one reference list."""
 
     async def create_item(self: Controller, data: in_type, uow_factory: UnitOfWorkFactory,  # type: ignore[valid-type]
@@ -82,7 +83,7 @@ def list_controller(*, path: str, tag: str, noun: str, plural: str, spec: catalo
         "list": get("/", responses=PROBLEM_RESPONSES, opt=READ, summary=f"List {plural}")(list_items),
     }
     name = "".join(part.capitalize() for part in path.rsplit("/", 1)[-1].split("-")) + "Controller"
-    return type(name, (Controller,), {"path": path, "tags": [tag], **handlers})
+    return type(name, (Controller,), {"path": path, "tags": [tag], **handlers, **(extra or {})})
 
 
 FundSourceController = list_controller(
@@ -95,12 +96,45 @@ PaymentTypeController = list_controller(
 ChargeController = list_controller(
     path="/api/v1/charges", tag="Reference data", noun="charge", plural="charges",
     spec=lists.CHARGES, in_type=wire.ChargeIn, patch_type=wire.ChargePatch, out_type=wire.ChargeOut)
+
+
+def _on(on: date, field: str = "on") -> date:
+    if not DATE_MIN <= on <= DATE_MAX:
+        raise InvalidInput(f"{field} must be between {DATE_MIN} and {DATE_MAX}", field=field)
+    return on
+
+
+@get("/in-force", responses=PROBLEM_RESPONSES, opt=READ,
+     summary="The rate in force on a date (the all-services rate when the operation has none of its own)")
+async def tax_rate_in_force(self: Controller, country: Annotated[str, Parameter(pattern=r"^[A-Z]{2}$")],
+                            tax_kind: model.TaxKind, operation_kind: model.TaxedOperation, on: date,
+                            uow_factory: UnitOfWorkFactory) -> wire.TaxRateOut:  # type: ignore[valid-type]
+    found = await queries.find_tax_rate(uow_factory(), country, tax_kind, operation_kind, _on(on))
+    if found is None:
+        raise NotFound(f"no {tax_kind.value} rate is recorded for {country} on {on}: unknown, not 0 %",
+                       field="country")
+    return _out(found, wire.TaxRateOut)
+
+
+@get("/in-force", responses=PROBLEM_RESPONSES, opt=READ, summary="The usury cap in force on a date")
+async def usury_cap_in_force(self: Controller, institution_type: model.InstitutionType, on: date,
+                             uow_factory: UnitOfWorkFactory,
+                             zone: model.MonetaryZone = model.MonetaryZone.UMOA) -> wire.UsuryCapOut:  # type: ignore[valid-type]
+    found = await queries.find_usury_cap(uow_factory(), institution_type, _on(on), zone)
+    if found is None:
+        raise NotFound(f"no usury cap is recorded for {institution_type.value} in {zone.value} on {on}",
+                       field="institution_type")
+    return _out(found, wire.UsuryCapOut)
+
+
 TaxRateController = list_controller(
     path="/api/v1/tax-rates", tag="Reference data", noun="tax rate", plural="tax rates (VAT, TAF, TOB)",
-    spec=lists.TAX_RATES, in_type=wire.TaxRateIn, patch_type=wire.TaxRatePatch, out_type=wire.TaxRateOut)
+    spec=lists.TAX_RATES, in_type=wire.TaxRateIn, patch_type=wire.TaxRatePatch, out_type=wire.TaxRateOut,
+    extra={"in_force": tax_rate_in_force})
 UsuryCapController = list_controller(
     path="/api/v1/usury-caps", tag="Reference data", noun="usury cap", plural="usury caps",
-    spec=lists.USURY_CAPS, in_type=wire.UsuryCapIn, patch_type=wire.UsuryCapPatch, out_type=wire.UsuryCapOut)
+    spec=lists.USURY_CAPS, in_type=wire.UsuryCapIn, patch_type=wire.UsuryCapPatch, out_type=wire.UsuryCapOut,
+    extra={"in_force": usury_cap_in_force})
 HolidayController = list_controller(
     path="/api/v1/holidays", tag="Reference data", noun="holiday", plural="holidays",
     spec=calendar.HOLIDAYS, in_type=wire.HolidayIn, patch_type=wire.HolidayPatch, out_type=wire.HolidayOut)
@@ -190,10 +224,20 @@ class WorkingWeekController(Controller):
          summary="Where a date lands for an office: the next or previous working day")
     async def working_day(self, office_id: int, on: date, uow_factory: UnitOfWorkFactory,
                           rule: HolidayRule = HolidayRule.NEXT_WORKING_DAY) -> wire.WorkingDayOut:
-        if not DATE_MIN <= on <= DATE_MAX:
-            raise InvalidInput(f"on must be between {DATE_MIN} and {DATE_MAX}", field="on")
-        answer = await calendar.working_day(uow_factory(), _checked_id(office_id, "office"), on, rule)
+        answer = await calendar.working_day(uow_factory(), _checked_id(office_id, "office"), _on(on), rule)
         return msgspec.convert(answer, wire.WorkingDayOut, from_attributes=True)
+
+
+    @get("/{office_id:int}/calendar", responses=PROBLEM_RESPONSES, opt=READ,
+         summary="An office's working weekdays and holidays between two dates (at most a year)")
+    async def office_calendar(self, office_id: int, uow_factory: UnitOfWorkFactory,
+                              from_date: Annotated[date, Parameter(query="from")],
+                              to_date: Annotated[date, Parameter(query="to")]) -> wire.OfficeCalendarOut:
+        first, last = _on(from_date, "from"), _on(to_date, "to")
+        found = await calendar.calendar_between(uow_factory(), _checked_id(office_id, "office"), first, last)
+        return wire.OfficeCalendarOut(office_id=office_id, from_date=first, to_date=last,
+                                      working_weekdays=[day for day in Weekday if day in found.working_weekdays],
+                                      holidays=sorted(found.holidays))
 
 
 def _bucket_out(stored: buckets.StoredBucket) -> wire.DelinquencyBucketOut:

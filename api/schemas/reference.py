@@ -222,6 +222,15 @@ class WorkingDayOut(msgspec.Struct, kw_only=True):
     is_working_day: bool
 
 
+class OfficeCalendarOut(msgspec.Struct, kw_only=True):
+    office_id: int
+    from_date: date
+    to_date: date
+    working_weekdays: list[Weekday]
+    holidays: list[date]
+    """Holidays of the office (its own and those of all offices) between the two dates."""
+
+
 class DelinquencyBucketIn(_In):
     label: Name
     days_overdue_min: Days

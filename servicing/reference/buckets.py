@@ -14,7 +14,8 @@ from sqlalchemy import func, select, update
 from products.reference.db.tables import DelinquencyBucketRow
 from products.reference.model import BucketKind, DelinquencyBucket
 from products.reference.validation import validate_bucket_grid
-from servicing.reference.catalogue import flush, lock, plain
+from servicing.reference.catalogue import flush, lock
+from servicing.reference.queries import bucket_of
 from servicing.unit_of_work import UnitOfWork
 
 
@@ -27,9 +28,7 @@ class StoredBucket(msgspec.Struct, frozen=True, kw_only=True):
 
 
 def _stored(row: DelinquencyBucketRow) -> StoredBucket:
-    bucket = msgspec.structs.replace(msgspec.convert(row, DelinquencyBucket, from_attributes=True),
-                                     provision_rate_percent=plain(row.provision_rate_percent))
-    return StoredBucket(id=row.id, kind=BucketKind(row.bucket_kind), bucket=bucket, created_at=row.created_at,
+    return StoredBucket(id=row.id, kind=BucketKind(row.bucket_kind), bucket=bucket_of(row), created_at=row.created_at,
                         created_by=row.created_by)
 
 

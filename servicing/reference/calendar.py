@@ -22,7 +22,7 @@ from products.reference.calendar import DEFAULT_WORKING_WEEKDAYS, OfficeCalendar
 from products.reference.db.tables import HolidayOfficeRow, HolidayRow, WorkingWeekRow
 from products.reference.model import HolidayDefinition, WorkingWeek
 from products.reference.validation import validate_holiday, validate_working_week
-from servicing.errors import NotFound
+from servicing.errors import InvalidInput, NotFound
 from servicing.reference.catalogue import Catalogue, flush
 from servicing.unit_of_work import UnitOfWork
 
@@ -143,3 +143,16 @@ async def working_day(uow: UnitOfWork, office_id: int, on: date, rule: HolidayRu
         calendar = await office_calendar(uow.session, office_id, on - _WINDOW, on + _WINDOW)
     return WorkingDayAnswer(office_id=office_id, requested=on, working_day=move_to_working_day(calendar, on, rule),
                             is_working_day=calendar.is_working_day(on))
+
+
+CALENDAR_DAYS_MAX: Final = 366
+
+
+async def calendar_between(uow: UnitOfWork, office_id: int, first: date, last: date) -> OfficeCalendar:
+    """The office's working weekdays and holidays from `first` to `last` (at most a year)."""
+    if last < first:
+        raise InvalidInput("must not be before from", field="to")
+    if (last - first).days >= CALENDAR_DAYS_MAX:
+        raise InvalidInput(f"a calendar spans at most {CALENDAR_DAYS_MAX} days", field="to")
+    async with uow:
+        return await office_calendar(uow.session, office_id, first, last)

@@ -28,7 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from chart_of_accounts.db.tables import GLAccountRow
 from ledger.db.tables import CurrencyRow
-from products.reference.db.tables import AuditColumns, InstitutionCurrencyRow
+from products.reference.db.tables import InstitutionCurrencyRow
 from products.reference.limits import PAGE_SIZE_MAX
 from servicing.errors import Conflict, InvalidInput, NotFound, translate_database_error
 from servicing.unit_of_work import UnitOfWork
@@ -67,10 +67,6 @@ class Catalogue(Generic[D]):
     save_children: SaveChildren[D] | None = None
     load_children: LoadChildren | None = None
 
-    @property
-    def lock_key(self) -> int:
-        return zlib.crc32(self.row_type.__tablename__.encode())
-
 
 async def create(uow: UnitOfWork, catalogue: Catalogue[D], definition: D, actor: str) -> Stored[D]:
     async with uow:
@@ -82,7 +78,7 @@ async def create(uow: UnitOfWork, catalogue: Catalogue[D], definition: D, actor:
         await flush(session)
         await _save_children(session, catalogue, row.id, definition)
         await session.refresh(row)
-        stored = await _one(session, catalogue, row)
+        stored = await stored_row(session, catalogue, row)
         await uow.commit()
     return stored
 
@@ -92,7 +88,7 @@ async def update(uow: UnitOfWork, catalogue: Catalogue[D], row_id: int, changes:
     async with uow:
         session = uow.session
         row = await _load(session, catalogue, row_id, for_update=True)
-        current = (await _one(session, catalogue, row)).item
+        current = (await stored_row(session, catalogue, row)).item
         changed = msgspec.structs.replace(current, **changes)
         await _prepare(session, catalogue, changed, row_id)
         for column, value in (await _row_values(session, catalogue, changed)).items():
@@ -103,7 +99,7 @@ async def update(uow: UnitOfWork, catalogue: Catalogue[D], row_id: int, changes:
         await flush(session)
         await _save_children(session, catalogue, row.id, changed)
         await session.refresh(row)
-        stored = await _one(session, catalogue, row)
+        stored = await stored_row(session, catalogue, row)
         await uow.commit()
     return stored
 
@@ -111,7 +107,7 @@ async def update(uow: UnitOfWork, catalogue: Catalogue[D], row_id: int, changes:
 async def get(uow: UnitOfWork, catalogue: Catalogue[D], row_id: int) -> Stored[D]:
     async with uow:
         row = await _load(uow.session, catalogue, row_id)
-        return await _one(uow.session, catalogue, row)
+        return await stored_row(uow.session, catalogue, row)
 
 
 async def list_all(uow: UnitOfWork, catalogue: Catalogue[D], *, active: bool | None = None,
@@ -183,7 +179,7 @@ async def _account_codes(session: AsyncSession, catalogue: Catalogue[D], rows: S
     return {account_id: code for account_id, code in found.tuples()}
 
 
-async def _one(session: AsyncSession, catalogue: Catalogue[D], row: Any) -> Stored[D]:
+async def stored_row(session: AsyncSession, catalogue: Catalogue[D], row: Any) -> Stored[D]:
     children = await _load_children(session, catalogue, [row.id])
     return _stored(catalogue, row, await _account_codes(session, catalogue, [row]), children.get(row.id, {}))
 
@@ -258,4 +254,4 @@ async def exists(session: AsyncSession, row_type: type[Any], row_id: int | None,
         raise InvalidInput(f"{noun} {row_id} is inactive", field=field)
 
 
-__all__ = ("AuditColumns", "Catalogue", "Stored", "create", "get", "list_all", "update")
+__all__ = ("Catalogue", "Stored", "create", "get", "list_all", "stored_row", "update")

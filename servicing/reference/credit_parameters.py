@@ -7,13 +7,13 @@ from __future__ import annotations
 from datetime import datetime
 
 import msgspec
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from products.reference.db.tables import CreditParametersRow
 from products.reference.limits import PAGE_SIZE_MAX
 from products.reference.model import CreditParameters
 from products.reference.validation import validate_credit_parameters
-from servicing.errors import NotFound
+from servicing.errors import InvalidInput, NotFound
 from servicing.reference.catalogue import flush, lock
 from servicing.unit_of_work import UnitOfWork
 
@@ -52,8 +52,12 @@ async def set_parameters(uow: UnitOfWork, parameters: CreditParameters, actor: s
     async with uow:
         session = uow.session
         await lock(session, "credit_parameters")
-        latest = await session.scalar(select(func.max(CreditParametersRow.version)))
-        row = CreditParametersRow(version=(latest or 0) + 1, created_by=actor, **msgspec.structs.asdict(parameters))
+        latest = await session.scalar(
+            select(CreditParametersRow).order_by(CreditParametersRow.version.desc()).limit(1))
+        if latest is not None and parameters.valid_from < latest.valid_from:
+            raise InvalidInput(f"version {latest.version} is valid from {latest.valid_from}; a new version cannot "
+                               "start earlier", field="valid_from")
+        row = CreditParametersRow(version=(latest.version if latest else 0) + 1, created_by=actor, **msgspec.structs.asdict(parameters))
         session.add(row)
         await flush(session)
         await session.refresh(row)

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 _counter = itertools.count(1)
+_years = itertools.count(2030)
 
 
 def unique(prefix: str) -> str:
@@ -18,8 +19,11 @@ def unique(prefix: str) -> str:
 
 
 def own_year() -> int:
-    """A year no other test uses, for rows whose validity periods must not overlap."""
-    return 2100 + (os.getpid() % 50) + next(_counter)
+    """A year no other test uses, for rows whose validity periods must not overlap (the
+    database lives for one session; the seeded defaults are in 2014-2026, UMOA and Mali)."""
+    year = next(_years)
+    assert year < 2199, "too many dated rows for the date range"
+    return year
 
 
 def assert_problem(response: Any, status: int, field: str) -> dict[str, Any]:
@@ -286,6 +290,14 @@ async def test_holidays_and_working_days_of_an_office(client, world) -> None:  #
     assert everywhere.json()["office_ids"] == []
     weeks = (await client.get("/api/v1/working-weeks")).json()
     assert any(w["office_id"] == office for w in weeks)
+    calendar = await client.get(f"/api/v1/working-weeks/{office}/calendar",
+                                params={"from": f"{year}-05-30", "to": f"{year}-06-30"})
+    assert calendar.status_code == 200, calendar.text
+    assert calendar.json()["working_weekdays"][-1] == "saturday"
+    assert {f"{year}-06-01", f"{year}-06-02"} <= set(calendar.json()["holidays"])
+    too_long = await client.get(f"/api/v1/working-weeks/{office}/calendar",
+                                params={"from": f"{year}-01-01", "to": f"{year + 1}-01-05"})
+    assert_problem(too_long, 422, "to")
 
 
 async def test_the_default_week_applies_to_offices_without_their_own(client, world) -> None:  # type: ignore[no-untyped-def]
@@ -461,6 +473,8 @@ async def test_credit_parameters_are_versioned(client) -> None:  # type: ignore[
     by_version = {v["version"]: v for v in versions}
     assert by_version[first.json()["version"]]["days_late_tolerated"] == 3
     assert by_version[second.json()["version"]]["days_late_tolerated"] == 5
+    earlier = await client.put("/api/v1/credit-parameters", json={**CREDIT_PARAMETERS, "valid_from": "2025-12-31"})
+    assert_problem(earlier, 422, "valid_from")
 
 
 @pytest.mark.parametrize(("changes", "field"), [
@@ -501,3 +515,34 @@ async def test_numbers_that_are_not_amounts_are_refused(client, value: str) -> N
     assert "in_multiples_of" in response.json()["detail"]
     grid = [{**GRID[0], "provision_rate_percent": value}]
     assert (await client.put("/api/v1/delinquency-buckets/overdraft", json={"buckets": grid})).status_code == 400
+
+
+async def test_the_rate_and_the_cap_in_force_on_a_date(client) -> None:  # type: ignore[no-untyped-def]
+    general = await tax_rate(client, country="BJ", operation_kind="all_financial_services", rate_percent="18")
+    year = general["valid_from"][:4]
+    interest = await tax_rate(client, country="BJ", operation_kind="loan_interest", rate_percent="10",
+                              valid_from=f"{year}-07-01", valid_to=f"{year}-12-31")
+    url = "/api/v1/tax-rates/in-force"
+    query = {"country": "BJ", "tax_kind": "taf", "operation_kind": "loan_interest"}
+    assert (await client.get(url, params={**query, "on": f"{year}-03-01"})).json()["id"] == general["id"]
+    assert (await client.get(url, params={**query, "on": f"{year}-07-01"})).json()["id"] == interest["id"]
+    assert_problem(await client.get(url, params={**query, "on": "1999-01-01"}), 404, "country")
+    cap_year = own_year()
+    cap = await client.post("/api/v1/usury-caps", json={
+        "zone": "CEMAC", "institution_type": "microfinance", "rate_annual_percent": "24",
+        "valid_from": f"{cap_year}-01-01", "valid_to": f"{cap_year}-12-31", "legal_reference": "test"})
+    assert cap.status_code == 201, cap.text
+    found = await client.get("/api/v1/usury-caps/in-force", params={
+        "zone": "CEMAC", "institution_type": "microfinance", "on": f"{cap_year}-06-30"})
+    assert found.json()["id"] == cap.json()["id"] and found.json()["rate_annual_percent"] == "24"
+    assert_problem(await client.get("/api/v1/usury-caps/in-force", params={
+        "zone": "CEMAC", "institution_type": "microfinance", "on": f"{cap_year + 1}-06-30"}), 404, "institution_type")
+
+
+async def test_a_branch_without_its_own_week_works_its_parents(client, world) -> None:  # type: ignore[no-untyped-def]
+    child = await client.post("/api/v1/offices", json={"code": unique("SUB"), "name": "Guichet",
+                                                       "parent_id": world.office_id, "opened_on": "2026-01-01"})
+    assert child.status_code == 201, child.text
+    await client.put(f"/api/v1/working-weeks/{world.office_id}", json={"working_weekdays": ["tuesday", "wednesday"]})
+    monday = await client.get(f"/api/v1/working-weeks/{child.json()['id']}/working-day", params={"on": "2026-11-23"})
+    assert monday.json()["working_day"] == "2026-11-24"
