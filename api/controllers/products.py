@@ -133,7 +133,8 @@ class LoanTermsController(Controller):
                       "answer is the terms the schedule engine (POST /api/v1/loans/simulations) takes.")
     async def derived_terms(self, product_id: ProductId, data: DerivedTermsIn,
                             uow_factory: UnitOfWorkFactory) -> DerivedTerms:
-        return await loan_terms_for(uow_factory(), product_id, data.overrides, data.cycle, data.version)
+        return await loan_terms_for(uow_factory(), product_id, data.overrides, data.cycle, data.version,
+                                    data.office_id)
 
 
 PRODUCT_ROUTES = [loan_products, deposit_products, term_deposit_products, ProductPostingController,

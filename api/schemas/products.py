@@ -127,6 +127,10 @@ class PostingPreviewOut(msgspec.Struct, kw_only=True):
 
 
 class DerivedTermsIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """The officer's choices, the borrower's loan cycle, and optionally the product version
+    and the office whose working days and holidays move the due dates."""
+
     overrides: LoanTermOverrides
     cycle: Annotated[int, msgspec.Meta(ge=1, le=CYCLE_NUMBER_MAX)] = 1
     version: Id | None = None
+    office_id: Id | None = None

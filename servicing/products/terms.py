@@ -5,6 +5,7 @@ The loan application and simulation work calls `loan_terms_for`; the pure deriva
 
 from __future__ import annotations
 
+from datetime import timedelta
 from decimal import Decimal
 from typing import Final
 
@@ -12,12 +13,14 @@ import msgspec
 from sqlalchemy import select
 
 from products.errors import ProductError
-from products.loans.derivation import derive_loan_terms
+from products.loans.derivation import derive_loan_terms, term_months
+from products.loans.limits import HOLIDAY_SHIFT_DAYS_MAX, HOLIDAYS_MAX
 from products.loans.product import LoanProduct, LoanTermOverrides
 from products.loans.terms import FeeCalculation, FeeSpec, FeeTrigger, LoanTerms
 from products.posting_rules import ProductKind
 from products.reference.db.tables import ChargeRow, TaxRateRow
 from servicing.products.service import get_product
+from servicing.reference.calendar import office_calendar
 from servicing.unit_of_work import UnitOfWork
 
 SCHEDULE_TRIGGERS: Final = {
@@ -65,9 +68,10 @@ def _plain(value: Decimal) -> Decimal:
 
 
 async def loan_terms_for(uow: UnitOfWork, product_id: int, overrides: LoanTermOverrides, cycle: int = 1,
-                         version: int | None = None) -> DerivedTerms:
-    """Terms of a loan on a product version (the current one unless given). Refusals name
-    ``overrides.<field>``; nothing is written."""
+                         version: int | None = None, office_id: int | None = None) -> DerivedTerms:
+    """Terms of a loan on a product version (the current one unless given). With an office,
+    its working week and holidays move due dates by the product's holiday rule. Refusals
+    name ``overrides.<field>``; nothing is written."""
     if not 1 <= cycle <= 1000:
         raise ProductError("cycle", "must be between 1 and 1000")
     record = await get_product(uow, ProductKind.LOAN, product_id, version)
@@ -86,5 +90,17 @@ async def loan_terms_for(uow: UnitOfWork, product_id: int, overrides: LoanTermOv
                 specs[charge.id] = spec
     scheduled = msgspec.structs.replace(product, charge_ids=tuple(c for c in product.charge_ids if c in specs))
     terms = derive_loan_terms(scheduled, overrides, cycle, charges=specs)
+    if office_id is not None:
+        # The horizon comes from the terms themselves: a first derivation without holidays.
+        last = terms.disbursement_date + timedelta(days=int(
+            term_months(terms.repayment_count, terms.repayment_every, terms.repayment_frequency_unit) * 31)
+            + terms.first_repayment_days_min + HOLIDAY_SHIFT_DAYS_MAX + 62)
+        async with uow:
+            calendar = await office_calendar(uow.session, office_id, terms.disbursement_date, last)
+        closed, holidays = calendar.loan_terms_days()
+        if len(holidays) > HOLIDAYS_MAX:
+            raise ProductError("office_id", f"more than {HOLIDAYS_MAX} holidays fall within this loan's term")
+        terms = derive_loan_terms(scheduled, overrides, cycle, charges=specs, holidays=holidays,
+                                  non_working_weekdays=closed)
     return DerivedTerms(product_id=product_id, version=record.version, cycle=cycle, terms=terms,
                         unscheduled_charge_ids=tuple(sorted(unscheduled)))

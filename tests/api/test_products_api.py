@@ -502,3 +502,29 @@ async def test_a_new_account_gets_the_current_version_of_an_open_active_product(
     await client.post(f"/api/v1/loan-products/{product_id}/deactivate")
     with pytest.raises(ProductError, match="inactive"):
         await service.product_for_new_account(uow_factory(), ProductKind.LOAN, product_id, date(2026, 6, 1))
+
+
+async def test_derived_terms_move_due_dates_off_the_offices_holidays(client, refs, world, uow_factory) -> None:  # type: ignore[no-untyped-def]
+    from datetime import date
+
+    from products.loans import LoanTerms, generate_schedule
+    from products.reference.model import HolidayDefinition
+    from servicing.reference import calendar, catalogue
+
+    await catalogue.create(uow_factory(), calendar.HOLIDAYS, HolidayDefinition(
+        name=f"Fête {world.prefix}", from_date=date(2026, 4, 2), to_date=date(2026, 4, 2), all_offices=False,
+        office_ids=(world.office_id,)), "tests")
+    product_id = (await create(client, ProductKind.LOAN, loan(refs)))["product_id"]
+    url = f"/api/v1/loan-products/{product_id}/derived-terms"
+    overrides = {"disbursement_date": "2026-03-02"}
+    plain = (await client.post(url, json={"overrides": overrides})).json()["terms"]
+    in_office = await client.post(url, json={"overrides": overrides, "office_id": world.office_id})
+    assert in_office.status_code == 200, in_office.text
+    terms = in_office.json()["terms"]
+    assert "2026-04-02" in terms["holidays"] and "2026-04-02" not in plain["holidays"]
+    moved = generate_schedule(msgspec.convert(terms, type=LoanTerms, strict=False)).instalments[0].due_date
+    assert moved != date(2026, 4, 2)
+    assert generate_schedule(msgspec.convert(plain, type=LoanTerms, strict=False)).instalments[0].due_date == date(
+        2026, 4, 2)
+    unknown = await client.post(url, json={"overrides": overrides, "office_id": 999_999})
+    assert unknown.status_code == 404
