@@ -528,3 +528,15 @@ async def test_derived_terms_move_due_dates_off_the_offices_holidays(client, ref
         2026, 4, 2)
     unknown = await client.post(url, json={"overrides": overrides, "office_id": 999_999})
     assert unknown.status_code == 404
+
+
+@pytest.mark.parametrize("statement", [
+    "DELETE FROM product", "UPDATE product SET kind = 'deposit'", "UPDATE product_version SET settings = '{}'",
+    "DELETE FROM product_version_account", "DELETE FROM product_version_charge",
+])
+async def test_the_application_cannot_rewrite_products(engine, statement: str) -> None:  # type: ignore[no-untyped-def]
+    """The application role may add versions and change a product's name, dates and flag, never
+    its kind nor a version's content."""
+    async with engine.connect() as connection:
+        with pytest.raises(DBAPIError, match="permission denied|append-only"):
+            await connection.execute(text(statement))
