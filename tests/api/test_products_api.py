@@ -538,5 +538,5 @@ async def test_the_application_cannot_rewrite_products(engine, statement: str) -
     """The application role may add versions and change a product's name, dates and flag, never
     its kind nor a version's content."""
     async with engine.connect() as connection:
-        with pytest.raises(DBAPIError, match="permission denied|append-only"):
+        with pytest.raises(DBAPIError, match=r"permission denied|append-only"):
             await connection.execute(text(statement))
