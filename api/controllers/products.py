@@ -23,6 +23,8 @@ from api.schemas.products import (
     PostingPreviewIn,
     PostingPreviewOut,
     ProductVersionOut,
+    RateQuoteIn,
+    RateQuoteOut,
     TermDepositProductOut,
 )
 from ledger.limits import PAGE_SIZE_MAX
@@ -137,5 +139,21 @@ class LoanTermsController(Controller):
                                     data.office_id)
 
 
+class TermDepositRateController(Controller):
+    path = "/api/v1/term-deposit-products"
+    tags = ["Term-deposit products"]  # noqa: RUF012  (Litestar reads a list)
+
+    @post("/{product_id:int}/rate-quote", status_code=200, opt=READ, responses=PROBLEM_RESPONSES,
+          summary="The rate a deposit earns: chart valid that day, slab of its term and amount, client incentives")
+    async def rate_quote(self, product_id: ProductId, data: RateQuoteIn,
+                         uow_factory: UnitOfWorkFactory) -> RateQuoteOut:
+        version, quote = await service.quote_term_deposit_rate(
+            uow_factory(), product_id, opened_on=data.opened_on, term=data.term, amount=data.amount,
+            client=data.client, version=data.version)
+        return RateQuoteOut(product_id=product_id, version=version, rate_percent=quote.rate_percent,
+                            base_rate_percent=quote.base_rate_percent, chart_index=quote.chart_index,
+                            slab_index=quote.slab_index, incentives_applied=list(quote.incentives_applied))
+
+
 PRODUCT_ROUTES = [loan_products, deposit_products, term_deposit_products, ProductPostingController,
-                  LoanTermsController]
+                  LoanTermsController, TermDepositRateController]

@@ -8,20 +8,20 @@ hundred-field shape would only drift. Responses wrap them with the version metad
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Annotated, Self
 
 import msgspec
 
-from api.schemas.common import Id
+from api.schemas.common import Id, check_date
 from api.schemas.simulations import check_decimal_shape
 from ledger.model import Side
 from products.deposits.product import DepositProduct
 from products.events import EVENT_PARTS_MAX, EventPart, LoanClassification, ProductEvent, TermBucket
 from products.loans.product import CYCLE_NUMBER_MAX, LoanProduct, LoanTermOverrides
 from products.posting_rules import Component, EventKind, ProductKind
-from products.term_deposits.product import TermDepositProduct
+from products.term_deposits.product import ClientAttribute, TermDepositProduct, TermLength
 from servicing.products.service import PostingPreview, ProductRecord, VersionSummary
 
 
@@ -134,3 +134,29 @@ class DerivedTermsIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     cycle: Annotated[int, msgspec.Meta(ge=1, le=CYCLE_NUMBER_MAX)] = 1
     version: Id | None = None
     office_id: Id | None = None
+
+
+class RateQuoteIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """A deposit to price: when it opens, for how long, how much, and the client's attributes
+    the product's incentives look at (e.g. {"gender": "female", "age": "34"})."""
+
+    opened_on: date
+    term: TermLength
+    amount: Annotated[Decimal, msgspec.Meta(description="Decimal string, e.g. '500000'")]
+    client: dict[ClientAttribute, Annotated[str, msgspec.Meta(max_length=50, pattern=r"^[^\x00-\x1f\x7f]*$")]] = msgspec.field(
+        default_factory=dict)
+    version: Id | None = None
+
+    def __post_init__(self) -> None:
+        check_decimal_shape(self.amount, "amount")
+        check_date(self.opened_on, "opened_on")
+
+
+class RateQuoteOut(msgspec.Struct, kw_only=True):
+    product_id: int
+    version: int
+    rate_percent: Decimal
+    base_rate_percent: Decimal
+    chart_index: int
+    slab_index: int
+    incentives_applied: list[int]

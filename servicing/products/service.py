@@ -10,8 +10,9 @@ naming its field path; nothing is written when there is one.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import date, datetime
+from decimal import Decimal
 from typing import Any, Final
 
 import msgspec
@@ -35,6 +36,14 @@ from products.events import ProductEvent
 from products.loans.product import LoanProduct
 from products.posting_rules import AccountingRole, ProductKind
 from products.reference.db.tables import ChargeRow, FundSourceRow, InstitutionCurrencyRow, PaymentTypeRow
+from products.term_deposits.product import (
+    ClientAttribute,
+    RateQuote,
+    TermDepositProduct,
+    TermLength,
+    check_deposit_terms,
+    term_deposit_rate,
+)
 from servicing.errors import Conflict, NotFound, translate_database_error
 from servicing.products.kinds import KINDS, Settings, decode_settings, kind_of
 from servicing.unit_of_work import UnitOfWork
@@ -414,3 +423,15 @@ async def _check_mapping(session: AsyncSession, kind: ProductKind, settings: Set
     except ProductError as error:
         return [Problem(field=error.field or "accounting", message=error.message)]
     return []
+
+
+async def quote_term_deposit_rate(uow: UnitOfWork, product_id: int, *, opened_on: date, term: TermLength,
+                                  amount: Decimal, client: Mapping[ClientAttribute, str],
+                                  version: int | None = None) -> tuple[int, RateQuote]:
+    """The rate a term deposit of ``amount`` for ``term`` opened ``opened_on`` earns for this
+    client, after checking the amount and term against the product. Writes nothing."""
+    record = await get_product(uow, ProductKind.TERM_DEPOSIT, product_id, version)
+    product = record.settings
+    assert isinstance(product, TermDepositProduct)
+    check_deposit_terms(product, term=term, amount=amount)
+    return record.version, term_deposit_rate(product, on=opened_on, term=term, amount=amount, client=client)

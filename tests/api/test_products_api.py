@@ -27,6 +27,7 @@ from products.posting_rules import (
     ProductKind,
 )
 from products.reference.db.tables import ChargeRow
+from products.term_deposits.product import TermLength
 from servicing import chart
 from servicing.errors import sqlstate_of
 from servicing.products import demo
@@ -540,3 +541,30 @@ async def test_the_application_cannot_rewrite_products(engine, statement: str) -
     async with engine.connect() as connection:
         with pytest.raises(DBAPIError, match=r"permission denied|append-only"):
             await connection.execute(text(statement))
+
+
+async def test_term_deposit_rate_quote(client, refs) -> None:  # type: ignore[no-untyped-def]
+    """Seed 004 through HTTP: 8 % for 1-12 months, +2 points for women, 8.5 % for 13-18 months."""
+    term = seed_004_term_deposit(identity=unique("DAT"), currency="XOF", term_min=TermLength(count=12),
+                                 term_max=TermLength(count=18), term_multiple=TermLength(count=3),
+                                 accounting=mapping(ProductKind.TERM_DEPOSIT, AccountingRule.CASH, refs))
+    product_id = (await create(client, ProductKind.TERM_DEPOSIT, term))["product_id"]
+    url = f"/api/v1/term-deposit-products/{product_id}/rate-quote"
+
+    async def quote(**changes: Any) -> Any:
+        payload = {"opened_on": "2026-06-01", "term": {"count": 12, "unit": "months"}, "amount": "1000", **changes}
+        return await client.post(url, json=payload)
+
+    assert (await quote()).json()["rate_percent"] == "8"
+    woman = (await quote(client={"gender": "female"})).json()
+    assert (woman["rate_percent"], woman["base_rate_percent"], woman["incentives_applied"]) == ("10", "8", [0])
+    assert (await quote(term={"count": 15, "unit": "months"})).json()["rate_percent"] == "8.5"
+    for changes, status, field in (({"term": {"count": 14, "unit": "months"}}, 422, "term"),
+                                   ({"amount": "60000"}, 422, "deposit_amount"),
+                                   ({"opened_on": "2025-06-01"}, 422, "opened_on"),
+                                   ({"amount": "NaN"}, 400, None),
+                                   ({"client": {"shoe_size": "42"}}, 400, None)):
+        response = await quote(**changes)
+        assert response.status_code == status, (changes, response.text)
+        if field:
+            assert response.json()["field"] == field
