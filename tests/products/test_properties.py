@@ -152,7 +152,13 @@ def test_instalments_are_multiples_except_the_last(terms: LoanTerms, multiple_un
         instalment_in_multiples_of=multiple,
         interest_rate_percent=min(terms.interest_rate_percent, Decimal(30)),
     )
-    rows = generate_schedule(terms).instalments
+    try:
+        rows = generate_schedule(terms).instalments
+    except TermsError as error:
+        # Periods of years at high rates: a multiple-rounded instalment may not cover the
+        # period's interest, and the engine rightly refuses such terms.
+        assume(error.field != "instalment_in_multiples_of")
+        raise
     for row in rows[:-1]:
         assert (row.principal_amount + row.interest_amount) % multiple == 0, row
 

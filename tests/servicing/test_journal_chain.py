@@ -174,8 +174,8 @@ async def test_verify_finds_an_entry_removed_with_its_lines_left_behind(journal:
         assert checks["orphan-lines"].entry_id == str(last.entry.entry_id)
         assert "chain-heads" in checks
     finally:
-        columns = ", ".join(row.keys())
+        columns = ", ".join(row)
         await _as_superuser(admin_engine, (
             f"INSERT INTO journal_entry ({columns}) OVERRIDING SYSTEM VALUE VALUES "
-            f"({', '.join(':' + name for name in row.keys())})", dict(row)))
+            f"({', '.join(':' + name for name in row)})", dict(row)))
     assert (await verify_journal(uow_factory)).ok
