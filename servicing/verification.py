@@ -70,7 +70,11 @@ WITH bodies AS (
 )
 SELECT p.check_name, k.id::text AS entry_id, NULL AS account_code,
        coalesce('office ' || k.office_id || ', chain position ' || k.chain_position || ': ', '') || p.detail AS detail
-  FROM links k
+  FROM (SELECT * FROM links
+         WHERE orphan OR NOT linked OR recomputed <> entry_hash OR line_total IS DISTINCT FROM line_count
+            OR NOT coalesce(balanced, true)
+         ORDER BY office_id NULLS LAST, chain_position, id
+         LIMIT 10) k
  CROSS JOIN LATERAL (VALUES
         ('orphan-lines', k.orphan, 'lines without an entry'),
         ('chain', NOT k.orphan AND NOT k.linked, 'no entry at position ' || (k.chain_position - 1) || ' before it'),
@@ -82,7 +86,6 @@ SELECT p.check_name, k.id::text AS entry_id, NULL AS account_code,
        ) AS p (check_name, failed, detail)
  WHERE p.failed
  ORDER BY k.office_id NULLS LAST, k.chain_position, k.id
- LIMIT 10
 """
 
 _REVERSALS = """
@@ -109,58 +112,74 @@ SELECT 'chain-heads' AS check_name, last.id::text AS entry_id, NULL AS account_c
  ORDER BY o.id LIMIT 10
 """
 
-# Cached balances and period totals, both recomputed from one pass over the lines (by day).
-_TOTALS = """
-WITH days AS (
-    SELECT account_id, value_date, office_id, currency,
-           coalesce(sum(amount) FILTER (WHERE side = 'D'), 0) AS debit_total,
-           coalesce(sum(amount) FILTER (WHERE side = 'C'), 0) AS credit_total,
-           count(*) AS line_count
-      FROM journal_line GROUP BY account_id, value_date, office_id, currency
-), recomputed AS (
-    SELECT 'D'::char(1) AS grain, account_id, value_date AS period_start, office_id, currency,
-           debit_total, credit_total, line_count FROM days
+# Year, month and day totals and cached balances. The lines are read once, against the stored
+# day totals; each stored month is then checked against its stored days, each year against its
+# months, each cached balance against its years: equal to the lines by transitivity, without
+# grouping the lines three times. Each comparison sums both sides with opposite signs in one
+# aggregate, so no large join is needed.
+_DAY_TOTALS = """
+SELECT 'period-totals' AS check_name, NULL::text AS entry_id, a.code AS account_code,
+       'D ' || x.period_start || ', office ' || x.office_id || ', ' || x.currency || ': stored totals differ from'
+       || ' the lines by ' || x.debit_difference || ' / ' || x.credit_difference || ' (' || x.line_difference
+       || ' lines)' || CASE WHEN x.stored_rows = 0 THEN ', no stored row' ELSE '' END AS detail
+  FROM (SELECT account_id, period_start, office_id, currency,
+               sum(debit_total) AS debit_difference, sum(credit_total) AS credit_difference,
+               sum(line_count) AS line_difference, count(*) FILTER (WHERE stored) AS stored_rows
+          FROM (SELECT account_id, value_date AS period_start, office_id, currency,
+                       CASE side WHEN 'D' THEN amount ELSE 0 END AS debit_total,
+                       CASE side WHEN 'C' THEN amount ELSE 0 END AS credit_total, 1 AS line_count, false AS stored
+                  FROM journal_line
+                UNION ALL
+                SELECT account_id, period_start, office_id, currency, -debit_total, -credit_total, -line_count, true
+                  FROM account_period_total WHERE grain = 'D') both_sides
+         GROUP BY account_id, period_start, office_id, currency
+        HAVING sum(debit_total) <> 0 OR sum(credit_total) <> 0 OR sum(line_count) <> 0
+         LIMIT 10) x
+  JOIN gl_account a ON a.id = x.account_id
+ ORDER BY a.code, x.period_start
+"""
+
+_ROLLED_UP_TOTALS = """
+WITH stored AS (
+    SELECT grain, account_id, period_start, office_id, currency, debit_total, credit_total, line_count
+      FROM account_period_total
+), levels AS (
+    SELECT 'M' AS grain, account_id, date_trunc('month', period_start::timestamp)::date AS period_start, office_id,
+           currency, debit_total, credit_total, line_count
+      FROM stored WHERE grain = 'D'
     UNION ALL
-    SELECT 'M'::char(1), account_id, date_trunc('month', value_date)::date, office_id, currency,
-           sum(debit_total), sum(credit_total), sum(line_count)
-      FROM days GROUP BY account_id, date_trunc('month', value_date)::date, office_id, currency
+    SELECT 'Y', account_id, date_trunc('year', period_start::timestamp)::date, office_id, currency,
+           debit_total, credit_total, line_count
+      FROM stored WHERE grain = 'M'
     UNION ALL
-    SELECT 'Y'::char(1), account_id, date_trunc('year', value_date)::date, office_id, currency,
-           sum(debit_total), sum(credit_total), sum(line_count)
-      FROM days GROUP BY account_id, date_trunc('year', value_date)::date, office_id, currency
-), period_problems AS (
-    SELECT 'period-totals' AS check_name, NULL::text AS entry_id, coalesce(t.account_id, r.account_id) AS account_id,
-           coalesce(t.grain, r.grain) || ' ' || coalesce(t.period_start, r.period_start) || ', office '
-           || coalesce(t.office_id, r.office_id) || ', ' || coalesce(t.currency, r.currency) || ': stored '
-           || coalesce(t.debit_total::text, 'none') || ' / ' || coalesce(t.credit_total::text, 'none')
-           || ', lines give ' || coalesce(r.debit_total::text, 'none') || ' / '
-           || coalesce(r.credit_total::text, 'none') AS detail
-      FROM account_period_total t
-      FULL JOIN recomputed r
-        ON r.grain = t.grain AND r.account_id = t.account_id AND r.period_start = t.period_start
-       AND r.office_id = t.office_id AND r.currency = t.currency
-     WHERE t.account_id IS NULL OR r.account_id IS NULL OR t.debit_total <> r.debit_total
-        OR t.credit_total <> r.credit_total OR t.line_count <> r.line_count
+    SELECT grain, account_id, period_start, office_id, currency, -debit_total, -credit_total, -line_count
+      FROM stored WHERE grain IN ('M', 'Y')
+), periods AS (
+    SELECT 'period-totals' AS check_name, account_id,
+           grain || ' ' || period_start || ', office ' || office_id || ', ' || currency
+           || ': differs from the sum of its ' || CASE grain WHEN 'M' THEN 'days' ELSE 'months' END || ' by '
+           || sum(debit_total) || ' / ' || sum(credit_total) AS detail
+      FROM levels
+     GROUP BY grain, account_id, period_start, office_id, currency
+    HAVING sum(debit_total) <> 0 OR sum(credit_total) <> 0 OR sum(line_count) <> 0
      LIMIT 10
-), balance_problems AS (
-    SELECT 'cached-balances' AS check_name, NULL::text AS entry_id, coalesce(b.account_id, t.account_id) AS account_id,
-           coalesce(b.currency, t.currency) || ': cached ' || coalesce(b.debit_total::text, 'none') || ' / '
-           || coalesce(b.credit_total::text, 'none') || ', lines give ' || coalesce(t.debit_total::text, 'none')
-           || ' / ' || coalesce(t.credit_total::text, 'none') AS detail
-      FROM account_balance b
-      FULL JOIN (SELECT account_id, currency, sum(debit_total) AS debit_total, sum(credit_total) AS credit_total,
-                        sum(line_count) AS line_count
-                   FROM days GROUP BY account_id, currency) t
-        ON t.account_id = b.account_id AND t.currency = b.currency
-     WHERE b.account_id IS NULL OR t.account_id IS NULL OR b.debit_total <> t.debit_total
-        OR b.credit_total <> t.credit_total OR b.line_count <> t.line_count
+), balances AS (
+    SELECT 'cached-balances' AS check_name, account_id,
+           currency || ': cached balance differs from the lines by ' || sum(debit_total) || ' / '
+           || sum(credit_total) AS detail
+      FROM (SELECT account_id, currency, debit_total, credit_total, line_count FROM stored WHERE grain = 'Y'
+            UNION ALL
+            SELECT account_id, currency, -debit_total, -credit_total, -line_count FROM account_balance) both_sides
+     GROUP BY account_id, currency
+    HAVING sum(debit_total) <> 0 OR sum(credit_total) <> 0 OR sum(line_count) <> 0
      LIMIT 10
 )
-SELECT p.check_name, p.entry_id, a.code AS account_code, p.detail
-  FROM (SELECT * FROM balance_problems UNION ALL SELECT * FROM period_problems) p
+SELECT p.check_name, NULL::text AS entry_id, a.code AS account_code, p.detail
+  FROM (SELECT * FROM balances UNION ALL SELECT * FROM periods) p
   JOIN gl_account a ON a.id = p.account_id
  ORDER BY p.check_name, a.code, p.detail
 """
+
 
 async def verify_journal(uow_factory: UnitOfWorkFactory) -> VerificationReport:
     """Every check in one snapshot, so concurrent postings cannot look like mismatches. The pass
@@ -174,7 +193,7 @@ async def verify_journal(uow_factory: UnitOfWorkFactory) -> VerificationReport:
         await second.session.execute(text(f"SET TRANSACTION SNAPSHOT '{_snapshot_id(snapshot)}'"))
         await second.session.execute(_MEMORY)
         by_entry, by_day = await asyncio.gather(
-            _run(first.session, (_ENTRIES, _REVERSALS, _CHAIN_HEADS)), _run(second.session, (_TOTALS,)))
+            _run(first.session, (_ENTRIES, _REVERSALS, _CHAIN_HEADS)), _run(second.session, (_DAY_TOTALS, _ROLLED_UP_TOTALS)))
         problems = by_entry + by_day
         counts = (await first.session.execute(text(
             "SELECT (SELECT count(*) FROM journal_entry) AS entries,"
@@ -192,7 +211,7 @@ async def verify_journal(uow_factory: UnitOfWorkFactory) -> VerificationReport:
 
 
 _SNAPSHOT = text("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
-_MEMORY = text("SET LOCAL work_mem = '256MB'")
+_MEMORY = text("SET LOCAL work_mem = '1GB'")
 """The passes group millions of lines: let them hash in memory rather than spill."""
 
 

@@ -115,7 +115,8 @@ async def test_verify_finds_a_line_altered_behind_the_triggers(journal: Any, wor
         by_check = {problem.check: problem for problem in report.problems}
         assert by_check["chain"].entry_id == str(entry_id)
         assert "stored hash" in by_check["chain"].detail
-        assert {"cached-balances", "period-totals"} <= set(by_check)
+        # the day's stored total no longer matches its lines
+        assert by_check["period-totals"].detail.startswith("D 2027-03-03")
     finally:
         await _as_superuser(admin_engine, ("UPDATE journal_line SET amount = amount - 1000 WHERE entry_id = :id",
                                            {"id": entry_id}))
@@ -178,4 +179,25 @@ async def test_verify_finds_an_entry_removed_with_its_lines_left_behind(journal:
         await _as_superuser(admin_engine, (
             f"INSERT INTO journal_entry ({columns}) OVERRIDING SYSTEM VALUE VALUES "
             f"({', '.join(':' + name for name in row)})", dict(row)))
+    assert (await verify_journal(uow_factory)).ok
+
+
+async def test_verify_finds_cached_totals_altered_behind_the_triggers(journal: Any, world: Any, uow_factory: Any,
+                                                                      admin_engine: Any) -> None:
+    """Each derived level is checked against the one below it: a month that is not the sum of its
+    days, a cached balance that is not the sum of its years."""
+    await journal.post(_entry(world, date(2027, 8, 9), Decimal(1200)))
+    async with uow_factory() as uow:
+        cash_id = await uow.session.scalar(text("SELECT id FROM gl_account WHERE code = :c"), {"c": world.cash})
+    month = ("UPDATE account_period_total SET debit_total = debit_total + :by WHERE account_id = :a AND grain = 'M'"
+             " AND period_start = '2027-08-01'")
+    balance = "UPDATE account_balance SET credit_total = credit_total + :by WHERE account_id = :a"
+    await _as_superuser(admin_engine, (month, {"by": 7, "a": cash_id}), (balance, {"by": 3, "a": cash_id}))
+    try:
+        report = await verify_journal(uow_factory)
+        found = {(p.check, p.account_code, p.detail.split(",")[0]) for p in report.problems}
+        assert ("period-totals", world.cash, "M 2027-08-01") in found
+        assert any(check == "cached-balances" and code == world.cash for check, code, _ in found)
+    finally:
+        await _as_superuser(admin_engine, (month, {"by": -7, "a": cash_id}), (balance, {"by": -3, "a": cash_id}))
     assert (await verify_journal(uow_factory)).ok
