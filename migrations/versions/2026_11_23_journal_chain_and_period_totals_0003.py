@@ -47,7 +47,10 @@ CREATE TABLE account_period_total (
     line_count bigint NOT NULL,
     PRIMARY KEY (account_id, grain, period_start, office_id, currency)
 );
-CREATE INDEX account_period_total_period ON account_period_total (grain, period_start);
+-- Covering: a trial balance reads whole years, months and days of every account from the index
+-- alone (past periods never change again, so their pages stay all-visible once vacuumed).
+CREATE INDEX account_period_total_period ON account_period_total (grain, period_start)
+    INCLUDE (office_id, account_id, currency, debit_total, credit_total, line_count);
 COMMENT ON TABLE account_period_total IS
     'Derived totals of journal_line per account, office, currency and year/month/day; kept by the posting trigger, checked by verify.';
 """
