@@ -11,6 +11,7 @@ from __future__ import annotations
 import itertools
 import os
 import random
+from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -26,6 +27,7 @@ from products.term_deposits.product import TermLength
 from servicing import chart
 from servicing.products import demo
 from servicing.term_deposits import service
+from servicing.term_deposits.verification import run_term_deposit_checks
 
 D = Decimal
 URL = "/api/v1/term-deposits"
@@ -330,26 +332,33 @@ async def test_reconciliation_holds_after_random_operations(client, refs, world,
     clients = [await make_client(client, world, gender) for gender in ("female", "male")]
     rng = random.Random(20261123)
     accounts: list[int] = []
-    day = 15
-    for step in range(12):
+    outcomes: dict[str, int] = {}
+    for step in range(16):
         action = rng.choice(("open", "open", "interest", "close", "mature"))
-        on = f"2026-{1 + step // 2:02d}-{day:02d}"
+        on = date(2026, 1, 15) + timedelta(days=30 * step)
         if action == "open" or not accounts:
             amount = rng.randrange(100, 5_000) * 1000
             made = await open_and_fund(client, rng.choice(clients), product_id, cash_id, deposit_amount=str(amount),
-                                       opened_on=on, activated_on=on,
-                                       maturity_instruction=rng.choice(("pay_out", "renew_principal")))
+                                       opened_on=on.isoformat(), activated_on=on.isoformat(),
+                                       maturity_instruction=rng.choice(("pay_out", "renew_principal",
+                                                                        "renew_principal_and_interest")))
             accounts.append(made["account_id"])
+            action = "open"
         elif action == "interest":
-            await service.post_interest(uow_factory, __import__("datetime").date.fromisoformat(on), "tests")
+            await service.post_interest(uow_factory, on, "tests", batch_size=2)
         elif action == "close":
             response = await client.post(f"{URL}/{rng.choice(accounts)}/premature-closure", json={
-                "closed_on": on, "payout": {"payment_type_id": cash_id}})
+                "closed_on": on.isoformat(), "payout": {"payment_type_id": cash_id}})
             assert response.status_code in (200, 409), response.text
+            action = f"close-{response.status_code}"
         else:
-            await service.mature(uow_factory, __import__("datetime").date.fromisoformat(on), "tests")
+            await service.mature(uow_factory, on, "tests", batch_size=2)
+        outcomes[action] = outcomes.get(action, 0) + 1
         row = await control_row(client, world)
         assert row["reconciled"], (step, action, row)
+    await service.mature(uow_factory, date(2028, 6, 1), "tests")
+    assert (await control_row(client, world))["reconciled"]
+    assert {"open", "interest", "close-200", "mature"} <= set(outcomes), outcomes
     balances = [D((await client.get(f"{URL}/{a}")).json()["balance"]) for a in accounts]
     assert all(b >= 0 for b in balances)
     assert D((await control_row(client, world))["deposits_total"]) == sum(balances)
@@ -375,3 +384,28 @@ async def test_lock_in_and_instruction_refusals(client, refs, world, cash_id) ->
     assert_problem(await client.post(f"{url}/premature-closure/quote", json={"closed_on": "2027-01-15"}),
                    409, "closed_on")
     assert_problem(await client.get(f"{URL}/999999"), 404, "account_id")
+
+
+async def test_verify_checks_find_a_stray_posting_on_a_control_account(client, refs, world, cash_id, uow_factory) -> None:  # type: ignore[no-untyped-def]
+    """The verify queries: clean after real operations; a manual entry on the control account
+    is reported until it is reversed."""
+    product_id = await make_product(client, refs, world)
+    woman = await make_client(client, world)
+    await open_and_fund(client, woman, product_id, cash_id)
+    mine = [found for found in await run_term_deposit_checks(uow_factory) if world.deposits in found[1]]
+    assert mine == []
+    stray = await client.post("/api/v1/journal-entries", json={
+        "office_id": world.office_id, "value_date": "2026-02-01", "description": "Écriture manuelle",
+        "lines": [{"account_code": world.cash, "side": "debit", "amount": "10", "currency": "XOF"},
+                  {"account_code": world.deposits, "side": "credit", "amount": "10", "currency": "XOF"}]})
+    assert stray.status_code == 201, stray.text
+    try:
+        found = await run_term_deposit_checks(uow_factory)
+        assert ("term-deposit-control", "GL balance 1000010.0000 XOF but term deposits total 1000000.0000") in [
+            (check, detail) for check, detail in found], found
+        assert not (await control_row(client, world))["reconciled"]
+    finally:
+        reversal = await client.post(f"/api/v1/journal-entries/{stray.json()['id']}/reversal",
+                                     json={"description": "Annulation"})
+        assert reversal.status_code == 201, reversal.text
+    assert (await control_row(client, world))["reconciled"]
