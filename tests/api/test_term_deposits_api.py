@@ -409,3 +409,14 @@ async def test_verify_checks_find_a_stray_posting_on_a_control_account(client, r
                                      json={"description": "Annulation"})
         assert reversal.status_code == 201, reversal.text
     assert (await control_row(client, world))["reconciled"]
+
+
+def test_the_runs_are_grandlivre_commands() -> None:
+    from click.testing import CliRunner
+
+    from api.cli import main
+
+    for command in ("post-term-deposit-interest", "mature-deposits"):
+        result = CliRunner().invoke(main, [command, "--help"])
+        assert result.exit_code == 0 and "--date" in result.output, result.output
+        assert CliRunner().invoke(main, [command]).exit_code == 2  # --date is required
