@@ -14,6 +14,7 @@ from litestar.params import Parameter
 from api.schemas.common import DATE_MAX, DATE_MIN, INT32_MAX
 from api.schemas.problems import PROBLEM_RESPONSES
 from api.schemas.term_deposits import ClosureIn, ClosureQuoteIn, FundIn, InstructionIn, RunIn, TermDepositIn
+from products.deposits.ladder import MONTHS_MAX, WEEKS_MAX, MaturityLadder
 from servicing.errors import InvalidInput
 from servicing.staff.scope import OfficeOutOfScope, OfficeScope
 from servicing.term_deposits import service
@@ -124,10 +125,12 @@ def _whole_institution(scope: OfficeScope) -> None:
 
 
 class TermDepositReconciliationController(Controller):
-    path = "/api/v1/reports/term-deposit-reconciliation"
+    """Term-deposit reports: reconciliation of the control accounts and the maturity ladder."""
+
+    path = "/api/v1/reports"
     tags = ["Reports"]  # noqa: RUF012  (Litestar reads a list)
 
-    @get("/", opt={"permission": "reports:read"}, responses=PROBLEM_RESPONSES,
+    @get("/term-deposit-reconciliation", opt={"permission": "reports:read"}, responses=PROBLEM_RESPONSES,
          summary="Term-deposit control accounts: GL balance against the sum of deposits, per product and currency")
     async def reconcile(self, office_scope: OfficeScope, uow_factory: UnitOfWorkFactory,
                         as_of: Annotated[date | None, Parameter(query="as_of", required=False)] = None
@@ -137,3 +140,15 @@ class TermDepositReconciliationController(Controller):
         if not DATE_MIN <= as_of <= DATE_MAX:
             raise InvalidInput(f"as_of must be between {DATE_MIN} and {DATE_MAX}", field="as_of")
         return await service.reconciliation(uow_factory(), as_of, office_scope)
+
+    @get("/term-deposit-maturity-ladder", opt={"permission": "reports:read"}, responses=PROBLEM_RESPONSES,
+         summary="Term deposits falling due per rolling week and calendar month (liquidity planning)")
+    async def ladder(self, office_scope: OfficeScope, uow_factory: UnitOfWorkFactory,
+                     as_of: Annotated[date | None, Parameter(query="as_of", required=False)] = None,
+                     weeks: Annotated[int, Parameter(query="weeks", ge=1, le=WEEKS_MAX)] = 13,
+                     months: Annotated[int, Parameter(query="months", ge=1, le=MONTHS_MAX)] = 12) -> MaturityLadder:
+        """As of today unless ``as_of`` says otherwise."""
+        as_of = as_of or date.today()
+        if not DATE_MIN <= as_of <= DATE_MAX:
+            raise InvalidInput(f"as_of must be between {DATE_MIN} and {DATE_MAX}", field="as_of")
+        return await service.maturity_ladder_report(uow_factory(), as_of, office_scope, weeks=weeks, months=months)

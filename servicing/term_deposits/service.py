@@ -26,6 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from ledger.db.totals import account_totals
 from ledger.model import JournalEntry, Reference
 from products.accounting import ProductAccounting, build_entry
+from products.deposits.ladder import MONTHS_MAX, WEEKS_MAX, MaturingDeposit, MaturityLadder, maturity_ladder
 from products.deposits.term import maturity_date
 from products.deposits.term_deposit import (
     MaturityInstruction,
@@ -867,3 +868,38 @@ async def reconciliation(uow: UnitOfWork, as_of: date, scope: OfficeScope) -> Re
             difference=_plain(balance - deposits), reconciled=balance == deposits))
     return Reconciliation(as_of=as_of, reconciled=all(r.reconciled for r in by_account),
                           by_control_account=tuple(by_account), by_product=by_product)
+
+
+# --------------------------------------------------------------------------- maturity ladder
+
+async def maturity_ladder_report(uow: UnitOfWork, as_of: date, scope: OfficeScope, *, weeks: int = 13,
+                                 months: int = 12) -> MaturityLadder:
+    """What falls due, week by week and month by month (M10.2): each active deposit at its
+    projected maturity amount on its maturity date; held deposits (matured, waiting) at their
+    balance, as overdue."""
+    if not 1 <= weeks <= WEEKS_MAX:
+        raise InvalidInput(f"weeks must be between 1 and {WEEKS_MAX}", field="weeks")
+    if not 1 <= months <= MONTHS_MAX:
+        raise InvalidInput(f"months must be between 1 and {MONTHS_MAX}", field="months")
+    params: dict[str, Any] = {}
+    condition = "true"
+    if not scope.whole_institution:
+        condition = scope.sql_condition("a.office_id")
+        params["scope_office_id"] = scope.office_id
+    async with uow:
+        rows = (await uow.session.execute(text(f"""
+            SELECT a.id, a.status, a.currency, a.product_id, t.product_version, t.principal, t.term_count,
+                   t.term_unit, t.rate_percent, t.starts_on, t.maturity_date,
+                   (SELECT {_BALANCE} FROM term_deposit_transaction x WHERE x.account_id = a.id) AS balance
+              FROM term_deposit_account a
+              JOIN term_deposit_term t ON t.account_id = a.id AND t.term_no = a.current_term
+             WHERE a.status IN ('active', 'held') AND {condition}"""), params)).all()
+        products = await _products(uow.session, {(r.product_id, r.product_version) for r in rows})
+    deposits = []
+    for row in rows:
+        if row.status == AccountStatus.HELD.value:
+            due = _plain(row.balance)
+        else:
+            due = project_term_deposit(_terms_of(row, products[(row.product_id, row.product_version)])).maturity_amount
+        deposits.append(MaturingDeposit(maturity_date=row.maturity_date, amount_due=due, currency=row.currency))
+    return maturity_ladder(deposits, as_of, weeks=weeks, months=months)

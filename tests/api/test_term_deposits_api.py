@@ -420,3 +420,17 @@ def test_the_runs_are_grandlivre_commands() -> None:
         result = CliRunner().invoke(main, [command, "--help"])
         assert result.exit_code == 0 and "--date" in result.output, result.output
         assert CliRunner().invoke(main, [command]).exit_code == 2  # --date is required
+
+
+async def test_maturity_ladder_buckets_what_falls_due(client, refs, world, cash_id, staff_user) -> None:  # type: ignore[no-untyped-def]
+    product_id = await make_product(client, refs, world)
+    woman = await make_client(client, world)
+    await open_and_fund(client, woman, product_id, cash_id, opened_on="2026-03-02", activated_on="2026-03-02")
+    branch_user = await staff_user("administrator", office_id=world.office_id)
+    ladder = await client.get("/api/v1/reports/term-deposit-maturity-ladder",
+                              params={"as_of": "2027-01-01", "weeks": 4, "months": 6}, headers=branch_user.headers)
+    assert ladder.status_code == 200, ladder.text
+    march = [b for b in ladder.json()["monthly"] if b["period"]["first_day"] == "2027-03-01"]
+    assert [(b["currency"], b["deposit_count"]) for b in march] == [("XOF", 1)]
+    assert D(march[0]["amount_due"]) > D(1_000_000)
+    assert_problem(await client.get("/api/v1/reports/term-deposit-maturity-ladder", params={"weeks": 0}), 400)
