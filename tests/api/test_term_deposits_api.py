@@ -434,3 +434,18 @@ async def test_maturity_ladder_buckets_what_falls_due(client, refs, world, cash_
     assert [(b["currency"], b["deposit_count"]) for b in march] == [("XOF", 1)]
     assert D(march[0]["amount_due"]) > D(1_000_000)
     assert_problem(await client.get("/api/v1/reports/term-deposit-maturity-ladder", params={"weeks": 0}), 400)
+
+
+async def test_concurrent_funding_and_runs_never_double_apply(client, refs, world, cash_id, uow_factory) -> None:  # type: ignore[no-untyped-def]
+    import asyncio
+
+    product_id = await make_product(client, refs, world)
+    woman = await make_client(client, world)
+    opened = (await client.post(URL, json=opening(woman, product_id, cash_id))).json()
+    fund = {"activated_on": "2026-01-15", "source": {"payment_type_id": cash_id}}
+    answers = await asyncio.gather(*(client.post(f"{URL}/{opened['account_id']}/fund", json=fund) for _ in range(3)))
+    assert sorted(a.status_code for a in answers) == [200, 409, 409], [a.text for a in answers]
+    await asyncio.gather(*(service.post_interest(uow_factory, date(2026, 3, 14), "tests") for _ in range(3)))
+    account = (await client.get(f"{URL}/{opened['account_id']}")).json()
+    assert account["balance"] == str(1_000_000 + 5096 + 4626)
+    assert (await control_row(client, world))["reconciled"]
