@@ -6,9 +6,9 @@ branches only (another branch's deposit answers 404). Money movements take an Id
 from __future__ import annotations
 
 from datetime import date
-from typing import Annotated
+from typing import Annotated, Any, Literal
 
-from litestar import Controller, get, post, put
+from litestar import Controller, Response, get, post, put
 from litestar.params import Parameter
 
 from api.schemas.common import DATE_MAX, DATE_MIN, INT32_MAX
@@ -16,6 +16,7 @@ from api.schemas.problems import PROBLEM_RESPONSES
 from api.schemas.term_deposits import ClosureIn, ClosureQuoteIn, FundIn, InstructionIn, RunIn, TermDepositIn
 from products.deposits.ladder import MONTHS_MAX, WEEKS_MAX, MaturityLadder
 from servicing.errors import InvalidInput
+from servicing.reports.csv_export import to_csv
 from servicing.staff.scope import OfficeOutOfScope, OfficeScope
 from servicing.term_deposits import service
 from servicing.term_deposits.model import (
@@ -33,6 +34,7 @@ AccountId = Annotated[int, Parameter(ge=1, le=INT32_MAX, description="Term-depos
 READ = {"permission": "savings:read"}
 WRITE = {"permission": "savings:write"}
 TRANSACT = {"permission": "savings:transact"}
+STATEMENT_CSV = ("date", "terme", "opération", "crédit", "débit", "solde", "écriture")
 
 
 class TermDepositController(Controller):
@@ -73,6 +75,20 @@ class TermDepositController(Controller):
     async def list_transactions(self, account_id: AccountId, office_scope: OfficeScope,
                                 uow_factory: UnitOfWorkFactory) -> list[TransactionView]:
         return await service.transactions(uow_factory(), account_id, office_scope)
+
+    @get("/{account_id:int}/statement", opt=READ, responses=PROBLEM_RESPONSES,
+         summary="Statement with the running balance; format=csv for a spreadsheet (';'-separated, UTF-8 BOM)")
+    async def statement(
+        self, account_id: AccountId, office_scope: OfficeScope, uow_factory: UnitOfWorkFactory,
+        fmt: Annotated[Literal["json", "csv"], Parameter(query="format")] = "json",
+    ) -> Response[Any]:
+        found = await service.statement(uow_factory(), account_id, office_scope)
+        if fmt == "json":
+            return Response(found)
+        rows = [(line.value_date, line.term_no, line.kind.value, line.credit, line.debit, line.balance, line.entry_id)
+                for line in found.lines]
+        return Response(content=to_csv(STATEMENT_CSV, rows).encode(), media_type="text/csv; charset=utf-8",
+                        headers={"Content-Disposition": f'attachment; filename="dat-{account_id}.csv"'})
 
     @post("/{account_id:int}/fund", status_code=200, opt=TRANSACT, responses=PROBLEM_RESPONSES,
           summary="Take the principal in by a payment type and activate: the term starts on activated_on")

@@ -186,3 +186,20 @@ class Reconciliation(msgspec.Struct, frozen=True, kw_only=True):
     reconciled: bool
     by_control_account: tuple[ReconciliationRow, ...]
     by_product: tuple[ProductDeposits, ...]
+
+
+class StatementLine(msgspec.Struct, frozen=True, kw_only=True):
+    value_date: date
+    term_no: int
+    kind: TransactionKind
+    credit: Decimal
+    debit: Decimal
+    balance: Decimal
+    entry_id: str | None
+
+
+class Statement(msgspec.Struct, frozen=True, kw_only=True):
+    """The account's history with the running balance (the client's view: credits add)."""
+
+    account: AccountView
+    lines: tuple[StatementLine, ...]

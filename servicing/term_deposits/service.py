@@ -61,6 +61,7 @@ from servicing.products.kinds import decode_settings
 from servicing.products.service import product_for_new_account
 from servicing.staff.scope import OfficeScope
 from servicing.term_deposits.model import (
+    BALANCE_SIGN,
     AccountStatus,
     AccountView,
     CloseEarly,
@@ -75,6 +76,8 @@ from servicing.term_deposits.model import (
     ReconciliationRow,
     RunSummary,
     Settlement,
+    Statement,
+    StatementLine,
     TermView,
     TransactionKind,
     TransactionView,
@@ -903,3 +906,20 @@ async def maturity_ladder_report(uow: UnitOfWork, as_of: date, scope: OfficeScop
             due = project_term_deposit(_terms_of(row, products[(row.product_id, row.product_version)])).maturity_amount
         deposits.append(MaturingDeposit(maturity_date=row.maturity_date, amount_due=due, currency=row.currency))
     return maturity_ladder(deposits, as_of, weeks=weeks, months=months)
+
+
+# --------------------------------------------------------------------------- statement
+
+async def statement(uow: UnitOfWork, account_id: int, scope: OfficeScope) -> Statement:
+    """Every transaction in order with the running balance; a renewal shows as a line moving
+    no money."""
+    moves = await transactions(uow, account_id, scope)
+    account = await get_account(uow, account_id, scope)
+    balance, lines = _ZERO, []
+    for move in moves:
+        signed = BALANCE_SIGN[move.kind] * move.amount
+        balance += signed
+        lines.append(StatementLine(value_date=move.value_date, term_no=move.term_no, kind=move.kind,
+                                   credit=signed if signed > 0 else _ZERO, debit=-signed if signed < 0 else _ZERO,
+                                   balance=balance, entry_id=move.entry_id))
+    return Statement(account=account, lines=tuple(lines))

@@ -449,3 +449,18 @@ async def test_concurrent_funding_and_runs_never_double_apply(client, refs, worl
     account = (await client.get(f"{URL}/{opened['account_id']}")).json()
     assert account["balance"] == str(1_000_000 + 5096 + 4626)
     assert (await control_row(client, world))["reconciled"]
+
+
+async def test_statement_json_and_csv(client, refs, world, cash_id) -> None:  # type: ignore[no-untyped-def]
+    product_id = await make_product(client, refs, world)
+    woman = await make_client(client, world)
+    account = await open_and_fund(client, woman, product_id, cash_id)
+    await client.post(f"{URL}/interest-runs", json={"on": "2026-02-14"})
+    url = f"{URL}/{account['account_id']}/statement"
+    lines = (await client.get(url)).json()["lines"]
+    assert [(line["kind"], line["credit"], line["balance"]) for line in lines[:2]] == [
+        ("deposit", "1000000", "1000000"), ("interest", "5096", "1005096")]
+    exported = await client.get(url, params={"format": "csv"})
+    assert exported.status_code == 200 and exported.headers["content-type"].startswith("text/csv")
+    assert "2026-02-14;1;interest;5096;0;1005096" in exported.text
+    assert (await client.get(url, params={"format": "xml"})).status_code == 400
