@@ -431,13 +431,11 @@ def _entry_of(entries: Sequence[JournalEntry], index: int) -> UUID | None:
 
 async def _settle(session: AsyncSession, settlement: Settlement, field: str,
                   transfers: DepositAccountTransfers | None) -> tuple[int | None, str | None]:
-    """The payment type and its fund-source account for a settlement; the deposit-account seam
-    refuses until deposit accounts exist."""
+    """The payment type and its fund-source account for a settlement. A deposit account is the
+    seam for current accounts (`DepositAccountTransfers`): refused until one is wired in."""
     if settlement.deposit_account_id is not None:
-        if transfers is None:
-            raise InvalidInput("moving money from or to a deposit account is not available yet: use a payment type",
-                               field=f"{field}.deposit_account_id")
-        raise InvalidInput("deposit-account transfers are not wired in this release",  # pragma: no cover
+        assert transfers is None, "deposit-account transfers are not wired yet"
+        raise InvalidInput("moving money from or to a deposit account is not available yet: use a payment type",
                            field=f"{field}.deposit_account_id")
     if settlement.payment_type_id is None:
         raise InvalidInput("say how the money moves: payment_type_id", field=f"{field}.payment_type_id")

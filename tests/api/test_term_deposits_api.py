@@ -464,3 +464,21 @@ async def test_statement_json_and_csv(client, refs, world, cash_id) -> None:  # 
     assert exported.status_code == 200 and exported.headers["content-type"].startswith("text/csv")
     assert "2026-02-14;1;interest;5096;0;1005096" in exported.text
     assert (await client.get(url, params={"format": "xml"})).status_code == 400
+
+
+async def test_fund_and_closure_settlement_refusals(client, refs, world, cash_id) -> None:  # type: ignore[no-untyped-def]
+    product_id = await make_product(client, refs, world, lock_in=TermLength(count=0))
+    woman = await make_client(client, world)
+    opened = (await client.post(URL, json=opening(woman, product_id, cash_id))).json()
+    url = f"{URL}/{opened['account_id']}"
+    assert_problem(await client.post(f"{url}/fund", json={"activated_on": "2026-01-15", "source": {}}),
+                   422, "source.payment_type_id")
+    assert_problem(await client.post(f"{url}/fund", json={"activated_on": "2026-01-15",
+                                                          "source": {"deposit_account_id": 3}}),
+                   422, "source.deposit_account_id")
+    assert_problem(await client.post(f"{url}/premature-closure/quote", json={"closed_on": "2026-02-01"}),
+                   409, "account_id")  # pending: nothing to close yet
+    await client.post(f"{url}/fund", json={"activated_on": "2026-01-15", "source": {"payment_type_id": cash_id}})
+    assert_problem(await client.post(f"{url}/premature-closure", json={"closed_on": "2026-02-01", "payout": {}}),
+                   422, "payout.payment_type_id")
+    assert (await client.get(url)).json()["status"] == "active"
