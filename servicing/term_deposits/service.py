@@ -24,6 +24,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ledger.db.totals import account_totals
+from ledger.limits import ENTRIES_PER_BATCH_MAX
 from ledger.model import JournalEntry, Reference
 from products.accounting import ProductAccounting, build_entry
 from products.deposits.ladder import MONTHS_MAX, WEEKS_MAX, MaturingDeposit, MaturityLadder, maturity_ladder
@@ -507,14 +508,32 @@ async def _insert_term(session: AsyncSession, account_id: int, term_no: int, pro
         "actor": actor})
 
 
+class _StatusChange(msgspec.Struct, frozen=True, kw_only=True):
+    account_id: int
+    status: AccountStatus
+    current_term: int | None = None
+    closed_on: date | None = None
+
+
+async def _set_statuses(session: AsyncSession, changes: Sequence[_StatusChange], actor: str) -> None:
+    """The status changes of a command or a whole batch, in one statement."""
+    if not changes:
+        return
+    await session.execute(text("""
+        UPDATE term_deposit_account a SET status = c.status, current_term = coalesce(c.term, a.current_term),
+               closed_on = coalesce(c.closed_on, a.closed_on), version = a.version + 1, updated_at = now(),
+               updated_by = :actor
+          FROM unnest(CAST(:ids AS int[]), CAST(:statuses AS varchar[]), CAST(:terms AS int[]),
+                      CAST(:closed AS date[])) AS c(id, status, term, closed_on)
+         WHERE a.id = c.id"""), {
+        "ids": [c.account_id for c in changes], "statuses": [c.status.value for c in changes],
+        "terms": [c.current_term for c in changes], "closed": [c.closed_on for c in changes], "actor": actor})
+
+
 async def _set_status(session: AsyncSession, account_id: int, status: AccountStatus, actor: str, *,
                       current_term: int | None = None, closed_on: date | None = None) -> None:
-    await session.execute(text("""
-        UPDATE term_deposit_account SET status = :status, current_term = coalesce(:term, current_term),
-               closed_on = coalesce(:closed_on, closed_on), version = version + 1, updated_at = now(),
-               updated_by = :actor
-         WHERE id = :id"""), {"status": status.value, "term": current_term, "closed_on": closed_on,
-                              "actor": actor, "id": account_id})
+    await _set_statuses(session, [_StatusChange(account_id=account_id, status=status, current_term=current_term,
+                                                closed_on=closed_on)], actor)
 
 
 # --------------------------------------------------------------------------- maturity instruction
@@ -583,6 +602,8 @@ class _Batch:
     def __init__(self) -> None:
         self.entries: list[JournalEntry] = []
         self.transactions: list[_Txn] = []
+        self.statuses: list[_StatusChange] = []
+        self.terms: list[dict[str, Any]] = []
         self.amount = _ZERO
 
     def add(self, entries: Sequence[JournalEntry], txn: _Txn) -> None:
@@ -591,8 +612,13 @@ class _Batch:
         self.amount += txn.amount
 
     async def book(self, uow: UnitOfWork, actor: str) -> int:
-        await book_entries(uow, self.entries)
+        # A batch catching up many periods can exceed what one posting statement takes.
+        for start in range(0, len(self.entries), ENTRIES_PER_BATCH_MAX):
+            await book_entries(uow, self.entries[start:start + ENTRIES_PER_BATCH_MAX])
         await _insert_transactions(uow.session, self.transactions, actor)
+        for term in self.terms:  # renewals only: few per batch
+            await _insert_term(uow.session, actor=actor, **term)
+        await _set_statuses(uow.session, self.statuses, actor)
         return len(self.entries)
 
 
@@ -677,8 +703,8 @@ async def mature(uow_factory: UnitOfWorkFactory, on: date, actor: str,
             if row.status == AccountStatus.ACTIVE.value:
                 _add_interest(batch, row, product, row.maturity_date - _ONE_DAY, posted[row.id], actor)
             credited = interest[row.id] + batch.amount - before
-            await _apply_instruction(session, batch, row, product, current[row.product_id], credited, on,
-                                     codes.get(row.payout_payment_type_id), actor, held_for_review)
+            _apply_instruction(batch, row, product, current[row.product_id], credited, on,
+                               codes.get(row.payout_payment_type_id), actor, held_for_review)
 
     seen, booked, amount = await _run(
         uow_factory,
@@ -688,15 +714,15 @@ async def mature(uow_factory: UnitOfWorkFactory, on: date, actor: str,
                       held_for_review=tuple(held_for_review))
 
 
-async def _apply_instruction(session: AsyncSession, batch: _Batch, row: Any, product: TermDepositProduct,
-                             current: tuple[int, TermDepositProduct], credited: Decimal, on: date,
-                             payout_code: str | None, actor: str, held_for_review: list[int]) -> None:
+def _apply_instruction(batch: _Batch, row: Any, product: TermDepositProduct,
+                       current: tuple[int, TermDepositProduct], credited: Decimal, on: date,
+                       payout_code: str | None, actor: str, held_for_review: list[int]) -> None:
     instruction = MaturityInstruction(row.maturity_instruction)
     # A deposit matures on its maturity date; one held since then is settled on the run's date.
     settled_on = row.maturity_date if row.status == AccountStatus.ACTIVE.value else on
     terms = _terms_of(row, product)
     if instruction is MaturityInstruction.HOLD:
-        await _set_status(session, row.id, AccountStatus.HELD, actor)
+        batch.statuses.append(_StatusChange(account_id=row.id, status=AccountStatus.HELD))
         return
     renewal_rate: Decimal | None = None
     renewal_quote: RateQuote | None = None
@@ -710,7 +736,7 @@ async def _apply_instruction(session: AsyncSession, batch: _Batch, row: Any, pro
                                               client={ClientAttribute(k): v for k, v in row.client_attributes.items()})
         except ProductError:
             held_for_review.append(row.id)
-            await _set_status(session, row.id, AccountStatus.HELD, actor)
+            batch.statuses.append(_StatusChange(account_id=row.id, status=AccountStatus.HELD))
             return
         renewal_rate = renewal_quote.rate_percent
     outcome = apply_maturity_instruction(terms, instruction, interest_credited=credited,
@@ -726,19 +752,20 @@ async def _apply_instruction(session: AsyncSession, batch: _Batch, row: Any, pro
                                 amount=outcome.amount_paid_out, value_date=settled_on,
                                 payment_type_id=row.payout_payment_type_id))
     if outcome.renewed is None:
-        await _set_status(session, row.id, AccountStatus.CLOSED, actor, closed_on=settled_on)
+        batch.statuses.append(_StatusChange(account_id=row.id, status=AccountStatus.CLOSED, closed_on=settled_on))
         return
     assert renewal_quote is not None
     renewed = msgspec.structs.replace(outcome.renewed, activated_on=settled_on)
     new_term = row.current_term + 1
     term = TermLength(count=row.term_count, unit=TermUnit(row.term_unit))
-    await _insert_term(session, row.id, new_term, row.product_id, version, renewed.principal, term,
-                       renewed.rate_annual_percent, renewal_quote.base_rate_percent,
-                       _incentives(latest, renewal_quote), settled_on,
-                       maturity_date(settled_on, renewed.term, renewed.month_end_rule), actor)
+    batch.terms.append({
+        "account_id": row.id, "term_no": new_term, "product_id": row.product_id, "version": version,
+        "principal": renewed.principal, "term": term, "rate": renewed.rate_annual_percent,
+        "base_rate": renewal_quote.base_rate_percent, "incentives": _incentives(latest, renewal_quote),
+        "starts_on": settled_on, "maturity": maturity_date(settled_on, renewed.term, renewed.month_end_rule)})
     batch.transactions.append(_Txn(account_id=row.id, term_no=new_term, kind=TransactionKind.RENEWAL,
                                    amount=renewed.principal, value_date=settled_on))
-    await _set_status(session, row.id, AccountStatus.ACTIVE, actor, current_term=new_term)
+    batch.statuses.append(_StatusChange(account_id=row.id, status=AccountStatus.ACTIVE, current_term=new_term))
 
 
 # --------------------------------------------------------------------------- premature closure
