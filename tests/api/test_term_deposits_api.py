@@ -482,3 +482,30 @@ async def test_fund_and_closure_settlement_refusals(client, refs, world, cash_id
     assert_problem(await client.post(f"{url}/premature-closure", json={"closed_on": "2026-02-01", "payout": {}}),
                    422, "payout.payment_type_id")
     assert (await client.get(url)).json()["status"] == "active"
+
+
+async def test_renewal_takes_the_chart_valid_on_the_maturity_date(client, refs, world, cash_id) -> None:  # type: ignore[no-untyped-def]
+    """Two validity periods: the 2026 chart (5.5 % from 1 000 000, women +0.5) until 31 December
+    2026, a 2027 chart at 7 % (women +0.5) from 1 January 2027, added as version 2 of the
+    product. A deposit opened in 2026 keeps 6 % and version 1; renewed on 15 January 2027 it
+    takes 7.5 % and version 2, and its first term is unchanged in the history."""
+    from products.term_deposits.product import RateChart, RateSlab
+
+    product_id = await make_product(client, refs, world)
+    woman = await make_client(client, world)
+    account = await open_and_fund(client, woman, product_id, cash_id, maturity_instruction="renew_principal")
+    current = (await client.get(f"/api/v1/term-deposit-products/{product_id}")).json()["settings"]
+    first = msgspec.convert(current["rate_charts"][0], RateChart, strict=False)
+    women = first.slabs[1].incentives
+    charts = [msgspec.structs.replace(first, valid_to=date(2026, 12, 31)),
+              RateChart(valid_from=date(2027, 1, 1), name="Grille 2027", slabs=(
+                  RateSlab(term_from=12, term_to=12, rate_percent=D(7), incentives=women),))]
+    changed = await client.put(f"/api/v1/term-deposit-products/{product_id}",
+                               json={**current, "rate_charts": msgspec.to_builtins(charts)})
+    assert changed.status_code == 200, changed.text
+    assert (await client.get(f"{URL}/{account['account_id']}")).json()["rate_percent"] == "6"
+    await client.post(f"{URL}/maturity-runs", json={"on": "2027-01-15"})
+    renewed = (await client.get(f"{URL}/{account['account_id']}")).json()
+    assert [(t["product_version"], t["rate_percent"], t["starts_on"]) for t in renewed["terms"]] == [
+        (1, "6", "2026-01-15"), (2, "7.5", "2027-01-15")]
+    assert renewed["balance"] == "1000000"
