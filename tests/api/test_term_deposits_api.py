@@ -509,3 +509,34 @@ async def test_renewal_takes_the_chart_valid_on_the_maturity_date(client, refs, 
     assert [(t["product_version"], t["rate_percent"], t["starts_on"]) for t in renewed["terms"]] == [
         (1, "6", "2026-01-15"), (2, "7.5", "2027-01-15")]
     assert renewed["balance"] == "1000000"
+
+
+async def test_an_age_incentive_replaces_the_rate(client, refs, world, cash_id) -> None:  # type: ignore[no-untyped-def]
+    """Incentives apply in order: women +0.5 point (5.5 -> 6), then over 60 years a fixed 8 %
+    that replaces whatever was found. A woman of 76 (born 1950) gets 8 %; a man of 41 gets 5.5 %."""
+    from products.term_deposits.product import (
+        ClientAttribute,
+        Incentive,
+        IncentiveKind,
+        Operator,
+        RateChart,
+        RateSlab,
+    )
+
+    women = Incentive(attribute=ClientAttribute.GENDER, operator=Operator.EQUAL, value="female",
+                      kind=IncentiveKind.INCENTIVE, rate_percent=D("0.5"))
+    seniors = Incentive(attribute=ClientAttribute.AGE, operator=Operator.GREATER_THAN, value="60",
+                        kind=IncentiveKind.FIXED, rate_percent=D(8))
+    chart_ = RateChart(valid_from=date(2026, 1, 1), slabs=(
+        RateSlab(term_from=12, term_to=12, rate_percent=D("5.5"), incentives=(women, seniors)),))
+    product_id = await make_product(client, refs, world, rate_charts=(chart_,))
+    n = tag()
+    senior = (await client.post("/api/v1/clients", json={
+        "kind": "individual", "office_id": world.office_id, "first_name": "Aminata", "last_name": f"Sow {n}",
+        "birth_date": "1950-01-10", "gender": "female", "national_id": f"TDS-{world.prefix}-{n}"})).json()
+    await client.post(f"/api/v1/clients/{senior['client_id']}/activate")
+    preview = (await client.post(f"{URL}/preview", json=opening(senior["client_id"], product_id, cash_id))).json()
+    assert (preview["rate_percent"], [i["attribute"] for i in preview["incentives_applied"]]) == ("8", [
+        "gender", "age"])
+    man = await make_client(client, world, "male")
+    assert (await client.post(f"{URL}/preview", json=opening(man, product_id, cash_id))).json()["rate_percent"] == "5.5"
