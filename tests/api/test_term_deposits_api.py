@@ -540,3 +540,23 @@ async def test_an_age_incentive_replaces_the_rate(client, refs, world, cash_id) 
         "gender", "age"])
     man = await make_client(client, world, "male")
     assert (await client.post(f"{URL}/preview", json=opening(man, product_id, cash_id))).json()["rate_percent"] == "5.5"
+
+
+async def test_whole_term_penalty_costs_more_than_until_withdrawal(client, refs, world, cash_id) -> None:  # type: ignore[no-untyped-def]
+    """Seed 004's two penalty bases, same deposit closed on 15 July 2026 (181 days held, 184 not):
+    until_withdrawal pays the days held at 5 %; whole_term also charges 1 % on 1 000 000 for the
+    184 days not held (1 000 000 x 1 % x 184 / 365 = 5 041)."""
+    from products.term_deposits.product import PenaltyBasis, PrematureClosurePenalty
+
+    woman = await make_client(client, world)
+    quotes = {}
+    for basis in PenaltyBasis:
+        product_id = await make_product(client, refs, world, premature_closure_penalty=PrematureClosurePenalty(
+            rate_percent=D(1), basis=basis))
+        account = await open_and_fund(client, woman, product_id, cash_id)
+        quotes[basis] = (await client.post(f"{URL}/{account['account_id']}/premature-closure/quote",
+                                           json={"closed_on": "2026-07-15"})).json()["quote"]
+    held, whole = quotes[PenaltyBasis.UNTIL_WITHDRAWAL], quotes[PenaltyBasis.WHOLE_TERM]
+    assert held["days_held"] == 181
+    assert D(held["interest_recalculated"]) - D(whole["interest_recalculated"]) == D(5041)
+    assert D(whole["amount_paid"]) < D(held["amount_paid"]) < D(1_000_000) + D(held["interest_at_contract_rate"])
