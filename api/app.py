@@ -27,6 +27,7 @@ from api.controllers.products import PRODUCT_ROUTES
 from api.controllers.reference import REFERENCE_CONTROLLERS
 from api.controllers.reports import ReportController
 from api.controllers.simulations import LoanSimulationController
+from api.controllers.term_deposits import TermDepositController, TermDepositReconciliationController
 from api.controllers.users import RoleController, UserController
 from api.controllers.year_end import YearEndCloseController
 from api.deps import (
@@ -105,7 +106,7 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
             health, OfficeController, GLAccountController, JournalEntryController, AccountingClosureController,
             ReportController, YearEndCloseController, LoanSimulationController, *PRODUCT_ROUTES,
             AuthController, UserController, RoleController, ApprovalController, ApprovalRuleController, AuditLogController,
-            ClientController, KycRequirementController,
+            ClientController, KycRequirementController, TermDepositController, TermDepositReconciliationController,
             *REFERENCE_CONTROLLERS,
         ],
         dependencies={

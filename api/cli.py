@@ -1,5 +1,5 @@
 """The `grandlivre` command: serve, migrate, demo, verify, load-chart, purge-idempotency-keys,
-create-admin, verify-audit, report, close-year."""
+create-admin, verify-audit, report, close-year, post-term-deposit-interest, mature-deposits."""
 
 from __future__ import annotations
 
@@ -268,6 +268,43 @@ def close_year(year: int, office: str | None, retained_earnings: str | None) -> 
         _say(asyncio.run(_with_database(work)))
     except LedgerError as error:
         raise click.ClickException(f"{error.field}: {error.message}" if error.field else error.message) from error
+
+
+def _term_deposit_run(kind: str, on: str, batch_size: int) -> None:
+    """Run interest posting or maturity over every due term deposit and print what it did."""
+    from datetime import date as date_type
+
+    from servicing.term_deposits import service as term_deposits
+
+    day = date_type.fromisoformat(on)
+
+    async def work(_db: Database, uow_factory: UnitOfWorkFactory) -> None:
+        started = time.perf_counter()
+        run = term_deposits.post_interest if kind == "interest" else term_deposits.mature
+        summary = await run(uow_factory, day, "cli", batch_size=batch_size)
+        seconds = time.perf_counter() - started
+        _say(f"{kind} on {day.isoformat()}: {summary.accounts_seen} deposits, {summary.entries_booked} entries, "
+             f"{summary.amount} in {seconds:.2f} s")
+        for account_id in summary.held_for_review:
+            _say(f"held for review (no rate to renew at): term deposit {account_id}")
+
+    asyncio.run(_with_database(work))
+
+
+@main.command("post-term-deposit-interest")
+@click.option("--date", "on", required=True, help="Post the interest of every period ended on or before this date")
+@click.option("--batch-size", default=500, show_default=True, type=click.IntRange(1, 10_000))
+def post_term_deposit_interest(on: str, batch_size: int) -> None:
+    """Post term-deposit interest that is due (idempotent: a second run posts nothing)."""
+    _term_deposit_run("interest", on, batch_size)
+
+
+@main.command("mature-deposits")
+@click.option("--date", "on", required=True, help="Apply the maturity instruction of deposits matured by this date")
+@click.option("--batch-size", default=500, show_default=True, type=click.IntRange(1, 10_000))
+def mature_deposits(on: str, batch_size: int) -> None:
+    """Pay out, renew or hold every term deposit matured on or before the date."""
+    _term_deposit_run("maturity", on, batch_size)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,133 @@
+"""From a term-deposit product (catalogue settings) to the terms frozen on one account, and
+the interest of its periods that fall due by a date. Pure: no I/O, no clock, Decimal only.
+
+The product says the bounds, the rate chart and incentives, the interest settings and the
+rounding; the account freezes the principal, the term, the rate found on the opening date and
+the product version. The calculation itself is `products.deposits.term_deposit` (maturity,
+projection, premature closure, maturity instruction): this module only maps one onto the
+other, so a product change never alters an account already opened.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from datetime import date, timedelta
+from decimal import Decimal
+from typing import Final
+
+import msgspec
+
+from products.deposits.balances import AccountTransaction, TransactionKind
+from products.deposits.interest import CalculationMethod, PeriodInterest, project_interest
+from products.deposits.periods import (
+    POSTING_MONTHS,
+    CompoundingPeriod,
+    DaysInYear,
+    Period,
+    PostingPeriod,
+    period_containing,
+)
+from products.deposits.term import Term, TermUnit, maturity_date
+from products.deposits.term_deposit import (
+    PenaltyBasis,
+    PrematureClosurePenalty,
+    TermDepositTerms,
+    interest_settings,
+    project_term_deposit,
+)
+from products.rounding import Rounding
+from products.term_deposits.product import TermDepositProduct, TermLength
+
+_ONE_DAY: Final = timedelta(days=1)
+
+
+def core_term(length: TermLength) -> Term:
+    """A catalogue term length as the calculation's term (same units, same count)."""
+    return Term(count=length.count, unit=TermUnit(length.unit.value))
+
+
+def account_terms(product: TermDepositProduct, *, principal: Decimal, activated_on: date, term: TermLength,
+                  rate_percent: Decimal, withholding_tax_percent: Decimal = Decimal(0)) -> TermDepositTerms:
+    """The terms frozen on an account: the product's interest settings and rounding, the
+    account's principal, term and rate. Interest periods run from the activation date
+    (monthly on each monthly anniversary), as a term deposit's do."""
+    interest = product.interest
+    return TermDepositTerms(
+        principal=principal,
+        currency=product.currency,
+        activated_on=activated_on,
+        term=core_term(term),
+        rate_annual_percent=rate_percent,
+        method=CalculationMethod(interest.balance_method.value),
+        days_in_year=DaysInYear(interest.days_in_year.value),
+        compounding=CompoundingPeriod(interest.compounding_period.value),
+        posting=PostingPeriod(interest.posting_period.value),
+        periods_from_activation=True,
+        rounding=Rounding(decimals=product.decimals, in_multiples_of=None),
+        withholding_tax_percent=withholding_tax_percent,
+    )
+
+
+def lock_in(product: TermDepositProduct) -> Term | None:
+    """The product's lock-in ("période de blocage"), none when absent or zero."""
+    if product.lock_in is None or product.lock_in.count == 0:
+        return None
+    return core_term(product.lock_in)
+
+
+def closure_penalty(product: TermDepositProduct) -> PrematureClosurePenalty | None:
+    penalty = product.premature_closure_penalty
+    if penalty is None:
+        return None
+    return PrematureClosurePenalty(rate_percent=penalty.rate_percent, basis=PenaltyBasis(penalty.basis.value))
+
+
+class DueInterest(msgspec.Struct, frozen=True, kw_only=True):
+    """One posting period's interest, due on ``period_end`` (its last day, the entry's value date)."""
+
+    period_start: date
+    period_end: date
+    amount: Decimal
+
+
+def interest_due(terms: TermDepositTerms, *, through: date, posted: Collection[date]) -> list[DueInterest]:
+    """Interest of every posting period ending on or before ``through`` and not yet posted
+    (``posted``: the period ends already posted). The periods are those of the whole term;
+    the last one ends the day before maturity. A zero amount (0 % rate) is not due.
+
+    Only the periods completed by ``through`` are computed: a period's interest depends on the
+    periods before it (balance, rounding carry), never on those after, so projecting up to the
+    last completed period gives the same amounts as projecting the whole term, at a fraction
+    of the cost early in the term (checked against the whole-term projection by a property)."""
+    window_end = completed_through(terms, through)
+    if window_end is None:
+        return []
+    principal = AccountTransaction(kind=TransactionKind.DEPOSIT, amount=terms.principal, value_date=terms.activated_on)
+    detail = project_interest([principal], interest_settings(terms),
+                              Period(first_day=terms.activated_on, last_day=window_end),
+                              pay_out_interest=terms.interest_paid_out)
+    due = []
+    for period in detail.periods:
+        end = period.period.last_day
+        if end <= through and end not in posted and period.earned_posted > 0:
+            due.append(DueInterest(period_start=period.period.first_day, period_end=end, amount=period.earned_posted))
+    return due
+
+
+def all_periods(terms: TermDepositTerms) -> tuple[PeriodInterest, ...]:
+    return project_term_deposit(terms).interest_detail.periods
+
+
+def completed_through(terms: TermDepositTerms, through: date) -> date | None:
+    """The last day of the last posting period that has ended by ``through`` (the day before
+    maturity at most), or None when none has."""
+    last_day = maturity_date(terms.activated_on, terms.term, terms.month_end_rule) - _ONE_DAY
+    if through >= last_day:
+        return last_day
+    months = POSTING_MONTHS[terms.posting]
+    if months is None or through < terms.activated_on:
+        return None
+    anchor = terms.activated_on if terms.periods_from_activation else None
+    containing = period_containing(through, months, anchor)
+    end = through if containing.last_day == through else containing.first_day - _ONE_DAY
+    return end if end >= terms.activated_on else None
