@@ -3,7 +3,9 @@ first mismatches. Every entry balances per currency and has exactly its lines; e
 nets its entry to zero; every office's hash chain is unbroken (each stored hash equals the hash
 recomputed from the entry, its lines and its predecessor's hash, positions have no gap, and the
 chain head names the last entry); every cached account balance and every year, month and day
-total equals the sum of its lines. Read-only, in one snapshot; runs under the application role.
+total equals the sum of its lines; and the products' sub-ledgers agree with the journal (term
+deposits: `servicing.term_deposits.verification`). Read-only, in one snapshot; runs under the
+application role.
 
 The chain heads are returned so an auditor can note them: a later verify whose chains do not
 extend the noted heads shows that history was rewritten, even by someone who recomputed hashes."""
@@ -17,6 +19,7 @@ import msgspec
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from servicing.term_deposits.verification import TERM_DEPOSIT_CHECKS
 from servicing.unit_of_work import UnitOfWorkFactory
 
 
@@ -193,7 +196,7 @@ async def verify_journal(uow_factory: UnitOfWorkFactory) -> VerificationReport:
         await second.session.execute(text(f"SET TRANSACTION SNAPSHOT '{_snapshot_id(snapshot)}'"))
         await second.session.execute(_MEMORY)
         by_entry, by_day = await asyncio.gather(
-            _run(first.session, (_ENTRIES, _REVERSALS, _CHAIN_HEADS)), _run(second.session, (_DAY_TOTALS, _ROLLED_UP_TOTALS)))
+            _run(first.session, (_ENTRIES, _REVERSALS, _CHAIN_HEADS, *TERM_DEPOSIT_CHECKS)), _run(second.session, (_DAY_TOTALS, _ROLLED_UP_TOTALS)))
         problems = by_entry + by_day
         counts = (await first.session.execute(text(
             "SELECT (SELECT count(*) FROM journal_entry) AS entries,"
