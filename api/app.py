@@ -21,6 +21,7 @@ from api.controllers.auth import AuthController
 from api.controllers.chart import GLAccountController
 from api.controllers.clients import ClientController, KycRequirementController
 from api.controllers.closures import AccountingClosureController
+from api.controllers.deposits import DEPOSIT_ROUTES
 from api.controllers.journal import JournalEntryController
 from api.controllers.offices import OfficeController
 from api.controllers.products import PRODUCT_ROUTES
@@ -105,7 +106,7 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
             health, OfficeController, GLAccountController, JournalEntryController, AccountingClosureController,
             ReportController, YearEndCloseController, LoanSimulationController, *PRODUCT_ROUTES,
             AuthController, UserController, RoleController, ApprovalController, ApprovalRuleController, AuditLogController,
-            ClientController, KycRequirementController,
+            ClientController, KycRequirementController, *DEPOSIT_ROUTES,
             *REFERENCE_CONTROLLERS,
         ],
         dependencies={

@@ -17,6 +17,7 @@ import msgspec
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from servicing.deposits.verification import DEPOSIT_CHECKS
 from servicing.unit_of_work import UnitOfWorkFactory
 
 
@@ -178,7 +179,7 @@ async def verify_journal(uow_factory: UnitOfWorkFactory) -> VerificationReport:
         await second.session.execute(text(f"SET TRANSACTION SNAPSHOT '{_snapshot_id(snapshot)}'"))
         await second.session.execute(_MEMORY)
         by_entry, by_day = await asyncio.gather(
-            _run(first.session, (_ENTRIES, _ORPHANS, _REVERSALS, _CHAIN_HEADS)), _run(second.session, (_TOTALS,)))
+            _run(first.session, (_ENTRIES, _ORPHANS, _REVERSALS, _CHAIN_HEADS, *DEPOSIT_CHECKS)), _run(second.session, (_TOTALS,)))
         problems = by_entry + by_day
         counts = (await first.session.execute(text(
             "SELECT (SELECT count(*) FROM journal_entry) AS entries,"

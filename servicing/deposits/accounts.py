@@ -19,7 +19,6 @@ from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
 from ledger.limits import PAGE_SIZE_MAX
-from products.catalogue.common import PERCENT_MAX
 from products.deposits import AccountBalances, AccountStatus, TransactionKind, available_balance
 from products.posting_rules import ProductKind
 from servicing.clients.kyc import require_kyc_complete
@@ -32,6 +31,8 @@ from servicing.staff.scope import OfficeScope
 from servicing.unit_of_work import UnitOfWork, UnitOfWorkFactory
 
 TRANSACTIONS_LISTED_MAX: Final = PAGE_SIZE_MAX
+RATE_PERCENT_MAX: Final = Decimal(100)
+"""An account's own rate: a deposit earning more than 100 % a year is a typing mistake."""
 
 _TRANSITIONS: Final[dict[StatusAction, tuple[frozenset[AccountStatus], AccountStatus]]] = {
     StatusAction.FREEZE: (frozenset({AccountStatus.ACTIVE}), AccountStatus.FROZEN),
@@ -105,8 +106,8 @@ async def open_account(uow_factory: UnitOfWorkFactory, command: OpenDepositAccou
         rate = product.interest_rate_annual_percent
         if command.interest_rate_annual_percent is not None:
             rate = command.interest_rate_annual_percent
-            if not rate.is_finite() or not Decimal(0) <= rate <= PERCENT_MAX:
-                raise InvalidInput(f"interest_rate_annual_percent must be between 0 and {PERCENT_MAX}",
+            if not rate.is_finite() or not Decimal(0) <= rate <= RATE_PERCENT_MAX:
+                raise InvalidInput(f"interest_rate_annual_percent must be between 0 and {RATE_PERCENT_MAX}",
                                    field="interest_rate_annual_percent")
         product_limit = product.overdraft.limit_amount if product.overdraft else Decimal(0)
         overdraft = product_limit if command.overdraft_limit is None else command.overdraft_limit

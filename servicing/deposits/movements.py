@@ -174,7 +174,10 @@ async def withdraw(uow: UnitOfWork, command: Withdraw, *, scope: OfficeScope | N
         await _payment_type(uow, command.payment_type_id)
         fees = terms.fees_for(command.amount) if command.amount > 0 and command.amount.is_finite() else []
         _check_withdrawal(account, terms, command.amount, value_date, fees)
-        funds, overdraft = posting.debit_split(account.balance, command.amount)
+        # The fees are taken from the client's funds first (the rules post a fee to the deposit
+        # control account only), then the withdrawal from what is left, then from the overdraft.
+        fee_total = sum((fee for _charge, fee in fees), Decimal(0))
+        funds, overdraft = posting.debit_split(account.balance - fee_total, command.amount)
         entry_id = uuid7()
         description = command.description or f"Retrait compte {account.account_id}"
         lines = posting.movement_lines([
