@@ -80,7 +80,7 @@ CREATE TABLE deposit_transaction (
     charge_id integer REFERENCES charge (id),
     hold_id bigint REFERENCES deposit_hold (id),
     counterpart_account_id bigint REFERENCES deposit_account (id),
-    journal_entry_id uuid REFERENCES journal_entry (id),
+    journal_entry_id uuid REFERENCES journal_entry (id) DEFERRABLE INITIALLY DEFERRED,  -- booked last
     reverses_id bigint REFERENCES deposit_transaction (id),
     idempotency_key varchar(200),
     request_fingerprint varchar(64),

@@ -45,8 +45,8 @@ from products.deposits.periods import Period, PostingPeriod, posting_period_cont
 from products.posting_rules import EventKind
 from servicing.deposits import posting
 from servicing.deposits import repository as repo
-from servicing.deposits.terms import ProductTerms, product_terms
-from servicing.errors import translate_database_error
+from servicing.deposits.terms import ProductTerms, product_terms, today
+from servicing.errors import InvalidInput, translate_database_error
 from servicing.ids import uuid7
 from servicing.journal import book_entries
 from servicing.unit_of_work import UnitOfWorkFactory
@@ -245,6 +245,8 @@ async def _post_batch(uow_factory: UnitOfWorkFactory, batch: Sequence[_Due], pos
 async def post_deposit_interest(uow_factory: UnitOfWorkFactory, posting_date: date, actor: str, *,
                                 batch_accounts: int = BATCH_ACCOUNTS_MAX) -> InterestRun:
     assert 1 <= batch_accounts <= BATCH_ACCOUNTS_MAX, batch_accounts
+    if posting_date > today():
+        raise InvalidInput("interest is posted for a day that has ended", field="posting_date")
     considered = posted = entries = 0
     earned = charged = _ZERO
     for product_id, version in await _versions(uow_factory, posting_date):

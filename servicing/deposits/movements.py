@@ -109,15 +109,16 @@ async def _commit(uow: UnitOfWork) -> None:
 
 async def _finish(uow: UnitOfWork, new: Sequence[repo.NewTransaction], balances: dict[int, Decimal], actor: str,
                   entry_id: UUID | None, entries: Sequence[JournalEntry]) -> MovementResult:
-    """Book the entry, append the transactions and the new balances, commit: all or nothing.
-    The key was checked under the account's lock, so no other request can hold it now."""
-    await book_entries(uow, entries)
+    """Append the transactions and the new balances, book the entry, commit: all or nothing.
+    The key was checked under the account's lock, so no other request can hold it now. The
+    entry is booked last: it locks the office's journal chain and the GL balances every
+    movement shares, so they are held for the shortest time."""
     try:
-        ids = await repo.insert_transactions(uow.session, new)
+        records = await repo.insert_transactions(uow.session, new)
         await repo.set_balances(uow.session, balances, actor)
     except DBAPIError as error:
         raise translate_database_error(error) or error from error
-    records = await repo.transactions_by_ids(uow.session, ids)
+    await book_entries(uow, entries)
     await _commit(uow)
     return MovementResult(journal_entry_id=entry_id, transactions=tuple(records))
 

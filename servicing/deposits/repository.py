@@ -141,12 +141,14 @@ SELECT * FROM unnest(CAST(:account_id AS bigint[]), CAST(:kind AS varchar[]), CA
     CAST(:counterpart_account_id AS bigint[]), CAST(:journal_entry_id AS uuid[]), CAST(:reverses_id AS bigint[]),
     CAST(:idempotency_key AS varchar[]), CAST(:request_fingerprint AS varchar[]), CAST(:description AS varchar[]),
     CAST(:actor AS varchar[]))
-RETURNING id
+RETURNING id AS transaction_id, account_id, kind, amount, balance_after, value_date, payment_type_id, charge_id,
+    hold_id, counterpart_account_id, journal_entry_id, reverses_id, description, booked_at, actor
 """)
 
 
-async def insert_transactions(session: AsyncSession, transactions: Sequence[NewTransaction]) -> list[int]:
-    """Append transactions in one statement; their ids, in order."""
+async def insert_transactions(session: AsyncSession, transactions: Sequence[NewTransaction]
+                              ) -> list[TransactionRecord]:
+    """Append transactions in one statement; as recorded, in order."""
     assert 1 <= len(transactions) <= TRANSACTIONS_PER_INSERT_MAX, len(transactions)
     columns: dict[str, list[object]] = {name: [] for name in (
         "account_id", "kind", "amount", "signed_amount", "balance_after", "value_date", "payment_type_id",
@@ -170,7 +172,8 @@ async def insert_transactions(session: AsyncSession, transactions: Sequence[NewT
         columns["request_fingerprint"].append(t.request_fingerprint)
         columns["description"].append(t.description)
         columns["actor"].append(t.actor)
-    return list((await session.execute(_INSERT, columns)).scalars())
+    rows = (await session.execute(_INSERT, columns)).all()
+    return sorted((transaction_from(row) for row in rows), key=lambda record: record.transaction_id)
 
 
 async def set_balances(session: AsyncSession, balances: dict[int, Decimal], actor: str) -> None:
@@ -196,10 +199,3 @@ async def transactions_by_key(session: AsyncSession, account_id: int, key: str) 
     fingerprint = next((row.request_fingerprint for row in rows
                         if row.account_id == account_id and row.idempotency_key == key), None)
     return fingerprint, [transaction_from(row) for row in rows]
-
-
-async def transactions_by_ids(session: AsyncSession, ids: Sequence[int]) -> list[TransactionRecord]:
-    rows = (await session.execute(text(
-        f"SELECT {TRANSACTION_COLUMNS} FROM deposit_transaction t WHERE t.id = ANY(CAST(:ids AS bigint[]))"
-        " ORDER BY t.id"), {"ids": list(ids)})).all()
-    return [transaction_from(row) for row in rows]
