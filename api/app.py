@@ -45,6 +45,7 @@ from api.guards import PUBLIC, permission_guard
 from servicing.clients.documents import DocumentConfig
 from servicing.config import Settings
 from servicing.database import Database
+from servicing.deposits.movements import MovementWriter
 from servicing.journal import JournalService
 from servicing.staff.approvable import journal_entry_posting
 from servicing.staff.audit import AuditWriter
@@ -94,9 +95,11 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
         app.state.audit_writer = audit_writer
         app.state.maker_checker = maker_checker
         app.state.client_documents = DocumentConfig.from_settings(settings)
+        app.state.deposit_writer = MovementWriter(uow_factory)
         try:
             yield
         finally:
+            await app.state.deposit_writer.aclose()
             await audit_writer.aclose()
             await journal.aclose()
             await engine.dispose()

@@ -40,6 +40,13 @@ def _wants_csv(request: Request[Any, Any, Any], fmt: str | None) -> bool:
     return fmt == "csv" if fmt is not None else "text/csv" in request.headers.get("accept", "")
 
 
+async def _submit(request: Request[Any, Any, Any], command: movements.Movement, scope: OfficeScope
+                  ) -> Response[schemas.MovementOut]:
+    """Through the application's movement writer: concurrent requests share a transaction."""
+    writer: movements.MovementWriter = request.app.state.deposit_writer
+    return _moved(await writer.submit(command, scope))
+
+
 def _moved(result: movements.MovementResult) -> Response[schemas.MovementOut]:
     headers = {"Idempotent-Replayed": "true"} if result.replayed else {}
     return Response(schemas.MovementOut.from_result(result), status_code=201, headers=headers)
@@ -119,27 +126,24 @@ class DepositAccountController(Controller):
 
     @post("/{account_id:int}/deposits", status_code=201, opt=TRANSACT, responses=PROBLEM_RESPONSES,
           summary="Deposit money (one journal entry from the product's rules); Idempotency-Key replays")
-    async def deposit(self, account_id: AccountId, data: schemas.MovementIn, actor: str, office_scope: OfficeScope,
-                      uow_factory: UnitOfWorkFactory, header_idempotency_key: str | None
+    async def deposit(self, request: Request[Any, Any, Any], account_id: AccountId, data: schemas.MovementIn,
+                      actor: str, office_scope: OfficeScope, header_idempotency_key: str | None
                       ) -> Response[schemas.MovementOut]:
-        return _moved(await movements.deposit(uow_factory(), data.deposit(account_id, actor, header_idempotency_key),
-                                              scope=office_scope))
+        return await _submit(request, data.deposit(account_id, actor, header_idempotency_key), office_scope)
 
     @post("/{account_id:int}/withdrawals", status_code=201, opt=TRANSACT, responses=PROBLEM_RESPONSES,
           summary="Withdraw money with the product's withdrawal fees; refused beyond the available balance")
-    async def withdraw(self, account_id: AccountId, data: schemas.MovementIn, actor: str, office_scope: OfficeScope,
-                       uow_factory: UnitOfWorkFactory, header_idempotency_key: str | None
+    async def withdraw(self, request: Request[Any, Any, Any], account_id: AccountId, data: schemas.MovementIn,
+                       actor: str, office_scope: OfficeScope, header_idempotency_key: str | None
                        ) -> Response[schemas.MovementOut]:
-        command = data.withdrawal(account_id, actor, header_idempotency_key)
-        return _moved(await movements.withdraw(uow_factory(), command, scope=office_scope))
+        return await _submit(request, data.withdrawal(account_id, actor, header_idempotency_key), office_scope)
 
     @post("/{account_id:int}/transfers", status_code=201, opt=TRANSACT, responses=PROBLEM_RESPONSES,
           summary="Transfer to another account: one journal entry, a transaction on each account")
-    async def transfer(self, account_id: AccountId, data: schemas.TransferIn, actor: str, office_scope: OfficeScope,
-                       uow_factory: UnitOfWorkFactory, header_idempotency_key: str | None
+    async def transfer(self, request: Request[Any, Any, Any], account_id: AccountId, data: schemas.TransferIn,
+                       actor: str, office_scope: OfficeScope, header_idempotency_key: str | None
                        ) -> Response[schemas.MovementOut]:
-        command = data.to_command(account_id, actor, header_idempotency_key)
-        return _moved(await movements.transfer(uow_factory(), command, scope=office_scope))
+        return await _submit(request, data.to_command(account_id, actor, header_idempotency_key), office_scope)
 
     @get("/{account_id:int}/transactions", opt=READ, responses=PROBLEM_RESPONSES,
          summary="The account's transactions in booking order (cursor after_id)")

@@ -235,7 +235,7 @@ async def _post_batch(uow_factory: UnitOfWorkFactory, batch: Sequence[_Due], pos
         await book_entries(uow, entries)
         try:
             await repo.insert_transactions(session, new)
-            await repo.set_balances(session, balances, actor)
+            await repo.set_balances(session, balances)
             await uow.commit()
         except DBAPIError as error:
             raise translate_database_error(error) or error from error

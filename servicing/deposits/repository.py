@@ -176,14 +176,15 @@ async def insert_transactions(session: AsyncSession, transactions: Sequence[NewT
     return sorted((transaction_from(row) for row in rows), key=lambda record: record.transaction_id)
 
 
-async def set_balances(session: AsyncSession, balances: dict[int, Decimal], actor: str) -> None:
-    """Store the new cached balance of each account (under its lock)."""
+async def set_balances(session: AsyncSession, balances: dict[int, Decimal]) -> None:
+    """Store the new cached balance of each account (under its lock). Not an account change:
+    updated_at/updated_by stay those of the last change of its settings or status."""
     if not balances:
         return
     await session.execute(text(
-        "UPDATE deposit_account a SET balance = b.balance, updated_at = now(), updated_by = :actor"
+        "UPDATE deposit_account a SET balance = b.balance"
         " FROM unnest(CAST(:ids AS bigint[]), CAST(:balances AS numeric[])) AS b (id, balance) WHERE a.id = b.id"),
-        {"ids": list(balances), "balances": list(balances.values()), "actor": actor})
+        {"ids": list(balances), "balances": list(balances.values())})
 
 
 async def transactions_by_key(session: AsyncSession, account_id: int, key: str) -> tuple[str | None, list[TransactionRecord]]:
