@@ -9,9 +9,12 @@ pure core. The work is set-based:
    two sums into the period's interest when the period is a single compounding window at one
    rate, the everyday case; otherwise the same query returns each account's balance runs for
    `interest_for_period`);
-2. the postings are written in batches: per batch one lock statement, one `book_entries` call
-   (many entries, one INSERT), one INSERT of the account transactions, one UPDATE of the
-   cached balances, one commit.
+2. the postings are written in batches of up to 2,000 accounts: per batch one lock statement,
+   one INSERT of the account transactions (each naming its entry), one UPDATE of the cached
+   balances, one `book_entries` call and one commit. The journal gets one entry per office and
+   batch, built by the product's posting rules from the batch's totals (interest expense to
+   deposit control; overdraft portfolio to interest income); the per-account detail is in the
+   account transactions, and the reconciliation ties the two.
 
 Idempotent per account and period: the interest transaction carries the key
 `interest_posting_key(account, period)` (unique per account), accounts already posted are
@@ -25,6 +28,7 @@ from collections.abc import Sequence
 from datetime import date
 from decimal import Decimal
 from typing import Final
+from uuid import UUID
 
 import msgspec
 from sqlalchemy import text
@@ -83,8 +87,11 @@ acc AS (
      WHERE a.product_id = :product_id AND a.product_version = :version
        AND a.status IN ('active', 'frozen', 'blocked') AND a.activated_on <= :last
        AND NOT EXISTS (SELECT 1 FROM deposit_transaction k WHERE k.account_id = a.id
-                         AND k.idempotency_key = 'deposit-interest:' || a.id || ':'
-                             || greatest(CAST(:first AS date), a.activated_on) || ':' || CAST(:last AS date))
+                         AND k.idempotency_key IN (
+                             'deposit-interest:' || a.id || ':' || greatest(CAST(:first AS date), a.activated_on)
+                                 || ':' || CAST(:last AS date),
+                             'deposit-overdraft_interest:' || a.id || ':'
+                                 || greatest(CAST(:first AS date), a.activated_on) || ':' || CAST(:last AS date)))
 ),
 moves AS (  -- interest counts from the day after its value date, everything else from its value date
     SELECT t.account_id, t.signed_amount,
@@ -187,6 +194,7 @@ async def _post_batch(uow_factory: UnitOfWorkFactory, batch: Sequence[_Due], pos
                       ) -> tuple[int, int, Decimal, Decimal]:
     """Post one batch: (accounts posted, entries, interest, overdraft interest)."""
     keys = {due.account_id: interest_posting_key(due.account_id, due.period) for due in batch}
+    overdraft_keys = [interest_posting_key(due.account_id, due.period, "overdraft_interest") for due in batch]
     async with uow_factory() as uow:
         session = uow.session
         locked = dict((await session.execute(text(
@@ -195,27 +203,22 @@ async def _post_batch(uow_factory: UnitOfWorkFactory, batch: Sequence[_Due], pos
         done = set((await session.execute(text(
             "SELECT account_id FROM deposit_transaction WHERE account_id = ANY(CAST(:ids AS bigint[]))"
             " AND idempotency_key = ANY(CAST(:keys AS varchar[]))"),
-            {"ids": list(keys), "keys": list(keys.values())})).scalars())
-        entries: list[JournalEntry] = []
+            {"ids": list(keys), "keys": [*keys.values(), *overdraft_keys]})).scalars())
         new: list[repo.NewTransaction] = []
         balances: dict[int, Decimal] = {}
-        earned_total = charged_total = _ZERO
+        totals: dict[int, list[Decimal]] = {}  # office -> [interest, overdraft interest]
+        entry_ids: dict[int, UUID] = {}
+        terms = batch[0].terms
+        description = f"Intérêts {batch[0].period.last_day:%m/%Y} (arrêté du {posting_date:%d/%m/%Y})"
         for due in batch:
+            assert due.terms is terms, "a batch holds one product version"
             if due.account_id in done:
                 continue
             earned, charged = due.interest.earned_posted, due.interest.charged_posted
-            terms = due.terms
-            entry_id = uuid7()
-            lines = posting.movement_lines([
-                (terms, posting.interest_event(EventKind.INTEREST_POSTING, terms, earned) if earned else None),
-                (terms, posting.interest_event(EventKind.OVERDRAFT_INTEREST, terms, charged) if charged else None),
-            ])
-            entry = posting.movement_entry(
-                lines, entry_id=entry_id, office_id=due.office_id, value_date=posting_date,
-                description=f"Intérêts {due.period.first_day:%d/%m/%Y}-{due.period.last_day:%d/%m/%Y}",
-                actor=actor, account_id=due.account_id)
-            if entry is not None:
-                entries.append(entry)
+            office_totals = totals.setdefault(due.office_id, [_ZERO, _ZERO])
+            office_totals[0] += earned
+            office_totals[1] += charged
+            entry_id = entry_ids.setdefault(due.office_id, uuid7())
             balance = repo._plain(locked[due.account_id])
             for kind, amount, key_kind in ((TransactionKind.INTEREST, earned, "interest"),
                                            (TransactionKind.OVERDRAFT_INTEREST, charged, "overdraft_interest")):
@@ -224,18 +227,32 @@ async def _post_batch(uow_factory: UnitOfWorkFactory, batch: Sequence[_Due], pos
                 balance += amount if kind is TransactionKind.INTEREST else -amount
                 new.append(repo.NewTransaction(
                     account_id=due.account_id, kind=kind, amount=amount, balance_after=balance,
-                    value_date=posting_date, actor=actor, journal_entry_id=entry and entry_id,
-                    description=entry.description if entry else "Intérêts",
-                    idempotency_key=interest_posting_key(due.account_id, due.period, key_kind)))
+                    value_date=posting_date, actor=actor, journal_entry_id=entry_id if terms.posts else None,
+                    description=description, idempotency_key=interest_posting_key(due.account_id, due.period,
+                                                                                  key_kind)))
             balances[due.account_id] = balance
-            earned_total += earned
-            charged_total += charged
+        # One entry per office for the batch, from the product's rules applied to the totals: the
+        # GL gets the run's interest, each account its own transaction naming that entry.
+        entries: list[JournalEntry] = []
+        for office_id, (earned, charged) in totals.items():
+            lines = posting.movement_lines([
+                (terms, posting.interest_event(EventKind.INTEREST_POSTING, terms, earned) if earned else None),
+                (terms, posting.interest_event(EventKind.OVERDRAFT_INTEREST, terms, charged) if charged else None),
+            ])
+            entry = posting.movement_entry(lines, entry_id=entry_ids[office_id], office_id=office_id,
+                                           value_date=posting_date, description=description, actor=actor,
+                                           account_id=None,
+                                           run=f"{terms.product_id}/{terms.version}:{posting_date.isoformat()}")
+            if entry is not None:
+                entries.append(entry)
+        earned_total = sum((t[0] for t in totals.values()), _ZERO)
+        charged_total = sum((t[1] for t in totals.values()), _ZERO)
         if not new:
             return 0, 0, _ZERO, _ZERO
-        await book_entries(uow, entries)
         try:
             await repo.insert_transactions(session, new)
             await repo.set_balances(session, balances)
+            await book_entries(uow, entries)
             await uow.commit()
         except DBAPIError as error:
             raise translate_database_error(error) or error from error

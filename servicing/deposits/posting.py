@@ -27,6 +27,7 @@ from products.posting_rules import Component, EventKind, ProductKind
 from servicing.deposits.terms import ProductTerms
 
 SOURCE_TYPE: Final = "deposit-account"
+RUN_SOURCE_TYPE: Final = "deposit-interest-run"
 _ZERO: Final = Decimal(0)
 
 
@@ -91,11 +92,13 @@ def movement_lines(events: Iterable[tuple[ProductTerms, ProductEvent | None]]) -
 
 
 def movement_entry(lines: tuple[Line, ...], *, entry_id: UUID, office_id: int, value_date: date, description: str,
-                   actor: str, account_id: int) -> JournalEntry | None:
-    """The journal entry of a movement, or None when its product posts nothing."""
+                   actor: str, account_id: int | None, run: str | None = None) -> JournalEntry | None:
+    """The journal entry of a movement (referencing its account) or of a run's batch
+    (referencing the run), or None when its product posts nothing."""
     if not lines:
         return None
     assert len(lines) >= 2, lines
     return JournalEntry(entry_id=entry_id, office_id=office_id, value_date=value_date, description=description[:500],
                         lines=lines, actor=actor,
-                        reference=Reference(source_type=SOURCE_TYPE, source_id=str(account_id)))
+                        reference=Reference(source_type=SOURCE_TYPE, source_id=str(account_id)) if run is None
+                        else Reference(source_type=RUN_SOURCE_TYPE, source_id=run[:100]))
