@@ -23,6 +23,9 @@ import msgspec
 from sqlalchemy import text
 
 from ledger.errors import LedgerError
+from products.catalogue.common import ProductIdentity
+from products.deposits.product import DepositProduct, DepositType
+from products.posting_rules import AccountingRole, AccountingRule, ProductKind
 from servicing.clients import documents
 from servicing.clients import service as clients
 from servicing.clients.commands import (
@@ -38,14 +41,16 @@ from servicing.clients.storage import DatabaseStore
 from servicing.deposits import accounts, interest, statements
 from servicing.deposits.commands import Deposit, OpenDepositAccount, Transfer, Withdraw
 from servicing.deposits.movements import GROUP_MOVEMENTS_MAX, Movement, Submitted, apply_movements
+from servicing.products import demo as demo_products
+from servicing.products import service as products
 from servicing.unit_of_work import UnitOfWorkFactory
 
-INDIVIDUALS: Final = 300
+INDIVIDUALS: Final = 240
 BUSINESSES: Final = 200
-GROUPS: Final = 150
+GROUPS: Final = 120
 """Groups of two members each, drawn from the individuals (each person in one group)."""
 assert GROUPS * 2 <= INDIVIDUALS
-CONCURRENT_ONBOARDINGS: Final = 10
+CONCURRENT_ONBOARDINGS: Final = 12
 MONTH_START: Final = date(2026, 10, 1)
 MONTH_END: Final = date(2026, 10, 31)
 TELLER: Final = "demo"
@@ -150,11 +155,35 @@ def _month_of_movements(account_ids: list[int], randomness: random.Random) -> li
     return [movement for _day, _n, movement in dated]
 
 
+SAVINGS_NAME: Final = "Compte sur livret membre"
+
+
+async def _savings_product(uow_factory: UnitOfWorkFactory) -> int:
+    """The demo's passbook savings product (3 %, monthly interest, withdrawal fee), posting to
+    2512 "Comptes sur livret": the demo journal's own month of manual entries uses 2511, so
+    this product's accounts reconcile with a control account of their own."""
+    for record in await products.list_products(uow_factory(), ProductKind.DEPOSIT):
+        if record.settings.identity.name == SAVINGS_NAME:
+            return record.product_id
+    refs = await demo_products.ensure_demo_references(uow_factory)
+    accounting = demo_products._mapping(ProductKind.DEPOSIT, AccountingRule.CASH, refs,
+                                        charges={refs.withdrawal_fee_id: "7022"})
+    accounting = msgspec.structs.replace(accounting, accounts={**accounting.accounts,
+                                                               AccountingRole.DEPOSIT_CONTROL: "2512"})
+    created = await products.create_product(uow_factory(), DepositProduct(
+        identity=ProductIdentity(name=SAVINGS_NAME, short_name="CSL", code="DV-CSL",
+                                 description="Épargne sur livret : 3 % l'an, intérêts mensuels",
+                                 open_date=date(2026, 1, 1)),
+        currency="XOF", deposit_type=DepositType.SAVINGS, interest_rate_annual_percent=Decimal(3),
+        minimum_balance=Decimal(1_000), withdrawal_fee_charge_ids=(refs.withdrawal_fee_id,),
+        accounting=accounting), TELLER)
+    return created.product_id
+
+
 async def run_deposit_demo(uow_factory: UnitOfWorkFactory, office_id: int,
                            progress: Callable[[str], None]) -> DepositDemoSummary:
+    product_id = await _savings_product(uow_factory)
     async with uow_factory() as uow:
-        product_id = await uow.session.scalar(text(
-            "SELECT id FROM product WHERE kind = 'deposit' AND code = 'DV-CC'"))
         existing = await uow.session.scalar(text("SELECT count(*) FROM deposit_account WHERE created_by = :actor"),
                                             {"actor": TELLER})
         closed = await uow.session.scalar(text(
@@ -163,7 +192,7 @@ async def run_deposit_demo(uow_factory: UnitOfWorkFactory, office_id: int,
         progress(f"deposit accounts: books closed through {closed}; the deposit demo needs October open (fresh database)")
         return DepositDemoSummary(clients_created=0, accounts_opened=0, movements_posted=0, movements_refused=0,
                                   interest_accounts=0, reconciled=True)
-    if product_id is None or existing:
+    if existing:
         progress(f"deposit accounts: {existing or 0} demo accounts already there")
         rows = await statements.reconciliation(uow_factory(), on=MONTH_END)
         return DepositDemoSummary(clients_created=0, accounts_opened=0, movements_posted=0, movements_refused=0,
@@ -183,16 +212,13 @@ async def run_deposit_demo(uow_factory: UnitOfWorkFactory, office_id: int,
              "onboarded (KYC verified, active)")
 
     async def open_one(client_id: int) -> int:
-        savings_rate = Decimal("2.5") if client_id in individuals_set else None
         opened = await accounts.open_account(uow_factory, OpenDepositAccount(
-            client_id=client_id, product_id=product_id, actor=TELLER, opened_on=MONTH_START,
-            interest_rate_annual_percent=savings_rate))
+            client_id=client_id, product_id=product_id, actor=TELLER, opened_on=MONTH_START))
         await accounts.activate(uow_factory(), opened.account.account_id, TELLER, activated_on=MONTH_START)
         return opened.account.account_id
 
-    individuals_set = set(individuals)
     account_ids = await _bounded([(lambda c=c: open_one(c)) for c in client_ids])  # type: ignore[misc]
-    progress(f"deposit demo: {len(account_ids)} current accounts opened and activated on {MONTH_START}")
+    progress(f"deposit demo: {len(account_ids)} savings accounts opened and activated on {MONTH_START}")
     movements = _month_of_movements(account_ids, random.Random(2026))
     posted = refused = 0
     for start in range(0, len(movements), GROUP_MOVEMENTS_MAX):

@@ -86,13 +86,9 @@ acc AS (
       FROM deposit_account a
      WHERE a.product_id = :product_id AND a.product_version = :version
        AND a.status IN ('active', 'frozen', 'blocked') AND a.activated_on <= :last
-       AND NOT EXISTS (SELECT 1 FROM deposit_transaction k WHERE k.account_id = a.id
-                         AND k.idempotency_key IN (
-                             'deposit-interest:' || a.id || ':' || greatest(CAST(:first AS date), a.activated_on)
-                                 || ':' || CAST(:last AS date),
-                             'deposit-overdraft_interest:' || a.id || ':'
-                                 || greatest(CAST(:first AS date), a.activated_on) || ':' || CAST(:last AS date)))
-),
+       -- posted already: its interest of the period is value-dated on the period's last day
+       AND NOT EXISTS (SELECT 1 FROM deposit_transaction k WHERE k.account_id = a.id AND k.value_date = :last
+                         AND k.kind IN ('interest', 'overdraft_interest'))),
 moves AS (  -- interest counts from the day after its value date, everything else from its value date
     SELECT t.account_id, t.signed_amount,
            CASE WHEN t.kind IN ('interest', 'overdraft_interest') THEN t.value_date + 1 ELSE t.value_date END AS day
