@@ -175,7 +175,7 @@ async def _savings_product(uow_factory: UnitOfWorkFactory) -> int:
                                  description="Épargne sur livret : 3 % l'an, intérêts mensuels",
                                  open_date=date(2026, 1, 1)),
         currency="XOF", deposit_type=DepositType.SAVINGS, interest_rate_annual_percent=Decimal(3),
-        minimum_balance=Decimal(1_000), withdrawal_fee_charge_ids=(refs.withdrawal_fee_id,),
+        minimum_opening_balance=Decimal(1_000), minimum_balance=Decimal(1_000), withdrawal_fee_charge_ids=(refs.withdrawal_fee_id,),
         accounting=accounting), TELLER)
     return created.product_id
 

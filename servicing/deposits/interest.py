@@ -24,10 +24,11 @@ Rounding remainders are not carried between periods (each period rounds down on 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import asyncio
+from collections.abc import AsyncIterator, Sequence
 from datetime import date
 from decimal import Decimal
-from typing import Final
+from typing import Any, Final
 from uuid import UUID
 
 import msgspec
@@ -56,6 +57,9 @@ from servicing.journal import book_entries
 from servicing.unit_of_work import UnitOfWorkFactory
 
 BATCH_ACCOUNTS_MAX: Final = 2_000
+BATCHES_IN_FLIGHT_MAX: Final = 2
+"""Batches being written while the next one is computed (they lock disjoint accounts)."""
+YIELD_EVERY_ACCOUNTS: Final = 100
 EARNING_STATUSES: Final = ("active", "frozen", "blocked")
 """Interest is not a client movement: frozen and blocked accounts still earn (and pay) it."""
 _ZERO: Final = Decimal(0)
@@ -143,12 +147,14 @@ async def _versions(uow_factory: UnitOfWorkFactory, posting_date: date) -> list[
     return [(row.product_id, row.product_version) for row in rows]
 
 
-async def _dues(uow_factory: UnitOfWorkFactory, terms: ProductTerms, posting_date: date) -> tuple[list[_Due], int]:
-    """Interest due on each account of one product version; and how many accounts were read."""
+async def _dues(uow_factory: UnitOfWorkFactory, terms: ProductTerms, posting_date: date
+                ) -> tuple[int, AsyncIterator[_Due]]:
+    """How many accounts of one product version are due, and their interest, computed as it
+    is consumed (so computing the next batch overlaps with writing the previous one)."""
     posting_kind = PostingPeriod(terms.product.interest.posting_period.value)
     whole = posting_period_containing(posting_date, posting_kind, None)
     if whole.last_day != posting_date:
-        return [], 0
+        return 0, _none()
     settings_of: dict[Decimal, InterestSettings] = {}
 
     def settings(rate: Decimal) -> InterestSettings:
@@ -158,32 +164,45 @@ async def _dues(uow_factory: UnitOfWorkFactory, terms: ProductTerms, posting_dat
         return found
 
     params = {"product_id": terms.product_id, "version": terms.version, "first": whole.first_day, "last": posting_date}
-    dues: list[_Due] = []
     single = is_single_window(settings(Decimal(0)), whole)
     async with uow_factory() as uow:
-        if single:
-            rows = (await uow.session.execute(_BALANCE_DAYS, params)).all()
-            for row in rows:
-                period = Period(first_day=row.first_day, last_day=posting_date)
-                result = interest_from_balance_days(
-                    credit_balance_days=Decimal(row.credit_days), debit_balance_days=Decimal(row.debit_days),
-                    settings=settings(row.rate), period=period)
-                dues.append(_Due(account_id=row.account_id, office_id=row.office_id, terms=terms, period=period,
-                                 interest=result))
-            return dues, len(rows)
-        rows = (await uow.session.execute(_RUNS, params)).all()
-    by_account: dict[int, list[object]] = {}
+        rows = (await uow.session.execute(_BALANCE_DAYS if single else _RUNS, params)).all()
+
+    async def from_balance_days() -> AsyncIterator[_Due]:
+        for number, row in enumerate(rows, start=1):
+            period = Period(first_day=row.first_day, last_day=posting_date)
+            result = interest_from_balance_days(
+                credit_balance_days=Decimal(row.credit_days), debit_balance_days=Decimal(row.debit_days),
+                settings=settings(row.rate), period=period)
+            yield _Due(account_id=row.account_id, office_id=row.office_id, terms=terms, period=period,
+                       interest=result)
+            if number % YIELD_EVERY_ACCOUNTS == 0:
+                await asyncio.sleep(0)  # let the batch being written send its next statement
+
+    if single:
+        return len(rows), from_balance_days()
+    by_account: dict[int, list[Any]] = {}
     for row in rows:
         by_account.setdefault(row.account_id, []).append(row)
-    for account_rows in by_account.values():
-        first = account_rows[0]
-        period = Period(first_day=first.first_day, last_day=posting_date)  # type: ignore[attr-defined]
-        segments = tuple(BalanceSegment(first_day=r.run_first, last_day=r.run_last, balance=Decimal(r.balance))  # type: ignore[attr-defined]
-                         for r in account_rows if r.run_first is not None)  # type: ignore[attr-defined]
-        result = interest_for_period(segments, settings(first.rate), period)  # type: ignore[attr-defined]
-        dues.append(_Due(account_id=first.account_id, office_id=first.office_id, terms=terms,  # type: ignore[attr-defined]
-                         period=period, interest=result))
-    return dues, len(by_account)
+
+    async def from_runs() -> AsyncIterator[_Due]:
+        for number, account_rows in enumerate(by_account.values(), start=1):
+            first = account_rows[0]
+            period = Period(first_day=first.first_day, last_day=posting_date)
+            segments = tuple(BalanceSegment(first_day=r.run_first, last_day=r.run_last, balance=Decimal(r.balance))
+                             for r in account_rows if r.run_first is not None)
+            result = interest_for_period(segments, settings(first.rate), period)
+            yield _Due(account_id=first.account_id, office_id=first.office_id, terms=terms, period=period,
+                       interest=result)
+            if number % YIELD_EVERY_ACCOUNTS == 0:
+                await asyncio.sleep(0)
+
+    return len(by_account), from_runs()
+
+
+async def _none() -> AsyncIterator[_Due]:
+    return
+    yield  # an empty async generator
 
 
 async def _post_batch(uow_factory: UnitOfWorkFactory, batch: Sequence[_Due], posting_date: date, actor: str
@@ -255,26 +274,42 @@ async def _post_batch(uow_factory: UnitOfWorkFactory, batch: Sequence[_Due], pos
     return len(balances), len(entries), earned_total, charged_total
 
 
+def _collect(task: asyncio.Task[tuple[int, int, Decimal, Decimal]], totals: list[Any]) -> bool:
+    """Add a finished batch's figures (its error, if any, is raised here)."""
+    for index, value in enumerate(task.result()):
+        totals[index] += value
+    return True
+
+
 async def post_deposit_interest(uow_factory: UnitOfWorkFactory, posting_date: date, actor: str, *,
                                 batch_accounts: int = BATCH_ACCOUNTS_MAX) -> InterestRun:
     assert 1 <= batch_accounts <= BATCH_ACCOUNTS_MAX, batch_accounts
     if posting_date > today():
         raise InvalidInput("interest is posted for a day that has ended", field="posting_date")
-    considered = posted = entries = 0
-    earned = charged = _ZERO
+    considered = 0
+    totals: list[Any] = [0, 0, _ZERO, _ZERO]  # accounts posted, entries, interest, overdraft interest
+    in_flight: list[asyncio.Task[tuple[int, int, Decimal, Decimal]]] = []
     for product_id, version in await _versions(uow_factory, posting_date):
         async with uow_factory() as uow:
             terms = await product_terms(uow.session, product_id, version)
-        dues, read = await _dues(uow_factory, terms, posting_date)
+        read, dues = await _dues(uow_factory, terms, posting_date)
         considered += read
-        payable = [due for due in dues if due.interest.earned_posted or due.interest.charged_posted]
-        for start in range(0, len(payable), batch_accounts):
-            count, booked, earned_part, charged_part = await _post_batch(
-                uow_factory, payable[start:start + batch_accounts], posting_date, actor)
-            posted += count
-            entries += booked
-            earned += earned_part
-            charged += charged_part
+        batch: list[_Due] = []
+        async for due in dues:
+            if due.interest.earned_posted or due.interest.charged_posted:
+                batch.append(due)
+            if len(batch) == batch_accounts:
+                in_flight.append(asyncio.create_task(_post_batch(uow_factory, batch, posting_date, actor)))
+                batch = []
+                if len(in_flight) >= BATCHES_IN_FLIGHT_MAX:
+                    await asyncio.wait(in_flight, return_when=asyncio.FIRST_COMPLETED)
+                    in_flight = [task for task in in_flight if not task.done() or not _collect(task, totals)]
+        if batch:
+            in_flight.append(asyncio.create_task(_post_batch(uow_factory, batch, posting_date, actor)))
+    for task in in_flight:
+        await task
+        _collect(task, totals)
+    posted, entries, earned, charged = totals[0], totals[1], totals[2], totals[3]
     async with uow_factory() as uow:
         already = await uow.session.scalar(text(
             "SELECT count(DISTINCT account_id) FROM deposit_transaction"
