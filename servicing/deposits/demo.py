@@ -45,9 +45,9 @@ from servicing.products import demo as demo_products
 from servicing.products import service as products
 from servicing.unit_of_work import UnitOfWorkFactory
 
-INDIVIDUALS: Final = 240
+INDIVIDUALS: Final = 200
 BUSINESSES: Final = 200
-GROUPS: Final = 120
+GROUPS: Final = 100
 """Groups of two members each, drawn from the individuals (each person in one group)."""
 assert GROUPS * 2 <= INDIVIDUALS
 CONCURRENT_ONBOARDINGS: Final = 12

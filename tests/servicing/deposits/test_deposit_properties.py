@@ -129,3 +129,25 @@ async def test_transactions_are_append_only(engine, uow_factory, setting) -> Non
         async with engine.connect() as connection:
             with pytest.raises(Exception, match=r"append-only|permission denied|only ever released"):
                 await connection.execute(text(statement))
+
+
+async def test_verify_finds_a_tampered_cached_balance(admin_engine, uow_factory, setting) -> None:  # type: ignore[no-untyped-def]
+    from servicing.verification import verify_journal
+
+    dw, client_id = setting
+    opened = await accounts.open_account(uow_factory, OpenDepositAccount(
+        client_id=client_id, product_id=dw.product_id, actor="t"))
+    account_id = opened.account.account_id
+    await accounts.activate(uow_factory(), account_id, "t")
+    await movements.deposit(uow_factory(), Deposit(account_id=account_id, amount=Decimal(700), actor="t"))
+    assert not [p for p in (await verify_journal(uow_factory)).problems if p.check.startswith("deposit")]
+    async with admin_engine.begin() as connection:
+        await connection.execute(text("UPDATE deposit_account SET balance = 999 WHERE id = :id"), {"id": account_id})
+    try:
+        problems = [p for p in (await verify_journal(uow_factory)).problems if p.check == "deposit-balances"]
+        assert [(p.account_code, p.detail) for p in problems] == [
+            (f"deposit-account {account_id}", "cached balance 999.0000, transactions give 700.0000")]
+    finally:
+        async with admin_engine.begin() as connection:
+            await connection.execute(text("UPDATE deposit_account SET balance = 700 WHERE id = :id"),
+                                     {"id": account_id})
