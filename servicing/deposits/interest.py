@@ -208,11 +208,11 @@ async def _none() -> AsyncIterator[_Due]:
 async def _post_batch(uow_factory: UnitOfWorkFactory, batch: Sequence[_Due], posting_date: date, actor: str
                       ) -> tuple[int, int, Decimal, Decimal]:
     """Post one batch: (accounts posted, entries, interest, overdraft interest)."""
-    keys = {due.account_id: interest_posting_key(due.account_id, due.period) for due in batch}
-    overdraft_keys = [interest_posting_key(due.account_id, due.period, "overdraft_interest") for due in batch]
+    keys = {due.account_id: interest_posting_key(str(due.account_id), due.period) for due in batch}
+    overdraft_keys = [interest_posting_key(str(due.account_id), due.period, "overdraft_interest") for due in batch]
     async with uow_factory() as uow:
         session = uow.session
-        locked = dict((await session.execute(text(
+        locked: dict[int, Decimal] = dict((await session.execute(text(
             "SELECT id, balance FROM deposit_account WHERE id = ANY(CAST(:ids AS bigint[])) ORDER BY id FOR UPDATE"),
             {"ids": list(keys)})).all())
         done = set((await session.execute(text(
@@ -243,7 +243,7 @@ async def _post_batch(uow_factory: UnitOfWorkFactory, batch: Sequence[_Due], pos
                 new.append(repo.NewTransaction(
                     account_id=due.account_id, kind=kind, amount=amount, balance_after=balance,
                     value_date=posting_date, actor=actor, journal_entry_id=entry_id if terms.posts else None,
-                    description=description, idempotency_key=interest_posting_key(due.account_id, due.period,
+                    description=description, idempotency_key=interest_posting_key(str(due.account_id), due.period,
                                                                                   key_kind)))
             balances[due.account_id] = balance
         # One entry per office for the batch, from the product's rules applied to the totals: the

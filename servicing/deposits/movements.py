@@ -173,7 +173,7 @@ def _plan(group: _Group, item: Submitted, request_fingerprint: str) -> _Planned:
             EventKind.DEPOSIT, terms, funds, overdraft, command.payment_type_id))])
         entry = posting.movement_entry(lines, entry_id=entry_id, office_id=account.office_id, value_date=value_date,
                                        description=description, actor=command.actor, account_id=account.account_id)
-        posted_id = entry and entry_id
+        posted_id = entry_id if entry is not None else None
         balance = group.move(account, command.amount)
         return _Planned(entry=entry, entry_id=posted_id, new=[repo.NewTransaction(
             account_id=account.account_id, kind=TransactionKind.DEPOSIT, amount=command.amount, balance_after=balance,
@@ -193,7 +193,7 @@ def _plan(group: _Group, item: Submitted, request_fingerprint: str) -> _Planned:
     ])
     entry = posting.movement_entry(lines, entry_id=entry_id, office_id=account.office_id, value_date=value_date,
                                    description=description, actor=command.actor, account_id=account.account_id)
-    posted_id = entry and entry_id
+    posted_id = entry_id if entry is not None else None
     balance = group.move(account, -command.amount)
     new = [repo.NewTransaction(
         account_id=account.account_id, kind=TransactionKind.WITHDRAWAL, amount=command.amount, balance_after=balance,
@@ -234,7 +234,7 @@ def _plan_transfer(group: _Group, command: Transfer, scope: OfficeScope | None, 
     ])
     entry = posting.movement_entry(lines, entry_id=entry_id, office_id=source.office_id, value_date=value_date,
                                    description=description, actor=command.actor, account_id=source.account_id)
-    posted_id = entry and entry_id
+    posted_id = entry_id if entry is not None else None
     key = command.idempotency_key
     source_balance = group.move(source, -command.amount)
     target_balance = group.move(target, command.amount)
@@ -262,7 +262,7 @@ async def _open_group(uow: UnitOfWork, items: Sequence[Submitted]) -> _Group:
             terms[version] = await product_terms(session, *version)
     wanted = sorted({c.payment_type_id for c in (item.command for item in items)
                      if not isinstance(c, Transfer) and c.payment_type_id is not None})
-    payment_types = dict((await session.execute(text(
+    payment_types: dict[int, bool] = dict((await session.execute(text(
         "SELECT id, active FROM payment_type WHERE id = ANY(CAST(:ids AS int[]))"), {"ids": wanted})).all()) \
         if wanted else {}
     return _Group(accounts, terms, payment_types)

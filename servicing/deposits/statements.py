@@ -7,6 +7,7 @@ cached balance column, so a statement and the reconciliation check the cache too
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Final
@@ -84,6 +85,13 @@ class ReconciliationRow(msgspec.Struct, frozen=True, kw_only=True):
     gl_overdraft_balance: Decimal | None
     gl_net_balance: Decimal | None
     difference: Decimal | None
+
+
+@dataclass
+class _Totals:
+    products: set[int] = field(default_factory=set)
+    accounts: int = 0
+    balance: Decimal = _ZERO
 
 
 def _plain(value: Decimal) -> Decimal:
@@ -173,33 +181,33 @@ async def reconciliation(uow: UnitOfWork, *, on: date | None = None) -> list[Rec
             " coalesce(sum(t.signed_amount), 0) AS balance"
             " FROM deposit_account a LEFT JOIN deposit_transaction t ON t.account_id = a.id AND t.value_date <= :day"
             " GROUP BY a.product_id, a.product_version, a.currency ORDER BY 1, 2, 3"), {"day": day})).all()
-        groups: dict[tuple[str | None, str | None, str], dict[str, object]] = {}
+        groups: dict[tuple[str | None, str | None, str], _Totals] = {}
         for row in rows:
             terms = await product_terms(session, row.product_id, row.product_version)
             control = terms.control_account() if terms.posts else None
             overdraft = terms.overdraft_account() if terms.posts else None
-            key = (control, overdraft, row.currency.strip())
-            group = groups.setdefault(key, {"products": set(), "accounts": 0, "balance": _ZERO})
-            group["products"].add(row.product_id)  # type: ignore[attr-defined]
-            group["accounts"] = int(group["accounts"]) + row.accounts  # type: ignore[call-overload]
-            group["balance"] = group["balance"] + row.balance  # type: ignore[operator]
+            group = groups.setdefault((control, overdraft, row.currency.strip()), _Totals())
+            group.products.add(row.product_id)
+            group.accounts += row.accounts
+            group.balance += row.balance
         codes = sorted({code for control, overdraft, _c in groups for code in (control, overdraft) if code})
-        ids = dict((await session.execute(text("SELECT code, id FROM gl_account WHERE code = ANY(:codes)"),
-                                          {"codes": codes})).all()) if codes else {}
-        totals = {(t.account_id, t.currency.strip()): t.credit_total - t.debit_total
-                  for t in await account_totals(session, through=day, account_ids=list(ids.values()))} if ids else {}
+        ids: dict[str, int] = dict((await session.execute(text(
+            "SELECT code, id FROM gl_account WHERE code = ANY(:codes)"), {"codes": codes})).all()) if codes else {}
+        gl: dict[tuple[int, str], Decimal] = {
+            (t.account_id, t.currency.strip()): t.credit_total - t.debit_total
+            for t in await account_totals(session, through=day, account_ids=list(ids.values()))} if ids else {}
     result = []
     for (control, overdraft, currency), group in sorted(groups.items(), key=lambda item: str(item[0])):
-        balance = _plain(group["balance"])  # type: ignore[arg-type]
+        balance = _plain(group.balance)
         control_balance = overdraft_balance = net = difference = None
         if control is not None:
-            control_balance = _plain(totals.get((ids.get(control), currency), _ZERO))
-            overdraft_balance = _plain(-totals.get((ids.get(overdraft), currency), _ZERO)) if overdraft else _ZERO
+            control_balance = _plain(gl.get((ids.get(control, 0), currency), _ZERO))
+            overdraft_balance = _plain(-gl.get((ids.get(overdraft, 0), currency), _ZERO)) if overdraft else _ZERO
             net = control_balance - overdraft_balance
             difference = balance - net
         result.append(ReconciliationRow(
-            product_ids=tuple(sorted(group["products"])), currency=currency,  # type: ignore[call-overload]
-            account_count=int(group["accounts"]), accounts_balance=balance,  # type: ignore[call-overload]
-            deposit_control_account=control, overdraft_account=overdraft, gl_deposit_control_balance=control_balance,
-            gl_overdraft_balance=overdraft_balance, gl_net_balance=net, difference=difference))
+            product_ids=tuple(sorted(group.products)), currency=currency, account_count=group.accounts,
+            accounts_balance=balance, deposit_control_account=control, overdraft_account=overdraft,
+            gl_deposit_control_balance=control_balance, gl_overdraft_balance=overdraft_balance, gl_net_balance=net,
+            difference=difference))
     return result
