@@ -265,8 +265,7 @@ async def _post_batch(uow_factory: UnitOfWorkFactory, batch: Sequence[_Due], pos
         if not new:
             return 0, 0, _ZERO, _ZERO
         try:
-            await repo.insert_transactions(session, new)
-            await repo.set_balances(session, balances)
+            await repo.insert_transactions(session, new, balances)
             await book_entries(uow, entries)
             await uow.commit()
         except DBAPIError as error:

@@ -331,9 +331,8 @@ async def apply_movements(uow: UnitOfWork, items: Sequence[Submitted]) -> list[M
         new = [t for plan in firsts.values() for t in plan.new]
         if new:
             try:
-                records = await repo.insert_transactions(uow.session, new)
                 balances = {t.account_id: t.balance_after for t in new}  # the last of each account
-                await repo.set_balances(uow.session, balances)
+                records = await repo.insert_transactions(uow.session, new, balances)
             except DBAPIError as error:
                 raise translate_database_error(error) or error from error
             await book_entries(uow, [plan.entry for plan in firsts.values() if plan.entry is not None])

@@ -131,7 +131,7 @@ async def lock_accounts(session: AsyncSession, account_ids: Sequence[int]) -> di
     return {row.account_id: account_from(row) for row in rows}
 
 
-_INSERT = text("""
+_INSERT_SQL = """
 INSERT INTO deposit_transaction (account_id, kind, amount, signed_amount, balance_after, value_date, payment_type_id,
     charge_id, hold_id, counterpart_account_id, journal_entry_id, reverses_id, idempotency_key, request_fingerprint,
     description, actor)
@@ -143,12 +143,20 @@ SELECT * FROM unnest(CAST(:account_id AS bigint[]), CAST(:kind AS varchar[]), CA
     CAST(:actor AS varchar[]))
 RETURNING id AS transaction_id, account_id, kind, amount, balance_after, value_date, payment_type_id, charge_id,
     hold_id, counterpart_account_id, journal_entry_id, reverses_id, description, booked_at, actor
-""")
+"""
+_INSERT = text(_INSERT_SQL)
+_INSERT_AND_SET_BALANCES = text("""
+WITH moved AS (
+    UPDATE deposit_account a SET balance = b.balance
+      FROM unnest(CAST(:balance_ids AS bigint[]), CAST(:balances AS numeric[])) AS b (id, balance)
+     WHERE a.id = b.id
+)""" + _INSERT_SQL)
 
 
-async def insert_transactions(session: AsyncSession, transactions: Sequence[NewTransaction]
-                              ) -> list[TransactionRecord]:
-    """Append transactions in one statement; as recorded, in order."""
+async def insert_transactions(session: AsyncSession, transactions: Sequence[NewTransaction],
+                              balances: dict[int, Decimal] | None = None) -> list[TransactionRecord]:
+    """Append transactions, and store the accounts' new cached balances when given, in one
+    statement (one round trip); the transactions as recorded, in order."""
     assert 1 <= len(transactions) <= TRANSACTIONS_PER_INSERT_MAX, len(transactions)
     columns: dict[str, list[object]] = {name: [] for name in (
         "account_id", "kind", "amount", "signed_amount", "balance_after", "value_date", "payment_type_id",
@@ -172,19 +180,12 @@ async def insert_transactions(session: AsyncSession, transactions: Sequence[NewT
         columns["request_fingerprint"].append(t.request_fingerprint)
         columns["description"].append(t.description)
         columns["actor"].append(t.actor)
-    rows = (await session.execute(_INSERT, columns)).all()
+    if balances:
+        parameters: dict[str, object] = {**columns, "balance_ids": list(balances), "balances": list(balances.values())}
+        rows = (await session.execute(_INSERT_AND_SET_BALANCES, parameters)).all()
+    else:
+        rows = (await session.execute(_INSERT, columns)).all()
     return sorted((transaction_from(row) for row in rows), key=lambda record: record.transaction_id)
-
-
-async def set_balances(session: AsyncSession, balances: dict[int, Decimal]) -> None:
-    """Store the new cached balance of each account (under its lock). Not an account change:
-    updated_at/updated_by stay those of the last change of its settings or status."""
-    if not balances:
-        return
-    await session.execute(text(
-        "UPDATE deposit_account a SET balance = b.balance"
-        " FROM unnest(CAST(:ids AS bigint[]), CAST(:balances AS numeric[])) AS b (id, balance) WHERE a.id = b.id"),
-        {"ids": list(balances), "balances": list(balances.values())})
 
 
 async def transactions_by_key(session: AsyncSession, account_id: int, key: str) -> tuple[str | None, list[TransactionRecord]]:
