@@ -21,6 +21,7 @@ from api.controllers.auth import AuthController
 from api.controllers.chart import GLAccountController
 from api.controllers.clients import ClientController, KycRequirementController
 from api.controllers.closures import AccountingClosureController
+from api.controllers.deposits import DEPOSIT_ROUTES
 from api.controllers.journal import JournalEntryController
 from api.controllers.offices import OfficeController
 from api.controllers.products import PRODUCT_ROUTES
@@ -45,6 +46,7 @@ from api.guards import PUBLIC, permission_guard
 from servicing.clients.documents import DocumentConfig
 from servicing.config import Settings
 from servicing.database import Database
+from servicing.deposits.movements import MovementWriter
 from servicing.journal import JournalService
 from servicing.staff.approvable import journal_entry_posting
 from servicing.staff.audit import AuditWriter
@@ -94,9 +96,11 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
         app.state.audit_writer = audit_writer
         app.state.maker_checker = maker_checker
         app.state.client_documents = DocumentConfig.from_settings(settings)
+        app.state.deposit_writer = MovementWriter(uow_factory)
         try:
             yield
         finally:
+            await app.state.deposit_writer.aclose()
             await audit_writer.aclose()
             await journal.aclose()
             await engine.dispose()
@@ -106,7 +110,8 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
             health, OfficeController, GLAccountController, JournalEntryController, AccountingClosureController,
             ReportController, YearEndCloseController, LoanSimulationController, *PRODUCT_ROUTES,
             AuthController, UserController, RoleController, ApprovalController, ApprovalRuleController, AuditLogController,
-            ClientController, KycRequirementController, TermDepositController, TermDepositReconciliationController,
+            ClientController, KycRequirementController, *DEPOSIT_ROUTES, TermDepositController,
+            TermDepositReconciliationController,
             *REFERENCE_CONTROLLERS,
         ],
         dependencies={

@@ -1,5 +1,6 @@
 """The `grandlivre` command: serve, migrate, demo, verify, load-chart, purge-idempotency-keys,
-create-admin, verify-audit, report, close-year, post-term-deposit-interest, mature-deposits."""
+create-admin, verify-audit, report, close-year, post-deposit-interest, post-term-deposit-interest,
+mature-deposits."""
 
 from __future__ import annotations
 
@@ -305,6 +306,28 @@ def post_term_deposit_interest(on: str, batch_size: int) -> None:
 def mature_deposits(on: str, batch_size: int) -> None:
     """Pay out, renew or hold every term deposit matured on or before the date."""
     _term_deposit_run("maturity", on, batch_size)
+
+
+@main.command("post-deposit-interest")
+@click.option("--date", "posting_date", type=click.DateTime(formats=["%Y-%m-%d"]), required=True,
+              help="post the interest of every deposit account whose posting period ends on this day")
+def post_deposit_interest(posting_date) -> None:  # type: ignore[no-untyped-def]
+    """Post deposit interest for a date (set-based; running it twice posts a period once)."""
+    from ledger.errors import LedgerError
+    from servicing.deposits.interest import post_deposit_interest as run
+
+    async def work(_db: Database, uow_factory: UnitOfWorkFactory) -> str:
+        started = time.perf_counter()
+        done = await run(uow_factory, posting_date.date(), "cli")
+        return (f"{done.accounts_posted} accounts posted ({done.accounts_considered} read, {done.already_posted} "
+                f"already posted): interest {done.interest_posted}, overdraft interest "
+                f"{done.overdraft_interest_charged}, {done.entries_booked} entries in "
+                f"{time.perf_counter() - started:.2f} s")
+
+    try:
+        _say(asyncio.run(_with_database(work)))
+    except LedgerError as error:
+        raise click.ClickException(f"{error.field}: {error.message}" if error.field else error.message) from error
 
 
 if __name__ == "__main__":

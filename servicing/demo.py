@@ -20,6 +20,7 @@ from ledger.db.tables import OfficeRow
 from ledger.model import Line, Reference, Side
 from servicing import chart, closures, offices
 from servicing.commands import CloseAccountingPeriod, CreateOffice, PostJournalEntry
+from servicing.deposits.demo import run_deposit_demo
 from servicing.journal import JournalService
 from servicing.products import demo as demo_products
 from servicing.reference import defaults as reference_defaults
@@ -165,6 +166,7 @@ async def run_demo(uow_factory: UnitOfWorkFactory, journal: JournalService, prog
         ])
         posted += len(day_entries)
         progress(f"  {day.isoformat()}: {len(day_entries):3d} entries posted ({posted}/{len(todo)})")
+    await run_deposit_demo(uow_factory, office_ids["AG-THIES"], progress)  # before the books close
     closure_created = False
     existing = await closures.list_closures(uow_factory(), office_ids["SIEGE"])
     if not any(r.closure.closing_date >= DEMO_CLOSING_DATE for r in existing):

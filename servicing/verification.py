@@ -19,6 +19,7 @@ import msgspec
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from servicing.deposits.verification import DEPOSIT_CHECKS
 from servicing.term_deposits.verification import TERM_DEPOSIT_CHECKS
 from servicing.unit_of_work import UnitOfWorkFactory
 
@@ -196,7 +197,8 @@ async def verify_journal(uow_factory: UnitOfWorkFactory) -> VerificationReport:
         await second.session.execute(text(f"SET TRANSACTION SNAPSHOT '{_snapshot_id(snapshot)}'"))
         await second.session.execute(_MEMORY)
         by_entry, by_day = await asyncio.gather(
-            _run(first.session, (_ENTRIES, _REVERSALS, _CHAIN_HEADS, *TERM_DEPOSIT_CHECKS)), _run(second.session, (_DAY_TOTALS, _ROLLED_UP_TOTALS)))
+            _run(first.session, (_ENTRIES, _REVERSALS, _CHAIN_HEADS, *DEPOSIT_CHECKS, *TERM_DEPOSIT_CHECKS)),
+            _run(second.session, (_DAY_TOTALS, _ROLLED_UP_TOTALS)))
         problems = by_entry + by_day
         counts = (await first.session.execute(text(
             "SELECT (SELECT count(*) FROM journal_entry) AS entries,"
