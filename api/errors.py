@@ -14,6 +14,7 @@ from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 
 from ledger.errors import LedgerError
+from servicing.errors import sqlstate_of, translate_database_error
 
 _log = logging.getLogger(__name__)
 _MISSING_PARAMETER = re.compile(r"Missing required \w+ parameter '([^']+)'")
@@ -127,7 +128,19 @@ def http_error_handler(request: Request[Any, Any, Any], error: HTTPException) ->
                    detail=str(error.detail))
 
 
+_UNSTORABLE_TEXT = frozenset({"22021", "22P05"})
+"""Invalid byte sequence, untranslatable character: a NUL or a broken character in some text."""
+
+
 def internal_error_handler(request: Request[Any, Any, Any], error: Exception) -> Response[dict[str, Any]]:
+    """Last resort. A refusal by our own triggers or constraints that a service did not
+    translate still gets its typed answer; text PostgreSQL cannot store is the client's error."""
+    translated = translate_database_error(error)
+    if translated is not None:
+        return ledger_error_handler(request, translated)
+    if sqlstate_of(error) in _UNSTORABLE_TEXT:
+        return problem(request, status=422, code="invalid-text", title="Invalid text",
+                       detail="a text field holds a character that cannot be stored (such as NUL); nothing was written")
     _log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=error)
     return problem(request, status=500, code="internal-error", title="Internal error",
                    detail="the request could not be completed; nothing was written")

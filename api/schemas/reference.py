@@ -38,7 +38,7 @@ Amount = Annotated[Decimal, msgspec.Meta(description="Decimal string in the curr
 Percent = Annotated[Decimal, msgspec.Meta(description="Percentage as a decimal string, 0 to 100, e.g. '17.5'")]
 Country = Annotated[str, msgspec.Meta(pattern=r"^[A-Z]{2}$", description="ISO 3166 alpha-2 code, e.g. SN")]
 Phone = Annotated[str, msgspec.Meta(max_length=30, pattern=r"^[0-9+() .-]*$")]
-Email = Annotated[str, msgspec.Meta(max_length=200, pattern=r"^[^@\s]+@[^@\s]+$")]
+Email = Annotated[str, msgspec.Meta(max_length=200, pattern=r"^[^@\s\x00-\x1f\x7f]+@[^@\s\x00-\x1f\x7f]+$")]
 Address = Annotated[str, msgspec.Meta(max_length=300, pattern=r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*$")]
 Source = Annotated[str, msgspec.Meta(max_length=1000, pattern=r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*$",
                                      description="Where the figure comes from (text, article, URL)")]

@@ -546,3 +546,16 @@ async def test_a_branch_without_its_own_week_works_its_parents(client, world) ->
     await client.put(f"/api/v1/working-weeks/{world.office_id}", json={"working_weekdays": ["tuesday", "wednesday"]})
     monday = await client.get(f"/api/v1/working-weeks/{child.json()['id']}/working-day", params={"on": "2026-11-23"})
     assert monday.json()["working_day"] == "2026-11-24"
+
+
+async def test_text_that_postgresql_cannot_store_is_refused_not_a_server_error(client, world) -> None:  # type: ignore[no-untyped-def]
+    """Found by fuzzing the OpenAPI schema: a NUL in an e-mail address used to reach PostgreSQL."""
+    created = await client.post("/api/v1/fund-sources", json={
+        "name": unique("Source NUL"), "source_type": "donor", "gl_account_code": world.cash})
+    assert created.status_code == 201, created.text
+    source_id = created.json()["id"]
+    for body in ({"email": "a\u0000b@example.org"}, {"description": "avant\u0000après"}):
+        answer = await client.patch(f"/api/v1/fund-sources/{source_id}", json=body)
+        assert 400 <= answer.status_code < 500, answer.text
+        assert answer.headers["content-type"].startswith("application/problem+json")
+    assert (await client.get(f"/api/v1/fund-sources/{source_id}")).json()["version"] == 1
