@@ -118,8 +118,21 @@ def _public_name(request: Request[Any, Any, Any], key: str) -> str:
     return alias if isinstance(alias, str) else key
 
 
+_BODY_PATH = re.compile(r"`\$\.data\.([^`]{1,200})`")
+
+
 def http_error_handler(request: Request[Any, Any, Any], error: HTTPException) -> Response[dict[str, Any]]:
     status = error.status_code
+    cause = error.__cause__
+    if status >= 500 and isinstance(cause, msgspec.ValidationError):
+        # Litestar calls a body that fails validation a server error when the failing field
+        # shares its name with one of our dependencies (`principal`, `actor`...): it is the
+        # client's input all the same.
+        found = _BODY_PATH.search(str(cause))
+        message = str(cause).split(" - ", 1)[0]
+        field = _named_field(found.group(1) if found else "body", message)
+        return problem(request, status=400, code="invalid-request", title="Invalid request",
+                       detail=f"{field}: {message}", field=field, errors=[{"field": field, "message": message}])
     if status >= 500:
         _log.error("server error on %s %s", request.method, request.url.path, exc_info=error)
     code = {400: "invalid-request", 401: "not-authenticated", 403: "permission-denied", 404: "not-found", 405: "method-not-allowed",
@@ -128,8 +141,27 @@ def http_error_handler(request: Request[Any, Any, Any], error: HTTPException) ->
                    detail=str(error.detail))
 
 
-_UNSTORABLE_TEXT = frozenset({"22021", "22P05"})
-"""Invalid byte sequence, untranslatable character: a NUL or a broken character in some text."""
+_BAD_INPUT_SQLSTATES = {
+    "22021": ("invalid-text", "a text field holds a character that cannot be stored (such as NUL)"),
+    "22P05": ("invalid-text", "a text field holds a character that cannot be stored"),
+    "22001": ("value-too-long", "a value is longer than its field allows"),
+    "22003": ("value-out-of-range", "a number is out of its field's range"),
+    "22008": ("value-out-of-range", "a date or time is out of range"),
+    "23503": ("unknown-reference", "a value names something that does not exist"),
+    "23514": ("invalid-value", "a value breaks one of the rules of its field"),
+}
+"""Database refusals that come from what the client sent (a service should have caught them,
+with a better message): answered 422, nothing written, never a 500."""
+_REFUSING_TABLE = re.compile(r'(?:table|relation) "([a-z0-9_]+)"')
+_REFUSING_CONSTRAINT = re.compile(r'constraint "([a-z0-9_]+)_(?:fkey|check)"')
+
+
+def _refused_column(message: str) -> str | None:
+    """`currency` from PostgreSQL's 'on table "approval_rule" ... constraint "approval_rule_currency_fkey"'."""
+    table, constraint = _REFUSING_TABLE.search(message), _REFUSING_CONSTRAINT.search(message)
+    if table is None or constraint is None or not constraint.group(1).startswith(table.group(1) + "_"):
+        return None
+    return constraint.group(1)[len(table.group(1)) + 1:]
 
 
 def internal_error_handler(request: Request[Any, Any, Any], error: Exception) -> Response[dict[str, Any]]:
@@ -138,9 +170,12 @@ def internal_error_handler(request: Request[Any, Any, Any], error: Exception) ->
     translated = translate_database_error(error)
     if translated is not None:
         return ledger_error_handler(request, translated)
-    if sqlstate_of(error) in _UNSTORABLE_TEXT:
-        return problem(request, status=422, code="invalid-text", title="Invalid text",
-                       detail="a text field holds a character that cannot be stored (such as NUL); nothing was written")
+    state = sqlstate_of(error)
+    if state in _BAD_INPUT_SQLSTATES:
+        code, detail = _BAD_INPUT_SQLSTATES[state]
+        _log.warning("database refused input on %s %s: %s", request.method, request.url.path, str(error)[:300])
+        return problem(request, status=422, code=code, title=code.replace("-", " ").capitalize(),
+                       detail=f"{detail}; nothing was written", field=_refused_column(str(error)))
     _log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=error)
     return problem(request, status=500, code="internal-error", title="Internal error",
                    detail="the request could not be completed; nothing was written")
