@@ -23,6 +23,7 @@ from api.controllers.clients import ClientController, KycRequirementController
 from api.controllers.closures import AccountingClosureController
 from api.controllers.journal import JournalEntryController
 from api.controllers.offices import OfficeController
+from api.controllers.products import PRODUCT_ROUTES
 from api.controllers.reference import REFERENCE_CONTROLLERS
 from api.controllers.reports import ReportController
 from api.controllers.simulations import LoanSimulationController
@@ -102,7 +103,7 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
     return Litestar(
         route_handlers=[
             health, OfficeController, GLAccountController, JournalEntryController, AccountingClosureController,
-            ReportController, YearEndCloseController, LoanSimulationController,
+            ReportController, YearEndCloseController, LoanSimulationController, *PRODUCT_ROUTES,
             AuthController, UserController, RoleController, ApprovalController, ApprovalRuleController, AuditLogController,
             ClientController, KycRequirementController,
             *REFERENCE_CONTROLLERS,

@@ -61,10 +61,11 @@ class ProductAccounting(msgspec.Struct, frozen=True, kw_only=True):
     """A product's accounting rule and its map from roles to GL accounts, with overrides."""
 
     rule: AccountingRule = AccountingRule.NONE
-    accounts: dict[AccountingRole, str] = {}
-    payment_type_accounts: dict[int, str] = {}
+    # default_factory rather than `= {}`: Litestar's schema generator hashes field defaults.
+    accounts: dict[AccountingRole, str] = msgspec.field(default_factory=dict)
+    payment_type_accounts: dict[int, str] = msgspec.field(default_factory=dict)
     """Payment type id -> fund-source account (cheque -> bank, mobile money -> float)."""
-    charge_accounts: dict[int, str] = {}
+    charge_accounts: dict[int, str] = msgspec.field(default_factory=dict)
     """Charge id (fee or penalty) -> its own income account."""
     classified_accounts: tuple[ClassifiedAccount, ...] = ()
 

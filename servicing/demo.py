@@ -21,6 +21,7 @@ from ledger.model import Line, Reference, Side
 from servicing import chart, closures, offices
 from servicing.commands import CloseAccountingPeriod, CreateOffice, PostJournalEntry
 from servicing.journal import JournalService
+from servicing.products import demo as demo_products
 from servicing.reference import defaults as reference_defaults
 from servicing.reports.service import ReportScope, trial_balance
 from servicing.reports.trial_balance import TrialBalanceRow
@@ -143,6 +144,8 @@ async def run_demo(uow_factory: UnitOfWorkFactory, journal: JournalService, prog
     seeded = await reference_defaults.seed_reference_defaults(uow_factory, DEMO_ACTOR)
     seeded += await reference_defaults.seed_demo_reference(uow_factory, DEMO_ACTOR)
     progress(f"reference data: {seeded} rows added (currencies, payment types, grids, charges...)")
+    products = await demo_products.ensure_demo_products(uow_factory, progress)
+    progress(f"{len(products)} products in the catalogue")
     planned = demo_month()
     async with uow_factory() as uow:
         done = set((await uow.session.scalars(

@@ -1,0 +1,1 @@
+"""Term deposits: product settings, rate charts and incentives (pure)."""
