@@ -22,6 +22,7 @@ from api.controllers.chart import GLAccountController
 from api.controllers.clients import ClientController, KycRequirementController
 from api.controllers.closures import AccountingClosureController
 from api.controllers.journal import JournalEntryController
+from api.controllers.loans import LOAN_CONTROLLERS
 from api.controllers.offices import OfficeController
 from api.controllers.products import PRODUCT_ROUTES
 from api.controllers.reference import REFERENCE_CONTROLLERS
@@ -105,7 +106,7 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
             health, OfficeController, GLAccountController, JournalEntryController, AccountingClosureController,
             ReportController, YearEndCloseController, LoanSimulationController, *PRODUCT_ROUTES,
             AuthController, UserController, RoleController, ApprovalController, ApprovalRuleController, AuditLogController,
-            ClientController, KycRequirementController,
+            ClientController, KycRequirementController, *LOAN_CONTROLLERS,
             *REFERENCE_CONTROLLERS,
         ],
         dependencies={

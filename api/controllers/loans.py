@@ -1,0 +1,160 @@
+"""Loan applications and loans: record, pre-check, submit, approve or reject an application;
+disburse a loan, take repayments, read it with its schedule and live position, and its
+transactions; the portfolio reconciliation. Controllers only translate HTTP to service calls."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated
+
+from litestar import Controller, Response, get, post
+from litestar.params import Parameter
+
+from api.schemas.common import INT32_MAX
+from api.schemas.loans import ApprovalIn, DisbursementIn, LoanApplicationIn, RejectionIn, RepaymentIn, UndoIn
+from api.schemas.problems import PROBLEM_RESPONSES
+from servicing.loans import applications, movements
+from servicing.loans.applications import Checker
+from servicing.loans.model import LoanRecord, LoanStatus, LoanTransaction, LoanView, PreCheck
+from servicing.loans.reconciliation import PortfolioReconciliationRow, portfolio_reconciliation
+from servicing.staff.scope import OfficeScope
+from servicing.staff.sessions import Principal
+from servicing.unit_of_work import UnitOfWorkFactory
+
+LoanId = Annotated[int, Parameter(ge=1, le=INT32_MAX)]
+READ = {"permission": "loans:read"}
+WRITE = {"permission": "loans:write"}
+APPROVE = {"permission": "loans:approve"}
+DISBURSE = {"permission": "loans:disburse"}
+REPAY = {"permission": "loans:repay"}
+LIST_MAX = 200
+
+
+def _checker(principal: Principal) -> Checker:
+    return Checker(username=principal.username, user_id=principal.user_id)
+
+
+class LoanApplicationController(Controller):
+    path = "/api/v1/loan-applications"
+    tags = ["Loans"]  # noqa: RUF012  (Litestar reads a list)
+
+    @post("/", status_code=201, opt=WRITE, responses=PROBLEM_RESPONSES,
+          summary="Record a loan application (draft): terms derived from the product for the borrower's cycle, "
+                  "checked against its limits and frozen")
+    async def create(self, data: LoanApplicationIn, principal: Principal, office_scope: OfficeScope,
+                     uow_factory: UnitOfWorkFactory) -> LoanRecord:
+        return await applications.create_application(uow_factory, data.to_application(), actor=principal.username,
+                                                     actor_user_id=principal.user_id, scope=office_scope)
+
+    @post("/pre-check", status_code=200, opt=WRITE, responses=PROBLEM_RESPONSES,
+          summary="Every eligibility rule for an application not yet recorded, each passed or failed with its "
+                  "reason; nothing is written")
+    async def pre_check_new(self, data: LoanApplicationIn, office_scope: OfficeScope,
+                            uow_factory: UnitOfWorkFactory) -> PreCheck:
+        return await applications.pre_check(uow_factory, data.to_application(), scope=office_scope)
+
+    @get("/", opt=READ, responses=PROBLEM_RESPONSES, summary="Applications and loans of my office and its branches")
+    async def list_applications(
+        self, office_scope: OfficeScope, uow_factory: UnitOfWorkFactory,
+        office_id: Annotated[int | None, Parameter(query="office_id", ge=1, le=INT32_MAX, required=False)] = None,
+        status: Annotated[LoanStatus | None, Parameter(query="status", required=False)] = None,
+        client_id: Annotated[int | None, Parameter(query="client_id", ge=1, le=INT32_MAX, required=False)] = None,
+        after_id: Annotated[int, Parameter(query="after_id", ge=0, le=INT32_MAX)] = 0,
+        limit: Annotated[int, Parameter(query="limit", ge=1, le=LIST_MAX)] = 50,
+    ) -> list[LoanRecord]:
+        return await applications.list_loans(uow_factory(), office_id=office_scope.narrow(office_id),
+                                             status=[status] if status else None, client_id=client_id,
+                                             after_id=after_id, limit=limit)
+
+    @get("/{loan_id:int}", opt=READ, responses=PROBLEM_RESPONSES, summary="An application with its frozen terms")
+    async def get_application(self, loan_id: LoanId, office_scope: OfficeScope,
+                              uow_factory: UnitOfWorkFactory) -> LoanRecord:
+        return await applications.get_loan(uow_factory(), loan_id, scope=office_scope)
+
+    @post("/{loan_id:int}/pre-check", status_code=200, opt=READ, responses=PROBLEM_RESPONSES,
+          summary="Every eligibility rule for a recorded application; nothing is written")
+    async def pre_check_recorded(self, loan_id: LoanId, office_scope: OfficeScope,
+                                 uow_factory: UnitOfWorkFactory) -> PreCheck:
+        record = await applications.get_loan(uow_factory(), loan_id, scope=office_scope)
+        return await applications.pre_check(uow_factory, applications.application_of(record), scope=office_scope,
+                                            loan_id=loan_id, version=record.product_version)
+
+    @post("/{loan_id:int}/submit", status_code=200, opt=WRITE, responses=PROBLEM_RESPONSES,
+          summary="Submit for decision; refused (422 listing every failed rule) while a blocking rule fails")
+    async def submit(self, loan_id: LoanId, actor: str, office_scope: OfficeScope,
+                     uow_factory: UnitOfWorkFactory) -> LoanRecord:
+        return await applications.submit(uow_factory, loan_id, actor=actor, scope=office_scope)
+
+    @post("/{loan_id:int}/approve", status_code=200, opt=APPROVE, responses=PROBLEM_RESPONSES,
+          summary="Approve the next validation level (never by the maker; each level by its role and a "
+                  "different person), possibly for a lower amount")
+    async def approve(self, loan_id: LoanId, data: ApprovalIn, principal: Principal, office_scope: OfficeScope,
+                      uow_factory: UnitOfWorkFactory) -> LoanRecord:
+        return await applications.approve(uow_factory, loan_id, checker=_checker(principal), scope=office_scope,
+                                          principal_amount=data.principal_amount, reason_ids=data.reason_ids,
+                                          note=data.note)
+
+    @post("/{loan_id:int}/reject", status_code=200, opt=APPROVE, responses=PROBLEM_RESPONSES,
+          summary="Reject with decision reasons (never by the maker)")
+    async def reject(self, loan_id: LoanId, data: RejectionIn, principal: Principal, office_scope: OfficeScope,
+                     uow_factory: UnitOfWorkFactory) -> LoanRecord:
+        return await applications.reject(uow_factory, loan_id, checker=_checker(principal), scope=office_scope,
+                                         reason_ids=data.reason_ids, note=data.note)
+
+    @post("/{loan_id:int}/undo-approval", status_code=200, opt=APPROVE, responses=PROBLEM_RESPONSES,
+          summary="Send an approved, undisbursed loan back to decision")
+    async def undo_approval(self, loan_id: LoanId, data: UndoIn, principal: Principal, office_scope: OfficeScope,
+                            uow_factory: UnitOfWorkFactory) -> LoanRecord:
+        return await applications.undo_approval(uow_factory, loan_id, checker=_checker(principal),
+                                                scope=office_scope, note=data.note)
+
+
+class LoanController(Controller):
+    path = "/api/v1/loans"
+    tags = ["Loans"]  # noqa: RUF012  (Litestar reads a list)
+
+    @get("/{loan_id:int}", opt=READ, responses=PROBLEM_RESPONSES,
+         summary="A loan with its schedule and its position per component (expected, paid, outstanding, overdue), "
+                 "derived from its transactions")
+    async def get_loan(
+        self, loan_id: LoanId, office_scope: OfficeScope, uow_factory: UnitOfWorkFactory,
+        as_of: Annotated[date | None, Parameter(query="as_of", required=False)] = None,
+    ) -> LoanView:
+        return await movements.loan_view(uow_factory(), loan_id, scope=office_scope, as_of=as_of)
+
+    @post("/{loan_id:int}/disburse", status_code=201, opt=DISBURSE, responses=PROBLEM_RESPONSES,
+          summary="Disburse an approved loan by a payment type; one journal entry by the product's rules "
+                  "(Idempotency-Key: a replay answers the original transaction)")
+    async def disburse(self, loan_id: LoanId, data: DisbursementIn, actor: str, office_scope: OfficeScope,
+                       uow_factory: UnitOfWorkFactory, header_idempotency_key: str | None) -> Response[LoanTransaction]:
+        answer = await movements.disburse(uow_factory, loan_id, data.to_command(), actor=actor, scope=office_scope,
+                                          idempotency_key=header_idempotency_key)
+        return Response(answer, status_code=201)
+
+    @post("/{loan_id:int}/repayments", status_code=201, opt=REPAY, responses=PROBLEM_RESPONSES,
+          summary="Take a repayment, allocated in the product's order; one journal entry by the product's rules "
+                  "(Idempotency-Key: a replay answers the original transaction)")
+    async def repay(self, loan_id: LoanId, data: RepaymentIn, actor: str, office_scope: OfficeScope,
+                    uow_factory: UnitOfWorkFactory, header_idempotency_key: str | None) -> Response[LoanTransaction]:
+        answer = await movements.repay(uow_factory, loan_id, data.to_command(), actor=actor, scope=office_scope,
+                                       idempotency_key=header_idempotency_key)
+        return Response(answer, status_code=201)
+
+    @get("/{loan_id:int}/transactions", opt=READ, responses=PROBLEM_RESPONSES,
+         summary="The loan's transactions in order, each with its allocation and journal entry id")
+    async def list_transactions(self, loan_id: LoanId, office_scope: OfficeScope,
+                                uow_factory: UnitOfWorkFactory) -> list[LoanTransaction]:
+        return await movements.transactions(uow_factory(), loan_id, scope=office_scope)
+
+
+class LoanReconciliationController(Controller):
+    path = "/api/v1/reports/loan-portfolio-reconciliation"
+    tags = ["Loans"]  # noqa: RUF012  (Litestar reads a list)
+
+    @get("/", opt={"permission": "reports:read"}, responses=PROBLEM_RESPONSES,
+         summary="Loan portfolio sub-ledger (principal outstanding) next to the GL portfolio accounts, with differences")
+    async def reconcile(self, uow_factory: UnitOfWorkFactory) -> list[PortfolioReconciliationRow]:
+        return await portfolio_reconciliation(uow_factory())
+
+
+LOAN_CONTROLLERS = (LoanApplicationController, LoanController, LoanReconciliationController)

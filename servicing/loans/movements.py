@@ -1,0 +1,333 @@
+"""Money on a loan: disbursement and repayment, each ONE journal entry built by the product's
+posting rules and booked in the same unit of work as the loan transaction it records.
+
+Every movement locks the loan row (SELECT ... FOR UPDATE) before reading what was already
+paid, so two repayments on one loan are applied one after the other and never allocate the
+same due twice. An Idempotency-Key makes a retry safe: the same key with the same body
+answers the original transaction, with another body 409.
+
+Where the money comes from or goes is a `FundsChannel`: a payment type (its fund-source GL
+account from reference data, unless the product maps one for it), or a deposit account
+through the `DepositAccounts` port once deposit accounts are linked to loans.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from datetime import date
+from decimal import Decimal
+from typing import Any, Final, Protocol
+
+import msgspec
+from sqlalchemy import func, select, text
+
+from ledger.model import Reference
+from ledger.money import check_amount
+from products.accounting import ProductAccounting, build_entry
+from products.events import EventPart, LoanClassification, ProductEvent
+from products.loans.allocation import ALLOCABLE, AllocationLine, allocate
+from products.loans.errors import TermsError
+from products.loans.model import Schedule
+from products.loans.position import LoanPosition, loan_position, remaining_dues
+from products.loans.product import LoanProduct
+from products.loans.schedule import generate_schedule
+from products.posting_rules import AccountingRole, Component, EventKind, ProductKind
+from products.reference.db.tables import ChargeRow, PaymentTypeRow
+from servicing.errors import Conflict, InvalidInput
+from servicing.ids import uuid7
+from servicing.journal import book_entries
+from servicing.loans.applications import get_product_in, load_record, load_row
+from servicing.loans.db.tables import LoanRow, LoanTransactionRow
+from servicing.loans.model import (
+    Disburse,
+    FundsChannel,
+    LoanRecord,
+    LoanStatus,
+    LoanTransaction,
+    LoanView,
+    Repay,
+)
+from servicing.staff.scope import OfficeScope
+from servicing.unit_of_work import UnitOfWork, UnitOfWorkFactory
+
+SOURCE_TYPE: Final = "loan-transaction"
+TRANSACTIONS_LISTED_MAX: Final = 10_000
+
+
+class DepositAccounts(Protocol):
+    """The seam to deposit accounts (built separately): move money on a client's account inside
+    the loan's unit of work and answer the GL account (its product's deposit control) that the
+    loan entry uses as its fund source."""
+
+    async def move(self, uow: UnitOfWork, account_id: int, *, client_id: int, amount: Decimal, currency: str,
+                   credit: bool, value_date: date, reference: str) -> str: ...
+
+
+class IdempotencyMismatch(Conflict):
+    code = "idempotency-key-reused"
+
+
+def _fingerprint(command: msgspec.Struct) -> str:
+    return hashlib.sha256(msgspec.json.encode(command)).hexdigest()
+
+
+def _plain(value: Decimal) -> Decimal:
+    return value.quantize(Decimal(1)) if value == value.to_integral_value() else value.normalize()
+
+
+def to_transaction(row: LoanTransactionRow) -> LoanTransaction:
+    return LoanTransaction(
+        transaction_id=row.id, loan_id=row.loan_id, sequence_number=row.sequence_number, kind=row.kind,
+        value_date=row.value_date, currency=row.currency.strip(), amount=_plain(row.amount),
+        principal=_plain(row.principal), interest=_plain(row.interest), fee=_plain(row.fee),
+        penalty=_plain(row.penalty), vat=_plain(row.vat), overpayment=_plain(row.overpayment),
+        classification=row.classification, payment_type_id=row.payment_type_id, receipt_number=row.receipt_number,
+        allocation=tuple(msgspec.convert(row.allocation, list[AllocationLine])),
+        journal_entry_id=row.journal_entry_id, created_at=row.created_at, created_by=row.created_by)
+
+
+async def _replayed(uow: UnitOfWork, loan_id: int, kind: str, key: str | None, fingerprint: str) -> LoanTransaction | None:
+    if key is None:
+        return None
+    row = await uow.session.scalar(select(LoanTransactionRow).where(
+        LoanTransactionRow.loan_id == loan_id, LoanTransactionRow.kind == kind,
+        LoanTransactionRow.idempotency_key == key))
+    if row is None:
+        return None
+    if row.request_fingerprint != fingerprint:
+        raise IdempotencyMismatch("this Idempotency-Key was used for another request body", field="Idempotency-Key")
+    return to_transaction(row)
+
+
+async def _fund_source(uow: UnitOfWork, accounting: ProductAccounting, channel: FundsChannel, *,
+                       deposits: DepositAccounts | None, loan: LoanRow, amount: Decimal, credit: bool,
+                       value_date: date) -> tuple[ProductAccounting, int | None]:
+    """The product's accounting with the channel's fund-source account in place."""
+    if (channel.payment_type_id is None) == (channel.deposit_account_id is None):
+        raise InvalidInput("give either payment_type_id or deposit_account_id", field="payment_type_id")
+    if channel.deposit_account_id is not None:
+        if deposits is None:
+            raise InvalidInput("deposit accounts are not linked to loans yet; use a payment type",
+                               field="deposit_account_id")
+        code = await deposits.move(uow, channel.deposit_account_id, client_id=loan.client_id, amount=amount,
+                                   currency=loan.currency.strip(), credit=credit, value_date=value_date,
+                                   reference=f"loan {loan.id}")
+        return msgspec.structs.replace(
+            accounting, accounts={**accounting.accounts, AccountingRole.FUND_SOURCE: code}), None
+    payment_type = await uow.session.get(PaymentTypeRow, channel.payment_type_id)
+    if payment_type is None or not payment_type.active:
+        raise InvalidInput(f"no active payment type {channel.payment_type_id}", field="payment_type_id")
+    assert channel.payment_type_id is not None
+    overrides = dict(accounting.payment_type_accounts)
+    if channel.payment_type_id not in overrides and payment_type.gl_account_id is not None:
+        code = await uow.session.scalar(text("SELECT code FROM gl_account WHERE id = :id"),
+                                        {"id": payment_type.gl_account_id})
+        overrides[channel.payment_type_id] = code
+    return msgspec.structs.replace(accounting, payment_type_accounts=overrides), channel.payment_type_id
+
+
+async def _locked(uow: UnitOfWork, loan_id: int, scope: OfficeScope | None) -> LoanRow:
+    return await load_row(uow, loan_id, scope=scope, for_update=True)
+
+
+async def _next_sequence(uow: UnitOfWork, loan_id: int) -> tuple[int, date | None]:
+    row = (await uow.session.execute(select(func.max(LoanTransactionRow.sequence_number),
+                                            func.max(LoanTransactionRow.value_date)).where(
+        LoanTransactionRow.loan_id == loan_id))).one()
+    return int(row[0] or 0) + 1, row[1]
+
+
+def _check_value_date(value_date: date, *, today: date, not_before: date | None, what: str) -> None:
+    if value_date > today:
+        raise InvalidInput(f"a {what} cannot be dated in the future (today is {today})", field="value_date")
+    if not_before is not None and value_date < not_before:
+        raise InvalidInput(f"a {what} cannot be dated before {not_before}, the loan's last transaction",
+                           field="value_date")
+
+
+async def _book(uow: UnitOfWork, accounting: ProductAccounting, event: ProductEvent, *, loan: LoanRow,
+                value_date: date, description: str, actor: str, sequence: int) -> Any:
+    entry = build_entry(ProductKind.LOAN, accounting, event, entry_id=uuid7(), office_id=loan.office_id,
+                        value_date=value_date, description=description[:500], actor=actor,
+                        reference=Reference(source_type=SOURCE_TYPE, source_id=f"{loan.id}/{sequence}"))
+    if entry is None:
+        return None
+    booked = await book_entries(uow, [entry])
+    return booked[0].entry_id
+
+
+async def _fee_charge_ids(uow: UnitOfWork, product: LoanProduct) -> dict[str, int]:
+    """The product's charges by the name the schedule gives their fees (to use their own income account)."""
+    rows = (await uow.session.execute(select(ChargeRow.name, ChargeRow.id).where(
+        ChargeRow.id.in_(product.charge_ids)))).all()
+    return {name[:80]: charge_id for name, charge_id in rows}
+
+
+# --------------------------------------------------------------------------- disbursement
+
+async def disburse(uow_factory: UnitOfWorkFactory, loan_id: int, command: Disburse, *, actor: str,
+                   scope: OfficeScope, idempotency_key: str | None = None,
+                   deposits: DepositAccounts | None = None, today: date | None = None) -> LoanTransaction:
+    """Pay out an approved loan in full on ``value_date``: the schedule is generated from the
+    frozen terms at that date and kept on the loan; the entry debits the portfolio and credits
+    the fund source, less the disbursement fees (and their VAT) withheld; under upfront
+    accrual it also recognises the schedule's whole interest."""
+    fingerprint = _fingerprint(command)
+    async with uow_factory() as uow:
+        row = await _locked(uow, loan_id, scope)
+        replay = await _replayed(uow, loan_id, "disbursement", idempotency_key, fingerprint)
+        if replay is not None:
+            return replay
+        if row.status != LoanStatus.APPROVED.value:
+            raise Conflict(f"loan {loan_id} is {row.status}; only an approved loan is disbursed", field="loan_id")
+        sequence, _last = await _next_sequence(uow, loan_id)
+        _check_value_date(command.value_date, today=today or date.today(), not_before=None, what="disbursement")
+        product = await get_product_in(uow, row.product_id, row.product_version)
+        close = product.identity.close_date
+        if close is not None and command.value_date >= close:
+            raise InvalidInput(f"the product closed on {close}; no disbursement after it", field="value_date")
+        record = await load_record(uow, loan_id)
+        terms = msgspec.structs.replace(record.terms, disbursement_date=command.value_date)
+        try:
+            schedule = generate_schedule(terms)
+        except TermsError as error:
+            raise InvalidInput(f"the terms do not fit this disbursement date: {error.message}",
+                               field="value_date") from error
+        charge_ids = await _fee_charge_ids(uow, product)
+        parts = [EventPart(component=Component.PRINCIPAL, amount=terms.principal_amount)]
+        for fee in schedule.fee_charges:
+            if fee.instalment_number == 0 and fee.amount > 0:
+                parts.append(EventPart(component=Component.FEE, amount=fee.amount, charge_id=charge_ids.get(fee.name)))
+        fee_total = sum((p.amount for p in parts if p.component is Component.FEE), Decimal(0))
+        vat_total = sum((fee.vat_amount for fee in schedule.fee_charges if fee.instalment_number == 0), Decimal(0))
+        if vat_total > 0:
+            parts.append(EventPart(component=Component.VAT, amount=vat_total))
+        if schedule.totals.interest_amount > 0:
+            # Posted only under accrual upfront (the other rules' tables have no such line).
+            parts.append(EventPart(component=Component.INTEREST, amount=schedule.totals.interest_amount))
+        accounting, payment_type_id = await _fund_source(
+            uow, product.accounting, command.channel, deposits=deposits, loan=row,
+            amount=terms.principal_amount - fee_total - vat_total, credit=True, value_date=command.value_date)
+        event = ProductEvent(kind=EventKind.DISBURSEMENT, currency=record.currency, parts=tuple(parts),
+                             payment_type_id=payment_type_id, classification=LoanClassification.HEALTHY)
+        entry_id = await _book(uow, accounting, event, loan=row, value_date=command.value_date,
+                               description=f"Décaissement prêt n° {loan_id}", actor=actor, sequence=sequence)
+        transaction = LoanTransactionRow(
+            loan_id=loan_id, sequence_number=sequence, kind="disbursement", value_date=command.value_date,
+            currency=record.currency, amount=terms.principal_amount, principal=terms.principal_amount,
+            fee=fee_total, vat=vat_total, classification=LoanClassification.HEALTHY.value,
+            payment_type_id=payment_type_id, receipt_number=command.channel.receipt_number, allocation=[],
+            journal_entry_id=entry_id, idempotency_key=idempotency_key, request_fingerprint=fingerprint,
+            created_by=actor)
+        uow.session.add(transaction)
+        row.status = LoanStatus.ACTIVE.value
+        row.terms = msgspec.to_builtins(terms)
+        row.schedule = msgspec.to_builtins(schedule)
+        row.disbursed_on = command.value_date
+        row.updated_at = func.now()  # type: ignore[assignment]
+        row.updated_by = actor
+        await uow.session.flush()
+        await uow.session.refresh(transaction)
+        answer = to_transaction(transaction)
+        await uow.commit()
+    return answer
+
+
+# --------------------------------------------------------------------------- repayment
+
+def _paid_lines(rows: Sequence[LoanTransactionRow]) -> list[AllocationLine]:
+    lines: list[AllocationLine] = []
+    for row in rows:
+        if row.kind == "repayment":
+            lines.extend(msgspec.convert(row.allocation, list[AllocationLine]))
+    return lines
+
+
+def is_doubtful(product: LoanProduct, position: LoanPosition) -> bool:
+    """Doubtful (souffrant) once overdue longer than the product's days to NPA."""
+    return product.days_to_npa is not None and position.days_overdue > product.days_to_npa
+
+
+async def repay(uow_factory: UnitOfWorkFactory, loan_id: int, command: Repay, *, actor: str, scope: OfficeScope,
+                idempotency_key: str | None = None, deposits: DepositAccounts | None = None,
+                today: date | None = None) -> LoanTransaction:
+    """Take a repayment: allocated oldest instalment first, components in the product's healthy
+    or doubtful order; what exceeds everything owed goes to the overpayment liability. The
+    loan closes when nothing is left outstanding."""
+    fingerprint = _fingerprint(command)
+    async with uow_factory() as uow:
+        row = await _locked(uow, loan_id, scope)
+        replay = await _replayed(uow, loan_id, "repayment", idempotency_key, fingerprint)
+        if replay is not None:
+            return replay
+        if row.status != LoanStatus.ACTIVE.value:
+            raise Conflict(f"loan {loan_id} is {row.status}; repayments are taken on active loans only",
+                           field="loan_id")
+        currency = row.currency.strip()
+        check_amount(command.amount, currency, field="amount")
+        sequence, last_date = await _next_sequence(uow, loan_id)
+        _check_value_date(command.value_date, today=today or date.today(), not_before=last_date, what="repayment")
+        product = await get_product_in(uow, row.product_id, row.product_version)
+        assert row.schedule is not None
+        schedule = msgspec.convert(row.schedule, Schedule)
+        history = (await uow.session.scalars(select(LoanTransactionRow).where(
+            LoanTransactionRow.loan_id == loan_id).order_by(LoanTransactionRow.sequence_number))).all()
+        paid = _paid_lines(history)
+        position = loan_position(schedule, paid, command.value_date)
+        doubtful = is_doubtful(product, position)
+        order = product.allocation_order_doubtful if doubtful else product.allocation_order_healthy
+        allocation = allocate(command.amount, remaining_dues(schedule, paid), order)
+        parts = [EventPart(component=c, amount=allocation.total(c)) for c in ALLOCABLE if allocation.total(c) > 0]
+        if allocation.overpayment > 0:
+            parts.append(EventPart(component=Component.OVERPAYMENT, amount=allocation.overpayment))
+        accounting, payment_type_id = await _fund_source(
+            uow, product.accounting, command.channel, deposits=deposits, loan=row, amount=command.amount,
+            credit=False, value_date=command.value_date)
+        event = ProductEvent(kind=EventKind.REPAYMENT, currency=currency, parts=tuple(parts),
+                             payment_type_id=payment_type_id, classification=LoanClassification.HEALTHY)
+        entry_id = await _book(uow, accounting, event, loan=row, value_date=command.value_date,
+                               description=f"Remboursement prêt n° {loan_id}", actor=actor, sequence=sequence)
+        transaction = LoanTransactionRow(
+            loan_id=loan_id, sequence_number=sequence, kind="repayment", value_date=command.value_date,
+            currency=currency, amount=command.amount, principal=allocation.total(Component.PRINCIPAL),
+            interest=allocation.total(Component.INTEREST), fee=allocation.total(Component.FEE),
+            penalty=allocation.total(Component.PENALTY), vat=allocation.total(Component.VAT),
+            overpayment=allocation.overpayment,
+            classification=(LoanClassification.DOUBTFUL if doubtful else LoanClassification.HEALTHY).value,
+            payment_type_id=payment_type_id, receipt_number=command.channel.receipt_number,
+            allocation=msgspec.to_builtins(allocation.lines), journal_entry_id=entry_id,
+            idempotency_key=idempotency_key, request_fingerprint=fingerprint, created_by=actor)
+        uow.session.add(transaction)
+        if not remaining_dues(schedule, [*paid, *allocation.lines]):
+            row.status = LoanStatus.CLOSED.value
+        row.updated_at = func.now()  # type: ignore[assignment]
+        row.updated_by = actor
+        await uow.session.flush()
+        await uow.session.refresh(transaction)
+        answer = to_transaction(transaction)
+        await uow.commit()
+    return answer
+
+
+# --------------------------------------------------------------------------- read
+
+async def transactions(uow: UnitOfWork, loan_id: int, *, scope: OfficeScope) -> list[LoanTransaction]:
+    async with uow:
+        await load_row(uow, loan_id, scope=scope)
+        rows = (await uow.session.scalars(select(LoanTransactionRow).where(
+            LoanTransactionRow.loan_id == loan_id).order_by(LoanTransactionRow.sequence_number)
+            .limit(TRANSACTIONS_LISTED_MAX))).all()
+        return [to_transaction(row) for row in rows]
+
+
+async def loan_view(uow: UnitOfWork, loan_id: int, *, scope: OfficeScope, as_of: date | None = None) -> LoanView:
+    """The loan with its schedule and, once disbursed, its position derived from its transactions."""
+    async with uow:
+        record: LoanRecord = await load_record(uow, loan_id, scope=scope)
+        if record.schedule is None:
+            return LoanView(loan=record, position=None)
+        rows = (await uow.session.scalars(select(LoanTransactionRow).where(
+            LoanTransactionRow.loan_id == loan_id, LoanTransactionRow.kind == "repayment"))).all()
+    on = as_of or date.today()
+    return LoanView(loan=record, position=loan_position(record.schedule, _paid_lines(rows), on))
