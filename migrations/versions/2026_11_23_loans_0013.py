@@ -19,7 +19,8 @@ from migrations import run_script as _script
 revision = "0013"
 down_revision = "0009"
 branch_labels = None
-depends_on = None
+depends_on = ("0003", "0006", "0007")
+"""Clients (0007), staff users (0006) and the journal with its chain (0003) must exist first."""
 
 TABLES = """
 CREATE TABLE loan (
@@ -136,20 +137,10 @@ def _grants(app_role: str) -> str:
     role = app_role.replace('"', "")
     return f"""
 GRANT SELECT ON loan, loan_guarantor, loan_decision, loan_transaction TO "{role}";
-GRANT INSERT (client_id, office_id, product_id, product_version, currency, status, loan_cycle, principal_requested,
-              expected_disbursement_date, requested, terms, details, requirements, maker_user_id, created_by,
-              updated_by)
-    ON loan TO "{role}";
+GRANT INSERT ON loan, loan_guarantor, loan_decision, loan_transaction TO "{role}";
 GRANT UPDATE (status, principal_approved, terms, requirements, approval_levels, schedule, disbursed_on, submitted_at,
               submitted_by, updated_at, updated_by)
     ON loan TO "{role}";
-GRANT INSERT ON loan_guarantor TO "{role}";
-GRANT INSERT (loan_id, level_order, level_label, decision, principal_approved, reason_ids, note, decided_by,
-              decided_by_user_id) ON loan_decision TO "{role}";
-GRANT INSERT (loan_id, sequence_number, kind, value_date, currency, amount, principal, interest, fee, penalty, vat,
-              overpayment, classification, payment_type_id, receipt_number, allocation, journal_entry_id,
-              idempotency_key, request_fingerprint, created_by)
-    ON loan_transaction TO "{role}";
 GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO "{role}";
 """
 

@@ -357,7 +357,7 @@ async def _facts(uow: UnitOfWork, app: LoanApplication, product: LoanProduct, cl
     cap = None
     if parameters is not None:
         cap_row = await usury_cap_in_force(session, parameters[1].institution_type, app.expected_disbursement_date)
-        cap = cap_row.rate_annual_percent if cap_row is not None else None
+        cap = _plain(cap_row.rate_annual_percent) if cap_row is not None else None
     apr = monthly = None
     if terms is not None:
         schedule = generate_schedule(terms)
@@ -509,7 +509,7 @@ async def get_product_in(uow: UnitOfWork, product_id: int, version: int) -> Loan
     settings = await uow.session.scalar(text(
         "SELECT settings FROM product_version WHERE product_id = :p AND version = :v"), {"p": product_id, "v": version})
     assert settings is not None, (product_id, version)
-    return msgspec.convert(settings, LoanProduct)
+    return msgspec.convert(settings, LoanProduct, strict=False)
 
 
 async def _last_undo(uow: UnitOfWork, loan_id: int) -> int:

@@ -154,7 +154,7 @@ async def _book(uow: UnitOfWork, accounting: ProductAccounting, event: ProductEv
     if entry is None:
         return None
     booked = await book_entries(uow, [entry])
-    return booked[0].entry_id
+    return booked[0].entry.entry_id
 
 
 async def _fee_charge_ids(uow: UnitOfWork, product: LoanProduct) -> dict[str, int]:
@@ -329,5 +329,5 @@ async def loan_view(uow: UnitOfWork, loan_id: int, *, scope: OfficeScope, as_of:
             return LoanView(loan=record, position=None)
         rows = (await uow.session.scalars(select(LoanTransactionRow).where(
             LoanTransactionRow.loan_id == loan_id, LoanTransactionRow.kind == "repayment"))).all()
-    on = as_of or date.today()
-    return LoanView(loan=record, position=loan_position(record.schedule, _paid_lines(rows), on))
+        paid = _paid_lines(rows)
+    return LoanView(loan=record, position=loan_position(record.schedule, paid, as_of or date.today()))
