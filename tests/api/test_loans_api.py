@@ -382,3 +382,31 @@ async def test_the_application_cannot_rewrite_loan_transactions(engine) -> None:
         async with engine.connect() as connection:
             with pytest.raises(DBAPIError):
                 await connection.execute(text(statement))
+
+
+async def test_verify_queries_flag_a_posting_that_bypassed_the_loans(client, refs, ids, world, staff_user, uow_factory) -> None:  # type: ignore[no-untyped-def]
+    from servicing.loans.reconciliation import VERIFY_QUERIES
+
+    product_id, portfolio = await make_product(client, refs, world, uow_factory, AccountingRule.CASH)
+    loan_id = await approved_loan(client, world, staff_user, product_id)
+    assert (await disburse(client, loan_id, ids["cash"])).status_code == 201
+
+    async def problems() -> dict[str, list[str]]:
+        found: dict[str, list[str]] = {}
+        async with uow_factory() as uow:
+            for name, sql in VERIFY_QUERIES:
+                found[name] = [row.detail for row in (await uow.session.execute(text(sql))).all()
+                               if row.account_code == portfolio or str(loan_id) in row.detail]
+        return found
+
+    assert await problems() == {name: [] for name, _ in VERIFY_QUERIES}
+    manual = await client.post("/api/v1/journal-entries", json={
+        "office_id": world.office_id, "value_date": DISBURSED_ON.isoformat(), "description": "Écriture manuelle",
+        "lines": [{"account_code": portfolio, "side": "debit", "amount": "1000", "currency": "XOF"},
+                  {"account_code": world.cash, "side": "credit", "amount": "1000", "currency": "XOF"}]})
+    assert manual.status_code == 201, manual.text
+    found = await problems()
+    assert found["loan-portfolio-equals-gl"] == [
+        f"portfolio account {portfolio} (XOF): loans 300000.0000, general ledger 301000.0000"]
+    rows = {r["account_code"]: r for r in (await client.get("/api/v1/reports/loan-portfolio-reconciliation")).json()}
+    assert rows[portfolio]["difference"] == "1000"
