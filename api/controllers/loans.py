@@ -11,7 +11,15 @@ from litestar import Controller, Response, get, post
 from litestar.params import Parameter
 
 from api.schemas.common import INT32_MAX
-from api.schemas.loans import ApprovalIn, DisbursementIn, LoanApplicationIn, RejectionIn, RepaymentIn, UndoIn
+from api.schemas.loans import (
+    ApprovalIn,
+    DisbursementIn,
+    LoanApplicationIn,
+    RejectionIn,
+    RepaymentIn,
+    SendBackIn,
+    UndoIn,
+)
 from api.schemas.problems import PROBLEM_RESPONSES
 from servicing.loans import applications, movements
 from servicing.loans.applications import Checker
@@ -100,6 +108,13 @@ class LoanApplicationController(Controller):
                      uow_factory: UnitOfWorkFactory) -> LoanRecord:
         return await applications.reject(uow_factory, loan_id, checker=_checker(principal), scope=office_scope,
                                          reason_ids=data.reason_ids, note=data.note)
+
+    @post("/{loan_id:int}/send-back", status_code=200, opt=APPROVE, responses=PROBLEM_RESPONSES,
+          summary="Send a submitted application back to its officer (draft) with a note (never by the maker)")
+    async def send_back(self, loan_id: LoanId, data: SendBackIn, principal: Principal, office_scope: OfficeScope,
+                        uow_factory: UnitOfWorkFactory) -> LoanRecord:
+        return await applications.send_back(uow_factory, loan_id, checker=_checker(principal), scope=office_scope,
+                                            note=data.note)
 
     @post("/{loan_id:int}/undo-approval", status_code=200, opt=APPROVE, responses=PROBLEM_RESPONSES,
           summary="Send an approved, undisbursed loan back to decision")

@@ -102,6 +102,12 @@ class RejectionIn(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fiel
     note: LongText = ""
 
 
+class SendBackIn(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """What the officer must complete or change before submitting again."""
+
+    note: Annotated[str, msgspec.Meta(min_length=1, max_length=1000, pattern=r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*$")]
+
+
 class UndoIn(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     note: LongText = ""
 

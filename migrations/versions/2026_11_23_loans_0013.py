@@ -73,7 +73,7 @@ CREATE TABLE loan_decision (
     loan_id integer NOT NULL REFERENCES loan (id),
     level_order smallint,
     level_label varchar(200),
-    decision varchar(10) NOT NULL CHECK (decision IN ('approve', 'reject', 'undo')),
+    decision varchar(10) NOT NULL CHECK (decision IN ('approve', 'reject', 'send_back', 'undo')),
     principal_approved numeric(22, 4),
     reason_ids integer[] NOT NULL DEFAULT '{}',
     note varchar(1000) NOT NULL DEFAULT '',

@@ -52,6 +52,11 @@ class EligibilityFacts(msgspec.Struct, frozen=True, kw_only=True):
     """Why the product refuses the requested terms (None: they are within its limits)."""
     terms_problem_field: str | None
     client_status: str
+    client_is_group: bool
+    """The borrower is a group (solidarity group, association), not a person or a business."""
+    group_lending: str
+    """The product's group lending: individual_only, group (a loan to the group) or joint_liability
+    (a loan to each member of a group)."""
     client_is_group_member: bool
     kyc_complete: bool
     kyc_missing: tuple[str, ...]
@@ -107,6 +112,7 @@ def check_eligibility(facts: EligibilityFacts) -> tuple[RuleResult, ...]:
                 "KYC incomplete: " + ", ".join(f.kyc_missing), field="client_id"),
         _limit("loans_per_client", f.client_loans, f.loans_per_client_max, "loans held or applied for", "client_id"),
     ]
+    results.append(_group_lending(f))
     if f.client_is_group_member:
         results.append(_limit("loans_per_group_member", f.client_loans, f.loans_per_group_member_max,
                               "loans as a group member", "client_id"))
@@ -184,6 +190,19 @@ def _deposit_rules(f: EligibilityFacts) -> list[RuleResult]:
                 reason=f"{amount} {f.currency} of {what} required; deposit accounts are not linked to loans yet, "
                        "so the officer checks it before disbursement"))
     return results
+
+
+def _group_lending(f: EligibilityFacts) -> RuleResult:
+    rule = "group_lending"
+    if f.group_lending == "group":
+        return _result(rule, f.client_is_group, "the product lends to groups and the borrower is a group",
+                       "the product lends to groups only", field="client_id")
+    if f.group_lending == "joint_liability":
+        return _result(rule, f.client_is_group_member and not f.client_is_group,
+                       "a member of a group, under the group's joint liability",
+                       "the product lends to members of a group only", field="client_id")
+    return _result(rule, not f.client_is_group, "an individual loan to a person or a business",
+                   "the product lends to individuals only, not to groups", field="client_id")
 
 
 def _debt_ratio(f: EligibilityFacts) -> RuleResult:

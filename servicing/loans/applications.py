@@ -376,7 +376,8 @@ async def _facts(uow: UnitOfWork, app: LoanApplication, product: LoanProduct, cl
         currency=product.currency, principal=app.principal_amount,
         terms_problem=problem.message if problem is not None else None,
         terms_problem_field=_api_field(problem.field) if problem is not None else None,
-        client_status=client.status, client_is_group_member=bool(client.group_member),
+        client_status=client.status, client_is_group=client.client_type == "group",
+        group_lending=product.group_lending.value, client_is_group_member=bool(client.group_member),
         kyc_complete=kyc_complete, kyc_missing=kyc_missing,
         client_loans=len(held), client_loans_of_product=sum(1 for p in held if p == app.product_id),
         client_restricted_products=tuple(sorted({p for p in held if p in product.product_mix.restricted_product_ids})),
@@ -412,9 +413,9 @@ async def submit(uow_factory: UnitOfWorkFactory, loan_id: int, *, actor: str, sc
         if row.status != LoanStatus.DRAFT.value:
             raise Conflict(f"loan {loan_id} is {row.status}", field="loan_id")
         row.status = LoanStatus.SUBMITTED.value
-        row.submitted_at = func.now()  # type: ignore[assignment]
+        row.submitted_at = func.now()
         row.submitted_by = actor
-        row.updated_at = func.now()  # type: ignore[assignment]
+        row.updated_at = func.now()
         row.updated_by = actor
         await uow.session.flush()
         loan = await load_record(uow, loan_id)
@@ -496,7 +497,7 @@ async def approve(uow_factory: UnitOfWorkFactory, loan_id: int, *, checker: Chec
         row.requirements = msgspec.to_builtins(loan_requirements(product, amount))
         if done + 1 >= max(len(levels), 1):
             row.status = LoanStatus.APPROVED.value
-        row.updated_at = func.now()  # type: ignore[assignment]
+        row.updated_at = func.now()
         row.updated_by = checker.username
         await uow.session.flush()
         loan = await load_record(uow, loan_id)
@@ -534,7 +535,28 @@ async def reject(uow_factory: UnitOfWorkFactory, loan_id: int, *, checker: Check
                                         note=note[:TEXT_MAX], decided_by=checker.username,
                                         decided_by_user_id=checker.user_id))
         row.status = LoanStatus.REJECTED.value
-        row.updated_at = func.now()  # type: ignore[assignment]
+        row.updated_at = func.now()
+        row.updated_by = checker.username
+        await uow.session.flush()
+        loan = await load_record(uow, loan_id)
+        await uow.commit()
+    return loan
+
+
+async def send_back(uow_factory: UnitOfWorkFactory, loan_id: int, *, checker: Checker, scope: OfficeScope,
+                    note: str) -> LoanRecord:
+    """Submitted -> draft, with the decider's note: the officer completes the file and submits again."""
+    async with uow_factory() as uow:
+        row = await load_row(uow, loan_id, scope=scope, for_update=True)
+        if row.status != LoanStatus.SUBMITTED.value:
+            raise Conflict(f"loan {loan_id} is {row.status}; only a submitted application can be sent back",
+                           field="loan_id")
+        await _checks_checker(uow, row, checker)
+        uow.session.add(LoanDecisionRow(loan_id=loan_id, decision="send_back", note=note[:TEXT_MAX],
+                                        decided_by=checker.username, decided_by_user_id=checker.user_id))
+        row.status = LoanStatus.DRAFT.value
+        row.approval_levels = 0
+        row.updated_at = func.now()
         row.updated_by = checker.username
         await uow.session.flush()
         loan = await load_record(uow, loan_id)
@@ -554,7 +576,7 @@ async def undo_approval(uow_factory: UnitOfWorkFactory, loan_id: int, *, checker
                                         decided_by=checker.username, decided_by_user_id=checker.user_id))
         row.status = LoanStatus.SUBMITTED.value
         row.approval_levels = 0
-        row.updated_at = func.now()  # type: ignore[assignment]
+        row.updated_at = func.now()
         row.updated_by = checker.username
         await uow.session.flush()
         loan = await load_record(uow, loan_id)

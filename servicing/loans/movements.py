@@ -225,7 +225,7 @@ async def disburse(uow_factory: UnitOfWorkFactory, loan_id: int, command: Disbur
         row.terms = msgspec.to_builtins(terms)
         row.schedule = msgspec.to_builtins(schedule)
         row.disbursed_on = command.value_date
-        row.updated_at = func.now()  # type: ignore[assignment]
+        row.updated_at = func.now()
         row.updated_by = actor
         await uow.session.flush()
         await uow.session.refresh(transaction)
@@ -301,7 +301,7 @@ async def repay(uow_factory: UnitOfWorkFactory, loan_id: int, command: Repay, *,
         uow.session.add(transaction)
         if not remaining_dues(schedule, [*paid, *allocation.lines]):
             row.status = LoanStatus.CLOSED.value
-        row.updated_at = func.now()  # type: ignore[assignment]
+        row.updated_at = func.now()
         row.updated_by = actor
         await uow.session.flush()
         await uow.session.refresh(transaction)

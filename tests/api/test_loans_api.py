@@ -313,9 +313,14 @@ async def test_rejection_keeps_its_reasons(client, refs, ids, world, staff_user,
     loan_id = (await client.post(APPS, json=application(client_id, product_id))).json()["loan_id"]
     await client.post(f"{APPS}/{loan_id}/submit")
     checker = await staff_user("credit_committee", office_id=world.office_id)
+    assert_problem(await client.post(f"{APPS}/{loan_id}/send-back", json={"note": ""}, headers=checker.headers), 400)
+    sent_back = (await client.post(f"{APPS}/{loan_id}/send-back", json={"note": "Joindre le bilan"},
+                                   headers=checker.headers)).json()
+    assert sent_back["status"] == "draft" and sent_back["decisions"][-1]["note"] == "Joindre le bilan"
+    assert (await client.post(f"{APPS}/{loan_id}/submit")).json()["status"] == "submitted"
     rejected = (await client.post(f"{APPS}/{loan_id}/reject", headers=checker.headers,
                                   json={"reason_ids": [ids["reject_reason"]], "note": "Revenus insuffisants"})).json()
-    assert rejected["status"] == "rejected" and rejected["decisions"][0]["reason_ids"] == [ids["reject_reason"]]
+    assert rejected["status"] == "rejected" and rejected["decisions"][-1]["reason_ids"] == [ids["reject_reason"]]
     listed = (await client.get(APPS, params={"status": "rejected", "client_id": client_id})).json()
     assert [loan["loan_id"] for loan in listed] == [loan_id]
 

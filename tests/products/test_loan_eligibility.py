@@ -7,7 +7,13 @@ from decimal import Decimal
 import msgspec
 
 from products.catalogue.common import AmountRange, CountRange, ProductIdentity
-from products.loans.eligibility import EligibilityFacts, Guarantee, Outcome, blocking_failures, check_eligibility
+from products.loans.eligibility import (
+    EligibilityFacts,
+    Guarantee,
+    Outcome,
+    blocking_failures,
+    check_eligibility,
+)
 from products.loans.product import FinancialAnalysis, Guarantees, GuarantorRule, LoanProduct, MandatorySavings
 from products.loans.requirements import loan_requirements
 
@@ -24,13 +30,13 @@ PRODUCT = LoanProduct(
 )
 GOOD = EligibilityFacts(
     currency="XOF", principal=D(100_000), terms_problem=None, terms_problem_field=None, client_status="active",
-    client_is_group_member=False, kyc_complete=True, kyc_missing=(), client_loans=0, client_loans_of_product=0,
+    client_is_group=False, group_lending="individual_only", client_is_group_member=False, kyc_complete=True, kyc_missing=(), client_loans=0, client_loans_of_product=0,
     client_restricted_products=(), loans_per_client_max=2, loans_per_group_member_max=1, loans_per_guarantor_max=2,
     concurrent_loans_of_product_max=None, requirements=loan_requirements(PRODUCT, D(100_000)),
     guarantors=(Guarantee(client_id=7, amount=D(30_000), loans_guaranteed=0),), co_signers=0,
     collateral_value=D(25_000), monthly_income=D(150_000), monthly_instalment=D(9_200), debt_ratio_max_percent=D(33),
     apr_annual_percent=D("19.5"), usury_cap_percent=D(24), product_apr_max_percent=D(30))
-RULES = {"product_limits", "client_active", "client_not_blacklisted", "kyc_complete", "loans_per_client",
+RULES = {"product_limits", "group_lending", "client_active", "client_not_blacklisted", "kyc_complete", "loans_per_client",
          "loans_per_group_member", "concurrent_loans_of_product", "product_mix", "guarantors_count",
          "co_signers_count", "guarantee_coverage", "guarantee_external", "loans_per_guarantor", "mandatory_savings",
          "cash_collateral", "guarantee_own_funds", "debt_to_income", "usury_cap", "product_apr_max"}
@@ -65,6 +71,10 @@ def test_each_failure_names_its_field_and_why() -> None:
         "guarantee_coverage", "guarantee_external"}
     assert _failed(guarantors=(Guarantee(client_id=7, amount=D(30_000), loans_guaranteed=2),)) == {
         "loans_per_guarantor": ("guarantors", "client(s) 7 already guarantee 2 loans")}
+    assert _failed(client_is_group=True) == {
+        "group_lending": ("client_id", "the product lends to individuals only, not to groups")}
+    assert set(_failed(group_lending="joint_liability")) == {"group_lending"}
+    assert _failed(group_lending="joint_liability", client_is_group_member=True) == {}
     assert _failed(monthly_instalment=D(60_000))["debt_to_income"][0] == "principal_amount"
     assert _failed(apr_annual_percent=D("24.01")) == {
         "usury_cap": ("interest_rate_percent", "TEG 24.01 % exceeds the institution's usury cap of 24 %")}
