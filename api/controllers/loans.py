@@ -35,6 +35,8 @@ WRITE = {"permission": "loans:write"}
 APPROVE = {"permission": "loans:approve"}
 DISBURSE = {"permission": "loans:disburse"}
 REPAY = {"permission": "loans:repay"}
+REVERSE = {"permission": "loans:reverse"}
+TransactionId = Annotated[int, Parameter(ge=1, le=9_223_372_036_854_775_807)]
 LIST_MAX = 200
 
 
@@ -154,6 +156,14 @@ class LoanController(Controller):
         answer = await movements.repay(uow_factory, loan_id, data.to_command(), actor=actor, scope=office_scope,
                                        idempotency_key=header_idempotency_key)
         return Response(answer, status_code=201)
+
+    @post("/{loan_id:int}/transactions/{transaction_id:int}/reversal", status_code=201, opt=REVERSE,
+          responses=PROBLEM_RESPONSES,
+          summary="Reverse a repayment: its entry and every later repayment's are reversed, the later ones taken "
+                  "again in order; answers the transactions written")
+    async def reverse(self, loan_id: LoanId, transaction_id: TransactionId, actor: str, office_scope: OfficeScope,
+                      uow_factory: UnitOfWorkFactory) -> list[LoanTransaction]:
+        return await movements.reverse_repayment(uow_factory, loan_id, transaction_id, actor=actor, scope=office_scope)
 
     @get("/{loan_id:int}/transactions", opt=READ, responses=PROBLEM_RESPONSES,
          summary="The loan's transactions in order, each with its allocation and journal entry id")

@@ -139,6 +139,7 @@ class LoanTransaction(msgspec.Struct, frozen=True, kw_only=True):
     loan_id: int
     sequence_number: int
     kind: str
+    reverses_transaction_id: int | None
     value_date: date
     currency: str
     amount: Decimal

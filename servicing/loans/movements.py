@@ -24,6 +24,7 @@ from sqlalchemy import func, select, text
 
 from ledger.model import Reference
 from ledger.money import check_amount
+from ledger.reversal import reverse
 from products.accounting import ProductAccounting, build_entry
 from products.events import EventPart, LoanClassification, ProductEvent
 from products.loans.allocation import ALLOCABLE, AllocationLine, allocate
@@ -34,7 +35,7 @@ from products.loans.product import LoanProduct
 from products.loans.schedule import generate_schedule
 from products.posting_rules import AccountingRole, Component, EventKind, ProductKind
 from products.reference.db.tables import ChargeRow, PaymentTypeRow
-from servicing.errors import Conflict, InvalidInput
+from servicing.errors import Conflict, InvalidInput, NotFound
 from servicing.ids import uuid7
 from servicing.journal import book_entries
 from servicing.loans.applications import get_product_in, load_record, load_row
@@ -48,6 +49,7 @@ from servicing.loans.model import (
     LoanView,
     Repay,
 )
+from servicing.queries import load_entry
 from servicing.staff.scope import OfficeScope
 from servicing.unit_of_work import UnitOfWork, UnitOfWorkFactory
 
@@ -79,6 +81,7 @@ def _plain(value: Decimal) -> Decimal:
 def to_transaction(row: LoanTransactionRow) -> LoanTransaction:
     return LoanTransaction(
         transaction_id=row.id, loan_id=row.loan_id, sequence_number=row.sequence_number, kind=row.kind,
+        reverses_transaction_id=row.reverses_transaction_id,
         value_date=row.value_date, currency=row.currency.strip(), amount=_plain(row.amount),
         principal=_plain(row.principal), interest=_plain(row.interest), fee=_plain(row.fee),
         penalty=_plain(row.penalty), vat=_plain(row.vat), overpayment=_plain(row.overpayment),
@@ -237,9 +240,11 @@ async def disburse(uow_factory: UnitOfWorkFactory, loan_id: int, command: Disbur
 # --------------------------------------------------------------------------- repayment
 
 def _paid_lines(rows: Sequence[LoanTransactionRow]) -> list[AllocationLine]:
+    """Allocation lines of the repayments that stand (not reversed)."""
+    reversed_ids = {row.reverses_transaction_id for row in rows if row.reverses_transaction_id is not None}
     lines: list[AllocationLine] = []
     for row in rows:
-        if row.kind == "repayment":
+        if row.kind == "repayment" and row.id not in reversed_ids:
             lines.extend(msgspec.convert(row.allocation, list[AllocationLine]))
     return lines
 
@@ -264,48 +269,129 @@ async def repay(uow_factory: UnitOfWorkFactory, loan_id: int, command: Repay, *,
         if row.status != LoanStatus.ACTIVE.value:
             raise Conflict(f"loan {loan_id} is {row.status}; repayments are taken on active loans only",
                            field="loan_id")
-        currency = row.currency.strip()
-        check_amount(command.amount, currency, field="amount")
-        sequence, last_date = await _next_sequence(uow, loan_id)
+        check_amount(command.amount, row.currency.strip(), field="amount")
+        _sequence, last_date = await _next_sequence(uow, loan_id)
         _check_value_date(command.value_date, today=today or date.today(), not_before=last_date, what="repayment")
         product = await get_product_in(uow, row.product_id, row.product_version)
-        assert row.schedule is not None
-        schedule = msgspec.convert(row.schedule, Schedule)
-        history = (await uow.session.scalars(select(LoanTransactionRow).where(
-            LoanTransactionRow.loan_id == loan_id).order_by(LoanTransactionRow.sequence_number))).all()
-        paid = _paid_lines(history)
-        position = loan_position(schedule, paid, command.value_date)
-        doubtful = is_doubtful(product, position)
-        order = product.allocation_order_doubtful if doubtful else product.allocation_order_healthy
-        allocation = allocate(command.amount, remaining_dues(schedule, paid), order)
-        parts = [EventPart(component=c, amount=allocation.total(c)) for c in ALLOCABLE if allocation.total(c) > 0]
-        if allocation.overpayment > 0:
-            parts.append(EventPart(component=Component.OVERPAYMENT, amount=allocation.overpayment))
         accounting, payment_type_id = await _fund_source(
             uow, product.accounting, command.channel, deposits=deposits, loan=row, amount=command.amount,
             credit=False, value_date=command.value_date)
-        event = ProductEvent(kind=EventKind.REPAYMENT, currency=currency, parts=tuple(parts),
-                             payment_type_id=payment_type_id, classification=LoanClassification.HEALTHY)
-        entry_id = await _book(uow, accounting, event, loan=row, value_date=command.value_date,
-                               description=f"Remboursement prêt n° {loan_id}", actor=actor, sequence=sequence)
-        transaction = LoanTransactionRow(
-            loan_id=loan_id, sequence_number=sequence, kind="repayment", value_date=command.value_date,
-            currency=currency, amount=command.amount, principal=allocation.total(Component.PRINCIPAL),
-            interest=allocation.total(Component.INTEREST), fee=allocation.total(Component.FEE),
-            penalty=allocation.total(Component.PENALTY), vat=allocation.total(Component.VAT),
-            overpayment=allocation.overpayment,
-            classification=(LoanClassification.DOUBTFUL if doubtful else LoanClassification.HEALTHY).value,
-            payment_type_id=payment_type_id, receipt_number=command.channel.receipt_number,
-            allocation=msgspec.to_builtins(allocation.lines), journal_entry_id=entry_id,
-            idempotency_key=idempotency_key, request_fingerprint=fingerprint, created_by=actor)
-        uow.session.add(transaction)
-        if not remaining_dues(schedule, [*paid, *allocation.lines]):
-            row.status = LoanStatus.CLOSED.value
-        row.updated_at = func.now()
-        row.updated_by = actor
-        await uow.session.flush()
-        await uow.session.refresh(transaction)
+        transaction = await _take_repayment(
+            uow, row, product, amount=command.amount, value_date=command.value_date, accounting=accounting,
+            payment_type_id=payment_type_id, receipt_number=command.channel.receipt_number, actor=actor,
+            idempotency_key=idempotency_key, fingerprint=fingerprint)
         answer = to_transaction(transaction)
+        await uow.commit()
+    return answer
+
+
+async def _history(uow: UnitOfWork, loan_id: int) -> list[LoanTransactionRow]:
+    return list((await uow.session.scalars(select(LoanTransactionRow).where(
+        LoanTransactionRow.loan_id == loan_id).order_by(LoanTransactionRow.sequence_number))).all())
+
+
+async def _take_repayment(uow: UnitOfWork, row: LoanRow, product: LoanProduct, *, amount: Decimal, value_date: date,
+                          accounting: ProductAccounting, payment_type_id: int | None, receipt_number: str | None,
+                          actor: str, idempotency_key: str | None, fingerprint: str | None) -> LoanTransactionRow:
+    """Allocate and book one repayment on the locked loan, against what its history left due."""
+    assert row.schedule is not None
+    currency = row.currency.strip()
+    schedule = msgspec.convert(row.schedule, Schedule)
+    history = await _history(uow, row.id)
+    sequence = max((t.sequence_number for t in history), default=0) + 1
+    paid = _paid_lines(history)
+    position = loan_position(schedule, paid, value_date)
+    doubtful = is_doubtful(product, position)
+    order = product.allocation_order_doubtful if doubtful else product.allocation_order_healthy
+    allocation = allocate(amount, remaining_dues(schedule, paid), order)
+    parts = [EventPart(component=c, amount=allocation.total(c)) for c in ALLOCABLE if allocation.total(c) > 0]
+    if allocation.overpayment > 0:
+        parts.append(EventPart(component=Component.OVERPAYMENT, amount=allocation.overpayment))
+    event = ProductEvent(kind=EventKind.REPAYMENT, currency=currency, parts=tuple(parts),
+                         payment_type_id=payment_type_id, classification=LoanClassification.HEALTHY)
+    entry_id = await _book(uow, accounting, event, loan=row, value_date=value_date,
+                           description=f"Remboursement prêt n° {row.id}", actor=actor, sequence=sequence)
+    transaction = LoanTransactionRow(
+        loan_id=row.id, sequence_number=sequence, kind="repayment", value_date=value_date,
+        currency=currency, amount=amount, principal=allocation.total(Component.PRINCIPAL),
+        interest=allocation.total(Component.INTEREST), fee=allocation.total(Component.FEE),
+        penalty=allocation.total(Component.PENALTY), vat=allocation.total(Component.VAT),
+        overpayment=allocation.overpayment,
+        classification=(LoanClassification.DOUBTFUL if doubtful else LoanClassification.HEALTHY).value,
+        payment_type_id=payment_type_id, receipt_number=receipt_number,
+        allocation=msgspec.to_builtins(allocation.lines), journal_entry_id=entry_id,
+        idempotency_key=idempotency_key, request_fingerprint=fingerprint, created_by=actor)
+    uow.session.add(transaction)
+    row.status = (LoanStatus.ACTIVE if remaining_dues(schedule, [*paid, *allocation.lines])
+                  else LoanStatus.CLOSED).value
+    row.updated_at = func.now()
+    row.updated_by = actor
+    await uow.session.flush()
+    await uow.session.refresh(transaction)
+    return transaction
+
+
+async def reverse_repayment(uow_factory: UnitOfWorkFactory, loan_id: int, transaction_id: int, *, actor: str,
+                            scope: OfficeScope) -> list[LoanTransaction]:
+    """Reverse a repayment: its entry is reversed (on its own value date), and so is every later
+    repayment's, which is then taken again, in order, on what is now due, so every allocation
+    stays as if the reversed repayment had never been received. A closed loan reopens when
+    something is due again. Answers the transactions written (reversals, then re-applications)."""
+    async with uow_factory() as uow:
+        row = await _locked(uow, loan_id, scope)
+        history = await _history(uow, loan_id)
+        reversed_ids = {t.reverses_transaction_id for t in history if t.reverses_transaction_id is not None}
+        target = next((t for t in history if t.id == transaction_id), None)
+        if target is None:
+            raise NotFound(f"loan {loan_id} has no transaction {transaction_id}", field="transaction_id")
+        if target.kind != "repayment":
+            raise Conflict(f"transaction {transaction_id} is a {target.kind}; only repayments are reversed here",
+                           field="transaction_id")
+        if target.id in reversed_ids:
+            raise Conflict(f"transaction {transaction_id} is already reversed", field="transaction_id")
+        later = [t for t in history if t.kind == "repayment" and t.sequence_number > target.sequence_number
+                 and t.id not in reversed_ids]
+        product = await get_product_in(uow, row.product_id, row.product_version)
+        sequence = max(t.sequence_number for t in history)
+        written: list[LoanTransactionRow] = []
+        for original in [target, *later]:
+            sequence += 1
+            entry_id = None
+            if original.journal_entry_id is not None:
+                booked = await load_entry(uow.session, original.journal_entry_id)
+                assert booked is not None, original.journal_entry_id
+                mirror = reverse(booked.entry, reversal_id=uuid7(), value_date=original.value_date,
+                                 description=f"Annulation remboursement prêt n° {loan_id}"[:500], actor=actor)
+                entry_id = (await book_entries(uow, [mirror]))[0].entry.entry_id
+            reversal = LoanTransactionRow(
+                loan_id=loan_id, sequence_number=sequence, kind="repayment_reversal",
+                reverses_transaction_id=original.id, value_date=original.value_date, currency=original.currency,
+                amount=original.amount, principal=original.principal, interest=original.interest, fee=original.fee,
+                penalty=original.penalty, vat=original.vat, overpayment=original.overpayment,
+                classification=original.classification, payment_type_id=original.payment_type_id,
+                receipt_number=original.receipt_number, allocation=[], journal_entry_id=entry_id, created_by=actor)
+            uow.session.add(reversal)
+            written.append(reversal)
+        await uow.session.flush()
+        for original in later:
+            accounting, payment_type_id = await _fund_source(
+                uow, product.accounting, FundsChannel(payment_type_id=original.payment_type_id), deposits=None,
+                loan=row, amount=_plain(original.amount), credit=False, value_date=original.value_date)
+            written.append(await _take_repayment(
+                uow, row, product, amount=_plain(original.amount), value_date=original.value_date, accounting=accounting,
+                payment_type_id=payment_type_id, receipt_number=original.receipt_number, actor=actor,
+                idempotency_key=None, fingerprint=None))
+        if not later:
+            assert row.schedule is not None
+            schedule = msgspec.convert(row.schedule, Schedule)
+            row.status = (LoanStatus.ACTIVE if remaining_dues(schedule, _paid_lines(await _history(uow, loan_id)))
+                          else LoanStatus.CLOSED).value
+            row.updated_at = func.now()
+            row.updated_by = actor
+        await uow.session.flush()
+        for transaction in written:
+            await uow.session.refresh(transaction)
+        answer = [to_transaction(t) for t in written]
         await uow.commit()
     return answer
 
@@ -327,7 +413,5 @@ async def loan_view(uow: UnitOfWork, loan_id: int, *, scope: OfficeScope, as_of:
         record: LoanRecord = await load_record(uow, loan_id, scope=scope)
         if record.schedule is None:
             return LoanView(loan=record, position=None)
-        rows = (await uow.session.scalars(select(LoanTransactionRow).where(
-            LoanTransactionRow.loan_id == loan_id, LoanTransactionRow.kind == "repayment"))).all()
-        paid = _paid_lines(rows)
+        paid = _paid_lines(await _history(uow, loan_id))
     return LoanView(loan=record, position=loan_position(record.schedule, paid, as_of or date.today()))

@@ -1,6 +1,7 @@
 """The loan portfolio sub-ledger next to the general ledger.
 
-Sub-ledger: for each loan, principal disbursed less principal repaid, from its transactions.
+Sub-ledger: for each loan, principal disbursed less principal repaid (plus repayments reversed),
+from its transactions.
 General ledger: the balance of the portfolio account its product version maps (the account
 for healthy short-term loans when the product maps one, else its plain portfolio account,
 exactly as `products.accounting.resolve_account` picks it for the loan's postings). Both are
@@ -32,7 +33,7 @@ WITH portfolio AS (
      WHERE p.kind = 'loan' AND pv.accounting_rule <> 'none'
 ), sub AS (
     SELECT pf.account_id, t.currency,
-           sum(CASE t.kind WHEN 'disbursement' THEN t.principal ELSE -t.principal END) AS amount,
+           sum(CASE t.kind WHEN 'repayment' THEN -t.principal ELSE t.principal END) AS amount,
            array_agg(DISTINCT l.product_id ORDER BY l.product_id) AS product_ids,
            count(DISTINCT l.id) AS loans
       FROM loan_transaction t

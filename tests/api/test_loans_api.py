@@ -356,7 +356,7 @@ async def test_concurrent_repayments_never_allocate_the_same_due_twice(client, r
     assert rows[portfolio]["difference"] == "0"
 
 
-@pytest.mark.parametrize("seed", [1, 2])
+@pytest.mark.parametrize("seed", [1, 2, 3])
 async def test_random_movements_keep_the_subledger_equal_to_the_gl(client, refs, ids, world, staff_user, uow_factory, seed) -> None:  # type: ignore[no-untyped-def]
     rng = random.Random(seed)
     rule = rng.choice([AccountingRule.CASH, AccountingRule.ACCRUAL_PERIODIC, AccountingRule.ACCRUAL_UPFRONT])
@@ -374,6 +374,13 @@ async def test_random_movements_keep_the_subledger_equal_to_the_gl(client, refs,
             if answer.status_code == 409:  # paid off and closed
                 break
             assert answer.status_code == 201, answer.text
+        standing = [t for t in (await client.get(f"{LOANS}/{loan_id}/transactions")).json() if t["kind"] == "repayment"]
+        reversed_ids = {t["reverses_transaction_id"] for t in (await client.get(f"{LOANS}/{loan_id}/transactions")).json()}
+        standing = [t for t in standing if t["transaction_id"] not in reversed_ids]
+        if standing and rng.random() < 0.7:
+            victim = rng.choice(standing)["transaction_id"]
+            reversal = await client.post(f"{LOANS}/{loan_id}/transactions/{victim}/reversal")
+            assert reversal.status_code == 201, reversal.text
         view = (await client.get(f"{LOANS}/{loan_id}")).json()
         outstanding += D(next(c for c in view["position"]["components"] if c["component"] == "principal")["outstanding"])
     rows = {r["account_code"]: r for r in (await client.get("/api/v1/reports/loan-portfolio-reconciliation")).json()}
@@ -415,3 +422,43 @@ async def test_verify_queries_flag_a_posting_that_bypassed_the_loans(client, ref
         f"portfolio account {portfolio} (XOF): loans 300000.0000, general ledger 301000.0000"]
     rows = {r["account_code"]: r for r in (await client.get("/api/v1/reports/loan-portfolio-reconciliation")).json()}
     assert rows[portfolio]["difference"] == "1000"
+
+
+async def test_reversing_a_repayment_reapplies_the_later_ones(client, refs, ids, world, staff_user, uow_factory) -> None:  # type: ignore[no-untyped-def]
+    product_id, portfolio = await make_product(client, refs, world, uow_factory, AccountingRule.CASH)
+    loan_id = await approved_loan(client, world, staff_user, product_id)
+    disbursement = (await disburse(client, loan_id, ids["cash"])).json()
+    first = (await repay(client, loan_id, "10000", ids["mobile"], on=DISBURSED_ON + timedelta(days=20))).json()
+    second = (await repay(client, loan_id, "60000", ids["cash"], on=DISBURSED_ON + timedelta(days=45))).json()
+    # 42 658 of principal left on instalment 1, then instalment 2: interest 3 778 (251 842 x 1.5 %), principal 13 564.
+    assert (second["interest"], second["principal"]) == ("3778", "56222")
+    assert_problem(await client.post(f"{LOANS}/{loan_id}/transactions/{disbursement['transaction_id']}/reversal"),
+                   409, "transaction_id")
+    teller = await staff_user("teller", office_id=world.office_id)
+    assert_problem(await client.post(f"{LOANS}/{loan_id}/transactions/{first['transaction_id']}/reversal",
+                                     headers=teller.headers), 403)
+
+    written = await client.post(f"{LOANS}/{loan_id}/transactions/{first['transaction_id']}/reversal")
+    assert written.status_code == 201, written.text
+    reversal_1, reversal_2, again = written.json()
+    assert (reversal_1["kind"], reversal_1["reverses_transaction_id"]) == ("repayment_reversal", first["transaction_id"])
+    assert reversal_2["reverses_transaction_id"] == second["transaction_id"]
+    assert (again["kind"], again["amount"], again["value_date"]) == ("repayment", "60000", second["value_date"])
+    # As if the 10 000 had never come: instalment 1 in full (4 500 + 48 158), then 3 778 + 3 564 of instalment 2.
+    assert (again["interest"], again["principal"]) == ("8278", "51722")
+    assert await entry_lines(uow_factory, reversal_1["journal_entry_id"]) == lines(
+        ("1013", "C", 10_000), ("7021", "D", 4_500), (portfolio, "D", 5_500))
+    assert_problem(await client.post(f"{LOANS}/{loan_id}/transactions/{first['transaction_id']}/reversal"),
+                   409, "transaction_id")
+
+    view = (await client.get(f"{LOANS}/{loan_id}")).json()
+    principal = next(c for c in view["position"]["components"] if c["component"] == "principal")
+    assert principal["paid"] == "51722" and principal["outstanding"] == "248278"
+    rows = {r["account_code"]: r for r in (await client.get("/api/v1/reports/loan-portfolio-reconciliation")).json()}
+    assert rows[portfolio]["subledger"] == "248278" and rows[portfolio]["difference"] == "0"
+
+    closing = (await repay(client, loan_id, "400000", ids["cash"], on=DISBURSED_ON + timedelta(days=50))).json()
+    assert (await client.get(f"{APPS}/{loan_id}")).json()["status"] == "closed"
+    reopened = await client.post(f"{LOANS}/{loan_id}/transactions/{closing['transaction_id']}/reversal")
+    assert reopened.status_code == 201, reopened.text
+    assert (await client.get(f"{APPS}/{loan_id}")).json()["status"] == "active"

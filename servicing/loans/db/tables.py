@@ -77,6 +77,7 @@ class LoanTransactionRow(Base):
     loan_id: Mapped[int] = mapped_column(ForeignKey("loan.id"))
     sequence_number: Mapped[int] = mapped_column(Integer)
     kind: Mapped[str] = mapped_column(String(20))
+    reverses_transaction_id: Mapped[int | None] = mapped_column(BigInteger)
     value_date: Mapped[date] = mapped_column(Date)
     currency: Mapped[str] = mapped_column(CHAR(3))
     amount: Mapped[Decimal] = mapped_column(Numeric(22, 4))
