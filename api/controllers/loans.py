@@ -157,6 +157,12 @@ class LoanController(Controller):
                                        idempotency_key=header_idempotency_key)
         return Response(answer, status_code=201)
 
+    @post("/{loan_id:int}/undo-disbursement", status_code=201, opt=REVERSE, responses=PROBLEM_RESPONSES,
+          summary="Undo a disbursement (no repayment standing): its entry reversed, the loan approved again")
+    async def undo_disbursement(self, loan_id: LoanId, actor: str, office_scope: OfficeScope,
+                                uow_factory: UnitOfWorkFactory) -> LoanTransaction:
+        return await movements.undo_disbursement(uow_factory, loan_id, actor=actor, scope=office_scope)
+
     @post("/{loan_id:int}/transactions/{transaction_id:int}/reversal", status_code=201, opt=REVERSE,
           responses=PROBLEM_RESPONSES,
           summary="Reverse a repayment: its entry and every later repayment's are reversed, the later ones taken "

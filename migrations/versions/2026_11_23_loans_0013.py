@@ -87,7 +87,7 @@ CREATE TABLE loan_transaction (
     id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     loan_id integer NOT NULL REFERENCES loan (id),
     sequence_number integer NOT NULL CHECK (sequence_number >= 1),
-    kind varchar(20) NOT NULL CHECK (kind IN ('disbursement', 'repayment', 'repayment_reversal')),
+    kind varchar(30) NOT NULL CHECK (kind IN ('disbursement', 'repayment', 'repayment_reversal', 'disbursement_reversal')),
     reverses_transaction_id bigint UNIQUE REFERENCES loan_transaction (id),
     value_date date NOT NULL,
     currency char(3) NOT NULL,
@@ -109,7 +109,7 @@ CREATE TABLE loan_transaction (
     created_by varchar(100) NOT NULL,
     UNIQUE (loan_id, sequence_number),
     UNIQUE (loan_id, kind, idempotency_key),
-    CHECK ((kind = 'repayment_reversal') = (reverses_transaction_id IS NOT NULL))
+    CHECK ((kind LIKE '%\_reversal') = (reverses_transaction_id IS NOT NULL))
 );
 CREATE INDEX loan_transaction_entry ON loan_transaction (journal_entry_id);
 """

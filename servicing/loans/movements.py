@@ -285,6 +285,57 @@ async def repay(uow_factory: UnitOfWorkFactory, loan_id: int, command: Repay, *,
     return answer
 
 
+async def undo_disbursement(uow_factory: UnitOfWorkFactory, loan_id: int, *, actor: str,
+                            scope: OfficeScope) -> LoanTransaction:
+    """Take back a disbursement made by mistake: its entry is reversed (mirror entry on its value
+    date) and the loan is approved again, without schedule, ready to be disbursed correctly.
+    Refused while a repayment stands: reverse the repayments first."""
+    async with uow_factory() as uow:
+        row = await _locked(uow, loan_id, scope)
+        if row.status != LoanStatus.ACTIVE.value:
+            raise Conflict(f"loan {loan_id} is {row.status}; only an active loan's disbursement is undone",
+                           field="loan_id")
+        history = await _history(uow, loan_id)
+        reversed_ids = {t.reverses_transaction_id for t in history}
+        if any(t.kind == "repayment" and t.id not in reversed_ids for t in history):
+            raise Conflict("repayments stand on this loan; reverse them first", field="loan_id")
+        original = next(t for t in reversed(history) if t.kind == "disbursement")
+        reversal = await _reverse_transaction(uow, original, kind="disbursement_reversal",
+                                              sequence=history[-1].sequence_number + 1, actor=actor,
+                                              description=f"Annulation décaissement prêt n° {loan_id}")
+        row.status = LoanStatus.APPROVED.value
+        row.schedule = None
+        row.disbursed_on = None
+        row.updated_at = func.now()
+        row.updated_by = actor
+        await uow.session.flush()
+        await uow.session.refresh(reversal)
+        answer = to_transaction(reversal)
+        await uow.commit()
+    return answer
+
+
+async def _reverse_transaction(uow: UnitOfWork, original: LoanTransactionRow, *, kind: str, sequence: int,
+                               actor: str, description: str) -> LoanTransactionRow:
+    """The mirror of a transaction: its entry reversed on the same value date, a row pointing at it."""
+    entry_id = None
+    if original.journal_entry_id is not None:
+        booked = await load_entry(uow.session, original.journal_entry_id)
+        assert booked is not None, original.journal_entry_id
+        mirror = reverse(booked.entry, reversal_id=uuid7(), value_date=original.value_date,
+                         description=description[:500], actor=actor)
+        entry_id = (await book_entries(uow, [mirror]))[0].entry.entry_id
+    reversal = LoanTransactionRow(
+        loan_id=original.loan_id, sequence_number=sequence, kind=kind, reverses_transaction_id=original.id,
+        value_date=original.value_date, currency=original.currency, amount=original.amount,
+        principal=original.principal, interest=original.interest, fee=original.fee, penalty=original.penalty,
+        vat=original.vat, overpayment=original.overpayment, classification=original.classification,
+        payment_type_id=original.payment_type_id, receipt_number=original.receipt_number, allocation=[],
+        journal_entry_id=entry_id, created_by=actor)
+    uow.session.add(reversal)
+    return reversal
+
+
 async def _history(uow: UnitOfWork, loan_id: int) -> list[LoanTransactionRow]:
     return list((await uow.session.scalars(select(LoanTransactionRow).where(
         LoanTransactionRow.loan_id == loan_id).order_by(LoanTransactionRow.sequence_number))).all())
@@ -356,22 +407,9 @@ async def reverse_repayment(uow_factory: UnitOfWorkFactory, loan_id: int, transa
         written: list[LoanTransactionRow] = []
         for original in [target, *later]:
             sequence += 1
-            entry_id = None
-            if original.journal_entry_id is not None:
-                booked = await load_entry(uow.session, original.journal_entry_id)
-                assert booked is not None, original.journal_entry_id
-                mirror = reverse(booked.entry, reversal_id=uuid7(), value_date=original.value_date,
-                                 description=f"Annulation remboursement prêt n° {loan_id}"[:500], actor=actor)
-                entry_id = (await book_entries(uow, [mirror]))[0].entry.entry_id
-            reversal = LoanTransactionRow(
-                loan_id=loan_id, sequence_number=sequence, kind="repayment_reversal",
-                reverses_transaction_id=original.id, value_date=original.value_date, currency=original.currency,
-                amount=original.amount, principal=original.principal, interest=original.interest, fee=original.fee,
-                penalty=original.penalty, vat=original.vat, overpayment=original.overpayment,
-                classification=original.classification, payment_type_id=original.payment_type_id,
-                receipt_number=original.receipt_number, allocation=[], journal_entry_id=entry_id, created_by=actor)
-            uow.session.add(reversal)
-            written.append(reversal)
+            written.append(await _reverse_transaction(
+                uow, original, kind="repayment_reversal", sequence=sequence, actor=actor,
+                description=f"Annulation remboursement prêt n° {loan_id}"))
         await uow.session.flush()
         for original in later:
             accounting, payment_type_id = await _fund_source(

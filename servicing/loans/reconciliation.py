@@ -33,7 +33,7 @@ WITH portfolio AS (
      WHERE p.kind = 'loan' AND pv.accounting_rule <> 'none'
 ), sub AS (
     SELECT pf.account_id, t.currency,
-           sum(CASE t.kind WHEN 'repayment' THEN -t.principal ELSE t.principal END) AS amount,
+           sum(CASE WHEN t.kind IN ('repayment', 'disbursement_reversal') THEN -t.principal ELSE t.principal END) AS amount,
            array_agg(DISTINCT l.product_id ORDER BY l.product_id) AS product_ids,
            count(DISTINCT l.id) AS loans
       FROM loan_transaction t

@@ -462,3 +462,26 @@ async def test_reversing_a_repayment_reapplies_the_later_ones(client, refs, ids,
     reopened = await client.post(f"{LOANS}/{loan_id}/transactions/{closing['transaction_id']}/reversal")
     assert reopened.status_code == 201, reopened.text
     assert (await client.get(f"{APPS}/{loan_id}")).json()["status"] == "active"
+
+
+async def test_undo_a_disbursement(client, refs, ids, world, staff_user, uow_factory) -> None:  # type: ignore[no-untyped-def]
+    product_id, portfolio = await make_product(client, refs, world, uow_factory, AccountingRule.ACCRUAL_UPFRONT)
+    loan_id = await approved_loan(client, world, staff_user, product_id)
+    disbursement = (await disburse(client, loan_id, ids["cash"])).json()
+    paid = (await repay(client, loan_id, "5000", ids["cash"])).json()
+    assert_problem(await client.post(f"{LOANS}/{loan_id}/undo-disbursement"), 409, "loan_id")
+    await client.post(f"{LOANS}/{loan_id}/transactions/{paid['transaction_id']}/reversal")
+    undone = await client.post(f"{LOANS}/{loan_id}/undo-disbursement")
+    assert undone.status_code == 201, undone.text
+    reversal = undone.json()
+    assert (reversal["kind"], reversal["reverses_transaction_id"]) == ("disbursement_reversal",
+                                                                        disbursement["transaction_id"])
+    original = await entry_lines(uow_factory, disbursement["journal_entry_id"])
+    assert await entry_lines(uow_factory, reversal["journal_entry_id"]) == {
+        (code, "C" if side == "D" else "D", amount) for code, side, amount in original}
+    loan = (await client.get(f"{LOANS}/{loan_id}")).json()
+    assert loan["loan"]["status"] == "approved" and loan["loan"]["schedule"] is None and loan["position"] is None
+    rows = {r["account_code"]: r for r in (await client.get("/api/v1/reports/loan-portfolio-reconciliation")).json()}
+    assert rows[portfolio]["subledger"] == rows[portfolio]["general_ledger"] == "0"
+    assert (await disburse(client, loan_id, ids["mobile"])).status_code == 201
+    assert_problem(await client.post(f"{APPS}/{loan_id}/undo-approval", json={}), 409, "loan_id")
