@@ -7,7 +7,7 @@ from enum import StrEnum
 
 import msgspec
 
-from products.catalogue.common import PERCENT_MAX, Checker
+from products.catalogue.common import Checker
 
 
 class CompoundingPeriod(StrEnum):
@@ -57,5 +57,3 @@ def check_interest_settings(check: Checker, field: str, settings: InterestSettin
         check.add(f"{field}.compounding_period",
                   f"cannot be longer than the posting period ({settings.posting_period.value})")
 
-
-RATE_MAX = PERCENT_MAX

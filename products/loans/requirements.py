@@ -8,10 +8,12 @@ what to bring; loan servicing uses the penalty and the hold on guarantee funds."
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from decimal import Decimal
 
 import msgspec
 
+from products.errors import ProductError
 from products.loans.derivation import amount_band
 from products.loans.product import (
     CashCollateral,
@@ -112,3 +114,18 @@ def loan_requirements(product: LoanProduct, principal: Decimal) -> LoanRequireme
         overdue_penalty=penalty,
         financial_analysis=analysis,
     )
+
+
+def check_product_mix(product: LoanProduct, product_id: int, held_product_ids: Sequence[int]) -> None:
+    """Refuse a new loan on ``product`` for a borrower whose active loans are on
+    ``held_product_ids`` (one entry per loan): a restricted product held, or too many loans of
+    this product at once (seed 001 "product mix"). The restriction works both ways, so the
+    caller also checks each held product's own mix against ``product_id``."""
+    mix = product.product_mix
+    for held in held_product_ids:
+        if held in mix.restricted_product_ids:
+            raise ProductError("product_id", f"the borrower holds a loan on product {held}, which this product "
+                                             f"may not be combined with")
+    same = sum(1 for held in held_product_ids if held == product_id)
+    if mix.concurrent_loans_max is not None and same >= mix.concurrent_loans_max:
+        raise ProductError("product_id", f"at most {mix.concurrent_loans_max} loans of this product at once")

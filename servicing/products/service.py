@@ -2,7 +2,7 @@
 row; the product row only points at the current one (plus name, dates and the active flag),
 so an account opened on version 3 keeps version 3's terms whatever happens later.
 
-Validation runs in two layers: the pure rules of the product kind (`products.*.product`),
+Validation runs in two layers: the pure rules of the product kind (`servicing.products.kinds`),
 then the references that need the database (currency, fund source, charges, GL accounts of
 the mapping, payment types, products of the mix). All problems are answered at once, each
 naming its field path; nothing is written when there is one.

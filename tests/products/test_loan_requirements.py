@@ -61,3 +61,18 @@ def test_required_shares_never_exceed_the_principal(principal: int, percent: int
     needs = loan_requirements(product, D(principal))
     assert 0 <= needs.guarantee_amount <= D(principal) + 5
     assert needs.guarantee_amount % 5 == 0
+
+
+def test_product_mix() -> None:
+    import pytest
+
+    from products.errors import ProductError
+    from products.loans.product import ProductMix
+    from products.loans.requirements import check_product_mix
+
+    product = seed_001_loan(product_mix=ProductMix(restricted_product_ids=(7,), concurrent_loans_max=2))
+    check_product_mix(product, 3, [3, 5])
+    with pytest.raises(ProductError, match="product 7"):
+        check_product_mix(product, 3, [5, 7])
+    with pytest.raises(ProductError, match="at most 2"):
+        check_product_mix(product, 3, [3, 3])
