@@ -342,8 +342,14 @@ async def _facts(uow: UnitOfWork, app: LoanApplication, product: LoanProduct, cl
                  kyc_complete: bool, kyc_missing: tuple[str, ...]) -> EligibilityFacts:
     session = uow.session
     exclude = loan_id or 0
-    held = (await session.execute(select(LoanRow.product_id).where(
-        LoanRow.client_id == app.client_id, LoanRow.status.in_(COUNTED_STATUSES), LoanRow.id != exclude))).scalars().all()
+    held_versions = (await session.execute(select(LoanRow.product_id, LoanRow.product_version).where(
+        LoanRow.client_id == app.client_id, LoanRow.status.in_(COUNTED_STATUSES), LoanRow.id != exclude))).all()
+    held = [product_id for product_id, _version in held_versions]
+    # The mix works both ways: this product may exclude a held one, or a held one exclude this.
+    restricted = {p for p in held if p in product.product_mix.restricted_product_ids}
+    for held_id, held_version in set(held_versions):
+        if app.product_id in (await get_product_in(uow, held_id, held_version)).product_mix.restricted_product_ids:
+            restricted.add(held_id)
     guarantees = []
     for guarantor in app.guarantors:
         count = 0
@@ -380,7 +386,7 @@ async def _facts(uow: UnitOfWork, app: LoanApplication, product: LoanProduct, cl
         group_lending=product.group_lending.value, client_is_group_member=bool(client.group_member),
         kyc_complete=kyc_complete, kyc_missing=kyc_missing,
         client_loans=len(held), client_loans_of_product=sum(1 for p in held if p == app.product_id),
-        client_restricted_products=tuple(sorted({p for p in held if p in product.product_mix.restricted_product_ids})),
+        client_restricted_products=tuple(sorted(restricted)),
         loans_per_client_max=tighter(limits.loans_per_client_max, general.loans_per_client_max if general else None),
         loans_per_group_member_max=tighter(limits.loans_per_group_member_max,
                                            general.loans_per_group_member_max if general else None),

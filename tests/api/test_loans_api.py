@@ -485,3 +485,29 @@ async def test_undo_a_disbursement(client, refs, ids, world, staff_user, uow_fac
     assert rows[portfolio]["subledger"] == rows[portfolio]["general_ledger"] == "0"
     assert (await disburse(client, loan_id, ids["mobile"])).status_code == 201
     assert_problem(await client.post(f"{APPS}/{loan_id}/undo-approval", json={}), 409, "loan_id")
+
+
+async def test_product_mix_and_loan_limits_are_checked_both_ways(client, refs, world, staff_user, uow_factory) -> None:  # type: ignore[no-untyped-def]
+    from products.loans.product import ProductMix
+
+    first, _ = await make_product(client, refs, world, uow_factory, AccountingRule.CASH)
+    exclusive, _ = await make_product(client, refs, world, uow_factory, AccountingRule.CASH,
+                                      product_mix=ProductMix(restricted_product_ids=(first,), concurrent_loans_max=1))
+    client_id = await borrower(client, world, staff_user)
+    held = (await client.post(APPS, json=application(client_id, first))).json()["loan_id"]
+    assert (await client.post(f"{APPS}/{held}/submit")).json()["status"] == "submitted"
+
+    def failed(check: dict[str, Any]) -> set[str]:
+        return {r["rule"] for r in check["rules"] if r["outcome"] == "failed"}
+
+    # (the demo credit parameters allow one loan per client: that rule fails too)
+    assert failed((await client.post(f"{APPS}/pre-check", json=application(client_id, exclusive))).json()) - {
+        "loans_per_client"} == {"product_mix"}
+    other = await borrower(client, world, staff_user)
+    taken = (await client.post(APPS, json=application(other, exclusive))).json()["loan_id"]
+    assert (await client.post(f"{APPS}/{taken}/submit")).json()["status"] == "submitted"
+    # The held product excludes the one applied for: refused the other way round too.
+    assert failed((await client.post(f"{APPS}/pre-check", json=application(other, first))).json()) - {
+        "loans_per_client"} == {"product_mix"}
+    assert failed((await client.post(f"{APPS}/pre-check", json=application(other, exclusive))).json()) - {
+        "loans_per_client"} == {"concurrent_loans_of_product"}
