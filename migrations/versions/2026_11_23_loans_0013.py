@@ -22,7 +22,7 @@ branch_labels = None
 depends_on = ("0003", "0006", "0007")
 """Clients (0007), staff users (0006) and the journal with its chain (0003) must exist first."""
 
-TABLES = """
+TABLES = r"""
 CREATE TABLE loan (
     id integer GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     client_id integer NOT NULL REFERENCES client (id),
