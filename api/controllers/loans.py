@@ -23,7 +23,7 @@ from api.schemas.loans import (
 from api.schemas.problems import PROBLEM_RESPONSES
 from servicing.loans import applications, movements
 from servicing.loans.applications import Checker
-from servicing.loans.model import LoanRecord, LoanStatus, LoanTransaction, LoanView, PreCheck
+from servicing.loans.model import LoanRecord, LoanStatus, LoanTransaction, LoanView, PayoffQuote, PreCheck
 from servicing.loans.reconciliation import PortfolioReconciliationRow, portfolio_reconciliation
 from servicing.staff.scope import OfficeScope
 from servicing.staff.sessions import Principal
@@ -138,6 +138,14 @@ class LoanController(Controller):
         as_of: Annotated[date | None, Parameter(query="as_of", required=False)] = None,
     ) -> LoanView:
         return await movements.loan_view(uow_factory(), loan_id, scope=office_scope, as_of=as_of)
+
+    @get("/{loan_id:int}/payoff-quote", opt=READ, responses=PROBLEM_RESPONSES,
+         summary="What closes the loan on a date, per component (the schedule's interest: no recalculation yet)")
+    async def payoff_quote(
+        self, loan_id: LoanId, office_scope: OfficeScope, uow_factory: UnitOfWorkFactory,
+        on: Annotated[date | None, Parameter(query="on", required=False)] = None,
+    ) -> PayoffQuote:
+        return await movements.payoff_quote(uow_factory(), loan_id, scope=office_scope, on=on or date.today())
 
     @post("/{loan_id:int}/disburse", status_code=201, opt=DISBURSE, responses=PROBLEM_RESPONSES,
           summary="Disburse an approved loan by a payment type; one journal entry by the product's rules "

@@ -161,3 +161,20 @@ class LoanTransaction(msgspec.Struct, frozen=True, kw_only=True):
 class LoanView(msgspec.Struct, frozen=True, kw_only=True):
     loan: LoanRecord
     position: LoanPosition | None
+
+
+class PayoffQuote(msgspec.Struct, frozen=True, kw_only=True):
+    """What closes the loan on ``on``: everything the schedule still asks for, per component.
+    ``basis`` says how interest is counted: ``schedule`` (the frozen schedule's interest, as a
+    repayment allocates it; interest to the date needs interest recalculation, not built yet)."""
+
+    loan_id: int
+    on: date
+    currency: str
+    principal: Decimal
+    interest: Decimal
+    fee: Decimal
+    penalty: Decimal
+    vat: Decimal
+    total: Decimal
+    basis: str = "schedule"

@@ -47,6 +47,7 @@ from servicing.loans.model import (
     LoanStatus,
     LoanTransaction,
     LoanView,
+    PayoffQuote,
     Repay,
 )
 from servicing.queries import load_entry
@@ -443,6 +444,21 @@ async def transactions(uow: UnitOfWork, loan_id: int, *, scope: OfficeScope) -> 
             LoanTransactionRow.loan_id == loan_id).order_by(LoanTransactionRow.sequence_number)
             .limit(TRANSACTIONS_LISTED_MAX))).all()
         return [to_transaction(row) for row in rows]
+
+
+async def payoff_quote(uow: UnitOfWork, loan_id: int, *, scope: OfficeScope, on: date) -> PayoffQuote:
+    view = await loan_view(uow, loan_id, scope=scope, as_of=on)
+    if view.loan.status is not LoanStatus.ACTIVE or view.position is None:
+        raise Conflict(f"loan {loan_id} is {view.loan.status.value}; only an active loan has a payoff quote",
+                       field="loan_id")
+    position = view.position
+
+    def left(component: Component) -> Decimal:
+        return position.component(component).outstanding
+
+    return PayoffQuote(loan_id=loan_id, on=on, currency=view.loan.currency, principal=left(Component.PRINCIPAL),
+                       interest=left(Component.INTEREST), fee=left(Component.FEE), penalty=left(Component.PENALTY),
+                       vat=left(Component.VAT), total=position.outstanding)
 
 
 async def loan_view(uow: UnitOfWork, loan_id: int, *, scope: OfficeScope, as_of: date | None = None) -> LoanView:

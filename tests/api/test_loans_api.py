@@ -262,6 +262,14 @@ async def test_refusals_name_the_field_and_write_nothing(client, refs, ids, worl
     assert_problem(await repay(client, loan_id, "1000", ids["cash"], on=DISBURSED_ON - timedelta(days=1)), 422, "value_date")
     assert len((await client.get(f"{LOANS}/{loan_id}/transactions")).json()) == 1, "refusals write nothing"
 
+    quote = (await client.get(f"{LOANS}/{loan_id}/payoff-quote", params={"on": TODAY.isoformat()})).json()
+    assert D(quote["principal"]) == 250_000 and D(quote["total"]) == D(quote["principal"]) + D(quote["interest"])
+    exact = (await repay(client, loan_id, quote["total"], ids["cash"])).json()
+    assert exact["overpayment"] == "0" and (await client.get(f"{APPS}/{loan_id}")).json()["status"] == "closed"
+    assert_problem(await client.get(f"{LOANS}/{loan_id}/payoff-quote"), 409, "loan_id")
+    reopened = await client.post(f"{LOANS}/{loan_id}/transactions/{exact['transaction_id']}/reversal")
+    assert reopened.status_code == 201, reopened.text
+
     # Paying everything closes the loan; the excess goes to the overpayment liability (342).
     closing = (await repay(client, loan_id, "400000", ids["cash"])).json()
     assert D(closing["overpayment"]) > 0
