@@ -519,3 +519,35 @@ async def test_product_mix_and_loan_limits_are_checked_both_ways(client, refs, w
         "loans_per_client"} == {"product_mix"}
     assert failed((await client.post(f"{APPS}/pre-check", json=application(other, exclusive))).json()) - {
         "loans_per_client"} == {"concurrent_loans_of_product"}
+
+
+async def test_hostile_inputs_are_4xx_never_500(client, refs, ids, world, staff_user, uow_factory) -> None:  # type: ignore[no-untyped-def]
+    product_id, _ = await make_product(client, refs, world, uow_factory, AccountingRule.CASH)
+    loan_id = await approved_loan(client, world, staff_user, product_id)
+    client_id = (await client.get(f"{APPS}/{loan_id}")).json()["client_id"]
+    bad_applications = [
+        {"principal_amount": "1E+30"}, {"principal_amount": "NaN"}, {"interest_rate_percent": "Infinity"},
+        {"principal_amount": "0"}, {"expected_disbursement_date": "0001-01-01"}, {"repayment_count": 0},
+        {"guarantors": [{"amount": "-1", "name": "X"}]}, {"guarantors": [{"amount": "1000"}]},
+        {"collateral": [{"collateral_type": "moto", "value": "0"}]}, {"co_signers": [client_id]},
+        {"loan_purpose_id": 2_147_483_000}, {"product_id": 2_147_483_000}, {"first_repayment_date": "1999-01-01"},
+        {"purpose": "x\u0000y"}, {"principal_amount": "1e-30"},
+    ]
+    for change in bad_applications:
+        response = await client.post(APPS, json={**application(client_id, product_id), **change})
+        assert 400 <= response.status_code < 500, (change, response.text)
+        assert response.headers["content-type"].startswith("application/problem+json")
+    for body in ({"value_date": "2199-12-31", "payment_type_id": ids["cash"]}, {"value_date": "1900-01-01"},
+                 {"value_date": DISBURSED_ON.isoformat(), "payment_type_id": ids["cash"], "deposit_account_id": 3},
+                 {"value_date": DISBURSED_ON.isoformat(), "payment_type_id": ids["cash"], "receipt_number": ""}):
+        response = await client.post(f"{LOANS}/{loan_id}/disburse", json=body)
+        assert 400 <= response.status_code < 500, (body, response.text)
+    assert (await disburse(client, loan_id, ids["cash"])).status_code == 201
+    for amount in ("1E+30", "0.0000001", "NaN", "-0", "99999999999999999999999"):
+        response = await repay(client, loan_id, amount, ids["cash"])
+        assert 400 <= response.status_code < 500, (amount, response.text)
+    for path in (f"{LOANS}/2147483000", f"{LOANS}/{loan_id}/transactions/9223372036854775000/reversal"):
+        response = await (client.get(path) if "reversal" not in path else client.post(path))
+        assert response.status_code == 404, response.text
+    response = await client.get(f"{LOANS}/{loan_id}", params={"as_of": "1900-01-01"})
+    assert response.status_code == 200, response.text
