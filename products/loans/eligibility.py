@@ -75,6 +75,7 @@ class EligibilityFacts(msgspec.Struct, frozen=True, kw_only=True):
     collateral_value: Decimal
     monthly_income: Decimal | None
     monthly_instalment: Decimal | None
+    """This loan's largest instalment per month plus what the client's active loans ask each month."""
     debt_ratio_max_percent: Decimal | None
     apr_annual_percent: Decimal | None
     usury_cap_percent: Decimal | None
@@ -214,8 +215,8 @@ def _debt_ratio(f: EligibilityFacts) -> RuleResult:
                           reason="the client's monthly income is not known")
     ratio = (f.monthly_instalment * _HUNDRED / f.monthly_income).quantize(Decimal("0.01"))
     return _result(rule, ratio <= f.debt_ratio_max_percent,
-                   f"instalment is {ratio} % of monthly income, at most {f.debt_ratio_max_percent} %",
-                   f"instalment is {ratio} % of monthly income; the product allows {f.debt_ratio_max_percent} %",
+                   f"instalments are {ratio} % of monthly income, at most {f.debt_ratio_max_percent} %",
+                   f"instalments are {ratio} % of monthly income; the product allows {f.debt_ratio_max_percent} %",
                    field="principal_amount")
 
 

@@ -368,7 +368,13 @@ async def _facts(uow: UnitOfWork, app: LoanApplication, product: LoanProduct, cl
     if terms is not None:
         schedule = generate_schedule(terms)
         apr = compute_apr(terms, schedule).annual_percent(AprMethod.ACTUARIAL)
-        monthly = _monthly(terms, schedule)
+        # The debt ratio counts what the client already repays each month on their active loans.
+        active = (await session.execute(select(LoanRow.terms, LoanRow.schedule).where(
+            LoanRow.client_id == app.client_id, LoanRow.status == LoanStatus.ACTIVE.value,
+            LoanRow.id != exclude))).all()
+        monthly = _monthly(terms, schedule) + sum(
+            (_monthly(msgspec.convert(t, LoanTerms), msgspec.convert(s, Schedule)) for t, s in active if s is not None),
+            Decimal(0))
     analysis = requirements.financial_analysis if requirements is not None else product.financial_analysis
     limits = product.limits
 

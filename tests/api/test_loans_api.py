@@ -551,3 +551,24 @@ async def test_hostile_inputs_are_4xx_never_500(client, refs, ids, world, staff_
         assert response.status_code == 404, response.text
     response = await client.get(f"{LOANS}/{loan_id}", params={"as_of": "1900-01-01"})
     assert response.status_code == 200, response.text
+
+
+async def test_debt_ratio_counts_the_clients_active_loans(client, refs, ids, world, staff_user, uow_factory) -> None:  # type: ignore[no-untyped-def]
+    from products.loans.product import FinancialAnalysis
+
+    product_id, _ = await make_product(client, refs, world, uow_factory, AccountingRule.CASH,
+                                       financial_analysis=FinancialAnalysis(debt_ratio_max_percent=D(33)))
+    loan_id = await approved_loan(client, world, staff_user, product_id, principal_amount="200000")
+    client_id = (await client.get(f"{APPS}/{loan_id}")).json()["client_id"]
+
+    async def ratio() -> dict[str, Any]:
+        check = (await client.post(f"{APPS}/pre-check", json=application(client_id, product_id,
+                                                                            principal_amount="200000"))).json()
+        return next(r for r in check["rules"] if r["rule"] == "debt_to_income")
+
+    before = await ratio()  # 35 105 a month on an income of 150 000
+    assert before["outcome"] == "passed" and before["reason"].startswith("instalments are 23.4"), before
+    assert (await disburse(client, loan_id, ids["cash"])).status_code == 201
+    after = await ratio()  # twice that once the first loan is active
+    assert after["outcome"] == "failed" and after["reason"].startswith("instalments are 46.8"), after
+    assert after["field"] == "principal_amount"

@@ -50,7 +50,7 @@ def test_every_rule_is_answered_and_a_good_application_passes() -> None:
     assert by_rule["guarantee_coverage"].outcome is Outcome.PASSED  # 30 000 + 25 000 >= 50 000
     assert by_rule["mandatory_savings"].outcome is Outcome.UNVERIFIED
     assert "10000 XOF" in by_rule["mandatory_savings"].reason
-    assert by_rule["debt_to_income"].reason.startswith("instalment is 6.13 %")
+    assert by_rule["debt_to_income"].reason.startswith("instalments are 6.13 %")
 
 
 def _failed(**changes: object) -> dict[str, tuple[str | None, str]]:
