@@ -5,7 +5,7 @@ transactions; the portfolio reconciliation. Controllers only translate HTTP to s
 from __future__ import annotations
 
 from datetime import date
-from typing import Annotated
+from typing import Annotated, Any, Literal
 
 from litestar import Controller, Response, get, post
 from litestar.params import Parameter
@@ -25,6 +25,7 @@ from servicing.loans import applications, movements
 from servicing.loans.applications import Checker
 from servicing.loans.model import LoanRecord, LoanStatus, LoanTransaction, LoanView, PayoffQuote, PreCheck
 from servicing.loans.reconciliation import PortfolioReconciliationRow, portfolio_reconciliation
+from servicing.reports.csv_export import to_csv
 from servicing.staff.scope import OfficeScope
 from servicing.staff.sessions import Principal
 from servicing.unit_of_work import UnitOfWorkFactory
@@ -178,6 +179,19 @@ class LoanController(Controller):
     async def reverse(self, loan_id: LoanId, transaction_id: TransactionId, actor: str, office_scope: OfficeScope,
                       uow_factory: UnitOfWorkFactory) -> list[LoanTransaction]:
         return await movements.reverse_repayment(uow_factory, loan_id, transaction_id, actor=actor, scope=office_scope)
+
+    @get("/{loan_id:int}/statement", opt=READ, responses=PROBLEM_RESPONSES,
+         summary="Every transaction with its journal entry's lines; JSON, or CSV (?format=csv: ';', UTF-8 with BOM)")
+    async def statement(
+        self, loan_id: LoanId, office_scope: OfficeScope, uow_factory: UnitOfWorkFactory,
+        output_format: Annotated[Literal["json", "csv"], Parameter(query="format")] = "json",
+    ) -> Response[Any]:
+        found = await movements.statement(uow_factory(), loan_id, scope=office_scope)
+        if output_format == "csv":
+            return Response(content=to_csv(movements.STATEMENT_HEADER, movements.statement_rows(found)),
+                            media_type="text/csv; charset=utf-8",
+                            headers={"Content-Disposition": f'attachment; filename="loan-{loan_id}-statement.csv"'})
+        return Response(content=found)
 
     @get("/{loan_id:int}/transactions", opt=READ, responses=PROBLEM_RESPONSES,
          summary="The loan's transactions in order, each with its allocation and journal entry id")

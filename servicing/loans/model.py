@@ -178,3 +178,23 @@ class PayoffQuote(msgspec.Struct, frozen=True, kw_only=True):
     vat: Decimal
     total: Decimal
     basis: str = "schedule"
+
+
+class StatementLine(msgspec.Struct, frozen=True, kw_only=True):
+    """A journal line of a loan transaction's entry."""
+
+    account_code: str
+    side: str
+    amount: Decimal
+
+
+class StatementItem(msgspec.Struct, frozen=True, kw_only=True):
+    transaction: LoanTransaction
+    journal_lines: tuple[StatementLine, ...]
+
+
+class LoanStatement(msgspec.Struct, frozen=True, kw_only=True):
+    loan_id: int
+    client_id: int
+    currency: str
+    items: tuple[StatementItem, ...]

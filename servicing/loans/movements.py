@@ -44,11 +44,14 @@ from servicing.loans.model import (
     Disburse,
     FundsChannel,
     LoanRecord,
+    LoanStatement,
     LoanStatus,
     LoanTransaction,
     LoanView,
     PayoffQuote,
     Repay,
+    StatementItem,
+    StatementLine,
 )
 from servicing.queries import load_entry
 from servicing.staff.scope import OfficeScope
@@ -444,6 +447,43 @@ async def transactions(uow: UnitOfWork, loan_id: int, *, scope: OfficeScope) -> 
             LoanTransactionRow.loan_id == loan_id).order_by(LoanTransactionRow.sequence_number)
             .limit(TRANSACTIONS_LISTED_MAX))).all()
         return [to_transaction(row) for row in rows]
+
+
+STATEMENT_HEADER: Final = ("sequence", "kind", "value_date", "amount", "principal", "interest", "fee", "penalty",
+                           "vat", "overpayment", "receipt_number", "journal_entry_id", "account_code", "side",
+                           "line_amount")
+
+
+async def statement(uow: UnitOfWork, loan_id: int, *, scope: OfficeScope) -> LoanStatement:
+    """Every transaction of the loan with the lines of its journal entry, read from the journal."""
+    async with uow:
+        row = await load_row(uow, loan_id, scope=scope)
+        history = await _history(uow, loan_id)
+        entry_ids = [t.journal_entry_id for t in history if t.journal_entry_id is not None]
+        found = (await uow.session.execute(text(
+            "SELECT l.entry_id, a.code, l.side, l.amount FROM journal_line l JOIN gl_account a ON a.id = l.account_id "
+            "WHERE l.entry_id = ANY(:ids) ORDER BY l.entry_id, l.line_no"), {"ids": entry_ids})).all()
+        answer = LoanStatement(loan_id=loan_id, client_id=row.client_id, currency=row.currency.strip(), items=())
+        transactions = [to_transaction(t) for t in history]
+    lines: dict[Any, list[StatementLine]] = {}
+    for entry_id, code, side, amount in found:
+        lines.setdefault(entry_id, []).append(StatementLine(
+            account_code=code, side="debit" if side == "D" else "credit", amount=_plain(amount)))
+    items = tuple(StatementItem(transaction=t, journal_lines=tuple(lines.get(t.journal_entry_id, ())))
+                  for t in transactions)
+    return msgspec.structs.replace(answer, items=items)
+
+
+def statement_rows(loan_statement: LoanStatement) -> list[tuple[Any, ...]]:
+    """One CSV row per journal line (a transaction without entry gets one row without line)."""
+    rows: list[tuple[Any, ...]] = []
+    for item in loan_statement.items:
+        t = item.transaction
+        head = (t.sequence_number, t.kind, t.value_date, t.amount, t.principal, t.interest, t.fee, t.penalty, t.vat,
+                t.overpayment, t.receipt_number, t.journal_entry_id)
+        for line in item.journal_lines or (None,):
+            rows.append(head + ((line.account_code, line.side, line.amount) if line else (None, None, None)))
+    return rows
 
 
 async def payoff_quote(uow: UnitOfWork, loan_id: int, *, scope: OfficeScope, on: date) -> PayoffQuote:

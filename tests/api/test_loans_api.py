@@ -206,6 +206,12 @@ async def test_lifecycle_posts_the_products_entries(client, refs, ids, world, st
         D(first["principal_amount"]) - 5500)
     transactions = (await client.get(f"{LOANS}/{loan_id}/transactions")).json()
     assert [t["kind"] for t in transactions] == ["disbursement", "repayment"]
+    items = (await client.get(f"{LOANS}/{loan_id}/statement")).json()["items"]
+    assert {(line["account_code"], line["side"][0].upper(), D(line["amount"]).normalize())
+            for line in items[1]["journal_lines"]} == await entry_lines(uow_factory, repayment["journal_entry_id"])
+    csv_text = (await client.get(f"{LOANS}/{loan_id}/statement", params={"format": "csv"})).text
+    assert csv_text.startswith("\ufeffsequence;kind;value_date;amount;principal;interest")
+    assert len(csv_text.strip().splitlines()) == 1 + len(items[0]["journal_lines"]) + len(items[1]["journal_lines"])
 
     rows = {r["account_code"]: r for r in (await client.get("/api/v1/reports/loan-portfolio-reconciliation")).json()}
     assert rows[portfolio]["subledger"] == rows[portfolio]["general_ledger"] == "294500"
