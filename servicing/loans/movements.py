@@ -359,6 +359,12 @@ async def _take_repayment(uow: UnitOfWork, row: LoanRow, product: LoanProduct, *
     doubtful = is_doubtful(product, position)
     order = product.allocation_order_doubtful if doubtful else product.allocation_order_healthy
     allocation = allocate(amount, remaining_dues(schedule, paid), order)
+    if not product.partial_instalment_payment_allowed and allocation.lines:
+        left = remaining_dues(schedule, [*paid, *allocation.lines])
+        last = allocation.lines[-1].instalment
+        if any(due.instalment == last for due in left):
+            raise InvalidInput("the product takes whole instalments only: pay the instalments in full",
+                               field="amount")
     parts = [EventPart(component=c, amount=allocation.total(c)) for c in ALLOCABLE if allocation.total(c) > 0]
     if allocation.overpayment > 0:
         parts.append(EventPart(component=Component.OVERPAYMENT, amount=allocation.overpayment))

@@ -578,3 +578,13 @@ async def test_debt_ratio_counts_the_clients_active_loans(client, refs, ids, wor
     after = await ratio()  # twice that once the first loan is active
     assert after["outcome"] == "failed" and after["reason"].startswith("instalments are 46.8"), after
     assert after["field"] == "principal_amount"
+
+
+async def test_a_product_taking_whole_instalments_refuses_a_part(client, refs, ids, world, staff_user, uow_factory) -> None:  # type: ignore[no-untyped-def]
+    product_id, _ = await make_product(client, refs, world, uow_factory, AccountingRule.CASH,
+                                       partial_instalment_payment_allowed=False)
+    loan_id = await approved_loan(client, world, staff_user, product_id)
+    assert (await disburse(client, loan_id, ids["cash"])).status_code == 201
+    assert_problem(await repay(client, loan_id, "10000", ids["cash"]), 422, "amount")
+    whole = await repay(client, loan_id, "52658", ids["cash"])  # instalment 1: 48 158 + 4 500
+    assert whole.status_code == 201, whole.text
