@@ -13,12 +13,14 @@ from litestar.params import Parameter
 from api.schemas.common import INT32_MAX
 from api.schemas.loans import (
     ApprovalIn,
+    ChargeIn,
     DisbursementIn,
     LoanApplicationIn,
     RejectionIn,
     RepaymentIn,
     SendBackIn,
     UndoIn,
+    WaiverIn,
 )
 from api.schemas.problems import PROBLEM_RESPONSES
 from servicing.loans import applications, movements
@@ -192,6 +194,23 @@ class LoanController(Controller):
                             media_type="text/csv; charset=utf-8",
                             headers={"Content-Disposition": f'attachment; filename="loan-{loan_id}-statement.csv"'})
         return Response(content=found)
+
+    @post("/{loan_id:int}/charges", status_code=201, opt=WRITE, responses=PROBLEM_RESPONSES,
+          summary="Add a fee or penalty to an active loan (recognised now under accrual, when paid under cash; "
+                  "Idempotency-Key)")
+    async def add_charge(self, loan_id: LoanId, data: ChargeIn, actor: str, office_scope: OfficeScope,
+                         uow_factory: UnitOfWorkFactory, header_idempotency_key: str | None) -> Response[LoanTransaction]:
+        answer = await movements.add_charge(uow_factory, loan_id, data.to_command(), actor=actor, scope=office_scope,
+                                            idempotency_key=header_idempotency_key)
+        return Response(answer, status_code=201)
+
+    @post("/{loan_id:int}/waivers", status_code=201, opt=APPROVE, responses=PROBLEM_RESPONSES,
+          summary="Waive interest, fees or penalties still owed (posted under the product's rule; Idempotency-Key)")
+    async def waive(self, loan_id: LoanId, data: WaiverIn, actor: str, office_scope: OfficeScope,
+                    uow_factory: UnitOfWorkFactory, header_idempotency_key: str | None) -> Response[LoanTransaction]:
+        answer = await movements.waive(uow_factory, loan_id, data.to_command(), actor=actor, scope=office_scope,
+                                       idempotency_key=header_idempotency_key)
+        return Response(answer, status_code=201)
 
     @get("/{loan_id:int}/transactions", opt=READ, responses=PROBLEM_RESPONSES,
          summary="The loan's transactions in order, each with its allocation and journal entry id")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import date
 from decimal import Decimal
-from typing import Annotated
+from typing import Annotated, Literal
 
 import msgspec
 
@@ -15,6 +15,7 @@ from servicing.loans.model import (
     CO_SIGNERS_MAX,
     COLLATERAL_MAX,
     GUARANTORS_MAX,
+    AddCharge,
     ApplicationDetails,
     Collateral,
     Disburse,
@@ -22,6 +23,7 @@ from servicing.loans.model import (
     GuarantorIn,
     LoanApplication,
     Repay,
+    Waive,
 )
 
 Count = Annotated[int, msgspec.Meta(ge=0, le=1000)]
@@ -146,3 +148,37 @@ class RepaymentIn(_Channel, frozen=True, kw_only=True, forbid_unknown_fields=Tru
 
     def to_command(self) -> Repay:
         return Repay(value_date=self.value_date, amount=self.amount, channel=self.channel(), note=self.note)
+
+
+class ChargeIn(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """A reference charge (``charge_id``: its income account, fee or penalty) or a one-off fee."""
+
+    value_date: date
+    amount: Decimal
+    due_date: date | None = None
+    charge_id: Id | None = None
+
+    def __post_init__(self) -> None:
+        check_date(self.value_date, "value_date")
+        check_date(self.due_date, "due_date")
+        check_decimal_shape(self.amount, "amount")
+
+    def to_command(self) -> AddCharge:
+        return AddCharge(value_date=self.value_date, amount=self.amount, due_date=self.due_date,
+                         charge_id=self.charge_id)
+
+
+class WaiverIn(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    value_date: date
+    component: Literal["interest", "fee", "penalty"]
+    amount: Decimal
+    instalment: Annotated[int, msgspec.Meta(ge=1, le=100_000)] | None = None
+    note: LongText = ""
+
+    def __post_init__(self) -> None:
+        check_date(self.value_date, "value_date")
+        check_decimal_shape(self.amount, "amount")
+
+    def to_command(self) -> Waive:
+        return Waive(value_date=self.value_date, component=self.component, amount=self.amount,
+                     instalment=self.instalment, note=self.note)

@@ -26,6 +26,7 @@ class ComponentPosition(msgspec.Struct, frozen=True, kw_only=True):
     component: Component
     expected: Decimal
     paid: Decimal
+    waived: Decimal
     outstanding: Decimal
     overdue: Decimal
 
@@ -51,16 +52,21 @@ class LoanPosition(msgspec.Struct, frozen=True, kw_only=True):
         return next(c for c in self.components if c.component is component)
 
 
-def scheduled_dues(schedule: Schedule) -> list[Due]:
-    """What each instalment asks for, component by component (penalties are charged later,
-    by their own transactions, so a schedule has none)."""
-    dues: list[Due] = []
+def scheduled_dues(schedule: Schedule, charged: Iterable[AllocationLine] = ()) -> list[Due]:
+    """What each instalment asks for, component by component: the schedule's amounts plus the
+    charges added to the loan since (a one-off fee, later a penalty), each on its instalment."""
+    amounts: dict[tuple[int, Component], Decimal] = {}
     for row in schedule.instalments:
         for component, amount in ((Component.PRINCIPAL, row.principal_amount), (Component.INTEREST, row.interest_amount),
                                   (Component.FEE, row.fee_amount), (Component.VAT, row.vat_amount)):
             if amount > 0:
-                dues.append(Due(instalment=row.number, due_date=row.due_date, component=component, amount=amount))
-    return dues
+                amounts[(row.number, component)] = amount
+    for line in charged:
+        key = (line.instalment, line.component)
+        amounts[key] = amounts.get(key, _ZERO) + line.amount
+    due_dates = {row.number: row.due_date for row in schedule.instalments}
+    return [Due(instalment=number, due_date=due_dates[number], component=component, amount=amount)
+            for (number, component), amount in sorted(amounts.items(), key=lambda item: (item[0][0], item[0][1].value))]
 
 
 def _paid_by_key(paid: Iterable[AllocationLine]) -> dict[tuple[int, Component], Decimal]:
@@ -71,11 +77,12 @@ def _paid_by_key(paid: Iterable[AllocationLine]) -> dict[tuple[int, Component], 
     return totals
 
 
-def remaining_dues(schedule: Schedule, paid: Iterable[AllocationLine]) -> list[Due]:
-    """Scheduled dues less what repayments have already covered."""
-    totals = _paid_by_key(paid)
+def remaining_dues(schedule: Schedule, settled: Iterable[AllocationLine],
+                   charged: Iterable[AllocationLine] = ()) -> list[Due]:
+    """Dues (schedule and charges) less what repayments paid and waivers forgave."""
+    totals = _paid_by_key(settled)
     remaining: list[Due] = []
-    for due in scheduled_dues(schedule):
+    for due in scheduled_dues(schedule, charged):
         left = due.amount - totals.get((due.instalment, due.component), _ZERO)
         assert left >= 0, (due, left)
         if left > 0:
@@ -83,18 +90,23 @@ def remaining_dues(schedule: Schedule, paid: Iterable[AllocationLine]) -> list[D
     return remaining
 
 
-def loan_position(schedule: Schedule, paid: Iterable[AllocationLine], as_of: date) -> LoanPosition:
-    """Expected, paid, outstanding and overdue (due before ``as_of`` and unpaid) per component;
-    days overdue from the oldest unpaid instalment; the next instalment not yet due."""
+def loan_position(schedule: Schedule, paid: Iterable[AllocationLine], as_of: date, *,
+                  charged: Iterable[AllocationLine] = (), waived: Iterable[AllocationLine] = ()) -> LoanPosition:
+    """Expected, paid, waived, outstanding and overdue (due before ``as_of`` and unpaid) per
+    component; days overdue from the oldest unpaid instalment; the next instalment not yet due."""
     paid_lines = tuple(paid)
-    dues = scheduled_dues(schedule)
-    left = remaining_dues(schedule, paid_lines)
+    waived_lines = tuple(waived)
+    charged_lines = tuple(charged)
+    dues = scheduled_dues(schedule, charged_lines)
+    left = remaining_dues(schedule, (*paid_lines, *waived_lines), charged_lines)
     components = []
     for component in ALLOCABLE:
         expected = sum((d.amount for d in dues if d.component is component), _ZERO)
+        forgiven = sum((w.amount for w in waived_lines if w.component is component), _ZERO)
         outstanding = sum((d.amount for d in left if d.component is component), _ZERO)
         overdue = sum((d.amount for d in left if d.component is component and d.due_date < as_of), _ZERO)
-        components.append(ComponentPosition(component=component, expected=expected, paid=expected - outstanding,
+        components.append(ComponentPosition(component=component, expected=expected,
+                                            paid=expected - forgiven - outstanding, waived=forgiven,
                                             outstanding=outstanding, overdue=overdue))
     instalments = []
     for row in schedule.instalments:

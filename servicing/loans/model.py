@@ -151,6 +151,7 @@ class LoanTransaction(msgspec.Struct, frozen=True, kw_only=True):
     overpayment: Decimal
     classification: str
     payment_type_id: int | None
+    charge_id: int | None
     receipt_number: str | None
     allocation: tuple[AllocationLine, ...]
     journal_entry_id: UUID | None
@@ -198,3 +199,24 @@ class LoanStatement(msgspec.Struct, frozen=True, kw_only=True):
     client_id: int
     currency: str
     items: tuple[StatementItem, ...]
+
+
+class AddCharge(msgspec.Struct, frozen=True, kw_only=True):
+    """A charge added to an active loan on ``value_date``: one of the reference charges (its
+    income account, fee or penalty) or a one-off fee; due with the instalment holding ``due_date``."""
+
+    value_date: date
+    amount: Decimal
+    due_date: date | None = None
+    charge_id: int | None = None
+
+
+class Waive(msgspec.Struct, frozen=True, kw_only=True):
+    """Forgive part of what is owed on interest, fees or penalties, oldest instalment first
+    (or on one instalment)."""
+
+    value_date: date
+    component: str
+    amount: Decimal
+    instalment: int | None = None
+    note: str = ""

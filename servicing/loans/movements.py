@@ -41,6 +41,7 @@ from servicing.journal import book_entries
 from servicing.loans.applications import get_product_in, load_record, load_row
 from servicing.loans.db.tables import LoanRow, LoanTransactionRow
 from servicing.loans.model import (
+    AddCharge,
     Disburse,
     FundsChannel,
     LoanRecord,
@@ -52,6 +53,7 @@ from servicing.loans.model import (
     Repay,
     StatementItem,
     StatementLine,
+    Waive,
 )
 from servicing.queries import load_entry
 from servicing.staff.scope import OfficeScope
@@ -89,7 +91,8 @@ def to_transaction(row: LoanTransactionRow) -> LoanTransaction:
         value_date=row.value_date, currency=row.currency.strip(), amount=_plain(row.amount),
         principal=_plain(row.principal), interest=_plain(row.interest), fee=_plain(row.fee),
         penalty=_plain(row.penalty), vat=_plain(row.vat), overpayment=_plain(row.overpayment),
-        classification=row.classification, payment_type_id=row.payment_type_id, receipt_number=row.receipt_number,
+        classification=row.classification, payment_type_id=row.payment_type_id, charge_id=row.charge_id,
+        receipt_number=row.receipt_number,
         allocation=tuple(msgspec.convert(row.allocation, list[AllocationLine])),
         journal_entry_id=row.journal_entry_id, created_at=row.created_at, created_by=row.created_by)
 
@@ -243,14 +246,28 @@ async def disburse(uow_factory: UnitOfWorkFactory, loan_id: int, command: Disbur
 
 # --------------------------------------------------------------------------- repayment
 
-def _paid_lines(rows: Sequence[LoanTransactionRow]) -> list[AllocationLine]:
-    """Allocation lines of the repayments that stand (not reversed)."""
+def _lines(rows: Sequence[LoanTransactionRow], kind: str) -> list[AllocationLine]:
+    """Allocation lines of the transactions of a kind that stand (not reversed): what repayments
+    paid, what charges added, what waivers forgave."""
     reversed_ids = {row.reverses_transaction_id for row in rows if row.reverses_transaction_id is not None}
     lines: list[AllocationLine] = []
     for row in rows:
-        if row.kind == "repayment" and row.id not in reversed_ids:
+        if row.kind == kind and row.id not in reversed_ids:
             lines.extend(msgspec.convert(row.allocation, list[AllocationLine]))
     return lines
+
+
+def _paid_lines(rows: Sequence[LoanTransactionRow]) -> list[AllocationLine]:
+    return _lines(rows, "repayment")
+
+
+def _settled(rows: Sequence[LoanTransactionRow]) -> list[AllocationLine]:
+    """Paid or forgiven."""
+    return [*_lines(rows, "repayment"), *_lines(rows, "waiver")]
+
+
+def _position(schedule: Schedule, rows: Sequence[LoanTransactionRow], on: date) -> LoanPosition:
+    return loan_position(schedule, _paid_lines(rows), on, charged=_lines(rows, "charge"), waived=_lines(rows, "waiver"))
 
 
 def is_doubtful(product: LoanProduct, position: LoanPosition) -> bool:
@@ -301,8 +318,9 @@ async def undo_disbursement(uow_factory: UnitOfWorkFactory, loan_id: int, *, act
                            field="loan_id")
         history = await _history(uow, loan_id)
         reversed_ids = {t.reverses_transaction_id for t in history}
-        if any(t.kind == "repayment" and t.id not in reversed_ids for t in history):
-            raise Conflict("repayments stand on this loan; reverse them first", field="loan_id")
+        if any(t.kind in ("repayment", "charge", "waiver") and t.id not in reversed_ids for t in history):
+            raise Conflict("repayments, charges or waivers stand on this loan; a disbursement is undone before any",
+                           field="loan_id")
         original = next(t for t in reversed(history) if t.kind == "disbursement")
         reversal = await _reverse_transaction(uow, original, kind="disbursement_reversal",
                                               sequence=history[-1].sequence_number + 1, actor=actor,
@@ -354,13 +372,14 @@ async def _take_repayment(uow: UnitOfWork, row: LoanRow, product: LoanProduct, *
     schedule = msgspec.convert(row.schedule, Schedule)
     history = await _history(uow, row.id)
     sequence = max((t.sequence_number for t in history), default=0) + 1
-    paid = _paid_lines(history)
-    position = loan_position(schedule, paid, value_date)
+    settled = _settled(history)
+    charged = _lines(history, "charge")
+    position = _position(schedule, history, value_date)
     doubtful = is_doubtful(product, position)
     order = product.allocation_order_doubtful if doubtful else product.allocation_order_healthy
-    allocation = allocate(amount, remaining_dues(schedule, paid), order)
+    allocation = allocate(amount, remaining_dues(schedule, settled, charged), order)
     if not product.partial_instalment_payment_allowed and allocation.lines:
-        left = remaining_dues(schedule, [*paid, *allocation.lines])
+        left = remaining_dues(schedule, [*settled, *allocation.lines], charged)
         last = allocation.lines[-1].instalment
         if any(due.instalment == last for due in left):
             raise InvalidInput("the product takes whole instalments only: pay the instalments in full",
@@ -383,7 +402,7 @@ async def _take_repayment(uow: UnitOfWork, row: LoanRow, product: LoanProduct, *
         allocation=msgspec.to_builtins(allocation.lines), journal_entry_id=entry_id,
         idempotency_key=idempotency_key, request_fingerprint=fingerprint, created_by=actor)
     uow.session.add(transaction)
-    row.status = (LoanStatus.ACTIVE if remaining_dues(schedule, [*paid, *allocation.lines])
+    row.status = (LoanStatus.ACTIVE if remaining_dues(schedule, [*settled, *allocation.lines], charged)
                   else LoanStatus.CLOSED).value
     row.updated_at = func.now()
     row.updated_by = actor
@@ -432,7 +451,8 @@ async def reverse_repayment(uow_factory: UnitOfWorkFactory, loan_id: int, transa
         if not later:
             assert row.schedule is not None
             schedule = msgspec.convert(row.schedule, Schedule)
-            row.status = (LoanStatus.ACTIVE if remaining_dues(schedule, _paid_lines(await _history(uow, loan_id)))
+            now = await _history(uow, loan_id)
+            row.status = (LoanStatus.ACTIVE if remaining_dues(schedule, _settled(now), _lines(now, "charge"))
                           else LoanStatus.CLOSED).value
             row.updated_at = func.now()
             row.updated_by = actor
@@ -440,6 +460,127 @@ async def reverse_repayment(uow_factory: UnitOfWorkFactory, loan_id: int, transa
         for transaction in written:
             await uow.session.refresh(transaction)
         answer = [to_transaction(t) for t in written]
+        await uow.commit()
+    return answer
+
+
+# --------------------------------------------------------------------------- charges and waivers
+
+_CHARGEABLE = {Component.FEE: EventKind.FEE_CHARGE, Component.PENALTY: EventKind.PENALTY_CHARGE}
+WAIVABLE: Final = (Component.INTEREST, Component.FEE, Component.PENALTY)
+
+
+async def _active_for_change(uow: UnitOfWork, loan_id: int, scope: OfficeScope, kind: str, key: str | None,
+                             fingerprint: str, value_date: date, today: date | None
+                             ) -> tuple[LoanRow, LoanTransaction | None, list[LoanTransactionRow], LoanProduct]:
+    row = await _locked(uow, loan_id, scope)
+    replay = await _replayed(uow, loan_id, kind, key, fingerprint)
+    if replay is not None:
+        return row, replay, [], await get_product_in(uow, row.product_id, row.product_version)
+    if row.status != LoanStatus.ACTIVE.value:
+        raise Conflict(f"loan {loan_id} is {row.status}; only an active loan takes this", field="loan_id")
+    history = await _history(uow, loan_id)
+    _check_value_date(value_date, today=today or date.today(), not_before=max(t.value_date for t in history),
+                      what=kind)
+    return row, None, history, await get_product_in(uow, row.product_id, row.product_version)
+
+
+async def add_charge(uow_factory: UnitOfWorkFactory, loan_id: int, command: AddCharge, *, actor: str,
+                     scope: OfficeScope, idempotency_key: str | None = None, today: date | None = None) -> LoanTransaction:
+    """Add a fee or penalty to an active loan, due with the instalment holding its due date (the
+    last one after the schedule's end). Under accrual it is recognised now (fee or penalty charge
+    event); under cash, when it is paid."""
+    fingerprint = _fingerprint(command)
+    async with uow_factory() as uow:
+        row, replay, history, product = await _active_for_change(
+            uow, loan_id, scope, "charge", idempotency_key, fingerprint, command.value_date, today)
+        if replay is not None:
+            return replay
+        currency = row.currency.strip()
+        check_amount(command.amount, currency, field="amount")
+        component = Component.FEE
+        if command.charge_id is not None:
+            charge = await uow.session.get(ChargeRow, command.charge_id)
+            if charge is None or not charge.active or charge.applies_to != "loan" or charge.currency.strip() != currency:
+                raise InvalidInput(f"no active loan charge {command.charge_id} in {currency}", field="charge_id")
+            component = Component.PENALTY if charge.is_penalty else Component.FEE
+        assert row.schedule is not None
+        schedule = msgspec.convert(row.schedule, Schedule)
+        due = command.due_date or command.value_date
+        instalment = next((i.number for i in schedule.instalments if i.due_date >= due), schedule.instalments[-1].number)
+        line = AllocationLine(instalment=instalment, component=component, amount=command.amount)
+        sequence = history[-1].sequence_number + 1
+        event = ProductEvent(kind=_CHARGEABLE[component], currency=currency, parts=(
+            EventPart(component=component, amount=command.amount, charge_id=command.charge_id),))
+        entry_id = await _book(uow, product.accounting, event, loan=row, value_date=command.value_date,
+                               description=f"Frais sur prêt n° {loan_id}", actor=actor, sequence=sequence)
+        transaction = LoanTransactionRow(
+            loan_id=loan_id, sequence_number=sequence, kind="charge", value_date=command.value_date, currency=currency,
+            amount=command.amount, fee=command.amount if component is Component.FEE else Decimal(0),
+            penalty=command.amount if component is Component.PENALTY else Decimal(0),
+            classification=LoanClassification.HEALTHY.value, charge_id=command.charge_id,
+            allocation=msgspec.to_builtins([line]), journal_entry_id=entry_id, idempotency_key=idempotency_key,
+            request_fingerprint=fingerprint, created_by=actor)
+        uow.session.add(transaction)
+        await uow.session.flush()
+        await uow.session.refresh(transaction)
+        answer = to_transaction(transaction)
+        await uow.commit()
+    return answer
+
+
+async def waive(uow_factory: UnitOfWorkFactory, loan_id: int, command: Waive, *, actor: str, scope: OfficeScope,
+                idempotency_key: str | None = None, today: date | None = None) -> LoanTransaction:
+    """Forgive interest, fees or penalties still owed, oldest instalment first (or on one). Under
+    accrual the income recognised is reversed (waiver event); under cash nothing was recognised."""
+    fingerprint = _fingerprint(command)
+    if command.component not in {c.value for c in WAIVABLE}:
+        raise InvalidInput("only interest, fee or penalty is waived", field="component")
+    component = Component(command.component)
+    async with uow_factory() as uow:
+        row, replay, history, product = await _active_for_change(
+            uow, loan_id, scope, "waiver", idempotency_key, fingerprint, command.value_date, today)
+        if replay is not None:
+            return replay
+        currency = row.currency.strip()
+        check_amount(command.amount, currency, field="amount")
+        assert row.schedule is not None
+        schedule = msgspec.convert(row.schedule, Schedule)
+        owed = [d for d in remaining_dues(schedule, _settled(history), _lines(history, "charge"))
+                if d.component is component and (command.instalment is None or d.instalment == command.instalment)]
+        total = sum((d.amount for d in owed), Decimal(0))
+        if command.amount > total:
+            raise InvalidInput(f"only {total} {currency} of {component.value} is owed"
+                               + (f" on instalment {command.instalment}" if command.instalment else ""), field="amount")
+        left = command.amount
+        lines: list[AllocationLine] = []
+        for due in owed:
+            if left == 0:
+                break
+            taken = min(left, due.amount)
+            lines.append(AllocationLine(instalment=due.instalment, component=component, amount=taken))
+            left -= taken
+        sequence = history[-1].sequence_number + 1
+        event = ProductEvent(kind=EventKind.WAIVER, currency=currency,
+                             parts=(EventPart(component=component, amount=command.amount),))
+        entry_id = await _book(uow, product.accounting, event, loan=row, value_date=command.value_date,
+                               description=f"Remise sur prêt n° {loan_id}", actor=actor, sequence=sequence)
+        transaction = LoanTransactionRow(
+            loan_id=loan_id, sequence_number=sequence, kind="waiver", value_date=command.value_date, currency=currency,
+            amount=command.amount, interest=command.amount if component is Component.INTEREST else Decimal(0),
+            fee=command.amount if component is Component.FEE else Decimal(0),
+            penalty=command.amount if component is Component.PENALTY else Decimal(0),
+            classification=LoanClassification.HEALTHY.value, receipt_number=None,
+            allocation=msgspec.to_builtins(lines), journal_entry_id=entry_id, idempotency_key=idempotency_key,
+            request_fingerprint=fingerprint, created_by=actor)
+        uow.session.add(transaction)
+        if not remaining_dues(schedule, [*_settled(history), *lines], _lines(history, "charge")):
+            row.status = LoanStatus.CLOSED.value
+        row.updated_at = func.now()
+        row.updated_by = actor
+        await uow.session.flush()
+        await uow.session.refresh(transaction)
+        answer = to_transaction(transaction)
         await uow.commit()
     return answer
 
@@ -513,5 +654,5 @@ async def loan_view(uow: UnitOfWork, loan_id: int, *, scope: OfficeScope, as_of:
         record: LoanRecord = await load_record(uow, loan_id, scope=scope)
         if record.schedule is None:
             return LoanView(loan=record, position=None)
-        paid = _paid_lines(await _history(uow, loan_id))
-    return LoanView(loan=record, position=loan_position(record.schedule, paid, as_of or date.today()))
+        history = await _history(uow, loan_id)
+        return LoanView(loan=record, position=_position(record.schedule, history, as_of or date.today()))

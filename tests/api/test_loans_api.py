@@ -588,3 +588,55 @@ async def test_a_product_taking_whole_instalments_refuses_a_part(client, refs, i
     assert_problem(await repay(client, loan_id, "10000", ids["cash"]), 422, "amount")
     whole = await repay(client, loan_id, "52658", ids["cash"])  # instalment 1: 48 158 + 4 500
     assert whole.status_code == 201, whole.text
+
+
+@pytest.mark.parametrize("rule", [AccountingRule.CASH, AccountingRule.ACCRUAL_PERIODIC])
+async def test_charges_and_waivers_follow_the_rule(client, refs, ids, world, staff_user, uow_factory, rule) -> None:  # type: ignore[no-untyped-def]
+    product_id, portfolio = await make_product(client, refs, world, uow_factory, rule)
+    loan_id = await approved_loan(client, world, staff_user, product_id)
+    assert (await disburse(client, loan_id, ids["cash"])).status_code == 201
+    on = (DISBURSED_ON + timedelta(days=10)).isoformat()
+    fee = await client.post(f"{LOANS}/{loan_id}/charges", json={"value_date": on, "amount": "2000"})
+    assert fee.status_code == 201, fee.text
+    fee = fee.json()
+    assert (fee["kind"], fee["fee"], fee["allocation"]) == ("charge", "2000", [
+        {"instalment": 1, "component": "fee", "amount": "2000"}])
+    penalty = (await client.post(f"{LOANS}/{loan_id}/charges", json={
+        "value_date": on, "amount": "1500", "charge_id": refs.loan_penalty_id,
+        "due_date": (DISBURSED_ON + timedelta(days=70)).isoformat()})).json()
+    assert penalty["allocation"] == [{"instalment": 3, "component": "penalty", "amount": "1500"}]
+    if rule is AccountingRule.CASH:
+        assert fee["journal_entry_id"] is None and penalty["journal_entry_id"] is None  # income when paid
+    else:
+        assert await entry_lines(uow_factory, fee["journal_entry_id"]) == lines(("2072", "D", 2000), ("7022", "C", 2000))
+        assert await entry_lines(uow_factory, penalty["journal_entry_id"]) == lines(
+            ("2073", "D", 1500), ("7023", "C", 1500))
+
+    # Healthy order: the fee first, then interest, then principal.
+    paid = (await repay(client, loan_id, "10000", ids["cash"], on=DISBURSED_ON + timedelta(days=20))).json()
+    assert (paid["fee"], paid["interest"], paid["principal"]) == ("2000", "4500", "3500")
+    fee_account, interest_account = ("7022", "7021") if rule is AccountingRule.CASH else ("2072", "2071")
+    assert await entry_lines(uow_factory, paid["journal_entry_id"]) == lines(
+        ("1012", "D", 10_000), (fee_account, "C", 2000), (interest_account, "C", 4500), (portfolio, "C", 3500))
+
+    assert_problem(await client.post(f"{LOANS}/{loan_id}/waivers", json={
+        "value_date": on, "component": "interest", "amount": "1000"}), 422, "value_date")  # before the repayment
+    later = (DISBURSED_ON + timedelta(days=25)).isoformat()
+    assert_problem(await client.post(f"{LOANS}/{loan_id}/waivers", json={
+        "value_date": later, "component": "penalty", "amount": "1501"}), 422, "amount")
+    assert_problem(await client.post(f"{LOANS}/{loan_id}/waivers", json={
+        "value_date": later, "component": "principal", "amount": "1"}), 400, "component")
+    waiver = (await client.post(f"{LOANS}/{loan_id}/waivers", json={
+        "value_date": later, "component": "penalty", "amount": "1500"})).json()
+    assert waiver["allocation"] == [{"instalment": 3, "component": "penalty", "amount": "1500"}]
+    if rule is AccountingRule.CASH:
+        assert waiver["journal_entry_id"] is None
+    else:
+        assert await entry_lines(uow_factory, waiver["journal_entry_id"]) == lines(
+            ("7023", "D", 1500), ("2073", "C", 1500))
+    view = (await client.get(f"{LOANS}/{loan_id}", params={"as_of": later})).json()
+    position = {c["component"]: c for c in view["position"]["components"]}
+    assert (position["penalty"]["expected"], position["penalty"]["waived"], position["penalty"]["outstanding"]) == (
+        "1500", "1500", "0")
+    assert (position["fee"]["paid"], position["fee"]["outstanding"]) == ("2000", "0")
+    assert_problem(await client.post(f"{LOANS}/{loan_id}/undo-disbursement"), 409, "loan_id")

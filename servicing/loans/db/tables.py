@@ -89,6 +89,7 @@ class LoanTransactionRow(Base):
     overpayment: Mapped[Decimal] = mapped_column(Numeric(22, 4), server_default="0")
     classification: Mapped[str] = mapped_column(String(20))
     payment_type_id: Mapped[int | None] = mapped_column(Integer)
+    charge_id: Mapped[int | None] = mapped_column(Integer)
     receipt_number: Mapped[str | None] = mapped_column(String(50))
     allocation: Mapped[list[dict[str, Any]]] = mapped_column(JSONB)
     journal_entry_id: Mapped[UUID | None] = mapped_column(PgUUID(as_uuid=True))
