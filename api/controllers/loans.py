@@ -26,7 +26,12 @@ from api.schemas.problems import PROBLEM_RESPONSES
 from servicing.loans import applications, movements
 from servicing.loans.applications import Checker
 from servicing.loans.model import LoanRecord, LoanStatus, LoanTransaction, LoanView, PayoffQuote, PreCheck
-from servicing.loans.reconciliation import PortfolioReconciliationRow, portfolio_reconciliation
+from servicing.loans.reconciliation import (
+    PortfolioReconciliationRow,
+    ReceivableReconciliationRow,
+    portfolio_reconciliation,
+    receivables_reconciliation,
+)
 from servicing.reports.csv_export import to_csv
 from servicing.staff.scope import OfficeScope
 from servicing.staff.sessions import Principal
@@ -229,4 +234,15 @@ class LoanReconciliationController(Controller):
         return await portfolio_reconciliation(uow_factory())
 
 
-LOAN_CONTROLLERS = (LoanApplicationController, LoanController, LoanReconciliationController)
+class LoanReceivablesReconciliationController(Controller):
+    path = "/api/v1/reports/loan-receivables-reconciliation"
+    tags = ["Loans"]  # noqa: RUF012  (Litestar reads a list)
+
+    @get("/", opt={"permission": "reports:read"}, responses=PROBLEM_RESPONSES,
+         summary="Under accrual rules: loans' interest, fees and penalties receivable next to the GL accounts")
+    async def reconcile(self, uow_factory: UnitOfWorkFactory) -> list[ReceivableReconciliationRow]:
+        return await receivables_reconciliation(uow_factory())
+
+
+LOAN_CONTROLLERS = (LoanApplicationController, LoanController, LoanReconciliationController,
+                    LoanReceivablesReconciliationController)

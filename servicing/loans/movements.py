@@ -33,7 +33,7 @@ from products.loans.model import Schedule
 from products.loans.position import LoanPosition, loan_position, remaining_dues
 from products.loans.product import LoanProduct
 from products.loans.schedule import generate_schedule
-from products.posting_rules import AccountingRole, Component, EventKind, ProductKind
+from products.posting_rules import AccountingRole, AccountingRule, Component, EventKind, ProductKind
 from products.reference.db.tables import ChargeRow, PaymentTypeRow
 from servicing.errors import Conflict, InvalidInput, NotFound
 from servicing.ids import uuid7
@@ -223,10 +223,12 @@ async def disburse(uow_factory: UnitOfWorkFactory, loan_id: int, command: Disbur
                              payment_type_id=payment_type_id, classification=LoanClassification.HEALTHY)
         entry_id = await _book(uow, accounting, event, loan=row, value_date=command.value_date,
                                description=f"Décaissement prêt n° {loan_id}", actor=actor, sequence=sequence)
+        recognised = (schedule.totals.interest_amount
+                      if product.accounting.rule is AccountingRule.ACCRUAL_UPFRONT else Decimal(0))
         transaction = LoanTransactionRow(
             loan_id=loan_id, sequence_number=sequence, kind="disbursement", value_date=command.value_date,
             currency=record.currency, amount=terms.principal_amount, principal=terms.principal_amount,
-            fee=fee_total, vat=vat_total, classification=LoanClassification.HEALTHY.value,
+            interest=recognised, fee=fee_total, vat=vat_total, classification=LoanClassification.HEALTHY.value,
             payment_type_id=payment_type_id, receipt_number=command.channel.receipt_number, allocation=[],
             journal_entry_id=entry_id, idempotency_key=idempotency_key, request_fingerprint=fingerprint,
             created_by=actor)

@@ -18,6 +18,9 @@ from typing import Final
 import msgspec
 from sqlalchemy import text
 
+from products.accounting import resolve_account
+from products.events import LoanClassification, ProductEvent
+from products.posting_rules import AccountingRole, EventKind
 from servicing.unit_of_work import UnitOfWork
 
 _PORTFOLIO_ACCOUNTS: Final = """
@@ -91,3 +94,61 @@ async def portfolio_reconciliation(uow: UnitOfWork) -> list[PortfolioReconciliat
         account_code=r.account_code, currency=r.currency.strip(), product_ids=tuple(r.product_ids), loans=r.loans,
         subledger=_plain(r.subledger), general_ledger=_plain(r.general_ledger), difference=_plain(r.difference))
         for r in rows]
+
+
+_RECEIVABLES = """
+SELECT l.product_id, l.product_version, t.currency,
+       sum(CASE t.kind WHEN 'disbursement' THEN t.interest WHEN 'repayment_reversal' THEN t.interest
+                       WHEN 'disbursement_reversal' THEN -t.interest WHEN 'repayment' THEN -t.interest
+                       WHEN 'waiver' THEN -t.interest ELSE 0 END) AS interest,
+       sum(CASE t.kind WHEN 'charge' THEN t.fee WHEN 'repayment_reversal' THEN t.fee
+                       WHEN 'repayment' THEN -t.fee WHEN 'waiver' THEN -t.fee ELSE 0 END) AS fee,
+       sum(CASE t.kind WHEN 'charge' THEN t.penalty WHEN 'repayment_reversal' THEN t.penalty
+                       WHEN 'repayment' THEN -t.penalty WHEN 'waiver' THEN -t.penalty ELSE 0 END) AS penalty
+  FROM loan_transaction t
+  JOIN loan l ON l.id = t.loan_id
+  JOIN product_version pv ON pv.product_id = l.product_id AND pv.version = l.product_version
+ WHERE pv.accounting_rule IN ('accrual_periodic', 'accrual_upfront')
+ GROUP BY l.product_id, l.product_version, t.currency
+"""
+_RECEIVABLE_ROLES: Final = (("interest", AccountingRole.INTEREST_RECEIVABLE), ("fee", AccountingRole.FEES_RECEIVABLE),
+                            ("penalty", AccountingRole.PENALTIES_RECEIVABLE))
+
+
+class ReceivableReconciliationRow(msgspec.Struct, frozen=True, kw_only=True):
+    role: AccountingRole
+    account_code: str
+    currency: str
+    subledger: Decimal
+    general_ledger: Decimal
+    difference: Decimal
+
+
+async def receivables_reconciliation(uow: UnitOfWork) -> list[ReceivableReconciliationRow]:
+    """Under accrual rules: interest, fees and penalties receivable of the loans (recognised at
+    disbursement under upfront accrual or when charged, less what was paid or waived) next to
+    the GL accounts the products map for them. Accounts shared by products are summed."""
+    from servicing.loans.applications import get_product_in
+
+    totals: dict[tuple[AccountingRole, str, str], Decimal] = {}
+    async with uow:
+        rows = (await uow.session.execute(text(_RECEIVABLES))).all()
+        for row in rows:
+            product = await get_product_in(uow, row.product_id, row.product_version)
+            currency = row.currency.strip()
+            event = ProductEvent(kind=EventKind.REPAYMENT, currency=currency, parts=())
+            for column, role in _RECEIVABLE_ROLES:
+                code = resolve_account(product.accounting, role, event=event, charge_id=None,
+                                       classification=LoanClassification.HEALTHY)
+                key = (role, code, currency)
+                totals[key] = totals.get(key, Decimal(0)) + getattr(row, column)
+        found = (await uow.session.execute(text(
+            "SELECT a.code, b.currency, b.debit_total, b.credit_total FROM account_balance b "
+            "JOIN gl_account a ON a.id = b.account_id WHERE a.code = ANY(:codes)"),
+            {"codes": sorted({code for _role, code, _c in totals})})).all()
+    balances = {(code, currency.strip()): debit - credit for code, currency, debit, credit in found}
+    return [ReceivableReconciliationRow(
+        role=role, account_code=code, currency=currency, subledger=_plain(amount),
+        general_ledger=_plain(balances.get((code, currency), Decimal(0))),
+        difference=_plain(balances.get((code, currency), Decimal(0)) - amount))
+        for (role, code, currency), amount in sorted(totals.items())]

@@ -53,15 +53,22 @@ async def ids(uow_factory, refs) -> dict[str, int]:  # type: ignore[no-untyped-d
             "reject_reason": reasons["Capacité de remboursement insuffisante"]}
 
 
-async def make_product(client, refs, world, uow_factory, rule: AccountingRule, **changes: Any) -> tuple[int, str]:  # type: ignore[no-untyped-def]
-    """A loan product whose portfolio account is the test's own (so its GL balance is the test's loans only)."""
-    portfolio = f"{world.prefix}.PTF{next(_keys)}"
-    await chart.create_accounts(uow_factory(), CreateGLAccounts(accounts=(GLAccount(
-        code=portfolio, name="Portefeuille test", type=AccountType.ASSET, usage=AccountUsage.DETAIL,
-        parent_code=world.header),), actor="tests"))
+async def make_product(client, refs, world, uow_factory, rule: AccountingRule, *, own_receivables: bool = False,  # type: ignore[no-untyped-def]
+                       **changes: Any) -> tuple[int, str]:
+    """A loan product whose portfolio account (and receivables, when asked) are the test's own,
+    so their GL balances are the test's loans only."""
+    n = next(_keys)
+    roles = [AccountingRole.LOAN_PORTFOLIO]
+    if own_receivables:
+        roles += [AccountingRole.INTEREST_RECEIVABLE, AccountingRole.FEES_RECEIVABLE,
+                  AccountingRole.PENALTIES_RECEIVABLE]
+    own = {role: f"{world.prefix}.{role.value[:12]}{n}" for role in roles}
+    await chart.create_accounts(uow_factory(), CreateGLAccounts(accounts=tuple(GLAccount(
+        code=code, name=f"Test {role.value}", type=AccountType.ASSET, usage=AccountUsage.DETAIL,
+        parent_code=world.header) for role, code in own.items()), actor="tests"))
+    portfolio = own[AccountingRole.LOAN_PORTFOLIO]
     accounting = demo._mapping(ProductKind.LOAN, rule, refs, charges={refs.loan_fee_id: "7022"})
-    accounting = msgspec.structs.replace(accounting, accounts={**accounting.accounts,
-                                                               AccountingRole.LOAN_PORTFOLIO: portfolio})
+    accounting = msgspec.structs.replace(accounting, accounts={**accounting.accounts, **own})
     product = LoanProduct(
         identity=unique("Prêt"), currency="XOF", fund_source_id=refs.own_funds_id,
         principal=AmountRange(minimum=D(50_000), default=D(300_000), maximum=D(10_000_000)),
@@ -640,3 +647,35 @@ async def test_charges_and_waivers_follow_the_rule(client, refs, ids, world, sta
         "1500", "1500", "0")
     assert (position["fee"]["paid"], position["fee"]["outstanding"]) == ("2000", "0")
     assert_problem(await client.post(f"{LOANS}/{loan_id}/undo-disbursement"), 409, "loan_id")
+
+
+@pytest.mark.parametrize("rule", [AccountingRule.ACCRUAL_PERIODIC, AccountingRule.ACCRUAL_UPFRONT])
+async def test_receivables_reconcile_with_the_gl(client, refs, ids, world, staff_user, uow_factory, rule) -> None:  # type: ignore[no-untyped-def]
+    product_id, portfolio = await make_product(client, refs, world, uow_factory, rule, own_receivables=True)
+    loan_id = await approved_loan(client, world, staff_user, product_id)
+    assert (await disburse(client, loan_id, ids["cash"])).status_code == 201
+    on = DISBURSED_ON + timedelta(days=5)
+    await client.post(f"{LOANS}/{loan_id}/charges", json={"value_date": on.isoformat(), "amount": "2500"})
+    await client.post(f"{LOANS}/{loan_id}/charges", json={"value_date": on.isoformat(), "amount": "700",
+                                                          "charge_id": refs.loan_penalty_id})
+    first = (await repay(client, loan_id, "6000", ids["cash"], on=on + timedelta(days=1))).json()
+    await repay(client, loan_id, "20000", ids["mobile"], on=on + timedelta(days=2))
+    await client.post(f"{LOANS}/{loan_id}/transactions/{first['transaction_id']}/reversal")
+    await client.post(f"{LOANS}/{loan_id}/waivers", json={"value_date": (on + timedelta(days=3)).isoformat(),
+                                                          "component": "interest", "amount": "1000"})
+    rows = (await client.get("/api/v1/reports/loan-receivables-reconciliation")).json()
+    mine = {r["role"]: r for r in rows if r["account_code"].startswith(world.prefix)}
+    assert set(mine) == {"interest_receivable", "fees_receivable", "penalties_receivable"}
+    assert all(r["difference"] == "0" for r in mine.values()), mine
+    view = (await client.get(f"{LOANS}/{loan_id}")).json()
+    position = {c["component"]: c for c in view["position"]["components"]}
+    assert D(mine["fees_receivable"]["subledger"]) == D(position["fee"]["outstanding"])
+    assert D(mine["penalties_receivable"]["subledger"]) == D(position["penalty"]["outstanding"])
+    interest = D(mine["interest_receivable"]["subledger"])
+    if rule is AccountingRule.ACCRUAL_UPFRONT:  # everything recognised at disbursement, less paid and waived
+        assert interest == D(position["interest"]["outstanding"])
+    else:  # nothing accrued yet (close of business): minus what was paid or waived
+        assert interest == -(D(position["interest"]["paid"]) + D(position["interest"]["waived"]))
+    portfolio_row = next(r for r in (await client.get("/api/v1/reports/loan-portfolio-reconciliation")).json()
+                         if r["account_code"] == portfolio)
+    assert portfolio_row["difference"] == "0"
