@@ -40,6 +40,7 @@ CATALOGUE: Final[dict[str, str]] = {
     "loans:approve": "approve or reject loan applications",
     "loans:disburse": "disburse loans",
     "loans:repay": "record loan repayments",
+    "loans:reverse": "reverse loan repayments (later ones are re-applied)",
     "products:read": "see loan, savings and deposit products",
     "products:write": "create and change products",
     "clients:read": "see clients",

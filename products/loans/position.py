@@ -1,0 +1,126 @@
+"""A loan's live position, derived from its schedule and the allocations of its repayments.
+
+Nothing here is a counter: what is expected comes from the schedule the loan was disbursed
+with, what is paid is the sum of the allocation lines its repayment transactions recorded,
+and outstanding and overdue are the difference, per component and per instalment. The same
+function answers for any date, so a position "as of" last month is the same computation.
+Pure.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import date
+from decimal import Decimal
+
+import msgspec
+
+from products.loans.allocation import ALLOCABLE, AllocationLine, Due
+from products.loans.model import Schedule
+from products.posting_rules import Component
+
+_ZERO = Decimal(0)
+
+
+class ComponentPosition(msgspec.Struct, frozen=True, kw_only=True):
+    component: Component
+    expected: Decimal
+    paid: Decimal
+    waived: Decimal
+    outstanding: Decimal
+    overdue: Decimal
+
+
+class InstalmentPosition(msgspec.Struct, frozen=True, kw_only=True):
+    number: int
+    due_date: date
+    expected: Decimal
+    paid: Decimal
+    outstanding: Decimal
+
+
+class LoanPosition(msgspec.Struct, frozen=True, kw_only=True):
+    as_of: date
+    components: tuple[ComponentPosition, ...]
+    outstanding: Decimal
+    overdue: Decimal
+    days_overdue: int
+    next_instalment: InstalmentPosition | None
+    instalments: tuple[InstalmentPosition, ...]
+
+    def component(self, component: Component) -> ComponentPosition:
+        return next(c for c in self.components if c.component is component)
+
+
+def scheduled_dues(schedule: Schedule, charged: Iterable[AllocationLine] = ()) -> list[Due]:
+    """What each instalment asks for, component by component: the schedule's amounts plus the
+    charges added to the loan since (a one-off fee, later a penalty), each on its instalment."""
+    amounts: dict[tuple[int, Component], Decimal] = {}
+    for row in schedule.instalments:
+        for component, amount in ((Component.PRINCIPAL, row.principal_amount), (Component.INTEREST, row.interest_amount),
+                                  (Component.FEE, row.fee_amount), (Component.VAT, row.vat_amount)):
+            if amount > 0:
+                amounts[(row.number, component)] = amount
+    for line in charged:
+        key = (line.instalment, line.component)
+        amounts[key] = amounts.get(key, _ZERO) + line.amount
+    due_dates = {row.number: row.due_date for row in schedule.instalments}
+    return [Due(instalment=number, due_date=due_dates[number], component=component, amount=amount)
+            for (number, component), amount in sorted(amounts.items(), key=lambda item: (item[0][0], item[0][1].value))]
+
+
+def _paid_by_key(paid: Iterable[AllocationLine]) -> dict[tuple[int, Component], Decimal]:
+    totals: dict[tuple[int, Component], Decimal] = {}
+    for line in paid:
+        key = (line.instalment, line.component)
+        totals[key] = totals.get(key, _ZERO) + line.amount
+    return totals
+
+
+def remaining_dues(schedule: Schedule, settled: Iterable[AllocationLine],
+                   charged: Iterable[AllocationLine] = ()) -> list[Due]:
+    """Dues (schedule and charges) less what repayments paid and waivers forgave."""
+    totals = _paid_by_key(settled)
+    remaining: list[Due] = []
+    for due in scheduled_dues(schedule, charged):
+        left = due.amount - totals.get((due.instalment, due.component), _ZERO)
+        assert left >= 0, (due, left)
+        if left > 0:
+            remaining.append(msgspec.structs.replace(due, amount=left))
+    return remaining
+
+
+def loan_position(schedule: Schedule, paid: Iterable[AllocationLine], as_of: date, *,
+                  charged: Iterable[AllocationLine] = (), waived: Iterable[AllocationLine] = ()) -> LoanPosition:
+    """Expected, paid, waived, outstanding and overdue (due before ``as_of`` and unpaid) per
+    component; days overdue from the oldest unpaid instalment; the next instalment not yet due."""
+    paid_lines = tuple(paid)
+    waived_lines = tuple(waived)
+    charged_lines = tuple(charged)
+    dues = scheduled_dues(schedule, charged_lines)
+    left = remaining_dues(schedule, (*paid_lines, *waived_lines), charged_lines)
+    components = []
+    for component in ALLOCABLE:
+        expected = sum((d.amount for d in dues if d.component is component), _ZERO)
+        forgiven = sum((w.amount for w in waived_lines if w.component is component), _ZERO)
+        outstanding = sum((d.amount for d in left if d.component is component), _ZERO)
+        overdue = sum((d.amount for d in left if d.component is component and d.due_date < as_of), _ZERO)
+        components.append(ComponentPosition(component=component, expected=expected,
+                                            paid=expected - forgiven - outstanding, waived=forgiven,
+                                            outstanding=outstanding, overdue=overdue))
+    instalments = []
+    for row in schedule.instalments:
+        expected = sum((d.amount for d in dues if d.instalment == row.number), _ZERO)
+        outstanding = sum((d.amount for d in left if d.instalment == row.number), _ZERO)
+        instalments.append(InstalmentPosition(number=row.number, due_date=row.due_date, expected=expected,
+                                              paid=expected - outstanding, outstanding=outstanding))
+    late = [i for i in instalments if i.outstanding > 0 and i.due_date < as_of]
+    upcoming = [i for i in instalments if i.outstanding > 0 and i.due_date >= as_of]
+    return LoanPosition(
+        as_of=as_of, components=tuple(components),
+        outstanding=sum((c.outstanding for c in components), _ZERO),
+        overdue=sum((c.overdue for c in components), _ZERO),
+        days_overdue=(as_of - late[0].due_date).days if late else 0,
+        next_instalment=upcoming[0] if upcoming else None,
+        instalments=tuple(instalments),
+    )

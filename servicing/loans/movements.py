@@ -1,0 +1,660 @@
+"""Money on a loan: disbursement and repayment, each ONE journal entry built by the product's
+posting rules and booked in the same unit of work as the loan transaction it records.
+
+Every movement locks the loan row (SELECT ... FOR UPDATE) before reading what was already
+paid, so two repayments on one loan are applied one after the other and never allocate the
+same due twice. An Idempotency-Key makes a retry safe: the same key with the same body
+answers the original transaction, with another body 409.
+
+Where the money comes from or goes is a `FundsChannel`: a payment type (its fund-source GL
+account from reference data, unless the product maps one for it), or a deposit account
+through the `DepositAccounts` port once deposit accounts are linked to loans.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from datetime import date
+from decimal import Decimal
+from typing import Any, Final, Protocol
+
+import msgspec
+from sqlalchemy import func, select, text
+
+from ledger.model import Reference
+from ledger.money import check_amount
+from ledger.reversal import reverse
+from products.accounting import ProductAccounting, build_entry
+from products.events import EventPart, LoanClassification, ProductEvent
+from products.loans.allocation import ALLOCABLE, AllocationLine, allocate
+from products.loans.errors import TermsError
+from products.loans.model import Schedule
+from products.loans.position import LoanPosition, loan_position, remaining_dues
+from products.loans.product import LoanProduct
+from products.loans.schedule import generate_schedule
+from products.posting_rules import AccountingRole, AccountingRule, Component, EventKind, ProductKind
+from products.reference.db.tables import ChargeRow, PaymentTypeRow
+from servicing.errors import Conflict, InvalidInput, NotFound
+from servicing.ids import uuid7
+from servicing.journal import book_entries
+from servicing.loans.applications import get_product_in, load_record, load_row
+from servicing.loans.db.tables import LoanRow, LoanTransactionRow
+from servicing.loans.model import (
+    AddCharge,
+    Disburse,
+    FundsChannel,
+    LoanRecord,
+    LoanStatement,
+    LoanStatus,
+    LoanTransaction,
+    LoanView,
+    PayoffQuote,
+    Repay,
+    StatementItem,
+    StatementLine,
+    Waive,
+)
+from servicing.queries import load_entry
+from servicing.staff.scope import OfficeScope
+from servicing.unit_of_work import UnitOfWork, UnitOfWorkFactory
+
+SOURCE_TYPE: Final = "loan-transaction"
+TRANSACTIONS_LISTED_MAX: Final = 10_000
+
+
+class DepositAccounts(Protocol):
+    """The seam to deposit accounts (built separately): move money on a client's account inside
+    the loan's unit of work and answer the GL account (its product's deposit control) that the
+    loan entry uses as its fund source."""
+
+    async def move(self, uow: UnitOfWork, account_id: int, *, client_id: int, amount: Decimal, currency: str,
+                   credit: bool, value_date: date, reference: str) -> str: ...
+
+
+class IdempotencyMismatch(Conflict):
+    code = "idempotency-key-reused"
+
+
+def _fingerprint(command: msgspec.Struct) -> str:
+    return hashlib.sha256(msgspec.json.encode(command)).hexdigest()
+
+
+def _plain(value: Decimal) -> Decimal:
+    return value.quantize(Decimal(1)) if value == value.to_integral_value() else value.normalize()
+
+
+def to_transaction(row: LoanTransactionRow) -> LoanTransaction:
+    return LoanTransaction(
+        transaction_id=row.id, loan_id=row.loan_id, sequence_number=row.sequence_number, kind=row.kind,
+        reverses_transaction_id=row.reverses_transaction_id,
+        value_date=row.value_date, currency=row.currency.strip(), amount=_plain(row.amount),
+        principal=_plain(row.principal), interest=_plain(row.interest), fee=_plain(row.fee),
+        penalty=_plain(row.penalty), vat=_plain(row.vat), overpayment=_plain(row.overpayment),
+        classification=row.classification, payment_type_id=row.payment_type_id, charge_id=row.charge_id,
+        receipt_number=row.receipt_number,
+        allocation=tuple(msgspec.convert(row.allocation, list[AllocationLine])),
+        journal_entry_id=row.journal_entry_id, created_at=row.created_at, created_by=row.created_by)
+
+
+async def _replayed(uow: UnitOfWork, loan_id: int, kind: str, key: str | None, fingerprint: str) -> LoanTransaction | None:
+    if key is None:
+        return None
+    row = await uow.session.scalar(select(LoanTransactionRow).where(
+        LoanTransactionRow.loan_id == loan_id, LoanTransactionRow.kind == kind,
+        LoanTransactionRow.idempotency_key == key))
+    if row is None:
+        return None
+    if row.request_fingerprint != fingerprint:
+        raise IdempotencyMismatch("this Idempotency-Key was used for another request body", field="Idempotency-Key")
+    return to_transaction(row)
+
+
+async def _fund_source(uow: UnitOfWork, accounting: ProductAccounting, channel: FundsChannel, *,
+                       deposits: DepositAccounts | None, loan: LoanRow, amount: Decimal, credit: bool,
+                       value_date: date) -> tuple[ProductAccounting, int | None]:
+    """The product's accounting with the channel's fund-source account in place."""
+    if (channel.payment_type_id is None) == (channel.deposit_account_id is None):
+        raise InvalidInput("give either payment_type_id or deposit_account_id", field="payment_type_id")
+    if channel.deposit_account_id is not None:
+        if deposits is None:
+            raise InvalidInput("deposit accounts are not linked to loans yet; use a payment type",
+                               field="deposit_account_id")
+        code = await deposits.move(uow, channel.deposit_account_id, client_id=loan.client_id, amount=amount,
+                                   currency=loan.currency.strip(), credit=credit, value_date=value_date,
+                                   reference=f"loan {loan.id}")
+        return msgspec.structs.replace(
+            accounting, accounts={**accounting.accounts, AccountingRole.FUND_SOURCE: code}), None
+    payment_type = await uow.session.get(PaymentTypeRow, channel.payment_type_id)
+    if payment_type is None or not payment_type.active:
+        raise InvalidInput(f"no active payment type {channel.payment_type_id}", field="payment_type_id")
+    assert channel.payment_type_id is not None
+    overrides = dict(accounting.payment_type_accounts)
+    if channel.payment_type_id not in overrides and payment_type.gl_account_id is not None:
+        code = await uow.session.scalar(text("SELECT code FROM gl_account WHERE id = :id"),
+                                        {"id": payment_type.gl_account_id})
+        overrides[channel.payment_type_id] = code
+    return msgspec.structs.replace(accounting, payment_type_accounts=overrides), channel.payment_type_id
+
+
+async def _locked(uow: UnitOfWork, loan_id: int, scope: OfficeScope | None) -> LoanRow:
+    return await load_row(uow, loan_id, scope=scope, for_update=True)
+
+
+async def _next_sequence(uow: UnitOfWork, loan_id: int) -> tuple[int, date | None]:
+    row = (await uow.session.execute(select(func.max(LoanTransactionRow.sequence_number),
+                                            func.max(LoanTransactionRow.value_date)).where(
+        LoanTransactionRow.loan_id == loan_id))).one()
+    return int(row[0] or 0) + 1, row[1]
+
+
+def _check_value_date(value_date: date, *, today: date, not_before: date | None, what: str) -> None:
+    if value_date > today:
+        raise InvalidInput(f"a {what} cannot be dated in the future (today is {today})", field="value_date")
+    if not_before is not None and value_date < not_before:
+        raise InvalidInput(f"a {what} cannot be dated before {not_before}, the loan's last transaction",
+                           field="value_date")
+
+
+async def _book(uow: UnitOfWork, accounting: ProductAccounting, event: ProductEvent, *, loan: LoanRow,
+                value_date: date, description: str, actor: str, sequence: int) -> Any:
+    entry = build_entry(ProductKind.LOAN, accounting, event, entry_id=uuid7(), office_id=loan.office_id,
+                        value_date=value_date, description=description[:500], actor=actor,
+                        reference=Reference(source_type=SOURCE_TYPE, source_id=f"{loan.id}/{sequence}"))
+    if entry is None:
+        return None
+    booked = await book_entries(uow, [entry])
+    return booked[0].entry.entry_id
+
+
+async def _fee_charge_ids(uow: UnitOfWork, product: LoanProduct) -> dict[str, int]:
+    """The product's charges by the name the schedule gives their fees (to use their own income account)."""
+    rows = (await uow.session.execute(select(ChargeRow.name, ChargeRow.id).where(
+        ChargeRow.id.in_(product.charge_ids)))).all()
+    return {name[:80]: charge_id for name, charge_id in rows}
+
+
+# --------------------------------------------------------------------------- disbursement
+
+async def disburse(uow_factory: UnitOfWorkFactory, loan_id: int, command: Disburse, *, actor: str,
+                   scope: OfficeScope, idempotency_key: str | None = None,
+                   deposits: DepositAccounts | None = None, today: date | None = None) -> LoanTransaction:
+    """Pay out an approved loan in full on ``value_date``: the schedule is generated from the
+    frozen terms at that date and kept on the loan; the entry debits the portfolio and credits
+    the fund source, less the disbursement fees (and their VAT) withheld; under upfront
+    accrual it also recognises the schedule's whole interest."""
+    fingerprint = _fingerprint(command)
+    async with uow_factory() as uow:
+        row = await _locked(uow, loan_id, scope)
+        replay = await _replayed(uow, loan_id, "disbursement", idempotency_key, fingerprint)
+        if replay is not None:
+            return replay
+        if row.status != LoanStatus.APPROVED.value:
+            raise Conflict(f"loan {loan_id} is {row.status}; only an approved loan is disbursed", field="loan_id")
+        sequence, _last = await _next_sequence(uow, loan_id)
+        _check_value_date(command.value_date, today=today or date.today(), not_before=None, what="disbursement")
+        product = await get_product_in(uow, row.product_id, row.product_version)
+        close = product.identity.close_date
+        if close is not None and command.value_date >= close:
+            raise InvalidInput(f"the product closed on {close}; no disbursement after it", field="value_date")
+        record = await load_record(uow, loan_id)
+        terms = msgspec.structs.replace(record.terms, disbursement_date=command.value_date)
+        try:
+            schedule = generate_schedule(terms)
+        except TermsError as error:
+            raise InvalidInput(f"the terms do not fit this disbursement date: {error.message}",
+                               field="value_date") from error
+        charge_ids = await _fee_charge_ids(uow, product)
+        parts = [EventPart(component=Component.PRINCIPAL, amount=terms.principal_amount)]
+        for fee in schedule.fee_charges:
+            if fee.instalment_number == 0 and fee.amount > 0:
+                parts.append(EventPart(component=Component.FEE, amount=fee.amount, charge_id=charge_ids.get(fee.name)))
+        fee_total = sum((p.amount for p in parts if p.component is Component.FEE), Decimal(0))
+        vat_total = sum((fee.vat_amount for fee in schedule.fee_charges if fee.instalment_number == 0), Decimal(0))
+        if vat_total > 0:
+            parts.append(EventPart(component=Component.VAT, amount=vat_total))
+        if schedule.totals.interest_amount > 0:
+            # Posted only under accrual upfront (the other rules' tables have no such line).
+            parts.append(EventPart(component=Component.INTEREST, amount=schedule.totals.interest_amount))
+        accounting, payment_type_id = await _fund_source(
+            uow, product.accounting, command.channel, deposits=deposits, loan=row,
+            amount=terms.principal_amount - fee_total - vat_total, credit=True, value_date=command.value_date)
+        event = ProductEvent(kind=EventKind.DISBURSEMENT, currency=record.currency, parts=tuple(parts),
+                             payment_type_id=payment_type_id, classification=LoanClassification.HEALTHY)
+        entry_id = await _book(uow, accounting, event, loan=row, value_date=command.value_date,
+                               description=f"Décaissement prêt n° {loan_id}", actor=actor, sequence=sequence)
+        recognised = (schedule.totals.interest_amount
+                      if product.accounting.rule is AccountingRule.ACCRUAL_UPFRONT else Decimal(0))
+        transaction = LoanTransactionRow(
+            loan_id=loan_id, sequence_number=sequence, kind="disbursement", value_date=command.value_date,
+            currency=record.currency, amount=terms.principal_amount, principal=terms.principal_amount,
+            interest=recognised, fee=fee_total, vat=vat_total, classification=LoanClassification.HEALTHY.value,
+            payment_type_id=payment_type_id, receipt_number=command.channel.receipt_number, allocation=[],
+            journal_entry_id=entry_id, idempotency_key=idempotency_key, request_fingerprint=fingerprint,
+            created_by=actor)
+        uow.session.add(transaction)
+        row.status = LoanStatus.ACTIVE.value
+        row.terms = msgspec.to_builtins(terms)
+        row.schedule = msgspec.to_builtins(schedule)
+        row.disbursed_on = command.value_date
+        row.updated_at = func.now()
+        row.updated_by = actor
+        await uow.session.flush()
+        await uow.session.refresh(transaction)
+        answer = to_transaction(transaction)
+        await uow.commit()
+    return answer
+
+
+# --------------------------------------------------------------------------- repayment
+
+def _lines(rows: Sequence[LoanTransactionRow], kind: str) -> list[AllocationLine]:
+    """Allocation lines of the transactions of a kind that stand (not reversed): what repayments
+    paid, what charges added, what waivers forgave."""
+    reversed_ids = {row.reverses_transaction_id for row in rows if row.reverses_transaction_id is not None}
+    lines: list[AllocationLine] = []
+    for row in rows:
+        if row.kind == kind and row.id not in reversed_ids:
+            lines.extend(msgspec.convert(row.allocation, list[AllocationLine]))
+    return lines
+
+
+def _paid_lines(rows: Sequence[LoanTransactionRow]) -> list[AllocationLine]:
+    return _lines(rows, "repayment")
+
+
+def _settled(rows: Sequence[LoanTransactionRow]) -> list[AllocationLine]:
+    """Paid or forgiven."""
+    return [*_lines(rows, "repayment"), *_lines(rows, "waiver")]
+
+
+def _position(schedule: Schedule, rows: Sequence[LoanTransactionRow], on: date) -> LoanPosition:
+    return loan_position(schedule, _paid_lines(rows), on, charged=_lines(rows, "charge"), waived=_lines(rows, "waiver"))
+
+
+def is_doubtful(product: LoanProduct, position: LoanPosition) -> bool:
+    """Doubtful (souffrant) once overdue longer than the product's days to NPA."""
+    return product.days_to_npa is not None and position.days_overdue > product.days_to_npa
+
+
+async def repay(uow_factory: UnitOfWorkFactory, loan_id: int, command: Repay, *, actor: str, scope: OfficeScope,
+                idempotency_key: str | None = None, deposits: DepositAccounts | None = None,
+                today: date | None = None) -> LoanTransaction:
+    """Take a repayment: allocated oldest instalment first, components in the product's healthy
+    or doubtful order; what exceeds everything owed goes to the overpayment liability. The
+    loan closes when nothing is left outstanding."""
+    fingerprint = _fingerprint(command)
+    async with uow_factory() as uow:
+        row = await _locked(uow, loan_id, scope)
+        replay = await _replayed(uow, loan_id, "repayment", idempotency_key, fingerprint)
+        if replay is not None:
+            return replay
+        if row.status != LoanStatus.ACTIVE.value:
+            raise Conflict(f"loan {loan_id} is {row.status}; repayments are taken on active loans only",
+                           field="loan_id")
+        check_amount(command.amount, row.currency.strip(), field="amount")
+        _sequence, last_date = await _next_sequence(uow, loan_id)
+        _check_value_date(command.value_date, today=today or date.today(), not_before=last_date, what="repayment")
+        product = await get_product_in(uow, row.product_id, row.product_version)
+        accounting, payment_type_id = await _fund_source(
+            uow, product.accounting, command.channel, deposits=deposits, loan=row, amount=command.amount,
+            credit=False, value_date=command.value_date)
+        transaction = await _take_repayment(
+            uow, row, product, amount=command.amount, value_date=command.value_date, accounting=accounting,
+            payment_type_id=payment_type_id, receipt_number=command.channel.receipt_number, actor=actor,
+            idempotency_key=idempotency_key, fingerprint=fingerprint)
+        answer = to_transaction(transaction)
+        await uow.commit()
+    return answer
+
+
+async def undo_disbursement(uow_factory: UnitOfWorkFactory, loan_id: int, *, actor: str,
+                            scope: OfficeScope) -> LoanTransaction:
+    """Take back a disbursement made by mistake: its entry is reversed (mirror entry on its value
+    date) and the loan is approved again, without schedule, ready to be disbursed correctly.
+    Refused while a repayment stands: reverse the repayments first."""
+    async with uow_factory() as uow:
+        row = await _locked(uow, loan_id, scope)
+        if row.status != LoanStatus.ACTIVE.value:
+            raise Conflict(f"loan {loan_id} is {row.status}; only an active loan's disbursement is undone",
+                           field="loan_id")
+        history = await _history(uow, loan_id)
+        reversed_ids = {t.reverses_transaction_id for t in history}
+        if any(t.kind in ("repayment", "charge", "waiver") and t.id not in reversed_ids for t in history):
+            raise Conflict("repayments, charges or waivers stand on this loan; a disbursement is undone before any",
+                           field="loan_id")
+        original = next(t for t in reversed(history) if t.kind == "disbursement")
+        reversal = await _reverse_transaction(uow, original, kind="disbursement_reversal",
+                                              sequence=history[-1].sequence_number + 1, actor=actor,
+                                              description=f"Annulation décaissement prêt n° {loan_id}")
+        row.status = LoanStatus.APPROVED.value
+        row.schedule = None
+        row.disbursed_on = None
+        row.updated_at = func.now()
+        row.updated_by = actor
+        await uow.session.flush()
+        await uow.session.refresh(reversal)
+        answer = to_transaction(reversal)
+        await uow.commit()
+    return answer
+
+
+async def _reverse_transaction(uow: UnitOfWork, original: LoanTransactionRow, *, kind: str, sequence: int,
+                               actor: str, description: str) -> LoanTransactionRow:
+    """The mirror of a transaction: its entry reversed on the same value date, a row pointing at it."""
+    entry_id = None
+    if original.journal_entry_id is not None:
+        booked = await load_entry(uow.session, original.journal_entry_id)
+        assert booked is not None, original.journal_entry_id
+        mirror = reverse(booked.entry, reversal_id=uuid7(), value_date=original.value_date,
+                         description=description[:500], actor=actor)
+        entry_id = (await book_entries(uow, [mirror]))[0].entry.entry_id
+    reversal = LoanTransactionRow(
+        loan_id=original.loan_id, sequence_number=sequence, kind=kind, reverses_transaction_id=original.id,
+        value_date=original.value_date, currency=original.currency, amount=original.amount,
+        principal=original.principal, interest=original.interest, fee=original.fee, penalty=original.penalty,
+        vat=original.vat, overpayment=original.overpayment, classification=original.classification,
+        payment_type_id=original.payment_type_id, receipt_number=original.receipt_number, allocation=[],
+        journal_entry_id=entry_id, created_by=actor)
+    uow.session.add(reversal)
+    return reversal
+
+
+async def _history(uow: UnitOfWork, loan_id: int) -> list[LoanTransactionRow]:
+    return list((await uow.session.scalars(select(LoanTransactionRow).where(
+        LoanTransactionRow.loan_id == loan_id).order_by(LoanTransactionRow.sequence_number))).all())
+
+
+async def _take_repayment(uow: UnitOfWork, row: LoanRow, product: LoanProduct, *, amount: Decimal, value_date: date,
+                          accounting: ProductAccounting, payment_type_id: int | None, receipt_number: str | None,
+                          actor: str, idempotency_key: str | None, fingerprint: str | None) -> LoanTransactionRow:
+    """Allocate and book one repayment on the locked loan, against what its history left due."""
+    assert row.schedule is not None
+    currency = row.currency.strip()
+    schedule = msgspec.convert(row.schedule, Schedule)
+    history = await _history(uow, row.id)
+    sequence = max((t.sequence_number for t in history), default=0) + 1
+    settled = _settled(history)
+    charged = _lines(history, "charge")
+    position = _position(schedule, history, value_date)
+    doubtful = is_doubtful(product, position)
+    order = product.allocation_order_doubtful if doubtful else product.allocation_order_healthy
+    allocation = allocate(amount, remaining_dues(schedule, settled, charged), order)
+    if not product.partial_instalment_payment_allowed and allocation.lines:
+        left = remaining_dues(schedule, [*settled, *allocation.lines], charged)
+        last = allocation.lines[-1].instalment
+        if any(due.instalment == last for due in left):
+            raise InvalidInput("the product takes whole instalments only: pay the instalments in full",
+                               field="amount")
+    parts = [EventPart(component=c, amount=allocation.total(c)) for c in ALLOCABLE if allocation.total(c) > 0]
+    if allocation.overpayment > 0:
+        parts.append(EventPart(component=Component.OVERPAYMENT, amount=allocation.overpayment))
+    event = ProductEvent(kind=EventKind.REPAYMENT, currency=currency, parts=tuple(parts),
+                         payment_type_id=payment_type_id, classification=LoanClassification.HEALTHY)
+    entry_id = await _book(uow, accounting, event, loan=row, value_date=value_date,
+                           description=f"Remboursement prêt n° {row.id}", actor=actor, sequence=sequence)
+    transaction = LoanTransactionRow(
+        loan_id=row.id, sequence_number=sequence, kind="repayment", value_date=value_date,
+        currency=currency, amount=amount, principal=allocation.total(Component.PRINCIPAL),
+        interest=allocation.total(Component.INTEREST), fee=allocation.total(Component.FEE),
+        penalty=allocation.total(Component.PENALTY), vat=allocation.total(Component.VAT),
+        overpayment=allocation.overpayment,
+        classification=(LoanClassification.DOUBTFUL if doubtful else LoanClassification.HEALTHY).value,
+        payment_type_id=payment_type_id, receipt_number=receipt_number,
+        allocation=msgspec.to_builtins(allocation.lines), journal_entry_id=entry_id,
+        idempotency_key=idempotency_key, request_fingerprint=fingerprint, created_by=actor)
+    uow.session.add(transaction)
+    row.status = (LoanStatus.ACTIVE if remaining_dues(schedule, [*settled, *allocation.lines], charged)
+                  else LoanStatus.CLOSED).value
+    row.updated_at = func.now()
+    row.updated_by = actor
+    await uow.session.flush()
+    await uow.session.refresh(transaction)
+    return transaction
+
+
+async def reverse_repayment(uow_factory: UnitOfWorkFactory, loan_id: int, transaction_id: int, *, actor: str,
+                            scope: OfficeScope) -> list[LoanTransaction]:
+    """Reverse a repayment: its entry is reversed (on its own value date), and so is every later
+    repayment's, which is then taken again, in order, on what is now due, so every allocation
+    stays as if the reversed repayment had never been received. A closed loan reopens when
+    something is due again. Answers the transactions written (reversals, then re-applications)."""
+    async with uow_factory() as uow:
+        row = await _locked(uow, loan_id, scope)
+        history = await _history(uow, loan_id)
+        reversed_ids = {t.reverses_transaction_id for t in history if t.reverses_transaction_id is not None}
+        target = next((t for t in history if t.id == transaction_id), None)
+        if target is None:
+            raise NotFound(f"loan {loan_id} has no transaction {transaction_id}", field="transaction_id")
+        if target.kind != "repayment":
+            raise Conflict(f"transaction {transaction_id} is a {target.kind}; only repayments are reversed here",
+                           field="transaction_id")
+        if target.id in reversed_ids:
+            raise Conflict(f"transaction {transaction_id} is already reversed", field="transaction_id")
+        later = [t for t in history if t.kind == "repayment" and t.sequence_number > target.sequence_number
+                 and t.id not in reversed_ids]
+        product = await get_product_in(uow, row.product_id, row.product_version)
+        sequence = max(t.sequence_number for t in history)
+        written: list[LoanTransactionRow] = []
+        for original in [target, *later]:
+            sequence += 1
+            written.append(await _reverse_transaction(
+                uow, original, kind="repayment_reversal", sequence=sequence, actor=actor,
+                description=f"Annulation remboursement prêt n° {loan_id}"))
+        await uow.session.flush()
+        for original in later:
+            accounting, payment_type_id = await _fund_source(
+                uow, product.accounting, FundsChannel(payment_type_id=original.payment_type_id), deposits=None,
+                loan=row, amount=_plain(original.amount), credit=False, value_date=original.value_date)
+            written.append(await _take_repayment(
+                uow, row, product, amount=_plain(original.amount), value_date=original.value_date, accounting=accounting,
+                payment_type_id=payment_type_id, receipt_number=original.receipt_number, actor=actor,
+                idempotency_key=None, fingerprint=None))
+        if not later:
+            assert row.schedule is not None
+            schedule = msgspec.convert(row.schedule, Schedule)
+            now = await _history(uow, loan_id)
+            row.status = (LoanStatus.ACTIVE if remaining_dues(schedule, _settled(now), _lines(now, "charge"))
+                          else LoanStatus.CLOSED).value
+            row.updated_at = func.now()
+            row.updated_by = actor
+        await uow.session.flush()
+        for transaction in written:
+            await uow.session.refresh(transaction)
+        answer = [to_transaction(t) for t in written]
+        await uow.commit()
+    return answer
+
+
+# --------------------------------------------------------------------------- charges and waivers
+
+_CHARGEABLE = {Component.FEE: EventKind.FEE_CHARGE, Component.PENALTY: EventKind.PENALTY_CHARGE}
+WAIVABLE: Final = (Component.INTEREST, Component.FEE, Component.PENALTY)
+
+
+async def _active_for_change(uow: UnitOfWork, loan_id: int, scope: OfficeScope, kind: str, key: str | None,
+                             fingerprint: str, value_date: date, today: date | None
+                             ) -> tuple[LoanRow, LoanTransaction | None, list[LoanTransactionRow], LoanProduct]:
+    row = await _locked(uow, loan_id, scope)
+    replay = await _replayed(uow, loan_id, kind, key, fingerprint)
+    if replay is not None:
+        return row, replay, [], await get_product_in(uow, row.product_id, row.product_version)
+    if row.status != LoanStatus.ACTIVE.value:
+        raise Conflict(f"loan {loan_id} is {row.status}; only an active loan takes this", field="loan_id")
+    history = await _history(uow, loan_id)
+    _check_value_date(value_date, today=today or date.today(), not_before=max(t.value_date for t in history),
+                      what=kind)
+    return row, None, history, await get_product_in(uow, row.product_id, row.product_version)
+
+
+async def add_charge(uow_factory: UnitOfWorkFactory, loan_id: int, command: AddCharge, *, actor: str,
+                     scope: OfficeScope, idempotency_key: str | None = None, today: date | None = None) -> LoanTransaction:
+    """Add a fee or penalty to an active loan, due with the instalment holding its due date (the
+    last one after the schedule's end). Under accrual it is recognised now (fee or penalty charge
+    event); under cash, when it is paid."""
+    fingerprint = _fingerprint(command)
+    async with uow_factory() as uow:
+        row, replay, history, product = await _active_for_change(
+            uow, loan_id, scope, "charge", idempotency_key, fingerprint, command.value_date, today)
+        if replay is not None:
+            return replay
+        currency = row.currency.strip()
+        check_amount(command.amount, currency, field="amount")
+        component = Component.FEE
+        if command.charge_id is not None:
+            charge = await uow.session.get(ChargeRow, command.charge_id)
+            if charge is None or not charge.active or charge.applies_to != "loan" or charge.currency.strip() != currency:
+                raise InvalidInput(f"no active loan charge {command.charge_id} in {currency}", field="charge_id")
+            component = Component.PENALTY if charge.is_penalty else Component.FEE
+        assert row.schedule is not None
+        schedule = msgspec.convert(row.schedule, Schedule)
+        due = command.due_date or command.value_date
+        instalment = next((i.number for i in schedule.instalments if i.due_date >= due), schedule.instalments[-1].number)
+        line = AllocationLine(instalment=instalment, component=component, amount=command.amount)
+        sequence = history[-1].sequence_number + 1
+        event = ProductEvent(kind=_CHARGEABLE[component], currency=currency, parts=(
+            EventPart(component=component, amount=command.amount, charge_id=command.charge_id),))
+        entry_id = await _book(uow, product.accounting, event, loan=row, value_date=command.value_date,
+                               description=f"Frais sur prêt n° {loan_id}", actor=actor, sequence=sequence)
+        transaction = LoanTransactionRow(
+            loan_id=loan_id, sequence_number=sequence, kind="charge", value_date=command.value_date, currency=currency,
+            amount=command.amount, fee=command.amount if component is Component.FEE else Decimal(0),
+            penalty=command.amount if component is Component.PENALTY else Decimal(0),
+            classification=LoanClassification.HEALTHY.value, charge_id=command.charge_id,
+            allocation=msgspec.to_builtins([line]), journal_entry_id=entry_id, idempotency_key=idempotency_key,
+            request_fingerprint=fingerprint, created_by=actor)
+        uow.session.add(transaction)
+        await uow.session.flush()
+        await uow.session.refresh(transaction)
+        answer = to_transaction(transaction)
+        await uow.commit()
+    return answer
+
+
+async def waive(uow_factory: UnitOfWorkFactory, loan_id: int, command: Waive, *, actor: str, scope: OfficeScope,
+                idempotency_key: str | None = None, today: date | None = None) -> LoanTransaction:
+    """Forgive interest, fees or penalties still owed, oldest instalment first (or on one). Under
+    accrual the income recognised is reversed (waiver event); under cash nothing was recognised."""
+    fingerprint = _fingerprint(command)
+    if command.component not in {c.value for c in WAIVABLE}:
+        raise InvalidInput("only interest, fee or penalty is waived", field="component")
+    component = Component(command.component)
+    async with uow_factory() as uow:
+        row, replay, history, product = await _active_for_change(
+            uow, loan_id, scope, "waiver", idempotency_key, fingerprint, command.value_date, today)
+        if replay is not None:
+            return replay
+        currency = row.currency.strip()
+        check_amount(command.amount, currency, field="amount")
+        assert row.schedule is not None
+        schedule = msgspec.convert(row.schedule, Schedule)
+        owed = [d for d in remaining_dues(schedule, _settled(history), _lines(history, "charge"))
+                if d.component is component and (command.instalment is None or d.instalment == command.instalment)]
+        total = sum((d.amount for d in owed), Decimal(0))
+        if command.amount > total:
+            raise InvalidInput(f"only {total} {currency} of {component.value} is owed"
+                               + (f" on instalment {command.instalment}" if command.instalment else ""), field="amount")
+        left = command.amount
+        lines: list[AllocationLine] = []
+        for due in owed:
+            if left == 0:
+                break
+            taken = min(left, due.amount)
+            lines.append(AllocationLine(instalment=due.instalment, component=component, amount=taken))
+            left -= taken
+        sequence = history[-1].sequence_number + 1
+        event = ProductEvent(kind=EventKind.WAIVER, currency=currency,
+                             parts=(EventPart(component=component, amount=command.amount),))
+        entry_id = await _book(uow, product.accounting, event, loan=row, value_date=command.value_date,
+                               description=f"Remise sur prêt n° {loan_id}", actor=actor, sequence=sequence)
+        transaction = LoanTransactionRow(
+            loan_id=loan_id, sequence_number=sequence, kind="waiver", value_date=command.value_date, currency=currency,
+            amount=command.amount, interest=command.amount if component is Component.INTEREST else Decimal(0),
+            fee=command.amount if component is Component.FEE else Decimal(0),
+            penalty=command.amount if component is Component.PENALTY else Decimal(0),
+            classification=LoanClassification.HEALTHY.value, receipt_number=None,
+            allocation=msgspec.to_builtins(lines), journal_entry_id=entry_id, idempotency_key=idempotency_key,
+            request_fingerprint=fingerprint, created_by=actor)
+        uow.session.add(transaction)
+        if not remaining_dues(schedule, [*_settled(history), *lines], _lines(history, "charge")):
+            row.status = LoanStatus.CLOSED.value
+        row.updated_at = func.now()
+        row.updated_by = actor
+        await uow.session.flush()
+        await uow.session.refresh(transaction)
+        answer = to_transaction(transaction)
+        await uow.commit()
+    return answer
+
+
+# --------------------------------------------------------------------------- read
+
+async def transactions(uow: UnitOfWork, loan_id: int, *, scope: OfficeScope) -> list[LoanTransaction]:
+    async with uow:
+        await load_row(uow, loan_id, scope=scope)
+        rows = (await uow.session.scalars(select(LoanTransactionRow).where(
+            LoanTransactionRow.loan_id == loan_id).order_by(LoanTransactionRow.sequence_number)
+            .limit(TRANSACTIONS_LISTED_MAX))).all()
+        return [to_transaction(row) for row in rows]
+
+
+STATEMENT_HEADER: Final = ("sequence", "kind", "value_date", "amount", "principal", "interest", "fee", "penalty",
+                           "vat", "overpayment", "receipt_number", "journal_entry_id", "account_code", "side",
+                           "line_amount")
+
+
+async def statement(uow: UnitOfWork, loan_id: int, *, scope: OfficeScope) -> LoanStatement:
+    """Every transaction of the loan with the lines of its journal entry, read from the journal."""
+    async with uow:
+        row = await load_row(uow, loan_id, scope=scope)
+        history = await _history(uow, loan_id)
+        entry_ids = [t.journal_entry_id for t in history if t.journal_entry_id is not None]
+        found = (await uow.session.execute(text(
+            "SELECT l.entry_id, a.code, l.side, l.amount FROM journal_line l JOIN gl_account a ON a.id = l.account_id "
+            "WHERE l.entry_id = ANY(:ids) ORDER BY l.entry_id, l.line_no"), {"ids": entry_ids})).all()
+        answer = LoanStatement(loan_id=loan_id, client_id=row.client_id, currency=row.currency.strip(), items=())
+        transactions = [to_transaction(t) for t in history]
+    lines: dict[Any, list[StatementLine]] = {}
+    for entry_id, code, side, amount in found:
+        lines.setdefault(entry_id, []).append(StatementLine(
+            account_code=code, side="debit" if side == "D" else "credit", amount=_plain(amount)))
+    items = tuple(StatementItem(transaction=t, journal_lines=tuple(lines.get(t.journal_entry_id, ())))
+                  for t in transactions)
+    return msgspec.structs.replace(answer, items=items)
+
+
+def statement_rows(loan_statement: LoanStatement) -> list[tuple[Any, ...]]:
+    """One CSV row per journal line (a transaction without entry gets one row without line)."""
+    rows: list[tuple[Any, ...]] = []
+    for item in loan_statement.items:
+        t = item.transaction
+        head = (t.sequence_number, t.kind, t.value_date, t.amount, t.principal, t.interest, t.fee, t.penalty, t.vat,
+                t.overpayment, t.receipt_number, t.journal_entry_id)
+        for line in item.journal_lines or (None,):
+            rows.append(head + ((line.account_code, line.side, line.amount) if line else (None, None, None)))
+    return rows
+
+
+async def payoff_quote(uow: UnitOfWork, loan_id: int, *, scope: OfficeScope, on: date) -> PayoffQuote:
+    view = await loan_view(uow, loan_id, scope=scope, as_of=on)
+    if view.loan.status is not LoanStatus.ACTIVE or view.position is None:
+        raise Conflict(f"loan {loan_id} is {view.loan.status.value}; only an active loan has a payoff quote",
+                       field="loan_id")
+    position = view.position
+
+    def left(component: Component) -> Decimal:
+        return position.component(component).outstanding
+
+    return PayoffQuote(loan_id=loan_id, on=on, currency=view.loan.currency, principal=left(Component.PRINCIPAL),
+                       interest=left(Component.INTEREST), fee=left(Component.FEE), penalty=left(Component.PENALTY),
+                       vat=left(Component.VAT), total=position.outstanding)
+
+
+async def loan_view(uow: UnitOfWork, loan_id: int, *, scope: OfficeScope, as_of: date | None = None) -> LoanView:
+    """The loan with its schedule and, once disbursed, its position derived from its transactions."""
+    async with uow:
+        record: LoanRecord = await load_record(uow, loan_id, scope=scope)
+        if record.schedule is None:
+            return LoanView(loan=record, position=None)
+        history = await _history(uow, loan_id)
+        return LoanView(loan=record, position=_position(record.schedule, history, as_of or date.today()))

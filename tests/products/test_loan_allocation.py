@@ -1,0 +1,96 @@
+"""Allocation of repayments and the derived position: hypothesis properties and hand-checked examples."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from decimal import Decimal
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from products.loans.allocation import Due, allocate, component_sequence
+from products.loans.position import loan_position, remaining_dues, scheduled_dues
+from products.loans.product import RepaymentComponent
+from products.loans.schedule import generate_schedule
+from products.loans.terms import LoanTerms
+from products.posting_rules import Component
+
+D = Decimal
+START = date(2026, 1, 5)
+HEALTHY = (RepaymentComponent.PENALTY, RepaymentComponent.FEE, RepaymentComponent.INTEREST, RepaymentComponent.PRINCIPAL)
+DOUBTFUL = (RepaymentComponent.PRINCIPAL, RepaymentComponent.INTEREST, RepaymentComponent.FEE, RepaymentComponent.PENALTY)
+
+amounts = st.integers(min_value=0, max_value=1_000_000).map(D)
+dues_strategy = st.lists(
+    st.tuples(st.integers(min_value=1, max_value=12), st.sampled_from(list(component_sequence(HEALTHY))), amounts),
+    max_size=40,
+).map(lambda rows: [Due(instalment=n, due_date=START + timedelta(days=30 * n), component=c, amount=a)
+                    for n, c, a in {(n, c): (n, c, a) for n, c, a in rows}.values()])
+orders = st.permutations(list(RepaymentComponent)).map(tuple)
+
+
+@given(payment=st.integers(min_value=1, max_value=20_000_000).map(D), dues=dues_strategy, order=orders)
+def test_allocation_conserves_money_never_exceeds_a_due_and_follows_the_order(payment, dues, order) -> None:  # type: ignore[no-untyped-def]
+    allocation = allocate(payment, dues, order)
+    assert allocation.allocated + allocation.overpayment == payment
+    owed = {(d.instalment, d.component): d.amount for d in dues}
+    for line in allocation.lines:
+        assert 0 < line.amount <= owed[(line.instalment, line.component)]
+    total_due = sum(owed.values(), D(0))
+    assert allocation.overpayment == max(payment - total_due, D(0))
+    # Money reaches a due only when everything before it (older instalment, earlier component) is paid in full.
+    rank = {c: i for i, c in enumerate(component_sequence(order))}
+    ordered = sorted((d for d in dues if d.amount > 0), key=lambda d: (d.due_date, d.instalment, rank[d.component]))
+    paid = {(line.instalment, line.component): line.amount for line in allocation.lines}
+    seen_partial_or_unpaid = False
+    for due in ordered:
+        got = paid.get((due.instalment, due.component), D(0))
+        if seen_partial_or_unpaid:
+            assert got == 0, (due, got)
+        if got < due.amount:
+            seen_partial_or_unpaid = True
+
+
+def test_vat_is_paid_with_the_interest_it_is_levied_on() -> None:
+    assert component_sequence(HEALTHY) == (Component.PENALTY, Component.FEE, Component.INTEREST, Component.VAT,
+                                           Component.PRINCIPAL)
+    assert component_sequence(DOUBTFUL) == (Component.PRINCIPAL, Component.INTEREST, Component.VAT, Component.FEE,
+                                            Component.PENALTY)
+
+
+def _schedule():  # type: ignore[no-untyped-def]
+    return generate_schedule(LoanTerms(currency_code="XOF", principal_amount=D(100_000), disbursement_date=START,
+                                       repayment_count=3, interest_rate_percent=D(18), vat_on_interest_percent=D(18)))
+
+
+def test_a_hand_checked_repayment_healthy_then_doubtful() -> None:
+    schedule = _schedule()
+    # Instalment 1: principal 32 838, interest 1 500, VAT 270 (18 % of 1 500), total 34 608.
+    first = schedule.instalments[0]
+    assert (first.principal_amount, first.interest_amount, first.vat_amount) == (D(32_838), D(1500), D(270))
+    healthy = allocate(D(2000), scheduled_dues(schedule), HEALTHY)
+    assert [(line.instalment, line.component, line.amount) for line in healthy.lines] == [
+        (1, Component.INTEREST, D(1500)), (1, Component.VAT, D(270)), (1, Component.PRINCIPAL, D(230))]
+    doubtful = allocate(D(2000), scheduled_dues(schedule), DOUBTFUL)
+    assert [(line.instalment, line.component, line.amount) for line in doubtful.lines] == [
+        (1, Component.PRINCIPAL, D(2000))]
+
+
+@given(payments=st.lists(st.integers(min_value=1, max_value=60_000).map(D), max_size=8), order=orders,
+       days=st.integers(min_value=0, max_value=200))
+def test_position_is_schedule_less_allocations(payments, order, days) -> None:  # type: ignore[no-untyped-def]
+    schedule = _schedule()
+    paid = []
+    overpaid = D(0)
+    for payment in payments:
+        allocation = allocate(payment, remaining_dues(schedule, paid), order)
+        paid.extend(allocation.lines)
+        overpaid += allocation.overpayment
+    position = loan_position(schedule, paid, START + timedelta(days=days))
+    total = schedule.totals.principal_amount + schedule.totals.interest_amount + schedule.totals.vat_amount
+    assert position.outstanding == total - (sum(payments, D(0)) - overpaid)
+    assert position.component(Component.PRINCIPAL).outstanding == (
+        schedule.totals.principal_amount - sum((line.amount for line in paid if line.component is Component.PRINCIPAL), D(0)))
+    assert 0 <= position.overdue <= position.outstanding
+    if position.overdue == 0:
+        assert position.days_overdue == 0
