@@ -90,11 +90,23 @@ def canonical_bytes(entry: ChainedEntry, lines: Iterable[ChainedLine]) -> bytes:
     return header + b"".join(_line(line) for line in sorted(lines, key=lambda line: line.line_no))
 
 
+class LineColumns(NamedTuple):
+    """An entry's lines, in line order, as the slice `start:stop` of a batch's line columns."""
+
+    account_ids: Sequence[int]
+    sides: Sequence[str]
+    """'D' or 'C'."""
+    amounts: Sequence[Decimal]
+    currencies: Sequence[str]
+    start: int
+    stop: int
+
+
 class CanonicalEncoder:
     """`canonical_bytes` for many entries booked at one time, without building a header and
     line tuple per entry: the same bytes (a property test holds them equal), with the encoding
-    of repeated strings, dates and currencies computed once. Lines are given in line order as
-    (account id, side 'D' or 'C', amount, currency, ...) and take the entry's office and date."""
+    of repeated strings, dates and currencies computed once. Lines take the entry's office and
+    date."""
 
     __slots__ = ("_booked_at", "_days", "_texts")
 
@@ -112,7 +124,7 @@ class CanonicalEncoder:
     def entry(
         self, entry_id: UUID, office_id: int, chain_position: int, value_date: date, description: str,
         source_type: str | None, source_id: str | None, actor: str, idempotency_key: str | None,
-        reverses_id: UUID | None, lines: Sequence[tuple[int, str, Decimal, str, object]],
+        reverses_id: UUID | None, lines: LineColumns,
     ) -> bytes:
         days = self._days.get(value_date)
         if days is None:
@@ -121,13 +133,15 @@ class CanonicalEncoder:
         parts = [
             _MAGIC, _HEADER.pack(entry_id.bytes, office_id, chain_position, days, self._booked_at),
             text(description), text(source_type), text(source_id), text(actor), text(idempotency_key),
-            b"\x00" if reverses_id is None else b"\x01" + reverses_id.bytes, _LINE_COUNT.pack(len(lines)),
+            b"\x00" if reverses_id is None else b"\x01" + reverses_id.bytes,
+            _LINE_COUNT.pack(lines.stop - lines.start),
         ]
         pack = _LINE.pack
-        for number, (account_id, side, amount, currency, _rest) in enumerate(lines, start=1):
-            units, ten_thousandths = divmod(int(amount.scaleb(4)), 10_000)
-            parts.append(pack(number, account_id, office_id, days, _SIDES[side], units, ten_thousandths,
-                              text(currency)[4:]))
+        account_ids, sides, amounts, currencies, start, _stop = lines
+        for index in range(start, lines.stop):
+            units, ten_thousandths = divmod(int(amounts[index].scaleb(4)), 10_000)
+            parts.append(pack(index - start + 1, account_ids[index], office_id, days, _SIDES[sides[index]], units,
+                              ten_thousandths, text(currencies[index])[4:]))
         return b"".join(parts)
 
 

@@ -10,7 +10,7 @@ from uuid import UUID
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ledger.chain import CanonicalEncoder, ChainedEntry, ChainedLine, canonical_bytes
+from ledger.chain import CanonicalEncoder, ChainedEntry, ChainedLine, LineColumns, canonical_bytes
 
 _TEXTS = st.text(min_size=1, max_size=40)
 _OPTIONAL_TEXTS = st.none() | _TEXTS
@@ -37,7 +37,10 @@ def test_encoder_builds_the_canonical_bytes(
     chained = [ChainedLine(number, account_id, office_id, value_date, side, amount, currency)
                for number, (account_id, side, amount, currency) in enumerate(lines, start=1)]
     expected = canonical_bytes(header, chained)
-    rows = [(account_id, side, amount, currency, "code") for account_id, side, amount, currency in lines]
+    # The entry's lines as a slice of longer columns, as a batch holds them.
+    padding = [(7, "D", Decimal(1), "XOF")]
+    columns = [list(column) for column in zip(*(padding + lines + padding), strict=True)]
+    rows = LineColumns(*columns, start=1, stop=1 + len(lines))
     for _twice in range(2):  # the second time from the encoder's caches
         assert encoder.entry(entry_id, office_id, position, value_date, description, source_type, source_id, actor,
                              key, reverses, rows) == expected
