@@ -33,6 +33,29 @@ depends_on = None
 _HEADER = """ RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER
     SET search_path = pg_catalog, public, pg_temp AS $$"""
 
+# GL020 and GL021, as revision 0001 checks them (measured faster than one merged grouping).
+_BALANCED_LINES_OF_THEIR_ENTRY = r"""
+    SELECT l.entry_id, l.currency INTO bad FROM new_lines l
+     GROUP BY l.entry_id, l.currency
+    HAVING sum(CASE l.side WHEN 'D' THEN l.amount ELSE -l.amount END) <> 0 LIMIT 1;
+    IF FOUND THEN
+        RAISE EXCEPTION 'entry % does not balance in %', bad.entry_id, bad.currency USING ERRCODE = 'GL020';
+    END IF;
+    SELECT x.entry_id INTO bad
+      FROM (SELECT entry_id, count(*) AS n, max(line_no) AS last_line,
+                   min(office_id) AS office_low, max(office_id) AS office_high,
+                   min(value_date) AS date_low, max(value_date) AS date_high
+              FROM new_lines GROUP BY entry_id) x
+      LEFT JOIN journal_entry e ON e.id = x.entry_id
+     WHERE e.id IS NULL OR x.n <> e.line_count OR x.last_line > e.line_count
+        OR x.office_low <> e.office_id OR x.office_high <> e.office_id
+        OR x.date_low <> e.value_date OR x.date_high <> e.value_date
+     LIMIT 1;
+    IF FOUND THEN
+        RAISE EXCEPTION 'lines of entry % do not match their entry', bad.entry_id USING ERRCODE = 'GL021';
+    END IF;
+"""
+
 ENTRY_CHECKS = r"""
 CREATE OR REPLACE FUNCTION journal_entry_after_insert()""" + _HEADER + r"""
 DECLARE
@@ -84,26 +107,7 @@ DECLARE
     bad record;
     refused integer;
 BEGIN
-    SELECT l.entry_id, l.currency INTO bad FROM new_lines l
-     GROUP BY l.entry_id, l.currency
-    HAVING sum(CASE l.side WHEN 'D' THEN l.amount ELSE -l.amount END) <> 0 LIMIT 1;
-    IF FOUND THEN
-        RAISE EXCEPTION 'entry % does not balance in %', bad.entry_id, bad.currency USING ERRCODE = 'GL020';
-    END IF;
-    SELECT x.entry_id INTO bad
-      FROM (SELECT entry_id, count(*) AS n, max(line_no) AS last_line,
-                   min(office_id) AS office_low, max(office_id) AS office_high,
-                   min(value_date) AS date_low, max(value_date) AS date_high
-              FROM new_lines GROUP BY entry_id) x
-      LEFT JOIN journal_entry e ON e.id = x.entry_id
-     WHERE e.id IS NULL OR x.n <> e.line_count OR x.last_line > e.line_count
-        OR x.office_low <> e.office_id OR x.office_high <> e.office_id
-        OR x.date_low <> e.value_date OR x.date_high <> e.value_date
-     LIMIT 1;
-    IF FOUND THEN
-        RAISE EXCEPTION 'lines of entry % do not match their entry', bad.entry_id USING ERRCODE = 'GL021';
-    END IF;
-    -- Exact amounts: the digits the amounts of each currency need (min_scale), against the
+""" + _BALANCED_LINES_OF_THEIR_ENTRY + r"""    -- Exact amounts: the digits the amounts of each currency need (min_scale), against the
     -- currency's; the per-line query only runs to name the offending line.
     SELECT d.currency INTO bad
       FROM (SELECT currency, max(min_scale(amount)) AS digits FROM new_lines GROUP BY currency) d
@@ -219,26 +223,7 @@ CREATE OR REPLACE FUNCTION journal_line_after_insert()""" + _HEADER + r"""
 DECLARE
     bad record;
 BEGIN
-    SELECT l.entry_id, l.currency INTO bad FROM new_lines l
-     GROUP BY l.entry_id, l.currency
-    HAVING sum(CASE l.side WHEN 'D' THEN l.amount ELSE -l.amount END) <> 0 LIMIT 1;
-    IF FOUND THEN
-        RAISE EXCEPTION 'entry % does not balance in %', bad.entry_id, bad.currency USING ERRCODE = 'GL020';
-    END IF;
-    SELECT x.entry_id INTO bad
-      FROM (SELECT entry_id, count(*) AS n, max(line_no) AS last_line,
-                   min(office_id) AS office_low, max(office_id) AS office_high,
-                   min(value_date) AS date_low, max(value_date) AS date_high
-              FROM new_lines GROUP BY entry_id) x
-      LEFT JOIN journal_entry e ON e.id = x.entry_id
-     WHERE e.id IS NULL OR x.n <> e.line_count OR x.last_line > e.line_count
-        OR x.office_low <> e.office_id OR x.office_high <> e.office_id
-        OR x.date_low <> e.value_date OR x.date_high <> e.value_date
-     LIMIT 1;
-    IF FOUND THEN
-        RAISE EXCEPTION 'lines of entry % do not match their entry', bad.entry_id USING ERRCODE = 'GL021';
-    END IF;
-    SELECT l.entry_id, l.currency, l.amount INTO bad FROM new_lines l LEFT JOIN currency c ON c.code = l.currency
+""" + _BALANCED_LINES_OF_THEIR_ENTRY + r"""    SELECT l.entry_id, l.currency, l.amount INTO bad FROM new_lines l LEFT JOIN currency c ON c.code = l.currency
      WHERE c.code IS NULL OR l.amount <> round(l.amount, c.decimals) LIMIT 1;
     IF FOUND THEN
         RAISE EXCEPTION 'entry %: % is not an exact % amount', bad.entry_id, bad.amount, bad.currency
