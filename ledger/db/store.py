@@ -200,10 +200,13 @@ class _Prepared:
         """The entries as booked, with each touched account's balance before and after each
         entry, replayed from the balances the trigger left after the batch."""
         deltas = [amount if side == "D" else -amount for side, amount in zip(self.sides, self.amounts, strict=True)]
-        keys = list(zip(self.account_ids, self.currencies, strict=True))
+        account_ids, currencies = self.account_ids, self.currencies
         total: dict[BalanceKey, Decimal] = defaultdict(Decimal)
         codes: dict[BalanceKey, str] = {}
-        for key, delta, code in zip(keys, deltas, self.codes, strict=True):
+        # (account, currency) keys are made where they are used and dropped at once: thousands
+        # of them alive together would wake the cycle collector.
+        for account_id, currency, delta, code in zip(account_ids, currencies, deltas, self.codes, strict=True):
+            key = (account_id, currency)
             total[key] += delta
             codes[key] = code
         # Start from the balances just before the batch, in the currency's minor unit: adding
@@ -216,7 +219,7 @@ class _Prepared:
                 self.entries, self.counts, sequences, positions, hashes, strict=True):
             entry_deltas: dict[BalanceKey, Decimal] = {}
             for index in range(start, start + count):  # in line order; a repeated account adds up
-                key = keys[index]
+                key = (account_ids[index], currencies[index])
                 entry_deltas[key] = entry_deltas[key] + deltas[index] if key in entry_deltas else deltas[index]
             start += count
             movements = []
