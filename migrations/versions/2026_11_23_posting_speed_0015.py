@@ -33,6 +33,30 @@ depends_on = None
 _HEADER = """ RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER
     SET search_path = pg_catalog, public, pg_temp AS $$"""
 
+# GL011 and GL014, as revision 0001 checks them.
+_EXACTLY_ITS_LINES = r"""
+    SELECT e.id INTO bad FROM new_entries e
+     WHERE (SELECT count(*) FROM journal_line l WHERE l.entry_id = e.id) <> e.line_count LIMIT 1;
+    IF FOUND THEN
+        RAISE EXCEPTION 'entry % is not posted with exactly its lines in one statement', bad.id USING ERRCODE = 'GL011';
+    END IF;
+"""
+_MIRRORS_A_REVERSIBLE_ENTRY = r"""
+    SELECT e.id INTO bad FROM new_entries e
+      LEFT JOIN journal_entry o ON o.id = e.reverses_id
+     WHERE e.reverses_id IS NOT NULL
+       AND (o.id IS NULL OR o.reverses_id IS NOT NULL OR o.office_id <> e.office_id OR EXISTS (
+            SELECT l.account_id, l.currency
+              FROM journal_line l
+             WHERE l.entry_id IN (e.id, o.id)
+             GROUP BY l.account_id, l.currency
+            HAVING sum(CASE l.side WHEN 'D' THEN l.amount ELSE -l.amount END) <> 0))
+     LIMIT 1;
+    IF FOUND THEN
+        RAISE EXCEPTION 'entry % is not the exact mirror of a reversible entry', bad.id USING ERRCODE = 'GL014';
+    END IF;
+"""
+
 # GL020 and GL021, as revision 0001 checks them (measured faster than one merged grouping).
 _BALANCED_LINES_OF_THEIR_ENTRY = r"""
     SELECT l.entry_id, l.currency INTO bad FROM new_lines l
@@ -61,12 +85,7 @@ CREATE OR REPLACE FUNCTION journal_entry_after_insert()""" + _HEADER + r"""
 DECLARE
     bad record;
 BEGIN
-    SELECT e.id INTO bad FROM new_entries e
-     WHERE (SELECT count(*) FROM journal_line l WHERE l.entry_id = e.id) <> e.line_count LIMIT 1;
-    IF FOUND THEN
-        RAISE EXCEPTION 'entry % is not posted with exactly its lines in one statement', bad.id USING ERRCODE = 'GL011';
-    END IF;
-    -- Offices and closures: once per office of the batch, with its earliest value date.
+""" + _EXACTLY_ITS_LINES + r"""    -- Offices and closures: once per office of the batch, with its earliest value date.
     SELECT b.office_id, b.first_date, o.id AS known, c.closing_date INTO bad
       FROM (SELECT office_id, min(value_date) AS first_date FROM new_entries GROUP BY office_id) b
       LEFT JOIN office o ON o.id = b.office_id
@@ -84,20 +103,7 @@ BEGIN
         RAISE EXCEPTION 'entry % is dated %, in a period closed through %', bad.id, bad.value_date, bad.closing_date
             USING ERRCODE = 'GL013';
     END IF;
-    SELECT e.id INTO bad FROM new_entries e
-      LEFT JOIN journal_entry o ON o.id = e.reverses_id
-     WHERE e.reverses_id IS NOT NULL
-       AND (o.id IS NULL OR o.reverses_id IS NOT NULL OR o.office_id <> e.office_id OR EXISTS (
-            SELECT l.account_id, l.currency
-              FROM journal_line l
-             WHERE l.entry_id IN (e.id, o.id)
-             GROUP BY l.account_id, l.currency
-            HAVING sum(CASE l.side WHEN 'D' THEN l.amount ELSE -l.amount END) <> 0))
-     LIMIT 1;
-    IF FOUND THEN
-        RAISE EXCEPTION 'entry % is not the exact mirror of a reversible entry', bad.id USING ERRCODE = 'GL014';
-    END IF;
-    RETURN NULL;
+""" + _MIRRORS_A_REVERSIBLE_ENTRY + r"""    RETURN NULL;
 END $$;
 """
 
@@ -184,12 +190,7 @@ CREATE OR REPLACE FUNCTION journal_entry_after_insert()""" + _HEADER + r"""
 DECLARE
     bad record;
 BEGIN
-    SELECT e.id INTO bad FROM new_entries e
-     WHERE (SELECT count(*) FROM journal_line l WHERE l.entry_id = e.id) <> e.line_count LIMIT 1;
-    IF FOUND THEN
-        RAISE EXCEPTION 'entry % is not posted with exactly its lines in one statement', bad.id USING ERRCODE = 'GL011';
-    END IF;
-    SELECT e.id, e.office_id INTO bad FROM new_entries e LEFT JOIN office o ON o.id = e.office_id
+""" + _EXACTLY_ITS_LINES + r"""    SELECT e.id, e.office_id INTO bad FROM new_entries e LEFT JOIN office o ON o.id = e.office_id
      WHERE o.id IS NULL LIMIT 1;
     IF FOUND THEN
         RAISE EXCEPTION 'entry % names unknown office %', bad.id, bad.office_id USING ERRCODE = 'GL012';
@@ -203,20 +204,7 @@ BEGIN
         RAISE EXCEPTION 'entry % is dated %, in a period closed through %', bad.id, bad.value_date, bad.closing_date
             USING ERRCODE = 'GL013';
     END IF;
-    SELECT e.id INTO bad FROM new_entries e
-      LEFT JOIN journal_entry o ON o.id = e.reverses_id
-     WHERE e.reverses_id IS NOT NULL
-       AND (o.id IS NULL OR o.reverses_id IS NOT NULL OR o.office_id <> e.office_id OR EXISTS (
-            SELECT l.account_id, l.currency
-              FROM journal_line l
-             WHERE l.entry_id IN (e.id, o.id)
-             GROUP BY l.account_id, l.currency
-            HAVING sum(CASE l.side WHEN 'D' THEN l.amount ELSE -l.amount END) <> 0))
-     LIMIT 1;
-    IF FOUND THEN
-        RAISE EXCEPTION 'entry % is not the exact mirror of a reversible entry', bad.id USING ERRCODE = 'GL014';
-    END IF;
-    RETURN NULL;
+""" + _MIRRORS_A_REVERSIBLE_ENTRY + r"""    RETURN NULL;
 END $$;
 
 CREATE OR REPLACE FUNCTION journal_line_after_insert()""" + _HEADER + r"""
