@@ -112,10 +112,16 @@ async def service(journal: JournalService, entries: int, office_id: int) -> floa
     return per_task * CONCURRENCY / (time.perf_counter() - started)
 
 
+BATCH_ENTRIES_PER_CALL = 2_500
+BATCH_COMPOSITION = (f"calls of {BATCH_ENTRIES_PER_CALL:,} balanced two-line XOF entries, one office, "
+                     "two accounts, all checks, one transaction per call")
+
+
 async def batch(journal: JournalService, lines: int, office_id: int) -> float:
-    entries_per_call = 2_500
+    entries_per_call = BATCH_ENTRIES_PER_CALL
     calls = max(1, lines // 2 // entries_per_call)
     commands = [command(office_id, 100 + i) for i in range(entries_per_call)]
+    await journal.post_batch(commands)  # warm-up: prepared statements, caches
     started = time.perf_counter()
     for _ in range(calls):
         await journal.post_batch(commands)
@@ -228,6 +234,8 @@ async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="a short run (a few seconds per figure)")
     parser.add_argument("--workers", type=int, default=1, help="server processes for the HTTP figure")
+    parser.add_argument("--only", choices=("raw", "service", "http", "batch"), action="append",
+                        help="run only these phases (repeatable; the ratios need raw)")
     arguments = parser.parse_args()
     scale = 1 if arguments.quick else 5
     settings = Settings.from_environment()
@@ -248,29 +256,37 @@ async def main() -> None:
     )))
     ids = {account.code: account_id for account_id, account in accounts}
 
-    progress("raw SQL baseline...")
-    raw = await raw_sql(database, 4_000 * scale, office.office_id, ids["B.CASH"], ids["B.DEP"])
-    say(f"raw_sql_entries_per_s: {raw:.0f} entries/s")
+    phases = set(arguments.only or ("raw", "service", "http", "batch"))
+    raw = service_rate = http_rate = None
+    if "raw" in phases:
+        progress("raw SQL baseline...")
+        raw = await raw_sql(database, 4_000 * scale, office.office_id, ids["B.CASH"], ids["B.DEP"])
+        say(f"raw_sql_entries_per_s: {raw:.0f} entries/s")
 
     journal = JournalService(uow_factory, idempotency_retention_days=30)
     await journal.start()
-    progress("service layer...")
-    await service(journal, 800, office.office_id)  # warm-up
-    service_rate = await service(journal, 4_000 * scale, office.office_id)
-    say(f"service_entries_per_s: {service_rate:.0f} entries/s")
+    if "service" in phases:
+        progress("service layer...")
+        await service(journal, 800, office.office_id)  # warm-up
+        service_rate = await service(journal, 4_000 * scale, office.office_id)
+        say(f"service_entries_per_s: {service_rate:.0f} entries/s")
 
-    progress("HTTP API (server in its own process)...")
-    http_rate = await http(settings, 2_000 * scale, office.office_id, arguments.workers,
-                           await bench_token(uow_factory, office.office_id))
-    say(f"http_entries_per_s: {http_rate:.0f} entries/s")
+    if "http" in phases:
+        progress("HTTP API (server in its own process)...")
+        http_rate = await http(settings, 2_000 * scale, office.office_id, arguments.workers,
+                               await bench_token(uow_factory, office.office_id))
+        say(f"http_entries_per_s: {http_rate:.0f} entries/s")
 
-    progress("batch command...")
-    batch_rate = await batch(journal, 100_000 * scale, office.office_id)
-    say(f"batch_lines_per_s: {batch_rate:.0f} lines/s")
+    if "batch" in phases:
+        progress("batch command...")
+        batch_rate = await batch(journal, 100_000 * scale, office.office_id)
+        say(f"batch_lines_per_s: {batch_rate:.0f} lines/s ({BATCH_COMPOSITION})")
     await journal.aclose()
 
-    say(f"ratio service/raw: {service_rate / raw:.2f}")
-    say(f"ratio http/raw: {http_rate / raw:.2f}")
+    if raw and service_rate:
+        say(f"ratio service/raw: {service_rate / raw:.2f}")
+    if raw and http_rate:
+        say(f"ratio http/raw: {http_rate / raw:.2f}")
     report = await verify_journal(uow_factory)
     progress(f"verify after the run: {'OK' if report.ok else 'FAILED'} ({report.lines_checked} lines)")
     await engine.dispose()

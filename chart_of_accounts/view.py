@@ -13,11 +13,21 @@ class LoadedChart:
 
     def __init__(self, accounts: Iterable[GLAccount]) -> None:
         self._accounts = {account.code: account for account in accounts}
+        self._refusals: dict[tuple[str, str, bool], str | None] = {}
+        """Answers already given: a batch asks the same few questions thousands of times."""
 
     def get(self, code: str) -> GLAccount | None:
         return self._accounts.get(code)
 
     def refuse_posting(self, code: str, currency: str, *, manual: bool) -> str | None:
+        question = (code, currency, manual)
+        if question in self._refusals:
+            return self._refusals[question]
+        reason = self._refusal(code, currency, manual=manual)
+        self._refusals[question] = reason
+        return reason
+
+    def _refusal(self, code: str, currency: str, *, manual: bool) -> str | None:
         account = self._accounts.get(code)
         if account is None:
             return f"unknown account {code!r}"

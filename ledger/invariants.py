@@ -33,12 +33,22 @@ def check_entry(entry: JournalEntry) -> None:
         raise InvalidEntry("description must not be empty", field="description")
     if len(entry.description) > DESCRIPTION_LENGTH_MAX:
         raise InvalidEntry(f"description is limited to {DESCRIPTION_LENGTH_MAX} characters", field="description")
+    net: dict[str, Decimal] = {}
+    debits = 0
     for index, line in enumerate(entry.lines):
         check_amount(line.amount, line.currency, field=f"lines[{index}].amount")
-    for currency, (debit_total, credit_total) in totals_per_currency(entry).items():
-        if debit_total != credit_total:
-            raise UnbalancedEntry(
-                f"{currency} debits {debit_total} do not equal credits {credit_total}", field="lines"
-            )
-    sides = {line.side for line in entry.lines}
-    assert sides == {Side.DEBIT, Side.CREDIT}, "a balanced entry of positive amounts has both sides"
+        if line.side is Side.DEBIT:
+            debits += 1
+            net[line.currency] = net.get(line.currency, _ZERO) + line.amount
+        else:
+            net[line.currency] = net.get(line.currency, _ZERO) - line.amount
+    if any(net.values()):
+        for currency, (debit_total, credit_total) in totals_per_currency(entry).items():
+            if debit_total != credit_total:
+                raise UnbalancedEntry(
+                    f"{currency} debits {debit_total} do not equal credits {credit_total}", field="lines"
+                )
+    assert 0 < debits < len(entry.lines), "a balanced entry of positive amounts has both sides"
+
+
+_ZERO = Decimal(0)

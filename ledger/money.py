@@ -42,6 +42,8 @@ def check_amount(amount: Decimal, currency_code: str, *, field: str) -> None:
     if amount >= AMOUNT_MAX:
         raise InvalidAmount(f"amount must be below {AMOUNT_MAX:,.0f}", field=field)
     digits = minor_unit_digits(currency_code)
+    if amount.same_quantum(_quantum(digits)):
+        return  # written with exactly the minor unit's digits: exact
     exponent = amount.as_tuple().exponent
     assert isinstance(exponent, int)
     if -exponent > digits and not _is_exact(amount, digits):
@@ -53,7 +55,8 @@ def check_amount(amount: Decimal, currency_code: str, *, field: str) -> None:
 
 def normalize_amount(amount: Decimal, currency_code: str) -> Decimal:
     """The amount written with exactly the currency's minor-unit digits (for storage and output)."""
-    return amount.quantize(_quantum(minor_unit_digits(currency_code)))
+    quantum = _quantum(minor_unit_digits(currency_code))
+    return amount if amount.same_quantum(quantum) else amount.quantize(quantum)
 
 
 @cache

@@ -12,7 +12,7 @@ from chart_of_accounts.model import AccountType, AccountUsage, GLAccount
 from ledger.model import Line, Reference
 
 
-class PostJournalEntry(msgspec.Struct, frozen=True, kw_only=True):
+class PostJournalEntry(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     office_id: int
     value_date: date
     description: str

@@ -35,7 +35,7 @@ from ledger.posting import check_postable
 from ledger.reversal import reverse
 from servicing.commands import PostJournalEntry, ReverseJournalEntry
 from servicing.errors import Conflict, InvalidInput, ServiceUnavailable, sqlstate_of, translate_database_error
-from servicing.ids import uuid7
+from servicing.ids import uuid7, uuid7s
 from servicing.queries import load_entry
 from servicing.unit_of_work import UnitOfWork, UnitOfWorkFactory
 
@@ -62,7 +62,8 @@ class _LostIdempotencyRace(Exception):
 class _Pending:
     __slots__ = ("command", "entry", "fingerprint", "future")
 
-    def __init__(self, command: PostJournalEntry, entry: JournalEntry, future: asyncio.Future[BookedEntry]) -> None:
+    def __init__(self, command: PostJournalEntry, entry: JournalEntry,
+                 future: asyncio.Future[BookedEntry] | None = None) -> None:
         self.command = command
         self.entry = entry
         self.fingerprint = fingerprint(entry) if entry.idempotency_key is not None else ""
@@ -77,10 +78,20 @@ def entry_from_command(command: PostJournalEntry, entry_id: UUID) -> JournalEntr
         reference=command.reference, idempotency_key=command.idempotency_key,
     )
     check_entry(entry)
-    lines = tuple(
-        msgspec.structs.replace(line, amount=normalize_amount(line.amount, line.currency)) for line in entry.lines
-    )
-    return msgspec.structs.replace(entry, lines=lines)
+    return _normalized(entry)
+
+
+def _normalized(entry: JournalEntry) -> JournalEntry:
+    """The entry with every amount written in its currency's minor unit (most already are:
+    then the entry itself, without copying it)."""
+    lines = None
+    for index, line in enumerate(entry.lines):
+        amount = normalize_amount(line.amount, line.currency)
+        if amount is not line.amount:
+            if lines is None:
+                lines = list(entry.lines)
+            lines[index] = msgspec.structs.replace(line, amount=amount)
+    return entry if lines is None else msgspec.structs.replace(entry, lines=tuple(lines))
 
 
 async def book_entries(uow: UnitOfWork, entries: Sequence[JournalEntry], *, manual: bool = False) -> list[BookedEntry]:
@@ -94,9 +105,7 @@ async def book_entries(uow: UnitOfWork, entries: Sequence[JournalEntry], *, manu
     normalised = []
     for entry in entries:
         check_entry(entry)
-        lines = tuple(msgspec.structs.replace(line, amount=normalize_amount(line.amount, line.currency))
-                      for line in entry.lines)
-        normalised.append(msgspec.structs.replace(entry, lines=lines))
+        normalised.append(_normalized(entry))
     context = await _posting_context(uow.session, normalised)
     for entry in normalised:
         if entry.office_id not in context.closed_through:
@@ -151,13 +160,12 @@ class JournalService:
         if not 1 <= len(commands) <= ENTRIES_PER_BATCH_MAX:
             raise InvalidInput(f"a batch holds 1 to {ENTRIES_PER_BATCH_MAX} entries", field="entries")
         group: list[_Pending] = []
-        loop = asyncio.get_running_loop()
-        for index, command in enumerate(commands):
+        for index, (command, entry_id) in enumerate(zip(commands, uuid7s(len(commands)), strict=True)):
             try:
-                entry = entry_from_command(command, uuid7())
+                entry = entry_from_command(command, entry_id)
             except LedgerError as error:
                 raise _prefixed(error, f"entries[{index}]") from error
-            group.append(_Pending(command, entry, loop.create_future()))
+            group.append(_Pending(command, entry))  # answered as a whole: no future per entry
         keys = [p.entry.idempotency_key for p in group if p.entry.idempotency_key]
         if len(keys) != len(set(keys)):
             raise InvalidInput("idempotency keys repeat within the batch", field="entries")
@@ -232,7 +240,7 @@ class JournalService:
             except Exception as error:  # the writer must survive anything a group throws
                 _log.exception("journal writer failed a group")
                 for pending in group:
-                    if not pending.future.done():
+                    if pending.future is not None and not pending.future.done():
                         pending.future.set_exception(error)
 
     async def _commit_group(self, group: list[_Pending]) -> None:
@@ -438,7 +446,7 @@ def _first_of_each_key(group: list[_Pending]) -> tuple[list[_Pending], list[_Pen
 
 
 def _answer(pending: _Pending, outcome: BookedEntry | BaseException) -> None:
-    if pending.future.done():
+    if pending.future is None or pending.future.done():
         return
     if isinstance(outcome, BaseException):
         pending.future.set_exception(outcome)

@@ -8,15 +8,14 @@ Before it, the writer locks its offices' chain heads and chains each entry's has
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import UTC, date, datetime
 from decimal import Decimal
-from uuid import UUID
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from ledger.chain import GENESIS, ChainedEntry, ChainedLine, canonical_bytes, chain_hash
+from ledger.chain import GENESIS, CanonicalEncoder, LineColumns, chain_hash
 from ledger.limits import ENTRIES_PER_BATCH_MAX
 from ledger.model import AccountMovement, BookedEntry, JournalEntry, Side
 from ledger.money import normalize_amount
@@ -26,22 +25,37 @@ _APPEND = text(
     WITH entry_rows AS (
         INSERT INTO journal_entry (id, office_id, value_date, description, source_type, source_id,
                                    actor, idempotency_key, reverses_id, line_count, chain_position, entry_hash)
-        SELECT * FROM unnest(CAST(:ids AS uuid[]), CAST(:office_ids AS int[]), CAST(:value_dates AS date[]),
-                             CAST(:descriptions AS text[]), CAST(:source_types AS text[]),
-                             CAST(:source_ids AS text[]), CAST(:actors AS text[]), CAST(:keys AS text[]),
-                             CAST(:reverses AS uuid[]), CAST(:line_counts AS smallint[]),
-                             CAST(:positions AS bigint[]), CAST(:hashes AS bytea[]))
-        RETURNING id, seq, booked_at
+        SELECT id, office_id, DATE '2000-01-01' + value_day, description, source_type, source_id, actor, idempotency_key, reverses_id,
+               line_count, chain_position, substring(CAST(:hashes AS bytea) FROM CAST(ord AS integer) * 32 - 31 FOR 32)
+          FROM unnest(CAST(:ids AS uuid[]), CAST(CAST(:office_ids AS text) AS int[]),
+                      CAST(CAST(:value_days AS text) AS int[]), CAST(CAST(:descriptions AS text) AS text[]),
+                      CAST(CAST(:source_types AS text) AS text[]), CAST(CAST(:source_ids AS text) AS text[]),
+                      CAST(CAST(:actors AS text) AS text[]), CAST(CAST(:keys AS text) AS text[]),
+                      CAST(CAST(:reverses AS text) AS uuid[]), CAST(CAST(:line_counts AS text) AS smallint[]),
+                      CAST(CAST(:positions AS text) AS bigint[]))
+               WITH ORDINALITY AS i (id, office_id, value_day, description, source_type, source_id, actor,
+                                     idempotency_key, reverses_id, line_count, chain_position, ord)
+        RETURNING office_id, chain_position, seq, booked_at
     ), line_rows AS (
         INSERT INTO journal_line (entry_id, line_no, account_id, office_id, value_date, side, amount, currency)
-        SELECT * FROM unnest(CAST(:line_entry_ids AS uuid[]), CAST(:line_numbers AS smallint[]),
-                             CAST(:line_accounts AS int[]), CAST(:line_offices AS int[]),
-                             CAST(:line_dates AS date[]), CAST(:line_sides AS text[]),
-                             CAST(:line_amounts AS numeric[]), CAST(:line_currencies AS text[]))
+        SELECT (CAST(:ids AS uuid[]))[entry_ordinal], line_no, account_id, office_id, DATE '2000-01-01' + value_day,
+               side, amount, currency
+          FROM unnest(CAST(CAST(:line_entries AS text) AS int[]), CAST(CAST(:line_numbers AS text) AS smallint[]),
+                      CAST(CAST(:line_accounts AS text) AS int[]), CAST(CAST(:line_offices AS text) AS int[]),
+                      CAST(CAST(:line_days AS text) AS int[]), CAST(CAST(:line_sides AS text) AS text[]),
+                      CAST(CAST(:line_amounts AS text) AS numeric[]), CAST(CAST(:line_currencies AS text) AS text[]))
+               AS l (entry_ordinal, line_no, account_id, office_id, value_day, side, amount, currency)
     )
-    SELECT id, seq, booked_at FROM entry_rows
+    SELECT min(booked_at) AS first_booked_at, max(booked_at) AS last_booked_at, count(*) AS entries,
+           string_agg(CAST(seq AS text), ',' ORDER BY office_id, chain_position) AS sequences
+      FROM entry_rows
     """
 )
+"""Entries and their lines in one statement. The arrays travel as PostgreSQL array literals
+(one text parameter each; dates as day numbers) and the hashes as one bytea of 32-byte digests:
+asyncpg's per-element binary encoding cost more than everything else in the statement.
+Lines name their entry by its position in the batch. Sequence numbers come back in chain order
+(office, position), which the writer maps back to its entries."""
 
 _LOCK_CHAINS = text(
     "SELECT office_id, chain_position, entry_hash, booked_at FROM journal_chain_lock(CAST(:offices AS int[]))"
@@ -75,149 +89,191 @@ async def append_entries(
     """Write already-checked entries in one statement; returns them booked, in order, with
     the balance of every touched account just before and after each entry."""
     assert 1 <= len(entries) <= ENTRIES_PER_BATCH_MAX, len(entries)
-    params = _append_parameters(entries, accounts)
-    offices = sorted({entry.office_id for entry in entries})
-    heads = (await connection.execute(_LOCK_CHAINS, {"offices": offices})).all()
+    prepared = _Prepared(entries, accounts)
+    heads = (await connection.execute(_LOCK_CHAINS, {"offices": sorted(prepared.offices)})).all()
     # An unknown office has no head: its entry is refused by the posting trigger (GL012).
     booked_at = heads[0].booked_at if heads else datetime.now(UTC)
-    params["positions"], params["hashes"] = _chain(
-        entries, accounts, {head.office_id: (head.chain_position, head.entry_hash) for head in heads}, booked_at)
-    rows = (await connection.execute(_APPEND, params)).all()
-    assert len(rows) == len(entries), "every entry row is returned"
-    assert not heads or all(row.booked_at == booked_at for row in rows), "booked at the transaction's time"
-    booked_by_id: dict[UUID, tuple[int, datetime]] = {row.id: (row.seq, row.booked_at) for row in rows}
-    chained = dict(zip((entry.entry_id for entry in entries), zip(params["positions"], params["hashes"], strict=True),
-                       strict=True))
-    deltas = [_entry_deltas(entry, accounts) for entry in entries]
-    keys = sorted({key for entry_deltas in deltas for key in entry_deltas})
+    positions, hashes = prepared.chain({head.office_id: (head.chain_position, head.entry_hash) for head in heads},
+                                       booked_at)
+    result = (await connection.execute(_APPEND, prepared.parameters(positions, hashes))).one()
+    assert result.entries == len(entries), "every entry row is returned"
+    assert not heads or result.first_booked_at == result.last_booked_at == booked_at, "booked at the transaction's time"
+    in_chain_order = sorted(range(len(entries)), key=lambda index: (entries[index].office_id, positions[index]))
+    sequences = [0] * len(entries)
+    for index, value in zip(in_chain_order, result.sequences.split(","), strict=True):
+        sequences[index] = int(value)
+    keys = sorted(prepared.touched)
     balance_rows = (
         await connection.execute(
             _BALANCES, {"accounts": [k[0] for k in keys], "currencies": [k[1] for k in keys]}
         )
     ).all()
-    after_batch: dict[BalanceKey, Decimal] = {(r.account_id, r.currency.strip()): r.debit_balance for r in balance_rows}
+    after_batch: dict[BalanceKey, Decimal] = {
+        (r.account_id, r.currency.strip()): r.debit_balance for r in balance_rows}
     assert set(after_batch) == set(keys), "the posting trigger keeps a balance for every touched account"
-    running = dict(after_batch)
-    for entry_deltas in deltas:
-        for key, delta in entry_deltas.items():
-            running[key] -= delta
-    booked: list[BookedEntry] = []
-    for entry, entry_deltas in zip(entries, deltas, strict=True):
-        movements = []
-        for line_key, delta in entry_deltas.items():
-            before = running[line_key]
-            running[line_key] = before + delta
-            code = _code_of(entry, line_key[0], accounts)
-            sign = 1 if accounts[code].normal_side is Side.DEBIT else -1
-            movements.append(
-                AccountMovement(
-                    account_code=code,
-                    currency=line_key[1],
-                    balance_before=_presented(sign * before, line_key[1]),
-                    balance_after=_presented(sign * running[line_key], line_key[1]),
-                )
-            )
-        sequence, booked_at = booked_by_id[entry.entry_id]
-        position, digest = chained[entry.entry_id]
-        booked.append(BookedEntry(entry=entry, sequence=sequence, booked_at=booked_at, movements=tuple(movements),
-                                  chain_position=position, entry_hash=digest))  # type: ignore[arg-type]
-    assert running == after_batch, "replaying the batch's deltas lands on the stored balances"
-    return booked
+    return prepared.booked(after_batch, sequences, positions, hashes, result.first_booked_at)
 
 
-def _append_parameters(entries: Sequence[JournalEntry], accounts: Mapping[str, AccountRef]) -> dict[str, list[object]]:
-    ids: list[object] = []
-    office_ids: list[object] = []
-    value_dates: list[object] = []
-    descriptions: list[object] = []
-    source_types: list[object] = []
-    source_ids: list[object] = []
-    actors: list[object] = []
-    keys: list[object] = []
-    reverses: list[object] = []
-    line_counts: list[object] = []
-    line_entry_ids: list[object] = []
-    line_numbers: list[object] = []
-    line_accounts: list[object] = []
-    line_offices: list[object] = []
-    line_dates: list[object] = []
-    line_sides: list[object] = []
-    line_amounts: list[object] = []
-    line_currencies: list[object] = []
-    for entry in entries:
-        ids.append(entry.entry_id)
-        office_ids.append(entry.office_id)
-        value_dates.append(entry.value_date)
-        descriptions.append(entry.description)
-        source_types.append(entry.reference.source_type if entry.reference else None)
-        source_ids.append(entry.reference.source_id if entry.reference else None)
-        actors.append(entry.actor)
-        keys.append(entry.idempotency_key)
-        reverses.append(entry.reverses)
-        line_counts.append(len(entry.lines))
-        for number, line in enumerate(entry.lines, start=1):
-            line_entry_ids.append(entry.entry_id)
-            line_numbers.append(number)
-            line_accounts.append(accounts[line.account_code].account_id)
-            line_offices.append(entry.office_id)
-            line_dates.append(entry.value_date)
-            line_sides.append("D" if line.side is Side.DEBIT else "C")
-            line_amounts.append(line.amount)
-            line_currencies.append(line.currency)
-    return {
-        "ids": ids, "office_ids": office_ids, "value_dates": value_dates, "descriptions": descriptions,
-        "source_types": source_types, "source_ids": source_ids, "actors": actors, "keys": keys,
-        "reverses": reverses, "line_counts": line_counts, "line_entry_ids": line_entry_ids,
-        "line_numbers": line_numbers, "line_accounts": line_accounts, "line_offices": line_offices,
-        "line_dates": line_dates, "line_sides": line_sides, "line_amounts": line_amounts,
-        "line_currencies": line_currencies,
-    }
+class _Prepared:
+    """One pass over the entries: what the statement, the chain and the movements need, as
+    flat columns over all lines (a container per entry or per line would be thousands of
+    objects for the cycle collector to walk)."""
+
+    __slots__ = ("account_ids", "accounts", "amounts", "codes", "counts", "currencies", "entries", "offices",
+                 "sides", "touched")
+
+    def __init__(self, entries: Sequence[JournalEntry], accounts: Mapping[str, AccountRef]) -> None:
+        self.entries = entries
+        self.accounts = accounts
+        lines = [line for entry in entries for line in entry.lines]
+        self.counts = [len(entry.lines) for entry in entries]
+        ids = {code: ref.account_id for code, ref in accounts.items()}
+        self.codes = [line.account_code for line in lines]
+        self.account_ids = [ids[code] for code in self.codes]
+        self.sides = ["D" if line.side is Side.DEBIT else "C" for line in lines]
+        self.amounts = [line.amount for line in lines]
+        self.currencies = [line.currency for line in lines]
+        self.offices = {entry.office_id for entry in entries}
+        self.touched: set[BalanceKey] = set(zip(self.account_ids, self.currencies, strict=True))
+
+    def chain(self, heads: Mapping[int, tuple[int, bytes]], booked_at: datetime) -> tuple[list[int], list[bytes]]:
+        """Each entry's position and hash in its office's chain, continuing from the locked heads."""
+        tips = dict(heads)
+        positions: list[int] = []
+        hashes: list[bytes] = []
+        encoder = CanonicalEncoder(booked_at)
+        start = 0
+        for entry, count in zip(self.entries, self.counts, strict=True):
+            position, previous = tips.get(entry.office_id, (0, GENESIS))
+            position += 1
+            reference = entry.reference
+            canonical = encoder.entry(
+                entry.entry_id, entry.office_id, position, entry.value_date, entry.description,
+                reference.source_type if reference else None, reference.source_id if reference else None,
+                entry.actor, entry.idempotency_key, entry.reverses,
+                LineColumns(self.account_ids, self.sides, self.amounts, self.currencies, start, start + count))
+            start += count
+            digest = chain_hash(previous, canonical)
+            tips[entry.office_id] = (position, digest)
+            positions.append(position)
+            hashes.append(digest)
+        return positions, hashes
+
+    def parameters(self, positions: list[int], hashes: list[bytes]) -> dict[str, object]:
+        entries = self.entries
+        counts = self.counts
+        text_array = _TextArray()
+        days = _Days()
+        entry_days = [days(entry.value_date) for entry in entries]
+        # Column by column: each comprehension runs at C speed, unlike one loop of appends.
+        line_entries = [ordinal for ordinal, count in enumerate(counts, start=1) for _ in range(count)]
+        line_numbers = [number for count in counts for number in range(1, count + 1)]
+        line_offices = [entry.office_id for entry, count in zip(entries, counts, strict=True) for _ in range(count)]
+        line_days = [day for day, count in zip(entry_days, counts, strict=True) for _ in range(count)]
+        return {
+            "ids": [entry.entry_id for entry in entries],
+            "office_ids": _numbers(entry.office_id for entry in entries),
+            "value_days": _numbers(entry_days),
+            "descriptions": text_array.texts([entry.description for entry in entries]),
+            "source_types": text_array.texts([e.reference.source_type if e.reference else None for e in entries]),
+            "source_ids": text_array.texts([e.reference.source_id if e.reference else None for e in entries]),
+            "actors": text_array.texts([entry.actor for entry in entries]),
+            "keys": text_array.texts([entry.idempotency_key for entry in entries]),
+            "reverses": text_array.texts([str(e.reverses) if e.reverses else None for e in entries]),
+            "line_counts": _numbers(counts),
+            "positions": _numbers(positions),
+            "hashes": b"".join(hashes),
+            "line_entries": _numbers(line_entries),
+            "line_numbers": _numbers(line_numbers),
+            "line_accounts": _numbers(self.account_ids),
+            "line_offices": _numbers(line_offices),
+            "line_days": _numbers(line_days),
+            "line_sides": "{" + ",".join(self.sides) + "}",
+            "line_amounts": _numbers(self.amounts),
+            "line_currencies": text_array.texts(self.currencies),
+        }
+
+    def booked(
+        self, after_batch: Mapping[BalanceKey, Decimal], sequences: list[int], positions: list[int],
+        hashes: list[bytes], booked_at: datetime,
+    ) -> list[BookedEntry]:
+        """The entries as booked, with each touched account's balance before and after each
+        entry, replayed from the balances the trigger left after the batch."""
+        deltas = [amount if side == "D" else -amount for side, amount in zip(self.sides, self.amounts, strict=True)]
+        account_ids, currencies = self.account_ids, self.currencies
+        total: dict[BalanceKey, Decimal] = defaultdict(Decimal)
+        codes: dict[BalanceKey, str] = {}
+        # (account, currency) keys are made where they are used and dropped at once: thousands
+        # of them alive together would wake the cycle collector.
+        for account_id, currency, delta, code in zip(account_ids, currencies, deltas, self.codes, strict=True):
+            key = (account_id, currency)
+            total[key] += delta
+            codes[key] = code
+        # Start from the balances just before the batch, in the currency's minor unit: adding
+        # amounts exact in that unit keeps every running balance in it.
+        running = {key: normalize_amount(after_batch[key] - total[key], key[1]) for key in total}
+        credit_normal = {key: self.accounts[code].normal_side is Side.CREDIT for key, code in codes.items()}
+        booked: list[BookedEntry] = []
+        start = 0
+        for entry, count, sequence, position, digest in zip(
+                self.entries, self.counts, sequences, positions, hashes, strict=True):
+            entry_deltas: dict[BalanceKey, Decimal] = {}
+            for index in range(start, start + count):  # in line order; a repeated account adds up
+                key = (account_ids[index], currencies[index])
+                entry_deltas[key] = entry_deltas[key] + deltas[index] if key in entry_deltas else deltas[index]
+            start += count
+            movements = []
+            for key, delta in entry_deltas.items():
+                before = running[key]
+                after = before + delta
+                running[key] = after
+                if credit_normal[key]:
+                    before, after = -before, -after
+                movements.append(AccountMovement(
+                    account_code=codes[key], currency=key[1],
+                    balance_before=before if before else abs(before), balance_after=after if after else abs(after)))
+            booked.append(BookedEntry(entry=entry, sequence=sequence, booked_at=booked_at, movements=tuple(movements),
+                                      chain_position=position, entry_hash=digest))
+        assert all(running[key] == after_batch[key] for key in running), \
+            "replaying the batch's deltas lands on the stored balances"
+        return booked
 
 
-def _chain(
-    entries: Sequence[JournalEntry], accounts: Mapping[str, AccountRef], heads: Mapping[int, tuple[int, bytes]],
-    booked_at: datetime,
-) -> tuple[list[object], list[object]]:
-    """Each entry's position and hash in its office's chain, continuing from the locked heads."""
-    tips = dict(heads)
-    positions: list[object] = []
-    hashes: list[object] = []
-    for entry in entries:
-        position, previous = tips.get(entry.office_id, (0, GENESIS))
-        position += 1
-        lines = [
-            ChainedLine(number, accounts[line.account_code].account_id, entry.office_id, entry.value_date,
-                        "D" if line.side is Side.DEBIT else "C", line.amount, line.currency)
-            for number, line in enumerate(entry.lines, start=1)
-        ]
-        header = ChainedEntry(
-            entry.entry_id, entry.office_id, position, entry.value_date, booked_at, entry.description,
-            entry.reference.source_type if entry.reference else None,
-            entry.reference.source_id if entry.reference else None,
-            entry.actor, entry.idempotency_key, entry.reverses, len(entry.lines))
-        digest = chain_hash(previous, canonical_bytes(header, lines))
-        tips[entry.office_id] = (position, digest)
-        positions.append(position)
-        hashes.append(digest)
-    return positions, hashes
+def _numbers(values: Iterable[object]) -> str:
+    """A PostgreSQL array literal of numbers (ints or Decimals print as PostgreSQL reads them)."""
+    return "{" + ",".join(map(str, values)) + "}"
 
 
-def _entry_deltas(entry: JournalEntry, accounts: Mapping[str, AccountRef]) -> dict[BalanceKey, Decimal]:
-    """Debit-signed change of each (account, currency) the entry touches, in line order."""
-    deltas: dict[BalanceKey, Decimal] = defaultdict(Decimal)
-    for line in entry.lines:
-        key = (accounts[line.account_code].account_id, line.currency)
-        deltas[key] += line.amount if line.side is Side.DEBIT else -line.amount
-    return dict(deltas)
+class _TextArray:
+    """PostgreSQL array literals of strings, each distinct value quoted once."""
+
+    __slots__ = ("_quoted",)
+
+    def __init__(self) -> None:
+        self._quoted: dict[object, str] = {None: "NULL"}
+
+    def _quote(self, value: object) -> str:
+        quoted = self._quoted.get(value)
+        if quoted is None:
+            quoted = '"' + str(value).replace("\\", "\\\\").replace('"', '\\"') + '"'
+            self._quoted[value] = quoted
+        return quoted
+
+    def texts(self, values: Sequence[str | None]) -> str:
+        first = values[0]
+        if values.count(first) == len(values):  # one actor, one currency, no keys: the usual batch
+            return "{" + ",".join([self._quote(first)] * len(values)) + "}"
+        return "{" + ",".join(map(self._quote, values)) + "}"
 
 
-def _code_of(entry: JournalEntry, account_id: int, accounts: Mapping[str, AccountRef]) -> str:
-    for line in entry.lines:
-        if accounts[line.account_code].account_id == account_id:
-            return line.account_code
-    raise AssertionError("a delta comes from one of the entry's lines")
+class _Days(dict[date, int]):
+    """Dates as days since 2000-01-01 (PostgreSQL parses integers much faster than dates)."""
+
+    def __call__(self, value: date) -> int:
+        days = self.get(value)
+        if days is None:
+            days = self[value] = (value - _DAY_ZERO).days
+        return days
 
 
-def _presented(balance: Decimal, currency: str) -> Decimal:
-    """In the currency's minor unit, and never a negative zero."""
-    return normalize_amount(balance, currency) + 0
+_DAY_ZERO = date(2000, 1, 1)

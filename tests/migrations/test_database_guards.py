@@ -176,3 +176,53 @@ async def test_closures_cannot_be_in_the_future(engine, world) -> None:  # type:
                 "INSERT INTO accounting_closure (office_id, closing_date, created_by) "
                 "VALUES (:o, current_date + 1, 'x')"), {"o": world.office_id})
         assert sqlstate_of(raised.value) == "GL030"
+
+
+async def test_the_database_names_what_it_refuses(engine, world) -> None:  # type: ignore[no-untyped-def]
+    """The line checks run on grouped lines; a refusal still names the entry, amount and account."""
+    refs = await _refs(engine, world.cash, world.deposits, world.header)
+    good = _entry(world, (_line(world.cash, Side.DEBIT, "100"), _line(world.deposits, Side.CREDIT, "100")))
+    cases = [
+        (_entry(world, (_line(world.cash, Side.DEBIT, "7.25"), _line(world.deposits, Side.CREDIT, "7.25"))),
+         "GL022", "7.2500 is not an exact XOF amount"),
+        (_entry(world, (_line(world.header, Side.DEBIT, "5"), _line(world.deposits, Side.CREDIT, "5"))),
+         "GL023", f"account {refs[world.header].account_id} does not take this posting"),
+    ]
+    for bad, state, message in cases:
+        async with engine.connect() as connection:
+            with pytest.raises(DBAPIError) as raised:
+                await append_entries(connection, [good, bad], refs)
+            assert sqlstate_of(raised.value) == state
+            assert f"entry {bad.entry_id}: {message}" in str(raised.value)
+            await connection.rollback()
+
+
+async def test_an_entry_of_an_unknown_office_is_refused(engine, world) -> None:  # type: ignore[no-untyped-def]
+    refs = await _refs(engine, world.cash, world.deposits)
+    entry = JournalEntry(entry_id=uuid4(), office_id=2_000_000_000, value_date=date(2026, 10, 5), description="x",
+                         lines=(_line(world.cash, Side.DEBIT, "9"), _line(world.deposits, Side.CREDIT, "9")),
+                         actor="intruder")
+    async with engine.connect() as connection:
+        with pytest.raises(DBAPIError) as raised:
+            await append_entries(connection, [entry], refs)
+        assert sqlstate_of(raised.value) == "GL012"
+        assert f"entry {entry.entry_id} names unknown office 2000000000" in str(raised.value)
+
+
+@pytest.mark.parametrize("line_column", ["office_id", "value_date"])
+async def test_lines_must_carry_their_entry_office_and_date(engine, world, line_column: str) -> None:  # type: ignore[no-untyped-def]
+    refs = await _refs(engine, world.cash, world.deposits)
+    other = {"office_id": str(world.head_office_id), "value_date": "'2026-10-06'"}[line_column]
+    second_line = {"office_id": ":o", "value_date": "'2026-10-05'"} | {line_column: other}
+    async with engine.connect() as connection:
+        with pytest.raises(DBAPIError) as raised:
+            await connection.execute(text(
+                "WITH e AS (INSERT INTO journal_entry (id, office_id, value_date, description, actor, line_count,"
+                " chain_position, entry_hash) VALUES (CAST(:e AS uuid), :o, '2026-10-05', 'x', 'x', 2,"
+                " (SELECT position + 1 FROM journal_chain_head WHERE office_id = :o), sha256('x')))"
+                " INSERT INTO journal_line (entry_id, line_no, account_id, office_id, value_date, side, amount,"
+                " currency) VALUES (CAST(:e AS uuid), 1, :a, :o, '2026-10-05', 'D', 5, 'XOF'),"
+                f" (CAST(:e AS uuid), 2, :b, {second_line['office_id']}, {second_line['value_date']}, 'C', 5, 'XOF')"),
+                {"e": str(uuid4()), "o": world.office_id, "a": refs[world.cash].account_id,
+                 "b": refs[world.deposits].account_id})
+        assert sqlstate_of(raised.value) == "GL021"
