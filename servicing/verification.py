@@ -191,11 +191,13 @@ async def verify_journal(uow_factory: UnitOfWorkFactory) -> VerificationReport:
     snapshot (`pg_export_snapshot`), so each has a core of its own."""
     async with uow_factory() as first, uow_factory() as second:
         await first.session.execute(_SNAPSHOT)
-        await first.session.execute(_MEMORY)
+        for setting in _PLANNING:
+            await first.session.execute(setting)
         snapshot = await first.session.scalar(text("SELECT pg_export_snapshot()"))
         await second.session.execute(_SNAPSHOT)
         await second.session.execute(text(f"SET TRANSACTION SNAPSHOT '{_snapshot_id(snapshot)}'"))
-        await second.session.execute(_MEMORY)
+        for setting in _PLANNING:
+            await second.session.execute(setting)
         by_entry, by_day = await asyncio.gather(
             _run(first.session, (_ENTRIES, _REVERSALS, _CHAIN_HEADS, *DEPOSIT_CHECKS, *TERM_DEPOSIT_CHECKS)),
             _run(second.session, (_DAY_TOTALS, _ROLLED_UP_TOTALS)))
@@ -216,8 +218,11 @@ async def verify_journal(uow_factory: UnitOfWorkFactory) -> VerificationReport:
 
 
 _SNAPSHOT = text("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
-_MEMORY = text("SET LOCAL work_mem = '1GB'")
-"""The passes group millions of lines: let them hash in memory rather than spill."""
+_PLANNING = (text("SET LOCAL work_mem = '1GB'"), text("SET LOCAL enable_nestloop = off"))
+"""The passes group millions of lines: let them hash in memory rather than spill. No nested
+loops: a row estimate gone wrong after an analyze once turned the pass by entry into a
+nested loop over every entry's lines (minutes instead of seconds); the passes are joins of
+whole tables, which hash or merge joins do in one go."""
 
 
 def _snapshot_id(snapshot: object) -> str:
