@@ -137,21 +137,24 @@ CREATE TRIGGER journal_entry_onto_chain AFTER INSERT ON journal_entry
 
 -- Lines: the year, month and day totals follow in the same statement (after the checks and the
 -- account balances: triggers fire in name order, so locks are always taken in the same order).
+-- The lines are totalled per account, office, currency and day first, then those few rows roll up.
 CREATE FUNCTION journal_line_period_totals() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER
     SET search_path = pg_catalog, public, pg_temp AS $$
 BEGIN
     INSERT INTO account_period_total AS t
            (grain, account_id, period_start, office_id, currency, debit_total, credit_total, line_count)
-    SELECT p.grain, l.account_id, p.period_start, l.office_id, l.currency,
-           coalesce(sum(l.amount) FILTER (WHERE l.side = 'D'), 0),
-           coalesce(sum(l.amount) FILTER (WHERE l.side = 'C'), 0),
-           count(*)
-      FROM new_lines l
-     CROSS JOIN LATERAL (VALUES ('Y', date_trunc('year', l.value_date)::date),
-                                ('M', date_trunc('month', l.value_date)::date),
-                                ('D', l.value_date)) AS p (grain, period_start)
-     GROUP BY l.account_id, p.grain, p.period_start, l.office_id, l.currency
-     ORDER BY l.account_id, p.grain, p.period_start, l.office_id, l.currency
+    SELECT p.grain, d.account_id, p.period_start, d.office_id, d.currency,
+           sum(d.debit_total), sum(d.credit_total), CAST(sum(d.line_count) AS bigint)
+      FROM (SELECT account_id, office_id, currency, value_date,
+                   coalesce(sum(amount) FILTER (WHERE side = 'D'), 0) AS debit_total,
+                   coalesce(sum(amount) FILTER (WHERE side = 'C'), 0) AS credit_total,
+                   count(*) AS line_count
+              FROM new_lines GROUP BY account_id, office_id, currency, value_date) d
+     CROSS JOIN LATERAL (VALUES ('Y', date_trunc('year', d.value_date)::date),
+                                ('M', date_trunc('month', d.value_date)::date),
+                                ('D', d.value_date)) AS p (grain, period_start)
+     GROUP BY d.account_id, p.grain, p.period_start, d.office_id, d.currency
+     ORDER BY d.account_id, p.grain, p.period_start, d.office_id, d.currency
     ON CONFLICT (account_id, grain, period_start, office_id, currency) DO UPDATE
        SET debit_total = t.debit_total + EXCLUDED.debit_total,
            credit_total = t.credit_total + EXCLUDED.credit_total,

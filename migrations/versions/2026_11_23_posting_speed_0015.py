@@ -1,8 +1,8 @@
 """Posting speed: the same checks on journal lines, in fewer passes.
 
 Why: a batch of 2,500 two-line entries spent about half of its statement in the line triggers,
-mostly probing the currency and account tables once per line and expanding every line into
-three period rows before grouping them. The rules do not change; only the way they are checked:
+mostly probing the currency and account tables once per line. The rules do not change; only
+the way they are checked (revision 0003's period totals already sum the lines per day first):
 
 - `journal_line_after_insert` checks exact amounts (GL022) once per currency of the batch (the
   digits its amounts need, `min_scale`, are at most the currency's) and the postable-account
@@ -11,8 +11,6 @@ three period rows before grouping them. The rules do not change; only the way th
   per-line query names the offending entry, line or account, so messages and error codes are
   unchanged. (Merging the balance and entry checks into one grouping was measured slower than
   the two original queries, which stay.)
-- `journal_line_period_totals` totals the lines per account, office, currency and day first,
-  then rolls those few rows up into years, months and days.
 - `journal_entry_after_insert` checks the office and the closures once per office of the batch
   instead of once per entry; the "exactly its lines" probe is unchanged.
 
@@ -159,32 +157,8 @@ BEGIN
 END $$;
 """
 
-PERIOD_TOTALS = r"""
-CREATE OR REPLACE FUNCTION journal_line_period_totals()""" + _HEADER + r"""
-BEGIN
-    INSERT INTO account_period_total AS t
-           (grain, account_id, period_start, office_id, currency, debit_total, credit_total, line_count)
-    SELECT p.grain, d.account_id, p.period_start, d.office_id, d.currency,
-           sum(d.debit_total), sum(d.credit_total), CAST(sum(d.line_count) AS bigint)
-      FROM (SELECT account_id, office_id, currency, value_date,
-                   coalesce(sum(amount) FILTER (WHERE side = 'D'), 0) AS debit_total,
-                   coalesce(sum(amount) FILTER (WHERE side = 'C'), 0) AS credit_total,
-                   count(*) AS line_count
-              FROM new_lines GROUP BY account_id, office_id, currency, value_date) d
-     CROSS JOIN LATERAL (VALUES ('Y', date_trunc('year', d.value_date)::date),
-                                ('M', date_trunc('month', d.value_date)::date),
-                                ('D', d.value_date)) AS p (grain, period_start)
-     GROUP BY d.account_id, p.grain, p.period_start, d.office_id, d.currency
-     ORDER BY d.account_id, p.grain, p.period_start, d.office_id, d.currency
-    ON CONFLICT (account_id, grain, period_start, office_id, currency) DO UPDATE
-       SET debit_total = t.debit_total + EXCLUDED.debit_total,
-           credit_total = t.credit_total + EXCLUDED.credit_total,
-           line_count = t.line_count + EXCLUDED.line_count;
-    RETURN NULL;
-END $$;
-"""
 
-# The definitions of revisions 0001 and 0003, restored by the downgrade.
+# The definitions of revision 0001, restored by the downgrade.
 PREVIOUS = r"""
 CREATE OR REPLACE FUNCTION journal_entry_after_insert()""" + _HEADER + r"""
 DECLARE
@@ -236,32 +210,11 @@ BEGIN
            line_count = b.line_count + EXCLUDED.line_count;
     RETURN NULL;
 END $$;
-
-CREATE OR REPLACE FUNCTION journal_line_period_totals()""" + _HEADER + r"""
-BEGIN
-    INSERT INTO account_period_total AS t
-           (grain, account_id, period_start, office_id, currency, debit_total, credit_total, line_count)
-    SELECT p.grain, l.account_id, p.period_start, l.office_id, l.currency,
-           coalesce(sum(l.amount) FILTER (WHERE l.side = 'D'), 0),
-           coalesce(sum(l.amount) FILTER (WHERE l.side = 'C'), 0),
-           count(*)
-      FROM new_lines l
-     CROSS JOIN LATERAL (VALUES ('Y', date_trunc('year', l.value_date)::date),
-                                ('M', date_trunc('month', l.value_date)::date),
-                                ('D', l.value_date)) AS p (grain, period_start)
-     GROUP BY l.account_id, p.grain, p.period_start, l.office_id, l.currency
-     ORDER BY l.account_id, p.grain, p.period_start, l.office_id, l.currency
-    ON CONFLICT (account_id, grain, period_start, office_id, currency) DO UPDATE
-       SET debit_total = t.debit_total + EXCLUDED.debit_total,
-           credit_total = t.credit_total + EXCLUDED.credit_total,
-           line_count = t.line_count + EXCLUDED.line_count;
-    RETURN NULL;
-END $$;
 """
 
 
 def upgrade(app_role: str) -> None:
-    _script(ENTRY_CHECKS + LINE_CHECKS + PERIOD_TOTALS)
+    _script(ENTRY_CHECKS + LINE_CHECKS)
 
 
 def downgrade(app_role: str) -> None:
