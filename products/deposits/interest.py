@@ -542,13 +542,15 @@ def _project_interest(
     )
 
 
+@functools.lru_cache(maxsize=4_096)
 def is_single_window(settings: InterestSettings, period: Period) -> bool:
     """Whether ``period`` is one compounding period at one rate, one year length and no minimum.
 
     Then a period's interest depends on the balances only through two sums, credit and debit
     balance-days (`interest_from_balance_days`), which a set-based job can compute in SQL for
     every account at once. Monthly compounding posted monthly, at a rate unchanged within the
-    month, is the everyday case.
+    month, is the everyday case. Remembered: a month-end run asks it of every account, with a
+    handful of distinct settings.
     """
     windows = compounding_periods(period, settings.compounding, settings.anchor)
     rate_changes = settings.rate.change_days_in(period) or settings.overdraft_rate.change_days_in(period)
