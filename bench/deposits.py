@@ -17,9 +17,7 @@ import argparse
 import asyncio
 import itertools
 import json
-import os
 import random
-import subprocess
 import sys
 import time
 import warnings
@@ -31,7 +29,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 warnings.filterwarnings("ignore")
 
-from ledger_posting import KeepAliveClient, free_port, raw_sql  # noqa: E402  (bench/ is the script's folder)
+from ledger_posting import KeepAliveClient, raw_sql, running_server  # noqa: E402  (bench/ is the script's folder)
 from sqlalchemy import text  # noqa: E402
 
 from chart_of_accounts import AccountType, AccountUsage, GLAccount  # noqa: E402
@@ -173,24 +171,8 @@ async def bench_token(uow_factory: UnitOfWorkFactory, office_id: int) -> str:
 
 
 async def http(settings: Settings, account_ids: list[int], movements: int, token: str) -> float:
-    port = free_port()
-    environment = dict(os.environ, GRANDLIVRE_HOME=str(settings.home), GRANDLIVRE_DATABASE=DATABASE_NAME)
-    server = subprocess.Popen(
-        [sys.executable, "-c", "from api.cli import main; main()", "serve", "--port", str(port)],
-        cwd=ROOT, env=environment, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     keys = itertools.count(1)
-    try:
-        for _ in range(300):
-            try:
-                probe = await KeepAliveClient.open(port)
-                status, _body = await probe.request("GET", "/health")
-                await probe.close()
-                if status == 200:
-                    break
-            except (OSError, asyncio.IncompleteReadError, IndexError):
-                await asyncio.sleep(0.1)
-        else:
-            raise RuntimeError("the server did not start")
+    async with running_server(settings, DATABASE_NAME) as port:
         clients = [await KeyedClient.open(port, token) for _ in range(CONCURRENCY)]
         per_client = movements // CONCURRENCY
         deposit = json.dumps({"amount": "1500", "description": "Versement"}).encode()
@@ -212,9 +194,6 @@ async def http(settings: Settings, account_ids: list[int], movements: int, token
         for client in clients:
             await client.close()
         return rate
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
 
 
 async def main() -> None:

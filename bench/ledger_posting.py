@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import hashlib
 import itertools
 import json
@@ -24,6 +25,7 @@ import subprocess
 import sys
 import time
 import warnings
+from collections.abc import AsyncIterator
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
@@ -171,12 +173,13 @@ class KeepAliveClient:
         await self.writer.wait_closed()
 
 
-async def http(settings: Settings, entries: int, office_id: int, workers: int, token: str) -> float:
+@contextlib.asynccontextmanager
+async def running_server(settings: Settings, database_name: str, *arguments: str) -> AsyncIterator[int]:
+    """`grandlivre serve` in its own process on a free port, once it answers /health; yields the port."""
     port = free_port()
-    environment = dict(os.environ, GRANDLIVRE_HOME=str(settings.home), GRANDLIVRE_DATABASE=DATABASE_NAME)
+    environment = dict(os.environ, GRANDLIVRE_HOME=str(settings.home), GRANDLIVRE_DATABASE=database_name)
     server = subprocess.Popen(
-        [sys.executable, "-c", "from api.cli import main; main()", "serve", "--port", str(port),
-         "--workers", str(workers)],
+        [sys.executable, "-c", "from api.cli import main; main()", "serve", "--port", str(port), *arguments],
         cwd=ROOT, env=environment, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
         for _ in range(300):
@@ -190,6 +193,14 @@ async def http(settings: Settings, entries: int, office_id: int, workers: int, t
                 await asyncio.sleep(0.1)
         else:
             raise RuntimeError("the server did not start")
+        yield port
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+async def http(settings: Settings, entries: int, office_id: int, workers: int, token: str) -> float:
+    async with running_server(settings, DATABASE_NAME, "--workers", str(workers)) as port:
         clients = [await KeepAliveClient.open(port, token) for _ in range(CONCURRENCY)]
         per_client = entries // CONCURRENCY
         payload = json.dumps({
@@ -209,9 +220,6 @@ async def http(settings: Settings, entries: int, office_id: int, workers: int, t
         for client in clients:
             await client.close()
         return rate
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
 
 
 async def bench_token(uow_factory: UnitOfWorkFactory, office_id: int) -> str:
