@@ -27,3 +27,27 @@ def run_script(sql: str) -> None:
 
     driver_connection = op.get_bind().connection.dbapi_connection.driver_connection  # type: ignore[union-attr]
     await_only(driver_connection.execute(sql))
+
+
+def refuse_changes(function: str, *, append_only: tuple[str, ...] = (), keep_rows: tuple[str, ...] = ()) -> str:
+    """SQL of one trigger function refusing changes (SQLSTATE GL010, even for the owner) and its
+    statement triggers: `append_only` tables refuse UPDATE, DELETE and TRUNCATE; `keep_rows`
+    tables refuse DELETE and TRUNCATE but let the columns granted to the application change."""
+    sql = f"""
+CREATE FUNCTION {function}() RETURNS trigger LANGUAGE plpgsql
+    SET search_path = pg_catalog, public, pg_temp AS $$
+BEGIN
+    RAISE EXCEPTION '% is append-only: % is refused', TG_TABLE_NAME, TG_OP USING ERRCODE = 'GL010';
+END $$;
+"""
+    for table in append_only:
+        sql += (f"CREATE TRIGGER {table}_append_only BEFORE UPDATE OR DELETE ON {table}\n"
+                f"    FOR EACH STATEMENT EXECUTE FUNCTION {function}();\n")
+        sql += (f"CREATE TRIGGER {table}_no_truncate BEFORE TRUNCATE ON {table}\n"
+                f"    FOR EACH STATEMENT EXECUTE FUNCTION {function}();\n")
+    for table in keep_rows:
+        sql += (f"CREATE TRIGGER {table}_no_delete BEFORE DELETE ON {table}\n"
+                f"    FOR EACH STATEMENT EXECUTE FUNCTION {function}();\n")
+        sql += (f"CREATE TRIGGER {table}_no_truncate BEFORE TRUNCATE ON {table}\n"
+                f"    FOR EACH STATEMENT EXECUTE FUNCTION {function}();\n")
+    return sql

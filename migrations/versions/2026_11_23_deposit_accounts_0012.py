@@ -16,6 +16,7 @@ Revises: 0009 (and depends on 0007: clients)
 Create Date: 2026-11-23
 """
 
+from migrations import refuse_changes
 from migrations import run_script as _script
 
 revision = "0012"
@@ -99,23 +100,9 @@ CREATE UNIQUE INDEX deposit_transaction_reversed_once ON deposit_transaction (re
 """
 
 FUNCTIONS = """
-CREATE FUNCTION deposit_transaction_refuse_change() RETURNS trigger LANGUAGE plpgsql
-    SET search_path = pg_catalog, public, pg_temp AS $$
-BEGIN
-    RAISE EXCEPTION '% is append-only: % is refused', TG_TABLE_NAME, TG_OP USING ERRCODE = 'GL010';
-END $$;
-CREATE TRIGGER deposit_transaction_append_only BEFORE UPDATE OR DELETE ON deposit_transaction
-    FOR EACH STATEMENT EXECUTE FUNCTION deposit_transaction_refuse_change();
-CREATE TRIGGER deposit_transaction_no_truncate BEFORE TRUNCATE ON deposit_transaction
-    FOR EACH STATEMENT EXECUTE FUNCTION deposit_transaction_refuse_change();
-CREATE TRIGGER deposit_hold_no_delete BEFORE DELETE ON deposit_hold
-    FOR EACH STATEMENT EXECUTE FUNCTION deposit_transaction_refuse_change();
-CREATE TRIGGER deposit_hold_no_truncate BEFORE TRUNCATE ON deposit_hold
-    FOR EACH STATEMENT EXECUTE FUNCTION deposit_transaction_refuse_change();
-CREATE TRIGGER deposit_account_no_delete BEFORE DELETE ON deposit_account
-    FOR EACH STATEMENT EXECUTE FUNCTION deposit_transaction_refuse_change();
-CREATE TRIGGER deposit_account_no_truncate BEFORE TRUNCATE ON deposit_account
-    FOR EACH STATEMENT EXECUTE FUNCTION deposit_transaction_refuse_change();
+""" + refuse_changes(
+    "deposit_transaction_refuse_change", append_only=('deposit_transaction',),
+    keep_rows=('deposit_hold', 'deposit_account')) + r"""
 
 -- A hold is released once, and nothing else of it ever changes.
 CREATE FUNCTION deposit_hold_release_only() RETURNS trigger LANGUAGE plpgsql

@@ -14,6 +14,7 @@ Revises: 0009
 Create Date: 2026-11-23
 """
 
+from migrations import refuse_changes
 from migrations import run_script as _script
 
 revision = "0013"
@@ -117,23 +118,8 @@ CREATE INDEX loan_transaction_entry ON loan_transaction (journal_entry_id);
 """
 
 FUNCTIONS = r"""
-CREATE FUNCTION loan_refuse_change() RETURNS trigger LANGUAGE plpgsql
-    SET search_path = pg_catalog, public, pg_temp AS $$
-BEGIN
-    RAISE EXCEPTION '% is append-only: % is refused', TG_TABLE_NAME, TG_OP USING ERRCODE = 'GL010';
-END $$;
-CREATE TRIGGER loan_transaction_append_only BEFORE UPDATE OR DELETE ON loan_transaction
-    FOR EACH STATEMENT EXECUTE FUNCTION loan_refuse_change();
-CREATE TRIGGER loan_transaction_no_truncate BEFORE TRUNCATE ON loan_transaction
-    FOR EACH STATEMENT EXECUTE FUNCTION loan_refuse_change();
-CREATE TRIGGER loan_decision_append_only BEFORE UPDATE OR DELETE ON loan_decision
-    FOR EACH STATEMENT EXECUTE FUNCTION loan_refuse_change();
-CREATE TRIGGER loan_decision_no_truncate BEFORE TRUNCATE ON loan_decision
-    FOR EACH STATEMENT EXECUTE FUNCTION loan_refuse_change();
-CREATE TRIGGER loan_guarantor_append_only BEFORE UPDATE OR DELETE ON loan_guarantor
-    FOR EACH STATEMENT EXECUTE FUNCTION loan_refuse_change();
-CREATE TRIGGER loan_guarantor_no_truncate BEFORE TRUNCATE ON loan_guarantor
-    FOR EACH STATEMENT EXECUTE FUNCTION loan_refuse_change();
+""" + refuse_changes(
+    "loan_refuse_change", append_only=('loan_transaction', 'loan_decision', 'loan_guarantor')) + r"""
 """
 
 

@@ -13,6 +13,7 @@ Revises: 0008
 Create Date: 2026-11-23
 """
 
+from migrations import refuse_changes
 from migrations import run_script as _script
 
 revision = "0009"
@@ -82,23 +83,8 @@ CREATE INDEX product_version_charge_charge ON product_version_charge (charge_id)
 """
 
 FUNCTIONS = r"""
-CREATE FUNCTION product_version_refuse_change() RETURNS trigger LANGUAGE plpgsql
-    SET search_path = pg_catalog, public, pg_temp AS $$
-BEGIN
-    RAISE EXCEPTION '% is append-only: % is refused', TG_TABLE_NAME, TG_OP USING ERRCODE = 'GL010';
-END $$;
-CREATE TRIGGER product_version_append_only BEFORE UPDATE OR DELETE ON product_version
-    FOR EACH STATEMENT EXECUTE FUNCTION product_version_refuse_change();
-CREATE TRIGGER product_version_no_truncate BEFORE TRUNCATE ON product_version
-    FOR EACH STATEMENT EXECUTE FUNCTION product_version_refuse_change();
-CREATE TRIGGER product_version_account_append_only BEFORE UPDATE OR DELETE ON product_version_account
-    FOR EACH STATEMENT EXECUTE FUNCTION product_version_refuse_change();
-CREATE TRIGGER product_version_account_no_truncate BEFORE TRUNCATE ON product_version_account
-    FOR EACH STATEMENT EXECUTE FUNCTION product_version_refuse_change();
-CREATE TRIGGER product_version_charge_append_only BEFORE UPDATE OR DELETE ON product_version_charge
-    FOR EACH STATEMENT EXECUTE FUNCTION product_version_refuse_change();
-CREATE TRIGGER product_version_charge_no_truncate BEFORE TRUNCATE ON product_version_charge
-    FOR EACH STATEMENT EXECUTE FUNCTION product_version_refuse_change();
+""" + refuse_changes(
+    "product_version_refuse_change", append_only=('product_version', 'product_version_account', 'product_version_charge')) + r"""
 """
 
 

@@ -19,6 +19,7 @@ Revises: 0001
 Create Date: 2026-11-23
 """
 
+from migrations import refuse_changes
 from migrations import run_script as _script
 
 revision = "0008"
@@ -279,19 +280,9 @@ COMMENT ON TABLE credit_parameters IS
 """
 
 FUNCTIONS = r"""
-CREATE FUNCTION reference_refuse_change() RETURNS trigger LANGUAGE plpgsql
-    SET search_path = pg_catalog, public, pg_temp AS $$
-BEGIN
-    RAISE EXCEPTION '% is append-only: % is refused', TG_TABLE_NAME, TG_OP USING ERRCODE = 'GL010';
-END $$;
-CREATE TRIGGER credit_parameters_append_only BEFORE UPDATE OR DELETE ON credit_parameters
-    FOR EACH STATEMENT EXECUTE FUNCTION reference_refuse_change();
-CREATE TRIGGER credit_parameters_no_truncate BEFORE TRUNCATE ON credit_parameters
-    FOR EACH STATEMENT EXECUTE FUNCTION reference_refuse_change();
-CREATE TRIGGER delinquency_bucket_no_delete BEFORE DELETE ON delinquency_bucket
-    FOR EACH STATEMENT EXECUTE FUNCTION reference_refuse_change();
-CREATE TRIGGER delinquency_bucket_no_truncate BEFORE TRUNCATE ON delinquency_bucket
-    FOR EACH STATEMENT EXECUTE FUNCTION reference_refuse_change();
+""" + refuse_changes(
+    "reference_refuse_change", append_only=('credit_parameters',),
+    keep_rows=('delinquency_bucket',)) + r"""
 """
 
 _MUTABLE = (

@@ -21,6 +21,7 @@ Revises: 0009
 Create Date: 2026-11-23
 """
 
+from migrations import refuse_changes
 from migrations import run_script as _script
 
 revision = "0014"
@@ -105,19 +106,8 @@ CREATE UNIQUE INDEX term_deposit_idempotency
 """
 
 FUNCTIONS = r"""
-CREATE FUNCTION term_deposit_refuse_change() RETURNS trigger LANGUAGE plpgsql
-    SET search_path = pg_catalog, public, pg_temp AS $$
-BEGIN
-    RAISE EXCEPTION '% is append-only: % is refused', TG_TABLE_NAME, TG_OP USING ERRCODE = 'GL010';
-END $$;
-CREATE TRIGGER term_deposit_term_append_only BEFORE UPDATE OR DELETE ON term_deposit_term
-    FOR EACH STATEMENT EXECUTE FUNCTION term_deposit_refuse_change();
-CREATE TRIGGER term_deposit_term_no_truncate BEFORE TRUNCATE ON term_deposit_term
-    FOR EACH STATEMENT EXECUTE FUNCTION term_deposit_refuse_change();
-CREATE TRIGGER term_deposit_transaction_append_only BEFORE UPDATE OR DELETE ON term_deposit_transaction
-    FOR EACH STATEMENT EXECUTE FUNCTION term_deposit_refuse_change();
-CREATE TRIGGER term_deposit_transaction_no_truncate BEFORE TRUNCATE ON term_deposit_transaction
-    FOR EACH STATEMENT EXECUTE FUNCTION term_deposit_refuse_change();
+""" + refuse_changes(
+    "term_deposit_refuse_change", append_only=('term_deposit_term', 'term_deposit_transaction')) + r"""
 """
 
 
