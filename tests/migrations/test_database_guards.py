@@ -226,3 +226,28 @@ async def test_lines_must_carry_their_entry_office_and_date(engine, world, line_
                 {"e": str(uuid4()), "o": world.office_id, "a": refs[world.cash].account_id,
                  "b": refs[world.deposits].account_id})
         assert sqlstate_of(raised.value) == "GL021"
+
+
+@pytest.mark.parametrize("planner_settings", ["kept", "reset"])
+async def test_posting_checks_probe_the_journal_by_key_even_on_a_young_database(  # type: ignore[no-untyped-def]
+        admin_engine, world, planner_settings: str) -> None:
+    """Before its first analyse the journal looks tiny; the posting triggers must still probe
+    it by key rather than read it whole (revision 0021), or every posting reads every entry.
+    With the settings reset (the situation before 0021) the same postings do scan it, which
+    shows the check can fail."""
+    refs = await _refs(admin_engine, world.cash, world.deposits)
+    lines = (_line(world.cash, Side.DEBIT, "100"), _line(world.deposits, Side.CREDIT, "100"))
+    async with admin_engine.connect() as connection:
+        if planner_settings == "reset":
+            await connection.execute(text(
+                "ALTER FUNCTION journal_line_after_insert() RESET enable_hashjoin RESET enable_mergejoin"
+                " RESET enable_seqscan"))
+        await connection.execute(text(  # what a never-analysed table looks like to the planner
+            "UPDATE pg_class SET relpages = 1, reltuples = 1 WHERE oid = 'journal_entry'::regclass"))
+        scans = text("SELECT seq_scan FROM pg_stat_xact_user_tables WHERE relid = 'journal_entry'::regclass")
+        before = (await connection.execute(scans)).scalar_one()
+        for _ in range(3):
+            await append_entries(connection, [_entry(world, lines), _entry(world, lines)], refs)
+        full_reads = (await connection.execute(scans)).scalar_one() - before
+        await connection.rollback()
+    assert full_reads == (0 if planner_settings == "kept" else 3)
