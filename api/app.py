@@ -18,6 +18,7 @@ from api.audit_hook import before_send
 from api.controllers.approvals import ApprovalController, ApprovalRuleController
 from api.controllers.audit import AuditLogController
 from api.controllers.auth import AuthController
+from api.controllers.business_days import BusinessDaysController
 from api.controllers.chart import GLAccountController
 from api.controllers.clients import ClientController, KycRequirementController
 from api.controllers.closures import AccountingClosureController
@@ -109,7 +110,7 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
     return Litestar(
         route_handlers=[
             health, OfficeController, GLAccountController, JournalEntryController, AccountingClosureController,
-            ReportController, YearEndCloseController, LoanSimulationController, *PRODUCT_ROUTES,
+            ReportController, YearEndCloseController, BusinessDaysController, LoanSimulationController, *PRODUCT_ROUTES,
             AuthController, UserController, RoleController, ApprovalController, ApprovalRuleController, AuditLogController,
             ClientController, KycRequirementController, *DEPOSIT_ROUTES, TermDepositController,
             TermDepositReconciliationController, *LOAN_CONTROLLERS,

@@ -1,6 +1,6 @@
 """The `grandlivre` command: serve, migrate, demo, verify, load-chart, purge-idempotency-keys,
 create-admin, verify-audit, report, close-year, post-deposit-interest, post-term-deposit-interest,
-mature-deposits."""
+mature-deposits, close-day."""
 
 from __future__ import annotations
 
@@ -326,6 +326,36 @@ def post_deposit_interest(posting_date) -> None:  # type: ignore[no-untyped-def]
 
     try:
         _say(asyncio.run(_with_database(work)))
+    except LedgerError as error:
+        raise click.ClickException(f"{error.field}: {error.message}" if error.field else error.message) from error
+
+
+@main.command("close-day")
+@click.option("--date", "business_date", type=click.DateTime(formats=["%Y-%m-%d"]), required=True,
+              help="close this business day, and first every missed day since the last one closed")
+def close_day(business_date) -> None:  # type: ignore[no-untyped-def]
+    """Close of business: run the end-of-day steps for every day not yet closed through DATE
+    (resumable: a run interrupted halfway is finished by the next one; a closed day is not rerun)."""
+    from datetime import date as date_type
+
+    from ledger.errors import LedgerError
+    from servicing.close_of_business.run import close_business_days
+
+    async def work(_db: Database, uow_factory: UnitOfWorkFactory) -> None:
+        run = await close_business_days(uow_factory, business_date.date(), "cli", today=date_type.today(),
+                                        progress=_say)
+        for day in run.days:
+            seconds = (day.closed_at - day.started_at).total_seconds()
+            _say(f"business day {day.business_date} closed in {seconds:.2f} s:")
+            for step in day.steps:
+                resumed = " (done by an earlier run)" if step.resumed else ""
+                _say(f"  {step.position}. {step.step}: {step.items} processed, {step.entries} entries, "
+                     f"{step.seconds:.2f} s{resumed}")
+        if not run.days:
+            _say(f"nothing to close: {run.last_closed_before} is the last closed business day")
+
+    try:
+        asyncio.run(_with_database(work))
     except LedgerError as error:
         raise click.ClickException(f"{error.field}: {error.message}" if error.field else error.message) from error
 

@@ -34,6 +34,8 @@ CATALOGUE: Final[dict[str, str]] = {
     "closures:write": "close and reopen accounting periods",
     "reports:read": "trial balance and accounting reports",
     "ledger:verify": "recompute everything derived from the journal",
+    "business_days:read": "see the closed business days and what each end-of-day step did",
+    "business_days:close": "run the close of business (end-of-day steps) for the institution",
     "loans:simulate": "simulate loan schedules",
     "loans:read": "see loans and loan applications",
     "loans:write": "create and change loan applications",
@@ -127,7 +129,7 @@ DEFAULT_ROLES: Final[tuple[RoleDefinition, ...]] = (
     _role("auditor", "Auditeur (lecture seule)", ("*:read", "ledger:verify", "audit:verify")),
     _role("accountant", "Comptable", (
         "offices:read", "chart:*", "journal:*", "closures:*", "reports:read", "ledger:verify",
-        "products:read", "approvals:read", "approvals:decide")),
+        "products:read", "approvals:read", "approvals:decide", "business_days:*")),
     _role("teller", "Caissier", (
         "offices:read", "clients:read", "savings:read", "savings:transact", "loans:read", "loans:repay",
         "journal:read")),

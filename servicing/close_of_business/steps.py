@@ -1,0 +1,61 @@
+"""The steps of the close of business, in the order they run each day.
+
+Each step is idempotent on its own (running it twice for a day posts once), which is what
+makes the run resumable: a step interrupted halfway is simply run again. Order matters:
+term deposits credit their interest before maturing (the payout includes it), and the
+deposit accounts' interest is posted after maturities have paid into them. The loan steps
+(collection, accrual, arrears, penalties, classification, provisioning) join this list as
+they are built, each in its place."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from datetime import date
+
+import msgspec
+
+from servicing.close_of_business.model import StepOutcome
+from servicing.unit_of_work import UnitOfWorkFactory
+
+StepRun = Callable[[UnitOfWorkFactory, date, str], Awaitable[StepOutcome]]
+
+
+class Step(msgspec.Struct, frozen=True, kw_only=True):
+    name: str
+    label: str
+    """French label shown to operators."""
+    run: StepRun
+
+
+async def _term_deposit_interest(uow_factory: UnitOfWorkFactory, day: date, actor: str) -> StepOutcome:
+    from servicing.term_deposits.service import post_interest
+
+    summary = await post_interest(uow_factory, day, actor)
+    return StepOutcome(items=summary.accounts_seen, entries=summary.entries_booked,
+                       detail={"interest": str(summary.amount)})
+
+
+async def _term_deposit_maturity(uow_factory: UnitOfWorkFactory, day: date, actor: str) -> StepOutcome:
+    from servicing.term_deposits.service import mature
+
+    summary = await mature(uow_factory, day, actor)
+    detail = {"amount": str(summary.amount)}
+    if summary.held_for_review:
+        detail["held_for_review"] = ",".join(map(str, summary.held_for_review))
+    return StepOutcome(items=summary.accounts_seen, entries=summary.entries_booked, detail=detail)
+
+
+async def _deposit_interest(uow_factory: UnitOfWorkFactory, day: date, actor: str) -> StepOutcome:
+    from servicing.deposits.interest import post_deposit_interest
+
+    run = await post_deposit_interest(uow_factory, day, actor)
+    return StepOutcome(items=run.accounts_posted, entries=run.entries_booked, detail={
+        "interest": str(run.interest_posted), "overdraft_interest": str(run.overdraft_interest_charged),
+        "already_posted": str(run.already_posted)})
+
+
+STEPS: tuple[Step, ...] = (
+    Step(name="term_deposit_interest", label="Intérêts des dépôts à terme", run=_term_deposit_interest),
+    Step(name="term_deposit_maturity", label="Échéances des dépôts à terme", run=_term_deposit_maturity),
+    Step(name="deposit_interest", label="Intérêts des comptes de dépôt", run=_deposit_interest),
+)
