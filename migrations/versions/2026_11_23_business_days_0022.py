@@ -18,7 +18,7 @@ from migrations import run_script as _script
 revision = "0022"
 down_revision = "0021"
 branch_labels = None
-depends_on = None
+depends_on = "0006"  # staff roles: the accountant role gets the new permissions
 
 TABLES = """
 CREATE TABLE business_day_step (

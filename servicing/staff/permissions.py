@@ -36,6 +36,7 @@ CATALOGUE: Final[dict[str, str]] = {
     "ledger:verify": "recompute everything derived from the journal",
     "business_days:read": "see the closed business days and what each end-of-day step did",
     "business_days:close": "run the close of business (end-of-day steps) for the institution",
+    "events:read": "read the outbox feed of events (reminders, alerts) to deliver them",
     "loans:simulate": "simulate loan schedules",
     "loans:read": "see loans and loan applications",
     "loans:write": "create and change loan applications",
