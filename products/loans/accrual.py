@@ -1,0 +1,158 @@
+"""Accrual of a loan's interest and fees for the close of business (accrual periodic products).
+
+Interest is earned straight-line inside each instalment period: by the close of day D, an
+instalment running from ``from_date`` to ``due_date`` has earned its interest x elapsed days /
+period days, elapsed = D - from_date (so its due date closes with the whole instalment's
+interest earned, and its first day with nothing). The *accrued-to-date* figure is rounded, and
+a day's accrual is the difference of two rounded figures: the rounding is carried from day to
+day, so the days of a period add up to the period's interest to the unit, accrued-to-date never
+passes the instalment's interest, and a catch-up of several days posts exactly what the days one
+by one would have posted — for XOF (no minor unit) as for EUR.
+
+Fees of the schedule are not spread: a fee is earned when it falls due, so it is recognised on
+its due date in full. Penalties are recognised when charged (`products.loans.penalties`).
+
+A non-performing loan earns nothing in the income statement: its interest is either kept in
+suspense (computed, reported, not recognised: « intérêts réservés ») or not computed at all, as
+the product says. BCEAO texts do not settle which (reference §"Not confirmed", item 2), so the
+choice is the caller's.
+
+Feeds: ``INTEREST_ACCRUAL`` (Dr interest receivable, Cr interest income) and ``FEE_CHARGE``
+(Dr fees receivable, Cr fee income). Pure: no I/O, no clock.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import date
+from decimal import Decimal
+from enum import StrEnum
+
+import msgspec
+
+from products.events import EventPart, LoanClassification, ProductEvent, TermBucket
+from products.loans.model import Schedule
+from products.posting_rules import Component, EventKind
+from products.rounding import Rounder
+
+
+class AccrualPeriod(msgspec.Struct, frozen=True, kw_only=True):
+    """Interest an instalment earns between two dates: the schedule's figures, or recalculated
+    ones (interest recalculation, a rescheduled plan) built by the caller."""
+
+    number: int
+    from_date: date
+    due_date: date
+    interest: Decimal
+
+
+class NonPerformingInterest(StrEnum):
+    """What the product does with the interest of a non-performing loan."""
+
+    SUSPENSE = "suspense"
+    """Computed and kept aside (intérêts réservés), recognised only when collected."""
+    NOT_RECOGNISED = "not_recognised"
+    """Not computed: the loan earns nothing until it performs again."""
+
+
+class AccrualTreatment(StrEnum):
+    RECOGNISED = "recognised"
+    SUSPENDED = "suspended"
+    NOT_RECOGNISED = "not_recognised"
+
+
+def accrual_periods(schedule: Schedule) -> tuple[AccrualPeriod, ...]:
+    """The schedule's instalments as accrual periods."""
+    return tuple(AccrualPeriod(number=row.number, from_date=row.from_date, due_date=row.due_date,
+                               interest=row.interest_amount) for row in schedule.instalments)
+
+
+def interest_earned_by(period: AccrualPeriod, on: date, rounder: Rounder) -> Decimal:
+    """Interest of one period earned by the close of ``on``, rounded the product's way."""
+    if on >= period.due_date:
+        return period.interest
+    if on <= period.from_date:
+        return rounder.zero()
+    elapsed = (on - period.from_date).days
+    length = (period.due_date - period.from_date).days
+    # min(): recalculated figures off the rounding grid must not round past the period's interest.
+    earned = min(rounder.round(period.interest * elapsed / length), period.interest)
+    assert earned >= 0, (period, on, earned)
+    return earned
+
+
+def interest_accrued_to(periods: Iterable[AccrualPeriod], on: date, rounder: Rounder) -> Decimal:
+    """Interest of the whole loan earned by the close of ``on``."""
+    return sum((interest_earned_by(period, on, rounder) for period in periods), rounder.zero())
+
+
+class InterestAccrual(msgspec.Struct, frozen=True, kw_only=True):
+    """Interest earned after the close of ``after`` up to the close of ``through``, and what
+    the books do with it. ``recognised`` feeds ``INTEREST_ACCRUAL``; ``suspended`` is kept
+    off the income statement (memorandum)."""
+
+    after: date
+    through: date
+    earned: Decimal
+    treatment: AccrualTreatment
+
+    @property
+    def recognised(self) -> Decimal:
+        return self.earned if self.treatment is AccrualTreatment.RECOGNISED else self.earned * 0
+
+    @property
+    def suspended(self) -> Decimal:
+        return self.earned if self.treatment is AccrualTreatment.SUSPENDED else self.earned * 0
+
+    def event(self, currency: str, *, classification: LoanClassification, term: TermBucket) -> ProductEvent | None:
+        """The ``INTEREST_ACCRUAL`` event, or None when nothing is recognised."""
+        if self.recognised <= 0:
+            return None
+        return ProductEvent(kind=EventKind.INTEREST_ACCRUAL, currency=currency, classification=classification,
+                            term=term, parts=(EventPart(component=Component.INTEREST, amount=self.recognised),))
+
+
+def accrue_interest(periods: Sequence[AccrualPeriod], *, after: date, through: date, rounder: Rounder,
+                    non_performing: bool = False,
+                    non_performing_interest: NonPerformingInterest = NonPerformingInterest.SUSPENSE,
+                    ) -> InterestAccrual:
+    """Interest earned in (after, through]: one day when ``through`` is the day after ``after``,
+    a catch-up otherwise. The difference of two accrued-to-date figures, so accruals chain
+    exactly: accrue(a, b) + accrue(b, c) == accrue(a, c)."""
+    assert after <= through, (after, through)
+    if non_performing and non_performing_interest is NonPerformingInterest.NOT_RECOGNISED:
+        return InterestAccrual(after=after, through=through, earned=rounder.zero(),
+                               treatment=AccrualTreatment.NOT_RECOGNISED)
+    earned = interest_accrued_to(periods, through, rounder) - interest_accrued_to(periods, after, rounder)
+    assert earned >= 0, (after, through, earned)
+    treatment = AccrualTreatment.SUSPENDED if non_performing else AccrualTreatment.RECOGNISED
+    return InterestAccrual(after=after, through=through, earned=earned, treatment=treatment)
+
+
+class FeeRecognition(msgspec.Struct, frozen=True, kw_only=True):
+    """A scheduled fee falling due in the accrual window, recognised in full on its due date.
+    Feeds ``FEE_CHARGE`` (the service names the charge by ``name`` for its income account);
+    its VAT is collected with the repayment, not accrued."""
+
+    name: str
+    instalment: int
+    due_date: date
+    amount: Decimal
+    vat_amount: Decimal
+
+    def event(self, currency: str, *, charge_id: int | None, classification: LoanClassification,
+              term: TermBucket) -> ProductEvent | None:
+        if self.amount <= 0:
+            return None
+        return ProductEvent(kind=EventKind.FEE_CHARGE, currency=currency, classification=classification, term=term,
+                            parts=(EventPart(component=Component.FEE, amount=self.amount, charge_id=charge_id),))
+
+
+def fees_falling_due(schedule: Schedule, *, after: date, through: date) -> tuple[FeeRecognition, ...]:
+    """Instalment fees due in (after, through]. Disbursement fees (instalment 0) are collected
+    at disbursement and never accrued."""
+    assert after <= through, (after, through)
+    return tuple(FeeRecognition(name=fee.name, instalment=fee.instalment_number, due_date=fee.due_date,
+                                amount=fee.amount, vat_amount=fee.vat_amount)
+                 for fee in schedule.fee_charges
+                 if fee.instalment_number > 0 and after < fee.due_date <= through)
