@@ -32,6 +32,7 @@ import msgspec
 
 from products.events import EventPart, LoanClassification, ProductEvent, TermBucket
 from products.loans.model import Schedule
+from products.loans.terms import AmortizationMethod, InterestMethod, LoanTerms
 from products.posting_rules import Component, EventKind
 from products.rounding import Rounder
 
@@ -61,10 +62,32 @@ class AccrualTreatment(StrEnum):
     NOT_RECOGNISED = "not_recognised"
 
 
-def accrual_periods(schedule: Schedule) -> tuple[AccrualPeriod, ...]:
-    """The schedule's instalments as accrual periods."""
-    return tuple(AccrualPeriod(number=row.number, from_date=row.from_date, due_date=row.due_date,
-                               interest=row.interest_amount) for row in schedule.instalments)
+def accrual_periods(schedule: Schedule, terms: LoanTerms | None = None) -> tuple[AccrualPeriod, ...]:
+    """The schedule's instalments as accrual periods.
+
+    With ``terms`` whose grace on interest *payment* defers interest (declining balance, or
+    flat with equal principal), the first instalment after the grace carries interest earned
+    since the first deferred period: it accrues from that period's start, so the deferred
+    interest is recognised while it is earned, not all in the last period. Periods with no
+    interest *charged* stay outside that window.
+    """
+    rows = schedule.instalments
+    periods = [AccrualPeriod(number=row.number, from_date=row.from_date, due_date=row.due_date,
+                             interest=row.interest_amount) for row in rows]
+    if terms is None or not _defers_interest(terms):
+        return tuple(periods)
+    deferred = terms.grace_on_interest_payment_periods
+    free = terms.grace_on_interest_charged_periods
+    if free < deferred < len(periods):
+        periods[deferred] = msgspec.structs.replace(periods[deferred], from_date=rows[free].from_date)
+    return tuple(periods)
+
+
+def _defers_interest(terms: LoanTerms) -> bool:
+    """Flat equal instalments spread interest over the paying periods only: nothing is deferred."""
+    flat_spread = (terms.interest_method is InterestMethod.FLAT
+                   and terms.amortization_method is AmortizationMethod.EQUAL_INSTALMENTS)
+    return terms.grace_on_interest_payment_periods > 0 and not flat_spread
 
 
 def interest_earned_by(period: AccrualPeriod, on: date, rounder: Rounder) -> Decimal:

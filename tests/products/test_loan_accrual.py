@@ -8,6 +8,7 @@ import itertools
 from datetime import date, timedelta
 from decimal import Decimal
 
+import msgspec
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -158,3 +159,37 @@ def test_every_day_of_a_period_sums_to_its_interest_and_never_passes_it(terms, o
         exact = row.interest_amount / len(daily)
         assert all(abs(d - exact) <= rounder.quantum for d in daily)
     assert interest_accrued_to(periods, schedule.instalments[-1].due_date, rounder) == schedule.totals.interest_amount
+
+
+def test_interest_deferred_by_a_grace_is_accrued_while_it_is_earned() -> None:
+    # Two periods of grace on interest payment: instalments 1 and 2 pay no interest, instalment 3 (due 1 April)
+    # pays the three periods' interest. It is earned from 1 January: by 1 Feb (31 of 90 days) a share is accrued.
+    terms = xof_terms(grace_on_interest_payment_periods=2)
+    schedule = generate_schedule(terms)
+    third = schedule.instalments[2]
+    assert [row.interest_amount for row in schedule.instalments[:2]] == [0, 0]
+    periods = accrual_periods(schedule, terms)
+    assert periods[2].from_date == date(2025, 1, 1)
+    # 31 / 90 of instalment 3's interest, rounded to the franc.
+    expected = XOF.round(third.interest_amount * 31 / 90)
+    assert interest_accrued_to(periods, date(2025, 2, 1), XOF) == expected > 0
+    # Without the terms the whole of it would wait for March: nothing accrued by 1 February.
+    assert interest_accrued_to(accrual_periods(schedule), date(2025, 2, 1), XOF) == 0
+    assert interest_accrued_to(periods, date(2025, 4, 1), XOF) == third.interest_amount
+
+
+@settings(max_examples=40, deadline=None)
+@given(terms=terms_strategy, payment_grace=st.integers(0, 3), charged_grace=st.integers(0, 3),
+       cuts=st.lists(st.integers(0, 800), max_size=4))
+def test_grace_aware_periods_still_add_up(terms, payment_grace, charged_grace, cuts) -> None:  # type: ignore[no-untyped-def]
+    terms = msgspec.structs.replace(terms, repayment_count=max(terms.repayment_count, 4),
+                                    grace_on_interest_payment_periods=payment_grace,
+                                    grace_on_interest_charged_periods=charged_grace)
+    schedule = generate_schedule(terms)
+    periods = accrual_periods(schedule, terms)
+    rounder = compile_rounding(Rounding(), terms.currency_code)
+    start, end = terms.disbursement_date, schedule.instalments[-1].due_date
+    dates = sorted({start, end, *(start + timedelta(days=c) for c in cuts if start + timedelta(days=c) <= end)})
+    earned = [accrue_interest(periods, after=a, through=b, rounder=rounder).earned for a, b in itertools.pairwise(dates)]
+    assert all(e >= 0 for e in earned)
+    assert sum(earned, D(0)) == schedule.totals.interest_amount
