@@ -16,7 +16,7 @@ SFD: dict[AccountingRole, str] = {
     R.PROVISION_REVERSAL_INCOME: "761",
 }
 """Caisse 1012, crédits à court terme 2022, créances rattachées 207x, produits 702x, TAF 343,
-dotations 662, provisions 2991, reprises 761, pertes 665, récupérations 762."""
+dotations 662, provisions 2991, reprises 761, pertes 665, récupérations 762 (the shipped SFD chart)."""
 
 DOUBTFUL_PORTFOLIO = "292"
 DOUBTFUL_INTEREST_RECEIVABLE = "2927"
@@ -24,7 +24,8 @@ PENALTY_CHARGE_ID = 7
 
 
 def sfd_accounting(rule: AccountingRule = AccountingRule.ACCRUAL_PERIODIC) -> ProductAccounting:
-    """The SFD mapping; doubtful short-term loans on 292 (and their interest on 2927)."""
+    """The SFD mapping; doubtful short-term loans on 292, their interest on 2927, and the penalty
+    charge on 70231: sub-accounts an institution opens itself (illustrative, not in the template)."""
     classified = tuple(
         ClassifiedAccount(classification=LoanClassification.DOUBTFUL, term=TermBucket.SHORT, role=role,
                           account_code=code)
