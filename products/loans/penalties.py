@@ -51,7 +51,8 @@ _NOT_BASE: Final = frozenset({Component.PENALTY, Component.OVERPAYMENT})
 
 class PenaltyPolicy(msgspec.Struct, frozen=True, kw_only=True):
     """How a product penalises late instalments: the product's penalty (amount and base) with
-    its charge's timing and limits. ``every`` None means a one-off penalty."""
+    its charge's timing and limits. ``every`` None means a one-off penalty, which has one
+    period only: grace periods on it leave nothing to charge (use grace days instead)."""
 
     charge_id: int | None = None
     basis: RateOrFlat = RateOrFlat.RATE
