@@ -12,10 +12,10 @@ by one would have posted — for XOF (no minor unit) as for EUR.
 Fees of the schedule are not spread: a fee is earned when it falls due, so it is recognised on
 its due date in full. Penalties are recognised when charged (`products.loans.penalties`).
 
-A non-performing loan earns nothing in the income statement: its interest is either kept in
-suspense (computed, reported, not recognised: « intérêts réservés ») or not computed at all, as
-the product says. BCEAO texts do not settle which (reference §"Not confirmed", item 2), so the
-choice is the caller's.
+A non-performing loan earns nothing in the income statement until it pays: its interest is
+withheld, either kept in suspense (tracked and reported: « intérêts réservés ») or simply not
+recognised, as the product says, and recognised when collected (`recognised_on_collection`).
+BCEAO texts do not settle which (reference §"Not confirmed", item 2): the choice is the caller's.
 
 Feeds: ``INTEREST_ACCRUAL`` (Dr interest receivable, Cr interest income) and ``FEE_CHARGE``
 (Dr fees receivable, Cr fee income). Pure: no I/O, no clock.
@@ -48,12 +48,12 @@ class AccrualPeriod(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class NonPerformingInterest(StrEnum):
-    """What the product does with the interest of a non-performing loan."""
+    """What the books do with the interest a non-performing loan earns and has not paid."""
 
     SUSPENSE = "suspense"
-    """Computed and kept aside (intérêts réservés), recognised only when collected."""
+    """Kept aside as « intérêts réservés »: tracked and reported, recognised when collected."""
     NOT_RECOGNISED = "not_recognised"
-    """Not computed: the loan earns nothing until it performs again."""
+    """Not recognised and not reported: income only when collected."""
 
 
 class AccrualTreatment(StrEnum):
@@ -110,22 +110,19 @@ def interest_accrued_to(periods: Iterable[AccrualPeriod], on: date, rounder: Rou
 
 
 class InterestAccrual(msgspec.Struct, frozen=True, kw_only=True):
-    """Interest earned after the close of ``after`` up to the close of ``through``, and what
-    the books do with it. ``recognised`` feeds ``INTEREST_ACCRUAL``; ``suspended`` is kept
-    off the income statement (memorandum)."""
+    """Interest earned after the close of ``after`` up to the close of ``through``, and what the
+    books do with it: ``recognised`` feeds ``INTEREST_ACCRUAL``; ``withheld`` stays off the
+    income statement (in suspense or not recognised, as ``treatment`` says) until collected."""
 
     after: date
     through: date
     earned: Decimal
+    recognised: Decimal
     treatment: AccrualTreatment
 
     @property
-    def recognised(self) -> Decimal:
-        return self.earned if self.treatment is AccrualTreatment.RECOGNISED else self.earned * 0
-
-    @property
-    def suspended(self) -> Decimal:
-        return self.earned if self.treatment is AccrualTreatment.SUSPENDED else self.earned * 0
+    def withheld(self) -> Decimal:
+        return self.earned - self.recognised
 
     def event(self, currency: str, *, classification: LoanClassification, term: TermBucket) -> ProductEvent | None:
         """The ``INTEREST_ACCRUAL`` event, or None when nothing is recognised."""
@@ -136,20 +133,28 @@ class InterestAccrual(msgspec.Struct, frozen=True, kw_only=True):
 
 
 def accrue_interest(periods: Sequence[AccrualPeriod], *, after: date, through: date, rounder: Rounder,
-                    non_performing: bool = False,
+                    non_performing: bool = False, interest_prepaid: Decimal = Decimal(0),
                     non_performing_interest: NonPerformingInterest = NonPerformingInterest.SUSPENSE,
                     ) -> InterestAccrual:
     """Interest earned in (after, through]: one day when ``through`` is the day after ``after``,
     a catch-up otherwise. The difference of two accrued-to-date figures, so accruals chain
-    exactly: accrue(a, b) + accrue(b, c) == accrue(a, c)."""
+    exactly: accrue(a, b) + accrue(b, c) == accrue(a, c).
+
+    A non-performing loan recognises only interest already paid for (``interest_prepaid``:
+    interest collected ahead of its accrual, the receivable's credit balance): that is cash,
+    not a doubtful claim. The rest is withheld.
+    """
     assert after <= through, (after, through)
-    if non_performing and non_performing_interest is NonPerformingInterest.NOT_RECOGNISED:
-        return InterestAccrual(after=after, through=through, earned=rounder.zero(),
-                               treatment=AccrualTreatment.NOT_RECOGNISED)
+    assert interest_prepaid >= 0, interest_prepaid
     earned = interest_accrued_to(periods, through, rounder) - interest_accrued_to(periods, after, rounder)
     assert earned >= 0, (after, through, earned)
-    treatment = AccrualTreatment.SUSPENDED if non_performing else AccrualTreatment.RECOGNISED
-    return InterestAccrual(after=after, through=through, earned=earned, treatment=treatment)
+    if not non_performing:
+        return InterestAccrual(after=after, through=through, earned=earned, recognised=earned,
+                               treatment=AccrualTreatment.RECOGNISED)
+    treatment = (AccrualTreatment.SUSPENDED if non_performing_interest is NonPerformingInterest.SUSPENSE
+                 else AccrualTreatment.NOT_RECOGNISED)
+    return InterestAccrual(after=after, through=through, earned=earned, recognised=min(earned, interest_prepaid),
+                           treatment=treatment)
 
 
 class FeeRecognition(msgspec.Struct, frozen=True, kw_only=True):
@@ -179,3 +184,18 @@ def fees_falling_due(schedule: Schedule, *, after: date, through: date) -> tuple
                                 amount=fee.amount, vat_amount=fee.vat_amount)
                  for fee in schedule.fee_charges
                  if fee.instalment_number > 0 and after < fee.due_date <= through)
+
+
+def recognised_on_collection(interest_collected: Decimal, *, receivable: Decimal, withheld: Decimal) -> Decimal:
+    """Withheld interest (in suspense or not recognised) that a repayment collects, to recognise
+    (``INTEREST_ACCRUAL``) just before the repayment is posted.
+
+    A repayment's interest settles first what was recognised (the receivable, when positive);
+    what it pays beyond is interest that was withheld, now income since it is cash.
+    Posting it as an accrual first keeps the posting rules unchanged (a repayment's interest
+    always credits the receivable) and the receivable from going negative for it.
+    """
+    assert interest_collected >= 0, interest_collected
+    assert withheld >= 0, withheld
+    beyond_receivable = interest_collected - max(receivable, receivable * 0)
+    return min(withheld, max(beyond_receivable, beyond_receivable * 0))

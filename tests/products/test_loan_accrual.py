@@ -22,6 +22,7 @@ from products.loans.accrual import (
     fees_falling_due,
     interest_accrued_to,
     interest_earned_by,
+    recognised_on_collection,
 )
 from products.loans.schedule import generate_schedule
 from products.loans.terms import FeeCalculation, FeeSpec, FeeTrigger, InterestMethod, RepaymentFrequencyUnit
@@ -85,16 +86,22 @@ def test_eur_accrues_in_cents() -> None:
     assert day(date(2025, 1, 16), EUR, periods) == D("3.22")
 
 
-def test_non_performing_interest_goes_to_suspense_or_is_not_computed() -> None:
+def test_non_performing_interest_is_withheld_unless_already_paid() -> None:
     periods = accrual_periods(generate_schedule(xof_terms()))
     suspense = accrue_interest(periods, after=date(2025, 1, 3), through=date(2025, 1, 4), rounder=XOF,
                                non_performing=True)
-    assert (suspense.treatment, suspense.earned, suspense.suspended, suspense.recognised) == (
+    assert (suspense.treatment, suspense.earned, suspense.withheld, suspense.recognised) == (
         AccrualTreatment.SUSPENDED, D(775), D(775), D(0))
     assert suspense.event("XOF", classification=LoanClassification.DOUBTFUL, term=SHORT) is None
     ignored = accrue_interest(periods, after=date(2025, 1, 3), through=date(2025, 1, 4), rounder=XOF,
                               non_performing=True, non_performing_interest=NonPerformingInterest.NOT_RECOGNISED)
-    assert (ignored.treatment, ignored.earned) == (AccrualTreatment.NOT_RECOGNISED, D(0))
+    assert (ignored.treatment, ignored.withheld, ignored.recognised) == (AccrualTreatment.NOT_RECOGNISED, D(775), 0)
+    # 500 of interest was paid ahead (the receivable stands at -500): that much is cash, so it is recognised.
+    prepaid = accrue_interest(periods, after=date(2025, 1, 3), through=date(2025, 1, 4), rounder=XOF,
+                              non_performing=True, interest_prepaid=D(500))
+    assert (prepaid.recognised, prepaid.withheld) == (D(500), D(275))
+    assert journal(prepaid.event("XOF", classification=HEALTHY, term=SHORT)) == [
+        ("D", "2071", "500"), ("C", "7021", "500")]
 
 
 def test_instalment_fees_are_recognised_on_their_due_date() -> None:
@@ -193,3 +200,15 @@ def test_grace_aware_periods_still_add_up(terms, payment_grace, charged_grace, c
     earned = [accrue_interest(periods, after=a, through=b, rounder=rounder).earned for a, b in itertools.pairwise(dates)]
     assert all(e >= 0 for e in earned)
     assert sum(earned, D(0)) == schedule.totals.interest_amount
+
+
+def test_suspended_interest_is_recognised_when_collected() -> None:
+    # An NPA loan: 3,000 recognised before it turned NPA (receivable), 5,000 kept in suspense since.
+    # The client pays 4,500 of interest: 3,000 settles the receivable, 1,500 comes out of suspense and is
+    # recognised just before the repayment posts (Dr 2071 1,500 / Cr 7021 1,500), so 2071 ends at zero.
+    assert recognised_on_collection(D(4500), receivable=D(3000), withheld=D(5000)) == D(1500)
+    # Paying within the receivable, or with nothing in suspense (interest paid ahead), recognises nothing.
+    assert recognised_on_collection(D(2000), receivable=D(3000), withheld=D(5000)) == 0
+    assert recognised_on_collection(D(2000), receivable=D(-500), withheld=D(0)) == 0
+    # Never more than is in suspense.
+    assert recognised_on_collection(D(9000), receivable=D(0), withheld=D(5000)) == D(5000)
