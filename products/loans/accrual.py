@@ -146,7 +146,9 @@ def accrue_interest(periods: Sequence[AccrualPeriod], *, after: date, through: d
     """
     assert after <= through, (after, through)
     assert interest_prepaid >= 0, interest_prepaid
-    earned = interest_accrued_to(periods, through, rounder) - interest_accrued_to(periods, after, rounder)
+    # Periods over before ``after`` or starting after ``through`` earn nothing in the window.
+    running = [period for period in periods if period.from_date < through and period.due_date > after]
+    earned = interest_accrued_to(running, through, rounder) - interest_accrued_to(running, after, rounder)
     assert earned >= 0, (after, through, earned)
     if not non_performing:
         return InterestAccrual(after=after, through=through, earned=earned, recognised=earned,
