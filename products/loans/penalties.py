@@ -50,17 +50,13 @@ _NOT_BASE: Final = frozenset({Component.PENALTY, Component.OVERPAYMENT})
 
 
 class PenaltyPolicy(msgspec.Struct, frozen=True, kw_only=True):
-    """How a product penalises late instalments: the product's penalty (amount and base) with
-    its charge's timing and limits. ``every`` None means a one-off penalty, which has one
-    period only: grace periods on it leave nothing to charge (use grace days instead)."""
+    """How a product penalises late instalments: the product's penalty (amount, base, grace
+    periods, charge) with its charge's timing and limits. ``every`` None means a one-off
+    penalty, which has one period only: grace periods on it leave nothing to charge (use
+    grace days instead)."""
 
-    charge_id: int | None = None
-    basis: RateOrFlat = RateOrFlat.RATE
-    rate_percent: Decimal | None = None
-    flat_amount: Decimal | None = None
-    base: PenaltyBase = PenaltyBase.OVERDUE_PRINCIPAL
+    penalty: OverduePenalty
     grace_days: int = 0
-    grace_periods: int = 0
     every: int | None = None
     unit: FrequencyUnit = FrequencyUnit.MONTHS
     amount_min: Decimal | None = None
@@ -71,13 +67,9 @@ class PenaltyPolicy(msgspec.Struct, frozen=True, kw_only=True):
     def of(cls, penalty: OverduePenalty, charge: ChargeDefinition | None, *, vat_percent: Decimal) -> PenaltyPolicy:
         """The product's (or band's) penalty; timing, recurrence and limits from its charge."""
         if charge is None:
-            return cls(charge_id=penalty.charge_id, basis=penalty.basis, rate_percent=penalty.rate_percent,
-                       flat_amount=penalty.flat_amount, base=penalty.base, grace_periods=penalty.grace_periods,
-                       vat_percent=vat_percent)
+            return cls(penalty=penalty, vat_percent=vat_percent)
         recurring = charge.frequency_unit is not None and charge.frequency_every is not None
-        return cls(charge_id=penalty.charge_id, basis=penalty.basis, rate_percent=penalty.rate_percent,
-                   flat_amount=penalty.flat_amount, base=penalty.base, grace_periods=penalty.grace_periods,
-                   grace_days=charge.grace_days, every=charge.frequency_every if recurring else None,
+        return cls(penalty=penalty, grace_days=charge.grace_days, every=charge.frequency_every if recurring else None,
                    unit=charge.frequency_unit or FrequencyUnit.MONTHS, amount_min=charge.amount_min,
                    amount_max=charge.amount_max, vat_percent=vat_percent)
 
@@ -148,12 +140,12 @@ def _base(dues: Sequence[Due], instalment: int, base: PenaltyBase) -> Decimal:
 
 def penalty_amount(base: Decimal, policy: PenaltyPolicy, rounder: Rounder) -> Decimal:
     """The penalty for one period: flat, or the rate of the base; clamped and rounded."""
-    if policy.basis is RateOrFlat.FLAT:
-        assert policy.flat_amount is not None, policy
-        amount = policy.flat_amount
+    if policy.penalty.basis is RateOrFlat.FLAT:
+        assert policy.penalty.flat_amount is not None, policy
+        amount = policy.penalty.flat_amount
     else:
-        assert policy.rate_percent is not None, policy
-        amount = base * policy.rate_percent / _HUNDRED
+        assert policy.penalty.rate_percent is not None, policy
+        amount = base * policy.penalty.rate_percent / _HUNDRED
     if policy.amount_min is not None:
         amount = max(amount, policy.amount_min)
     if policy.amount_max is not None:
@@ -174,14 +166,14 @@ def penalties_due(dues: Sequence[Due], as_of: date, policy: PenaltyPolicy, round
         if due.component not in _NOT_BASE and due.amount > 0 and due.due_date < as_of:
             late[due.instalment] = due.due_date
     numbers = sorted(late, key=lambda n: (late[n], n))
-    if policy.base is PenaltyBase.OUTSTANDING_PRINCIPAL:
+    if policy.penalty.base is PenaltyBase.OUTSTANDING_PRINCIPAL:
         numbers = numbers[:1]
     charges: list[PenaltyCharge] = []
     for number in numbers:
-        base = _base(dues, number, policy.base)
-        if policy.basis is RateOrFlat.RATE and base <= 0:
+        base = _base(dues, number, policy.penalty.base)
+        if policy.penalty.basis is RateOrFlat.RATE and base <= 0:
             continue  # late on interest only, say, with a penalty on principal: nothing to penalise
-        for period in range(policy.grace_periods + 1, _periods_fallen(late[number], as_of, policy) + 1):
+        for period in range(policy.penalty.grace_periods + 1, _periods_fallen(late[number], as_of, policy) + 1):
             if (number, period) in already_charged:
                 continue
             amount = penalty_amount(base, policy, rounder)
@@ -190,5 +182,5 @@ def penalties_due(dues: Sequence[Due], as_of: date, policy: PenaltyPolicy, round
             charges.append(PenaltyCharge(instalment=number, period=period, base=base, amount=amount,
                                          charged_on=penalty_date(late[number], period, policy),
                                          vat_amount=vat_on(amount, policy.vat_percent, rounder),
-                                         charge_id=policy.charge_id))
+                                         charge_id=policy.penalty.charge_id))
     return tuple(charges)

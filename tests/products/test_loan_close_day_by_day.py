@@ -25,14 +25,20 @@ from products.loans.arrears import ArrearsPolicy, ArrearsStatus, age_arrears
 from products.loans.classification import decide_class, grade
 from products.loans.penalties import PenaltyPolicy, penalties_due
 from products.loans.position import loan_position, remaining_dues
-from products.loans.product import PenaltyBase, RepaymentComponent
+from products.loans.product import OverduePenalty, PenaltyBase, RepaymentComponent
 from products.loans.provisioning import provision_base, provision_movements, required_provision
 from products.loans.schedule import generate_schedule
 from products.posting_rules import AccountingRole, Component, EventKind, ProductKind
 from products.reference.model import FrequencyUnit
 from products.rounding import Rounding, compile_rounding
 from servicing.reference.defaults import BCEAO_GRID
-from tests.products.cob_support import DOUBTFUL_INTEREST_RECEIVABLE, DOUBTFUL_PORTFOLIO, SFD, sfd_accounting
+from tests.products.cob_support import (
+    DOUBTFUL_INTEREST_RECEIVABLE,
+    DOUBTFUL_PORTFOLIO,
+    PENALTY_CHARGE_ID,
+    SFD,
+    sfd_accounting,
+)
 from tests.products.factories import xof_terms
 
 D = Decimal
@@ -42,8 +48,9 @@ HEALTHY_ORDER = (RepaymentComponent.PENALTY, RepaymentComponent.FEE, RepaymentCo
                  RepaymentComponent.PRINCIPAL)
 DOUBTFUL_ORDER = tuple(reversed(HEALTHY_ORDER))
 POLICY = ArrearsPolicy(tolerance_amount=D(500), tolerance_days=3, days_to_arrears=1, days_to_npa=90)
-PENALTY = PenaltyPolicy(rate_percent=D(2), base=PenaltyBase.OVERDUE_PRINCIPAL_AND_INTEREST, grace_days=3, every=1,
-                        unit=FrequencyUnit.MONTHS, vat_percent=D(18), charge_id=7)
+PENALTY = PenaltyPolicy(penalty=OverduePenalty(rate_percent=D(2), base=PenaltyBase.OVERDUE_PRINCIPAL_AND_INTEREST,
+                                               charge_id=PENALTY_CHARGE_ID),
+                        grace_days=3, every=1, unit=FrequencyUnit.MONTHS, vat_percent=D(18))
 ACCOUNTING = sfd_accounting()
 TERMS = xof_terms(repayment_count=12)
 SCHEDULE = generate_schedule(TERMS)

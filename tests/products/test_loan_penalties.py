@@ -80,23 +80,24 @@ def test_the_penalty_posts_receivable_against_its_charges_income_account() -> No
 
 def test_the_base_is_what_is_unpaid_on_the_day() -> None:
     # 100,000 paid on instalment 1 (interest 24,000 first, then 76,000 of principal): 114,231 principal unpaid.
-    on_principal = PenaltyPolicy(rate_percent=D(2), base=PenaltyBase.OVERDUE_PRINCIPAL, grace_days=3)
+    on_principal = PenaltyPolicy(penalty=OverduePenalty(rate_percent=D(2), base=PenaltyBase.OVERDUE_PRINCIPAL),
+                                 grace_days=3)
     (charge,) = penalties_due(dues_after(100_000), date(2025, 2, 5), on_principal, XOF, already_charged=())
     assert (charge.base, charge.amount) == (D(114_231), D(2285))  # 2,284.62 -> 2,285
     # Interest-only arrears (a doubtful loan pays principal first) with a penalty on principal: nothing.
-    interest_only = PenaltyPolicy(rate_percent=D(2), base=PenaltyBase.OVERDUE_PRINCIPAL)
+    interest_only = PenaltyPolicy(penalty=OverduePenalty(rate_percent=D(2), base=PenaltyBase.OVERDUE_PRINCIPAL))
     assert penalties_due(dues_after(190_231, order=tuple(reversed(ORDER))), date(2025, 2, 5), interest_only, XOF, already_charged=()) == ()
     # On the whole instalment (with its VAT) or on the loan's outstanding principal (oldest instalment only).
-    whole = PenaltyPolicy(rate_percent=D(1), base=PenaltyBase.OVERDUE_INSTALMENT)
+    whole = PenaltyPolicy(penalty=OverduePenalty(rate_percent=D(1), base=PenaltyBase.OVERDUE_INSTALMENT))
     assert keyed(penalties_due(dues_after(0), date(2025, 3, 2), whole, XOF, already_charged=())) == [
         (1, 1, date(2025, 2, 2), D(214_231), D(2142), D(0)), (2, 1, date(2025, 3, 2), D(214_231), D(2142), D(0))]
-    outstanding = PenaltyPolicy(rate_percent=D(1), base=PenaltyBase.OUTSTANDING_PRINCIPAL)
+    outstanding = PenaltyPolicy(penalty=OverduePenalty(rate_percent=D(1), base=PenaltyBase.OUTSTANDING_PRINCIPAL))
     assert keyed(penalties_due(dues_after(0), date(2025, 3, 2), outstanding, XOF, already_charged=())) == [
         (1, 1, date(2025, 2, 2), D(1_200_000), D(12_000), D(0))]
 
 
 def test_flat_once_grace_periods_and_limits() -> None:
-    once = PenaltyPolicy(basis=RateOrFlat.FLAT, flat_amount=D(2500))
+    once = PenaltyPolicy(penalty=OverduePenalty(basis=RateOrFlat.FLAT, flat_amount=D(2500)))
     assert keyed(penalties_due(dues_after(0), date(2025, 4, 30), once, XOF, already_charged=())) == [
         (1, 1, date(2025, 2, 2), D(190_231), D(2500), D(0)), (2, 1, date(2025, 3, 2), D(194_036), D(2500), D(0)),
         (3, 1, date(2025, 4, 2), D(197_916), D(2500), D(0))]  # base shown: overdue principal, the default
@@ -105,25 +106,29 @@ def test_flat_once_grace_periods_and_limits() -> None:
                                              grace_periods=1), DEMO_CHARGE, vat_percent=D(0))
     assert penalties_due(dues_after(0), date(2025, 2, 5), graced, XOF, already_charged=()) == ()
     assert [c.key for c in penalties_due(dues_after(0), date(2025, 3, 5), graced, XOF, already_charged=())] == [(1, 2)]
-    capped = PenaltyPolicy(rate_percent=D(2), base=PenaltyBase.OVERDUE_PRINCIPAL_AND_INTEREST, amount_max=D(3000))
-    floored = PenaltyPolicy(rate_percent=D("0.1"), base=PenaltyBase.OVERDUE_PRINCIPAL, amount_min=D(1000))
+    capped = PenaltyPolicy(penalty=OverduePenalty(rate_percent=D(2), base=PenaltyBase.OVERDUE_PRINCIPAL_AND_INTEREST),
+                           amount_max=D(3000))
+    floored = PenaltyPolicy(penalty=OverduePenalty(rate_percent=D("0.1"), base=PenaltyBase.OVERDUE_PRINCIPAL),
+                            amount_min=D(1000))
     assert penalties_due(dues_after(0), date(2025, 2, 2), capped, XOF, already_charged=())[0].amount == D(3000)
     assert penalties_due(dues_after(0), date(2025, 2, 2), floored, XOF, already_charged=())[0].amount == D(1000)
 
 
 def test_monthly_penalty_dates_keep_the_day_of_month() -> None:
     # Due 31 Jan, penalty the next day each month, anchored on the first date (no drift after February).
-    policy = PenaltyPolicy(rate_percent=D(1), every=1, unit=FrequencyUnit.MONTHS, grace_days=0)
+    policy = PenaltyPolicy(penalty=OverduePenalty(rate_percent=D(1)), every=1, unit=FrequencyUnit.MONTHS, grace_days=0)
     assert [penalty_date(date(2025, 1, 30), n, policy) for n in (1, 2, 3)] == [
         date(2025, 1, 31), date(2025, 2, 28), date(2025, 3, 31)]
-    weekly = PenaltyPolicy(rate_percent=D(1), every=2, unit=FrequencyUnit.WEEKS, grace_days=6)
+    weekly = PenaltyPolicy(penalty=OverduePenalty(rate_percent=D(1)), every=2, unit=FrequencyUnit.WEEKS, grace_days=6)
     assert [penalty_date(date(2025, 1, 1), n, weekly) for n in (1, 2)] == [date(2025, 1, 8), date(2025, 1, 22)]
 
 
-policies = st.builds(
-    PenaltyPolicy, basis=st.sampled_from(list(RateOrFlat)), rate_percent=st.integers(1, 500).map(lambda n: D(n) / 100),
+penalties = st.builds(
+    OverduePenalty, basis=st.sampled_from(list(RateOrFlat)), rate_percent=st.integers(1, 500).map(lambda n: D(n) / 100),
     flat_amount=st.integers(1, 10_000).map(D), base=st.sampled_from(list(PenaltyBase)),
-    grace_days=st.integers(0, 10), grace_periods=st.integers(0, 2), every=st.none() | st.integers(1, 3),
+    grace_periods=st.integers(0, 2))
+policies = st.builds(
+    PenaltyPolicy, penalty=penalties, grace_days=st.integers(0, 10), every=st.none() | st.integers(1, 3),
     unit=st.sampled_from(list(FrequencyUnit)), vat_percent=st.sampled_from([D(0), D(18), D(17)]))
 
 
@@ -148,5 +153,5 @@ def test_closing_day_by_day_charges_what_one_run_would_and_never_twice(policy, d
     assert {c.key: c for c in at_once} == charged
     for charge in at_once:
         assert charge.amount > 0 and charge.amount == charge.amount.quantize(XOF.quantum)
-        assert charge.period > policy.grace_periods
+        assert charge.period > policy.penalty.grace_periods
         assert charge.period == 1 or policy.every is not None

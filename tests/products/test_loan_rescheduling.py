@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date
 from decimal import Decimal
 
+import msgspec
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -17,8 +18,8 @@ from products.loans.rescheduling import (
     rescheduling_refusals,
 )
 from products.loans.schedule import generate_schedule
-from products.loans.terms import FeeCalculation, FeeSpec, FeeTrigger, HolidayRule
-from products.reference.model import CreditParameters, InstitutionType
+from products.loans.terms import FeeCalculation, FeeSpec, FeeTrigger
+from servicing.reference.defaults import DEMO_CREDIT_PARAMETERS
 from tests.products.factories import xof_terms
 
 D = Decimal
@@ -49,19 +50,12 @@ def test_the_switches_of_seed_002() -> None:
 
 
 def test_switches_come_from_the_credit_parameters() -> None:
-    parameters = CreditParameters(
-        institution_type=InstitutionType.MICROFINANCE, country="SN", loans_per_client_max=1,
-        loans_per_group_member_max=1, loans_per_guarantor_max=1, due_date_on_holiday=HolidayRule.NEXT_WORKING_DAY,
-        interest_rate_editable=False, follow_up_sheet_printed=False, contract_number_required=False,
-        grace_period_amounts_added=False, contract_printed_at_disbursement=False, debt_acknowledgement_printed=False,
-        monthly_rate_shown=False, commission_before_disbursement=False, partial_disbursement_allowed=False,
-        schedule_totals_shown=False, repayment_availability_required=False, days_late_tolerated=0,
-        recovery_entries_on_repayment=False, guarantee_deposit_reduced_on_repayment=False,
-        interest_charged_on_early_repayment=False, credit_jobs_enabled=True, doubtful_loan_arrears_editable=True,
-        healthy_loan_rescheduling_allowed=False, rescheduling_term_editable=True,
-        unpaid_instalment_rescheduling_allowed=False, downgrade_jobs_enabled=True, valid_from=date(2025, 1, 1))
-    assert ReschedulingSwitches.of(parameters) == ReschedulingSwitches(
-        doubtful_allowed=True, healthy_allowed=False, term_editable=True, unpaid_instalment_allowed=False)
+    # The demo's policy: doubtful loans no, healthy loans no, term may change, unpaid instalment no.
+    assert ReschedulingSwitches.of(DEMO_CREDIT_PARAMETERS) == ReschedulingSwitches(
+        doubtful_allowed=False, healthy_allowed=False, term_editable=True, unpaid_instalment_allowed=False)
+    allowing = msgspec.structs.replace(DEMO_CREDIT_PARAMETERS, doubtful_loan_arrears_editable=True,
+                                       unpaid_instalment_rescheduling_allowed=True)
+    assert rescheduling_refusals(REQUEST, STANDING, ReschedulingSwitches.of(allowing)) == ()
 
 
 def test_the_new_plan_capitalises_what_it_says_and_goes_to_the_schedule_engine() -> None:
