@@ -63,7 +63,10 @@ class LoanGrade(msgspec.Struct, frozen=True, kw_only=True):
 
 
 def grade(days_overdue: int, grid: Sequence[DelinquencyBucket], *, non_performing: bool = False) -> LoanGrade:
-    """The bucket, class and provision rate of a loan ``days_overdue`` days late."""
+    """The bucket, class and provision rate of a loan ``days_overdue`` days late. An empty grid
+    is a caller's error (no rescheduled-loans grid configured, say: fall back to the loans grid),
+    never a reason to call a loan healthy."""
+    assert grid, "a loan is graded on a grid with at least one bucket"
     bucket = bucket_for(days_overdue, grid)
     doubtful = non_performing or (bucket is not None and bucket.loan_state is LoanState.DOUBTFUL)
     return LoanGrade(days_overdue=days_overdue, bucket_label=bucket.label if bucket is not None else None,
