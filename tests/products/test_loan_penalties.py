@@ -1,0 +1,157 @@
+"""Late-payment penalties: hand-checked calendars and amounts, journal lines, and idempotency."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from decimal import Decimal
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from products.events import LoanClassification, TermBucket
+from products.loans.allocation import AllocationLine, allocate
+from products.loans.penalties import PenaltyPolicy, penalties_due, penalty_date
+from products.loans.position import remaining_dues, scheduled_dues
+from products.loans.product import OverduePenalty, PenaltyBase, RateOrFlat, RepaymentComponent
+from products.loans.schedule import generate_schedule
+from products.posting_rules import AccountingRule, Component
+from products.reference.model import (
+    ChargeAppliesTo,
+    ChargeCalculation,
+    ChargeDefinition,
+    ChargeTime,
+    FrequencyUnit,
+)
+from products.rounding import Rounding, compile_rounding
+from tests.products.cob_support import PENALTY_CHARGE_ID, journal
+from tests.products.factories import xof_terms
+
+D = Decimal
+XOF = compile_rounding(Rounding(), "XOF")
+ORDER = tuple(RepaymentComponent)
+SCHEDULE = generate_schedule(xof_terms())  # 6 x 214,231 XOF (principal 190,231 + interest 24,000 first) from 1 Feb
+# The demo's « Pénalité de retard »: 2 % of the overdue principal and interest, monthly, after 3 days of grace.
+DEMO_CHARGE = ChargeDefinition(name="Pénalité de retard", applies_to=ChargeAppliesTo.LOAN,
+                               charge_time=ChargeTime.OVERDUE_INSTALMENT,
+                               calculation=ChargeCalculation.PERCENT_OF_OVERDUE_AMOUNT, amount=D(2), currency="XOF",
+                               is_penalty=True, frequency_every=1, frequency_unit=FrequencyUnit.MONTHS, grace_days=3)
+MONTHLY = PenaltyPolicy.of(OverduePenalty(charge_id=PENALTY_CHARGE_ID, rate_percent=D(2),
+                                          base=PenaltyBase.OVERDUE_PRINCIPAL_AND_INTEREST),
+                           DEMO_CHARGE, vat_percent=D(18))
+
+
+def dues_after(paid: int, charged: tuple[AllocationLine, ...] = (), order=ORDER):  # type: ignore[no-untyped-def]
+    lines = allocate(D(paid), scheduled_dues(SCHEDULE, charged), order).lines if paid else ()
+    return remaining_dues(SCHEDULE, lines, charged)
+
+
+def keyed(charges):  # type: ignore[no-untyped-def]
+    return [(c.instalment, c.period, c.charged_on, c.base, c.amount, c.vat_amount) for c in charges]
+
+
+def test_the_demo_penalty_falls_after_three_days_then_monthly() -> None:
+    # Instalment 1 due 1 Feb: nothing on 4 Feb (3 days of grace); on 5 Feb 2 % of 214,231 = 4,284.62 -> 4,285,
+    # TAF 18 % = 771.30 -> 771.
+    assert penalties_due(dues_after(0), date(2025, 2, 4), MONTHLY, XOF, already_charged=()) == ()
+    feb = penalties_due(dues_after(0), date(2025, 2, 5), MONTHLY, XOF, already_charged=())
+    assert keyed(feb) == [(1, 1, date(2025, 2, 5), D(214_231), D(4285), D(771))]
+    # Run again the same day: it is already charged, nothing more.
+    assert penalties_due(dues_after(0), date(2025, 2, 5), MONTHLY, XOF, already_charged={(1, 1)}) == ()
+    # 5 March: the second month of instalment 1, and the first of instalment 2 (due 1 March).
+    march = penalties_due(dues_after(0), date(2025, 3, 5), MONTHLY, XOF, already_charged={(1, 1)})
+    assert keyed(march) == [(1, 2, date(2025, 3, 5), D(214_231), D(4285), D(771)),
+                            (2, 1, date(2025, 3, 5), D(214_231), D(4285), D(771))]
+
+
+def test_the_penalty_posts_receivable_against_its_charges_income_account() -> None:
+    (charge,) = penalties_due(dues_after(0), date(2025, 2, 5), MONTHLY, XOF, already_charged=())
+    event = charge.event("XOF", classification=LoanClassification.HEALTHY, term=TermBucket.SHORT)
+    # Dr 2073 pénalités à recevoir / Cr 70231 (the penalty charge's own income account).
+    assert journal(event) == [("D", "2073", "4285"), ("C", "70231", "4285")]
+    # Cash accounting recognises it when paid: nothing now, but the due is added to the instalment.
+    assert journal(event, AccountingRule.CASH) == []
+    assert charge.charged_lines() == (AllocationLine(instalment=1, component=Component.PENALTY, amount=D(4285)),
+                                      AllocationLine(instalment=1, component=Component.VAT, amount=D(771)))
+    # A penalty is never a base for the next one: with it added to the dues, March's amount is unchanged.
+    march = penalties_due(dues_after(0, charge.charged_lines()), date(2025, 3, 5), MONTHLY, XOF,
+                          already_charged={(1, 1)})
+    assert march[0].base == D(214_231)
+
+
+def test_the_base_is_what_is_unpaid_on_the_day() -> None:
+    # 100,000 paid on instalment 1 (interest 24,000 first, then 76,000 of principal): 114,231 principal unpaid.
+    on_principal = PenaltyPolicy(penalty=OverduePenalty(rate_percent=D(2), base=PenaltyBase.OVERDUE_PRINCIPAL),
+                                 grace_days=3)
+    (charge,) = penalties_due(dues_after(100_000), date(2025, 2, 5), on_principal, XOF, already_charged=())
+    assert (charge.base, charge.amount) == (D(114_231), D(2285))  # 2,284.62 -> 2,285
+    # Interest-only arrears (a doubtful loan pays principal first) with a penalty on principal: nothing.
+    interest_only = PenaltyPolicy(penalty=OverduePenalty(rate_percent=D(2), base=PenaltyBase.OVERDUE_PRINCIPAL))
+    assert penalties_due(dues_after(190_231, order=tuple(reversed(ORDER))), date(2025, 2, 5), interest_only, XOF, already_charged=()) == ()
+    # On the whole instalment (with its VAT) or on the loan's outstanding principal (oldest instalment only).
+    whole = PenaltyPolicy(penalty=OverduePenalty(rate_percent=D(1), base=PenaltyBase.OVERDUE_INSTALMENT))
+    assert keyed(penalties_due(dues_after(0), date(2025, 3, 2), whole, XOF, already_charged=())) == [
+        (1, 1, date(2025, 2, 2), D(214_231), D(2142), D(0)), (2, 1, date(2025, 3, 2), D(214_231), D(2142), D(0))]
+    outstanding = PenaltyPolicy(penalty=OverduePenalty(rate_percent=D(1), base=PenaltyBase.OUTSTANDING_PRINCIPAL))
+    assert keyed(penalties_due(dues_after(0), date(2025, 3, 2), outstanding, XOF, already_charged=())) == [
+        (1, 1, date(2025, 2, 2), D(1_200_000), D(12_000), D(0))]
+
+
+def test_flat_once_grace_periods_and_limits() -> None:
+    once = PenaltyPolicy(penalty=OverduePenalty(basis=RateOrFlat.FLAT, flat_amount=D(2500)))
+    assert keyed(penalties_due(dues_after(0), date(2025, 4, 30), once, XOF, already_charged=())) == [
+        (1, 1, date(2025, 2, 2), D(190_231), D(2500), D(0)), (2, 1, date(2025, 3, 2), D(194_036), D(2500), D(0)),
+        (3, 1, date(2025, 4, 2), D(197_916), D(2500), D(0))]  # base shown: overdue principal, the default
+    # The demo product's one grace period: the first month of each instalment costs nothing.
+    graced = PenaltyPolicy.of(OverduePenalty(rate_percent=D(2), base=PenaltyBase.OVERDUE_PRINCIPAL_AND_INTEREST,
+                                             grace_periods=1), DEMO_CHARGE, vat_percent=D(0))
+    assert penalties_due(dues_after(0), date(2025, 2, 5), graced, XOF, already_charged=()) == ()
+    assert [c.key for c in penalties_due(dues_after(0), date(2025, 3, 5), graced, XOF, already_charged=())] == [(1, 2)]
+    capped = PenaltyPolicy(penalty=OverduePenalty(rate_percent=D(2), base=PenaltyBase.OVERDUE_PRINCIPAL_AND_INTEREST),
+                           amount_max=D(3000))
+    floored = PenaltyPolicy(penalty=OverduePenalty(rate_percent=D("0.1"), base=PenaltyBase.OVERDUE_PRINCIPAL),
+                            amount_min=D(1000))
+    assert penalties_due(dues_after(0), date(2025, 2, 2), capped, XOF, already_charged=())[0].amount == D(3000)
+    assert penalties_due(dues_after(0), date(2025, 2, 2), floored, XOF, already_charged=())[0].amount == D(1000)
+
+
+def test_monthly_penalty_dates_keep_the_day_of_month() -> None:
+    # Due 31 Jan, penalty the next day each month, anchored on the first date (no drift after February).
+    policy = PenaltyPolicy(penalty=OverduePenalty(rate_percent=D(1)), every=1, unit=FrequencyUnit.MONTHS, grace_days=0)
+    assert [penalty_date(date(2025, 1, 30), n, policy) for n in (1, 2, 3)] == [
+        date(2025, 1, 31), date(2025, 2, 28), date(2025, 3, 31)]
+    weekly = PenaltyPolicy(penalty=OverduePenalty(rate_percent=D(1)), every=2, unit=FrequencyUnit.WEEKS, grace_days=6)
+    assert [penalty_date(date(2025, 1, 1), n, weekly) for n in (1, 2)] == [date(2025, 1, 8), date(2025, 1, 22)]
+
+
+penalties = st.builds(
+    OverduePenalty, basis=st.sampled_from(list(RateOrFlat)), rate_percent=st.integers(1, 500).map(lambda n: D(n) / 100),
+    flat_amount=st.integers(1, 10_000).map(D), base=st.sampled_from(list(PenaltyBase)),
+    grace_periods=st.integers(0, 2))
+policies = st.builds(
+    PenaltyPolicy, penalty=penalties, grace_days=st.integers(0, 10), every=st.none() | st.integers(1, 3),
+    unit=st.sampled_from(list(FrequencyUnit)), vat_percent=st.sampled_from([D(0), D(18), D(17)]))
+
+
+@settings(max_examples=60, deadline=None)
+@given(policy=policies, days=st.integers(0, 120), paid=st.integers(0, 400_000))
+def test_closing_day_by_day_charges_what_one_run_would_and_never_twice(policy, days, paid) -> None:  # type: ignore[no-untyped-def]
+    # Nothing is paid during the window, so the bases do not move: one run at the end and a run every day
+    # charge the same penalties; every day run twice charges nothing the second time.
+    start = date(2025, 1, 31)
+    dues = dues_after(paid)
+    end = start + timedelta(days=days)
+    at_once = penalties_due(dues, end, policy, XOF, already_charged=())
+    charged: dict[tuple[int, int], object] = {}
+    for n in range(days + 1):
+        today = start + timedelta(days=n)
+        new = penalties_due(dues, today, policy, XOF, already_charged=charged.keys())
+        assert penalties_due(dues, today, policy, XOF, already_charged={*charged, *(c.key for c in new)}) == ()
+        for charge in new:
+            assert charge.charged_on == today
+            assert charge.key not in charged
+            charged[charge.key] = charge
+    assert {c.key: c for c in at_once} == charged
+    for charge in at_once:
+        assert charge.amount > 0 and charge.amount == charge.amount.quantize(XOF.quantum)
+        assert charge.period > policy.penalty.grace_periods
+        assert charge.period == 1 or policy.every is not None

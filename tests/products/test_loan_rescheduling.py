@@ -1,0 +1,102 @@
+"""Rescheduling: seed 002's four switches and the new terms the schedule engine takes."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+
+import msgspec
+from hypothesis import given
+from hypothesis import strategies as st
+
+from products.events import LoanClassification
+from products.loans.rescheduling import (
+    LoanStanding,
+    ReschedulingRequest,
+    ReschedulingSwitches,
+    rescheduled_terms,
+    rescheduling_refusals,
+)
+from products.loans.schedule import generate_schedule
+from products.loans.terms import FeeCalculation, FeeSpec, FeeTrigger
+from servicing.reference.defaults import DEMO_CREDIT_PARAMETERS
+from tests.products.factories import xof_terms
+
+D = Decimal
+ALL_ON = ReschedulingSwitches(doubtful_allowed=True, healthy_allowed=True, term_editable=True,
+                              unpaid_instalment_allowed=True)
+# The 1,200,000 XOF loan on 15 April 2025: instalments 1-2 paid, instalment 3 (due 1 April) unpaid with a
+# 4,285 penalty; principal left 1,200,000 - 190,231 - 194,036 = 815,733; instalments 3 to 6 remain.
+STANDING = LoanStanding(classification=LoanClassification.DOUBTFUL, principal_outstanding=D(815_733),
+                        interest_overdue=D(16_315), penalties_overdue=D(4_285), overdue_amount=D(214_231 + 4_285),
+                        instalments_remaining=4)
+REQUEST = ReschedulingRequest(rescheduled_on=date(2025, 4, 15), repayment_count=8, interest_rate_percent=D(18),
+                              grace_on_principal_periods=1, capitalise_interest=True)
+
+
+def test_the_switches_of_seed_002() -> None:
+    assert rescheduling_refusals(REQUEST, STANDING, ALL_ON) == ()
+    none = ReschedulingSwitches()
+    assert [(r.field, r.message.split(" (")[0]) for r in rescheduling_refusals(REQUEST, STANDING, none)] == [
+        ("loan", "doubtful loans may not be rescheduled"),
+        ("loan", "a loan with an unpaid instalment may not be rescheduled"),
+        ("repayment_count", "the term may not change")]
+    healthy = LoanStanding(classification=LoanClassification.HEALTHY, principal_outstanding=D(815_733),
+                           interest_overdue=D(0), penalties_overdue=D(0), overdue_amount=D(0), instalments_remaining=4)
+    same_term = ReschedulingRequest(rescheduled_on=date(2025, 4, 15), interest_rate_percent=D(18))
+    assert [r.message.split(" (")[0] for r in rescheduling_refusals(same_term, healthy, none)] == [
+        "healthy loans may not be rescheduled"]
+    assert rescheduling_refusals(same_term, healthy, ReschedulingSwitches(healthy_allowed=True)) == ()
+
+
+def test_switches_come_from_the_credit_parameters() -> None:
+    # The demo's policy: doubtful loans no, healthy loans no, term may change, unpaid instalment no.
+    assert ReschedulingSwitches.of(DEMO_CREDIT_PARAMETERS) == ReschedulingSwitches(
+        doubtful_allowed=False, healthy_allowed=False, term_editable=True, unpaid_instalment_allowed=False)
+    allowing = msgspec.structs.replace(DEMO_CREDIT_PARAMETERS, doubtful_loan_arrears_editable=True,
+                                       unpaid_instalment_rescheduling_allowed=True)
+    assert rescheduling_refusals(REQUEST, STANDING, ReschedulingSwitches.of(allowing)) == ()
+
+
+def test_the_new_plan_capitalises_what_it_says_and_goes_to_the_schedule_engine() -> None:
+    fees = (FeeSpec(name="Frais de dossier", trigger=FeeTrigger.DISBURSEMENT, calculation=FeeCalculation.FLAT,
+                    flat_amount=D(5000)),
+            FeeSpec(name="Frais de suivi", trigger=FeeTrigger.INSTALMENT, calculation=FeeCalculation.FLAT,
+                    flat_amount=D(500)))
+    plan = rescheduled_terms(xof_terms(fees=fees), REQUEST, STANDING)
+    # 815,733 principal + 16,315 overdue interest capitalised = 832,048; the 4,285 penalty stays owed.
+    assert (plan.terms.principal_amount, plan.capitalised_interest, plan.capitalised_penalties) == (
+        D(832_048), D(16_315), D(0))
+    assert (plan.interest_carried, plan.penalties_carried) == (D(0), D(4_285))
+    assert (plan.terms.disbursement_date, plan.terms.repayment_count, plan.terms.interest_rate_percent) == (
+        date(2025, 4, 15), 8, D(18))
+    # The upfront fee is not charged again; the instalment fee goes on.
+    assert [fee.name for fee in plan.terms.fees] == ["Frais de suivi"]
+    schedule = generate_schedule(plan.terms)
+    first = schedule.instalments[0]
+    # One period of grace on principal: 15 May pays interest only, 832,048 x 18 % / 12 = 12,480.72 -> 12,481.
+    assert (first.due_date, first.principal_amount, first.interest_amount) == (date(2025, 5, 15), 0, D(12_481))
+    assert (len(schedule.instalments), schedule.totals.principal_amount) == (8, D(832_048))
+    assert schedule.disbursements[0].fee_amount == 0
+
+
+def test_a_fixed_term_keeps_the_instalments_that_remain() -> None:
+    same = ReschedulingRequest(rescheduled_on=date(2025, 4, 15))
+    plan = rescheduled_terms(xof_terms(), same, STANDING)
+    assert (plan.terms.repayment_count, plan.terms.interest_rate_percent, plan.terms.principal_amount) == (
+        4, D(24), D(815_733))
+
+
+@given(interest=st.integers(0, 100_000).map(D), penalties=st.integers(0, 50_000).map(D),
+       capitalise_interest=st.booleans(), capitalise_penalties=st.booleans())
+def test_capitalised_and_carried_add_up(interest, penalties, capitalise_interest, capitalise_penalties) -> None:  # type: ignore[no-untyped-def]
+    standing = LoanStanding(classification=LoanClassification.DOUBTFUL, principal_outstanding=D(500_000),
+                            interest_overdue=interest, penalties_overdue=penalties, overdue_amount=interest + penalties,
+                            instalments_remaining=3)
+    request = ReschedulingRequest(rescheduled_on=date(2025, 6, 1), capitalise_interest=capitalise_interest,
+                                  capitalise_penalties=capitalise_penalties)
+    plan = rescheduled_terms(xof_terms(), request, standing)
+    assert plan.capitalised_interest + plan.interest_carried == interest
+    assert plan.capitalised_penalties + plan.penalties_carried == penalties
+    assert plan.terms.principal_amount == D(500_000) + plan.capitalised_interest + plan.capitalised_penalties
+    assert generate_schedule(plan.terms).totals.principal_amount == plan.terms.principal_amount
