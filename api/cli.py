@@ -1,6 +1,6 @@
-"""The `grandlivre` command: serve, migrate, demo, verify, load-chart, purge-idempotency-keys,
-create-admin, verify-audit, report, close-year, post-deposit-interest, post-term-deposit-interest,
-mature-deposits, close-day."""
+"""The `grandlivre` command: serve, migrate, demo, verify, load-chart, load-delinquency-grid,
+purge-idempotency-keys, create-admin, verify-audit, report, close-year, post-deposit-interest,
+post-term-deposit-interest, mature-deposits, close-day."""
 
 from __future__ import annotations
 
@@ -85,6 +85,20 @@ def load_chart(template: str) -> None:
     async def work(_db: Database, uow_factory: UnitOfWorkFactory) -> None:
         stored = await chart.load_chart_template(uow_factory(), template, "cli")
         _say(f"{len(stored)} accounts added from {template}")
+
+    asyncio.run(_with_database(work))
+
+
+@main.command("load-delinquency-grid")
+@click.argument("template", type=click.Choice(["bceao-sfd", "generic"]))
+def load_delinquency_grid(template: str) -> None:
+    """Load a delinquency-grid template (bceao-sfd: the RCSFD grid; generic: 90 days non-performing)."""
+    from servicing.reference.grid_templates import load_grid_template
+
+    async def work(_db: Database, uow_factory: UnitOfWorkFactory) -> None:
+        grids = await load_grid_template(uow_factory, template, "cli")
+        for kind, stored in grids.items():
+            _say(f"{kind.value}: {len(stored)} buckets from {template}")
 
     asyncio.run(_with_database(work))
 

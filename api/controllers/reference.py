@@ -25,6 +25,7 @@ from products.reference import model
 from products.reference.limits import PAGE_SIZE_MAX
 from servicing.errors import InvalidInput, NotFound
 from servicing.reference import buckets, calendar, catalogue, credit_parameters, currencies, lists, queries
+from servicing.reference.grid_templates import GRID_TEMPLATES, load_grid_template
 from servicing.unit_of_work import UnitOfWorkFactory
 
 READ = {"permission": "products:read"}
@@ -253,6 +254,19 @@ class DelinquencyBucketController(Controller):
     async def list_buckets(self, uow_factory: UnitOfWorkFactory,
                            kind: model.BucketKind | None = None) -> list[wire.DelinquencyBucketOut]:
         return [_bucket_out(stored) for stored in await buckets.list_buckets(uow_factory(), kind)]
+
+    @get("/templates", responses=PROBLEM_RESPONSES, opt=READ,
+         summary="Grid templates that can be loaded (RCSFD of the UEMOA SFDs, generic)")
+    async def list_templates(self) -> list[wire.GridTemplateOut]:
+        return [wire.GridTemplateOut(name=t.name, label=t.label, description=t.description,
+                                     kinds=[kind.value for kind in t.grids]) for t in GRID_TEMPLATES.values()]
+
+    @post("/templates/{template:str}", responses=PROBLEM_RESPONSES, opt=WRITE, status_code=200,
+          summary="Load a grid template: replaces the grid of every kind it covers")
+    async def load_template(self, template: str, uow_factory: UnitOfWorkFactory,
+                            actor: str) -> list[wire.DelinquencyBucketOut]:
+        grids = await load_grid_template(uow_factory, template, actor)
+        return [_bucket_out(stored) for stored_grid in grids.values() for stored in stored_grid]
 
     @put("/{kind:str}", responses=PROBLEM_RESPONSES, opt=WRITE,
          summary="Replace the grid of one kind (loan, overdraft, rescheduled_loan) as a whole")

@@ -240,6 +240,14 @@ class DelinquencyBucketIn(_In):
     source: Source = ""
 
 
+class GridTemplateOut(msgspec.Struct, kw_only=True):
+    name: str
+    label: str
+    description: str
+    kinds: list[str]
+    """The grids (loan, overdraft, rescheduled_loan) loading it replaces."""
+
+
 class DelinquencyGridIn(_In):
     buckets: Annotated[list[DelinquencyBucketIn], msgspec.Meta(min_length=1, max_length=20)]
 

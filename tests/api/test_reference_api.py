@@ -443,6 +443,26 @@ async def test_a_broken_grid_is_refused_and_the_old_one_stays(client, grid: list
     assert [b["label"] for b in in_force] == ["Sain", "Retard", "Douteux"]
 
 
+async def test_grid_templates_load_every_kind_they_cover(client) -> None:  # type: ignore[no-untyped-def]
+    templates = {t["name"]: t for t in (await client.get("/api/v1/delinquency-buckets/templates")).json()}
+    assert templates["bceao-sfd"]["kinds"] == ["loan", "overdraft"]
+    assert templates["generic"]["kinds"] == ["loan", "overdraft", "rescheduled_loan"]
+    loaded = await client.post("/api/v1/delinquency-buckets/templates/generic")
+    assert loaded.status_code == 200, loaded.text
+    assert sorted({b["kind"] for b in loaded.json()}) == ["loan", "overdraft", "rescheduled_loan"]
+    rescheduled = (await client.get("/api/v1/delinquency-buckets", params={"kind": "rescheduled_loan"})).json()
+    assert [(b["days_overdue_min"], b["loan_state"], b["provision_rate_percent"]) for b in rescheduled] == [
+        (0, "healthy", "0"), (1, "healthy", "1"), (31, "healthy", "5"), (61, "healthy", "10"), (91, "doubtful", "50"),
+        (181, "doubtful", "75"), (366, "doubtful", "100")]
+    sfd = await client.post("/api/v1/delinquency-buckets/templates/bceao-sfd")
+    assert sfd.status_code == 200, sfd.text
+    loans = (await client.get("/api/v1/delinquency-buckets", params={"kind": "loan"})).json()
+    assert [(b["days_overdue_min"], b["provision_rate_percent"]) for b in loans] == [
+        (0, "0"), (91, "40"), (181, "80"), (366, "100"), (731, "100")]
+    assert loans[1]["label"] == "Plus de 3 à 6 mois (2991)"
+    assert_problem(await client.post("/api/v1/delinquency-buckets/templates/mortgage"), 422, "template")
+
+
 async def test_unknown_grid_kind_is_refused(client) -> None:  # type: ignore[no-untyped-def]
     assert (await client.put("/api/v1/delinquency-buckets/mortgage", json={"buckets": GRID})).status_code == 400
 
