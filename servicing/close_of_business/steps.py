@@ -54,8 +54,15 @@ async def _deposit_interest(uow_factory: UnitOfWorkFactory, day: date, actor: st
         "already_posted": str(run.already_posted)})
 
 
+async def _loan_arrears(uow_factory: UnitOfWorkFactory, day: date, actor: str) -> StepOutcome:
+    from servicing.close_of_business.loan_arrears import age_loans
+
+    return await age_loans(uow_factory, day, actor)
+
+
 STEPS: tuple[Step, ...] = (
     Step(name="term_deposit_interest", label="Intérêts des dépôts à terme", run=_term_deposit_interest),
     Step(name="term_deposit_maturity", label="Échéances des dépôts à terme", run=_term_deposit_maturity),
     Step(name="deposit_interest", label="Intérêts des comptes de dépôt", run=_deposit_interest),
+    Step(name="loan_arrears", label="Âge des impayés et relances", run=_loan_arrears),
 )

@@ -272,6 +272,12 @@ def _position(schedule: Schedule, rows: Sequence[LoanTransactionRow], on: date) 
     return loan_position(schedule, _paid_lines(rows), on, charged=_lines(rows, "charge"), waived=_lines(rows, "waiver"))
 
 
+def position_from_history(schedule: Schedule, rows: Sequence[Any], on: date) -> LoanPosition:
+    """The position a loan's transactions (rows with kind, id, reverses_transaction_id and
+    allocation) give on a date: for the close of business, which reads them by chunks."""
+    return _position(schedule, rows, on)
+
+
 def is_doubtful(product: LoanProduct, position: LoanPosition) -> bool:
     """Doubtful (souffrant) once overdue longer than the product's days to NPA."""
     return product.days_to_npa is not None and position.days_overdue > product.days_to_npa

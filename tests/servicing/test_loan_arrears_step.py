@@ -1,0 +1,79 @@
+"""The close-of-business step `loan_arrears` on real loans: each active loan's days overdue,
+status and bucket kept for the reports, its reminders written to the outbox once, and a
+repayment bringing it back to performing on the next run."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from decimal import Decimal
+
+from sqlalchemy import text
+
+from products.loans.classification import grade
+from products.posting_rules import AccountingRule
+from servicing.close_of_business.loan_arrears import _loan_grid, age_loans
+from servicing.outbox import read_feed
+from tests.api.test_loans_api import (  # noqa: F401  (fixtures)
+    DISBURSED_ON,
+    TODAY,
+    approved_loan,
+    disburse,
+    ids,
+    make_product,
+    refs,
+    repay,
+)
+
+
+async def state(uow_factory, loan_id: int):  # type: ignore[no-untyped-def]
+    async with uow_factory() as uow:
+        return (await uow.session.execute(text("SELECT * FROM loan_arrears_state WHERE loan_id = :l"),
+                                          {"l": loan_id})).one()
+
+
+async def test_an_unpaid_loan_ages_reminds_once_and_recovers(client, refs, ids, world, staff_user,  # noqa: F811  # type: ignore[no-untyped-def]
+                                                              uow_factory) -> None:
+    product_id, _portfolio = await make_product(client, refs, world, uow_factory, AccountingRule.CASH,
+                                                days_to_npa=360)
+    loan_id = await approved_loan(client, world, staff_user, product_id)
+    assert (await disburse(client, loan_id, ids["cash"])).status_code == 201
+    schedule = (await client.get(f"/api/v1/loans/{loan_id}")).json()["loan"]["schedule"]
+    overdue = [p for p in schedule["instalments"] if p["due_date"] < TODAY.isoformat()]
+    assert len(overdue) >= 2, "disbursed 100 days ago: at least two monthly instalments are late"
+    first_due = overdue[0]["due_date"]
+
+    outcome = await age_loans(uow_factory, TODAY, "tests")
+    assert outcome.items >= 1 and outcome.entries == 0
+    aged = await state(uow_factory, loan_id)
+    days = (TODAY - DISBURSED_ON.fromisoformat(first_due)).days
+    assert (aged.business_date, aged.days_overdue, aged.status) == (TODAY, days, "in_arrears")
+    async with uow_factory() as uow:
+        expected = grade(days, await _loan_grid(uow))
+    assert (aged.bucket_label, aged.classification) == (expected.bucket_label, expected.classification.value)
+    assert aged.outstanding_principal == Decimal(300000)
+    assert aged.overdue_principal == sum(Decimal(p["principal_amount"]) for p in overdue)
+
+    events = [e for e in await read_feed(uow_factory, limit=1000, after=0) if e.subject_id == loan_id]
+    kinds = sorted((e.event_type, e.payload["instalment"]) for e in events)
+    assert kinds == sorted([("instalment.overdue", p["number"]) for p in overdue] + [("loan.follow_up", 1)])
+    assert all(e.office_id == world.office_id and e.payload["currency"] == "XOF" for e in events)
+
+    again = await age_loans(uow_factory, TODAY, "tests")
+    assert again.detail["reminders"] == "0"
+    assert (await state(uow_factory, loan_id)).days_overdue == days
+
+    owed = sum(Decimal(p["total_amount"]) for p in overdue)
+    assert (await repay(client, loan_id, str(owed), ids["cash"], on=TODAY)).status_code == 201
+    await age_loans(uow_factory, TODAY, "tests")
+    recovered = await state(uow_factory, loan_id)
+    assert (recovered.days_overdue, recovered.status, recovered.overdue_amount) == (0, "performing", 0)
+
+
+async def test_an_older_day_never_moves_the_state_back(client, refs, ids, world, staff_user,  # noqa: F811  # type: ignore[no-untyped-def]
+                                                       uow_factory) -> None:
+    product_id, _portfolio = await make_product(client, refs, world, uow_factory, AccountingRule.CASH)
+    loan_id = await approved_loan(client, world, staff_user, product_id)
+    assert (await disburse(client, loan_id, ids["cash"])).status_code == 201
+    await age_loans(uow_factory, TODAY, "tests")
+    await age_loans(uow_factory, TODAY - timedelta(days=20), "tests")
+    assert (await state(uow_factory, loan_id)).business_date == TODAY
