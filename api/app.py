@@ -27,6 +27,7 @@ from api.controllers.journal import JournalEntryController
 from api.controllers.loans import LOAN_CONTROLLERS
 from api.controllers.offices import OfficeController
 from api.controllers.outbox import OutboxController
+from api.controllers.portfolio_risk import PortfolioRiskController
 from api.controllers.products import PRODUCT_ROUTES
 from api.controllers.reference import REFERENCE_CONTROLLERS
 from api.controllers.reports import ReportController
@@ -111,7 +112,7 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
     return Litestar(
         route_handlers=[
             health, OfficeController, GLAccountController, JournalEntryController, AccountingClosureController,
-            ReportController, YearEndCloseController, BusinessDaysController, OutboxController, LoanSimulationController, *PRODUCT_ROUTES,
+            ReportController, YearEndCloseController, BusinessDaysController, OutboxController, PortfolioRiskController, LoanSimulationController, *PRODUCT_ROUTES,
             AuthController, UserController, RoleController, ApprovalController, ApprovalRuleController, AuditLogController,
             ClientController, KycRequirementController, *DEPOSIT_ROUTES, TermDepositController,
             TermDepositReconciliationController, *LOAN_CONTROLLERS,

@@ -77,3 +77,39 @@ async def test_an_older_day_never_moves_the_state_back(client, refs, ids, world,
     await age_loans(uow_factory, TODAY, "tests")
     await age_loans(uow_factory, TODAY - timedelta(days=20), "tests")
     assert (await state(uow_factory, loan_id)).business_date == TODAY
+
+
+async def test_risk_reports_read_the_aged_portfolio(client, refs, ids, world, staff_user,  # noqa: F811  # type: ignore[no-untyped-def]
+                                                    uow_factory) -> None:
+    product_id, _portfolio = await make_product(client, refs, world, uow_factory, AccountingRule.CASH)
+    late = await approved_loan(client, world, staff_user, product_id)
+    assert (await disburse(client, late, ids["cash"])).status_code == 201
+    await age_loans(uow_factory, TODAY, "tests")
+    aged = await state(uow_factory, late)
+
+    par = await client.get("/api/v1/reports/portfolio-at-risk", params={"group_by": "product"})
+    assert par.status_code == 200, par.text
+    assert par.json()["as_of"] == TODAY.isoformat()
+    (row,) = [r for r in par.json()["rows"] if r["group"] == str(product_id)]
+    assert (row["loans"], row["outstanding_principal"], row["par_30"], row["par_30_percent"]) == (
+        1, "300000", "300000", "100.00")
+    assert row["par_90"] == ("300000" if aged.days_overdue >= 90 else "0")
+    by_officer = await client.get("/api/v1/reports/portfolio-at-risk", params={"group_by": "officer", "format": "csv"})
+    assert by_officer.status_code == 200 and by_officer.text.startswith("\ufeffgroup;label;currency;loans")
+
+    ageing = (await client.get("/api/v1/reports/loan-ageing")).json()
+    bucket = next(r for r in ageing["rows"] if r["bucket"] == aged.bucket_label)
+    assert "E" not in bucket["provision_rate_percent"]
+    assert bucket["loans"] >= 1 and Decimal(bucket["provision_required"]) == (
+        Decimal(bucket["outstanding_principal"]) * Decimal(bucket["provision_rate_percent"]) / 100).quantize(Decimal(1))
+
+    arrears = (await client.get("/api/v1/reports/arrears", params={"min_days": 1})).json()
+    mine = next(r for r in arrears if r["loan_id"] == late)
+    assert (mine["days_overdue"], mine["status"], mine["outstanding_principal"]) == (aged.days_overdue, aged.status,
+                                                                                    "300000")
+    follow_ups = (await client.get("/api/v1/reports/loan-follow-ups")).json()
+    assert late in [r["loan_id"] for r in follow_ups]
+    bad = await client.get("/api/v1/reports/portfolio-at-risk", params={"group_by": "client"})
+    assert bad.status_code == 400 and "group_by" in bad.text
+    teller = await staff_user("teller")
+    assert (await client.get("/api/v1/reports/portfolio-at-risk", headers=teller.headers)).status_code == 403

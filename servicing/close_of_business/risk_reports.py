@@ -1,0 +1,193 @@
+"""Portfolio-risk reports read from the loans' arrears as of the last closed business day
+(`loan_arrears_state`, kept by the close of business): portfolio at risk by product, office,
+loan officer or activity sector; ageing by bucket of the delinquency grid with the provision
+each bucket requires; the arrears list and the officers' follow-up list.
+
+PAR N is the outstanding principal of the loans with an instalment more than N days late (the
+whole loan counts, not only the late instalment: the practitioners' definition), divided by the
+outstanding principal of all active loans. Only loans active today are counted."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import ROUND_HALF_EVEN, Decimal
+from enum import StrEnum
+from typing import Any, Final
+
+import msgspec
+from sqlalchemy import text
+
+from ledger.money import minor_unit_digits, normalize_amount
+from servicing.staff.scope import OfficeScope
+from servicing.unit_of_work import UnitOfWork
+
+PAR_DAYS: Final = (1, 30, 90)
+_PERCENT: Final = Decimal("0.01")
+
+
+class RiskGrouping(StrEnum):
+    PRODUCT = "product"
+    OFFICE = "office"
+    OFFICER = "officer"
+    SECTOR = "sector"
+
+
+_GROUP_KEY: Final = {
+    RiskGrouping.PRODUCT: ("CAST(l.product_id AS text)", "p.name"),
+    RiskGrouping.OFFICE: ("CAST(l.office_id AS text)", "o.name"),
+    RiskGrouping.OFFICER: ("coalesce(c.loan_officer, '')", "coalesce(c.loan_officer, 'sans agent')"),
+    RiskGrouping.SECTOR: ("coalesce(l.details ->> 'activity_sector_id', '')", "coalesce(a.name, 'non renseigné')"),
+}
+
+_FROM: Final = """
+  FROM loan_arrears_state s
+  JOIN loan l ON l.id = s.loan_id AND l.status = 'active'
+  JOIN product p ON p.id = l.product_id
+  JOIN office o ON o.id = l.office_id
+  LEFT JOIN client c ON c.id = l.client_id
+  LEFT JOIN activity_sector a ON a.id = CAST(nullif(l.details ->> 'activity_sector_id', '') AS integer)
+ WHERE (CAST(:offices AS int[]) IS NULL OR l.office_id = ANY(:offices))
+"""
+
+
+class ParRow(msgspec.Struct, frozen=True, kw_only=True):
+    group: str
+    label: str
+    currency: str
+    loans: int
+    outstanding_principal: Decimal
+    par_1: Decimal
+    par_30: Decimal
+    par_90: Decimal
+    par_1_percent: Decimal
+    par_30_percent: Decimal
+    par_90_percent: Decimal
+    loans_at_risk_30: int
+
+
+class RiskReport(msgspec.Struct, frozen=True, kw_only=True):
+    as_of: date | None
+    """The last closed business day the figures are from (None before the first close)."""
+    rows: tuple[ParRow, ...]
+
+
+class AgeingRow(msgspec.Struct, frozen=True, kw_only=True):
+    bucket: str
+    days_overdue_from: int
+    classification: str
+    provision_rate_percent: Decimal
+    currency: str
+    loans: int
+    outstanding_principal: Decimal
+    overdue_principal: Decimal
+    provision_required: Decimal
+    """Outstanding principal x the bucket's rate, in the currency's unit (half-even)."""
+
+
+class ArrearsRow(msgspec.Struct, frozen=True, kw_only=True):
+    loan_id: int
+    client_id: int
+    client_name: str
+    office_id: int
+    loan_officer: str | None
+    currency: str
+    days_overdue: int
+    overdue_amount: Decimal
+    overdue_principal: Decimal
+    outstanding_principal: Decimal
+    status: str
+    bucket: str | None
+    business_date: date
+
+
+def _offices(scope: OfficeScope) -> list[int] | None:
+    return None if scope.whole_institution else sorted(scope.office_ids)
+
+
+def _plain(value: Decimal) -> Decimal:
+    """40.0000 as 40 and 2.5000 as 2.5 (never 4E+1)."""
+    normalized = value.normalize()
+    return normalized.quantize(Decimal(1)) if normalized == normalized.to_integral_value() else normalized
+
+
+def _ratio(part: Decimal, whole: Decimal) -> Decimal:
+    return (part * 100 / whole).quantize(_PERCENT, ROUND_HALF_EVEN) if whole else Decimal(0)
+
+
+async def _as_of(uow: UnitOfWork) -> date | None:
+    found: date | None = await uow.session.scalar(text("SELECT max(business_date) FROM loan_arrears_state"))
+    return found
+
+
+async def portfolio_at_risk(uow: UnitOfWork, grouping: RiskGrouping, scope: OfficeScope) -> RiskReport:
+    key, label = _GROUP_KEY[grouping]
+    async with uow:
+        rows = (await uow.session.execute(text(f"""
+            SELECT {key} AS grp, min({label}) AS label, l.currency, count(*) AS loans,
+                   sum(s.outstanding_principal) AS outstanding,
+                   coalesce(sum(s.outstanding_principal) FILTER (WHERE s.days_overdue >= 1), 0) AS par_1,
+                   coalesce(sum(s.outstanding_principal) FILTER (WHERE s.days_overdue >= 30), 0) AS par_30,
+                   coalesce(sum(s.outstanding_principal) FILTER (WHERE s.days_overdue >= 90), 0) AS par_90,
+                   count(*) FILTER (WHERE s.days_overdue >= 30) AS at_risk_30
+            {_FROM}
+             GROUP BY grp, l.currency ORDER BY label, l.currency"""), {"offices": _offices(scope)})).all()
+        as_of = await _as_of(uow)
+    return RiskReport(as_of=as_of, rows=tuple(_par_row(r) for r in rows))
+
+
+def _par_row(r: Any) -> ParRow:
+    currency = r.currency.strip()
+    return ParRow(
+        group=r.grp, label=r.label, currency=currency, loans=r.loans,
+        outstanding_principal=normalize_amount(r.outstanding, currency), par_1=normalize_amount(r.par_1, currency),
+        par_30=normalize_amount(r.par_30, currency), par_90=normalize_amount(r.par_90, currency),
+        par_1_percent=_ratio(r.par_1, r.outstanding), par_30_percent=_ratio(r.par_30, r.outstanding),
+        par_90_percent=_ratio(r.par_90, r.outstanding), loans_at_risk_30=r.at_risk_30)
+
+
+async def ageing(uow: UnitOfWork, scope: OfficeScope) -> tuple[date | None, list[AgeingRow]]:
+    """Loans per bucket they were graded in, with the provision the bucket's rate requires."""
+    async with uow:
+        rows = (await uow.session.execute(text(f"""
+            SELECT coalesce(s.bucket_label, 'hors grille') AS bucket, min(s.days_overdue) AS days_from,
+                   min(s.classification) AS classification, s.provision_rate_percent AS rate, l.currency,
+                   count(*) AS loans, sum(s.outstanding_principal) AS outstanding,
+                   sum(s.overdue_principal) AS overdue
+            {_FROM}
+             GROUP BY bucket, rate, l.currency ORDER BY min(s.days_overdue), l.currency"""),
+            {"offices": _offices(scope)})).all()
+        as_of = await _as_of(uow)
+    result = []
+    for r in rows:
+        currency = r.currency.strip()
+        unit = Decimal(1).scaleb(-minor_unit_digits(currency))
+        result.append(AgeingRow(
+            bucket=r.bucket, days_overdue_from=r.days_from, classification=r.classification,
+            provision_rate_percent=_plain(r.rate), currency=currency, loans=r.loans,
+            outstanding_principal=normalize_amount(r.outstanding, currency),
+            overdue_principal=normalize_amount(r.overdue, currency),
+            provision_required=(r.outstanding * r.rate / 100).quantize(unit, ROUND_HALF_EVEN)))
+    return as_of, result
+
+
+async def arrears_list(uow: UnitOfWork, scope: OfficeScope, *, min_days: int = 1,
+                       officer: str | None = None, limit: int = 1000) -> list[ArrearsRow]:
+    """Loans at least `min_days` late, the longest overdue first."""
+    async with uow:
+        rows = (await uow.session.execute(text(f"""
+            SELECT s.*, l.client_id, coalesce(c.display_name, '') AS client_name, l.office_id, c.loan_officer,
+                   l.currency
+            {_FROM}
+               AND s.days_overdue >= :min_days AND (CAST(:officer AS text) IS NULL OR c.loan_officer = :officer)
+             ORDER BY s.days_overdue DESC, s.loan_id LIMIT :limit"""),
+            {"offices": _offices(scope), "min_days": min_days, "officer": officer, "limit": limit})).all()
+    return [_arrears_row(r, r.currency.strip()) for r in rows]
+
+
+def _arrears_row(r: Any, currency: str) -> ArrearsRow:
+    return ArrearsRow(loan_id=r.loan_id, client_id=r.client_id, client_name=r.client_name, office_id=r.office_id,
+                      loan_officer=r.loan_officer, currency=currency, days_overdue=r.days_overdue,
+                      overdue_amount=normalize_amount(r.overdue_amount, currency),
+                      overdue_principal=normalize_amount(r.overdue_principal, currency),
+                      outstanding_principal=normalize_amount(r.outstanding_principal, currency), status=r.status,
+                      bucket=r.bucket_label, business_date=r.business_date)
