@@ -252,7 +252,7 @@ async def load_record(uow: UnitOfWork, loan_id: int, *, scope: OfficeScope | Non
         decisions=tuple(_decision(d) for d in decisions), disbursed_on=row.disbursed_on,
         schedule=msgspec.convert(row.schedule, Schedule) if row.schedule is not None else None,
         created_at=row.created_at, created_by=row.created_by, submitted_at=row.submitted_at,
-        submitted_by=row.submitted_by)
+        submitted_by=row.submitted_by, booked_classification=row.booked_classification, term_bucket=row.term_bucket)
 
 
 async def load_row(uow: UnitOfWork, loan_id: int, *, scope: OfficeScope | None = None,

@@ -26,8 +26,9 @@ from ledger.model import Reference
 from ledger.money import check_amount
 from ledger.reversal import reverse
 from products.accounting import ProductAccounting, build_entry
-from products.events import EventPart, LoanClassification, ProductEvent
+from products.events import EventPart, LoanClassification, ProductEvent, TermBucket
 from products.loans.allocation import ALLOCABLE, AllocationLine, allocate
+from products.loans.booking import term_bucket, term_months
 from products.loans.errors import TermsError
 from products.loans.model import Schedule
 from products.loans.position import LoanPosition, loan_position, remaining_dues
@@ -167,6 +168,12 @@ async def _book(uow: UnitOfWork, accounting: ProductAccounting, event: ProductEv
     return booked[0].entry.entry_id
 
 
+def _booked(row: LoanRow) -> dict[str, Any]:
+    """The classification and term bucket the loan's postings use (classified accounts of the product)."""
+    return {"classification": LoanClassification(row.booked_classification),
+            "term": TermBucket(row.term_bucket or TermBucket.SHORT.value)}
+
+
 async def _fee_charge_ids(uow: UnitOfWork, product: LoanProduct) -> dict[str, int]:
     """The product's charges by the name the schedule gives their fees (to use their own income account)."""
     rows = (await uow.session.execute(select(ChargeRow.name, ChargeRow.id).where(
@@ -219,8 +226,10 @@ async def disburse(uow_factory: UnitOfWorkFactory, loan_id: int, command: Disbur
         accounting, payment_type_id = await _fund_source(
             uow, product.accounting, command.channel, deposits=deposits, loan=row,
             amount=terms.principal_amount - fee_total - vat_total, credit=True, value_date=command.value_date)
+        row.term_bucket = term_bucket(term_months(command.value_date, schedule.instalments[-1].due_date),
+                                      product.term_buckets).value
         event = ProductEvent(kind=EventKind.DISBURSEMENT, currency=record.currency, parts=tuple(parts),
-                             payment_type_id=payment_type_id, classification=LoanClassification.HEALTHY)
+                             payment_type_id=payment_type_id, **_booked(row))
         entry_id = await _book(uow, accounting, event, loan=row, value_date=command.value_date,
                                description=f"Décaissement prêt n° {loan_id}", actor=actor, sequence=sequence)
         recognised = (schedule.totals.interest_amount
@@ -228,7 +237,7 @@ async def disburse(uow_factory: UnitOfWorkFactory, loan_id: int, command: Disbur
         transaction = LoanTransactionRow(
             loan_id=loan_id, sequence_number=sequence, kind="disbursement", value_date=command.value_date,
             currency=record.currency, amount=terms.principal_amount, principal=terms.principal_amount,
-            interest=recognised, fee=fee_total, vat=vat_total, classification=LoanClassification.HEALTHY.value,
+            interest=recognised, fee=fee_total, vat=vat_total, classification=row.booked_classification,
             payment_type_id=payment_type_id, receipt_number=command.channel.receipt_number, allocation=[],
             journal_entry_id=entry_id, idempotency_key=idempotency_key, request_fingerprint=fingerprint,
             created_by=actor)
@@ -390,7 +399,7 @@ async def _take_repayment(uow: UnitOfWork, row: LoanRow, product: LoanProduct, *
     if allocation.overpayment > 0:
         parts.append(EventPart(component=Component.OVERPAYMENT, amount=allocation.overpayment))
     event = ProductEvent(kind=EventKind.REPAYMENT, currency=currency, parts=tuple(parts),
-                         payment_type_id=payment_type_id, classification=LoanClassification.HEALTHY)
+                         payment_type_id=payment_type_id, **_booked(row))
     entry_id = await _book(uow, accounting, event, loan=row, value_date=value_date,
                            description=f"Remboursement prêt n° {row.id}", actor=actor, sequence=sequence)
     transaction = LoanTransactionRow(
@@ -513,14 +522,14 @@ async def add_charge(uow_factory: UnitOfWorkFactory, loan_id: int, command: AddC
         line = AllocationLine(instalment=instalment, component=component, amount=command.amount)
         sequence = history[-1].sequence_number + 1
         event = ProductEvent(kind=_CHARGEABLE[component], currency=currency, parts=(
-            EventPart(component=component, amount=command.amount, charge_id=command.charge_id),))
+            EventPart(component=component, amount=command.amount, charge_id=command.charge_id),), **_booked(row))
         entry_id = await _book(uow, product.accounting, event, loan=row, value_date=command.value_date,
                                description=f"Frais sur prêt n° {loan_id}", actor=actor, sequence=sequence)
         transaction = LoanTransactionRow(
             loan_id=loan_id, sequence_number=sequence, kind="charge", value_date=command.value_date, currency=currency,
             amount=command.amount, fee=command.amount if component is Component.FEE else Decimal(0),
             penalty=command.amount if component is Component.PENALTY else Decimal(0),
-            classification=LoanClassification.HEALTHY.value, charge_id=command.charge_id,
+            classification=row.booked_classification, charge_id=command.charge_id,
             allocation=msgspec.to_builtins([line]), journal_entry_id=entry_id, idempotency_key=idempotency_key,
             request_fingerprint=fingerprint, created_by=actor)
         uow.session.add(transaction)
@@ -564,7 +573,7 @@ async def waive(uow_factory: UnitOfWorkFactory, loan_id: int, command: Waive, *,
             left -= taken
         sequence = history[-1].sequence_number + 1
         event = ProductEvent(kind=EventKind.WAIVER, currency=currency,
-                             parts=(EventPart(component=component, amount=command.amount),))
+                             parts=(EventPart(component=component, amount=command.amount),), **_booked(row))
         entry_id = await _book(uow, product.accounting, event, loan=row, value_date=command.value_date,
                                description=f"Remise sur prêt n° {loan_id}", actor=actor, sequence=sequence)
         transaction = LoanTransactionRow(
@@ -572,7 +581,7 @@ async def waive(uow_factory: UnitOfWorkFactory, loan_id: int, command: Waive, *,
             amount=command.amount, interest=command.amount if component is Component.INTEREST else Decimal(0),
             fee=command.amount if component is Component.FEE else Decimal(0),
             penalty=command.amount if component is Component.PENALTY else Decimal(0),
-            classification=LoanClassification.HEALTHY.value, receipt_number=None,
+            classification=row.booked_classification, receipt_number=None,
             allocation=msgspec.to_builtins(lines), journal_entry_id=entry_id, idempotency_key=idempotency_key,
             request_fingerprint=fingerprint, created_by=actor)
         uow.session.add(transaction)

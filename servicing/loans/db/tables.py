@@ -45,6 +45,8 @@ class LoanRow(Base):
     submitted_by: Mapped[str | None] = mapped_column(String(100))
     updated_at: Mapped[datetime] = mapped_column(TimestampTZ, server_default=func.now())
     updated_by: Mapped[str] = mapped_column(String(100))
+    booked_classification: Mapped[str] = mapped_column(String(20), server_default="healthy")
+    term_bucket: Mapped[str | None] = mapped_column(String(10))
 
 
 class LoanGuarantorRow(Base):
