@@ -440,7 +440,7 @@ async def test_verify_queries_flag_a_posting_that_bypassed_the_loans(client, ref
     assert manual.status_code == 201, manual.text
     found = await problems()
     assert found["loan-portfolio-equals-gl"] == [
-        f"portfolio account {portfolio} (XOF): loans 300000.0000, general ledger 301000.0000"]
+        f"loan account {portfolio} (XOF): loans 300000.0000, general ledger 301000.0000"]
     rows = {r["account_code"]: r for r in (await client.get("/api/v1/reports/loan-portfolio-reconciliation")).json()}
     assert rows[portfolio]["difference"] == "1000"
 
