@@ -15,30 +15,43 @@ import msgspec
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import text
+from sqlalchemy import select, text
 
 from chart_of_accounts import AccountType, AccountUsage, GLAccount
 from products.accounting import ClassifiedAccount
 from products.events import LoanClassification, TermBucket
 from products.loans.booking import TermBuckets, term_bucket, term_months
 from products.posting_rules import AccountingRole, AccountingRule
+from products.reference.db.tables import PaymentTypeRow
 from servicing import chart
 from servicing.commands import CreateGLAccounts
+from servicing.products import demo
 from servicing.verification import verify_journal
-from tests.api.test_loans_api import (  # noqa: F401  (refs, ids: fixtures)
+from tests.api.test_loans_api import (
     DISBURSED_ON,
     LOANS,
     TODAY,
     approved_loan,
-    borrower,
     disburse,
     entry_lines,
-    ids,
     lines,
     make_product,
-    refs,
     repay,
 )
+
+
+@pytest.fixture(scope="module", name="refs")
+async def _refs(uow_factory) -> demo.DemoReferences:  # type: ignore[no-untyped-def]
+    await chart.load_chart_template(uow_factory(), "sfd-uemoa", "tests")
+    return await demo.ensure_demo_references(uow_factory)
+
+
+@pytest.fixture(scope="module", name="ids")
+async def _ids(uow_factory, refs) -> dict[str, int]:  # type: ignore[no-untyped-def]
+    async with uow_factory() as uow:
+        found = dict((await uow.session.execute(select(PaymentTypeRow.name, PaymentTypeRow.id))).all())
+    return {"cash": found["Espèces"], "mobile": found["Mobile money"]}
+
 
 D = Decimal
 REPORT = "/api/v1/reports/loan-reconciliation"
