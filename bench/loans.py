@@ -181,7 +181,7 @@ async def clone_loans(uow_factory: UnitOfWorkFactory, template_id: int, count: i
             "SELECT a.code, l.side, l.amount, l.currency FROM journal_line l JOIN gl_account a ON a.id = l.account_id"
             " WHERE l.entry_id = :entry ORDER BY l.line_no"), {"entry": template.journal_entry_id})).all()
         await uow.commit()
-    entry_lines = tuple(Line(account_code=code, side=Side(side), amount=amount, currency=currency.strip())
+    entry_lines = tuple(Line(account_code=code, side=Side.DEBIT if side == "D" else Side.CREDIT, amount=amount, currency=currency.strip())
                         for code, side, amount, currency in lines)
     for start in range(0, len(ids), CLONE_BATCH):
         chunk = ids[start:start + CLONE_BATCH]

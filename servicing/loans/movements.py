@@ -35,7 +35,7 @@ from products.loans.position import LoanPosition, loan_position, remaining_dues
 from products.loans.product import LoanProduct
 from products.loans.schedule import generate_schedule
 from products.posting_rules import AccountingRole, AccountingRule, Component, EventKind, ProductKind
-from products.reference.db.tables import ChargeRow, PaymentTypeRow
+from products.reference.db.tables import ChargeRow
 from servicing.errors import Conflict, InvalidInput, NotFound
 from servicing.ids import uuid7
 from servicing.journal import book_entries
@@ -98,6 +98,19 @@ def to_transaction(row: LoanTransactionRow) -> LoanTransaction:
         journal_entry_id=row.journal_entry_id, created_at=row.created_at, created_by=row.created_by)
 
 
+def _replayed_in(history: Sequence[LoanTransactionRow], kind: str, key: str | None,
+                 fingerprint: str) -> LoanTransaction | None:
+    """`_replayed` on a history already read under the loan's lock."""
+    if key is None:
+        return None
+    row = next((t for t in history if t.kind == kind and t.idempotency_key == key), None)
+    if row is None:
+        return None
+    if row.request_fingerprint != fingerprint:
+        raise IdempotencyMismatch("this Idempotency-Key was used for another request body", field="Idempotency-Key")
+    return to_transaction(row)
+
+
 async def _replayed(uow: UnitOfWork, loan_id: int, kind: str, key: str | None, fingerprint: str) -> LoanTransaction | None:
     if key is None:
         return None
@@ -126,15 +139,15 @@ async def _fund_source(uow: UnitOfWork, accounting: ProductAccounting, channel: 
                                    reference=f"loan {loan.id}")
         return msgspec.structs.replace(
             accounting, accounts={**accounting.accounts, AccountingRole.FUND_SOURCE: code}), None
-    payment_type = await uow.session.get(PaymentTypeRow, channel.payment_type_id)
-    if payment_type is None or not payment_type.active:
-        raise InvalidInput(f"no active payment type {channel.payment_type_id}", field="payment_type_id")
     assert channel.payment_type_id is not None
+    payment_type = (await uow.session.execute(text(
+        "SELECT a.code FROM payment_type p LEFT JOIN gl_account a ON a.id = p.gl_account_id "
+        "WHERE p.id = :id AND p.active"), {"id": channel.payment_type_id})).one_or_none()
+    if payment_type is None:
+        raise InvalidInput(f"no active payment type {channel.payment_type_id}", field="payment_type_id")
     overrides = dict(accounting.payment_type_accounts)
-    if channel.payment_type_id not in overrides and payment_type.gl_account_id is not None:
-        code = await uow.session.scalar(text("SELECT code FROM gl_account WHERE id = :id"),
-                                        {"id": payment_type.gl_account_id})
-        overrides[channel.payment_type_id] = code
+    if channel.payment_type_id not in overrides and payment_type.code is not None:
+        overrides[channel.payment_type_id] = payment_type.code
     return msgspec.structs.replace(accounting, payment_type_accounts=overrides), channel.payment_type_id
 
 
@@ -295,14 +308,15 @@ async def repay(uow_factory: UnitOfWorkFactory, loan_id: int, command: Repay, *,
     fingerprint = _fingerprint(command)
     async with uow_factory() as uow:
         row = await _locked(uow, loan_id, scope)
-        replay = await _replayed(uow, loan_id, "repayment", idempotency_key, fingerprint)
+        history = await _history(uow, loan_id)
+        replay = _replayed_in(history, "repayment", idempotency_key, fingerprint)
         if replay is not None:
             return replay
         if row.status != LoanStatus.ACTIVE.value:
             raise Conflict(f"loan {loan_id} is {row.status}; repayments are taken on active loans only",
                            field="loan_id")
         check_amount(command.amount, row.currency.strip(), field="amount")
-        _sequence, last_date = await _next_sequence(uow, loan_id)
+        last_date = max((t.value_date for t in history), default=None)
         _check_value_date(command.value_date, today=today or date.today(), not_before=last_date, what="repayment")
         product = await get_product_in(uow, row.product_id, row.product_version)
         accounting, payment_type_id = await _fund_source(
@@ -311,7 +325,7 @@ async def repay(uow_factory: UnitOfWorkFactory, loan_id: int, command: Repay, *,
         transaction = await _take_repayment(
             uow, row, product, amount=command.amount, value_date=command.value_date, accounting=accounting,
             payment_type_id=payment_type_id, receipt_number=command.channel.receipt_number, actor=actor,
-            idempotency_key=idempotency_key, fingerprint=fingerprint)
+            idempotency_key=idempotency_key, fingerprint=fingerprint, history=history)
         answer = to_transaction(transaction)
         await uow.commit()
     return answer
@@ -376,12 +390,15 @@ async def _history(uow: UnitOfWork, loan_id: int) -> list[LoanTransactionRow]:
 
 async def _take_repayment(uow: UnitOfWork, row: LoanRow, product: LoanProduct, *, amount: Decimal, value_date: date,
                           accounting: ProductAccounting, payment_type_id: int | None, receipt_number: str | None,
-                          actor: str, idempotency_key: str | None, fingerprint: str | None) -> LoanTransactionRow:
-    """Allocate and book one repayment on the locked loan, against what its history left due."""
+                          actor: str, idempotency_key: str | None, fingerprint: str | None,
+                          history: list[LoanTransactionRow] | None = None) -> LoanTransactionRow:
+    """Allocate and book one repayment on the locked loan, against what its history (read
+    under the lock; read here when not given) left due."""
     assert row.schedule is not None
     currency = row.currency.strip()
     schedule = msgspec.convert(row.schedule, Schedule)
-    history = await _history(uow, row.id)
+    if history is None:
+        history = await _history(uow, row.id)
     sequence = max((t.sequence_number for t in history), default=0) + 1
     settled = _settled(history)
     charged = _lines(history, "charge")
@@ -417,8 +434,7 @@ async def _take_repayment(uow: UnitOfWork, row: LoanRow, product: LoanProduct, *
                   else LoanStatus.CLOSED).value
     row.updated_at = func.now()
     row.updated_by = actor
-    await uow.session.flush()
-    await uow.session.refresh(transaction)
+    await uow.session.flush()  # the row's server defaults come back with the insert (eager_defaults)
     return transaction
 
 

@@ -75,6 +75,7 @@ class LoanDecisionRow(Base):
 
 class LoanTransactionRow(Base):
     __tablename__ = "loan_transaction"
+    __mapper_args__ = {"eager_defaults": True}  # noqa: RUF012  (created_at and the id come back with the INSERT)
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     loan_id: Mapped[int] = mapped_column(ForeignKey("loan.id"))
     sequence_number: Mapped[int] = mapped_column(Integer)
