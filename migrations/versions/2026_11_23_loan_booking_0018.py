@@ -9,6 +9,10 @@ duration and the product's term limits; the classification stays healthy until t
 close-of-business work reclassifies the loan (a reclassification transaction moving its
 balances between accounts, then this column). The app role may change both columns only.
 
+Also: a loan transaction's reference to its journal entry is checked at commit (deferred), so
+a repayment books its entry as its last statement and holds the journal's shared rows (the
+office's chain head, the accounts' cached balances) for the shortest time.
+
 Revision ID: 0018
 Revises: 0013
 Create Date: 2026-11-23
@@ -28,6 +32,10 @@ ALTER TABLE loan
     ADD COLUMN term_bucket varchar(10) CHECK (term_bucket IN ('short', 'medium', 'long'));
 CREATE INDEX loan_booking ON loan (product_id, product_version, booked_classification, term_bucket)
     WHERE term_bucket IS NOT NULL;
+-- A loan transaction may be written before its entry in the same transaction: the entry is
+-- booked last, so the journal's shared rows (chain head, cached balances) are locked only
+-- until the commit, where the reference is checked.
+ALTER TABLE loan_transaction ALTER CONSTRAINT loan_transaction_journal_entry_id_fkey DEFERRABLE INITIALLY DEFERRED;
 -- Loans disbursed before this revision posted on the short-term accounts.
 UPDATE loan SET term_bucket = 'short' WHERE EXISTS (SELECT 1 FROM loan_transaction t WHERE t.loan_id = loan.id);
 """
@@ -44,4 +52,5 @@ def upgrade(app_role: str) -> None:
 
 
 def downgrade(app_role: str) -> None:
-    _script("DROP INDEX loan_booking; ALTER TABLE loan DROP COLUMN term_bucket, DROP COLUMN booked_classification;")
+    _script("ALTER TABLE loan_transaction ALTER CONSTRAINT loan_transaction_journal_entry_id_fkey NOT DEFERRABLE;"
+            "DROP INDEX loan_booking; ALTER TABLE loan DROP COLUMN term_bucket, DROP COLUMN booked_classification;")

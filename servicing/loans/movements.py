@@ -22,7 +22,7 @@ from typing import Any, Final, Protocol
 import msgspec
 from sqlalchemy import func, select, text
 
-from ledger.model import Reference
+from ledger.model import JournalEntry, Reference
 from ledger.money import check_amount
 from ledger.reversal import reverse
 from products.accounting import ProductAccounting, build_entry
@@ -170,11 +170,18 @@ def _check_value_date(value_date: date, *, today: date, not_before: date | None,
                            field="value_date")
 
 
+def _entry(accounting: ProductAccounting, event: ProductEvent, *, loan: LoanRow, value_date: date,
+           description: str, actor: str, sequence: int) -> JournalEntry | None:
+    """The loan transaction's entry (None when the product's rules post nothing for it)."""
+    return build_entry(ProductKind.LOAN, accounting, event, entry_id=uuid7(), office_id=loan.office_id,
+                       value_date=value_date, description=description[:500], actor=actor,
+                       reference=Reference(source_type=SOURCE_TYPE, source_id=f"{loan.id}/{sequence}"))
+
+
 async def _book(uow: UnitOfWork, accounting: ProductAccounting, event: ProductEvent, *, loan: LoanRow,
                 value_date: date, description: str, actor: str, sequence: int) -> Any:
-    entry = build_entry(ProductKind.LOAN, accounting, event, entry_id=uuid7(), office_id=loan.office_id,
-                        value_date=value_date, description=description[:500], actor=actor,
-                        reference=Reference(source_type=SOURCE_TYPE, source_id=f"{loan.id}/{sequence}"))
+    entry = _entry(accounting, event, loan=loan, value_date=value_date, description=description, actor=actor,
+                   sequence=sequence)
     if entry is None:
         return None
     booked = await book_entries(uow, [entry])
@@ -417,8 +424,9 @@ async def _take_repayment(uow: UnitOfWork, row: LoanRow, product: LoanProduct, *
         parts.append(EventPart(component=Component.OVERPAYMENT, amount=allocation.overpayment))
     event = ProductEvent(kind=EventKind.REPAYMENT, currency=currency, parts=tuple(parts),
                          payment_type_id=payment_type_id, **_booked(row))
-    entry_id = await _book(uow, accounting, event, loan=row, value_date=value_date,
-                           description=f"Remboursement prêt n° {row.id}", actor=actor, sequence=sequence)
+    entry = _entry(accounting, event, loan=row, value_date=value_date, description=f"Remboursement prêt n° {row.id}",
+                   actor=actor, sequence=sequence)
+    entry_id = entry.entry_id if entry is not None else None
     transaction = LoanTransactionRow(
         loan_id=row.id, sequence_number=sequence, kind="repayment", value_date=value_date,
         currency=currency, amount=amount, principal=allocation.total(Component.PRINCIPAL),
@@ -435,6 +443,11 @@ async def _take_repayment(uow: UnitOfWork, row: LoanRow, product: LoanProduct, *
     row.updated_at = func.now()
     row.updated_by = actor
     await uow.session.flush()  # the row's server defaults come back with the insert (eager_defaults)
+    if entry is not None:
+        # Booked last: the journal's shared rows (the office's chain head, the accounts' cached
+        # balances) stay locked only from here to the commit. The transaction's reference to
+        # its entry is checked at commit (deferred foreign key, revision 0018).
+        await book_entries(uow, [entry])
     return transaction
 
 
