@@ -3,7 +3,8 @@
 On a fresh database it prints `name: value unit` lines (progress on stderr):
   raw_sql_entries_per_s   the physical baseline of bench/ledger_posting.py (plain SQL, 16 connections)
   repayments_per_s        POST /api/v1/loans/{id}/repayments, 16 concurrent clients (server in its own
-                          process, signed in as a teller), each on a random loan among 10,000 active ones
+                          process, signed in as a head-office branch manager), each on a random loan among
+                          10,000 active ones spread over 8 branches
   ratio repayments/raw    target >= 0.1
   loan_position_ms        GET /api/v1/loans/{id}: one loan's live position, schedule and record, for a loan
                           of 60 monthly instalments disbursed five years ago and repaid every month (median)
@@ -68,6 +69,10 @@ HISTORY_MONTHS = 60
 REPAYMENTS_TARGET_RATIO = 0.1
 POSITION_TARGET_MS = 20.0
 CLONE_BATCH = 2_500
+BRANCHES = 8
+"""The loans are spread over the branches of an institution: each office's journal is one hash
+chain, so postings in one office are serialised at its chain head (by design: the chain makes
+the journal tamper-evident); offices post in parallel."""
 TODAY = date.today()
 
 
@@ -98,9 +103,9 @@ class KeyedClient(KeepAliveClient):
         return int(status_line.split()[1]), await self.reader.readexactly(length)
 
 
-async def setup(uow_factory: UnitOfWorkFactory) -> tuple[int, int, int, int, dict[str, int]]:
-    """Office, GL accounts, a cash-rule loan product open since 2020 (no fees: every TEG passes),
-    an active client, the cash payment type."""
+async def setup(uow_factory: UnitOfWorkFactory) -> tuple[int, list[tuple[int, int]], int, int, dict[str, int]]:
+    """The head office and its branches, GL accounts, a cash-rule loan product open since 2020
+    (no fees: every TEG passes), an active client per branch, the cash payment type."""
     await reference_defaults.seed_reference_defaults(uow_factory, "bench")
     office = await offices.create_office(uow_factory(), CreateOffice(
         code="BENCHL", name="Agence bench prêts", opened_on=date(2020, 1, 1), actor="bench"))
@@ -119,18 +124,23 @@ async def setup(uow_factory: UnitOfWorkFactory) -> tuple[int, int, int, int, dic
         repayment_count=CountRange(minimum=3, default=12, maximum=HISTORY_MONTHS),
         interest_rate_percent=AmountRange(minimum=Decimal(6), default=Decimal(12), maximum=Decimal(24)),
         accounting=ProductAccounting(rule=AccountingRule.CASH, accounts={r: codes[r] for r in roles})), "bench")
-    made = await clients.create_client(uow_factory(), CreateClient(profile=ClientProfile(
-        client_type=ClientType.INDIVIDUAL, office_id=office.office_id, first_name="Bench", last_name="Emprunteur",
-        national_id="BENCH-L-1"), actor="bench"))
-    client_id = made.client.client_id
-    await clients.change_status(uow_factory(), ChangeClientStatus(client_id=client_id, status=ClientStatus.ACTIVE,
-                                                                  actor="bench"))
+    borrowers = []
+    for n in range(BRANCHES):
+        branch = await offices.create_office(uow_factory(), CreateOffice(
+            code=f"BL-{n + 1:02d}", name=f"Agence bench {n + 1}", parent_id=office.office_id,
+            opened_on=date(2020, 1, 1), actor="bench"))
+        made = await clients.create_client(uow_factory(), CreateClient(profile=ClientProfile(
+            client_type=ClientType.INDIVIDUAL, office_id=branch.office_id, first_name="Bench",
+            last_name=f"Emprunteur {n + 1}", national_id=f"BENCH-L-{n + 1}"), actor="bench"))
+        await clients.change_status(uow_factory(), ChangeClientStatus(
+            client_id=made.client.client_id, status=ClientStatus.ACTIVE, actor="bench"))
+        borrowers.append((made.client.client_id, branch.office_id))
     async with uow_factory() as uow:
         cash = await uow.session.scalar(text("SELECT id FROM payment_type WHERE name = 'Espèces'"))
-    return office.office_id, client_id, product.product_id, int(cash), ids
+    return office.office_id, borrowers, product.product_id, int(cash), ids
 
 
-async def teller(uow_factory: UnitOfWorkFactory, office_id: int) -> tuple[int, str]:
+async def bench_user(uow_factory: UnitOfWorkFactory, office_id: int) -> tuple[int, str]:
     from servicing.staff import users
     from servicing.staff.config import StaffSettings
     from servicing.staff.passwords import PasswordHashing
@@ -161,22 +171,28 @@ async def disbursed_loan(uow_factory: UnitOfWorkFactory, scope: OfficeScope, *, 
     return record.loan_id
 
 
-async def clone_loans(uow_factory: UnitOfWorkFactory, template_id: int, count: int) -> list[int]:
-    """`count` copies of an active loan, each with its own disbursement transaction and entry."""
+async def clone_loans(uow_factory: UnitOfWorkFactory, template_id: int, count: int,
+                      borrowers: list[tuple[int, int]]) -> list[int]:
+    """`count` copies of an active loan, spread over the (client, office) borrowers, each with
+    its own disbursement transaction and its own entry in its office's journal."""
     async with uow_factory() as uow:
-        ids = list((await uow.session.execute(text(
-            "INSERT INTO loan (client_id, office_id, product_id, product_version, currency, status, loan_cycle,"
-            " principal_requested, principal_approved, expected_disbursement_date, requested, terms, details,"
-            " requirements, approval_levels, schedule, disbursed_on, maker_user_id, created_by, updated_by,"
-            " booked_classification, term_bucket)"
-            " SELECT client_id, office_id, product_id, product_version, currency, status, loan_cycle,"
-            " principal_requested, principal_approved, expected_disbursement_date, requested, terms, details,"
-            " requirements, approval_levels, schedule, disbursed_on, maker_user_id, created_by, updated_by,"
-            " booked_classification, term_bucket FROM loan, generate_series(1, :count) WHERE id = :id RETURNING id"),
-            {"count": count, "id": template_id})).scalars())
+        ids = []
+        for n, (client_id, office_id) in enumerate(borrowers):
+            share = count // len(borrowers) + (1 if n < count % len(borrowers) else 0)
+            ids += list((await uow.session.execute(text(
+                "INSERT INTO loan (client_id, office_id, product_id, product_version, currency, status, loan_cycle,"
+                " principal_requested, principal_approved, expected_disbursement_date, requested, terms, details,"
+                " requirements, approval_levels, schedule, disbursed_on, maker_user_id, created_by, updated_by,"
+                " booked_classification, term_bucket)"
+                " SELECT :client, :office, product_id, product_version, currency, status, loan_cycle,"
+                " principal_requested, principal_approved, expected_disbursement_date, requested, terms, details,"
+                " requirements, approval_levels, schedule, disbursed_on, maker_user_id, created_by, updated_by,"
+                " booked_classification, term_bucket FROM loan, generate_series(1, :count) WHERE id = :id"
+                " RETURNING id, office_id"),
+                {"count": share, "id": template_id, "client": client_id, "office": office_id})).all())
         template = (await uow.session.execute(text(
-            "SELECT t.*, e.office_id AS entry_office FROM loan_transaction t JOIN journal_entry e ON e.id = t.journal_entry_id"
-            " WHERE t.loan_id = :id AND t.kind = 'disbursement'"), {"id": template_id})).one()
+            "SELECT t.* FROM loan_transaction t WHERE t.loan_id = :id AND t.kind = 'disbursement'"),
+            {"id": template_id})).one()
         lines = (await uow.session.execute(text(
             "SELECT a.code, l.side, l.amount, l.currency FROM journal_line l JOIN gl_account a ON a.id = l.account_id"
             " WHERE l.entry_id = :entry ORDER BY l.line_no"), {"entry": template.journal_entry_id})).all()
@@ -184,11 +200,11 @@ async def clone_loans(uow_factory: UnitOfWorkFactory, template_id: int, count: i
     entry_lines = tuple(Line(account_code=code, side=Side.DEBIT if side == "D" else Side.CREDIT, amount=amount, currency=currency.strip())
                         for code, side, amount, currency in lines)
     for start in range(0, len(ids), CLONE_BATCH):
-        chunk = ids[start:start + CLONE_BATCH]
-        entries = [JournalEntry(entry_id=uuid7(), office_id=template.entry_office, value_date=template.value_date,
+        chunk = [loan_id for loan_id, _office in ids[start:start + CLONE_BATCH]]
+        entries = [JournalEntry(entry_id=uuid7(), office_id=office_id, value_date=template.value_date,
                                 description=f"Décaissement prêt n° {loan_id}", actor="bench", lines=entry_lines,
                                 reference=Reference(source_type=movements.SOURCE_TYPE, source_id=f"{loan_id}/1"))
-                   for loan_id in chunk]
+                   for loan_id, office_id in ids[start:start + CLONE_BATCH]]
         async with uow_factory() as uow:
             await book_entries(uow, entries)
             await uow.session.execute(text(
@@ -202,7 +218,7 @@ async def clone_loans(uow_factory: UnitOfWorkFactory, template_id: int, count: i
                  "entries": [e.entry_id for e in entries]})
             await uow.commit()
         progress(f"  {start + len(chunk)}/{len(ids)} loans cloned")
-    return ids
+    return [loan_id for loan_id, _office in ids]
 
 
 async def repayments_http(port: int, token: str, loan_ids: list[int], cash: int, requests: int) -> float:
@@ -275,19 +291,21 @@ async def main() -> None:
     progress(f"fresh database {DATABASE_NAME} migrated")
     engine = database.app_engine(pool_size=CONCURRENCY)
     uow_factory = UnitOfWorkFactory(engine)
-    office_id, client_id, product_id, cash, gl_ids = await setup(uow_factory)
-    user_id, token = await teller(uow_factory, office_id)
-    scope = OfficeScope(office_id=office_id, office_ids=frozenset({office_id}))
+    office_id, borrowers, product_id, cash, gl_ids = await setup(uow_factory)
+    user_id, token = await bench_user(uow_factory, office_id)
+    scope = OfficeScope(office_id=office_id, office_ids=frozenset({office_id, *(o for _c, o in borrowers)}),
+                        whole_institution=True)
+    client_id = borrowers[0][0]
 
     progress("raw SQL baseline (bench/ledger_posting.py)...")
     raw = await raw_sql(database, 4_000 if arguments.quick else 16_000, office_id, gl_ids["BL.fund_source"],
                         gl_ids["BL.loan_portfolio"])
     say(f"raw_sql_entries_per_s: {raw:.0f} entries/s")
 
-    progress(f"{ACTIVE_LOANS} active loans: one through the services, cloned set-based...")
+    progress(f"{ACTIVE_LOANS} active loans in {BRANCHES} branches: one through the services, cloned set-based...")
     template = await disbursed_loan(uow_factory, scope, client_id=client_id, product_id=product_id, user_id=user_id,
                                     cash=cash, on=TODAY - timedelta(days=40), principal=Decimal(600_000), count=12)
-    loan_ids = [template, *await clone_loans(uow_factory, template, ACTIVE_LOANS - 1)]
+    loan_ids = [template, *await clone_loans(uow_factory, template, ACTIVE_LOANS - 1, borrowers)]
     progress(f"a loan with {HISTORY_MONTHS} monthly instalments and five years of monthly repayments...")
     history_loan = await long_history_loan(uow_factory, scope, client_id=client_id, product_id=product_id,
                                            user_id=user_id, cash=cash)
