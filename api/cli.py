@@ -158,6 +158,14 @@ def demo() -> None:
             await journal.aclose()
         _say(f"{summary.entries_posted} entries posted in {time.perf_counter() - started:.1f} s "
              f"({summary.entries_planned} in the demo month)")
+        if summary.loans is not None:
+            from servicing.loans.demo import reconciliation_lines
+
+            if summary.loans.repayments:
+                _say(f"loans: {summary.loans.loans_done} of {summary.loans.loans_planned} taken through "
+                     f"({summary.loans.repayments} repayments, {summary.loans.loans_refused} stopped)")
+            for line in reconciliation_lines(summary.loans.reconciliation):
+                _say(line)
         _print_trial_balance(summary.trial_balance)
         report = await verify_journal(uow_factory)
         _say(f"verify: {'OK' if report.ok else 'FAILED'} ({report.entries_checked} entries, {report.lines_checked} lines)")

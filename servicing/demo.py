@@ -1,7 +1,8 @@
 """`grandlivre demo`: a realistic month of a small West-African MFI (XOF, chart of the SFD
 of the UEMOA): capital and a donor credit line, cash supplies to the branch, member
-deposits and withdrawals, loan disbursements and repayments with interest and fees, term
-deposits, rent, transport and salaries. Every entry goes through the journal service. The
+deposits and withdrawals, credit file fees, term deposits, rent, transport and salaries;
+the deposit accounts' month (servicing.deposits.demo) and a loan portfolio disbursed from May
+and repaid through October (servicing.loans.demo), each through its products' rules. Every entry goes through the journal service. The
 first half of the month is then closed. Running it again posts nothing new: each entry
 carries a stable reference and idempotency key."""
 
@@ -22,6 +23,7 @@ from servicing import chart, closures, offices
 from servicing.commands import CloseAccountingPeriod, CreateOffice, PostJournalEntry
 from servicing.deposits.demo import run_deposit_demo
 from servicing.journal import JournalService
+from servicing.loans.demo import LoanDemoSummary, run_loan_demo
 from servicing.products import demo as demo_products
 from servicing.reference import defaults as reference_defaults
 from servicing.reports.service import ReportScope, trial_balance
@@ -88,7 +90,7 @@ def demo_month() -> list[DemoEntry]:
             cash = cash_account(office)
             kind = rng.choices(
                 ["deposit", "withdrawal", "disbursement", "repayment", "fee", "term_deposit", "mobile"],
-                weights=[30, 18, 6, 28, 6, 3, 9],
+                weights=[30, 18, 0, 0, 6, 3, 9],  # loans: the loan demo's own, through their products
             )[0]
             if kind == "deposit":
                 add(office, day, "Versement espèces sur compte membre", _pair(cash, "2511", rng.randrange(5, 400) * 500))
@@ -136,6 +138,7 @@ class DemoSummary(msgspec.Struct, frozen=True, kw_only=True):
     entries_posted: int
     closure_created: bool
     trial_balance: list[TrialBalanceRow]
+    loans: LoanDemoSummary | None = None
 
 
 async def run_demo(uow_factory: UnitOfWorkFactory, journal: JournalService, progress: Callable[[str], None]) -> DemoSummary:
@@ -167,6 +170,7 @@ async def run_demo(uow_factory: UnitOfWorkFactory, journal: JournalService, prog
         posted += len(day_entries)
         progress(f"  {day.isoformat()}: {len(day_entries):3d} entries posted ({posted}/{len(todo)})")
     await run_deposit_demo(uow_factory, office_ids["AG-THIES"], progress)  # before the books close
+    loans = await run_loan_demo(uow_factory, office_ids, progress)  # May to October: before the books close too
     closure_created = False
     existing = await closures.list_closures(uow_factory(), office_ids["SIEGE"])
     if not any(r.closure.closing_date >= DEMO_CLOSING_DATE for r in existing):
@@ -178,7 +182,7 @@ async def run_demo(uow_factory: UnitOfWorkFactory, journal: JournalService, prog
     report = await trial_balance(uow_factory(), ReportScope(office_id=office_ids["SIEGE"], date_to=DEMO_MONTH_END))
     rows = [row for row in report.report.rows if not row.is_header]
     return DemoSummary(entries_planned=len(planned), entries_posted=posted, closure_created=closure_created,
-                       trial_balance=rows)
+                       trial_balance=rows, loans=loans)
 
 
 async def _ensure_offices(uow_factory: UnitOfWorkFactory, progress: Callable[[str], None]) -> dict[str, int]:

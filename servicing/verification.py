@@ -4,7 +4,7 @@ nets its entry to zero; every office's hash chain is unbroken (each stored hash 
 recomputed from the entry, its lines and its predecessor's hash, positions have no gap, and the
 chain head names the last entry); every cached account balance and every year, month and day
 total equals the sum of its lines; and the products' sub-ledgers agree with the journal (term
-deposits: `servicing.term_deposits.verification`). Read-only, in one snapshot; runs under the
+deposits: `servicing.term_deposits.verification`; loans: `servicing.loans.reconciliation`). Read-only, in one snapshot; runs under the
 application role.
 
 The chain heads are returned so an auditor can note them: a later verify whose chains do not
@@ -20,6 +20,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from servicing.deposits.verification import DEPOSIT_CHECKS
+from servicing.loans.reconciliation import VERIFY_QUERIES as LOAN_QUERIES
 from servicing.term_deposits.verification import TERM_DEPOSIT_CHECKS
 from servicing.unit_of_work import UnitOfWorkFactory
 
@@ -201,7 +202,7 @@ async def verify_journal(uow_factory: UnitOfWorkFactory) -> VerificationReport:
             await second.session.execute(setting)
         by_entry, by_day = await asyncio.gather(
             _run(first.session, (_ENTRIES, _ROLLED_UP_TOTALS, _REVERSALS, _CHAIN_HEADS, *DEPOSIT_CHECKS,
-                                  *TERM_DEPOSIT_CHECKS)),
+                                  *TERM_DEPOSIT_CHECKS, *LOAN_CHECKS)),
             _run(second.session, (_DAY_TOTALS,)))
         problems = by_entry + by_day
         counts = (await first.session.execute(text(
@@ -218,6 +219,12 @@ async def verify_journal(uow_factory: UnitOfWorkFactory) -> VerificationReport:
                               balances_checked=counts.balances, period_totals_checked=counts.periods,
                               problems=problems, chain_heads=heads)
 
+
+LOAN_CHECKS = tuple(
+    f"SELECT '{name}' AS check_name, q.entry_id, q.account_code, q.detail FROM ({sql}) q" for name, sql in LOAN_QUERIES)
+"""The loan sub-ledger (servicing.loans.reconciliation): every loan transaction has its own entry,
+each loan's transactions equal the lines of its entries on its accounts, and each account used
+by loans alone equals the loans on it."""
 
 _SNAPSHOT = text("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
 _PLANNING = (text("SET LOCAL work_mem = '1GB'"), text("SET LOCAL enable_nestloop = off"))

@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated, Any, Literal
 
-from litestar import Controller, Response, get, post
+from litestar import Controller, Request, Response, get, post
 from litestar.params import Parameter
 
 from api.schemas.common import INT32_MAX
@@ -27,10 +27,14 @@ from servicing.loans import applications, movements
 from servicing.loans.applications import Checker
 from servicing.loans.model import LoanRecord, LoanStatus, LoanTransaction, LoanView, PayoffQuote, PreCheck
 from servicing.loans.reconciliation import (
+    RECONCILIATION_CSV,
+    LoanReconciliation,
     PortfolioReconciliationRow,
     ReceivableReconciliationRow,
+    loan_reconciliation,
     portfolio_reconciliation,
     receivables_reconciliation,
+    reconciliation_rows,
 )
 from servicing.reports.csv_export import to_csv
 from servicing.staff.scope import OfficeScope
@@ -244,5 +248,27 @@ class LoanReceivablesReconciliationController(Controller):
         return await receivables_reconciliation(uow_factory())
 
 
+class LoanSubledgerReconciliationController(Controller):
+    path = "/api/v1/reports/loan-reconciliation"
+    tags = ["Reports"]  # noqa: RUF012  (Litestar reads a list)
+
+    @get("/", opt={"permission": "reports:read"}, responses=PROBLEM_RESPONSES,
+         summary="Per product, currency, classification and term: loans' principal outstanding and interest, fees "
+                 "and penalties receivable next to the lines of their entries on the mapped accounts, and per account "
+                 "the GL balance, with differences; JSON, or CSV (?format=csv or Accept: text/csv)")
+    async def reconcile(
+        self, request: Request[Any, Any, Any], uow_factory: UnitOfWorkFactory,
+        output_format: Annotated[Literal["json", "csv"] | None, Parameter(query="format", required=False)] = None,
+    ) -> Response[LoanReconciliation]:
+        report = await loan_reconciliation(uow_factory())
+        wants_csv = (output_format == "csv" if output_format is not None
+                     else "text/csv" in request.headers.get("accept", ""))
+        if wants_csv:
+            return Response(content=to_csv(RECONCILIATION_CSV, reconciliation_rows(report)),  # type: ignore[arg-type]
+                            media_type="text/csv; charset=utf-8",
+                            headers={"Content-Disposition": 'attachment; filename="loan-reconciliation.csv"'})
+        return Response(report)
+
+
 LOAN_CONTROLLERS = (LoanApplicationController, LoanController, LoanReconciliationController,
-                    LoanReceivablesReconciliationController)
+                    LoanReceivablesReconciliationController, LoanSubledgerReconciliationController)

@@ -108,10 +108,16 @@ def loan_position(schedule: Schedule, paid: Iterable[AllocationLine], as_of: dat
         components.append(ComponentPosition(component=component, expected=expected,
                                             paid=expected - forgiven - outstanding, waived=forgiven,
                                             outstanding=outstanding, overdue=overdue))
+    expected_by_instalment: dict[int, Decimal] = {}
+    for due in dues:
+        expected_by_instalment[due.instalment] = expected_by_instalment.get(due.instalment, _ZERO) + due.amount
+    left_by_instalment: dict[int, Decimal] = {}
+    for due in left:
+        left_by_instalment[due.instalment] = left_by_instalment.get(due.instalment, _ZERO) + due.amount
     instalments = []
     for row in schedule.instalments:
-        expected = sum((d.amount for d in dues if d.instalment == row.number), _ZERO)
-        outstanding = sum((d.amount for d in left if d.instalment == row.number), _ZERO)
+        expected = expected_by_instalment.get(row.number, _ZERO)
+        outstanding = left_by_instalment.get(row.number, _ZERO)
         instalments.append(InstalmentPosition(number=row.number, due_date=row.due_date, expected=expected,
                                               paid=expected - outstanding, outstanding=outstanding))
     late = [i for i in instalments if i.outstanding > 0 and i.due_date < as_of]

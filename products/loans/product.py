@@ -28,6 +28,7 @@ from products.catalogue.common import (
     CountRange,
     ProductIdentity,
 )
+from products.loans.booking import TermBuckets
 from products.loans.terms import (
     AmortizationMethod,
     DaysInMonth,
@@ -316,6 +317,8 @@ class LoanProduct(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fiel
     product_mix: ProductMix = ProductMix()
     # Accounting
     accounting: ProductAccounting = msgspec.field(default_factory=ProductAccounting)
+    term_buckets: TermBuckets = TermBuckets()
+    """Seed 002's durations: which classified accounts (short, medium, long term) a loan posts to."""
 
     @property
     def rounding(self) -> Rounding:

@@ -252,7 +252,7 @@ async def load_record(uow: UnitOfWork, loan_id: int, *, scope: OfficeScope | Non
         decisions=tuple(_decision(d) for d in decisions), disbursed_on=row.disbursed_on,
         schedule=msgspec.convert(row.schedule, Schedule) if row.schedule is not None else None,
         created_at=row.created_at, created_by=row.created_by, submitted_at=row.submitted_at,
-        submitted_by=row.submitted_by)
+        submitted_by=row.submitted_by, booked_classification=row.booked_classification, term_bucket=row.term_bucket)
 
 
 async def load_row(uow: UnitOfWork, loan_id: int, *, scope: OfficeScope | None = None,
@@ -517,12 +517,26 @@ async def approve(uow_factory: UnitOfWorkFactory, loan_id: int, *, checker: Chec
     return loan
 
 
+_PRODUCT_VERSIONS: dict[tuple[str, int, int], LoanProduct] = {}
+PRODUCT_VERSIONS_CACHED_MAX: Final = 512
+
+
 async def get_product_in(uow: UnitOfWork, product_id: int, version: int) -> LoanProduct:
-    """A loan product version's settings, inside an open unit of work."""
+    """A loan product version's settings, inside an open unit of work. A version never changes
+    (PostgreSQL refuses it), so each is read once per database and process: every loan
+    movement needs it, and this saves a round trip and a decoding per movement."""
+    key = (uow.session.bind.url.render_as_string(hide_password=True), product_id, version)
+    cached = _PRODUCT_VERSIONS.get(key)
+    if cached is not None:
+        return cached
     settings = await uow.session.scalar(text(
         "SELECT settings FROM product_version WHERE product_id = :p AND version = :v"), {"p": product_id, "v": version})
     assert settings is not None, (product_id, version)
-    return msgspec.convert(settings, LoanProduct, strict=False)
+    product = msgspec.convert(settings, LoanProduct, strict=False)
+    if len(_PRODUCT_VERSIONS) >= PRODUCT_VERSIONS_CACHED_MAX:
+        _PRODUCT_VERSIONS.clear()
+    _PRODUCT_VERSIONS[key] = product
+    return product
 
 
 async def _last_undo(uow: UnitOfWork, loan_id: int) -> int:

@@ -104,6 +104,10 @@ class LoanRecord(msgspec.Struct, frozen=True, kw_only=True):
     created_by: str
     submitted_at: datetime | None
     submitted_by: str | None
+    booked_classification: str = "healthy"
+    """The classification the loan's postings use (healthy until the close of business reclassifies it)."""
+    term_bucket: str | None = None
+    """Short, medium or long term, set at disbursement from the schedule and the product's term buckets."""
 
 
 class PreCheck(msgspec.Struct, frozen=True, kw_only=True):

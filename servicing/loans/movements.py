@@ -22,19 +22,20 @@ from typing import Any, Final, Protocol
 import msgspec
 from sqlalchemy import func, select, text
 
-from ledger.model import Reference
+from ledger.model import JournalEntry, Reference
 from ledger.money import check_amount
 from ledger.reversal import reverse
 from products.accounting import ProductAccounting, build_entry
-from products.events import EventPart, LoanClassification, ProductEvent
+from products.events import EventPart, LoanClassification, ProductEvent, TermBucket
 from products.loans.allocation import ALLOCABLE, AllocationLine, allocate
+from products.loans.booking import term_bucket, term_months
 from products.loans.errors import TermsError
 from products.loans.model import Schedule
 from products.loans.position import LoanPosition, loan_position, remaining_dues
 from products.loans.product import LoanProduct
 from products.loans.schedule import generate_schedule
 from products.posting_rules import AccountingRole, AccountingRule, Component, EventKind, ProductKind
-from products.reference.db.tables import ChargeRow, PaymentTypeRow
+from products.reference.db.tables import ChargeRow
 from servicing.errors import Conflict, InvalidInput, NotFound
 from servicing.ids import uuid7
 from servicing.journal import book_entries
@@ -97,6 +98,19 @@ def to_transaction(row: LoanTransactionRow) -> LoanTransaction:
         journal_entry_id=row.journal_entry_id, created_at=row.created_at, created_by=row.created_by)
 
 
+def _replayed_in(history: Sequence[LoanTransactionRow], kind: str, key: str | None,
+                 fingerprint: str) -> LoanTransaction | None:
+    """`_replayed` on a history already read under the loan's lock."""
+    if key is None:
+        return None
+    row = next((t for t in history if t.kind == kind and t.idempotency_key == key), None)
+    if row is None:
+        return None
+    if row.request_fingerprint != fingerprint:
+        raise IdempotencyMismatch("this Idempotency-Key was used for another request body", field="Idempotency-Key")
+    return to_transaction(row)
+
+
 async def _replayed(uow: UnitOfWork, loan_id: int, kind: str, key: str | None, fingerprint: str) -> LoanTransaction | None:
     if key is None:
         return None
@@ -125,15 +139,15 @@ async def _fund_source(uow: UnitOfWork, accounting: ProductAccounting, channel: 
                                    reference=f"loan {loan.id}")
         return msgspec.structs.replace(
             accounting, accounts={**accounting.accounts, AccountingRole.FUND_SOURCE: code}), None
-    payment_type = await uow.session.get(PaymentTypeRow, channel.payment_type_id)
-    if payment_type is None or not payment_type.active:
-        raise InvalidInput(f"no active payment type {channel.payment_type_id}", field="payment_type_id")
     assert channel.payment_type_id is not None
+    payment_type = (await uow.session.execute(text(
+        "SELECT a.code FROM payment_type p LEFT JOIN gl_account a ON a.id = p.gl_account_id "
+        "WHERE p.id = :id AND p.active"), {"id": channel.payment_type_id})).one_or_none()
+    if payment_type is None:
+        raise InvalidInput(f"no active payment type {channel.payment_type_id}", field="payment_type_id")
     overrides = dict(accounting.payment_type_accounts)
-    if channel.payment_type_id not in overrides and payment_type.gl_account_id is not None:
-        code = await uow.session.scalar(text("SELECT code FROM gl_account WHERE id = :id"),
-                                        {"id": payment_type.gl_account_id})
-        overrides[channel.payment_type_id] = code
+    if channel.payment_type_id not in overrides and payment_type.code is not None:
+        overrides[channel.payment_type_id] = payment_type.code
     return msgspec.structs.replace(accounting, payment_type_accounts=overrides), channel.payment_type_id
 
 
@@ -156,15 +170,28 @@ def _check_value_date(value_date: date, *, today: date, not_before: date | None,
                            field="value_date")
 
 
+def _entry(accounting: ProductAccounting, event: ProductEvent, *, loan: LoanRow, value_date: date,
+           description: str, actor: str, sequence: int) -> JournalEntry | None:
+    """The loan transaction's entry (None when the product's rules post nothing for it)."""
+    return build_entry(ProductKind.LOAN, accounting, event, entry_id=uuid7(), office_id=loan.office_id,
+                       value_date=value_date, description=description[:500], actor=actor,
+                       reference=Reference(source_type=SOURCE_TYPE, source_id=f"{loan.id}/{sequence}"))
+
+
 async def _book(uow: UnitOfWork, accounting: ProductAccounting, event: ProductEvent, *, loan: LoanRow,
                 value_date: date, description: str, actor: str, sequence: int) -> Any:
-    entry = build_entry(ProductKind.LOAN, accounting, event, entry_id=uuid7(), office_id=loan.office_id,
-                        value_date=value_date, description=description[:500], actor=actor,
-                        reference=Reference(source_type=SOURCE_TYPE, source_id=f"{loan.id}/{sequence}"))
+    entry = _entry(accounting, event, loan=loan, value_date=value_date, description=description, actor=actor,
+                   sequence=sequence)
     if entry is None:
         return None
     booked = await book_entries(uow, [entry])
     return booked[0].entry.entry_id
+
+
+def _booked(row: LoanRow) -> dict[str, Any]:
+    """The classification and term bucket the loan's postings use (classified accounts of the product)."""
+    return {"classification": LoanClassification(row.booked_classification),
+            "term": TermBucket(row.term_bucket or TermBucket.SHORT.value)}
 
 
 async def _fee_charge_ids(uow: UnitOfWork, product: LoanProduct) -> dict[str, int]:
@@ -219,8 +246,10 @@ async def disburse(uow_factory: UnitOfWorkFactory, loan_id: int, command: Disbur
         accounting, payment_type_id = await _fund_source(
             uow, product.accounting, command.channel, deposits=deposits, loan=row,
             amount=terms.principal_amount - fee_total - vat_total, credit=True, value_date=command.value_date)
+        row.term_bucket = term_bucket(term_months(command.value_date, schedule.instalments[-1].due_date),
+                                      product.term_buckets).value
         event = ProductEvent(kind=EventKind.DISBURSEMENT, currency=record.currency, parts=tuple(parts),
-                             payment_type_id=payment_type_id, classification=LoanClassification.HEALTHY)
+                             payment_type_id=payment_type_id, **_booked(row))
         entry_id = await _book(uow, accounting, event, loan=row, value_date=command.value_date,
                                description=f"Décaissement prêt n° {loan_id}", actor=actor, sequence=sequence)
         recognised = (schedule.totals.interest_amount
@@ -228,7 +257,7 @@ async def disburse(uow_factory: UnitOfWorkFactory, loan_id: int, command: Disbur
         transaction = LoanTransactionRow(
             loan_id=loan_id, sequence_number=sequence, kind="disbursement", value_date=command.value_date,
             currency=record.currency, amount=terms.principal_amount, principal=terms.principal_amount,
-            interest=recognised, fee=fee_total, vat=vat_total, classification=LoanClassification.HEALTHY.value,
+            interest=recognised, fee=fee_total, vat=vat_total, classification=row.booked_classification,
             payment_type_id=payment_type_id, receipt_number=command.channel.receipt_number, allocation=[],
             journal_entry_id=entry_id, idempotency_key=idempotency_key, request_fingerprint=fingerprint,
             created_by=actor)
@@ -292,14 +321,15 @@ async def repay(uow_factory: UnitOfWorkFactory, loan_id: int, command: Repay, *,
     fingerprint = _fingerprint(command)
     async with uow_factory() as uow:
         row = await _locked(uow, loan_id, scope)
-        replay = await _replayed(uow, loan_id, "repayment", idempotency_key, fingerprint)
+        history = await _history(uow, loan_id)
+        replay = _replayed_in(history, "repayment", idempotency_key, fingerprint)
         if replay is not None:
             return replay
         if row.status != LoanStatus.ACTIVE.value:
             raise Conflict(f"loan {loan_id} is {row.status}; repayments are taken on active loans only",
                            field="loan_id")
         check_amount(command.amount, row.currency.strip(), field="amount")
-        _sequence, last_date = await _next_sequence(uow, loan_id)
+        last_date = max((t.value_date for t in history), default=None)
         _check_value_date(command.value_date, today=today or date.today(), not_before=last_date, what="repayment")
         product = await get_product_in(uow, row.product_id, row.product_version)
         accounting, payment_type_id = await _fund_source(
@@ -308,7 +338,7 @@ async def repay(uow_factory: UnitOfWorkFactory, loan_id: int, command: Repay, *,
         transaction = await _take_repayment(
             uow, row, product, amount=command.amount, value_date=command.value_date, accounting=accounting,
             payment_type_id=payment_type_id, receipt_number=command.channel.receipt_number, actor=actor,
-            idempotency_key=idempotency_key, fingerprint=fingerprint)
+            idempotency_key=idempotency_key, fingerprint=fingerprint, history=history)
         answer = to_transaction(transaction)
         await uow.commit()
     return answer
@@ -373,12 +403,15 @@ async def _history(uow: UnitOfWork, loan_id: int) -> list[LoanTransactionRow]:
 
 async def _take_repayment(uow: UnitOfWork, row: LoanRow, product: LoanProduct, *, amount: Decimal, value_date: date,
                           accounting: ProductAccounting, payment_type_id: int | None, receipt_number: str | None,
-                          actor: str, idempotency_key: str | None, fingerprint: str | None) -> LoanTransactionRow:
-    """Allocate and book one repayment on the locked loan, against what its history left due."""
+                          actor: str, idempotency_key: str | None, fingerprint: str | None,
+                          history: list[LoanTransactionRow] | None = None) -> LoanTransactionRow:
+    """Allocate and book one repayment on the locked loan, against what its history (read
+    under the lock; read here when not given) left due."""
     assert row.schedule is not None
     currency = row.currency.strip()
     schedule = msgspec.convert(row.schedule, Schedule)
-    history = await _history(uow, row.id)
+    if history is None:
+        history = await _history(uow, row.id)
     sequence = max((t.sequence_number for t in history), default=0) + 1
     settled = _settled(history)
     charged = _lines(history, "charge")
@@ -396,9 +429,10 @@ async def _take_repayment(uow: UnitOfWork, row: LoanRow, product: LoanProduct, *
     if allocation.overpayment > 0:
         parts.append(EventPart(component=Component.OVERPAYMENT, amount=allocation.overpayment))
     event = ProductEvent(kind=EventKind.REPAYMENT, currency=currency, parts=tuple(parts),
-                         payment_type_id=payment_type_id, classification=LoanClassification.HEALTHY)
-    entry_id = await _book(uow, accounting, event, loan=row, value_date=value_date,
-                           description=f"Remboursement prêt n° {row.id}", actor=actor, sequence=sequence)
+                         payment_type_id=payment_type_id, **_booked(row))
+    entry = _entry(accounting, event, loan=row, value_date=value_date, description=f"Remboursement prêt n° {row.id}",
+                   actor=actor, sequence=sequence)
+    entry_id = entry.entry_id if entry is not None else None
     transaction = LoanTransactionRow(
         loan_id=row.id, sequence_number=sequence, kind="repayment", value_date=value_date,
         currency=currency, amount=amount, principal=allocation.total(Component.PRINCIPAL),
@@ -414,8 +448,12 @@ async def _take_repayment(uow: UnitOfWork, row: LoanRow, product: LoanProduct, *
                   else LoanStatus.CLOSED).value
     row.updated_at = func.now()
     row.updated_by = actor
-    await uow.session.flush()
-    await uow.session.refresh(transaction)
+    await uow.session.flush()  # the row's server defaults come back with the insert (eager_defaults)
+    if entry is not None:
+        # Booked last: the journal's shared rows (the office's chain head, the accounts' cached
+        # balances) stay locked only from here to the commit. The transaction's reference to
+        # its entry is checked at commit (deferred foreign key, revision 0018).
+        await book_entries(uow, [entry])
     return transaction
 
 
@@ -519,14 +557,14 @@ async def add_charge(uow_factory: UnitOfWorkFactory, loan_id: int, command: AddC
         line = AllocationLine(instalment=instalment, component=component, amount=command.amount)
         sequence = history[-1].sequence_number + 1
         event = ProductEvent(kind=_CHARGEABLE[component], currency=currency, parts=(
-            EventPart(component=component, amount=command.amount, charge_id=command.charge_id),))
+            EventPart(component=component, amount=command.amount, charge_id=command.charge_id),), **_booked(row))
         entry_id = await _book(uow, product.accounting, event, loan=row, value_date=command.value_date,
                                description=f"Frais sur prêt n° {loan_id}", actor=actor, sequence=sequence)
         transaction = LoanTransactionRow(
             loan_id=loan_id, sequence_number=sequence, kind="charge", value_date=command.value_date, currency=currency,
             amount=command.amount, fee=command.amount if component is Component.FEE else Decimal(0),
             penalty=command.amount if component is Component.PENALTY else Decimal(0),
-            classification=LoanClassification.HEALTHY.value, charge_id=command.charge_id,
+            classification=row.booked_classification, charge_id=command.charge_id,
             allocation=msgspec.to_builtins([line]), journal_entry_id=entry_id, idempotency_key=idempotency_key,
             request_fingerprint=fingerprint, created_by=actor)
         uow.session.add(transaction)
@@ -570,7 +608,7 @@ async def waive(uow_factory: UnitOfWorkFactory, loan_id: int, command: Waive, *,
             left -= taken
         sequence = history[-1].sequence_number + 1
         event = ProductEvent(kind=EventKind.WAIVER, currency=currency,
-                             parts=(EventPart(component=component, amount=command.amount),))
+                             parts=(EventPart(component=component, amount=command.amount),), **_booked(row))
         entry_id = await _book(uow, product.accounting, event, loan=row, value_date=command.value_date,
                                description=f"Remise sur prêt n° {loan_id}", actor=actor, sequence=sequence)
         transaction = LoanTransactionRow(
@@ -578,7 +616,7 @@ async def waive(uow_factory: UnitOfWorkFactory, loan_id: int, command: Waive, *,
             amount=command.amount, interest=command.amount if component is Component.INTEREST else Decimal(0),
             fee=command.amount if component is Component.FEE else Decimal(0),
             penalty=command.amount if component is Component.PENALTY else Decimal(0),
-            classification=LoanClassification.HEALTHY.value, receipt_number=None,
+            classification=row.booked_classification, receipt_number=None,
             allocation=msgspec.to_builtins(lines), journal_entry_id=entry_id, idempotency_key=idempotency_key,
             request_fingerprint=fingerprint, created_by=actor)
         uow.session.add(transaction)

@@ -1,77 +1,276 @@
 """The loan portfolio sub-ledger next to the general ledger.
 
-Sub-ledger: for each loan, principal disbursed less principal repaid (plus repayments reversed),
-from its transactions.
-General ledger: the balance of the portfolio account its product version maps (the account
-for healthy short-term loans when the product maps one, else its plain portfolio account,
-exactly as `products.accounting.resolve_account` picks it for the loan's postings). Both are
-summed per GL account and currency, since several products may share one account; a
-difference means a posting that bypassed the loan service, or a loan movement without its
-entry. Products without accounting are left out: they post nothing.
+Sub-ledger: per loan and component, what its transactions leave outstanding: principal
+(disbursed less repaid), and under accrual rules interest, fees and penalties receivable
+(recognised — interest at disbursement under upfront accrual, charges when added — less
+what was paid or waived). Signs per transaction kind are data (`SUBLEDGER_SIGNS`), so a new
+kind (accrual, write-off...) is one line.
+
+Each component sits on the account the loan's product version maps for its role, its
+**booked classification and term bucket** (the classified account when the product maps
+one, else the plain mapped account: exactly `products.accounting.resolve_account`'s order).
+
+Two comparisons, each meaningful even when the account also receives other postings:
+
+* per loan (and so per product, currency and classification): the sub-ledger against the
+  lines of **the loan's own entries** on that account. Only a loan transaction or a loan
+  entry changed behind the service's back makes them differ;
+* per account used by loans alone (mapped only in these roles, only by loan products, and
+  not the GL account of a payment type): the account's balance against the sum of the loans
+  on it. A manual entry on a loan control account shows here. An account shared with other
+  uses (a deposit product, a payment type...) is listed with its balance, flagged shared,
+  and not counted as a difference.
+
+Products without accounting post nothing and are left out.
 """
 
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Final
+from typing import Any, Final
 
 import msgspec
 from sqlalchemy import text
 
-from products.accounting import resolve_account
-from products.events import LoanClassification, ProductEvent
-from products.posting_rules import AccountingRole, EventKind
 from servicing.unit_of_work import UnitOfWork
 
-_PORTFOLIO_ACCOUNTS: Final = """
-WITH portfolio AS (
-    SELECT pv.product_id, pv.version, COALESCE(
+RECONCILED_ROLES: Final = (("principal", "loan_portfolio"), ("interest", "interest_receivable"),
+                           ("fee", "fees_receivable"), ("penalty", "penalties_receivable"))
+"""Component of a loan transaction -> the accounting role whose account holds it."""
+
+SUBLEDGER_SIGNS: Final[dict[str, dict[str, int]]] = {
+    "principal": {"disbursement": 1, "repayment_reversal": 1, "repayment": -1, "disbursement_reversal": -1},
+    "interest": {"disbursement": 1, "repayment_reversal": 1, "repayment": -1, "disbursement_reversal": -1,
+                 "waiver": -1},
+    "fee": {"charge": 1, "repayment_reversal": 1, "repayment": -1, "waiver": -1},
+    "penalty": {"charge": 1, "repayment_reversal": 1, "repayment": -1, "waiver": -1},
+}
+"""How each transaction kind moves a component's outstanding. A disbursement's ``interest`` is
+what it recognised (upfront accrual only); its ``fee`` is withheld income, never receivable."""
+
+
+
+
+def _signed(component: str) -> str:
+    cases = " ".join(f"WHEN '{kind}' THEN {sign} * t.{component}"
+                     for kind, sign in SUBLEDGER_SIGNS[component].items())
+    return f"sum(CASE t.kind {cases} ELSE 0 END)"
+
+
+_ROLES_VALUES: Final = ", ".join(f"('{component}', '{role}')" for component, role in RECONCILED_ROLES)
+_ROLE_NAMES: Final = ", ".join(f"'{role}'" for _component, role in RECONCILED_ROLES)
+
+PER_LOAN_SQL: Final = f"""
+WITH booked AS MATERIALIZED (
+    SELECT l.id AS loan_id, l.product_id, l.product_version, l.booked_classification AS classification,
+           coalesce(l.term_bucket, 'short') AS term, pv.accounting_rule
+      FROM loan l
+      JOIN product_version pv ON pv.product_id = l.product_id AND pv.version = l.product_version
+     WHERE pv.accounting_rule <> 'none' AND EXISTS (SELECT 1 FROM loan_transaction x WHERE x.loan_id = l.id)
+), roles (component, role) AS (VALUES {_ROLES_VALUES}
+), accounts AS MATERIALIZED (
+    SELECT k.product_id, k.product_version, k.classification, k.term, r.component, coalesce(
         (SELECT a.gl_account_id FROM product_version_account a
-          WHERE a.product_id = pv.product_id AND a.version = pv.version AND a.role = 'loan_portfolio'
-            AND a.classification = 'healthy' AND a.term = 'short'),
+          WHERE a.product_id = k.product_id AND a.version = k.product_version AND a.role = r.role
+            AND a.classification = k.classification AND a.term = k.term),
         (SELECT a.gl_account_id FROM product_version_account a
-          WHERE a.product_id = pv.product_id AND a.version = pv.version AND a.role = 'loan_portfolio'
+          WHERE a.product_id = k.product_id AND a.version = k.product_version AND a.role = r.role
             AND a.classification IS NULL AND a.payment_type_id IS NULL AND a.charge_id IS NULL)) AS account_id
-      FROM product_version pv JOIN product p ON p.id = pv.product_id
-     WHERE p.kind = 'loan' AND pv.accounting_rule <> 'none'
+      FROM (SELECT DISTINCT product_id, product_version, classification, term, accounting_rule FROM booked) k
+     CROSS JOIN roles r
+     WHERE r.component = 'principal' OR k.accounting_rule IN ('accrual_periodic', 'accrual_upfront')
 ), sub AS (
-    SELECT pf.account_id, t.currency,
-           sum(CASE WHEN t.kind IN ('repayment', 'disbursement_reversal') THEN -t.principal ELSE t.principal END) AS amount,
-           array_agg(DISTINCT l.product_id ORDER BY l.product_id) AS product_ids,
-           count(DISTINCT l.id) AS loans
+    SELECT t.loan_id, t.currency, {_signed("principal")} AS principal, {_signed("interest")} AS interest,
+           {_signed("fee")} AS fee, {_signed("penalty")} AS penalty
       FROM loan_transaction t
-      JOIN loan l ON l.id = t.loan_id
-      JOIN portfolio pf ON pf.product_id = l.product_id AND pf.version = l.product_version
-     GROUP BY pf.account_id, t.currency
-), gl AS (
-    SELECT b.account_id, b.currency, b.debit_total - b.credit_total AS amount
-      FROM account_balance b
-     WHERE b.account_id IN (SELECT account_id FROM portfolio)
+     WHERE t.loan_id IN (SELECT loan_id FROM booked)
+     GROUP BY t.loan_id, t.currency
+), expected AS (
+    SELECT b.loan_id, b.product_id, b.classification, b.term, a.account_id, s.currency,
+           string_agg(a.component, '+' ORDER BY a.component) AS components,
+           sum(CASE a.component WHEN 'principal' THEN s.principal WHEN 'interest' THEN s.interest
+                                WHEN 'fee' THEN s.fee ELSE s.penalty END) AS subledger
+      FROM booked b
+      JOIN accounts a ON a.product_id = b.product_id AND a.product_version = b.product_version
+                     AND a.classification = b.classification AND a.term = b.term
+      JOIN sub s ON s.loan_id = b.loan_id
+     WHERE a.account_id IS NOT NULL
+     GROUP BY b.loan_id, b.product_id, b.classification, b.term, a.account_id, s.currency
+), posted AS (
+    SELECT t.loan_id, jl.account_id, jl.currency,
+           sum(CASE jl.side WHEN 'D' THEN jl.amount ELSE -jl.amount END) AS amount
+      FROM loan_transaction t
+      JOIN journal_line jl ON jl.entry_id = t.journal_entry_id
+     WHERE jl.account_id IN (SELECT account_id FROM accounts WHERE account_id IS NOT NULL)
+       AND t.loan_id IN (SELECT loan_id FROM booked)
+     GROUP BY t.loan_id, jl.account_id, jl.currency
+), per_loan AS (
+    SELECT coalesce(e.loan_id, p.loan_id) AS loan_id, coalesce(e.account_id, p.account_id) AS account_id,
+           coalesce(e.currency, p.currency) AS currency, e.product_id, e.classification, e.term, e.components,
+           coalesce(e.subledger, 0) AS subledger, coalesce(p.amount, 0) AS general_ledger
+      FROM expected e
+      FULL JOIN posted p ON p.loan_id = e.loan_id AND p.account_id = e.account_id AND p.currency = e.currency
 )
-SELECT a.code AS account_code, COALESCE(sub.currency, gl.currency) AS currency,
-       COALESCE(sub.product_ids, '{}') AS product_ids, COALESCE(sub.loans, 0) AS loans,
-       COALESCE(sub.amount, 0) AS subledger, COALESCE(gl.amount, 0) AS general_ledger,
-       COALESCE(gl.amount, 0) - COALESCE(sub.amount, 0) AS difference
-  FROM sub FULL JOIN gl ON gl.account_id = sub.account_id AND gl.currency = sub.currency
-  JOIN gl_account a ON a.id = COALESCE(sub.account_id, gl.account_id)
+"""
+"""One row per loan, GL account and currency: the loan's sub-ledger on the account (components
+it holds, e.g. ``principal``) next to the lines of the loan's own entries on it. A row without
+components is an account of the loans' mappings that this loan's entries touched although
+its booking does not put anything there (it must net to zero)."""
+
+_EXCLUSIVE = f"""
+NOT EXISTS (SELECT 1 FROM product_version_account m JOIN product p ON p.id = m.product_id
+             WHERE m.gl_account_id = {{account}} AND (p.kind <> 'loan' OR m.role NOT IN ({_ROLE_NAMES})))
+AND NOT EXISTS (SELECT 1 FROM payment_type pt WHERE pt.gl_account_id = {{account}})
 """
 
-PORTFOLIO_RECONCILIATION_SQL: Final = _PORTFOLIO_ACCOUNTS + " ORDER BY a.code, 2"
+ACCOUNTS_SQL: Final = PER_LOAN_SQL + f""", on_accounts AS (
+    SELECT account_id, currency, sum(subledger) AS subledger, sum(general_ledger) AS loan_entries,
+           count(DISTINCT loan_id) FILTER (WHERE components IS NOT NULL) AS loans
+      FROM per_loan GROUP BY account_id, currency
+)
+SELECT a.code AS account_code, o.currency, o.loans, o.subledger, o.loan_entries,
+       coalesce(b.debit_total - b.credit_total, 0) AS general_ledger,
+       ({_EXCLUSIVE.format(account="o.account_id")}) AS exclusive
+  FROM on_accounts o
+  JOIN gl_account a ON a.id = o.account_id
+  LEFT JOIN account_balance b ON b.account_id = o.account_id AND b.currency = o.currency
+ ORDER BY a.code, o.currency
+"""
+
+PRODUCTS_SQL: Final = PER_LOAN_SQL + """
+SELECT r.product_id, p.name AS product_name, r.currency, r.classification, r.term, r.components,
+       a.code AS account_code, count(*) AS loans, sum(r.subledger) AS subledger,
+       sum(r.general_ledger) AS general_ledger
+  FROM per_loan r
+  JOIN loan l ON l.id = r.loan_id
+  JOIN product p ON p.id = l.product_id
+  JOIN gl_account a ON a.id = r.account_id
+ GROUP BY r.product_id, p.name, r.currency, r.classification, r.term, r.components, a.code
+ ORDER BY p.name, r.product_id, r.currency, r.classification, r.term, r.components NULLS LAST, a.code
+"""
 
 VERIFY_QUERIES: Final[tuple[tuple[str, str], ...]] = (
-    ("loan-portfolio-equals-gl",
-     "SELECT 'portfolio account ' || account_code || ' (' || currency || '): loans ' || subledger::text "
-     "|| ', general ledger ' || general_ledger::text AS detail, account_code FROM (" + _PORTFOLIO_ACCOUNTS
-     + ") r WHERE difference <> 0"),
-    ("loan-transaction-has-its-entry",
-     "SELECT 'loan ' || t.loan_id || ' transaction ' || t.sequence_number || ' has no journal entry' AS detail, "
-     "NULL::text AS account_code FROM loan_transaction t JOIN loan l ON l.id = t.loan_id "
-     "JOIN product_version pv ON pv.product_id = l.product_id AND pv.version = l.product_version "
-     "WHERE t.journal_entry_id IS NULL AND pv.accounting_rule <> 'none'"),
+    ("loan-transaction-has-its-entry", """
+SELECT 'loan ' || t.loan_id || ' transaction ' || t.sequence_number || ' (' || t.kind || ') '
+       || CASE WHEN t.journal_entry_id IS NULL THEN 'has no journal entry'
+               WHEN e.id IS NULL THEN 'names entry ' || t.journal_entry_id || ', which is not in the journal'
+               ELSE 'names entry ' || t.journal_entry_id || ', recorded for ' || coalesce(e.source_type, '?') || ' '
+                    || coalesce(e.source_id, '?') END AS detail,
+       t.journal_entry_id::text AS entry_id, NULL::text AS account_code
+  FROM loan_transaction t
+  JOIN loan l ON l.id = t.loan_id
+  JOIN product_version pv ON pv.product_id = l.product_id AND pv.version = l.product_version
+  LEFT JOIN loan_transaction o ON o.id = t.reverses_transaction_id
+  LEFT JOIN journal_entry e ON e.id = t.journal_entry_id
+ WHERE pv.accounting_rule <> 'none' AND (
+       (t.journal_entry_id IS NULL AND (t.kind IN ('disbursement', 'repayment') OR o.journal_entry_id IS NOT NULL
+                                        OR (t.kind IN ('charge', 'waiver') AND pv.accounting_rule <> 'cash')))
+       OR (t.journal_entry_id IS NOT NULL AND (e.id IS NULL OR e.source_type IS DISTINCT FROM 'loan-transaction'
+           OR e.source_id IS DISTINCT FROM t.loan_id || '/' || coalesce(o.sequence_number, t.sequence_number))))
+ ORDER BY t.loan_id, t.sequence_number LIMIT 10
+"""),
+    ("loan-entry-used-once", """
+SELECT 'entry ' || t.journal_entry_id || ' is named by ' || count(*) || ' loan transactions' AS detail,
+       t.journal_entry_id::text AS entry_id, NULL::text AS account_code
+  FROM loan_transaction t WHERE t.journal_entry_id IS NOT NULL
+ GROUP BY t.journal_entry_id HAVING count(*) > 1 LIMIT 10
+"""),
+    ("loan-subledger-equals-journal", PER_LOAN_SQL + """
+SELECT 'loan ' || r.loan_id || ' on ' || a.code || ' (' || r.currency || ', ' || coalesce(r.components, 'nothing booked')
+       || '): transactions ' || r.subledger::text || ', lines of its entries ' || r.general_ledger::text AS detail,
+       NULL::text AS entry_id, a.code AS account_code
+  FROM per_loan r JOIN gl_account a ON a.id = r.account_id
+ WHERE r.subledger <> r.general_ledger
+ ORDER BY r.loan_id, a.code LIMIT 10
+"""),
+    ("loan-portfolio-equals-gl", "SELECT 'loan account ' || account_code || ' (' || currency || '): loans ' "
+     "|| subledger::text || ', general ledger ' || general_ledger::text AS detail, NULL::text AS entry_id, "
+     "account_code FROM (" + ACCOUNTS_SQL + ") r WHERE exclusive AND subledger <> general_ledger LIMIT 10"),
 )
-"""(check name, SQL answering one row per problem with `detail` and `account_code`), for
-`grandlivre verify` (servicing/verification.py) to run in its snapshot."""
+"""(check name, SQL answering one row per problem with `detail`, `entry_id` and `account_code`),
+run by `grandlivre verify` (servicing/verification.py) in its snapshot."""
 
+
+def _plain(value: Decimal) -> Decimal:
+    return value.quantize(Decimal(1)) if value == value.to_integral_value() else value.normalize()
+
+
+class LoanReconciliationRow(msgspec.Struct, frozen=True, kw_only=True):
+    """Loans of one product, currency, booked classification and term bucket, on one account."""
+
+    product_id: int
+    product_name: str
+    currency: str
+    classification: str | None
+    term: str | None
+    component: str
+    """principal, interest, fee or penalty (joined by + when a product maps two on one account);
+    ``unbooked`` for lines the loans' entries left on an account where nothing of theirs is booked."""
+    account_code: str
+    loans: int
+    subledger: Decimal
+    general_ledger: Decimal
+    """The lines of these loans' own entries on the account."""
+    difference: Decimal
+
+
+class LoanAccountRow(msgspec.Struct, frozen=True, kw_only=True):
+    """One GL account holding loan balances: the loans on it next to its balance."""
+
+    account_code: str
+    currency: str
+    loans: int
+    subledger: Decimal
+    general_ledger: Decimal
+    """The account's balance (every posting on it)."""
+    exclusive: bool
+    """Used by loans alone; when false, other postings belong there and no difference is computed."""
+    difference: Decimal | None
+
+
+class LoanReconciliation(msgspec.Struct, frozen=True, kw_only=True):
+    balanced: bool
+    """No difference in any row or on any account used by loans alone."""
+    rows: tuple[LoanReconciliationRow, ...]
+    accounts: tuple[LoanAccountRow, ...]
+
+
+async def loan_reconciliation(uow: UnitOfWork) -> LoanReconciliation:
+    async with uow:
+        products = (await uow.session.execute(text(PRODUCTS_SQL))).all()
+        accounts = (await uow.session.execute(text(ACCOUNTS_SQL))).all()
+    rows = tuple(LoanReconciliationRow(
+        product_id=r.product_id, product_name=r.product_name, currency=r.currency.strip(),
+        classification=r.classification, term=r.term, component=r.components or "unbooked",
+        account_code=r.account_code, loans=r.loans, subledger=_plain(r.subledger),
+        general_ledger=_plain(r.general_ledger), difference=_plain(r.general_ledger - r.subledger))
+        for r in products if r.product_id is not None or r.general_ledger != 0)
+    orphans = [r for r in products if r.product_id is None and r.general_ledger != 0]
+    account_rows = tuple(LoanAccountRow(
+        account_code=r.account_code, currency=r.currency.strip(), loans=r.loans, subledger=_plain(r.subledger),
+        general_ledger=_plain(r.general_ledger), exclusive=r.exclusive,
+        difference=_plain(r.general_ledger - r.subledger) if r.exclusive else None) for r in accounts)
+    balanced = (not orphans and all(row.difference == 0 for row in rows)
+                and all(not a.difference for a in account_rows))
+    return LoanReconciliation(balanced=balanced, rows=rows, accounts=account_rows)
+
+
+RECONCILIATION_CSV: Final = ("section", "product_id", "product_name", "currency", "classification", "term",
+                             "component", "account_code", "loans", "subledger", "general_ledger", "difference",
+                             "exclusive")
+
+
+def reconciliation_rows(report: LoanReconciliation) -> list[tuple[Any, ...]]:
+    """The CSV rows: one per product row, then one per account."""
+    out: list[tuple[Any, ...]] = [
+        ("product", r.product_id, r.product_name, r.currency, r.classification, r.term, r.component, r.account_code,
+         r.loans, r.subledger, r.general_ledger, r.difference, None) for r in report.rows]
+    out += [("account", None, None, a.currency, None, None, None, a.account_code, a.loans, a.subledger,
+             a.general_ledger, a.difference, a.exclusive) for a in report.accounts]
+    return out
+
+
+# --------------------------------------------------------------------------- the earlier, narrower reports
 
 class PortfolioReconciliationRow(msgspec.Struct, frozen=True, kw_only=True):
     account_code: str
@@ -83,40 +282,27 @@ class PortfolioReconciliationRow(msgspec.Struct, frozen=True, kw_only=True):
     difference: Decimal
 
 
-def _plain(value: Decimal) -> Decimal:
-    return value.quantize(Decimal(1)) if value == value.to_integral_value() else value.normalize()
-
-
 async def portfolio_reconciliation(uow: UnitOfWork) -> list[PortfolioReconciliationRow]:
+    """Per portfolio account and currency: the loans' principal outstanding next to the
+    account's balance (the principal rows of `loan_reconciliation`, by account)."""
+    sql = PER_LOAN_SQL + """
+SELECT a.code AS account_code, r.currency, array_agg(DISTINCT r.product_id ORDER BY r.product_id) AS product_ids,
+       count(DISTINCT r.loan_id) AS loans, sum(r.subledger) AS subledger,
+       coalesce((SELECT b.debit_total - b.credit_total FROM account_balance b
+                  WHERE b.account_id = r.account_id AND b.currency = r.currency), 0) AS general_ledger
+  FROM per_loan r JOIN gl_account a ON a.id = r.account_id
+ WHERE r.components LIKE '%principal%'
+ GROUP BY a.code, r.account_id, r.currency ORDER BY a.code, r.currency"""
     async with uow:
-        rows = (await uow.session.execute(text(PORTFOLIO_RECONCILIATION_SQL))).all()
+        found = (await uow.session.execute(text(sql))).all()
     return [PortfolioReconciliationRow(
         account_code=r.account_code, currency=r.currency.strip(), product_ids=tuple(r.product_ids), loans=r.loans,
-        subledger=_plain(r.subledger), general_ledger=_plain(r.general_ledger), difference=_plain(r.difference))
-        for r in rows]
-
-
-_RECEIVABLES = """
-SELECT l.product_id, l.product_version, t.currency,
-       sum(CASE t.kind WHEN 'disbursement' THEN t.interest WHEN 'repayment_reversal' THEN t.interest
-                       WHEN 'disbursement_reversal' THEN -t.interest WHEN 'repayment' THEN -t.interest
-                       WHEN 'waiver' THEN -t.interest ELSE 0 END) AS interest,
-       sum(CASE t.kind WHEN 'charge' THEN t.fee WHEN 'repayment_reversal' THEN t.fee
-                       WHEN 'repayment' THEN -t.fee WHEN 'waiver' THEN -t.fee ELSE 0 END) AS fee,
-       sum(CASE t.kind WHEN 'charge' THEN t.penalty WHEN 'repayment_reversal' THEN t.penalty
-                       WHEN 'repayment' THEN -t.penalty WHEN 'waiver' THEN -t.penalty ELSE 0 END) AS penalty
-  FROM loan_transaction t
-  JOIN loan l ON l.id = t.loan_id
-  JOIN product_version pv ON pv.product_id = l.product_id AND pv.version = l.product_version
- WHERE pv.accounting_rule IN ('accrual_periodic', 'accrual_upfront')
- GROUP BY l.product_id, l.product_version, t.currency
-"""
-_RECEIVABLE_ROLES: Final = (("interest", AccountingRole.INTEREST_RECEIVABLE), ("fee", AccountingRole.FEES_RECEIVABLE),
-                            ("penalty", AccountingRole.PENALTIES_RECEIVABLE))
+        subledger=_plain(r.subledger), general_ledger=_plain(r.general_ledger),
+        difference=_plain(r.general_ledger - r.subledger)) for r in found]
 
 
 class ReceivableReconciliationRow(msgspec.Struct, frozen=True, kw_only=True):
-    role: AccountingRole
+    role: str
     account_code: str
     currency: str
     subledger: Decimal
@@ -125,30 +311,19 @@ class ReceivableReconciliationRow(msgspec.Struct, frozen=True, kw_only=True):
 
 
 async def receivables_reconciliation(uow: UnitOfWork) -> list[ReceivableReconciliationRow]:
-    """Under accrual rules: interest, fees and penalties receivable of the loans (recognised at
-    disbursement under upfront accrual or when charged, less what was paid or waived) next to
-    the GL accounts the products map for them. Accounts shared by products are summed."""
-    from servicing.loans.applications import get_product_in
-
-    totals: dict[tuple[AccountingRole, str, str], Decimal] = {}
+    """Under accrual rules: interest, fees and penalties receivable of the loans next to the
+    balances of the accounts the products map for them (accounts shared by products summed)."""
+    roles = dict(RECONCILED_ROLES)
+    sql = PER_LOAN_SQL + """
+SELECT a.code AS account_code, r.currency, r.components, sum(r.subledger) AS subledger,
+       coalesce((SELECT b.debit_total - b.credit_total FROM account_balance b
+                  WHERE b.account_id = r.account_id AND b.currency = r.currency), 0) AS general_ledger
+  FROM per_loan r JOIN gl_account a ON a.id = r.account_id
+ WHERE r.components IS NOT NULL AND r.components NOT LIKE '%principal%'
+ GROUP BY a.code, r.account_id, r.currency, r.components ORDER BY a.code, r.currency"""
     async with uow:
-        rows = (await uow.session.execute(text(_RECEIVABLES))).all()
-        for row in rows:
-            product = await get_product_in(uow, row.product_id, row.product_version)
-            currency = row.currency.strip()
-            event = ProductEvent(kind=EventKind.REPAYMENT, currency=currency, parts=())
-            for column, role in _RECEIVABLE_ROLES:
-                code = resolve_account(product.accounting, role, event=event, charge_id=None,
-                                       classification=LoanClassification.HEALTHY)
-                key = (role, code, currency)
-                totals[key] = totals.get(key, Decimal(0)) + getattr(row, column)
-        found = (await uow.session.execute(text(
-            "SELECT a.code, b.currency, b.debit_total, b.credit_total FROM account_balance b "
-            "JOIN gl_account a ON a.id = b.account_id WHERE a.code = ANY(:codes)"),
-            {"codes": sorted({code for _role, code, _c in totals})})).all()
-    balances = {(code, currency.strip()): debit - credit for code, currency, debit, credit in found}
+        found = (await uow.session.execute(text(sql))).all()
     return [ReceivableReconciliationRow(
-        role=role, account_code=code, currency=currency, subledger=_plain(amount),
-        general_ledger=_plain(balances.get((code, currency), Decimal(0))),
-        difference=_plain(balances.get((code, currency), Decimal(0)) - amount))
-        for (role, code, currency), amount in sorted(totals.items())]
+        role="+".join(roles[c] for c in r.components.split("+")), account_code=r.account_code,
+        currency=r.currency.strip(), subledger=_plain(r.subledger), general_ledger=_plain(r.general_ledger),
+        difference=_plain(r.general_ledger - r.subledger)) for r in found]

@@ -135,7 +135,8 @@ def demo_products(refs: DemoReferences) -> list[Settings]:
         currency="XOF", fund_source_id=refs.own_funds_id, in_multiples_of=D(5), instalment_in_multiples_of=D(25),
         principal=AmountRange(minimum=D(100_000), default=D(500_000), maximum=D(2_000_000)),
         repayment_count=CountRange(minimum=6, default=9, maximum=12),
-        interest_rate_percent=AmountRange(minimum=D(18), default=D(20), maximum=D(24)),
+        # Flat rates: the TEG is about 1.6 times the flat rate; 13 % keeps it under the 24 % usury cap.
+        interest_rate_percent=AmountRange(minimum=D(10), default=D(12), maximum=D(13)),
         interest_method=InterestMethod.FLAT, amortization_method=AmortizationMethod.EQUAL_INSTALMENTS,
         grace_on_principal_periods=3, days_to_arrears=1, days_to_npa=90, arrears_tolerance_amount=D(500),
         guarantees=Guarantees(mandatory_percent=D(20), own_funds_min_percent=D(10)),
@@ -167,7 +168,8 @@ def demo_products(refs: DemoReferences) -> list[Settings]:
         in_multiples_of=D(5),
         principal=AmountRange(minimum=D(50_000), default=D(150_000), maximum=D(500_000)),
         repayment_count=CountRange(minimum=8, default=12, maximum=24),
-        interest_rate_percent=AmountRange(minimum=D(18), default=D(24), maximum=D(24)),
+        # Flat, every two weeks, with the file fee: 8 % flat is a TEG of about 22 % (usury cap 24 %).
+        interest_rate_percent=AmountRange(minimum=D(6), default=D(7), maximum=D(8)),
         repayment_every=2, repayment_frequency_unit=RepaymentFrequencyUnit.WEEKS,
         interest_method=InterestMethod.FLAT, days_to_arrears=1, days_to_npa=90,
         mandatory_savings=MandatorySavings(basis=RateOrFlat.RATE, rate_percent=D(10)),

@@ -45,6 +45,8 @@ class LoanRow(Base):
     submitted_by: Mapped[str | None] = mapped_column(String(100))
     updated_at: Mapped[datetime] = mapped_column(TimestampTZ, server_default=func.now())
     updated_by: Mapped[str] = mapped_column(String(100))
+    booked_classification: Mapped[str] = mapped_column(String(20), server_default="healthy")
+    term_bucket: Mapped[str | None] = mapped_column(String(10))
 
 
 class LoanGuarantorRow(Base):
@@ -73,6 +75,7 @@ class LoanDecisionRow(Base):
 
 class LoanTransactionRow(Base):
     __tablename__ = "loan_transaction"
+    __mapper_args__ = {"eager_defaults": True}  # noqa: RUF012  (created_at and the id come back with the INSERT)
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     loan_id: Mapped[int] = mapped_column(ForeignKey("loan.id"))
     sequence_number: Mapped[int] = mapped_column(Integer)
