@@ -24,7 +24,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from decimal import Decimal
-from typing import Final
 
 import msgspec
 
@@ -33,24 +32,12 @@ from products.posting_rules import Component, EventKind
 from products.reference.model import BucketKind, DelinquencyBucket, LoanState
 from products.reference.validation import bucket_for
 
-SHORT_TERM_MONTHS_MAX: Final = 24
-MEDIUM_TERM_MONTHS_MAX: Final = 120
-
 
 def grid_kind(*, overdraft: bool, rescheduled: bool) -> BucketKind:
     """Which grid ages the loan: a rescheduled loan stays on the rescheduled grid for life."""
     if rescheduled:
         return BucketKind.RESCHEDULED_LOAN
     return BucketKind.OVERDRAFT if overdraft else BucketKind.LOAN
-
-
-def term_bucket(term_months: int, *, short_max: int = SHORT_TERM_MONTHS_MAX,
-                medium_max: int = MEDIUM_TERM_MONTHS_MAX) -> TermBucket:
-    """Short, medium or long term from the loan's contractual duration."""
-    assert 0 < short_max < medium_max, (short_max, medium_max)
-    if term_months <= short_max:
-        return TermBucket.SHORT
-    return TermBucket.MEDIUM if term_months <= medium_max else TermBucket.LONG
 
 
 class LoanGrade(msgspec.Struct, frozen=True, kw_only=True):

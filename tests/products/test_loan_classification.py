@@ -9,7 +9,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from products.events import LoanClassification, TermBucket
-from products.loans.classification import decide_class, grade, grid_kind, term_bucket
+from products.loans.booking import TermBuckets, term_bucket
+from products.loans.classification import decide_class, grade, grid_kind
 from products.posting_rules import AccountingRule
 from products.reference.model import BucketKind, DelinquencyBucket, LoanState
 from products.reference.validation import validate_bucket_grid
@@ -51,9 +52,10 @@ def test_grid_and_term() -> None:
     assert grid_kind(overdraft=False, rescheduled=False) is BucketKind.LOAN
     assert grid_kind(overdraft=True, rescheduled=False) is BucketKind.OVERDRAFT
     assert grid_kind(overdraft=True, rescheduled=True) is BucketKind.RESCHEDULED_LOAN
-    assert [term_bucket(m) for m in (1, 24, 25, 120, 121)] == [
+    assert [term_bucket(m, TermBuckets()) for m in (1, 24, 25, 120, 121)] == [
         TermBucket.SHORT, TermBucket.SHORT, TermBucket.MEDIUM, TermBucket.MEDIUM, TermBucket.LONG]
-    assert term_bucket(12, short_max=6, medium_max=36) is TermBucket.MEDIUM
+    limits = TermBuckets(short_term_months_max=6, medium_term_months_max=36)
+    assert term_bucket(12, limits) is TermBucket.MEDIUM
 
 
 def test_declassification_moves_the_whole_outstanding() -> None:
