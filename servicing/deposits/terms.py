@@ -112,7 +112,8 @@ class AccountRules(msgspec.Struct, frozen=True, kw_only=True):
         return BalanceRules(minimum_balance=self.minimum_balance, overdraft_limit=self.overdraft_limit)
 
 
-_cache: dict[tuple[int, int], ProductTerms] = {}
+_cache: dict[tuple[str, int, int], ProductTerms] = {}
+"""Per database (the URL) and product version: one process may serve several databases."""
 
 _VERSION = text("""
 SELECT p.kind, v.settings,
@@ -135,7 +136,8 @@ def _plain(value: object) -> Decimal:
 
 async def product_terms(session: AsyncSession, product_id: int, version: int) -> ProductTerms:
     """The terms of a deposit product version (cached: versions are immutable)."""
-    cached = _cache.get((product_id, version))
+    key = (str(session.bind.url), product_id, version)
+    cached = _cache.get(key)
     if cached is not None:
         return cached
     row = (await session.execute(_VERSION, {"product_id": product_id, "version": version})).one_or_none()
@@ -154,7 +156,7 @@ async def product_terms(session: AsyncSession, product_id: int, version: int) ->
     terms = ProductTerms(product_id=product_id, version=version, product=product, fee_charges=tuple(fees),
                          payment_type_accounts={int(k): v for k, v in row.payment_accounts.items()})
     if len(_cache) < CACHED_VERSIONS_MAX:
-        _cache[(product_id, version)] = terms
+        _cache[key] = terms
     return terms
 
 
