@@ -478,6 +478,7 @@ def project_interest(
     carry: InterestCarry | None = None,
     *,
     pay_out_interest: bool = False,
+    withholding_tax_percent: Decimal = _ZERO,
 ) -> InterestProjection:
     """Interest posting period by posting period over ``period``, crediting each posting.
 
@@ -489,11 +490,15 @@ def project_interest(
     With ``pay_out_interest`` each credited amount is transferred out the next day (a term
     deposit that pays its interest to the client's current account): it leaves the base
     the day it would have joined it, so interest does not compound across postings.
+
+    With ``withholding_tax_percent`` the tax withheld on each posting (`withholding_tax`)
+    leaves the account with it: only the net interest joins the base from the next day.
     """
-    _checked_rounder(settings)
+    rounder = _checked_rounder(settings)
     with decimal.localcontext(_CALCULATION_CONTEXT):
         return _project_interest(
-            list(transactions), settings, period, carry or InterestCarry(), pay_out_interest=pay_out_interest
+            list(transactions), settings, period, carry or InterestCarry(), pay_out_interest=pay_out_interest,
+            tax_percent=withholding_tax_percent, rounder=rounder,
         )
 
 
@@ -504,6 +509,8 @@ def _project_interest(
     carry_in: InterestCarry,
     *,
     pay_out_interest: bool,
+    tax_percent: Decimal,
+    rounder: Rounder,
 ) -> InterestProjection:
     results: list[PeriodInterest] = []
     for posting_period in posting_periods(period, settings.posting, settings.anchor):
@@ -519,11 +526,18 @@ def _project_interest(
                     kind=TransactionKind.INTEREST, amount=result.earned_posted, value_date=last_day
                 )
             )
-            if pay_out_interest:
+            tax = withholding_tax(result.earned_posted, tax_percent, rounder) if tax_percent else _ZERO
+            if tax > 0:  # withheld with the posting: leaves the base the day the interest joins it
+                history.append(
+                    AccountTransaction(
+                        kind=TransactionKind.WITHHOLDING_TAX, amount=tax, value_date=last_day + _ONE_DAY
+                    )
+                )
+            if pay_out_interest and result.earned_posted > tax:
                 paid_on = last_day + _ONE_DAY
                 history.append(
                     AccountTransaction(
-                        kind=TransactionKind.WITHDRAWAL, amount=result.earned_posted, value_date=paid_on
+                        kind=TransactionKind.WITHDRAWAL, amount=result.earned_posted - tax, value_date=paid_on
                     )
                 )
         if result.charged_posted > 0:
