@@ -611,6 +611,26 @@ def interest_from_balance_days(
         return _settle(period, carry_in, (step,), rounder)
 
 
+def credit_interest_of_constant_balance(
+    balance: Decimal, days: int, *, rate_percent: Decimal, year_days: int, carry_earned: Decimal, rounder: Rounder
+) -> tuple[Decimal, Decimal, Decimal]:
+    """(exact, posted, carry out) of a single-window period's credit interest: the arithmetic of
+    `interest_from_balance_days` for an account that is never overdrawn (a term deposit), without
+    building the working, for a balance constant over the period's ``days`` (the base is the
+    balance plus the carry, as in `interest_for_period`). The
+    same operations in the same 60-digit context, so the same amounts to the last digit (a
+    property test checks it); a run over 100,000 deposits calls it once each."""
+    with decimal.localcontext(_CALCULATION_CONTEXT):
+        base = balance + carry_earned
+        if base > 0:
+            exact = (base * days * rate_percent / (_HUNDRED * year_days)).quantize(EXACT_QUANTUM)
+        else:
+            exact = _ZERO.quantize(EXACT_QUANTUM)
+        owed = carry_earned + exact
+        posted = _posted(owed, rounder)
+        return exact, posted, owed - posted
+
+
 def posting_period_ending_on(day: date, settings: InterestSettings, activated_on: date) -> Period | None:
     """The posting period that ends on ``day``, from the account's activation at the earliest.
 

@@ -23,10 +23,9 @@ from products.deposits.interest import (
     BalanceSegment,
     CalculationMethod,
     InterestCarry,
-    InterestSettings,
     PeriodInterest,
+    credit_interest_of_constant_balance,
     interest_for_period,
-    interest_from_balance_days,
     is_single_window,
     project_interest,
     withholding_tax,
@@ -37,6 +36,7 @@ from products.deposits.periods import (
     DaysInYear,
     Period,
     PostingPeriod,
+    days_in_year_on,
     period_containing,
 )
 from products.deposits.term import MonthEndRule, Term, TermUnit, maturity_date
@@ -174,37 +174,77 @@ class Posting(msgspec.Struct, frozen=True, kw_only=True):
 def postings_due(terms: TermDepositTerms, state: PostingState, *, through: date,
                  tax_percent_on: Callable[[date], Decimal] | None = None) -> list[Posting]:
     """The interest of every posting period after ``state`` ending on or before ``through``
-    (the last ends the day before maturity), in closed form.
+    (the last ends the day before maturity), in closed form: see `TermSchedule.postings_due`."""
+    return TermSchedule(terms).postings_due(state, through=through, tax_percent_on=tax_percent_on)
 
-    Between postings a term deposit's balance is constant, so a period's interest depends only
-    on the balance, the carry and the period: one multiplication when the period is a single
-    compounding window (`is_single_window`: compounding at the posting period), otherwise the
-    core's per-window walk over one balance segment. Same amounts as the day-by-day projection
-    (`interest_due`) from the activation, which a property test checks; a run calls this once per
-    deposit instead of replaying the term. ``tax_percent_on(period_end)`` is the withholding tax
-    in force on the posting's value date (default: the terms' own percent); the tax leaves the
-    deposit with the posting, so the next period earns on the net.
-    """
-    settings = _settings_of(terms)
-    rounder = _rounder(terms.rounding, terms.currency)
-    last_day = _last_day(terms.activated_on, terms.term, terms.month_end_rule)
-    months = POSTING_MONTHS[terms.posting]
-    anchor = terms.activated_on if terms.periods_from_activation else None
-    first = terms.activated_on if state.posted_through is None else state.posted_through + _ONE_DAY
-    postings: list[Posting] = []
-    while first <= last_day:
-        end = last_day if months is None else min(_period_end(first, months, anchor), last_day)
-        if end > through:
-            break
-        period = Period(first_day=first, last_day=end)
-        result = _period_interest(settings, period, state.balance, state.carry)
-        gross = result.earned_posted
-        percent = terms.withholding_tax_percent if tax_percent_on is None else tax_percent_on(end)
-        tax = withholding_tax(gross, percent, rounder) if percent else rounder.zero()
-        state = PostingState(posted_through=end, balance=state.balance + gross - tax, carry=result.carry_out)
-        postings.append(Posting(period=period, gross=gross, tax=tax, net=gross - tax, after=state))
-        first = end + _ONE_DAY
-    return postings
+
+class TermSchedule:
+    """A term's settings compiled once for many posting computations (a run shares one between
+    every deposit of the same product version, rate, start and term: the principal is not used,
+    ``state.balance`` is what earns)."""
+
+    __slots__ = ("_windows", "anchor", "last_day", "months", "rounder", "settings", "terms")
+
+    def __init__(self, terms: TermDepositTerms) -> None:
+        self.terms = terms
+        self.settings = interest_settings(terms)
+        self.rounder = _rounder(terms.rounding, terms.currency)
+        self.last_day = _last_day(terms.activated_on, terms.term, terms.month_end_rule)
+        self.months = POSTING_MONTHS[terms.posting]
+        self.anchor = terms.activated_on if terms.periods_from_activation else None
+        self._windows: dict[tuple[date, date], tuple[Decimal, int] | None] = {}
+
+    def _window(self, period: Period) -> tuple[Decimal, int] | None:
+        """(rate, days in the year) when the period is one compounding window at one rate
+        (`is_single_window`), else None."""
+        key = (period.first_day, period.last_day)
+        if key not in self._windows:
+            settings = self.settings
+            self._windows[key] = (
+                (settings.rate.rate_on(period.first_day), days_in_year_on(period.first_day, settings.days_in_year))
+                if is_single_window(settings, period) else None)
+        return self._windows[key]
+
+    def postings_due(self, state: PostingState, *, through: date,
+                     tax_percent_on: Callable[[date], Decimal] | None = None) -> list[Posting]:
+        """The interest of every posting period after ``state`` ending on or before ``through``
+        (the last ends the day before maturity).
+
+        Between postings a term deposit's balance is constant, so a period's interest depends
+        only on the balance, the carry and the period: one multiplication when the period is a
+        single compounding window (compounding at the posting period), otherwise the core's
+        per-window walk over one balance segment. Same amounts as the day-by-day projection
+        (`interest_due`) from the activation, which a property test checks; a run calls this
+        once per deposit instead of replaying the term. ``tax_percent_on(period_end)`` is the
+        withholding tax in force on the posting's value date (default: the terms' own percent);
+        the tax leaves the deposit with the posting, so the next period earns on the net.
+        """
+        terms, rounder, last_day, months = self.terms, self.rounder, self.last_day, self.months
+        first = terms.activated_on if state.posted_through is None else state.posted_through + _ONE_DAY
+        balance, carry = state.balance, state.carry
+        postings: list[Posting] = []
+        while first <= last_day:
+            end = last_day if months is None else min(_period_end(first, months, self.anchor), last_day)
+            if end > through:
+                break
+            period = Period(first_day=first, last_day=end)
+            window = self._window(period)
+            if window is not None:
+                _exact, gross, carried = credit_interest_of_constant_balance(
+                    balance, period.days, rate_percent=window[0], year_days=window[1],
+                    carry_earned=carry.earned, rounder=rounder)
+                carry = InterestCarry(earned=carried)
+            else:
+                result = interest_for_period((BalanceSegment(first_day=first, last_day=end, balance=balance),),
+                                             self.settings, period, carry)
+                gross, carry = result.earned_posted, result.carry_out
+            percent = terms.withholding_tax_percent if tax_percent_on is None else tax_percent_on(end)
+            tax = withholding_tax(gross, percent, rounder) if percent else rounder.zero()
+            balance = balance + gross - tax
+            state = PostingState(posted_through=end, balance=balance, carry=carry)
+            postings.append(Posting(period=period, gross=gross, tax=tax, net=gross - tax, after=state))
+            first = end + _ONE_DAY
+        return postings
 
 
 # A run over 100,000 deposits meets a few hundred distinct dates and settings: remembered.
@@ -219,18 +259,3 @@ def _last_day(activated_on: date, term: Term, rule: MonthEndRule) -> date:
 @functools.lru_cache(maxsize=16_384)
 def _period_end(first: date, months: int, anchor: date | None) -> date:
     return period_containing(first, months, anchor).last_day
-
-
-@functools.lru_cache(maxsize=4_096)
-def _settings_of(terms: TermDepositTerms) -> InterestSettings:
-    return interest_settings(terms)
-
-
-def _period_interest(settings: InterestSettings, period: Period, balance: Decimal,
-                     carry: InterestCarry) -> PeriodInterest:
-    if is_single_window(settings, period):
-        base_days = max(balance + carry.earned - carry.charged, _ZERO) * period.days
-        return interest_from_balance_days(credit_balance_days=base_days, debit_balance_days=_ZERO,
-                                          settings=settings, period=period, carry=carry)
-    segment = BalanceSegment(first_day=period.first_day, last_day=period.last_day, balance=balance)
-    return interest_for_period((segment,), settings, period, carry)

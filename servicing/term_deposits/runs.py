@@ -43,7 +43,7 @@ from products.deposits.term_deposit import MaturityInstruction, apply_maturity_i
 from products.errors import ProductError
 from products.events import EventPart, ProductEvent
 from products.posting_rules import Component, EventKind, ProductKind
-from products.term_deposits.account import PostingState, postings_due
+from products.term_deposits.account import PostingState, TermSchedule, account_terms
 from products.term_deposits.product import (
     ClientAttribute,
     TermDepositProduct,
@@ -58,17 +58,21 @@ from servicing.term_deposits.model import AccountStatus, DepositAccountTransfers
 from servicing.term_deposits.taxes import WithholdingTax, withholding_tax
 from servicing.unit_of_work import UnitOfWork, UnitOfWorkFactory
 
-BATCH_SIZE_DEFAULT: Final = 2_000
+BATCH_SIZE_DEFAULT: Final = 5_000
 BATCH_SIZE_MAX: Final = 10_000
 BATCHES_IN_FLIGHT_MAX: Final = 2
 RUN_SOURCE_TYPE: Final = "term-deposit-run"
 _ONE_DAY: Final = timedelta(days=1)
 _ZERO: Final = Decimal(0)
 
+_INTEREST_COLUMNS: Final = """
+       a.id, a.office_id, a.currency, a.status, a.current_term, a.product_id, t.product_version, t.principal,
+       t.term_count, t.term_unit, t.rate_percent, t.starts_on, t.maturity_date"""
+_MATURITY_COLUMNS: Final = _INTEREST_COLUMNS + """,
+       a.client_id, a.maturity_instruction, a.payout_payment_type_id, a.payout_deposit_account_id,
+       a.client_attributes"""
 _LOCK: Final = """
-SELECT a.id, a.office_id, a.client_id, a.currency, a.status, a.current_term, a.maturity_instruction,
-       a.payout_payment_type_id, a.payout_deposit_account_id, a.client_attributes, a.product_id, t.product_version,
-       t.principal, t.term_count, t.term_unit, t.rate_percent, t.starts_on, t.maturity_date
+SELECT {columns}
   FROM term_deposit_account a
   JOIN term_deposit_term t ON t.account_id = a.id AND t.term_no = a.current_term
  WHERE a.id > :after AND {condition}
@@ -76,14 +80,13 @@ SELECT a.id, a.office_id, a.client_id, a.currency, a.status, a.current_term, a.m
    FOR UPDATE OF a"""
 
 _STATES: Final = text("""
-SELECT c.id, s.posted, s.net, s.last_end, s.carry
+SELECT c.id, s.last_end, s.base, s.carry
   FROM unnest(CAST(:ids AS int[]), CAST(:terms AS int[])) AS c(id, term)
-  CROSS JOIN LATERAL (
-      SELECT count(*) AS posted, coalesce(sum(x.amount - x.withholding_tax), 0) AS net,
-             max(x.period_end) AS last_end,
-             (array_agg(x.interest_carry ORDER BY x.period_end DESC))[1] AS carry
+  LEFT JOIN LATERAL (  -- the term's last interest posting: one probe of term_deposit_interest_once
+      SELECT x.period_end AS last_end, x.interest_base_after AS base, x.interest_carry AS carry
         FROM term_deposit_transaction x
-       WHERE x.account_id = c.id AND x.term_no = c.term AND x.kind = 'interest') s""")
+       WHERE x.account_id = c.id AND x.term_no = c.term AND x.kind = 'interest'
+       ORDER BY x.period_end DESC LIMIT 1) s ON true""")
 
 class _GroupKey(msgspec.Struct, frozen=True):
     office_id: int
@@ -107,18 +110,12 @@ class _Work:
 
     def __init__(self) -> None:
         self.transactions: list[td._Txn] = []
-        self.interest: dict[_GroupKey, _Totals] = {}
+        self.interest: dict[tuple[Any, ...], _Totals] = {}
         self.payouts: dict[_GroupKey, _Totals] = {}
         self.statuses: list[td._StatusChange] = []
         self.terms: list[dict[str, Any]] = []
         self.transfers: list[tuple[Any, Decimal, date]] = []
         self.amount = _ZERO
-
-    def interest_of(self, key: _GroupKey) -> _Totals:
-        totals = self.interest.get(key)
-        if totals is None:
-            totals = self.interest[key] = _Totals()
-        return totals
 
     def payout_of(self, key: _GroupKey) -> _Totals:
         totals = self.payouts.get(key)
@@ -133,36 +130,54 @@ async def _states(session: AsyncSession, rows: Sequence[Any]) -> dict[int, Any]:
     return {r.id: r for r in found}
 
 
-def _state_of(row: Any, stored: Any, terms: Any) -> PostingState:
+class _Schedules:
+    """One `TermSchedule` per product version, rate, start and term, shared by the deposits that
+    have them in common (the principal does not enter the schedule)."""
+
+    def __init__(self) -> None:
+        self._found: dict[tuple[Any, ...], TermSchedule] = {}
+
+    def of(self, row: Any, product: TermDepositProduct) -> TermSchedule:
+        key = (row.product_id, row.product_version, row.rate_percent, row.starts_on, row.term_count, row.term_unit)
+        found = self._found.get(key)
+        if found is None:
+            terms = account_terms(product, principal=Decimal(1), activated_on=row.starts_on,
+                                  term=TermLength(count=row.term_count, unit=TermUnit(row.term_unit)),
+                                  rate_percent=td._plain(row.rate_percent))
+            found = self._found[key] = TermSchedule(terms)
+        return found
+
+
+def _state_of(principal: Decimal, stored: Any, schedule: TermSchedule) -> PostingState:
     """Where the term stands; interest posted before the carry was kept (no carry on the last
     posting) is replayed from the activation, without tax as it was posted."""
-    principal = terms.principal
-    if not stored.posted:
+    if stored.last_end is None:
         return PostingState(posted_through=None, balance=principal)
-    if stored.carry is not None:
-        return PostingState(posted_through=stored.last_end, balance=principal + td._plain(stored.net),
+    if stored.carry is not None and stored.base is not None:
+        return PostingState(posted_through=stored.last_end, balance=stored.base,
                             carry=InterestCarry(earned=stored.carry))
-    replayed = postings_due(terms, PostingState(posted_through=None, balance=principal), through=stored.last_end,
-                            tax_percent_on=lambda _day: _ZERO)
+    replayed = schedule.postings_due(PostingState(posted_through=None, balance=principal), through=stored.last_end,
+                                     tax_percent_on=lambda _day: _ZERO)
     return replayed[-1].after if replayed else PostingState(posted_through=None, balance=principal)
 
 
-def _add_interest(work: _Work, row: Any, product: TermDepositProduct, state: PostingState, through: date,
+def _add_interest(work: _Work, row: Any, schedule: TermSchedule, state: PostingState, through: date,
                   tax: WithholdingTax) -> PostingState:
-    terms = td._terms_of(row, product)
-    for due in postings_due(terms, state, through=through, tax_percent_on=tax.percent_on):
+    for due in schedule.postings_due(state, through=through, tax_percent_on=tax.percent_on):
         state = due.after
         if due.gross <= 0:
             continue
-        totals = work.interest_of(_GroupKey(row.office_id, row.product_id, row.product_version, row.currency,
-                                            due.period.last_day))
+        key = (row.office_id, row.product_id, row.product_version, row.currency, due.period.last_day)
+        totals = work.interest.get(key)
+        if totals is None:
+            totals = work.interest[key] = _Totals()
         totals.gross += due.gross
         totals.tax += due.tax
         work.amount += due.gross
         work.transactions.append(td._Txn(
             account_id=row.id, term_no=row.current_term, kind=TransactionKind.INTEREST, amount=due.gross,
             value_date=due.period.last_day, period_end=due.period.last_day, entry_id=totals.entry_id,
-            withholding_tax=due.tax, interest_carry=due.after.carry.earned))
+            withholding_tax=due.tax, interest_carry=due.after.carry.earned, interest_base_after=due.after.balance))
     return state
 
 
@@ -188,7 +203,8 @@ def _entries(work: _Work, products: dict[tuple[int, int], TermDepositProduct], o
     """One entry per group (office, product version, currency, value date) from its totals: under
     accrual accounting the gross interest is accrued first (expense to interest payable)."""
     entries: list[JournalEntry] = []
-    for key, totals in work.interest.items():
+    for group, totals in work.interest.items():
+        key = _GroupKey(*group)
         product = products[(key.product_id, key.version)]
         run = f"interest:{key.product_id}/{key.version}:{on.isoformat()}"
         label = f"DAT {product.identity.short_name} : intérêts au {key.value_date:%d/%m/%Y} (arrêté du {on:%d/%m/%Y})"
@@ -222,12 +238,31 @@ async def _write(uow: UnitOfWork, work: _Work, products: dict[tuple[int, int], T
     for row, amount, value_date in work.transfers:  # payouts to deposit accounts: one transfer each
         product = products[(row.product_id, row.product_version)]
         transactions.append(await td._transfer_out(uow, row, product, amount, value_date, actor, transfers))
-    await td._insert_transactions(uow.session, transactions, actor)
+    await _copy_transactions(uow, transactions, actor)
     if work.terms:
         await _insert_terms(uow.session, work.terms, actor)
     await td._set_statuses(uow.session, work.statuses, actor)
     await td._commit(uow)
     return len(entries) + len(work.transfers)
+
+
+_COPIED_COLUMNS: Final = ("account_id", "term_no", "kind", "amount", "value_date", "period_end", "payment_type_id",
+                           "entry_id", "idempotency_key", "created_by", "withholding_tax", "interest_carry",
+                           "interest_base_after", "deposit_account_id")
+
+
+async def _copy_transactions(uow: UnitOfWork, transactions: Sequence[td._Txn], actor: str) -> None:
+    """A batch's transactions by COPY on the unit of work's own connection (same transaction):
+    a run writes tens of thousands of rows, and COPY skips encoding one array per column."""
+    if not transactions:
+        return
+    raw = await (await uow.connection()).get_raw_connection()
+    records = [(t.account_id, t.term_no, t.kind.value, t.amount, t.value_date, t.period_end, t.payment_type_id,
+                t.entry_id, t.idempotency_key, actor, t.withholding_tax, t.interest_carry, t.interest_base_after,
+                t.deposit_account_id)
+               for t in transactions]
+    await raw.driver_connection.copy_records_to_table(  # type: ignore[union-attr]
+        "term_deposit_transaction", records=records, columns=_COPIED_COLUMNS)
 
 
 async def _insert_terms(session: AsyncSession, terms: Sequence[dict[str, Any]], actor: str) -> None:
@@ -251,16 +286,20 @@ async def _insert_terms(session: AsyncSession, terms: Sequence[dict[str, Any]], 
         "starts": [t["starts_on"] for t in terms], "maturities": [t["maturity"] for t in terms], "actor": actor})
 
 
-async def _batches(uow_factory: UnitOfWorkFactory, condition: str, params: dict[str, Any], batch_size: int,
-                   work_on: Any) -> tuple[int, int, Decimal]:
+async def _batches(uow_factory: UnitOfWorkFactory, condition: str, columns: str, params: dict[str, Any],
+                   batch_size: int, work_on: Any) -> tuple[int, int, Decimal]:
     """Lock a batch, compute it, write it: while one batch is written the next is locked and
     computed (at most `BATCHES_IN_FLIGHT_MAX`, on disjoint accounts)."""
     assert 1 <= batch_size <= BATCH_SIZE_MAX, batch_size
     after, seen, booked, amount = 0, 0, 0, _ZERO
     in_flight: list[asyncio.Task[tuple[int, Decimal]]] = []
 
+    products: dict[tuple[int, int], TermDepositProduct] = {}  # versions are immutable: read once per run
+
     async def one(uow: UnitOfWork, rows: Sequence[Any]) -> tuple[int, Decimal]:
-        products = await td._products(uow.session, {(r.product_id, r.product_version) for r in rows})
+        missing = {(r.product_id, r.product_version) for r in rows} - products.keys()
+        if missing:
+            products.update(await td._products(uow.session, missing))
         work = await work_on(uow, rows, products)
         return await _write(uow, work, products, params["on"], params["actor"], work_on.transfers), work.amount
 
@@ -269,7 +308,7 @@ async def _batches(uow_factory: UnitOfWorkFactory, condition: str, params: dict[
             uow = uow_factory()
             await uow.__aenter__()
             try:
-                rows = (await uow.session.execute(text(_LOCK.format(condition=condition)),
+                rows = (await uow.session.execute(text(_LOCK.format(condition=condition, columns=columns)),
                                                   {**params, "after": after, "limit": batch_size})).all()
             except BaseException:
                 await uow.__aexit__(None, None, None)
@@ -313,19 +352,20 @@ async def post_interest(uow_factory: UnitOfWorkFactory, on: date, actor: str,
     async with uow_factory() as uow:
         tax = await withholding_tax(uow.session)
 
+    schedules = _Schedules()
+
     async def work_on(uow: UnitOfWork, rows: Sequence[Any], products: dict[tuple[int, int], TermDepositProduct]
                       ) -> _Work:
         work = _Work()
         states = await _states(uow.session, rows)
         for row in rows:
-            product = products[(row.product_id, row.product_version)]
-            state = _state_of(row, states[row.id], td._terms_of(row, product))
-            _add_interest(work, row, product, state, on, tax)
+            schedule = schedules.of(row, products[(row.product_id, row.product_version)])
+            _add_interest(work, row, schedule, _state_of(row.principal, states[row.id], schedule), on, tax)
         return work
 
     work_on.transfers = None  # type: ignore[attr-defined]
     seen, booked, amount = await _batches(uow_factory, "a.status = 'active' AND t.starts_on <= :on",
-                                          {"on": on, "actor": actor}, batch_size, work_on)
+                                          _INTEREST_COLUMNS, {"on": on, "actor": actor}, batch_size, work_on)
     return RunSummary(on=on, accounts_seen=seen, entries_booked=booked, amount=amount)
 
 
@@ -337,6 +377,7 @@ async def mature(uow_factory: UnitOfWorkFactory, on: date, actor: str, batch_siz
     the rate of the chart valid that day (principal only, the interest paid out; or principal
     and interest), or held."""
     held_for_review: list[int] = []
+    schedules = _Schedules()
     async with uow_factory() as uow:
         tax = await withholding_tax(uow.session)
 
@@ -350,11 +391,11 @@ async def mature(uow_factory: UnitOfWorkFactory, on: date, actor: str, batch_siz
         current = {pid: await td._current_product(session, pid) for pid in {r.product_id for r in rows}}
         for row in rows:
             product = products[(row.product_id, row.product_version)]
-            terms = td._terms_of(row, product)
-            state = _state_of(row, states[row.id], terms)
+            schedule = schedules.of(row, product)
+            state = _state_of(row.principal, states[row.id], schedule)
             if row.status == AccountStatus.ACTIVE.value:
-                state = _add_interest(work, row, product, state, row.maturity_date - _ONE_DAY, tax)
-            credited = state.balance - terms.principal
+                state = _add_interest(work, row, schedule, state, row.maturity_date - _ONE_DAY, tax)
+            credited = state.balance - row.principal
             _apply_instruction(work, row, product, current[row.product_id], credited, on,
                                codes.get(row.payout_payment_type_id), held_for_review)
         return work
@@ -363,7 +404,7 @@ async def mature(uow_factory: UnitOfWorkFactory, on: date, actor: str, batch_siz
     seen, booked, amount = await _batches(
         uow_factory,
         "((a.status = 'active' AND t.maturity_date <= :on) OR (a.status = 'held' AND a.maturity_instruction <> 'hold'))",
-        {"on": on, "actor": actor}, batch_size, work_on)
+        _MATURITY_COLUMNS, {"on": on, "actor": actor}, batch_size, work_on)
     return RunSummary(on=on, accounts_seen=seen, entries_booked=booked, amount=amount,
                       held_for_review=tuple(held_for_review))
 

@@ -432,6 +432,7 @@ class _Txn(msgspec.Struct, frozen=True, kw_only=True):
     idempotency_key: str | None = None
     withholding_tax: Decimal = _ZERO
     interest_carry: Decimal | None = None
+    interest_base_after: Decimal | None = None
     deposit_account_id: int | None = None
 
 
