@@ -82,6 +82,7 @@ from servicing.term_deposits.model import (
 )
 from servicing.term_deposits.taxes import WithholdingTax
 from servicing.term_deposits.transfers import DepositAccountLink
+from servicing.term_deposits.verification import BALANCE_SQL
 from servicing.unit_of_work import UnitOfWork
 
 TRANSACTIONS_LISTED_MAX: Final = 1000
@@ -195,8 +196,12 @@ async def preview(uow: UnitOfWork, command: OpenTermDeposit, scope: OfficeScope)
     """Rate, incentives, projected interest and maturity of a deposit activated on the opening
     date, as it would be opened. Writes nothing."""
     priced = await _price(uow, command, scope)
+    async with uow:
+        tax = await WithholdingTax.load(uow.session)
+    # The tax in force on the opening day, assumed to hold over the term (a projection).
     terms = account_terms(priced.product, principal=command.deposit_amount, activated_on=command.opened_on,
-                          term=command.term, rate_percent=priced.quote.rate_percent)
+                          term=command.term, rate_percent=priced.quote.rate_percent,
+                          withholding_tax_percent=tax.percent_on(command.opened_on))
     projection = project_term_deposit(terms)
     return Preview(
         product_id=command.product_id, product_version=priced.product_version, currency=priced.product.currency,
@@ -249,10 +254,7 @@ _ACCOUNT_COLUMNS: Final = """
     a.maturity_instruction, a.payout_payment_type_id, a.payout_deposit_account_id, a.client_attributes, a.opened_on,
     a.closed_on, a.version"""
 
-_BALANCE: Final = """
-    coalesce(sum(CASE x.kind WHEN 'deposit' THEN x.amount WHEN 'interest' THEN x.amount - x.withholding_tax
-                             WHEN 'payout' THEN -x.amount WHEN 'interest_clawback' THEN x.withholding_tax - x.amount
-                             ELSE 0 END), 0)"""
+_BALANCE: Final = BALANCE_SQL
 
 
 async def _load_account(session: AsyncSession, account_id: int, *, for_update: bool = False,
@@ -335,7 +337,8 @@ async def transactions(uow: UnitOfWork, account_id: int, scope: OfficeScope) -> 
     return [TransactionView(transaction_id=r.id, term_no=r.term_no, kind=TransactionKind(r.kind),
                             amount=_plain(r.amount), value_date=r.value_date, period_end=r.period_end,
                             payment_type_id=r.payment_type_id, entry_id=str(r.entry_id) if r.entry_id else None,
-                            created_by=r.created_by) for r in rows]
+                            created_by=r.created_by, withholding_tax=_plain(r.withholding_tax),
+                            deposit_account_id=r.deposit_account_id) for r in rows]
 
 
 # --------------------------------------------------------------------------- shared posting helpers
@@ -865,16 +868,21 @@ async def maturity_ladder_report(uow: UnitOfWork, as_of: date, scope: OfficeScop
 
 async def statement(uow: UnitOfWork, account_id: int, scope: OfficeScope) -> Statement:
     """Every transaction in order with the running balance; a renewal shows as a line moving
-    no money."""
+    no money; the tax withheld on interest shows as its own debit line after the gross
+    interest (a tax refunded with a premature-closure claw-back, as a credit line)."""
     moves = await transactions(uow, account_id, scope)
     account = await get_account(uow, account_id, scope)
     balance, lines = _ZERO, []
     for move in moves:
-        signed = BALANCE_SIGN[move.kind] * move.amount
-        balance += signed
-        lines.append(StatementLine(value_date=move.value_date, term_no=move.term_no, kind=move.kind,
-                                   credit=signed if signed > 0 else _ZERO, debit=-signed if signed < 0 else _ZERO,
-                                   balance=balance, entry_id=move.entry_id))
+        signed_amounts = [(move.kind, BALANCE_SIGN[move.kind] * move.amount)]
+        if move.withholding_tax:  # withheld with interest, refunded with a claw-back
+            tax_sign = -1 if move.kind is TransactionKind.INTEREST else 1
+            signed_amounts.append((TransactionKind.WITHHOLDING_TAX, tax_sign * move.withholding_tax))
+        for kind, signed in signed_amounts:
+            balance += signed
+            lines.append(StatementLine(value_date=move.value_date, term_no=move.term_no, kind=kind,
+                                       credit=signed if signed > 0 else _ZERO, debit=-signed if signed < 0 else _ZERO,
+                                       balance=balance, entry_id=move.entry_id))
     return Statement(account=account, lines=tuple(lines))
 
 
