@@ -26,6 +26,7 @@ depends_on = None
 
 UPGRADE = """
 ALTER TABLE tax_rate DROP CONSTRAINT tax_rate_tax_kind_check;
+ALTER TABLE tax_rate ALTER COLUMN tax_kind TYPE varchar(20);
 ALTER TABLE tax_rate ADD CONSTRAINT tax_rate_tax_kind_check
     CHECK (tax_kind IN ('vat', 'taf', 'tob', 'withholding'));
 ALTER TABLE term_deposit_transaction
@@ -63,5 +64,6 @@ ALTER TABLE term_deposit_transaction DROP COLUMN withholding_tax, DROP COLUMN in
 ALTER TABLE term_deposit_account DROP COLUMN payout_deposit_account_id;
 DELETE FROM tax_rate WHERE tax_kind = 'withholding';
 ALTER TABLE tax_rate DROP CONSTRAINT tax_rate_tax_kind_check;
+ALTER TABLE tax_rate ALTER COLUMN tax_kind TYPE varchar(10);
 ALTER TABLE tax_rate ADD CONSTRAINT tax_rate_tax_kind_check CHECK (tax_kind IN ('vat', 'taf', 'tob'));
 """)

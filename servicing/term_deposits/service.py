@@ -563,7 +563,7 @@ async def fund(uow: UnitOfWork, account_id: int, command: FundTermDeposit, actor
         product = (await _products(session, [(row.product_id, row.product_version)]))[
             (row.product_id, row.product_version)]
         description = f"DAT {account_id} : dépôt initial"
-        side = await _counterpart(uow, row, product, command.source, "source", amount=row.principal,
+        side = await _counterpart(uow, row, product, command.source, "source", amount=_plain(row.principal),
                                   value_date=command.activated_on, into_deposit_account=False, actor=actor,
                                   description=description, transfers=transfers)
         payment_type_id = side.payment_type_id
