@@ -9,12 +9,14 @@ The withholding tax rate is reference data valid in 2031 only, so the other test
 from __future__ import annotations
 
 import asyncio
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
 import msgspec
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from sqlalchemy import text
 
 from chart_of_accounts import AccountType, AccountUsage, GLAccount
@@ -231,3 +233,43 @@ async def test_two_maturity_runs_at_once_pay_once(client, refs, world, cash_id, 
     assert (await client.get(f"{URL}/{opened['account_id']}")).json()["balance"] == "0"
     assert (await control_row(client, world))["reconciled"]
 
+
+
+@settings(max_examples=5, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(amounts=st.lists(st.integers(100, 3_000).map(lambda n: n * 1000), min_size=1, max_size=3),
+       starts=st.lists(st.integers(0, 90), min_size=3, max_size=3),
+       instructions=st.lists(st.sampled_from(["pay_out", "renew_principal", "renew_principal_and_interest", "hold"]),
+                             min_size=3, max_size=3),
+       run_days=st.lists(st.integers(0, 390), min_size=1, max_size=4), close_first=st.booleans())
+async def test_control_account_always_equals_the_sum_of_balances(  # type: ignore[no-untyped-def]
+        client, refs, world, cash_id, uow_factory, amounts, starts, instructions, run_days, close_first) -> None:
+    """Whatever deposits, instructions, interest and maturity runs (in any order of dates) and
+    premature closure: every balance is >= 0, no interest is negative, and the term-deposit
+    control account equals the sum of the deposits' balances."""
+    base = demo.demo_products(refs)[-1]
+    product_id = await make_product(client, refs, world, lock_in=None, rate_charts=(
+        msgspec.structs.replace(base.rate_charts[0], valid_from=date(2025, 1, 1)),))
+    woman = await make_client(client, world)
+    ids = []
+    for amount, start, instruction in zip(amounts, starts, instructions, strict=False):
+        activated = (date(2025, 9, 1) + timedelta(days=start)).isoformat()
+        opened = (await client.post(URL, json=opening(woman, product_id, cash_id, deposit_amount=str(amount),
+                                                      opened_on=activated, maturity_instruction=instruction))).json()
+        funded = await client.post(f"{URL}/{opened['account_id']}/fund", json={
+            "activated_on": activated, "source": {"payment_type_id": cash_id}})
+        assert funded.status_code == 200, funded.text
+        ids.append(opened["account_id"])
+    for offset in sorted(run_days):
+        day = date(2025, 10, 1) + timedelta(days=offset)
+        await service.post_interest(uow_factory, day, "tests")
+        await service.mature(uow_factory, day, "tests")
+    if close_first:
+        closed = await client.post(f"{URL}/{ids[0]}/premature-closure", json={
+            "closed_on": "2026-11-01", "payout": {"payment_type_id": cash_id}})
+        assert closed.status_code in (200, 409), closed.text  # 409: already matured and paid out
+    for account_id in ids:
+        account = (await client.get(f"{URL}/{account_id}")).json()
+        assert D(account["balance"]) >= 0
+        moves = (await client.get(f"{URL}/{account_id}/transactions")).json()
+        assert all(D(m["amount"]) >= 0 and D(m["withholding_tax"]) >= 0 for m in moves)
+    assert (await control_row(client, world))["reconciled"]
