@@ -51,11 +51,13 @@ from products.term_deposits.product import (
     TermUnit,
     term_deposit_rate,
 )
+from servicing.deposits.terms import today
 from servicing.ids import uuid7
 from servicing.journal import book_entries
 from servicing.term_deposits import service as td
 from servicing.term_deposits.model import AccountStatus, DepositAccountTransfers, RunSummary, TransactionKind
 from servicing.term_deposits.taxes import WithholdingTax, withholding_tax
+from servicing.term_deposits.transfers import OPEN_STATUSES
 from servicing.unit_of_work import UnitOfWork, UnitOfWorkFactory
 
 BATCH_SIZE_DEFAULT: Final = 5_000
@@ -389,7 +391,12 @@ async def mature(uow_factory: UnitOfWorkFactory, on: date, actor: str, batch_siz
         payment_types = {r.payout_payment_type_id for r in rows if r.payout_payment_type_id is not None}
         codes = {pt: await td._payment_type_account(session, pt, "payout.payment_type_id") for pt in payment_types}
         current = {pid: await td._current_product(session, pid) for pid in {r.product_id for r in rows}}
+        receiving = await _receiving_accounts(session, rows)
         for row in rows:
+            if row.payout_deposit_account_id is not None and not _can_receive(row, receiving, on):
+                held_for_review.append(row.id)  # the account to pay into cannot take it: a person decides
+                work.statuses.append(td._StatusChange(account_id=row.id, status=AccountStatus.HELD))
+                continue
             product = products[(row.product_id, row.product_version)]
             schedule = schedules.of(row, product)
             state = _state_of(row.principal, states[row.id], schedule)
@@ -407,6 +414,27 @@ async def mature(uow_factory: UnitOfWorkFactory, on: date, actor: str, batch_siz
         _MATURITY_COLUMNS, {"on": on, "actor": actor}, batch_size, work_on)
     return RunSummary(on=on, accounts_seen=seen, entries_booked=booked, amount=amount,
                       held_for_review=tuple(held_for_review))
+
+
+async def _receiving_accounts(session: AsyncSession, rows: Sequence[Any]) -> dict[int, Any]:
+    """The deposit accounts maturities pay into, read once per batch."""
+    ids = sorted({r.payout_deposit_account_id for r in rows if r.payout_deposit_account_id is not None})
+    if not ids:
+        return {}
+    found = (await session.execute(text(
+        "SELECT id, client_id, currency, status, activated_on FROM deposit_account WHERE id = ANY(CAST(:ids AS bigint[]))"),
+        {"ids": ids})).all()
+    return {r.id: r for r in found}
+
+
+def _can_receive(row: Any, receiving: dict[int, Any], on: date) -> bool:
+    """Whether the payout can go to the named deposit account on its date (the transfer's own
+    checks, made before the batch is written so one account cannot stop the run)."""
+    account = receiving.get(row.payout_deposit_account_id)
+    settled_on = row.maturity_date if row.status == AccountStatus.ACTIVE.value else on
+    return (account is not None and account.client_id == row.client_id and account.currency.strip() == row.currency
+            and account.status in OPEN_STATUSES and account.activated_on is not None
+            and account.activated_on <= settled_on <= today())
 
 
 def _apply_instruction(work: _Work, row: Any, product: TermDepositProduct,
