@@ -415,14 +415,6 @@ def _parts_event(kind: EventKind, currency: str, parts: Sequence[tuple[Component
     return ProductEvent(kind=kind, currency=currency, parts=kept)
 
 
-def _interest_events(amount: Decimal, currency: str) -> list[ProductEvent]:
-    """Interest credited to the deposit: under accrual accounting it is first accrued (expense
-    to interest payable) then posted (payable to the deposit); under cash accounting the
-    accrual posts nothing and the posting goes straight from the expense."""
-    return [_event(EventKind.DEPOSIT_INTEREST_ACCRUAL, Component.INTEREST, amount, currency),
-            _event(EventKind.INTEREST_POSTING, Component.INTEREST, amount, currency)]
-
-
 class _Txn(msgspec.Struct, frozen=True, kw_only=True):
     account_id: int
     term_no: int

@@ -8,7 +8,6 @@ credit parameters), with validity periods. No rate recorded: no tax. An exempt i
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Sequence
 from datetime import date
 from decimal import Decimal
@@ -33,14 +32,21 @@ class WithholdingTax:
     per run: the table holds a handful of rows."""
 
     def __init__(self, rows: Sequence[Any]) -> None:
-        self._rows = sorted(rows, key=lambda r: (r.operation_kind != "deposit_interest", r.valid_from), reverse=False)
+        self._rows = list(rows)
+        self._by_day: dict[date, Decimal] = {}  # a run asks for a few distinct period ends
 
     @classmethod
     async def load(cls, session: AsyncSession) -> WithholdingTax:
         return cls((await session.execute(_WITHHOLDING_RATES)).all())
 
-    @functools.lru_cache(maxsize=1_024)  # noqa: B019 - one instance per run, few distinct days
     def percent_on(self, day: date) -> Decimal:
+        found = self._by_day.get(day)
+        if found is None:
+            found = self._by_day[day] = self._in_force(day)
+        return found
+
+    def _in_force(self, day: date) -> Decimal:
+        """The operation's own rate if one is in force, else the rate for all financial services."""
         for specific in (True, False):
             found = [r for r in self._rows if (r.operation_kind == "deposit_interest") is specific
                      and r.valid_from <= day and (r.valid_to is None or day <= r.valid_to)]
