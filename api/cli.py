@@ -316,7 +316,7 @@ def _term_deposit_run(kind: str, on: str, batch_size: int) -> None:
 
 @main.command("post-term-deposit-interest")
 @click.option("--date", "on", required=True, help="Post the interest of every period ended on or before this date")
-@click.option("--batch-size", default=500, show_default=True, type=click.IntRange(1, 10_000))
+@click.option("--batch-size", default=5_000, show_default=True, type=click.IntRange(1, 10_000))
 def post_term_deposit_interest(on: str, batch_size: int) -> None:
     """Post term-deposit interest that is due (idempotent: a second run posts nothing)."""
     _term_deposit_run("interest", on, batch_size)
@@ -324,7 +324,7 @@ def post_term_deposit_interest(on: str, batch_size: int) -> None:
 
 @main.command("mature-deposits")
 @click.option("--date", "on", required=True, help="Apply the maturity instruction of deposits matured by this date")
-@click.option("--batch-size", default=500, show_default=True, type=click.IntRange(1, 10_000))
+@click.option("--batch-size", default=5_000, show_default=True, type=click.IntRange(1, 10_000))
 def mature_deposits(on: str, batch_size: int) -> None:
     """Pay out, renew or hold every term deposit matured on or before the date."""
     _term_deposit_run("maturity", on, batch_size)

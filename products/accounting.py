@@ -41,6 +41,7 @@ from products.posting_rules import (
     AccountingRule,
     EventKind,
     ProductKind,
+    roles_allowed,
     roles_used,
 )
 
@@ -189,11 +190,12 @@ def check_accounting(kind: ProductKind, currency: str, accounting: ProductAccoun
     if overrides > OVERRIDES_MAX:
         raise ProductError("accounting", f"at most {OVERRIDES_MAX} account overrides")
     needed = roles_used(kind, accounting.rule)
+    allowed = roles_allowed(kind, accounting.rule)
     for role in sorted(needed):
         if role not in accounting.accounts:
             raise ProductError(f"accounting.accounts.{role.value}", f"{accounting.rule.value} accounting needs this account")
     for role in sorted(accounting.accounts):
-        if role not in needed:
+        if role not in allowed:
             raise ProductError(f"accounting.accounts.{role.value}",
                                f"a {kind.value} product under {accounting.rule.value} accounting does not use this role")
         _check_account(f"accounting.accounts.{role.value}", accounting.accounts[role], role, currency, chart)

@@ -59,6 +59,7 @@ class AccountingRole(StrEnum):
     INTEREST_ON_DEPOSITS_EXPENSE = "interest_on_deposits_expense"
     INTEREST_PAYABLE = "interest_payable"
     OVERDRAFT_PORTFOLIO = "overdraft_portfolio"
+    WITHHOLDING_TAX_PAYABLE = "withholding_tax_payable"
 
 
 R = AccountingRole
@@ -87,6 +88,7 @@ ROLE_ACCOUNT_TYPES: Final[Mapping[AccountingRole, frozenset[str]]] = MappingProx
     R.INTEREST_ON_DEPOSITS_EXPENSE: frozenset({_E}),
     R.INTEREST_PAYABLE: frozenset({_L}),
     R.OVERDRAFT_PORTFOLIO: frozenset({_A}),
+    R.WITHHOLDING_TAX_PAYABLE: frozenset({_L}),
 })
 """Account types a role accepts: a loan portfolio is an asset, interest income is income..."""
 assert set(ROLE_ACCOUNT_TYPES) == set(AccountingRole)
@@ -128,6 +130,8 @@ class Component(StrEnum):
     OVERPAYMENT = "overpayment"
     AMOUNT = "amount"
     OVERDRAFT = "overdraft"
+    WITHHOLDING_TAX = "withholding_tax"
+    """The part of posted interest withheld for the state (IRC/IRCM), owed to the tax office."""
 
 
 E, C = EventKind, Component
@@ -196,12 +200,18 @@ _DEPOSIT_CASH: Final[dict[tuple[EventKind, Component], Rule]] = {
     (E.OVERDRAFT_INTEREST, C.INTEREST): (R.OVERDRAFT_PORTFOLIO, R.INTEREST_INCOME),
     (E.PREMATURE_CLOSURE_PENALTY, C.PENALTY): (R.DEPOSIT_CONTROL, R.PENALTY_INCOME),
     (E.PREMATURE_CLOSURE_PENALTY, C.VAT): (R.DEPOSIT_CONTROL, R.VAT_PAYABLE),
+    # Interest posted splits into the net credited to the client (the interest part) and the
+    # tax withheld at source (IRC/IRCM), owed to the state: gross expense = net + tax.
+    (E.INTEREST_POSTING, C.WITHHOLDING_TAX): (R.INTEREST_ON_DEPOSITS_EXPENSE, R.WITHHOLDING_TAX_PAYABLE),
+    # A premature closure that claws interest back refunds the tax withheld on it to the client.
+    (E.PREMATURE_CLOSURE_PENALTY, C.WITHHOLDING_TAX): (R.WITHHOLDING_TAX_PAYABLE, R.DEPOSIT_CONTROL),
 }
 
 _DEPOSIT_ACCRUAL: Final[dict[tuple[EventKind, Component], Rule]] = {
     **_DEPOSIT_CASH,
     (E.DEPOSIT_INTEREST_ACCRUAL, C.INTEREST): (R.INTEREST_ON_DEPOSITS_EXPENSE, R.INTEREST_PAYABLE),
     (E.INTEREST_POSTING, C.INTEREST): (R.INTEREST_PAYABLE, R.DEPOSIT_CONTROL),
+    (E.INTEREST_POSTING, C.WITHHOLDING_TAX): (R.INTEREST_PAYABLE, R.WITHHOLDING_TAX_PAYABLE),
 }
 
 _TERM_DEPOSIT_EXCLUDED: Final = {
@@ -249,8 +259,19 @@ def rule_table(kind: ProductKind, rule: AccountingRule) -> RuleTable:
     return RULE_TABLES[(kind, rule)]
 
 
+OPTIONAL_ROLES: Final = frozenset({R.WITHHOLDING_TAX_PAYABLE})
+"""Roles a product maps only when the institution needs them: withholding tax on interest is
+posted only where a tax rate is configured (reference data), so a product without it posts
+no tax and need not map the account; posting a tax without the account is refused."""
+
+
 def roles_used(kind: ProductKind, rule: AccountingRule) -> frozenset[AccountingRole]:
-    """Roles a product must map to use this rule: every role its table names."""
+    """Roles a product must map to use this rule: every role its table names but the optional ones."""
+    return roles_allowed(kind, rule) - OPTIONAL_ROLES
+
+
+def roles_allowed(kind: ProductKind, rule: AccountingRule) -> frozenset[AccountingRole]:
+    """Roles a product may map under this rule: every role its table names."""
     return frozenset(role for pair in RULE_TABLES[(kind, rule)].values() for role in pair)
 
 

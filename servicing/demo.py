@@ -22,12 +22,14 @@ from ledger.model import Line, Reference, Side
 from servicing import chart, closures, offices
 from servicing.commands import CloseAccountingPeriod, CreateOffice, PostJournalEntry
 from servicing.deposits.demo import run_deposit_demo
+from servicing.deposits.terms import today
 from servicing.journal import JournalService
 from servicing.loans.demo import LoanDemoSummary, run_loan_demo
 from servicing.products import demo as demo_products
 from servicing.reference import defaults as reference_defaults
 from servicing.reports.service import ReportScope, trial_balance
 from servicing.reports.trial_balance import TrialBalanceRow
+from servicing.term_deposits.demo import run_term_deposit_demo
 from servicing.unit_of_work import UnitOfWorkFactory
 
 DEMO_MONTH_START: Final = date(2026, 10, 1)
@@ -110,7 +112,10 @@ def demo_month() -> list[DemoEntry]:
             elif kind == "fee":
                 add(office, day, "Frais de dossier de crédit", _pair("2511", "7022", rng.choice([2_500, 5_000, 10_000])))
             elif kind == "term_deposit":
-                add(office, day, "Souscription de dépôt à terme", _pair("2511", "252", rng.randrange(2, 40) * 50_000))
+                # Term deposits are opened through their sub-ledger by the term-deposit demo
+                # (servicing.term_deposits.demo), so that 252 reconciles; the draw is kept so the
+                # rest of the month stays the same.
+                rng.randrange(2, 40)
             else:
                 amount = rng.randrange(2, 100) * 500
                 mobile_float_xof += amount
@@ -171,6 +176,7 @@ async def run_demo(uow_factory: UnitOfWorkFactory, journal: JournalService, prog
         progress(f"  {day.isoformat()}: {len(day_entries):3d} entries posted ({posted}/{len(todo)})")
     await run_deposit_demo(uow_factory, office_ids["AG-THIES"], progress)  # before the books close
     loans = await run_loan_demo(uow_factory, office_ids, progress)  # May to October: before the books close too
+    await run_term_deposit_demo(uow_factory, office_ids["AG-THIES"], today(), progress)
     closure_created = False
     existing = await closures.list_closures(uow_factory(), office_ids["SIEGE"])
     if not any(r.closure.closing_date >= DEMO_CLOSING_DATE for r in existing):

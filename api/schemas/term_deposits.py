@@ -19,8 +19,9 @@ Amount = Annotated[Decimal, msgspec.Meta(description="Decimal string, e.g. '1000
 
 
 class SettlementIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
-    """How money moves: a payment type (cash, transfer, mobile money). ``deposit_account_id``
-    (the client's current account) is reserved: refused until deposit accounts exist."""
+    """How money moves: a payment type (cash, transfer, mobile money), or ``deposit_account_id``,
+    the client's own deposit account in the same currency (a transfer: one balanced entry between
+    the two control accounts). One of the two, not both."""
 
     payment_type_id: Id | None = None
     deposit_account_id: Id | None = None

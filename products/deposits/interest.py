@@ -478,6 +478,7 @@ def project_interest(
     carry: InterestCarry | None = None,
     *,
     pay_out_interest: bool = False,
+    withholding_tax_percent: Decimal = _ZERO,
 ) -> InterestProjection:
     """Interest posting period by posting period over ``period``, crediting each posting.
 
@@ -489,11 +490,15 @@ def project_interest(
     With ``pay_out_interest`` each credited amount is transferred out the next day (a term
     deposit that pays its interest to the client's current account): it leaves the base
     the day it would have joined it, so interest does not compound across postings.
+
+    With ``withholding_tax_percent`` the tax withheld on each posting (`withholding_tax`)
+    leaves the account with it: only the net interest joins the base from the next day.
     """
-    _checked_rounder(settings)
+    rounder = _checked_rounder(settings)
     with decimal.localcontext(_CALCULATION_CONTEXT):
         return _project_interest(
-            list(transactions), settings, period, carry or InterestCarry(), pay_out_interest=pay_out_interest
+            list(transactions), settings, period, carry or InterestCarry(), pay_out_interest=pay_out_interest,
+            tax_percent=withholding_tax_percent, rounder=rounder,
         )
 
 
@@ -504,6 +509,8 @@ def _project_interest(
     carry_in: InterestCarry,
     *,
     pay_out_interest: bool,
+    tax_percent: Decimal,
+    rounder: Rounder,
 ) -> InterestProjection:
     results: list[PeriodInterest] = []
     for posting_period in posting_periods(period, settings.posting, settings.anchor):
@@ -519,11 +526,18 @@ def _project_interest(
                     kind=TransactionKind.INTEREST, amount=result.earned_posted, value_date=last_day
                 )
             )
-            if pay_out_interest:
+            tax = withholding_tax(result.earned_posted, tax_percent, rounder) if tax_percent else _ZERO
+            if tax > 0:  # withheld with the posting: leaves the base the day the interest joins it
+                history.append(
+                    AccountTransaction(
+                        kind=TransactionKind.WITHHOLDING_TAX, amount=tax, value_date=last_day + _ONE_DAY
+                    )
+                )
+            if pay_out_interest and result.earned_posted > tax:
                 paid_on = last_day + _ONE_DAY
                 history.append(
                     AccountTransaction(
-                        kind=TransactionKind.WITHDRAWAL, amount=result.earned_posted, value_date=paid_on
+                        kind=TransactionKind.WITHDRAWAL, amount=result.earned_posted - tax, value_date=paid_on
                     )
                 )
         if result.charged_posted > 0:
@@ -595,6 +609,26 @@ def interest_from_balance_days(
             charged = max(-net_balance_days, _ZERO) * overdraft_rate / (_HUNDRED * year)
         step = _step(period, (credit_balance_days - debit_balance_days) / period.days, earned, charged)
         return _settle(period, carry_in, (step,), rounder)
+
+
+def credit_interest_of_constant_balance(
+    balance: Decimal, days: int, *, rate_percent: Decimal, year_days: int, carry_earned: Decimal, rounder: Rounder
+) -> tuple[Decimal, Decimal, Decimal]:
+    """(exact, posted, carry out) of a single-window period's credit interest: the arithmetic of
+    `interest_from_balance_days` for an account that is never overdrawn (a term deposit), without
+    building the working, for a balance constant over the period's ``days`` (the base is the
+    balance plus the carry, as in `interest_for_period`). The
+    same operations in the same 60-digit context, so the same amounts to the last digit (a
+    property test checks it); a run over 100,000 deposits calls it once each."""
+    with decimal.localcontext(_CALCULATION_CONTEXT):
+        base = balance + carry_earned
+        if base > 0:
+            exact = (base * days * rate_percent / (_HUNDRED * year_days)).quantize(EXACT_QUANTUM)
+        else:
+            exact = _ZERO.quantize(EXACT_QUANTUM)
+        owed = carry_earned + exact
+        posted = _posted(owed, rounder)
+        return exact, posted, owed - posted
 
 
 def posting_period_ending_on(day: date, settings: InterestSettings, activated_on: date) -> Period | None:

@@ -267,7 +267,8 @@ def _interest_held(
     )
     held = Period(first_day=terms.activated_on, last_day=until_exclusive - _ONE_DAY)
     settings = interest_settings(terms, rate_annual_percent)
-    return project_interest([principal], settings, held, pay_out_interest=terms.interest_paid_out)
+    return project_interest([principal], settings, held, pay_out_interest=terms.interest_paid_out,
+                            withholding_tax_percent=terms.withholding_tax_percent)
 
 
 def premature_closure(

@@ -86,6 +86,9 @@ class TaxKind(StrEnum):
     VAT = "vat"
     TAF = "taf"
     TOB = "tob"
+    WITHHOLDING = "withholding"
+    """Withheld at source on interest paid to depositors (UEMOA: IRC / IRCM on deposit interest);
+    operation ``deposit_interest``. Not a tax on the institution's services: the client bears it."""
 
 
 class TaxedOperation(StrEnum):

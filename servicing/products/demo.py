@@ -36,7 +36,7 @@ from products.loans.terms import (
     InterestMethod,
     RepaymentFrequencyUnit,
 )
-from products.posting_rules import AccountingRole, AccountingRule, ProductKind, roles_used
+from products.posting_rules import AccountingRole, AccountingRule, ProductKind, roles_allowed
 from products.reference.db.tables import ChargeRow, FundSourceRow, PaymentTypeRow
 from products.reference.model import ChargeAppliesTo, ChargeCalculation, ChargeDefinition, ChargeTime
 from products.term_deposits.product import (
@@ -83,6 +83,7 @@ SFD_ACCOUNTS: Final[Mapping[AccountingRole, str]] = {
     R.INTEREST_ON_DEPOSITS_EXPENSE: "6021",
     R.INTEREST_PAYABLE: "2571",
     R.OVERDRAFT_PORTFOLIO: "2023",
+    R.WITHHOLDING_TAX_PAYABLE: "343",  # État - impôts retenus à la source (IRC) à reverser
 }
 """The SFD chart's account for each role; each product maps the roles its rule uses."""
 
@@ -118,7 +119,7 @@ def _mapping(kind: ProductKind, rule: AccountingRule, refs: DemoReferences, *,
              classified: tuple[ClassifiedAccount, ...] = (), charges: Mapping[int, str] | None = None
              ) -> ProductAccounting:
     return ProductAccounting(
-        rule=rule, accounts={role: SFD_ACCOUNTS[role] for role in sorted(roles_used(kind, rule))},
+        rule=rule, accounts={role: SFD_ACCOUNTS[role] for role in sorted(roles_allowed(kind, rule))},
         payment_type_accounts={refs.mobile_money_id: "1013", refs.bank_transfer_id: "114"},
         charge_accounts=dict(charges or {}), classified_accounts=classified)
 

@@ -6,6 +6,7 @@ from datetime import date
 from decimal import Decimal
 from enum import StrEnum
 from typing import Protocol
+from uuid import UUID
 
 import msgspec
 
@@ -29,10 +30,12 @@ class TransactionKind(StrEnum):
     PAYOUT = "payout"
     RENEWAL = "renewal"
     """A new term starts on the same account (amount: the new principal; moves no money)."""
+    WITHHOLDING_TAX = "withholding_tax"
+    """Statement line only: the tax withheld from an interest transaction (stored on it)."""
 
 
 BALANCE_SIGN = {TransactionKind.DEPOSIT: 1, TransactionKind.INTEREST: 1, TransactionKind.INTEREST_CLAWBACK: -1,
-                TransactionKind.PAYOUT: -1, TransactionKind.RENEWAL: 0}
+                TransactionKind.PAYOUT: -1, TransactionKind.RENEWAL: 0, TransactionKind.WITHHOLDING_TAX: -1}
 
 
 class Settlement(msgspec.Struct, frozen=True, kw_only=True):
@@ -45,12 +48,14 @@ class Settlement(msgspec.Struct, frozen=True, kw_only=True):
 
 class DepositAccountTransfers(Protocol):
     """Seam for "from/to the client's current account": records the movement on the deposit
-    account in the same unit of work and answers the GL account that stands in for the fund
-    source (the current-account product's deposit control account). Not wired yet: deposit
-    accounts are built separately; without it a deposit_account_id is refused."""
+    account in the same unit of work (naming the term deposit's journal entry ``entry_id``) and
+    answers the GL account that stands in for the fund source (the deposit product's control
+    account; None when that product posts nothing). Wired to `servicing.deposits` by
+    `servicing.term_deposits.transfers.DepositAccountLink`; refusals name ``field``."""
 
     async def move(self, uow: UnitOfWork, *, deposit_account_id: int, client_id: int, amount: Decimal,
-                   currency: str, value_date: date, into_deposit_account: bool, actor: str) -> str: ...
+                   currency: str, value_date: date, into_deposit_account: bool, actor: str, field: str,
+                   entry_id: UUID | None, description: str) -> str | None: ...
 
 
 class OpenTermDeposit(msgspec.Struct, frozen=True, kw_only=True):
@@ -125,6 +130,7 @@ class AccountView(msgspec.Struct, frozen=True, kw_only=True):
     incentives_applied: tuple[IncentiveApplied, ...]
     maturity_instruction: MaturityInstruction
     payout_payment_type_id: int | None
+    payout_deposit_account_id: int | None
     opened_on: date
     closed_on: date | None
     balance: Decimal
@@ -144,6 +150,10 @@ class TransactionView(msgspec.Struct, frozen=True, kw_only=True):
     payment_type_id: int | None
     entry_id: str | None
     created_by: str
+    withholding_tax: Decimal = Decimal(0)
+    """On interest: the tax withheld at source (the amount is gross; the deposit gets the difference)."""
+    deposit_account_id: int | None = None
+    """The client's deposit account the money came from or went to."""
 
 
 class ClosureQuote(msgspec.Struct, frozen=True, kw_only=True):

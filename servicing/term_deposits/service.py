@@ -12,7 +12,7 @@ one call and the transactions inserted in one statement.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any, Final
@@ -24,7 +24,6 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ledger.db.totals import account_totals
-from ledger.limits import ENTRIES_PER_BATCH_MAX
 from ledger.model import JournalEntry, Reference
 from products.accounting import ProductAccounting, build_entry
 from products.deposits.ladder import MONTHS_MAX, WEEKS_MAX, MaturingDeposit, MaturityLadder, maturity_ladder
@@ -33,15 +32,14 @@ from products.deposits.term_deposit import (
     MaturityInstruction,
     PrematureClosureQuote,
     TermDepositTerms,
-    apply_maturity_instruction,
     premature_closure,
     project_term_deposit,
 )
 from products.errors import ProductError
 from products.events import EventPart, ProductEvent
-from products.posting_rules import AccountingRole, Component, EventKind, ProductKind
+from products.posting_rules import AccountingRole, AccountingRule, Component, EventKind, ProductKind
 from products.rounding import compile_rounding
-from products.term_deposits.account import account_terms, closure_penalty, interest_due, lock_in
+from products.term_deposits.account import account_terms, closure_penalty, lock_in
 from products.term_deposits.product import (
     ClientAttribute,
     Incentive,
@@ -75,7 +73,6 @@ from servicing.term_deposits.model import (
     ProductDeposits,
     Reconciliation,
     ReconciliationRow,
-    RunSummary,
     Settlement,
     Statement,
     StatementLine,
@@ -83,9 +80,11 @@ from servicing.term_deposits.model import (
     TransactionKind,
     TransactionView,
 )
-from servicing.unit_of_work import UnitOfWork, UnitOfWorkFactory
+from servicing.term_deposits.taxes import WithholdingTax
+from servicing.term_deposits.transfers import DepositAccountLink
+from servicing.term_deposits.verification import BALANCE_SQL
+from servicing.unit_of_work import UnitOfWork
 
-BATCH_SIZE_DEFAULT: Final = 500
 TRANSACTIONS_LISTED_MAX: Final = 1000
 SOURCE_TYPE: Final = "term-deposit"
 _ONE_DAY: Final = timedelta(days=1)
@@ -172,17 +171,37 @@ def _check_instruction(product: TermDepositProduct, instruction: MaturityInstruc
                                                          and payout.deposit_account_id is None)):
         raise InvalidInput(f"{instruction.value} pays money out: say how (payout.payment_type_id)",
                            field="payout.payment_type_id")
-    if payout is not None and payout.deposit_account_id is not None:
-        raise InvalidInput("paying out to a deposit account is not available yet: use a payment type",
+    if payout is not None and payout.deposit_account_id is not None and payout.payment_type_id is not None:
+        raise InvalidInput("pay out either by a payment type or to a deposit account, not both",
                            field="payout.deposit_account_id")
+
+
+async def _check_deposit_account(session: AsyncSession, deposit_account_id: int, client_id: int, currency: str,
+                                 field: str) -> None:
+    """A deposit account named for a later payout: the client's own, in the deposit's currency."""
+    row = (await session.execute(text("SELECT client_id, currency, status FROM deposit_account WHERE id = :id"),
+                                 {"id": deposit_account_id})).first()
+    if row is None:
+        raise InvalidInput(f"unknown deposit account {deposit_account_id}", field=field)
+    if row.client_id != client_id:
+        raise InvalidInput(f"deposit account {deposit_account_id} belongs to another client", field=field)
+    if row.currency.strip() != currency:
+        raise InvalidInput(f"deposit account {deposit_account_id} is in {row.currency}, the deposit in {currency}",
+                           field=field)
+    if row.status in ("closed", "rejected"):
+        raise InvalidInput(f"deposit account {deposit_account_id} is {row.status}", field=field)
 
 
 async def preview(uow: UnitOfWork, command: OpenTermDeposit, scope: OfficeScope) -> Preview:
     """Rate, incentives, projected interest and maturity of a deposit activated on the opening
     date, as it would be opened. Writes nothing."""
     priced = await _price(uow, command, scope)
+    async with uow:
+        tax = await WithholdingTax.load(uow.session)
+    # The tax in force on the opening day, assumed to hold over the term (a projection).
     terms = account_terms(priced.product, principal=command.deposit_amount, activated_on=command.opened_on,
-                          term=command.term, rate_percent=priced.quote.rate_percent)
+                          term=command.term, rate_percent=priced.quote.rate_percent,
+                          withholding_tax_percent=tax.percent_on(command.opened_on))
     projection = project_term_deposit(terms)
     return Preview(
         product_id=command.product_id, product_version=priced.product_version, currency=priced.product.currency,
@@ -197,17 +216,22 @@ async def open_account(uow: UnitOfWork, command: OpenTermDeposit, actor: str, sc
     """Open a pending deposit with the rate and terms frozen; funding activates it."""
     priced = await _price(uow, command, scope)
     payout_type = command.payout.payment_type_id if command.payout is not None else None
+    payout_account = command.payout.deposit_account_id if command.payout is not None else None
     async with uow:
         if payout_type is not None:
             await _payment_type_account(uow.session, payout_type, "payout.payment_type_id")
+        if payout_account is not None:
+            await _check_deposit_account(uow.session, payout_account, command.client_id, priced.product.currency,
+                                         "payout.deposit_account_id")
         account_id = await uow.session.scalar(text("""
             INSERT INTO term_deposit_account (office_id, client_id, product_id, product_version, currency, principal,
                 term_count, term_unit, rate_percent, base_rate_percent, incentives_applied, status,
-                maturity_instruction, payout_payment_type_id, client_attributes, opened_on, created_by, updated_by)
+                maturity_instruction, payout_payment_type_id, payout_deposit_account_id, client_attributes, opened_on,
+                created_by, updated_by)
             VALUES (:office_id, :client_id, :product_id, :version, :currency, :principal, :count, :unit, :rate,
-                    :base_rate, CAST(:incentives AS jsonb), 'pending', :instruction, :payout, CAST(:attributes AS jsonb),
-                    :opened_on, :actor, :actor)
-            RETURNING id"""), {
+                    :base_rate, CAST(:incentives AS jsonb), 'pending', :instruction, :payout, :payout_account,
+                    CAST(:attributes AS jsonb), :opened_on, :actor, :actor)
+            RETURNING id"""), {"payout_account": payout_account,
             "office_id": priced.client_office_id, "client_id": command.client_id, "product_id": command.product_id,
             "version": priced.product_version, "currency": priced.product.currency,
             "principal": command.deposit_amount, "count": command.term.count, "unit": command.term.unit.value,
@@ -227,11 +251,10 @@ async def open_account(uow: UnitOfWork, command: OpenTermDeposit, actor: str, sc
 _ACCOUNT_COLUMNS: Final = """
     a.id, a.office_id, a.client_id, a.product_id, a.product_version, a.currency, a.principal, a.term_count,
     a.term_unit, a.rate_percent, a.base_rate_percent, a.incentives_applied, a.status, a.current_term,
-    a.maturity_instruction, a.payout_payment_type_id, a.client_attributes, a.opened_on, a.closed_on, a.version"""
+    a.maturity_instruction, a.payout_payment_type_id, a.payout_deposit_account_id, a.client_attributes, a.opened_on,
+    a.closed_on, a.version"""
 
-_BALANCE: Final = """
-    coalesce(sum(CASE x.kind WHEN 'deposit' THEN x.amount WHEN 'interest' THEN x.amount
-                             WHEN 'payout' THEN -x.amount WHEN 'interest_clawback' THEN -x.amount ELSE 0 END), 0)"""
+_BALANCE: Final = BALANCE_SQL
 
 
 async def _load_account(session: AsyncSession, account_id: int, *, for_update: bool = False,
@@ -274,7 +297,8 @@ async def _view(session: AsyncSession, account_id: int) -> AccountView:
         rate_percent=_plain(row.rate_percent), base_rate_percent=_plain(row.base_rate_percent),
         incentives_applied=msgspec.convert(row.incentives_applied, tuple[IncentiveApplied, ...], strict=False),
         maturity_instruction=MaturityInstruction(row.maturity_instruction),
-        payout_payment_type_id=row.payout_payment_type_id, opened_on=row.opened_on, closed_on=row.closed_on,
+        payout_payment_type_id=row.payout_payment_type_id, payout_deposit_account_id=row.payout_deposit_account_id,
+        opened_on=row.opened_on, closed_on=row.closed_on,
         balance=_plain(sums.balance), interest_posted_this_term=_plain(sums.interest),
         current_term=terms[-1] if terms else None, terms=tuple(terms), version=row.version)
 
@@ -313,7 +337,8 @@ async def transactions(uow: UnitOfWork, account_id: int, scope: OfficeScope) -> 
     return [TransactionView(transaction_id=r.id, term_no=r.term_no, kind=TransactionKind(r.kind),
                             amount=_plain(r.amount), value_date=r.value_date, period_end=r.period_end,
                             payment_type_id=r.payment_type_id, entry_id=str(r.entry_id) if r.entry_id else None,
-                            created_by=r.created_by) for r in rows]
+                            created_by=r.created_by, withholding_tax=_plain(r.withholding_tax),
+                            deposit_account_id=r.deposit_account_id) for r in rows]
 
 
 # --------------------------------------------------------------------------- shared posting helpers
@@ -365,9 +390,12 @@ def _with_payment_type(accounting: ProductAccounting, payment_type_id: int | Non
 
 
 def _entries(product: TermDepositProduct, accounting: ProductAccounting, events: Sequence[ProductEvent], *,
-             office_id: int, value_date: date, description: str, actor: str, account_id: int
-             ) -> list[JournalEntry]:
-    built = [build_entry(ProductKind.TERM_DEPOSIT, accounting, event, entry_id=uuid7(), office_id=office_id,
+             office_id: int, value_date: date, description: str, actor: str, account_id: int,
+             entry_id: UUID | None = None) -> list[JournalEntry]:
+    """The events' entries; ``entry_id`` (one event only) when the id was named beforehand."""
+    assert entry_id is None or len(events) == 1, events
+    built = [build_entry(ProductKind.TERM_DEPOSIT, accounting, event, entry_id=entry_id or uuid7(),
+                         office_id=office_id,
                          value_date=value_date, description=description[:500], actor=actor,
                          reference=Reference(source_type=SOURCE_TYPE, source_id=str(account_id)))
              for event in events]
@@ -380,12 +408,11 @@ def _event(kind: EventKind, component: Component, amount: Decimal, currency: str
                         payment_type_id=payment_type_id)
 
 
-def _interest_events(amount: Decimal, currency: str) -> list[ProductEvent]:
-    """Interest credited to the deposit: under accrual accounting it is first accrued (expense
-    to interest payable) then posted (payable to the deposit); under cash accounting the
-    accrual posts nothing and the posting goes straight from the expense."""
-    return [_event(EventKind.DEPOSIT_INTEREST_ACCRUAL, Component.INTEREST, amount, currency),
-            _event(EventKind.INTEREST_POSTING, Component.INTEREST, amount, currency)]
+def _parts_event(kind: EventKind, currency: str, parts: Sequence[tuple[Component, Decimal]]) -> ProductEvent:
+    """An event of several parts; parts of zero are left out (at least one is not zero)."""
+    kept = tuple(EventPart(component=component, amount=amount) for component, amount in parts if amount > 0)
+    assert kept, parts
+    return ProductEvent(kind=kind, currency=currency, parts=kept)
 
 
 class _Txn(msgspec.Struct, frozen=True, kw_only=True):
@@ -398,6 +425,10 @@ class _Txn(msgspec.Struct, frozen=True, kw_only=True):
     payment_type_id: int | None = None
     entry_id: UUID | None = None
     idempotency_key: str | None = None
+    withholding_tax: Decimal = _ZERO
+    interest_carry: Decimal | None = None
+    interest_base_after: Decimal | None = None
+    deposit_account_id: int | None = None
 
 
 async def _insert_transactions(session: AsyncSession, rows: Sequence[_Txn], actor: str) -> None:
@@ -406,16 +437,21 @@ async def _insert_transactions(session: AsyncSession, rows: Sequence[_Txn], acto
         return
     await session.execute(text("""
         INSERT INTO term_deposit_transaction (account_id, term_no, kind, amount, value_date, period_end,
-                                              payment_type_id, entry_id, idempotency_key, created_by)
-        SELECT * FROM unnest(CAST(:accounts AS int[]), CAST(:terms AS int[]), CAST(:kinds AS varchar[]),
-                             CAST(:amounts AS numeric[]), CAST(:dates AS date[]), CAST(:periods AS date[]),
-                             CAST(:payment_types AS int[]), CAST(:entries AS uuid[]), CAST(:keys AS varchar[]),
-                             CAST(:actors AS varchar[]))"""), {
+                                              payment_type_id, entry_id, idempotency_key, created_by,
+                                              withholding_tax, interest_carry, deposit_account_id)
+        SELECT a, t, k, am, d, p, pt, e, ik, :actor, w, c, da
+          FROM unnest(CAST(:accounts AS int[]), CAST(:terms AS int[]), CAST(:kinds AS varchar[]),
+                      CAST(:amounts AS numeric[]), CAST(:dates AS date[]), CAST(:periods AS date[]),
+                      CAST(:payment_types AS int[]), CAST(:entries AS uuid[]), CAST(:keys AS varchar[]),
+                      CAST(:taxes AS numeric[]), CAST(:carries AS numeric[]), CAST(:deposit_accounts AS bigint[]))
+            AS x(a, t, k, am, d, p, pt, e, ik, w, c, da)"""), {
         "accounts": [r.account_id for r in rows], "terms": [r.term_no for r in rows],
         "kinds": [r.kind.value for r in rows], "amounts": [r.amount for r in rows],
         "dates": [r.value_date for r in rows], "periods": [r.period_end for r in rows],
         "payment_types": [r.payment_type_id for r in rows], "entries": [r.entry_id for r in rows],
-        "keys": [r.idempotency_key for r in rows], "actors": [actor] * len(rows)})
+        "keys": [r.idempotency_key for r in rows], "actor": actor,
+        "taxes": [r.withholding_tax for r in rows], "carries": [r.interest_carry for r in rows],
+        "deposit_accounts": [r.deposit_account_id for r in rows]})
 
 
 async def _commit(uow: UnitOfWork) -> None:
@@ -430,18 +466,66 @@ def _entry_of(entries: Sequence[JournalEntry], index: int) -> UUID | None:
     return entries[index].entry_id if index < len(entries) else None
 
 
-async def _settle(session: AsyncSession, settlement: Settlement, field: str,
-                  transfers: DepositAccountTransfers | None) -> tuple[int | None, str | None]:
-    """The payment type and its fund-source account for a settlement. A deposit account is the
-    seam for current accounts (`DepositAccountTransfers`): refused until one is wired in."""
-    if settlement.deposit_account_id is not None:
-        assert transfers is None, "deposit-account transfers are not wired yet"
-        raise InvalidInput("moving money from or to a deposit account is not available yet: use a payment type",
-                           field=f"{field}.deposit_account_id")
+async def _settle(session: AsyncSession, settlement: Settlement, field: str) -> tuple[int | None, str | None]:
+    """The payment type and its fund-source account for a settlement by payment type."""
+    if settlement.deposit_account_id is not None and settlement.payment_type_id is not None:
+        raise InvalidInput("either a payment type or a deposit account, not both", field=f"{field}.deposit_account_id")
     if settlement.payment_type_id is None:
-        raise InvalidInput("say how the money moves: payment_type_id", field=f"{field}.payment_type_id")
+        raise InvalidInput("say how the money moves: payment_type_id or deposit_account_id",
+                           field=f"{field}.payment_type_id")
     return settlement.payment_type_id, await _payment_type_account(session, settlement.payment_type_id,
                                                                    f"{field}.payment_type_id")
+
+
+class _Counterpart(msgspec.Struct, frozen=True, kw_only=True):
+    accounting: ProductAccounting
+    payment_type_id: int | None
+    deposit_account_id: int | None
+    entry_id: UUID
+
+
+async def _counterpart(uow: UnitOfWork, row: Any, product: TermDepositProduct, settlement: Settlement, field: str, *,
+                       amount: Decimal, value_date: date, into_deposit_account: bool, actor: str, description: str,
+                       transfers: DepositAccountTransfers | None) -> _Counterpart:
+    """Where the money of a funding or a payout comes from or goes to, and the product's mapping
+    for its entry: by payment type (its fund-source account), or a transfer with the client's
+    deposit account (recorded there now; its product's control account stands in for the fund
+    source, so the transfer is one balanced entry)."""
+    entry_id = uuid7()
+    if settlement.deposit_account_id is None:
+        payment_type_id, code = await _settle(uow.session, settlement, field)
+        return _Counterpart(accounting=_with_payment_type(product.accounting, payment_type_id, code),
+                            payment_type_id=payment_type_id, deposit_account_id=None, entry_id=entry_id)
+    if settlement.payment_type_id is not None:
+        raise InvalidInput("either a payment type or a deposit account, not both", field=f"{field}.deposit_account_id")
+    posts = product.accounting.rule is not AccountingRule.NONE
+    code = await (transfers or DepositAccountLink()).move(
+        uow, deposit_account_id=settlement.deposit_account_id, client_id=row.client_id, amount=amount,
+        currency=row.currency, value_date=value_date, into_deposit_account=into_deposit_account, actor=actor,
+        field=f"{field}.deposit_account_id", entry_id=entry_id if posts else None, description=description)
+    if (code is not None) != posts:
+        raise InvalidInput("the deposit account's product and the term-deposit product must both post to the "
+                           "ledger or both not", field=f"{field}.deposit_account_id")
+    accounting = product.accounting if code is None else msgspec.structs.replace(
+        product.accounting, accounts={**product.accounting.accounts, AccountingRole.FUND_SOURCE: code})
+    return _Counterpart(accounting=accounting, payment_type_id=None,
+                        deposit_account_id=settlement.deposit_account_id, entry_id=entry_id)
+
+
+async def _transfer_out(uow: UnitOfWork, row: Any, product: TermDepositProduct, amount: Decimal, value_date: date,
+                        actor: str, transfers: DepositAccountTransfers | None) -> _Txn:
+    """A maturity payout to the client's deposit account: its own entry, booked now."""
+    description = f"DAT {row.id} : échéance, virement au compte {row.payout_deposit_account_id}"
+    side = await _counterpart(uow, row, product, Settlement(deposit_account_id=row.payout_deposit_account_id),
+                              "payout", amount=amount, value_date=value_date, into_deposit_account=True, actor=actor,
+                              description=description, transfers=transfers)
+    entries = _entries(product, side.accounting, [_event(EventKind.WITHDRAWAL, Component.AMOUNT, amount,
+                                                         row.currency)],
+                       office_id=row.office_id, value_date=value_date, actor=actor, account_id=row.id,
+                       description=description, entry_id=side.entry_id)
+    await book_entries(uow, entries)
+    return _Txn(account_id=row.id, term_no=row.current_term, kind=TransactionKind.PAYOUT, amount=amount,
+                value_date=value_date, entry_id=_entry_of(entries, 0), deposit_account_id=side.deposit_account_id)
 
 
 async def _replayed(session: AsyncSession, account_id: int, key: str | None) -> bool:
@@ -468,18 +552,21 @@ async def fund(uow: UnitOfWork, account_id: int, command: FundTermDeposit, actor
                            field="account_id")
         if command.activated_on < row.opened_on:
             raise InvalidInput(f"the deposit was opened on {row.opened_on.isoformat()}", field="activated_on")
-        payment_type_id, code = await _settle(session, command.source, "source", transfers)
         product = (await _products(session, [(row.product_id, row.product_version)]))[
             (row.product_id, row.product_version)]
+        description = f"DAT {account_id} : dépôt initial"
+        side = await _counterpart(uow, row, product, command.source, "source", amount=_plain(row.principal),
+                                  value_date=command.activated_on, into_deposit_account=False, actor=actor,
+                                  description=description, transfers=transfers)
+        payment_type_id = side.payment_type_id
         term = TermLength(count=row.term_count, unit=TermUnit(row.term_unit))
         terms = account_terms(product, principal=_plain(row.principal), activated_on=command.activated_on,
                               term=term, rate_percent=_plain(row.rate_percent))
         maturity = maturity_date(terms.activated_on, terms.term, terms.month_end_rule)
-        accounting = _with_payment_type(product.accounting, payment_type_id, code)
-        entries = _entries(product, accounting, [_event(EventKind.DEPOSIT, Component.AMOUNT, row.principal,
-                                                        row.currency, payment_type_id)],
+        entries = _entries(product, side.accounting, [_event(EventKind.DEPOSIT, Component.AMOUNT, row.principal,
+                                                             row.currency, payment_type_id)],
                            office_id=row.office_id, value_date=command.activated_on, actor=actor,
-                           account_id=account_id, description=f"DAT {account_id} : dépôt initial")
+                           account_id=account_id, description=description, entry_id=side.entry_id)
         await book_entries(uow, entries)
         await _insert_term(session, account_id, 1, row.product_id, row.product_version, row.principal, term,
                            row.rate_percent, row.base_rate_percent, row.incentives_applied, command.activated_on,
@@ -487,7 +574,7 @@ async def fund(uow: UnitOfWork, account_id: int, command: FundTermDeposit, actor
         await _insert_transactions(session, [_Txn(
             account_id=account_id, term_no=1, kind=TransactionKind.DEPOSIT, amount=row.principal,
             value_date=command.activated_on, payment_type_id=payment_type_id, entry_id=_entry_of(entries, 0),
-            idempotency_key=command.idempotency_key)], actor)
+            idempotency_key=command.idempotency_key, deposit_account_id=side.deposit_account_id)], actor)
         await _set_status(session, account_id, AccountStatus.ACTIVE, actor, current_term=1)
         view = await _view(session, account_id)
         await _commit(uow)
@@ -552,220 +639,32 @@ async def change_instruction(uow: UnitOfWork, account_id: int, instruction: Matu
         _, product = await _current_product(session, row.product_id)
         _check_instruction(product, instruction, payout)
         payout_type = payout.payment_type_id if payout is not None else None
+        payout_account = payout.deposit_account_id if payout is not None else None
         if payout_type is not None:
             await _payment_type_account(session, payout_type, "payout.payment_type_id")
+        if payout_account is not None:
+            await _check_deposit_account(session, payout_account, row.client_id, row.currency,
+                                         "payout.deposit_account_id")
+        # A new payout replaces the old one: a payment type or a deposit account, never both.
         await session.execute(text("""
             UPDATE term_deposit_account SET maturity_instruction = :instruction,
-                   payout_payment_type_id = coalesce(:payout, payout_payment_type_id), version = version + 1,
-                   updated_at = now(), updated_by = :actor WHERE id = :id"""),
-            {"instruction": instruction.value, "payout": payout_type, "actor": actor, "id": account_id})
+                   payout_payment_type_id = CASE WHEN :changed THEN :payout ELSE payout_payment_type_id END,
+                   payout_deposit_account_id = CASE WHEN :changed THEN :payout_account
+                                                    ELSE payout_deposit_account_id END,
+                   version = version + 1, updated_at = now(), updated_by = :actor WHERE id = :id"""),
+            {"instruction": instruction.value, "payout": payout_type, "payout_account": payout_account,
+             "changed": payout is not None, "actor": actor, "id": account_id})
         view = await _view(session, account_id)
         await _commit(uow)
     return view
 
 
-# --------------------------------------------------------------------------- interest (set-based)
-
-_DUE_ACCOUNTS: Final = """
-SELECT a.id, a.office_id, a.currency, a.status, a.current_term, a.maturity_instruction, a.payout_payment_type_id,
-       a.client_attributes, a.product_id, t.product_version, t.principal, t.term_count, t.term_unit,
-       t.rate_percent, t.base_rate_percent, t.incentives_applied, t.starts_on, t.maturity_date
-  FROM term_deposit_account a
-  JOIN term_deposit_term t ON t.account_id = a.id AND t.term_no = a.current_term
- WHERE a.id > :after AND {condition}
- ORDER BY a.id LIMIT :limit
-   FOR UPDATE OF a"""
-
+# --------------------------------------------------------------------------- runs (servicing.term_deposits.runs)
 
 def _terms_of(row: Any, product: TermDepositProduct, *, starts_on: date | None = None) -> TermDepositTerms:
     return account_terms(product, principal=_plain(row.principal), activated_on=starts_on or row.starts_on,
                          term=TermLength(count=row.term_count, unit=TermUnit(row.term_unit)),
                          rate_percent=_plain(row.rate_percent))
-
-
-async def _posted_periods(session: AsyncSession, rows: Sequence[Any]) -> dict[int, set[date]]:
-    """Period ends already posted in each account's current term, for a whole batch at once."""
-    posted: dict[int, set[date]] = {row.id: set() for row in rows}
-    found = (await session.execute(text("""
-        SELECT x.account_id, x.period_end FROM term_deposit_transaction x
-          JOIN unnest(CAST(:ids AS int[]), CAST(:terms AS int[])) AS c(id, term) ON c.id = x.account_id
-                                                                              AND c.term = x.term_no
-         WHERE x.kind = 'interest'"""), {"ids": [r.id for r in rows], "terms": [r.current_term for r in rows]})).all()
-    for account_id, period_end in found:
-        posted[account_id].add(period_end)
-    return posted
-
-
-class _Batch:
-    """Entries and transactions of a batch, booked together at the end."""
-
-    def __init__(self) -> None:
-        self.entries: list[JournalEntry] = []
-        self.transactions: list[_Txn] = []
-        self.statuses: list[_StatusChange] = []
-        self.terms: list[dict[str, Any]] = []
-        self.amount = _ZERO
-
-    def add(self, entries: Sequence[JournalEntry], txn: _Txn) -> None:
-        self.entries += entries
-        self.transactions.append(msgspec.structs.replace(txn, entry_id=entries[-1].entry_id if entries else None))
-        self.amount += txn.amount
-
-    async def book(self, uow: UnitOfWork, actor: str) -> int:
-        # A batch catching up many periods can exceed what one posting statement takes.
-        for start in range(0, len(self.entries), ENTRIES_PER_BATCH_MAX):
-            await book_entries(uow, self.entries[start:start + ENTRIES_PER_BATCH_MAX])
-        await _insert_transactions(uow.session, self.transactions, actor)
-        for term in self.terms:  # renewals only: few per batch
-            await _insert_term(uow.session, actor=actor, **term)
-        await _set_statuses(uow.session, self.statuses, actor)
-        return len(self.entries)
-
-
-def _add_interest(batch: _Batch, row: Any, product: TermDepositProduct, through: date, posted: set[date],
-                  actor: str) -> None:
-    for due in interest_due(_terms_of(row, product), through=through, posted=posted):
-        entries = _entries(product, product.accounting, _interest_events(due.amount, row.currency),
-                           office_id=row.office_id, value_date=due.period_end, actor=actor, account_id=row.id,
-                           description=f"DAT {row.id} : intérêts du {due.period_start.isoformat()} "
-                                       f"au {due.period_end.isoformat()}")
-        batch.add(entries, _Txn(account_id=row.id, term_no=row.current_term, kind=TransactionKind.INTEREST,
-                                amount=due.amount, value_date=due.period_end, period_end=due.period_end))
-        posted.add(due.period_end)
-
-
-async def _run(uow_factory: UnitOfWorkFactory, condition: str, params: dict[str, Any], batch_size: int,
-               work: Callable[[UnitOfWork, Sequence[Any], dict[tuple[int, int], TermDepositProduct], _Batch],
-                              Any]) -> tuple[int, int, Decimal]:
-    """Batches of due accounts (locked, in id order), each batch one unit of work."""
-    after, seen, booked, amount = 0, 0, 0, _ZERO
-    while True:
-        async with uow_factory() as uow:
-            rows = (await uow.session.execute(text(_DUE_ACCOUNTS.format(condition=condition)),
-                                              {**params, "after": after, "limit": batch_size})).all()
-            if not rows:
-                return seen, booked, amount
-            products = await _products(uow.session, {(r.product_id, r.product_version) for r in rows})
-            batch = _Batch()
-            await work(uow, rows, products, batch)
-            booked += await batch.book(uow, params["actor"])
-            await _commit(uow)
-        seen += len(rows)
-        amount += batch.amount
-        after = rows[-1].id
-
-
-async def post_interest(uow_factory: UnitOfWorkFactory, on: date, actor: str,
-                        batch_size: int = BATCH_SIZE_DEFAULT) -> RunSummary:
-    """Post the interest of every posting period that ended on or before ``on`` and is not
-    posted yet, over every active deposit. Running it again posts nothing more."""
-
-    async def work(uow: UnitOfWork, rows: Sequence[Any], products: dict[tuple[int, int], TermDepositProduct],
-                   batch: _Batch) -> None:
-        posted = await _posted_periods(uow.session, rows)
-        for row in rows:
-            _add_interest(batch, row, products[(row.product_id, row.product_version)], on, posted[row.id], actor)
-
-    seen, booked, amount = await _run(uow_factory, "a.status = 'active' AND t.starts_on <= :on",
-                                      {"on": on, "actor": actor}, batch_size, work)
-    return RunSummary(on=on, accounts_seen=seen, entries_booked=booked, amount=amount)
-
-
-# --------------------------------------------------------------------------- maturity (set-based)
-
-async def mature(uow_factory: UnitOfWorkFactory, on: date, actor: str,
-                 batch_size: int = BATCH_SIZE_DEFAULT) -> RunSummary:
-    """Apply the client's instruction to every deposit matured on or before ``on`` (and to held
-    deposits whose instruction was changed since): the last interest is posted first, then the
-    deposit is paid out, renewed at the rate of the chart valid that day (principal only, the
-    interest paid out; or principal and interest), or held."""
-    held_for_review: list[int] = []
-
-    async def work(uow: UnitOfWork, rows: Sequence[Any], products: dict[tuple[int, int], TermDepositProduct],
-                   batch: _Batch) -> None:
-        session = uow.session
-        posted = await _posted_periods(session, rows)
-        interest = {row.id: _ZERO for row in rows}
-        for (account_id, total) in (await session.execute(text("""
-                SELECT x.account_id, sum(CASE x.kind WHEN 'interest' THEN x.amount ELSE -x.amount END)
-                  FROM term_deposit_transaction x
-                  JOIN unnest(CAST(:ids AS int[]), CAST(:terms AS int[])) AS c(id, term)
-                    ON c.id = x.account_id AND c.term = x.term_no
-                 WHERE x.kind IN ('interest', 'interest_clawback') GROUP BY x.account_id"""),
-                {"ids": [r.id for r in rows], "terms": [r.current_term for r in rows]})).all():
-            interest[account_id] = total
-        payment_types = {r.payout_payment_type_id for r in rows if r.payout_payment_type_id is not None}
-        codes = {pt: await _payment_type_account(session, pt, "payout.payment_type_id") for pt in payment_types}
-        current = {pid: await _current_product(session, pid) for pid in {r.product_id for r in rows}}
-        for row in rows:
-            product = products[(row.product_id, row.product_version)]
-            before = batch.amount
-            if row.status == AccountStatus.ACTIVE.value:
-                _add_interest(batch, row, product, row.maturity_date - _ONE_DAY, posted[row.id], actor)
-            credited = interest[row.id] + batch.amount - before
-            _apply_instruction(batch, row, product, current[row.product_id], credited, on,
-                               codes.get(row.payout_payment_type_id), actor, held_for_review)
-
-    seen, booked, amount = await _run(
-        uow_factory,
-        "((a.status = 'active' AND t.maturity_date <= :on) OR (a.status = 'held' AND a.maturity_instruction <> 'hold'))",
-        {"on": on, "actor": actor}, batch_size, work)
-    return RunSummary(on=on, accounts_seen=seen, entries_booked=booked, amount=amount,
-                      held_for_review=tuple(held_for_review))
-
-
-def _apply_instruction(batch: _Batch, row: Any, product: TermDepositProduct,
-                       current: tuple[int, TermDepositProduct], credited: Decimal, on: date,
-                       payout_code: str | None, actor: str, held_for_review: list[int]) -> None:
-    instruction = MaturityInstruction(row.maturity_instruction)
-    # A deposit matures on its maturity date; one held since then is settled on the run's date.
-    settled_on = row.maturity_date if row.status == AccountStatus.ACTIVE.value else on
-    terms = _terms_of(row, product)
-    if instruction is MaturityInstruction.HOLD:
-        batch.statuses.append(_StatusChange(account_id=row.id, status=AccountStatus.HELD))
-        return
-    renewal_rate: Decimal | None = None
-    renewal_quote: RateQuote | None = None
-    version, latest = current
-    if instruction is not MaturityInstruction.PAY_OUT:
-        principal = row.principal + (credited if instruction is MaturityInstruction.RENEW_PRINCIPAL_AND_INTEREST
-                                     else _ZERO)
-        term = TermLength(count=row.term_count, unit=TermUnit(row.term_unit))
-        try:
-            renewal_quote = term_deposit_rate(latest, on=settled_on, term=term, amount=principal,
-                                              client={ClientAttribute(k): v for k, v in row.client_attributes.items()})
-        except ProductError:
-            held_for_review.append(row.id)
-            batch.statuses.append(_StatusChange(account_id=row.id, status=AccountStatus.HELD))
-            return
-        renewal_rate = renewal_quote.rate_percent
-    outcome = apply_maturity_instruction(terms, instruction, interest_credited=credited,
-                                         renewal_rate_percent=renewal_rate)
-    if outcome.amount_paid_out > 0:
-        accounting = _with_payment_type(product.accounting, row.payout_payment_type_id, payout_code)
-        entries = _entries(product, accounting, [_event(EventKind.WITHDRAWAL, Component.AMOUNT,
-                                                        outcome.amount_paid_out, row.currency,
-                                                        row.payout_payment_type_id)],
-                           office_id=row.office_id, value_date=settled_on, actor=actor, account_id=row.id,
-                           description=f"DAT {row.id} : échéance, paiement")
-        batch.add(entries, _Txn(account_id=row.id, term_no=row.current_term, kind=TransactionKind.PAYOUT,
-                                amount=outcome.amount_paid_out, value_date=settled_on,
-                                payment_type_id=row.payout_payment_type_id))
-    if outcome.renewed is None:
-        batch.statuses.append(_StatusChange(account_id=row.id, status=AccountStatus.CLOSED, closed_on=settled_on))
-        return
-    assert renewal_quote is not None
-    renewed = msgspec.structs.replace(outcome.renewed, activated_on=settled_on)
-    new_term = row.current_term + 1
-    term = TermLength(count=row.term_count, unit=TermUnit(row.term_unit))
-    batch.terms.append({
-        "account_id": row.id, "term_no": new_term, "product_id": row.product_id, "version": version,
-        "principal": renewed.principal, "term": term, "rate": renewed.rate_annual_percent,
-        "base_rate": renewal_quote.base_rate_percent, "incentives": _incentives(latest, renewal_quote),
-        "starts_on": settled_on, "maturity": maturity_date(settled_on, renewed.term, renewed.month_end_rule)})
-    batch.transactions.append(_Txn(account_id=row.id, term_no=new_term, kind=TransactionKind.RENEWAL,
-                                   amount=renewed.principal, value_date=settled_on))
-    batch.statuses.append(_StatusChange(account_id=row.id, status=AccountStatus.ACTIVE, current_term=new_term))
 
 
 # --------------------------------------------------------------------------- premature closure
@@ -779,13 +678,16 @@ async def _closure(session: AsyncSession, row: Any, closed_on: date) -> tuple[Te
         {"id": row.id, "no": row.current_term})).one()
     product = (await _products(session, [(row.product_id, term_row.product_version)]))[
         (row.product_id, term_row.product_version)]
-    posted = await session.scalar(text("""
-        SELECT coalesce(sum(CASE kind WHEN 'interest' THEN amount ELSE -amount END), 0)
+    posted = (await session.execute(text("""
+        SELECT coalesce(sum(CASE kind WHEN 'interest' THEN amount ELSE -amount END), 0) AS interest,
+               coalesce(sum(CASE kind WHEN 'interest' THEN withholding_tax ELSE -withholding_tax END), 0) AS tax
           FROM term_deposit_transaction WHERE account_id = :id AND term_no = :no
-           AND kind IN ('interest', 'interest_clawback')"""), {"id": row.id, "no": row.current_term})
-    terms = _terms_of(term_row, product)
+           AND kind IN ('interest', 'interest_clawback')"""), {"id": row.id, "no": row.current_term})).one()
+    tax = await WithholdingTax.load(session)
+    terms = msgspec.structs.replace(_terms_of(term_row, product), withholding_tax_percent=tax.percent_on(closed_on))
     quote = premature_closure(terms, closed_on, lock_in=lock_in(product), penalty=closure_penalty(product),
-                              interest_posted_to_date=_plain(posted))
+                              interest_posted_to_date=_plain(posted.interest),
+                              withholding_tax_to_date=_plain(posted.tax))
     return product, quote
 
 
@@ -809,30 +711,51 @@ async def close_early(uow: UnitOfWork, account_id: int, command: CloseEarly, act
         if await _replayed(session, account_id, command.idempotency_key):
             return await _view(session, account_id)
         product, quote = await _closure(session, row, command.closed_on)
-        payment_type_id, code = await _settle(session, command.payout, "payout", transfers)
-        batch = _Batch()
-        common = {"office_id": row.office_id, "value_date": command.closed_on, "actor": actor,
-                  "account_id": account_id}
+        common: dict[str, Any] = {"office_id": row.office_id, "value_date": command.closed_on, "actor": actor,
+                                  "account_id": account_id}
+        entries: list[JournalEntry] = []
+        moves: list[_Txn] = []
+        # The tax settles with the interest: withheld on interest still owed, refunded with a claw-back.
+        tax_delta = quote.withholding_tax_to_withhold - quote.withholding_tax_to_refund
         if quote.interest_to_post > 0:
-            batch.add(_entries(product, product.accounting, _interest_events(quote.interest_to_post, row.currency),
-                               description=f"DAT {account_id} : intérêts jusqu'au retrait anticipé", **common),
-                      _Txn(account_id=account_id, term_no=row.current_term, kind=TransactionKind.INTEREST,
-                           amount=quote.interest_to_post, value_date=command.closed_on,
-                           period_end=command.closed_on))
-        if quote.interest_to_claw_back > 0:
-            batch.add(_entries(product, product.accounting, [_event(
-                EventKind.PREMATURE_CLOSURE_PENALTY, Component.PENALTY, quote.interest_to_claw_back, row.currency)],
-                description=f"DAT {account_id} : reprise d'intérêts (pénalité de retrait anticipé)", **common),
-                _Txn(account_id=account_id, term_no=row.current_term, kind=TransactionKind.INTEREST_CLAWBACK,
-                     amount=quote.interest_to_claw_back, value_date=command.closed_on))
-        accounting = _with_payment_type(product.accounting, payment_type_id, code)
-        batch.add(_entries(product, accounting, [_event(EventKind.WITHDRAWAL, Component.AMOUNT, quote.amount_paid,
-                                                        row.currency, payment_type_id)],
-                           description=f"DAT {account_id} : retrait anticipé", **common),
-                  _Txn(account_id=account_id, term_no=row.current_term, kind=TransactionKind.PAYOUT,
-                       amount=quote.amount_paid, value_date=command.closed_on, payment_type_id=payment_type_id,
-                       idempotency_key=command.idempotency_key))
-        await batch.book(uow, actor)
+            withheld = max(tax_delta, _ZERO)
+            assert withheld <= quote.interest_to_post, quote
+            posting = _entries(product, product.accounting, [
+                _event(EventKind.DEPOSIT_INTEREST_ACCRUAL, Component.INTEREST, quote.interest_to_post, row.currency),
+                _parts_event(EventKind.INTEREST_POSTING, row.currency, [
+                    (Component.INTEREST, quote.interest_to_post - withheld), (Component.WITHHOLDING_TAX, withheld)])],
+                description=f"DAT {account_id} : intérêts jusqu'au retrait anticipé", **common)
+            entries += posting
+            moves.append(_Txn(account_id=account_id, term_no=row.current_term, kind=TransactionKind.INTEREST,
+                              amount=quote.interest_to_post, value_date=command.closed_on,
+                              period_end=command.closed_on, withholding_tax=withheld,
+                              entry_id=_entry_of(posting, len(posting) - 1)))
+            tax_delta -= withheld
+        refund = -tax_delta
+        assert refund >= 0, quote
+        if quote.interest_to_claw_back > 0 or refund > 0:
+            clawback = _entries(product, product.accounting, [_parts_event(
+                EventKind.PREMATURE_CLOSURE_PENALTY, row.currency,
+                [(Component.PENALTY, quote.interest_to_claw_back), (Component.WITHHOLDING_TAX, refund)])],
+                description=f"DAT {account_id} : reprise d'intérêts (pénalité de retrait anticipé)", **common)
+            entries += clawback
+            moves.append(_Txn(account_id=account_id, term_no=row.current_term, kind=TransactionKind.INTEREST_CLAWBACK,
+                              amount=quote.interest_to_claw_back, value_date=command.closed_on,
+                              withholding_tax=refund, entry_id=_entry_of(clawback, 0)))
+        description = f"DAT {account_id} : retrait anticipé"
+        side = await _counterpart(uow, row, product, command.payout, "payout", amount=quote.amount_paid,
+                                  value_date=command.closed_on, into_deposit_account=True, actor=actor,
+                                  description=description, transfers=transfers)
+        payout = _entries(product, side.accounting, [_event(EventKind.WITHDRAWAL, Component.AMOUNT,
+                                                            quote.amount_paid, row.currency, side.payment_type_id)],
+                          description=description, entry_id=side.entry_id, **common)
+        entries += payout
+        moves.append(_Txn(account_id=account_id, term_no=row.current_term, kind=TransactionKind.PAYOUT,
+                          amount=quote.amount_paid, value_date=command.closed_on, payment_type_id=side.payment_type_id,
+                          idempotency_key=command.idempotency_key, entry_id=_entry_of(payout, 0),
+                          deposit_account_id=side.deposit_account_id))
+        await book_entries(uow, entries)
+        await _insert_transactions(session, moves, actor)
         await _set_status(session, account_id, AccountStatus.CLOSED_EARLY, actor, closed_on=command.closed_on)
         view = await _view(session, account_id)
         assert view.balance == 0, view.balance
@@ -937,14 +860,26 @@ async def maturity_ladder_report(uow: UnitOfWork, as_of: date, scope: OfficeScop
 
 async def statement(uow: UnitOfWork, account_id: int, scope: OfficeScope) -> Statement:
     """Every transaction in order with the running balance; a renewal shows as a line moving
-    no money."""
+    no money; the tax withheld on interest shows as its own debit line after the gross
+    interest (a tax refunded with a premature-closure claw-back, as a credit line)."""
     moves = await transactions(uow, account_id, scope)
     account = await get_account(uow, account_id, scope)
     balance, lines = _ZERO, []
     for move in moves:
-        signed = BALANCE_SIGN[move.kind] * move.amount
-        balance += signed
-        lines.append(StatementLine(value_date=move.value_date, term_no=move.term_no, kind=move.kind,
-                                   credit=signed if signed > 0 else _ZERO, debit=-signed if signed < 0 else _ZERO,
-                                   balance=balance, entry_id=move.entry_id))
+        signed_amounts = [(move.kind, BALANCE_SIGN[move.kind] * move.amount)]
+        if move.withholding_tax:  # withheld with interest, refunded with a claw-back
+            tax_sign = -1 if move.kind is TransactionKind.INTEREST else 1
+            signed_amounts.append((TransactionKind.WITHHOLDING_TAX, tax_sign * move.withholding_tax))
+        for kind, signed in signed_amounts:
+            balance += signed
+            lines.append(StatementLine(value_date=move.value_date, term_no=move.term_no, kind=kind,
+                                       credit=signed if signed > 0 else _ZERO, debit=-signed if signed < 0 else _ZERO,
+                                       balance=balance, entry_id=move.entry_id))
     return Statement(account=account, lines=tuple(lines))
+
+
+
+
+# The set-based runs live in their own module; callers keep using them from here.
+from servicing.term_deposits.runs import mature as mature  # noqa: E402
+from servicing.term_deposits.runs import post_interest as post_interest  # noqa: E402

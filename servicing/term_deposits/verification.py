@@ -18,9 +18,13 @@ from sqlalchemy import text
 
 from servicing.unit_of_work import UnitOfWorkFactory
 
-_BALANCE: Final = """
-    coalesce(sum(CASE x.kind WHEN 'deposit' THEN x.amount WHEN 'interest' THEN x.amount
-                             WHEN 'payout' THEN -x.amount WHEN 'interest_clawback' THEN -x.amount ELSE 0 END), 0)"""
+BALANCE_SQL: Final = """
+    coalesce(sum(CASE x.kind WHEN 'deposit' THEN x.amount WHEN 'interest' THEN x.amount - x.withholding_tax
+                             WHEN 'payout' THEN -x.amount WHEN 'interest_clawback' THEN x.withholding_tax - x.amount
+                             ELSE 0 END), 0)"""
+"""A deposit's balance over its transactions ``x``: deposits and net interest (gross less the
+tax withheld) add; payouts and claw-backs (less the tax they refund) subtract."""
+_BALANCE: Final = BALANCE_SQL
 
 TD_ENTRIES: Final = """
 SELECT 'term-deposit-entries' AS check_name, x.entry_id::text AS entry_id, NULL AS account_code,

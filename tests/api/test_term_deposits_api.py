@@ -21,7 +21,7 @@ from sqlalchemy import text
 
 from products.accounting import ProductAccounting
 from products.catalogue.common import ProductIdentity
-from products.posting_rules import AccountingRole, AccountingRule, ProductKind, roles_used
+from products.posting_rules import AccountingRole, AccountingRule, ProductKind, roles_allowed
 from products.term_deposits.product import MaturityInstruction as ProductInstruction
 from products.term_deposits.product import TermLength
 from servicing import chart
@@ -58,7 +58,7 @@ async def make_product(client: Any, refs: demo.DemoReferences, world: Any, *,
     point for women, lock-in 3 months, 1 point penalty until withdrawal), booked on the test's
     own deposit account, every maturity instruction allowed."""
     base = demo.demo_products(refs)[-1]
-    accounts = {role: demo.SFD_ACCOUNTS[role] for role in roles_used(ProductKind.TERM_DEPOSIT, rule)}
+    accounts = {role: demo.SFD_ACCOUNTS[role] for role in roles_allowed(ProductKind.TERM_DEPOSIT, rule)}
     accounts[AccountingRole.DEPOSIT_CONTROL] = world.deposits
     accounts[AccountingRole.INTEREST_ON_DEPOSITS_EXPENSE] = "6022"
     n = tag()

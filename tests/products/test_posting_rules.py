@@ -33,7 +33,7 @@ from products.posting_rules import (
     Component,
     EventKind,
     ProductKind,
-    roles_used,
+    roles_allowed,
 )
 
 R = AccountingRole
@@ -43,7 +43,7 @@ E = EventKind
 
 def full_mapping(kind: ProductKind, rule: AccountingRule, **overrides: object) -> ProductAccounting:
     """Each role on its own account named after it."""
-    accounts = {role: f"GL-{role.value}" for role in roles_used(kind, rule)}
+    accounts = {role: f"GL-{role.value}" for role in roles_allowed(kind, rule)}
     return ProductAccounting(rule=rule, accounts=accounts, **overrides)  # type: ignore[arg-type]
 
 
@@ -282,7 +282,7 @@ def scenario(draw: st.DrawFn) -> tuple[ProductKind, ProductAccounting, ProductEv
     event_parts = draw(st.lists(st.builds(EventPart, component=st.sampled_from(components), amount=amount,
                                           charge_id=st.none() | st.integers(1, 3)), min_size=1, max_size=12))
     # Random accounts from a small pool: different roles often share one, which must still balance.
-    accounts = {role: draw(st.sampled_from(ACCOUNT_POOL)) for role in roles_used(kind, rule)}
+    accounts = {role: draw(st.sampled_from(ACCOUNT_POOL)) for role in roles_allowed(kind, rule)}
     classification = draw(st.sampled_from(list(LoanClassification)))
     previous = draw(st.sampled_from([c for c in LoanClassification if c is not classification]))
     classified = tuple(

@@ -84,7 +84,7 @@ class TaxRateRow(AuditColumns, Base):
     id: Mapped[int] = mapped_column(Integer, Identity(always=True), primary_key=True)
     code: Mapped[str] = mapped_column(String(30), unique=True)
     name: Mapped[str] = mapped_column(String(200))
-    tax_kind: Mapped[str] = mapped_column(String(10))
+    tax_kind: Mapped[str] = mapped_column(String(20))  # 'withholding' since revision 0019
     country: Mapped[str] = mapped_column(CHAR(2))
     operation_kind: Mapped[str] = mapped_column(String(30))
     rate_percent: Mapped[Decimal] = mapped_column(Numeric(9, 4))
