@@ -48,7 +48,8 @@ from servicing.deposits import repository as repo
 from servicing.deposits.commands import HoldReason, MovementRefusedError
 from servicing.deposits.terms import AccountRules, ProductTerms, product_terms
 from servicing.errors import Conflict, InvalidInput, NotFound
-from servicing.unit_of_work import UnitOfWork
+from servicing.staff.scope import OfficeScope
+from servicing.unit_of_work import UnitOfWork, UnitOfWorkFactory
 
 FIELD: Final = "deposit_account_id"
 HOLD_REASONS: Final = {"mandatory_savings": HoldReason.GUARANTEE, "cash_collateral": HoldReason.CASH_COLLATERAL,
@@ -320,3 +321,34 @@ async def deposits_available(uow: UnitOfWork, client_id: int, currency: str) -> 
         " FROM deposit_account a WHERE a.client_id = :client_id AND a.currency = :currency AND a.status = 'active'"),
         {"client_id": client_id, "currency": currency})
     return repo._plain(Decimal(found))
+
+
+class LoanDepositLink(msgspec.Struct, frozen=True, kw_only=True):
+    loan_id: int
+    deposit_account_id: int
+    linked_on: date
+    linked_by: str
+
+
+async def link_loan(uow_factory: UnitOfWorkFactory, loan_id: int, account_id: int, *, actor: str,
+                    scope: OfficeScope) -> LoanDepositLink:
+    """Link an approved or active loan to its borrower's active deposit account in its currency
+    (lock order: the loan, then the account)."""
+    async with uow_factory() as uow:
+        loan = (await uow.session.execute(text(
+            "SELECT id, client_id, office_id, currency, status FROM loan WHERE id = :id FOR UPDATE"),
+            {"id": loan_id})).one_or_none()
+        if loan is None or not scope.includes(loan.office_id):
+            raise NotFound(f"unknown loan {loan_id}", field="loan_id")
+        if loan.status not in ("approved", "active"):
+            raise Conflict(f"loan {loan_id} is {loan.status}; only an approved or active loan is linked",
+                           field="loan_id")
+        await client_account(uow, account_id, client_id=loan.client_id, currency=loan.currency.strip())
+        on = date.today()
+        await link(uow, loan_id, account_id, on=on, actor=actor)
+        row = (await uow.session.execute(text(
+            "SELECT loan_id, deposit_account_id, linked_on, linked_by FROM loan_deposit_link WHERE loan_id = :id"),
+            {"id": loan_id})).one()
+        await uow.commit()
+    return LoanDepositLink(loan_id=row.loan_id, deposit_account_id=row.deposit_account_id, linked_on=row.linked_on,
+                           linked_by=row.linked_by)

@@ -7,7 +7,6 @@ the account's limit. Bad input names its field and writes nothing."""
 
 from __future__ import annotations
 
-import asyncio
 from datetime import timedelta
 from decimal import Decimal
 from typing import Any
@@ -25,6 +24,8 @@ from tests.api.test_loans_api import (
     application,
     approved_loan,
     assert_problem,
+    borrower,
+    disburse,
     entry_lines,
     ids,  # noqa: F401  (fixture)
     lines,
@@ -120,3 +121,154 @@ async def _verify(uow_factory) -> list[Any]:  # type: ignore[no-untyped-def]
         for query in DEPOSIT_CHECKS:
             found += (await uow.session.execute(text(query))).all()
     return found
+
+
+async def test_refusals_name_the_field_and_write_nothing(  # type: ignore[no-untyped-def]
+        client, refs, ids, world, staff_user, uow_factory, dw) -> None:  # noqa: F811
+    loan_id, account_id, _client_id, _portfolio = await loan_with_account(
+        client, world, staff_user, uow_factory, dw, refs)
+    stranger = await open_account(client, uow_factory, dw, opened_on=OPENED)
+    xaf = await _xaf_product(uow_factory, dw)
+    foreign = await open_account(client, uow_factory, xaf, client_id=_client_id, opened_on=OPENED)
+    frozen = await open_account(client, uow_factory, dw, client_id=_client_id, opened_on=OPENED)
+    assert (await client.post(f"/api/v1/deposit-accounts/{frozen['account_id']}/freeze",
+                              json={"reason": "litige"})).status_code == 200
+    before = await counts(uow_factory, loan_id, account_id)
+    for wrong, words in ((stranger["account_id"], "another client"), (foreign["account_id"], "XAF"),
+                         (frozen["account_id"], "frozen"), (99_999_999, "unknown")):
+        problem = assert_problem(await disburse_into(client, loan_id, wrong), 422, "deposit_account_id")
+        assert words in problem["detail"], problem
+    assert_problem(await client.post(f"{LOANS}/{loan_id}/disburse", json={
+        "value_date": DISBURSED_ON.isoformat(), "deposit_account_id": account_id, "payment_type_id": ids["cash"]}),
+        422, "payment_type_id")
+    assert await counts(uow_factory, loan_id, account_id) == before
+    assert (await client.get(f"{APPS}/{loan_id}")).json()["status"] == "approved"
+
+    assert (await disburse_into(client, loan_id, account_id)).status_code == 201
+    before = await counts(uow_factory, loan_id, account_id)
+    # 297 000 on the account, 50 000 of overdraft: 347 001 is one too many.
+    problem = assert_problem(await repay_from(client, loan_id, account_id, "347001"), 422, "amount")
+    assert problem["type"].endswith("insufficient-available-balance"), problem
+    assert_problem(await repay_from(client, loan_id, stranger["account_id"], "1000"), 422, "deposit_account_id")
+    assert await counts(uow_factory, loan_id, account_id) == before
+    assert (await account(client, account_id))["balance"] == "297000"
+
+
+async def test_repayment_drawing_on_the_overdraft_posts_it_to_the_overdraft_portfolio(  # type: ignore[no-untyped-def]
+        client, refs, ids, world, staff_user, uow_factory, dw) -> None:  # noqa: F811
+    loan_id, account_id, _client_id, portfolio = await loan_with_account(
+        client, world, staff_user, uow_factory, dw, refs)
+    assert (await disburse(client, loan_id, ids["cash"])).status_code == 201
+    await move(client, account_id, "deposits", "6000", value_date=OPENED)
+    paid = await repay_from(client, loan_id, account_id, "10000")
+    assert paid.status_code == 201, paid.text
+    control, overdraft = dw.accounts[AccountingRole.DEPOSIT_CONTROL], dw.accounts[AccountingRole.OVERDRAFT_PORTFOLIO]
+    # 6 000 of the client's funds, 4 000 drawn on the overdraft, in the repayment's one entry.
+    assert await entry_lines(uow_factory, paid.json()["journal_entry_id"]) == lines(
+        (control, "D", 10_000), (control, "C", 4_000), (overdraft, "D", 4_000), ("7021", "C", 4_500),
+        (portfolio, "C", 5_500))
+    assert (await account(client, account_id))["balance"] == "-4000"
+    assert not await _verify(uow_factory)
+
+
+async def _xaf_product(uow_factory, dw: DepositWorld) -> DepositWorld:  # type: ignore[no-untyped-def]
+    from products.accounting import ProductAccounting
+    from products.catalogue.common import ProductIdentity
+    from products.deposits.product import DepositProduct
+    from servicing.products import service as products
+    n = next(_n)
+    product = DepositProduct(identity=ProductIdentity(name=f"Épargne XAF {dw.prefix} {n}", short_name=f"X{n}"[:10]),
+                             currency="XAF", interest_rate_annual_percent=D(0),
+                             accounting=ProductAccounting(rule=AccountingRule.CASH, accounts=dw.accounts))
+    record = await products.create_product(uow_factory(), product, "tests")
+    return DepositWorld(office_id=dw.office_id, prefix=dw.prefix, product_id=record.product_id, accounts=dw.accounts)
+
+
+# --------------------------------------------------------------------------- holds and eligibility
+
+SAVINGS = {"mandatory_savings": MandatorySavings(rate_percent=D(10)),
+           "cash_collateral": CashCollateral(rate_min_percent=D(5), rate_max_percent=D(10))}
+
+
+async def test_holds_eligibility_and_release(client, refs, ids, world, staff_user, uow_factory, dw) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
+    """300 000 asks 30 000 of mandatory savings and 15 000 of cash collateral (45 000 held)."""
+    product_id, _portfolio = await make_product(client, refs, world, uow_factory, AccountingRule.CASH, **SAVINGS)
+    client_id = await borrower(client, world, staff_user)
+    opened = await open_account(client, uow_factory, dw, client_id=client_id, opened_on=OPENED, overdraft_limit="0")
+    account_id = opened["account_id"]
+    await move(client, account_id, "deposits", "40000", value_date=OPENED)
+    loan_id = (await client.post(APPS, json=application(client_id, product_id))).json()["loan_id"]
+    rules = {r["rule"]: r for r in (await client.post(f"{APPS}/{loan_id}/pre-check")).json()["rules"]}
+    assert rules["mandatory_savings"]["outcome"] == "passed", rules["mandatory_savings"]
+    assert (rules["cash_collateral"]["outcome"], rules["cash_collateral"]["blocking"]) == ("failed", True)
+    assert rules["cash_collateral"]["reason"] == (
+        "15000 XOF of cash collateral required (after 30000 XOF for the rules above): the client's deposit "
+        "accounts have 40000 available, 5000 missing")
+    problem = assert_problem(await client.post(f"{APPS}/{loan_id}/submit"), 422)
+    assert "cash_collateral" in str(problem)
+    await move(client, account_id, "deposits", "5000", value_date=OPENED)
+    assert (await client.post(f"{APPS}/{loan_id}/submit")).status_code == 200
+    checker = await staff_user("branch_manager", office_id=world.office_id)
+    assert (await client.post(f"{APPS}/{loan_id}/approve", json={}, headers=checker.headers)).status_code == 200
+
+    # Disbursed in cash while no account is linked: refused, the holds have nowhere to go.
+    assert_problem(await disburse(client, loan_id, ids["cash"]), 422, "deposit_account_id")
+    made = await disburse_into(client, loan_id, account_id)
+    assert made.status_code == 201, made.text
+    holds = (await client.get(f"/api/v1/deposit-accounts/{account_id}/holds")).json()
+    assert sorted((h["reason"], h["amount"], h["released_on"]) for h in holds) == [
+        ("cash_collateral", "15000", None), ("guarantee", "30000", None)]
+    shown = await account(client, account_id)
+    assert (shown["balance"], shown["available_balance"]) == ("342000", "297000")  # 45 000 + 297 000 - 45 000 held
+
+    # Undo: the holds are released and the 297 000 taken back.
+    undone = await client.post(f"{LOANS}/{loan_id}/undo-disbursement")
+    assert undone.status_code == 201, undone.text
+    shown = await account(client, account_id)
+    assert (shown["balance"], shown["available_balance"]) == ("45000", "45000")
+    assert all(h["released_on"] for h in (await client.get(f"/api/v1/deposit-accounts/{account_id}/holds")).json())
+
+    # Disbursed again; paid off from the account: the loan closes and its holds are released.
+    assert (await disburse_into(client, loan_id, account_id)).status_code == 201
+    quote = (await client.get(f"{LOANS}/{loan_id}/payoff-quote",
+                              params={"on": (DISBURSED_ON + timedelta(days=40)).isoformat()})).json()
+    await move(client, account_id, "deposits", "100000", value_date=OPENED)
+    paid = await repay_from(client, loan_id, account_id, quote["total"])
+    assert paid.status_code == 201, paid.text
+    assert (await client.get(f"{APPS}/{loan_id}")).json()["status"] == "closed"
+    holds = (await client.get(f"/api/v1/deposit-accounts/{account_id}/holds")).json()
+    assert len(holds) == 4 and all(h["released_on"] for h in holds)
+    shown = await account(client, account_id)
+    assert shown["available_balance"] == shown["balance"]
+    assert not await _verify(uow_factory)
+
+
+async def test_overpayment_refund_to_the_deposit_account(  # type: ignore[no-untyped-def]
+        client, refs, ids, world, staff_user, uow_factory, dw) -> None:  # noqa: F811
+    loan_id, account_id, _client_id, _portfolio = await loan_with_account(
+        client, world, staff_user, uow_factory, dw, refs)
+    assert (await disburse(client, loan_id, ids["cash"])).status_code == 201
+    on = DISBURSED_ON + timedelta(days=40)
+    quote = (await client.get(f"{LOANS}/{loan_id}/payoff-quote", params={"on": on.isoformat()})).json()
+    over = str(D(quote["total"]) + 7_000)
+    paid = await client.post(f"{LOANS}/{loan_id}/repayments", json={
+        "value_date": on.isoformat(), "amount": over, "payment_type_id": ids["cash"]})
+    assert paid.status_code == 201 and paid.json()["overpayment"] == "7000", paid.text
+    url = f"{LOANS}/{loan_id}/overpayment-refunds"
+    body = {"value_date": on.isoformat(), "amount": "7001", "deposit_account_id": account_id}
+    assert_problem(await client.post(url, json=body), 422, "amount")
+    refunded = await client.post(url, json={**body, "amount": "5000"}, headers={"Idempotency-Key": f"rf-{loan_id}"})
+    assert refunded.status_code == 201, refunded.text
+    control = dw.accounts[AccountingRole.DEPOSIT_CONTROL]
+    assert refunded.json()["kind"] == "overpayment_refund"
+    assert await entry_lines(uow_factory, refunded.json()["journal_entry_id"]) == lines(
+        ("342", "D", 5_000), (control, "C", 5_000))
+    again = await client.post(url, json={**body, "amount": "5000"}, headers={"Idempotency-Key": f"rf-{loan_id}"})
+    assert again.json()["transaction_id"] == refunded.json()["transaction_id"]
+    assert (await account(client, account_id))["balance"] == "5000"
+    # The 2 000 left goes back in cash (fund source 1012).
+    cash = await client.post(url, json={"value_date": on.isoformat(), "amount": "2000", "payment_type_id": ids["cash"]})
+    assert cash.status_code == 201, cash.text
+    assert await entry_lines(uow_factory, cash.json()["journal_entry_id"]) == lines(("342", "D", 2_000),
+                                                                                     ("1012", "C", 2_000))
+    assert_problem(await client.post(url, json={**body, "amount": "1"}), 422, "amount")
