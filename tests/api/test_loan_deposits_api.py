@@ -7,6 +7,7 @@ the account's limit. Bad input names its field and writes nothing."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 from decimal import Decimal
 from typing import Any
@@ -272,3 +273,107 @@ async def test_overpayment_refund_to_the_deposit_account(  # type: ignore[no-unt
     assert await entry_lines(uow_factory, cash.json()["journal_entry_id"]) == lines(("342", "D", 2_000),
                                                                                      ("1012", "C", 2_000))
     assert_problem(await client.post(url, json={**body, "amount": "1"}), 422, "amount")
+
+
+# --------------------------------------------------------------------------- automatic collection
+
+async def linked_loan(client, world, staff_user, uow_factory, dw, refs, ids, product_id: int, balance: str  # type: ignore[no-untyped-def]  # noqa: F811
+                      ) -> tuple[int, int, list[dict[str, Any]]]:
+    """A loan disbursed in cash, linked to its borrower's account (no overdraft) holding ``balance``."""
+    loan_id = await approved_loan(client, world, staff_user, product_id)
+    client_id = (await client.get(f"{APPS}/{loan_id}")).json()["client_id"]
+    account_id = (await open_account(client, uow_factory, dw, client_id=client_id, opened_on=OPENED,
+                                     overdraft_limit="0"))["account_id"]
+    if D(balance) > 0:
+        await move(client, account_id, "deposits", balance, value_date=OPENED)
+    linked = await client.put(f"{LOANS}/{loan_id}/deposit-account", json={"deposit_account_id": account_id})
+    assert linked.status_code == 200 and linked.json()["deposit_account_id"] == account_id, linked.text
+    made = await disburse(client, loan_id, ids["cash"])
+    assert made.status_code == 201, made.text
+    schedule = (await client.get(f"{LOANS}/{loan_id}")).json()["loan"]["schedule"]["instalments"]
+    return loan_id, account_id, schedule
+
+
+async def test_collection_full_partial_shortfall_and_idempotent(  # type: ignore[no-untyped-def]
+        client, refs, ids, world, staff_user, uow_factory, dw) -> None:  # noqa: F811
+    partial_ok, _ = await make_product(client, refs, world, uow_factory, AccountingRule.CASH)
+    whole_only, _ = await make_product(client, refs, world, uow_factory, AccountingRule.CASH,
+                                       partial_instalment_payment_allowed=False)
+    full, full_account, schedule = await linked_loan(client, world, staff_user, uow_factory, dw, refs, ids,
+                                                     partial_ok, "200000")
+    part, part_account, _ = await linked_loan(client, world, staff_user, uow_factory, dw, refs, ids, partial_ok, "30000")
+    whole, whole_account, _ = await linked_loan(client, world, staff_user, uow_factory, dw, refs, ids, whole_only,
+                                                "60000")
+    empty, _empty_account, _ = await linked_loan(client, world, staff_user, uow_factory, dw, refs, ids, partial_ok,
+                                                 "0")
+    on = schedule[1]["due_date"]  # instalments 1 and 2 are due
+    first, second = D(schedule[0]["total_amount"]), D(schedule[1]["total_amount"])
+    due = first + second
+    manager = await staff_user("branch_manager", office_id=world.office_id)
+    assert_problem(await client.post("/api/v1/loan-collections", json={"collection_date": (DISBURSED_ON + timedelta(days=4000)).isoformat()},
+                                     headers=manager.headers), 422, "collection_date")
+    ran = await client.post("/api/v1/loan-collections", json={"collection_date": on}, headers=manager.headers)
+    assert ran.status_code == 200, ran.text
+    summary = ran.json()
+    assert (summary["loans_seen"], summary["loans_collected_in_full"], summary["loans_collected_in_part"],
+            summary["loans_with_nothing_collected"]) == (4, 1, 2, 1), summary
+    assert D(summary["amount_collected"]) == due + 30_000 + first
+    assert D(summary["amount_missing"]) == (due - 30_000) + second + due
+
+    assert (await account(client, full_account))["balance"] == str(200_000 - due)
+    assert (await account(client, part_account))["balance"] == "0"
+    assert (await account(client, whole_account))["balance"] == str(60_000 - first)
+    transactions = (await client.get(f"{LOANS}/{full}/transactions")).json()
+    collected = transactions[-1]
+    assert (collected["kind"], collected["value_date"], collected["receipt_number"]) == (
+        "repayment", on, f"PRLV {on}")
+    control = dw.accounts[AccountingRole.DEPOSIT_CONTROL]
+    entry = await entry_lines(uow_factory, collected["journal_entry_id"])
+    assert (control, "D", due.normalize()) in entry
+    whole_paid = (await client.get(f"{LOANS}/{whole}/transactions")).json()[-1]
+    assert {line["instalment"] for line in whole_paid["allocation"]} == {1}, "whole instalments only"
+
+    events = (await client.get("/api/v1/loan-collections/insufficient-funds", params={"collection_date": on},
+                               headers=manager.headers)).json()
+    assert sorted((e["loan_id"], D(e["amount_due"]), D(e["amount_collected"]), D(e["amount_missing"]))
+                  for e in events) == sorted([(part, due, D(30_000), due - 30_000), (whole, due, first, second),
+                                              (empty, due, D(0), due)])
+    again = (await client.post("/api/v1/loan-collections", json={"collection_date": on},
+                               headers=manager.headers)).json()
+    assert (again["loans_seen"], again["amount_collected"]) == (0, "0"), "a second run for the date collects nothing"
+    assert len((await client.get(f"{LOANS}/{full}/transactions")).json()) == len(transactions)
+    assert not await _verify(uow_factory)
+
+
+async def test_concurrent_repayments_and_collection_never_take_a_due_twice(  # type: ignore[no-untyped-def]
+        client, refs, ids, world, staff_user, uow_factory, dw) -> None:  # noqa: F811
+    product_id, _portfolio = await make_product(client, refs, world, uow_factory, AccountingRule.CASH)
+    loan_id, account_id, schedule = await linked_loan(client, world, staff_user, uow_factory, dw, refs, ids,
+                                                      product_id, "100000")
+    on = schedule[1]["due_date"]
+    days = (DISBURSED_ON.fromisoformat(on) - DISBURSED_ON).days
+    manager = await staff_user("branch_manager", office_id=world.office_id)
+    answers = await asyncio.gather(
+        repay_from(client, loan_id, account_id, "60000", days=days),
+        repay_from(client, loan_id, account_id, "60000", days=days),
+        client.post("/api/v1/loan-collections", json={"collection_date": on}, headers=manager.headers))
+    for answer in answers[:2]:
+        assert answer.status_code in (201, 422), answer.text
+        if answer.status_code == 422:
+            assert answer.json()["field"] in ("amount", "value_date"), answer.text
+    assert answers[2].status_code == 200, answers[2].text
+    transactions = (await client.get(f"{LOANS}/{loan_id}/transactions")).json()
+    repaid = [t for t in transactions if t["kind"] == "repayment"]
+    taken = sum((D(t["amount"]) for t in repaid), D(0))
+    shown = await account(client, account_id)
+    assert D(shown["balance"]) >= 0 and D(shown["balance"]) == 100_000 - taken
+    paid: dict[tuple[int, str], Decimal] = {}
+    for t in repaid:
+        for line in t["allocation"]:
+            key = (line["instalment"], line["component"])
+            paid[key] = paid.get(key, D(0)) + D(line["amount"])
+    expected = {(i["number"], c): D(i[f"{c}_amount"]) for i in schedule for c in ("principal", "interest")}
+    assert all(amount <= expected[key] for key, amount in paid.items()), (paid, expected)
+    debits = (await client.get(f"/api/v1/deposit-accounts/{account_id}/transactions")).json()
+    assert sum(D(t["amount"]) for t in debits if t["kind"] == "withdrawal") == taken
+    assert not await _verify(uow_factory)
