@@ -15,34 +15,42 @@ Loans are selected set-based (keyset by id) and processed in chunks, each chunk 
 transaction: its loans locked in id order, then their deposit accounts in id order (the lock
 order of `servicing.loans.deposit_link`), so concurrent counter repayments wait for the chunk
 and never deadlock with it. Each collected amount is a repayment taken exactly as at the
-counter (`movements._take_repayment`: the product's allocation order, one journal entry whose
-fund source is the deposit product's deposit-control account, the deposit transaction pointing
-at it).
+counter (`plan_repayment` allocates as `movements._take_repayment` does: the product's order,
+healthy or doubtful; one journal entry per loan whose fund source is the deposit product's
+deposit-control account, the deposit transaction pointing at it), but planned in memory for
+the whole chunk and written set-based: one `book_entries` call, one insert of the loan
+transactions, one of the deposit transactions with the new balances, one of the outcomes.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import date
 from decimal import Decimal
-from typing import Final
+from typing import Any, Final
 
 import msgspec
-from sqlalchemy import select, text
+from sqlalchemy import text
 
 from ledger.limits import PAGE_SIZE_MAX
+from ledger.model import JournalEntry, Reference
+from products.accounting import build_entry
 from products.deposits import AccountStatus
-from products.loans.allocation import Due
+from products.events import EventPart, LoanClassification, ProductEvent
+from products.loans.allocation import ALLOCABLE, Allocation, Due, allocate
 from products.loans.model import Schedule
 from products.loans.position import remaining_dues
-from products.posting_rules import AccountingRole
+from products.loans.product import LoanProduct
+from products.posting_rules import AccountingRole, Component, EventKind, ProductKind
 from servicing.deposits import repository as repo
+from servicing.deposits.terms import product_terms
 from servicing.errors import InvalidInput
+from servicing.ids import uuid7
+from servicing.journal import book_entries
 from servicing.loans import deposit_link
 from servicing.loans.applications import get_product_in
-from servicing.loans.db.tables import LoanRow, LoanTransactionRow
-from servicing.loans.movements import _lines, _settled, _take_repayment
+from servicing.loans.movements import SOURCE_TYPE, _lines, _position, _settled, is_doubtful
 from servicing.staff.scope import OfficeScope
 from servicing.unit_of_work import UnitOfWork, UnitOfWorkFactory
 
@@ -143,81 +151,200 @@ async def collect(uow_factory: UnitOfWorkFactory, on: date, *, actor: str, scope
     return summary
 
 
+class RepaymentPlan(msgspec.Struct, frozen=True, kw_only=True):
+    """How a repayment of an amount is allocated on a loan, as `movements._take_repayment` does."""
+
+    allocation: Allocation
+    doubtful: bool
+    closes: bool
+    parts: tuple[EventPart, ...]
+
+
+def plan_repayment(product: LoanProduct, schedule: Schedule, history: Sequence[Any], amount: Decimal,
+                   on: date) -> RepaymentPlan:
+    """Allocate ``amount`` on what the loan's history leaves due, oldest instalment first, in
+    the product's healthy or doubtful order (pure; `history` rows carry kind, id,
+    reverses_transaction_id and allocation)."""
+    settled = _settled(history)
+    charged = _lines(history, "charge")
+    doubtful = is_doubtful(product, _position(schedule, history, on))
+    order = product.allocation_order_doubtful if doubtful else product.allocation_order_healthy
+    allocation = allocate(amount, remaining_dues(schedule, settled, charged), order)
+    parts = [EventPart(component=c, amount=allocation.total(c)) for c in ALLOCABLE if allocation.total(c) > 0]
+    if allocation.overpayment > 0:
+        parts.append(EventPart(component=Component.OVERPAYMENT, amount=allocation.overpayment))
+    closes = not remaining_dues(schedule, [*settled, *allocation.lines], charged)
+    return RepaymentPlan(allocation=allocation, doubtful=doubtful, closes=closes, parts=tuple(parts))
+
+
+_LOANS = text("SELECT id, client_id, office_id, product_id, product_version, currency, schedule FROM loan"
+              " WHERE id = ANY(CAST(:ids AS int[])) AND status = 'active' ORDER BY id FOR UPDATE")
+_HISTORY = text("SELECT id, loan_id, sequence_number, kind, reverses_transaction_id, value_date, allocation"
+                " FROM loan_transaction WHERE loan_id = ANY(CAST(:ids AS int[])) ORDER BY loan_id, sequence_number")
+_INSERT_REPAYMENTS = text("""
+INSERT INTO loan_transaction (loan_id, sequence_number, kind, value_date, currency, amount, principal, interest, fee,
+    penalty, vat, overpayment, classification, receipt_number, allocation, journal_entry_id, created_by)
+SELECT t.loan_id, t.sequence_number, 'repayment', t.value_date, t.currency, t.amount, t.principal, t.interest, t.fee,
+       t.penalty, t.vat, t.overpayment, t.classification, t.receipt_number, CAST(t.allocation AS jsonb),
+       t.journal_entry_id, t.created_by
+  FROM unnest(CAST(:loan_id AS int[]), CAST(:sequence_number AS int[]), CAST(:value_date AS date[]),
+              CAST(:currency AS char(3)[]), CAST(:amount AS numeric[]), CAST(:principal AS numeric[]),
+              CAST(:interest AS numeric[]), CAST(:fee AS numeric[]), CAST(:penalty AS numeric[]),
+              CAST(:vat AS numeric[]), CAST(:overpayment AS numeric[]), CAST(:classification AS varchar[]),
+              CAST(:receipt_number AS varchar[]), CAST(:allocation AS text[]), CAST(:journal_entry_id AS uuid[]),
+              CAST(:created_by AS varchar[]))
+       AS t (loan_id, sequence_number, value_date, currency, amount, principal, interest, fee, penalty, vat,
+             overpayment, classification, receipt_number, allocation, journal_entry_id, created_by)
+RETURNING id, loan_id
+""")
+_INSERT_OUTCOMES = text("""
+INSERT INTO loan_collection (loan_id, collection_date, deposit_account_id, currency, amount_due, amount_collected,
+    amount_missing, loan_transaction_id, reason, created_by)
+SELECT t.loan_id, :on, t.account_id, t.currency, t.due, t.taken, t.due - t.taken, t.transaction_id, t.reason, :actor
+  FROM unnest(CAST(:loan_id AS int[]), CAST(:account_id AS bigint[]), CAST(:currency AS char(3)[]),
+              CAST(:due AS numeric[]), CAST(:taken AS numeric[]), CAST(:transaction_id AS bigint[]),
+              CAST(:reason AS varchar[]))
+       AS t (loan_id, account_id, currency, due, taken, transaction_id, reason)
+""")
+
+
+class _Chunk:
+    """What one chunk writes, gathered in memory and written set-based at the end."""
+
+    def __init__(self) -> None:
+        self.entries: list[JournalEntry] = []
+        self.repayments: dict[str, list[object]] = {name: [] for name in (
+            "loan_id", "sequence_number", "value_date", "currency", "amount", "principal", "interest", "fee",
+            "penalty", "vat", "overpayment", "classification", "receipt_number", "allocation", "journal_entry_id",
+            "created_by")}
+        self.deposits: list[repo.NewTransaction] = []
+        self.balances: dict[int, Decimal] = {}
+        self.outcomes: dict[str, list[object]] = {name: [] for name in (
+            "loan_id", "account_id", "currency", "due", "taken", "transaction_id", "reason")}
+        self.closed: list[int] = []
+        self.products: dict[tuple[int, int], LoanProduct] = {}
+        """Loan product versions read once per chunk (a version never changes)."""
+
+
 async def _collect_chunk(uow: UnitOfWork, ids: list[int], on: date, actor: str, summary: CollectionSummary) -> None:
+    """One chunk, one transaction: loans locked (id order), then their accounts (id order); each
+    loan's repayment planned in memory against the balance the previous loans left; then every
+    entry, loan transaction, deposit transaction, balance and outcome written set-based."""
     session = uow.session
-    # Lock order: the loans (id order), then their deposit accounts (id order).
-    loans = list((await session.scalars(select(LoanRow).where(LoanRow.id.in_(ids), LoanRow.status == "active")
-                                        .order_by(LoanRow.id).with_for_update())).all())
+    loans = (await session.execute(_LOANS, {"ids": ids})).all()
     done = set((await session.scalars(text(
-        "SELECT loan_id FROM loan_collection WHERE loan_id = ANY(:ids) AND collection_date = :on"),
+        "SELECT loan_id FROM loan_collection WHERE loan_id = ANY(CAST(:ids AS int[])) AND collection_date = :on"),
         {"ids": ids, "on": on})).all())
     loans = [loan for loan in loans if loan.id not in done]
+    loan_ids = [loan.id for loan in loans]
     links = dict((await session.execute(text(
-        "SELECT loan_id, deposit_account_id FROM loan_deposit_link WHERE loan_id = ANY(:ids)"),
-        {"ids": [loan.id for loan in loans]})).all())
-    await repo.lock_accounts(session, list(links.values()))
-    histories: dict[int, list[LoanTransactionRow]] = {}
-    for transaction in (await session.scalars(select(LoanTransactionRow).where(
-            LoanTransactionRow.loan_id.in_([loan.id for loan in loans]))
-            .order_by(LoanTransactionRow.loan_id, LoanTransactionRow.sequence_number))).all():
+        "SELECT loan_id, deposit_account_id FROM loan_deposit_link WHERE loan_id = ANY(CAST(:ids AS int[]))"),
+        {"ids": loan_ids})).all())
+    accounts = await repo.lock_accounts(session, list(links.values()))
+    histories: dict[int, list[Any]] = {}
+    for transaction in (await session.execute(_HISTORY, {"ids": loan_ids})).all():
         histories.setdefault(transaction.loan_id, []).append(transaction)
-    rows: list[dict[str, object]] = []
+    chunk = _Chunk()
     for loan in loans:
         history = histories.get(loan.id, [])
         if not history or max(t.value_date for t in history) > on:
             continue  # money moved after the date: a later run (or the counter) takes what is due
-        assert loan.schedule is not None
         schedule = msgspec.convert(loan.schedule, Schedule)
         dues = due_by(remaining_dues(schedule, _settled(history), _lines(history, "charge")), on)
         due = sum((d.amount for d in dues), Decimal(0))
-        if due == 0:
-            continue
-        account_id = int(links[loan.id])
-        account = await repo.load_account(session, account_id)
-        product = await get_product_in(uow, loan.product_id, loan.product_version)
-        reason = ""
-        if account.status is not AccountStatus.ACTIVE:
-            reason = f"deposit account {account_id} is {account.status.value}"
-            taken = Decimal(0)
-        elif account.currency != loan.currency.strip() or account.client_id != loan.client_id:
-            reason = f"deposit account {account_id} is not the borrower's in {loan.currency.strip()}"
-            taken = Decimal(0)
-        else:
-            free = deposit_link.available(account)
-            taken = collectable(dues, free, partial_allowed=product.partial_instalment_payment_allowed)
-            if taken < due:
-                reason = f"{free} available on deposit account {account_id}"
-        transaction_id = None
-        if taken > 0:
-            leg = await deposit_link.LINKED.move(
-                uow, account_id, client_id=loan.client_id, amount=taken, currency=loan.currency.strip(), credit=False,
-                value_date=on, reference=f"prêt n° {loan.id} (prélèvement du {on})", actor=actor)
-            accounting = msgspec.structs.replace(
-                product.accounting, accounts={**product.accounting.accounts, AccountingRole.FUND_SOURCE: leg.fund_source})
-            written = await _take_repayment(
-                uow, loan, product, amount=taken, value_date=on, accounting=accounting, payment_type_id=None,
-                receipt_number=f"{RECEIPT_PREFIX} {on.isoformat()}", actor=actor, idempotency_key=None,
-                fingerprint=None, leg=leg)
-            transaction_id = written.id
-        rows.append({"loan_id": loan.id, "on": on, "account_id": account_id, "currency": loan.currency.strip(),
-                     "due": due, "taken": taken, "missing": due - taken, "transaction_id": transaction_id,
-                     "reason": reason[:300], "actor": actor})
-        summary.loans_seen += 1
-        summary.amount_due += due
-        summary.amount_collected += taken
-        summary.amount_missing += due - taken
-        if taken == due:
-            summary.loans_collected_in_full += 1
-        elif taken > 0:
-            summary.loans_collected_in_part += 1
-        else:
-            summary.loans_with_nothing_collected += 1
-    if rows:
+        if due > 0:
+            await _collect_loan(uow, chunk, loan, history, schedule, dues, due, accounts, int(links[loan.id]), on,
+                                actor, summary)
+    await book_entries(uow, chunk.entries)
+    transaction_ids: dict[int, int] = {}
+    if chunk.repayments["loan_id"]:
+        transaction_ids = dict((row.loan_id, row.id) for row in
+                               (await session.execute(_INSERT_REPAYMENTS, chunk.repayments)).all())
+    if chunk.deposits:
+        await repo.insert_transactions(session, chunk.deposits, chunk.balances)
+    if chunk.closed:
         await session.execute(text(
-            "INSERT INTO loan_collection (loan_id, collection_date, deposit_account_id, currency, amount_due,"
-            " amount_collected, amount_missing, loan_transaction_id, reason, created_by)"
-            " VALUES (:loan_id, :on, :account_id, :currency, :due, :taken, :missing, :transaction_id, :reason, :actor)"),
-            rows)
+            "UPDATE loan SET status = 'closed', updated_at = now(), updated_by = :actor"
+            " WHERE id = ANY(CAST(:ids AS int[]))"), {"ids": chunk.closed, "actor": actor})
+        for loan_id in chunk.closed:
+            await deposit_link.release_loan_holds(uow, loan_id, on=on, actor=actor)
+    if chunk.outcomes["loan_id"]:
+        outcomes = chunk.outcomes
+        outcomes["transaction_id"] = [transaction_ids.get(loan_id) if taken else None  # type: ignore[call-overload]
+                                      for loan_id, taken in zip(outcomes["loan_id"], outcomes["taken"], strict=True)]
+        await session.execute(_INSERT_OUTCOMES, {**outcomes, "on": on, "actor": actor})
+
+
+async def _collect_loan(uow: UnitOfWork, chunk: _Chunk, loan: Any, history: list[Any], schedule: Schedule,
+                        dues: list[Due], due: Decimal, accounts: dict[int, repo.AccountRow], account_id: int,
+                        on: date, actor: str, summary: CollectionSummary) -> None:
+    currency = loan.currency.strip()
+    account = accounts.get(account_id)
+    product = chunk.products.get((loan.product_id, loan.product_version))
+    if product is None:
+        product = chunk.products[(loan.product_id, loan.product_version)] = await get_product_in(
+            uow, loan.product_id, loan.product_version)
+    taken = Decimal(0)
+    if account is None or account.status is not AccountStatus.ACTIVE:
+        reason = f"deposit account {account_id} is {account.status.value if account else 'unknown'}"
+    elif account.currency != currency or account.client_id != loan.client_id:
+        reason = f"deposit account {account_id} is not the borrower's in {currency}"
+    else:
+        free = deposit_link.available(account)
+        taken = collectable(dues, free, partial_allowed=product.partial_instalment_payment_allowed)
+        reason = "" if taken == due else f"{free} available on deposit account {account_id}"
+    if taken > 0:
+        assert account is not None
+        terms = await product_terms(uow.session, account.product_id, account.product_version)
+        leg = deposit_link.debit_leg(account, terms, taken, on, reference=f"prêt n° {loan.id} (prélèvement du {on})",
+                                     actor=actor)
+        plan = plan_repayment(product, schedule, history, taken, on)
+        sequence = history[-1].sequence_number + 1
+        accounting = msgspec.structs.replace(
+            product.accounting, accounts={**product.accounting.accounts, AccountingRole.FUND_SOURCE: leg.fund_source})
+        event = ProductEvent(kind=EventKind.REPAYMENT, currency=currency, parts=plan.parts,
+                             classification=LoanClassification.HEALTHY)
+        entry = build_entry(ProductKind.LOAN, accounting, event, entry_id=uuid7(), office_id=loan.office_id,
+                            value_date=on, description=f"Prélèvement automatique prêt n° {loan.id}", actor=actor,
+                            reference=Reference(source_type=SOURCE_TYPE, source_id=f"{loan.id}/{sequence}"))
+        if entry is None:
+            taken, reason = Decimal(0), "the loan product posts nothing to the ledger"
+        else:
+            entry = leg.adjust(entry)
+            chunk.entries.append(entry)
+            allocation = plan.allocation
+            for name, value in (
+                    ("loan_id", loan.id), ("sequence_number", sequence), ("value_date", on), ("currency", currency),
+                    ("amount", taken), ("principal", allocation.total(Component.PRINCIPAL)),
+                    ("interest", allocation.total(Component.INTEREST)), ("fee", allocation.total(Component.FEE)),
+                    ("penalty", allocation.total(Component.PENALTY)), ("vat", allocation.total(Component.VAT)),
+                    ("overpayment", allocation.overpayment),
+                    ("classification", (LoanClassification.DOUBTFUL if plan.doubtful
+                                        else LoanClassification.HEALTHY).value),
+                    ("receipt_number", f"{RECEIPT_PREFIX} {on.isoformat()}"),
+                    ("allocation", msgspec.json.encode(allocation.lines).decode()),
+                    ("journal_entry_id", entry.entry_id), ("created_by", actor)):
+                chunk.repayments[name].append(value)
+            balance = account.balance - taken
+            chunk.deposits.append(leg.transaction(entry.entry_id))
+            chunk.balances[account_id] = balance
+            # The next loan of the chunk on the same account sees what this one left.
+            accounts[account_id] = msgspec.structs.replace(account, balance=balance)
+            if plan.closes:
+                chunk.closed.append(loan.id)
+    for name, value in (("loan_id", loan.id), ("account_id", account_id), ("currency", currency), ("due", due),
+                        ("taken", taken), ("transaction_id", None), ("reason", reason[:300])):
+        chunk.outcomes[name].append(value)
+    summary.loans_seen += 1
+    summary.amount_due += due
+    summary.amount_collected += taken
+    summary.amount_missing += due - taken
+    if taken == due:
+        summary.loans_collected_in_full += 1
+    elif taken > 0:
+        summary.loans_collected_in_part += 1
+    else:
+        summary.loans_with_nothing_collected += 1
 
 
 async def insufficient_funds(uow: UnitOfWork, *, on: date, scope: OfficeScope, after_id: int = 0,

@@ -97,13 +97,21 @@ class DepositLeg:
                  Line(account_code=overdraft_account, side=overdraft_side, amount=self.overdraft, currency=currency))
         return msgspec.structs.replace(entry, lines=entry.lines + extra)
 
-    async def record(self, uow: UnitOfWork, entry_id: UUID | None) -> repo.TransactionRecord:
-        """Append the account transaction (pointing at the loan's entry) and store the new balance."""
-        balance = self.account.balance + (self.amount if self.credit else -self.amount)
-        recorded = await repo.insert_transactions(uow.session, [repo.NewTransaction(
+    @property
+    def balance_after(self) -> Decimal:
+        return self.account.balance + (self.amount if self.credit else -self.amount)
+
+    def transaction(self, entry_id: UUID | None) -> repo.NewTransaction:
+        """The account transaction, pointing at the loan's entry."""
+        return repo.NewTransaction(
             account_id=self.account_id, kind=TransactionKind.DEPOSIT if self.credit else TransactionKind.WITHDRAWAL,
-            amount=self.amount, balance_after=balance, value_date=self.value_date, actor=self.actor,
-            description=self.description[:500], journal_entry_id=entry_id)], balances={self.account_id: balance})
+            amount=self.amount, balance_after=self.balance_after, value_date=self.value_date, actor=self.actor,
+            description=self.description[:500], journal_entry_id=entry_id)
+
+    async def record(self, uow: UnitOfWork, entry_id: UUID | None) -> repo.TransactionRecord:
+        """Append the account transaction and store the new balance, in one statement."""
+        recorded = await repo.insert_transactions(uow.session, [self.transaction(entry_id)],
+                                                  balances={self.account_id: self.balance_after})
         return recorded[0]
 
 
@@ -160,19 +168,25 @@ class LinkedDepositAccounts:
         if account.activated_on is not None and value_date < account.activated_on:
             raise InvalidInput(f"deposit account {account_id} was activated on {account.activated_on}",
                                field="value_date")
-        if credit:
-            checked = check_deposit(_state(account), amount, value_date, terms.rounder)
-            if isinstance(checked, MovementRefused):
-                raise _refused(checked)
-            description = f"Crédit {reference}"
-        else:
-            withdrawal = check_withdrawal(_state(account), amount, value_date,
-                                          WithdrawalRules(balance=_limits(account).balance_rules()), terms.rounder)
-            if isinstance(withdrawal, MovementRefused):
-                raise _refused(withdrawal)
-            description = f"Débit {reference}"
-        return DepositLeg(account, terms, amount=amount, credit=credit, value_date=value_date,
-                          description=description, actor=actor)
+        if not credit:
+            return debit_leg(account, terms, amount, value_date, reference=reference, actor=actor)
+        checked = check_deposit(_state(account), amount, value_date, terms.rounder)
+        if isinstance(checked, MovementRefused):
+            raise _refused(checked)
+        return DepositLeg(account, terms, amount=amount, credit=True, value_date=value_date,
+                          description=f"Crédit {reference}", actor=actor)
+
+
+def debit_leg(account: repo.AccountRow, terms: ProductTerms, amount: Decimal, value_date: date, *, reference: str,
+              actor: str) -> DepositLeg:
+    """A debit of the account checked by the deposit module's rules (status, precision, available
+    balance with holds, minimum balance, overdraft limit); refused with the field to fix."""
+    checked = check_withdrawal(_state(account), amount, value_date,
+                               WithdrawalRules(balance=_limits(account).balance_rules()), terms.rounder)
+    if isinstance(checked, MovementRefused):
+        raise _refused(checked)
+    return DepositLeg(account, terms, amount=amount, credit=False, value_date=value_date,
+                      description=f"Débit {reference}", actor=actor)
 
 
 LINKED: Final = LinkedDepositAccounts()
