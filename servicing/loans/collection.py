@@ -237,7 +237,7 @@ async def _collect_chunk(uow: UnitOfWork, ids: list[int], on: date, actor: str, 
         {"ids": ids, "on": on})).all())
     loans = [loan for loan in loans if loan.id not in done]
     loan_ids = [loan.id for loan in loans]
-    links = dict((await session.execute(text(
+    links: dict[int, int] = dict((await session.execute(text(
         "SELECT loan_id, deposit_account_id FROM loan_deposit_link WHERE loan_id = ANY(CAST(:ids AS int[]))"),
         {"ids": loan_ids})).all())
     accounts = await repo.lock_accounts(session, list(links.values()))

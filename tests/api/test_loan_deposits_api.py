@@ -380,3 +380,27 @@ async def test_concurrent_repayments_and_collection_never_take_a_due_twice(  # t
     debits = (await client.get(f"/api/v1/deposit-accounts/{account_id}/transactions")).json()
     assert sum(D(t["amount"]) for t in debits if t["kind"] == "withdrawal") == taken + withdrawn
     assert not await _verify(uow_factory)
+
+
+async def test_reversal_gives_the_money_back_and_retakes_later_repayments_from_the_account(  # type: ignore[no-untyped-def]
+        client, refs, ids, world, staff_user, uow_factory, dw) -> None:  # noqa: F811
+    loan_id, account_id, _client_id, _portfolio = await loan_with_account(
+        client, world, staff_user, uow_factory, dw, refs, balance="50000")
+    assert (await disburse(client, loan_id, ids["cash"])).status_code == 201
+    first = (await repay_from(client, loan_id, account_id, "10000")).json()
+    second = (await repay_from(client, loan_id, account_id, "5000", days=45)).json()
+    assert (await account(client, account_id))["balance"] == "35000"
+    written = await client.post(f"{LOANS}/{loan_id}/transactions/{first['transaction_id']}/reversal")
+    assert written.status_code == 201, written.text
+    kinds = [(t["kind"], t["amount"]) for t in written.json()]
+    assert kinds == [("repayment_reversal", "10000"), ("repayment_reversal", "5000"), ("repayment", "5000")]
+    retaken = written.json()[-1]
+    assert (retaken["interest"], retaken["principal"]) == ("4500", "500"), "the 5 000 now pays instalment 1 first"
+    assert (await account(client, account_id))["balance"] == "45000"
+    moved = (await client.get(f"/api/v1/deposit-accounts/{account_id}/transactions")).json()
+    assert [(t["kind"], t["amount"]) for t in moved][-5:] == [
+        ("withdrawal", "10000"), ("withdrawal", "5000"), ("deposit", "10000"), ("deposit", "5000"),
+        ("withdrawal", "5000")]
+    assert moved[-1]["journal_entry_id"] == retaken["journal_entry_id"]
+    assert second["transaction_id"] != retaken["transaction_id"]
+    assert not await _verify(uow_factory)
