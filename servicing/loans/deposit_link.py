@@ -300,12 +300,9 @@ async def reverse_movements(uow: UnitOfWork, original_entry_id: UUID | None, rev
         if taking_back:
             checked = check_withdrawal(_state(account), amount, value_date,
                                        WithdrawalRules(balance=_limits(account).balance_rules()), terms.rounder)
-            if isinstance(checked, MovementRefused) and checked.field != "amount":
-                raise Conflict(f"deposit account {account_id} cannot give back {amount}: {checked.message}",
-                               field=FIELD)
             if isinstance(checked, MovementRefused):
-                raise Conflict(f"deposit account {account_id} no longer holds the {amount} to take back "
-                               f"({checked.message})", field=FIELD)
+                raise Conflict(f"deposit account {account_id} cannot give back the {amount} it received: "
+                               f"{checked.message}", field=FIELD)
         balance = account.balance + (-amount if taking_back else amount)
         await repo.insert_transactions(uow.session, [repo.NewTransaction(
             account_id=account_id, kind=TransactionKind.WITHDRAWAL if taking_back else TransactionKind.DEPOSIT,
