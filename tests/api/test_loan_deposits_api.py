@@ -404,3 +404,15 @@ async def test_reversal_gives_the_money_back_and_retakes_later_repayments_from_t
     assert moved[-1]["journal_entry_id"] == retaken["journal_entry_id"]
     assert second["transaction_id"] != retaken["transaction_id"]
     assert not await _verify(uow_factory)
+
+
+async def test_undo_is_refused_when_the_account_no_longer_holds_the_money(  # type: ignore[no-untyped-def]
+        client, refs, ids, world, staff_user, uow_factory, dw) -> None:  # noqa: F811
+    loan_id, account_id, _client_id, _portfolio = await loan_with_account(
+        client, world, staff_user, uow_factory, dw, refs)
+    assert (await disburse_into(client, loan_id, account_id)).status_code == 201
+    await move(client, account_id, "withdrawals", "297000")  # spent; 50 000 of overdraft cannot take it back
+    before = await counts(uow_factory, loan_id, account_id)
+    assert_problem(await client.post(f"{LOANS}/{loan_id}/undo-disbursement"), 409, "deposit_account_id")
+    assert await counts(uow_factory, loan_id, account_id) == before
+    assert (await client.get(f"{APPS}/{loan_id}")).json()["status"] == "active"
