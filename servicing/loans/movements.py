@@ -57,6 +57,7 @@ from servicing.loans.model import (
     StatementLine,
     Waive,
 )
+from servicing.loans.overpayments import overpayment_held
 from servicing.queries import load_entry
 from servicing.staff.scope import OfficeScope
 from servicing.unit_of_work import UnitOfWork, UnitOfWorkFactory
@@ -479,6 +480,9 @@ async def reverse_repayment(uow_factory: UnitOfWorkFactory, loan_id: int, transa
             row.updated_at = func.now()
             row.updated_by = actor
         await uow.session.flush()
+        if overpayment_held(await _history(uow, loan_id)) < 0:
+            raise Conflict("part of the overpayment this reversal takes back was already refunded to the borrower",
+                           field="transaction_id")
         for transaction in written:
             await uow.session.refresh(transaction)
         answer = [to_transaction(t) for t in written]

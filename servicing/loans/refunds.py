@@ -4,8 +4,7 @@ their deposit account, as one `overpayment_refund` transaction and one journal e
 (event `overpayment_refund`: debit the overpayment liability, credit the fund source or, to a
 deposit account, its deposit-control account).
 
-What can be refunded is derived, never stored: the overpayments of the repayments that stand
-(not reversed) less the refunds already made. Same lock, idempotency and value-date rules as
+What can be refunded is derived, never stored (`servicing.loans.overpayments`). Same lock, idempotency and value-date rules as
 every loan movement (`servicing.loans.movements`)."""
 
 from __future__ import annotations
@@ -34,10 +33,11 @@ from servicing.loans.movements import (
     _replayed,
     to_transaction,
 )
+from servicing.loans.overpayments import REFUND_KIND, overpayment_held
 from servicing.staff.scope import OfficeScope
 from servicing.unit_of_work import UnitOfWorkFactory
 
-KIND = "overpayment_refund"
+KIND = REFUND_KIND
 
 
 class RefundOverpayment(msgspec.Struct, frozen=True, kw_only=True):
@@ -45,14 +45,6 @@ class RefundOverpayment(msgspec.Struct, frozen=True, kw_only=True):
     amount: Decimal
     channel: FundsChannel
     note: str = ""
-
-
-def refundable(history: list[LoanTransactionRow]) -> Decimal:
-    """Overpayments of the standing repayments less the refunds made."""
-    reversed_ids = {t.reverses_transaction_id for t in history if t.reverses_transaction_id is not None}
-    received = sum((t.overpayment for t in history if t.kind == "repayment" and t.id not in reversed_ids), Decimal(0))
-    refunded = sum((t.amount for t in history if t.kind == KIND), Decimal(0))
-    return _plain(received - refunded)
 
 
 async def refund_overpayment(uow_factory: UnitOfWorkFactory, loan_id: int, command: RefundOverpayment, *,
@@ -72,7 +64,7 @@ async def refund_overpayment(uow_factory: UnitOfWorkFactory, loan_id: int, comma
         history = await _history(uow, loan_id)
         _check_value_date(command.value_date, today=today or date.today(),
                           not_before=max(t.value_date for t in history), what="refund")
-        held = refundable(history)
+        held = _plain(overpayment_held(history))
         if command.amount > held:
             raise InvalidInput(f"the loan holds {held} {currency} of overpayment", field="amount")
         product = await get_product_in(uow, row.product_id, row.product_version)

@@ -273,6 +273,10 @@ async def test_overpayment_refund_to_the_deposit_account(  # type: ignore[no-unt
     assert await entry_lines(uow_factory, cash.json()["journal_entry_id"]) == lines(("342", "D", 2_000),
                                                                                      ("1012", "C", 2_000))
     assert_problem(await client.post(url, json={**body, "amount": "1"}), 422, "amount")
+    # The overpayment went back to the borrower: the repayment that brought it is not reversed.
+    assert_problem(await client.post(f"{LOANS}/{loan_id}/transactions/{paid.json()['transaction_id']}/reversal"),
+                   409, "transaction_id")
+    assert (await client.get(f"{APPS}/{loan_id}")).json()["status"] == "closed"
 
 
 # --------------------------------------------------------------------------- automatic collection
