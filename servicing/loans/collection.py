@@ -167,7 +167,8 @@ def plan_repayment(product: LoanProduct, schedule: Schedule, history: Sequence[A
     reverses_transaction_id and allocation)."""
     settled = _settled(history)
     charged = _lines(history, "charge")
-    doubtful = is_doubtful(product, _position(schedule, history, on))
+    # The position (days overdue) matters only to a product with a doubtful threshold.
+    doubtful = product.days_to_npa is not None and is_doubtful(product, _position(schedule, history, on))
     order = product.allocation_order_doubtful if doubtful else product.allocation_order_healthy
     allocation = allocate(amount, remaining_dues(schedule, settled, charged), order)
     parts = [EventPart(component=c, amount=allocation.total(c)) for c in ALLOCABLE if allocation.total(c) > 0]
