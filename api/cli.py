@@ -382,5 +382,35 @@ def close_day(business_date) -> None:  # type: ignore[no-untyped-def]
         raise click.ClickException(f"{error.field}: {error.message}" if error.field else error.message) from error
 
 
+@main.command()
+@click.option("--date", "on", type=click.DateTime(formats=["%Y-%m-%d"]), required=True,
+              help="collect everything due on or before this day")
+@click.option("--chunk-size", default=500, show_default=True, type=click.IntRange(1, 5_000))
+def collect(on, chunk_size: int) -> None:  # type: ignore[no-untyped-def]
+    """Automatic collection: debit each loan's linked deposit account for what is due and unpaid
+    (idempotent per date: a second run collects nothing)."""
+    from ledger.errors import LedgerError
+    from servicing.loans.collection import CollectionSummary
+    from servicing.loans.collection import collect as run
+
+    def progress(done: CollectionSummary) -> None:
+        rate = done.loans_seen / done.seconds if done.seconds else 0.0
+        _say(f"  {done.loans_seen} loans, collected {done.amount_collected}, missing {done.amount_missing} "
+             f"({rate:.0f} loans/s)")
+
+    async def work(_db: Database, uow_factory: UnitOfWorkFactory) -> str:
+        done = await run(uow_factory, on.date(), actor="cli", chunk_size=chunk_size, progress=progress)
+        return (f"collection of {done.collection_date}: {done.loans_seen} loans with something due, "
+                f"{done.loans_collected_in_full} collected in full, {done.loans_collected_in_part} in part, "
+                f"{done.loans_with_nothing_collected} with nothing collected; due {done.amount_due}, collected "
+                f"{done.amount_collected}, missing {done.amount_missing} ({done.shortfalls} insufficient-funds "
+                f"events) in {done.seconds:.2f} s")
+
+    try:
+        _say(asyncio.run(_with_database(work)))
+    except LedgerError as error:
+        raise click.ClickException(f"{error.field}: {error.message}" if error.field else error.message) from error
+
+
 if __name__ == "__main__":
     main()

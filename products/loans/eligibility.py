@@ -4,8 +4,8 @@ The servicing layer gathers the facts (the client's status and KYC, their loans,
 guarantors' commitments, the institution's credit parameters and usury cap, the TEG of the
 frozen terms); this module judges them. It never stops at the first failure: a loan officer
 sees every rule checked, passed or failed, and why. A failed *blocking* rule refuses
-submission; a rule that cannot be checked yet (the borrower's deposits are not connected to
-loans yet) says so instead of pretending to pass. Pure.
+submission; a rule that cannot be checked (a fact not known) says so instead of pretending to
+pass. Pure.
 """
 
 from __future__ import annotations
@@ -80,6 +80,9 @@ class EligibilityFacts(msgspec.Struct, frozen=True, kw_only=True):
     apr_annual_percent: Decimal | None
     usury_cap_percent: Decimal | None
     product_apr_max_percent: Decimal | None
+    deposits_available: Decimal | None = None
+    """What the client's active deposit accounts in the loan's currency hold free of holds
+    (None: not known, the deposit rules answer unverified)."""
 
 
 def _result(rule: str, ok: bool, reason_ok: str, reason_failed: str, *, blocking: bool = True,
@@ -177,19 +180,33 @@ def _guarantee_rules(f: EligibilityFacts) -> list[RuleResult]:
 
 
 def _deposit_rules(f: EligibilityFacts) -> list[RuleResult]:
+    """Mandatory savings, cash collateral and the own-funds guarantee must be present on the
+    borrower's deposit accounts (available: free of holds, above the minimum balance). They are
+    held on the same money, so each rule needs what it asks plus what the rules before it ask."""
     req = f.requirements
     results = []
+    needed = Decimal(0)
     for rule, amount, what in (
             ("mandatory_savings", req.mandatory_savings_amount if req else None, "mandatory savings"),
             ("cash_collateral", req.cash_collateral_min_amount if req else None, "cash collateral"),
             ("guarantee_own_funds", req.guarantee_own_funds_min_amount if req else None, "own-funds guarantee")):
         if amount is None or amount == 0:
             results.append(_na(rule, f"the product asks for no {what}"))
-        else:
+            continue
+        before = needed
+        needed += amount
+        if f.deposits_available is None:
             results.append(RuleResult(
                 rule=rule, outcome=Outcome.UNVERIFIED, blocking=False,
-                reason=f"{amount} {f.currency} of {what} required; deposit accounts are not linked to loans yet, "
-                       "so the officer checks it before disbursement"))
+                reason=f"{amount} {f.currency} of {what} required; the client's deposits are not known"))
+            continue
+        also = f" (after {before} {f.currency} for the rules above)" if before else ""
+        results.append(_result(
+            rule, f.deposits_available >= needed,
+            f"{f.deposits_available} {f.currency} available on the client's deposit accounts covers the "
+            f"{amount} of {what}{also}",
+            f"{amount} {f.currency} of {what} required{also}: the client's deposit accounts have "
+            f"{f.deposits_available} available, {needed - f.deposits_available} missing", field="client_id"))
     return results
 
 

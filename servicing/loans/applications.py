@@ -46,6 +46,7 @@ from products.reference.db.tables import (
 from servicing.clients import kyc
 from servicing.errors import Conflict, InvalidInput, NotFound
 from servicing.loans.db.tables import LoanDecisionRow, LoanGuarantorRow, LoanRow
+from servicing.loans.deposit_link import deposits_available
 from servicing.loans.model import (
     CO_SIGNERS_MAX,
     COLLATERAL_MAX,
@@ -404,7 +405,8 @@ async def _facts(uow: UnitOfWork, app: LoanApplication, product: LoanProduct, cl
         monthly_income=income, monthly_instalment=monthly,
         debt_ratio_max_percent=analysis.debt_ratio_max_percent if analysis is not None else None,
         apr_annual_percent=apr, usury_cap_percent=cap,
-        product_apr_max_percent=analysis.apr_max_percent if analysis is not None else None)
+        product_apr_max_percent=analysis.apr_max_percent if analysis is not None else None,
+        deposits_available=await deposits_available(uow, app.client_id, product.currency))
 
 
 # --------------------------------------------------------------------------- workflow

@@ -8,7 +8,8 @@ answers the original transaction, with another body 409.
 
 Where the money comes from or goes is a `FundsChannel`: a payment type (its fund-source GL
 account from reference data, unless the product maps one for it), or a deposit account
-through the `DepositAccounts` port once deposit accounts are linked to loans.
+through the `DepositAccounts` port, which `servicing.loans.deposit_link` implements (the
+deposit transaction points at the loan's one entry; lock order: the loan, then the account).
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ from products.reference.db.tables import ChargeRow
 from servicing.errors import Conflict, InvalidInput, NotFound
 from servicing.ids import uuid7
 from servicing.journal import book_entries
+from servicing.loans import deposit_link
 from servicing.loans.applications import get_product_in, load_record, load_row
 from servicing.loans.db.tables import LoanRow, LoanTransactionRow
 from servicing.loans.model import (
@@ -56,6 +58,7 @@ from servicing.loans.model import (
     StatementLine,
     Waive,
 )
+from servicing.loans.overpayments import overpayment_held
 from servicing.queries import load_entry
 from servicing.staff.scope import OfficeScope
 from servicing.unit_of_work import UnitOfWork, UnitOfWorkFactory
@@ -65,12 +68,12 @@ TRANSACTIONS_LISTED_MAX: Final = 10_000
 
 
 class DepositAccounts(Protocol):
-    """The seam to deposit accounts (built separately): move money on a client's account inside
-    the loan's unit of work and answer the GL account (its product's deposit control) that the
-    loan entry uses as its fund source."""
+    """The seam to deposit accounts: check a movement on the client's locked account inside the
+    loan's unit of work and answer its leg (the deposit-control account the loan entry uses as
+    fund source; the transaction it appends once the entry is booked)."""
 
     async def move(self, uow: UnitOfWork, account_id: int, *, client_id: int, amount: Decimal, currency: str,
-                   credit: bool, value_date: date, reference: str) -> str: ...
+                   credit: bool, value_date: date, reference: str, actor: str = ...) -> deposit_link.DepositLeg: ...
 
 
 class IdempotencyMismatch(Conflict):
@@ -126,19 +129,18 @@ async def _replayed(uow: UnitOfWork, loan_id: int, kind: str, key: str | None, f
 
 async def _fund_source(uow: UnitOfWork, accounting: ProductAccounting, channel: FundsChannel, *,
                        deposits: DepositAccounts | None, loan: LoanRow, amount: Decimal, credit: bool,
-                       value_date: date) -> tuple[ProductAccounting, int | None]:
-    """The product's accounting with the channel's fund-source account in place."""
+                       value_date: date, actor: str = "system"
+                       ) -> tuple[ProductAccounting, int | None, deposit_link.DepositLeg | None]:
+    """The product's accounting with the channel's fund-source account in place (and the
+    deposit leg when the money comes from or goes to a deposit account)."""
     if (channel.payment_type_id is None) == (channel.deposit_account_id is None):
         raise InvalidInput("give either payment_type_id or deposit_account_id", field="payment_type_id")
     if channel.deposit_account_id is not None:
-        if deposits is None:
-            raise InvalidInput("deposit accounts are not linked to loans yet; use a payment type",
-                               field="deposit_account_id")
-        code = await deposits.move(uow, channel.deposit_account_id, client_id=loan.client_id, amount=amount,
-                                   currency=loan.currency.strip(), credit=credit, value_date=value_date,
-                                   reference=f"loan {loan.id}")
+        leg = await (deposits or deposit_link.LINKED).move(
+            uow, channel.deposit_account_id, client_id=loan.client_id, amount=amount, currency=loan.currency.strip(),
+            credit=credit, value_date=value_date, reference=f"prêt n° {loan.id}", actor=actor)
         return msgspec.structs.replace(
-            accounting, accounts={**accounting.accounts, AccountingRole.FUND_SOURCE: code}), None
+            accounting, accounts={**accounting.accounts, AccountingRole.FUND_SOURCE: leg.fund_source}), None, leg
     assert channel.payment_type_id is not None
     payment_type = (await uow.session.execute(text(
         "SELECT a.code FROM payment_type p LEFT JOIN gl_account a ON a.id = p.gl_account_id "
@@ -148,7 +150,7 @@ async def _fund_source(uow: UnitOfWork, accounting: ProductAccounting, channel: 
     overrides = dict(accounting.payment_type_accounts)
     if channel.payment_type_id not in overrides and payment_type.code is not None:
         overrides[channel.payment_type_id] = payment_type.code
-    return msgspec.structs.replace(accounting, payment_type_accounts=overrides), channel.payment_type_id
+    return msgspec.structs.replace(accounting, payment_type_accounts=overrides), channel.payment_type_id, None
 
 
 async def _locked(uow: UnitOfWork, loan_id: int, scope: OfficeScope | None) -> LoanRow:
@@ -178,13 +180,26 @@ def _entry(accounting: ProductAccounting, event: ProductEvent, *, loan: LoanRow,
                        reference=Reference(source_type=SOURCE_TYPE, source_id=f"{loan.id}/{sequence}"))
 
 
+def _with_leg(entry: JournalEntry | None, leg: deposit_link.DepositLeg | None) -> JournalEntry | None:
+    """The entry with its deposit-account leg (the overdraft part moved, when there is one)."""
+    if leg is None:
+        return entry
+    if entry is None:
+        raise InvalidInput("this loan product posts nothing: money cannot move on a deposit account for it",
+                           field="deposit_account_id")
+    return leg.adjust(entry)
+
+
 async def _book(uow: UnitOfWork, accounting: ProductAccounting, event: ProductEvent, *, loan: LoanRow,
-                value_date: date, description: str, actor: str, sequence: int) -> Any:
-    entry = _entry(accounting, event, loan=loan, value_date=value_date, description=description, actor=actor,
-                   sequence=sequence)
+                value_date: date, description: str, actor: str, sequence: int,
+                leg: deposit_link.DepositLeg | None = None) -> Any:
+    entry = _with_leg(_entry(accounting, event, loan=loan, value_date=value_date, description=description,
+                             actor=actor, sequence=sequence), leg)
     if entry is None:
         return None
     booked = await book_entries(uow, [entry])
+    if leg is not None:
+        await leg.record(uow, entry.entry_id)
     return booked[0].entry.entry_id
 
 
@@ -243,15 +258,17 @@ async def disburse(uow_factory: UnitOfWorkFactory, loan_id: int, command: Disbur
         if schedule.totals.interest_amount > 0:
             # Posted only under accrual upfront (the other rules' tables have no such line).
             parts.append(EventPart(component=Component.INTEREST, amount=schedule.totals.interest_amount))
-        accounting, payment_type_id = await _fund_source(
+        accounting, payment_type_id, leg = await _fund_source(
             uow, product.accounting, command.channel, deposits=deposits, loan=row,
-            amount=terms.principal_amount - fee_total - vat_total, credit=True, value_date=command.value_date)
+            amount=terms.principal_amount - fee_total - vat_total, credit=True, value_date=command.value_date,
+            actor=actor)
         row.term_bucket = term_bucket(term_months(command.value_date, schedule.instalments[-1].due_date),
                                       product.term_buckets).value
         event = ProductEvent(kind=EventKind.DISBURSEMENT, currency=record.currency, parts=tuple(parts),
                              payment_type_id=payment_type_id, **_booked(row))
         entry_id = await _book(uow, accounting, event, loan=row, value_date=command.value_date,
-                               description=f"Décaissement prêt n° {loan_id}", actor=actor, sequence=sequence)
+                               description=f"Décaissement prêt n° {loan_id}", actor=actor, sequence=sequence, leg=leg)
+        await deposit_link.loan_disbursed(uow, row, record.requirements, leg, on=command.value_date, actor=actor)
         recognised = (schedule.totals.interest_amount
                       if product.accounting.rule is AccountingRule.ACCRUAL_UPFRONT else Decimal(0))
         transaction = LoanTransactionRow(
@@ -332,13 +349,13 @@ async def repay(uow_factory: UnitOfWorkFactory, loan_id: int, command: Repay, *,
         last_date = max((t.value_date for t in history), default=None)
         _check_value_date(command.value_date, today=today or date.today(), not_before=last_date, what="repayment")
         product = await get_product_in(uow, row.product_id, row.product_version)
-        accounting, payment_type_id = await _fund_source(
+        accounting, payment_type_id, leg = await _fund_source(
             uow, product.accounting, command.channel, deposits=deposits, loan=row, amount=command.amount,
-            credit=False, value_date=command.value_date)
+            credit=False, value_date=command.value_date, actor=actor)
         transaction = await _take_repayment(
             uow, row, product, amount=command.amount, value_date=command.value_date, accounting=accounting,
             payment_type_id=payment_type_id, receipt_number=command.channel.receipt_number, actor=actor,
-            idempotency_key=idempotency_key, fingerprint=fingerprint, history=history)
+            idempotency_key=idempotency_key, fingerprint=fingerprint, history=history, leg=leg)
         answer = to_transaction(transaction)
         await uow.commit()
     return answer
@@ -360,6 +377,7 @@ async def undo_disbursement(uow_factory: UnitOfWorkFactory, loan_id: int, *, act
             raise Conflict("repayments, charges or waivers stand on this loan; a disbursement is undone before any",
                            field="loan_id")
         original = next(t for t in reversed(history) if t.kind == "disbursement")
+        await deposit_link.release_loan_holds(uow, loan_id, on=original.value_date, actor=actor)
         reversal = await _reverse_transaction(uow, original, kind="disbursement_reversal",
                                               sequence=history[-1].sequence_number + 1, actor=actor,
                                               description=f"Annulation décaissement prêt n° {loan_id}")
@@ -385,6 +403,8 @@ async def _reverse_transaction(uow: UnitOfWork, original: LoanTransactionRow, *,
         mirror = reverse(booked.entry, reversal_id=uuid7(), value_date=original.value_date,
                          description=description[:500], actor=actor)
         entry_id = (await book_entries(uow, [mirror]))[0].entry.entry_id
+        await deposit_link.reverse_movements(uow, original.journal_entry_id, entry_id, value_date=original.value_date,
+                                             actor=actor)
     reversal = LoanTransactionRow(
         loan_id=original.loan_id, sequence_number=sequence, kind=kind, reverses_transaction_id=original.id,
         value_date=original.value_date, currency=original.currency, amount=original.amount,
@@ -404,7 +424,8 @@ async def _history(uow: UnitOfWork, loan_id: int) -> list[LoanTransactionRow]:
 async def _take_repayment(uow: UnitOfWork, row: LoanRow, product: LoanProduct, *, amount: Decimal, value_date: date,
                           accounting: ProductAccounting, payment_type_id: int | None, receipt_number: str | None,
                           actor: str, idempotency_key: str | None, fingerprint: str | None,
-                          history: list[LoanTransactionRow] | None = None) -> LoanTransactionRow:
+                          history: list[LoanTransactionRow] | None = None,
+                          leg: deposit_link.DepositLeg | None = None) -> LoanTransactionRow:
     """Allocate and book one repayment on the locked loan, against what its history (read
     under the lock; read here when not given) left due."""
     assert row.schedule is not None
@@ -430,8 +451,8 @@ async def _take_repayment(uow: UnitOfWork, row: LoanRow, product: LoanProduct, *
         parts.append(EventPart(component=Component.OVERPAYMENT, amount=allocation.overpayment))
     event = ProductEvent(kind=EventKind.REPAYMENT, currency=currency, parts=tuple(parts),
                          payment_type_id=payment_type_id, **_booked(row))
-    entry = _entry(accounting, event, loan=row, value_date=value_date, description=f"Remboursement prêt n° {row.id}",
-                   actor=actor, sequence=sequence)
+    entry = _with_leg(_entry(accounting, event, loan=row, value_date=value_date,
+                             description=f"Remboursement prêt n° {row.id}", actor=actor, sequence=sequence), leg)
     entry_id = entry.entry_id if entry is not None else None
     transaction = LoanTransactionRow(
         loan_id=row.id, sequence_number=sequence, kind="repayment", value_date=value_date,
@@ -446,6 +467,8 @@ async def _take_repayment(uow: UnitOfWork, row: LoanRow, product: LoanProduct, *
     uow.session.add(transaction)
     row.status = (LoanStatus.ACTIVE if remaining_dues(schedule, [*settled, *allocation.lines], charged)
                   else LoanStatus.CLOSED).value
+    if row.status == LoanStatus.CLOSED.value:
+        await deposit_link.release_loan_holds(uow, row.id, on=value_date, actor=actor)
     row.updated_at = func.now()
     row.updated_by = actor
     await uow.session.flush()  # the row's server defaults come back with the insert (eager_defaults)
@@ -454,6 +477,8 @@ async def _take_repayment(uow: UnitOfWork, row: LoanRow, product: LoanProduct, *
         # balances) stay locked only from here to the commit. The transaction's reference to
         # its entry is checked at commit (deferred foreign key, revision 0018).
         await book_entries(uow, [entry])
+        if leg is not None:
+            await leg.record(uow, entry.entry_id)
     return transaction
 
 
@@ -487,13 +512,16 @@ async def reverse_repayment(uow_factory: UnitOfWorkFactory, loan_id: int, transa
                 description=f"Annulation remboursement prêt n° {loan_id}"))
         await uow.session.flush()
         for original in later:
-            accounting, payment_type_id = await _fund_source(
-                uow, product.accounting, FundsChannel(payment_type_id=original.payment_type_id), deposits=None,
-                loan=row, amount=_plain(original.amount), credit=False, value_date=original.value_date)
+            account_id = await deposit_link.funds_of(uow, original.journal_entry_id)
+            channel = (FundsChannel(deposit_account_id=account_id) if account_id is not None
+                       else FundsChannel(payment_type_id=original.payment_type_id))
+            accounting, payment_type_id, leg = await _fund_source(
+                uow, product.accounting, channel, deposits=None, loan=row, amount=_plain(original.amount),
+                credit=False, value_date=original.value_date, actor=actor)
             written.append(await _take_repayment(
                 uow, row, product, amount=_plain(original.amount), value_date=original.value_date, accounting=accounting,
                 payment_type_id=payment_type_id, receipt_number=original.receipt_number, actor=actor,
-                idempotency_key=None, fingerprint=None))
+                idempotency_key=None, fingerprint=None, leg=leg))
         if not later:
             assert row.schedule is not None
             schedule = msgspec.convert(row.schedule, Schedule)
@@ -503,6 +531,9 @@ async def reverse_repayment(uow_factory: UnitOfWorkFactory, loan_id: int, transa
             row.updated_at = func.now()
             row.updated_by = actor
         await uow.session.flush()
+        if overpayment_held(await _history(uow, loan_id)) < 0:
+            raise Conflict("part of the overpayment this reversal takes back was already refunded to the borrower",
+                           field="transaction_id")
         for transaction in written:
             await uow.session.refresh(transaction)
         answer = [to_transaction(t) for t in written]
@@ -622,6 +653,7 @@ async def waive(uow_factory: UnitOfWorkFactory, loan_id: int, command: Waive, *,
         uow.session.add(transaction)
         if not remaining_dues(schedule, [*_settled(history), *lines], _lines(history, "charge")):
             row.status = LoanStatus.CLOSED.value
+            await deposit_link.release_loan_holds(uow, loan_id, on=command.value_date, actor=actor)
         row.updated_at = func.now()
         row.updated_by = actor
         await uow.session.flush()

@@ -90,3 +90,26 @@ def test_rules_without_a_limit_or_facts_do_not_block() -> None:
     assert by_rule["debt_to_income"].outcome is Outcome.UNVERIFIED
     assert by_rule["usury_cap"].outcome is Outcome.NOT_APPLICABLE
     assert blocking_failures(results) == ()
+
+
+def test_deposit_rules_pass_or_fail_from_the_clients_available_deposits() -> None:
+    """Mandatory savings 10 % of 100 000 = 10 000; cash collateral 5 % = 5 000, held on the same
+    money: the collateral rule needs 15 000 in all."""
+    req = msgspec.structs.replace(GOOD.requirements, cash_collateral_min_amount=D(5_000))
+
+    def outcomes(available: str) -> dict[str, tuple[Outcome, bool, str]]:
+        facts = msgspec.structs.replace(GOOD, requirements=req, deposits_available=D(available))
+        return {r.rule: (r.outcome, r.blocking, r.reason) for r in check_eligibility(facts)
+                if r.rule in ("mandatory_savings", "cash_collateral", "guarantee_own_funds")}
+
+    enough = outcomes("15000")
+    assert enough["mandatory_savings"][0] is Outcome.PASSED and enough["cash_collateral"][0] is Outcome.PASSED
+    assert "15000 XOF available" in enough["mandatory_savings"][2]
+    short = outcomes("12000")
+    assert short["mandatory_savings"][0] is Outcome.PASSED
+    assert short["cash_collateral"][:2] == (Outcome.FAILED, True)
+    assert short["cash_collateral"][2] == ("5000 XOF of cash collateral required (after 10000 XOF for the rules "
+                                           "above): the client's deposit accounts have 12000 available, 3000 missing")
+    none = outcomes("0")
+    assert none["mandatory_savings"][0] is Outcome.FAILED and "10000 missing" in none["mandatory_savings"][2]
+    assert _failed(requirements=req, deposits_available=D(0)).keys() == {"mandatory_savings", "cash_collateral"}

@@ -1,0 +1,367 @@
+"""Automatic collection (prélèvement automatique): on a date D, each active loan linked to a
+deposit account has everything due on or before D and still unpaid taken from that account,
+within its available balance (holds respected, the account's overdraft limit usable).
+
+- A loan whose product takes partial instalment payments gets what the account can give; one
+  that does not gets whole instalments only (oldest first), never part of one.
+- Every loan with something due gets one `loan_collection` row for D: due, collected, missing
+  (and why). Rows with something missing are the insufficient-funds events
+  (`loan_insufficient_funds` view) the alerting work reads.
+- Idempotent per date: the row is unique per (loan, D) and written in the same transaction as
+  the repayment it made, so a second run for D collects nothing, and a crash loses or doubles
+  nothing (a chunk is committed whole or not at all; the next run takes up where it stopped).
+
+Loans are selected set-based (keyset by id) and processed in chunks, each chunk ONE database
+transaction: its loans locked in id order, then their deposit accounts in id order (the lock
+order of `servicing.loans.deposit_link`), so concurrent counter repayments wait for the chunk
+and never deadlock with it. Each collected amount is a repayment taken exactly as at the
+counter (`plan_repayment` allocates as `movements._take_repayment` does: the product's order,
+healthy or doubtful; one journal entry per loan whose fund source is the deposit product's
+deposit-control account, the deposit transaction pointing at it), but planned in memory for
+the whole chunk and written set-based: one `book_entries` call, one insert of the loan
+transactions, one of the deposit transactions with the new balances, one of the outcomes.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from datetime import date
+from decimal import Decimal
+from typing import Any, Final
+
+import msgspec
+from sqlalchemy import text
+
+from ledger.limits import PAGE_SIZE_MAX
+from ledger.model import JournalEntry, Reference
+from products.accounting import build_entry
+from products.deposits import AccountStatus
+from products.events import EventPart, LoanClassification, ProductEvent, TermBucket
+from products.loans.allocation import ALLOCABLE, Allocation, Due, allocate
+from products.loans.model import Schedule
+from products.loans.position import remaining_dues
+from products.loans.product import LoanProduct
+from products.posting_rules import AccountingRole, Component, EventKind, ProductKind
+from servicing.deposits import repository as repo
+from servicing.deposits.terms import product_terms
+from servicing.errors import InvalidInput
+from servicing.ids import uuid7
+from servicing.journal import book_entries
+from servicing.loans import deposit_link
+from servicing.loans.applications import get_product_in
+from servicing.loans.movements import SOURCE_TYPE, _lines, _position, _settled, is_doubtful
+from servicing.staff.scope import OfficeScope
+from servicing.unit_of_work import UnitOfWork, UnitOfWorkFactory
+
+CHUNK_LOANS: Final = 500
+RECEIPT_PREFIX: Final = "PRLV"
+
+
+class CollectionSummary(msgspec.Struct, kw_only=True):
+    """What a run did (so far, while it runs)."""
+
+    collection_date: date
+    loans_seen: int = 0
+    loans_collected_in_full: int = 0
+    loans_collected_in_part: int = 0
+    loans_with_nothing_collected: int = 0
+    amount_due: Decimal = Decimal(0)
+    amount_collected: Decimal = Decimal(0)
+    amount_missing: Decimal = Decimal(0)
+    chunks: int = 0
+    seconds: float = 0.0
+
+    @property
+    def shortfalls(self) -> int:
+        return self.loans_collected_in_part + self.loans_with_nothing_collected
+
+
+class InsufficientFunds(msgspec.Struct, frozen=True, kw_only=True):
+    """A collection that could not take everything due."""
+
+    event_id: int
+    loan_id: int
+    collection_date: date
+    deposit_account_id: int | None
+    currency: str
+    amount_due: Decimal
+    amount_collected: Decimal
+    amount_missing: Decimal
+    reason: str
+
+
+def due_by(dues: list[Due], on: date) -> list[Due]:
+    return [d for d in dues if d.due_date <= on]
+
+
+def collectable(dues: list[Due], available: Decimal, *, partial_allowed: bool) -> Decimal:
+    """What to take of ``dues`` (due by the date, oldest instalment first) from ``available``:
+    as much as there is when the product takes partial payments, else whole instalments only."""
+    total = sum((d.amount for d in dues), Decimal(0))
+    if partial_allowed or total <= available:
+        return min(total, max(available, Decimal(0)))
+    taken = Decimal(0)
+    for instalment in sorted({d.instalment for d in dues}):
+        whole = sum((d.amount for d in dues if d.instalment == instalment), Decimal(0))
+        if taken + whole > available:
+            break
+        taken += whole
+    return taken
+
+
+_SELECT = """
+SELECT l.id FROM loan l JOIN loan_deposit_link k ON k.loan_id = l.id
+ WHERE l.status = 'active' AND l.id > :after
+   AND CAST(l.schedule -> 'instalments' -> 0 ->> 'due_date' AS date) <= :on
+   AND NOT EXISTS (SELECT 1 FROM loan_collection c WHERE c.loan_id = l.id AND c.collection_date = :on)
+   {scope}
+ ORDER BY l.id LIMIT :limit
+"""
+
+
+async def collect(uow_factory: UnitOfWorkFactory, on: date, *, actor: str, scope: OfficeScope | None = None,
+                  chunk_size: int = CHUNK_LOANS, today: date | None = None,
+                  progress: Callable[[CollectionSummary], None] | None = None) -> CollectionSummary:
+    """Collect everything due on or before ``on`` from the linked deposit accounts."""
+    if on > (today or date.today()):
+        raise InvalidInput("a collection cannot be run for a future date", field="collection_date")
+    assert 1 <= chunk_size <= 5_000, chunk_size
+    summary = CollectionSummary(collection_date=on)
+    started = time.perf_counter()
+    after = 0
+    condition = "" if scope is None or scope.whole_institution else "AND " + scope.sql_condition("l.office_id")
+    while True:
+        async with uow_factory() as uow:
+            params: dict[str, object] = {"after": after, "on": on, "limit": chunk_size}
+            if condition:
+                assert scope is not None
+                params["scope_office_id"] = scope.office_id
+            ids = list((await uow.session.scalars(text(_SELECT.format(scope=condition)), params)).all())
+            if not ids:
+                break
+            after = ids[-1]
+            await _collect_chunk(uow, ids, on, actor, summary)
+            await uow.commit()
+        summary.chunks += 1
+        summary.seconds = time.perf_counter() - started
+        if progress is not None:
+            progress(summary)
+    summary.seconds = time.perf_counter() - started
+    return summary
+
+
+class RepaymentPlan(msgspec.Struct, frozen=True, kw_only=True):
+    """How a repayment of an amount is allocated on a loan, as `movements._take_repayment` does."""
+
+    allocation: Allocation
+    doubtful: bool
+    closes: bool
+    parts: tuple[EventPart, ...]
+
+
+def plan_repayment(product: LoanProduct, schedule: Schedule, history: Sequence[Any], amount: Decimal,
+                   on: date) -> RepaymentPlan:
+    """Allocate ``amount`` on what the loan's history leaves due, oldest instalment first, in
+    the product's healthy or doubtful order (pure; `history` rows carry kind, id,
+    reverses_transaction_id and allocation)."""
+    settled = _settled(history)
+    charged = _lines(history, "charge")
+    # The position (days overdue) matters only to a product with a doubtful threshold.
+    doubtful = product.days_to_npa is not None and is_doubtful(product, _position(schedule, history, on))
+    order = product.allocation_order_doubtful if doubtful else product.allocation_order_healthy
+    allocation = allocate(amount, remaining_dues(schedule, settled, charged), order)
+    parts = [EventPart(component=c, amount=allocation.total(c)) for c in ALLOCABLE if allocation.total(c) > 0]
+    if allocation.overpayment > 0:
+        parts.append(EventPart(component=Component.OVERPAYMENT, amount=allocation.overpayment))
+    closes = not remaining_dues(schedule, [*settled, *allocation.lines], charged)
+    return RepaymentPlan(allocation=allocation, doubtful=doubtful, closes=closes, parts=tuple(parts))
+
+
+_LOANS = text("SELECT id, client_id, office_id, product_id, product_version, currency, schedule,"
+              " booked_classification, term_bucket FROM loan"
+              " WHERE id = ANY(CAST(:ids AS int[])) AND status = 'active' ORDER BY id FOR UPDATE")
+_HISTORY = text("SELECT id, loan_id, sequence_number, kind, reverses_transaction_id, value_date, allocation"
+                " FROM loan_transaction WHERE loan_id = ANY(CAST(:ids AS int[])) ORDER BY loan_id, sequence_number")
+_INSERT_REPAYMENTS = text("""
+INSERT INTO loan_transaction (loan_id, sequence_number, kind, value_date, currency, amount, principal, interest, fee,
+    penalty, vat, overpayment, classification, receipt_number, allocation, journal_entry_id, created_by)
+SELECT t.loan_id, t.sequence_number, 'repayment', t.value_date, t.currency, t.amount, t.principal, t.interest, t.fee,
+       t.penalty, t.vat, t.overpayment, t.classification, t.receipt_number, CAST(t.allocation AS jsonb),
+       t.journal_entry_id, t.created_by
+  FROM unnest(CAST(:loan_id AS int[]), CAST(:sequence_number AS int[]), CAST(:value_date AS date[]),
+              CAST(:currency AS char(3)[]), CAST(:amount AS numeric[]), CAST(:principal AS numeric[]),
+              CAST(:interest AS numeric[]), CAST(:fee AS numeric[]), CAST(:penalty AS numeric[]),
+              CAST(:vat AS numeric[]), CAST(:overpayment AS numeric[]), CAST(:classification AS varchar[]),
+              CAST(:receipt_number AS varchar[]), CAST(:allocation AS text[]), CAST(:journal_entry_id AS uuid[]),
+              CAST(:created_by AS varchar[]))
+       AS t (loan_id, sequence_number, value_date, currency, amount, principal, interest, fee, penalty, vat,
+             overpayment, classification, receipt_number, allocation, journal_entry_id, created_by)
+RETURNING id, loan_id
+""")
+_INSERT_OUTCOMES = text("""
+INSERT INTO loan_collection (loan_id, collection_date, deposit_account_id, currency, amount_due, amount_collected,
+    amount_missing, loan_transaction_id, reason, created_by)
+SELECT t.loan_id, :on, t.account_id, t.currency, t.due, t.taken, t.due - t.taken, t.transaction_id, t.reason, :actor
+  FROM unnest(CAST(:loan_id AS int[]), CAST(:account_id AS bigint[]), CAST(:currency AS char(3)[]),
+              CAST(:due AS numeric[]), CAST(:taken AS numeric[]), CAST(:transaction_id AS bigint[]),
+              CAST(:reason AS varchar[]))
+       AS t (loan_id, account_id, currency, due, taken, transaction_id, reason)
+""")
+
+
+class _Chunk:
+    """What one chunk writes, gathered in memory and written set-based at the end."""
+
+    def __init__(self) -> None:
+        self.entries: list[JournalEntry] = []
+        self.repayments: dict[str, list[object]] = {name: [] for name in (
+            "loan_id", "sequence_number", "value_date", "currency", "amount", "principal", "interest", "fee",
+            "penalty", "vat", "overpayment", "classification", "receipt_number", "allocation", "journal_entry_id",
+            "created_by")}
+        self.deposits: list[repo.NewTransaction] = []
+        self.balances: dict[int, Decimal] = {}
+        self.outcomes: dict[str, list[object]] = {name: [] for name in (
+            "loan_id", "account_id", "currency", "due", "taken", "transaction_id", "reason")}
+        self.closed: list[int] = []
+        self.products: dict[tuple[int, int], LoanProduct] = {}
+        """Loan product versions read once per chunk (a version never changes)."""
+
+
+async def _collect_chunk(uow: UnitOfWork, ids: list[int], on: date, actor: str, summary: CollectionSummary) -> None:
+    """One chunk, one transaction: loans locked (id order), then their accounts (id order); each
+    loan's repayment planned in memory against the balance the previous loans left; then every
+    entry, loan transaction, deposit transaction, balance and outcome written set-based."""
+    session = uow.session
+    loans = (await session.execute(_LOANS, {"ids": ids})).all()
+    done = set((await session.scalars(text(
+        "SELECT loan_id FROM loan_collection WHERE loan_id = ANY(CAST(:ids AS int[])) AND collection_date = :on"),
+        {"ids": ids, "on": on})).all())
+    loans = [loan for loan in loans if loan.id not in done]
+    loan_ids = [loan.id for loan in loans]
+    links: dict[int, int] = dict((await session.execute(text(
+        "SELECT loan_id, deposit_account_id FROM loan_deposit_link WHERE loan_id = ANY(CAST(:ids AS int[]))"),
+        {"ids": loan_ids})).all())
+    accounts = await repo.lock_accounts(session, list(links.values()))
+    histories: dict[int, list[Any]] = {}
+    for transaction in (await session.execute(_HISTORY, {"ids": loan_ids})).all():
+        histories.setdefault(transaction.loan_id, []).append(transaction)
+    chunk = _Chunk()
+    for loan in loans:
+        history = histories.get(loan.id, [])
+        if not history or max(t.value_date for t in history) > on:
+            continue  # money moved after the date: a later run (or the counter) takes what is due
+        schedule = msgspec.convert(loan.schedule, Schedule)
+        dues = due_by(remaining_dues(schedule, _settled(history), _lines(history, "charge")), on)
+        due = sum((d.amount for d in dues), Decimal(0))
+        if due > 0:
+            await _collect_loan(uow, chunk, loan, history, schedule, dues, due, accounts, int(links[loan.id]), on,
+                                actor, summary)
+    await book_entries(uow, chunk.entries)
+    transaction_ids: dict[int, int] = {}
+    if chunk.repayments["loan_id"]:
+        transaction_ids = dict((row.loan_id, row.id) for row in
+                               (await session.execute(_INSERT_REPAYMENTS, chunk.repayments)).all())
+    if chunk.deposits:
+        await repo.insert_transactions(session, chunk.deposits, chunk.balances)
+    if chunk.closed:
+        await session.execute(text(
+            "UPDATE loan SET status = 'closed', updated_at = now(), updated_by = :actor"
+            " WHERE id = ANY(CAST(:ids AS int[]))"), {"ids": chunk.closed, "actor": actor})
+        for loan_id in chunk.closed:
+            await deposit_link.release_loan_holds(uow, loan_id, on=on, actor=actor)
+    if chunk.outcomes["loan_id"]:
+        outcomes = chunk.outcomes
+        outcomes["transaction_id"] = [transaction_ids.get(loan_id) if taken else None  # type: ignore[call-overload]
+                                      for loan_id, taken in zip(outcomes["loan_id"], outcomes["taken"], strict=True)]
+        await session.execute(_INSERT_OUTCOMES, {**outcomes, "on": on, "actor": actor})
+
+
+async def _collect_loan(uow: UnitOfWork, chunk: _Chunk, loan: Any, history: list[Any], schedule: Schedule,
+                        dues: list[Due], due: Decimal, accounts: dict[int, repo.AccountRow], account_id: int,
+                        on: date, actor: str, summary: CollectionSummary) -> None:
+    currency = loan.currency.strip()
+    account = accounts.get(account_id)
+    product = chunk.products.get((loan.product_id, loan.product_version))
+    if product is None:
+        product = chunk.products[(loan.product_id, loan.product_version)] = await get_product_in(
+            uow, loan.product_id, loan.product_version)
+    taken = Decimal(0)
+    if account is None or account.status is not AccountStatus.ACTIVE:
+        reason = f"deposit account {account_id} is {account.status.value if account else 'unknown'}"
+    elif account.currency != currency or account.client_id != loan.client_id:
+        reason = f"deposit account {account_id} is not the borrower's in {currency}"
+    else:
+        free = deposit_link.available(account)
+        taken = collectable(dues, free, partial_allowed=product.partial_instalment_payment_allowed)
+        reason = "" if taken == due else f"{free} available on deposit account {account_id}"
+    if taken > 0:
+        assert account is not None
+        terms = await product_terms(uow.session, account.product_id, account.product_version)
+        leg = deposit_link.debit_leg(account, terms, taken, on, reference=f"prêt n° {loan.id} (prélèvement du {on})",
+                                     actor=actor)
+        plan = plan_repayment(product, schedule, history, taken, on)
+        sequence = history[-1].sequence_number + 1
+        accounting = msgspec.structs.replace(
+            product.accounting, accounts={**product.accounting.accounts, AccountingRole.FUND_SOURCE: leg.fund_source})
+        event = ProductEvent(kind=EventKind.REPAYMENT, currency=currency, parts=plan.parts,
+                             classification=LoanClassification(loan.booked_classification),
+                             term=TermBucket(loan.term_bucket or TermBucket.SHORT.value))
+        entry = build_entry(ProductKind.LOAN, accounting, event, entry_id=uuid7(), office_id=loan.office_id,
+                            value_date=on, description=f"Prélèvement automatique prêt n° {loan.id}", actor=actor,
+                            reference=Reference(source_type=SOURCE_TYPE, source_id=f"{loan.id}/{sequence}"))
+        if entry is None:
+            taken, reason = Decimal(0), "the loan product posts nothing to the ledger"
+        else:
+            entry = leg.adjust(entry)
+            chunk.entries.append(entry)
+            allocation = plan.allocation
+            for name, value in (
+                    ("loan_id", loan.id), ("sequence_number", sequence), ("value_date", on), ("currency", currency),
+                    ("amount", taken), ("principal", allocation.total(Component.PRINCIPAL)),
+                    ("interest", allocation.total(Component.INTEREST)), ("fee", allocation.total(Component.FEE)),
+                    ("penalty", allocation.total(Component.PENALTY)), ("vat", allocation.total(Component.VAT)),
+                    ("overpayment", allocation.overpayment),
+                    ("classification", (LoanClassification.DOUBTFUL if plan.doubtful
+                                        else LoanClassification.HEALTHY).value),
+                    ("receipt_number", f"{RECEIPT_PREFIX} {on.isoformat()}"),
+                    ("allocation", msgspec.json.encode(allocation.lines).decode()),
+                    ("journal_entry_id", entry.entry_id), ("created_by", actor)):
+                chunk.repayments[name].append(value)
+            balance = account.balance - taken
+            chunk.deposits.append(leg.transaction(entry.entry_id))
+            chunk.balances[account_id] = balance
+            # The next loan of the chunk on the same account sees what this one left.
+            accounts[account_id] = msgspec.structs.replace(account, balance=balance)
+            if plan.closes:
+                chunk.closed.append(loan.id)
+    for name, value in (("loan_id", loan.id), ("account_id", account_id), ("currency", currency), ("due", due),
+                        ("taken", taken), ("transaction_id", None), ("reason", reason[:300])):
+        chunk.outcomes[name].append(value)
+    summary.loans_seen += 1
+    summary.amount_due += due
+    summary.amount_collected += taken
+    summary.amount_missing += due - taken
+    if taken == due:
+        summary.loans_collected_in_full += 1
+    elif taken > 0:
+        summary.loans_collected_in_part += 1
+    else:
+        summary.loans_with_nothing_collected += 1
+
+
+async def insufficient_funds(uow: UnitOfWork, *, on: date, scope: OfficeScope, after_id: int = 0,
+                             limit: int = PAGE_SIZE_MAX) -> list[InsufficientFunds]:
+    """The insufficient-funds events of a collection date (loans of the user's offices)."""
+    condition = "" if scope.whole_institution else "AND " + scope.sql_condition("l.office_id")
+    async with uow:
+        found = (await uow.session.execute(text(
+            "SELECT e.event_id, e.loan_id, e.collection_date, e.deposit_account_id, e.currency, e.amount_due,"
+            " e.amount_collected, e.amount_missing, e.reason FROM loan_insufficient_funds e"
+            f" JOIN loan l ON l.id = e.loan_id WHERE e.collection_date = :on AND e.event_id > :after {condition}"
+            " ORDER BY e.event_id LIMIT :limit"),
+            {"on": on, "after": after_id, "limit": limit, "scope_office_id": scope.office_id})).all()
+    return [InsufficientFunds(event_id=r.event_id, loan_id=r.loan_id, collection_date=r.collection_date,
+                              deposit_account_id=r.deposit_account_id, currency=r.currency.strip(),
+                              amount_due=repo._plain(r.amount_due), amount_collected=repo._plain(r.amount_collected),
+                              amount_missing=repo._plain(r.amount_missing), reason=r.reason) for r in found]
