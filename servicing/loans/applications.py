@@ -96,7 +96,7 @@ def _overrides(app: LoanApplication) -> LoanTermOverrides:
         repayment_count=app.repayment_count, interest_rate_percent=app.interest_rate_percent,
         repayment_every=app.repayment_every, first_repayment_date=app.first_repayment_date,
         grace_on_principal_periods=app.grace_on_principal_periods,
-        grace_on_interest_payment_periods=app.grace_on_interest_payment_periods)
+        grace_on_interest_payment_periods=app.grace_on_interest_payment_periods, tranches=app.tranches)
 
 
 def _api_field(field: str | None) -> str | None:
@@ -298,7 +298,7 @@ def application_of(record: LoanRecord) -> LoanApplication:
         repayment_count=terms.repayment_count, interest_rate_percent=terms.interest_rate_percent,
         repayment_every=terms.repayment_every, first_repayment_date=terms.first_repayment_date,
         grace_on_principal_periods=terms.grace_on_principal_periods,
-        grace_on_interest_payment_periods=terms.grace_on_interest_payment_periods,
+        grace_on_interest_payment_periods=terms.grace_on_interest_payment_periods, tranches=terms.tranches,
         guarantors=record.guarantors, details=record.details)
 
 

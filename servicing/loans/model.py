@@ -14,7 +14,7 @@ from products.loans.eligibility import RuleResult
 from products.loans.model import Schedule
 from products.loans.position import LoanPosition
 from products.loans.requirements import LoanRequirements
-from products.loans.terms import LoanTerms
+from products.loans.terms import LoanTerms, TrancheSpec
 
 GUARANTORS_MAX = 20
 COLLATERAL_MAX = 20
@@ -65,6 +65,8 @@ class LoanApplication(msgspec.Struct, frozen=True, kw_only=True):
     first_repayment_date: date | None = None
     grace_on_principal_periods: int | None = None
     grace_on_interest_payment_periods: int | None = None
+    tranches: tuple[TrancheSpec, ...] = ()
+    """Planned tranches (multi-disbursement products): expected date and amount, adding up to the principal."""
     guarantors: tuple[GuarantorIn, ...] = ()
     details: ApplicationDetails = ApplicationDetails()
 

@@ -33,11 +33,13 @@ from products.loans.model import Schedule
 from products.loans.position import LoanPosition, loan_position, remaining_dues
 from products.loans.product import LoanProduct
 from products.loans.schedule import generate_schedule
+from products.loans.terms import LoanTerms
 from products.posting_rules import AccountingRole, AccountingRule, Component, EventKind, ProductKind
 from products.reference.db.tables import ChargeRow, PaymentTypeRow
 from servicing.errors import Conflict, InvalidInput, NotFound
 from servicing.ids import uuid7
 from servicing.journal import book_entries
+from servicing.loans import schedules
 from servicing.loans.applications import get_product_in, load_record, load_row
 from servicing.loans.db.tables import LoanRow, LoanTransactionRow
 from servicing.loans.model import (
@@ -198,7 +200,8 @@ async def disburse(uow_factory: UnitOfWorkFactory, loan_id: int, command: Disbur
         if close is not None and command.value_date >= close:
             raise InvalidInput(f"the product closed on {close}; no disbursement after it", field="value_date")
         record = await load_record(uow, loan_id)
-        terms = msgspec.structs.replace(record.terms, disbursement_date=command.value_date)
+        # Paid out in one go: tranches planned on the application no longer apply.
+        terms = msgspec.structs.replace(record.terms, disbursement_date=command.value_date, tranches=())
         try:
             schedule = generate_schedule(terms)
         except TermsError as error:
@@ -323,6 +326,9 @@ async def undo_disbursement(uow_factory: UnitOfWorkFactory, loan_id: int, *, act
         if any(t.kind in ("repayment", "charge", "waiver") and t.id not in reversed_ids for t in history):
             raise Conflict("repayments, charges or waivers stand on this loan; a disbursement is undone before any",
                            field="loan_id")
+        if sum(1 for t in history if t.kind == "disbursement" and t.id not in reversed_ids) > 1:
+            raise Conflict("the loan was paid out in tranches: undo the last one (POST .../tranches/undo)",
+                           field="loan_id")
         original = next(t for t in reversed(history) if t.kind == "disbursement")
         reversal = await _reverse_transaction(uow, original, kind="disbursement_reversal",
                                               sequence=history[-1].sequence_number + 1, actor=actor,
@@ -379,7 +385,12 @@ async def _take_repayment(uow: UnitOfWork, row: LoanRow, product: LoanProduct, *
     position = _position(schedule, history, value_date)
     doubtful = is_doubtful(product, position)
     order = product.allocation_order_doubtful if doubtful else product.allocation_order_healthy
-    allocation = allocate(amount, remaining_dues(schedule, settled, charged), order)
+    if product.interest_recalculation:
+        terms = msgspec.convert(row.terms, LoanTerms)
+        schedule, dues = schedules.payable_dues(terms, schedule, product, history, value_date, amount)
+    else:
+        dues = remaining_dues(schedule, settled, charged)
+    allocation = allocate(amount, dues, order)
     if not product.partial_instalment_payment_allowed and allocation.lines:
         left = remaining_dues(schedule, [*settled, *allocation.lines], charged)
         last = allocation.lines[-1].instalment
@@ -404,6 +415,10 @@ async def _take_repayment(uow: UnitOfWork, row: LoanRow, product: LoanProduct, *
         allocation=msgspec.to_builtins(allocation.lines), journal_entry_id=entry_id,
         idempotency_key=idempotency_key, request_fingerprint=fingerprint, created_by=actor)
     uow.session.add(transaction)
+    if product.interest_recalculation:
+        schedule = schedules.schedule_after(terms, msgspec.convert(row.schedule, Schedule), product, history,
+                                            value_date, allocation.total(Component.PRINCIPAL), allocation.lines)
+        row.schedule = msgspec.to_builtins(schedule)
     row.status = (LoanStatus.ACTIVE if remaining_dues(schedule, [*settled, *allocation.lines], charged)
                   else LoanStatus.CLOSED).value
     row.updated_at = func.now()
@@ -452,8 +467,10 @@ async def reverse_repayment(uow_factory: UnitOfWorkFactory, loan_id: int, transa
                 idempotency_key=None, fingerprint=None))
         if not later:
             assert row.schedule is not None
-            schedule = msgspec.convert(row.schedule, Schedule)
             now = await _history(uow, loan_id)
+            schedule = schedules.schedule_on(msgspec.convert(row.terms, LoanTerms), msgspec.convert(
+                row.schedule, Schedule), product, now, target.value_date)
+            row.schedule = msgspec.to_builtins(schedule)
             row.status = (LoanStatus.ACTIVE if remaining_dues(schedule, _settled(now), _lines(now, "charge"))
                           else LoanStatus.CLOSED).value
             row.updated_at = func.now()
@@ -636,18 +653,29 @@ def statement_rows(loan_statement: LoanStatement) -> list[tuple[Any, ...]]:
 
 
 async def payoff_quote(uow: UnitOfWork, loan_id: int, *, scope: OfficeScope, on: date) -> PayoffQuote:
-    view = await loan_view(uow, loan_id, scope=scope, as_of=on)
-    if view.loan.status is not LoanStatus.ACTIVE or view.position is None:
-        raise Conflict(f"loan {loan_id} is {view.loan.status.value}; only an active loan has a payoff quote",
-                       field="loan_id")
-    position = view.position
+    async with uow:
+        record = await load_record(uow, loan_id, scope=scope)
+        if record.status is not LoanStatus.ACTIVE or record.schedule is None:
+            raise Conflict(f"loan {loan_id} is {record.status.value}; only an active loan has a payoff quote",
+                           field="loan_id")
+        history = await _history(uow, loan_id)
+        product = await get_product_in(uow, record.product_id, record.product_version)
+    basis = "schedule"
+    schedule = record.schedule
+    if product.interest_recalculation:
+        last = max(t.value_date for t in history)
+        if on < last:
+            raise InvalidInput(f"a payoff is quoted from the loan's last transaction ({last}) on", field="on")
+        schedule, _dues = schedules.payable_dues(record.terms, schedule, product, history, on, None)
+        basis = product.interest_recalculation_settings.pre_closure_interest.value
+    position = _position(schedule, history, on)
 
     def left(component: Component) -> Decimal:
         return position.component(component).outstanding
 
-    return PayoffQuote(loan_id=loan_id, on=on, currency=view.loan.currency, principal=left(Component.PRINCIPAL),
+    return PayoffQuote(loan_id=loan_id, on=on, currency=record.currency, principal=left(Component.PRINCIPAL),
                        interest=left(Component.INTEREST), fee=left(Component.FEE), penalty=left(Component.PENALTY),
-                       vat=left(Component.VAT), total=position.outstanding)
+                       vat=left(Component.VAT), total=position.outstanding, basis=basis)
 
 
 async def loan_view(uow: UnitOfWork, loan_id: int, *, scope: OfficeScope, as_of: date | None = None) -> LoanView:
@@ -657,4 +685,8 @@ async def loan_view(uow: UnitOfWork, loan_id: int, *, scope: OfficeScope, as_of:
         if record.schedule is None:
             return LoanView(loan=record, position=None)
         history = await _history(uow, loan_id)
-        return LoanView(loan=record, position=_position(record.schedule, history, as_of or date.today()))
+        on = as_of or date.today()
+        product = await get_product_in(uow, record.product_id, record.product_version)
+        schedule = schedules.schedule_on(record.terms, record.schedule, product, history, on)
+        return LoanView(loan=msgspec.structs.replace(record, schedule=schedule),
+                        position=_position(schedule, history, on))

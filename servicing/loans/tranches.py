@@ -1,0 +1,234 @@
+"""Disbursement by tranches (M5.1): pay out an approved loan in several parts, each a
+disbursement transaction with its own journal entry through the product's rules, and undo
+the last one.
+
+Each tranche regenerates the loan's schedule with the schedule engine, from the frozen terms
+and the tranches actually paid out (`products.loans.tranches.tranche_terms`), and keeps it on
+the loan: the position, the allocation of repayments and the payoff quote use it. Repayments
+already made stay allocated: a tranche that would leave one of them paying more than the
+regenerated schedule asks is refused (reverse the repayment first). The frozen terms keep the
+approved amount and the tranches planned on the application; the sum of the tranches never
+exceeds the approved amount, their number the product's maximum, and the principal
+outstanding the product's maximum outstanding.
+
+Under accrual upfront, each tranche recognises the interest it adds to the schedule (the
+regenerated schedule's interest less what the standing tranches recognised), so the
+disbursements' recognised interest always sums to the schedule's; undoing a tranche
+reverses its entry, that interest included.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+
+import msgspec
+from sqlalchemy import func
+
+from ledger.money import check_amount
+from products.events import EventPart, LoanClassification, ProductEvent
+from products.loans.errors import TermsError
+from products.loans.model import Schedule
+from products.loans.schedule import generate_schedule
+from products.loans.terms import LoanTerms
+from products.loans.tranches import (
+    DisbursedTranche,
+    misfits,
+    tranche_fee_charges,
+    tranche_terms,
+    with_tranche_fees,
+)
+from products.posting_rules import AccountingRule, Component, EventKind
+from servicing.errors import Conflict, InvalidInput
+from servicing.loans.applications import get_product_in
+from servicing.loans.db.tables import LoanRow, LoanTransactionRow
+from servicing.loans.model import FundsChannel, LoanStatus, LoanTransaction
+from servicing.loans.movements import (
+    DepositAccounts,
+    _book,
+    _check_value_date,
+    _fee_charge_ids,
+    _fingerprint,
+    _fund_source,
+    _history,
+    _locked,
+    _replayed,
+    _reverse_transaction,
+    to_transaction,
+)
+from servicing.loans.schedules import Standing, schedule_on, standing
+from servicing.staff.scope import OfficeScope
+from servicing.unit_of_work import UnitOfWorkFactory
+
+
+class DisburseTranche(msgspec.Struct, frozen=True, kw_only=True):
+    value_date: date
+    amount: Decimal
+    channel: FundsChannel
+    note: str = ""
+
+
+def _stored(row: LoanRow) -> Schedule | None:
+    return msgspec.convert(row.schedule, Schedule) if row.schedule is not None else None
+
+
+def _regenerated(frozen: LoanTerms, facts: Standing, *, field: str) -> Schedule:
+    try:
+        return generate_schedule(tranche_terms(frozen, facts.tranches))
+    except TermsError as error:
+        raise InvalidInput(f"the tranches do not fit the loan's terms: {error.message}", field=field) from error
+
+
+def _refuse_misfits(schedule: Schedule, facts: Standing) -> None:
+    wrong = misfits(schedule, facts.settled, facts.charged)
+    if wrong:
+        number, component = wrong[0]
+        raise Conflict(f"a repayment already paid more {component.value} on instalment {number} than the schedule "
+                       "after this tranche asks; reverse it first", field="loan_id")
+
+
+async def disburse_tranche(uow_factory: UnitOfWorkFactory, loan_id: int, command: DisburseTranche, *, actor: str,
+                           scope: OfficeScope, idempotency_key: str | None = None,
+                           deposits: DepositAccounts | None = None, today: date | None = None) -> LoanTransaction:
+    """Pay out one tranche of an approved (first tranche) or active loan."""
+    fingerprint = _fingerprint(command)
+    async with uow_factory() as uow:
+        row = await _locked(uow, loan_id, scope)
+        replay = await _replayed(uow, loan_id, "disbursement", idempotency_key, fingerprint)
+        if replay is not None:
+            return replay
+        if row.status not in (LoanStatus.APPROVED.value, LoanStatus.ACTIVE.value):
+            raise Conflict(f"loan {loan_id} is {row.status}; tranches are paid out on approved or active loans",
+                           field="loan_id")
+        currency = row.currency.strip()
+        check_amount(command.amount, currency, field="amount")
+        history = await _history(uow, loan_id)
+        before = standing(history)
+        product = await get_product_in(uow, row.product_id, row.product_version)
+        frozen = msgspec.convert(row.terms, LoanTerms)
+        approved = row.principal_approved if row.principal_approved is not None else frozen.principal_amount
+        disbursed = sum((t.amount for t in before.tranches), Decimal(0))
+        if disbursed + command.amount > approved:
+            raise InvalidInput(f"{disbursed} of the {approved} approved is paid out; at most {approved - disbursed} "
+                               "more", field="amount")
+        multi = product.multi_disbursement
+        if multi is None and command.amount != approved:
+            raise InvalidInput(f"the product disburses in one go: the approved {approved}", field="amount")
+        if multi is not None and len(before.tranches) + 1 > multi.tranches_max:
+            raise InvalidInput(f"the product allows at most {multi.tranches_max} tranches", field="amount")
+        repaid = sum((p.amount for p in before.repaid), Decimal(0))
+        if multi is not None and multi.outstanding_max is not None \
+                and disbursed - repaid + command.amount > multi.outstanding_max:
+            raise InvalidInput(f"principal outstanding would exceed the product's maximum {multi.outstanding_max}",
+                               field="amount")
+        _check_value_date(command.value_date, today=today or date.today(), not_before=before.last_value_date,
+                          what="tranche")
+        close = product.identity.close_date
+        if close is not None and command.value_date >= close:
+            raise InvalidInput(f"the product closed on {close}; no disbursement after it", field="value_date")
+        if not before.tranches:
+            frozen = msgspec.structs.replace(frozen, disbursement_date=command.value_date)
+        after = msgspec.structs.replace(before, tranches=(
+            *before.tranches, DisbursedTranche(value_date=command.value_date, amount=command.amount)))
+        schedule = _regenerated(frozen, after, field="value_date")
+        previous = _regenerated(frozen, before, field="value_date") if before.tranches else None
+        upfront = product.accounting.rule is AccountingRule.ACCRUAL_UPFRONT
+        recognised = sum((t.interest for t in history if t.kind == "disbursement"), Decimal(0)) - sum(
+            (t.interest for t in history if t.kind == "disbursement_reversal"), Decimal(0))
+        interest_added = schedule.totals.interest_amount - (previous.totals.interest_amount if previous else 0)
+        to_recognise = schedule.totals.interest_amount - recognised if upfront else Decimal(0)
+        if to_recognise < 0:
+            raise InvalidInput("this tranche would lower the interest already recognised", field="amount")
+        fees = tranche_fee_charges(frozen, tranche_date=command.value_date, amount=command.amount,
+                                   first=not before.tranches, interest_added=interest_added)
+        stored = _stored(row)
+        earlier_fees = tuple(c for c in (stored.fee_charges if stored else ()) if c.instalment_number == 0)
+        schedule = with_tranche_fees(schedule, (*earlier_fees, *fees))
+        charge_ids = await _fee_charge_ids(uow, product)
+        parts = [EventPart(component=Component.PRINCIPAL, amount=command.amount)]
+        parts += [EventPart(component=Component.FEE, amount=fee.amount, charge_id=charge_ids.get(fee.name))
+                  for fee in fees if fee.amount > 0]
+        fee_total = sum((fee.amount for fee in fees), Decimal(0))
+        vat_total = sum((fee.vat_amount for fee in fees), Decimal(0))
+        if vat_total > 0:
+            parts.append(EventPart(component=Component.VAT, amount=vat_total))
+        if to_recognise > 0:
+            parts.append(EventPart(component=Component.INTEREST, amount=to_recognise))
+        accounting, payment_type_id = await _fund_source(
+            uow, product.accounting, command.channel, deposits=deposits, loan=row,
+            amount=command.amount - fee_total - vat_total, credit=True, value_date=command.value_date)
+        sequence = max((t.sequence_number for t in history), default=0) + 1
+        event = ProductEvent(kind=EventKind.DISBURSEMENT, currency=currency, parts=tuple(parts),
+                             payment_type_id=payment_type_id, classification=LoanClassification.HEALTHY)
+        number = len(before.tranches) + 1
+        entry_id = await _book(uow, accounting, event, loan=row, value_date=command.value_date,
+                               description=f"Décaissement tranche {number} prêt n° {loan_id}", actor=actor,
+                               sequence=sequence)
+        transaction = LoanTransactionRow(
+            loan_id=loan_id, sequence_number=sequence, kind="disbursement", value_date=command.value_date,
+            currency=currency, amount=command.amount, principal=command.amount, interest=to_recognise,
+            fee=fee_total, vat=vat_total, classification=LoanClassification.HEALTHY.value,
+            payment_type_id=payment_type_id, receipt_number=command.channel.receipt_number, allocation=[],
+            journal_entry_id=entry_id, idempotency_key=idempotency_key, request_fingerprint=fingerprint,
+            created_by=actor)
+        uow.session.add(transaction)
+        await uow.session.flush()
+        schedule = schedule_on(frozen, schedule, product, [*history, transaction], command.value_date)
+        _refuse_misfits(schedule, after)
+        row.terms = msgspec.to_builtins(frozen)
+        row.schedule = msgspec.to_builtins(schedule)
+        row.status = LoanStatus.ACTIVE.value
+        row.disbursed_on = row.disbursed_on or command.value_date
+        row.updated_at = func.now()
+        row.updated_by = actor
+        await uow.session.flush()
+        await uow.session.refresh(transaction)
+        answer = to_transaction(transaction)
+        await uow.commit()
+    return answer
+
+
+async def undo_last_tranche(uow_factory: UnitOfWorkFactory, loan_id: int, *, actor: str,
+                            scope: OfficeScope) -> LoanTransaction:
+    """Reverse the last tranche (its entry: principal, fees, VAT and, under upfront accrual,
+    the interest it recognised) while no repayment, charge or waiver stands after it; the
+    schedule is regenerated from the tranches left (none left: the loan is approved again)."""
+    async with uow_factory() as uow:
+        row = await _locked(uow, loan_id, scope)
+        if row.status != LoanStatus.ACTIVE.value:
+            raise Conflict(f"loan {loan_id} is {row.status}; only an active loan's tranche is undone", field="loan_id")
+        history = await _history(uow, loan_id)
+        reversed_ids = {t.reverses_transaction_id for t in history if t.reverses_transaction_id is not None}
+        kept = [t for t in history if t.id not in reversed_ids and t.reverses_transaction_id is None]
+        last = next(t for t in reversed(kept) if t.kind == "disbursement")
+        if any(t.sequence_number > last.sequence_number for t in kept):
+            raise Conflict("repayments, charges or waivers stand after the last tranche; reverse them first",
+                           field="loan_id")
+        reversal = await _reverse_transaction(uow, last, kind="disbursement_reversal",
+                                              sequence=history[-1].sequence_number + 1, actor=actor,
+                                              description=f"Annulation tranche prêt n° {loan_id}")
+        rest = [*history, reversal]
+        facts = standing(rest)
+        if not facts.tranches:
+            row.status = LoanStatus.APPROVED.value
+            row.schedule = None
+            row.disbursed_on = None
+        else:
+            frozen = msgspec.convert(row.terms, LoanTerms)
+            product = await get_product_in(uow, row.product_id, row.product_version)
+            stored = _stored(row)
+            assert stored is not None
+            kept_fees = [c for c in stored.fee_charges if c.instalment_number == 0
+                         and not (c.due_date == last.value_date and not any(
+                             t.value_date == last.value_date for t in facts.tranches))]
+            schedule = with_tranche_fees(_regenerated(frozen, facts, field="loan_id"), kept_fees)
+            schedule = schedule_on(frozen, schedule, product, rest, last.value_date)
+            _refuse_misfits(schedule, facts)
+            row.schedule = msgspec.to_builtins(schedule)
+        row.updated_at = func.now()
+        row.updated_by = actor
+        await uow.session.flush()
+        await uow.session.refresh(reversal)
+        answer = to_transaction(reversal)
+        await uow.commit()
+    return answer
