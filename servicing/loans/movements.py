@@ -660,15 +660,15 @@ async def payoff_quote(uow: UnitOfWork, loan_id: int, *, scope: OfficeScope, on:
                            field="loan_id")
         history = await _history(uow, loan_id)
         product = await get_product_in(uow, record.product_id, record.product_version)
-    basis = "schedule"
-    schedule = record.schedule
-    if product.interest_recalculation:
-        last = max(t.value_date for t in history)
-        if on < last:
-            raise InvalidInput(f"a payoff is quoted from the loan's last transaction ({last}) on", field="on")
-        schedule, _dues = schedules.payable_dues(record.terms, schedule, product, history, on, None)
-        basis = product.interest_recalculation_settings.pre_closure_interest.value
-    position = _position(schedule, history, on)
+        basis = "schedule"
+        schedule = record.schedule
+        if product.interest_recalculation:
+            last = max(t.value_date for t in history)
+            if on < last:
+                raise InvalidInput(f"a payoff is quoted from the loan's last transaction ({last}) on", field="on")
+            schedule, _dues = schedules.payable_dues(record.terms, schedule, product, history, on, None)
+            basis = product.interest_recalculation_settings.pre_closure_interest.value
+        position = _position(schedule, history, on)
 
     def left(component: Component) -> Decimal:
         return position.component(component).outstanding

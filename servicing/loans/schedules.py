@@ -36,6 +36,11 @@ class Standing(msgspec.Struct, frozen=True, kw_only=True):
     last_value_date: date | None
 
 
+def plain(value: Decimal) -> Decimal:
+    """A stored amount (numeric(22, 4)) without its trailing zeros: 200000.0000 -> 200000."""
+    return value.quantize(Decimal(1)) if value == value.to_integral_value() else value.normalize()
+
+
 def standing(history: Sequence[LoanTransactionRow]) -> Standing:
     reversed_ids = {row.reverses_transaction_id for row in history if row.reverses_transaction_id is not None}
     kept = [row for row in history if row.id not in reversed_ids and row.reverses_transaction_id is None]
@@ -45,9 +50,9 @@ def standing(history: Sequence[LoanTransactionRow]) -> Standing:
                      for line in msgspec.convert(row.allocation, list[AllocationLine]))
 
     return Standing(
-        tranches=tuple(DisbursedTranche(value_date=row.value_date, amount=row.principal)
+        tranches=tuple(DisbursedTranche(value_date=row.value_date, amount=plain(row.principal))
                        for row in kept if row.kind == "disbursement"),
-        repaid=tuple(PrincipalRepaid(value_date=row.value_date, amount=row.principal)
+        repaid=tuple(PrincipalRepaid(value_date=row.value_date, amount=plain(row.principal))
                      for row in kept if row.kind == "repayment" and row.principal > 0),
         settled=lines("repayment", "waiver"), charged=lines("charge"),
         last_value_date=max((row.value_date for row in history), default=None))

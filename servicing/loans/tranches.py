@@ -56,7 +56,7 @@ from servicing.loans.movements import (
     _reverse_transaction,
     to_transaction,
 )
-from servicing.loans.schedules import Standing, schedule_on, standing
+from servicing.loans.schedules import Standing, plain, schedule_on, standing
 from servicing.staff.scope import OfficeScope
 from servicing.unit_of_work import UnitOfWorkFactory
 
@@ -106,7 +106,7 @@ async def disburse_tranche(uow_factory: UnitOfWorkFactory, loan_id: int, command
         before = standing(history)
         product = await get_product_in(uow, row.product_id, row.product_version)
         frozen = msgspec.convert(row.terms, LoanTerms)
-        approved = row.principal_approved if row.principal_approved is not None else frozen.principal_amount
+        approved = plain(row.principal_approved) if row.principal_approved is not None else frozen.principal_amount
         disbursed = sum((t.amount for t in before.tranches), Decimal(0))
         if disbursed + command.amount > approved:
             raise InvalidInput(f"{disbursed} of the {approved} approved is paid out; at most {approved - disbursed} "

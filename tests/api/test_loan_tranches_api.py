@@ -1,0 +1,168 @@
+"""Disbursement by tranches through HTTP: two tranches under each accounting rule with the
+journal lines written out by hand, the schedule regenerated on each tranche (repayments
+already made stay allocated), the undo of the last tranche, and the refusals (beyond the
+approved amount, beyond the product's tranches, after the product's close date)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from decimal import Decimal
+from typing import Any
+
+import msgspec
+import pytest
+
+from products.loans.calendar import add_months
+from products.loans.product import MultiDisbursement
+from products.posting_rules import AccountingRule
+from tests.api.test_clients_api import assert_problem
+from tests.api.test_loans_api import (  # noqa: F401  (module fixtures)
+    APPS,
+    DISBURSED_ON,
+    LOANS,
+    approved_loan,
+    borrower,
+    entry_lines,
+    ids,
+    lines,
+    make_product,
+    refs,
+    repay,
+)
+from tests.api.test_products_api import unique
+
+D = Decimal
+FIRST_DUE = add_months(DISBURSED_ON, 1)
+TWO_TRANCHES = MultiDisbursement(tranches_max=2)
+
+
+async def tranche(client, loan_id: int, amount: str, payment_type_id: int, on=DISBURSED_ON, **changes: Any) -> Any:  # type: ignore[no-untyped-def]
+    return await client.post(f"{LOANS}/{loan_id}/tranches", json={
+        "value_date": on.isoformat(), "amount": amount, "payment_type_id": payment_type_id, **changes},
+        headers={"Idempotency-Key": f"tranche-{loan_id}-{amount}-{on}"})
+
+
+async def view(client, loan_id: int, on=FIRST_DUE) -> dict[str, Any]:  # type: ignore[no-untyped-def]
+    return (await client.get(f"{LOANS}/{loan_id}", params={"as_of": on.isoformat()})).json()  # type: ignore[no-any-return]
+
+
+def outstanding(loan: dict[str, Any], component: str) -> Decimal:
+    return D(next(c for c in loan["position"]["components"] if c["component"] == component)["outstanding"])
+
+
+@pytest.mark.parametrize("rule", [AccountingRule.CASH, AccountingRule.ACCRUAL_PERIODIC, AccountingRule.ACCRUAL_UPFRONT])
+async def test_two_tranches_post_their_entries_and_regenerate_the_schedule(  # type: ignore[no-untyped-def]
+        client, refs, ids, world, staff_user, uow_factory, rule) -> None:
+    product_id, portfolio = await make_product(client, refs, world, uow_factory, rule,
+                                               multi_disbursement=TWO_TRANCHES)
+    planned = [{"expected_date": DISBURSED_ON.isoformat(), "amount": "200000"},
+               {"expected_date": FIRST_DUE.isoformat(), "amount": "100000"}]
+    loan_id = await approved_loan(client, world, staff_user, product_id, tranches=planned,
+                                  interest_rate_percent="12")
+    loan = (await client.get(f"{APPS}/{loan_id}")).json()
+    assert [t["amount"] for t in loan["terms"]["tranches"]] == ["200000", "100000"], "planned tranches are frozen"
+
+    # Tranche 1: 200 000 at 12 % over 6 months (1 % a month). Level instalment
+    # 200 000 x 0.01 / (1 - 1.01^-6) = 34 509.67 -> 34 510; month 1: interest 2 000, principal 32 510;
+    # the schedule's interest is 2 000 + 1 675 + 1 347 + 1 015 + 680 + 342 = 7 059.
+    # The file fee is 1 % of the tranche: 2 000, withheld from the cash paid out.
+    first = await tranche(client, loan_id, "200000", ids["cash"])
+    assert first.status_code == 201, first.text
+    assert (first.json()["principal"], first.json()["fee"]) == ("200000", "2000")
+    expected = lines((portfolio, "D", 200_000), ("1012", "D", 2_000), ("1012", "C", 200_000), ("7022", "C", 2_000))
+    if rule is AccountingRule.ACCRUAL_UPFRONT:
+        expected |= lines(("2071", "D", 7_059), ("7021", "C", 7_059))
+    assert await entry_lines(uow_factory, first.json()["journal_entry_id"]) == expected
+    schedule = (await view(client, loan_id, DISBURSED_ON))["loan"]["schedule"]
+    assert [(i["principal_amount"], i["interest_amount"]) for i in schedule["instalments"][:2]] == [
+        ("32510", "2000"), ("32835", "1675")]
+    assert schedule["totals"]["interest_amount"] == "7059"
+
+    # Instalment 1 paid on its due date, then tranche 2 the same day.
+    paid = await repay(client, loan_id, "34510", ids["cash"], on=FIRST_DUE)
+    assert (paid.json()["interest"], paid.json()["principal"]) == ("2000", "32510"), paid.text
+    interest_account = "7021" if rule is AccountingRule.CASH else "2071"
+    assert await entry_lines(uow_factory, paid.json()["journal_entry_id"]) == lines(
+        ("1012", "D", 34_510), (interest_account, "C", 2_000), (portfolio, "C", 32_510))
+
+    # Tranche 2: 100 000 on the first due date. The balance is 167 490 + 100 000 = 267 490, amortised
+    # over the 5 months left: 267 490 x 0.01 / (1 - 1.01^-5) = 55 113.6 -> 55 114; month 2's interest
+    # 267 490 x 1 % = 2 675; interest 2 000 + 2 675 + 2 151 + 1 621 + 1 086 + 546 = 10 079, so upfront
+    # accrual recognises 10 079 - 7 059 = 3 020 more. Fee 1 % of 100 000 = 1 000.
+    second = await tranche(client, loan_id, "100000", ids["cash"], on=FIRST_DUE)
+    assert second.status_code == 201, second.text
+    expected = lines((portfolio, "D", 100_000), ("1012", "D", 1_000), ("1012", "C", 100_000), ("7022", "C", 1_000))
+    if rule is AccountingRule.ACCRUAL_UPFRONT:
+        expected |= lines(("2071", "D", 3_020), ("7021", "C", 3_020))
+        assert second.json()["interest"] == "3020"
+    assert await entry_lines(uow_factory, second.json()["journal_entry_id"]) == expected
+    after = await view(client, loan_id)
+    schedule = after["loan"]["schedule"]
+    assert [(i["principal_amount"], i["interest_amount"], i["total_amount"]) for i in schedule["instalments"]] == [
+        ("32510", "2000", "34510"), ("52439", "2675", "55114"), ("52963", "2151", "55114"),
+        ("53493", "1621", "55114"), ("54028", "1086", "55114"), ("54567", "546", "55113")]
+    assert [(d["amount"], d["fee_amount"]) for d in schedule["disbursements"]] == [("200000", "2000"),
+                                                                                   ("100000", "1000")]
+    assert outstanding(after, "principal") == 267_490 and outstanding(after, "interest") == 10_079 - 2_000
+    assert after["position"]["instalments"][0]["outstanding"] == "0", "the repayment stays allocated"
+
+    # Undo of the last tranche: its entry mirrored, the schedule of tranche 1 again.
+    undone = await client.post(f"{LOANS}/{loan_id}/tranches/undo")
+    assert undone.status_code == 201, undone.text
+    assert undone.json()["kind"] == "disbursement_reversal"
+    mirror = {(code, "C" if side == "D" else "D", amount) for code, side, amount in expected}
+    assert await entry_lines(uow_factory, undone.json()["journal_entry_id"]) == mirror
+    back = await view(client, loan_id)
+    assert back["loan"]["schedule"]["instalments"][1]["interest_amount"] == "1675"
+    assert outstanding(back, "principal") == 167_490
+    rows = {r["account_code"]: r for r in (await client.get("/api/v1/reports/loan-portfolio-reconciliation")).json()}
+    assert rows[portfolio]["general_ledger"] == rows[portfolio]["subledger"] == "167490"
+
+
+async def test_tranche_refusals(client, refs, ids, world, staff_user, uow_factory) -> None:  # type: ignore[no-untyped-def]
+    product_id, _ = await make_product(client, refs, world, uow_factory, AccountingRule.CASH,
+                                       multi_disbursement=TWO_TRANCHES)
+    client_id = await borrower(client, world, staff_user)
+    bad_plan = [{"expected_date": DISBURSED_ON.isoformat(), "amount": "200000"},
+                {"expected_date": FIRST_DUE.isoformat(), "amount": "50000"}]
+    assert_problem(await client.post(APPS, json={
+        "client_id": client_id, "product_id": product_id, "expected_disbursement_date": DISBURSED_ON.isoformat(),
+        "principal_amount": "300000", "tranches": bad_plan}), 422, "tranches")
+
+    loan_id = await approved_loan(client, world, staff_user, product_id)
+    assert_problem(await tranche(client, loan_id, "300001", ids["cash"]), 422, "amount")
+    assert_problem(await tranche(client, loan_id, "100.5", ids["cash"]), 422, "amount")
+    assert (await tranche(client, loan_id, "200000", ids["cash"])).status_code == 201
+    assert_problem(await tranche(client, loan_id, "150000", ids["cash"], on=FIRST_DUE), 422, "amount")
+    assert_problem(await tranche(client, loan_id, "50000", ids["cash"], on=DISBURSED_ON - timedelta(days=1)),
+                   422, "value_date")
+    assert (await tranche(client, loan_id, "50000", ids["cash"], on=FIRST_DUE)).status_code == 201
+    third = await tranche(client, loan_id, "40000", ids["cash"], on=FIRST_DUE)
+    body = assert_problem(third, 422, "amount")
+    assert "at most 2 tranches" in body["detail"], body
+    assert len((await client.get(f"{LOANS}/{loan_id}/transactions")).json()) == 2, "refusals write nothing"
+
+    # A repayment after the last tranche stands in the way of its undo; so does the whole-loan undo.
+    paid = (await repay(client, loan_id, "10000", ids["cash"], on=FIRST_DUE + timedelta(days=1))).json()
+    assert_problem(await client.post(f"{LOANS}/{loan_id}/tranches/undo"), 409, "loan_id")
+    assert_problem(await client.post(f"{LOANS}/{loan_id}/undo-disbursement"), 409, "loan_id")
+    assert (await client.post(f"{LOANS}/{loan_id}/transactions/{paid['transaction_id']}/reversal")).status_code == 201
+    assert (await client.post(f"{LOANS}/{loan_id}/tranches/undo")).status_code == 201
+    assert (await client.post(f"{LOANS}/{loan_id}/tranches/undo")).status_code == 201
+    assert (await client.get(f"{APPS}/{loan_id}")).json()["status"] == "approved"
+
+
+async def test_no_tranche_after_the_products_close_date_nor_on_a_single_disbursement_product(  # type: ignore[no-untyped-def]
+        client, refs, ids, world, staff_user, uow_factory) -> None:
+    closing = msgspec.structs.replace(unique("Prêt"), close_date=DISBURSED_ON + timedelta(days=10))
+    product_id, _ = await make_product(client, refs, world, uow_factory, AccountingRule.CASH,
+                                       multi_disbursement=TWO_TRANCHES, identity=closing)
+    loan_id = await approved_loan(client, world, staff_user, product_id)
+    assert (await tranche(client, loan_id, "100000", ids["cash"])).status_code == 201
+    assert_problem(await tranche(client, loan_id, "100000", ids["cash"], on=FIRST_DUE), 422, "value_date")
+
+    single, _ = await make_product(client, refs, world, uow_factory, AccountingRule.CASH)
+    loan_id = await approved_loan(client, world, staff_user, single)
+    assert_problem(await tranche(client, loan_id, "100000", ids["cash"]), 422, "amount")
+    whole = await tranche(client, loan_id, "300000", ids["cash"])
+    assert whole.status_code == 201 and whole.json()["fee"] == "3000", whole.text
