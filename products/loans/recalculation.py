@@ -175,12 +175,20 @@ def _balance(calendar: _Calendar, base: Schedule, repaid: Sequence[PrincipalRepa
     out on its due date (or from ``on`` when overdue)."""
     movements: list[tuple[date, Decimal]] = [(d.disbursement_date, d.amount) for d in base.disbursements]
     total = base.totals.principal_amount
-    cumulative = _ZERO
-    for payment in sorted(repaid, key=lambda p: p.value_date):
-        cumulative += payment.amount
-        movements.append((calendar.effective(payment.value_date, closing=cumulative >= total), -payment.amount))
+    payments = sorted(repaid, key=lambda p: p.value_date)
+    repaid_total = sum((p.amount for p in payments), _ZERO)
+    assert repaid_total <= total, (repaid_total, total)
+    closed_from = None  # once paid off, nothing earns interest from the pre-closure date on
     if closing_at is not None:
-        movements.append((calendar.effective(closing_at, closing=True), -(total - cumulative)))
+        closed_from = calendar.effective(closing_at, closing=True)
+    elif payments and repaid_total == total:
+        closed_from = calendar.effective(payments[-1].value_date, closing=True)
+    for payment in payments:
+        effective = calendar.effective(payment.value_date, closing=False)
+        movements.append((min(effective, closed_from) if closed_from else effective, -payment.amount))
+    if closed_from is not None:
+        if repaid_total < total:
+            movements.append((closed_from, -(total - repaid_total)))
         return _Balance(movements)
     overdue_from = calendar.effective(on, closing=False)
     for row, end in zip(base.instalments, calendar.ends, strict=True):

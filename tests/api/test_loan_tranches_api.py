@@ -15,18 +15,17 @@ import pytest
 from products.loans.calendar import add_months
 from products.loans.product import MultiDisbursement
 from products.posting_rules import AccountingRule
+from tests.api import test_loans_api
 from tests.api.test_clients_api import assert_problem
-from tests.api.test_loans_api import (  # noqa: F401  (module fixtures)
+from tests.api.test_loans_api import (
     APPS,
     DISBURSED_ON,
     LOANS,
     approved_loan,
     borrower,
     entry_lines,
-    ids,
     lines,
     make_product,
-    refs,
     repay,
 )
 from tests.api.test_products_api import unique
@@ -34,6 +33,8 @@ from tests.api.test_products_api import unique
 D = Decimal
 FIRST_DUE = add_months(DISBURSED_ON, 1)
 TWO_TRANCHES = MultiDisbursement(tranches_max=2)
+refs = test_loans_api.refs  # the loan tests' module fixtures: demo chart, references, payment types
+ids = test_loans_api.ids
 
 
 async def tranche(client, loan_id: int, amount: str, payment_type_id: int, on=DISBURSED_ON, **changes: Any) -> Any:  # type: ignore[no-untyped-def]
