@@ -167,9 +167,10 @@ class LoanView(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class PayoffQuote(msgspec.Struct, frozen=True, kw_only=True):
-    """What closes the loan on ``on``: everything the schedule still asks for, per component.
-    ``basis`` says how interest is counted: ``schedule`` (the frozen schedule's interest, as a
-    repayment allocates it; interest to the date needs interest recalculation, not built yet)."""
+    """What closes the loan on ``on``: everything still asked for, per component, exactly what a
+    repayment of ``total`` allocates. ``basis`` says how interest is counted: ``schedule`` (the
+    loan's schedule), or with interest recalculation the product's pre-closure rule: ``to_date``
+    (interest to ``on``) or ``to_rest_date`` (to the next recalculation boundary)."""
 
     loan_id: int
     on: date
