@@ -5,6 +5,7 @@ approved amount, beyond the product's tranches, after the product's close date).
 
 from __future__ import annotations
 
+import random
 from datetime import timedelta
 from decimal import Decimal
 from typing import Any
@@ -13,7 +14,7 @@ import msgspec
 import pytest
 
 from products.loans.calendar import add_months
-from products.loans.product import MultiDisbursement
+from products.loans.product import InterestRecalculation, MultiDisbursement, RecalculationFrequency
 from products.posting_rules import AccountingRule
 from tests.api import test_loans_api
 from tests.api.test_clients_api import assert_problem
@@ -21,6 +22,7 @@ from tests.api.test_loans_api import (
     APPS,
     DISBURSED_ON,
     LOANS,
+    TODAY,
     approved_loan,
     borrower,
     entry_lines,
@@ -167,3 +169,54 @@ async def test_no_tranche_after_the_products_close_date_nor_on_a_single_disburse
     assert_problem(await tranche(client, loan_id, "100000", ids["cash"]), 422, "amount")
     whole = await tranche(client, loan_id, "300000", ids["cash"])
     assert whole.status_code == 201 and whole.json()["fee"] == "3000", whole.text
+
+
+@pytest.mark.parametrize(("rule", "recalculation", "seed"), [
+    (AccountingRule.ACCRUAL_UPFRONT, None, 1),
+    (AccountingRule.CASH, InterestRecalculation(), 2),
+    (AccountingRule.ACCRUAL_PERIODIC, InterestRecalculation(frequency=RecalculationFrequency.MONTHLY), 3)])
+async def test_random_tranches_repayments_and_undos_keep_the_subledger_equal_to_the_gl(  # type: ignore[no-untyped-def]
+        client, refs, ids, world, staff_user, uow_factory, rule, recalculation, seed) -> None:
+    """Tranches, repayments (partial, early, late, over), their reversals and undos of the last
+    tranche in random order: every answer is a 201 or a refusal naming its field, and in the end
+    the portfolio and receivables equal their GL accounts (the upfront interest receivable equals
+    the interest the loan still asks)."""
+    changes: dict[str, Any] = {"multi_disbursement": MultiDisbursement(tranches_max=3)}
+    if recalculation is not None:
+        changes |= {"interest_recalculation": True, "interest_recalculation_settings": recalculation}
+    product_id, portfolio = await make_product(client, refs, world, uow_factory, rule,
+                                               own_receivables=rule is not AccountingRule.CASH, **changes)
+    loan_id = await approved_loan(client, world, staff_user, product_id)
+    chance = random.Random(seed)
+    day = DISBURSED_ON
+    assert (await tranche(client, loan_id, "100000", ids["cash"], on=day)).status_code == 201
+    for step in range(20):
+        day += timedelta(days=chance.randint(0, 6))
+        action = chance.choice(["tranche", "tranche", "repay", "repay", "repay", "repay", "reverse", "undo"])
+        if action == "tranche":
+            response = await tranche(client, loan_id, str(chance.randint(1, 10) * 10_000), ids["cash"], on=day)
+        elif action == "repay":
+            response = await repay(client, loan_id, str(chance.randint(1, 60_000)), ids["cash"], on=day,
+                                   key=f"random-{loan_id}-{step}")
+        elif action == "reverse":
+            listed = (await client.get(f"{LOANS}/{loan_id}/transactions")).json()
+            reversed_ids = {t["reverses_transaction_id"] for t in listed}
+            standing = [t for t in listed if t["kind"] == "repayment" and t["transaction_id"] not in reversed_ids]
+            if not standing:
+                continue
+            target = chance.choice(standing)["transaction_id"]
+            response = await client.post(f"{LOANS}/{loan_id}/transactions/{target}/reversal")
+        else:
+            response = await client.post(f"{LOANS}/{loan_id}/tranches/undo")
+        assert response.status_code in (201, 409, 422), response.text
+        if response.status_code != 201:
+            assert response.json()["field"] in ("amount", "loan_id", "value_date", "transaction_id"), response.text
+    reconciled = {r["account_code"]: r for r in (await client.get("/api/v1/reports/loan-portfolio-reconciliation")).json()}
+    assert reconciled[portfolio]["difference"] == "0", reconciled[portfolio]
+    rows = (await client.get("/api/v1/reports/loan-receivables-reconciliation")).json()
+    mine = {r["role"]: r for r in rows if r["account_code"].startswith(world.prefix)}
+    assert all(r["difference"] == "0" for r in mine.values()), mine
+    loan = await view(client, loan_id, TODAY)
+    if loan["position"] is not None and rule is AccountingRule.ACCRUAL_UPFRONT:
+        assert D(mine["interest_receivable"]["subledger"]) == outstanding(loan, "interest")
+        assert D(reconciled[portfolio]["subledger"]) == outstanding(loan, "principal")
