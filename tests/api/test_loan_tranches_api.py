@@ -139,7 +139,13 @@ async def test_tranche_refusals(client, refs, ids, world, staff_user, uow_factor
     assert_problem(await tranche(client, loan_id, "150000", ids["cash"], on=FIRST_DUE), 422, "amount")
     assert_problem(await tranche(client, loan_id, "50000", ids["cash"], on=DISBURSED_ON - timedelta(days=1)),
                    422, "value_date")
-    assert (await tranche(client, loan_id, "50000", ids["cash"], on=FIRST_DUE)).status_code == 201
+    second = await tranche(client, loan_id, "50000", ids["cash"], on=FIRST_DUE)
+    assert second.status_code == 201, second.text
+    replay = await tranche(client, loan_id, "50000", ids["cash"], on=FIRST_DUE)  # same Idempotency-Key and body
+    assert replay.status_code == 201 and replay.json()["transaction_id"] == second.json()["transaction_id"]
+    assert_problem(await client.post(f"{LOANS}/{loan_id}/tranches", json={
+        "value_date": FIRST_DUE.isoformat(), "amount": "40000", "payment_type_id": ids["cash"]},
+        headers={"Idempotency-Key": f"tranche-{loan_id}-50000-{FIRST_DUE}"}), 409, "Idempotency-Key")
     third = await tranche(client, loan_id, "40000", ids["cash"], on=FIRST_DUE)
     body = assert_problem(third, 422, "amount")
     assert "at most 2 tranches" in body["detail"], body
