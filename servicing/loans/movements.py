@@ -28,13 +28,11 @@ from ledger.reversal import reverse
 from products.accounting import ProductAccounting, build_entry
 from products.events import EventPart, LoanClassification, ProductEvent
 from products.loans.allocation import ALLOCABLE, AllocationLine, allocate
-from products.loans.errors import TermsError
 from products.loans.model import Schedule
 from products.loans.position import LoanPosition, loan_position, remaining_dues
 from products.loans.product import LoanProduct
-from products.loans.schedule import generate_schedule
 from products.loans.terms import LoanTerms
-from products.posting_rules import AccountingRole, AccountingRule, Component, EventKind, ProductKind
+from products.posting_rules import AccountingRole, Component, EventKind, ProductKind
 from products.reference.db.tables import ChargeRow, PaymentTypeRow
 from servicing.errors import Conflict, InvalidInput, NotFound
 from servicing.ids import uuid7
@@ -184,69 +182,13 @@ async def disburse(uow_factory: UnitOfWorkFactory, loan_id: int, command: Disbur
     """Pay out an approved loan in full on ``value_date``: the schedule is generated from the
     frozen terms at that date and kept on the loan; the entry debits the portfolio and credits
     the fund source, less the disbursement fees (and their VAT) withheld; under upfront
-    accrual it also recognises the schedule's whole interest."""
-    fingerprint = _fingerprint(command)
-    async with uow_factory() as uow:
-        row = await _locked(uow, loan_id, scope)
-        replay = await _replayed(uow, loan_id, "disbursement", idempotency_key, fingerprint)
-        if replay is not None:
-            return replay
-        if row.status != LoanStatus.APPROVED.value:
-            raise Conflict(f"loan {loan_id} is {row.status}; only an approved loan is disbursed", field="loan_id")
-        sequence, _last = await _next_sequence(uow, loan_id)
-        _check_value_date(command.value_date, today=today or date.today(), not_before=None, what="disbursement")
-        product = await get_product_in(uow, row.product_id, row.product_version)
-        close = product.identity.close_date
-        if close is not None and command.value_date >= close:
-            raise InvalidInput(f"the product closed on {close}; no disbursement after it", field="value_date")
-        record = await load_record(uow, loan_id)
-        # Paid out in one go: tranches planned on the application no longer apply.
-        terms = msgspec.structs.replace(record.terms, disbursement_date=command.value_date, tranches=())
-        try:
-            schedule = generate_schedule(terms)
-        except TermsError as error:
-            raise InvalidInput(f"the terms do not fit this disbursement date: {error.message}",
-                               field="value_date") from error
-        charge_ids = await _fee_charge_ids(uow, product)
-        parts = [EventPart(component=Component.PRINCIPAL, amount=terms.principal_amount)]
-        for fee in schedule.fee_charges:
-            if fee.instalment_number == 0 and fee.amount > 0:
-                parts.append(EventPart(component=Component.FEE, amount=fee.amount, charge_id=charge_ids.get(fee.name)))
-        fee_total = sum((p.amount for p in parts if p.component is Component.FEE), Decimal(0))
-        vat_total = sum((fee.vat_amount for fee in schedule.fee_charges if fee.instalment_number == 0), Decimal(0))
-        if vat_total > 0:
-            parts.append(EventPart(component=Component.VAT, amount=vat_total))
-        if schedule.totals.interest_amount > 0:
-            # Posted only under accrual upfront (the other rules' tables have no such line).
-            parts.append(EventPart(component=Component.INTEREST, amount=schedule.totals.interest_amount))
-        accounting, payment_type_id = await _fund_source(
-            uow, product.accounting, command.channel, deposits=deposits, loan=row,
-            amount=terms.principal_amount - fee_total - vat_total, credit=True, value_date=command.value_date)
-        event = ProductEvent(kind=EventKind.DISBURSEMENT, currency=record.currency, parts=tuple(parts),
-                             payment_type_id=payment_type_id, classification=LoanClassification.HEALTHY)
-        entry_id = await _book(uow, accounting, event, loan=row, value_date=command.value_date,
-                               description=f"Décaissement prêt n° {loan_id}", actor=actor, sequence=sequence)
-        recognised = (schedule.totals.interest_amount
-                      if product.accounting.rule is AccountingRule.ACCRUAL_UPFRONT else Decimal(0))
-        transaction = LoanTransactionRow(
-            loan_id=loan_id, sequence_number=sequence, kind="disbursement", value_date=command.value_date,
-            currency=record.currency, amount=terms.principal_amount, principal=terms.principal_amount,
-            interest=recognised, fee=fee_total, vat=vat_total, classification=LoanClassification.HEALTHY.value,
-            payment_type_id=payment_type_id, receipt_number=command.channel.receipt_number, allocation=[],
-            journal_entry_id=entry_id, idempotency_key=idempotency_key, request_fingerprint=fingerprint,
-            created_by=actor)
-        uow.session.add(transaction)
-        row.status = LoanStatus.ACTIVE.value
-        row.terms = msgspec.to_builtins(terms)
-        row.schedule = msgspec.to_builtins(schedule)
-        row.disbursed_on = command.value_date
-        row.updated_at = func.now()
-        row.updated_by = actor
-        await uow.session.flush()
-        await uow.session.refresh(transaction)
-        answer = to_transaction(transaction)
-        await uow.commit()
-    return answer
+    accrual it also recognises the schedule's whole interest. One tranche of the whole amount
+    (`servicing.loans.tranches.pay_out`, which builds on this module's helpers)."""
+    from servicing.loans.tranches import pay_out
+
+    return await pay_out(uow_factory, loan_id, value_date=command.value_date, amount=None, channel=command.channel,
+                         fingerprint=_fingerprint(command), actor=actor, scope=scope,
+                         idempotency_key=idempotency_key, deposits=deposits, today=today)
 
 
 # --------------------------------------------------------------------------- repayment

@@ -34,6 +34,7 @@ class Standing(msgspec.Struct, frozen=True, kw_only=True):
     settled: tuple[AllocationLine, ...]
     charged: tuple[AllocationLine, ...]
     last_value_date: date | None
+    """Of the transactions that stand: a disbursement undone may be made again at an earlier date."""
 
 
 def plain(value: Decimal) -> Decimal:
@@ -55,7 +56,7 @@ def standing(history: Sequence[LoanTransactionRow]) -> Standing:
         repaid=tuple(PrincipalRepaid(value_date=row.value_date, amount=plain(row.principal))
                      for row in kept if row.kind == "repayment" and row.principal > 0),
         settled=lines("repayment", "waiver"), charged=lines("charge"),
-        last_value_date=max((row.value_date for row in history), default=None))
+        last_value_date=max((row.value_date for row in kept), default=None))
 
 
 def _base(terms: LoanTerms, stored: Schedule, facts: Standing) -> Schedule:

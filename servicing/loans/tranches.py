@@ -91,45 +91,61 @@ async def disburse_tranche(uow_factory: UnitOfWorkFactory, loan_id: int, command
                            scope: OfficeScope, idempotency_key: str | None = None,
                            deposits: DepositAccounts | None = None, today: date | None = None) -> LoanTransaction:
     """Pay out one tranche of an approved (first tranche) or active loan."""
-    fingerprint = _fingerprint(command)
+    return await pay_out(uow_factory, loan_id, value_date=command.value_date, amount=command.amount,
+                         channel=command.channel, fingerprint=_fingerprint(command), actor=actor, scope=scope,
+                         idempotency_key=idempotency_key, deposits=deposits, today=today)
+
+
+async def pay_out(uow_factory: UnitOfWorkFactory, loan_id: int, *, value_date: date, amount: Decimal | None,
+                  channel: FundsChannel, fingerprint: str, actor: str, scope: OfficeScope,
+                  idempotency_key: str | None, deposits: DepositAccounts | None, today: date | None
+                  ) -> LoanTransaction:
+    """One disbursement: a tranche of ``amount``, or (``None``) the whole approved amount in one
+    go, on an approved loan only, the tranches planned on the application no longer applying."""
+    whole = amount is None
     async with uow_factory() as uow:
         row = await _locked(uow, loan_id, scope)
         replay = await _replayed(uow, loan_id, "disbursement", idempotency_key, fingerprint)
         if replay is not None:
             return replay
+        if whole and row.status != LoanStatus.APPROVED.value:
+            raise Conflict(f"loan {loan_id} is {row.status}; only an approved loan is disbursed", field="loan_id")
         if row.status not in (LoanStatus.APPROVED.value, LoanStatus.ACTIVE.value):
             raise Conflict(f"loan {loan_id} is {row.status}; tranches are paid out on approved or active loans",
                            field="loan_id")
         currency = row.currency.strip()
-        check_amount(command.amount, currency, field="amount")
         history = await _history(uow, loan_id)
         before = standing(history)
         product = await get_product_in(uow, row.product_id, row.product_version)
         frozen = msgspec.convert(row.terms, LoanTerms)
         approved = plain(row.principal_approved) if row.principal_approved is not None else frozen.principal_amount
         disbursed = sum((t.amount for t in before.tranches), Decimal(0))
-        if disbursed + command.amount > approved:
+        if amount is None:
+            amount = approved - disbursed
+            frozen = msgspec.structs.replace(frozen, tranches=())
+        check_amount(amount, currency, field="amount")
+        if disbursed + amount > approved:
             raise InvalidInput(f"{disbursed} of the {approved} approved is paid out; at most {approved - disbursed} "
                                "more", field="amount")
         multi = product.multi_disbursement
-        if multi is None and command.amount != approved:
+        if multi is None and amount != approved:
             raise InvalidInput(f"the product disburses in one go: the approved {approved}", field="amount")
         if multi is not None and len(before.tranches) + 1 > multi.tranches_max:
             raise InvalidInput(f"the product allows at most {multi.tranches_max} tranches", field="amount")
         repaid = sum((p.amount for p in before.repaid), Decimal(0))
         if multi is not None and multi.outstanding_max is not None \
-                and disbursed - repaid + command.amount > multi.outstanding_max:
+                and disbursed - repaid + amount > multi.outstanding_max:
             raise InvalidInput(f"principal outstanding would exceed the product's maximum {multi.outstanding_max}",
                                field="amount")
-        _check_value_date(command.value_date, today=today or date.today(), not_before=before.last_value_date,
-                          what="tranche")
+        _check_value_date(value_date, today=today or date.today(), not_before=before.last_value_date,
+                          what="disbursement" if whole else "tranche")
         close = product.identity.close_date
-        if close is not None and command.value_date >= close:
+        if close is not None and value_date >= close:
             raise InvalidInput(f"the product closed on {close}; no disbursement after it", field="value_date")
         if not before.tranches:
-            frozen = msgspec.structs.replace(frozen, disbursement_date=command.value_date)
+            frozen = msgspec.structs.replace(frozen, disbursement_date=value_date)
         after = msgspec.structs.replace(before, tranches=(
-            *before.tranches, DisbursedTranche(value_date=command.value_date, amount=command.amount)))
+            *before.tranches, DisbursedTranche(value_date=value_date, amount=amount)))
         schedule = _regenerated(frozen, after, field="value_date")
         previous = _regenerated(frozen, before, field="value_date") if before.tranches else None
         upfront = product.accounting.rule is AccountingRule.ACCRUAL_UPFRONT
@@ -139,13 +155,13 @@ async def disburse_tranche(uow_factory: UnitOfWorkFactory, loan_id: int, command
         to_recognise = schedule.totals.interest_amount - recognised if upfront else Decimal(0)
         if to_recognise < 0:
             raise InvalidInput("this tranche would lower the interest already recognised", field="amount")
-        fees = tranche_fee_charges(frozen, tranche_date=command.value_date, amount=command.amount,
+        fees = tranche_fee_charges(frozen, tranche_date=value_date, amount=amount,
                                    first=not before.tranches, interest_added=interest_added)
         stored = _stored(row)
         earlier_fees = tuple(c for c in (stored.fee_charges if stored else ()) if c.instalment_number == 0)
         schedule = with_tranche_fees(schedule, (*earlier_fees, *fees))
         charge_ids = await _fee_charge_ids(uow, product)
-        parts = [EventPart(component=Component.PRINCIPAL, amount=command.amount)]
+        parts = [EventPart(component=Component.PRINCIPAL, amount=amount)]
         parts += [EventPart(component=Component.FEE, amount=fee.amount, charge_id=charge_ids.get(fee.name))
                   for fee in fees if fee.amount > 0]
         fee_total = sum((fee.amount for fee in fees), Decimal(0))
@@ -155,30 +171,29 @@ async def disburse_tranche(uow_factory: UnitOfWorkFactory, loan_id: int, command
         if to_recognise > 0:
             parts.append(EventPart(component=Component.INTEREST, amount=to_recognise))
         accounting, payment_type_id = await _fund_source(
-            uow, product.accounting, command.channel, deposits=deposits, loan=row,
-            amount=command.amount - fee_total - vat_total, credit=True, value_date=command.value_date)
+            uow, product.accounting, channel, deposits=deposits, loan=row,
+            amount=amount - fee_total - vat_total, credit=True, value_date=value_date)
         sequence = max((t.sequence_number for t in history), default=0) + 1
         event = ProductEvent(kind=EventKind.DISBURSEMENT, currency=currency, parts=tuple(parts),
                              payment_type_id=payment_type_id, classification=LoanClassification.HEALTHY)
-        number = len(before.tranches) + 1
-        entry_id = await _book(uow, accounting, event, loan=row, value_date=command.value_date,
-                               description=f"Décaissement tranche {number} prêt n° {loan_id}", actor=actor,
-                               sequence=sequence)
+        what = "Décaissement" if whole else f"Décaissement tranche {len(before.tranches) + 1}"
+        entry_id = await _book(uow, accounting, event, loan=row, value_date=value_date,
+                               description=f"{what} prêt n° {loan_id}", actor=actor, sequence=sequence)
         transaction = LoanTransactionRow(
-            loan_id=loan_id, sequence_number=sequence, kind="disbursement", value_date=command.value_date,
-            currency=currency, amount=command.amount, principal=command.amount, interest=to_recognise,
+            loan_id=loan_id, sequence_number=sequence, kind="disbursement", value_date=value_date,
+            currency=currency, amount=amount, principal=amount, interest=to_recognise,
             fee=fee_total, vat=vat_total, classification=LoanClassification.HEALTHY.value,
-            payment_type_id=payment_type_id, receipt_number=command.channel.receipt_number, allocation=[],
+            payment_type_id=payment_type_id, receipt_number=channel.receipt_number, allocation=[],
             journal_entry_id=entry_id, idempotency_key=idempotency_key, request_fingerprint=fingerprint,
             created_by=actor)
         uow.session.add(transaction)
         await uow.session.flush()
-        schedule = schedule_on(frozen, schedule, product, [*history, transaction], command.value_date)
+        schedule = schedule_on(frozen, schedule, product, [*history, transaction], value_date)
         _refuse_misfits(schedule, after)
         row.terms = msgspec.to_builtins(frozen)
         row.schedule = msgspec.to_builtins(schedule)
         row.status = LoanStatus.ACTIVE.value
-        row.disbursed_on = row.disbursed_on or command.value_date
+        row.disbursed_on = row.disbursed_on or value_date
         row.updated_at = func.now()
         row.updated_by = actor
         await uow.session.flush()
