@@ -257,34 +257,11 @@ async def undo_disbursement(uow_factory: UnitOfWorkFactory, loan_id: int, *, act
                             scope: OfficeScope) -> LoanTransaction:
     """Take back a disbursement made by mistake: its entry is reversed (mirror entry on its value
     date) and the loan is approved again, without schedule, ready to be disbursed correctly.
-    Refused while a repayment stands: reverse the repayments first."""
-    async with uow_factory() as uow:
-        row = await _locked(uow, loan_id, scope)
-        if row.status != LoanStatus.ACTIVE.value:
-            raise Conflict(f"loan {loan_id} is {row.status}; only an active loan's disbursement is undone",
-                           field="loan_id")
-        history = await _history(uow, loan_id)
-        reversed_ids = {t.reverses_transaction_id for t in history}
-        if any(t.kind in ("repayment", "charge", "waiver") and t.id not in reversed_ids for t in history):
-            raise Conflict("repayments, charges or waivers stand on this loan; a disbursement is undone before any",
-                           field="loan_id")
-        if sum(1 for t in history if t.kind == "disbursement" and t.id not in reversed_ids) > 1:
-            raise Conflict("the loan was paid out in tranches: undo the last one (POST .../tranches/undo)",
-                           field="loan_id")
-        original = next(t for t in reversed(history) if t.kind == "disbursement")
-        reversal = await _reverse_transaction(uow, original, kind="disbursement_reversal",
-                                              sequence=history[-1].sequence_number + 1, actor=actor,
-                                              description=f"Annulation décaissement prêt n° {loan_id}")
-        row.status = LoanStatus.APPROVED.value
-        row.schedule = None
-        row.disbursed_on = None
-        row.updated_at = func.now()
-        row.updated_by = actor
-        await uow.session.flush()
-        await uow.session.refresh(reversal)
-        answer = to_transaction(reversal)
-        await uow.commit()
-    return answer
+    Refused while a repayment stands (reverse the repayments first) and on a loan paid out in
+    several tranches (undo them one by one: `servicing.loans.tranches.undo_last_tranche`)."""
+    from servicing.loans.tranches import undo_last_tranche
+
+    return await undo_last_tranche(uow_factory, loan_id, actor=actor, scope=scope, whole=True)
 
 
 async def _reverse_transaction(uow: UnitOfWork, original: LoanTransactionRow, *, kind: str, sequence: int,

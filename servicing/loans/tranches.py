@@ -204,10 +204,11 @@ async def pay_out(uow_factory: UnitOfWorkFactory, loan_id: int, *, value_date: d
 
 
 async def undo_last_tranche(uow_factory: UnitOfWorkFactory, loan_id: int, *, actor: str,
-                            scope: OfficeScope) -> LoanTransaction:
+                            scope: OfficeScope, whole: bool = False) -> LoanTransaction:
     """Reverse the last tranche (its entry: principal, fees, VAT and, under upfront accrual,
     the interest it recognised) while no repayment, charge or waiver stands after it; the
-    schedule is regenerated from the tranches left (none left: the loan is approved again)."""
+    schedule is regenerated from the tranches left (none left: the loan is approved again).
+    ``whole``: undo of a disbursement in one go, refused on a loan paid out in tranches."""
     async with uow_factory() as uow:
         row = await _locked(uow, loan_id, scope)
         if row.status != LoanStatus.ACTIVE.value:
@@ -215,13 +216,18 @@ async def undo_last_tranche(uow_factory: UnitOfWorkFactory, loan_id: int, *, act
         history = await _history(uow, loan_id)
         reversed_ids = {t.reverses_transaction_id for t in history if t.reverses_transaction_id is not None}
         kept = [t for t in history if t.id not in reversed_ids and t.reverses_transaction_id is None]
-        last = next(t for t in reversed(kept) if t.kind == "disbursement")
+        paid_out = [t for t in kept if t.kind == "disbursement"]
+        if whole and len(paid_out) > 1:
+            raise Conflict("the loan was paid out in tranches: undo the last one (POST .../tranches/undo)",
+                           field="loan_id")
+        last = paid_out[-1]
         if any(t.sequence_number > last.sequence_number for t in kept):
             raise Conflict("repayments, charges or waivers stand after the last tranche; reverse them first",
                            field="loan_id")
         reversal = await _reverse_transaction(uow, last, kind="disbursement_reversal",
                                               sequence=history[-1].sequence_number + 1, actor=actor,
-                                              description=f"Annulation tranche prêt n° {loan_id}")
+                                              description=f"Annulation {'décaissement' if whole else 'tranche'} "
+                                                          f"prêt n° {loan_id}")
         rest = [*history, reversal]
         facts = standing(rest)
         if not facts.tranches:
