@@ -154,8 +154,8 @@ class DisbursementIn(_Channel, frozen=True, kw_only=True, forbid_unknown_fields=
         return Disburse(value_date=self.value_date, channel=self.channel(), note=self.note)
 
 
-class TrancheIn(_Channel, frozen=True, kw_only=True, forbid_unknown_fields=True):
-    """Pay out one tranche of an approved or active loan on ``value_date``."""
+class _MoneyIn(_Channel, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """An amount moved on ``value_date`` by a payment type (or a deposit account)."""
 
     value_date: date
     amount: Decimal
@@ -164,20 +164,16 @@ class TrancheIn(_Channel, frozen=True, kw_only=True, forbid_unknown_fields=True)
     def __post_init__(self) -> None:
         check_date(self.value_date, "value_date")
         check_decimal_shape(self.amount, "amount")
+
+
+class TrancheIn(_MoneyIn, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """Pay out one tranche of an approved or active loan on ``value_date``."""
 
     def to_command(self) -> DisburseTranche:
         return DisburseTranche(value_date=self.value_date, amount=self.amount, channel=self.channel(), note=self.note)
 
 
-class RepaymentIn(_Channel, frozen=True, kw_only=True, forbid_unknown_fields=True):
-    value_date: date
-    amount: Decimal
-    note: ShortText = ""
-
-    def __post_init__(self) -> None:
-        check_date(self.value_date, "value_date")
-        check_decimal_shape(self.amount, "amount")
-
+class RepaymentIn(_MoneyIn, frozen=True, kw_only=True, forbid_unknown_fields=True):
     def to_command(self) -> Repay:
         return Repay(value_date=self.value_date, amount=self.amount, channel=self.channel(), note=self.note)
 
