@@ -61,6 +61,19 @@ def tranche_terms(frozen: LoanTerms, tranches: Sequence[DisbursedTranche]) -> Lo
     return msgspec.structs.replace(frozen, principal_amount=principal, disbursement_date=days[0], tranches=specs)
 
 
+def trimmed_plan(planned: Sequence[TrancheSpec], amount: Decimal) -> tuple[TrancheSpec, ...]:
+    """Planned tranches for a lower approved ``amount``: the first ones as planned, the one that
+    reaches the amount cut to it, the later ones dropped."""
+    kept: list[TrancheSpec] = []
+    left = amount
+    for tranche in planned:
+        if left <= 0:
+            break
+        kept.append(msgspec.structs.replace(tranche, amount=min(tranche.amount, left)))
+        left -= kept[-1].amount
+    return tuple(kept)
+
+
 def tranche_fee_charges(terms: LoanTerms, *, tranche_date: date, amount: Decimal, first: bool,
                         interest_added: Decimal) -> list[FeeCharge]:
     """Disbursement fees withheld from one tranche, with their VAT (instalment number 0)."""

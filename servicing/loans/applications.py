@@ -36,6 +36,7 @@ from products.loans.product import LoanProduct, LoanTermOverrides
 from products.loans.requirements import LoanRequirements, loan_requirements
 from products.loans.schedule import generate_schedule
 from products.loans.terms import LoanTerms
+from products.loans.tranches import trimmed_plan
 from products.posting_rules import ProductKind
 from products.reference.db.tables import (
     ActivitySectorRow,
@@ -475,7 +476,8 @@ async def approve(uow_factory: UnitOfWorkFactory, loan_id: int, *, checker: Chec
         if principal_amount > current:
             raise InvalidInput(f"an approval can lower the amount, not raise it above {current}",
                                field="principal_amount")
-        app = msgspec.structs.replace(application_of(record), principal_amount=principal_amount)
+        app = msgspec.structs.replace(application_of(record), principal_amount=principal_amount,
+                                      tranches=trimmed_plan(record.terms.tranches, principal_amount))
         terms = await _derive(uow_factory, app, record.loan_cycle, record.office_id, record.product_version)
     amount = principal_amount or current
     async with uow_factory() as uow:

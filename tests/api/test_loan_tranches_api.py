@@ -132,6 +132,17 @@ async def test_tranche_refusals(client, refs, ids, world, staff_user, uow_factor
         "client_id": client_id, "product_id": product_id, "expected_disbursement_date": DISBURSED_ON.isoformat(),
         "principal_amount": "300000", "tranches": bad_plan}), 422, "tranches")
 
+    plan = [{"expected_date": DISBURSED_ON.isoformat(), "amount": "200000"},
+            {"expected_date": FIRST_DUE.isoformat(), "amount": "100000"}]
+    planned = (await client.post(APPS, json={
+        "client_id": client_id, "product_id": product_id, "expected_disbursement_date": DISBURSED_ON.isoformat(),
+        "principal_amount": "300000", "interest_rate_percent": "12", "tranches": plan})).json()
+    assert (await client.post(f"{APPS}/{planned['loan_id']}/submit")).status_code == 200
+    checker = await staff_user("branch_manager", office_id=world.office_id)
+    lowered = (await client.post(f"{APPS}/{planned['loan_id']}/approve", json={"principal_amount": "250000"},
+                                 headers=checker.headers)).json()
+    assert [t["amount"] for t in lowered["terms"]["tranches"]] == ["200000", "50000"], "the plan is trimmed"
+
     loan_id = await approved_loan(client, world, staff_user, product_id)
     assert_problem(await tranche(client, loan_id, "300001", ids["cash"]), 422, "amount")
     assert_problem(await tranche(client, loan_id, "100.5", ids["cash"]), 422, "amount")

@@ -27,6 +27,7 @@ from products.loans.tranches import (
     misfits,
     tranche_fee_charges,
     tranche_terms,
+    trimmed_plan,
     with_tranche_fees,
 )
 from products.posting_rules import Component
@@ -52,6 +53,16 @@ def test_terms_of_what_was_paid_out() -> None:
     # then the 1,007,868 owed amortised over 4 months: 264,690.
     schedule = generate_schedule(two)
     assert [row.total_amount for row in schedule.instalments[:3]] == [D(107_115), D(107_115), D(264_690)]
+
+
+def test_a_lower_approval_trims_the_planned_tranches() -> None:
+    plan = (TrancheSpec(expected_date=DAY, amount=D(600_000)), TrancheSpec(expected_date=date(2025, 3, 1),
+                                                                           amount=D(400_000)),
+            TrancheSpec(expected_date=date(2025, 4, 1), amount=D(200_000)))
+    assert trimmed_plan(plan, D(800_000)) == (plan[0], TrancheSpec(expected_date=date(2025, 3, 1),
+                                                                   amount=D(200_000)))
+    assert trimmed_plan(plan, D(1_200_000)) == plan
+    assert trimmed_plan((), D(800_000)) == ()
 
 
 def test_each_tranche_withholds_its_share_of_the_fees() -> None:
