@@ -11,10 +11,11 @@ instalment (or the equal principal part) is recomputed for the remaining periods
 disbursement, so instalments before the tranche arrives are unchanged and repayments
 already allocated to them stay allocated.
 
-Disbursement fees on a tranche (Fineract's "tranche disbursement" charges): a percentage of
-the amount is taken on each tranche's own amount, so the tranches together pay what one
-disbursement of the whole would; a flat fee is taken once, with the first tranche; a
-percentage of interest is taken on the interest the tranche adds to the schedule.
+Disbursement fees follow the charge's time (Fineract's rule): a disbursement charge (a file
+fee) is taken once, with the first tranche, on the loan's amount (its percentage of interest on
+the first schedule's interest); a tranche-disbursement charge (`FeeSpec.each_tranche`) is taken
+on every tranche, on the tranche's amount (its percentage of interest on the interest the
+tranche adds to the schedule).
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from products.loans.allocation import AllocationLine
 from products.loans.fees import fee_amount, vat_on
 from products.loans.model import Disbursement, FeeCharge, Schedule
 from products.loans.position import scheduled_dues
-from products.loans.terms import FeeCalculation, FeeTrigger, LoanTerms, TrancheSpec
+from products.loans.terms import FeeTrigger, LoanTerms, TrancheSpec
 from products.posting_rules import Component
 from products.rounding import compile_rounding
 
@@ -74,17 +75,17 @@ def trimmed_plan(planned: Sequence[TrancheSpec], amount: Decimal) -> tuple[Tranc
     return tuple(kept)
 
 
-def tranche_fee_charges(terms: LoanTerms, *, tranche_date: date, amount: Decimal, first: bool,
-                        interest_added: Decimal) -> list[FeeCharge]:
-    """Disbursement fees withheld from one tranche, with their VAT (instalment number 0)."""
+def tranche_fee_charges(terms: LoanTerms, *, tranche_date: date, amount: Decimal, loan_amount: Decimal,
+                        first: bool, interest_added: Decimal) -> list[FeeCharge]:
+    """Disbursement fees withheld from one tranche of ``amount`` (of a loan of ``loan_amount``),
+    with their VAT (instalment number 0)."""
     rounder = compile_rounding(terms.rounding, terms.currency_code)
     charges: list[FeeCharge] = []
     for fee in terms.fees:
-        if fee.trigger is not FeeTrigger.DISBURSEMENT:
+        if fee.trigger is not FeeTrigger.DISBURSEMENT or not (first or fee.each_tranche):
             continue
-        if fee.calculation is FeeCalculation.FLAT and not first:
-            continue  # a flat fee is the file's, taken once
-        value = fee_amount(fee, rounder, amount_base=amount, instalment_base=amount,
+        base = amount if fee.each_tranche else loan_amount
+        value = fee_amount(fee, rounder, amount_base=base, instalment_base=base,
                            interest_base=max(interest_added, _ZERO))
         charges.append(FeeCharge(name=fee.name, kind=fee.kind, trigger=fee.trigger, instalment_number=0,
                                  due_date=tranche_date, amount=value,

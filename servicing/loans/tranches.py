@@ -155,7 +155,7 @@ async def pay_out(uow_factory: UnitOfWorkFactory, loan_id: int, *, value_date: d
         to_recognise = schedule.totals.interest_amount - recognised if upfront else Decimal(0)
         if to_recognise < 0:
             raise InvalidInput("this tranche would lower the interest already recognised", field="amount")
-        fees = tranche_fee_charges(frozen, tranche_date=value_date, amount=amount,
+        fees = tranche_fee_charges(frozen, tranche_date=value_date, amount=amount, loan_amount=approved,
                                    first=not before.tranches, interest_added=interest_added)
         stored = _stored(row)
         earlier_fees = tuple(c for c in (stored.fee_charges if stored else ()) if c.instalment_number == 0)

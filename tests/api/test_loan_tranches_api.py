@@ -31,6 +31,7 @@ from tests.api.test_loans_api import (
     repay,
 )
 from tests.api.test_products_api import unique
+from tests.api.test_reference_api import tax_rate
 
 D = Decimal
 FIRST_DUE = add_months(DISBURSED_ON, 1)
@@ -56,8 +57,16 @@ def outstanding(loan: dict[str, Any], component: str) -> Decimal:
 @pytest.mark.parametrize("rule", [AccountingRule.CASH, AccountingRule.ACCRUAL_PERIODIC, AccountingRule.ACCRUAL_UPFRONT])
 async def test_two_tranches_post_their_entries_and_regenerate_the_schedule(  # type: ignore[no-untyped-def]
         client, refs, ids, world, staff_user, uow_factory, rule) -> None:
+    # The file fee (1 %, charge time "disbursement") once; a 0.5 % tranche fee with 17 % VAT on each tranche.
+    taf = await tax_rate(client)
+    tranche_fee = await client.post("/api/v1/charges", json={
+        "name": f"Frais de tranche {world.prefix} {rule.value}", "applies_to": "loan",
+        "charge_time": "tranche_disbursement", "calculation": "percent_of_amount", "amount": "0.5",
+        "currency": "XOF", "tax_rate_id": taf["id"]})
+    assert tranche_fee.status_code == 201, tranche_fee.text
     product_id, portfolio = await make_product(client, refs, world, uow_factory, rule,
-                                               multi_disbursement=TWO_TRANCHES)
+                                               multi_disbursement=TWO_TRANCHES,
+                                               charge_ids=(refs.loan_fee_id, tranche_fee.json()["id"]))
     planned = [{"expected_date": DISBURSED_ON.isoformat(), "amount": "200000"},
                {"expected_date": FIRST_DUE.isoformat(), "amount": "100000"}]
     loan_id = await approved_loan(client, world, staff_user, product_id, tranches=planned,
@@ -68,11 +77,14 @@ async def test_two_tranches_post_their_entries_and_regenerate_the_schedule(  # t
     # Tranche 1: 200 000 at 12 % over 6 months (1 % a month). Level instalment
     # 200 000 x 0.01 / (1 - 1.01^-6) = 34 509.67 -> 34 510; month 1: interest 2 000, principal 32 510;
     # the schedule's interest is 2 000 + 1 675 + 1 347 + 1 015 + 680 + 342 = 7 059.
-    # The file fee is 1 % of the tranche: 2 000, withheld from the cash paid out.
+    # Withheld from the cash paid out: the file fee, 1 % of the loan's 300 000 (3 000), and the tranche
+    # fee, 0.5 % of 200 000 (1 000) with its VAT, 17 % (170, to VAT payable 343).
     first = await tranche(client, loan_id, "200000", ids["cash"])
     assert first.status_code == 201, first.text
-    assert (first.json()["principal"], first.json()["fee"]) == ("200000", "2000")
-    expected = lines((portfolio, "D", 200_000), ("1012", "D", 2_000), ("1012", "C", 200_000), ("7022", "C", 2_000))
+    assert (first.json()["principal"], first.json()["fee"], first.json()["vat"]) == ("200000", "4000", "170")
+    # (The journal sums the lines of an entry per account and side.)
+    expected = lines((portfolio, "D", 200_000), ("1012", "C", 200_000), ("1012", "D", 4_170), ("7022", "C", 4_000),
+                     ("343", "C", 170))
     if rule is AccountingRule.ACCRUAL_UPFRONT:
         expected |= lines(("2071", "D", 7_059), ("7021", "C", 7_059))
     assert await entry_lines(uow_factory, first.json()["journal_entry_id"]) == expected
@@ -91,10 +103,11 @@ async def test_two_tranches_post_their_entries_and_regenerate_the_schedule(  # t
     # Tranche 2: 100 000 on the first due date. The balance is 167 490 + 100 000 = 267 490, amortised
     # over the 5 months left: 267 490 x 0.01 / (1 - 1.01^-5) = 55 113.6 -> 55 114; month 2's interest
     # 267 490 x 1 % = 2 675; interest 2 000 + 2 675 + 2 151 + 1 621 + 1 086 + 546 = 10 079, so upfront
-    # accrual recognises 10 079 - 7 059 = 3 020 more. Fee 1 % of 100 000 = 1 000.
+    # accrual recognises 10 079 - 7 059 = 3 020 more. The tranche fee: 0.5 % of 100 000 = 500, VAT 85.
     second = await tranche(client, loan_id, "100000", ids["cash"], on=FIRST_DUE)
     assert second.status_code == 201, second.text
-    expected = lines((portfolio, "D", 100_000), ("1012", "D", 1_000), ("1012", "C", 100_000), ("7022", "C", 1_000))
+    expected = lines((portfolio, "D", 100_000), ("1012", "C", 100_000), ("1012", "D", 585), ("7022", "C", 500),
+                     ("343", "C", 85))
     if rule is AccountingRule.ACCRUAL_UPFRONT:
         expected |= lines(("2071", "D", 3_020), ("7021", "C", 3_020))
         assert second.json()["interest"] == "3020"
@@ -104,8 +117,8 @@ async def test_two_tranches_post_their_entries_and_regenerate_the_schedule(  # t
     assert [(i["principal_amount"], i["interest_amount"], i["total_amount"]) for i in schedule["instalments"]] == [
         ("32510", "2000", "34510"), ("52439", "2675", "55114"), ("52963", "2151", "55114"),
         ("53493", "1621", "55114"), ("54028", "1086", "55114"), ("54567", "546", "55113")]
-    assert [(d["amount"], d["fee_amount"]) for d in schedule["disbursements"]] == [("200000", "2000"),
-                                                                                   ("100000", "1000")]
+    assert [(d["amount"], d["fee_amount"], d["vat_amount"]) for d in schedule["disbursements"]] == [
+        ("200000", "4000", "170"), ("100000", "500", "85")]
     assert outstanding(after, "principal") == 267_490 and outstanding(after, "interest") == 10_079 - 2_000
     assert after["position"]["instalments"][0]["outstanding"] == "0", "the repayment stays allocated"
 

@@ -37,8 +37,10 @@ DAY = date(2025, 1, 1)
 FILE_FEE = FeeSpec(name="Frais de dossier", trigger=FeeTrigger.DISBURSEMENT,
                    calculation=FeeCalculation.PERCENT_OF_AMOUNT, rate_percent=D(1), vat_percent=D(18))
 STAMP = FeeSpec(name="Timbre", trigger=FeeTrigger.DISBURSEMENT, flat_amount=D(2_000))
+TRANCHE_FEE = FeeSpec(name="Frais de tranche", trigger=FeeTrigger.DISBURSEMENT, each_tranche=True,
+                      calculation=FeeCalculation.PERCENT_OF_AMOUNT, rate_percent=D("0.5"), vat_percent=D(17))
 APPROVED = LoanTerms(currency_code="XOF", principal_amount=D(1_200_000), disbursement_date=DAY, repayment_count=6,
-                     interest_rate_percent=D(24), fees=(FILE_FEE, STAMP))
+                     interest_rate_percent=D(24), fees=(FILE_FEE, STAMP, TRANCHE_FEE))
 
 
 def test_terms_of_what_was_paid_out() -> None:
@@ -65,21 +67,23 @@ def test_a_lower_approval_trims_the_planned_tranches() -> None:
     assert trimmed_plan((), D(800_000)) == ()
 
 
-def test_each_tranche_withholds_its_share_of_the_fees() -> None:
-    # 1 % of each tranche (VAT 18 % on it); the flat stamp duty once, with the first tranche.
-    first = tranche_fee_charges(APPROVED, tranche_date=DAY, amount=D(600_000), first=True, interest_added=D(0))
-    assert [(c.name, c.amount, c.vat_amount) for c in first] == [("Frais de dossier", D(6_000), D(1_080)),
-                                                                ("Timbre", D(2_000), D(0))]
-    second = tranche_fee_charges(APPROVED, tranche_date=date(2025, 3, 1), amount=D(600_000), first=False,
-                                 interest_added=D(40_000))
+def test_each_tranche_withholds_its_fees() -> None:
+    # The file fee (1 % of the loan's 1,200,000, VAT 18 %) and the stamp duty once, with the first tranche;
+    # the tranche fee (0.5 % of the tranche, VAT 17 %) on every tranche.
+    first = tranche_fee_charges(APPROVED, tranche_date=DAY, amount=D(600_000), loan_amount=D(1_200_000), first=True,
+                                interest_added=D(0))
+    assert [(c.name, c.amount, c.vat_amount) for c in first] == [
+        ("Frais de dossier", D(12_000), D(2_160)), ("Timbre", D(2_000), D(0)), ("Frais de tranche", D(3_000), D(510))]
+    second = tranche_fee_charges(APPROVED, tranche_date=date(2025, 3, 1), amount=D(600_000),
+                                 loan_amount=D(1_200_000), first=False, interest_added=D(40_000))
     assert [(c.name, c.amount, c.vat_amount, c.due_date) for c in second] == [
-        ("Frais de dossier", D(6_000), D(1_080), date(2025, 3, 1))]
+        ("Frais de tranche", D(3_000), D(510), date(2025, 3, 1))]
     terms = tranche_terms(APPROVED, [DisbursedTranche(value_date=DAY, amount=D(600_000)),
                                      DisbursedTranche(value_date=date(2025, 3, 1), amount=D(600_000))])
     shown = with_tranche_fees(generate_schedule(terms), [*first, *second])
     assert [(d.amount, d.fee_amount, d.vat_amount) for d in shown.disbursements] == [
-        (D(600_000), D(8_000), D(1_080)), (D(600_000), D(6_000), D(1_080))]
-    assert (shown.totals.fee_amount, shown.totals.vat_amount) == (D(14_000), D(2_160))
+        (D(600_000), D(17_000), D(2_670)), (D(600_000), D(3_000), D(510))]
+    assert (shown.totals.fee_amount, shown.totals.vat_amount) == (D(20_000), D(3_180))
 
 
 def test_misfits_name_what_was_paid_beyond_the_schedule() -> None:
