@@ -5,6 +5,7 @@ approved amount, beyond the product's tranches, after the product's close date).
 
 from __future__ import annotations
 
+import asyncio
 import random
 from datetime import timedelta
 from decimal import Decimal
@@ -250,3 +251,16 @@ async def test_random_tranches_repayments_and_undos_keep_the_subledger_equal_to_
     if loan["position"] is not None and rule is AccountingRule.ACCRUAL_UPFRONT:
         assert D(mine["interest_receivable"]["subledger"]) == outstanding(loan, "interest")
         assert D(reconciled[portfolio]["subledger"]) == outstanding(loan, "principal")
+
+
+async def test_concurrent_tranches_never_pay_out_beyond_the_approved_amount(  # type: ignore[no-untyped-def]
+        client, refs, ids, world, staff_user, uow_factory) -> None:
+    product_id, portfolio = await make_product(client, refs, world, uow_factory, AccountingRule.CASH,
+                                               multi_disbursement=MultiDisbursement(tranches_max=5))
+    loan_id = await approved_loan(client, world, staff_user, product_id)
+    answers = await asyncio.gather(*(client.post(f"{LOANS}/{loan_id}/tranches", json={
+        "value_date": DISBURSED_ON.isoformat(), "amount": "120000", "payment_type_id": ids["cash"]},
+        headers={"Idempotency-Key": f"concurrent-{loan_id}-{n}"}) for n in range(4)))
+    assert sorted(a.status_code for a in answers) == [201, 201, 422, 422], [a.text for a in answers]
+    rows = {r["account_code"]: r for r in (await client.get("/api/v1/reports/loan-portfolio-reconciliation")).json()}
+    assert rows[portfolio]["general_ledger"] == rows[portfolio]["subledger"] == "240000"
