@@ -19,11 +19,12 @@ from api.schemas.loans import (
     RejectionIn,
     RepaymentIn,
     SendBackIn,
+    TrancheIn,
     UndoIn,
     WaiverIn,
 )
 from api.schemas.problems import PROBLEM_RESPONSES
-from servicing.loans import applications, movements
+from servicing.loans import applications, movements, tranches
 from servicing.loans.applications import Checker
 from servicing.loans.model import LoanRecord, LoanStatus, LoanTransaction, LoanView, PayoffQuote, PreCheck
 from servicing.loans.reconciliation import (
@@ -152,7 +153,8 @@ class LoanController(Controller):
         return await movements.loan_view(uow_factory(), loan_id, scope=office_scope, as_of=as_of)
 
     @get("/{loan_id:int}/payoff-quote", opt=READ, responses=PROBLEM_RESPONSES,
-         summary="What closes the loan on a date, per component (the schedule's interest: no recalculation yet)")
+         summary="What closes the loan on a date, per component; interest per the schedule, or to the date (or rest "
+                 "date) for products with interest recalculation (`basis`)")
     async def payoff_quote(
         self, loan_id: LoanId, office_scope: OfficeScope, uow_factory: UnitOfWorkFactory,
         on: Annotated[date | None, Parameter(query="on", required=False)] = None,
@@ -167,6 +169,22 @@ class LoanController(Controller):
         answer = await movements.disburse(uow_factory, loan_id, data.to_command(), actor=actor, scope=office_scope,
                                           idempotency_key=header_idempotency_key)
         return Response(answer, status_code=201)
+
+    @post("/{loan_id:int}/tranches", status_code=201, opt=DISBURSE, responses=PROBLEM_RESPONSES,
+          summary="Pay out one tranche (multi-disbursement products): its own journal entry by the product's rules, "
+                  "the schedule regenerated (Idempotency-Key)")
+    async def disburse_tranche(self, loan_id: LoanId, data: TrancheIn, actor: str, office_scope: OfficeScope,
+                               uow_factory: UnitOfWorkFactory,
+                               header_idempotency_key: str | None) -> Response[LoanTransaction]:
+        answer = await tranches.disburse_tranche(uow_factory, loan_id, data.to_command(), actor=actor,
+                                                 scope=office_scope, idempotency_key=header_idempotency_key)
+        return Response(answer, status_code=201)
+
+    @post("/{loan_id:int}/tranches/undo", status_code=201, opt=REVERSE, responses=PROBLEM_RESPONSES,
+          summary="Undo the last tranche (nothing standing after it): its entry reversed, the schedule regenerated")
+    async def undo_tranche(self, loan_id: LoanId, actor: str, office_scope: OfficeScope,
+                           uow_factory: UnitOfWorkFactory) -> LoanTransaction:
+        return await tranches.undo_last_tranche(uow_factory, loan_id, actor=actor, scope=office_scope)
 
     @post("/{loan_id:int}/repayments", status_code=201, opt=REPAY, responses=PROBLEM_RESPONSES,
           summary="Take a repayment, allocated in the product's order; one journal entry by the product's rules "

@@ -11,6 +11,8 @@ import msgspec
 
 from api.schemas.common import Id, LongText, ShortText, check_date
 from api.schemas.simulations import check_decimal_shape
+from products.loans.limits import TRANCHES_MAX
+from products.loans.terms import TrancheSpec
 from servicing.loans.model import (
     CO_SIGNERS_MAX,
     COLLATERAL_MAX,
@@ -25,6 +27,7 @@ from servicing.loans.model import (
     Repay,
     Waive,
 )
+from servicing.loans.tranches import DisburseTranche
 
 Count = Annotated[int, msgspec.Meta(ge=0, le=1000)]
 Receipt = Annotated[str, msgspec.Meta(min_length=1, max_length=50, pattern=r"^[^\x00-\x1f\x7f]+$")]
@@ -42,6 +45,13 @@ class CollateralWire(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_f
     description: LongText = ""
 
 
+class TrancheWire(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """A planned tranche: expected date and amount."""
+
+    expected_date: date
+    amount: Decimal
+
+
 class LoanApplicationIn(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """A loan application: terms left out take the product's defaults for the borrower's cycle."""
 
@@ -55,6 +65,9 @@ class LoanApplicationIn(msgspec.Struct, frozen=True, kw_only=True, forbid_unknow
     first_repayment_date: date | None = None
     grace_on_principal_periods: Count | None = None
     grace_on_interest_payment_periods: Count | None = None
+    tranches: Annotated[tuple[TrancheWire, ...], msgspec.Meta(max_length=TRANCHES_MAX)] = ()
+    """Planned tranches (multi-disbursement products), in date order, the first on the expected disbursement
+    date, adding up to the principal."""
     purpose: LongText = ""
     loan_purpose_id: Id | None = None
     activity_sector_id: Id | None = None
@@ -71,6 +84,9 @@ class LoanApplicationIn(msgspec.Struct, frozen=True, kw_only=True, forbid_unknow
             check_decimal_shape(guarantor.amount, f"guarantors[{index}].amount")
         for index, item in enumerate(self.collateral):
             check_decimal_shape(item.value, f"collateral[{index}].value")
+        for index, tranche in enumerate(self.tranches):
+            check_date(tranche.expected_date, f"tranches[{index}].expected_date")
+            check_decimal_shape(tranche.amount, f"tranches[{index}].amount")
 
     def to_application(self) -> LoanApplication:
         return LoanApplication(
@@ -80,6 +96,7 @@ class LoanApplicationIn(msgspec.Struct, frozen=True, kw_only=True, forbid_unknow
             repayment_every=self.repayment_every, first_repayment_date=self.first_repayment_date,
             grace_on_principal_periods=self.grace_on_principal_periods,
             grace_on_interest_payment_periods=self.grace_on_interest_payment_periods,
+            tranches=tuple(TrancheSpec(expected_date=t.expected_date, amount=t.amount) for t in self.tranches),
             guarantors=tuple(GuarantorIn(amount=g.amount, client_id=g.client_id, name=g.name) for g in self.guarantors),
             details=ApplicationDetails(
                 purpose=self.purpose, loan_purpose_id=self.loan_purpose_id, activity_sector_id=self.activity_sector_id,
@@ -137,7 +154,9 @@ class DisbursementIn(_Channel, frozen=True, kw_only=True, forbid_unknown_fields=
         return Disburse(value_date=self.value_date, channel=self.channel(), note=self.note)
 
 
-class RepaymentIn(_Channel, frozen=True, kw_only=True, forbid_unknown_fields=True):
+class _MoneyIn(_Channel, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """An amount moved on ``value_date`` by a payment type (or a deposit account)."""
+
     value_date: date
     amount: Decimal
     note: ShortText = ""
@@ -146,6 +165,15 @@ class RepaymentIn(_Channel, frozen=True, kw_only=True, forbid_unknown_fields=Tru
         check_date(self.value_date, "value_date")
         check_decimal_shape(self.amount, "amount")
 
+
+class TrancheIn(_MoneyIn, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """Pay out one tranche of an approved or active loan on ``value_date``."""
+
+    def to_command(self) -> DisburseTranche:
+        return DisburseTranche(value_date=self.value_date, amount=self.amount, channel=self.channel(), note=self.note)
+
+
+class RepaymentIn(_MoneyIn, frozen=True, kw_only=True, forbid_unknown_fields=True):
     def to_command(self) -> Repay:
         return Repay(value_date=self.value_date, amount=self.amount, channel=self.channel(), note=self.note)
 

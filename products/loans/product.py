@@ -189,6 +189,34 @@ class MultiDisbursement(msgspec.Struct, frozen=True, kw_only=True, forbid_unknow
     outstanding_max: Decimal | None = None
 
 
+class RecalculationFrequency(StrEnum):
+    """How often a principal repayment starts lowering the balance that earns interest
+    (Fineract's "rest frequency"): from the day it is paid, or from the next week or month
+    boundary counted from the disbursement date (a due date is always a boundary)."""
+
+    DAILY = "daily"
+    WEEKLY = "weekly"
+    MONTHLY = "monthly"
+
+
+class PreClosureInterest(StrEnum):
+    """Interest owed when a loan with interest recalculation is paid off early: to the payoff
+    date, or to the next rest boundary (Fineract's "till pre-closure date" / "till rest
+    frequency date")."""
+
+    TO_DATE = "to_date"
+    TO_REST_DATE = "to_rest_date"
+
+
+class InterestRecalculation(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """Seed 001 "recalcul des intérêts": how declining-balance interest follows the actual
+    principal outstanding when payments are early or late (used when
+    ``interest_recalculation`` is on)."""
+
+    frequency: RecalculationFrequency = RecalculationFrequency.DAILY
+    pre_closure_interest: PreClosureInterest = PreClosureInterest.TO_DATE
+
+
 class AmountBand(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """Seed 002 "tranche": an amount band with its own limits and requirements. A setting left
     ``None`` falls back to the product's."""
@@ -275,6 +303,7 @@ class LoanProduct(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fiel
     allow_fixed_instalment_amount: bool = False
     last_instalment_principal_threshold_percent: Decimal = Decimal(0)
     interest_recalculation: bool = False
+    interest_recalculation_settings: InterestRecalculation = InterestRecalculation()
     partial_instalment_payment_allowed: bool = True
     holiday_rule: HolidayRule = HolidayRule.NEXT_WORKING_DAY
     # Repayment strategy

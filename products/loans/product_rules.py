@@ -34,6 +34,8 @@ from products.loans.product import (
     RepaymentComponent,
     SocialShares,
 )
+from products.loans.terms import InterestMethod
+from products.posting_rules import AccountingRule
 
 
 def validate_loan_product(product: LoanProduct) -> list[Problem]:
@@ -63,6 +65,12 @@ def validate_loan_product(product: LoanProduct) -> list[Problem]:
         check.decimal("multi_disbursement.outstanding_max", multi.outstanding_max, positive=True, places=places)
         check.ordered("principal.maximum", product.principal.maximum, "multi_disbursement.outstanding_max",
                       multi.outstanding_max)
+    if product.interest_recalculation:
+        if product.interest_method is not InterestMethod.DECLINING_BALANCE:
+            check.add("interest_recalculation", "needs the declining-balance interest method")
+        if product.accounting.rule is AccountingRule.ACCRUAL_UPFRONT:
+            check.add("interest_recalculation", "cannot go with accrual upfront: the interest recognised at "
+                      "disbursement would no longer be the interest owed")
     _check_bands(check, product, places)
     _check_cycles(check, product, places)
     if product.overridable_terms and not product.allow_term_overrides:

@@ -159,6 +159,10 @@ class FeeSpec(msgspec.Struct, frozen=True, kw_only=True):
         VAT charged on the fee (seed 002: each fee type carries its VAT rate); 0 for none.
     kind
         What the charge pays for; ``tax`` charges are excluded from the TEG.
+    each_tranche
+        For a disbursement fee of a loan paid out in tranches: taken on every tranche, on the
+        tranche's amount (charge time « tranche_disbursement »); otherwise taken once, with the
+        first tranche, on the loan's amount. A simulation charges disbursement fees once.
     """
 
     name: str
@@ -169,6 +173,7 @@ class FeeSpec(msgspec.Struct, frozen=True, kw_only=True):
     due_date: date | None = None
     vat_percent: Decimal = Decimal(0)
     kind: FeeKind = FeeKind.FEE
+    each_tranche: bool = False
 
 
 class TrancheSpec(msgspec.Struct, frozen=True, kw_only=True):

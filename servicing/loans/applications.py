@@ -36,6 +36,7 @@ from products.loans.product import LoanProduct, LoanTermOverrides
 from products.loans.requirements import LoanRequirements, loan_requirements
 from products.loans.schedule import generate_schedule
 from products.loans.terms import LoanTerms
+from products.loans.tranches import trimmed_plan
 from products.posting_rules import ProductKind
 from products.reference.db.tables import (
     ActivitySectorRow,
@@ -97,7 +98,7 @@ def _overrides(app: LoanApplication) -> LoanTermOverrides:
         repayment_count=app.repayment_count, interest_rate_percent=app.interest_rate_percent,
         repayment_every=app.repayment_every, first_repayment_date=app.first_repayment_date,
         grace_on_principal_periods=app.grace_on_principal_periods,
-        grace_on_interest_payment_periods=app.grace_on_interest_payment_periods)
+        grace_on_interest_payment_periods=app.grace_on_interest_payment_periods, tranches=app.tranches)
 
 
 def _api_field(field: str | None) -> str | None:
@@ -299,7 +300,7 @@ def application_of(record: LoanRecord) -> LoanApplication:
         repayment_count=terms.repayment_count, interest_rate_percent=terms.interest_rate_percent,
         repayment_every=terms.repayment_every, first_repayment_date=terms.first_repayment_date,
         grace_on_principal_periods=terms.grace_on_principal_periods,
-        grace_on_interest_payment_periods=terms.grace_on_interest_payment_periods,
+        grace_on_interest_payment_periods=terms.grace_on_interest_payment_periods, tranches=terms.tranches,
         guarantors=record.guarantors, details=record.details)
 
 
@@ -477,7 +478,8 @@ async def approve(uow_factory: UnitOfWorkFactory, loan_id: int, *, checker: Chec
         if principal_amount > current:
             raise InvalidInput(f"an approval can lower the amount, not raise it above {current}",
                                field="principal_amount")
-        app = msgspec.structs.replace(application_of(record), principal_amount=principal_amount)
+        app = msgspec.structs.replace(application_of(record), principal_amount=principal_amount,
+                                      tranches=trimmed_plan(record.terms.tranches, principal_amount))
         terms = await _derive(uow_factory, app, record.loan_cycle, record.office_id, record.product_version)
     amount = principal_amount or current
     async with uow_factory() as uow:

@@ -14,7 +14,7 @@ from products.loans.eligibility import RuleResult
 from products.loans.model import Schedule
 from products.loans.position import LoanPosition
 from products.loans.requirements import LoanRequirements
-from products.loans.terms import LoanTerms
+from products.loans.terms import LoanTerms, TrancheSpec
 
 GUARANTORS_MAX = 20
 COLLATERAL_MAX = 20
@@ -65,6 +65,8 @@ class LoanApplication(msgspec.Struct, frozen=True, kw_only=True):
     first_repayment_date: date | None = None
     grace_on_principal_periods: int | None = None
     grace_on_interest_payment_periods: int | None = None
+    tranches: tuple[TrancheSpec, ...] = ()
+    """Planned tranches (multi-disbursement products): expected date and amount, adding up to the principal."""
     guarantors: tuple[GuarantorIn, ...] = ()
     details: ApplicationDetails = ApplicationDetails()
 
@@ -169,9 +171,10 @@ class LoanView(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class PayoffQuote(msgspec.Struct, frozen=True, kw_only=True):
-    """What closes the loan on ``on``: everything the schedule still asks for, per component.
-    ``basis`` says how interest is counted: ``schedule`` (the frozen schedule's interest, as a
-    repayment allocates it; interest to the date needs interest recalculation, not built yet)."""
+    """What closes the loan on ``on``: everything still asked for, per component, exactly what a
+    repayment of ``total`` allocates. ``basis`` says how interest is counted: ``schedule`` (the
+    loan's schedule), or with interest recalculation the product's pre-closure rule: ``to_date``
+    (interest to ``on``) or ``to_rest_date`` (to the next recalculation boundary)."""
 
     loan_id: int
     on: date

@@ -29,18 +29,16 @@ from ledger.reversal import reverse
 from products.accounting import ProductAccounting, build_entry
 from products.events import EventPart, LoanClassification, ProductEvent, TermBucket
 from products.loans.allocation import ALLOCABLE, AllocationLine, allocate
-from products.loans.booking import term_bucket, term_months
-from products.loans.errors import TermsError
 from products.loans.model import Schedule
 from products.loans.position import LoanPosition, loan_position, remaining_dues
 from products.loans.product import LoanProduct
-from products.loans.schedule import generate_schedule
-from products.posting_rules import AccountingRole, AccountingRule, Component, EventKind, ProductKind
+from products.loans.terms import LoanTerms
+from products.posting_rules import AccountingRole, Component, EventKind, ProductKind
 from products.reference.db.tables import ChargeRow
 from servicing.errors import Conflict, InvalidInput, NotFound
 from servicing.ids import uuid7
 from servicing.journal import book_entries
-from servicing.loans import deposit_link
+from servicing.loans import deposit_link, schedules
 from servicing.loans.applications import get_product_in, load_record, load_row
 from servicing.loans.db.tables import LoanRow, LoanTransactionRow
 from servicing.loans.model import (
@@ -224,72 +222,13 @@ async def disburse(uow_factory: UnitOfWorkFactory, loan_id: int, command: Disbur
     """Pay out an approved loan in full on ``value_date``: the schedule is generated from the
     frozen terms at that date and kept on the loan; the entry debits the portfolio and credits
     the fund source, less the disbursement fees (and their VAT) withheld; under upfront
-    accrual it also recognises the schedule's whole interest."""
-    fingerprint = _fingerprint(command)
-    async with uow_factory() as uow:
-        row = await _locked(uow, loan_id, scope)
-        replay = await _replayed(uow, loan_id, "disbursement", idempotency_key, fingerprint)
-        if replay is not None:
-            return replay
-        if row.status != LoanStatus.APPROVED.value:
-            raise Conflict(f"loan {loan_id} is {row.status}; only an approved loan is disbursed", field="loan_id")
-        sequence, _last = await _next_sequence(uow, loan_id)
-        _check_value_date(command.value_date, today=today or date.today(), not_before=None, what="disbursement")
-        product = await get_product_in(uow, row.product_id, row.product_version)
-        close = product.identity.close_date
-        if close is not None and command.value_date >= close:
-            raise InvalidInput(f"the product closed on {close}; no disbursement after it", field="value_date")
-        record = await load_record(uow, loan_id)
-        terms = msgspec.structs.replace(record.terms, disbursement_date=command.value_date)
-        try:
-            schedule = generate_schedule(terms)
-        except TermsError as error:
-            raise InvalidInput(f"the terms do not fit this disbursement date: {error.message}",
-                               field="value_date") from error
-        charge_ids = await _fee_charge_ids(uow, product)
-        parts = [EventPart(component=Component.PRINCIPAL, amount=terms.principal_amount)]
-        for fee in schedule.fee_charges:
-            if fee.instalment_number == 0 and fee.amount > 0:
-                parts.append(EventPart(component=Component.FEE, amount=fee.amount, charge_id=charge_ids.get(fee.name)))
-        fee_total = sum((p.amount for p in parts if p.component is Component.FEE), Decimal(0))
-        vat_total = sum((fee.vat_amount for fee in schedule.fee_charges if fee.instalment_number == 0), Decimal(0))
-        if vat_total > 0:
-            parts.append(EventPart(component=Component.VAT, amount=vat_total))
-        if schedule.totals.interest_amount > 0:
-            # Posted only under accrual upfront (the other rules' tables have no such line).
-            parts.append(EventPart(component=Component.INTEREST, amount=schedule.totals.interest_amount))
-        accounting, payment_type_id, leg = await _fund_source(
-            uow, product.accounting, command.channel, deposits=deposits, loan=row,
-            amount=terms.principal_amount - fee_total - vat_total, credit=True, value_date=command.value_date,
-            actor=actor)
-        row.term_bucket = term_bucket(term_months(command.value_date, schedule.instalments[-1].due_date),
-                                      product.term_buckets).value
-        event = ProductEvent(kind=EventKind.DISBURSEMENT, currency=record.currency, parts=tuple(parts),
-                             payment_type_id=payment_type_id, **_booked(row))
-        entry_id = await _book(uow, accounting, event, loan=row, value_date=command.value_date,
-                               description=f"Décaissement prêt n° {loan_id}", actor=actor, sequence=sequence, leg=leg)
-        await deposit_link.loan_disbursed(uow, row, record.requirements, leg, on=command.value_date, actor=actor)
-        recognised = (schedule.totals.interest_amount
-                      if product.accounting.rule is AccountingRule.ACCRUAL_UPFRONT else Decimal(0))
-        transaction = LoanTransactionRow(
-            loan_id=loan_id, sequence_number=sequence, kind="disbursement", value_date=command.value_date,
-            currency=record.currency, amount=terms.principal_amount, principal=terms.principal_amount,
-            interest=recognised, fee=fee_total, vat=vat_total, classification=row.booked_classification,
-            payment_type_id=payment_type_id, receipt_number=command.channel.receipt_number, allocation=[],
-            journal_entry_id=entry_id, idempotency_key=idempotency_key, request_fingerprint=fingerprint,
-            created_by=actor)
-        uow.session.add(transaction)
-        row.status = LoanStatus.ACTIVE.value
-        row.terms = msgspec.to_builtins(terms)
-        row.schedule = msgspec.to_builtins(schedule)
-        row.disbursed_on = command.value_date
-        row.updated_at = func.now()
-        row.updated_by = actor
-        await uow.session.flush()
-        await uow.session.refresh(transaction)
-        answer = to_transaction(transaction)
-        await uow.commit()
-    return answer
+    accrual it also recognises the schedule's whole interest. One tranche of the whole amount
+    (`servicing.loans.tranches.pay_out`, which builds on this module's helpers)."""
+    from servicing.loans.tranches import pay_out
+
+    return await pay_out(uow_factory, loan_id, value_date=command.value_date, amount=None, channel=command.channel,
+                         fingerprint=_fingerprint(command), actor=actor, scope=scope,
+                         idempotency_key=idempotency_key, deposits=deposits, today=today)
 
 
 # --------------------------------------------------------------------------- repayment
@@ -365,32 +304,11 @@ async def undo_disbursement(uow_factory: UnitOfWorkFactory, loan_id: int, *, act
                             scope: OfficeScope) -> LoanTransaction:
     """Take back a disbursement made by mistake: its entry is reversed (mirror entry on its value
     date) and the loan is approved again, without schedule, ready to be disbursed correctly.
-    Refused while a repayment stands: reverse the repayments first."""
-    async with uow_factory() as uow:
-        row = await _locked(uow, loan_id, scope)
-        if row.status != LoanStatus.ACTIVE.value:
-            raise Conflict(f"loan {loan_id} is {row.status}; only an active loan's disbursement is undone",
-                           field="loan_id")
-        history = await _history(uow, loan_id)
-        reversed_ids = {t.reverses_transaction_id for t in history}
-        if any(t.kind in ("repayment", "charge", "waiver") and t.id not in reversed_ids for t in history):
-            raise Conflict("repayments, charges or waivers stand on this loan; a disbursement is undone before any",
-                           field="loan_id")
-        original = next(t for t in reversed(history) if t.kind == "disbursement")
-        await deposit_link.release_loan_holds(uow, loan_id, on=original.value_date, actor=actor)
-        reversal = await _reverse_transaction(uow, original, kind="disbursement_reversal",
-                                              sequence=history[-1].sequence_number + 1, actor=actor,
-                                              description=f"Annulation décaissement prêt n° {loan_id}")
-        row.status = LoanStatus.APPROVED.value
-        row.schedule = None
-        row.disbursed_on = None
-        row.updated_at = func.now()
-        row.updated_by = actor
-        await uow.session.flush()
-        await uow.session.refresh(reversal)
-        answer = to_transaction(reversal)
-        await uow.commit()
-    return answer
+    Refused while a repayment stands (reverse the repayments first) and on a loan paid out in
+    several tranches (undo them one by one: `servicing.loans.tranches.undo_last_tranche`)."""
+    from servicing.loans.tranches import undo_last_tranche
+
+    return await undo_last_tranche(uow_factory, loan_id, actor=actor, scope=scope, whole=True)
 
 
 async def _reverse_transaction(uow: UnitOfWork, original: LoanTransactionRow, *, kind: str, sequence: int,
@@ -439,7 +357,12 @@ async def _take_repayment(uow: UnitOfWork, row: LoanRow, product: LoanProduct, *
     position = _position(schedule, history, value_date)
     doubtful = is_doubtful(product, position)
     order = product.allocation_order_doubtful if doubtful else product.allocation_order_healthy
-    allocation = allocate(amount, remaining_dues(schedule, settled, charged), order)
+    if product.interest_recalculation:
+        terms = msgspec.convert(row.terms, LoanTerms)
+        schedule, dues = schedules.payable_dues(terms, schedule, product, history, value_date, amount)
+    else:
+        dues = remaining_dues(schedule, settled, charged)
+    allocation = allocate(amount, dues, order)
     if not product.partial_instalment_payment_allowed and allocation.lines:
         left = remaining_dues(schedule, [*settled, *allocation.lines], charged)
         last = allocation.lines[-1].instalment
@@ -465,6 +388,10 @@ async def _take_repayment(uow: UnitOfWork, row: LoanRow, product: LoanProduct, *
         allocation=msgspec.to_builtins(allocation.lines), journal_entry_id=entry_id,
         idempotency_key=idempotency_key, request_fingerprint=fingerprint, created_by=actor)
     uow.session.add(transaction)
+    if product.interest_recalculation:
+        schedule = schedules.schedule_after(terms, msgspec.convert(row.schedule, Schedule), product, history,
+                                            value_date, allocation.total(Component.PRINCIPAL), allocation.lines)
+        row.schedule = msgspec.to_builtins(schedule)
     row.status = (LoanStatus.ACTIVE if remaining_dues(schedule, [*settled, *allocation.lines], charged)
                   else LoanStatus.CLOSED).value
     if row.status == LoanStatus.CLOSED.value:
@@ -524,8 +451,10 @@ async def reverse_repayment(uow_factory: UnitOfWorkFactory, loan_id: int, transa
                 idempotency_key=None, fingerprint=None, leg=leg))
         if not later:
             assert row.schedule is not None
-            schedule = msgspec.convert(row.schedule, Schedule)
             now = await _history(uow, loan_id)
+            schedule = schedules.schedule_on(msgspec.convert(row.terms, LoanTerms), msgspec.convert(
+                row.schedule, Schedule), product, now, target.value_date)
+            row.schedule = msgspec.to_builtins(schedule)
             row.status = (LoanStatus.ACTIVE if remaining_dues(schedule, _settled(now), _lines(now, "charge"))
                           else LoanStatus.CLOSED).value
             row.updated_at = func.now()
@@ -712,18 +641,29 @@ def statement_rows(loan_statement: LoanStatement) -> list[tuple[Any, ...]]:
 
 
 async def payoff_quote(uow: UnitOfWork, loan_id: int, *, scope: OfficeScope, on: date) -> PayoffQuote:
-    view = await loan_view(uow, loan_id, scope=scope, as_of=on)
-    if view.loan.status is not LoanStatus.ACTIVE or view.position is None:
-        raise Conflict(f"loan {loan_id} is {view.loan.status.value}; only an active loan has a payoff quote",
-                       field="loan_id")
-    position = view.position
+    async with uow:
+        record = await load_record(uow, loan_id, scope=scope)
+        if record.status is not LoanStatus.ACTIVE or record.schedule is None:
+            raise Conflict(f"loan {loan_id} is {record.status.value}; only an active loan has a payoff quote",
+                           field="loan_id")
+        history = await _history(uow, loan_id)
+        product = await get_product_in(uow, record.product_id, record.product_version)
+        basis = "schedule"
+        schedule = record.schedule
+        if product.interest_recalculation:
+            last = max(t.value_date for t in history)
+            if on < last:
+                raise InvalidInput(f"a payoff is quoted from the loan's last transaction ({last}) on", field="on")
+            schedule, _dues = schedules.payable_dues(record.terms, schedule, product, history, on, None)
+            basis = product.interest_recalculation_settings.pre_closure_interest.value
+        position = _position(schedule, history, on)
 
     def left(component: Component) -> Decimal:
         return position.component(component).outstanding
 
-    return PayoffQuote(loan_id=loan_id, on=on, currency=view.loan.currency, principal=left(Component.PRINCIPAL),
+    return PayoffQuote(loan_id=loan_id, on=on, currency=record.currency, principal=left(Component.PRINCIPAL),
                        interest=left(Component.INTEREST), fee=left(Component.FEE), penalty=left(Component.PENALTY),
-                       vat=left(Component.VAT), total=position.outstanding)
+                       vat=left(Component.VAT), total=position.outstanding, basis=basis)
 
 
 async def loan_view(uow: UnitOfWork, loan_id: int, *, scope: OfficeScope, as_of: date | None = None) -> LoanView:
@@ -733,4 +673,8 @@ async def loan_view(uow: UnitOfWork, loan_id: int, *, scope: OfficeScope, as_of:
         if record.schedule is None:
             return LoanView(loan=record, position=None)
         history = await _history(uow, loan_id)
-        return LoanView(loan=record, position=_position(record.schedule, history, as_of or date.today()))
+        on = as_of or date.today()
+        product = await get_product_in(uow, record.product_id, record.product_version)
+        schedule = schedules.schedule_on(record.terms, record.schedule, product, history, on)
+        return LoanView(loan=msgspec.structs.replace(record, schedule=schedule),
+                        position=_position(schedule, history, on))

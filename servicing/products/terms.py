@@ -59,7 +59,7 @@ def fee_spec(charge: ChargeRow, vat_percent: Decimal) -> FeeSpec | None:
     amount = _plain(charge.amount)
     return FeeSpec(name=charge.name[:80], trigger=trigger, calculation=calculation,
                    flat_amount=amount if flat else None, rate_percent=None if flat else amount,
-                   vat_percent=_plain(vat_percent))
+                   vat_percent=_plain(vat_percent), each_tranche=charge.charge_time == "tranche_disbursement")
 
 
 def _plain(value: Decimal) -> Decimal:
