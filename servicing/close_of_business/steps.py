@@ -3,9 +3,9 @@
 Each step is idempotent on its own (running it twice for a day posts once), which is what
 makes the run resumable: a step interrupted halfway is simply run again. Order matters:
 term deposits credit their interest before maturing (the payout includes it), and the
-deposit accounts' interest is posted after maturities have paid into them. The loan steps
-(collection, accrual, arrears, penalties, classification, provisioning) join this list as
-they are built, each in its place."""
+deposit accounts' interest is posted after maturities have paid into them; loans are collected
+from the accounts after that, and aged last, on everything the day moved. The posting loan
+steps (accrual, penalties, classification, provisioning) join this list as they are built."""
 
 from __future__ import annotations
 
@@ -54,6 +54,12 @@ async def _deposit_interest(uow_factory: UnitOfWorkFactory, day: date, actor: st
         "already_posted": str(run.already_posted)})
 
 
+async def _loan_collection(uow_factory: UnitOfWorkFactory, day: date, actor: str) -> StepOutcome:
+    from servicing.close_of_business.loan_collection import collect_loans
+
+    return await collect_loans(uow_factory, day, actor)
+
+
 async def _loan_arrears(uow_factory: UnitOfWorkFactory, day: date, actor: str) -> StepOutcome:
     from servicing.close_of_business.loan_arrears import age_loans
 
@@ -64,5 +70,6 @@ STEPS: tuple[Step, ...] = (
     Step(name="term_deposit_interest", label="Intérêts des dépôts à terme", run=_term_deposit_interest),
     Step(name="term_deposit_maturity", label="Échéances des dépôts à terme", run=_term_deposit_maturity),
     Step(name="deposit_interest", label="Intérêts des comptes de dépôt", run=_deposit_interest),
+    Step(name="loan_collection", label="Prélèvements automatiques des échéances", run=_loan_collection),
     Step(name="loan_arrears", label="Âge des impayés et relances", run=_loan_arrears),
 )

@@ -120,7 +120,7 @@ async def test_a_killed_close_of_business_resumes_with_the_entries_of_an_uninter
             "SELECT value_date, amount FROM deposit_transaction WHERE account_id = :a AND kind = 'interest'"
             " ORDER BY value_date"), {"a": account_id})).all()
     assert tuple(days) == ((THROUGH - OPENED).days + 1, OPENED, THROUGH)
-    assert steps[0] == steps[1] == days[0] * 4
+    assert steps[0] == steps[1] == days[0] * 5
     # 6 % a year on 365 days, each month's interest rounded down to the franc and credited:
     # January   1,000,000 x 6 % x 31/365 = 5,095.89 -> 5,095   (balance 1,005,095)
     # February  1,005,095 x 6 % x 28/365 = 4,626.19 -> 4,626   (balance 1,009,721)

@@ -113,3 +113,24 @@ async def test_risk_reports_read_the_aged_portfolio(client, refs, ids, world, st
     assert bad.status_code == 400 and "group_by" in bad.text
     teller = await staff_user("teller")
     assert (await client.get("/api/v1/reports/portfolio-at-risk", headers=teller.headers)).status_code == 403
+
+
+async def test_the_collection_step_collects_and_announces_each_shortfall_once(  # type: ignore[no-untyped-def]
+        client, refs, ids, world, staff_user, uow_factory) -> None:  # noqa: F811
+    from servicing.close_of_business.loan_collection import collect_loans
+    from tests.api.test_loan_deposits_api import linked_loan
+    from tests.deposit_support import deposit_world
+
+    dw = await deposit_world(uow_factory, world)
+    product_id, _portfolio = await make_product(client, refs, world, uow_factory, AccountingRule.CASH)
+    loan_id, _account_id, schedule = await linked_loan(client, world, staff_user, uow_factory, dw, refs, ids,
+                                                       product_id, "10000")
+    on = DISBURSED_ON.fromisoformat(schedule[0]["due_date"])
+    outcome = await collect_loans(uow_factory, on, "tests")
+    assert outcome.items >= 1 and outcome.detail["alerts"] != "0"
+    missing = Decimal(schedule[0]["total_amount"]) - 10000
+    alerts = [e for e in await read_feed(uow_factory, limit=1000)
+              if e.event_type == "loan.insufficient_funds" and e.subject_id == loan_id]
+    assert [(a.payload["amount_collected"], a.payload["amount_missing"]) for a in alerts] == [("10000", str(missing))]
+    again = await collect_loans(uow_factory, on, "tests")
+    assert (again.items, again.detail["alerts"]) == (0, "0")
