@@ -19,7 +19,7 @@ from api.schemas.common import INT32_MAX
 from api.schemas.problems import PROBLEM_RESPONSES
 from ledger.limits import IDEMPOTENCY_KEY_LENGTH_MAX, PAGE_SIZE_MAX
 from products.deposits import AccountStatus
-from servicing.deposits import accounts, interest, movements, statements
+from servicing.deposits import accounts, interest, movements, reversals, statements
 from servicing.deposits.commands import StatusAction
 from servicing.reports.csv_export import to_csv
 from servicing.staff.scope import OfficeScope
@@ -35,6 +35,8 @@ DateTo = Annotated[date | None, Parameter(query="to", required=False)]
 READ: Final = {"permission": "savings:read"}
 WRITE: Final = {"permission": "savings:write"}
 TRANSACT: Final = {"permission": "savings:transact"}
+REVERSE: Final = {"permission": "savings:reverse"}
+TransactionId = Annotated[int, Parameter(ge=1, le=9_007_199_254_740_991)]
 IdempotencyHeader = Annotated[str | None, Parameter(
     header="Idempotency-Key", required=False, min_length=1, max_length=IDEMPOTENCY_KEY_LENGTH_MAX,
     pattern=r"^[\x21-\x7e]+$",
@@ -159,6 +161,17 @@ class DepositAccountController(Controller):
         found = await accounts.list_transactions(uow_factory(), account_id, scope=office_scope, after_id=after_id,
                                                  limit=limit)
         return [schemas.TransactionOut.from_record(t) for t in found]
+
+    @post("/{account_id:int}/transactions/{transaction_id:int}/reversal", status_code=201, opt=REVERSE,
+          responses=PROBLEM_RESPONSES,
+          summary="Reverse the movement this transaction belongs to (a mistake): the mirror journal entry and a "
+                  "reversal transaction for each of its transactions; refused beyond the account's limits, when "
+                  "already reversed or in a closed period")
+    async def reverse(self, account_id: AccountId, transaction_id: TransactionId, data: schemas.ReversalIn,
+                      actor: str, office_scope: OfficeScope, uow_factory: UnitOfWorkFactory,
+                      idempotency_key: IdempotencyHeader = None) -> Response[schemas.MovementOut]:
+        command = data.to_command(account_id, transaction_id, actor, idempotency_key)
+        return _moved(await reversals.reverse_movement(uow_factory(), command, scope=office_scope))
 
     @get("/{account_id:int}/holds", opt=READ, responses=PROBLEM_RESPONSES, summary="Holds placed and released")
     async def holds(self, account_id: AccountId, office_scope: OfficeScope,

@@ -66,6 +66,17 @@ class Transfer(msgspec.Struct, frozen=True, kw_only=True):
     idempotency_key: str | None = None
 
 
+class ReverseMovement(msgspec.Struct, frozen=True, kw_only=True):
+    """Reverse the movement a transaction of the account belongs to (all its transactions and
+    its journal entry)."""
+
+    account_id: int
+    transaction_id: int
+    reason: str
+    actor: str
+    idempotency_key: str | None = None
+
+
 class PlaceHold(msgspec.Struct, frozen=True, kw_only=True):
     account_id: int
     amount: Decimal

@@ -41,7 +41,6 @@ from products.deposits import (
     InterestCarry,
     InterestSettings,
     PeriodInterest,
-    TransactionKind,
     interest_for_period,
     interest_from_balance_days,
     interest_posting_key,

@@ -110,13 +110,25 @@ def _state(account: repo.AccountRow) -> AccountState:
 
 
 def _check_withdrawal(account: repo.AccountRow, terms: ProductTerms, amount: Decimal, value_date: date,
-                      fee_total: Decimal) -> None:
+                      fee_total: Decimal, field: str | None = None) -> None:
     limits = AccountRules(minimum_balance=account.minimum_balance, overdraft_limit=account.overdraft_limit)
     rules = WithdrawalRules(
         balance=limits.balance_rules(), fee=WithdrawalFee(flat_amount=fee_total) if fee_total else None)
     checked = check_withdrawal(_state(account), amount, value_date, rules, terms.rounder)
     if isinstance(checked, MovementRefused):
-        raise MovementRefusedError(checked)
+        raise MovementRefusedError(checked, field=field)
+
+
+def state_of(account: repo.AccountRow) -> AccountState:
+    """The account as the pure core's balance checks take it."""
+    return _state(account)
+
+
+def check_debit(account: repo.AccountRow, terms: ProductTerms, amount: Decimal, value_date: date,
+                field: str | None = None) -> None:
+    """Refuse (MovementRefusedError, naming ``field`` when given) a debit of ``amount`` the
+    account's status or limits do not allow."""
+    _check_withdrawal(account, terms, amount, value_date, Decimal(0), field)
 
 
 class _Group:

@@ -1,0 +1,177 @@
+"""Deposit accounts, second part: reversal of a movement, interest rounding carried between
+periods, dormancy, VAT/TAF on fees and maker-checker above a threshold, through the HTTP API.
+Expected journal lines are written by hand."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from decimal import ROUND_FLOOR, Decimal
+from typing import Any
+
+import pytest
+
+from tests.api.test_deposit_accounts_api import (
+    URL,
+    account,
+    assert_problem,
+    move,
+    open_account,
+    reconciliation_row,
+    refs,  # noqa: F401  (module fixture)
+)
+from tests.deposit_support import DepositWorld, deposit_world
+
+TODAY = date.today()
+
+
+@pytest.fixture
+async def dw(uow_factory, world, refs) -> DepositWorld:  # type: ignore[no-untyped-def]  # noqa: F811
+    return await deposit_world(uow_factory, world, withdrawal_fee_charge_id=refs.withdrawal_fee_id)
+
+
+def codes(dw: DepositWorld) -> dict[str, str]:
+    return {role.value: code for role, code in dw.accounts.items()}
+
+
+async def lines_of(client: Any, entry_id: str) -> set[tuple[str, str, str]]:
+    entry = (await client.get(f"/api/v1/journal-entries/{entry_id}")).json()
+    return {(line["account_code"], line["side"], line["amount"]) for line in entry["lines"]}
+
+
+async def transactions(client: Any, account_id: int) -> list[dict[str, Any]]:
+    response = await client.get(f"{URL}/{account_id}/transactions")
+    assert response.status_code == 200, response.text
+    return response.json()  # type: ignore[no-any-return]
+
+
+async def reverse(client: Any, account_id: int, transaction_id: int, *, reason: str = "erreur de saisie",
+                  headers: dict[str, str] | None = None, key: str | None = None) -> Any:
+    all_headers = dict(headers or {})
+    if key:
+        all_headers["Idempotency-Key"] = key
+    return await client.post(f"{URL}/{account_id}/transactions/{transaction_id}/reversal", json={"reason": reason},
+                             headers=all_headers)
+
+
+# --- reversal -------------------------------------------------------------------------------------------------------
+
+async def test_reversing_a_deposit_posts_the_mirror_entry_linked_to_the_original(client, uow_factory, dw) -> None:  # type: ignore[no-untyped-def]
+    account_id = (await open_account(client, uow_factory, dw))["account_id"]
+    deposited = await move(client, account_id, "deposits", "100000")
+    original = deposited["transactions"][0]
+    answer = await reverse(client, account_id, original["transaction_id"], key="rev-1")
+    assert answer.status_code == 201, answer.text
+    reversal = answer.json()
+    assert [(t["kind"], t["amount"], t["balance_after"], t["reverses_id"], t["value_date"])
+            for t in reversal["transactions"]] == [
+        ("deposit_reversal", "100000", "0", original["transaction_id"], original["value_date"])]
+    c = codes(dw)
+    assert await lines_of(client, deposited["journal_entry_id"]) == {
+        (c["fund_source"], "debit", "100000"), (c["deposit_control"], "credit", "100000")}
+    assert await lines_of(client, reversal["journal_entry_id"]) == {
+        (c["fund_source"], "credit", "100000"), (c["deposit_control"], "debit", "100000")}
+    entry = (await client.get(f"/api/v1/journal-entries/{reversal['journal_entry_id']}")).json()
+    assert entry["reverses"] == deposited["journal_entry_id"]
+    assert (await account(client, account_id))["balance"] == "0"
+    assert (await reconciliation_row(client, dw))["difference"] == "0"
+    replayed = await reverse(client, account_id, original["transaction_id"], key="rev-1")
+    assert replayed.status_code == 201 and replayed.headers["Idempotent-Replayed"] == "true"
+    assert replayed.json()["transactions"] == reversal["transactions"]
+    before = await transactions(client, account_id)
+    assert_problem(await reverse(client, account_id, original["transaction_id"]), 409, "transaction_id",
+                   "already-reversed")
+    assert_problem(await reverse(client, account_id, reversal["transactions"][0]["transaction_id"]), 422,
+                   "transaction_id")
+    assert await transactions(client, account_id) == before
+
+
+async def test_reversing_a_withdrawal_reverses_its_fee_too(client, uow_factory, dw) -> None:  # type: ignore[no-untyped-def]
+    account_id = (await open_account(client, uow_factory, dw))["account_id"]
+    await move(client, account_id, "deposits", "100000")
+    withdrawn = await move(client, account_id, "withdrawals", "30000")
+    fee = next(t for t in withdrawn["transactions"] if t["kind"] == "fee")
+    answer = await reverse(client, account_id, fee["transaction_id"])  # naming the fee: the whole movement
+    assert answer.status_code == 201, answer.text
+    assert [(t["kind"], t["amount"], t["balance_after"]) for t in answer.json()["transactions"]] == [
+        ("withdrawal_reversal", "30000", "99800"), ("fee_reversal", "200", "100000")]
+    c = codes(dw)
+    assert await lines_of(client, answer.json()["journal_entry_id"]) == {
+        (c["deposit_control"], "credit", "30200"), (c["fund_source"], "debit", "30000"),
+        (c["fee_income"], "debit", "200")}
+    assert (await reconciliation_row(client, dw))["difference"] == "0"
+
+
+async def test_reversing_a_transfer_moves_both_accounts_back(client, uow_factory, dw) -> None:  # type: ignore[no-untyped-def]
+    source = (await open_account(client, uow_factory, dw))["account_id"]
+    target = (await open_account(client, uow_factory, dw))["account_id"]
+    await move(client, source, "deposits", "80000")
+    moved = await move(client, source, "transfers", "25000", to_account_id=target)
+    incoming = next(t for t in moved["transactions"] if t["account_id"] == target)
+    answer = await reverse(client, target, incoming["transaction_id"])
+    assert answer.status_code == 201, answer.text
+    assert [(t["account_id"], t["kind"], t["balance_after"]) for t in answer.json()["transactions"]] == [
+        (source, "withdrawal_reversal", "80000"), (target, "deposit_reversal", "0")]
+    assert (await account(client, source))["balance"] == "80000"
+    assert (await account(client, target))["balance"] == "0"
+
+
+async def test_reversal_refusals_write_nothing(client, uow_factory, dw, staff_user) -> None:  # type: ignore[no-untyped-def]
+    account_id = (await open_account(client, uow_factory, dw, overdraft_limit="0"))["account_id"]
+    deposited = (await move(client, account_id, "deposits", "50000"))["transactions"][0]
+    await move(client, account_id, "withdrawals", "40000")
+    before = await transactions(client, account_id)
+    # the deposit was mostly withdrawn: reversing it would overdraw the account
+    problem = assert_problem(await reverse(client, account_id, deposited["transaction_id"]), 422, "transaction_id",
+                             "insufficient-available-balance")
+    assert "50000" in problem["detail"]
+    assert_problem(await reverse(client, account_id, 99_999_999), 404, "transaction_id")
+    assert_problem(await client.post(f"{URL}/{account_id}/transactions/{deposited['transaction_id']}/reversal",
+                                     json={"reason": "  "}), 400, "reason")
+    teller = await staff_user("teller", office_id=dw.office_id)
+    assert (await reverse(client, account_id, deposited["transaction_id"], headers=teller.headers)).status_code == 403
+    manager = await staff_user("branch_manager", office_id=dw.office_id)
+    assert_problem(await reverse(client, account_id, deposited["transaction_id"], headers=manager.headers), 422,
+                   "transaction_id")
+    assert await transactions(client, account_id) == before
+
+
+async def test_reversal_in_a_closed_period_is_refused(client, uow_factory, world, refs) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
+    dw = await deposit_world(uow_factory, world)
+    day = TODAY - timedelta(days=40)
+    account_id = (await open_account(client, uow_factory, dw, opened_on=day.isoformat()))["account_id"]
+    deposited = (await move(client, account_id, "deposits", "5000", value_date=day.isoformat()))["transactions"][0]
+    closure = await client.post("/api/v1/accounting-closures", json={"office_id": dw.office_id,
+                                                                     "closing_date": day.isoformat()})
+    assert closure.status_code == 201, closure.text
+    before = await transactions(client, account_id)
+    assert_problem(await reverse(client, account_id, deposited["transaction_id"]), 409, "transaction_id",
+                   "period-closed")
+    assert await transactions(client, account_id) == before
+
+
+# --- interest carry -------------------------------------------------------------------------------------------------
+
+async def test_a_year_of_monthly_postings_pays_the_exact_interest_to_the_unit(client, uow_factory, world, refs) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
+    year = TODAY.year - 1
+    dw = await deposit_world(uow_factory, world, overdraft=None)  # 6 % a year, 365 days, monthly, XOF
+    start = date(year, 1, 1)
+    account_id = (await open_account(client, uow_factory, dw, opened_on=start.isoformat()))["account_id"]
+    await move(client, account_id, "deposits", "1000", value_date=start.isoformat())
+    month_ends = [date(year, m + 1, 1) - timedelta(days=1) for m in range(1, 12)] + [date(year, 12, 31)]
+    for day in month_ends:
+        run = await client.post("/api/v1/deposit-interest-postings", json={"posting_date": day.isoformat()})
+        assert run.status_code == 200, run.text
+    posted = [Decimal(t["amount"]) for t in await transactions(client, account_id) if t["kind"] == "interest"]
+    # By hand: each month earns on 1,000 plus all the interest earned before (posted or carried),
+    # 1,000 x 6 % x days / 365; the year pays the exact total rounded down, not 12 roundings down.
+    exact = Decimal(0)
+    first = start
+    for day in month_ends:
+        exact += (Decimal(1000) + exact) * Decimal(6) / Decimal(100) * Decimal((day - first).days + 1) / 365
+        first = day + timedelta(days=1)
+    assert sum(posted) == exact.to_integral_value(ROUND_FLOOR) == 61
+    assert len(posted) == 12 and posted.count(Decimal(5)) < 12  # without the carry: 12 x 5 = 60
+    assert (await reconciliation_row(client, dw))["difference"] == "0"
+    again = await client.post("/api/v1/deposit-interest-postings", json={"posting_date": month_ends[-1].isoformat()})
+    assert again.status_code == 200
+    assert len([t for t in await transactions(client, account_id) if t["kind"] == "interest"]) == 12
