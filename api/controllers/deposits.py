@@ -128,6 +128,13 @@ class DepositAccountController(Controller):
                       uow_factory: UnitOfWorkFactory, data: schemas.ReasonIn | None = None) -> schemas.AccountOut:
         return await self._status(StatusAction.UNBLOCK, account_id, actor, office_scope, uow_factory, data)
 
+    @post("/{account_id:int}/reactivate", status_code=200, opt=WRITE, responses=PROBLEM_RESPONSES,
+          summary="Reactivate a dormant account (the client came back): withdrawals are accepted again")
+    async def reactivate(self, account_id: AccountId, actor: str, office_scope: OfficeScope,
+                         uow_factory: UnitOfWorkFactory, data: schemas.ReasonIn | None = None) -> schemas.AccountOut:
+        return schemas.AccountOut.from_view(
+            await accounts.reactivate(uow_factory(), account_id, actor, scope=office_scope))
+
     @post("/{account_id:int}/close", status_code=200, opt=WRITE, responses=PROBLEM_RESPONSES,
           summary="Close an account with a zero balance and no hold")
     async def close(self, account_id: AccountId, actor: str, office_scope: OfficeScope,

@@ -150,11 +150,15 @@ class AccountOut(msgspec.Struct, kw_only=True):
     closed_on: date | None
     created_at: datetime
     created_by: str
+    last_client_movement_on: date | None
+    """The client's last own movement (or the reactivation): dormancy counts from it."""
+    dormant: bool
+    """No movement of the client for longer than the product's dormancy days: withdrawals are refused."""
 
     @classmethod
     def from_view(cls, view: AccountView) -> AccountOut:
         values = msgspec.structs.asdict(view.account)
-        return cls(**values, available_balance=view.available_balance)
+        return cls(**values, available_balance=view.available_balance, dormant=view.dormant)
 
 
 class TransactionOut(msgspec.Struct, kw_only=True):

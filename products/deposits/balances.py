@@ -239,6 +239,7 @@ class RefusalReason(StrEnum):
     ACCOUNT_FROZEN = "account_frozen"
     ACCOUNT_BLOCKED = "account_blocked"
     ACCOUNT_CLOSED = "account_closed"
+    ACCOUNT_DORMANT = "account_dormant"
     BELOW_MINIMUM_BALANCE = "below_minimum_balance"
     INSUFFICIENT_AVAILABLE_BALANCE = "insufficient_available_balance"
 

@@ -98,7 +98,7 @@ def fingerprint(command: msgspec.Struct) -> str:
 
 _STATUS_OF_REFUSAL = {
     RefusalReason.ACCOUNT_PENDING: 409, RefusalReason.ACCOUNT_FROZEN: 409, RefusalReason.ACCOUNT_BLOCKED: 409,
-    RefusalReason.ACCOUNT_CLOSED: 409,
+    RefusalReason.ACCOUNT_CLOSED: 409, RefusalReason.ACCOUNT_DORMANT: 409,
 }
 
 

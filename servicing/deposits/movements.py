@@ -38,12 +38,14 @@ from products.deposits import (
     AccountBalances,
     AccountState,
     MovementRefused,
+    RefusalReason,
     TransactionKind,
     WithdrawalFee,
     WithdrawalRules,
     check_deposit,
     check_withdrawal,
 )
+from products.deposits.dormancy import is_dormant, last_activity
 from products.posting_rules import EventKind
 from servicing.deposits import posting
 from servicing.deposits import repository as repo
@@ -83,6 +85,8 @@ class _Planned(msgspec.Struct, kw_only=True):
     new: list[repo.NewTransaction]
     entry: JournalEntry | None
     entry_id: UUID | None
+    client_movement: tuple[int, date] | None = None
+    """(account, value date) of the client's own movement: dormancy counts from it."""
 
 
 def _account_ids(command: Movement) -> tuple[int, ...]:
@@ -117,6 +121,19 @@ def _check_withdrawal(account: repo.AccountRow, terms: ProductTerms, amount: Dec
     checked = check_withdrawal(_state(account), amount, value_date, rules, terms.rounder)
     if isinstance(checked, MovementRefused):
         raise MovementRefusedError(checked, field=field)
+
+
+def _dormant(account: repo.AccountRow, terms: ProductTerms, on: date) -> bool:
+    return is_dormant(last_activity(account.last_client_movement_on, account.activated_on), on,
+                      terms.product.dormancy_days)
+
+
+def _refuse_if_dormant(account: repo.AccountRow, terms: ProductTerms, on: date, field: str = "account") -> None:
+    if _dormant(account, terms, on):
+        raise MovementRefusedError(MovementRefused(
+            reason=RefusalReason.ACCOUNT_DORMANT, field=field,
+            message=f"account {account.account_id} is dormant (no movement of the client for more than "
+                    f"{terms.product.dormancy_days} days): reactivate it first"))
 
 
 def state_of(account: repo.AccountRow) -> AccountState:
@@ -159,9 +176,13 @@ class _Group:
         if not active:
             raise InvalidInput(f"payment type {payment_type_id} is disabled", field="payment_type_id")
 
-    def move(self, account: repo.AccountRow, signed: Decimal) -> Decimal:
+    def move(self, account: repo.AccountRow, signed: Decimal, client_movement_on: date | None = None) -> Decimal:
         balance = account.balance + signed
-        self.accounts[account.account_id] = msgspec.structs.replace(account, balance=balance)
+        moved_on = account.last_client_movement_on
+        if client_movement_on is not None and (moved_on is None or client_movement_on > moved_on):
+            moved_on = client_movement_on
+        self.accounts[account.account_id] = msgspec.structs.replace(account, balance=balance,
+                                                                    last_client_movement_on=moved_on)
         return balance
 
 
@@ -187,14 +208,18 @@ def _plan(group: _Group, item: Submitted, request_fingerprint: str) -> _Planned:
         entry = posting.movement_entry(lines, entry_id=entry_id, office_id=account.office_id, value_date=value_date,
                                        description=description, actor=command.actor, account_id=account.account_id)
         posted_id = entry_id if entry is not None else None
-        balance = group.move(account, command.amount)
-        return _Planned(entry=entry, entry_id=posted_id, new=[repo.NewTransaction(
+        # Money paid into a dormant account does not wake it up: staff reactivate it.
+        woke = None if _dormant(account, terms, value_date) else value_date
+        balance = group.move(account, command.amount, woke)
+        return _Planned(entry=entry, entry_id=posted_id, client_movement=(account.account_id, woke) if woke else None,
+                        new=[repo.NewTransaction(
             account_id=account.account_id, kind=TransactionKind.DEPOSIT, amount=command.amount, balance_after=balance,
             value_date=value_date, actor=command.actor, description=description,
             payment_type_id=command.payment_type_id, journal_entry_id=posted_id, idempotency_key=key,
             request_fingerprint=request_fingerprint)])
     fees = terms.fees_for(command.amount) if command.amount.is_finite() and command.amount > 0 else []
     fee_total = sum((fee for _charge, fee in fees), Decimal(0))
+    _refuse_if_dormant(account, terms, value_date)
     _check_withdrawal(account, terms, command.amount, value_date, fee_total)
     # The fees are taken from the client's funds first (the rules post a fee to the deposit
     # control account only), then the withdrawal from what is left, then from the overdraft.
@@ -207,7 +232,7 @@ def _plan(group: _Group, item: Submitted, request_fingerprint: str) -> _Planned:
     entry = posting.movement_entry(lines, entry_id=entry_id, office_id=account.office_id, value_date=value_date,
                                    description=description, actor=command.actor, account_id=account.account_id)
     posted_id = entry_id if entry is not None else None
-    balance = group.move(account, -command.amount)
+    balance = group.move(account, -command.amount, value_date)
     new = [repo.NewTransaction(
         account_id=account.account_id, kind=TransactionKind.WITHDRAWAL, amount=command.amount, balance_after=balance,
         value_date=value_date, actor=command.actor, description=description, payment_type_id=command.payment_type_id,
@@ -218,7 +243,7 @@ def _plan(group: _Group, item: Submitted, request_fingerprint: str) -> _Planned:
             account_id=account.account_id, kind=TransactionKind.FEE, amount=fee, balance_after=balance,
             value_date=value_date, actor=command.actor, description=f"Frais de retrait (charge {charge_id})",
             charge_id=charge_id, journal_entry_id=posted_id, idempotency_key=f"{key}#fee{index}" if key else None))
-    return _Planned(entry=entry, entry_id=posted_id, new=new)
+    return _Planned(entry=entry, entry_id=posted_id, new=new, client_movement=(account.account_id, value_date))
 
 
 def _plan_transfer(group: _Group, command: Transfer, scope: OfficeScope | None, request_fingerprint: str) -> _Planned:
@@ -233,6 +258,7 @@ def _plan_transfer(group: _Group, command: Transfer, scope: OfficeScope | None, 
     source_terms, target_terms = group.terms_of(source), group.terms_of(target)
     value_date = _value_date(command.value_date, source)
     value_date = max(value_date, _value_date(value_date, target))
+    _refuse_if_dormant(source, source_terms, value_date, "from_account_id")
     _check_withdrawal(source, source_terms, command.amount, value_date, Decimal(0))
     credited = check_deposit(_state(target), command.amount, value_date, target_terms.rounder)
     if isinstance(credited, MovementRefused):
@@ -249,9 +275,9 @@ def _plan_transfer(group: _Group, command: Transfer, scope: OfficeScope | None, 
                                    description=description, actor=command.actor, account_id=source.account_id)
     posted_id = entry_id if entry is not None else None
     key = command.idempotency_key
-    source_balance = group.move(source, -command.amount)
+    source_balance = group.move(source, -command.amount, value_date)
     target_balance = group.move(target, command.amount)
-    return _Planned(entry=entry, entry_id=posted_id, new=[
+    return _Planned(entry=entry, entry_id=posted_id, client_movement=(source.account_id, value_date), new=[
         repo.NewTransaction(
             account_id=source.account_id, kind=TransactionKind.WITHDRAWAL, amount=command.amount,
             balance_after=source_balance, value_date=value_date, actor=command.actor, description=description,
@@ -345,7 +371,12 @@ async def apply_movements(uow: UnitOfWork, items: Sequence[Submitted]) -> list[M
         if new:
             try:
                 balances = {t.account_id: t.balance_after for t in new}  # the last of each account
-                records = await repo.insert_transactions(uow.session, new, balances)
+                client_movements: dict[int, date] = {}
+                for plan in firsts.values():
+                    if plan.client_movement is not None:
+                        moved_id, moved_on = plan.client_movement
+                        client_movements[moved_id] = max(moved_on, client_movements.get(moved_id, moved_on))
+                records = await repo.insert_transactions(uow.session, new, balances, client_movements)
             except DBAPIError as error:
                 raise translate_database_error(error) or error from error
             await book_entries(uow, [plan.entry for plan in firsts.values() if plan.entry is not None])

@@ -175,3 +175,42 @@ async def test_a_year_of_monthly_postings_pays_the_exact_interest_to_the_unit(cl
     again = await client.post("/api/v1/deposit-interest-postings", json={"posting_date": month_ends[-1].isoformat()})
     assert again.status_code == 200
     assert len([t for t in await transactions(client, account_id) if t["kind"] == "interest"]) == 12
+
+
+# --- dormancy -------------------------------------------------------------------------------------------------------
+
+async def test_a_dormant_account_refuses_withdrawals_until_reactivated_and_still_earns(  # type: ignore[no-untyped-def]
+        client, uow_factory, world, refs, staff_user) -> None:  # noqa: F811
+    dw = await deposit_world(uow_factory, world, dormancy_days=30)
+    last_month_end = TODAY.replace(day=1) - timedelta(days=1)
+    opened = last_month_end.replace(day=1) - timedelta(days=40)
+    account_id = (await open_account(client, uow_factory, dw, opened_on=opened.isoformat()))["account_id"]
+    other = (await open_account(client, uow_factory, dw))["account_id"]
+    await move(client, other, "deposits", "10000")
+    deposited = await move(client, account_id, "deposits", "100000", value_date=opened.isoformat())
+    assert deposited["transactions"][0]["balance_after"] == "100000"
+    state = await account(client, account_id)
+    assert state["dormant"] is True and state["last_client_movement_on"] == opened.isoformat()
+    # money paid in is accepted but does not wake the account
+    await move(client, account_id, "deposits", "5000")
+    await move(client, other, "transfers", "1000", to_account_id=account_id)
+    assert (await account(client, account_id))["dormant"] is True
+    before = await transactions(client, account_id)
+    assert_problem(await client.post(f"{URL}/{account_id}/withdrawals", json={"amount": "1000"}), 409, "account",
+                   "account-dormant")
+    assert_problem(await client.post(f"{URL}/{account_id}/transfers", json={"amount": "1000", "to_account_id": other}),
+                   409, "from_account_id", "account-dormant")
+    assert await transactions(client, account_id) == before
+    # interest still accrues and is posted
+    run = await client.post("/api/v1/deposit-interest-postings", json={"posting_date": last_month_end.isoformat()})
+    assert run.status_code == 200, run.text
+    interest = [t for t in await transactions(client, account_id) if t["kind"] == "interest"]
+    days = (last_month_end - last_month_end.replace(day=1)).days + 1
+    assert [t["amount"] for t in interest] == [str(100000 * 6 * days // 36500)]
+    teller = await staff_user("teller", office_id=dw.office_id)
+    assert (await client.post(f"{URL}/{account_id}/reactivate", headers=teller.headers)).status_code == 403
+    woken = await client.post(f"{URL}/{account_id}/reactivate", json={"reason": "client venu avec sa CNI"})
+    assert woken.status_code == 200, woken.text
+    assert woken.json()["dormant"] is False and woken.json()["last_client_movement_on"] == TODAY.isoformat()
+    await move(client, account_id, "withdrawals", "1000")
+    assert_problem(await client.post(f"{URL}/{account_id}/reactivate"), 409, "status")
