@@ -218,16 +218,17 @@ def _plan(group: _Group, item: Submitted, request_fingerprint: str) -> _Planned:
             payment_type_id=command.payment_type_id, journal_entry_id=posted_id, idempotency_key=key,
             request_fingerprint=request_fingerprint)])
     fees = terms.fees_for(command.amount) if command.amount.is_finite() and command.amount > 0 else []
-    fee_total = sum((fee for _charge, fee in fees), Decimal(0))
+    taxes = terms.taxes_on(fees, value_date)
+    fee_total = sum((fee for _charge, fee in fees), Decimal(0)) + sum((tax for _charge, tax in taxes), Decimal(0))
     _refuse_if_dormant(account, terms, value_date)
     _check_withdrawal(account, terms, command.amount, value_date, fee_total)
-    # The fees are taken from the client's funds first (the rules post a fee to the deposit
-    # control account only), then the withdrawal from what is left, then from the overdraft.
+    # The fees (and their tax) are taken from the client's funds first (the rules post them to
+    # the deposit control account only), then the withdrawal from what is left, then from the overdraft.
     funds, overdraft = posting.debit_split(account.balance - fee_total, command.amount)
     description = command.description or f"Retrait compte {account.account_id}"
     lines = posting.movement_lines([
         (terms, posting.money_event(EventKind.WITHDRAWAL, terms, funds, overdraft, command.payment_type_id)),
-        (terms, posting.fee_event(terms, fees)),
+        (terms, posting.fee_event(terms, fees, taxes)),
     ])
     entry = posting.movement_entry(lines, entry_id=entry_id, office_id=account.office_id, value_date=value_date,
                                    description=description, actor=command.actor, account_id=account.account_id)
@@ -237,12 +238,20 @@ def _plan(group: _Group, item: Submitted, request_fingerprint: str) -> _Planned:
         account_id=account.account_id, kind=TransactionKind.WITHDRAWAL, amount=command.amount, balance_after=balance,
         value_date=value_date, actor=command.actor, description=description, payment_type_id=command.payment_type_id,
         journal_entry_id=posted_id, idempotency_key=key, request_fingerprint=request_fingerprint)]
+    tax_of = dict(taxes)
     for index, (charge_id, fee) in enumerate(fees):
         balance = group.move(group.accounts[account.account_id], -fee)
         new.append(repo.NewTransaction(
             account_id=account.account_id, kind=TransactionKind.FEE, amount=fee, balance_after=balance,
             value_date=value_date, actor=command.actor, description=f"Frais de retrait (charge {charge_id})",
             charge_id=charge_id, journal_entry_id=posted_id, idempotency_key=f"{key}#fee{index}" if key else None))
+        tax = tax_of.get(charge_id)
+        if tax:
+            balance = group.move(group.accounts[account.account_id], -tax)
+            new.append(repo.NewTransaction(
+                account_id=account.account_id, kind=TransactionKind.FEE_TAX, amount=tax, balance_after=balance,
+                value_date=value_date, actor=command.actor, description=f"Taxe sur frais de retrait (charge {charge_id})",
+                charge_id=charge_id, journal_entry_id=posted_id, idempotency_key=f"{key}#tax{index}" if key else None))
     return _Planned(entry=entry, entry_id=posted_id, new=new, client_movement=(account.account_id, value_date))
 
 

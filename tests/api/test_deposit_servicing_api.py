@@ -214,3 +214,37 @@ async def test_a_dormant_account_refuses_withdrawals_until_reactivated_and_still
     assert woken.json()["dormant"] is False and woken.json()["last_client_movement_on"] == TODAY.isoformat()
     await move(client, account_id, "withdrawals", "1000")
     assert_problem(await client.post(f"{URL}/{account_id}/reactivate"), 409, "status")
+
+
+# --- VAT / TAF on fees ------------------------------------------------------------------------------------------------
+
+async def test_a_fee_with_a_tax_rate_splits_its_tax_to_vat_payable(client, uow_factory, world, refs) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
+    taf = await client.post("/api/v1/tax-rates", json={
+        "code": f"TAF-{world.prefix}", "name": "TAF sur frais", "tax_kind": "taf", "country": "KM",
+        "operation_kind": "deposit_charges", "rate_percent": "17",
+        "valid_from": (TODAY - timedelta(days=400)).isoformat(), "source": "test"})
+    assert taf.status_code == 201, taf.text
+    charge = await client.post("/api/v1/charges", json={
+        "name": f"Frais de retrait taxés {world.prefix}", "applies_to": "deposit", "charge_time": "withdrawal",
+        "calculation": "flat", "amount": "200", "currency": "XOF", "tax_rate_id": taf.json()["id"]})
+    assert charge.status_code == 201, charge.text
+    dw = await deposit_world(uow_factory, world, withdrawal_fee_charge_id=charge.json()["id"])
+    account_id = (await open_account(client, uow_factory, dw, overdraft_limit="0"))["account_id"]
+    await move(client, account_id, "deposits", "30300")
+    # 30,000 + 200 + 34 of tax = 30,234 <= 30,300; 30,100 would not fit with its fee and tax
+    assert_problem(await client.post(f"{URL}/{account_id}/withdrawals", json={"amount": "30100"}), 422, "amount",
+                   "insufficient-available-balance")
+    withdrawn = await move(client, account_id, "withdrawals", "30000")
+    assert [(t["kind"], t["amount"], t["balance_after"]) for t in withdrawn["transactions"]] == [
+        ("withdrawal", "30000", "300"), ("fee", "200", "100"), ("fee_tax", "34", "66")]
+    c = codes(dw)
+    assert await lines_of(client, withdrawn["journal_entry_id"]) == {
+        (c["deposit_control"], "debit", "30234"), (c["fund_source"], "credit", "30000"),
+        (c["fee_income"], "credit", "200"), (c["vat_payable"], "credit", "34")}
+    assert (await reconciliation_row(client, dw))["difference"] == "0"
+    statement = (await client.get(f"{URL}/{account_id}/statement")).json()
+    assert statement["closing_balance"] == "66"
+    reversed_ = await reverse(client, account_id, withdrawn["transactions"][0]["transaction_id"])
+    assert [(t["kind"], t["amount"]) for t in reversed_.json()["transactions"]] == [
+        ("withdrawal_reversal", "30000"), ("fee_reversal", "200"), ("fee_tax_reversal", "34")]
+    assert (await account(client, account_id))["balance"] == "30300"
