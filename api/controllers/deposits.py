@@ -10,6 +10,7 @@ from typing import Annotated, Any, Final
 
 import msgspec
 from litestar import Controller, Request, Response, get, post
+from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import Parameter
 
 from api.controllers.reports import CSV_MEDIA_TYPE, Format
@@ -17,10 +18,12 @@ from api.guards import principal_of
 from api.schemas import deposits as schemas
 from api.schemas.common import INT32_MAX
 from api.schemas.problems import PROBLEM_RESPONSES
+from api.schemas.staff import PendingCommandOut
 from ledger.limits import IDEMPOTENCY_KEY_LENGTH_MAX, PAGE_SIZE_MAX
 from products.deposits import AccountStatus
 from servicing.deposits import accounts, interest, movements, reversals, statements
-from servicing.deposits.commands import StatusAction
+from servicing.deposits import approvals as deposit_approvals
+from servicing.deposits.commands import StatusAction, Transfer, Withdraw
 from servicing.reports.csv_export import to_csv
 from servicing.staff.scope import OfficeScope
 from servicing.unit_of_work import UnitOfWorkFactory
@@ -37,6 +40,11 @@ WRITE: Final = {"permission": "savings:write"}
 TRANSACT: Final = {"permission": "savings:transact"}
 REVERSE: Final = {"permission": "savings:reverse"}
 TransactionId = Annotated[int, Parameter(ge=1, le=9_007_199_254_740_991)]
+APPROVABLE_RESPONSES: Final = {
+    202: ResponseSpec(data_container=PendingCommandOut, description="Above the approval threshold: funds held, "
+                                                                    "waiting for a second person (see /api/v1/approvals)"),
+    **PROBLEM_RESPONSES,
+}
 IdempotencyHeader = Annotated[str | None, Parameter(
     header="Idempotency-Key", required=False, min_length=1, max_length=IDEMPOTENCY_KEY_LENGTH_MAX,
     pattern=r"^[\x21-\x7e]+$",
@@ -51,6 +59,15 @@ async def _submit(request: Request[Any, Any, Any], command: movements.Movement) 
     """Through the application's movement writer: concurrent requests share a transaction."""
     writer: movements.MovementWriter = request.app.state.deposit_writer
     return _moved(await writer.submit(command, principal_of(request).scope))
+
+
+async def _submit_approvable(request: Request[Any, Any, Any], command: Withdraw | Transfer) -> Response[Any]:
+    """A withdrawal or transfer: pending (202, funds held) when an approval rule catches it, else booked now."""
+    pending = await deposit_approvals.submit_for_approval(request.app.state.maker_checker,
+                                                          request.app.state.uow_factory, command, principal_of(request))
+    if pending is not None:
+        return Response(PendingCommandOut.from_pending(pending), status_code=202)
+    return await _submit(request, command)
 
 
 def _actor(request: Request[Any, Any, Any]) -> str:
@@ -149,17 +166,19 @@ class DepositAccountController(Controller):
                       idempotency_key: IdempotencyHeader = None) -> Response[schemas.MovementOut]:
         return await _submit(request, data.deposit(account_id, _actor(request), idempotency_key))
 
-    @post("/{account_id:int}/withdrawals", status_code=201, opt=TRANSACT, responses=PROBLEM_RESPONSES,
-          summary="Withdraw money with the product's withdrawal fees; refused beyond the available balance")
+    @post("/{account_id:int}/withdrawals", status_code=201, opt=TRANSACT, responses=APPROVABLE_RESPONSES,
+          summary="Withdraw money with the product's withdrawal fees; refused beyond the available balance; above "
+                  "the approval rule's amount: held and waiting for a second person (202)")
     async def withdraw(self, request: Request[Any, Any, Any], account_id: AccountId, data: schemas.MovementIn,
-                       idempotency_key: IdempotencyHeader = None) -> Response[schemas.MovementOut]:
-        return await _submit(request, data.withdrawal(account_id, _actor(request), idempotency_key))
+                       idempotency_key: IdempotencyHeader = None) -> Response[Any]:
+        return await _submit_approvable(request, data.withdrawal(account_id, _actor(request), idempotency_key))
 
-    @post("/{account_id:int}/transfers", status_code=201, opt=TRANSACT, responses=PROBLEM_RESPONSES,
-          summary="Transfer to another account: one journal entry, a transaction on each account")
+    @post("/{account_id:int}/transfers", status_code=201, opt=TRANSACT, responses=APPROVABLE_RESPONSES,
+          summary="Transfer to another account: one journal entry, a transaction on each account; above the "
+                  "approval rule's amount: held and waiting for a second person (202)")
     async def transfer(self, request: Request[Any, Any, Any], account_id: AccountId, data: schemas.TransferIn,
-                       idempotency_key: IdempotencyHeader = None) -> Response[schemas.MovementOut]:
-        return await _submit(request, data.to_command(account_id, _actor(request), idempotency_key))
+                       idempotency_key: IdempotencyHeader = None) -> Response[Any]:
+        return await _submit_approvable(request, data.to_command(account_id, _actor(request), idempotency_key))
 
     @get("/{account_id:int}/transactions", opt=READ, responses=PROBLEM_RESPONSES,
          summary="The account's transactions in booking order (cursor after_id)")

@@ -66,6 +66,11 @@ ALTER TABLE deposit_transaction ADD CONSTRAINT deposit_transaction_reversal_name
 ALTER TABLE deposit_hold DROP CONSTRAINT deposit_hold_reason_check;
 ALTER TABLE deposit_hold ADD CONSTRAINT deposit_hold_reason_check
     CHECK (reason IN ('guarantee', 'cash_collateral', 'legal', 'pending_approval'));
+ALTER TABLE deposit_hold ADD COLUMN approval_id uuid,
+    ADD CONSTRAINT deposit_hold_pending_approval CHECK ((reason = 'pending_approval') = (approval_id IS NOT NULL));
+CREATE UNIQUE INDEX deposit_hold_approval ON deposit_hold (approval_id) WHERE approval_id IS NOT NULL;
+COMMENT ON COLUMN deposit_hold.approval_id IS
+    'The pending command (maker-checker) whose funds this hold keeps until it is approved or rejected.';
 """
 
 
@@ -74,6 +79,7 @@ def _grants(app_role: str) -> str:
     return f"""
 GRANT UPDATE (interest_carry_earned, interest_carry_charged, interest_posted_through, last_client_movement_on)
     ON deposit_account TO "{role}";
+GRANT INSERT (approval_id) ON deposit_hold TO "{role}";
 """
 
 
@@ -85,6 +91,8 @@ def upgrade(app_role: str) -> None:
 def downgrade(app_role: str) -> None:
     _script(f"""
 ALTER TABLE deposit_account RESET (fillfactor);
+DROP INDEX deposit_hold_approval;
+ALTER TABLE deposit_hold DROP CONSTRAINT deposit_hold_pending_approval, DROP COLUMN approval_id;
 ALTER TABLE deposit_hold DROP CONSTRAINT deposit_hold_reason_check;
 ALTER TABLE deposit_hold ADD CONSTRAINT deposit_hold_reason_check
     CHECK (reason IN ('guarantee', 'cash_collateral', 'legal'));

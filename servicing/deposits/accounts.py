@@ -272,15 +272,19 @@ async def release_hold(uow: UnitOfWork, account_id: int, hold_id: int, actor: st
         account = await repo.load_account(uow.session, account_id, scope=scope, for_update=True)
         row = (await uow.session.execute(text(
             f"UPDATE deposit_hold SET released_on = :day, released_by = :actor, released_at = now()"
-            f" WHERE id = :hold_id AND account_id = :account_id AND released_on IS NULL RETURNING {_HOLD_COLUMNS}"),
+            f" WHERE id = :hold_id AND account_id = :account_id AND released_on IS NULL AND approval_id IS NULL"
+            f" RETURNING {_HOLD_COLUMNS}"),
             {"day": today(), "actor": actor, "hold_id": hold_id, "account_id": account_id})).one_or_none()
         if row is None:
-            known = await uow.session.scalar(text(
-                "SELECT released_on FROM deposit_hold WHERE id = :hold_id AND account_id = :account_id"),
-                {"hold_id": hold_id, "account_id": account_id})
+            known = (await uow.session.execute(text(
+                "SELECT released_on, approval_id FROM deposit_hold WHERE id = :hold_id AND account_id = :account_id"),
+                {"hold_id": hold_id, "account_id": account_id})).one_or_none()
             if known is None:
                 raise NotFound(f"account {account_id} has no hold {hold_id}", field="hold_id")
-            raise AccountStateConflict(f"hold {hold_id} was released on {known}", field="hold_id")
+            if known.released_on is None:  # funds kept for a movement waiting for approval
+                raise AccountStateConflict(f"hold {hold_id} keeps the funds of command {known.approval_id} waiting for "
+                                           "approval: approve or reject it (/api/v1/approvals)", field="hold_id")
+            raise AccountStateConflict(f"hold {hold_id} was released on {known.released_on}", field="hold_id")
         hold = _hold(row)
         await repo.insert_transactions(uow.session, [repo.NewTransaction(
             account_id=account.account_id, kind=TransactionKind.HOLD_RELEASED, amount=hold.amount,

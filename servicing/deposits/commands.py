@@ -54,6 +54,8 @@ class Withdraw(msgspec.Struct, frozen=True, kw_only=True):
     payment_type_id: int | None = None
     description: str = ""
     idempotency_key: str | None = None
+    releases_hold_id: int | None = None
+    """The hold that kept the funds while the withdrawal waited for approval, released with it."""
 
 
 class Transfer(msgspec.Struct, frozen=True, kw_only=True):
@@ -64,6 +66,8 @@ class Transfer(msgspec.Struct, frozen=True, kw_only=True):
     value_date: date | None = None
     description: str = ""
     idempotency_key: str | None = None
+    releases_hold_id: int | None = None
+    """The hold that kept the funds while the transfer waited for approval, released with it."""
 
 
 class ReverseMovement(msgspec.Struct, frozen=True, kw_only=True):
@@ -91,6 +95,7 @@ def fingerprint(command: msgspec.Struct) -> str:
     values = msgspec.to_builtins(command)
     values.pop("idempotency_key", None)
     values.pop("actor", None)
+    values.pop("releases_hold_id", None)  # set by the approval that runs it, not by the request
     if "amount" in values:
         values["amount"] = str(Decimal(values["amount"]).normalize())
     return hashlib.sha256(msgspec.json.encode(values, order="sorted")).hexdigest()

@@ -87,6 +87,7 @@ class _Planned(msgspec.Struct, kw_only=True):
     entry_id: UUID | None
     client_movement: tuple[int, date] | None = None
     """(account, value date) of the client's own movement: dormancy counts from it."""
+    released_hold_id: int | None = None
 
 
 def _account_ids(command: Movement) -> tuple[int, ...]:
@@ -136,6 +137,14 @@ def _refuse_if_dormant(account: repo.AccountRow, terms: ProductTerms, on: date, 
                     f"{terms.product.dormancy_days} days): reactivate it first"))
 
 
+def value_date_of(requested: date | None, account: repo.AccountRow) -> date:
+    """The movement's value date (today unless given), refused in the future or before activation."""
+    return _value_date(requested, account)
+
+
+refuse_if_dormant = _refuse_if_dormant
+
+
 def state_of(account: repo.AccountRow) -> AccountState:
     """The account as the pure core's balance checks take it."""
     return _state(account)
@@ -153,10 +162,24 @@ class _Group:
     their product terms, and the payment types the group names."""
 
     def __init__(self, accounts: dict[int, repo.AccountRow], terms: dict[tuple[int, int], ProductTerms],
-                 payment_types: dict[int, bool]) -> None:
+                 payment_types: dict[int, bool], holds: dict[int, tuple[int, Decimal]] | None = None) -> None:
         self.accounts = accounts
         self.terms = terms
         self.payment_types = payment_types
+        self.holds = holds or {}
+        """Open holds the group's movements release: id -> (account, amount)."""
+
+    def release(self, account: repo.AccountRow, hold_id: int, actor: str, value_date: date
+                ) -> repo.NewTransaction:
+        """Free a pending-approval hold on ``account`` for the movement it kept funds for."""
+        found = self.holds.pop(hold_id, None)
+        if found is None or found[0] != account.account_id:
+            raise InvalidInput(f"hold {hold_id} is not an open hold of account {account.account_id}",
+                               field="releases_hold_id")
+        self.accounts[account.account_id] = msgspec.structs.replace(account, on_hold=account.on_hold - found[1])
+        return repo.NewTransaction(account_id=account.account_id, kind=TransactionKind.HOLD_RELEASED, amount=found[1],
+                                   balance_after=account.balance, value_date=value_date, actor=actor, hold_id=hold_id,
+                                   description="Levée du blocage : opération approuvée")
 
     def account(self, account_id: int, field: str, scope: OfficeScope | None) -> repo.AccountRow:
         found = self.accounts.get(account_id)
@@ -217,6 +240,10 @@ def _plan(group: _Group, item: Submitted, request_fingerprint: str) -> _Planned:
             value_date=value_date, actor=command.actor, description=description,
             payment_type_id=command.payment_type_id, journal_entry_id=posted_id, idempotency_key=key,
             request_fingerprint=request_fingerprint)])
+    released = None
+    if command.releases_hold_id is not None:
+        released = group.release(account, command.releases_hold_id, command.actor, value_date)
+        account = group.accounts[account.account_id]
     fees = terms.fees_for(command.amount) if command.amount.is_finite() and command.amount > 0 else []
     taxes = terms.taxes_on(fees, value_date)
     fee_total = sum((fee for _charge, fee in fees), Decimal(0)) + sum((tax for _charge, tax in taxes), Decimal(0))
@@ -252,7 +279,10 @@ def _plan(group: _Group, item: Submitted, request_fingerprint: str) -> _Planned:
                 account_id=account.account_id, kind=TransactionKind.FEE_TAX, amount=tax, balance_after=balance,
                 value_date=value_date, actor=command.actor, description=f"Taxe sur frais de retrait (charge {charge_id})",
                 charge_id=charge_id, journal_entry_id=posted_id, idempotency_key=f"{key}#tax{index}" if key else None))
-    return _Planned(entry=entry, entry_id=posted_id, new=new, client_movement=(account.account_id, value_date))
+    if released is not None:  # last: new[0] is the keyed transaction replays look for
+        new.append(msgspec.structs.replace(released, balance_after=balance))
+    return _Planned(entry=entry, entry_id=posted_id, new=new, client_movement=(account.account_id, value_date),
+                    released_hold_id=command.releases_hold_id)
 
 
 def _plan_transfer(group: _Group, command: Transfer, scope: OfficeScope | None, request_fingerprint: str) -> _Planned:
@@ -267,6 +297,10 @@ def _plan_transfer(group: _Group, command: Transfer, scope: OfficeScope | None, 
     source_terms, target_terms = group.terms_of(source), group.terms_of(target)
     value_date = _value_date(command.value_date, source)
     value_date = max(value_date, _value_date(value_date, target))
+    released = None
+    if command.releases_hold_id is not None:
+        released = group.release(source, command.releases_hold_id, command.actor, value_date)
+        source = group.accounts[source.account_id]
     _refuse_if_dormant(source, source_terms, value_date, "from_account_id")
     _check_withdrawal(source, source_terms, command.amount, value_date, Decimal(0))
     credited = check_deposit(_state(target), command.amount, value_date, target_terms.rounder)
@@ -286,7 +320,8 @@ def _plan_transfer(group: _Group, command: Transfer, scope: OfficeScope | None, 
     key = command.idempotency_key
     source_balance = group.move(source, -command.amount, value_date)
     target_balance = group.move(target, command.amount)
-    return _Planned(entry=entry, entry_id=posted_id, client_movement=(source.account_id, value_date), new=[
+    return _Planned(entry=entry, entry_id=posted_id, client_movement=(source.account_id, value_date),
+                    released_hold_id=command.releases_hold_id, new=[
         repo.NewTransaction(
             account_id=source.account_id, kind=TransactionKind.WITHDRAWAL, amount=command.amount,
             balance_after=source_balance, value_date=value_date, actor=command.actor, description=description,
@@ -297,6 +332,7 @@ def _plan_transfer(group: _Group, command: Transfer, scope: OfficeScope | None, 
             balance_after=target_balance, value_date=value_date, actor=command.actor, description=description,
             counterpart_account_id=source.account_id, journal_entry_id=posted_id,
             idempotency_key=f"{key}#in" if key else None),
+        *([msgspec.structs.replace(released, balance_after=source_balance)] if released is not None else []),
     ])
 
 
@@ -313,7 +349,12 @@ async def _open_group(uow: UnitOfWork, items: Sequence[Submitted]) -> _Group:
     payment_types: dict[int, bool] = dict((await session.execute(text(
         "SELECT id, active FROM payment_type WHERE id = ANY(CAST(:ids AS int[]))"), {"ids": wanted})).all()) \
         if wanted else {}
-    return _Group(accounts, terms, payment_types)
+    released = sorted({c.releases_hold_id for c in (item.command for item in items)
+                       if not isinstance(c, Deposit) and c.releases_hold_id is not None})
+    holds: dict[int, tuple[int, Decimal]] = {row.id: (row.account_id, row.amount) for row in (await session.execute(text(
+        "SELECT id, account_id, amount FROM deposit_hold WHERE id = ANY(CAST(:ids AS bigint[])) AND released_on IS NULL"
+        " FOR UPDATE"), {"ids": released})).all()} if released else {}
+    return _Group(accounts, terms, payment_types, holds)
 
 
 async def _recorded_keys(uow: UnitOfWork, items: Sequence[Submitted]) -> set[tuple[int, str]]:
@@ -386,6 +427,15 @@ async def apply_movements(uow: UnitOfWork, items: Sequence[Submitted]) -> list[M
                         moved_id, moved_on = plan.client_movement
                         client_movements[moved_id] = max(moved_on, client_movements.get(moved_id, moved_on))
                 records = await repo.insert_transactions(uow.session, new, balances, client_movements)
+                released_holds = [(plan.released_hold_id, plan.new[0].actor) for plan in firsts.values()
+                                  if plan.released_hold_id is not None]
+                if released_holds:
+                    await uow.session.execute(text(
+                        "UPDATE deposit_hold h SET released_on = :day, released_by = r.actor, released_at = now()"
+                        "  FROM unnest(CAST(:ids AS bigint[]), CAST(:actors AS varchar[])) AS r (id, actor)"
+                        " WHERE h.id = r.id"),
+                        {"day": today(), "ids": [h for h, _a in released_holds],
+                         "actors": [a for _h, a in released_holds]})
             except DBAPIError as error:
                 raise translate_database_error(error) or error from error
             await book_entries(uow, [plan.entry for plan in firsts.values() if plan.entry is not None])

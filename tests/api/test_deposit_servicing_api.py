@@ -248,3 +248,93 @@ async def test_a_fee_with_a_tax_rate_splits_its_tax_to_vat_payable(client, uow_f
     assert [(t["kind"], t["amount"]) for t in reversed_.json()["transactions"]] == [
         ("withdrawal_reversal", "30000"), ("fee_reversal", "200"), ("fee_tax_reversal", "34")]
     assert (await account(client, account_id))["balance"] == "30300"
+
+
+# --- maker-checker above a threshold --------------------------------------------------------------------------------
+
+@pytest.fixture
+async def movement_thresholds(client):  # type: ignore[no-untyped-def]
+    """Withdrawals and transfers above 500,000 XOF need a second person, for the test's duration."""
+    for command in ("deposit-account.withdrawal", "deposit-account.transfer"):
+        rule = await client.put(f"/api/v1/approval-rules/{command}", json={
+            "enabled": True, "amount_threshold": "500000", "currency": "XOF"})
+        assert rule.status_code == 200, rule.text
+    client.app.state.maker_checker._rules_until = 0.0
+    yield
+    for command in ("deposit-account.withdrawal", "deposit-account.transfer"):
+        await client.put(f"/api/v1/approval-rules/{command}", json={"enabled": False})
+    client.app.state.maker_checker._rules_until = 0.0
+
+
+async def test_a_large_withdrawal_waits_for_approval_with_its_funds_held(  # type: ignore[no-untyped-def]
+        client, uow_factory, dw, staff_user, movement_thresholds) -> None:
+    account_id = (await open_account(client, uow_factory, dw))["account_id"]
+    await move(client, account_id, "deposits", "1000000")
+    teller = await staff_user("teller", office_id=dw.office_id)
+    manager = await staff_user("branch_manager", office_id=dw.office_id)
+    small = await client.post(f"{URL}/{account_id}/withdrawals", json={"amount": "500000"}, headers=teller.headers)
+    assert small.status_code == 201, "at the threshold: booked at once"
+    submitted = await client.post(f"{URL}/{account_id}/withdrawals", json={"amount": "400000"},
+                                  headers=teller.headers)
+    assert submitted.status_code == 201
+    # 1,000,000 - 500,200 - 400,200 = 99,600 left; above the threshold now:
+    refused = await client.post(f"{URL}/{account_id}/withdrawals", json={"amount": "600000"}, headers=teller.headers)
+    assert_problem(refused, 422, "amount", "insufficient-available-balance")
+    await move(client, account_id, "deposits", "900400")  # balance 1,000,000 again
+    pending = await client.post(f"{URL}/{account_id}/withdrawals", json={"amount": "600000"},
+                                headers={**teller.headers, "Idempotency-Key": "mc-dep-1"})
+    assert pending.status_code == 202, pending.text
+    approval = pending.json()
+    assert approval["status"] == "pending" and approval["amount"] == "600000" and approval["currency"] == "XOF"
+    state = await account(client, account_id)
+    assert state["balance"] == "1000000" and state["on_hold"] == "600200"  # amount and fee held
+    assert state["available_balance"] == "449800"  # 1,000,000 - 600,200 + 50,000 overdraft
+    again = await client.post(f"{URL}/{account_id}/withdrawals", json={"amount": "600000"},
+                              headers={**teller.headers, "Idempotency-Key": "mc-dep-1"})
+    assert again.status_code == 202 and again.json()["approval_id"] == approval["approval_id"]
+    assert (await account(client, account_id))["on_hold"] == "600200", "held once"
+    holds = (await client.get(f"{URL}/{account_id}/holds")).json()
+    held = next(h for h in holds if h["reason"] == "pending_approval")
+    assert_problem(await client.post(f"{URL}/{account_id}/holds/{held['hold_id']}/release"), 409, "hold_id")
+    decide = f"/api/v1/approvals/{approval['approval_id']}"
+    own = await client.post(f"{decide}/approve", headers=teller.headers)
+    assert own.status_code == 403
+    approved = await client.post(f"{decide}/approve", headers=manager.headers, json={"reason": "client connu"})
+    assert approved.status_code == 200, approved.text
+    assert approved.json()["status"] == "executed", approved.json()
+    result = approved.json()["result"]
+    assert [(t["kind"], t["amount"]) for t in result["transactions"]] == [
+        ("withdrawal", "600000"), ("fee", "200"), ("hold_released", "600200")]
+    c = codes(dw)
+    assert await lines_of(client, result["journal_entry_id"]) == {
+        (c["deposit_control"], "debit", "600200"), (c["fund_source"], "credit", "600000"),
+        (c["fee_income"], "credit", "200")}
+    state = await account(client, account_id)
+    assert state["balance"] == "399800" and state["on_hold"] == "0"
+    assert (await client.post(f"{decide}/approve", headers=manager.headers)).status_code == 409
+    assert (await reconciliation_row(client, dw))["difference"] == "0"
+
+
+async def test_a_rejected_transfer_releases_its_funds_and_moves_nothing(  # type: ignore[no-untyped-def]
+        client, uow_factory, dw, staff_user, movement_thresholds) -> None:
+    source = (await open_account(client, uow_factory, dw))["account_id"]
+    target = (await open_account(client, uow_factory, dw))["account_id"]
+    await move(client, source, "deposits", "800000")
+    teller = await staff_user("teller", office_id=dw.office_id)
+    manager = await staff_user("branch_manager", office_id=dw.office_id)
+    too_much = await client.post(f"{URL}/{source}/transfers", json={"amount": "900000", "to_account_id": target},
+                                 headers=teller.headers)
+    assert_problem(too_much, 422, "amount", "insufficient-available-balance")
+    assert (await account(client, source))["on_hold"] == "0", "a refused request holds nothing"
+    pending = await client.post(f"{URL}/{source}/transfers", json={"amount": "700000", "to_account_id": target},
+                                headers=teller.headers)
+    assert pending.status_code == 202, pending.text
+    assert (await account(client, source))["on_hold"] == "700000"
+    rejected = await client.post(f"/api/v1/approvals/{pending.json()['approval_id']}/reject",
+                                 headers=manager.headers, json={"reason": "bénéficiaire inconnu"})
+    assert rejected.status_code == 200 and rejected.json()["status"] == "rejected"
+    assert (await account(client, source))["on_hold"] == "0"
+    assert (await account(client, source))["balance"] == "800000"
+    assert (await account(client, target))["balance"] == "0"
+    kinds = [t["kind"] for t in await transactions(client, source)]
+    assert kinds == ["deposit", "hold_placed", "hold_released"]
