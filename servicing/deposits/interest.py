@@ -9,17 +9,24 @@ pure core. The work is set-based:
    two sums into the period's interest when the period is a single compounding window at one
    rate, the everyday case; otherwise the same query returns each account's balance runs for
    `interest_for_period`);
-2. the postings are written in batches of up to 2,000 accounts: per batch one lock statement,
-   one INSERT of the account transactions (each naming its entry), one UPDATE of the cached
-   balances, one `book_entries` call and one commit. The journal gets one entry per office and
-   batch, built by the product's posting rules from the batch's totals (interest expense to
-   deposit control; overdraft portfolio to interest income); the per-account detail is in the
-   account transactions, and the reconciliation ties the two.
+2. the postings are written in batches of up to 2,000 accounts: per batch one lock statement
+   and ONE statement that stores every account's new balance, rounding carry and settled
+   period end and inserts the interest transactions (each naming its entry), then one
+   `book_entries` call and one commit. The journal gets one entry per office and batch,
+   built by the product's posting rules from the batch's totals (interest expense to deposit
+   control; overdraft portfolio to interest income); the per-account detail is in the account
+   transactions, and the reconciliation ties the two.
 
-Idempotent per account and period: the interest transaction carries the key
-`interest_posting_key(account, period)` (unique per account), accounts already posted are
-skipped when read and again under their lock, so two runs (even concurrent) post once.
-Rounding remainders are not carried between periods (each period rounds down on its own).
+Rounding remainders are carried: each period's interest is computed with the account's carry
+(`interest_carry_earned` / `interest_carry_charged`, below one rounding step) in its base and
+added before rounding, and the new carry is stored with the posting, so a year of monthly
+postings pays what one exact computation would, to the unit. A period that rounds to nothing
+still settles (its carry changes).
+
+Idempotent per account and period: `interest_posted_through` (the last period end settled) is
+read with the accounts and checked again under their lock, so two runs (even concurrent) settle
+a period once; the interest transaction also carries the key
+`interest_posting_key(account, period)` (unique per account).
 """
 
 from __future__ import annotations

@@ -377,15 +377,25 @@ async def _replay(uow: UnitOfWork, account_id: int, key: str, request_fingerprin
                           replayed=True)
 
 
-async def apply_movements(uow: UnitOfWork, items: Sequence[Submitted]) -> list[MovementResult | LedgerError]:
+class KeyUsedBefore(Exception):
+    """A movement's Idempotency-Key is already recorded (found by its unique index when the keys
+    were not looked up first): the group is to be applied again, looking them up."""
+
+
+async def apply_movements(uow: UnitOfWork, items: Sequence[Submitted], *,
+                          look_up_keys: bool = True) -> list[MovementResult | LedgerError]:
     """Apply a group of movements in one transaction; each answered with its result or its own
-    refusal. A database error that is not one movement's own fails the group (raised)."""
+    refusal. A database error that is not one movement's own fails the group (raised).
+
+    ``look_up_keys=False`` saves the round trip that finds keys already recorded (replays are
+    rare): the unique index then refuses a replayed key and `KeyUsedBefore` is raised, nothing
+    written, for the caller to apply the group again with the look-up."""
     assert 1 <= len(items) <= GROUP_MOVEMENTS_MAX, len(items)
     outcomes: list[MovementResult | LedgerError | None] = [None] * len(items)
     planned: dict[int, _Planned] = {}
     async with uow:
         group = await _open_group(uow, items)
-        recorded = await _recorded_keys(uow, items)
+        recorded = await _recorded_keys(uow, items) if look_up_keys else set()
         in_group: dict[tuple[int, str], int] = {}
         for index, item in enumerate(items):
             command = item.command
@@ -437,6 +447,8 @@ async def apply_movements(uow: UnitOfWork, items: Sequence[Submitted]) -> list[M
                         {"day": today(), "ids": [h for h, _a in released_holds],
                          "actors": [a for _h, a in released_holds]})
             except DBAPIError as error:
+                if not look_up_keys and "deposit_transaction_idempotency" in str(error):
+                    raise KeyUsedBefore() from error
                 raise translate_database_error(error) or error from error
             await book_entries(uow, [plan.entry for plan in firsts.values() if plan.entry is not None])
             try:
@@ -525,16 +537,21 @@ class MovementWriter:
                 group.append(self._queue.get_nowait())
             await self._run(group)
 
-    async def _run(self, group: list[_Pending]) -> None:
+    async def _run(self, group: list[_Pending], *, look_up_keys: bool = False) -> None:
+        """Keys are not looked up first (one round trip less per group); a replayed key makes
+        the group fail on the unique index, and it is applied again with the look-up."""
         try:
-            outcomes = await apply_movements(self._uow_factory(), [p.item for p in group])
+            outcomes = await apply_movements(self._uow_factory(), [p.item for p in group], look_up_keys=look_up_keys)
+        except KeyUsedBefore:
+            await self._run(group, look_up_keys=True)
+            return
         except Exception as error:  # the group as a whole failed: each movement alone
             if len(group) == 1:
                 _answer(group[0], error)
                 return
             _log.info("deposit movement group of %d failed (%s); retrying one by one", len(group), error)
             for pending in group:
-                await self._run([pending])
+                await self._run([pending], look_up_keys=True)
             return
         for pending, outcome in zip(group, outcomes, strict=True):
             _answer(pending, outcome)

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from servicing.verification import verify_journal
 from tests.api.test_deposit_accounts_api import (
     URL,
     account,
@@ -113,6 +114,9 @@ async def test_reversing_a_transfer_moves_both_accounts_back(client, uow_factory
         (source, "withdrawal_reversal", "80000"), (target, "deposit_reversal", "0")]
     assert (await account(client, source))["balance"] == "80000"
     assert (await account(client, target))["balance"] == "0"
+    problems = [p for p in (await verify_journal(uow_factory)).problems
+                if p.check in ("deposit-balances", "deposit-reversals", "deposit-unposted")]
+    assert problems == []
 
 
 async def test_reversal_refusals_write_nothing(client, uow_factory, dw, staff_user) -> None:  # type: ignore[no-untyped-def]
@@ -175,6 +179,9 @@ async def test_a_year_of_monthly_postings_pays_the_exact_interest_to_the_unit(cl
     again = await client.post("/api/v1/deposit-interest-postings", json={"posting_date": month_ends[-1].isoformat()})
     assert again.status_code == 200
     assert len([t for t in await transactions(client, account_id) if t["kind"] == "interest"]) == 12
+    problems = [p for p in (await verify_journal(uow_factory)).problems
+                if p.check in ("deposit-balances", "deposit-interest-carry")]
+    assert problems == []
 
 
 # --- dormancy -------------------------------------------------------------------------------------------------------
