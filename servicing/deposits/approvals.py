@@ -30,7 +30,7 @@ from servicing.deposits import movements
 from servicing.deposits import repository as repo
 from servicing.deposits.commands import Transfer, Withdraw
 from servicing.deposits.terms import product_terms, today
-from servicing.errors import InvalidInput
+from servicing.errors import InvalidInput, NotFound
 from servicing.staff.maker_checker import ApprovableCommand, MakerChecker, PendingCommand
 from servicing.staff.sessions import Principal
 from servicing.unit_of_work import UnitOfWorkFactory
@@ -72,8 +72,16 @@ async def _hold_funds(session: AsyncSession, command: Withdraw | Transfer, appro
         fees = terms.fees_for(command.amount) if command.amount.is_finite() and command.amount > 0 else []
         charges = sum((fee for _c, fee in fees), Decimal(0)) + sum(
             (tax for _c, tax in terms.taxes_on(fees, value_date)), Decimal(0))
-    elif command.to_account_id == command.from_account_id:
-        raise InvalidInput("a transfer goes to another account", field="to_account_id")
+    else:
+        if command.to_account_id == command.from_account_id:
+            raise InvalidInput("a transfer goes to another account", field="to_account_id")
+        try:
+            target = await repo.load_account(session, command.to_account_id)
+        except NotFound as error:
+            raise NotFound(error.message, field="to_account_id") from error
+        if target.currency != account.currency:
+            raise InvalidInput(f"account {target.account_id} is in {target.currency}, not {account.currency}",
+                               field="to_account_id")
     movements.refuse_if_dormant(account, terms, value_date, "account" if field == "account_id" else field)
     movements.check_debit(account, terms, command.amount + charges, value_date)
     held = command.amount + charges

@@ -332,6 +332,9 @@ async def test_a_rejected_transfer_releases_its_funds_and_moves_nothing(  # type
     too_much = await client.post(f"{URL}/{source}/transfers", json={"amount": "900000", "to_account_id": target},
                                  headers=teller.headers)
     assert_problem(too_much, 422, "amount", "insufficient-available-balance")
+    unknown = await client.post(f"{URL}/{source}/transfers", json={"amount": "600000", "to_account_id": 99_999_999},
+                                headers=teller.headers)
+    assert_problem(unknown, 404, "to_account_id")
     assert (await account(client, source))["on_hold"] == "0", "a refused request holds nothing"
     pending = await client.post(f"{URL}/{source}/transfers", json={"amount": "700000", "to_account_id": target},
                                 headers=teller.headers)
