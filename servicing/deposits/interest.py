@@ -47,9 +47,9 @@ from products.deposits import (
     BalanceSegment,
     InterestCarry,
     InterestSettings,
-    PeriodInterest,
+    PostedInterest,
     interest_for_period,
-    interest_from_balance_days,
+    interest_from_balance_days_many,
     interest_posting_key,
     is_single_window,
 )
@@ -88,7 +88,10 @@ class _Due(msgspec.Struct, frozen=True, kw_only=True):
     office_id: int
     terms: ProductTerms
     period: Period
-    interest: PeriodInterest
+    earned_posted: Decimal
+    charged_posted: Decimal
+    carry_in: InterestCarry
+    carry_out: InterestCarry
 
 
 _ACCOUNTS = """
@@ -191,18 +194,33 @@ async def _dues(uow_factory: UnitOfWorkFactory, terms: ProductTerms, posting_dat
         rows = (await uow.session.execute(_BALANCE_DAYS if single else _RUNS, params)).all()
 
     async def from_balance_days() -> AsyncIterator[_Due]:
+        """Chunk by chunk: the accounts of a chunk sharing a rate and a first day are computed
+        together (`interest_from_balance_days_many`), then yielded in order."""
         periods: dict[date, Period] = {}
-        for number, row in enumerate(rows, start=1):
-            period = periods.get(row.first_day)
-            if period is None:
-                period = periods[row.first_day] = Period(first_day=row.first_day, last_day=posting_date)
-            result = interest_from_balance_days(
-                credit_balance_days=Decimal(row.credit_days), debit_balance_days=Decimal(row.debit_days),
-                settings=settings(row.rate), period=period, carry=_carry(row))
-            yield _Due(account_id=row.account_id, office_id=row.office_id, terms=terms, period=period,
-                       interest=result)
-            if number % YIELD_EVERY_ACCOUNTS == 0:
-                await asyncio.sleep(0)  # let the batch being written send its next statement
+        for start in range(0, len(rows), YIELD_EVERY_ACCOUNTS):
+            chunk = rows[start:start + YIELD_EVERY_ACCOUNTS]
+            carries = [_carry(row) for row in chunk]
+            groups: dict[tuple[Decimal, date], list[int]] = {}
+            for index, row in enumerate(chunk):
+                groups.setdefault((row.rate, row.first_day), []).append(index)
+            results: list[PostedInterest | None] = [None] * len(chunk)
+            for (rate, first_day), indices in groups.items():
+                period = periods.get(first_day)
+                if period is None:
+                    period = periods[first_day] = Period(first_day=first_day, last_day=posting_date)
+                computed = interest_from_balance_days_many(
+                    [(Decimal(chunk[i].credit_days), Decimal(chunk[i].debit_days), carries[i]) for i in indices],
+                    settings=settings(rate), period=period)
+                for index, result in zip(indices, computed, strict=True):
+                    results[index] = result
+            for index, row in enumerate(chunk):
+                result = results[index]
+                assert result is not None
+                yield _Due(account_id=row.account_id, office_id=row.office_id, terms=terms,
+                           period=periods[row.first_day], earned_posted=result.earned_posted,
+                           charged_posted=result.charged_posted, carry_in=carries[index],
+                           carry_out=result.carry_out)
+            await asyncio.sleep(0)  # let the batch being written send its next statement
 
     if single:
         return len(rows), from_balance_days()
@@ -218,7 +236,8 @@ async def _dues(uow_factory: UnitOfWorkFactory, terms: ProductTerms, posting_dat
                              for r in account_rows if r.run_first is not None)
             result = interest_for_period(segments, settings(first.rate), period, _carry(first))
             yield _Due(account_id=first.account_id, office_id=first.office_id, terms=terms, period=period,
-                       interest=result)
+                       earned_posted=result.earned_posted, charged_posted=result.charged_posted,
+                       carry_in=result.carry_in, carry_out=result.carry_out)
             if number % YIELD_EVERY_ACCOUNTS == 0:
                 await asyncio.sleep(0)
 
@@ -280,8 +299,7 @@ async def _post_batch(uow_factory: UnitOfWorkFactory, batch: Sequence[_Due], pos
             balance = locked.get(due.account_id)
             if balance is None:  # settled meanwhile by a concurrent run (or no longer earning)
                 continue
-            interest = due.interest
-            earned, charged = interest.earned_posted, interest.charged_posted
+            earned, charged = due.earned_posted, due.charged_posted
             if earned or charged:
                 posted_accounts += 1
                 office_totals = totals.get(due.office_id)
@@ -303,8 +321,8 @@ async def _post_batch(uow_factory: UnitOfWorkFactory, batch: Sequence[_Due], pos
                     keys.append(interest_posting_key(str(due.account_id), due.period, kind))
             settled_ids.append(due.account_id)
             balances.append(balance)
-            carries_earned.append(interest.carry_out.earned)
-            carries_charged.append(interest.carry_out.charged)
+            carries_earned.append(due.carry_out.earned)
+            carries_charged.append(due.carry_out.charged)
         if not settled_ids:
             return 0, 0, _ZERO, _ZERO
         # One entry per office for the batch, from the product's rules applied to the totals: the
@@ -361,8 +379,7 @@ async def post_deposit_interest(uow_factory: UnitOfWorkFactory, posting_date: da
         considered += read
         batch: list[_Due] = []
         async for due in dues:
-            result = due.interest
-            if result.earned_posted or result.charged_posted or result.carry_out != result.carry_in:
+            if due.earned_posted or due.charged_posted or due.carry_out != due.carry_in:
                 batch.append(due)  # nothing to post and the same carry: settling would change nothing
             if len(batch) == batch_accounts:
                 in_flight.append(asyncio.create_task(_post_batch(uow_factory, batch, posting_date, actor)))
