@@ -167,7 +167,7 @@ async def _versions(uow_factory: UnitOfWorkFactory, posting_date: date) -> tuple
 
 
 def _carry(row: Any) -> InterestCarry:
-    earned, charged = Decimal(row.carry_earned), Decimal(row.carry_charged)
+    earned, charged = row.carry_earned, row.carry_charged  # numeric columns: Decimal already
     return InterestCarry(earned=earned, charged=charged) if earned or charged else _NO_CARRY
 
 
@@ -255,7 +255,7 @@ WITH settled AS (
            interest_carry_charged = s.carry_charged, interest_posted_through = CAST(:day AS date)
       FROM unnest(CAST(:account_ids AS bigint[]), CAST(:balances AS numeric[]), CAST(:carries_earned AS numeric[]),
                   CAST(:carries_charged AS numeric[])) AS s (id, balance, carry_earned, carry_charged)
-     WHERE a.id = s.id
+     WHERE a.id = s.id AND a.id = ANY(CAST(:account_ids AS bigint[]))  -- by the primary key, not a scan
 )
 INSERT INTO deposit_transaction (account_id, kind, amount, signed_amount, balance_after, value_date,
     journal_entry_id, idempotency_key, description, actor)

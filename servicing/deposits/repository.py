@@ -153,7 +153,7 @@ WITH moved AS (
            last_client_movement_on = greatest(a.last_client_movement_on, b.client_movement_on)
       FROM unnest(CAST(:balance_ids AS bigint[]), CAST(:balances AS numeric[]),
                   CAST(:client_movement_on AS date[])) AS b (id, balance, client_movement_on)
-     WHERE a.id = b.id
+     WHERE a.id = b.id AND a.id = ANY(CAST(:balance_ids AS bigint[]))  -- by the primary key, not a scan
 )""" + _INSERT_SQL)
 
 
