@@ -51,6 +51,7 @@ from api.guards import PUBLIC, permission_guard
 from servicing.clients.documents import DocumentConfig
 from servicing.config import Settings
 from servicing.database import Database
+from servicing.deposits.approvals import approvable_movements
 from servicing.deposits.movements import MovementWriter
 from servicing.journal import JournalService
 from servicing.staff.approvable import journal_entry_posting
@@ -94,6 +95,8 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
         await audit_writer.start()
         maker_checker = MakerChecker(uow_factory)
         maker_checker.register(journal_entry_posting(journal))
+        for approvable in approvable_movements(uow_factory):
+            maker_checker.register(approvable)
         hashing = PasswordHashing(memory_kib=staff_settings.argon2_memory_kib, time_cost=staff_settings.argon2_time_cost)
         app.state.uow_factory = uow_factory
         app.state.journal = journal

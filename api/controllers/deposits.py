@@ -10,6 +10,7 @@ from typing import Annotated, Any, Final
 
 import msgspec
 from litestar import Controller, Request, Response, get, post
+from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import Parameter
 
 from api.controllers.reports import CSV_MEDIA_TYPE, Format
@@ -17,10 +18,12 @@ from api.guards import principal_of
 from api.schemas import deposits as schemas
 from api.schemas.common import INT32_MAX
 from api.schemas.problems import PROBLEM_RESPONSES
+from api.schemas.staff import PendingCommandOut
 from ledger.limits import IDEMPOTENCY_KEY_LENGTH_MAX, PAGE_SIZE_MAX
 from products.deposits import AccountStatus
-from servicing.deposits import accounts, interest, movements, statements
-from servicing.deposits.commands import StatusAction
+from servicing.deposits import accounts, interest, movements, reversals, statements
+from servicing.deposits import approvals as deposit_approvals
+from servicing.deposits.commands import StatusAction, Transfer, Withdraw
 from servicing.reports.csv_export import to_csv
 from servicing.staff.scope import OfficeScope
 from servicing.unit_of_work import UnitOfWorkFactory
@@ -35,6 +38,13 @@ DateTo = Annotated[date | None, Parameter(query="to", required=False)]
 READ: Final = {"permission": "savings:read"}
 WRITE: Final = {"permission": "savings:write"}
 TRANSACT: Final = {"permission": "savings:transact"}
+REVERSE: Final = {"permission": "savings:reverse"}
+TransactionId = Annotated[int, Parameter(ge=1, le=9_007_199_254_740_991)]
+APPROVABLE_RESPONSES: Final = {
+    202: ResponseSpec(data_container=PendingCommandOut, description="Above the approval threshold: funds held, "
+                                                                    "waiting for a second person (see /api/v1/approvals)"),
+    **PROBLEM_RESPONSES,
+}
 IdempotencyHeader = Annotated[str | None, Parameter(
     header="Idempotency-Key", required=False, min_length=1, max_length=IDEMPOTENCY_KEY_LENGTH_MAX,
     pattern=r"^[\x21-\x7e]+$",
@@ -49,6 +59,15 @@ async def _submit(request: Request[Any, Any, Any], command: movements.Movement) 
     """Through the application's movement writer: concurrent requests share a transaction."""
     writer: movements.MovementWriter = request.app.state.deposit_writer
     return _moved(await writer.submit(command, principal_of(request).scope))
+
+
+async def _submit_approvable(request: Request[Any, Any, Any], command: Withdraw | Transfer) -> Response[Any]:
+    """A withdrawal or transfer: pending (202, funds held) when an approval rule catches it, else booked now."""
+    pending = await deposit_approvals.submit_for_approval(request.app.state.maker_checker,
+                                                          request.app.state.uow_factory, command, principal_of(request))
+    if pending is not None:
+        return Response(PendingCommandOut.from_pending(pending), status_code=202)
+    return await _submit(request, command)
 
 
 def _actor(request: Request[Any, Any, Any]) -> str:
@@ -126,6 +145,13 @@ class DepositAccountController(Controller):
                       uow_factory: UnitOfWorkFactory, data: schemas.ReasonIn | None = None) -> schemas.AccountOut:
         return await self._status(StatusAction.UNBLOCK, account_id, actor, office_scope, uow_factory, data)
 
+    @post("/{account_id:int}/reactivate", status_code=200, opt=WRITE, responses=PROBLEM_RESPONSES,
+          summary="Reactivate a dormant account (the client came back): withdrawals are accepted again")
+    async def reactivate(self, account_id: AccountId, actor: str, office_scope: OfficeScope,
+                         uow_factory: UnitOfWorkFactory, data: schemas.ReasonIn | None = None) -> schemas.AccountOut:
+        return schemas.AccountOut.from_view(
+            await accounts.reactivate(uow_factory(), account_id, actor, scope=office_scope))
+
     @post("/{account_id:int}/close", status_code=200, opt=WRITE, responses=PROBLEM_RESPONSES,
           summary="Close an account with a zero balance and no hold")
     async def close(self, account_id: AccountId, actor: str, office_scope: OfficeScope,
@@ -140,17 +166,19 @@ class DepositAccountController(Controller):
                       idempotency_key: IdempotencyHeader = None) -> Response[schemas.MovementOut]:
         return await _submit(request, data.deposit(account_id, _actor(request), idempotency_key))
 
-    @post("/{account_id:int}/withdrawals", status_code=201, opt=TRANSACT, responses=PROBLEM_RESPONSES,
-          summary="Withdraw money with the product's withdrawal fees; refused beyond the available balance")
+    @post("/{account_id:int}/withdrawals", status_code=201, opt=TRANSACT, responses=APPROVABLE_RESPONSES,
+          summary="Withdraw money with the product's withdrawal fees; refused beyond the available balance; above "
+                  "the approval rule's amount: held and waiting for a second person (202)")
     async def withdraw(self, request: Request[Any, Any, Any], account_id: AccountId, data: schemas.MovementIn,
-                       idempotency_key: IdempotencyHeader = None) -> Response[schemas.MovementOut]:
-        return await _submit(request, data.withdrawal(account_id, _actor(request), idempotency_key))
+                       idempotency_key: IdempotencyHeader = None) -> Response[Any]:
+        return await _submit_approvable(request, data.withdrawal(account_id, _actor(request), idempotency_key))
 
-    @post("/{account_id:int}/transfers", status_code=201, opt=TRANSACT, responses=PROBLEM_RESPONSES,
-          summary="Transfer to another account: one journal entry, a transaction on each account")
+    @post("/{account_id:int}/transfers", status_code=201, opt=TRANSACT, responses=APPROVABLE_RESPONSES,
+          summary="Transfer to another account: one journal entry, a transaction on each account; above the "
+                  "approval rule's amount: held and waiting for a second person (202)")
     async def transfer(self, request: Request[Any, Any, Any], account_id: AccountId, data: schemas.TransferIn,
-                       idempotency_key: IdempotencyHeader = None) -> Response[schemas.MovementOut]:
-        return await _submit(request, data.to_command(account_id, _actor(request), idempotency_key))
+                       idempotency_key: IdempotencyHeader = None) -> Response[Any]:
+        return await _submit_approvable(request, data.to_command(account_id, _actor(request), idempotency_key))
 
     @get("/{account_id:int}/transactions", opt=READ, responses=PROBLEM_RESPONSES,
          summary="The account's transactions in booking order (cursor after_id)")
@@ -159,6 +187,17 @@ class DepositAccountController(Controller):
         found = await accounts.list_transactions(uow_factory(), account_id, scope=office_scope, after_id=after_id,
                                                  limit=limit)
         return [schemas.TransactionOut.from_record(t) for t in found]
+
+    @post("/{account_id:int}/transactions/{transaction_id:int}/reversal", status_code=201, opt=REVERSE,
+          responses=PROBLEM_RESPONSES,
+          summary="Reverse the movement this transaction belongs to (a mistake): the mirror journal entry and a "
+                  "reversal transaction for each of its transactions; refused beyond the account's limits, when "
+                  "already reversed or in a closed period")
+    async def reverse(self, account_id: AccountId, transaction_id: TransactionId, data: schemas.ReversalIn,
+                      actor: str, office_scope: OfficeScope, uow_factory: UnitOfWorkFactory,
+                      idempotency_key: IdempotencyHeader = None) -> Response[schemas.MovementOut]:
+        command = data.to_command(account_id, transaction_id, actor, idempotency_key)
+        return _moved(await reversals.reverse_movement(uow_factory(), command, scope=office_scope))
 
     @get("/{account_id:int}/holds", opt=READ, responses=PROBLEM_RESPONSES, summary="Holds placed and released")
     async def holds(self, account_id: AccountId, office_scope: OfficeScope,

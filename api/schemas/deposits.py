@@ -97,6 +97,21 @@ class TransferIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
                                  description=self.description, idempotency_key=key)
 
 
+class ReversalIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """Why the movement is reversed (kept in the transactions' description and the entry's)."""
+
+    reason: Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
+
+    def __post_init__(self) -> None:
+        if not self.reason.strip():
+            raise ValueError("reason must not be blank")
+
+    def to_command(self, account_id: int, transaction_id: int, actor: str,
+                   key: str | None) -> commands.ReverseMovement:
+        return commands.ReverseMovement(account_id=account_id, transaction_id=transaction_id,
+                                        reason=self.reason.strip(), actor=actor, idempotency_key=key)
+
+
 class HoldIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     amount: Amount
     reason: commands.HoldReason
@@ -135,11 +150,15 @@ class AccountOut(msgspec.Struct, kw_only=True):
     closed_on: date | None
     created_at: datetime
     created_by: str
+    last_client_movement_on: date | None
+    """The client's last own movement (or the reactivation): dormancy counts from it."""
+    dormant: bool
+    """No movement of the client for longer than the product's dormancy days: withdrawals are refused."""
 
     @classmethod
     def from_view(cls, view: AccountView) -> AccountOut:
         values = msgspec.structs.asdict(view.account)
-        return cls(**values, available_balance=view.available_balance)
+        return cls(**values, available_balance=view.available_balance, dormant=view.dormant)
 
 
 class TransactionOut(msgspec.Struct, kw_only=True):
@@ -157,12 +176,12 @@ class TransactionOut(msgspec.Struct, kw_only=True):
     description: str
     booked_at: datetime
     actor: str
+    reverses_id: int | None = None
+    """The transaction a reversal cancels."""
 
     @classmethod
     def from_record(cls, record: TransactionRecord) -> TransactionOut:
-        values = msgspec.structs.asdict(record)
-        values.pop("reverses_id")
-        return cls(**values)
+        return cls(**msgspec.structs.asdict(record))
 
 
 class MovementOut(msgspec.Struct, kw_only=True):

@@ -43,6 +43,12 @@ class TransactionKind(StrEnum):
     WITHHOLDING_TAX = "withholding_tax"
     HOLD_PLACED = "hold_placed"
     HOLD_RELEASED = "hold_released"
+    FEE_TAX = "fee_tax"
+    """VAT/TAF charged with a fee (the charge's tax rate), owed to the State."""
+    DEPOSIT_REVERSAL = "deposit_reversal"
+    WITHDRAWAL_REVERSAL = "withdrawal_reversal"
+    FEE_REVERSAL = "fee_reversal"
+    FEE_TAX_REVERSAL = "fee_tax_reversal"
 
 
 BALANCE_SIGN: Final[dict[TransactionKind, int]] = {
@@ -54,13 +60,27 @@ BALANCE_SIGN: Final[dict[TransactionKind, int]] = {
     TransactionKind.WITHHOLDING_TAX: -1,
     TransactionKind.HOLD_PLACED: 0,
     TransactionKind.HOLD_RELEASED: 0,
+    TransactionKind.FEE_TAX: -1,
+    TransactionKind.DEPOSIT_REVERSAL: -1,
+    TransactionKind.WITHDRAWAL_REVERSAL: 1,
+    TransactionKind.FEE_REVERSAL: 1,
+    TransactionKind.FEE_TAX_REVERSAL: 1,
 }
 """Effect of each kind on the ledger balance: +1 credit, -1 debit, 0 none (holds)."""
 
 INTEREST_KINDS: Final = frozenset({TransactionKind.INTEREST, TransactionKind.OVERDRAFT_INTEREST})
 """Kinds posted at the close of their value date: they count in the interest base from the next day."""
 
+REVERSAL_OF: Final[dict[TransactionKind, TransactionKind]] = {
+    TransactionKind.DEPOSIT: TransactionKind.DEPOSIT_REVERSAL,
+    TransactionKind.WITHDRAWAL: TransactionKind.WITHDRAWAL_REVERSAL,
+    TransactionKind.FEE: TransactionKind.FEE_REVERSAL,
+    TransactionKind.FEE_TAX: TransactionKind.FEE_TAX_REVERSAL,
+}
+"""The kind that cancels each reversible kind: same amount, opposite effect on the balance."""
+
 assert set(BALANCE_SIGN) == set(TransactionKind)
+assert all(BALANCE_SIGN[k] == -BALANCE_SIGN[r] for k, r in REVERSAL_OF.items())
 
 
 class AccountTransaction(msgspec.Struct, frozen=True, kw_only=True):
@@ -219,6 +239,7 @@ class RefusalReason(StrEnum):
     ACCOUNT_FROZEN = "account_frozen"
     ACCOUNT_BLOCKED = "account_blocked"
     ACCOUNT_CLOSED = "account_closed"
+    ACCOUNT_DORMANT = "account_dormant"
     BELOW_MINIMUM_BALANCE = "below_minimum_balance"
     INSUFFICIENT_AVAILABLE_BALANCE = "insufficient_available_balance"
 
@@ -258,6 +279,14 @@ _DEBIT_REFUSALS: Final[dict[AccountStatus, tuple[RefusalReason, str]]] = {
 _CREDIT_REFUSALS: Final[dict[AccountStatus, tuple[RefusalReason, str]]] = {
     status: refusal for status, refusal in _DEBIT_REFUSALS.items() if status is not AccountStatus.FROZEN
 }
+
+
+def fee_tax(fee: Decimal, rate_percent: Decimal, rounder: Rounder) -> Decimal:
+    """VAT/TAF on a fee, charged to the client on top of it: fee x rate / 100, rounded the
+    product's way. *Example*: a 200 XOF fee under the 17 % TAF pays 34 of tax."""
+    assert fee >= 0, fee
+    assert 0 <= rate_percent <= _HUNDRED, rate_percent
+    return rounder.round(fee * rate_percent / _HUNDRED)
 
 
 def withdrawal_fee(amount: Decimal, fee: WithdrawalFee | None, rounder: Rounder) -> Decimal:

@@ -631,6 +631,56 @@ def credit_interest_of_constant_balance(
         return exact, posted, owed - posted
 
 
+class PostedInterest(msgspec.Struct, frozen=True, kw_only=True):
+    """What a posting job needs of a period's interest: the amounts to post and the carry."""
+
+    earned_posted: Decimal
+    charged_posted: Decimal
+    carry_out: InterestCarry
+
+
+def interest_from_balance_days_many(
+    balance_days: Sequence[tuple[Decimal, Decimal, InterestCarry]],
+    *,
+    settings: InterestSettings,
+    period: Period,
+) -> list[PostedInterest]:
+    """`interest_from_balance_days` for many accounts sharing settings and period.
+
+    ``balance_days`` holds each account's (credit balance-days, debit balance-days, carry in).
+    The figures are the same as one `interest_from_balance_days` call per account (a property
+    test checks it, to the last digit); the work that depends only on the settings and the
+    period (validation, year length, rates) is done once, not once per account, which is what
+    a month-end run over 100,000 accounts of a few products needs.
+    """
+    assert is_single_window(settings, period), (settings, period)
+    rounder = _checked_rounder(settings)
+    posted: list[PostedInterest] = []
+    with decimal.localcontext(_CALCULATION_CONTEXT):
+        year_divisor = _HUNDRED * days_in_year_on(period.first_day, settings.days_in_year)
+        rate = settings.rate.rate_on(period.first_day)
+        overdraft_rate = settings.overdraft_rate.rate_on(period.first_day)
+        daily = settings.method is CalculationMethod.DAILY_BALANCE
+        for credit_balance_days, debit_balance_days, carry_in in balance_days:
+            assert credit_balance_days >= 0, credit_balance_days
+            assert debit_balance_days >= 0, debit_balance_days
+            if daily:
+                earned = credit_balance_days * rate / year_divisor
+                charged = debit_balance_days * overdraft_rate / year_divisor
+            else:
+                net_balance_days = credit_balance_days - debit_balance_days
+                earned = max(net_balance_days, _ZERO) * rate / year_divisor
+                charged = max(-net_balance_days, _ZERO) * overdraft_rate / year_divisor
+            earned_owed = carry_in.earned + earned.quantize(EXACT_QUANTUM)
+            charged_owed = carry_in.charged + charged.quantize(EXACT_QUANTUM)
+            earned_posted = _posted(earned_owed, rounder)
+            charged_posted = _posted(charged_owed, rounder)
+            posted.append(PostedInterest(
+                earned_posted=earned_posted, charged_posted=charged_posted,
+                carry_out=InterestCarry(earned=earned_owed - earned_posted, charged=charged_owed - charged_posted)))
+    return posted
+
+
 def posting_period_ending_on(day: date, settings: InterestSettings, activated_on: date) -> Period | None:
     """The posting period that ends on ``day``, from the account's activation at the earliest.
 

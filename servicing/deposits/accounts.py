@@ -17,9 +17,11 @@ from typing import Final
 import msgspec
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from ledger.limits import PAGE_SIZE_MAX
 from products.deposits import AccountBalances, AccountStatus, TransactionKind, available_balance
+from products.deposits.dormancy import is_dormant, last_activity
 from products.posting_rules import ProductKind
 from servicing.clients.kyc import require_kyc_complete
 from servicing.deposits import repository as repo
@@ -48,6 +50,8 @@ class AccountView(msgspec.Struct, frozen=True, kw_only=True):
 
     account: repo.AccountRow
     available_balance: Decimal
+    dormant: bool = False
+    """No movement of the client for longer than the product's dormancy days (withdrawals refused)."""
 
 
 class HoldRecord(msgspec.Struct, frozen=True, kw_only=True):
@@ -62,12 +66,19 @@ class HoldRecord(msgspec.Struct, frozen=True, kw_only=True):
     released_by: str | None
 
 
-def view(account: repo.AccountRow) -> AccountView:
+def view(account: repo.AccountRow, dormancy_days: int | None = None) -> AccountView:
     balances = AccountBalances(ledger_balance=account.balance, on_hold=account.on_hold)
     rules = AccountRules(minimum_balance=account.minimum_balance, overdraft_limit=account.overdraft_limit)
     available = available_balance(balances, rules.balance_rules()) if account.status is AccountStatus.ACTIVE else \
         Decimal(0)
-    return AccountView(account=account, available_balance=max(available, Decimal(0)))
+    dormant = account.status is not AccountStatus.CLOSED and is_dormant(
+        last_activity(account.last_client_movement_on, account.activated_on), today(), dormancy_days)
+    return AccountView(account=account, available_balance=max(available, Decimal(0)), dormant=dormant)
+
+
+async def _view(session: AsyncSession, account: repo.AccountRow) -> AccountView:
+    terms = await product_terms(session, account.product_id, account.product_version)
+    return view(account, terms.product.dormancy_days)
 
 
 async def _commit(uow: UnitOfWork) -> None:
@@ -129,9 +140,9 @@ async def open_account(uow_factory: UnitOfWorkFactory, command: OpenDepositAccou
              "currency": product.currency, "office_id": client.office_id, "rate": rate, "overdraft": overdraft,
              "minimum": minimum, "opened_on": opened_on, "actor": command.actor})
         assert account_id is not None
-        account = await repo.load_account(session, account_id)
+        opened = await _view(session, await repo.load_account(session, account_id))
         await _commit(uow)
-    return view(account)
+    return opened
 
 
 async def activate(uow: UnitOfWork, account_id: int, actor: str, *, activated_on: date | None = None,
@@ -146,9 +157,9 @@ async def activate(uow: UnitOfWork, account_id: int, actor: str, *, activated_on
         await uow.session.execute(text(
             "UPDATE deposit_account SET status = 'active', activated_on = :day, updated_at = now(), updated_by = :actor"
             " WHERE id = :id"), {"id": account_id, "day": day, "actor": actor})
-        updated = await repo.load_account(uow.session, account_id)
+        updated = await _view(uow.session, await repo.load_account(uow.session, account_id))
         await _commit(uow)
-    return view(updated)
+    return updated
 
 
 async def change_status(uow: UnitOfWork, account_id: int, action: StatusAction, actor: str, reason: str | None, *,
@@ -165,9 +176,26 @@ async def change_status(uow: UnitOfWork, account_id: int, action: StatusAction, 
             "UPDATE deposit_account SET status = :status, status_reason = :reason, updated_at = now(),"
             " updated_by = :actor WHERE id = :id"),
             {"id": account_id, "status": target.value, "reason": reason, "actor": actor})
-        updated = await repo.load_account(uow.session, account_id)
+        updated = await _view(uow.session, await repo.load_account(uow.session, account_id))
         await _commit(uow)
-    return view(updated)
+    return updated
+
+
+async def reactivate(uow: UnitOfWork, account_id: int, actor: str, *,
+                     scope: OfficeScope | None = None) -> AccountView:
+    """Wake a dormant account (after checking the client's identity): dormancy counts again from
+    today, so withdrawals are accepted. An account that is not dormant is refused (409). The
+    reason given with the request is kept in the audit log."""
+    async with uow:
+        account = await repo.load_account(uow.session, account_id, scope=scope, for_update=True)
+        if not (await _view(uow.session, account)).dormant:
+            raise AccountStateConflict(f"account {account_id} is not dormant", field="status")
+        await uow.session.execute(text(
+            "UPDATE deposit_account SET last_client_movement_on = :day, updated_at = now(), updated_by = :actor"
+            " WHERE id = :id"), {"id": account_id, "day": today(), "actor": actor})
+        updated = await _view(uow.session, await repo.load_account(uow.session, account_id))
+        await _commit(uow)
+    return updated
 
 
 async def close(uow: UnitOfWork, account_id: int, actor: str, reason: str | None, *,
@@ -188,9 +216,9 @@ async def close(uow: UnitOfWork, account_id: int, actor: str, reason: str | None
             "UPDATE deposit_account SET status = 'closed', closed_on = :day, status_reason = :reason,"
             " updated_at = now(), updated_by = :actor WHERE id = :id"),
             {"id": account_id, "day": today(), "reason": reason, "actor": actor})
-        updated = await repo.load_account(uow.session, account_id)
+        updated = await _view(uow.session, await repo.load_account(uow.session, account_id))
         await _commit(uow)
-    return view(updated)
+    return updated
 
 
 # --------------------------------------------------------------------------- holds
@@ -244,15 +272,19 @@ async def release_hold(uow: UnitOfWork, account_id: int, hold_id: int, actor: st
         account = await repo.load_account(uow.session, account_id, scope=scope, for_update=True)
         row = (await uow.session.execute(text(
             f"UPDATE deposit_hold SET released_on = :day, released_by = :actor, released_at = now()"
-            f" WHERE id = :hold_id AND account_id = :account_id AND released_on IS NULL RETURNING {_HOLD_COLUMNS}"),
+            f" WHERE id = :hold_id AND account_id = :account_id AND released_on IS NULL AND approval_id IS NULL"
+            f" RETURNING {_HOLD_COLUMNS}"),
             {"day": today(), "actor": actor, "hold_id": hold_id, "account_id": account_id})).one_or_none()
         if row is None:
-            known = await uow.session.scalar(text(
-                "SELECT released_on FROM deposit_hold WHERE id = :hold_id AND account_id = :account_id"),
-                {"hold_id": hold_id, "account_id": account_id})
+            known = (await uow.session.execute(text(
+                "SELECT released_on, approval_id FROM deposit_hold WHERE id = :hold_id AND account_id = :account_id"),
+                {"hold_id": hold_id, "account_id": account_id})).one_or_none()
             if known is None:
                 raise NotFound(f"account {account_id} has no hold {hold_id}", field="hold_id")
-            raise AccountStateConflict(f"hold {hold_id} was released on {known}", field="hold_id")
+            if known.released_on is None:  # funds kept for a movement waiting for approval
+                raise AccountStateConflict(f"hold {hold_id} keeps the funds of command {known.approval_id} waiting for "
+                                           "approval: approve or reject it (/api/v1/approvals)", field="hold_id")
+            raise AccountStateConflict(f"hold {hold_id} was released on {known.released_on}", field="hold_id")
         hold = _hold(row)
         await repo.insert_transactions(uow.session, [repo.NewTransaction(
             account_id=account.account_id, kind=TransactionKind.HOLD_RELEASED, amount=hold.amount,
@@ -266,7 +298,7 @@ async def release_hold(uow: UnitOfWork, account_id: int, hold_id: int, actor: st
 
 async def get_account(uow: UnitOfWork, account_id: int, *, scope: OfficeScope | None = None) -> AccountView:
     async with uow:
-        return view(await repo.load_account(uow.session, account_id, scope=scope))
+        return await _view(uow.session, await repo.load_account(uow.session, account_id, scope=scope))
 
 
 async def list_accounts(uow: UnitOfWork, *, scope: OfficeScope, client_id: int | None = None,
@@ -287,7 +319,7 @@ async def list_accounts(uow: UnitOfWork, *, scope: OfficeScope, client_id: int |
         rows = (await uow.session.execute(text(
             f"SELECT {repo.ACCOUNT_COLUMNS} FROM deposit_account a WHERE {' AND '.join(conditions)}"
             " ORDER BY a.id LIMIT :limit"), params)).all()
-    return [view(repo.account_from(row)) for row in rows]
+        return [await _view(uow.session, repo.account_from(row)) for row in rows]
 
 
 async def list_holds(uow: UnitOfWork, account_id: int, *, scope: OfficeScope | None = None) -> list[HoldRecord]:

@@ -54,6 +54,8 @@ class Withdraw(msgspec.Struct, frozen=True, kw_only=True):
     payment_type_id: int | None = None
     description: str = ""
     idempotency_key: str | None = None
+    releases_hold_id: int | None = None
+    """The hold that kept the funds while the withdrawal waited for approval, released with it."""
 
 
 class Transfer(msgspec.Struct, frozen=True, kw_only=True):
@@ -63,6 +65,19 @@ class Transfer(msgspec.Struct, frozen=True, kw_only=True):
     actor: str
     value_date: date | None = None
     description: str = ""
+    idempotency_key: str | None = None
+    releases_hold_id: int | None = None
+    """The hold that kept the funds while the transfer waited for approval, released with it."""
+
+
+class ReverseMovement(msgspec.Struct, frozen=True, kw_only=True):
+    """Reverse the movement a transaction of the account belongs to (all its transactions and
+    its journal entry)."""
+
+    account_id: int
+    transaction_id: int
+    reason: str
+    actor: str
     idempotency_key: str | None = None
 
 
@@ -80,6 +95,7 @@ def fingerprint(command: msgspec.Struct) -> str:
     values = msgspec.to_builtins(command)
     values.pop("idempotency_key", None)
     values.pop("actor", None)
+    values.pop("releases_hold_id", None)  # set by the approval that runs it, not by the request
     if "amount" in values:
         values["amount"] = str(Decimal(values["amount"]).normalize())
     return hashlib.sha256(msgspec.json.encode(values, order="sorted")).hexdigest()
@@ -87,7 +103,7 @@ def fingerprint(command: msgspec.Struct) -> str:
 
 _STATUS_OF_REFUSAL = {
     RefusalReason.ACCOUNT_PENDING: 409, RefusalReason.ACCOUNT_FROZEN: 409, RefusalReason.ACCOUNT_BLOCKED: 409,
-    RefusalReason.ACCOUNT_CLOSED: 409,
+    RefusalReason.ACCOUNT_CLOSED: 409, RefusalReason.ACCOUNT_DORMANT: 409,
 }
 
 

@@ -9,17 +9,24 @@ pure core. The work is set-based:
    two sums into the period's interest when the period is a single compounding window at one
    rate, the everyday case; otherwise the same query returns each account's balance runs for
    `interest_for_period`);
-2. the postings are written in batches of up to 2,000 accounts: per batch one lock statement,
-   one INSERT of the account transactions (each naming its entry), one UPDATE of the cached
-   balances, one `book_entries` call and one commit. The journal gets one entry per office and
-   batch, built by the product's posting rules from the batch's totals (interest expense to
-   deposit control; overdraft portfolio to interest income); the per-account detail is in the
-   account transactions, and the reconciliation ties the two.
+2. the postings are written in batches of up to 2,000 accounts: per batch one lock statement
+   and ONE statement that stores every account's new balance, rounding carry and settled
+   period end and inserts the interest transactions (each naming its entry), then one
+   `book_entries` call and one commit. The journal gets one entry per office and batch,
+   built by the product's posting rules from the batch's totals (interest expense to deposit
+   control; overdraft portfolio to interest income); the per-account detail is in the account
+   transactions, and the reconciliation ties the two.
 
-Idempotent per account and period: the interest transaction carries the key
-`interest_posting_key(account, period)` (unique per account), accounts already posted are
-skipped when read and again under their lock, so two runs (even concurrent) post once.
-Rounding remainders are not carried between periods (each period rounds down on its own).
+Rounding remainders are carried: each period's interest is computed with the account's carry
+(`interest_carry_earned` / `interest_carry_charged`, below one rounding step) in its base and
+added before rounding, and the new carry is stored with the posting, so a year of monthly
+postings pays what one exact computation would, to the unit. A period that rounds to nothing
+still settles (its carry changes).
+
+Idempotent per account and period: `interest_posted_through` (the last period end settled) is
+read with the accounts and checked again under their lock, so two runs (even concurrent) settle
+a period once; the interest transaction also carries the key
+`interest_posting_key(account, period)` (unique per account).
 """
 
 from __future__ import annotations
@@ -38,11 +45,11 @@ from sqlalchemy.exc import DBAPIError
 from ledger.model import JournalEntry
 from products.deposits import (
     BalanceSegment,
+    InterestCarry,
     InterestSettings,
-    PeriodInterest,
-    TransactionKind,
+    PostedInterest,
     interest_for_period,
-    interest_from_balance_days,
+    interest_from_balance_days_many,
     interest_posting_key,
     is_single_window,
 )
@@ -63,6 +70,7 @@ YIELD_EVERY_ACCOUNTS: Final = 100
 EARNING_STATUSES: Final = ("active", "frozen", "blocked")
 """Interest is not a client movement: frozen and blocked accounts still earn (and pay) it."""
 _ZERO: Final = Decimal(0)
+_NO_CARRY: Final = InterestCarry()
 
 
 class InterestRun(msgspec.Struct, frozen=True, kw_only=True):
@@ -80,24 +88,28 @@ class _Due(msgspec.Struct, frozen=True, kw_only=True):
     office_id: int
     terms: ProductTerms
     period: Period
-    interest: PeriodInterest
+    earned_posted: Decimal
+    charged_posted: Decimal
+    carry_in: InterestCarry
+    carry_out: InterestCarry
 
 
 _ACCOUNTS = """
 acc AS (
     SELECT a.id, a.office_id, a.interest_rate_annual_percent AS rate, a.balance,
+           a.interest_carry_earned AS carry_earned, a.interest_carry_charged AS carry_charged,
            greatest(CAST(:first AS date), a.activated_on) AS first_day
       FROM deposit_account a
      WHERE a.product_id = :product_id AND a.product_version = :version
        AND a.status IN ('active', 'frozen', 'blocked') AND a.activated_on <= :last
-       -- posted already: its interest of the period is value-dated on the period's last day
-       AND NOT EXISTS (SELECT 1 FROM deposit_transaction k WHERE k.account_id = a.id AND k.value_date = :last
-                         AND k.kind IN ('interest', 'overdraft_interest'))),
+       -- settled already (posted, or carried when it rounded to nothing) by an earlier run
+       AND (a.interest_posted_through IS NULL OR a.interest_posted_through < :last)),
 moves AS (  -- interest counts from the day after its value date, everything else from its value date
     SELECT t.account_id, t.signed_amount,
            CASE WHEN t.kind IN ('interest', 'overdraft_interest') THEN t.value_date + 1 ELSE t.value_date END AS day
       FROM deposit_transaction t JOIN acc ON acc.id = t.account_id
      WHERE t.signed_amount <> 0 AND t.value_date >= acc.first_day - 1
+       AND t.value_date >= CAST(:first AS date) - 1
 ),
 opening AS (  -- the cached balance (checked by verify) less what counts from the period's first day on
     SELECT acc.id AS account_id, acc.first_day AS day,
@@ -122,29 +134,41 @@ runs AS (
 
 _BALANCE_DAYS = text(f"""
 WITH {_ACCOUNTS}
-SELECT acc.id AS account_id, acc.office_id, acc.rate, acc.first_day,
-       coalesce(sum(greatest(r.balance, 0) * (r.last_day - r.first_day + 1)), 0) AS credit_days,
-       coalesce(sum(greatest(-r.balance, 0) * (r.last_day - r.first_day + 1)), 0) AS debit_days
+SELECT acc.id AS account_id, acc.office_id, acc.rate, acc.first_day, acc.carry_earned, acc.carry_charged,
+       -- each day's base is its balance plus the carry's net amount (below one unit), as in the pure core
+       coalesce(sum(greatest(r.balance + acc.carry_earned - acc.carry_charged, 0) * (r.last_day - r.first_day + 1)),
+                0) AS credit_days,
+       coalesce(sum(greatest(acc.carry_charged - acc.carry_earned - r.balance, 0) * (r.last_day - r.first_day + 1)),
+                0) AS debit_days
   FROM acc LEFT JOIN runs r ON r.account_id = acc.id
- GROUP BY acc.id, acc.office_id, acc.rate, acc.first_day
+ GROUP BY acc.id, acc.office_id, acc.rate, acc.first_day, acc.carry_earned, acc.carry_charged
 """)
 
 _RUNS = text(f"""
 WITH {_ACCOUNTS}
-SELECT acc.id AS account_id, acc.office_id, acc.rate, acc.first_day, r.first_day AS run_first, r.last_day AS run_last,
-       r.balance
+SELECT acc.id AS account_id, acc.office_id, acc.rate, acc.first_day, acc.carry_earned, acc.carry_charged,
+       r.first_day AS run_first, r.last_day AS run_last, r.balance
   FROM acc LEFT JOIN runs r ON r.account_id = acc.id
  ORDER BY acc.id, r.first_day
 """)
 
+_WORK_MEM = text("SET LOCAL work_mem = '64MB'")
+"""The balance-days query sorts and hashes every due account: in memory, not in temporary files."""
 
-async def _versions(uow_factory: UnitOfWorkFactory, posting_date: date) -> list[tuple[int, int]]:
+
+async def _versions(uow_factory: UnitOfWorkFactory, posting_date: date) -> tuple[list[tuple[int, int]], int]:
+    """The product versions with earning accounts, and how many accounts an earlier run settled."""
     async with uow_factory() as uow:
         rows = (await uow.session.execute(text(
-            "SELECT DISTINCT product_id, product_version FROM deposit_account"
-            " WHERE status IN ('active', 'frozen', 'blocked') AND activated_on <= :day ORDER BY 1, 2"),
-            {"day": posting_date})).all()
-    return [(row.product_id, row.product_version) for row in rows]
+            "SELECT product_id, product_version, count(*) FILTER (WHERE interest_posted_through >= :day) AS settled"
+            "  FROM deposit_account WHERE status IN ('active', 'frozen', 'blocked') AND activated_on <= :day"
+            " GROUP BY 1, 2 ORDER BY 1, 2"), {"day": posting_date})).all()
+    return [(row.product_id, row.product_version) for row in rows], sum(row.settled for row in rows)
+
+
+def _carry(row: Any) -> InterestCarry:
+    earned, charged = row.carry_earned, row.carry_charged  # numeric columns: Decimal already
+    return InterestCarry(earned=earned, charged=charged) if earned or charged else _NO_CARRY
 
 
 async def _dues(uow_factory: UnitOfWorkFactory, terms: ProductTerms, posting_date: date
@@ -166,18 +190,37 @@ async def _dues(uow_factory: UnitOfWorkFactory, terms: ProductTerms, posting_dat
     params = {"product_id": terms.product_id, "version": terms.version, "first": whole.first_day, "last": posting_date}
     single = is_single_window(settings(Decimal(0)), whole)
     async with uow_factory() as uow:
+        await uow.session.execute(_WORK_MEM)
         rows = (await uow.session.execute(_BALANCE_DAYS if single else _RUNS, params)).all()
 
     async def from_balance_days() -> AsyncIterator[_Due]:
-        for number, row in enumerate(rows, start=1):
-            period = Period(first_day=row.first_day, last_day=posting_date)
-            result = interest_from_balance_days(
-                credit_balance_days=Decimal(row.credit_days), debit_balance_days=Decimal(row.debit_days),
-                settings=settings(row.rate), period=period)
-            yield _Due(account_id=row.account_id, office_id=row.office_id, terms=terms, period=period,
-                       interest=result)
-            if number % YIELD_EVERY_ACCOUNTS == 0:
-                await asyncio.sleep(0)  # let the batch being written send its next statement
+        """Chunk by chunk: the accounts of a chunk sharing a rate and a first day are computed
+        together (`interest_from_balance_days_many`), then yielded in order."""
+        periods: dict[date, Period] = {}
+        for start in range(0, len(rows), YIELD_EVERY_ACCOUNTS):
+            chunk = rows[start:start + YIELD_EVERY_ACCOUNTS]
+            carries = [_carry(row) for row in chunk]
+            groups: dict[tuple[Decimal, date], list[int]] = {}
+            for index, row in enumerate(chunk):
+                groups.setdefault((row.rate, row.first_day), []).append(index)
+            results: list[PostedInterest | None] = [None] * len(chunk)
+            for (rate, first_day), indices in groups.items():
+                period = periods.get(first_day)
+                if period is None:
+                    period = periods[first_day] = Period(first_day=first_day, last_day=posting_date)
+                computed = interest_from_balance_days_many(
+                    [(Decimal(chunk[i].credit_days), Decimal(chunk[i].debit_days), carries[i]) for i in indices],
+                    settings=settings(rate), period=period)
+                for index, result in zip(indices, computed, strict=True):
+                    results[index] = result
+            for index, row in enumerate(chunk):
+                result = results[index]
+                assert result is not None
+                yield _Due(account_id=row.account_id, office_id=row.office_id, terms=terms,
+                           period=periods[row.first_day], earned_posted=result.earned_posted,
+                           charged_posted=result.charged_posted, carry_in=carries[index],
+                           carry_out=result.carry_out)
+            await asyncio.sleep(0)  # let the batch being written send its next statement
 
     if single:
         return len(rows), from_balance_days()
@@ -191,9 +234,10 @@ async def _dues(uow_factory: UnitOfWorkFactory, terms: ProductTerms, posting_dat
             period = Period(first_day=first.first_day, last_day=posting_date)
             segments = tuple(BalanceSegment(first_day=r.run_first, last_day=r.run_last, balance=Decimal(r.balance))
                              for r in account_rows if r.run_first is not None)
-            result = interest_for_period(segments, settings(first.rate), period)
+            result = interest_for_period(segments, settings(first.rate), period, _carry(first))
             yield _Due(account_id=first.account_id, office_id=first.office_id, terms=terms, period=period,
-                       interest=result)
+                       earned_posted=result.earned_posted, charged_posted=result.charged_posted,
+                       carry_in=result.carry_in, carry_out=result.carry_out)
             if number % YIELD_EVERY_ACCOUNTS == 0:
                 await asyncio.sleep(0)
 
@@ -205,47 +249,82 @@ async def _none() -> AsyncIterator[_Due]:
     yield  # an empty async generator
 
 
+_SETTLE = text("""
+WITH settled AS (
+    UPDATE deposit_account a SET balance = s.balance, interest_carry_earned = s.carry_earned,
+           interest_carry_charged = s.carry_charged, interest_posted_through = CAST(:day AS date)
+      FROM unnest(CAST(:account_ids AS bigint[]), CAST(:balances AS numeric[]), CAST(:carries_earned AS numeric[]),
+                  CAST(:carries_charged AS numeric[])) AS s (id, balance, carry_earned, carry_charged)
+     WHERE a.id = s.id AND a.id = ANY(CAST(:account_ids AS bigint[]))  -- by the primary key, not a scan
+)
+INSERT INTO deposit_transaction (account_id, kind, amount, signed_amount, balance_after, value_date,
+    journal_entry_id, idempotency_key, description, actor)
+SELECT p.account_id, p.kind, p.amount, CASE WHEN p.kind = 'interest' THEN p.amount ELSE -p.amount END,
+       p.balance_after, CAST(:day AS date), p.entry_id, p.idempotency_key, :description, :actor
+  FROM unnest(CAST(:posted_ids AS bigint[]), CAST(:kinds AS varchar[]), CAST(:amounts AS numeric[]),
+              CAST(:balances_after AS numeric[]), CAST(:entry_ids AS uuid[]), CAST(:keys AS varchar[]))
+       AS p (account_id, kind, amount, balance_after, entry_id, idempotency_key)
+""")
+"""One statement per batch: every account's new balance, carry and settled date, and the
+interest transactions (the interest run has no use for the rows back)."""
+
+
 async def _post_batch(uow_factory: UnitOfWorkFactory, batch: Sequence[_Due], posting_date: date, actor: str
                       ) -> tuple[int, int, Decimal, Decimal]:
-    """Post one batch: (accounts posted, entries, interest, overdraft interest)."""
-    keys = {due.account_id: interest_posting_key(str(due.account_id), due.period) for due in batch}
-    overdraft_keys = [interest_posting_key(str(due.account_id), due.period, "overdraft_interest") for due in batch]
+    """Settle one batch: (accounts posted, entries, interest, overdraft interest). Accounts
+    whose amounts round to nothing still get their carry and their settled date."""
     async with uow_factory() as uow:
         session = uow.session
-        locked: dict[int, Decimal] = dict((await session.execute(text(
-            "SELECT id, balance FROM deposit_account WHERE id = ANY(CAST(:ids AS bigint[])) ORDER BY id FOR UPDATE"),
-            {"ids": list(keys)})).all())
-        done = set((await session.execute(text(
-            "SELECT account_id FROM deposit_transaction WHERE account_id = ANY(CAST(:ids AS bigint[]))"
-            " AND idempotency_key = ANY(CAST(:keys AS varchar[]))"),
-            {"ids": list(keys), "keys": [*keys.values(), *overdraft_keys]})).scalars())
-        new: list[repo.NewTransaction] = []
-        balances: dict[int, Decimal] = {}
+        locked = {row.id: row.balance for row in (await session.execute(text(
+            "SELECT id, balance FROM deposit_account WHERE id = ANY(CAST(:ids AS bigint[]))"
+            " AND (interest_posted_through IS NULL OR interest_posted_through < :day) ORDER BY id FOR UPDATE"),
+            {"ids": [due.account_id for due in batch], "day": posting_date})).all()}
+        settled_ids: list[int] = []
+        balances: list[Decimal] = []
+        carries_earned: list[Decimal] = []
+        carries_charged: list[Decimal] = []
+        posted_ids: list[int] = []
+        kinds: list[str] = []
+        amounts: list[Decimal] = []
+        balances_after: list[Decimal] = []
+        entry_of_row: list[UUID] = []
+        keys: list[str] = []
         totals: dict[int, list[Decimal]] = {}  # office -> [interest, overdraft interest]
         entry_ids: dict[int, UUID] = {}
         terms = batch[0].terms
-        description = f"Intérêts {batch[0].period.last_day:%m/%Y} (arrêté du {posting_date:%d/%m/%Y})"
+        description = f"Intérêts {batch[0].period.last_day:%m/%Y} (arrêté du {posting_date:%d/%m/%Y})"[:500]
+        posted_accounts = 0
         for due in batch:
             assert due.terms is terms, "a batch holds one product version"
-            if due.account_id in done:
+            balance = locked.get(due.account_id)
+            if balance is None:  # settled meanwhile by a concurrent run (or no longer earning)
                 continue
-            earned, charged = due.interest.earned_posted, due.interest.charged_posted
-            office_totals = totals.setdefault(due.office_id, [_ZERO, _ZERO])
-            office_totals[0] += earned
-            office_totals[1] += charged
-            entry_id = entry_ids.setdefault(due.office_id, uuid7())
-            balance = repo._plain(locked[due.account_id])
-            for kind, amount, key_kind in ((TransactionKind.INTEREST, earned, "interest"),
-                                           (TransactionKind.OVERDRAFT_INTEREST, charged, "overdraft_interest")):
-                if not amount:
-                    continue
-                balance += amount if kind is TransactionKind.INTEREST else -amount
-                new.append(repo.NewTransaction(
-                    account_id=due.account_id, kind=kind, amount=amount, balance_after=balance,
-                    value_date=posting_date, actor=actor, journal_entry_id=entry_id if terms.posts else None,
-                    description=description, idempotency_key=interest_posting_key(str(due.account_id), due.period,
-                                                                                  key_kind)))
-            balances[due.account_id] = balance
+            earned, charged = due.earned_posted, due.charged_posted
+            if earned or charged:
+                posted_accounts += 1
+                office_totals = totals.get(due.office_id)
+                if office_totals is None:
+                    office_totals = totals[due.office_id] = [_ZERO, _ZERO]
+                    entry_ids[due.office_id] = uuid7()
+                office_totals[0] += earned
+                office_totals[1] += charged
+                entry_id = entry_ids[due.office_id]
+                for kind, amount in (("interest", earned), ("overdraft_interest", charged)):
+                    if not amount:
+                        continue
+                    balance = balance + amount if kind == "interest" else balance - amount
+                    posted_ids.append(due.account_id)
+                    kinds.append(kind)
+                    amounts.append(amount)
+                    balances_after.append(balance)
+                    entry_of_row.append(entry_id)
+                    keys.append(interest_posting_key(str(due.account_id), due.period, kind))
+            settled_ids.append(due.account_id)
+            balances.append(balance)
+            carries_earned.append(due.carry_out.earned)
+            carries_charged.append(due.carry_out.charged)
+        if not settled_ids:
+            return 0, 0, _ZERO, _ZERO
         # One entry per office for the batch, from the product's rules applied to the totals: the
         # GL gets the run's interest, each account its own transaction naming that entry.
         entries: list[JournalEntry] = []
@@ -260,17 +339,21 @@ async def _post_batch(uow_factory: UnitOfWorkFactory, batch: Sequence[_Due], pos
                                            run=f"{terms.product_id}/{terms.version}:{posting_date.isoformat()}")
             if entry is not None:
                 entries.append(entry)
+        if not entries:  # a product that posts nothing: the transactions name no entry
+            entry_of_row = [None] * len(entry_of_row)  # type: ignore[list-item]
         earned_total = sum((t[0] for t in totals.values()), _ZERO)
         charged_total = sum((t[1] for t in totals.values()), _ZERO)
-        if not new:
-            return 0, 0, _ZERO, _ZERO
         try:
-            await repo.insert_transactions(session, new, balances)
+            await session.execute(_SETTLE, {
+                "day": posting_date, "description": description, "actor": actor,
+                "account_ids": settled_ids, "balances": balances, "carries_earned": carries_earned,
+                "carries_charged": carries_charged, "posted_ids": posted_ids, "kinds": kinds, "amounts": amounts,
+                "balances_after": balances_after, "entry_ids": entry_of_row, "keys": keys})
             await book_entries(uow, entries)
             await uow.commit()
         except DBAPIError as error:
             raise translate_database_error(error) or error from error
-    return len(balances), len(entries), earned_total, charged_total
+    return posted_accounts, len(entries), earned_total, charged_total
 
 
 def _collect(task: asyncio.Task[tuple[int, int, Decimal, Decimal]], totals: list[Any]) -> bool:
@@ -288,15 +371,16 @@ async def post_deposit_interest(uow_factory: UnitOfWorkFactory, posting_date: da
     considered = 0
     totals: list[Any] = [0, 0, _ZERO, _ZERO]  # accounts posted, entries, interest, overdraft interest
     in_flight: list[asyncio.Task[tuple[int, int, Decimal, Decimal]]] = []
-    for product_id, version in await _versions(uow_factory, posting_date):
+    versions, already = await _versions(uow_factory, posting_date)
+    for product_id, version in versions:
         async with uow_factory() as uow:
             terms = await product_terms(uow.session, product_id, version)
         read, dues = await _dues(uow_factory, terms, posting_date)
         considered += read
         batch: list[_Due] = []
         async for due in dues:
-            if due.interest.earned_posted or due.interest.charged_posted:
-                batch.append(due)
+            if due.earned_posted or due.charged_posted or due.carry_out != due.carry_in:
+                batch.append(due)  # nothing to post and the same carry: settling would change nothing
             if len(batch) == batch_accounts:
                 in_flight.append(asyncio.create_task(_post_batch(uow_factory, batch, posting_date, actor)))
                 batch = []
@@ -309,11 +393,6 @@ async def post_deposit_interest(uow_factory: UnitOfWorkFactory, posting_date: da
         await task
         _collect(task, totals)
     posted, entries, earned, charged = totals[0], totals[1], totals[2], totals[3]
-    async with uow_factory() as uow:
-        already = await uow.session.scalar(text(
-            "SELECT count(DISTINCT account_id) FROM deposit_transaction"
-            " WHERE kind IN ('interest', 'overdraft_interest') AND value_date = :day"),
-            {"day": posting_date}) or 0
     return InterestRun(posting_date=posting_date, accounts_considered=considered, accounts_posted=posted,
-                       already_posted=max(0, already - posted), interest_posted=earned,
+                       already_posted=already, interest_posted=earned,
                        overdraft_interest_charged=charged, entries_booked=entries)

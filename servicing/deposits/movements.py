@@ -38,12 +38,14 @@ from products.deposits import (
     AccountBalances,
     AccountState,
     MovementRefused,
+    RefusalReason,
     TransactionKind,
     WithdrawalFee,
     WithdrawalRules,
     check_deposit,
     check_withdrawal,
 )
+from products.deposits.dormancy import is_dormant, last_activity
 from products.posting_rules import EventKind
 from servicing.deposits import posting
 from servicing.deposits import repository as repo
@@ -83,6 +85,9 @@ class _Planned(msgspec.Struct, kw_only=True):
     new: list[repo.NewTransaction]
     entry: JournalEntry | None
     entry_id: UUID | None
+    client_movement: tuple[int, date] | None = None
+    """(account, value date) of the client's own movement: dormancy counts from it."""
+    released_hold_id: int | None = None
 
 
 def _account_ids(command: Movement) -> tuple[int, ...]:
@@ -110,13 +115,46 @@ def _state(account: repo.AccountRow) -> AccountState:
 
 
 def _check_withdrawal(account: repo.AccountRow, terms: ProductTerms, amount: Decimal, value_date: date,
-                      fee_total: Decimal) -> None:
+                      fee_total: Decimal, field: str | None = None) -> None:
     limits = AccountRules(minimum_balance=account.minimum_balance, overdraft_limit=account.overdraft_limit)
     rules = WithdrawalRules(
         balance=limits.balance_rules(), fee=WithdrawalFee(flat_amount=fee_total) if fee_total else None)
     checked = check_withdrawal(_state(account), amount, value_date, rules, terms.rounder)
     if isinstance(checked, MovementRefused):
-        raise MovementRefusedError(checked)
+        raise MovementRefusedError(checked, field=field)
+
+
+def _dormant(account: repo.AccountRow, terms: ProductTerms, on: date) -> bool:
+    return is_dormant(last_activity(account.last_client_movement_on, account.activated_on), on,
+                      terms.product.dormancy_days)
+
+
+def _refuse_if_dormant(account: repo.AccountRow, terms: ProductTerms, on: date, field: str = "account") -> None:
+    if _dormant(account, terms, on):
+        raise MovementRefusedError(MovementRefused(
+            reason=RefusalReason.ACCOUNT_DORMANT, field=field,
+            message=f"account {account.account_id} is dormant (no movement of the client for more than "
+                    f"{terms.product.dormancy_days} days): reactivate it first"))
+
+
+def value_date_of(requested: date | None, account: repo.AccountRow) -> date:
+    """The movement's value date (today unless given), refused in the future or before activation."""
+    return _value_date(requested, account)
+
+
+refuse_if_dormant = _refuse_if_dormant
+
+
+def state_of(account: repo.AccountRow) -> AccountState:
+    """The account as the pure core's balance checks take it."""
+    return _state(account)
+
+
+def check_debit(account: repo.AccountRow, terms: ProductTerms, amount: Decimal, value_date: date,
+                field: str | None = None) -> None:
+    """Refuse (MovementRefusedError, naming ``field`` when given) a debit of ``amount`` the
+    account's status or limits do not allow."""
+    _check_withdrawal(account, terms, amount, value_date, Decimal(0), field)
 
 
 class _Group:
@@ -124,10 +162,24 @@ class _Group:
     their product terms, and the payment types the group names."""
 
     def __init__(self, accounts: dict[int, repo.AccountRow], terms: dict[tuple[int, int], ProductTerms],
-                 payment_types: dict[int, bool]) -> None:
+                 payment_types: dict[int, bool], holds: dict[int, tuple[int, Decimal]] | None = None) -> None:
         self.accounts = accounts
         self.terms = terms
         self.payment_types = payment_types
+        self.holds = holds or {}
+        """Open holds the group's movements release: id -> (account, amount)."""
+
+    def release(self, account: repo.AccountRow, hold_id: int, actor: str, value_date: date
+                ) -> repo.NewTransaction:
+        """Free a pending-approval hold on ``account`` for the movement it kept funds for."""
+        found = self.holds.pop(hold_id, None)
+        if found is None or found[0] != account.account_id:
+            raise InvalidInput(f"hold {hold_id} is not an open hold of account {account.account_id}",
+                               field="releases_hold_id")
+        self.accounts[account.account_id] = msgspec.structs.replace(account, on_hold=account.on_hold - found[1])
+        return repo.NewTransaction(account_id=account.account_id, kind=TransactionKind.HOLD_RELEASED, amount=found[1],
+                                   balance_after=account.balance, value_date=value_date, actor=actor, hold_id=hold_id,
+                                   description="Levée du blocage : opération approuvée")
 
     def account(self, account_id: int, field: str, scope: OfficeScope | None) -> repo.AccountRow:
         found = self.accounts.get(account_id)
@@ -147,9 +199,13 @@ class _Group:
         if not active:
             raise InvalidInput(f"payment type {payment_type_id} is disabled", field="payment_type_id")
 
-    def move(self, account: repo.AccountRow, signed: Decimal) -> Decimal:
+    def move(self, account: repo.AccountRow, signed: Decimal, client_movement_on: date | None = None) -> Decimal:
         balance = account.balance + signed
-        self.accounts[account.account_id] = msgspec.structs.replace(account, balance=balance)
+        moved_on = account.last_client_movement_on
+        if client_movement_on is not None and (moved_on is None or client_movement_on > moved_on):
+            moved_on = client_movement_on
+        self.accounts[account.account_id] = msgspec.structs.replace(account, balance=balance,
+                                                                    last_client_movement_on=moved_on)
         return balance
 
 
@@ -175,38 +231,58 @@ def _plan(group: _Group, item: Submitted, request_fingerprint: str) -> _Planned:
         entry = posting.movement_entry(lines, entry_id=entry_id, office_id=account.office_id, value_date=value_date,
                                        description=description, actor=command.actor, account_id=account.account_id)
         posted_id = entry_id if entry is not None else None
-        balance = group.move(account, command.amount)
-        return _Planned(entry=entry, entry_id=posted_id, new=[repo.NewTransaction(
+        # Money paid into a dormant account does not wake it up: staff reactivate it.
+        woke = None if _dormant(account, terms, value_date) else value_date
+        balance = group.move(account, command.amount, woke)
+        return _Planned(entry=entry, entry_id=posted_id, client_movement=(account.account_id, woke) if woke else None,
+                        new=[repo.NewTransaction(
             account_id=account.account_id, kind=TransactionKind.DEPOSIT, amount=command.amount, balance_after=balance,
             value_date=value_date, actor=command.actor, description=description,
             payment_type_id=command.payment_type_id, journal_entry_id=posted_id, idempotency_key=key,
             request_fingerprint=request_fingerprint)])
+    released = None
+    if command.releases_hold_id is not None:
+        released = group.release(account, command.releases_hold_id, command.actor, value_date)
+        account = group.accounts[account.account_id]
     fees = terms.fees_for(command.amount) if command.amount.is_finite() and command.amount > 0 else []
-    fee_total = sum((fee for _charge, fee in fees), Decimal(0))
+    taxes = terms.taxes_on(fees, value_date)
+    fee_total = sum((fee for _charge, fee in fees), Decimal(0)) + sum((tax for _charge, tax in taxes), Decimal(0))
+    _refuse_if_dormant(account, terms, value_date)
     _check_withdrawal(account, terms, command.amount, value_date, fee_total)
-    # The fees are taken from the client's funds first (the rules post a fee to the deposit
-    # control account only), then the withdrawal from what is left, then from the overdraft.
+    # The fees (and their tax) are taken from the client's funds first (the rules post them to
+    # the deposit control account only), then the withdrawal from what is left, then from the overdraft.
     funds, overdraft = posting.debit_split(account.balance - fee_total, command.amount)
     description = command.description or f"Retrait compte {account.account_id}"
     lines = posting.movement_lines([
         (terms, posting.money_event(EventKind.WITHDRAWAL, terms, funds, overdraft, command.payment_type_id)),
-        (terms, posting.fee_event(terms, fees)),
+        (terms, posting.fee_event(terms, fees, taxes)),
     ])
     entry = posting.movement_entry(lines, entry_id=entry_id, office_id=account.office_id, value_date=value_date,
                                    description=description, actor=command.actor, account_id=account.account_id)
     posted_id = entry_id if entry is not None else None
-    balance = group.move(account, -command.amount)
+    balance = group.move(account, -command.amount, value_date)
     new = [repo.NewTransaction(
         account_id=account.account_id, kind=TransactionKind.WITHDRAWAL, amount=command.amount, balance_after=balance,
         value_date=value_date, actor=command.actor, description=description, payment_type_id=command.payment_type_id,
         journal_entry_id=posted_id, idempotency_key=key, request_fingerprint=request_fingerprint)]
+    tax_of = dict(taxes)
     for index, (charge_id, fee) in enumerate(fees):
         balance = group.move(group.accounts[account.account_id], -fee)
         new.append(repo.NewTransaction(
             account_id=account.account_id, kind=TransactionKind.FEE, amount=fee, balance_after=balance,
             value_date=value_date, actor=command.actor, description=f"Frais de retrait (charge {charge_id})",
             charge_id=charge_id, journal_entry_id=posted_id, idempotency_key=f"{key}#fee{index}" if key else None))
-    return _Planned(entry=entry, entry_id=posted_id, new=new)
+        tax = tax_of.get(charge_id)
+        if tax:
+            balance = group.move(group.accounts[account.account_id], -tax)
+            new.append(repo.NewTransaction(
+                account_id=account.account_id, kind=TransactionKind.FEE_TAX, amount=tax, balance_after=balance,
+                value_date=value_date, actor=command.actor, description=f"Taxe sur frais de retrait (charge {charge_id})",
+                charge_id=charge_id, journal_entry_id=posted_id, idempotency_key=f"{key}#tax{index}" if key else None))
+    if released is not None:  # last: new[0] is the keyed transaction replays look for
+        new.append(msgspec.structs.replace(released, balance_after=balance))
+    return _Planned(entry=entry, entry_id=posted_id, new=new, client_movement=(account.account_id, value_date),
+                    released_hold_id=command.releases_hold_id)
 
 
 def _plan_transfer(group: _Group, command: Transfer, scope: OfficeScope | None, request_fingerprint: str) -> _Planned:
@@ -221,6 +297,11 @@ def _plan_transfer(group: _Group, command: Transfer, scope: OfficeScope | None, 
     source_terms, target_terms = group.terms_of(source), group.terms_of(target)
     value_date = _value_date(command.value_date, source)
     value_date = max(value_date, _value_date(value_date, target))
+    released = None
+    if command.releases_hold_id is not None:
+        released = group.release(source, command.releases_hold_id, command.actor, value_date)
+        source = group.accounts[source.account_id]
+    _refuse_if_dormant(source, source_terms, value_date, "from_account_id")
     _check_withdrawal(source, source_terms, command.amount, value_date, Decimal(0))
     credited = check_deposit(_state(target), command.amount, value_date, target_terms.rounder)
     if isinstance(credited, MovementRefused):
@@ -237,9 +318,10 @@ def _plan_transfer(group: _Group, command: Transfer, scope: OfficeScope | None, 
                                    description=description, actor=command.actor, account_id=source.account_id)
     posted_id = entry_id if entry is not None else None
     key = command.idempotency_key
-    source_balance = group.move(source, -command.amount)
+    source_balance = group.move(source, -command.amount, value_date)
     target_balance = group.move(target, command.amount)
-    return _Planned(entry=entry, entry_id=posted_id, new=[
+    return _Planned(entry=entry, entry_id=posted_id, client_movement=(source.account_id, value_date),
+                    released_hold_id=command.releases_hold_id, new=[
         repo.NewTransaction(
             account_id=source.account_id, kind=TransactionKind.WITHDRAWAL, amount=command.amount,
             balance_after=source_balance, value_date=value_date, actor=command.actor, description=description,
@@ -250,6 +332,7 @@ def _plan_transfer(group: _Group, command: Transfer, scope: OfficeScope | None, 
             balance_after=target_balance, value_date=value_date, actor=command.actor, description=description,
             counterpart_account_id=source.account_id, journal_entry_id=posted_id,
             idempotency_key=f"{key}#in" if key else None),
+        *([msgspec.structs.replace(released, balance_after=source_balance)] if released is not None else []),
     ])
 
 
@@ -266,7 +349,12 @@ async def _open_group(uow: UnitOfWork, items: Sequence[Submitted]) -> _Group:
     payment_types: dict[int, bool] = dict((await session.execute(text(
         "SELECT id, active FROM payment_type WHERE id = ANY(CAST(:ids AS int[]))"), {"ids": wanted})).all()) \
         if wanted else {}
-    return _Group(accounts, terms, payment_types)
+    released = sorted({c.releases_hold_id for c in (item.command for item in items)
+                       if not isinstance(c, Deposit) and c.releases_hold_id is not None})
+    holds: dict[int, tuple[int, Decimal]] = {row.id: (row.account_id, row.amount) for row in (await session.execute(text(
+        "SELECT id, account_id, amount FROM deposit_hold WHERE id = ANY(CAST(:ids AS bigint[])) AND released_on IS NULL"
+        " FOR UPDATE"), {"ids": released})).all()} if released else {}
+    return _Group(accounts, terms, payment_types, holds)
 
 
 async def _recorded_keys(uow: UnitOfWork, items: Sequence[Submitted]) -> set[tuple[int, str]]:
@@ -289,15 +377,25 @@ async def _replay(uow: UnitOfWork, account_id: int, key: str, request_fingerprin
                           replayed=True)
 
 
-async def apply_movements(uow: UnitOfWork, items: Sequence[Submitted]) -> list[MovementResult | LedgerError]:
+class KeyUsedBefore(Exception):
+    """A movement's Idempotency-Key is already recorded (found by its unique index when the keys
+    were not looked up first): the group is to be applied again, looking them up."""
+
+
+async def apply_movements(uow: UnitOfWork, items: Sequence[Submitted], *,
+                          look_up_keys: bool = True) -> list[MovementResult | LedgerError]:
     """Apply a group of movements in one transaction; each answered with its result or its own
-    refusal. A database error that is not one movement's own fails the group (raised)."""
+    refusal. A database error that is not one movement's own fails the group (raised).
+
+    ``look_up_keys=False`` saves the round trip that finds keys already recorded (replays are
+    rare): the unique index then refuses a replayed key and `KeyUsedBefore` is raised, nothing
+    written, for the caller to apply the group again with the look-up."""
     assert 1 <= len(items) <= GROUP_MOVEMENTS_MAX, len(items)
     outcomes: list[MovementResult | LedgerError | None] = [None] * len(items)
     planned: dict[int, _Planned] = {}
     async with uow:
         group = await _open_group(uow, items)
-        recorded = await _recorded_keys(uow, items)
+        recorded = await _recorded_keys(uow, items) if look_up_keys else set()
         in_group: dict[tuple[int, str], int] = {}
         for index, item in enumerate(items):
             command = item.command
@@ -333,8 +431,24 @@ async def apply_movements(uow: UnitOfWork, items: Sequence[Submitted]) -> list[M
         if new:
             try:
                 balances = {t.account_id: t.balance_after for t in new}  # the last of each account
-                records = await repo.insert_transactions(uow.session, new, balances)
+                client_movements: dict[int, date] = {}
+                for plan in firsts.values():
+                    if plan.client_movement is not None:
+                        moved_id, moved_on = plan.client_movement
+                        client_movements[moved_id] = max(moved_on, client_movements.get(moved_id, moved_on))
+                records = await repo.insert_transactions(uow.session, new, balances, client_movements)
+                released_holds = [(plan.released_hold_id, plan.new[0].actor) for plan in firsts.values()
+                                  if plan.released_hold_id is not None]
+                if released_holds:
+                    await uow.session.execute(text(
+                        "UPDATE deposit_hold h SET released_on = :day, released_by = r.actor, released_at = now()"
+                        "  FROM unnest(CAST(:ids AS bigint[]), CAST(:actors AS varchar[])) AS r (id, actor)"
+                        " WHERE h.id = r.id"),
+                        {"day": today(), "ids": [h for h, _a in released_holds],
+                         "actors": [a for _h, a in released_holds]})
             except DBAPIError as error:
+                if not look_up_keys and "deposit_transaction_idempotency" in str(error):
+                    raise KeyUsedBefore() from error
                 raise translate_database_error(error) or error from error
             await book_entries(uow, [plan.entry for plan in firsts.values() if plan.entry is not None])
             try:
@@ -423,16 +537,21 @@ class MovementWriter:
                 group.append(self._queue.get_nowait())
             await self._run(group)
 
-    async def _run(self, group: list[_Pending]) -> None:
+    async def _run(self, group: list[_Pending], *, look_up_keys: bool = False) -> None:
+        """Keys are not looked up first (one round trip less per group); a replayed key makes
+        the group fail on the unique index, and it is applied again with the look-up."""
         try:
-            outcomes = await apply_movements(self._uow_factory(), [p.item for p in group])
+            outcomes = await apply_movements(self._uow_factory(), [p.item for p in group], look_up_keys=look_up_keys)
+        except KeyUsedBefore:
+            await self._run(group, look_up_keys=True)
+            return
         except Exception as error:  # the group as a whole failed: each movement alone
             if len(group) == 1:
                 _answer(group[0], error)
                 return
             _log.info("deposit movement group of %d failed (%s); retrying one by one", len(group), error)
             for pending in group:
-                await self._run([pending])
+                await self._run([pending], look_up_keys=True)
             return
         for pending, outcome in zip(group, outcomes, strict=True):
             _answer(pending, outcome)

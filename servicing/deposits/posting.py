@@ -52,8 +52,12 @@ def money_event(kind: EventKind, terms: ProductTerms, funds: Decimal, overdraft:
     return ProductEvent(kind=kind, currency=terms.currency, parts=parts, payment_type_id=payment_type_id)
 
 
-def fee_event(terms: ProductTerms, fees: Iterable[tuple[int, Decimal]]) -> ProductEvent | None:
+def fee_event(terms: ProductTerms, fees: Iterable[tuple[int, Decimal]],
+              taxes: Iterable[tuple[int, Decimal]] = ()) -> ProductEvent | None:
+    """The fees of a movement and their VAT/TAF (to the VAT payable role)."""
     parts = tuple(EventPart(component=Component.FEE, amount=amount, charge_id=charge_id) for charge_id, amount in fees)
+    parts += tuple(EventPart(component=Component.VAT, amount=amount, charge_id=charge_id)
+                   for charge_id, amount in taxes)
     if not parts:
         return None
     return ProductEvent(kind=EventKind.DEPOSIT_FEE, currency=terms.currency, parts=parts)

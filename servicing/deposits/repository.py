@@ -40,6 +40,8 @@ class AccountRow(msgspec.Struct, frozen=True, kw_only=True):
     closed_on: date | None
     created_at: datetime
     created_by: str
+    last_client_movement_on: date | None = None
+    """The client's last own movement (or the reactivation): dormancy counts from it."""
 
 
 class NewTransaction(msgspec.Struct, frozen=True, kw_only=True):
@@ -83,7 +85,7 @@ ACCOUNT_COLUMNS: Final = """
     a.status_reason, a.interest_rate_annual_percent, a.overdraft_limit, a.minimum_balance, a.balance,
     (SELECT coalesce(sum(h.amount), 0) FROM deposit_hold h WHERE h.account_id = a.id AND h.released_on IS NULL)
         AS on_hold,
-    a.opened_on, a.activated_on, a.closed_on, a.created_at, a.created_by"""
+    a.opened_on, a.activated_on, a.closed_on, a.created_at, a.created_by, a.last_client_movement_on"""
 
 TRANSACTION_COLUMNS: Final = """
     t.id AS transaction_id, t.account_id, t.kind, t.amount, t.balance_after, t.value_date, t.payment_type_id,
@@ -147,15 +149,19 @@ RETURNING id AS transaction_id, account_id, kind, amount, balance_after, value_d
 _INSERT = text(_INSERT_SQL)
 _INSERT_AND_SET_BALANCES = text("""
 WITH moved AS (
-    UPDATE deposit_account a SET balance = b.balance
-      FROM unnest(CAST(:balance_ids AS bigint[]), CAST(:balances AS numeric[])) AS b (id, balance)
-     WHERE a.id = b.id
+    UPDATE deposit_account a SET balance = b.balance,
+           last_client_movement_on = greatest(a.last_client_movement_on, b.client_movement_on)
+      FROM unnest(CAST(:balance_ids AS bigint[]), CAST(:balances AS numeric[]),
+                  CAST(:client_movement_on AS date[])) AS b (id, balance, client_movement_on)
+     WHERE a.id = b.id AND a.id = ANY(CAST(:balance_ids AS bigint[]))  -- by the primary key, not a scan
 )""" + _INSERT_SQL)
 
 
 async def insert_transactions(session: AsyncSession, transactions: Sequence[NewTransaction],
-                              balances: dict[int, Decimal] | None = None) -> list[TransactionRecord]:
-    """Append transactions, and store the accounts' new cached balances when given, in one
+                              balances: dict[int, Decimal] | None = None,
+                              client_movements: dict[int, date] | None = None) -> list[TransactionRecord]:
+    """Append transactions, and store the accounts' new cached balances when given (and the
+    day of the client's own movement on the accounts in ``client_movements``), in one
     statement (one round trip); the transactions as recorded, in order."""
     assert 1 <= len(transactions) <= TRANSACTIONS_PER_INSERT_MAX, len(transactions)
     columns: dict[str, list[object]] = {name: [] for name in (
@@ -181,7 +187,9 @@ async def insert_transactions(session: AsyncSession, transactions: Sequence[NewT
         columns["description"].append(t.description)
         columns["actor"].append(t.actor)
     if balances:
-        parameters: dict[str, object] = {**columns, "balance_ids": list(balances), "balances": list(balances.values())}
+        moved_on = client_movements or {}
+        parameters: dict[str, object] = {**columns, "balance_ids": list(balances), "balances": list(balances.values()),
+                                         "client_movement_on": [moved_on.get(i) for i in balances]}
         rows = (await session.execute(_INSERT_AND_SET_BALANCES, parameters)).all()
     else:
         rows = (await session.execute(_INSERT, columns)).all()

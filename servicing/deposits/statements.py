@@ -17,6 +17,7 @@ import msgspec
 from sqlalchemy import text
 
 from ledger.db.totals import account_totals
+from products.deposits.balances import BALANCE_SIGN
 from servicing.deposits import repository as repo
 from servicing.deposits.terms import product_terms, today
 from servicing.errors import InvalidInput, NotFound
@@ -26,7 +27,8 @@ from servicing.unit_of_work import UnitOfWork
 STATEMENT_LINES_MAX: Final = 10_000
 HISTORY_ITEMS_MAX: Final = 500
 _ZERO: Final = Decimal(0)
-_MONEY_KINDS: Final = "('deposit', 'withdrawal', 'fee', 'interest', 'overdraft_interest', 'withholding_tax')"
+_MONEY_KINDS: Final = "(" + ", ".join(f"'{kind.value}'" for kind, sign in BALANCE_SIGN.items() if sign) + ")"
+"""Every kind that moves money (holds do not), reversals and the tax on fees included."""
 
 
 class StatementLine(msgspec.Struct, frozen=True, kw_only=True):

@@ -28,6 +28,7 @@ from products.deposits import (
     WithdrawalFee,
     withdrawal_fee,
 )
+from products.deposits.balances import fee_tax
 from products.deposits.product import DepositProduct
 from products.posting_rules import AccountingRole, ProductKind
 from products.rounding import Rounder, Rounding, RoundingMode, compile_rounding
@@ -37,11 +38,26 @@ from servicing.products.kinds import decode_settings
 CACHED_VERSIONS_MAX: Final = 4096
 
 
+class FeeTax(msgspec.Struct, frozen=True, kw_only=True):
+    """The VAT/TAF rate of a charge (reference data `tax_rate`), with its validity."""
+
+    rate_percent: Decimal
+    valid_from: date
+    valid_to: date | None = None
+
+    def rate_on(self, day: date) -> Decimal:
+        in_force = self.valid_from <= day and (self.valid_to is None or day <= self.valid_to)
+        return self.rate_percent if in_force else Decimal(0)
+
+
 class FeeCharge(msgspec.Struct, frozen=True, kw_only=True):
     """A withdrawal fee charge of the product, as the pure fee function takes it."""
 
     charge_id: int
     fee: WithdrawalFee
+    tax: FeeTax | None = None
+    """VAT/TAF charged on top of the fee, owed to the State (none when the charge names no tax rate,
+    the rate is inactive, or the institution is exempt)."""
 
 
 class ProductTerms(msgspec.Struct, frozen=True, kw_only=True):
@@ -86,6 +102,14 @@ class ProductTerms(msgspec.Struct, frozen=True, kw_only=True):
         fees = [(c.charge_id, withdrawal_fee(amount, c.fee, self.rounder)) for c in self.fee_charges]
         return [(charge_id, fee) for charge_id, fee in fees if fee > 0]
 
+    def taxes_on(self, fees: list[tuple[int, Decimal]], on: date) -> list[tuple[int, Decimal]]:
+        """The VAT/TAF of each fee whose charge has a tax rate in force on ``on`` (fee x rate,
+        rounded the product's way; zero taxes left out)."""
+        taxes_of = {c.charge_id: c.tax for c in self.fee_charges if c.tax is not None}
+        taxes = [(charge_id, fee_tax(fee, taxes_of[charge_id].rate_on(on), self.rounder))
+                 for charge_id, fee in fees if charge_id in taxes_of]
+        return [(charge_id, tax) for charge_id, tax in taxes if tax > 0]
+
     def interest_settings(self, rate_annual_percent: Decimal) -> InterestSettings:
         product = self.product
         overdraft_rate = product.overdraft.interest_rate_annual_percent if product.overdraft else Decimal(0)
@@ -118,8 +142,10 @@ _cache: dict[tuple[str, int, int], ProductTerms] = {}
 _VERSION = text("""
 SELECT p.kind, v.settings,
        coalesce((SELECT jsonb_agg(jsonb_build_object('id', c.id, 'calculation', c.calculation,
-                        'amount', c.amount, 'min', c.amount_min, 'max', c.amount_max) ORDER BY c.id)
+                        'amount', c.amount, 'min', c.amount_min, 'max', c.amount_max,
+                        'tax_percent', x.rate_percent, 'tax_from', x.valid_from, 'tax_to', x.valid_to) ORDER BY c.id)
                    FROM charge c
+                   LEFT JOIN tax_rate x ON x.id = c.tax_rate_id AND x.active AND NOT x.institution_exempt
                   WHERE c.id IN (SELECT (jsonb_array_elements_text(v.settings -> 'withdrawal_fee_charge_ids'))::int)),
                 '[]'::jsonb) AS fees,
        coalesce((SELECT jsonb_object_agg(t.id::text, a.code)
@@ -152,7 +178,10 @@ async def product_terms(session: AsyncSession, product_id: int, version: int) ->
         fees.append(FeeCharge(charge_id=charge["id"], fee=WithdrawalFee(
             flat_amount=amount if flat else Decimal(0), percent_of_amount=Decimal(0) if flat else amount,
             minimum_amount=None if charge["min"] is None else _plain(charge["min"]),
-            maximum_amount=None if charge["max"] is None else _plain(charge["max"]))))
+            maximum_amount=None if charge["max"] is None else _plain(charge["max"])),
+            tax=None if charge["tax_percent"] is None else FeeTax(
+                rate_percent=_plain(charge["tax_percent"]), valid_from=date.fromisoformat(charge["tax_from"]),
+                valid_to=date.fromisoformat(charge["tax_to"]) if charge["tax_to"] else None)))
     terms = ProductTerms(product_id=product_id, version=version, product=product, fee_charges=tuple(fees),
                          payment_type_accounts={int(k): v for k, v in row.payment_accounts.items()})
     if len(_cache) < CACHED_VERSIONS_MAX:

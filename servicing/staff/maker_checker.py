@@ -45,6 +45,8 @@ class ApprovableCommand(Generic[C]):
     """Amount per currency the command moves (empty when it moves none)."""
     office_of: Callable[[C], int | None]
     summary: Callable[[C], str]
+    on_reject: Callable[[C, str], Awaitable[None]] | None = None
+    """Undoes what submitting did (funds held for a withdrawal...), with the approval's key."""
 
 
 class ApprovalRule(msgspec.Struct, frozen=True, kw_only=True):
@@ -154,9 +156,13 @@ class MakerChecker:
         return approval_needed((await self.rules()).get(name), command.amounts(payload))
 
     async def submit(self, name: str, payload: C, maker: Principal, *,
-                     idempotency_key: str | None = None) -> PendingCommand | None:
+                     idempotency_key: str | None = None,
+                     on_pending: Callable[[AsyncSession, uuid.UUID], Awaitable[None]] | None = None
+                     ) -> PendingCommand | None:
         """Store the command pending when its rule asks for approval (None: run it now).
-        Sending the same idempotency key again returns the same pending command."""
+        Sending the same idempotency key again returns the same pending command. ``on_pending``
+        runs in the same transaction as the pending command is stored (to hold funds for it); its
+        refusal stores nothing."""
         command = self._commands[name]
         assert isinstance(payload, command.payload_type), type(payload)
         rules = self._rules if time.monotonic() < self._rules_until else await self.rules()
@@ -175,14 +181,16 @@ class MakerChecker:
                 if existing is not None:
                     return existing
             approval_id = uuid.uuid4()
-            await session.execute(text(
+            stored = await session.scalar(text(
                 "INSERT INTO pending_command (id, command, payload, summary, amount, currency, office_id, maker, "
                 "maker_user_id, idempotency_key) VALUES (:id, :command, :payload, :summary, :amount, :currency, "
-                ":office, :maker, :maker_id, :key) ON CONFLICT DO NOTHING"),
+                ":office, :maker, :maker_id, :key) ON CONFLICT DO NOTHING RETURNING id"),
                 {"id": approval_id, "command": name, "payload": msgspec.json.encode(payload).decode(),
                  "summary": command.summary(payload)[:500], "amount": amounts.get(currency) if currency else None,
                  "currency": currency, "office": command.office_of(payload), "maker": maker.username,
                  "maker_id": maker.user_id, "key": idempotency_key})
+            if stored is not None and on_pending is not None:
+                await on_pending(session, approval_id)
             await uow.commit()
         async with self._uow_factory() as uow:
             if idempotency_key is not None:
@@ -230,6 +238,11 @@ class MakerChecker:
                 raise PermissionDenied(f"deciding on {row.command} needs the permission {permission}",
                                        field="approval_id")
             status, result = "rejected", None
+            if not approve:
+                command = self._commands.get(row.command)
+                if command is not None and command.on_reject is not None:
+                    await command.on_reject(msgspec.json.decode(row.payload, type=command.payload_type),
+                                            f"approval-{approval_id}")
             if approve:
                 command = self._commands.get(row.command)
                 if command is None:

@@ -54,6 +54,7 @@ CATALOGUE: Final[dict[str, str]] = {
     "savings:read": "see savings and current accounts",
     "savings:write": "open and change savings and current accounts",
     "savings:transact": "deposits, withdrawals and transfers",
+    "savings:reverse": "reverse a deposit, withdrawal or transfer booked by mistake (a manager, not a teller)",
     "users:read": "see staff users",
     "users:write": "create, disable and reset staff users",
     "roles:read": "see roles and their permissions",

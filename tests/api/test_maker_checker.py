@@ -81,7 +81,8 @@ async def test_rejected_commands_never_run(client, threshold, world, staff_user,
 
 async def test_rules_name_known_commands_and_permissions(client) -> None:  # type: ignore[no-untyped-def]
     rules = (await client.get("/api/v1/approval-rules")).json()
-    assert [r["command"] for r in rules] == ["journal-entry.post"]
+    assert [r["command"] for r in rules] == ["deposit-account.transfer", "deposit-account.withdrawal",
+                                             "journal-entry.post"]
     unknown = await client.put("/api/v1/approval-rules/loan.disburse", json={"enabled": True})
     assert unknown.status_code == 404 and unknown.json()["field"] == "command"
     bad = await client.put("/api/v1/approval-rules/journal-entry.post",

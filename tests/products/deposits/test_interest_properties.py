@@ -23,6 +23,7 @@ from products.deposits import (
     daily_balances,
     interest_for_period,
     interest_from_balance_days,
+    interest_from_balance_days_many,
     is_single_window,
     project_interest,
 )
@@ -305,6 +306,34 @@ def test_balance_day_sums_give_the_same_interest_as_the_day_walk(
     assert summed.charged_posted == walked.charged_posted
     assert abs(summed.earned_exact - walked.earned_exact) <= Decimal("1e-18")
     assert abs(summed.charged_exact - walked.charged_exact) <= Decimal("1e-18")
+
+
+@settings(max_examples=100, deadline=None)
+@given(data=st.data(), month=st.integers(1, 12))
+def test_many_accounts_at_once_give_each_account_its_own_figures(data: st.DataObject, month: int) -> None:
+    """The batch form a posting run uses is, account by account and to the last digit, the
+    single-account `interest_from_balance_days`: posted amounts and carries."""
+    chosen = msgspec.structs.replace(
+        data.draw(interest_settings(constant_rate=True)),
+        compounding=CompoundingPeriod.MONTHLY,
+        posting=PostingPeriod.MONTHLY,
+        overdraft_rate=RateTimeline.constant(data.draw(st.decimals(min_value=0, max_value=30, places=2))),
+    )
+    first = date(2026, month, 1)
+    period = Period(first_day=first + timedelta(days=data.draw(st.integers(0, 20))),
+                    last_day=(first + timedelta(days=31)).replace(day=1) - timedelta(days=1))
+    unit = compile_rounding(chosen.rounding, chosen.currency).quantum
+    balance_days = st.integers(min_value=0, max_value=10**12).map(lambda n: Decimal(n) * unit)
+    carries = st.integers(min_value=0, max_value=99).map(lambda n: unit * n / 100)
+    accounts = data.draw(st.lists(st.tuples(balance_days, balance_days, carries, carries), min_size=1, max_size=8))
+    rows = [(credit, debit, InterestCarry(earned=earned, charged=charged))
+            for credit, debit, earned, charged in accounts]
+    many = interest_from_balance_days_many(rows, settings=chosen, period=period)
+    for (credit, debit, carry), batch in zip(rows, many, strict=True):
+        one = interest_from_balance_days(credit_balance_days=credit, debit_balance_days=debit, settings=chosen,
+                                         period=period, carry=carry)
+        assert (batch.earned_posted, batch.charged_posted) == (one.earned_posted, one.charged_posted)
+        assert batch.carry_out == one.carry_out
 
 
 def test_single_window_needs_one_rate_one_window_and_no_minimum() -> None:

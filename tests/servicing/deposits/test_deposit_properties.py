@@ -1,4 +1,4 @@
-"""Property: whatever sequence of deposits, withdrawals, transfers, holds and interest
+"""Property: whatever sequence of deposits, withdrawals, transfers, holds, reversals and interest
 postings hits a set of accounts (refused ones included), every account's balance is the sum
 of its transactions, every journal entry moves the deposit control account (net of the
 overdraft portfolio) by exactly its transactions, and the reconciliation shows no difference.
@@ -15,10 +15,19 @@ from hypothesis import strategies as st
 from sqlalchemy import text
 
 from ledger.errors import LedgerError
+from products.deposits.balances import BALANCE_SIGN
 from products.posting_rules import AccountingRole
 from servicing import chart
-from servicing.deposits import accounts, interest, movements, statements
-from servicing.deposits.commands import Deposit, HoldReason, OpenDepositAccount, PlaceHold, Transfer, Withdraw
+from servicing.deposits import accounts, interest, movements, reversals, statements
+from servicing.deposits.commands import (
+    Deposit,
+    HoldReason,
+    OpenDepositAccount,
+    PlaceHold,
+    ReverseMovement,
+    Transfer,
+    Withdraw,
+)
 from servicing.products import demo
 from tests.deposit_support import deposit_world, onboarded_client
 
@@ -33,6 +42,7 @@ operations = st.lists(st.one_of(
     st.tuples(st.just("transfer"), st.integers(0, 2), amounts, st.integers(0, 2)),
     st.tuples(st.just("hold"), st.integers(0, 2), amounts),
     st.tuples(st.just("release"), st.integers(0, 2)),
+    st.tuples(st.just("reverse"), st.integers(0, 20)),
 ), min_size=1, max_size=14)
 
 
@@ -76,19 +86,29 @@ async def test_balances_equal_the_journal_and_reconcile(uow_factory, setting, op
         await accounts.activate(uow_factory(), opened.account.account_id, "t", activated_on=LAST_MONTH_START)
         ids.append(opened.account.account_id)
     holds: dict[int, list[int]] = {}
+    moved: list[tuple[int, int]] = []  # (account, a transaction of the movement) of each movement booked
     for step, op in enumerate(ops):
         kind, index = op[0], op[1]
         value_date = LAST_MONTH_START + timedelta(days=min(step, 20)) if with_interest else None
         try:
             if kind == "deposit":
-                await movements.deposit(uow_factory(), Deposit(account_id=ids[index], amount=op[2], actor="t",
-                                                               value_date=value_date))
+                done = await movements.deposit(uow_factory(), Deposit(account_id=ids[index], amount=op[2], actor="t",
+                                                                      value_date=value_date))
+                moved.append((ids[index], done.transactions[0].transaction_id))
             elif kind == "withdraw":
-                await movements.withdraw(uow_factory(), Withdraw(account_id=ids[index], amount=op[2], actor="t",
-                                                                 value_date=value_date))
+                done = await movements.withdraw(uow_factory(), Withdraw(account_id=ids[index], amount=op[2], actor="t",
+                                                                        value_date=value_date))
+                moved.append((ids[index], done.transactions[-1].transaction_id))
             elif kind == "transfer":
-                await movements.transfer(uow_factory(), Transfer(from_account_id=ids[index], to_account_id=ids[op[3]],
-                                                                 amount=op[2], actor="t", value_date=value_date))
+                done = await movements.transfer(uow_factory(), Transfer(
+                    from_account_id=ids[index], to_account_id=ids[op[3]], amount=op[2], actor="t",
+                    value_date=value_date))
+                moved.append((ids[op[3]], done.transactions[-1].transaction_id))
+            elif kind == "reverse":
+                if moved:
+                    account_id, transaction_id = moved[index % len(moved)]
+                    await reversals.reverse_movement(uow_factory(), ReverseMovement(
+                        account_id=account_id, transaction_id=transaction_id, reason="erreur", actor="t"))
             elif kind == "hold":
                 hold = await accounts.place_hold(uow_factory(), PlaceHold(
                     account_id=ids[index], amount=op[2], reason=HoldReason.GUARANTEE, actor="t"))
@@ -103,8 +123,7 @@ async def test_balances_equal_the_journal_and_reconcile(uow_factory, setting, op
     for account_id in ids:
         view = await accounts.get_account(uow_factory(), account_id)
         transactions = await accounts.list_transactions(uow_factory(), account_id)
-        signed = sum((t.amount * (1 if t.kind.value in ("deposit", "interest") else -1)
-                      for t in transactions if not t.kind.value.startswith("hold")), Decimal(0))
+        signed = sum((t.amount * BALANCE_SIGN[t.kind] for t in transactions), Decimal(0))
         assert view.account.balance == signed
         assert view.account.balance >= -view.account.overdraft_limit
         assert view.available_balance >= 0
