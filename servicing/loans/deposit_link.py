@@ -42,6 +42,7 @@ from products.deposits import (
     check_deposit,
     check_withdrawal,
 )
+from products.deposits.balances import REVERSAL_OF
 from products.loans.requirements import LoanRequirements
 from servicing.deposits import posting
 from servicing.deposits import repository as repo
@@ -305,7 +306,7 @@ async def reverse_movements(uow: UnitOfWork, original_entry_id: UUID | None, rev
                                f"{checked.message}", field=FIELD)
         balance = account.balance + (-amount if taking_back else amount)
         await repo.insert_transactions(uow.session, [repo.NewTransaction(
-            account_id=account_id, kind=TransactionKind.WITHDRAWAL if taking_back else TransactionKind.DEPOSIT,
+            account_id=account_id, kind=REVERSAL_OF[TransactionKind(kind)],
             amount=amount, balance_after=balance, value_date=value_date, actor=actor, reverses_id=transaction_id,
             description=f"Annulation opération {transaction_id}", journal_entry_id=reversal_entry_id)],
             balances={account_id: balance})

@@ -403,8 +403,8 @@ async def test_reversal_gives_the_money_back_and_retakes_later_repayments_from_t
     assert (await account(client, account_id))["balance"] == "45000"
     moved = (await client.get(f"/api/v1/deposit-accounts/{account_id}/transactions")).json()
     assert [(t["kind"], t["amount"]) for t in moved][-5:] == [
-        ("withdrawal", "10000"), ("withdrawal", "5000"), ("deposit", "10000"), ("deposit", "5000"),
-        ("withdrawal", "5000")]
+        ("withdrawal", "10000"), ("withdrawal", "5000"), ("withdrawal_reversal", "10000"),
+        ("withdrawal_reversal", "5000"), ("withdrawal", "5000")]
     assert moved[-1]["journal_entry_id"] == retaken["journal_entry_id"]
     assert second["transaction_id"] != retaken["transaction_id"]
     assert not await _verify(uow_factory)

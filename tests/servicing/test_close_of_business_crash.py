@@ -121,11 +121,12 @@ async def test_a_killed_close_of_business_resumes_with_the_entries_of_an_uninter
             " ORDER BY value_date"), {"a": account_id})).all()
     assert tuple(days) == ((THROUGH - OPENED).days + 1, OPENED, THROUGH)
     assert steps[0] == steps[1] == days[0] * 5
-    # 6 % a year on 365 days, each month's interest rounded down to the franc and credited:
-    # January   1,000,000 x 6 % x 31/365 = 5,095.89 -> 5,095   (balance 1,005,095)
-    # February  1,005,095 x 6 % x 28/365 = 4,626.19 -> 4,626   (balance 1,009,721)
-    # March     1,009,721 x 6 % x 31/365 = 5,145.47 -> 5,145   (balance 1,014,866)
-    # April     1,014,866 x 6 % x 30/365 = 5,004.82 -> 5,004
+    # 6 % a year on 365 days, each month rounded down to the franc and credited, the fraction
+    # left carried into the next month (docs/deposit-interest.md):
+    # January   1,000,000 x 6 % x 31/365 = 5,095.8904          -> 5,095, carry 0.8904
+    # February  1,005,095 x 6 % x 28/365 = 4,626.1907 + 0.8904 -> 4,627, carry 0.0811
+    # March     1,009,722 x 6 % x 31/365 = 5,145.4327 + 0.0811 -> 5,145, carry 0.5138
+    # April     1,014,867 x 6 % x 30/365 = 5,004.8236 + 0.5138 -> 5,005
     assert [(d.isoformat(), int(a)) for d, a in interest] == [
-        ("2026-01-31", 5095), ("2026-02-28", 4626), ("2026-03-31", 5145), ("2026-04-30", 5004)]
+        ("2026-01-31", 5095), ("2026-02-28", 4627), ("2026-03-31", 5145), ("2026-04-30", 5005)]
     assert (await verify_journal(uow_factory)).ok
