@@ -40,6 +40,7 @@ warnings.filterwarnings("ignore")
 import msgspec  # noqa: E402
 from sqlalchemy import text  # noqa: E402
 
+from bench.deposits import KeyedClient, progress, say  # noqa: E402
 from bench.ledger_posting import CONCURRENCY, KeepAliveClient, raw_sql, running_server  # noqa: E402
 from chart_of_accounts import AccountType, AccountUsage, GLAccount  # noqa: E402
 from ledger.model import JournalEntry, Line, Reference, Side  # noqa: E402
@@ -75,33 +76,6 @@ BRANCHES = 8
 chain, so postings in one office are serialised at its chain head (by design: the chain makes
 the journal tamper-evident); offices post in parallel."""
 TODAY = date.today()
-
-
-def say(line: str) -> None:
-    print(line, flush=True)
-
-
-def progress(line: str) -> None:
-    print(f"# {line}", file=sys.stderr, flush=True)
-
-
-class KeyedClient(KeepAliveClient):
-    """Keep-alive client sending an Idempotency-Key with each POST."""
-
-    async def post_keyed(self, path: str, body: bytes, key: str) -> tuple[int, bytes]:
-        head = (f"POST {path} HTTP/1.1\r\nHost: bench\r\nAuthorization: Bearer {self.token}\r\n"
-                f"Idempotency-Key: {key}\r\nContent-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n")
-        self.writer.write(head.encode() + body)
-        status_line = await self.reader.readline()
-        length = 0
-        while True:
-            line = await self.reader.readline()
-            if line in (b"\r\n", b""):
-                break
-            name, _, value = line.decode("latin-1").partition(":")
-            if name.lower() == "content-length":
-                length = int(value)
-        return int(status_line.split()[1]), await self.reader.readexactly(length)
 
 
 async def setup(uow_factory: UnitOfWorkFactory) -> tuple[int, list[tuple[int, int]], int, int, dict[str, int]]:
