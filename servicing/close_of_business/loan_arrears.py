@@ -22,15 +22,18 @@ from sqlalchemy import text
 
 from products.loans.arrears import ArrearsPolicy, ArrearsStatus, age_arrears
 from products.loans.classification import grade
+from products.loans.model import Schedule
 from products.loans.product import LoanProduct
 from products.loans.reminders import DAYS_BEFORE_DUE_DEFAULT, reminders_for
-from products.loans.schedule import Schedule
+from products.loans.terms import LoanTerms
 from products.posting_rules import Component
 from products.reference.model import BucketKind, DelinquencyBucket, LoanState
 from servicing.close_of_business.model import StepOutcome
+from servicing.loans.applications import get_product_in
 from servicing.loans.movements import position_from_history
 from servicing.outbox import OutboxEvent, record_events
-from servicing.unit_of_work import UnitOfWork, UnitOfWorkFactory
+from servicing.reference import buckets
+from servicing.unit_of_work import UnitOfWorkFactory
 
 CHUNK_LOANS: Final = 500
 FOLLOW_UP_DAYS_DEFAULT: Final = 30
@@ -49,7 +52,7 @@ def reminder_days_before_due() -> int:
 
 
 _LOANS = text("""
-    SELECT l.id, l.office_id, l.product_id, l.product_version, l.currency, l.schedule, c.loan_officer,
+    SELECT l.id, l.office_id, l.product_id, l.product_version, l.currency, l.terms, l.schedule, c.loan_officer,
            s.status AS previous_status, s.business_date AS previous_date
       FROM loan l
       LEFT JOIN client c ON c.id = l.client_id
@@ -60,7 +63,7 @@ _LOANS = text("""
 """)
 
 _TRANSACTIONS = text("""
-    SELECT loan_id, id, kind, reverses_transaction_id, allocation
+    SELECT loan_id, id, kind, reverses_transaction_id, allocation, value_date, principal
       FROM loan_transaction WHERE loan_id = ANY(:ids) AND value_date <= :day ORDER BY loan_id, sequence_number
 """)
 
@@ -86,20 +89,16 @@ _SAFETY_GRID: Final = (DelinquencyBucket(label="Sans grille", days_overdue_min=0
 """Used only when no loan grid is configured: every loan healthy at 0 %, bucket named as such."""
 
 
-async def _loan_grid(uow: UnitOfWork) -> tuple[DelinquencyBucket, ...]:
-    rows = (await uow.session.execute(text(
-        "SELECT label, days_overdue_min, days_overdue_max, loan_state, provision_rate_percent, source"
-        " FROM delinquency_bucket WHERE bucket_kind = :kind AND retired_at IS NULL ORDER BY days_overdue_min"),
-        {"kind": BucketKind.LOAN.value})).all()
-    return tuple(DelinquencyBucket(label=r.label, days_overdue_min=r.days_overdue_min,
-                                   days_overdue_max=r.days_overdue_max, loan_state=LoanState(r.loan_state),
-                                   provision_rate_percent=r.provision_rate_percent, source=r.source)
-                 for r in rows) or _SAFETY_GRID
+async def loan_grid(uow_factory: UnitOfWorkFactory) -> tuple[DelinquencyBucket, ...]:
+    """The loans' delinquency grid in force (read once per run, not per chunk)."""
+    stored = await buckets.list_buckets(uow_factory(), BucketKind.LOAN)
+    return tuple(found.bucket for found in stored) or _SAFETY_GRID
 
 
 async def age_loans(uow_factory: UnitOfWorkFactory, day: date, actor: str) -> StepOutcome:
     notice, follow_up = reminder_days_before_due(), follow_up_after_days()
-    products: dict[tuple[int, int], ArrearsPolicy] = {}
+    grid = await loan_grid(uow_factory)
+    products: dict[tuple[int, int], tuple[LoanProduct, ArrearsPolicy]] = {}
     aged = reminders = 0
     per_status: dict[str, int] = {}
     after = 0
@@ -109,7 +108,6 @@ async def age_loans(uow_factory: UnitOfWorkFactory, day: date, actor: str) -> St
             loans = (await session.execute(_LOANS, {"day": day, "after": after, "limit": CHUNK_LOANS})).all()
             if not loans:
                 break
-            grid = await _loan_grid(uow)
             history: dict[int, list[Any]] = {}
             for row in (await session.execute(_TRANSACTIONS, {"ids": [r.id for r in loans], "day": day})).all():
                 history.setdefault(row.loan_id, []).append(row)
@@ -120,15 +118,15 @@ async def age_loans(uow_factory: UnitOfWorkFactory, day: date, actor: str) -> St
             for loan in loans:
                 key = (loan.product_id, loan.product_version)
                 if key not in products:
-                    settings = await session.scalar(text(
-                        "SELECT settings FROM product_version WHERE product_id = :p AND version = :v"),
-                        {"p": key[0], "v": key[1]})
-                    products[key] = ArrearsPolicy.of(msgspec.convert(settings, LoanProduct, strict=False))
+                    product = await get_product_in(uow, *key)
+                    products[key] = (product, ArrearsPolicy.of(product))
+                product, policy = products[key]
                 rows = history.get(loan.id, [])
-                position = position_from_history(msgspec.convert(loan.schedule, Schedule), rows, day)
+                _schedule, position = position_from_history(
+                    msgspec.convert(loan.terms, LoanTerms), msgspec.convert(loan.schedule, Schedule), product, rows, day)
                 previous = (ArrearsStatus(loan.previous_status)
                             if loan.previous_status is not None and loan.previous_date < day else ArrearsStatus.PERFORMING)
-                arrears = age_arrears(position.instalments, day, products[key], previous_status=previous)
+                arrears = age_arrears(position.instalments, day, policy, previous_status=previous)
                 loan_grade = grade(arrears.days_overdue, grid,
                                    non_performing=arrears.status is ArrearsStatus.NON_PERFORMING)
                 principal = position.component(Component.PRINCIPAL)

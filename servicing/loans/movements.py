@@ -257,10 +257,13 @@ def _position(schedule: Schedule, rows: Sequence[LoanTransactionRow], on: date) 
     return loan_position(schedule, _paid_lines(rows), on, charged=_lines(rows, "charge"), waived=_lines(rows, "waiver"))
 
 
-def position_from_history(schedule: Schedule, rows: Sequence[Any], on: date) -> LoanPosition:
-    """The position a loan's transactions (rows with kind, id, reverses_transaction_id and
-    allocation) give on a date: for the close of business, which reads them by chunks."""
-    return _position(schedule, rows, on)
+def position_from_history(terms: LoanTerms, stored: Schedule, product: LoanProduct, rows: Sequence[Any],
+                          on: date) -> tuple[Schedule, LoanPosition]:
+    """The schedule as it stands on ``on`` (recalculated for products that recalculate) and the
+    position the loan's transactions give on it: what the loan view shows, and what the close
+    of business ages (rows need the columns `schedules.standing` and `_position` read)."""
+    schedule = schedules.schedule_on(terms, stored, product, rows, on)
+    return schedule, _position(schedule, rows, on)
 
 
 def is_doubtful(product: LoanProduct, position: LoanPosition) -> bool:
@@ -673,8 +676,7 @@ async def loan_view(uow: UnitOfWork, loan_id: int, *, scope: OfficeScope, as_of:
         if record.schedule is None:
             return LoanView(loan=record, position=None)
         history = await _history(uow, loan_id)
-        on = as_of or date.today()
         product = await get_product_in(uow, record.product_id, record.product_version)
-        schedule = schedules.schedule_on(record.terms, record.schedule, product, history, on)
-        return LoanView(loan=msgspec.structs.replace(record, schedule=schedule),
-                        position=_position(schedule, history, on))
+        schedule, position = position_from_history(record.terms, record.schedule, product, history,
+                                                   as_of or date.today())
+        return LoanView(loan=msgspec.structs.replace(record, schedule=schedule), position=position)

@@ -11,7 +11,7 @@ from sqlalchemy import text
 
 from products.loans.classification import grade
 from products.posting_rules import AccountingRule
-from servicing.close_of_business.loan_arrears import _loan_grid, age_loans
+from servicing.close_of_business.loan_arrears import age_loans, loan_grid
 from servicing.outbox import read_feed
 from tests.api.test_loans_api import (  # noqa: F401  (fixtures)
     DISBURSED_ON,
@@ -47,8 +47,7 @@ async def test_an_unpaid_loan_ages_reminds_once_and_recovers(client, refs, ids, 
     aged = await state(uow_factory, loan_id)
     days = (TODAY - DISBURSED_ON.fromisoformat(first_due)).days
     assert (aged.business_date, aged.days_overdue, aged.status) == (TODAY, days, "in_arrears")
-    async with uow_factory() as uow:
-        expected = grade(days, await _loan_grid(uow))
+    expected = grade(days, await loan_grid(uow_factory))
     assert (aged.bucket_label, aged.classification) == (expected.bucket_label, expected.classification.value)
     assert aged.outstanding_principal == Decimal(300000)
     assert aged.overdue_principal == sum(Decimal(p["principal_amount"]) for p in overdue)
