@@ -75,25 +75,6 @@ def progress(line: str) -> None:
     print(f"# {line}", file=sys.stderr, flush=True)
 
 
-class KeyedClient(KeepAliveClient):
-    """The ledger benchmark's keep-alive client, sending an Idempotency-Key with each request."""
-
-    async def post_keyed(self, path: str, body: bytes, key: str) -> tuple[int, bytes]:
-        head = (f"POST {path} HTTP/1.1\r\nHost: bench\r\nAuthorization: Bearer {self.token}\r\n"
-                f"Idempotency-Key: {key}\r\nContent-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n")
-        self.writer.write(head.encode() + body)
-        status_line = await self.reader.readline()
-        length = 0
-        while True:
-            line = await self.reader.readline()
-            if line in (b"\r\n", b""):
-                break
-            name, _, value = line.decode("latin-1").partition(":")
-            if name.lower() == "content-length":
-                length = int(value)
-        return int(status_line.split()[1]), await self.reader.readexactly(length)
-
-
 async def setup(uow_factory: UnitOfWorkFactory) -> tuple[int, int, int, dict[str, int]]:
     """An office, the GL accounts, a current-account product (cash accounting) and a client."""
     await reference_defaults.seed_reference_defaults(uow_factory, "bench")  # XOF enabled, payment types...
@@ -173,18 +154,18 @@ async def bench_token(uow_factory: UnitOfWorkFactory, office_id: int) -> str:
 async def http(settings: Settings, account_ids: list[int], movements: int, token: str) -> float:
     keys = itertools.count(1)
     async with running_server(settings, DATABASE_NAME) as port:
-        clients = [await KeyedClient.open(port, token) for _ in range(CONCURRENCY)]
+        clients = [await KeepAliveClient.open(port, token) for _ in range(CONCURRENCY)]
         per_client = movements // CONCURRENCY
         deposit = json.dumps({"amount": "1500", "description": "Versement"}).encode()
         withdrawal = json.dumps({"amount": "1000", "description": "Retrait"}).encode()
 
-        async def client_task(client: KeyedClient, count: int, seed: int) -> None:
+        async def client_task(client: KeepAliveClient, count: int, seed: int) -> None:
             chooser = random.Random(seed)
             for n in range(count):
                 account_id = chooser.choice(account_ids)
                 kind, body = ("deposits", deposit) if n % 2 == 0 else ("withdrawals", withdrawal)
-                status, answer = await client.post_keyed(
-                    f"/api/v1/deposit-accounts/{account_id}/{kind}", body, f"bench-{next(keys)}")
+                status, answer = await client.request(
+                    "POST", f"/api/v1/deposit-accounts/{account_id}/{kind}", body, idempotency_key=f"bench-{next(keys)}")
                 assert status == 201, answer
 
         await asyncio.gather(*[client_task(c, 10, n) for n, c in enumerate(clients)])  # warm-up

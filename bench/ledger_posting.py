@@ -153,8 +153,10 @@ class KeepAliveClient:
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         return cls(reader, writer, token)
 
-    async def request(self, method: str, path: str, body: bytes = b"") -> tuple[int, bytes]:
-        head = (f"{method} {path} HTTP/1.1\r\nHost: bench\r\nAuthorization: Bearer {self.token}\r\n"
+    async def request(self, method: str, path: str, body: bytes = b"", *,
+                      idempotency_key: str | None = None) -> tuple[int, bytes]:
+        key = f"Idempotency-Key: {idempotency_key}\r\n" if idempotency_key else ""
+        head = (f"{method} {path} HTTP/1.1\r\nHost: bench\r\nAuthorization: Bearer {self.token}\r\n{key}"
                 f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n")
         self.writer.write(head.encode() + body)
         status_line = await self.reader.readline()

@@ -40,7 +40,7 @@ warnings.filterwarnings("ignore")
 import msgspec  # noqa: E402
 from sqlalchemy import text  # noqa: E402
 
-from bench.deposits import KeyedClient, progress, say  # noqa: E402
+from bench.deposits import progress, say  # noqa: E402
 from bench.ledger_posting import CONCURRENCY, KeepAliveClient, raw_sql, running_server  # noqa: E402
 from chart_of_accounts import AccountType, AccountUsage, GLAccount  # noqa: E402
 from ledger.model import JournalEntry, Line, Reference, Side  # noqa: E402
@@ -194,15 +194,15 @@ async def clone_loans(uow_factory: UnitOfWorkFactory, template_id: int, count: i
 
 async def repayments_http(port: int, token: str, loan_ids: list[int], cash: int, requests: int) -> float:
     keys = itertools.count(1)
-    clients = [await KeyedClient.open(port, token) for _ in range(CONCURRENCY)]
+    clients = [await KeepAliveClient.open(port, token) for _ in range(CONCURRENCY)]
     body = json.dumps({"value_date": TODAY.isoformat(), "amount": "5000", "payment_type_id": cash,
                        "receipt_number": "BENCH"}).encode()
 
-    async def client_task(client: KeyedClient, count: int, seed: int) -> None:
+    async def client_task(client: KeepAliveClient, count: int, seed: int) -> None:
         chooser = random.Random(seed)
         for _ in range(count):
-            status, answer = await client.post_keyed(f"/api/v1/loans/{chooser.choice(loan_ids)}/repayments", body,
-                                                     f"bench-{next(keys)}")
+            status, answer = await client.request("POST", f"/api/v1/loans/{chooser.choice(loan_ids)}/repayments",
+                                                  body, idempotency_key=f"bench-{next(keys)}")
             assert status == 201, answer
 
     await asyncio.gather(*[client_task(c, 10, n) for n, c in enumerate(clients)])  # warm-up
