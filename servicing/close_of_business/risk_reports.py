@@ -18,6 +18,9 @@ import msgspec
 from sqlalchemy import text
 
 from ledger.money import minor_unit_digits, normalize_amount
+from products.loans.provisioning import required_provision
+from products.rounding import Rounder, RoundingMode
+from servicing.loans.schedules import plain
 from servicing.staff.scope import OfficeScope
 from servicing.unit_of_work import UnitOfWork
 
@@ -104,12 +107,6 @@ def _offices(scope: OfficeScope) -> list[int] | None:
     return None if scope.whole_institution else sorted(scope.office_ids)
 
 
-def _plain(value: Decimal) -> Decimal:
-    """40.0000 as 40 and 2.5000 as 2.5 (never 4E+1)."""
-    normalized = value.normalize()
-    return normalized.quantize(Decimal(1)) if normalized == normalized.to_integral_value() else normalized
-
-
 def _ratio(part: Decimal, whole: Decimal) -> Decimal:
     return (part * 100 / whole).quantize(_PERCENT, ROUND_HALF_EVEN) if whole else Decimal(0)
 
@@ -160,13 +157,13 @@ async def ageing(uow: UnitOfWork, scope: OfficeScope) -> tuple[date | None, list
     result = []
     for r in rows:
         currency = r.currency.strip()
-        unit = Decimal(1).scaleb(-minor_unit_digits(currency))
+        rounder = Rounder(decimals=minor_unit_digits(currency), mode=RoundingMode.HALF_EVEN, multiple=None)
         result.append(AgeingRow(
             bucket=r.bucket, days_overdue_from=r.days_from, classification=r.classification,
-            provision_rate_percent=_plain(r.rate), currency=currency, loans=r.loans,
+            provision_rate_percent=plain(r.rate), currency=currency, loans=r.loans,
             outstanding_principal=normalize_amount(r.outstanding, currency),
             overdue_principal=normalize_amount(r.overdue, currency),
-            provision_required=(r.outstanding * r.rate / 100).quantize(unit, ROUND_HALF_EVEN)))
+            provision_required=required_provision(r.outstanding, r.rate, rounder)))
     return as_of, result
 
 
