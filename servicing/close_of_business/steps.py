@@ -54,6 +54,12 @@ async def _deposit_interest(uow_factory: UnitOfWorkFactory, day: date, actor: st
         "already_posted": str(run.already_posted)})
 
 
+async def _loan_charges(uow_factory: UnitOfWorkFactory, day: date, actor: str) -> StepOutcome:
+    from servicing.loans.product_charges import charge_loans
+
+    return await charge_loans(uow_factory, day, actor)
+
+
 async def _loan_collection(uow_factory: UnitOfWorkFactory, day: date, actor: str) -> StepOutcome:
     from servicing.close_of_business.loan_collection import collect_loans
 
@@ -70,6 +76,7 @@ STEPS: tuple[Step, ...] = (
     Step(name="term_deposit_interest", label="Intérêts des dépôts à terme", run=_term_deposit_interest),
     Step(name="term_deposit_maturity", label="Échéances des dépôts à terme", run=_term_deposit_maturity),
     Step(name="deposit_interest", label="Intérêts des comptes de dépôt", run=_deposit_interest),
+    Step(name="loan_charges", label="Frais automatiques des prêts", run=_loan_charges),
     Step(name="loan_collection", label="Prélèvements automatiques des échéances", run=_loan_collection),
     Step(name="loan_arrears", label="Âge des impayés et relances", run=_loan_arrears),
 )
