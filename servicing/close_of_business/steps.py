@@ -66,6 +66,12 @@ async def _loan_collection(uow_factory: UnitOfWorkFactory, day: date, actor: str
     return await collect_loans(uow_factory, day, actor)
 
 
+async def _loan_savings(uow_factory: UnitOfWorkFactory, day: date, actor: str) -> StepOutcome:
+    from servicing.loans.instalment_savings import hold_instalment_savings
+
+    return await hold_instalment_savings(uow_factory, day, actor)
+
+
 async def _loan_arrears(uow_factory: UnitOfWorkFactory, day: date, actor: str) -> StepOutcome:
     from servicing.close_of_business.loan_arrears import age_loans
 
@@ -78,5 +84,6 @@ STEPS: tuple[Step, ...] = (
     Step(name="deposit_interest", label="Intérêts des comptes de dépôt", run=_deposit_interest),
     Step(name="loan_charges", label="Frais automatiques des prêts", run=_loan_charges),
     Step(name="loan_collection", label="Prélèvements automatiques des échéances", run=_loan_collection),
+    Step(name="loan_savings", label="Épargne obligatoire des échéances", run=_loan_savings),
     Step(name="loan_arrears", label="Âge des impayés et relances", run=_loan_arrears),
 )
