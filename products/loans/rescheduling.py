@@ -18,7 +18,7 @@ history by the service. From then on the loan ages on the rescheduled-loans grid
 The loan's schedule after the rescheduling (`rescheduled_schedule`) is the old one cut on the
 rescheduling date (`cut_schedule`: the instalments already started keep what fell due and what
 was paid, the running one ends on the date with the interest earned so far, the principal not
-yet paid leaves them) followed by the new plan's instalments, numbered after the old ones. The
+yet paid leaves them) followed by the new plan's instalments, numbered after the last old one kept. The
 repayments, waivers and charges already recorded keep pointing at the old instalments, so the
 position, the arrears and the statement read one schedule; what the plan capitalises is settled
 on the old instalments by the rescheduling's own allocation lines (`capitalisation_lines`).
@@ -257,7 +257,8 @@ def capitalisation_lines(cut: Schedule, settled: Sequence[AllocationLine], charg
 
 def rescheduled_schedule(cut: Schedule, new: Schedule) -> Schedule:
     """The loan's schedule from now on: the cut old instalments, then the new plan's, numbered
-    after the highest old number (so old lines never point at a new instalment). The new plan's
+    after the last one kept (every recorded line points at a kept instalment, see `cut_schedule`,
+    so none points at a new one). The new plan's
     own disbursement is not money paid out: the loan keeps its real disbursements."""
     offset = max((row.number for row in cut.instalments), default=0)
     moved = tuple(msgspec.structs.replace(row, number=row.number + offset) for row in new.instalments)

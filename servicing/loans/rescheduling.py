@@ -7,8 +7,8 @@ schedule engine the loan used at disbursement (`generate_schedule`). The loan's 
 the old one cut on the date followed by the new plan (`rescheduled_schedule`): repayments,
 charges and waivers already recorded keep their instalments, and every later position, arrears
 ageing, payoff quote and statement reads that schedule. What the plan capitalises is one loan
-transaction of kind ``rescheduling`` (its allocation settles the old interest and penalties, its
-principal is what they became) with ONE journal entry through the product's posting rules
+transaction of kind ``rescheduling`` (its amount: the principal the new plan schedules; its
+allocation settles the old interest and penalties, its principal is what they became) with ONE journal entry through the product's posting rules
 (``RESCHEDULING``). The plan itself, with the terms and schedule it replaced, is kept in
 `loan_rescheduling`; the loan is flagged (``rescheduled_on``) so the close of business ages it on
 the rescheduled-loans grid from then on; a ``loan.rescheduled`` outbox event announces it, all in
@@ -336,7 +336,7 @@ async def _write(uow: UnitOfWork, row: LoanRow, history: list[LoanTransactionRow
                                sequence=sequence)
     transaction = LoanTransactionRow(
         loan_id=row.id, sequence_number=sequence, kind=KIND, value_date=on, currency=answer.currency,
-        amount=capitalised, principal=capitalised, interest=plan.capitalised_interest,
+        amount=plan.terms.principal_amount, principal=capitalised, interest=plan.capitalised_interest,
         penalty=plan.capitalised_penalties, classification=row.booked_classification,
         allocation=msgspec.to_builtins(lines), journal_entry_id=entry_id, idempotency_key=key,
         request_fingerprint=fingerprint, created_by=actor)
