@@ -22,7 +22,6 @@ out.
 
 from __future__ import annotations
 
-import hashlib
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, Final
@@ -31,7 +30,8 @@ import msgspec
 from sqlalchemy import func, select, text
 
 from ledger.periods import check_open
-from products.accounting import PostingError, posting_lines
+from products.accounting import posting_lines
+from products.errors import PostingError
 from products.events import LoanClassification, ProductEvent
 from products.loans.derivation import cycle_variation
 from products.loans.errors import TermsError
@@ -59,8 +59,10 @@ from servicing.loans.applications import get_product_in, load_row
 from servicing.loans.db.tables import LoanReschedulingRow, LoanRow, LoanTransactionRow
 from servicing.loans.model import LoanStatus, LoanTransaction
 from servicing.loans.movements import (
+    IdempotencyMismatch,
     _book,
     _booked,
+    _fingerprint,
     _history,
     _lines,
     _position,
@@ -148,10 +150,6 @@ class ReschedulingRefused(InvalidInput):
         self.problems = problems
 
 
-def _fingerprint(command: Reschedule) -> str:
-    return hashlib.sha256(msgspec.json.encode(command)).hexdigest()
-
-
 def _rounder(terms: LoanTerms) -> Rounder:
     """The product's rounding of amounts (decimals and mode), as the schedule rounds each period's interest."""
     return Rounder(decimals=validate_terms(terms), mode=terms.rounding.mode, multiple=None)
@@ -237,8 +235,6 @@ async def _replayed(uow: UnitOfWork, row: LoanRow, history: list[LoanTransaction
     if found is None:
         return None
     if found.request_fingerprint != fingerprint:
-        from servicing.loans.movements import IdempotencyMismatch
-
         raise IdempotencyMismatch("this Idempotency-Key was used for another request body", field="Idempotency-Key")
     plan = await uow.session.scalar(select(LoanReschedulingRow).where(LoanReschedulingRow.transaction_id == found.id))
     assert plan is not None, found.id

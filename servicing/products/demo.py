@@ -84,10 +84,9 @@ SFD_ACCOUNTS: Final[Mapping[AccountingRole, str]] = {
     R.INTEREST_PAYABLE: "2571",
     R.OVERDRAFT_PORTFOLIO: "2023",
     R.WITHHOLDING_TAX_PAYABLE: "343",  # État - impôts retenus à la source (IRC) à reverser
+    R.CAPITALISED_INCOME_DEFERRED: "2074",  # intérêts et pénalités capitalisés réservés (cash rule)
 }
-"""The SFD chart's account for each role; each product maps the roles its rule uses. The
-capitalised-income account of a cash product's reschedulings (optional) has no account in the
-SFD chart template: an institution that capitalises under cash opens one and maps it."""
+"""The SFD chart's account for each role; each product maps the roles its rule uses."""
 
 LOAN_CLASSIFIED: Final = (
     ClassifiedAccount(classification=LoanClassification.HEALTHY, term=TermBucket.MEDIUM, role=R.LOAN_PORTFOLIO,
@@ -121,8 +120,7 @@ def _mapping(kind: ProductKind, rule: AccountingRule, refs: DemoReferences, *,
              classified: tuple[ClassifiedAccount, ...] = (), charges: Mapping[int, str] | None = None
              ) -> ProductAccounting:
     return ProductAccounting(
-        rule=rule, accounts={role: SFD_ACCOUNTS[role] for role in sorted(roles_allowed(kind, rule))
-                                 if role in SFD_ACCOUNTS},
+        rule=rule, accounts={role: SFD_ACCOUNTS[role] for role in sorted(roles_allowed(kind, rule))},
         payment_type_accounts={refs.mobile_money_id: "1013", refs.bank_transfer_id: "114"},
         charge_accounts=dict(charges or {}), classified_accounts=classified)
 

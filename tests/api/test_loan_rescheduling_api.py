@@ -295,8 +295,18 @@ async def test_each_switch_and_product_limit_refuses_and_writes_nothing(  # type
     assert (await post(client, doubtful, rescheduled_on=on)).status_code == 201
 
     # A cash product without the capitalised-income account cannot capitalise (it may reschedule without).
-    assert_problem(await post(client, doubtful, rescheduled_on=on, capitalise_interest=True), 422,
-                   "capitalise_interest")
+    await switches(healthy=True, doubtful=True, unpaid=True, term=True)
+    accounting = demo._mapping(ProductKind.LOAN, AccountingRule.CASH, refs)
+    accounting = msgspec.structs.replace(accounting, accounts={
+        role: code for role, code in accounting.accounts.items()
+        if role is not AccountingRole.CAPITALISED_INCOME_DEFERRED})
+    unmapped, _x = await make_product(client, refs, world, uow_factory, AccountingRule.CASH, accounting=accounting)
+    unmapped_loan = await approved_loan(client, world, staff_user, unmapped)
+    assert (await disburse(client, unmapped_loan, ids["cash"])).status_code == 201
+    assert_problem(await client.post(f"{LOANS}/{unmapped_loan}/reschedulings/preview", json={
+        "rescheduled_on": on, "capitalise_interest": True}), 422, "capitalise_interest")
+    assert (await client.post(f"{LOANS}/{unmapped_loan}/reschedulings/preview", json={
+        "rescheduled_on": on})).status_code == 200
     upfront, _u = await make_product(client, refs, world, uow_factory, AccountingRule.ACCRUAL_UPFRONT)
     upfront_loan = await approved_loan(client, world, staff_user, upfront)
     assert (await disburse(client, upfront_loan, ids["cash"])).status_code == 201
