@@ -184,3 +184,27 @@ def test_rescheduling_moves_principal_and_keeps_every_line_on_its_instalment(  #
     assert all(d.component is Component.INTEREST and d.due_date <= on for d in left if d.instalment in old_numbers)
     assert sum((d.amount for d in left if d.component is Component.PRINCIPAL), D(0)) == plan.terms.principal_amount
     assert len({r.number for r in new.instalments}) == len(new.instalments)
+
+
+def test_a_second_plan_cuts_the_first_one_the_same_way() -> None:
+    """Rescheduled on 15 April (nothing capitalised), the loan's first new instalment paid, then
+    rescheduled again on 1 July: the principal left is the first plan's less what was paid."""
+    old = generate_schedule(xof_terms())
+    settled = _paid(old, 1, 2)
+    first_on = date(2025, 4, 15)
+    standing = loan_standing(old, settled, [], first_on, XOF_ROUNDER, LoanClassification.HEALTHY)
+    plan = rescheduled_terms(xof_terms(), ReschedulingRequest(rescheduled_on=first_on, repayment_count=6), standing)
+    merged = rescheduled_schedule(cut_schedule(old, settled, [], first_on, XOF_ROUNDER), generate_schedule(plan.terms))
+    first_new = merged.instalments[4]
+    assert (first_new.number, first_new.from_date) == (5, first_on)
+    paid_again = [*settled, *_paid(merged, 3, 4, 5)]
+    second_on = date(2025, 7, 1)
+    again = loan_standing(merged, paid_again, [], second_on, XOF_ROUNDER, LoanClassification.HEALTHY)
+    assert again.principal_outstanding == plan.terms.principal_amount - first_new.principal_amount
+    second = rescheduled_terms(plan.terms, ReschedulingRequest(rescheduled_on=second_on), again)
+    twice = rescheduled_schedule(cut_schedule(merged, paid_again, [], second_on, XOF_ROUNDER),
+                                 generate_schedule(second.terms))
+    assert len({r.number for r in twice.instalments}) == len(twice.instalments)
+    left = remaining_dues(twice, paid_again)
+    principal_left = sum((d.amount for d in left if d.component is Component.PRINCIPAL), D(0))
+    assert principal_left == again.principal_outstanding == second.terms.principal_amount
