@@ -24,7 +24,8 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any, Final
+from typing import Final
+from uuid import UUID
 
 import msgspec
 from sqlalchemy import func, select, text
@@ -128,7 +129,8 @@ class Rescheduling(msgspec.Struct, frozen=True, kw_only=True):
     """The loan's schedule from the date on: the old one cut on the date, then the new plan."""
     note: str = ""
     transaction: LoanTransaction | None = None
-    journal_entry_id: Any = None
+    journal_entry_id: UUID | None = None
+    """The capitalisation's entry (None when nothing was capitalised, or the product posts nothing)."""
     created_at: datetime | None = None
     created_by: str | None = None
 
