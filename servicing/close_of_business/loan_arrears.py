@@ -21,7 +21,7 @@ import msgspec
 from sqlalchemy import text
 
 from products.loans.arrears import ArrearsPolicy, ArrearsStatus, age_arrears
-from products.loans.classification import grade
+from products.loans.classification import grade, grid_kind
 from products.loans.model import Schedule
 from products.loans.product import LoanProduct
 from products.loans.reminders import DAYS_BEFORE_DUE_DEFAULT, reminders_for
@@ -53,6 +53,7 @@ def reminder_days_before_due() -> int:
 
 _LOANS = text("""
     SELECT l.id, l.office_id, l.product_id, l.product_version, l.currency, l.terms, l.schedule, c.loan_officer,
+           l.rescheduled_on,
            s.status AS previous_status, s.business_date AS previous_date
       FROM loan l
       LEFT JOIN client c ON c.id = l.client_id
@@ -89,15 +90,20 @@ _SAFETY_GRID: Final = (DelinquencyBucket(label="Sans grille", days_overdue_min=0
 """Used only when no loan grid is configured: every loan healthy at 0 %, bucket named as such."""
 
 
-async def loan_grid(uow_factory: UnitOfWorkFactory) -> tuple[DelinquencyBucket, ...]:
-    """The loans' delinquency grid in force (read once per run, not per chunk)."""
-    stored = await buckets.list_buckets(uow_factory(), BucketKind.LOAN)
-    return tuple(found.bucket for found in stored) or _SAFETY_GRID
+async def loan_grid(uow_factory: UnitOfWorkFactory, kind: BucketKind = BucketKind.LOAN
+                    ) -> tuple[DelinquencyBucket, ...]:
+    """A delinquency grid in force (read once per run, not per chunk). The rescheduled-loans
+    grid falls back to the loans' when none is configured (`classification.grade`)."""
+    stored = await buckets.list_buckets(uow_factory(), kind)
+    found = tuple(found.bucket for found in stored)
+    if not found and kind is not BucketKind.LOAN:
+        return await loan_grid(uow_factory)
+    return found or _SAFETY_GRID
 
 
 async def age_loans(uow_factory: UnitOfWorkFactory, day: date, actor: str) -> StepOutcome:
     notice, follow_up = reminder_days_before_due(), follow_up_after_days()
-    grid = await loan_grid(uow_factory)
+    grids = {kind: await loan_grid(uow_factory, kind) for kind in (BucketKind.LOAN, BucketKind.RESCHEDULED_LOAN)}
     products: dict[tuple[int, int], tuple[LoanProduct, ArrearsPolicy]] = {}
     aged = reminders = 0
     per_status: dict[str, int] = {}
@@ -127,6 +133,8 @@ async def age_loans(uow_factory: UnitOfWorkFactory, day: date, actor: str) -> St
                 previous = (ArrearsStatus(loan.previous_status)
                             if loan.previous_status is not None and loan.previous_date < day else ArrearsStatus.PERFORMING)
                 arrears = age_arrears(position.instalments, day, policy, previous_status=previous)
+                # A rescheduled loan is graded on the rescheduled-loans grid for the rest of its life.
+                grid = grids[grid_kind(overdraft=False, rescheduled=loan.rescheduled_on is not None)]
                 loan_grade = grade(arrears.days_overdue, grid,
                                    non_performing=arrears.status is ArrearsStatus.NON_PERFORMING)
                 principal = position.component(Component.PRINCIPAL)

@@ -247,12 +247,13 @@ def _lines(rows: Sequence[LoanTransactionRow], kind: str) -> list[AllocationLine
 
 
 def _paid_lines(rows: Sequence[LoanTransactionRow]) -> list[AllocationLine]:
-    return _lines(rows, "repayment")
+    """Paid: by repayments, or by a rescheduling that turned the due into principal."""
+    return [*_lines(rows, "repayment"), *_lines(rows, "rescheduling")]
 
 
 def _settled(rows: Sequence[LoanTransactionRow]) -> list[AllocationLine]:
     """Paid or forgiven."""
-    return [*_lines(rows, "repayment"), *_lines(rows, "waiver")]
+    return [*_paid_lines(rows), *_lines(rows, "waiver")]
 
 
 def _position(schedule: Schedule, rows: Sequence[LoanTransactionRow], on: date) -> LoanPosition:
@@ -432,6 +433,9 @@ async def reverse_repayment(uow_factory: UnitOfWorkFactory, loan_id: int, transa
                            field="transaction_id")
         if target.id in reversed_ids:
             raise Conflict(f"transaction {transaction_id} is already reversed", field="transaction_id")
+        if any(t.kind == "rescheduling" and t.sequence_number > target.sequence_number for t in history):
+            raise Conflict(f"transaction {transaction_id} precedes the loan's rescheduling, whose plan was drawn on "
+                           "what it paid: it is not reversed", field="transaction_id")
         later = [t for t in history if t.kind == "repayment" and t.sequence_number > target.sequence_number
                  and t.id not in reversed_ids]
         product = await get_product_in(uow, row.product_id, row.product_version)
