@@ -30,6 +30,7 @@ from typing import Any, Final
 from sqlalchemy import text
 
 from ledger.model import JournalEntry, Reference
+from ledger.money import normalize_amount
 from products.accounting import build_entry
 from products.events import LoanClassification, TermBucket
 from products.loans.classification import LoanGrade, decide_class, grade, grid_kind
@@ -176,14 +177,15 @@ async def _reclassify(uow: UnitOfWork, batch: Sequence[_Change], day: date, acto
         if current is target:
             continue  # moved meanwhile (a run resumed after a crash, or a person's decision)
         product = await get_product_in(uow, loan.product_id, loan.product_version)
+        currency = loan.currency.strip()
         sub = subledger.get(loan.id)
-        principal = max(Decimal(sub.principal), Decimal(0)) if sub is not None else Decimal(0)
-        interest = (max(Decimal(sub.interest), Decimal(0))
-                    if sub is not None and product.accounting.rule in ACCRUAL_RULES else Decimal(0))
+        principal = normalize_amount(max(Decimal(sub.principal), Decimal(0)) if sub is not None else Decimal(0),
+                                     currency)
+        interest = normalize_amount(max(Decimal(sub.interest), Decimal(0)) if sub is not None
+                                    and product.accounting.rule in ACCRUAL_RULES else Decimal(0), currency)
         term = TermBucket(loan.term_bucket or TermBucket.SHORT.value)
         decision = decide_class(current, target, automatic=True, term=term, principal_outstanding=principal,
                                 interest_receivable=interest)
-        currency = loan.currency.strip()
         classes[loan.id] = decision.applied.value
         directions[decision.applied.value] = directions.get(decision.applied.value, 0) + 1
         event = decision.movement.event(currency) if decision.movement is not None else None

@@ -27,7 +27,7 @@ import msgspec
 from sqlalchemy import func, text
 
 from ledger.model import Reference
-from ledger.money import check_amount
+from ledger.money import check_amount, normalize_amount
 from products.accounting import build_entry
 from products.events import LoanClassification, TermBucket
 from products.loans.model import Schedule
@@ -96,13 +96,14 @@ async def write_off_locked(uow: UnitOfWork, row: LoanRow, product: LoanProduct, 
 
     def books(value: Decimal | None, *, receivable: bool) -> Decimal:
         if value is None or (receivable and not accrual):
-            return Decimal(0)
-        return max(Decimal(value), Decimal(0))
+            return normalize_amount(Decimal(0), currency)
+        return normalize_amount(max(Decimal(value), Decimal(0)), currency)
 
     principal = books(sub.principal if sub else None, receivable=False)
     classification = LoanClassification(row.booked_classification)
     term = TermBucket(row.term_bucket or TermBucket.SHORT.value)
-    booked = (await booked_provisions(uow, [row.id])).get(row.id, {})
+    booked = {cls: normalize_amount(value, currency)
+              for cls, value in (await booked_provisions(uow, [row.id])).get(row.id, {}).items()}
     split = write_off(principal_outstanding=principal, provision_booked=booked.get(classification, Decimal(0)),
                       interest_receivable=books(sub.interest if sub else None, receivable=True),
                       fees_receivable=books(sub.fee if sub else None, receivable=True),
