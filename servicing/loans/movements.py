@@ -57,6 +57,7 @@ from servicing.loans.model import (
     Waive,
 )
 from servicing.loans.overpayments import overpayment_held
+from servicing.loans.provision_release import release_with_repayment
 from servicing.queries import load_entry
 from servicing.staff.scope import OfficeScope
 from servicing.unit_of_work import UnitOfWork, UnitOfWorkFactory
@@ -423,6 +424,9 @@ async def _take_repayment(uow: UnitOfWork, row: LoanRow, product: LoanProduct, *
         await book_entries(uow, [entry])
         if leg is not None:
             await leg.record(uow, entry.entry_id)
+        await release_with_repayment(uow, row, product.accounting, product.rounding,
+                                     principal_repaid=allocation.total(Component.PRINCIPAL), value_date=value_date,
+                                     sequence=sequence, actor=actor)
     return transaction
 
 

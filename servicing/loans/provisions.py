@@ -166,3 +166,4 @@ async def provision_accounts(uow: UnitOfWork) -> list[ProvisionAccountRow]:
         account_code=r.account_code, currency=r.currency.strip(), loans=int(r.loans), booked_per_loan=plain(r.booked),
         general_ledger=plain(r.general_ledger), exclusive=r.exclusive,
         difference=plain(r.general_ledger - r.booked) if r.exclusive else None) for r in rows]
+

@@ -9,6 +9,7 @@ once, the loan reconciliation and the provisions accounts stay at zero differenc
 from __future__ import annotations
 
 import itertools
+from collections.abc import AsyncIterator
 from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
@@ -29,10 +30,13 @@ from servicing.close_of_business.loan_classification import classify_loans
 from servicing.close_of_business.loan_provisioning import provision_loans
 from servicing.close_of_business.loan_write_off import write_off_loans
 from servicing.commands import CreateGLAccounts
+from servicing.errors import NotFound
 from servicing.loans.provisions import provision_reconciliation
 from servicing.loans.reconciliation import loan_reconciliation
 from servicing.outbox import read_feed
 from servicing.products import demo
+from servicing.reference import credit_parameters
+from servicing.reference.defaults import DEMO_CREDIT_PARAMETERS
 from servicing.reference.grid_templates import load_grid_template
 from servicing.verification import verify_journal
 from tests.api.test_loans_api import (  # noqa: F401  (fixtures)
@@ -61,7 +65,7 @@ class Books(msgspec.Struct, kw_only=True):
     interest_doubtful: str
 
 
-async def make_product(client, refs, world, uow_factory, rule: AccountingRule, **changes: Any) -> Books:  # type: ignore[no-untyped-def]
+async def make_product(client, references, world, uow_factory, rule: AccountingRule, **changes: Any) -> Books:  # type: ignore[no-untyped-def]
     """A product whose portfolio (healthy and doubtful), interest receivable (healthy and doubtful)
     and provisions accounts are the test's own, so their balances are the test's loans only."""
     n = next(_numbers)
@@ -76,27 +80,28 @@ async def make_product(client, refs, world, uow_factory, rule: AccountingRule, *
         roles.append((AccountingRole.INTEREST_RECEIVABLE, "interest_doubtful"))
     classified = tuple(ClassifiedAccount(classification=LoanClassification.DOUBTFUL, term=term, role=role,
                                          account_code=codes[name]) for term in TermBucket for role, name in roles)
-    accounting = demo._mapping(ProductKind.LOAN, rule, refs, classified=classified, charges={refs.loan_fee_id: "7022"})
+    accounting = demo._mapping(ProductKind.LOAN, rule, references, classified=classified,
+                               charges={references.loan_fee_id: "7022"})
     own = {AccountingRole.LOAN_PORTFOLIO: codes["healthy"], AccountingRole.PROVISIONS: codes["provisions"]}
     if rule is not AccountingRule.CASH:
         own[AccountingRole.INTEREST_RECEIVABLE] = codes["interest_healthy"]
     accounting = msgspec.structs.replace(accounting, accounts={**accounting.accounts, **own})
     product = LoanProduct(
-        identity=unique("Prêt"), currency="XOF", fund_source_id=refs.own_funds_id,
+        identity=unique("Prêt"), currency="XOF", fund_source_id=references.own_funds_id,
         principal=AmountRange(minimum=D(50_000), default=D(300_000), maximum=D(10_000_000)),
         repayment_count=CountRange(minimum=3, default=6, maximum=24),
         interest_rate_percent=AmountRange(minimum=D(12), default=D(18), maximum=D(24)),
-        charge_ids=(refs.loan_fee_id,), accounting=accounting, **changes)
+        charge_ids=(references.loan_fee_id,), accounting=accounting, **changes)
     response = await client.post("/api/v1/loan-products", json=msgspec.to_builtins(product))
     assert response.status_code == 201, response.text
     return Books(product_id=response.json()["product_id"], **codes)
 
 
-async def late_loan(client, world, staff_user, ids, books: Books) -> tuple[int, list[dict[str, Any]]]:  # type: ignore[no-untyped-def]
+async def late_loan(client, world, staff_user, payment_types, books: Books) -> tuple[int, list[dict[str, Any]]]:  # type: ignore[no-untyped-def]
     """A loan of 300,000 in 6 monthly instalments disbursed 160 days ago, nothing repaid."""
     loan_id = await approved_loan(client, world, staff_user, books.product_id,
                                   expected_disbursement_date=DISBURSED.isoformat())
-    paid_out = await disburse(client, loan_id, ids["cash"], value_date=DISBURSED.isoformat())
+    paid_out = await disburse(client, loan_id, payment_types["cash"], value_date=DISBURSED.isoformat())
     assert paid_out.status_code == 201, paid_out.text
     schedule = (await client.get(f"/api/v1/loans/{loan_id}")).json()["loan"]["schedule"]["instalments"]
     return loan_id, schedule
@@ -147,6 +152,24 @@ async def assert_reconciled(uow_factory, books: Books) -> None:  # type: ignore[
 async def rcsfd_grid(uow_factory) -> None:  # type: ignore[no-untyped-def]
     """The BCEAO SFD grid (0-90 healthy 0 %, 91-180 doubtful 40 %, 181-365 80 %...)."""
     await load_grid_template(uow_factory, "bceao-sfd", "tests")
+
+
+async def release_on_repayment(uow_factory, enabled: bool) -> None:  # type: ignore[no-untyped-def]
+    """Seed 002's « reprise remb. » switch, the other credit parameters as they are (a new version)."""
+    try:
+        current = (await credit_parameters.current(uow_factory())).parameters
+    except NotFound:
+        current = msgspec.structs.replace(DEMO_CREDIT_PARAMETERS, loans_per_client_max=99, loans_per_guarantor_max=99)
+    if current.recovery_entries_on_repayment is not enabled:
+        await credit_parameters.set_parameters(uow_factory(), msgspec.structs.replace(
+            current, recovery_entries_on_repayment=enabled), "tests")
+
+
+@pytest.fixture(autouse=True)
+async def no_release_on_repayment(uow_factory) -> AsyncIterator[None]:  # type: ignore[no-untyped-def]
+    """The hand-computed examples release provisions in the evening run unless a test says otherwise."""
+    await release_on_repayment(uow_factory, False)
+    yield
 
 
 def due_by(schedule: list[dict[str, Any]], day: date) -> list[dict[str, Any]]:
@@ -341,3 +364,27 @@ async def test_provisioning_report_shows_required_and_booked(client, refs, ids, 
     teller = await staff_user("teller")
     assert (await client.get("/api/v1/reports/provisioning", headers=teller.headers)).status_code == 403
     assert loan_id
+
+
+async def test_release_on_repayment_posts_with_the_repayment(client, refs, ids, world, staff_user,  # noqa: F811  # type: ignore[no-untyped-def]
+                                                             uow_factory) -> None:
+    books = await make_product(client, refs, world, uow_factory, AccountingRule.CASH, days_to_npa=90)
+    loan_id, schedule = await late_loan(client, world, staff_user, ids, books)
+    day = date.fromisoformat(schedule[0]["due_date"]) + timedelta(days=100)
+    await close(uow_factory, day)  # 40 % of 300,000 booked: 120,000
+    await release_on_repayment(uow_factory, True)
+    first_principal = schedule[0]["principal_amount"]
+    paid = await repay(client, loan_id, first_principal, ids["cash"], on=day + timedelta(days=1))
+    assert paid.status_code == 201 and paid.json()["principal"] == first_principal, paid.text
+    # E.g. 300,000 - 48,158 = 251,842 left x 40 % = 100,736.8 -> 100,737 required: 19,263 released at once.
+    required = ((300000 - D(first_principal)) * D("0.4")).quantize(D(1))
+    (release,) = await provision_entries(uow_factory, loan_id, day + timedelta(days=1))
+    assert (release.kind, release.amount) == ("release", 120000 - required)
+    release_lines = await entry_lines(uow_factory, release.journal_entry_id)
+    assert (books.provisions, "D", 120000 - required) in release_lines
+    assert ("761", "C", 120000 - required) in release_lines
+    await release_on_repayment(uow_factory, False)
+    evening = await close(uow_factory, day + timedelta(days=1))
+    assert len(await provision_entries(uow_factory, loan_id, day + timedelta(days=1))) == 1, evening
+    assert await balance(uow_factory, books.provisions) == -required
+    await assert_reconciled(uow_factory, books)
