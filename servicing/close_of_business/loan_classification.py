@@ -54,13 +54,24 @@ READ_CHUNK: Final = 20_000
 WRITE_BATCH: Final = 500
 PROPOSALS_LISTED_MAX: Final = 200
 
+_OVERDRAFT_VERSIONS = text("""
+SELECT v.product_id, v.version FROM product_version v JOIN product p ON p.id = v.product_id
+ WHERE p.kind = 'loan' AND v.settings ->> 'overdraft' = 'true'
+""")
+
 _STATES = text("""
 SELECT l.id, l.product_id, l.product_version, l.booked_classification, s.days_overdue, s.status,
        s.bucket_label, s.classification, s.provision_rate_percent
-  FROM loan l JOIN loan_arrears_state s ON s.loan_id = l.id AND s.business_date = :day
- WHERE l.status = 'active' AND l.id > :after
- ORDER BY l.id LIMIT :limit
+  FROM loan_arrears_state s JOIN loan l ON l.id = s.loan_id
+ WHERE s.business_date = :day AND s.loan_id > :after AND l.status = 'active'
+   AND (s.classification <> l.booked_classification
+        OR (l.product_id, l.product_version) IN (SELECT * FROM unnest(CAST(:overdraft_products AS int[]),
+                                                                      CAST(:overdraft_versions AS int[]))))
+ ORDER BY s.loan_id LIMIT :limit
 """)
+"""The day's aged loans the step has to look at: those the loans grid (as `loan_arrears`
+graded them) puts in another class than their booked one, and every loan of an overdraft
+product (graded again on the overdraft grid). A quiet day reads none."""
 
 _REGRADED = text("""
 UPDATE loan_arrears_state s SET bucket_label = g.bucket_label, classification = g.classification,
@@ -107,19 +118,19 @@ async def classify_loans(uow_factory: UnitOfWorkFactory, day: date, actor: str, 
     if automatic is None:
         automatic = await automatic_declassification(uow_factory)
     by_kind = await grids(uow_factory)
-    overdraft_products: dict[tuple[int, int], bool] = {}
+    async with uow_factory() as uow:
+        overdrafts = {(r.product_id, r.version) for r in (await uow.session.execute(_OVERDRAFT_VERSIONS)).all()}
+    window = {"day": day, "limit": READ_CHUNK, "overdraft_products": [p for p, _v in sorted(overdrafts)],
+              "overdraft_versions": [v for _p, v in sorted(overdrafts)]}
     seen = 0
     changes: list[_Change] = []
     after = 0
     while True:
         async with uow_factory() as uow:
-            states = (await uow.session.execute(_STATES, {"day": day, "after": after, "limit": READ_CHUNK})).all()
+            states = (await uow.session.execute(_STATES, {**window, "after": after})).all()
             regraded: list[tuple[int, LoanGrade]] = []
             for state in states:
-                key = (state.product_id, state.product_version)
-                if key not in overdraft_products:
-                    overdraft_products[key] = (await get_product_in(uow, *key)).overdraft
-                kind = grid_kind(overdraft=overdraft_products[key], rescheduled=False)
+                kind = grid_kind(overdraft=(state.product_id, state.product_version) in overdrafts, rescheduled=False)
                 loan_grade = grade(state.days_overdue, by_kind[kind], non_performing=state.status == "non_performing")
                 if (loan_grade.bucket_label, loan_grade.classification.value) != (state.bucket_label,
                                                                                  state.classification):

@@ -64,10 +64,13 @@ MOVEMENT_KINDS: Final = {EventKind.PROVISION: "allowance", EventKind.PROVISION_R
 _ACTIVE = text("""
 SELECT l.id, l.office_id, l.product_id, l.product_version, l.currency, l.booked_classification, l.term_bucket,
        s.outstanding_principal, s.provision_rate_percent, s.bucket_label
-  FROM loan l JOIN loan_arrears_state s ON s.loan_id = l.id AND s.business_date = :day
- WHERE l.status = 'active' AND l.id > :after
- ORDER BY l.id LIMIT :limit
+  FROM loan_arrears_state s JOIN loan l ON l.id = s.loan_id
+ WHERE s.business_date = :day AND s.loan_id > :after AND l.status = 'active'
+   AND (s.provision_rate_percent > 0 OR EXISTS (SELECT 1 FROM loan_provision_movement m WHERE m.loan_id = s.loan_id))
+ ORDER BY s.loan_id LIMIT :limit
 """)
+"""The day's aged loans that may require or hold a provision (a zero rate and nothing ever booked
+requires nothing: most loans, never read)."""
 
 _LEFT_PORTFOLIO = text("""
 SELECT l.id, l.office_id, l.product_id, l.product_version, l.currency, l.booked_classification, l.term_bucket,

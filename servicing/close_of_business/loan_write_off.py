@@ -25,21 +25,31 @@ from servicing.unit_of_work import UnitOfWorkFactory
 
 WRITE_BATCH: Final = 100
 
+_THRESHOLDS = text("""
+SELECT v.product_id, v.version, CAST(v.settings ->> 'write_off_after_days_overdue' AS integer) AS threshold
+  FROM product_version v JOIN product p ON p.id = v.product_id
+ WHERE p.kind = 'loan' AND v.settings ->> 'write_off_after_days_overdue' IS NOT NULL
+""")
+"""The product versions that write off by rule (a handful of rows: no loan is read when none does)."""
+
 _CANDIDATES = text("""
-SELECT l.id, s.days_overdue, CAST(pv.settings ->> 'write_off_after_days_overdue' AS integer) AS threshold
-  FROM loan l
-  JOIN loan_arrears_state s ON s.loan_id = l.id AND s.business_date = :day
-  JOIN product_version pv ON pv.product_id = l.product_id AND pv.version = l.product_version
- WHERE l.status = 'active' AND pv.settings ->> 'write_off_after_days_overdue' IS NOT NULL
-   AND s.days_overdue > CAST(pv.settings ->> 'write_off_after_days_overdue' AS integer)
+SELECT l.id, s.days_overdue, t.threshold
+  FROM unnest(CAST(:products AS int[]), CAST(:versions AS int[]), CAST(:thresholds AS int[]))
+       AS t (product_id, version, threshold)
+  JOIN loan l ON l.product_id = t.product_id AND l.product_version = t.version AND l.status = 'active'
+  JOIN loan_arrears_state s ON s.loan_id = l.id AND s.business_date = :day AND s.days_overdue > t.threshold
  ORDER BY l.id
 """)
 
 
 async def write_off_loans(uow_factory: UnitOfWorkFactory, day: date, actor: str) -> StepOutcome:
     async with uow_factory() as uow:
-        candidates = [row for row in (await uow.session.execute(_CANDIDATES, {"day": day})).all()
-                      if write_off_due(row.days_overdue, row.threshold)]
+        rules = (await uow.session.execute(_THRESHOLDS)).all()
+        candidates = [] if not rules else [
+            row for row in (await uow.session.execute(_CANDIDATES, {
+                "day": day, "products": [r.product_id for r in rules], "versions": [r.version for r in rules],
+                "thresholds": [r.threshold for r in rules]})).all()
+            if write_off_due(row.days_overdue, row.threshold)]
     written = entries = 0
     amount = Decimal(0)
     for start in range(0, len(candidates), WRITE_BATCH):
