@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 from datetime import date
-from decimal import Decimal
 from typing import Annotated, Any
 
 import msgspec
@@ -14,9 +13,8 @@ from api.controllers.loans import LoanId
 from api.controllers.portfolio_risk import _csv
 from api.controllers.reports import Format, _responses, _wants_csv
 from api.schemas.common import check_date
-from api.schemas.loans import _Channel
+from api.schemas.loans import _MoneyIn
 from api.schemas.problems import PROBLEM_RESPONSES
-from api.schemas.simulations import check_decimal_shape
 from servicing.close_of_business.provisioning_report import ProvisioningReport, provisioning_report
 from servicing.loans import write_offs
 from servicing.loans.model import LoanTransaction
@@ -41,16 +39,8 @@ class WriteOffIn(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_field
         return write_offs.WriteOffLoan(reason=self.reason, value_date=self.value_date)
 
 
-class RecoveryIn(_Channel, frozen=True, kw_only=True, forbid_unknown_fields=True):
+class RecoveryIn(_MoneyIn, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """Money received on ``value_date`` on a written-off loan, by a payment type or a deposit account."""
-
-    value_date: date
-    amount: Decimal
-    note: Annotated[str, msgspec.Meta(max_length=100)] = ""
-
-    def __post_init__(self) -> None:
-        check_date(self.value_date, "value_date")
-        check_decimal_shape(self.amount, "amount")
 
     def to_command(self) -> write_offs.Recover:
         return write_offs.Recover(value_date=self.value_date, amount=self.amount, channel=self.channel(),

@@ -172,6 +172,19 @@ def _provision_reference(loan_id: int, sequence: int, classification: LoanClassi
     return Reference(source_type=PROVISION_SOURCE, source_id=f"write-off/{loan_id}/{sequence}/{classification.value}")
 
 
+async def _locked_in_status(uow: UnitOfWork, loan_id: int, scope: OfficeScope, kind: str, key: str | None,
+                            fingerprint: str, status: LoanStatus, refusal: str
+                            ) -> tuple[LoanRow, list[LoanTransactionRow], LoanTransaction | None]:
+    """The loan locked with its history, and the original transaction when this is a replay of
+    the same Idempotency-Key; 409 when the loan is not in ``status``."""
+    row = await _locked(uow, loan_id, scope)
+    history = await _history(uow, loan_id)
+    replay = _replayed_in(history, kind, key, fingerprint)
+    if replay is None and row.status != status.value:
+        raise Conflict(f"loan {loan_id} is {row.status}; {refusal}", field="loan_id")
+    return row, history, replay
+
+
 async def write_off_loan(uow_factory: UnitOfWorkFactory, loan_id: int, command: WriteOffLoan, *, actor: str,
                          scope: OfficeScope, idempotency_key: str | None = None,
                          today: date | None = None) -> LoanTransaction:
@@ -185,13 +198,11 @@ async def write_off_loan(uow_factory: UnitOfWorkFactory, loan_id: int, command: 
     today = today or date.today()
     on = command.value_date or today
     async with uow_factory() as uow:
-        row = await _locked(uow, loan_id, scope)
-        history = await _history(uow, loan_id)
-        replay = _replayed_in(history, "write_off", idempotency_key, fingerprint)
+        row, history, replay = await _locked_in_status(
+            uow, loan_id, scope, "write_off", idempotency_key, fingerprint, LoanStatus.ACTIVE,
+            "only an active loan is written off")
         if replay is not None:
             return replay
-        if row.status != LoanStatus.ACTIVE.value:
-            raise Conflict(f"loan {loan_id} is {row.status}; only an active loan is written off", field="loan_id")
         _check_value_date(on, today=today, not_before=max(t.value_date for t in history), what="write-off")
         product = await get_product_in(uow, row.product_id, row.product_version)
         transaction = await write_off_locked(uow, row, product, on=on, actor=actor, reason=reason, history=history,
@@ -207,14 +218,11 @@ async def recover(uow_factory: UnitOfWorkFactory, loan_id: int, command: Recover
     """Take money received on a written-off loan as recovery income (and its VAT)."""
     fingerprint = _fingerprint(command)
     async with uow_factory() as uow:
-        row = await _locked(uow, loan_id, scope)
-        history = await _history(uow, loan_id)
-        replay = _replayed_in(history, "recovery", idempotency_key, fingerprint)
+        row, history, replay = await _locked_in_status(
+            uow, loan_id, scope, "recovery", idempotency_key, fingerprint, LoanStatus.WRITTEN_OFF,
+            "recoveries are taken on written-off loans only (an active loan takes repayments)")
         if replay is not None:
             return replay
-        if row.status != LoanStatus.WRITTEN_OFF.value:
-            raise Conflict(f"loan {loan_id} is {row.status}; recoveries are taken on written-off loans only "
-                           "(an active loan takes repayments)", field="loan_id")
         currency = row.currency.strip()
         check_amount(command.amount, currency, field="amount")
         _check_value_date(command.value_date, today=today or date.today(),
