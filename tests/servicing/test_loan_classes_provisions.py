@@ -388,3 +388,36 @@ async def test_release_on_repayment_posts_with_the_repayment(client, refs, ids, 
     assert len(await provision_entries(uow_factory, loan_id, day + timedelta(days=1))) == 1, evening
     assert await balance(uow_factory, books.provisions) == -required
     await assert_reconciled(uow_factory, books)
+
+
+async def test_guarantee_deposits_held_reduce_the_provision_base(client, refs, ids, world, staff_user,  # noqa: F811  # type: ignore[no-untyped-def]
+                                                                 uow_factory) -> None:
+    """RCSFD: base = outstanding − deposits held in guarantee. 300,000 lent against 30,000 of
+    mandatory savings and 15,000 of cash collateral held: (300,000 − 45,000) × 40 % = 102,000."""
+    from tests.api.test_deposit_accounts_api import move, open_account
+    from tests.api.test_loan_deposits_api import OPENED, SAVINGS, disburse_into
+    from tests.api.test_loans_api import application, borrower
+    from tests.deposit_support import deposit_world
+
+    dw = await deposit_world(uow_factory, world)
+    books = await make_product(client, refs, world, uow_factory, AccountingRule.CASH, days_to_npa=90, **SAVINGS)
+    client_id = await borrower(client, world, staff_user)
+    account_id = (await open_account(client, uow_factory, dw, client_id=client_id, opened_on=OPENED,
+                                     overdraft_limit="0"))["account_id"]
+    await move(client, account_id, "deposits", "45000", value_date=OPENED)
+    loan_id = (await client.post("/api/v1/loan-applications", json=application(client_id, books.product_id))
+               ).json()["loan_id"]
+    assert (await client.post(f"/api/v1/loan-applications/{loan_id}/submit")).status_code == 200
+    checker = await staff_user("branch_manager", office_id=world.office_id)
+    assert (await client.post(f"/api/v1/loan-applications/{loan_id}/approve", json={},
+                              headers=checker.headers)).status_code == 200
+    made = await disburse_into(client, loan_id, account_id)
+    assert made.status_code == 201, made.text
+    schedule = (await client.get(f"/api/v1/loans/{loan_id}")).json()["loan"]["schedule"]["instalments"]
+    day = date.fromisoformat(schedule[0]["due_date"]) + timedelta(days=100)
+    await close(uow_factory, day)
+    (allowance,) = await provision_entries(uow_factory, loan_id, day)
+    assert (allowance.kind, allowance.classification, allowance.amount) == ("allowance", "doubtful", 102000)
+    assert await entry_lines(uow_factory, allowance.journal_entry_id) == lines(
+        ("662", "D", 102000), (books.provisions, "C", 102000))
+    await assert_reconciled(uow_factory, books)
