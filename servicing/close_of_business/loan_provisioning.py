@@ -173,8 +173,8 @@ async def _post(uow: UnitOfWork, moving: Sequence[_Required], products: dict[tup
     groups: dict[tuple[Any, ...], list[tuple[_Required, ProvisionMovement]]] = {}
     for item in moving:
         loan = item.loan
-        classification = LoanClassification(loan.booked_classification)
-        for movement in provision_movements(booked.get(loan.id, {}), item.required, classification):
+        booked_class = LoanClassification(loan.booked_classification)
+        for movement in provision_movements(booked.get(loan.id, {}), item.required, booked_class):
             key = (loan.office_id, loan.product_id, loan.product_version, loan.currency.strip(),
                    movement.classification.value, loan.term_bucket or TermBucket.SHORT.value, movement.kind.value)
             groups.setdefault(key, []).append((item, movement))
