@@ -26,6 +26,7 @@ from api.controllers.deposits import DEPOSIT_ROUTES
 from api.controllers.journal import JournalEntryController
 from api.controllers.loan_deposits import LOAN_DEPOSIT_CONTROLLERS
 from api.controllers.loan_rescheduling import LoanReschedulingController
+from api.controllers.loan_write_offs import LoanWriteOffController, ProvisioningReportController
 from api.controllers.loans import LOAN_CONTROLLERS
 from api.controllers.offices import OfficeController
 from api.controllers.outbox import OutboxController
@@ -121,7 +122,7 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
             AuthController, UserController, RoleController, ApprovalController, ApprovalRuleController, AuditLogController,
             ClientController, KycRequirementController, *DEPOSIT_ROUTES, TermDepositController,
             TermDepositReconciliationController, *LOAN_CONTROLLERS, LoanReschedulingController, *LOAN_DEPOSIT_CONTROLLERS,
-            *REFERENCE_CONTROLLERS,
+            *REFERENCE_CONTROLLERS, LoanWriteOffController, ProvisioningReportController,
         ],
         dependencies={
             "uow_factory": Provide(provide_uow_factory, sync_to_thread=False),

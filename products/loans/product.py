@@ -348,6 +348,11 @@ class LoanProduct(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fiel
     accounting: ProductAccounting = msgspec.field(default_factory=ProductAccounting)
     term_buckets: TermBuckets = TermBuckets()
     """Seed 002's durations: which classified accounts (short, medium, long term) a loan posts to."""
+    # Provisioning and write-off
+    provision_includes_interest: bool = False
+    """The provision base counts the interest receivable too (accrual rules), not the principal alone."""
+    write_off_after_days_overdue: int | None = None
+    """The close of business writes off a loan overdue more days than this (None: never by rule)."""
 
     @property
     def rounding(self) -> Rounding:

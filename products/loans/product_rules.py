@@ -124,6 +124,8 @@ def _check_arrears(check: Checker, product: LoanProduct, places: int) -> None:
     check.count("days_to_arrears", product.days_to_arrears, maximum=DAYS_THRESHOLD_MAX)
     check.count("days_to_npa", product.days_to_npa, minimum=1, maximum=DAYS_THRESHOLD_MAX)
     check.ordered("days_to_arrears", product.days_to_arrears, "days_to_npa", product.days_to_npa)
+    check.count("write_off_after_days_overdue", product.write_off_after_days_overdue, minimum=1,
+                maximum=DAYS_THRESHOLD_MAX)
 
 
 def _check_requirements(check: Checker, prefix: str, guarantees: Guarantees | None, guarantors: GuarantorRule | None,

@@ -78,6 +78,24 @@ async def _loan_arrears(uow_factory: UnitOfWorkFactory, day: date, actor: str) -
     return await age_loans(uow_factory, day, actor)
 
 
+async def _loan_classification(uow_factory: UnitOfWorkFactory, day: date, actor: str) -> StepOutcome:
+    from servicing.close_of_business.loan_classification import classify_loans
+
+    return await classify_loans(uow_factory, day, actor)
+
+
+async def _loan_provisioning(uow_factory: UnitOfWorkFactory, day: date, actor: str) -> StepOutcome:
+    from servicing.close_of_business.loan_provisioning import provision_loans
+
+    return await provision_loans(uow_factory, day, actor)
+
+
+async def _loan_write_off(uow_factory: UnitOfWorkFactory, day: date, actor: str) -> StepOutcome:
+    from servicing.close_of_business.loan_write_off import write_off_loans
+
+    return await write_off_loans(uow_factory, day, actor)
+
+
 STEPS: tuple[Step, ...] = (
     Step(name="term_deposit_interest", label="Intérêts des dépôts à terme", run=_term_deposit_interest),
     Step(name="term_deposit_maturity", label="Échéances des dépôts à terme", run=_term_deposit_maturity),
@@ -86,4 +104,7 @@ STEPS: tuple[Step, ...] = (
     Step(name="loan_collection", label="Prélèvements automatiques des échéances", run=_loan_collection),
     Step(name="loan_savings", label="Épargne obligatoire des échéances", run=_loan_savings),
     Step(name="loan_arrears", label="Âge des impayés et relances", run=_loan_arrears),
+    Step(name="loan_classification", label="Classement sain / en souffrance", run=_loan_classification),
+    Step(name="loan_provisioning", label="Provisions pour créances en souffrance", run=_loan_provisioning),
+    Step(name="loan_write_off", label="Passages en perte", run=_loan_write_off),
 )

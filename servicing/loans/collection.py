@@ -161,14 +161,16 @@ class RepaymentPlan(msgspec.Struct, frozen=True, kw_only=True):
 
 
 def plan_repayment(product: LoanProduct, schedule: Schedule, history: Sequence[Any], amount: Decimal,
-                   on: date) -> RepaymentPlan:
+                   on: date, *, booked_classification: str | None = None,
+                   arrears_status: str | None = None) -> RepaymentPlan:
     """Allocate ``amount`` on what the loan's history leaves due, oldest instalment first, in
     the product's healthy or doubtful order (pure; `history` rows carry kind, id,
     reverses_transaction_id and allocation)."""
     settled = _settled(history)
     charged = _lines(history, "charge")
-    # The position (days overdue) matters only to a product with a doubtful threshold.
-    doubtful = product.days_to_npa is not None and is_doubtful(product, _position(schedule, history, on))
+    # The position (days overdue) is computed only when the class and the last close do not decide.
+    doubtful = (booked_classification == "doubtful" or arrears_status == "non_performing"
+                or (product.days_to_npa is not None and is_doubtful(product, _position(schedule, history, on))))
     order = product.allocation_order_doubtful if doubtful else product.allocation_order_healthy
     allocation = allocate(amount, remaining_dues(schedule, settled, charged), order)
     parts = [EventPart(component=c, amount=allocation.total(c)) for c in ALLOCABLE if allocation.total(c) > 0]
@@ -179,7 +181,8 @@ def plan_repayment(product: LoanProduct, schedule: Schedule, history: Sequence[A
 
 
 _LOANS = text("SELECT id, client_id, office_id, product_id, product_version, currency, schedule,"
-              " booked_classification, term_bucket FROM loan"
+              " booked_classification, term_bucket,"
+              " (SELECT s.status FROM loan_arrears_state s WHERE s.loan_id = loan.id) AS arrears_status FROM loan"
               " WHERE id = ANY(CAST(:ids AS int[])) AND status = 'active' ORDER BY id FOR UPDATE")
 _HISTORY = text("SELECT id, loan_id, sequence_number, kind, reverses_transaction_id, value_date, allocation"
                 " FROM loan_transaction WHERE loan_id = ANY(CAST(:ids AS int[])) ORDER BY loan_id, sequence_number")
@@ -300,7 +303,8 @@ async def _collect_loan(uow: UnitOfWork, chunk: _Chunk, loan: Any, history: list
         terms = await product_terms(uow.session, account.product_id, account.product_version)
         leg = deposit_link.debit_leg(account, terms, taken, on, reference=f"prêt n° {loan.id} (prélèvement du {on})",
                                      actor=actor)
-        plan = plan_repayment(product, schedule, history, taken, on)
+        plan = plan_repayment(product, schedule, history, taken, on, booked_classification=loan.booked_classification,
+                              arrears_status=loan.arrears_status)
         sequence = history[-1].sequence_number + 1
         accounting = msgspec.structs.replace(
             product.accounting, accounts={**product.accounting.accounts, AccountingRole.FUND_SOURCE: leg.fund_source})

@@ -28,6 +28,8 @@ class LoanStatus(StrEnum):
     REJECTED = "rejected"
     ACTIVE = "active"
     CLOSED = "closed"
+    WRITTEN_OFF = "written_off"
+    """Written off (« passé en perte »): out of the active portfolio, its history kept."""
 
 
 class GuarantorIn(msgspec.Struct, frozen=True, kw_only=True):

@@ -59,6 +59,7 @@ from servicing.loans.model import (
 )
 from servicing.loans.overpayments import overpayment_held
 from servicing.loans.product_charges import charge_vat_percent
+from servicing.loans.provision_release import release_with_repayment
 from servicing.queries import load_entry
 from servicing.staff.scope import OfficeScope
 from servicing.unit_of_work import UnitOfWork, UnitOfWorkFactory
@@ -269,9 +270,22 @@ def position_from_history(terms: LoanTerms, stored: Schedule, product: LoanProdu
     return schedule, _position(schedule, rows, on)
 
 
-def is_doubtful(product: LoanProduct, position: LoanPosition) -> bool:
-    """Doubtful (souffrant) once overdue longer than the product's days to NPA."""
+def is_doubtful(product: LoanProduct, position: LoanPosition, *, booked_classification: str | None = None,
+                arrears_status: str | None = None) -> bool:
+    """Whether a repayment follows the product's doubtful (souffrant) order: the loan is booked
+    doubtful (the close of business reclassified it), or the last close held it non-performing
+    (the NPA exit rule keeps it there until its arrears are fully paid), or it is already
+    overdue longer than the product's days to NPA (a day not yet closed)."""
+    if booked_classification == LoanClassification.DOUBTFUL.value or arrears_status == "non_performing":
+        return True
     return product.days_to_npa is not None and position.days_overdue > product.days_to_npa
+
+
+async def arrears_status(uow: UnitOfWork, loan_id: int) -> str | None:
+    """The status the last close of business left the loan in (`loan_arrears_state`), if any."""
+    status: str | None = await uow.session.scalar(text(
+        "SELECT status FROM loan_arrears_state WHERE loan_id = :id"), {"id": loan_id})
+    return status
 
 
 async def repay(uow_factory: UnitOfWorkFactory, loan_id: int, command: Repay, *, actor: str, scope: OfficeScope,
@@ -361,7 +375,8 @@ async def _take_repayment(uow: UnitOfWork, row: LoanRow, product: LoanProduct, *
     settled = _settled(history)
     charged = _lines(history, "charge")
     position = _position(schedule, history, value_date)
-    doubtful = is_doubtful(product, position)
+    doubtful = is_doubtful(product, position, booked_classification=row.booked_classification,
+                           arrears_status=await arrears_status(uow, row.id))
     order = product.allocation_order_doubtful if doubtful else product.allocation_order_healthy
     if product.interest_recalculation:
         terms = msgspec.convert(row.terms, LoanTerms)
@@ -412,6 +427,9 @@ async def _take_repayment(uow: UnitOfWork, row: LoanRow, product: LoanProduct, *
         await book_entries(uow, [entry])
         if leg is not None:
             await leg.record(uow, entry.entry_id)
+        await release_with_repayment(uow, row, product.accounting, product.rounding,
+                                     principal_repaid=allocation.total(Component.PRINCIPAL), value_date=value_date,
+                                     sequence=sequence, actor=actor)
     return transaction
 
 

@@ -32,6 +32,7 @@ from typing import Any, Final
 import msgspec
 from sqlalchemy import text
 
+from servicing.loans.provisions import PROVISION_CHECK_SQL
 from servicing.unit_of_work import UnitOfWork
 
 RECONCILED_ROLES: Final = (("principal", "loan_portfolio"), ("interest", "interest_receivable"),
@@ -40,16 +41,19 @@ RECONCILED_ROLES: Final = (("principal", "loan_portfolio"), ("interest", "intere
 
 SUBLEDGER_SIGNS: Final[dict[str, dict[str, int]]] = {
     "principal": {"disbursement": 1, "repayment_reversal": 1, "repayment": -1, "disbursement_reversal": -1,
-                  "rescheduling": 1},
+                  "rescheduling": 1, "reclassification": 0, "write_off": -1, "recovery": 0},
     "interest": {"disbursement": 1, "repayment_reversal": 1, "repayment": -1, "disbursement_reversal": -1,
-                 "waiver": -1, "rescheduling": -1},
-    "fee": {"charge": 1, "repayment_reversal": 1, "repayment": -1, "waiver": -1},
-    "penalty": {"charge": 1, "repayment_reversal": 1, "repayment": -1, "waiver": -1, "rescheduling": -1},
+                 "waiver": -1, "rescheduling": -1, "reclassification": 0, "write_off": -1, "recovery": 0},
+    "fee": {"charge": 1, "repayment_reversal": 1, "repayment": -1, "waiver": -1, "write_off": -1},
+    "penalty": {"charge": 1, "repayment_reversal": 1, "repayment": -1, "waiver": -1, "rescheduling": -1,
+                "write_off": -1},
 }
 """How each transaction kind moves a component's outstanding. A disbursement's ``interest`` is
 what it recognised (upfront accrual only); its ``fee`` is withheld income, never receivable. A
 rescheduling's ``principal`` is what it capitalised, its ``interest`` and ``penalty`` what that
-took off the receivables."""
+took off the receivables. A reclassification moves the outstanding between classified accounts
+without changing it (the loan's booked classification says which account holds it); a write-off
+takes every component out; a recovery is income on a loan that owes nothing more in the books."""
 
 
 
@@ -59,6 +63,14 @@ def _signed(component: str) -> str:
                      for kind, sign in SUBLEDGER_SIGNS[component].items())
     return f"sum(CASE t.kind {cases} ELSE 0 END)"
 
+
+SUBLEDGER_BY_LOAN_SQL: Final = f"""
+SELECT t.loan_id, {_signed("principal")} AS principal, {_signed("interest")} AS interest, {_signed("fee")} AS fee,
+       {_signed("penalty")} AS penalty, max(t.sequence_number) AS last_sequence
+  FROM loan_transaction t WHERE t.loan_id = ANY(CAST(:ids AS int[])) GROUP BY t.loan_id
+"""
+"""Each loan's sub-ledger (what its transactions leave outstanding per component) and its last
+transaction's sequence number: what a reclassification moves and a write-off takes out."""
 
 _ROLES_VALUES: Final = ", ".join(f"('{component}', '{role}')" for component, role in RECONCILED_ROLES)
 _ROLE_NAMES: Final = ", ".join(f"'{role}'" for _component, role in RECONCILED_ROLES)
@@ -189,6 +201,7 @@ SELECT 'loan ' || r.loan_id || ' on ' || a.code || ' (' || r.currency || ', ' ||
     ("loan-portfolio-equals-gl", "SELECT 'loan account ' || account_code || ' (' || currency || '): loans ' "
      "|| subledger::text || ', general ledger ' || general_ledger::text AS detail, NULL::text AS entry_id, "
      "account_code FROM (" + ACCOUNTS_SQL + ") r WHERE exclusive AND subledger <> general_ledger LIMIT 10"),
+    ("loan-provisions-equal-gl", PROVISION_CHECK_SQL),
 )
 """(check name, SQL answering one row per problem with `detail`, `entry_id` and `account_code`),
 run by `grandlivre verify` (servicing/verification.py) in its snapshot."""

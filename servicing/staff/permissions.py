@@ -46,6 +46,7 @@ CATALOGUE: Final[dict[str, str]] = {
     "loans:reverse": "reverse loan repayments (later ones are re-applied)",
     "loans:collect": "run the automatic collection of loan instalments from deposit accounts",
     "loans:reschedule": "reschedule loans (new terms, capitalised interest and penalties)",
+    "loans:write_off": "write loans off (passage en perte), by hand",
     "products:read": "see loan, savings and deposit products",
     "products:write": "create and change products",
     "clients:read": "see clients",

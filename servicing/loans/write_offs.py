@@ -1,0 +1,256 @@
+"""Write-off (« passage en perte ») of a loan, by hand or by the close of business, and the
+recoveries taken on it afterwards.
+
+A write-off (`products.loans.write_off`) takes the loan's whole outstanding out of the books in
+one WRITE_OFF entry under its booked class and term: the principal first against the provision
+booked for the loan under that class (« pertes couvertes par la provision »: Dr provisions), the
+rest to losses (« pertes non couvertes »); under accrual rules the interest, fees and penalties
+receivable go to losses too. The provision booked beyond the principal, and any still booked
+under a class the loan has left, is released (PROVISION_REVERSAL). The provision rows
+(`loan_provision_movement`) record what the write-off used and released, so the provision
+booked for the loan comes back to zero. The loan becomes `written_off`: out of the active
+portfolio (collection, accrual, arrears, classification and provisioning read active loans
+only), its history kept. An outbox event `loan.written_off` is written in the same transaction.
+
+A recovery is money received later on a written-off loan: recovery income, VAT included where
+the product charges VAT on recoveries; never more, in total, than what the write-off left
+unpaid. Idempotency-Key as for every money movement."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+from typing import Final
+from uuid import UUID
+
+import msgspec
+from sqlalchemy import func, text
+
+from ledger.model import Reference
+from ledger.money import check_amount, normalize_amount
+from products.accounting import build_entry
+from products.events import LoanClassification, TermBucket
+from products.loans.model import Schedule
+from products.loans.product import LoanProduct
+from products.loans.provisioning import ProvisionMovement
+from products.loans.write_off import recovery, write_off
+from products.posting_rules import AccountingRule, Component, EventKind, ProductKind
+from products.rounding import compile_rounding
+from servicing.errors import Conflict, InvalidInput
+from servicing.ids import uuid7
+from servicing.journal import book_entries
+from servicing.loans.applications import get_product_in
+from servicing.loans.db.tables import LoanRow, LoanTransactionRow
+from servicing.loans.model import FundsChannel, LoanStatus, LoanTransaction
+from servicing.loans.movements import (
+    DepositAccounts,
+    _book,
+    _check_value_date,
+    _fingerprint,
+    _fund_source,
+    _history,
+    _locked,
+    _position,
+    _replayed_in,
+    to_transaction,
+)
+from servicing.loans.provisions import ProvisionMovementRow, booked_provisions, record_movements
+from servicing.loans.reconciliation import SUBLEDGER_BY_LOAN_SQL
+from servicing.outbox import OutboxEvent, record_events
+from servicing.staff.scope import OfficeScope
+from servicing.unit_of_work import UnitOfWork, UnitOfWorkFactory
+
+REASON_LENGTH_MAX: Final = 500
+ACCRUAL_RULES: Final = frozenset({AccountingRule.ACCRUAL_PERIODIC, AccountingRule.ACCRUAL_UPFRONT})
+PROVISION_SOURCE: Final = "loan-provisioning"
+
+
+class WriteOffLoan(msgspec.Struct, frozen=True, kw_only=True):
+    reason: str
+    value_date: date | None = None
+
+
+class Recover(msgspec.Struct, frozen=True, kw_only=True):
+    value_date: date
+    amount: Decimal
+    channel: FundsChannel
+    note: str = ""
+
+
+def _owed_by_contract(schedule: Schedule, history: list[LoanTransactionRow], on: date) -> Decimal:
+    """What the borrower still owed on ``on``: the principal outstanding and the interest, fees,
+    penalties and their VAT fallen due and unpaid (what a later recovery may bring in)."""
+    position = _position(schedule, history, on)
+    overdue = sum((position.component(c).overdue for c in (Component.INTEREST, Component.FEE, Component.PENALTY,
+                                                           Component.VAT)), Decimal(0))
+    return position.component(Component.PRINCIPAL).outstanding + overdue
+
+
+async def write_off_locked(uow: UnitOfWork, row: LoanRow, product: LoanProduct, *, on: date, actor: str, reason: str,
+                           history: list[LoanTransactionRow], idempotency_key: str | None = None,
+                           fingerprint: str | None = None, rule: str = "manual") -> LoanTransactionRow:
+    """Write off the locked active loan on ``on`` (see the module docstring)."""
+    currency = row.currency.strip()
+    sub = (await uow.session.execute(text(SUBLEDGER_BY_LOAN_SQL), {"ids": [row.id]})).one_or_none()
+    accrual = product.accounting.rule in ACCRUAL_RULES
+
+    def books(value: Decimal | None, *, receivable: bool) -> Decimal:
+        if value is None or (receivable and not accrual):
+            return normalize_amount(Decimal(0), currency)
+        return normalize_amount(max(Decimal(value), Decimal(0)), currency)
+
+    principal = books(sub.principal if sub else None, receivable=False)
+    classification = LoanClassification(row.booked_classification)
+    term = TermBucket(row.term_bucket or TermBucket.SHORT.value)
+    booked = {cls: normalize_amount(value, currency)
+              for cls, value in (await booked_provisions(uow, [row.id])).get(row.id, {}).items()}
+    split = write_off(principal_outstanding=principal, provision_booked=booked.get(classification, Decimal(0)),
+                      interest_receivable=books(sub.interest if sub else None, receivable=True),
+                      fees_receivable=books(sub.fee if sub else None, receivable=True),
+                      penalties_receivable=books(sub.penalty if sub else None, receivable=True))
+    assert row.schedule is not None
+    owed = _owed_by_contract(msgspec.convert(row.schedule, Schedule), history, on)
+    in_books = split.principal_covered + split.principal_not_covered + split.interest + split.fees + split.penalties
+    amount = max(owed, in_books)
+    if amount <= 0:
+        raise Conflict(f"loan {row.id} owes nothing: there is nothing to write off", field="loan_id")
+    sequence = max(t.sequence_number for t in history) + 1
+    description = f"Passage en perte prêt n° {row.id} : {reason}"
+    event = split.event(currency, classification=classification, term=term)
+    entry_id = (await _book(uow, product.accounting, event, loan=row, value_date=on, description=description,
+                            actor=actor, sequence=sequence) if event is not None else None)
+    movements: list[ProvisionMovementRow] = []
+
+    def movement(kind: str, cls: LoanClassification, value: Decimal, entry: UUID | None) -> ProvisionMovementRow:
+        return ProvisionMovementRow(
+            loan_id=row.id, business_date=on, office_id=row.office_id, product_id=row.product_id,
+            product_version=row.product_version, currency=currency, classification=cls.value, term=term.value,
+            kind=kind, amount=value, required=Decimal(0), rate_percent=None, bucket_label=None,
+            journal_entry_id=entry)
+
+    if split.principal_covered > 0:
+        movements.append(movement("write_off", classification, split.principal_covered, entry_id))
+    releases = [(cls, value) for cls, value in sorted(booked.items()) if cls is not classification and value > 0]
+    if split.provision_released > 0:
+        releases.append((classification, split.provision_released))
+    entries = []
+    for cls, value in releases:
+        release = ProvisionMovement(kind=EventKind.PROVISION_REVERSAL, classification=cls, amount=value)
+        entry = build_entry(ProductKind.LOAN, product.accounting, release.event(currency, term=term), entry_id=uuid7(),
+                            office_id=row.office_id, value_date=on, actor=actor,
+                            description=f"Reprise de provision, passage en perte prêt n° {row.id}",
+                            reference=_provision_reference(row.id, sequence, cls))
+        if entry is not None:
+            entries.append(entry)
+        movements.append(movement("release", cls, value, entry.entry_id if entry is not None else None))
+    await book_entries(uow, entries)
+    await record_movements(uow, movements, actor)
+    transaction = LoanTransactionRow(
+        loan_id=row.id, sequence_number=sequence, kind="write_off", value_date=on, currency=currency, amount=amount,
+        principal=principal, interest=split.interest, fee=split.fees, penalty=split.penalties,
+        classification=classification.value, allocation=[], journal_entry_id=entry_id,
+        idempotency_key=idempotency_key, request_fingerprint=fingerprint, created_by=actor)
+    uow.session.add(transaction)
+    row.status = LoanStatus.WRITTEN_OFF.value
+    row.booked_classification = LoanClassification.WRITTEN_OFF.value
+    row.updated_at = func.now()
+    row.updated_by = actor
+    await record_events(uow, [OutboxEvent(
+        event_type="loan.written_off", subject_type="loan", subject_id=row.id, occurred_on=on,
+        dedup_key=f"written_off:loan-{row.id}", office_id=row.office_id, payload={
+            "loan_id": row.id, "currency": currency, "rule": rule, "reason": reason, "amount": str(amount),
+            "principal_covered_by_provision": str(split.principal_covered),
+            "principal_not_covered": str(split.principal_not_covered), "interest": str(split.interest),
+            "fees": str(split.fees), "penalties": str(split.penalties),
+            "provision_released": str(sum((value for _cls, value in releases), Decimal(0)))})])
+    await uow.session.flush()
+    await uow.session.refresh(transaction)
+    return transaction
+
+
+def _provision_reference(loan_id: int, sequence: int, classification: LoanClassification) -> Reference:
+    return Reference(source_type=PROVISION_SOURCE, source_id=f"write-off/{loan_id}/{sequence}/{classification.value}")
+
+
+async def _locked_in_status(uow: UnitOfWork, loan_id: int, scope: OfficeScope, kind: str, key: str | None,
+                            fingerprint: str, status: LoanStatus, refusal: str
+                            ) -> tuple[LoanRow, list[LoanTransactionRow], LoanTransaction | None]:
+    """The loan locked with its history, and the original transaction when this is a replay of
+    the same Idempotency-Key; 409 when the loan is not in ``status``."""
+    row = await _locked(uow, loan_id, scope)
+    history = await _history(uow, loan_id)
+    replay = _replayed_in(history, kind, key, fingerprint)
+    if replay is None and row.status != status.value:
+        raise Conflict(f"loan {loan_id} is {row.status}; {refusal}", field="loan_id")
+    return row, history, replay
+
+
+async def write_off_loan(uow_factory: UnitOfWorkFactory, loan_id: int, command: WriteOffLoan, *, actor: str,
+                         scope: OfficeScope, idempotency_key: str | None = None,
+                         today: date | None = None) -> LoanTransaction:
+    """Write an active loan off by hand (the reason is kept in the entry and the outbox event)."""
+    reason = command.reason.strip()
+    if not reason:
+        raise InvalidInput("say why the loan is written off", field="reason")
+    if len(reason) > REASON_LENGTH_MAX:
+        raise InvalidInput(f"at most {REASON_LENGTH_MAX} characters", field="reason")
+    fingerprint = _fingerprint(command)
+    today = today or date.today()
+    on = command.value_date or today
+    async with uow_factory() as uow:
+        row, history, replay = await _locked_in_status(
+            uow, loan_id, scope, "write_off", idempotency_key, fingerprint, LoanStatus.ACTIVE,
+            "only an active loan is written off")
+        if replay is not None:
+            return replay
+        _check_value_date(on, today=today, not_before=max(t.value_date for t in history), what="write-off")
+        product = await get_product_in(uow, row.product_id, row.product_version)
+        transaction = await write_off_locked(uow, row, product, on=on, actor=actor, reason=reason, history=history,
+                                             idempotency_key=idempotency_key, fingerprint=fingerprint)
+        answer = to_transaction(transaction)
+        await uow.commit()
+    return answer
+
+
+async def recover(uow_factory: UnitOfWorkFactory, loan_id: int, command: Recover, *, actor: str, scope: OfficeScope,
+                  idempotency_key: str | None = None, deposits: DepositAccounts | None = None,
+                  today: date | None = None) -> LoanTransaction:
+    """Take money received on a written-off loan as recovery income (and its VAT)."""
+    fingerprint = _fingerprint(command)
+    async with uow_factory() as uow:
+        row, history, replay = await _locked_in_status(
+            uow, loan_id, scope, "recovery", idempotency_key, fingerprint, LoanStatus.WRITTEN_OFF,
+            "recoveries are taken on written-off loans only (an active loan takes repayments)")
+        if replay is not None:
+            return replay
+        currency = row.currency.strip()
+        check_amount(command.amount, currency, field="amount")
+        _check_value_date(command.value_date, today=today or date.today(),
+                          not_before=max(t.value_date for t in history), what="recovery")
+        written = sum((t.amount for t in history if t.kind == "write_off"), Decimal(0))
+        recovered = sum((t.amount for t in history if t.kind == "recovery"), Decimal(0))
+        if command.amount > written - recovered:
+            raise InvalidInput(f"only {written - recovered} {currency} written off is left to recover",
+                               field="amount")
+        product = await get_product_in(uow, row.product_id, row.product_version)
+        split = recovery(command.amount, product.vat_on_recoveries_percent,
+                         compile_rounding(product.rounding, currency))
+        accounting, payment_type_id, leg = await _fund_source(
+            uow, product.accounting, command.channel, deposits=deposits, loan=row, amount=command.amount,
+            credit=False, value_date=command.value_date, actor=actor)
+        sequence = max(t.sequence_number for t in history) + 1
+        entry_id = await _book(uow, accounting, split.event(currency, payment_type_id=payment_type_id), loan=row,
+                               value_date=command.value_date, description=f"Récupération sur prêt amorti n° {loan_id}",
+                               actor=actor, sequence=sequence, leg=leg)
+        transaction = LoanTransactionRow(
+            loan_id=loan_id, sequence_number=sequence, kind="recovery", value_date=command.value_date,
+            currency=currency, amount=command.amount, vat=split.vat, classification=LoanClassification.WRITTEN_OFF.value,
+            payment_type_id=payment_type_id, receipt_number=command.channel.receipt_number, allocation=[],
+            journal_entry_id=entry_id, idempotency_key=idempotency_key, request_fingerprint=fingerprint,
+            created_by=actor)
+        uow.session.add(transaction)
+        await uow.session.flush()
+        await uow.session.refresh(transaction)
+        answer = to_transaction(transaction)
+        await uow.commit()
+    return answer
