@@ -1,0 +1,252 @@
+"""Close-of-business step `loan_accrual`: interest earned and instalment fees recognised.
+
+For every active loan of an accrual product, by chunks of loans locked in id order:
+
+* interest (accrual periodic products): accrued-to-date by the close of the day
+  (`products.loans.accrual.interest_accrued_to` on `accrual_periods` of the schedule as it
+  stands on the day, recalculated for products that recalculate interest), the rounding
+  carried so the days of a period add up to its interest;
+* fees (both accrual rules): the schedule's instalment fees whose due date has come
+  (`fees_falling_due`), recognised in full on their due date, on the fee charge's account.
+
+The amount posted is that target less what the loan's accrual transactions already hold:
+running a day twice posts nothing, a missed day is caught up exactly, and a target that went
+down (a schedule recalculated) is taken back by an ``accrual_adjustment``. A loan the last
+ageing found non-performing (`loan_arrears_state`, written by yesterday's `loan_arrears`) earns
+nothing in the income statement: its target is capped at what was already recognised or has
+been paid (`accrue_interest`'s rule: interest collected is cash, not a doubtful claim). The
+product model has no suspense account, so the withheld interest is not booked; the step
+reports it (``interest_withheld``), as the « non recognised » treatment of the pure core.
+
+A chunk posts one journal entry per office, product version and currency
+(`loan_postings.write_postings`): Dr interest receivable / Cr interest income, Dr fees
+receivable / Cr fee income, on the loan's booked classification and term bucket.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date
+from decimal import Decimal
+from typing import Any, Final
+
+import msgspec
+from sqlalchemy import select, text
+
+from products.accounting import ProductAccounting
+from products.events import LoanClassification, TermBucket
+from products.loans.accrual import FeeRecognition, accrual_periods, fees_falling_due, interest_accrued_to
+from products.loans.model import Schedule
+from products.loans.product import LoanProduct
+from products.loans.terms import LoanTerms
+from products.posting_rules import AccountingRule, Component, EventKind
+from products.reference.db.tables import ChargeRow
+from products.rounding import Rounder, compile_rounding
+from servicing.close_of_business.loan_postings import GroupKey, Posting, event, write_postings
+from servicing.close_of_business.model import StepOutcome
+from servicing.loans.applications import get_product_in
+from servicing.loans.movements import position_from_history
+from servicing.unit_of_work import UnitOfWork, UnitOfWorkFactory
+
+CHUNK_LOANS: Final = 2_000
+ACCRUAL_RULES: Final = (AccountingRule.ACCRUAL_PERIODIC.value, AccountingRule.ACCRUAL_UPFRONT.value)
+_ZERO: Final = Decimal(0)
+
+_LOANS = text("""
+    SELECT l.id, l.office_id, l.product_id, l.product_version, l.currency, l.terms, l.schedule,
+           l.booked_classification, l.term_bucket, s.status AS arrears_status
+      FROM loan l
+      JOIN product_version pv ON pv.product_id = l.product_id AND pv.version = l.product_version
+      LEFT JOIN loan_arrears_state s ON s.loan_id = l.id
+     WHERE l.status = 'active' AND l.schedule IS NOT NULL AND l.disbursed_on <= :day AND l.id > :after
+       AND pv.accounting_rule = ANY(:rules)
+     ORDER BY l.id LIMIT :limit
+       FOR UPDATE OF l
+""")
+
+_TOTALS = text("""
+    SELECT loan_id, max(sequence_number) AS last_sequence,
+           coalesce(sum(CASE kind WHEN 'accrual' THEN interest WHEN 'accrual_adjustment' THEN -interest END), 0)
+               AS interest_accrued,
+           coalesce(sum(CASE kind WHEN 'accrual' THEN fee WHEN 'accrual_adjustment' THEN -fee END), 0) AS fee_accrued,
+           coalesce(sum(CASE kind WHEN 'repayment' THEN interest WHEN 'repayment_reversal' THEN -interest END), 0)
+               AS interest_paid,
+           coalesce(sum(CASE kind WHEN 'repayment' THEN fee WHEN 'repayment_reversal' THEN -fee END), 0) AS fee_paid
+      FROM loan_transaction WHERE loan_id = ANY(:ids) GROUP BY loan_id
+""")
+
+HISTORY = text("""
+    SELECT loan_id, id, kind, reverses_transaction_id, allocation, value_date, principal
+      FROM loan_transaction
+     WHERE loan_id = ANY(:ids) AND value_date <= :day AND kind NOT IN ('accrual', 'accrual_adjustment')
+     ORDER BY loan_id, sequence_number
+""")
+"""What a loan's position is derived from (the accruals never change it)."""
+
+
+class Target(msgspec.Struct, frozen=True, kw_only=True):
+    """What should have been recognised on a loan by the close of the day."""
+
+    interest: Decimal
+    fee: Decimal
+    interest_withheld: Decimal = _ZERO
+    fee_withheld: Decimal = _ZERO
+
+
+def fee_slice(fees: Sequence[FeeRecognition], start: Decimal, end: Decimal,
+              charge_ids: dict[str, int]) -> list[tuple[int | None, Decimal]]:
+    """The fees between two cumulative amounts of the fees recognised so far (in due-date
+    order): which charges a fee accrual of ``end - start`` (or its adjustment) is made of, so
+    each posts to its own charge's income account."""
+    low, high = min(start, end), max(start, end)
+    parts: dict[int | None, Decimal] = {}
+    running = _ZERO
+    for fee in sorted(fees, key=lambda f: (f.due_date, f.instalment, f.name)):
+        taken = max(min(running + fee.amount, high) - max(running, low), _ZERO)
+        if taken > 0:
+            charge = charge_ids.get(fee.name)
+            parts[charge] = parts.get(charge, _ZERO) + taken
+        running += fee.amount
+    return list(parts.items())
+
+
+def accrual_target(schedule: Schedule, terms: LoanTerms | None, day: date, rounder: Rounder, *,
+                   accrues_interest: bool, non_performing: bool, accrued: tuple[Decimal, Decimal],
+                   paid: tuple[Decimal, Decimal]) -> Target:
+    """Interest and fees to have recognised by the close of ``day`` (pure). ``accrued`` and
+    ``paid`` are (interest, fee) already recognised and collected. A non-performing loan
+    recognises no more than it had recognised or has paid."""
+    interest = interest_accrued_to(accrual_periods(schedule, terms), day, rounder) if accrues_interest else accrued[0]
+    fee = sum((f.amount for f in fees_falling_due(schedule, after=date.min, through=day)), _ZERO)
+    if not non_performing:
+        return Target(interest=interest, fee=fee)
+    capped_interest = min(interest, max(accrued[0], paid[0]))
+    capped_fee = min(fee, max(accrued[1], paid[1]))
+    return Target(interest=capped_interest, fee=capped_fee, interest_withheld=interest - capped_interest,
+                  fee_withheld=fee - capped_fee)
+
+
+class _Products:
+    """Product versions, their rounders and fee charges, read once per run."""
+
+    def __init__(self) -> None:
+        self.settings: dict[tuple[int, int], LoanProduct] = {}
+        self.rounders: dict[tuple[int, int, str], Rounder] = {}
+        self.charges: dict[tuple[int, int], dict[str, int]] = {}
+
+    async def load(self, uow: UnitOfWork, key: tuple[int, int], currency: str) -> LoanProduct:
+        if key not in self.settings:
+            product = await get_product_in(uow, *key)
+            self.settings[key] = product
+            rows = (await uow.session.execute(select(ChargeRow.name, ChargeRow.id).where(
+                ChargeRow.id.in_(product.charge_ids)))).all()
+            self.charges[key] = {name[:80]: charge_id for name, charge_id in rows}
+        if (*key, currency) not in self.rounders:
+            self.rounders[(*key, currency)] = compile_rounding(self.settings[key].rounding, currency)
+        return self.settings[key]
+
+
+def _needs_terms(raw_terms: dict[str, Any]) -> bool:
+    """Only interest deferred by a grace on payment changes the accrual periods (`accrual_periods`)."""
+    return bool(raw_terms.get("grace_on_interest_payment_periods"))
+
+
+async def accrue_loans(uow_factory: UnitOfWorkFactory, day: date, actor: str, *,
+                       chunk_loans: int = CHUNK_LOANS) -> StepOutcome:
+    products = _Products()
+    seen = posted_loans = transactions = entries = 0
+    totals = {"interest": _ZERO, "fee": _ZERO, "interest_adjusted": _ZERO, "fee_adjusted": _ZERO,
+              "interest_withheld": _ZERO}
+    after = 0
+    while True:
+        async with uow_factory() as uow:
+            session = uow.session
+            loans = (await session.execute(_LOANS, {"day": day, "after": after, "limit": chunk_loans,
+                                                    "rules": list(ACCRUAL_RULES)})).all()
+            if not loans:
+                break
+            ids = [loan.id for loan in loans]
+            known = {row.loan_id: row for row in (await session.execute(_TOTALS, {"ids": ids})).all()}
+            for loan in loans:
+                await products.load(uow, (loan.product_id, loan.product_version), loan.currency.strip())
+            recalculating = [loan.id for loan in loans
+                             if products.settings[(loan.product_id, loan.product_version)].interest_recalculation]
+            history: dict[int, list[Any]] = {}
+            if recalculating:
+                for row in (await session.execute(HISTORY, {"ids": recalculating, "day": day})).all():
+                    history.setdefault(row.loan_id, []).append(row)
+            postings: list[Posting] = []
+            labels: dict[tuple[int, int], str] = {}
+            accounting: dict[tuple[int, int], ProductAccounting] = {}
+            for loan in loans:
+                key = (loan.product_id, loan.product_version)
+                product = products.settings[key]
+                currency = loan.currency.strip()
+                accounting[key] = product.accounting
+                labels[key] = f"Intérêts courus et frais constatés, prêts {product.identity.short_name}"
+                terms = (msgspec.convert(loan.terms, LoanTerms)
+                         if product.interest_recalculation or _needs_terms(loan.terms) else None)
+                schedule = msgspec.convert(loan.schedule, Schedule)
+                if product.interest_recalculation:
+                    assert terms is not None
+                    schedule, _position = position_from_history(terms, schedule, product, history.get(loan.id, []),
+                                                                day)
+                facts = known[loan.id]
+                accrued = (facts.interest_accrued, facts.fee_accrued)
+                target = accrual_target(
+                    schedule, terms, day, products.rounders[(*key, currency)],
+                    accrues_interest=product.accounting.rule is AccountingRule.ACCRUAL_PERIODIC,
+                    non_performing=loan.arrears_status == "non_performing", accrued=accrued,
+                    paid=(facts.interest_paid, facts.fee_paid))
+                totals["interest_withheld"] += target.interest_withheld
+                made = _postings(loan, currency, target, accrued, facts.last_sequence, products.charges[key],
+                                 schedule, day)
+                for posting in made:
+                    sign = -1 if posting.mirrored else 1
+                    totals["interest_adjusted" if posting.mirrored else "interest"] += sign * posting.interest
+                    totals["fee_adjusted" if posting.mirrored else "fee"] += sign * posting.fee
+                postings += made
+                posted_loans += bool(made)
+            written = await write_postings(uow, postings, accounting, step="loan_accrual", day=day, actor=actor,
+                                           labels=labels)
+            await uow.commit()
+        seen += len(loans)
+        transactions += written.transactions
+        entries += written.entries
+        after = loans[-1].id
+    return StepOutcome(items=seen, entries=entries, detail={
+        "loans_accrued": str(posted_loans), "transactions": str(transactions),
+        **{name: str(amount) for name, amount in totals.items()}})
+
+
+def _postings(loan: Any, currency: str, target: Target, accrued: tuple[Decimal, Decimal], last_sequence: int,
+              charge_ids: dict[str, int], schedule: Schedule, day: date) -> list[Posting]:
+    """The accrual (what the target adds) and the adjustment (what it takes back) of one loan:
+    at most one of each, the interest and fee moving independently."""
+    classification = LoanClassification(loan.booked_classification)
+    term = TermBucket(loan.term_bucket or TermBucket.SHORT.value)
+    group = GroupKey(office_id=loan.office_id, product_id=loan.product_id, product_version=loan.product_version,
+                     currency=currency)
+    interest_delta = target.interest - accrued[0]
+    fee_delta = target.fee - accrued[1]
+    recognised = fees_falling_due(schedule, after=date.min, through=day)
+    postings: list[Posting] = []
+    sequence = last_sequence
+    for mirrored in (False, True):
+        interest = max(-interest_delta if mirrored else interest_delta, _ZERO)
+        fee = max(-fee_delta if mirrored else fee_delta, _ZERO)
+        if interest == 0 and fee == 0:
+            continue
+        parts: list[tuple[Component, Decimal, int | None]] = [(Component.INTEREST, interest, None)]
+        parts += [(Component.FEE, amount, charge) for charge, amount in
+                  (fee_slice(recognised, accrued[1], target.fee, charge_ids) if fee > 0 else [])]
+        kinds = [(EventKind.INTEREST_ACCRUAL, [p for p in parts if p[0] is Component.INTEREST]),
+                 (EventKind.FEE_CHARGE, [p for p in parts if p[0] is Component.FEE])]
+        events = tuple(ev for kind, kind_parts in kinds if (ev := event(
+            kind, currency, kind_parts, classification=classification, term=term)) is not None)
+        sequence += 1
+        postings.append(Posting(
+            loan_id=loan.id, sequence_number=sequence, kind="accrual_adjustment" if mirrored else "accrual",
+            group=group, classification=classification, term=term, value_date=day, amount=interest + fee,
+            interest=interest, fee=fee, events=events, mirrored=mirrored))
+    return postings
