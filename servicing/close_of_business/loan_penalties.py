@@ -36,7 +36,13 @@ from products.loans.position import remaining_dues
 from products.loans.product import LoanProduct, OverduePenalty
 from products.loans.terms import LoanTerms
 from products.posting_rules import AccountingRule
-from products.reference.model import ChargeAppliesTo, ChargeCalculation, ChargeDefinition, ChargeTime, FrequencyUnit
+from products.reference.model import (
+    ChargeAppliesTo,
+    ChargeCalculation,
+    ChargeDefinition,
+    ChargeTime,
+    FrequencyUnit,
+)
 from products.rounding import compile_rounding
 from servicing.close_of_business.loan_accrual import HISTORY
 from servicing.close_of_business.loan_postings import GroupKey, PenaltyKey, Posting, write_postings

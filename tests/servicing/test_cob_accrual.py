@@ -184,3 +184,74 @@ async def test_an_eur_loan_accrues_in_cents(  # type: ignore[no-untyped-def]
     assert row.interest == expected and row.currency == "EUR"
     assert await entry_lines(uow_factory, row.journal_entry_id) == {
         (receivable, "D", expected.normalize()), ("7021", "C", expected.normalize())}
+
+
+async def test_an_instalment_fee_is_recognised_on_its_due_date_on_its_accounts(  # type: ignore[no-untyped-def]
+        client, refs, ids, world, staff_user, uow_factory) -> None:  # noqa: F811
+    fee = await client.post("/api/v1/charges", json={
+        "name": f"Frais de suivi {world.prefix}", "applies_to": "loan", "charge_time": "instalment_fee",
+        "calculation": "flat", "amount": "50", "currency": "XOF", "income_gl_account_code": "7022"})
+    assert fee.status_code == 201, fee.text
+    product_id, _portfolio = await make_product(client, refs, world, uow_factory, AccountingRule.ACCRUAL_PERIODIC,
+                                                own_receivables=True, charge_ids=(refs.loan_fee_id, fee.json()["id"]),
+                                                interest_rate_percent=AmountRange(minimum=D(6), default=D(12),
+                                                                                  maximum=D(24)))
+    loan_id = await approved_loan(client, world, staff_user, product_id)
+    assert (await disburse(client, loan_id, ids["cash"])).status_code == 201
+    due = date.fromisoformat((await first_period(client, loan_id))["due_date"])
+    async with uow_factory() as uow:
+        fees_receivable = str(await uow.session.scalar(text(
+            "SELECT a.code FROM product_version_account m JOIN gl_account a ON a.id = m.gl_account_id"
+            " WHERE m.product_id = :p AND m.role = 'fees_receivable'"), {"p": product_id}))
+
+    await accrue_loans(uow_factory, due - timedelta(days=1), "tests")
+    (before,) = await loan_rows(uow_factory, loan_id, "accrual")
+    assert before.fee == 0
+    await accrue_loans(uow_factory, due, "tests")
+    await accrue_loans(uow_factory, due, "tests")
+    _before, on_due = await loan_rows(uow_factory, loan_id, "accrual")
+    # 12 % a year: 300 000 x 12 % / 12 = 3 000 of interest on the first instalment
+    assert (on_due.fee, on_due.interest) == (50, 3000 - before.interest), "the period's last day closes it"
+    receivable = await receivable_of(uow_factory, product_id)
+    assert await entry_lines(uow_factory, on_due.journal_entry_id) == {
+        (receivable, "D", on_due.interest), ("7021", "C", on_due.interest),
+        (fees_receivable, "D", 50), ("7022", "C", 50)}
+    assert await verify_problems(uow_factory) == {name: [] for name, _sql in VERIFY_QUERIES}
+
+
+def test_the_target_of_a_non_performing_loan_stops_at_what_was_recognised_or_paid() -> None:
+    from products.loans.schedule import generate_schedule
+    from products.rounding import Rounding, compile_rounding
+    from servicing.close_of_business.loan_accrual import accrual_target
+    from tests.products.factories import xof_terms
+
+    # 1,200,000 XOF at 24 %: instalment 1 runs 1 Jan -> 1 Feb 2025 with 24,000 of interest;
+    # by the close of 4 January 2,323 is earned (24,000 x 3 / 31 = 2,322.58).
+    schedule, rounder = generate_schedule(xof_terms()), compile_rounding(Rounding(), "XOF")
+    on = date(2025, 1, 4)
+
+    def target(*, npa: bool, accrued: int, paid: int, periodic: bool = True) -> tuple[Decimal, Decimal]:
+        found = accrual_target(schedule, None, on, rounder, accrues_interest=periodic, non_performing=npa,
+                               accrued=(D(accrued), D(0)), paid=(D(paid), D(0)))
+        return found.interest, found.interest_withheld
+
+    assert target(npa=False, accrued=774, paid=0) == (2323, 0)
+    assert target(npa=True, accrued=774, paid=0) == (774, 1549), "nothing more once non-performing"
+    assert target(npa=True, accrued=774, paid=2000) == (2000, 323), "interest paid is cash: recognised"
+    assert target(npa=True, accrued=774, paid=9000) == (2323, 0), "never beyond what is earned"
+    assert target(npa=False, accrued=700, paid=0, periodic=False) == (700, 0), "upfront: nothing to accrue"
+
+
+def test_a_fee_accrual_is_split_by_charge_in_due_date_order() -> None:
+    from products.loans.accrual import FeeRecognition
+    from servicing.close_of_business.loan_accrual import fee_slice
+
+    def fee(name: str, month: int, amount: int) -> FeeRecognition:
+        return FeeRecognition(name=name, instalment=month, due_date=date(2025, month, 1), amount=D(amount),
+                              vat_amount=D(0))
+
+    fees = [fee("suivi", 2, 1000), fee("assurance", 2, 500), fee("suivi", 3, 1000)]
+    charge_ids = {"suivi": 7, "assurance": 8}
+    assert fee_slice(fees, D(0), D(1500), charge_ids) == [(8, D(500)), (7, D(1000))]
+    assert fee_slice(fees, D(1500), D(2500), charge_ids) == [(7, D(1000))]
+    assert fee_slice(fees, D(2500), D(1500), charge_ids) == [(7, D(1000))], "an adjustment takes back the latest"
