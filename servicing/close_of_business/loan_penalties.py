@@ -30,11 +30,9 @@ from sqlalchemy import text
 from products.accounting import ProductAccounting
 from products.events import LoanClassification, TermBucket
 from products.loans.derivation import amount_band
-from products.loans.model import Schedule
 from products.loans.penalties import PenaltyPolicy, penalties_due
 from products.loans.position import remaining_dues
 from products.loans.product import LoanProduct, OverduePenalty
-from products.loans.terms import LoanTerms
 from products.posting_rules import AccountingRule
 from products.reference.model import (
     ChargeAppliesTo,
@@ -44,12 +42,11 @@ from products.reference.model import (
     FrequencyUnit,
 )
 from products.rounding import compile_rounding
-from servicing.close_of_business.loan_accrual import HISTORY
+from servicing.close_of_business.loan_accrual import HISTORY, SCHEDULE_JSON, TERMS_JSON
 from servicing.close_of_business.loan_postings import GroupKey, PenaltyKey, Posting, write_postings
 from servicing.close_of_business.model import StepOutcome
 from servicing.loans.applications import get_product_in
-from servicing.loans.movements import position_from_history
-from servicing.loans.schedules import standing
+from servicing.loans.schedules import plain, schedule_on, standing
 from servicing.unit_of_work import UnitOfWork, UnitOfWorkFactory
 
 CHUNK_LOANS: Final = 2_000
@@ -58,7 +55,8 @@ POSTING_RULES: Final = frozenset({AccountingRule.ACCRUAL_PERIODIC, AccountingRul
 _ZERO: Final = Decimal(0)
 
 _LOANS = text("""
-    SELECT l.id, l.office_id, l.product_id, l.product_version, l.currency, l.terms, l.schedule,
+    SELECT l.id, l.office_id, l.product_id, l.product_version, l.currency, CAST(l.terms AS text) AS terms,
+           CAST(l.schedule AS text) AS schedule,
            l.booked_classification, l.term_bucket, coalesce(l.principal_approved, l.principal_requested) AS principal
       FROM loan l
       JOIN loan_arrears_state s ON s.loan_id = l.id
@@ -161,8 +159,9 @@ async def charge_penalties(uow_factory: UnitOfWorkFactory, day: date, actor: str
                 policy = await policies.policy(uow, key, product, penalty)
                 currency = loan.currency.strip()
                 rows = history.get(loan.id, [])
-                schedule, _position = position_from_history(
-                    msgspec.convert(loan.terms, LoanTerms), msgspec.convert(loan.schedule, Schedule), product, rows, day)
+                schedule = SCHEDULE_JSON.decode(loan.schedule)
+                if product.interest_recalculation:  # the schedule as it stands on the day
+                    schedule = schedule_on(TERMS_JSON.decode(loan.terms), schedule, product, rows, day)
                 facts = standing(rows)
                 dues = remaining_dues(schedule, facts.settled, facts.charged)
                 due = penalties_due(dues, day, policy, compile_rounding(product.rounding, currency),
@@ -200,5 +199,5 @@ async def charge_penalties(uow_factory: UnitOfWorkFactory, day: date, actor: str
         entries += written.entries
         after = loans[-1].id
     return StepOutcome(items=seen, entries=entries, detail={
-        "loans_penalised": str(penalised), "penalties": str(transactions), "penalty_amount": str(charged_total),
-        "vat_amount": str(vat_total)})
+        "loans_penalised": str(penalised), "penalties": str(transactions), "penalty_amount": str(plain(charged_total)),
+        "vat_amount": str(plain(vat_total))})

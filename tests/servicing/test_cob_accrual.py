@@ -103,6 +103,11 @@ async def test_xof_interest_accrues_day_by_day_through_the_rules_and_once(  # ty
     assert await entry_lines(uow_factory, one.journal_entry_id) == {
         (receivable, "D", 2 * expected), ("7021", "C", 2 * expected)}
 
+    statement = (await client.get(f"/api/v1/loans/{first}/statement")).json()
+    (accrued,) = [i for i in statement["items"] if i["transaction"]["kind"] == "accrual"]
+    assert {(x["account_code"], x["side"], D(x["amount"])) for x in accrued["journal_lines"]} == {
+        (receivable, "debit", expected), ("7021", "credit", expected)}, "the loan's share, not the whole entry"
+
     again = await accrue_loans(uow_factory, day, "tests")
     assert again.items >= 2
     assert len(await loan_rows(uow_factory, first, "accrual", "accrual_adjustment")) == 1, "a day run twice posts once"
