@@ -260,3 +260,29 @@ def test_a_fee_accrual_is_split_by_charge_in_due_date_order() -> None:
     assert fee_slice(fees, D(0), D(1500), charge_ids) == [(8, D(500)), (7, D(1000))]
     assert fee_slice(fees, D(1500), D(2500), charge_ids) == [(7, D(1000))]
     assert fee_slice(fees, D(2500), D(1500), charge_ids) == [(7, D(1000))], "an adjustment takes back the latest"
+
+
+async def test_accrual_follows_the_recalculated_schedule_after_an_early_repayment(  # type: ignore[no-untyped-def]
+        client, refs, ids, world, staff_user, uow_factory) -> None:  # noqa: F811
+    from tests.api.test_loans_api import repay
+
+    product_id, _portfolio = await make_product(client, refs, world, uow_factory, AccountingRule.ACCRUAL_PERIODIC,
+                                                own_receivables=True, interest_recalculation=True)
+    loan_id = await approved_loan(client, world, staff_user, product_id)
+    assert (await disburse(client, loan_id, ids["cash"])).status_code == 201
+    due = date.fromisoformat((await first_period(client, loan_id))["due_date"])
+    length = (due - DISBURSED_ON).days
+    await accrue_loans(uow_factory, DISBURSED_ON + timedelta(days=5), "tests")
+    paid = await repay(client, loan_id, "100000", ids["cash"], on=DISBURSED_ON + timedelta(days=10))
+    assert paid.status_code == 201, paid.text
+    assert D(paid.json()["interest"]) == xof(D(4500) * 10 / length), "the interest locked by the early payment"
+    await accrue_loans(uow_factory, DISBURSED_ON + timedelta(days=10), "tests")
+    await accrue_loans(uow_factory, due, "tests")
+
+    schedule = (await client.get(f"/api/v1/loans/{loan_id}", params={"as_of": due.isoformat()})).json()
+    recalculated = D(schedule["loan"]["schedule"]["instalments"][0]["interest_amount"])
+    assert recalculated < 4500, "less principal outstanding after the 10th day"
+    accrued = await loan_rows(uow_factory, loan_id, "accrual", "accrual_adjustment")
+    signed = sum(r.interest if r.kind == "accrual" else -r.interest for r in accrued)
+    assert signed == recalculated, "the period's accruals add up to the recalculated interest"
+    assert await verify_problems(uow_factory) == {name: [] for name, _sql in VERIFY_QUERIES}
