@@ -33,7 +33,6 @@ from typing import Any, Final
 import msgspec
 from sqlalchemy import select, text
 
-from products.accounting import ProductAccounting
 from products.events import LoanClassification, TermBucket
 from products.loans.accrual import FeeRecognition, accrual_periods, fees_falling_due, interest_accrued_to
 from products.loans.model import Schedule
@@ -42,7 +41,7 @@ from products.loans.terms import LoanTerms
 from products.posting_rules import AccountingRule, Component, EventKind
 from products.reference.db.tables import ChargeRow
 from products.rounding import Rounder, compile_rounding
-from servicing.close_of_business.loan_postings import GroupKey, Posting, event, write_postings
+from servicing.close_of_business.loan_postings import ChunkPostings, GroupKey, Posting, event, post_by_chunks
 from servicing.close_of_business.model import StepOutcome
 from servicing.loans.applications import get_product_in
 from servicing.loans.schedules import plain, schedule_on
@@ -101,18 +100,25 @@ class Target(msgspec.Struct, frozen=True, kw_only=True):
 
 def fee_slice(fees: Sequence[FeeRecognition], start: Decimal, end: Decimal,
               charge_ids: dict[str, int]) -> list[tuple[int | None, Decimal]]:
-    """The fees between two cumulative amounts of the fees recognised so far (in due-date
+    """The fees between two cumulative amounts of the schedule's instalment fees (in due-date
     order): which charges a fee accrual of ``end - start`` (or its adjustment) is made of, so
-    each posts to its own charge's income account."""
+    each posts to its own charge's income account. What lies beyond every fee of the schedule
+    (a schedule changed since) falls on the last fee's charge."""
     low, high = min(start, end), max(start, end)
     parts: dict[int | None, Decimal] = {}
     running = _ZERO
-    for fee in sorted(fees, key=lambda f: (f.due_date, f.instalment, f.name)):
+    ordered = sorted(fees, key=lambda f: (f.due_date, f.instalment, f.name))
+    for fee in ordered:
         taken = max(min(running + fee.amount, high) - max(running, low), _ZERO)
         if taken > 0:
             charge = charge_ids.get(fee.name)
             parts[charge] = parts.get(charge, _ZERO) + taken
         running += fee.amount
+    beyond = high - max(running, low)
+    if beyond > 0:
+        charge = charge_ids.get(ordered[-1].name) if ordered else None
+        parts[charge] = parts.get(charge, _ZERO) + beyond
+    assert sum(parts.values(), _ZERO) == high - low, (parts, start, end)
     return list(parts.items())
 
 
@@ -155,68 +161,58 @@ class _Products:
 async def accrue_loans(uow_factory: UnitOfWorkFactory, day: date, actor: str, *,
                        chunk_loans: int = CHUNK_LOANS) -> StepOutcome:
     products = _Products()
-    seen = posted_loans = transactions = entries = 0
+    posted_loans = 0
     totals = {"interest": _ZERO, "fee": _ZERO, "interest_adjusted": _ZERO, "fee_adjusted": _ZERO,
               "interest_withheld": _ZERO}
-    after = 0
-    while True:
-        async with uow_factory() as uow:
-            session = uow.session
-            loans = (await session.execute(_LOANS, {"day": day, "after": after, "limit": chunk_loans,
-                                                    "rules": list(ACCRUAL_RULES)})).all()
-            if not loans:
-                break
-            ids = [loan.id for loan in loans]
-            known = {row.loan_id: row for row in (await session.execute(_TOTALS, {"ids": ids})).all()}
-            for loan in loans:
-                await products.load(uow, (loan.product_id, loan.product_version), loan.currency.strip())
-            recalculating = [loan.id for loan in loans
-                             if products.settings[(loan.product_id, loan.product_version)].interest_recalculation]
-            history: dict[int, list[Any]] = {}
-            if recalculating:
-                for row in (await session.execute(HISTORY, {"ids": recalculating, "day": day})).all():
-                    history.setdefault(row.loan_id, []).append(row)
-            postings: list[Posting] = []
-            labels: dict[tuple[int, int], str] = {}
-            accounting: dict[tuple[int, int], ProductAccounting] = {}
-            for loan in loans:
-                key = (loan.product_id, loan.product_version)
-                product = products.settings[key]
-                currency = loan.currency.strip()
-                accounting[key] = product.accounting
-                labels[key] = f"Intérêts courus et frais constatés, prêts {product.identity.short_name}"
-                # Only a recalculation or interest deferred by a grace on payment needs the terms.
-                terms = (TERMS_JSON.decode(loan.terms)
-                         if product.interest_recalculation or loan.interest_payment_grace else None)
-                schedule = SCHEDULE_JSON.decode(loan.schedule)
-                if product.interest_recalculation:
-                    assert terms is not None
-                    schedule = schedule_on(terms, schedule, product, history.get(loan.id, []), day)
-                facts = known[loan.id]
-                accrued = (facts.interest_accrued, facts.fee_accrued)
-                target = accrual_target(
-                    schedule, terms, day, products.rounders[(*key, currency)],
-                    accrues_interest=product.accounting.rule is AccountingRule.ACCRUAL_PERIODIC,
-                    non_performing=loan.arrears_status == "non_performing", accrued=accrued,
-                    paid=(facts.interest_paid, facts.fee_paid))
-                totals["interest_withheld"] += target.interest_withheld
-                made = _postings(loan, currency, target, accrued, facts.last_sequence, products.charges[key],
-                                 schedule, day)
-                for posting in made:
-                    sign = -1 if posting.mirrored else 1
-                    totals["interest_adjusted" if posting.mirrored else "interest"] += sign * posting.interest
-                    totals["fee_adjusted" if posting.mirrored else "fee"] += sign * posting.fee
-                postings += made
-                posted_loans += bool(made)
-            written = await write_postings(uow, postings, accounting, step="loan_accrual", day=day, actor=actor,
-                                           labels=labels)
-            await uow.commit()
-        seen += len(loans)
-        transactions += written.transactions
-        entries += written.entries
-        after = loans[-1].id
-    return StepOutcome(items=seen, entries=entries, detail={
-        "loans_accrued": str(posted_loans), "transactions": str(transactions),
+
+    async def work(uow: UnitOfWork, loans: Sequence[Any]) -> ChunkPostings:
+        nonlocal posted_loans
+        session = uow.session
+        known = {row.loan_id: row for row in (await session.execute(_TOTALS, {"ids": [x.id for x in loans]})).all()}
+        for loan in loans:
+            await products.load(uow, (loan.product_id, loan.product_version), loan.currency.strip())
+        recalculating = [loan.id for loan in loans
+                         if products.settings[(loan.product_id, loan.product_version)].interest_recalculation]
+        history: dict[int, list[Any]] = {}
+        if recalculating:
+            for row in (await session.execute(HISTORY, {"ids": recalculating, "day": day})).all():
+                history.setdefault(row.loan_id, []).append(row)
+        chunk = ChunkPostings(postings=[], accounting={}, labels={})
+        for loan in loans:
+            key = (loan.product_id, loan.product_version)
+            product = products.settings[key]
+            currency = loan.currency.strip()
+            chunk.accounting[key] = product.accounting
+            chunk.labels[key] = f"Intérêts courus et frais constatés, prêts {product.identity.short_name}"
+            # Only a recalculation or interest deferred by a grace on payment needs the terms.
+            terms = (TERMS_JSON.decode(loan.terms)
+                     if product.interest_recalculation or loan.interest_payment_grace else None)
+            schedule = SCHEDULE_JSON.decode(loan.schedule)
+            if product.interest_recalculation:
+                assert terms is not None
+                schedule = schedule_on(terms, schedule, product, history.get(loan.id, []), day)
+            facts = known[loan.id]
+            accrued = (facts.interest_accrued, facts.fee_accrued)
+            target = accrual_target(
+                schedule, terms, day, products.rounders[(*key, currency)],
+                accrues_interest=product.accounting.rule is AccountingRule.ACCRUAL_PERIODIC,
+                non_performing=loan.arrears_status == "non_performing", accrued=accrued,
+                paid=(facts.interest_paid, facts.fee_paid))
+            totals["interest_withheld"] += target.interest_withheld
+            made = _postings(loan, currency, target, accrued, facts.last_sequence, products.charges[key],
+                             schedule, day)
+            for posting in made:
+                sign = -1 if posting.mirrored else 1
+                totals["interest_adjusted" if posting.mirrored else "interest"] += sign * posting.interest
+                totals["fee_adjusted" if posting.mirrored else "fee"] += sign * posting.fee
+            chunk.postings.extend(made)
+            posted_loans += bool(made)
+        return chunk
+
+    done = await post_by_chunks(uow_factory, _LOANS, {"rules": list(ACCRUAL_RULES)}, work, step="loan_accrual",
+                                day=day, actor=actor, chunk_loans=chunk_loans)
+    return StepOutcome(items=done.loans, entries=done.entries, detail={
+        "loans_accrued": str(posted_loans), "transactions": str(done.transactions),
         **{name: str(plain(amount)) for name, amount in totals.items()}})
 
 
@@ -230,7 +226,7 @@ def _postings(loan: Any, currency: str, target: Target, accrued: tuple[Decimal, 
                      currency=currency)
     interest_delta = target.interest - accrued[0]
     fee_delta = target.fee - accrued[1]
-    recognised = fees_falling_due(schedule, after=date.min, through=day)
+    every_fee = fees_falling_due(schedule, after=date.min, through=date.max)  # an adjustment takes back earlier ones
     postings: list[Posting] = []
     sequence = last_sequence
     for mirrored in (False, True):
@@ -240,7 +236,7 @@ def _postings(loan: Any, currency: str, target: Target, accrued: tuple[Decimal, 
             continue
         parts: list[tuple[Component, Decimal, int | None]] = [(Component.INTEREST, interest, None)]
         parts += [(Component.FEE, amount, charge) for charge, amount in
-                  (fee_slice(recognised, accrued[1], target.fee, charge_ids) if fee > 0 else [])]
+                  (fee_slice(every_fee, accrued[1], target.fee, charge_ids) if fee > 0 else [])]
         kinds = [(EventKind.INTEREST_ACCRUAL, [p for p in parts if p[0] is Component.INTEREST]),
                  (EventKind.FEE_CHARGE, [p for p in parts if p[0] is Component.FEE])]
         events = tuple(ev for kind, kind_parts in kinds if (ev := event(

@@ -20,6 +20,7 @@ paid, as a manual penalty is.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date
 from decimal import Decimal
 from typing import Any, Final
@@ -27,10 +28,9 @@ from typing import Any, Final
 import msgspec
 from sqlalchemy import text
 
-from products.accounting import ProductAccounting
 from products.events import LoanClassification, TermBucket
 from products.loans.derivation import amount_band
-from products.loans.penalties import PenaltyPolicy, penalties_due
+from products.loans.penalties import PenaltyCharge, PenaltyPolicy, penalties_due
 from products.loans.position import remaining_dues
 from products.loans.product import LoanProduct, OverduePenalty
 from products.posting_rules import AccountingRule
@@ -43,7 +43,13 @@ from products.reference.model import (
 )
 from products.rounding import compile_rounding
 from servicing.close_of_business.loan_accrual import HISTORY, SCHEDULE_JSON, TERMS_JSON
-from servicing.close_of_business.loan_postings import GroupKey, PenaltyKey, Posting, write_postings
+from servicing.close_of_business.loan_postings import (
+    ChunkPostings,
+    GroupKey,
+    PenaltyKey,
+    Posting,
+    post_by_chunks,
+)
 from servicing.close_of_business.model import StepOutcome
 from servicing.loans.applications import get_product_in
 from servicing.loans.schedules import plain, schedule_on, standing
@@ -128,76 +134,71 @@ async def charge_penalties(uow_factory: UnitOfWorkFactory, day: date, actor: str
                            chunk_loans: int = CHUNK_LOANS) -> StepOutcome:
     policies = _Policies()
     products: dict[tuple[int, int], LoanProduct] = {}
-    seen = penalised = transactions = entries = 0
+    penalised = 0
     charged_total = vat_total = _ZERO
-    after = 0
-    while True:
-        async with uow_factory() as uow:
-            session = uow.session
-            loans = (await session.execute(_LOANS, {"day": day, "after": after, "limit": chunk_loans})).all()
-            if not loans:
-                break
-            ids = [loan.id for loan in loans]
-            charged: dict[int, set[tuple[int, int]]] = {}
-            for row in (await session.execute(_CHARGED, {"ids": ids})).all():
-                charged.setdefault(row.loan_id, set()).add((row.instalment, row.period))
-            last = {row.loan_id: row.last_sequence for row in (await session.execute(_SEQUENCES, {"ids": ids})).all()}
-            history: dict[int, list[Any]] = {}
-            for row in (await session.execute(HISTORY, {"ids": ids, "day": day})).all():
-                history.setdefault(row.loan_id, []).append(row)
-            postings: list[Posting] = []
-            accounting: dict[tuple[int, int], ProductAccounting] = {}
-            labels: dict[tuple[int, int], str] = {}
-            for loan in loans:
-                key = (loan.product_id, loan.product_version)
-                if key not in products:
-                    products[key] = await get_product_in(uow, *key)
-                product = products[key]
-                penalty = penalty_of(product, loan.principal)
-                if penalty is None:
-                    continue
-                policy = await policies.policy(uow, key, product, penalty)
-                currency = loan.currency.strip()
-                rows = history.get(loan.id, [])
-                schedule = SCHEDULE_JSON.decode(loan.schedule)
-                if product.interest_recalculation:  # the schedule as it stands on the day
-                    schedule = schedule_on(TERMS_JSON.decode(loan.terms), schedule, product, rows, day)
-                facts = standing(rows)
-                dues = remaining_dues(schedule, facts.settled, facts.charged)
-                due = penalties_due(dues, day, policy, compile_rounding(product.rounding, currency),
-                                    already_charged=charged.get(loan.id, set()))
-                if not due:
-                    continue
-                accounting[key] = product.accounting
-                labels[key] = f"Pénalités de retard, prêts {product.identity.short_name}"
-                classification = LoanClassification(loan.booked_classification)
-                term = TermBucket(loan.term_bucket or TermBucket.SHORT.value)
-                sequence = last[loan.id]
-                for penalty_charge in due:
-                    sequence += 1
-                    posts = product.accounting.rule in POSTING_RULES
-                    postings.append(Posting(
-                        loan_id=loan.id, sequence_number=sequence, kind="charge",
-                        group=GroupKey(office_id=loan.office_id, product_id=loan.product_id,
-                                       product_version=loan.product_version, currency=currency),
-                        classification=classification, term=term, value_date=day,
-                        amount=penalty_charge.amount + penalty_charge.vat_amount, penalty=penalty_charge.amount,
-                        vat=penalty_charge.vat_amount, charge_id=penalty_charge.charge_id,
-                        allocation=tuple(msgspec.to_builtins(line) for line in penalty_charge.charged_lines()),
-                        events=(penalty_charge.event(currency, classification=classification, term=term),)
-                        if posts else (),
-                        penalty_key=PenaltyKey(instalment=penalty_charge.instalment, period=penalty_charge.period,
-                                               charged_on=penalty_charge.charged_on, base=penalty_charge.base)))
-                    charged_total += penalty_charge.amount
-                    vat_total += penalty_charge.vat_amount
-                penalised += 1
-            written = await write_postings(uow, postings, accounting, step="loan_penalties", day=day, actor=actor,
-                                           labels=labels)
-            await uow.commit()
-        seen += len(loans)
-        transactions += written.transactions
-        entries += written.entries
-        after = loans[-1].id
-    return StepOutcome(items=seen, entries=entries, detail={
-        "loans_penalised": str(penalised), "penalties": str(transactions), "penalty_amount": str(plain(charged_total)),
-        "vat_amount": str(plain(vat_total))})
+
+    async def work(uow: UnitOfWork, loans: Sequence[Any]) -> ChunkPostings:
+        nonlocal penalised, charged_total, vat_total
+        session = uow.session
+        ids = [loan.id for loan in loans]
+        charged: dict[int, set[tuple[int, int]]] = {}
+        for row in (await session.execute(_CHARGED, {"ids": ids})).all():
+            charged.setdefault(row.loan_id, set()).add((row.instalment, row.period))
+        last = {row.loan_id: row.last_sequence for row in (await session.execute(_SEQUENCES, {"ids": ids})).all()}
+        history: dict[int, list[Any]] = {}
+        for row in (await session.execute(HISTORY, {"ids": ids, "day": day})).all():
+            history.setdefault(row.loan_id, []).append(row)
+        chunk = ChunkPostings(postings=[], accounting={}, labels={})
+        for loan in loans:
+            key = (loan.product_id, loan.product_version)
+            if key not in products:
+                products[key] = await get_product_in(uow, *key)
+            product = products[key]
+            penalty = penalty_of(product, loan.principal)
+            if penalty is None:
+                continue
+            policy = await policies.policy(uow, key, product, penalty)
+            currency = loan.currency.strip()
+            rows = history.get(loan.id, [])
+            schedule = SCHEDULE_JSON.decode(loan.schedule)
+            if product.interest_recalculation:  # the schedule as it stands on the day
+                schedule = schedule_on(TERMS_JSON.decode(loan.terms), schedule, product, rows, day)
+            facts = standing(rows)
+            dues = remaining_dues(schedule, facts.settled, facts.charged)
+            due = penalties_due(dues, day, policy, compile_rounding(product.rounding, currency),
+                                already_charged=charged.get(loan.id, set()))
+            if not due:
+                continue
+            chunk.accounting[key] = product.accounting
+            chunk.labels[key] = f"Pénalités de retard, prêts {product.identity.short_name}"
+            chunk.postings.extend(_postings(loan, currency, due, last[loan.id],
+                                            posts=product.accounting.rule in POSTING_RULES, day=day))
+            charged_total += sum((c.amount for c in due), _ZERO)
+            vat_total += sum((c.vat_amount for c in due), _ZERO)
+            penalised += 1
+        return chunk
+
+    done = await post_by_chunks(uow_factory, _LOANS, {}, work, step="loan_penalties", day=day, actor=actor,
+                                chunk_loans=chunk_loans)
+    return StepOutcome(items=done.loans, entries=done.entries, detail={
+        "loans_penalised": str(penalised), "penalties": str(done.transactions),
+        "penalty_amount": str(plain(charged_total)), "vat_amount": str(plain(vat_total))})
+
+
+def _postings(loan: Any, currency: str, due: Sequence[PenaltyCharge], last_sequence: int, *, posts: bool,
+              day: date) -> list[Posting]:
+    """One ``charge`` transaction per penalty, keyed by its instalment and period; with the
+    ``PENALTY_CHARGE`` event when the rule recognises penalties when charged."""
+    classification = LoanClassification(loan.booked_classification)
+    term = TermBucket(loan.term_bucket or TermBucket.SHORT.value)
+    group = GroupKey(office_id=loan.office_id, product_id=loan.product_id, product_version=loan.product_version,
+                     currency=currency)
+    return [Posting(
+        loan_id=loan.id, sequence_number=last_sequence + offset, kind="charge", group=group,
+        classification=classification, term=term, value_date=day, amount=charge.amount + charge.vat_amount,
+        penalty=charge.amount, vat=charge.vat_amount, charge_id=charge.charge_id,
+        allocation=tuple(msgspec.to_builtins(line) for line in charge.charged_lines()),
+        events=(charge.event(currency, classification=classification, term=term),) if posts else (),
+        penalty_key=PenaltyKey(instalment=charge.instalment, period=charge.period, charged_on=charge.charged_on,
+                               base=charge.base))
+        for offset, charge in enumerate(due, start=1)]

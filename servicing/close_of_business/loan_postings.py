@@ -16,7 +16,7 @@ the penalty keys, one `book_entries` call for the entries, then one commit (the 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import date
 from decimal import Decimal
 from typing import Any, Final
@@ -31,7 +31,7 @@ from products.events import EventPart, LoanClassification, ProductEvent, TermBuc
 from products.posting_rules import Component, EventKind, ProductKind
 from servicing.ids import uuid7
 from servicing.journal import book_entries
-from servicing.unit_of_work import UnitOfWork
+from servicing.unit_of_work import UnitOfWork, UnitOfWorkFactory
 
 SOURCE_TYPE: Final = "loan-close-of-business"
 """Reference of the shared entries: ``<step>:<product>/<version>:<day>`` as source id."""
@@ -160,6 +160,49 @@ class Written(msgspec.Struct, frozen=True, kw_only=True):
     entries: int
 
 
+class ChunkPostings(msgspec.Struct, frozen=True, kw_only=True):
+    """What a step computed for one chunk of loans: the postings, and per product version
+    its accounting and the label of its entries."""
+
+    postings: list[Posting]
+    accounting: dict[tuple[int, int], ProductAccounting]
+    labels: dict[tuple[int, int], str]
+
+
+ChunkWork = Callable[[UnitOfWork, Sequence[Any]], Awaitable[ChunkPostings]]
+
+
+class ChunksDone(msgspec.Struct, frozen=True, kw_only=True):
+    loans: int
+    transactions: int
+    entries: int
+
+
+async def post_by_chunks(uow_factory: UnitOfWorkFactory, loans_query: Any, params: dict[str, Any], work: ChunkWork,
+                         *, step: str, day: date, actor: str, chunk_loans: int) -> ChunksDone:
+    """Run a posting step over loans by chunks: each chunk's loans read and locked in id order
+    (``loans_query`` pages on ``:after`` and ``:limit``, with ``:day``), its postings computed by
+    ``work`` and written with their shared entries, then committed: a run cut off in the middle
+    keeps the chunks done, and the next run computes only what is missing."""
+    loans_seen = transactions = entries = 0
+    after = 0
+    while True:
+        async with uow_factory() as uow:
+            loans = (await uow.session.execute(loans_query, {
+                **params, "day": day, "after": after, "limit": chunk_loans})).all()
+            if not loans:
+                break
+            chunk = await work(uow, loans)
+            written = await write_postings(uow, chunk.postings, chunk.accounting, step=step, day=day, actor=actor,
+                                           labels=chunk.labels)
+            await uow.commit()
+        loans_seen += len(loans)
+        transactions += written.transactions
+        entries += written.entries
+        after = loans[-1].id
+    return ChunksDone(loans=loans_seen, transactions=transactions, entries=entries)
+
+
 async def write_postings(uow: UnitOfWork, postings: Sequence[Posting], accounting: dict[tuple[int, int],
                          ProductAccounting], *, step: str, day: date, actor: str,
                          labels: dict[tuple[int, int], str]) -> Written:
@@ -171,6 +214,9 @@ async def write_postings(uow: UnitOfWork, postings: Sequence[Posting], accountin
     # Adjustments get their own entry: an entry's lines then never cancel out.
     groups: dict[tuple[GroupKey, bool], list[tuple[Posting, dict[tuple[str, Side], Decimal]]]] = {}
     for posting in postings:
+        # The events carry exactly what the transaction records: its share is then its sub-ledger.
+        assert not posting.events or sum((part.amount for ev in posting.events for part in ev.parts), _ZERO) == (
+            posting.interest + posting.fee + posting.penalty), posting
         share = shares.of(accounting[(posting.group.product_id, posting.group.product_version)], posting)
         if share:  # under cash accounting a penalty posts nothing: a receivable of the sub-ledger only
             groups.setdefault((posting.group, posting.mirrored), []).append((posting, share))

@@ -260,6 +260,8 @@ def test_a_fee_accrual_is_split_by_charge_in_due_date_order() -> None:
     assert fee_slice(fees, D(0), D(1500), charge_ids) == [(8, D(500)), (7, D(1000))]
     assert fee_slice(fees, D(1500), D(2500), charge_ids) == [(7, D(1000))]
     assert fee_slice(fees, D(2500), D(1500), charge_ids) == [(7, D(1000))], "an adjustment takes back the latest"
+    assert fee_slice(fees, D(2500), D(2700), charge_ids) == [(7, D(200))], "beyond the schedule: the last fee's"
+    assert fee_slice([], D(0), D(50), charge_ids) == [(None, D(50))], "no fee left: the plain fee income account"
 
 
 async def test_accrual_follows_the_recalculated_schedule_after_an_early_repayment(  # type: ignore[no-untyped-def]
