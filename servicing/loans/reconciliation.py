@@ -10,6 +10,11 @@ Each component sits on the account the loan's product version maps for its role,
 **booked classification and term bucket** (the classified account when the product maps
 one, else the plain mapped account: exactly `products.accounting.resolve_account`'s order).
 
+The close of business posts one entry for many loans (accruals, penalties); each loan
+transaction then keeps its share of that entry per account (`loan_entry_share`), and stands
+for "the loan's own lines" below; the shared entry itself must equal the sum of its shares
+(check ``loan-shared-entry-equals-shares``).
+
 Two comparisons, each meaningful even when the account also receives other postings:
 
 * per loan (and so per product, currency and classification): the sub-ledger against the
