@@ -14,7 +14,13 @@ Why:
 * ``loan_penalty_charge``: which penalty period of which instalment was charged, by which
   transaction. Its key makes a penalty impossible to charge twice, even by two runs at once.
 
-Both tables are append-only: corrections are new transactions, never edits.
+* ``loan_accrual_total``: per loan, the sum of its accrual transactions (interest and fees
+  recognised, less adjustments), kept by the accrual step in the same transaction as the rows
+  it sums. Without it each night would re-add every accrual row of every loan (365 a year per
+  loan); it is derived, and `grandlivre verify` checks it against the transactions
+  (``loan-accrual-total-equals-transactions``).
+
+The share and penalty tables are append-only: corrections are new transactions, never edits.
 
 Revision ID: 0026
 Revises: 0025
@@ -55,12 +61,21 @@ CREATE TABLE loan_penalty_charge (
     loan_transaction_id bigint NOT NULL REFERENCES loan_transaction (id),
     PRIMARY KEY (loan_id, instalment, period)
 );
+
+CREATE TABLE loan_accrual_total (
+    loan_id integer PRIMARY KEY REFERENCES loan (id),
+    interest numeric(22, 4) NOT NULL,
+    fee numeric(22, 4) NOT NULL,
+    through date NOT NULL,
+    updated_at timestamptz NOT NULL DEFAULT now()
+);
 """ + refuse_changes("cob_loan_postings_refuse_change", append_only=("loan_entry_share", "loan_penalty_charge"))
 
 
 def _grants(app_role: str) -> str:
     role = app_role.replace('"', "")
-    return f'GRANT SELECT, INSERT ON loan_entry_share, loan_penalty_charge TO "{role}";\n'
+    return (f'GRANT SELECT, INSERT ON loan_entry_share, loan_penalty_charge TO "{role}";\n'
+            f'GRANT SELECT, INSERT, UPDATE ON loan_accrual_total TO "{role}";\n')
 
 
 def upgrade(app_role: str) -> None:
@@ -69,5 +84,5 @@ def upgrade(app_role: str) -> None:
 
 
 def downgrade(app_role: str) -> None:
-    _script("DROP TABLE loan_penalty_charge; DROP TABLE loan_entry_share;"
+    _script("DROP TABLE loan_accrual_total; DROP TABLE loan_penalty_charge; DROP TABLE loan_entry_share;"
             " DROP FUNCTION cob_loan_postings_refuse_change;")

@@ -9,7 +9,9 @@ For every active loan of an accrual product, by chunks of loans locked in id ord
 * fees (both accrual rules): the schedule's instalment fees whose due date has come
   (`fees_falling_due`), recognised in full on their due date, on the fee charge's account.
 
-The amount posted is that target less what the loan's accrual transactions already hold:
+The amount posted is that target less what the loan's accrual transactions already hold (their
+running sum in `loan_accrual_total`, moved in the same transaction as the rows it sums and
+checked against them by `grandlivre verify`, so a night does not re-add a year of rows):
 running a day twice posts nothing, a missed day is caught up exactly, and a target that went
 down (a schedule recalculated) is taken back by an ``accrual_adjustment``. A loan the last
 ageing found non-performing (`loan_arrears_state`, written by yesterday's `loan_arrears`) earns
@@ -54,26 +56,37 @@ _ZERO: Final = Decimal(0)
 _LOANS = text("""
     SELECT l.id, l.office_id, l.product_id, l.product_version, l.currency, CAST(l.terms AS text) AS terms,
            CAST(l.schedule AS text) AS schedule, l.booked_classification, l.term_bucket, s.status AS arrears_status,
-           coalesce(CAST(l.terms ->> 'grace_on_interest_payment_periods' AS int), 0) AS interest_payment_grace
+           coalesce(CAST(l.terms ->> 'grace_on_interest_payment_periods' AS int), 0) AS interest_payment_grace,
+           coalesce(a.interest, 0) AS interest_accrued, coalesce(a.fee, 0) AS fee_accrued,
+           (SELECT max(t.sequence_number) FROM loan_transaction t WHERE t.loan_id = l.id) AS last_sequence
       FROM loan l
       JOIN product_version pv ON pv.product_id = l.product_id AND pv.version = l.product_version
       LEFT JOIN loan_arrears_state s ON s.loan_id = l.id
+      LEFT JOIN loan_accrual_total a ON a.loan_id = l.id
      WHERE l.status = 'active' AND l.schedule IS NOT NULL AND l.disbursed_on <= :day AND l.id > :after
        AND pv.accounting_rule = ANY(:rules)
      ORDER BY l.id LIMIT :limit
        FOR UPDATE OF l
 """)
 
-_TOTALS = text("""
-    SELECT loan_id, max(sequence_number) AS last_sequence,
-           coalesce(sum(CASE kind WHEN 'accrual' THEN interest WHEN 'accrual_adjustment' THEN -interest END), 0)
-               AS interest_accrued,
-           coalesce(sum(CASE kind WHEN 'accrual' THEN fee WHEN 'accrual_adjustment' THEN -fee END), 0) AS fee_accrued,
-           coalesce(sum(CASE kind WHEN 'repayment' THEN interest WHEN 'repayment_reversal' THEN -interest END), 0)
-               AS interest_paid,
-           coalesce(sum(CASE kind WHEN 'repayment' THEN fee WHEN 'repayment_reversal' THEN -fee END), 0) AS fee_paid
-      FROM loan_transaction WHERE loan_id = ANY(:ids) GROUP BY loan_id
+_PAID = text("""
+    SELECT loan_id,
+           coalesce(sum(CASE kind WHEN 'repayment' THEN interest ELSE -interest END), 0) AS interest_paid,
+           coalesce(sum(CASE kind WHEN 'repayment' THEN fee ELSE -fee END), 0) AS fee_paid
+      FROM loan_transaction
+     WHERE loan_id = ANY(:ids) AND kind IN ('repayment', 'repayment_reversal') GROUP BY loan_id
 """)
+"""What non-performing loans paid of interest and fees (their recognition stops there)."""
+
+_ADD_TO_TOTALS = text("""
+    INSERT INTO loan_accrual_total AS a (loan_id, interest, fee, through)
+    SELECT * FROM unnest(CAST(:loans AS int[]), CAST(:interest AS numeric[]), CAST(:fees AS numeric[]),
+                         CAST(:dates AS date[]))
+    ON CONFLICT (loan_id) DO UPDATE
+       SET interest = a.interest + EXCLUDED.interest, fee = a.fee + EXCLUDED.fee, through = EXCLUDED.through,
+           updated_at = now()
+""")
+"""The loans' running sums of their accrual transactions, moved in the transaction that writes them."""
 
 HISTORY = text("""
     SELECT loan_id, id, kind, reverses_transaction_id, allocation, value_date, principal
@@ -168,7 +181,9 @@ async def accrue_loans(uow_factory: UnitOfWorkFactory, day: date, actor: str, *,
     async def work(uow: UnitOfWork, loans: Sequence[Any]) -> ChunkPostings:
         nonlocal posted_loans
         session = uow.session
-        known = {row.loan_id: row for row in (await session.execute(_TOTALS, {"ids": [x.id for x in loans]})).all()}
+        npa = [loan.id for loan in loans if loan.arrears_status == "non_performing"]
+        paid = {row.loan_id: (row.interest_paid, row.fee_paid)
+                for row in (await session.execute(_PAID, {"ids": npa})).all()} if npa else {}
         for loan in loans:
             await products.load(uow, (loan.product_id, loan.product_version), loan.currency.strip())
         recalculating = [loan.id for loan in loans
@@ -191,15 +206,14 @@ async def accrue_loans(uow_factory: UnitOfWorkFactory, day: date, actor: str, *,
             if product.interest_recalculation:
                 assert terms is not None
                 schedule = schedule_on(terms, schedule, product, history.get(loan.id, []), day)
-            facts = known[loan.id]
-            accrued = (facts.interest_accrued, facts.fee_accrued)
+            accrued = (loan.interest_accrued, loan.fee_accrued)
             target = accrual_target(
                 schedule, terms, day, products.rounders[(*key, currency)],
                 accrues_interest=product.accounting.rule is AccountingRule.ACCRUAL_PERIODIC,
                 non_performing=loan.arrears_status == "non_performing", accrued=accrued,
-                paid=(facts.interest_paid, facts.fee_paid))
+                paid=paid.get(loan.id, (_ZERO, _ZERO)))
             totals["interest_withheld"] += target.interest_withheld
-            made = _postings(loan, currency, target, accrued, facts.last_sequence, products.charges[key],
+            made = _postings(loan, currency, target, accrued, loan.last_sequence, products.charges[key],
                              schedule, day)
             for posting in made:
                 sign = -1 if posting.mirrored else 1
@@ -207,6 +221,16 @@ async def accrue_loans(uow_factory: UnitOfWorkFactory, day: date, actor: str, *,
                 totals["fee_adjusted" if posting.mirrored else "fee"] += sign * posting.fee
             chunk.postings.extend(made)
             posted_loans += bool(made)
+        moved: dict[int, tuple[Decimal, Decimal]] = {}  # per loan: an accrual and an adjustment net out
+        for posting in chunk.postings:
+            sign = -1 if posting.mirrored else 1
+            interest, fee = moved.get(posting.loan_id, (_ZERO, _ZERO))
+            moved[posting.loan_id] = (interest + sign * posting.interest, fee + sign * posting.fee)
+        if moved:
+            await session.execute(_ADD_TO_TOTALS, {
+                "loans": list(moved), "dates": [day] * len(moved),
+                "interest": [interest for interest, _fee in moved.values()],
+                "fees": [fee for _interest, fee in moved.values()]})
         return chunk
 
     done = await post_by_chunks(uow_factory, _LOANS, {"rules": list(ACCRUAL_RULES)}, work, step="loan_accrual",

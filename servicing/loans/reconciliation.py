@@ -200,6 +200,21 @@ SELECT 'entry ' || t.journal_entry_id || ' is named by ' || count(*) || ' loan t
    AND NOT EXISTS (SELECT 1 FROM loan_entry_share sh WHERE sh.loan_transaction_id = t.id)
  GROUP BY t.journal_entry_id HAVING count(*) > 1 LIMIT 10
 """),
+    ("loan-accrual-total-equals-transactions", """
+WITH sums AS (
+    SELECT loan_id, sum(CASE kind WHEN 'accrual' THEN interest ELSE -interest END) AS interest,
+           sum(CASE kind WHEN 'accrual' THEN fee ELSE -fee END) AS fee
+      FROM loan_transaction WHERE kind IN ('accrual', 'accrual_adjustment') GROUP BY loan_id
+)
+SELECT 'loan ' || coalesce(a.loan_id, s.loan_id) || ': accrual total ' || coalesce(a.interest, 0)::text || ' interest, '
+       || coalesce(a.fee, 0)::text || ' fees; its accrual transactions ' || coalesce(s.interest, 0)::text
+       || ' interest, ' || coalesce(s.fee, 0)::text || ' fees' AS detail,
+       NULL::text AS entry_id, NULL::text AS account_code
+  FROM loan_accrual_total a
+  FULL JOIN sums s ON s.loan_id = a.loan_id
+ WHERE coalesce(a.interest, 0) <> coalesce(s.interest, 0) OR coalesce(a.fee, 0) <> coalesce(s.fee, 0)
+ ORDER BY coalesce(a.loan_id, s.loan_id) LIMIT 10
+"""),
     ("loan-shared-entry-equals-shares", """
 WITH shares AS (
     SELECT entry_id, account_id, sum(CASE side WHEN 'D' THEN amount ELSE -amount END) AS amount
