@@ -78,6 +78,24 @@ async def first_period(client: Any, loan_id: int) -> dict[str, Any]:
     return dict(schedule["instalments"][0])
 
 
+async def approved_through_levels(client: Any, world: Any, staff_user: Any, product_id: int, **changes: Any) -> int:
+    """An approved loan whatever validation levels other tests configured for its currency
+    (each level approved by a different administrator)."""
+    from tests.api.test_loans_api import APPS, application, borrower
+
+    made = await client.post(APPS, json=application(await borrower(client, world, staff_user), product_id, **changes))
+    assert made.status_code == 201, made.text
+    loan_id = int(made.json()["loan_id"])
+    assert (await client.post(f"{APPS}/{loan_id}/submit")).status_code == 200
+    for _level in range(20):
+        checker = await staff_user("administrator")
+        approved = await client.post(f"{APPS}/{loan_id}/approve", json={}, headers=checker.headers)
+        assert approved.status_code == 200, approved.text
+        if approved.json()["status"] == "approved":
+            return loan_id
+    raise AssertionError("more than 20 validation levels")
+
+
 async def test_xof_interest_accrues_day_by_day_through_the_rules_and_once(  # type: ignore[no-untyped-def]
         client, refs, ids, world, staff_user, uow_factory) -> None:  # noqa: F811
     product_id, _portfolio = await make_product(client, refs, world, uow_factory, AccountingRule.ACCRUAL_PERIODIC,
@@ -177,7 +195,8 @@ async def test_an_eur_loan_accrues_in_cents(  # type: ignore[no-untyped-def]
         interest_rate_percent=AmountRange(minimum=D(6), default=D(12), maximum=D(20)), accounting=accounting)
     made = await client.post("/api/v1/loan-products", json=msgspec.to_builtins(product))
     assert made.status_code == 201, made.text
-    loan_id = await approved_loan(client, world, staff_user, made.json()["product_id"], principal_amount="10000")
+    loan_id = await approved_through_levels(client, world, staff_user, made.json()["product_id"],
+                                            principal_amount="10000")
     assert (await disburse(client, loan_id, ids["cash"])).status_code == 201
     period = await first_period(client, loan_id)
     assert D(period["interest_amount"]) == 100  # 10 000 x 12 % / 12
