@@ -143,8 +143,10 @@ def staff_settings() -> object:
     # Cheaper argon2 than production (64 MiB x 3) keeps the suite fast; the algorithm is the same.
     # No session cache: fixtures create offices through the service layer, which the cache of a
     # principal's office scope would see only after session_cache_seconds (tested on its own).
+    # Tokens for the whole session: the session-scoped administrator's 15-minute token expired
+    # (401) before the last tests when the suite ran longer on a loaded machine.
     return StaffSettings(argon2_memory_kib=8_192, argon2_time_cost=1, sign_in_attempts_per_minute=10_000,
-                         session_cache_seconds=0)
+                         session_cache_seconds=0, access_token_minutes=24 * 60)
 
 
 @pytest.fixture(scope="session")

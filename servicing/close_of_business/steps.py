@@ -54,6 +54,18 @@ async def _deposit_interest(uow_factory: UnitOfWorkFactory, day: date, actor: st
         "already_posted": str(run.already_posted)})
 
 
+async def _loan_accrual(uow_factory: UnitOfWorkFactory, day: date, actor: str) -> StepOutcome:
+    from servicing.close_of_business.loan_accrual import accrue_loans
+
+    return await accrue_loans(uow_factory, day, actor)
+
+
+async def _loan_penalties(uow_factory: UnitOfWorkFactory, day: date, actor: str) -> StepOutcome:
+    from servicing.close_of_business.loan_penalties import charge_penalties
+
+    return await charge_penalties(uow_factory, day, actor)
+
+
 async def _loan_charges(uow_factory: UnitOfWorkFactory, day: date, actor: str) -> StepOutcome:
     from servicing.loans.product_charges import charge_loans
 
@@ -100,10 +112,12 @@ STEPS: tuple[Step, ...] = (
     Step(name="term_deposit_interest", label="Intérêts des dépôts à terme", run=_term_deposit_interest),
     Step(name="term_deposit_maturity", label="Échéances des dépôts à terme", run=_term_deposit_maturity),
     Step(name="deposit_interest", label="Intérêts des comptes de dépôt", run=_deposit_interest),
+    Step(name="loan_accrual", label="Intérêts courus et frais des prêts", run=_loan_accrual),
     Step(name="loan_charges", label="Frais automatiques des prêts", run=_loan_charges),
     Step(name="loan_collection", label="Prélèvements automatiques des échéances", run=_loan_collection),
     Step(name="loan_savings", label="Épargne obligatoire des échéances", run=_loan_savings),
     Step(name="loan_arrears", label="Âge des impayés et relances", run=_loan_arrears),
+    Step(name="loan_penalties", label="Pénalités de retard", run=_loan_penalties),
     Step(name="loan_classification", label="Classement sain / en souffrance", run=_loan_classification),
     Step(name="loan_provisioning", label="Provisions pour créances en souffrance", run=_loan_provisioning),
     Step(name="loan_write_off", label="Passages en perte", run=_loan_write_off),

@@ -649,14 +649,24 @@ async def statement(uow: UnitOfWork, loan_id: int, *, scope: OfficeScope) -> Loa
         found = (await uow.session.execute(text(
             "SELECT l.entry_id, a.code, l.side, l.amount FROM journal_line l JOIN gl_account a ON a.id = l.account_id "
             "WHERE l.entry_id = ANY(:ids) ORDER BY l.entry_id, l.line_no"), {"ids": entry_ids})).all()
+        # An entry the close of business shares between loans shows this loan's share, not every loan's lines.
+        shared = (await uow.session.execute(text(
+            "SELECT s.loan_transaction_id, a.code, s.side, s.amount FROM loan_entry_share s"
+            " JOIN gl_account a ON a.id = s.account_id WHERE s.loan_transaction_id = ANY(:ids)"
+            " ORDER BY s.loan_transaction_id, s.side DESC, a.code"), {"ids": [t.id for t in history]})).all()
         answer = LoanStatement(loan_id=loan_id, client_id=row.client_id, currency=row.currency.strip(), items=())
         transactions = [to_transaction(t) for t in history]
     lines: dict[Any, list[StatementLine]] = {}
     for entry_id, code, side, amount in found:
         lines.setdefault(entry_id, []).append(StatementLine(
             account_code=code, side="debit" if side == "D" else "credit", amount=_plain(amount)))
-    items = tuple(StatementItem(transaction=t, journal_lines=tuple(lines.get(t.journal_entry_id, ())))
-                  for t in transactions)
+    shares: dict[int, list[StatementLine]] = {}
+    for transaction_id, code, side, amount in shared:
+        shares.setdefault(transaction_id, []).append(StatementLine(
+            account_code=code, side="debit" if side == "D" else "credit", amount=_plain(amount)))
+    items = tuple(StatementItem(transaction=t, journal_lines=tuple(
+        shares[t.transaction_id] if t.transaction_id in shares else lines.get(t.journal_entry_id, ())))
+        for t in transactions)
     return msgspec.structs.replace(answer, items=items)
 
 

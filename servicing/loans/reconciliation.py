@@ -10,6 +10,11 @@ Each component sits on the account the loan's product version maps for its role,
 **booked classification and term bucket** (the classified account when the product maps
 one, else the plain mapped account: exactly `products.accounting.resolve_account`'s order).
 
+The close of business posts one entry for many loans (accruals, penalties); each loan
+transaction then keeps its share of that entry per account (`loan_entry_share`), and stands
+for "the loan's own lines" below; the shared entry itself must equal the sum of its shares
+(check ``loan-shared-entry-equals-shares``).
+
 Two comparisons, each meaningful even when the account also receives other postings:
 
 * per loan (and so per product, currency and classification): the sub-ledger against the
@@ -43,8 +48,10 @@ SUBLEDGER_SIGNS: Final[dict[str, dict[str, int]]] = {
     "principal": {"disbursement": 1, "repayment_reversal": 1, "repayment": -1, "disbursement_reversal": -1,
                   "rescheduling": 1, "reclassification": 0, "write_off": -1, "recovery": 0},
     "interest": {"disbursement": 1, "repayment_reversal": 1, "repayment": -1, "disbursement_reversal": -1,
-                 "waiver": -1, "rescheduling": -1, "reclassification": 0, "write_off": -1, "recovery": 0},
-    "fee": {"charge": 1, "repayment_reversal": 1, "repayment": -1, "waiver": -1, "write_off": -1},
+                 "waiver": -1, "rescheduling": -1, "reclassification": 0, "write_off": -1, "recovery": 0,
+                 "accrual": 1, "accrual_adjustment": -1},
+    "fee": {"charge": 1, "repayment_reversal": 1, "repayment": -1, "waiver": -1, "write_off": -1, "accrual": 1,
+            "accrual_adjustment": -1},
     "penalty": {"charge": 1, "repayment_reversal": 1, "repayment": -1, "waiver": -1, "rescheduling": -1,
                 "write_off": -1},
 }
@@ -112,13 +119,21 @@ WITH booked AS MATERIALIZED (
      WHERE a.account_id IS NOT NULL
      GROUP BY b.loan_id, b.product_id, b.classification, b.term, a.account_id, s.currency
 ), posted AS (
-    SELECT t.loan_id, jl.account_id, jl.currency,
-           sum(CASE jl.side WHEN 'D' THEN jl.amount ELSE -jl.amount END) AS amount
-      FROM loan_transaction t
-      JOIN journal_line jl ON jl.entry_id = t.journal_entry_id
-     WHERE jl.account_id IN (SELECT account_id FROM accounts WHERE account_id IS NOT NULL)
-       AND t.loan_id IN (SELECT loan_id FROM booked)
-     GROUP BY t.loan_id, jl.account_id, jl.currency
+    SELECT loan_id, account_id, currency, sum(amount) AS amount FROM (
+        SELECT t.loan_id, jl.account_id, jl.currency,
+               CASE jl.side WHEN 'D' THEN jl.amount ELSE -jl.amount END AS amount
+          FROM loan_transaction t
+          JOIN journal_line jl ON jl.entry_id = t.journal_entry_id
+         WHERE jl.account_id IN (SELECT account_id FROM accounts WHERE account_id IS NOT NULL)
+           AND t.loan_id IN (SELECT loan_id FROM booked)
+           AND NOT EXISTS (SELECT 1 FROM loan_entry_share sh WHERE sh.loan_transaction_id = t.id)
+        UNION ALL
+        SELECT t.loan_id, sh.account_id, t.currency, CASE sh.side WHEN 'D' THEN sh.amount ELSE -sh.amount END
+          FROM loan_transaction t
+          JOIN loan_entry_share sh ON sh.loan_transaction_id = t.id
+         WHERE sh.account_id IN (SELECT account_id FROM accounts WHERE account_id IS NOT NULL)
+           AND t.loan_id IN (SELECT loan_id FROM booked)
+    ) lines GROUP BY loan_id, account_id, currency
 ), per_loan AS (
     SELECT coalesce(e.loan_id, p.loan_id) AS loan_id, coalesce(e.account_id, p.account_id) AS account_id,
            coalesce(e.currency, p.currency) AS currency, e.product_id, e.classification, e.term, e.components,
@@ -128,7 +143,9 @@ WITH booked AS MATERIALIZED (
 )
 """
 """One row per loan, GL account and currency: the loan's sub-ledger on the account (components
-it holds, e.g. ``principal``) next to the lines of the loan's own entries on it. A row without
+it holds, e.g. ``principal``) next to the lines of the loan's own entries on it, and its shares
+of the entries the close of business shares between loans (`loan_entry_share`; each shared
+entry is checked against the sum of its shares by ``loan-shared-entry-equals-shares``). A row without
 components is an account of the loans' mappings that this loan's entries touched although
 its booking does not put anything there (it must net to zero)."""
 
@@ -178,17 +195,59 @@ SELECT 'loan ' || t.loan_id || ' transaction ' || t.sequence_number || ' (' || t
   LEFT JOIN loan_transaction o ON o.id = t.reverses_transaction_id
   LEFT JOIN journal_entry e ON e.id = t.journal_entry_id
  WHERE pv.accounting_rule <> 'none' AND (
-       (t.journal_entry_id IS NULL AND (t.kind IN ('disbursement', 'repayment') OR o.journal_entry_id IS NOT NULL
+       (t.journal_entry_id IS NULL AND (t.kind IN ('disbursement', 'repayment', 'accrual', 'accrual_adjustment')
+                                        OR o.journal_entry_id IS NOT NULL
                                         OR (t.kind IN ('charge', 'waiver') AND pv.accounting_rule <> 'cash')))
-       OR (t.journal_entry_id IS NOT NULL AND (e.id IS NULL OR e.source_type IS DISTINCT FROM 'loan-transaction'
-           OR e.source_id IS DISTINCT FROM t.loan_id || '/' || coalesce(o.sequence_number, t.sequence_number))))
+       OR (t.journal_entry_id IS NOT NULL AND NOT EXISTS (
+               SELECT 1 FROM loan_entry_share sh WHERE sh.loan_transaction_id = t.id)
+           AND (e.id IS NULL OR e.source_type IS DISTINCT FROM 'loan-transaction'
+                OR e.source_id IS DISTINCT FROM t.loan_id || '/' || coalesce(o.sequence_number, t.sequence_number)))
+       OR (t.journal_entry_id IS NOT NULL AND EXISTS (
+               SELECT 1 FROM loan_entry_share sh WHERE sh.loan_transaction_id = t.id)
+           AND (e.id IS NULL OR e.source_type IS DISTINCT FROM 'loan-close-of-business'
+                OR EXISTS (SELECT 1 FROM loan_entry_share sh WHERE sh.loan_transaction_id = t.id
+                                                              AND sh.entry_id <> t.journal_entry_id))))
  ORDER BY t.loan_id, t.sequence_number LIMIT 10
 """),
     ("loan-entry-used-once", """
 SELECT 'entry ' || t.journal_entry_id || ' is named by ' || count(*) || ' loan transactions' AS detail,
        t.journal_entry_id::text AS entry_id, NULL::text AS account_code
   FROM loan_transaction t WHERE t.journal_entry_id IS NOT NULL
+   AND NOT EXISTS (SELECT 1 FROM loan_entry_share sh WHERE sh.loan_transaction_id = t.id)
  GROUP BY t.journal_entry_id HAVING count(*) > 1 LIMIT 10
+"""),
+    ("loan-accrual-total-equals-transactions", """
+WITH sums AS (
+    SELECT loan_id, sum(CASE kind WHEN 'accrual' THEN interest ELSE -interest END) AS interest,
+           sum(CASE kind WHEN 'accrual' THEN fee ELSE -fee END) AS fee
+      FROM loan_transaction WHERE kind IN ('accrual', 'accrual_adjustment') GROUP BY loan_id
+)
+SELECT 'loan ' || coalesce(a.loan_id, s.loan_id) || ': accrual total ' || coalesce(a.interest, 0)::text || ' interest, '
+       || coalesce(a.fee, 0)::text || ' fees; its accrual transactions ' || coalesce(s.interest, 0)::text
+       || ' interest, ' || coalesce(s.fee, 0)::text || ' fees' AS detail,
+       NULL::text AS entry_id, NULL::text AS account_code
+  FROM loan_accrual_total a
+  FULL JOIN sums s ON s.loan_id = a.loan_id
+ WHERE coalesce(a.interest, 0) <> coalesce(s.interest, 0) OR coalesce(a.fee, 0) <> coalesce(s.fee, 0)
+ ORDER BY coalesce(a.loan_id, s.loan_id) LIMIT 10
+"""),
+    ("loan-shared-entry-equals-shares", """
+WITH shares AS (
+    SELECT entry_id, account_id, sum(CASE side WHEN 'D' THEN amount ELSE -amount END) AS amount
+      FROM loan_entry_share GROUP BY entry_id, account_id
+), lines AS (
+    SELECT jl.entry_id, jl.account_id, sum(CASE jl.side WHEN 'D' THEN jl.amount ELSE -jl.amount END) AS amount
+      FROM journal_line jl WHERE jl.entry_id IN (SELECT entry_id FROM shares)
+     GROUP BY jl.entry_id, jl.account_id
+)
+SELECT 'shared entry ' || coalesce(s.entry_id, l.entry_id) || ' on ' || a.code || ': shares of its loans '
+       || coalesce(s.amount, 0)::text || ', lines ' || coalesce(l.amount, 0)::text AS detail,
+       coalesce(s.entry_id, l.entry_id)::text AS entry_id, a.code AS account_code
+  FROM shares s
+  FULL JOIN lines l ON l.entry_id = s.entry_id AND l.account_id = s.account_id
+  JOIN gl_account a ON a.id = coalesce(s.account_id, l.account_id)
+ WHERE coalesce(s.amount, 0) <> coalesce(l.amount, 0)
+ ORDER BY 3 LIMIT 10
 """),
     ("loan-subledger-equals-journal", PER_LOAN_SQL + """
 SELECT 'loan ' || r.loan_id || ' on ' || a.code || ' (' || r.currency || ', ' || coalesce(r.components, 'nothing booked')

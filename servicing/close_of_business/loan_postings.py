@@ -1,0 +1,306 @@
+"""Posting a chunk of loan transactions of the close of business with few journal entries.
+
+The accrual and penalty steps touch up to every active loan each night. One journal entry
+per loan and day would be 100,000 entries a night, so a chunk's transactions share ONE
+balanced entry per office, product version, currency and day. The entry is built by the
+product's posting rules (`products.accounting.posting_lines`) from the chunk's events summed
+per classification, term and charge; each loan transaction keeps its own share of it, per
+account and side (`loan_entry_share`), computed by the same rules from its own event. Python
+checks that the shares add up to the entry before writing; the loan reconciliation checks it
+again in the database (`servicing.loans.reconciliation`): each loan against its shares, each
+shared entry against the sum of its shares.
+
+Writing is set-based: one INSERT for the chunk's transactions, one for their shares, one for
+the penalty keys, one `book_entries` call for the entries, then one commit (the caller's).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import date
+from decimal import Decimal
+from typing import Any, Final
+
+import msgspec
+from sqlalchemy import text
+
+from ledger.limits import ENTRIES_PER_BATCH_MAX, LINES_PER_ENTRY_MAX
+from ledger.model import JournalEntry, Line, Reference, Side
+from products.accounting import ProductAccounting, posting_lines
+from products.events import EventPart, LoanClassification, ProductEvent, TermBucket
+from products.posting_rules import Component, EventKind, ProductKind
+from servicing.ids import uuid7
+from servicing.journal import book_entries
+from servicing.unit_of_work import UnitOfWork, UnitOfWorkFactory
+
+SOURCE_TYPE: Final = "loan-close-of-business"
+"""Reference of the shared entries: ``<step>:<product>/<version>:<day>`` as source id."""
+_ZERO: Final = Decimal(0)
+_SIDE_CODE: Final = {Side.DEBIT: "D", Side.CREDIT: "C"}
+
+
+class GroupKey(msgspec.Struct, frozen=True, kw_only=True):
+    """What one shared entry covers."""
+
+    office_id: int
+    product_id: int
+    product_version: int
+    currency: str
+
+
+class PenaltyKey(msgspec.Struct, frozen=True, kw_only=True):
+    instalment: int
+    period: int
+    charged_on: date
+    base: Decimal
+
+
+class Posting(msgspec.Struct, frozen=True, kw_only=True):
+    """One loan transaction to write, with the events its share of the entry comes from
+    (none under cash accounting: a penalty is then a receivable of the sub-ledger only)."""
+
+    loan_id: int
+    sequence_number: int
+    kind: str
+    group: GroupKey
+    classification: LoanClassification
+    term: TermBucket
+    value_date: date
+    amount: Decimal
+    interest: Decimal = _ZERO
+    fee: Decimal = _ZERO
+    penalty: Decimal = _ZERO
+    vat: Decimal = _ZERO
+    charge_id: int | None = None
+    allocation: tuple[dict[str, Any], ...] = ()
+    events: tuple[ProductEvent, ...] = ()
+    mirrored: bool = False
+    """An adjustment: the events' lines with debit and credit swapped (a partial reversal)."""
+    penalty_key: PenaltyKey | None = None
+
+
+def event(kind: EventKind, currency: str, parts: Sequence[tuple[Component, Decimal, int | None]], *,
+          classification: LoanClassification, term: TermBucket) -> ProductEvent | None:
+    """An event of the parts that are not zero (None when all are)."""
+    kept = tuple(EventPart(component=c, amount=a, charge_id=charge) for c, a, charge in parts if a > 0)
+    if not kept:
+        return None
+    return ProductEvent(kind=kind, currency=currency, classification=classification, term=term, parts=kept)
+
+
+class Shares:
+    """Each posting's lines by the product's rules, and the shared entries they add up to."""
+
+    def __init__(self) -> None:
+        self._pairs: dict[tuple[Any, ...], tuple[str, str] | None] = {}
+
+    def _pair(self, accounting: ProductAccounting, key: tuple[Any, ...], event: ProductEvent,
+              part: EventPart) -> tuple[str, str] | None:
+        """(debit, credit) account of one part, from the rules applied to a unit amount (cached:
+        the accounts depend on the product, event kind, class, term, component and charge only)."""
+        if key not in self._pairs:
+            unit = msgspec.structs.replace(event, parts=(msgspec.structs.replace(part, amount=Decimal(1)),))
+            lines = posting_lines(ProductKind.LOAN, accounting, unit)
+            assert len(lines) in (0, 2), lines
+            self._pairs[key] = None if not lines else (
+                next(x.account_code for x in lines if x.side is Side.DEBIT),
+                next(x.account_code for x in lines if x.side is Side.CREDIT))
+        return self._pairs[key]
+
+    def of(self, accounting: ProductAccounting, posting: Posting) -> dict[tuple[str, Side], Decimal]:
+        """The posting's share of its group's entry, per (account, side)."""
+        share: dict[tuple[str, Side], Decimal] = {}
+        for ev in posting.events:
+            for part in ev.parts:
+                key = (posting.group.product_id, posting.group.product_version, ev.kind, ev.classification, ev.term,
+                       part.component, part.charge_id)
+                pair = self._pair(accounting, key, ev, part)
+                if pair is None:
+                    continue
+                debit, credit = pair
+                if posting.mirrored:
+                    debit, credit = credit, debit
+                share[(debit, Side.DEBIT)] = share.get((debit, Side.DEBIT), _ZERO) + part.amount
+                share[(credit, Side.CREDIT)] = share.get((credit, Side.CREDIT), _ZERO) + part.amount
+        return share
+
+
+def _net(lines: dict[tuple[str, Side], Decimal]) -> dict[str, Decimal]:
+    """Debit minus credit per account."""
+    net: dict[str, Decimal] = {}
+    for (code, side), amount in lines.items():
+        net[code] = net.get(code, _ZERO) + (amount if side is Side.DEBIT else -amount)
+    return net
+
+
+def _entry_lines(accounting: ProductAccounting, postings: Sequence[Posting]) -> dict[str, Decimal]:
+    """The group's entry by the posting rules applied to its events summed per event kind,
+    class, term, component and charge (mirrored postings counted negative), netted per account."""
+    totals: dict[tuple[Any, ...], Decimal] = {}
+    for posting in postings:
+        sign = -1 if posting.mirrored else 1
+        for ev in posting.events:
+            for part in ev.parts:
+                key = (ev.kind, ev.currency, ev.classification, ev.term, part.component, part.charge_id)
+                totals[key] = totals.get(key, _ZERO) + sign * part.amount
+    net: dict[str, Decimal] = {}
+    for (kind, currency, classification, term, component, charge_id), amount in totals.items():
+        if amount == 0:
+            continue
+        summed = ProductEvent(kind=kind, currency=currency, classification=classification, term=term, parts=(
+            EventPart(component=component, amount=abs(amount), charge_id=charge_id),))
+        for line in posting_lines(ProductKind.LOAN, accounting, summed):
+            signed = line.amount if (line.side is Side.DEBIT) == (amount > 0) else -line.amount
+            net[line.account_code] = net.get(line.account_code, _ZERO) + signed
+    return {code: amount for code, amount in net.items() if amount != 0}
+
+
+class Written(msgspec.Struct, frozen=True, kw_only=True):
+    transactions: int
+    entries: int
+
+
+class ChunkPostings(msgspec.Struct, frozen=True, kw_only=True):
+    """What a step computed for one chunk of loans: the postings, and per product version
+    its accounting and the label of its entries."""
+
+    postings: list[Posting]
+    accounting: dict[tuple[int, int], ProductAccounting]
+    labels: dict[tuple[int, int], str]
+
+
+ChunkWork = Callable[[UnitOfWork, Sequence[Any]], Awaitable[ChunkPostings]]
+
+
+class ChunksDone(msgspec.Struct, frozen=True, kw_only=True):
+    loans: int
+    transactions: int
+    entries: int
+
+
+async def post_by_chunks(uow_factory: UnitOfWorkFactory, loans_query: Any, params: dict[str, Any], work: ChunkWork,
+                         *, step: str, day: date, actor: str, chunk_loans: int) -> ChunksDone:
+    """Run a posting step over loans by chunks: each chunk's loans read and locked in id order
+    (``loans_query`` pages on ``:after`` and ``:limit``, with ``:day``), its postings computed by
+    ``work`` and written with their shared entries, then committed: a run cut off in the middle
+    keeps the chunks done, and the next run computes only what is missing."""
+    loans_seen = transactions = entries = 0
+    after = 0
+    while True:
+        async with uow_factory() as uow:
+            loans = (await uow.session.execute(loans_query, {
+                **params, "day": day, "after": after, "limit": chunk_loans})).all()
+            if not loans:
+                break
+            chunk = await work(uow, loans)
+            written = await write_postings(uow, chunk.postings, chunk.accounting, step=step, day=day, actor=actor,
+                                           labels=chunk.labels)
+            await uow.commit()
+        loans_seen += len(loans)
+        transactions += written.transactions
+        entries += written.entries
+        after = loans[-1].id
+    return ChunksDone(loans=loans_seen, transactions=transactions, entries=entries)
+
+
+async def write_postings(uow: UnitOfWork, postings: Sequence[Posting], accounting: dict[tuple[int, int],
+                         ProductAccounting], *, step: str, day: date, actor: str,
+                         labels: dict[tuple[int, int], str]) -> Written:
+    """Write a chunk's postings and their shared entries in the caller's unit of work (the
+    caller commits). ``labels`` name each product version in the entries' descriptions."""
+    if not postings:
+        return Written(transactions=0, entries=0)
+    shares = Shares()
+    # Adjustments get their own entry: an entry's lines then never cancel out.
+    groups: dict[tuple[GroupKey, bool], list[tuple[Posting, dict[tuple[str, Side], Decimal]]]] = {}
+    for posting in postings:
+        # The events carry exactly what the transaction records: its share is then its sub-ledger.
+        assert not posting.events or sum((part.amount for ev in posting.events for part in ev.parts), _ZERO) == (
+            posting.interest + posting.fee + posting.penalty), posting
+        share = shares.of(accounting[(posting.group.product_id, posting.group.product_version)], posting)
+        if share:  # under cash accounting a penalty posts nothing: a receivable of the sub-ledger only
+            groups.setdefault((posting.group, posting.mirrored), []).append((posting, share))
+    entries: list[JournalEntry] = []
+    entry_of: dict[tuple[int, int], Any] = {}
+    share_rows: list[tuple[int, int, Any, str, str, Decimal]] = []  # (loan, sequence, entry, code, side, amount)
+    for (group, mirrored), members in groups.items():
+        product = (group.product_id, group.product_version)
+        rules = accounting[product]
+        entry_net = _entry_lines(rules, [posting for posting, _share in members])
+        entry_id = uuid7()
+        shared: dict[str, Decimal] = {}
+        for posting, share in members:
+            entry_of[(posting.loan_id, posting.sequence_number)] = entry_id
+            for (code, side), amount in share.items():
+                share_rows.append((posting.loan_id, posting.sequence_number, entry_id, code, _SIDE_CODE[side], amount))
+            for code, amount in _net(share).items():
+                shared[code] = shared.get(code, _ZERO) + amount
+        # Asserted twice: here (the shares add up to the entry) and by the reconciliation in the database.
+        assert {c: a for c, a in shared.items() if a != 0} == entry_net, (group, shared, entry_net)
+        lines = tuple(Line(account_code=code, side=Side.DEBIT if amount > 0 else Side.CREDIT, amount=abs(amount),
+                           currency=group.currency)
+                      for code, amount in sorted(entry_net.items(), key=lambda item: (item[1] < 0, item[0])))
+        assert 2 <= len(lines) <= LINES_PER_ENTRY_MAX, lines
+        entries.append(JournalEntry(
+            entry_id=entry_id, office_id=group.office_id, value_date=day, actor=actor,
+            description=f"{'Reprise : ' if mirrored else ''}{labels[product]} au {day:%d/%m/%Y}"[:500],
+            lines=lines, reference=Reference(source_type=SOURCE_TYPE,
+                                             source_id=f"{step}:{group.product_id}/{group.product_version}:{day}")))
+    session = uow.session
+    inserted = (await session.execute(_INSERT_TRANSACTIONS, {
+        "loans": [p.loan_id for p in postings], "sequences": [p.sequence_number for p in postings],
+        "kinds": [p.kind for p in postings], "dates": [p.value_date for p in postings],
+        "currencies": [p.group.currency for p in postings], "amounts": [p.amount for p in postings],
+        "interest": [p.interest for p in postings], "fees": [p.fee for p in postings],
+        "penalties": [p.penalty for p in postings], "vats": [p.vat for p in postings],
+        "classes": [p.classification.value for p in postings], "charges": [p.charge_id for p in postings],
+        "allocations": [msgspec.json.encode(list(p.allocation)).decode() for p in postings],
+        "entries": [entry_of.get((p.loan_id, p.sequence_number)) for p in postings], "actor": actor})).all()
+    ids = {(row.loan_id, row.sequence_number): row.id for row in inserted}
+    assert len(ids) == len(postings), (len(ids), len(postings))
+    if share_rows:
+        written = await session.execute(_INSERT_SHARES, {
+            "transactions": [ids[(loan, seq)] for loan, seq, *_rest in share_rows],
+            "entries": [r[2] for r in share_rows], "codes": [r[3] for r in share_rows],
+            "sides": [r[4] for r in share_rows], "amounts": [r[5] for r in share_rows]})
+        assert written.rowcount == len(share_rows), "every account of a share is in the chart"  # type: ignore[attr-defined]
+    keyed = [p for p in postings if p.penalty_key is not None]
+    if keyed:
+        await session.execute(_INSERT_PENALTY_KEYS, {
+            "loans": [p.loan_id for p in keyed],
+            "instalments": [p.penalty_key.instalment for p in keyed if p.penalty_key],
+            "periods": [p.penalty_key.period for p in keyed if p.penalty_key],
+            "dates": [p.penalty_key.charged_on for p in keyed if p.penalty_key],
+            "bases": [p.penalty_key.base for p in keyed if p.penalty_key],
+            "transactions": [ids[(p.loan_id, p.sequence_number)] for p in keyed]})
+    for start in range(0, len(entries), ENTRIES_PER_BATCH_MAX):
+        await book_entries(uow, entries[start:start + ENTRIES_PER_BATCH_MAX])
+    return Written(transactions=len(postings), entries=len(entries))
+
+
+_INSERT_TRANSACTIONS = text("""
+    INSERT INTO loan_transaction (loan_id, sequence_number, kind, value_date, currency, amount, interest, fee,
+                                  penalty, vat, classification, charge_id, allocation, journal_entry_id, created_by)
+    SELECT l, s, k, d, c, a, i, f, p, v, cl, ch, CAST(al AS jsonb), e, :actor
+      FROM unnest(CAST(:loans AS int[]), CAST(:sequences AS int[]), CAST(:kinds AS varchar[]),
+                  CAST(:dates AS date[]), CAST(:currencies AS char(3)[]), CAST(:amounts AS numeric[]),
+                  CAST(:interest AS numeric[]), CAST(:fees AS numeric[]), CAST(:penalties AS numeric[]),
+                  CAST(:vats AS numeric[]), CAST(:classes AS varchar[]), CAST(:charges AS int[]),
+                  CAST(:allocations AS text[]), CAST(:entries AS uuid[]))
+        AS x(l, s, k, d, c, a, i, f, p, v, cl, ch, al, e)
+    RETURNING id, loan_id, sequence_number
+""")
+
+_INSERT_SHARES = text("""
+    INSERT INTO loan_entry_share (loan_transaction_id, entry_id, account_id, side, amount)
+    SELECT x.t, x.e, g.id, x.s, x.a
+      FROM unnest(CAST(:transactions AS bigint[]), CAST(:entries AS uuid[]), CAST(:codes AS varchar[]),
+                  CAST(:sides AS char(1)[]), CAST(:amounts AS numeric[])) AS x(t, e, code, s, a)
+      JOIN gl_account g ON g.code = x.code
+""")
+
+_INSERT_PENALTY_KEYS = text("""
+    INSERT INTO loan_penalty_charge (loan_id, instalment, period, charged_on, base, loan_transaction_id)
+    SELECT * FROM unnest(CAST(:loans AS int[]), CAST(:instalments AS int[]), CAST(:periods AS int[]),
+                         CAST(:dates AS date[]), CAST(:bases AS numeric[]), CAST(:transactions AS bigint[]))
+""")
