@@ -77,7 +77,8 @@ _LOCK: Final = """
 SELECT {columns}
   FROM term_deposit_account a
   JOIN term_deposit_term t ON t.account_id = a.id AND t.term_no = a.current_term
- WHERE a.id > :after AND {condition}
+ WHERE a.id > :after AND t.account_id > :after  -- both index scans start at the batch, not at the first deposit
+   AND {condition}
  ORDER BY a.id LIMIT :limit
    FOR UPDATE OF a"""
 
