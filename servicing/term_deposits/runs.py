@@ -63,6 +63,9 @@ from servicing.unit_of_work import UnitOfWork, UnitOfWorkFactory
 BATCH_SIZE_DEFAULT: Final = 5_000
 BATCH_SIZE_MAX: Final = 10_000
 BATCHES_IN_FLIGHT_MAX: Final = 2
+YIELD_EVERY_DEPOSITS: Final = 250
+"""Computing a batch gives the event loop a turn this often, so the batch being written meanwhile
+is not left waiting for a whole batch's computation between two of its statements."""
 RUN_SOURCE_TYPE: Final = "term-deposit-run"
 _ONE_DAY: Final = timedelta(days=1)
 _ZERO: Final = Decimal(0)
@@ -234,8 +237,9 @@ async def _write(uow: UnitOfWork, work: _Work, products: dict[tuple[int, int], T
                  actor: str, transfers: DepositAccountTransfers | None) -> int:
     entries = _entries(work, products, on, actor)
     booked = {entry.entry_id for entry in entries}
-    transactions = [t if t.entry_id in booked else msgspec.structs.replace(t, entry_id=None)
-                    for t in work.transactions]
+    named = {totals.entry_id for totals in (*work.interest.values(), *work.payouts.values())}
+    transactions = work.transactions if named <= booked else [  # a group that posted nothing names no entry
+        t if t.entry_id in booked else msgspec.structs.replace(t, entry_id=None) for t in work.transactions]
     for start in range(0, len(entries), ENTRIES_PER_BATCH_MAX):
         await book_entries(uow, entries[start:start + ENTRIES_PER_BATCH_MAX])
     for row, amount, value_date in work.transfers:  # payouts to deposit accounts: one transfer each
@@ -361,9 +365,11 @@ async def post_interest(uow_factory: UnitOfWorkFactory, on: date, actor: str,
                       ) -> _Work:
         work = _Work()
         states = await _states(uow.session, rows)
-        for row in rows:
+        for number, row in enumerate(rows, start=1):
             schedule = schedules.of(row, products[(row.product_id, row.product_version)])
             _add_interest(work, row, schedule, _state_of(row.principal, states[row.id], schedule), on, tax)
+            if number % YIELD_EVERY_DEPOSITS == 0:
+                await asyncio.sleep(0)  # let the batch being written send its next statement meanwhile
         return work
 
     work_on.transfers = None  # type: ignore[attr-defined]
@@ -393,7 +399,9 @@ async def mature(uow_factory: UnitOfWorkFactory, on: date, actor: str, batch_siz
         codes = {pt: await td._payment_type_account(session, pt, "payout.payment_type_id") for pt in payment_types}
         current = {pid: await td._current_product(session, pid) for pid in {r.product_id for r in rows}}
         receiving = await _receiving_accounts(session, rows)
-        for row in rows:
+        for number, row in enumerate(rows, start=1):
+            if number % YIELD_EVERY_DEPOSITS == 0:
+                await asyncio.sleep(0)  # let the batch being written send its next statement meanwhile
             if row.payout_deposit_account_id is not None and not _can_receive(row, receiving, on):
                 held_for_review.append(row.id)  # the account to pay into cannot take it: a person decides
                 work.statuses.append(td._StatusChange(account_id=row.id, status=AccountStatus.HELD))
