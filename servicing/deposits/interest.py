@@ -68,6 +68,9 @@ BATCH_ACCOUNTS_MAX: Final = 2_000
 BATCHES_IN_FLIGHT_MAX: Final = 2
 """Batches being written while the next one is computed (they lock disjoint accounts)."""
 YIELD_EVERY_ACCOUNTS: Final = 100
+READ_ACCOUNTS_MAX: Final = 10_000
+"""The balance-days query reads the due accounts by id ranges of this many, the next range read
+while the previous one is computed and written (it no longer delays the first write)."""
 EARNING_STATUSES: Final = ("active", "frozen", "blocked")
 """Interest is not a client movement: frozen and blocked accounts still earn (and pay) it."""
 _ZERO: Final = Decimal(0)
@@ -96,21 +99,28 @@ class _Due(msgspec.Struct, frozen=True, kw_only=True):
     carry_out: InterestCarry
 
 
-_ACCOUNTS = """
-acc AS (
-    SELECT a.id, a.office_id, a.interest_rate_annual_percent AS rate, a.balance,
-           a.interest_carry_earned AS carry_earned, a.interest_carry_charged AS carry_charged,
-           greatest(CAST(:first AS date), a.activated_on) AS first_day
+_DUE = """
       FROM deposit_account a
      WHERE a.product_id = :product_id AND a.product_version = :version
        AND a.status IN ('active', 'frozen', 'blocked') AND a.activated_on <= :last
        -- settled already (posted, or carried when it rounded to nothing) by an earlier run
-       AND (a.interest_posted_through IS NULL OR a.interest_posted_through < :last)),
+       AND (a.interest_posted_through IS NULL OR a.interest_posted_through < :last)"""
+
+_DUE_IDS = text(f"SELECT a.id {_DUE} ORDER BY a.id")
+
+_ACCOUNTS = f"""
+acc AS (
+    SELECT a.id, a.office_id, a.interest_rate_annual_percent AS rate, a.balance,
+           a.interest_carry_earned AS carry_earned, a.interest_carry_charged AS carry_charged,
+           greatest(CAST(:first AS date), a.activated_on) AS first_day
+    {_DUE}
+       AND a.id BETWEEN :low AND :high),
 moves AS (  -- interest counts from the day after its value date, everything else from its value date
     SELECT t.account_id, t.signed_amount,
            CASE WHEN t.kind IN ('interest', 'overdraft_interest') THEN t.value_date + 1 ELSE t.value_date END AS day
       FROM deposit_transaction t JOIN acc ON acc.id = t.account_id
-     WHERE t.signed_amount <> 0 AND t.value_date >= acc.first_day - 1
+     WHERE t.account_id BETWEEN :low AND :high  -- the chunk's accounts, not the whole table
+       AND t.signed_amount <> 0 AND t.value_date >= acc.first_day - 1
        AND t.value_date >= CAST(:first AS date) - 1
 ),
 opening AS (  -- the cached balance (checked by verify) less what counts from the period's first day on
@@ -192,13 +202,39 @@ async def _dues(uow_factory: UnitOfWorkFactory, terms: ProductTerms, posting_dat
     params = {"product_id": terms.product_id, "version": terms.version, "first": whole.first_day, "last": posting_date}
     single = is_single_window(settings(Decimal(0)), whole)
     async with uow_factory() as uow:
-        await uow.session.execute(_WORK_MEM)
-        rows = (await uow.session.execute(_BALANCE_DAYS if single else _RUNS, params)).all()
+        ids = list((await uow.session.scalars(_DUE_IDS, params)).all())
+    ranges = [(ids[start], ids[min(start + READ_ACCOUNTS_MAX, len(ids)) - 1])
+              for start in range(0, len(ids), READ_ACCOUNTS_MAX)]
+
+    async def read(low: int, high: int) -> Sequence[Any]:
+        async with uow_factory() as uow:
+            await uow.session.execute(_WORK_MEM)
+            return (await uow.session.execute(_BALANCE_DAYS if single else _RUNS,
+                                              {**params, "low": low, "high": high})).all()
+
+    async def chunks() -> AsyncIterator[Sequence[Any]]:
+        """Each id range's rows, the next range read (on its own connection) while this one's
+        are computed and written."""
+        pending = asyncio.create_task(read(*ranges[0])) if ranges else None
+        try:
+            for index in range(len(ranges)):
+                assert pending is not None
+                rows = await pending
+                pending = asyncio.create_task(read(*ranges[index + 1])) if index + 1 < len(ranges) else None
+                yield rows
+        finally:
+            if pending is not None:
+                pending.cancel()
 
     async def from_balance_days() -> AsyncIterator[_Due]:
         """Chunk by chunk: the accounts of a chunk sharing a rate and a first day are computed
         together (`interest_from_balance_days_many`), then yielded in order."""
         periods: dict[date, Period] = {}
+        async for rows in chunks():
+            async for due in _from_balance_days(rows, periods):
+                yield due
+
+    async def _from_balance_days(rows: Sequence[Any], periods: dict[date, Period]) -> AsyncIterator[_Due]:
         for start in range(0, len(rows), YIELD_EVERY_ACCOUNTS):
             chunk = rows[start:start + YIELD_EVERY_ACCOUNTS]
             carries = [_carry(row) for row in chunk]
@@ -225,12 +261,17 @@ async def _dues(uow_factory: UnitOfWorkFactory, terms: ProductTerms, posting_dat
             await asyncio.sleep(0)  # let the batch being written send its next statement
 
     if single:
-        return len(rows), from_balance_days()
-    by_account: dict[int, list[Any]] = {}
-    for row in rows:
-        by_account.setdefault(row.account_id, []).append(row)
+        return len(ids), from_balance_days()
 
     async def from_runs() -> AsyncIterator[_Due]:
+        async for rows in chunks():
+            async for due in _from_runs(rows):
+                yield due
+
+    async def _from_runs(rows: Sequence[Any]) -> AsyncIterator[_Due]:
+        by_account: dict[int, list[Any]] = {}
+        for row in rows:
+            by_account.setdefault(row.account_id, []).append(row)
         for number, account_rows in enumerate(by_account.values(), start=1):
             first = account_rows[0]
             period = Period(first_day=first.first_day, last_day=posting_date)
@@ -243,7 +284,7 @@ async def _dues(uow_factory: UnitOfWorkFactory, terms: ProductTerms, posting_dat
             if number % YIELD_EVERY_ACCOUNTS == 0:
                 await asyncio.sleep(0)
 
-    return len(by_account), from_runs()
+    return len(ids), from_runs()
 
 
 async def _none() -> AsyncIterator[_Due]:
