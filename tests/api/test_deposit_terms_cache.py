@@ -21,7 +21,7 @@ TODAY = date.today()
 
 async def test_a_changed_tax_rate_applies_to_the_next_fee(client, uow_factory, world, refs) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
     taf = await client.post("/api/v1/tax-rates", json={
-        "code": f"TAFC-{world.prefix}", "name": "TAF sur frais", "tax_kind": "taf", "country": "KM",
+        "code": f"TAFC-{world.prefix}", "name": "TAF sur frais", "tax_kind": "taf", "country": "ST",
         "operation_kind": "deposit_charges", "rate_percent": "17",
         "valid_from": (TODAY - timedelta(days=400)).isoformat(), "source": "test"})
     assert taf.status_code == 201, taf.text
