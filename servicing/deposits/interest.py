@@ -9,10 +9,11 @@ pure core. The work is set-based:
    two sums into the period's interest when the period is a single compounding window at one
    rate, the everyday case; otherwise the same query returns each account's balance runs for
    `interest_for_period`);
-2. the postings are written in batches of up to 2,000 accounts: per batch one lock statement
-   and ONE statement that stores every account's new balance, rounding carry and settled
-   period end and inserts the interest transactions (each naming its entry), then one
-   `book_entries` call and one commit. The journal gets one entry per office and batch,
+2. the postings are written in batches of up to 2,000 accounts: per batch ONE statement locks
+   the accounts still due (in id order), stores each one's new balance, rounding carry and
+   settled period end, inserts the interest transactions (each naming its entry, its balance
+   after computed from the locked balance) and answers the totals actually settled per office;
+   then one `book_entries` call and one commit. The journal gets one entry per office and batch,
    built by the product's posting rules from the batch's totals (interest expense to deposit
    control; overdraft portfolio to interest income); the per-account detail is in the account
    transactions, and the reconciliation ties the two.
@@ -67,10 +68,14 @@ BATCH_ACCOUNTS_MAX: Final = 2_000
 BATCHES_IN_FLIGHT_MAX: Final = 2
 """Batches being written while the next one is computed (they lock disjoint accounts)."""
 YIELD_EVERY_ACCOUNTS: Final = 100
+READ_ACCOUNTS_MAX: Final = 10_000
+"""The balance-days query reads the due accounts by id ranges of this many, the next range read
+while the previous one is computed and written (it no longer delays the first write)."""
 EARNING_STATUSES: Final = ("active", "frozen", "blocked")
 """Interest is not a client movement: frozen and blocked accounts still earn (and pay) it."""
 _ZERO: Final = Decimal(0)
 _NO_CARRY: Final = InterestCarry()
+_UNSET: Final = object()
 
 
 class InterestRun(msgspec.Struct, frozen=True, kw_only=True):
@@ -94,21 +99,28 @@ class _Due(msgspec.Struct, frozen=True, kw_only=True):
     carry_out: InterestCarry
 
 
-_ACCOUNTS = """
-acc AS (
-    SELECT a.id, a.office_id, a.interest_rate_annual_percent AS rate, a.balance,
-           a.interest_carry_earned AS carry_earned, a.interest_carry_charged AS carry_charged,
-           greatest(CAST(:first AS date), a.activated_on) AS first_day
+_DUE = """
       FROM deposit_account a
      WHERE a.product_id = :product_id AND a.product_version = :version
        AND a.status IN ('active', 'frozen', 'blocked') AND a.activated_on <= :last
        -- settled already (posted, or carried when it rounded to nothing) by an earlier run
-       AND (a.interest_posted_through IS NULL OR a.interest_posted_through < :last)),
+       AND (a.interest_posted_through IS NULL OR a.interest_posted_through < :last)"""
+
+_DUE_IDS = text(f"SELECT a.id {_DUE} ORDER BY a.id")
+
+_ACCOUNTS = f"""
+acc AS (
+    SELECT a.id, a.office_id, a.interest_rate_annual_percent AS rate, a.balance,
+           a.interest_carry_earned AS carry_earned, a.interest_carry_charged AS carry_charged,
+           greatest(CAST(:first AS date), a.activated_on) AS first_day
+    {_DUE}
+       AND a.id BETWEEN :low AND :high),
 moves AS (  -- interest counts from the day after its value date, everything else from its value date
     SELECT t.account_id, t.signed_amount,
            CASE WHEN t.kind IN ('interest', 'overdraft_interest') THEN t.value_date + 1 ELSE t.value_date END AS day
       FROM deposit_transaction t JOIN acc ON acc.id = t.account_id
-     WHERE t.signed_amount <> 0 AND t.value_date >= acc.first_day - 1
+     WHERE t.account_id BETWEEN :low AND :high  -- the chunk's accounts, not the whole table
+       AND t.signed_amount <> 0 AND t.value_date >= acc.first_day - 1
        AND t.value_date >= CAST(:first AS date) - 1
 ),
 opening AS (  -- the cached balance (checked by verify) less what counts from the period's first day on
@@ -190,13 +202,39 @@ async def _dues(uow_factory: UnitOfWorkFactory, terms: ProductTerms, posting_dat
     params = {"product_id": terms.product_id, "version": terms.version, "first": whole.first_day, "last": posting_date}
     single = is_single_window(settings(Decimal(0)), whole)
     async with uow_factory() as uow:
-        await uow.session.execute(_WORK_MEM)
-        rows = (await uow.session.execute(_BALANCE_DAYS if single else _RUNS, params)).all()
+        ids = list((await uow.session.scalars(_DUE_IDS, params)).all())
+    ranges = [(ids[start], ids[min(start + READ_ACCOUNTS_MAX, len(ids)) - 1])
+              for start in range(0, len(ids), READ_ACCOUNTS_MAX)]
+
+    async def read(low: int, high: int) -> Sequence[Any]:
+        async with uow_factory() as uow:
+            await uow.session.execute(_WORK_MEM)
+            return (await uow.session.execute(_BALANCE_DAYS if single else _RUNS,
+                                              {**params, "low": low, "high": high})).all()
+
+    async def chunks() -> AsyncIterator[Sequence[Any]]:
+        """Each id range's rows, the next range read (on its own connection) while this one's
+        are computed and written."""
+        pending = asyncio.create_task(read(*ranges[0])) if ranges else None
+        try:
+            for index in range(len(ranges)):
+                assert pending is not None
+                rows = await pending
+                pending = asyncio.create_task(read(*ranges[index + 1])) if index + 1 < len(ranges) else None
+                yield rows
+        finally:
+            if pending is not None:
+                pending.cancel()
 
     async def from_balance_days() -> AsyncIterator[_Due]:
         """Chunk by chunk: the accounts of a chunk sharing a rate and a first day are computed
         together (`interest_from_balance_days_many`), then yielded in order."""
         periods: dict[date, Period] = {}
+        async for rows in chunks():
+            async for due in _from_balance_days(rows, periods):
+                yield due
+
+    async def _from_balance_days(rows: Sequence[Any], periods: dict[date, Period]) -> AsyncIterator[_Due]:
         for start in range(0, len(rows), YIELD_EVERY_ACCOUNTS):
             chunk = rows[start:start + YIELD_EVERY_ACCOUNTS]
             carries = [_carry(row) for row in chunk]
@@ -223,12 +261,17 @@ async def _dues(uow_factory: UnitOfWorkFactory, terms: ProductTerms, posting_dat
             await asyncio.sleep(0)  # let the batch being written send its next statement
 
     if single:
-        return len(rows), from_balance_days()
-    by_account: dict[int, list[Any]] = {}
-    for row in rows:
-        by_account.setdefault(row.account_id, []).append(row)
+        return len(ids), from_balance_days()
 
     async def from_runs() -> AsyncIterator[_Due]:
+        async for rows in chunks():
+            async for due in _from_runs(rows):
+                yield due
+
+    async def _from_runs(rows: Sequence[Any]) -> AsyncIterator[_Due]:
+        by_account: dict[int, list[Any]] = {}
+        for row in rows:
+            by_account.setdefault(row.account_id, []).append(row)
         for number, account_rows in enumerate(by_account.values(), start=1):
             first = account_rows[0]
             period = Period(first_day=first.first_day, last_day=posting_date)
@@ -241,7 +284,7 @@ async def _dues(uow_factory: UnitOfWorkFactory, terms: ProductTerms, posting_dat
             if number % YIELD_EVERY_ACCOUNTS == 0:
                 await asyncio.sleep(0)
 
-    return len(by_account), from_runs()
+    return len(ids), from_runs()
 
 
 async def _none() -> AsyncIterator[_Due]:
@@ -250,110 +293,108 @@ async def _none() -> AsyncIterator[_Due]:
 
 
 _SETTLE = text("""
-WITH settled AS (
-    UPDATE deposit_account a SET balance = s.balance, interest_carry_earned = s.carry_earned,
-           interest_carry_charged = s.carry_charged, interest_posted_through = CAST(:day AS date)
-      FROM unnest(CAST(:account_ids AS bigint[]), CAST(:balances AS numeric[]), CAST(:carries_earned AS numeric[]),
-                  CAST(:carries_charged AS numeric[])) AS s (id, balance, carry_earned, carry_charged)
-     WHERE a.id = s.id AND a.id = ANY(CAST(:account_ids AS bigint[]))  -- by the primary key, not a scan
-)
-INSERT INTO deposit_transaction (account_id, kind, amount, signed_amount, balance_after, value_date,
-    journal_entry_id, idempotency_key, description, actor)
-SELECT p.account_id, p.kind, p.amount, CASE WHEN p.kind = 'interest' THEN p.amount ELSE -p.amount END,
-       p.balance_after, CAST(:day AS date), p.entry_id, p.idempotency_key, :description, :actor
-  FROM unnest(CAST(:posted_ids AS bigint[]), CAST(:kinds AS varchar[]), CAST(:amounts AS numeric[]),
-              CAST(:balances_after AS numeric[]), CAST(:entry_ids AS uuid[]), CAST(:keys AS varchar[]))
-       AS p (account_id, kind, amount, balance_after, entry_id, idempotency_key)
+WITH due AS (
+    -- amounts travel as text: asyncpg encodes a Decimal in binary several times slower than str()
+    SELECT * FROM unnest(CAST(:account_ids AS bigint[]), CAST(CAST(:earned AS text[]) AS numeric[]),
+                         CAST(CAST(:charged AS text[]) AS numeric[]), CAST(CAST(:carries_earned AS text[]) AS numeric[]),
+                         CAST(CAST(:carries_charged AS text[]) AS numeric[]),
+                         CAST(:entry_ids AS uuid[]), CAST(:earned_keys AS varchar[]), CAST(:charged_keys AS varchar[]))
+           AS d (id, earned, charged, carry_earned, carry_charged, entry_id, earned_key, charged_key)),
+locked AS MATERIALIZED (  -- in id order (a transfer locks its two accounts the same way): no deadlock
+    SELECT d.* FROM deposit_account a JOIN due d ON d.id = a.id
+     WHERE a.id = ANY(CAST(:account_ids AS bigint[]))  -- by the primary key, not a scan
+       AND (a.interest_posted_through IS NULL OR a.interest_posted_through < CAST(:day AS date))
+     ORDER BY a.id FOR UPDATE OF a),
+settled AS (  -- an account a concurrent run settled meanwhile is not in `locked`: it is skipped
+    UPDATE deposit_account a SET balance = a.balance + l.earned - l.charged,
+           interest_carry_earned = l.carry_earned, interest_carry_charged = l.carry_charged,
+           interest_posted_through = CAST(:day AS date)
+      FROM locked l
+     WHERE a.id = l.id  -- one probe of the primary key per locked account
+    RETURNING a.id, a.office_id, a.balance, l.earned, l.charged, l.entry_id, l.earned_key, l.charged_key),
+posted AS (  -- interest first, then the overdraft interest: each row's balance after it
+    INSERT INTO deposit_transaction (account_id, kind, amount, signed_amount, balance_after, value_date,
+        journal_entry_id, idempotency_key, description, actor)
+    SELECT s.id, p.kind, p.amount, p.signed_amount, p.balance_after, CAST(:day AS date), s.entry_id, p.idempotency_key,
+           :description, :actor
+      FROM settled s CROSS JOIN LATERAL (VALUES
+               ('interest', s.earned, s.earned, s.balance + s.charged, s.earned_key),
+               ('overdraft_interest', s.charged, -s.charged, s.balance, s.charged_key))
+           AS p (kind, amount, signed_amount, balance_after, idempotency_key)
+     WHERE p.amount > 0)
+SELECT s.office_id, s.entry_id, count(*) FILTER (WHERE s.earned > 0 OR s.charged > 0) AS accounts_posted,
+       coalesce(sum(s.earned), 0) AS earned, coalesce(sum(s.charged), 0) AS charged
+  FROM settled s GROUP BY s.office_id, s.entry_id
 """)
-"""One statement per batch: every account's new balance, carry and settled date, and the
-interest transactions (the interest run has no use for the rows back)."""
+"""One statement per batch: lock the accounts still due, store each one's new balance, carry
+and settled date, insert its interest transactions (the balance after each computed from the
+locked balance) and answer, per office, the totals of what was actually settled: the journal
+entries are built from those, so they equal the transactions to the unit even when a
+concurrent run settled some of the batch first."""
 
 
 async def _post_batch(uow_factory: UnitOfWorkFactory, batch: Sequence[_Due], posting_date: date, actor: str
                       ) -> tuple[int, int, Decimal, Decimal]:
     """Settle one batch: (accounts posted, entries, interest, overdraft interest). Accounts
     whose amounts round to nothing still get their carry and their settled date."""
+    terms = batch[0].terms
+    description = f"Intérêts {batch[0].period.last_day:%m/%Y} (arrêté du {posting_date:%d/%m/%Y})"[:500]
+    entry_of_office: dict[int, UUID | None] = {}
+    account_ids: list[int] = []
+    earned: list[str] = []
+    charged: list[str] = []
+    carries_earned: list[str] = []
+    carries_charged: list[str] = []
+    entry_ids: list[UUID | None] = []
+    earned_keys: list[str | None] = []
+    charged_keys: list[str | None] = []
+    for due in sorted(batch, key=lambda due: due.account_id):
+        assert due.terms is terms, "a batch holds one product version"
+        entry_id = entry_of_office.get(due.office_id, _UNSET)
+        if entry_id is _UNSET:  # a product that posts nothing: its transactions name no entry
+            entry_id = entry_of_office[due.office_id] = uuid7() if terms.posts else None
+        account_ids.append(due.account_id)
+        earned.append(str(due.earned_posted))
+        charged.append(str(due.charged_posted))
+        carries_earned.append(str(due.carry_out.earned))
+        carries_charged.append(str(due.carry_out.charged))
+        entry_ids.append(entry_id)  # type: ignore[arg-type]
+        account = str(due.account_id)
+        earned_keys.append(interest_posting_key(account, due.period, "interest") if due.earned_posted else None)
+        charged_keys.append(interest_posting_key(account, due.period, "overdraft_interest")
+                            if due.charged_posted else None)
     async with uow_factory() as uow:
-        session = uow.session
-        locked = {row.id: row.balance for row in (await session.execute(text(
-            "SELECT id, balance FROM deposit_account WHERE id = ANY(CAST(:ids AS bigint[]))"
-            " AND (interest_posted_through IS NULL OR interest_posted_through < :day) ORDER BY id FOR UPDATE"),
-            {"ids": [due.account_id for due in batch], "day": posting_date})).all()}
-        settled_ids: list[int] = []
-        balances: list[Decimal] = []
-        carries_earned: list[Decimal] = []
-        carries_charged: list[Decimal] = []
-        posted_ids: list[int] = []
-        kinds: list[str] = []
-        amounts: list[Decimal] = []
-        balances_after: list[Decimal] = []
-        entry_of_row: list[UUID] = []
-        keys: list[str] = []
-        totals: dict[int, list[Decimal]] = {}  # office -> [interest, overdraft interest]
-        entry_ids: dict[int, UUID] = {}
-        terms = batch[0].terms
-        description = f"Intérêts {batch[0].period.last_day:%m/%Y} (arrêté du {posting_date:%d/%m/%Y})"[:500]
-        posted_accounts = 0
-        for due in batch:
-            assert due.terms is terms, "a batch holds one product version"
-            balance = locked.get(due.account_id)
-            if balance is None:  # settled meanwhile by a concurrent run (or no longer earning)
-                continue
-            earned, charged = due.earned_posted, due.charged_posted
-            if earned or charged:
-                posted_accounts += 1
-                office_totals = totals.get(due.office_id)
-                if office_totals is None:
-                    office_totals = totals[due.office_id] = [_ZERO, _ZERO]
-                    entry_ids[due.office_id] = uuid7()
-                office_totals[0] += earned
-                office_totals[1] += charged
-                entry_id = entry_ids[due.office_id]
-                for kind, amount in (("interest", earned), ("overdraft_interest", charged)):
-                    if not amount:
-                        continue
-                    balance = balance + amount if kind == "interest" else balance - amount
-                    posted_ids.append(due.account_id)
-                    kinds.append(kind)
-                    amounts.append(amount)
-                    balances_after.append(balance)
-                    entry_of_row.append(entry_id)
-                    keys.append(interest_posting_key(str(due.account_id), due.period, kind))
-            settled_ids.append(due.account_id)
-            balances.append(balance)
-            carries_earned.append(due.carry_out.earned)
-            carries_charged.append(due.carry_out.charged)
-        if not settled_ids:
-            return 0, 0, _ZERO, _ZERO
-        # One entry per office for the batch, from the product's rules applied to the totals: the
-        # GL gets the run's interest, each account its own transaction naming that entry.
-        entries: list[JournalEntry] = []
-        for office_id, (earned, charged) in totals.items():
-            lines = posting.movement_lines([
-                (terms, posting.interest_event(EventKind.INTEREST_POSTING, terms, earned) if earned else None),
-                (terms, posting.interest_event(EventKind.OVERDRAFT_INTEREST, terms, charged) if charged else None),
-            ])
-            entry = posting.movement_entry(lines, entry_id=entry_ids[office_id], office_id=office_id,
-                                           value_date=posting_date, description=description, actor=actor,
-                                           account_id=None,
-                                           run=f"{terms.product_id}/{terms.version}:{posting_date.isoformat()}")
-            if entry is not None:
-                entries.append(entry)
-        if not entries:  # a product that posts nothing: the transactions name no entry
-            entry_of_row = [None] * len(entry_of_row)  # type: ignore[list-item]
-        earned_total = sum((t[0] for t in totals.values()), _ZERO)
-        charged_total = sum((t[1] for t in totals.values()), _ZERO)
         try:
-            await session.execute(_SETTLE, {
-                "day": posting_date, "description": description, "actor": actor,
-                "account_ids": settled_ids, "balances": balances, "carries_earned": carries_earned,
-                "carries_charged": carries_charged, "posted_ids": posted_ids, "kinds": kinds, "amounts": amounts,
-                "balances_after": balances_after, "entry_ids": entry_of_row, "keys": keys})
+            settled = (await uow.session.execute(_SETTLE, {
+                "day": posting_date, "description": description, "actor": actor, "account_ids": account_ids,
+                "earned": earned, "charged": charged, "carries_earned": carries_earned,
+                "carries_charged": carries_charged, "entry_ids": entry_ids, "earned_keys": earned_keys,
+                "charged_keys": charged_keys})).all()
+            # One entry per office for the batch, from the product's rules applied to the totals
+            # settled: the GL gets the run's interest, each account its own transaction naming it.
+            entries: list[JournalEntry] = []
+            for row in settled:
+                if not (row.earned or row.charged):
+                    continue
+                lines = posting.movement_lines([
+                    (terms, posting.interest_event(EventKind.INTEREST_POSTING, terms, row.earned)
+                     if row.earned else None),
+                    (terms, posting.interest_event(EventKind.OVERDRAFT_INTEREST, terms, row.charged)
+                     if row.charged else None),
+                ])
+                entry = posting.movement_entry(lines, entry_id=row.entry_id, office_id=row.office_id,
+                                               value_date=posting_date, description=description, actor=actor,
+                                               account_id=None,
+                                               run=f"{terms.product_id}/{terms.version}:{posting_date.isoformat()}")
+                assert (entry is None) == (row.entry_id is None), "the transactions name the entry booked"
+                if entry is not None:
+                    entries.append(entry)
             await book_entries(uow, entries)
             await uow.commit()
         except DBAPIError as error:
             raise translate_database_error(error) or error from error
-    return posted_accounts, len(entries), earned_total, charged_total
+    return (sum(row.accounts_posted for row in settled), len(entries), sum((row.earned for row in settled), _ZERO),
+            sum((row.charged for row in settled), _ZERO))
 
 
 def _collect(task: asyncio.Task[tuple[int, int, Decimal, Decimal]], totals: list[Any]) -> bool:

@@ -1,9 +1,15 @@
 """What an account's frozen product version says, in the shapes the pure core takes.
 
 An account keeps the product version it was opened on; every movement reads that version
-(cached per process: a version row never changes, PostgreSQL refuses it) and maps it onto
-`products.deposits` structures: balance rules, the withdrawal fee charges, the interest
-settings, and the accounting that posts each movement.
+and maps it onto `products.deposits` structures: balance rules, the withdrawal fee charges, the
+interest settings, and the accounting that posts each movement.
+
+The terms are cached per process. A version row never changes (PostgreSQL refuses it), but the
+terms also carry reference data that does: the fund-source GL account of each payment type, the
+fee charges and their VAT/TAF rates. So a cached entry is keyed on the state of that reference
+data too: the number of rows of `reference_data_change` (revision 0031: one per statement
+changing a payment type, tax rate, charge or GL account), read in the same query as the data.
+Each call reads that count (one small query) and rebuilds the entry when it moved.
 """
 
 from __future__ import annotations
@@ -136,8 +142,11 @@ class AccountRules(msgspec.Struct, frozen=True, kw_only=True):
         return BalanceRules(minimum_balance=self.minimum_balance, overdraft_limit=self.overdraft_limit)
 
 
-_cache: dict[tuple[str, int, int], ProductTerms] = {}
-"""Per database (the URL) and product version: one process may serve several databases."""
+_cache: dict[tuple[str, int, int], tuple[int, ProductTerms]] = {}
+"""Per database (the URL) and product version, with the reference-data state it was read at:
+one process may serve several databases."""
+
+_REFERENCE_STATE = text("SELECT count(*) FROM reference_data_change")
 
 _VERSION = text("""
 SELECT p.kind, v.settings,
@@ -148,6 +157,7 @@ SELECT p.kind, v.settings,
                    LEFT JOIN tax_rate x ON x.id = c.tax_rate_id AND x.active AND NOT x.institution_exempt
                   WHERE c.id IN (SELECT (jsonb_array_elements_text(v.settings -> 'withdrawal_fee_charge_ids'))::int)),
                 '[]'::jsonb) AS fees,
+       (SELECT count(*) FROM reference_data_change) AS reference_state,
        coalesce((SELECT jsonb_object_agg(t.id::text, a.code)
                    FROM payment_type t JOIN gl_account a ON a.id = t.gl_account_id), '{}'::jsonb) AS payment_accounts
   FROM product p JOIN product_version v ON v.product_id = p.id
@@ -161,11 +171,11 @@ def _plain(value: object) -> Decimal:
 
 
 async def product_terms(session: AsyncSession, product_id: int, version: int) -> ProductTerms:
-    """The terms of a deposit product version (cached: versions are immutable)."""
+    """The terms of a deposit product version (cached until the reference data they carry changes)."""
     key = (str(session.bind.url), product_id, version)
     cached = _cache.get(key)
-    if cached is not None:
-        return cached
+    if cached is not None and cached[0] == await session.scalar(_REFERENCE_STATE):
+        return cached[1]
     row = (await session.execute(_VERSION, {"product_id": product_id, "version": version})).one_or_none()
     if row is None or row.kind != ProductKind.DEPOSIT.value:
         raise NotFound(f"unknown deposit product {product_id}", field="product_id")
@@ -184,8 +194,8 @@ async def product_terms(session: AsyncSession, product_id: int, version: int) ->
                 valid_to=date.fromisoformat(charge["tax_to"]) if charge["tax_to"] else None)))
     terms = ProductTerms(product_id=product_id, version=version, product=product, fee_charges=tuple(fees),
                          payment_type_accounts={int(k): v for k, v in row.payment_accounts.items()})
-    if len(_cache) < CACHED_VERSIONS_MAX:
-        _cache[key] = terms
+    if len(_cache) < CACHED_VERSIONS_MAX or key in _cache:
+        _cache[key] = (row.reference_state, terms)
     return terms
 
 

@@ -63,6 +63,9 @@ from servicing.unit_of_work import UnitOfWork, UnitOfWorkFactory
 BATCH_SIZE_DEFAULT: Final = 5_000
 BATCH_SIZE_MAX: Final = 10_000
 BATCHES_IN_FLIGHT_MAX: Final = 2
+YIELD_EVERY_DEPOSITS: Final = 250
+"""Computing a batch gives the event loop a turn this often, so the batch being written meanwhile
+is not left waiting for a whole batch's computation between two of its statements."""
 RUN_SOURCE_TYPE: Final = "term-deposit-run"
 _ONE_DAY: Final = timedelta(days=1)
 _ZERO: Final = Decimal(0)
@@ -77,7 +80,8 @@ _LOCK: Final = """
 SELECT {columns}
   FROM term_deposit_account a
   JOIN term_deposit_term t ON t.account_id = a.id AND t.term_no = a.current_term
- WHERE a.id > :after AND {condition}
+ WHERE a.id > :after AND t.account_id > :after  -- both index scans start at the batch, not at the first deposit
+   AND {condition}
  ORDER BY a.id LIMIT :limit
    FOR UPDATE OF a"""
 
@@ -233,14 +237,15 @@ async def _write(uow: UnitOfWork, work: _Work, products: dict[tuple[int, int], T
                  actor: str, transfers: DepositAccountTransfers | None) -> int:
     entries = _entries(work, products, on, actor)
     booked = {entry.entry_id for entry in entries}
-    transactions = [t if t.entry_id in booked else msgspec.structs.replace(t, entry_id=None)
-                    for t in work.transactions]
+    named = {totals.entry_id for totals in (*work.interest.values(), *work.payouts.values())}
+    transactions = work.transactions if named <= booked else [  # a group that posted nothing names no entry
+        t if t.entry_id in booked else msgspec.structs.replace(t, entry_id=None) for t in work.transactions]
     for start in range(0, len(entries), ENTRIES_PER_BATCH_MAX):
         await book_entries(uow, entries[start:start + ENTRIES_PER_BATCH_MAX])
     for row, amount, value_date in work.transfers:  # payouts to deposit accounts: one transfer each
         product = products[(row.product_id, row.product_version)]
         transactions.append(await td._transfer_out(uow, row, product, amount, value_date, actor, transfers))
-    await _copy_transactions(uow, transactions, actor)
+    await _insert_transactions(uow, transactions, actor)
     if work.terms:
         await _insert_terms(uow.session, work.terms, actor)
     await td._set_statuses(uow.session, work.statuses, actor)
@@ -248,23 +253,38 @@ async def _write(uow: UnitOfWork, work: _Work, products: dict[tuple[int, int], T
     return len(entries) + len(work.transfers)
 
 
-_COPIED_COLUMNS: Final = ("account_id", "term_no", "kind", "amount", "value_date", "period_end", "payment_type_id",
-                           "entry_id", "idempotency_key", "created_by", "withholding_tax", "interest_carry",
-                           "interest_base_after", "deposit_account_id")
+_INSERT_TRANSACTIONS: Final = text("""
+INSERT INTO term_deposit_transaction (account_id, term_no, kind, amount, value_date, period_end, payment_type_id,
+    entry_id, idempotency_key, created_by, withholding_tax, interest_carry, interest_base_after, deposit_account_id)
+SELECT x.a, x.t, x.k, CAST(x.am AS numeric), x.d, x.p, x.pt, x.e, x.ik, :actor, CAST(x.w AS numeric),
+       CAST(x.c AS numeric), CAST(x.b AS numeric), x.da
+  FROM unnest(CAST(:accounts AS int[]), CAST(:terms AS int[]), CAST(:kinds AS varchar[]), CAST(:amounts AS text[]),
+              CAST(:dates AS date[]), CAST(:periods AS date[]), CAST(:payment_types AS int[]),
+              CAST(:entries AS uuid[]), CAST(:keys AS varchar[]), CAST(:taxes AS text[]), CAST(:carries AS text[]),
+              CAST(:bases AS text[]), CAST(:deposit_accounts AS bigint[]))
+    AS x(a, t, k, am, d, p, pt, e, ik, w, c, b, da)""")
+"""A batch's transactions in one statement, column by column. Amounts travel as text, cast to
+numeric in SQL: str() of a Decimal costs a fraction of asyncpg's binary numeric encoding (which
+binary COPY needs too), and the run is bound by its Python time, not by PostgreSQL's."""
 
 
-async def _copy_transactions(uow: UnitOfWork, transactions: Sequence[td._Txn], actor: str) -> None:
-    """A batch's transactions by COPY on the unit of work's own connection (same transaction):
-    a run writes tens of thousands of rows, and COPY skips encoding one array per column."""
+def _text(value: Decimal | None) -> str | None:
+    return None if value is None else str(value)
+
+
+async def _insert_transactions(uow: UnitOfWork, transactions: Sequence[td._Txn], actor: str) -> None:
     if not transactions:
         return
-    raw = await (await uow.connection()).get_raw_connection()
-    records = [(t.account_id, t.term_no, t.kind.value, t.amount, t.value_date, t.period_end, t.payment_type_id,
-                t.entry_id, t.idempotency_key, actor, t.withholding_tax, t.interest_carry, t.interest_base_after,
-                t.deposit_account_id)
-               for t in transactions]
-    await raw.driver_connection.copy_records_to_table(  # type: ignore[union-attr]
-        "term_deposit_transaction", records=records, columns=_COPIED_COLUMNS)
+    await uow.session.execute(_INSERT_TRANSACTIONS, {
+        "actor": actor, "accounts": [t.account_id for t in transactions], "terms": [t.term_no for t in transactions],
+        "kinds": [t.kind.value for t in transactions], "amounts": [str(t.amount) for t in transactions],
+        "dates": [t.value_date for t in transactions], "periods": [t.period_end for t in transactions],
+        "payment_types": [t.payment_type_id for t in transactions], "entries": [t.entry_id for t in transactions],
+        "keys": [t.idempotency_key for t in transactions],
+        "taxes": [str(t.withholding_tax) for t in transactions],
+        "carries": [_text(t.interest_carry) for t in transactions],
+        "bases": [_text(t.interest_base_after) for t in transactions],
+        "deposit_accounts": [t.deposit_account_id for t in transactions]})
 
 
 async def _insert_terms(session: AsyncSession, terms: Sequence[dict[str, Any]], actor: str) -> None:
@@ -360,9 +380,11 @@ async def post_interest(uow_factory: UnitOfWorkFactory, on: date, actor: str,
                       ) -> _Work:
         work = _Work()
         states = await _states(uow.session, rows)
-        for row in rows:
+        for number, row in enumerate(rows, start=1):
             schedule = schedules.of(row, products[(row.product_id, row.product_version)])
             _add_interest(work, row, schedule, _state_of(row.principal, states[row.id], schedule), on, tax)
+            if number % YIELD_EVERY_DEPOSITS == 0:
+                await asyncio.sleep(0)  # let the batch being written send its next statement meanwhile
         return work
 
     work_on.transfers = None  # type: ignore[attr-defined]
@@ -392,7 +414,9 @@ async def mature(uow_factory: UnitOfWorkFactory, on: date, actor: str, batch_siz
         codes = {pt: await td._payment_type_account(session, pt, "payout.payment_type_id") for pt in payment_types}
         current = {pid: await td._current_product(session, pid) for pid in {r.product_id for r in rows}}
         receiving = await _receiving_accounts(session, rows)
-        for row in rows:
+        for number, row in enumerate(rows, start=1):
+            if number % YIELD_EVERY_DEPOSITS == 0:
+                await asyncio.sleep(0)  # let the batch being written send its next statement meanwhile
             if row.payout_deposit_account_id is not None and not _can_receive(row, receiving, on):
                 held_for_review.append(row.id)  # the account to pay into cannot take it: a person decides
                 work.statuses.append(td._StatusChange(account_id=row.id, status=AccountStatus.HELD))
