@@ -88,7 +88,8 @@ async def test_risk_reports_read_the_aged_portfolio(client, refs, ids, world, st
 
     par = await client.get("/api/v1/reports/portfolio-at-risk", params={"group_by": "product"})
     assert par.status_code == 200, par.text
-    assert par.json()["as_of"] == TODAY.isoformat()
+    # The latest close of the shared test database: other tests' loans may have been aged later.
+    assert par.json()["as_of"] >= TODAY.isoformat()
     (row,) = [r for r in par.json()["rows"] if r["group"] == str(product_id)]
     assert (row["loans"], row["outstanding_principal"], row["par_30"], row["par_30_percent"]) == (
         1, "300000", "300000", "100.00")
