@@ -15,9 +15,11 @@ from datetime import date
 import msgspec
 
 from servicing.close_of_business.model import StepOutcome
+from servicing.staff.scope import OfficeScope
 from servicing.unit_of_work import UnitOfWorkFactory
 
 StepRun = Callable[[UnitOfWorkFactory, date, str], Awaitable[StepOutcome]]
+OfficeStepRun = Callable[[UnitOfWorkFactory, date, str, OfficeScope], Awaitable[StepOutcome]]
 
 
 class Step(msgspec.Struct, frozen=True, kw_only=True):
@@ -25,6 +27,10 @@ class Step(msgspec.Struct, frozen=True, kw_only=True):
     label: str
     """French label shown to operators."""
     run: StepRun
+    """The step over the whole institution."""
+    run_for_offices: OfficeStepRun | None = None
+    """The step over one office and its branches only (their accounts and loans), for an office
+    closing its day alone; None: the step cannot yet, and an office close is refused."""
 
 
 async def _term_deposit_interest(uow_factory: UnitOfWorkFactory, day: date, actor: str) -> StepOutcome:
@@ -54,22 +60,26 @@ async def _deposit_interest(uow_factory: UnitOfWorkFactory, day: date, actor: st
         "already_posted": str(run.already_posted)})
 
 
-async def _loan_collection(uow_factory: UnitOfWorkFactory, day: date, actor: str) -> StepOutcome:
+async def _loan_collection(uow_factory: UnitOfWorkFactory, day: date, actor: str,
+                           scope: OfficeScope | None = None) -> StepOutcome:
     from servicing.close_of_business.loan_collection import collect_loans
 
-    return await collect_loans(uow_factory, day, actor)
+    return await collect_loans(uow_factory, day, actor, scope)
 
 
-async def _loan_arrears(uow_factory: UnitOfWorkFactory, day: date, actor: str) -> StepOutcome:
+async def _loan_arrears(uow_factory: UnitOfWorkFactory, day: date, actor: str,
+                        scope: OfficeScope | None = None) -> StepOutcome:
     from servicing.close_of_business.loan_arrears import age_loans
 
-    return await age_loans(uow_factory, day, actor)
+    return await age_loans(uow_factory, day, actor, scope)
 
 
 STEPS: tuple[Step, ...] = (
     Step(name="term_deposit_interest", label="Intérêts des dépôts à terme", run=_term_deposit_interest),
     Step(name="term_deposit_maturity", label="Échéances des dépôts à terme", run=_term_deposit_maturity),
     Step(name="deposit_interest", label="Intérêts des comptes de dépôt", run=_deposit_interest),
-    Step(name="loan_collection", label="Prélèvements automatiques des échéances", run=_loan_collection),
-    Step(name="loan_arrears", label="Âge des impayés et relances", run=_loan_arrears),
+    Step(name="loan_collection", label="Prélèvements automatiques des échéances", run=_loan_collection,
+         run_for_offices=_loan_collection),
+    Step(name="loan_arrears", label="Âge des impayés et relances", run=_loan_arrears,
+         run_for_offices=_loan_arrears),
 )
