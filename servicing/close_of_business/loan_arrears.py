@@ -29,7 +29,7 @@ from products.loans.arrears import ArrearsPolicy, ArrearsStatus, age_arrears
 from products.loans.classification import grade
 from products.loans.model import Schedule
 from products.loans.product import LoanProduct
-from products.loans.reminders import DAYS_BEFORE_DUE_DEFAULT, reminders_for
+from products.loans.reminders import DAYS_BEFORE_DUE_DEFAULT, Reminder, reminders_for
 from products.loans.terms import LoanTerms
 from products.posting_rules import Component
 from products.reference.model import BucketKind, DelinquencyBucket, LoanState
@@ -38,7 +38,7 @@ from servicing.loans.applications import get_product_in
 from servicing.loans.movements import position_from_history
 from servicing.outbox import OutboxEvent, record_events
 from servicing.reference import buckets
-from servicing.staff.scope import OfficeScope
+from servicing.staff.scope import OfficeScope, office_subtree_condition
 from servicing.unit_of_work import UnitOfWorkFactory
 
 CHUNK_LOANS: Final = 500
@@ -57,8 +57,7 @@ def reminder_days_before_due() -> int:
     return int(os.environ.get("GRANDLIVRE_REMINDER_DAYS", DAYS_BEFORE_DUE_DEFAULT))
 
 
-_IN_SCOPE: Final = ("(CAST(:office AS int) IS NULL"
-                    " OR l.office_id IN (SELECT o.id FROM office o WHERE CAST(:office AS int) = ANY(o.lineage)))")
+_IN_SCOPE: Final = office_subtree_condition("l.office_id")
 """The loans of the office closing its day and of its branches (every loan for an institution close)."""
 
 _UNCHANGED: Final = """
@@ -147,6 +146,8 @@ _STATE = text("""
      WHERE s.business_date <= EXCLUDED.business_date
 """)
 
+_ANNOUNCED = text("SELECT dedup_key FROM outbox_event WHERE dedup_key = ANY(:keys)")
+
 _PRODUCT_VERSIONS = text(f"SELECT DISTINCT l.product_id, l.product_version FROM loan l WHERE {_ACTIVE}")
 
 _SAFETY_GRID: Final = (DelinquencyBucket(label="Sans grille", days_overdue_min=0, days_overdue_max=None,
@@ -199,7 +200,7 @@ async def age_loans(uow_factory: UnitOfWorkFactory, day: date, actor: str,
             columns: dict[str, list[Any]] = {name: [] for name in (
                 "loans", "dates", "days", "overdue", "overdue_principal", "outstanding", "ageing", "statuses",
                 "buckets", "classes", "rates", "next_due", "seen")}
-            events: list[OutboxEvent] = []
+            due_reminders: list[tuple[Any, Reminder]] = []
             for loan in loans:
                 key = (loan.product_id, loan.product_version)
                 if key not in products:
@@ -226,17 +227,22 @@ async def age_loans(uow_factory: UnitOfWorkFactory, day: date, actor: str,
                                     ("seen", max((r.sequence_number for r in rows), default=0))):
                     columns[name].append(value)
                 per_status[arrears.status.value] = per_status.get(arrears.status.value, 0) + 1
-                for reminder in reminders_for(loan.id, position.instalments, arrears, day, days_before_due=notice,
-                                              follow_up_after_days=follow_up):
-                    events.append(OutboxEvent(
-                        event_type=reminder.kind.value, subject_type="loan", subject_id=loan.id, occurred_on=day,
-                        dedup_key=reminder.dedup_key, office_id=loan.office_id, payload={
-                            "loan_id": loan.id, "instalment": reminder.instalment,
-                            "due_date": reminder.due_date.isoformat() if reminder.due_date else None,
-                            "amount": str(reminder.amount), "currency": loan.currency.strip(),
-                            "days_overdue": reminder.days_overdue, "loan_officer": loan.loan_officer}))
+                due_reminders += [(loan, reminder) for reminder in reminders_for(
+                    loan.id, position.instalments, arrears, day, days_before_due=notice,
+                    follow_up_after_days=follow_up)]
             await session.execute(_STATE, columns)
-            reminders += await record_events(uow, events)
+            # An overdue instalment is announced once but found overdue every day: write only the
+            # facts the outbox does not hold yet (one indexed read instead of a conflicting insert each).
+            announced = set((await session.scalars(_ANNOUNCED, {
+                "keys": [reminder.dedup_key for _loan, reminder in due_reminders]})).all()) if due_reminders else set()
+            reminders += await record_events(uow, [OutboxEvent(
+                event_type=reminder.kind.value, subject_type="loan", subject_id=loan.id, occurred_on=day,
+                dedup_key=reminder.dedup_key, office_id=loan.office_id, payload={
+                    "loan_id": loan.id, "instalment": reminder.instalment,
+                    "due_date": reminder.due_date.isoformat() if reminder.due_date else None,
+                    "amount": str(reminder.amount), "currency": loan.currency.strip(),
+                    "days_overdue": reminder.days_overdue, "loan_officer": loan.loan_officer})
+                for loan, reminder in due_reminders if reminder.dedup_key not in announced])
             await uow.commit()
         aged += len(loans)
     return StepOutcome(items=aged + unchanged, entries=0, detail={

@@ -16,16 +16,15 @@ from ledger.money import normalize_amount
 from servicing.close_of_business.model import StepOutcome
 from servicing.loans.collection import collect
 from servicing.outbox import OutboxEvent, record_events
-from servicing.staff.scope import OfficeScope
+from servicing.staff.scope import OfficeScope, office_subtree_condition
 from servicing.unit_of_work import UnitOfWorkFactory
 
-_SHORTFALLS = text("""
+_SHORTFALLS = text(f"""
     SELECT f.event_id, f.loan_id, f.deposit_account_id, f.currency, f.amount_due, f.amount_collected,
            f.amount_missing, f.reason, l.office_id
       FROM loan_insufficient_funds f JOIN loan l ON l.id = f.loan_id
      WHERE f.collection_date = :on
-       AND (CAST(:office AS int) IS NULL
-            OR l.office_id IN (SELECT o.id FROM office o WHERE CAST(:office AS int) = ANY(o.lineage)))
+       AND {office_subtree_condition("l.office_id")}
      ORDER BY f.loan_id
        FOR UPDATE OF l
 """)

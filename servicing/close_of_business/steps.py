@@ -33,28 +33,35 @@ class Step(msgspec.Struct, frozen=True, kw_only=True):
     closing its day alone; None: the step cannot yet, and an office close is refused."""
 
 
-async def _term_deposit_interest(uow_factory: UnitOfWorkFactory, day: date, actor: str) -> StepOutcome:
+def _office(scope: OfficeScope | None) -> int | None:
+    return None if scope is None or scope.whole_institution else scope.office_id
+
+
+async def _term_deposit_interest(uow_factory: UnitOfWorkFactory, day: date, actor: str,
+                                 scope: OfficeScope | None = None) -> StepOutcome:
     from servicing.term_deposits.service import post_interest
 
-    summary = await post_interest(uow_factory, day, actor)
+    summary = await post_interest(uow_factory, day, actor, office=_office(scope))
     return StepOutcome(items=summary.accounts_seen, entries=summary.entries_booked,
                        detail={"interest": str(summary.amount)})
 
 
-async def _term_deposit_maturity(uow_factory: UnitOfWorkFactory, day: date, actor: str) -> StepOutcome:
+async def _term_deposit_maturity(uow_factory: UnitOfWorkFactory, day: date, actor: str,
+                                 scope: OfficeScope | None = None) -> StepOutcome:
     from servicing.term_deposits.service import mature
 
-    summary = await mature(uow_factory, day, actor)
+    summary = await mature(uow_factory, day, actor, office=_office(scope))
     detail = {"amount": str(summary.amount)}
     if summary.held_for_review:
         detail["held_for_review"] = ",".join(map(str, summary.held_for_review))
     return StepOutcome(items=summary.accounts_seen, entries=summary.entries_booked, detail=detail)
 
 
-async def _deposit_interest(uow_factory: UnitOfWorkFactory, day: date, actor: str) -> StepOutcome:
+async def _deposit_interest(uow_factory: UnitOfWorkFactory, day: date, actor: str,
+                            scope: OfficeScope | None = None) -> StepOutcome:
     from servicing.deposits.interest import post_deposit_interest
 
-    run = await post_deposit_interest(uow_factory, day, actor)
+    run = await post_deposit_interest(uow_factory, day, actor, office=_office(scope))
     return StepOutcome(items=run.accounts_posted, entries=run.entries_booked, detail={
         "interest": str(run.interest_posted), "overdraft_interest": str(run.overdraft_interest_charged),
         "already_posted": str(run.already_posted)})
@@ -75,9 +82,12 @@ async def _loan_arrears(uow_factory: UnitOfWorkFactory, day: date, actor: str,
 
 
 STEPS: tuple[Step, ...] = (
-    Step(name="term_deposit_interest", label="Intérêts des dépôts à terme", run=_term_deposit_interest),
-    Step(name="term_deposit_maturity", label="Échéances des dépôts à terme", run=_term_deposit_maturity),
-    Step(name="deposit_interest", label="Intérêts des comptes de dépôt", run=_deposit_interest),
+    Step(name="term_deposit_interest", label="Intérêts des dépôts à terme", run=_term_deposit_interest,
+         run_for_offices=_term_deposit_interest),
+    Step(name="term_deposit_maturity", label="Échéances des dépôts à terme", run=_term_deposit_maturity,
+         run_for_offices=_term_deposit_maturity),
+    Step(name="deposit_interest", label="Intérêts des comptes de dépôt", run=_deposit_interest,
+         run_for_offices=_deposit_interest),
     Step(name="loan_collection", label="Prélèvements automatiques des échéances", run=_loan_collection,
          run_for_offices=_loan_collection),
     Step(name="loan_arrears", label="Âge des impayés et relances", run=_loan_arrears,

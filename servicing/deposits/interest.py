@@ -61,6 +61,7 @@ from servicing.deposits.terms import ProductTerms, product_terms, today
 from servicing.errors import InvalidInput, translate_database_error
 from servicing.ids import uuid7
 from servicing.journal import book_entries
+from servicing.staff.scope import office_subtree_condition
 from servicing.unit_of_work import UnitOfWorkFactory
 
 BATCH_ACCOUNTS_MAX: Final = 2_000
@@ -94,13 +95,13 @@ class _Due(msgspec.Struct, frozen=True, kw_only=True):
     carry_out: InterestCarry
 
 
-_ACCOUNTS = """
+_ACCOUNTS = f"""
 acc AS (
     SELECT a.id, a.office_id, a.interest_rate_annual_percent AS rate, a.balance,
            a.interest_carry_earned AS carry_earned, a.interest_carry_charged AS carry_charged,
            greatest(CAST(:first AS date), a.activated_on) AS first_day
       FROM deposit_account a
-     WHERE a.product_id = :product_id AND a.product_version = :version
+     WHERE a.product_id = :product_id AND a.product_version = :version AND {office_subtree_condition("a.office_id")}
        AND a.status IN ('active', 'frozen', 'blocked') AND a.activated_on <= :last
        -- settled already (posted, or carried when it rounded to nothing) by an earlier run
        AND (a.interest_posted_through IS NULL OR a.interest_posted_through < :last)),
@@ -156,13 +157,15 @@ _WORK_MEM = text("SET LOCAL work_mem = '64MB'")
 """The balance-days query sorts and hashes every due account: in memory, not in temporary files."""
 
 
-async def _versions(uow_factory: UnitOfWorkFactory, posting_date: date) -> tuple[list[tuple[int, int]], int]:
+async def _versions(uow_factory: UnitOfWorkFactory, posting_date: date, office: int | None
+                    ) -> tuple[list[tuple[int, int]], int]:
     """The product versions with earning accounts, and how many accounts an earlier run settled."""
     async with uow_factory() as uow:
         rows = (await uow.session.execute(text(
             "SELECT product_id, product_version, count(*) FILTER (WHERE interest_posted_through >= :day) AS settled"
-            "  FROM deposit_account WHERE status IN ('active', 'frozen', 'blocked') AND activated_on <= :day"
-            " GROUP BY 1, 2 ORDER BY 1, 2"), {"day": posting_date})).all()
+            "  FROM deposit_account a WHERE status IN ('active', 'frozen', 'blocked') AND activated_on <= :day"
+            f"   AND {office_subtree_condition('a.office_id')} GROUP BY 1, 2 ORDER BY 1, 2"),
+            {"day": posting_date, "office": office})).all()
     return [(row.product_id, row.product_version) for row in rows], sum(row.settled for row in rows)
 
 
@@ -171,7 +174,7 @@ def _carry(row: Any) -> InterestCarry:
     return InterestCarry(earned=earned, charged=charged) if earned or charged else _NO_CARRY
 
 
-async def _dues(uow_factory: UnitOfWorkFactory, terms: ProductTerms, posting_date: date
+async def _dues(uow_factory: UnitOfWorkFactory, terms: ProductTerms, posting_date: date, office: int | None = None
                 ) -> tuple[int, AsyncIterator[_Due]]:
     """How many accounts of one product version are due, and their interest, computed as it
     is consumed (so computing the next batch overlaps with writing the previous one)."""
@@ -187,7 +190,8 @@ async def _dues(uow_factory: UnitOfWorkFactory, terms: ProductTerms, posting_dat
             found = settings_of[rate] = terms.interest_settings(repo._plain(rate))
         return found
 
-    params = {"product_id": terms.product_id, "version": terms.version, "first": whole.first_day, "last": posting_date}
+    params = {"product_id": terms.product_id, "version": terms.version, "first": whole.first_day, "last": posting_date,
+              "office": office}
     single = is_single_window(settings(Decimal(0)), whole)
     async with uow_factory() as uow:
         await uow.session.execute(_WORK_MEM)
@@ -364,18 +368,20 @@ def _collect(task: asyncio.Task[tuple[int, int, Decimal, Decimal]], totals: list
 
 
 async def post_deposit_interest(uow_factory: UnitOfWorkFactory, posting_date: date, actor: str, *,
-                                batch_accounts: int = BATCH_ACCOUNTS_MAX) -> InterestRun:
+                                batch_accounts: int = BATCH_ACCOUNTS_MAX, office: int | None = None) -> InterestRun:
+    """Post the interest of every deposit account whose posting period ends on ``posting_date``
+    (of ``office`` and its branches when given: an office closing its business day alone)."""
     assert 1 <= batch_accounts <= BATCH_ACCOUNTS_MAX, batch_accounts
     if posting_date > today():
         raise InvalidInput("interest is posted for a day that has ended", field="posting_date")
     considered = 0
     totals: list[Any] = [0, 0, _ZERO, _ZERO]  # accounts posted, entries, interest, overdraft interest
     in_flight: list[asyncio.Task[tuple[int, int, Decimal, Decimal]]] = []
-    versions, already = await _versions(uow_factory, posting_date)
+    versions, already = await _versions(uow_factory, posting_date, office)
     for product_id, version in versions:
         async with uow_factory() as uow:
             terms = await product_terms(uow.session, product_id, version)
-        read, dues = await _dues(uow_factory, terms, posting_date)
+        read, dues = await _dues(uow_factory, terms, posting_date, office)
         considered += read
         batch: list[_Due] = []
         async for due in dues:

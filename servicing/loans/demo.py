@@ -55,6 +55,7 @@ LAST_DISBURSEMENT: Final = date(2026, 9, 25)
 REPAID_THROUGH: Final = date(2026, 10, 31)
 OFFICER: Final = "demo.loan-officer"
 MANAGER: Final = "demo.branch-manager"
+DEMO_CLOSE_ACTOR: Final = "demo.close-of-business"
 MARK: Final = "démo n° "
 """Every demo application's purpose ends with this and its number: how a second run finds it."""
 
@@ -284,6 +285,38 @@ async def run_loan_demo(uow_factory: UnitOfWorkFactory, office_ids: dict[str, in
     await asyncio.gather(*(run(plan) for plan in plans))
     return LoanDemoSummary(loans_planned=len(plans), loans_done=len(plans) - refused, loans_refused=refused,
                            repayments=repayments, reconciliation=await loan_reconciliation(uow_factory()))
+
+
+async def close_demo_days(uow_factory: UnitOfWorkFactory, progress: Callable[[str], None], *,
+                          today: date) -> int:
+    """Close every business day of the demo period (from the first disbursement through
+    October), in order, month by month, after the loans' events are posted: the steps then
+    age the loans day by day (arrears, reminders, and the posting steps of the close of
+    business), as if the institution had closed each evening. The first close of an institution
+    closes only its day, so the first demo day is closed alone, then the rest is caught up.
+    Idempotent: days already closed are not run again. The number of days closed."""
+    from servicing.close_of_business.run import close_business_days
+
+    closed = 0
+    started = time.perf_counter()
+    month_ends = [FIRST_DISBURSEMENT] + [
+        min(date(FIRST_DISBURSEMENT.year + (m // 12), m % 12 + 1, 1) - timedelta(days=1), REPAID_THROUGH)
+        for m in range(FIRST_DISBURSEMENT.month, REPAID_THROUGH.month + 1)]
+    for through in month_ends:
+        run = await close_business_days(uow_factory, through, DEMO_CLOSE_ACTOR, today=today)
+        closed += len(run.days)
+        if run.days:
+            entries = sum(step.entries for day in run.days for step in day.steps)
+            progress(f"  business days closed through {through}: {len(run.days)} days, {entries} entries "
+                     f"({time.perf_counter() - started:.0f} s)")
+    async with uow_factory() as uow:
+        buckets = (await uow.session.execute(text(
+            "SELECT coalesce(s.bucket_label, '-') AS bucket, s.status, count(*) AS loans FROM loan_arrears_state s"
+            " JOIN loan l ON l.id = s.loan_id AND l.status = 'active'"
+            " GROUP BY 1, 2 ORDER BY min(s.days_overdue), 2"))).all()
+    progress("loans by bucket after the close of " + f"{REPAID_THROUGH}: " + "; ".join(
+        f"{b.bucket} ({b.status}): {b.loans}" for b in buckets))
+    return closed
 
 
 def reconciliation_lines(report: LoanReconciliation) -> list[str]:
