@@ -4,7 +4,9 @@ recorded them), disbursed from May to September 2026 and repaid through October:
 time, some late or partly, some paid off early, a few not at all. Then the loan reconciliation.
 
 Everything goes through the loan services, so the demo exercises the rules the API applies
-(eligibility, four eyes, the product's posting rules, allocation). Deterministic (seeded)
+(eligibility, four eyes, the product's posting rules, allocation); a few loans disbursed from
+January are never repaid, so the close of business finds loans in the grid's older buckets.
+Every business day of the period is then closed (`close_demo_days`). Deterministic (seeded)
 and idempotent: each loan carries its demo number in its purpose, and a second run skips the
 numbers already there. Loans run a few at a time, each loan's events in date order.
 """
@@ -46,6 +48,9 @@ AGRICULTURAL: Final = "Crédit agricole campagne"
 SALARY: Final = "Crédit salaire"
 GROUP: Final = "Crédit groupe solidaire"
 LOANS_PER_PRODUCT: Final = {AGRICULTURAL: 90, SALARY: 140, GROUP: 60}
+EARLY_DEFAULTS: Final = 6
+EARLY_DEFAULTS_FROM: Final = date(2026, 1, 12)
+"""Loans disbursed from January that are never repaid: the demo's older arrears buckets."""
 HEAD_OFFICE_BORROWERS: Final = 60
 """Salaried borrowers onboarded at the head office (SIEGE); the others are the Thiès branch's
 clients of the deposit demo."""
@@ -122,6 +127,13 @@ def plan_portfolio(individuals: list[int], businesses: list[int], members: dict[
                               principal=Decimal(rng.randrange(4, 60) * 50_000),
                               repayment_count=rng.choice([6, 12, 12, 18, 24, 30, 36]), rate_percent=Decimal(15),
                               disbursed_on=when(), behaviour=behaviour()))
+    # A few salaried borrowers who lost their job early in the year and never paid: by October
+    # they are six to nine months late, in the grid's older buckets (doubtful, provisioned).
+    for n, client_id in enumerate(borrowers[LOANS_PER_PRODUCT[SALARY]:][:EARLY_DEFAULTS]):
+        plans.append(LoanPlan(number=len(plans) + 1, product=SALARY, client_id=client_id,
+                              principal=Decimal(rng.randrange(4, 20) * 50_000), repayment_count=12,
+                              rate_percent=Decimal(15), disbursed_on=_working_day(EARLY_DEFAULTS_FROM + timedelta(
+                                  days=14 * n)), behaviour="silent"))
     return plans
 
 
