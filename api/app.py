@@ -25,6 +25,7 @@ from api.controllers.closures import AccountingClosureController
 from api.controllers.deposits import DEPOSIT_ROUTES
 from api.controllers.journal import JournalEntryController
 from api.controllers.loan_deposits import LOAN_DEPOSIT_CONTROLLERS
+from api.controllers.loan_rescheduling import LoanReschedulingController
 from api.controllers.loans import LOAN_CONTROLLERS
 from api.controllers.offices import OfficeController
 from api.controllers.outbox import OutboxController
@@ -119,7 +120,7 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
             ReportController, YearEndCloseController, BusinessDaysController, OutboxController, PortfolioRiskController, LoanSimulationController, *PRODUCT_ROUTES,
             AuthController, UserController, RoleController, ApprovalController, ApprovalRuleController, AuditLogController,
             ClientController, KycRequirementController, *DEPOSIT_ROUTES, TermDepositController,
-            TermDepositReconciliationController, *LOAN_CONTROLLERS, *LOAN_DEPOSIT_CONTROLLERS,
+            TermDepositReconciliationController, *LOAN_CONTROLLERS, LoanReschedulingController, *LOAN_DEPOSIT_CONTROLLERS,
             *REFERENCE_CONTROLLERS,
         ],
         dependencies={

@@ -60,6 +60,9 @@ class AccountingRole(StrEnum):
     INTEREST_PAYABLE = "interest_payable"
     OVERDRAFT_PORTFOLIO = "overdraft_portfolio"
     WITHHOLDING_TAX_PAYABLE = "withholding_tax_payable"
+    CAPITALISED_INCOME_DEFERRED = "capitalised_income_deferred"
+    """Cash rule: interest and penalties a rescheduling turned into principal, not yet collected
+    (« produits capitalisés à recevoir », as the banking chart's « intérêts réservés »)."""
 
 
 R = AccountingRole
@@ -89,6 +92,8 @@ ROLE_ACCOUNT_TYPES: Final[Mapping[AccountingRole, frozenset[str]]] = MappingProx
     R.INTEREST_PAYABLE: frozenset({_L}),
     R.OVERDRAFT_PORTFOLIO: frozenset({_A}),
     R.WITHHOLDING_TAX_PAYABLE: frozenset({_L}),
+    # A credit balance against the portfolio: some charts keep it a contra-asset, others a liability.
+    R.CAPITALISED_INCOME_DEFERRED: frozenset({_A, _L}),
 })
 """Account types a role accepts: a loan portfolio is an asset, interest income is income..."""
 assert set(ROLE_ACCOUNT_TYPES) == set(AccountingRole)
@@ -116,6 +121,7 @@ class EventKind(StrEnum):
     DEPOSIT_FEE = "deposit_fee"
     OVERDRAFT_INTEREST = "overdraft_interest"
     PREMATURE_CLOSURE_PENALTY = "premature_closure_penalty"
+    RESCHEDULING = "rescheduling"
 
 
 class Component(StrEnum):
@@ -162,6 +168,12 @@ _LOAN_CASH: Final[dict[tuple[EventKind, Component], Rule]] = {
     (E.RECLASSIFICATION, C.PRINCIPAL): (R.LOAN_PORTFOLIO, R.LOAN_PORTFOLIO),
     (E.TRANSFER_OUT, C.PRINCIPAL): (R.TRANSFERS_SUSPENSE, R.LOAN_PORTFOLIO),
     (E.TRANSFER_IN, C.PRINCIPAL): (R.LOAN_PORTFOLIO, R.TRANSFERS_SUSPENSE),
+    # A rescheduling that capitalises unpaid interest or penalties: they become principal. Under
+    # cash they were never income, and capitalising collects nothing: prudence (no income on an
+    # uncollected claim, the more so on a loan in difficulty) keeps them off the income statement
+    # on a deferred account until the borrower pays.
+    (E.RESCHEDULING, C.INTEREST): (R.LOAN_PORTFOLIO, R.CAPITALISED_INCOME_DEFERRED),
+    (E.RESCHEDULING, C.PENALTY): (R.LOAN_PORTFOLIO, R.CAPITALISED_INCOME_DEFERRED),
 }
 
 _LOAN_ACCRUAL_PERIODIC: Final[dict[tuple[EventKind, Component], Rule]] = {
@@ -179,6 +191,10 @@ _LOAN_ACCRUAL_PERIODIC: Final[dict[tuple[EventKind, Component], Rule]] = {
     (E.WRITE_OFF, C.FEE): (R.LOSSES_WRITTEN_OFF, R.FEES_RECEIVABLE),
     (E.WRITE_OFF, C.PENALTY): (R.LOSSES_WRITTEN_OFF, R.PENALTIES_RECEIVABLE),
     (E.RECLASSIFICATION, C.INTEREST): (R.INTEREST_RECEIVABLE, R.INTEREST_RECEIVABLE),
+    # Accrual: the interest and penalties were recognised (accrued, charged): the receivable
+    # becomes principal, the income statement does not move.
+    (E.RESCHEDULING, C.INTEREST): (R.LOAN_PORTFOLIO, R.INTEREST_RECEIVABLE),
+    (E.RESCHEDULING, C.PENALTY): (R.LOAN_PORTFOLIO, R.PENALTIES_RECEIVABLE),
 }
 
 _LOAN_ACCRUAL_UPFRONT: Final[dict[tuple[EventKind, Component], Rule]] = {
@@ -259,10 +275,11 @@ def rule_table(kind: ProductKind, rule: AccountingRule) -> RuleTable:
     return RULE_TABLES[(kind, rule)]
 
 
-OPTIONAL_ROLES: Final = frozenset({R.WITHHOLDING_TAX_PAYABLE})
+OPTIONAL_ROLES: Final = frozenset({R.WITHHOLDING_TAX_PAYABLE, R.CAPITALISED_INCOME_DEFERRED})
 """Roles a product maps only when the institution needs them: withholding tax on interest is
 posted only where a tax rate is configured (reference data), so a product without it posts
-no tax and need not map the account; posting a tax without the account is refused."""
+no tax and need not map the account; posting a tax without the account is refused. Likewise a
+cash-rule loan product maps the capitalised-income account only to capitalise at rescheduling."""
 
 
 def roles_used(kind: ProductKind, rule: AccountingRule) -> frozenset[AccountingRole]:

@@ -149,6 +149,9 @@ def _check_requirements(check: Checker, prefix: str, guarantees: Guarantees | No
     if savings is not None:
         _check_rate_or_flat(check, f"{prefix}mandatory_savings", savings.basis, savings.rate_percent,
                             savings.flat_amount, places)
+        if savings.on_total_instalment and savings.basis is not RateOrFlat.RATE:
+            check.add(f"{prefix}mandatory_savings.on_total_instalment",
+                      "savings on each instalment are a rate of it: set basis to rate")
     if collateral is not None:
         field = f"{prefix}cash_collateral"
         for name in ("rate_min_percent", "rate_max_percent", "remuneration_rate_percent"):

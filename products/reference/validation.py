@@ -64,6 +64,9 @@ CALCULATIONS_BY_TIME: Final[dict[ChargeAppliesTo, dict[ChargeTime, frozenset[Cha
                                           _C.PERCENT_OF_INTEREST, _C.PERCENT_OF_OUTSTANDING_PRINCIPAL}),
         _T.OVERDUE_MATURITY: frozenset({_C.FLAT, _C.PERCENT_OF_OVERDUE_AMOUNT,
                                         _C.PERCENT_OF_OUTSTANDING_PRINCIPAL}),
+        # A loan's account-keeping fee, charged by the close of business while the loan runs.
+        _T.ANNUAL: frozenset({_C.FLAT, _C.PERCENT_OF_OUTSTANDING_PRINCIPAL}),
+        _T.MONTHLY: frozenset({_C.FLAT, _C.PERCENT_OF_OUTSTANDING_PRINCIPAL}),
     },
     ChargeAppliesTo.DEPOSIT: {
         _T.ACCOUNT_OPENING: frozenset({_C.FLAT}),

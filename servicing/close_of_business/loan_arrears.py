@@ -26,7 +26,7 @@ import msgspec
 from sqlalchemy import text
 
 from products.loans.arrears import ArrearsPolicy, ArrearsStatus, age_arrears
-from products.loans.classification import grade
+from products.loans.classification import grade, grid_kind
 from products.loans.model import Schedule
 from products.loans.product import LoanProduct
 from products.loans.reminders import DAYS_BEFORE_DUE_DEFAULT, Reminder, reminders_for
@@ -63,6 +63,7 @@ _IN_SCOPE: Final = office_subtree_condition("l.office_id")
 _UNCHANGED: Final = """
         s.business_date <= :day AND s.status = 'performing' AND s.days_overdue = 0 AND s.overdue_amount = 0
     AND s.next_due_date > :horizon AND s.transactions_seen IS NOT NULL AND l.updated_at <= s.updated_at
+    AND l.rescheduled_on IS NULL
     AND s.bucket_label IS NOT DISTINCT FROM CAST(:current_bucket AS text)
     AND s.classification = :current_class AND s.provision_rate_percent = :current_rate
     AND (CAST(l.product_id AS text) || ':' || CAST(l.product_version AS text)) <> ALL(CAST(:recalculating AS text[]))
@@ -74,7 +75,8 @@ _UNCHANGED: Final = """
 unpaid instalment due after the reminder notice (no notice, nothing falling due), no transaction
 come into its history since (none value-dated after that day, none recorded after the last one it
 read), the loan row not changed since (a schedule rewritten, a status), still graded in the
-current bucket of 0 days, and a product that does not recalculate its schedule day by day."""
+current bucket of 0 days (of the loans' grid: a rescheduled loan, graded on its own grid, is
+always re-derived), and a product that does not recalculate its schedule day by day."""
 
 _ACTIVE: Final = "l.status = 'active' AND l.schedule IS NOT NULL AND l.disbursed_on <= :day AND " + _IN_SCOPE
 
@@ -96,7 +98,7 @@ instead of each re-reading the portfolio to find its next 500)."""
 
 _LOANS = text("""
     SELECT l.id, l.office_id, l.product_id, l.product_version, l.currency, CAST(l.terms AS text) AS terms,
-           CAST(l.schedule AS text) AS schedule, c.loan_officer,
+           CAST(l.schedule AS text) AS schedule, c.loan_officer, l.rescheduled_on,
            s.status AS previous_status, s.business_date AS previous_date
       FROM loan l
       LEFT JOIN client c ON c.id = l.client_id
@@ -155,10 +157,15 @@ _SAFETY_GRID: Final = (DelinquencyBucket(label="Sans grille", days_overdue_min=0
 """Used only when no loan grid is configured: every loan healthy at 0 %, bucket named as such."""
 
 
-async def loan_grid(uow_factory: UnitOfWorkFactory) -> tuple[DelinquencyBucket, ...]:
-    """The loans' delinquency grid in force (read once per run, not per chunk)."""
-    stored = await buckets.list_buckets(uow_factory(), BucketKind.LOAN)
-    return tuple(found.bucket for found in stored) or _SAFETY_GRID
+async def loan_grid(uow_factory: UnitOfWorkFactory, kind: BucketKind = BucketKind.LOAN
+                    ) -> tuple[DelinquencyBucket, ...]:
+    """A delinquency grid in force (read once per run, not per chunk). The rescheduled-loans
+    grid falls back to the loans' when none is configured (`classification.grade`)."""
+    stored = await buckets.list_buckets(uow_factory(), kind)
+    found = tuple(found.bucket for found in stored)
+    if not found and kind is not BucketKind.LOAN:
+        return await loan_grid(uow_factory)
+    return found or _SAFETY_GRID
 
 
 async def age_loans(uow_factory: UnitOfWorkFactory, day: date, actor: str,
@@ -168,14 +175,14 @@ async def age_loans(uow_factory: UnitOfWorkFactory, day: date, actor: str,
     locked in id order, every other one (one query for the chunk's loans, one for their
     transactions, one multi-row write of their states, one for their reminders)."""
     notice, follow_up = reminder_days_before_due(), follow_up_after_days()
-    grid = await loan_grid(uow_factory)
+    grids = {kind: await loan_grid(uow_factory, kind) for kind in (BucketKind.LOAN, BucketKind.RESCHEDULED_LOAN)}
     office = None if scope is None or scope.whole_institution else scope.office_id
     products: dict[tuple[int, int], tuple[LoanProduct, ArrearsPolicy]] = {}
     async with uow_factory() as uow:
         for key in (await uow.session.execute(_PRODUCT_VERSIONS, {"day": day, "office": office})).all():
             product = await get_product_in(uow, key.product_id, key.product_version)
             products[(key.product_id, key.product_version)] = (product, ArrearsPolicy.of(product))
-    current = grade(0, grid)
+    current = grade(0, grids[BucketKind.LOAN])
     unchanged_if = {"day": day, "office": office, "horizon": day + timedelta(days=notice),
                     "current_bucket": current.bucket_label, "current_class": current.classification.value,
                     "current_rate": current.provision_rate_percent,
@@ -213,6 +220,8 @@ async def age_loans(uow_factory: UnitOfWorkFactory, day: date, actor: str,
                 previous = (ArrearsStatus(loan.previous_status)
                             if loan.previous_status is not None and loan.previous_date < day else ArrearsStatus.PERFORMING)
                 arrears = age_arrears(position.instalments, day, policy, previous_status=previous)
+                # A rescheduled loan is graded on the rescheduled-loans grid for the rest of its life.
+                grid = grids[grid_kind(overdraft=False, rescheduled=loan.rescheduled_on is not None)]
                 loan_grade = grade(arrears.days_overdue, grid,
                                    non_performing=arrears.status is ArrearsStatus.NON_PERFORMING)
                 principal = position.component(Component.PRINCIPAL)

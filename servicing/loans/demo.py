@@ -26,10 +26,15 @@ from sqlalchemy import text
 
 from ledger.errors import LedgerError
 from products.loans.model import Schedule
+from products.loans.product import LoanProduct
+from products.loans.requirements import loan_requirements
 from servicing.clients.model import ClientType
-from servicing.deposits.demo import _onboard, _profile
+from servicing.deposits import accounts as deposit_accounts
+from servicing.deposits import movements as deposit_movements
+from servicing.deposits.commands import Deposit, OpenDepositAccount
+from servicing.deposits.demo import _onboard, _profile, _savings_product
 from servicing.errors import Conflict
-from servicing.loans import applications, movements
+from servicing.loans import applications, deposit_link, movements
 from servicing.loans.applications import Checker
 from servicing.loans.model import (
     ApplicationDetails,
@@ -61,6 +66,9 @@ REPAID_THROUGH: Final = date(2026, 10, 31)
 OFFICER: Final = "demo.loan-officer"
 MANAGER: Final = "demo.branch-manager"
 DEMO_CLOSE_ACTOR: Final = "demo.close-of-business"
+SAVINGS_LEAD_DAYS: Final = 14
+"""Days before the disbursement the borrower of a product asking for deposits opens the savings
+account and pays in what the product requires (mandatory savings, cash collateral, own funds)."""
 MARK: Final = "démo n° "
 """Every demo application's purpose ends with this and its number: how a second run finds it."""
 
@@ -164,10 +172,42 @@ def _payments(plan: LoanPlan, schedule: Schedule, rng: random.Random) -> list[tu
     return out
 
 
+async def _deposits_first(uow_factory: UnitOfWorkFactory, plan: LoanPlan, product_id: int,
+                          savings_product_id: int, actor: str) -> tuple[int | None, bool]:
+    """What a loan officer asks of a borrower before the file goes to committee when the product
+    wants money on deposit (seed 002: mandatory savings, cash collateral, own-funds guarantee):
+    a savings account opened a fortnight before the disbursement, and the amount required paid
+    in, above the account's minimum balance. Answers the account (None when the product asks
+    for nothing) and whether the product holds part of it while the loan runs (then the loan is
+    disbursed into that account, which becomes its linked account)."""
+    async with uow_factory() as uow:
+        version = await uow.session.scalar(text("SELECT max(version) FROM product_version WHERE product_id = :id"),
+                                           {"id": product_id})
+        product: LoanProduct = await applications.get_product_in(uow, product_id, int(version))
+    requirements = loan_requirements(product, plan.principal)
+    asked = [requirements.mandatory_savings_amount, requirements.cash_collateral_min_amount,
+             requirements.guarantee_own_funds_min_amount]
+    total = sum((amount for amount in asked if amount is not None), Decimal(0))
+    if total == 0:
+        return None, False
+    opened_on = _working_day(plan.disbursed_on - timedelta(days=SAVINGS_LEAD_DAYS))
+    opened = await deposit_accounts.open_account(uow_factory, OpenDepositAccount(
+        client_id=plan.client_id, product_id=savings_product_id, actor=actor, opened_on=opened_on))
+    account_id = opened.account.account_id
+    await deposit_accounts.activate(uow_factory(), account_id, actor, activated_on=opened_on)
+    await deposit_movements.deposit(uow_factory(), Deposit(
+        account_id=account_id, amount=total + opened.account.minimum_balance, actor=actor, value_date=opened_on,
+        description=f"Épargne préalable au crédit ({MARK}{plan.number:04d})",
+        idempotency_key=f"demo-loan-savings-{plan.number}"))
+    return account_id, bool(deposit_link.required_holds(requirements))
+
+
 async def _run_one(uow_factory: UnitOfWorkFactory, plan: LoanPlan, product_id: int, *, maker: Checker,
-                   checker: Checker, scope: OfficeScope, payment_types: tuple[int, int]) -> int:
+                   checker: Checker, scope: OfficeScope, payment_types: tuple[int, int],
+                   savings_product_id: int) -> int:
     """One loan from application to its last repayment; the number of repayments taken."""
     rng = random.Random(plan.number)
+    account_id, held = await _deposits_first(uow_factory, plan, product_id, savings_product_id, maker.username)
     record = await applications.create_application(uow_factory, LoanApplication(
         client_id=plan.client_id, product_id=product_id, expected_disbursement_date=plan.disbursed_on,
         principal_amount=plan.principal, repayment_count=plan.repayment_count, interest_rate_percent=plan.rate_percent,
@@ -178,10 +218,13 @@ async def _run_one(uow_factory: UnitOfWorkFactory, plan: LoanPlan, product_id: i
     await applications.submit(uow_factory, loan_id, actor=maker.username, scope=scope)
     await applications.approve(uow_factory, loan_id, checker=checker, scope=scope, note="Dossier complet")
     cash, mobile = payment_types
+    # Where the product holds savings on the borrower's account, the loan is paid into that
+    # account (which becomes the loan's linked account, carrying the holds); otherwise in cash.
+    paid_to = (FundsChannel(deposit_account_id=account_id) if held and account_id is not None
+               else FundsChannel(payment_type_id=cash, receipt_number=f"DEC-{plan.number:04d}"))
     disbursed = await movements.disburse(
-        uow_factory, loan_id, Disburse(value_date=plan.disbursed_on, channel=FundsChannel(
-            payment_type_id=cash, receipt_number=f"DEC-{plan.number:04d}")), actor=maker.username, scope=scope,
-        idempotency_key=f"demo-disb-{plan.number}")
+        uow_factory, loan_id, Disburse(value_date=plan.disbursed_on, channel=paid_to), actor=maker.username,
+        scope=scope, idempotency_key=f"demo-disb-{plan.number}")
     assert disbursed.kind == "disbursement"
     async with uow_factory() as uow:
         schedule = (await applications.load_record(uow, loan_id)).schedule
@@ -273,6 +316,7 @@ async def run_loan_demo(uow_factory: UnitOfWorkFactory, office_ids: dict[str, in
     scope = OfficeScope(office_id=office_ids["SIEGE"], office_ids=frozenset(office_ids.values()),
                         whole_institution=True)
     payment_types = (payment_rows["Espèces"], payment_rows["Mobile money"])
+    savings_product_id = await _savings_product(uow_factory)
     progress(f"loans: {len(plans)} applications to record, check, approve, disburse and repay "
              f"({', '.join(f'{n} {p}' for p, n in LOANS_PER_PRODUCT.items())})")
     semaphore = asyncio.Semaphore(CONCURRENT_LOANS)
@@ -284,7 +328,8 @@ async def run_loan_demo(uow_factory: UnitOfWorkFactory, office_ids: dict[str, in
         async with semaphore:
             try:
                 taken = await _run_one(uow_factory, plan, products[plan.product], maker=maker, checker=checker,
-                                       scope=scope, payment_types=payment_types)
+                                       scope=scope, payment_types=payment_types,
+                                       savings_product_id=savings_product_id)
                 repayments += taken
             except LedgerError as error:
                 refused += 1

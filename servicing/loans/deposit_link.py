@@ -43,6 +43,7 @@ from products.deposits import (
     check_withdrawal,
 )
 from products.deposits.balances import REVERSAL_OF
+from products.loans.instalment_savings import saves_per_instalment
 from products.loans.requirements import LoanRequirements
 from servicing.deposits import posting
 from servicing.deposits import repository as repo
@@ -244,37 +245,56 @@ async def place_loan_holds(uow: UnitOfWork, loan_id: int, client_id: int, curren
                            + f" must be held on deposit account {account_id}; only {free} {currency} is available",
                            field=FIELD)
     for name, amount in holds:
-        description = f"{_LABELS[name]} prêt n° {loan_id}"
-        hold_id = await uow.session.scalar(text(
-            "INSERT INTO deposit_hold (account_id, amount, reason, description, placed_on, placed_by)"
-            " VALUES (:account_id, :amount, :reason, :description, :on, :actor) RETURNING id"),
-            {"account_id": account_id, "amount": amount, "reason": HOLD_REASONS[name].value,
-             "description": description, "on": on, "actor": actor})
-        await uow.session.execute(text(
-            "INSERT INTO loan_hold (hold_id, loan_id, requirement) VALUES (:hold_id, :loan_id, :requirement)"),
-            {"hold_id": hold_id, "loan_id": loan_id, "requirement": name})
-        await repo.insert_transactions(uow.session, [repo.NewTransaction(
-            account_id=account_id, kind=TransactionKind.HOLD_PLACED, amount=amount, balance_after=account.balance,
-            value_date=on, actor=actor, hold_id=hold_id, description=f"Blocage {description}")])
+        await place_loan_hold(uow, account, loan_id, name, amount, description=f"{_LABELS[name]} prêt n° {loan_id}",
+                              on=on, actor=actor)
+
+
+async def place_loan_hold(uow: UnitOfWork, account: repo.AccountRow, loan_id: int, requirement: str, amount: Decimal,
+                          *, description: str, on: date, actor: str) -> int:
+    """One hold of the loan on the locked account (its deposit hold, the `loan_hold` row saying
+    which requirement it covers, the account's ``hold_placed`` transaction); answers its id."""
+    hold_id = await uow.session.scalar(text(
+        "INSERT INTO deposit_hold (account_id, amount, reason, description, placed_on, placed_by)"
+        " VALUES (:account_id, :amount, :reason, :description, :on, :actor) RETURNING id"),
+        {"account_id": account.account_id, "amount": amount, "reason": HOLD_REASONS[requirement].value,
+         "description": description, "on": on, "actor": actor})
+    assert hold_id is not None
+    await uow.session.execute(text(
+        "INSERT INTO loan_hold (hold_id, loan_id, requirement) VALUES (:hold_id, :loan_id, :requirement)"),
+        {"hold_id": hold_id, "loan_id": loan_id, "requirement": requirement})
+    await repo.insert_transactions(uow.session, [repo.NewTransaction(
+        account_id=account.account_id, kind=TransactionKind.HOLD_PLACED, amount=amount, balance_after=account.balance,
+        value_date=on, actor=actor, hold_id=hold_id, description=f"Blocage {description}")])
+    return int(hold_id)
 
 
 async def loan_disbursed(uow: UnitOfWork, loan: Any, requirements: LoanRequirements, leg: DepositLeg | None, *,
                          on: date, actor: str) -> None:
     """After a disbursement: the account paid into becomes the loan's linked account, and the
-    holds the product requires are placed on it (or on the account linked before)."""
+    holds the product requires are placed on it (or on the account linked before). A product
+    saving a rate of each instalment needs that account too (the close of business holds the
+    savings on it: `servicing.loans.instalment_savings`)."""
     if leg is not None:
         await link(uow, loan.id, leg.account_id, on=on, actor=actor)
+    elif saves_per_instalment(requirements.mandatory_savings) and await linked_account(uow, loan.id) is None:
+        savings = requirements.mandatory_savings
+        assert savings is not None
+        raise InvalidInput(f"the product saves {savings.rate_percent} % of each instalment on the borrower's deposit "
+                           "account: disburse into it or link one", field=FIELD)
     await place_loan_holds(uow, loan.id, loan.client_id, loan.currency.strip(), requirements,
                            account_id=leg.account_id if leg is not None else None, on=on, actor=actor)
 
 
-async def release_loan_holds(uow: UnitOfWork, loan_id: int, *, on: date, actor: str) -> None:
-    """Release every open hold the loan placed (loan closed, or its disbursement undone)."""
+async def release_loan_holds(uow: UnitOfWork, loan_id: int, *, on: date, actor: str,
+                             hold_ids: list[int] | None = None) -> None:
+    """Release every open hold the loan placed (loan closed, or its disbursement undone), or
+    only ``hold_ids`` among them."""
+    only = "" if hold_ids is None else " AND h.id = ANY(:hold_ids)"
     released = (await uow.session.execute(text(
         "UPDATE deposit_hold h SET released_on = :on, released_by = :actor, released_at = now()"
-        "  FROM loan_hold l WHERE l.hold_id = h.id AND l.loan_id = :loan_id AND h.released_on IS NULL"
+        "  FROM loan_hold l WHERE l.hold_id = h.id AND l.loan_id = :loan_id AND h.released_on IS NULL" + only +
         " RETURNING h.id, h.account_id, h.amount, (SELECT balance FROM deposit_account a WHERE a.id = h.account_id)"),
-        {"on": on, "actor": actor, "loan_id": loan_id})).all()
+        {"on": on, "actor": actor, "loan_id": loan_id, "hold_ids": hold_ids or []})).all()
     if released:
         await repo.insert_transactions(uow.session, [repo.NewTransaction(
             account_id=account_id, kind=TransactionKind.HOLD_RELEASED, amount=amount, balance_after=balance,

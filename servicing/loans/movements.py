@@ -32,6 +32,7 @@ from products.loans.allocation import ALLOCABLE, AllocationLine, allocate
 from products.loans.model import Schedule
 from products.loans.position import LoanPosition, loan_position, remaining_dues
 from products.loans.product import LoanProduct
+from products.loans.product_charges import vat_on_charge
 from products.loans.terms import LoanTerms
 from products.posting_rules import AccountingRole, Component, EventKind, ProductKind
 from products.reference.db.tables import ChargeRow
@@ -57,6 +58,7 @@ from servicing.loans.model import (
     Waive,
 )
 from servicing.loans.overpayments import overpayment_held
+from servicing.loans.product_charges import charge_vat_percent
 from servicing.queries import load_entry
 from servicing.staff.scope import OfficeScope
 from servicing.unit_of_work import UnitOfWork, UnitOfWorkFactory
@@ -245,12 +247,13 @@ def _lines(rows: Sequence[LoanTransactionRow], kind: str) -> list[AllocationLine
 
 
 def _paid_lines(rows: Sequence[LoanTransactionRow]) -> list[AllocationLine]:
-    return _lines(rows, "repayment")
+    """Paid: by repayments, or by a rescheduling that turned the due into principal."""
+    return [*_lines(rows, "repayment"), *_lines(rows, "rescheduling")]
 
 
 def _settled(rows: Sequence[LoanTransactionRow]) -> list[AllocationLine]:
     """Paid or forgiven."""
-    return [*_lines(rows, "repayment"), *_lines(rows, "waiver")]
+    return [*_paid_lines(rows), *_lines(rows, "waiver")]
 
 
 def _position(schedule: Schedule, rows: Sequence[LoanTransactionRow], on: date) -> LoanPosition:
@@ -430,6 +433,9 @@ async def reverse_repayment(uow_factory: UnitOfWorkFactory, loan_id: int, transa
                            field="transaction_id")
         if target.id in reversed_ids:
             raise Conflict(f"transaction {transaction_id} is already reversed", field="transaction_id")
+        if any(t.kind == "rescheduling" and t.sequence_number > target.sequence_number for t in history):
+            raise Conflict(f"transaction {transaction_id} precedes the loan's rescheduling, whose plan was drawn on "
+                           "what it paid: it is not reversed", field="transaction_id")
         later = [t for t in history if t.kind == "repayment" and t.sequence_number > target.sequence_number
                  and t.id not in reversed_ids]
         product = await get_product_in(uow, row.product_id, row.product_version)
@@ -508,16 +514,21 @@ async def add_charge(uow_factory: UnitOfWorkFactory, loan_id: int, command: AddC
         currency = row.currency.strip()
         check_amount(command.amount, currency, field="amount")
         component = Component.FEE
+        vat = Decimal(0)
         if command.charge_id is not None:
             charge = await uow.session.get(ChargeRow, command.charge_id)
             if charge is None or not charge.active or charge.applies_to != "loan" or charge.currency.strip() != currency:
                 raise InvalidInput(f"no active loan charge {command.charge_id} in {currency}", field="charge_id")
             component = Component.PENALTY if charge.is_penalty else Component.FEE
+            vat = vat_on_charge(command.amount, await charge_vat_percent(uow, charge), product.rounding, currency)
         assert row.schedule is not None
         schedule = msgspec.convert(row.schedule, Schedule)
         due = command.due_date or command.value_date
         instalment = next((i.number for i in schedule.instalments if i.due_date >= due), schedule.instalments[-1].number)
-        line = AllocationLine(instalment=instalment, component=component, amount=command.amount)
+        # The charge's VAT (its tax rate) is owed with it and, like the schedule's, posted when collected.
+        lines = [AllocationLine(instalment=instalment, component=component, amount=command.amount)]
+        if vat > 0:
+            lines.append(AllocationLine(instalment=instalment, component=Component.VAT, amount=vat))
         sequence = history[-1].sequence_number + 1
         event = ProductEvent(kind=_CHARGEABLE[component], currency=currency, parts=(
             EventPart(component=component, amount=command.amount, charge_id=command.charge_id),), **_booked(row))
@@ -525,10 +536,10 @@ async def add_charge(uow_factory: UnitOfWorkFactory, loan_id: int, command: AddC
                                description=f"Frais sur prêt n° {loan_id}", actor=actor, sequence=sequence)
         transaction = LoanTransactionRow(
             loan_id=loan_id, sequence_number=sequence, kind="charge", value_date=command.value_date, currency=currency,
-            amount=command.amount, fee=command.amount if component is Component.FEE else Decimal(0),
-            penalty=command.amount if component is Component.PENALTY else Decimal(0),
+            amount=command.amount + vat, fee=command.amount if component is Component.FEE else Decimal(0),
+            penalty=command.amount if component is Component.PENALTY else Decimal(0), vat=vat,
             classification=row.booked_classification, charge_id=command.charge_id,
-            allocation=msgspec.to_builtins([line]), journal_entry_id=entry_id, idempotency_key=idempotency_key,
+            allocation=msgspec.to_builtins(lines), journal_entry_id=entry_id, idempotency_key=idempotency_key,
             request_fingerprint=fingerprint, created_by=actor)
         uow.session.add(transaction)
         await uow.session.flush()

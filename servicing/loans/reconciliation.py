@@ -39,14 +39,17 @@ RECONCILED_ROLES: Final = (("principal", "loan_portfolio"), ("interest", "intere
 """Component of a loan transaction -> the accounting role whose account holds it."""
 
 SUBLEDGER_SIGNS: Final[dict[str, dict[str, int]]] = {
-    "principal": {"disbursement": 1, "repayment_reversal": 1, "repayment": -1, "disbursement_reversal": -1},
+    "principal": {"disbursement": 1, "repayment_reversal": 1, "repayment": -1, "disbursement_reversal": -1,
+                  "rescheduling": 1},
     "interest": {"disbursement": 1, "repayment_reversal": 1, "repayment": -1, "disbursement_reversal": -1,
-                 "waiver": -1},
+                 "waiver": -1, "rescheduling": -1},
     "fee": {"charge": 1, "repayment_reversal": 1, "repayment": -1, "waiver": -1},
-    "penalty": {"charge": 1, "repayment_reversal": 1, "repayment": -1, "waiver": -1},
+    "penalty": {"charge": 1, "repayment_reversal": 1, "repayment": -1, "waiver": -1, "rescheduling": -1},
 }
 """How each transaction kind moves a component's outstanding. A disbursement's ``interest`` is
-what it recognised (upfront accrual only); its ``fee`` is withheld income, never receivable."""
+what it recognised (upfront accrual only); its ``fee`` is withheld income, never receivable. A
+rescheduling's ``principal`` is what it capitalised, its ``interest`` and ``penalty`` what that
+took off the receivables."""
 
 
 

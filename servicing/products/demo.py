@@ -84,6 +84,7 @@ SFD_ACCOUNTS: Final[Mapping[AccountingRole, str]] = {
     R.INTEREST_PAYABLE: "2571",
     R.OVERDRAFT_PORTFOLIO: "2023",
     R.WITHHOLDING_TAX_PAYABLE: "343",  # État - impôts retenus à la source (IRC) à reverser
+    R.CAPITALISED_INCOME_DEFERRED: "2074",  # intérêts et pénalités capitalisés réservés (cash rule)
 }
 """The SFD chart's account for each role; each product maps the roles its rule uses."""
 

@@ -24,12 +24,16 @@ from servicing.reference.calendar import office_calendar
 from servicing.unit_of_work import UnitOfWork
 
 SCHEDULE_TRIGGERS: Final = {
+    # The file's application fee is collected when the loan is paid out, with the disbursement fees.
+    "application": FeeTrigger.DISBURSEMENT,
     "disbursement": FeeTrigger.DISBURSEMENT,
     "tranche_disbursement": FeeTrigger.DISBURSEMENT,
     "instalment_fee": FeeTrigger.INSTALMENT,
 }
-"""Charge times that put a fee in the repayment schedule; the others (application, overdue
-penalties...) are charged by loan servicing when their event happens."""
+"""Charge times that put a fee in the repayment schedule; the others are charged by loan servicing
+when their date or event comes: monthly and annual fees and instalment fees on the outstanding
+principal by the close of business (`servicing.loans.product_charges`), overdue penalties by its
+penalty step."""
 
 SCHEDULE_CALCULATIONS: Final = {
     "flat": FeeCalculation.FLAT,

@@ -45,6 +45,7 @@ CATALOGUE: Final[dict[str, str]] = {
     "loans:repay": "record loan repayments",
     "loans:reverse": "reverse loan repayments (later ones are re-applied)",
     "loans:collect": "run the automatic collection of loan instalments from deposit accounts",
+    "loans:reschedule": "reschedule loans (new terms, capitalised interest and penalties)",
     "products:read": "see loan, savings and deposit products",
     "products:write": "create and change products",
     "clients:read": "see clients",

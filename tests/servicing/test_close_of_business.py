@@ -132,7 +132,8 @@ async def test_the_shipped_steps_run_in_their_order(uow_factory) -> None:  # typ
     run = await close_business_days(uow_factory, day, "tests", today=TODAY)
     (closed,) = run.days
     assert [s.step for s in closed.steps] == [step.name for step in STEPS] == [
-        "term_deposit_interest", "term_deposit_maturity", "deposit_interest", "loan_collection", "loan_arrears"]
+        "term_deposit_interest", "term_deposit_maturity", "deposit_interest", "loan_charges", "loan_collection",
+        "loan_savings", "loan_arrears"]
     assert all(s.entries >= 0 and s.finished_at >= s.started_at for s in closed.steps)
 
 

@@ -22,6 +22,7 @@ from sqlalchemy import text
 
 from chart_of_accounts import AccountType, AccountUsage, GLAccount
 from servicing import chart, offices
+from servicing.close_of_business.steps import STEPS
 from servicing.commands import CreateGLAccounts, CreateOffice
 from servicing.config import Settings
 from servicing.database import Database, drop_database
@@ -120,7 +121,7 @@ async def test_a_killed_close_of_business_resumes_with_the_entries_of_an_uninter
             "SELECT value_date, amount FROM deposit_transaction WHERE account_id = :a AND kind = 'interest'"
             " ORDER BY value_date"), {"a": account_id})).all()
     assert tuple(days) == ((THROUGH - OPENED).days + 1, OPENED, THROUGH)
-    assert steps[0] == steps[1] == days[0] * 5
+    assert steps[0] == steps[1] == days[0] * len(STEPS)
     # 6 % a year on 365 days, each month rounded down to the franc and credited, the fraction
     # left carried into the next month (docs/deposit-interest.md):
     # January   1,000,000 x 6 % x 31/365 = 5,095.8904          -> 5,095, carry 0.8904

@@ -47,6 +47,8 @@ class LoanRow(Base):
     updated_by: Mapped[str] = mapped_column(String(100))
     booked_classification: Mapped[str] = mapped_column(String(20), server_default="healthy")
     term_bucket: Mapped[str | None] = mapped_column(String(10))
+    rescheduled_on: Mapped[date | None] = mapped_column(Date)
+    """The last rescheduling's date (migration 0028); None for a loan never rescheduled."""
 
 
 class LoanGuarantorRow(Base):
@@ -98,5 +100,28 @@ class LoanTransactionRow(Base):
     journal_entry_id: Mapped[UUID | None] = mapped_column(PgUUID(as_uuid=True))
     idempotency_key: Mapped[str | None] = mapped_column(String(200))
     request_fingerprint: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(TimestampTZ, server_default=func.now())
+    created_by: Mapped[str] = mapped_column(String(100))
+
+
+class LoanReschedulingRow(Base):
+    """A rescheduling plan kept for history (migration 0028; append-only)."""
+
+    __tablename__ = "loan_rescheduling"
+    __mapper_args__ = {"eager_defaults": True}  # noqa: RUF012  (created_at and the id come back with the INSERT)
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    loan_id: Mapped[int] = mapped_column(ForeignKey("loan.id"))
+    transaction_id: Mapped[int] = mapped_column(BigInteger)
+    rescheduled_on: Mapped[date] = mapped_column(Date)
+    request: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    previous_terms: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    previous_schedule: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    new_terms: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    new_schedule: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    principal_outstanding: Mapped[Decimal] = mapped_column(Numeric(22, 4))
+    capitalised_interest: Mapped[Decimal] = mapped_column(Numeric(22, 4))
+    capitalised_penalties: Mapped[Decimal] = mapped_column(Numeric(22, 4))
+    interest_carried: Mapped[Decimal] = mapped_column(Numeric(22, 4))
+    penalties_carried: Mapped[Decimal] = mapped_column(Numeric(22, 4))
     created_at: Mapped[datetime] = mapped_column(TimestampTZ, server_default=func.now())
     created_by: Mapped[str] = mapped_column(String(100))
