@@ -67,10 +67,11 @@ async def _deposit_interest(uow_factory: UnitOfWorkFactory, day: date, actor: st
         "already_posted": str(run.already_posted)})
 
 
-async def _loan_charges(uow_factory: UnitOfWorkFactory, day: date, actor: str) -> StepOutcome:
+async def _loan_charges(uow_factory: UnitOfWorkFactory, day: date, actor: str,
+                        scope: OfficeScope | None = None) -> StepOutcome:
     from servicing.loans.product_charges import charge_loans
 
-    return await charge_loans(uow_factory, day, actor)
+    return await charge_loans(uow_factory, day, actor, office=_office(scope))
 
 
 async def _loan_collection(uow_factory: UnitOfWorkFactory, day: date, actor: str,
@@ -80,10 +81,11 @@ async def _loan_collection(uow_factory: UnitOfWorkFactory, day: date, actor: str
     return await collect_loans(uow_factory, day, actor, scope)
 
 
-async def _loan_savings(uow_factory: UnitOfWorkFactory, day: date, actor: str) -> StepOutcome:
+async def _loan_savings(uow_factory: UnitOfWorkFactory, day: date, actor: str,
+                        scope: OfficeScope | None = None) -> StepOutcome:
     from servicing.loans.instalment_savings import hold_instalment_savings
 
-    return await hold_instalment_savings(uow_factory, day, actor)
+    return await hold_instalment_savings(uow_factory, day, actor, office=_office(scope))
 
 
 async def _loan_arrears(uow_factory: UnitOfWorkFactory, day: date, actor: str,
@@ -100,10 +102,12 @@ STEPS: tuple[Step, ...] = (
          run_for_offices=_term_deposit_maturity),
     Step(name="deposit_interest", label="Intérêts des comptes de dépôt", run=_deposit_interest,
          run_for_offices=_deposit_interest),
-    Step(name="loan_charges", label="Frais automatiques des prêts", run=_loan_charges),
+    Step(name="loan_charges", label="Frais automatiques des prêts", run=_loan_charges,
+         run_for_offices=_loan_charges),
     Step(name="loan_collection", label="Prélèvements automatiques des échéances", run=_loan_collection,
          run_for_offices=_loan_collection),
-    Step(name="loan_savings", label="Épargne obligatoire des échéances", run=_loan_savings),
+    Step(name="loan_savings", label="Épargne obligatoire des échéances", run=_loan_savings,
+         run_for_offices=_loan_savings),
     Step(name="loan_arrears", label="Âge des impayés et relances", run=_loan_arrears,
          run_for_offices=_loan_arrears),
 )
