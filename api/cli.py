@@ -355,7 +355,9 @@ def post_deposit_interest(posting_date) -> None:  # type: ignore[no-untyped-def]
 @main.command("close-day")
 @click.option("--date", "business_date", type=click.DateTime(formats=["%Y-%m-%d"]), required=True,
               help="close this business day, and first every missed day since the last one closed")
-def close_day(business_date) -> None:  # type: ignore[no-untyped-def]
+@click.option("--office", "office_code", default=None,
+              help="close it for this office (code) and its branches only; default: the institution")
+def close_day(business_date, office_code: str | None) -> None:  # type: ignore[no-untyped-def]
     """Close of business: run the end-of-day steps for every day not yet closed through DATE
     (resumable: a run interrupted halfway is finished by the next one; a closed day is not rerun)."""
     from datetime import date as date_type
@@ -364,8 +366,13 @@ def close_day(business_date) -> None:  # type: ignore[no-untyped-def]
     from servicing.close_of_business.run import close_business_days
 
     async def work(_db: Database, uow_factory: UnitOfWorkFactory) -> None:
+        office_id = None
+        if office_code is not None:
+            from servicing.staff.bootstrap import office_id_for
+
+            office_id = await office_id_for(uow_factory, office_code)
         run = await close_business_days(uow_factory, business_date.date(), "cli", today=date_type.today(),
-                                        progress=_say)
+                                        office_id=office_id, progress=_say)
         for day in run.days:
             seconds = (day.closed_at - day.started_at).total_seconds()
             _say(f"business day {day.business_date} closed in {seconds:.2f} s:")

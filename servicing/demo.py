@@ -24,7 +24,8 @@ from servicing.commands import CloseAccountingPeriod, CreateOffice, PostJournalE
 from servicing.deposits.demo import run_deposit_demo
 from servicing.deposits.terms import today
 from servicing.journal import JournalService
-from servicing.loans.demo import LoanDemoSummary, run_loan_demo
+from servicing.loans.demo import LoanDemoSummary, close_demo_days, run_loan_demo
+from servicing.loans.reconciliation import loan_reconciliation
 from servicing.products import demo as demo_products
 from servicing.reference import defaults as reference_defaults
 from servicing.reports.service import ReportScope, trial_balance
@@ -176,6 +177,9 @@ async def run_demo(uow_factory: UnitOfWorkFactory, journal: JournalService, prog
         progress(f"  {day.isoformat()}: {len(day_entries):3d} entries posted ({posted}/{len(todo)})")
     await run_deposit_demo(uow_factory, office_ids["AG-THIES"], progress)  # before the books close
     loans = await run_loan_demo(uow_factory, office_ids, progress)  # May to October: before the books close too
+    progress("close of business: every day of the loans' period, in order...")
+    if await close_demo_days(uow_factory, progress, today=today()):  # before the books close as well
+        loans = msgspec.structs.replace(loans, reconciliation=await loan_reconciliation(uow_factory()))
     await run_term_deposit_demo(uow_factory, office_ids["AG-THIES"], today(), progress)
     closure_created = False
     existing = await closures.list_closures(uow_factory(), office_ids["SIEGE"])

@@ -14,6 +14,7 @@ from api.schemas.common import check_date
 from api.schemas.problems import PROBLEM_RESPONSES
 from servicing.close_of_business.run import close_business_days, closed_days
 from servicing.errors import InvalidInput
+from servicing.staff.scope import OfficeOutOfScope, OfficeScope
 from servicing.unit_of_work import UnitOfWorkFactory
 
 
@@ -25,22 +26,32 @@ class BusinessDaysController(Controller):
                      **PROBLEM_RESPONSES},
           opt={"permission": "business_days:close"}, path="/close", status_code=200,
           summary="Close of business: close every business day not yet closed through the given day, in order")
-    async def close(self, data: CloseDayIn, uow_factory: UnitOfWorkFactory, actor: str) -> CloseRunOut:
+    async def close(self, data: CloseDayIn, uow_factory: UnitOfWorkFactory, actor: str,
+                    office_scope: OfficeScope) -> CloseRunOut:
         try:
             check_date(data.business_date, "business_date")
         except ValueError as error:
             raise InvalidInput(str(error), field="business_date") from error
-        run = await close_business_days(uow_factory, data.business_date, actor, today=date.today())
+        if data.office_id is not None:
+            office_scope.require(data.office_id)
+        elif not office_scope.whole_institution:
+            raise OfficeOutOfScope("only the head office closes the institution's day; give office_id to close "
+                                   "your office and its branches", field="office_id")
+        run = await close_business_days(uow_factory, data.business_date, actor, today=date.today(),
+                                        office_id=data.office_id)
         return CloseRunOut.from_run(run)
 
     @get(responses=PROBLEM_RESPONSES, opt={"permission": "business_days:read"},
          summary="Closed business days, newest first, with what each step processed and posted")
     async def list_days(
-        self, uow_factory: UnitOfWorkFactory, before: date | None = None,
-        limit: Limit = Parameter(default=31, ge=1, le=366),
+        self, uow_factory: UnitOfWorkFactory, office_scope: OfficeScope, before: date | None = None,
+        limit: Limit = Parameter(default=31, ge=1, le=366), office_id: int | None = None,
     ) -> list[ClosedDayOut]:
         try:
             check_date(before, "before")
         except ValueError as error:
             raise InvalidInput(str(error), field="before") from error
-        return [ClosedDayOut.from_day(day) for day in await closed_days(uow_factory, before=before, limit=limit)]
+        if office_id is not None:
+            office_scope.require(office_id)
+        return [ClosedDayOut.from_day(day) for day in await closed_days(uow_factory, before=before, limit=limit,
+                                                                        office_id=office_id)]

@@ -65,8 +65,13 @@ def scheduled_dues(schedule: Schedule, charged: Iterable[AllocationLine] = ()) -
         key = (line.instalment, line.component)
         amounts[key] = amounts.get(key, _ZERO) + line.amount
     due_dates = {row.number: row.due_date for row in schedule.instalments}
+    # Components are StrEnums: the keys sort by instalment, then by the component's value.
     return [Due(instalment=number, due_date=due_dates[number], component=component, amount=amount)
-            for (number, component), amount in sorted(amounts.items(), key=lambda item: (item[0][0], item[0][1].value))]
+            for (number, component), amount in sorted(amounts.items(), key=_instalment_then_component)]
+
+
+def _instalment_then_component(item: tuple[tuple[int, Component], Decimal]) -> tuple[int, Component]:
+    return item[0]
 
 
 def _paid_by_key(paid: Iterable[AllocationLine]) -> dict[tuple[int, Component], Decimal]:
@@ -77,12 +82,10 @@ def _paid_by_key(paid: Iterable[AllocationLine]) -> dict[tuple[int, Component], 
     return totals
 
 
-def remaining_dues(schedule: Schedule, settled: Iterable[AllocationLine],
-                   charged: Iterable[AllocationLine] = ()) -> list[Due]:
-    """Dues (schedule and charges) less what repayments paid and waivers forgave."""
+def _left(dues: list[Due], settled: Iterable[AllocationLine]) -> list[Due]:
     totals = _paid_by_key(settled)
     remaining: list[Due] = []
-    for due in scheduled_dues(schedule, charged):
+    for due in dues:
         left = due.amount - totals.get((due.instalment, due.component), _ZERO)
         assert left >= 0, (due, left)
         if left > 0:
@@ -90,30 +93,46 @@ def remaining_dues(schedule: Schedule, settled: Iterable[AllocationLine],
     return remaining
 
 
+def remaining_dues(schedule: Schedule, settled: Iterable[AllocationLine],
+                   charged: Iterable[AllocationLine] = ()) -> list[Due]:
+    """Dues (schedule and charges) less what repayments paid and waivers forgave."""
+    return _left(scheduled_dues(schedule, charged), settled)
+
+
 def loan_position(schedule: Schedule, paid: Iterable[AllocationLine], as_of: date, *,
                   charged: Iterable[AllocationLine] = (), waived: Iterable[AllocationLine] = ()) -> LoanPosition:
     """Expected, paid, waived, outstanding and overdue (due before ``as_of`` and unpaid) per
-    component; days overdue from the oldest unpaid instalment; the next instalment not yet due."""
+    component; days overdue from the oldest unpaid instalment; the next instalment not yet due.
+    One pass over the dues and one over what is left (the close of business ages every loan
+    with it)."""
     paid_lines = tuple(paid)
     waived_lines = tuple(waived)
-    charged_lines = tuple(charged)
-    dues = scheduled_dues(schedule, charged_lines)
-    left = remaining_dues(schedule, (*paid_lines, *waived_lines), charged_lines)
-    components = []
-    for component in ALLOCABLE:
-        expected = sum((d.amount for d in dues if d.component is component), _ZERO)
-        forgiven = sum((w.amount for w in waived_lines if w.component is component), _ZERO)
-        outstanding = sum((d.amount for d in left if d.component is component), _ZERO)
-        overdue = sum((d.amount for d in left if d.component is component and d.due_date < as_of), _ZERO)
-        components.append(ComponentPosition(component=component, expected=expected,
-                                            paid=expected - forgiven - outstanding, waived=forgiven,
-                                            outstanding=outstanding, overdue=overdue))
+    dues = scheduled_dues(schedule, charged)
+    left = _left(dues, (*paid_lines, *waived_lines))
+    expected_by: dict[Component, Decimal] = {}
     expected_by_instalment: dict[int, Decimal] = {}
     for due in dues:
+        expected_by[due.component] = expected_by.get(due.component, _ZERO) + due.amount
         expected_by_instalment[due.instalment] = expected_by_instalment.get(due.instalment, _ZERO) + due.amount
+    outstanding_by: dict[Component, Decimal] = {}
+    overdue_by: dict[Component, Decimal] = {}
     left_by_instalment: dict[int, Decimal] = {}
     for due in left:
+        outstanding_by[due.component] = outstanding_by.get(due.component, _ZERO) + due.amount
+        if due.due_date < as_of:
+            overdue_by[due.component] = overdue_by.get(due.component, _ZERO) + due.amount
         left_by_instalment[due.instalment] = left_by_instalment.get(due.instalment, _ZERO) + due.amount
+    forgiven_by: dict[Component, Decimal] = {}
+    for line in waived_lines:
+        forgiven_by[line.component] = forgiven_by.get(line.component, _ZERO) + line.amount
+    components = []
+    for component in ALLOCABLE:
+        expected = expected_by.get(component, _ZERO)
+        forgiven = forgiven_by.get(component, _ZERO)
+        outstanding = outstanding_by.get(component, _ZERO)
+        components.append(ComponentPosition(component=component, expected=expected,
+                                            paid=expected - forgiven - outstanding, waived=forgiven,
+                                            outstanding=outstanding, overdue=overdue_by.get(component, _ZERO)))
     instalments = []
     for row in schedule.instalments:
         expected = expected_by_instalment.get(row.number, _ZERO)

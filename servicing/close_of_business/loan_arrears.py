@@ -8,14 +8,19 @@ rate), and the reminders of the day (`products.loans.reminders`) written to the 
 same transaction. The result is kept in `loan_arrears_state` for the portfolio-at-risk,
 ageing and arrears reports. Posts no journal entry: reclassification and provisioning post
 from this state. Idempotent: a second run writes the same state and the outbox keeps each
-reminder once."""
+reminder once.
+
+Most loans, most days, have nothing happen: current, nothing falling due within the reminder
+notice, no new transaction. Their state is carried to the day by one set-based statement
+(`_UNCHANGED` says exactly when), so a quiet day costs the few loans that move, not the
+portfolio; every other loan is recomputed from its history as above."""
 
 from __future__ import annotations
 
 import os
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
-from typing import Any, Final
+from typing import Any, Final, NamedTuple
 
 import msgspec
 from sqlalchemy import text
@@ -24,7 +29,7 @@ from products.loans.arrears import ArrearsPolicy, ArrearsStatus, age_arrears
 from products.loans.classification import grade, grid_kind
 from products.loans.model import Schedule
 from products.loans.product import LoanProduct
-from products.loans.reminders import DAYS_BEFORE_DUE_DEFAULT, reminders_for
+from products.loans.reminders import DAYS_BEFORE_DUE_DEFAULT, Reminder, reminders_for
 from products.loans.terms import LoanTerms
 from products.posting_rules import Component
 from products.reference.model import BucketKind, DelinquencyBucket, LoanState
@@ -33,6 +38,7 @@ from servicing.loans.applications import get_product_in
 from servicing.loans.movements import position_from_history
 from servicing.outbox import OutboxEvent, record_events
 from servicing.reference import buckets
+from servicing.staff.scope import OfficeScope, office_subtree_condition
 from servicing.unit_of_work import UnitOfWorkFactory
 
 CHUNK_LOANS: Final = 500
@@ -51,39 +57,100 @@ def reminder_days_before_due() -> int:
     return int(os.environ.get("GRANDLIVRE_REMINDER_DAYS", DAYS_BEFORE_DUE_DEFAULT))
 
 
+_IN_SCOPE: Final = office_subtree_condition("l.office_id")
+"""The loans of the office closing its day and of its branches (every loan for an institution close)."""
+
+_UNCHANGED: Final = """
+        s.business_date <= :day AND s.status = 'performing' AND s.days_overdue = 0 AND s.overdue_amount = 0
+    AND s.next_due_date > :horizon AND s.transactions_seen IS NOT NULL AND l.updated_at <= s.updated_at
+    AND l.rescheduled_on IS NULL
+    AND s.bucket_label IS NOT DISTINCT FROM CAST(:current_bucket AS text)
+    AND s.classification = :current_class AND s.provision_rate_percent = :current_rate
+    AND (CAST(l.product_id AS text) || ':' || CAST(l.product_version AS text)) <> ALL(CAST(:recalculating AS text[]))
+    AND NOT EXISTS (SELECT 1 FROM loan_transaction t
+                     WHERE t.loan_id = l.id AND t.value_date <= :day
+                       AND (t.value_date > s.business_date OR t.sequence_number > s.transactions_seen))
+"""
+"""A loan whose state cannot have changed since it was aged: current (nothing overdue), its next
+unpaid instalment due after the reminder notice (no notice, nothing falling due), no transaction
+come into its history since (none value-dated after that day, none recorded after the last one it
+read), the loan row not changed since (a schedule rewritten, a status), still graded in the
+current bucket of 0 days (of the loans' grid: a rescheduled loan, graded on its own grid, is
+always re-derived), and a product that does not recalculate its schedule day by day."""
+
+_ACTIVE: Final = "l.status = 'active' AND l.schedule IS NOT NULL AND l.disbursed_on <= :day AND " + _IN_SCOPE
+
+_KEEP_UNCHANGED = text(f"""
+    UPDATE loan_arrears_state s SET business_date = :day
+      FROM loan l
+     WHERE l.id = s.loan_id AND {_ACTIVE} AND {_UNCHANGED}
+""")
+"""The quiet part of the day, in one statement: the unchanged loans' states are carried to the
+day as they are (the reports read each loan's state as of the last close)."""
+
+_TO_AGE = text(f"""
+    SELECT l.id FROM loan l LEFT JOIN loan_arrears_state s ON s.loan_id = l.id
+     WHERE {_ACTIVE} AND NOT coalesce(({_UNCHANGED}), false)
+     ORDER BY l.id
+""")
+"""Every loan to age, in one set-based read (the chunks then fetch their loans by id, by index,
+instead of each re-reading the portfolio to find its next 500)."""
+
 _LOANS = text("""
-    SELECT l.id, l.office_id, l.product_id, l.product_version, l.currency, l.terms, l.schedule, c.loan_officer,
-           l.rescheduled_on,
+    SELECT l.id, l.office_id, l.product_id, l.product_version, l.currency, CAST(l.terms AS text) AS terms,
+           CAST(l.schedule AS text) AS schedule, c.loan_officer, l.rescheduled_on,
            s.status AS previous_status, s.business_date AS previous_date
       FROM loan l
       LEFT JOIN client c ON c.id = l.client_id
       LEFT JOIN loan_arrears_state s ON s.loan_id = l.id
-     WHERE l.status = 'active' AND l.schedule IS NOT NULL AND l.disbursed_on <= :day AND l.id > :after
-     ORDER BY l.id LIMIT :limit
+     WHERE l.id = ANY(:ids) AND l.status = 'active' AND l.schedule IS NOT NULL
+     ORDER BY l.id
        FOR UPDATE OF l
 """)
 
 _TRANSACTIONS = text("""
-    SELECT loan_id, id, kind, reverses_transaction_id, allocation, value_date, principal
+    SELECT loan_id, id, kind, reverses_transaction_id, CAST(allocation AS text) AS allocation, value_date, principal,
+           sequence_number
       FROM loan_transaction WHERE loan_id = ANY(:ids) AND value_date <= :day ORDER BY loan_id, sequence_number
 """)
+
+
+class _Transaction(NamedTuple):
+    """A row of a loan's history, with its allocation decoded (msgspec, faster than the driver's
+    json for the many rows of a day)."""
+
+    loan_id: int
+    id: int
+    kind: str
+    reverses_transaction_id: int | None
+    allocation: Any
+    value_date: date
+    principal: Decimal
+    sequence_number: int
+
 
 _STATE = text("""
     INSERT INTO loan_arrears_state AS s (loan_id, business_date, days_overdue, overdue_amount, overdue_principal,
                                          outstanding_principal, ageing_instalment, status, bucket_label,
-                                         classification, provision_rate_percent)
+                                         classification, provision_rate_percent, next_due_date, transactions_seen)
     SELECT * FROM unnest(CAST(:loans AS int[]), CAST(:dates AS date[]), CAST(:days AS int[]),
                          CAST(:overdue AS numeric[]), CAST(:overdue_principal AS numeric[]),
                          CAST(:outstanding AS numeric[]), CAST(:ageing AS int[]), CAST(:statuses AS text[]),
-                         CAST(:buckets AS text[]), CAST(:classes AS text[]), CAST(:rates AS numeric[]))
+                         CAST(:buckets AS text[]), CAST(:classes AS text[]), CAST(:rates AS numeric[]),
+                         CAST(:next_due AS date[]), CAST(:seen AS int[]))
     ON CONFLICT (loan_id) DO UPDATE
        SET business_date = EXCLUDED.business_date, days_overdue = EXCLUDED.days_overdue,
            overdue_amount = EXCLUDED.overdue_amount, overdue_principal = EXCLUDED.overdue_principal,
            outstanding_principal = EXCLUDED.outstanding_principal, ageing_instalment = EXCLUDED.ageing_instalment,
            status = EXCLUDED.status, bucket_label = EXCLUDED.bucket_label, classification = EXCLUDED.classification,
-           provision_rate_percent = EXCLUDED.provision_rate_percent, updated_at = now()
+           provision_rate_percent = EXCLUDED.provision_rate_percent, next_due_date = EXCLUDED.next_due_date,
+           transactions_seen = EXCLUDED.transactions_seen, updated_at = now()
      WHERE s.business_date <= EXCLUDED.business_date
 """)
+
+_ANNOUNCED = text("SELECT dedup_key FROM outbox_event WHERE dedup_key = ANY(:keys)")
+
+_PRODUCT_VERSIONS = text(f"SELECT DISTINCT l.product_id, l.product_version FROM loan l WHERE {_ACTIVE}")
 
 _SAFETY_GRID: Final = (DelinquencyBucket(label="Sans grille", days_overdue_min=0, days_overdue_max=None,
                                          loan_state=LoanState.HEALTHY, provision_rate_percent=Decimal(0)),)
@@ -101,26 +168,46 @@ async def loan_grid(uow_factory: UnitOfWorkFactory, kind: BucketKind = BucketKin
     return found or _SAFETY_GRID
 
 
-async def age_loans(uow_factory: UnitOfWorkFactory, day: date, actor: str) -> StepOutcome:
+async def age_loans(uow_factory: UnitOfWorkFactory, day: date, actor: str,
+                    scope: OfficeScope | None = None) -> StepOutcome:
+    """Age the active loans of the scope (an office and its branches; None: the institution):
+    first, in one statement, carry the unchanged ones to the day; then, by chunks of loans
+    locked in id order, every other one (one query for the chunk's loans, one for their
+    transactions, one multi-row write of their states, one for their reminders)."""
     notice, follow_up = reminder_days_before_due(), follow_up_after_days()
     grids = {kind: await loan_grid(uow_factory, kind) for kind in (BucketKind.LOAN, BucketKind.RESCHEDULED_LOAN)}
+    office = None if scope is None or scope.whole_institution else scope.office_id
     products: dict[tuple[int, int], tuple[LoanProduct, ArrearsPolicy]] = {}
+    async with uow_factory() as uow:
+        for key in (await uow.session.execute(_PRODUCT_VERSIONS, {"day": day, "office": office})).all():
+            product = await get_product_in(uow, key.product_id, key.product_version)
+            products[(key.product_id, key.product_version)] = (product, ArrearsPolicy.of(product))
+    current = grade(0, grids[BucketKind.LOAN])
+    unchanged_if = {"day": day, "office": office, "horizon": day + timedelta(days=notice),
+                    "current_bucket": current.bucket_label, "current_class": current.classification.value,
+                    "current_rate": current.provision_rate_percent,
+                    "recalculating": [f"{p}:{v}" for (p, v), (product, _) in products.items()
+                                      if product.interest_recalculation]}
+    async with uow_factory() as uow:
+        unchanged = (await uow.session.execute(_KEEP_UNCHANGED, unchanged_if)).rowcount
+        await uow.commit()
+    async with uow_factory() as uow:
+        to_age = list((await uow.session.scalars(_TO_AGE, unchanged_if)).all())
     aged = reminders = 0
-    per_status: dict[str, int] = {}
-    after = 0
-    while True:
+    per_status: dict[str, int] = {ArrearsStatus.PERFORMING.value: unchanged} if unchanged else {}
+    for start in range(0, len(to_age), CHUNK_LOANS):
         async with uow_factory() as uow:
             session = uow.session
-            loans = (await session.execute(_LOANS, {"day": day, "after": after, "limit": CHUNK_LOANS})).all()
-            if not loans:
-                break
-            history: dict[int, list[Any]] = {}
+            loans = (await session.execute(_LOANS, {"ids": to_age[start:start + CHUNK_LOANS]})).all()
+            history: dict[int, list[_Transaction]] = {}
             for row in (await session.execute(_TRANSACTIONS, {"ids": [r.id for r in loans], "day": day})).all():
-                history.setdefault(row.loan_id, []).append(row)
+                history.setdefault(row.loan_id, []).append(_Transaction(
+                    row.loan_id, row.id, row.kind, row.reverses_transaction_id, _decode_json(row.allocation),
+                    row.value_date, row.principal, row.sequence_number))
             columns: dict[str, list[Any]] = {name: [] for name in (
                 "loans", "dates", "days", "overdue", "overdue_principal", "outstanding", "ageing", "statuses",
-                "buckets", "classes", "rates")}
-            events: list[OutboxEvent] = []
+                "buckets", "classes", "rates", "next_due", "seen")}
+            due_reminders: list[tuple[Any, Reminder]] = []
             for loan in loans:
                 key = (loan.product_id, loan.product_version)
                 if key not in products:
@@ -129,7 +216,7 @@ async def age_loans(uow_factory: UnitOfWorkFactory, day: date, actor: str) -> St
                 product, policy = products[key]
                 rows = history.get(loan.id, [])
                 _schedule, position = position_from_history(
-                    msgspec.convert(loan.terms, LoanTerms), msgspec.convert(loan.schedule, Schedule), product, rows, day)
+                    _decode_terms(loan.terms), _decode_schedule(loan.schedule), product, rows, day)
                 previous = (ArrearsStatus(loan.previous_status)
                             if loan.previous_status is not None and loan.previous_date < day else ArrearsStatus.PERFORMING)
                 arrears = age_arrears(position.instalments, day, policy, previous_status=previous)
@@ -138,28 +225,40 @@ async def age_loans(uow_factory: UnitOfWorkFactory, day: date, actor: str) -> St
                 loan_grade = grade(arrears.days_overdue, grid,
                                    non_performing=arrears.status is ArrearsStatus.NON_PERFORMING)
                 principal = position.component(Component.PRINCIPAL)
+                upcoming = position.next_instalment
                 for name, value in (("loans", loan.id), ("dates", day), ("days", arrears.days_overdue),
                                     ("overdue", arrears.overdue_amount), ("overdue_principal", principal.overdue),
                                     ("outstanding", principal.outstanding), ("ageing", arrears.ageing_instalment),
                                     ("statuses", arrears.status.value), ("buckets", loan_grade.bucket_label),
                                     ("classes", loan_grade.classification.value),
-                                    ("rates", loan_grade.provision_rate_percent)):
+                                    ("rates", loan_grade.provision_rate_percent),
+                                    ("next_due", upcoming.due_date if upcoming is not None else None),
+                                    ("seen", max((r.sequence_number for r in rows), default=0))):
                     columns[name].append(value)
                 per_status[arrears.status.value] = per_status.get(arrears.status.value, 0) + 1
-                for reminder in reminders_for(loan.id, position.instalments, arrears, day, days_before_due=notice,
-                                              follow_up_after_days=follow_up):
-                    events.append(OutboxEvent(
-                        event_type=reminder.kind.value, subject_type="loan", subject_id=loan.id, occurred_on=day,
-                        dedup_key=reminder.dedup_key, office_id=loan.office_id, payload={
-                            "loan_id": loan.id, "instalment": reminder.instalment,
-                            "due_date": reminder.due_date.isoformat() if reminder.due_date else None,
-                            "amount": str(reminder.amount), "currency": loan.currency.strip(),
-                            "days_overdue": reminder.days_overdue, "loan_officer": loan.loan_officer}))
+                due_reminders += [(loan, reminder) for reminder in reminders_for(
+                    loan.id, position.instalments, arrears, day, days_before_due=notice,
+                    follow_up_after_days=follow_up)]
             await session.execute(_STATE, columns)
-            reminders += await record_events(uow, events)
+            # An overdue instalment is announced once but found overdue every day: write only the
+            # facts the outbox does not hold yet (one indexed read instead of a conflicting insert each).
+            announced = set((await session.scalars(_ANNOUNCED, {
+                "keys": [reminder.dedup_key for _loan, reminder in due_reminders]})).all()) if due_reminders else set()
+            reminders += await record_events(uow, [OutboxEvent(
+                event_type=reminder.kind.value, subject_type="loan", subject_id=loan.id, occurred_on=day,
+                dedup_key=reminder.dedup_key, office_id=loan.office_id, payload={
+                    "loan_id": loan.id, "instalment": reminder.instalment,
+                    "due_date": reminder.due_date.isoformat() if reminder.due_date else None,
+                    "amount": str(reminder.amount), "currency": loan.currency.strip(),
+                    "days_overdue": reminder.days_overdue, "loan_officer": loan.loan_officer})
+                for loan, reminder in due_reminders if reminder.dedup_key not in announced])
             await uow.commit()
         aged += len(loans)
-        after = loans[-1].id
-    return StepOutcome(items=aged, entries=0, detail={
+    return StepOutcome(items=aged + unchanged, entries=0, detail={
         **{f"loans_{status}": str(count) for status, count in sorted(per_status.items())},
-        "reminders": str(reminders), "actor": actor})
+        "loans_unchanged": str(unchanged), "reminders": str(reminders), "actor": actor})
+
+
+_decode_terms = msgspec.json.Decoder(LoanTerms).decode
+_decode_schedule = msgspec.json.Decoder(Schedule).decode
+_decode_json = msgspec.json.Decoder().decode

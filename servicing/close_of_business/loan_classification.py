@@ -61,9 +61,10 @@ SELECT v.product_id, v.version FROM product_version v JOIN product p ON p.id = v
 
 _STATES = text("""
 SELECT l.id, l.product_id, l.product_version, l.booked_classification, s.days_overdue, s.status,
-       s.bucket_label, s.classification, s.provision_rate_percent
+       s.bucket_label, s.classification, s.provision_rate_percent, l.rescheduled_on IS NOT NULL AS rescheduled
   FROM loan_arrears_state s JOIN loan l ON l.id = s.loan_id
  WHERE s.business_date = :day AND s.loan_id > :after AND l.status = 'active'
+   AND (CAST(:office AS int) IS NULL OR l.office_id IN (SELECT o.id FROM office o WHERE CAST(:office AS int) = ANY(o.lineage)))
    AND (s.classification <> l.booked_classification
         OR (l.product_id, l.product_version) IN (SELECT * FROM unnest(CAST(:overdraft_products AS int[]),
                                                                       CAST(:overdraft_versions AS int[]))))
@@ -114,14 +115,14 @@ class _Change:
 
 
 async def classify_loans(uow_factory: UnitOfWorkFactory, day: date, actor: str, *,
-                         automatic: bool | None = None) -> StepOutcome:
+                         automatic: bool | None = None, office: int | None = None) -> StepOutcome:
     if automatic is None:
         automatic = await automatic_declassification(uow_factory)
     by_kind = await grids(uow_factory)
     async with uow_factory() as uow:
         overdrafts = {(r.product_id, r.version) for r in (await uow.session.execute(_OVERDRAFT_VERSIONS)).all()}
     window = {"day": day, "limit": READ_CHUNK, "overdraft_products": [p for p, _v in sorted(overdrafts)],
-              "overdraft_versions": [v for _p, v in sorted(overdrafts)]}
+              "overdraft_versions": [v for _p, v in sorted(overdrafts)], "office": office}
     seen = 0
     changes: list[_Change] = []
     after = 0
@@ -130,7 +131,7 @@ async def classify_loans(uow_factory: UnitOfWorkFactory, day: date, actor: str, 
             states = (await uow.session.execute(_STATES, {**window, "after": after})).all()
             regraded: list[tuple[int, LoanGrade]] = []
             for state in states:
-                kind = grid_kind(overdraft=(state.product_id, state.product_version) in overdrafts, rescheduled=False)
+                kind = grid_kind(overdraft=(state.product_id, state.product_version) in overdrafts, rescheduled=state.rescheduled)
                 loan_grade = grade(state.days_overdue, by_kind[kind], non_performing=state.status == "non_performing")
                 if (loan_grade.bucket_label, loan_grade.classification.value) != (state.bucket_label,
                                                                                  state.classification):

@@ -36,6 +36,8 @@ class StepRecord(msgspec.Struct, frozen=True, kw_only=True):
 
 class ClosedDay(msgspec.Struct, frozen=True, kw_only=True):
     business_date: date
+    offices: tuple[int, ...]
+    """The offices this day was closed for (recorded per office)."""
     steps: tuple[StepRecord, ...]
     started_at: datetime
     closed_at: datetime
@@ -48,4 +50,7 @@ class CloseRun(msgspec.Struct, frozen=True, kw_only=True):
 
     through: date
     last_closed_before: date | None
+    """The day every office of the scope had closed before this run (None if one never had)."""
+    office_id: int | None = None
+    """The office closed with its branches; None: the institution."""
     days: tuple[ClosedDay, ...]

@@ -1,5 +1,8 @@
 """Closing business days: every day after the last closed one through the requested day, in
-order, each through the fixed list of steps (`steps.STEPS`).
+order, each through the fixed list of steps (`steps.STEPS`), for the institution or for one
+office and its branches. Business days are recorded per office: an institution close records
+every office; an office closing alone records itself and its branches, and its steps process
+only their accounts and loans.
 
 A step is recorded (`business_day_step`) only after it has finished and its postings have
 committed; the day is recorded (`business_day`) once all its steps are. A run that dies
@@ -22,6 +25,7 @@ from sqlalchemy import text
 from servicing.close_of_business.model import ClosedDay, CloseRun, StepOutcome, StepRecord
 from servicing.close_of_business.steps import STEPS, Step
 from servicing.errors import Conflict, InvalidInput
+from servicing.staff.scope import OfficeScope
 from servicing.unit_of_work import UnitOfWorkFactory
 
 CATCH_UP_DAYS_MAX: Final = 366
@@ -36,9 +40,33 @@ def _quiet(_message: str) -> None:
     return None
 
 
-async def last_closed_day(uow_factory: UnitOfWorkFactory) -> date | None:
+class _Scope(msgspec.Struct, frozen=True, kw_only=True):
+    """What a run closes: an office and its branches, or the institution (every office)."""
+
+    office: OfficeScope | None
+    """None for the institution: steps then run over everything."""
+    offices: tuple[int, ...]
+
+
+async def _scope(uow_factory: UnitOfWorkFactory, office_id: int | None) -> _Scope:
     async with uow_factory() as uow:
-        last: date | None = await uow.session.scalar(text("SELECT max(business_date) FROM business_day"))
+        if office_id is None:
+            ids = (await uow.session.scalars(text("SELECT id FROM office ORDER BY id"))).all()
+            return _Scope(office=None, offices=tuple(ids))
+        ids = (await uow.session.scalars(text(
+            "SELECT id FROM office WHERE CAST(:office AS int) = ANY(lineage) ORDER BY id"), {"office": office_id})).all()
+    if not ids:
+        raise InvalidInput(f"office {office_id} does not exist", field="office_id")
+    return _Scope(office=OfficeScope(office_id=office_id, office_ids=frozenset(ids)), offices=tuple(ids))
+
+
+async def last_closed_day(uow_factory: UnitOfWorkFactory, office_id: int | None = None) -> date | None:
+    """The latest day closed by an office of the scope (the office and its branches; None: any office)."""
+    async with uow_factory() as uow:
+        last: date | None = await uow.session.scalar(text(
+            "SELECT max(business_date) FROM business_day WHERE CAST(:office AS int) IS NULL"
+            " OR office_id IN (SELECT id FROM office WHERE CAST(:office AS int) = ANY(lineage))"),
+            {"office": office_id})
         return last
 
 
@@ -49,37 +77,64 @@ def days_to_close(last_closed: date | None, through: date) -> list[date]:
     return [last_closed + timedelta(days=n) for n in range(1, (through - last_closed).days + 1)]
 
 
+def _not_by_office(steps: Sequence[Step]) -> list[str]:
+    return [step.name for step in steps if step.run_for_offices is None]
+
+
 async def close_business_days(
-    uow_factory: UnitOfWorkFactory, through: date, actor: str, *, today: date,
+    uow_factory: UnitOfWorkFactory, through: date, actor: str, *, today: date, office_id: int | None = None,
     progress: Progress = _quiet, steps: Sequence[Step] = STEPS,
 ) -> CloseRun:
-    """Close every business day not yet closed through `through` (at most `today`)."""
+    """Close every business day not yet closed through `through` (at most `today`), for the
+    institution (every office) or for one office and its branches (`office_id`).
+
+    Each office keeps its own calendar: the days after its last closed one are closed for it, in
+    order (a new office starts at `through`). A day some offices of the scope had already closed
+    runs its steps over the whole scope again, which posts nothing for them (every step is
+    idempotent), and is recorded for the others only."""
     if through > today:
         raise InvalidInput(f"business day {through} has not begun; the latest day that can be closed is {today}",
                            field="business_date")
+    scope = await _scope(uow_factory, office_id)
+    if scope.office is not None and (refused := _not_by_office(steps)):
+        raise InvalidInput(f"the steps {', '.join(refused)} cannot yet close one office alone: close the institution",
+                           field="office_id")
     async with uow_factory.engine.connect() as lock_connection:
         locked = await lock_connection.scalar(text("SELECT pg_try_advisory_lock(:key)"), {"key": _LOCK_KEY})
         await lock_connection.commit()  # the lock belongs to the session: no transaction left open
         if not locked:
             raise Conflict("a close of business is already running; wait for it to finish", field="business_date")
         try:
-            last_closed = await last_closed_day(uow_factory)
-            days = days_to_close(last_closed, through)
+            last_closed = await _last_closed_per_office(uow_factory, scope.offices)
+            due = {office: days_to_close(last_closed.get(office), through) for office in scope.offices}
+            days = sorted({day for office_days in due.values() for day in office_days})
             if len(days) > CATCH_UP_DAYS_MAX:
-                raise InvalidInput(f"{len(days)} days would be closed (after {last_closed}); close at most "
-                                   f"{CATCH_UP_DAYS_MAX} days in one run", field="business_date")
+                raise InvalidInput(f"{len(days)} days would be closed (after {days[0] - timedelta(days=1)}); close "
+                                   f"at most {CATCH_UP_DAYS_MAX} days in one run", field="business_date")
             if not days:
-                progress(f"business day {through} is already closed (last closed: {last_closed})")
-            closed = [await _close_day(uow_factory, day, actor, steps, progress) for day in days]
+                progress(f"business day {through} is already closed (last closed: {max(last_closed.values(), default=None)})")
+            closed = []
+            for day in days:
+                offices = tuple(office for office in scope.offices if day in due[office])
+                closed.append(await _close_day(uow_factory, day, actor, steps, progress, scope, offices))
         finally:
             await lock_connection.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": _LOCK_KEY})
             await lock_connection.commit()
-    return CloseRun(through=through, last_closed_before=last_closed, days=tuple(closed))
+    before = None if not last_closed or len(last_closed) < len(scope.offices) else min(last_closed.values())
+    return CloseRun(through=through, last_closed_before=before, office_id=office_id, days=tuple(closed))
+
+
+async def _last_closed_per_office(uow_factory: UnitOfWorkFactory, offices: Sequence[int]) -> dict[int, date]:
+    async with uow_factory() as uow:
+        rows = (await uow.session.execute(text(
+            "SELECT office_id, max(business_date) AS last FROM business_day WHERE office_id = ANY(:offices)"
+            " GROUP BY office_id"), {"offices": list(offices)})).all()
+    return {row.office_id: row.last for row in rows}
 
 
 async def _close_day(uow_factory: UnitOfWorkFactory, day: date, actor: str, steps: Sequence[Step],
-                     progress: Progress) -> ClosedDay:
-    done = await _recorded_steps(uow_factory, day)
+                     progress: Progress, scope: _Scope, offices: tuple[int, ...]) -> ClosedDay:
+    done = await _recorded_steps(uow_factory, day, offices)
     started_at = min((record.started_at for record in done.values()), default=datetime.now(UTC))
     records: list[StepRecord] = []
     for position, step in enumerate(steps, start=1):
@@ -88,31 +143,39 @@ async def _close_day(uow_factory: UnitOfWorkFactory, day: date, actor: str, step
             progress(f"{day} {position}/{len(steps)} {step.label}: already done")
         else:
             progress(f"{day} {position}/{len(steps)} {step.label}...")
-            record = await _run_step(uow_factory, day, actor, step, position)
+            record = await _run_step(uow_factory, day, actor, step, position, scope.office, offices)
             progress(f"{day} {position}/{len(steps)} {step.label}: {record.items} processed, "
                      f"{record.entries} entries in {record.seconds:.2f} s")
         records.append(record)
     async with uow_factory() as uow:
         closed_at = await uow.session.scalar(text(
-            "INSERT INTO business_day (business_date, steps, started_at, actor) VALUES (:day, :steps, :started, :actor)"
-            " RETURNING closed_at"), {"day": day, "steps": len(steps), "started": started_at, "actor": actor})
+            "INSERT INTO business_day (office_id, business_date, steps, started_at, actor)"
+            " SELECT office, :day, :steps, :started, :actor FROM unnest(CAST(:offices AS int[])) AS office"
+            " RETURNING closed_at"),
+            {"day": day, "steps": len(steps), "started": started_at, "actor": actor, "offices": list(offices)})
         await uow.commit()
-    return ClosedDay(business_date=day, steps=tuple(records), started_at=started_at, closed_at=closed_at, actor=actor)
+    return ClosedDay(business_date=day, offices=offices, steps=tuple(records), started_at=started_at,
+                     closed_at=closed_at, actor=actor)
 
 
-async def _run_step(uow_factory: UnitOfWorkFactory, day: date, actor: str, step: Step, position: int) -> StepRecord:
+async def _run_step(uow_factory: UnitOfWorkFactory, day: date, actor: str, step: Step, position: int,
+                    office: OfficeScope | None, offices: tuple[int, ...]) -> StepRecord:
     started_at = datetime.now(UTC)
     clock = time.perf_counter()
-    outcome: StepOutcome = await step.run(uow_factory, day, actor)
+    if office is None:
+        outcome: StepOutcome = await step.run(uow_factory, day, actor)
+    else:
+        assert step.run_for_offices is not None, step.name
+        outcome = await step.run_for_offices(uow_factory, day, actor, office)
     finished_at = started_at + timedelta(seconds=time.perf_counter() - clock)
     async with uow_factory() as uow:
         await uow.session.execute(text(
-            "INSERT INTO business_day_step (business_date, step, position, items, entries, detail, started_at,"
-            " finished_at, actor) VALUES (:day, :step, :position, :items, :entries, CAST(:detail AS jsonb), :started,"
-            " :finished, :actor)"),
+            "INSERT INTO business_day_step (office_id, business_date, step, position, items, entries, detail,"
+            " started_at, finished_at, actor) SELECT office, :day, :step, :position, :items, :entries,"
+            " CAST(:detail AS jsonb), :started, :finished, :actor FROM unnest(CAST(:offices AS int[])) AS office"),
             {"day": day, "step": step.name, "position": position, "items": outcome.items, "entries": outcome.entries,
              "detail": msgspec.json.encode(outcome.detail).decode(), "started": started_at, "finished": finished_at,
-             "actor": actor})
+             "actor": actor, "offices": list(offices)})
         await uow.commit()
     return StepRecord(step=step.name, label=step.label, position=position, items=outcome.items,
                       entries=outcome.entries, detail=outcome.detail, started_at=started_at, finished_at=finished_at)
@@ -127,29 +190,43 @@ def _record(row: Any) -> StepRecord:
                       finished_at=row.finished_at)
 
 
-async def _recorded_steps(uow_factory: UnitOfWorkFactory, day: date) -> dict[str, StepRecord]:
+async def _recorded_steps(uow_factory: UnitOfWorkFactory, day: date, offices: tuple[int, ...]) -> dict[str, StepRecord]:
+    """The steps of the day every one of these offices has recorded (a step some of them lack
+    runs again: it posts only what is missing)."""
     async with uow_factory() as uow:
         rows = (await uow.session.execute(text(
-            "SELECT step, position, items, entries, detail, started_at, finished_at FROM business_day_step"
-            " WHERE business_date = :day ORDER BY position"), {"day": day})).all()
+            "SELECT DISTINCT ON (step) step, position, items, entries, detail, started_at, finished_at"
+            "  FROM business_day_step WHERE business_date = :day AND office_id = ANY(:offices)"
+            " AND step IN (SELECT step FROM business_day_step WHERE business_date = :day"
+            "               AND office_id = ANY(:offices) GROUP BY step HAVING count(*) = :count)"
+            " ORDER BY step, office_id"), {"day": day, "offices": list(offices), "count": len(offices)})).all()
     return {row.step: _record(row) for row in rows}
 
 
-async def closed_days(uow_factory: UnitOfWorkFactory, *, before: date | None = None, limit: int = 31) -> list[ClosedDay]:
-    """The latest closed days (newest first), with what each step did."""
+async def closed_days(uow_factory: UnitOfWorkFactory, *, before: date | None = None, limit: int = 31,
+                      office_id: int | None = None) -> list[ClosedDay]:
+    """The latest closed days (newest first), with the offices that closed each and what each
+    step did (as recorded for the first of those offices; `office_id` narrows to one office)."""
     async with uow_factory() as uow:
         days = (await uow.session.execute(text(
-            "SELECT business_date, started_at, closed_at, actor FROM business_day"
-            " WHERE CAST(:before AS date) IS NULL OR business_date < :before"
-            " ORDER BY business_date DESC LIMIT :limit"), {"before": before, "limit": limit})).all()
+            "SELECT business_date, array_agg(office_id ORDER BY office_id) AS offices, min(started_at) AS started_at,"
+            "       max(closed_at) AS closed_at, min(actor) AS actor"
+            "  FROM business_day WHERE (CAST(:before AS date) IS NULL OR business_date < :before)"
+            "   AND (CAST(:office AS int) IS NULL OR office_id = :office)"
+            " GROUP BY business_date ORDER BY business_date DESC LIMIT :limit"),
+            {"before": before, "limit": limit, "office": office_id})).all()
         if not days:
             return []
         rows = (await uow.session.execute(text(
-            "SELECT business_date, step, position, items, entries, detail, started_at, finished_at"
-            " FROM business_day_step WHERE business_date = ANY(:days) ORDER BY business_date, position"),
-            {"days": [d.business_date for d in days]})).all()
+            "SELECT DISTINCT ON (business_date, step) business_date, step, position, items, entries, detail,"
+            "       started_at, finished_at"
+            "  FROM business_day_step WHERE business_date = ANY(:days)"
+            "   AND (CAST(:office AS int) IS NULL OR office_id = :office)"
+            " ORDER BY business_date, step, office_id"),
+            {"days": [d.business_date for d in days], "office": office_id})).all()
     per_day: dict[date, list[StepRecord]] = {}
-    for row in rows:
+    for row in sorted(rows, key=lambda r: (r.business_date, r.position)):
         per_day.setdefault(row.business_date, []).append(_record(row))
-    return [ClosedDay(business_date=d.business_date, steps=tuple(per_day.get(d.business_date, ())),
-                      started_at=d.started_at, closed_at=d.closed_at, actor=d.actor) for d in days]
+    return [ClosedDay(business_date=d.business_date, offices=tuple(d.offices),
+                      steps=tuple(per_day.get(d.business_date, ())), started_at=d.started_at,
+                      closed_at=d.closed_at, actor=d.actor) for d in days]

@@ -5,7 +5,9 @@ makes the run resumable: a step interrupted halfway is simply run again. Order m
 term deposits credit their interest before maturing (the payout includes it), and the
 deposit accounts' interest is posted after maturities have paid into them; loans are collected
 from the accounts after that, and aged last, on everything the day moved. The posting loan
-steps (accrual, penalties, classification, provisioning) join this list as they are built."""
+steps follow: accrual before the collection (the due date's interest is earned before it is
+taken), penalties on what the ageing found late, then the class, the provision and the write-off
+that the day's arrears decide."""
 
 from __future__ import annotations
 
@@ -15,9 +17,11 @@ from datetime import date
 import msgspec
 
 from servicing.close_of_business.model import StepOutcome
+from servicing.staff.scope import OfficeScope
 from servicing.unit_of_work import UnitOfWorkFactory
 
 StepRun = Callable[[UnitOfWorkFactory, date, str], Awaitable[StepOutcome]]
+OfficeStepRun = Callable[[UnitOfWorkFactory, date, str, OfficeScope], Awaitable[StepOutcome]]
 
 
 class Step(msgspec.Struct, frozen=True, kw_only=True):
@@ -25,100 +29,130 @@ class Step(msgspec.Struct, frozen=True, kw_only=True):
     label: str
     """French label shown to operators."""
     run: StepRun
+    """The step over the whole institution."""
+    run_for_offices: OfficeStepRun | None = None
+    """The step over one office and its branches only (their accounts and loans), for an office
+    closing its day alone; None: the step cannot yet, and an office close is refused."""
 
 
-async def _term_deposit_interest(uow_factory: UnitOfWorkFactory, day: date, actor: str) -> StepOutcome:
+def _office(scope: OfficeScope | None) -> int | None:
+    return None if scope is None or scope.whole_institution else scope.office_id
+
+
+async def _term_deposit_interest(uow_factory: UnitOfWorkFactory, day: date, actor: str,
+                                 scope: OfficeScope | None = None) -> StepOutcome:
     from servicing.term_deposits.service import post_interest
 
-    summary = await post_interest(uow_factory, day, actor)
+    summary = await post_interest(uow_factory, day, actor, office=_office(scope))
     return StepOutcome(items=summary.accounts_seen, entries=summary.entries_booked,
                        detail={"interest": str(summary.amount)})
 
 
-async def _term_deposit_maturity(uow_factory: UnitOfWorkFactory, day: date, actor: str) -> StepOutcome:
+async def _term_deposit_maturity(uow_factory: UnitOfWorkFactory, day: date, actor: str,
+                                 scope: OfficeScope | None = None) -> StepOutcome:
     from servicing.term_deposits.service import mature
 
-    summary = await mature(uow_factory, day, actor)
+    summary = await mature(uow_factory, day, actor, office=_office(scope))
     detail = {"amount": str(summary.amount)}
     if summary.held_for_review:
         detail["held_for_review"] = ",".join(map(str, summary.held_for_review))
     return StepOutcome(items=summary.accounts_seen, entries=summary.entries_booked, detail=detail)
 
 
-async def _deposit_interest(uow_factory: UnitOfWorkFactory, day: date, actor: str) -> StepOutcome:
+async def _deposit_interest(uow_factory: UnitOfWorkFactory, day: date, actor: str,
+                            scope: OfficeScope | None = None) -> StepOutcome:
     from servicing.deposits.interest import post_deposit_interest
 
-    run = await post_deposit_interest(uow_factory, day, actor)
+    run = await post_deposit_interest(uow_factory, day, actor, office=_office(scope))
     return StepOutcome(items=run.accounts_posted, entries=run.entries_booked, detail={
         "interest": str(run.interest_posted), "overdraft_interest": str(run.overdraft_interest_charged),
         "already_posted": str(run.already_posted)})
 
 
-async def _loan_accrual(uow_factory: UnitOfWorkFactory, day: date, actor: str) -> StepOutcome:
-    from servicing.close_of_business.loan_accrual import accrue_loans
-
-    return await accrue_loans(uow_factory, day, actor)
-
-
-async def _loan_penalties(uow_factory: UnitOfWorkFactory, day: date, actor: str) -> StepOutcome:
-    from servicing.close_of_business.loan_penalties import charge_penalties
-
-    return await charge_penalties(uow_factory, day, actor)
-
-
-async def _loan_charges(uow_factory: UnitOfWorkFactory, day: date, actor: str) -> StepOutcome:
+async def _loan_charges(uow_factory: UnitOfWorkFactory, day: date, actor: str,
+                        scope: OfficeScope | None = None) -> StepOutcome:
     from servicing.loans.product_charges import charge_loans
 
-    return await charge_loans(uow_factory, day, actor)
+    return await charge_loans(uow_factory, day, actor, office=_office(scope))
 
 
-async def _loan_collection(uow_factory: UnitOfWorkFactory, day: date, actor: str) -> StepOutcome:
+async def _loan_collection(uow_factory: UnitOfWorkFactory, day: date, actor: str,
+                           scope: OfficeScope | None = None) -> StepOutcome:
     from servicing.close_of_business.loan_collection import collect_loans
 
-    return await collect_loans(uow_factory, day, actor)
+    return await collect_loans(uow_factory, day, actor, scope)
 
 
-async def _loan_savings(uow_factory: UnitOfWorkFactory, day: date, actor: str) -> StepOutcome:
+async def _loan_savings(uow_factory: UnitOfWorkFactory, day: date, actor: str,
+                        scope: OfficeScope | None = None) -> StepOutcome:
     from servicing.loans.instalment_savings import hold_instalment_savings
 
-    return await hold_instalment_savings(uow_factory, day, actor)
+    return await hold_instalment_savings(uow_factory, day, actor, office=_office(scope))
 
 
-async def _loan_arrears(uow_factory: UnitOfWorkFactory, day: date, actor: str) -> StepOutcome:
+async def _loan_arrears(uow_factory: UnitOfWorkFactory, day: date, actor: str,
+                        scope: OfficeScope | None = None) -> StepOutcome:
     from servicing.close_of_business.loan_arrears import age_loans
 
-    return await age_loans(uow_factory, day, actor)
+    return await age_loans(uow_factory, day, actor, scope)
 
 
-async def _loan_classification(uow_factory: UnitOfWorkFactory, day: date, actor: str) -> StepOutcome:
+async def _loan_accrual(uow_factory: UnitOfWorkFactory, day: date, actor: str,
+                        scope: OfficeScope | None = None) -> StepOutcome:
+    from servicing.close_of_business.loan_accrual import accrue_loans
+
+    return await accrue_loans(uow_factory, day, actor, office=_office(scope))
+
+
+async def _loan_penalties(uow_factory: UnitOfWorkFactory, day: date, actor: str,
+                          scope: OfficeScope | None = None) -> StepOutcome:
+    from servicing.close_of_business.loan_penalties import charge_penalties
+
+    return await charge_penalties(uow_factory, day, actor, office=_office(scope))
+
+
+async def _loan_classification(uow_factory: UnitOfWorkFactory, day: date, actor: str,
+                               scope: OfficeScope | None = None) -> StepOutcome:
     from servicing.close_of_business.loan_classification import classify_loans
 
-    return await classify_loans(uow_factory, day, actor)
+    return await classify_loans(uow_factory, day, actor, office=_office(scope))
 
 
-async def _loan_provisioning(uow_factory: UnitOfWorkFactory, day: date, actor: str) -> StepOutcome:
+async def _loan_provisioning(uow_factory: UnitOfWorkFactory, day: date, actor: str,
+                             scope: OfficeScope | None = None) -> StepOutcome:
     from servicing.close_of_business.loan_provisioning import provision_loans
 
-    return await provision_loans(uow_factory, day, actor)
+    return await provision_loans(uow_factory, day, actor, office=_office(scope))
 
 
-async def _loan_write_off(uow_factory: UnitOfWorkFactory, day: date, actor: str) -> StepOutcome:
+async def _loan_write_off(uow_factory: UnitOfWorkFactory, day: date, actor: str,
+                          scope: OfficeScope | None = None) -> StepOutcome:
     from servicing.close_of_business.loan_write_off import write_off_loans
 
-    return await write_off_loans(uow_factory, day, actor)
+    return await write_off_loans(uow_factory, day, actor, office=_office(scope))
 
 
 STEPS: tuple[Step, ...] = (
-    Step(name="term_deposit_interest", label="Intérêts des dépôts à terme", run=_term_deposit_interest),
-    Step(name="term_deposit_maturity", label="Échéances des dépôts à terme", run=_term_deposit_maturity),
-    Step(name="deposit_interest", label="Intérêts des comptes de dépôt", run=_deposit_interest),
-    Step(name="loan_accrual", label="Intérêts courus et frais des prêts", run=_loan_accrual),
-    Step(name="loan_charges", label="Frais automatiques des prêts", run=_loan_charges),
-    Step(name="loan_collection", label="Prélèvements automatiques des échéances", run=_loan_collection),
-    Step(name="loan_savings", label="Épargne obligatoire des échéances", run=_loan_savings),
-    Step(name="loan_arrears", label="Âge des impayés et relances", run=_loan_arrears),
-    Step(name="loan_penalties", label="Pénalités de retard", run=_loan_penalties),
-    Step(name="loan_classification", label="Classement sain / en souffrance", run=_loan_classification),
-    Step(name="loan_provisioning", label="Provisions pour créances en souffrance", run=_loan_provisioning),
-    Step(name="loan_write_off", label="Passages en perte", run=_loan_write_off),
+    Step(name="term_deposit_interest", label="Intérêts des dépôts à terme", run=_term_deposit_interest,
+         run_for_offices=_term_deposit_interest),
+    Step(name="term_deposit_maturity", label="Échéances des dépôts à terme", run=_term_deposit_maturity,
+         run_for_offices=_term_deposit_maturity),
+    Step(name="deposit_interest", label="Intérêts des comptes de dépôt", run=_deposit_interest,
+         run_for_offices=_deposit_interest),
+    Step(name="loan_accrual", label="Intérêts courus et frais des prêts", run=_loan_accrual,
+         run_for_offices=_loan_accrual),
+    Step(name="loan_charges", label="Frais automatiques des prêts", run=_loan_charges,
+         run_for_offices=_loan_charges),
+    Step(name="loan_collection", label="Prélèvements automatiques des échéances", run=_loan_collection,
+         run_for_offices=_loan_collection),
+    Step(name="loan_savings", label="Épargne obligatoire des échéances", run=_loan_savings,
+         run_for_offices=_loan_savings),
+    Step(name="loan_arrears", label="Âge des impayés et relances", run=_loan_arrears,
+         run_for_offices=_loan_arrears),
+    Step(name="loan_penalties", label="Pénalités de retard", run=_loan_penalties, run_for_offices=_loan_penalties),
+    Step(name="loan_classification", label="Classement sain / en souffrance", run=_loan_classification,
+         run_for_offices=_loan_classification),
+    Step(name="loan_provisioning", label="Provisions pour créances en souffrance", run=_loan_provisioning,
+         run_for_offices=_loan_provisioning),
+    Step(name="loan_write_off", label="Passages en perte", run=_loan_write_off, run_for_offices=_loan_write_off),
 )

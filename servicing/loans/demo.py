@@ -4,7 +4,9 @@ recorded them), disbursed from May to September 2026 and repaid through October:
 time, some late or partly, some paid off early, a few not at all. Then the loan reconciliation.
 
 Everything goes through the loan services, so the demo exercises the rules the API applies
-(eligibility, four eyes, the product's posting rules, allocation). Deterministic (seeded)
+(eligibility, four eyes, the product's posting rules, allocation); a few loans disbursed from
+January are never repaid, so the close of business finds loans in the grid's older buckets.
+Every business day of the period is then closed (`close_demo_days`). Deterministic (seeded)
 and idempotent: each loan carries its demo number in its purpose, and a second run skips the
 numbers already there. Loans run a few at a time, each loan's events in date order.
 """
@@ -51,6 +53,9 @@ AGRICULTURAL: Final = "Crédit agricole campagne"
 SALARY: Final = "Crédit salaire"
 GROUP: Final = "Crédit groupe solidaire"
 LOANS_PER_PRODUCT: Final = {AGRICULTURAL: 90, SALARY: 140, GROUP: 60}
+EARLY_DEFAULTS: Final = 6
+EARLY_DEFAULTS_FROM: Final = date(2026, 1, 12)
+"""Loans disbursed from January that are never repaid: the demo's older arrears buckets."""
 HEAD_OFFICE_BORROWERS: Final = 60
 """Salaried borrowers onboarded at the head office (SIEGE); the others are the Thiès branch's
 clients of the deposit demo."""
@@ -60,6 +65,7 @@ LAST_DISBURSEMENT: Final = date(2026, 9, 25)
 REPAID_THROUGH: Final = date(2026, 10, 31)
 OFFICER: Final = "demo.loan-officer"
 MANAGER: Final = "demo.branch-manager"
+DEMO_CLOSE_ACTOR: Final = "demo.close-of-business"
 SAVINGS_LEAD_DAYS: Final = 14
 """Days before the disbursement the borrower of a product asking for deposits opens the savings
 account and pays in what the product requires (mandatory savings, cash collateral, own funds)."""
@@ -129,6 +135,13 @@ def plan_portfolio(individuals: list[int], businesses: list[int], members: dict[
                               principal=Decimal(rng.randrange(4, 60) * 50_000),
                               repayment_count=rng.choice([6, 12, 12, 18, 24, 30, 36]), rate_percent=Decimal(15),
                               disbursed_on=when(), behaviour=behaviour()))
+    # A few salaried borrowers who lost their job early in the year and never paid: by October
+    # they are six to nine months late, in the grid's older buckets (doubtful, provisioned).
+    for n, client_id in enumerate(borrowers[LOANS_PER_PRODUCT[SALARY]:][:EARLY_DEFAULTS]):
+        plans.append(LoanPlan(number=len(plans) + 1, product=SALARY, client_id=client_id,
+                              principal=Decimal(rng.randrange(4, 20) * 50_000), repayment_count=12,
+                              rate_percent=Decimal(15), disbursed_on=_working_day(EARLY_DEFAULTS_FROM + timedelta(
+                                  days=14 * n)), behaviour="silent"))
     return plans
 
 
@@ -329,6 +342,38 @@ async def run_loan_demo(uow_factory: UnitOfWorkFactory, office_ids: dict[str, in
     await asyncio.gather(*(run(plan) for plan in plans))
     return LoanDemoSummary(loans_planned=len(plans), loans_done=len(plans) - refused, loans_refused=refused,
                            repayments=repayments, reconciliation=await loan_reconciliation(uow_factory()))
+
+
+async def close_demo_days(uow_factory: UnitOfWorkFactory, progress: Callable[[str], None], *,
+                          today: date) -> int:
+    """Close every business day of the demo period (from the first disbursement through
+    October), in order, month by month, after the loans' events are posted: the steps then
+    age the loans day by day (arrears, reminders, and the posting steps of the close of
+    business), as if the institution had closed each evening. The first close of an institution
+    closes only its day, so the first demo day is closed alone, then the rest is caught up.
+    Idempotent: days already closed are not run again. The number of days closed."""
+    from servicing.close_of_business.run import close_business_days
+
+    closed = 0
+    started = time.perf_counter()
+    month_ends = [FIRST_DISBURSEMENT] + [
+        min(date(FIRST_DISBURSEMENT.year + (m // 12), m % 12 + 1, 1) - timedelta(days=1), REPAID_THROUGH)
+        for m in range(FIRST_DISBURSEMENT.month, REPAID_THROUGH.month + 1)]
+    for through in month_ends:
+        run = await close_business_days(uow_factory, through, DEMO_CLOSE_ACTOR, today=today)
+        closed += len(run.days)
+        if run.days:
+            entries = sum(step.entries for day in run.days for step in day.steps)
+            progress(f"  business days closed through {through}: {len(run.days)} days, {entries} entries "
+                     f"({time.perf_counter() - started:.0f} s)")
+    async with uow_factory() as uow:
+        buckets = (await uow.session.execute(text(
+            "SELECT coalesce(s.bucket_label, '-') AS bucket, s.status, count(*) AS loans FROM loan_arrears_state s"
+            " JOIN loan l ON l.id = s.loan_id AND l.status = 'active'"
+            " GROUP BY 1, 2 ORDER BY min(s.days_overdue), 2"))).all()
+    progress("loans by bucket after the close of " + f"{REPAID_THROUGH}: " + "; ".join(
+        f"{b.bucket} ({b.status}): {b.loans}" for b in buckets))
+    return closed
 
 
 def reconciliation_lines(report: LoanReconciliation) -> list[str]:

@@ -41,3 +41,11 @@ class OfficeScope(msgspec.Struct, frozen=True, kw_only=True):
     def sql_condition(self, office_column: str, parameter: str = "scope_office_id") -> str:
         """SQL keeping rows whose office is in the subtree; bind `parameter` to `office_id`."""
         return f"{office_column} IN (SELECT o.id FROM office o WHERE CAST(:{parameter} AS int) = ANY(o.lineage))"
+
+
+def office_subtree_condition(office_column: str, parameter: str = "office") -> str:
+    """SQL keeping rows whose office is the office bound to `parameter` or one of its branches,
+    or every row when it is bound to NULL (an institution-wide run, such as the close of
+    business of every office)."""
+    return (f"(CAST(:{parameter} AS int) IS NULL OR {office_column} IN "
+            f"(SELECT o.id FROM office o WHERE CAST(:{parameter} AS int) = ANY(o.lineage)))")

@@ -1,0 +1,188 @@
+"""Closing the business day of one office (with its branches) and the institution's day as
+every office's: each office keeps its own calendar (days in order, caught up, never run twice),
+steps see only the office's subtree, and the loan ageing carries unchanged loans cheaply.
+
+Business days are shared by the whole test database, so every test starts the day after the
+last day any earlier test closed."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import text
+
+from servicing import offices
+from servicing.close_of_business.loan_arrears import age_loans
+from servicing.close_of_business.model import StepOutcome
+from servicing.close_of_business.run import close_business_days, closed_days, last_closed_day
+from servicing.close_of_business.steps import Step
+from servicing.commands import CreateOffice
+from servicing.errors import InvalidInput
+from servicing.staff.scope import OfficeScope
+from tests.api.test_loans_api import (  # noqa: F401  (fixtures)
+    approved_loan,
+    disburse,
+    ids,
+    make_product,
+    refs,
+    repay,
+)
+
+TODAY = date.today()
+FIRST_DAY = date(2021, 3, 1)
+
+
+async def next_day(uow_factory: Any) -> date:
+    last = await last_closed_day(uow_factory)
+    return FIRST_DAY if last is None else last + timedelta(days=1)
+
+
+class ScopeStep:
+    """A step that records, per day, which scope it was run for (None: the institution)."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[date, frozenset[int] | None]] = []
+
+    async def institution(self, _uow_factory: Any, day: date, _actor: str) -> StepOutcome:
+        self.calls.append((day, None))
+        return StepOutcome(items=0, entries=0)
+
+    async def offices(self, _uow_factory: Any, day: date, _actor: str, scope: OfficeScope) -> StepOutcome:
+        self.calls.append((day, scope.office_ids))
+        return StepOutcome(items=len(scope.office_ids), entries=0)
+
+    def step(self) -> Step:
+        return Step(name="scope_probe", label="Sonde", run=self.institution, run_for_offices=self.offices)
+
+
+async def recorded(uow_factory: Any, day: date) -> set[int]:
+    async with uow_factory() as uow:
+        return set((await uow.session.scalars(text(
+            "SELECT office_id FROM business_day WHERE business_date = :d"), {"d": day})).all())
+
+
+async def an_office(uow_factory: Any, code: str, parent_id: int | None) -> int:
+    office = await offices.create_office(uow_factory(), CreateOffice(
+        code=code, name=f"Agence {code}", parent_id=parent_id, opened_on=date(2020, 1, 1), actor="tests"))
+    return office.office_id
+
+
+async def test_an_office_closes_its_days_alone_and_the_institution_closes_the_others(  # type: ignore[no-untyped-def]
+        uow_factory, head_office) -> None:
+    region = await an_office(uow_factory, "COB-REG", head_office.office_id)
+    branch = await an_office(uow_factory, "COB-REG-1", region)
+    probe = ScopeStep()
+    steps = (probe.step(),)
+    day = await next_day(uow_factory)
+    await close_business_days(uow_factory, day, "tests", today=TODAY, steps=steps)  # every office at `day`
+    everyone = await recorded(uow_factory, day)
+    assert {region, branch, head_office.office_id} <= everyone
+
+    ahead = day + timedelta(days=2)
+    run = await close_business_days(uow_factory, ahead, "tests", today=TODAY, office_id=region, steps=steps)
+    assert run.office_id == region and run.last_closed_before == day
+    assert [(d.business_date, set(d.offices)) for d in run.days] == [
+        (day + timedelta(days=1), {region, branch}), (ahead, {region, branch})]
+    assert probe.calls[-2:] == [(day + timedelta(days=1), frozenset({region, branch})),
+                                (ahead, frozenset({region, branch}))]
+    assert await recorded(uow_factory, ahead) == {region, branch}
+    assert await last_closed_day(uow_factory, region) == ahead
+    again = await close_business_days(uow_factory, ahead, "tests", today=TODAY, office_id=branch, steps=steps)
+    assert again.days == ()
+
+    # The institution catches the other offices up; the region's days are not recorded twice.
+    run = await close_business_days(uow_factory, ahead, "tests", today=TODAY, steps=steps)
+    assert [d.business_date for d in run.days] == [day + timedelta(days=1), ahead]
+    assert all(region not in d.offices and head_office.office_id in d.offices for d in run.days)
+    assert probe.calls[-1] == (ahead, None)
+    assert await recorded(uow_factory, ahead) == everyone
+    listed = await closed_days(uow_factory, limit=1, office_id=region)
+    assert [(d.business_date, d.offices) for d in listed] == [(ahead, (region,))]
+
+
+async def test_an_office_close_is_refused_for_a_step_that_cannot_close_one_office(uow_factory, world) -> None:  # type: ignore[no-untyped-def]
+    async def everywhere(_uow_factory: Any, _day: date, _actor: str) -> StepOutcome:
+        raise AssertionError("must not run")
+
+    day = await next_day(uow_factory)
+    with pytest.raises(InvalidInput) as refused:
+        await close_business_days(uow_factory, day, "tests", today=TODAY, office_id=world.office_id,
+                                  steps=(Step(name="institution_only", label="Tout", run=everywhere),))
+    assert refused.value.field == "office_id" and "institution_only" in str(refused.value)
+    with pytest.raises(InvalidInput) as unknown:
+        await close_business_days(uow_factory, day, "tests", today=TODAY, office_id=999_999, steps=())
+    assert unknown.value.field == "office_id"
+
+
+async def test_office_close_over_http(client, uow_factory, world, staff_user) -> None:  # type: ignore[no-untyped-def]
+    day = await next_day(uow_factory)
+    closed = await client.post("/api/v1/business-days/close",
+                               json={"business_date": day.isoformat(), "office_id": world.office_id})
+    assert closed.status_code == 200, closed.text
+    body = closed.json()
+    assert body["office_id"] == world.office_id
+    assert [(d["business_date"], d["offices"]) for d in body["days"]] == [(day.isoformat(), [world.office_id])]
+    listed = await client.get("/api/v1/business-days", params={"office_id": world.office_id, "limit": 1})
+    assert listed.status_code == 200 and listed.json()[0]["business_date"] == day.isoformat()
+    manager = await staff_user("accountant", office_id=world.office_id)
+    refused = await client.post("/api/v1/business-days/close", json={"business_date": day.isoformat()},
+                                headers=manager.headers)
+    assert refused.status_code == 403 and refused.json()["field"] == "office_id", refused.text
+
+
+async def test_ageing_one_office_leaves_the_other_offices_loans_alone(  # type: ignore[no-untyped-def]
+        client, refs, ids, world, staff_user, uow_factory, head_office) -> None:  # noqa: F811
+    from products.posting_rules import AccountingRule
+
+    product_id, _portfolio = await make_product(client, refs, world, uow_factory, AccountingRule.CASH)
+    loan_id = await approved_loan(client, world, staff_user, product_id)
+    assert (await disburse(client, loan_id, ids["cash"])).status_code == 201
+    elsewhere = await an_office(uow_factory, f"COB-X{loan_id}", head_office.office_id)
+    other = OfficeScope(office_id=elsewhere, office_ids=frozenset({elsewhere}))
+    await age_loans(uow_factory, TODAY, "tests", other)
+    async with uow_factory() as uow:
+        assert await uow.session.scalar(text("SELECT count(*) FROM loan_arrears_state WHERE loan_id = :l"),
+                                        {"l": loan_id}) == 0
+    mine = OfficeScope(office_id=world.office_id, office_ids=frozenset({world.office_id}))
+    outcome = await age_loans(uow_factory, TODAY, "tests", mine)
+    assert outcome.items >= 1
+    async with uow_factory() as uow:
+        assert await uow.session.scalar(text("SELECT days_overdue FROM loan_arrears_state WHERE loan_id = :l"),
+                                        {"l": loan_id}) > 0
+
+
+async def test_a_quiet_day_carries_an_unchanged_loan_and_a_repayment_makes_it_recomputed(  # type: ignore[no-untyped-def]
+        client, refs, ids, world, staff_user, uow_factory) -> None:  # noqa: F811
+    from products.posting_rules import AccountingRule
+
+    product_id, _portfolio = await make_product(client, refs, world, uow_factory, AccountingRule.CASH)
+    disbursed = TODAY - timedelta(days=12)  # first instalment due in about 18 days: nothing due, no notice
+    loan_id = await approved_loan(client, world, staff_user, product_id,
+                                  expected_disbursement_date=disbursed.isoformat())
+    assert (await disburse(client, loan_id, ids["cash"], value_date=disbursed.isoformat())).status_code == 201
+    scope = OfficeScope(office_id=world.office_id, office_ids=frozenset({world.office_id}))
+
+    async def state() -> Any:
+        async with uow_factory() as uow:
+            return (await uow.session.execute(text("SELECT * FROM loan_arrears_state WHERE loan_id = :l"),
+                                              {"l": loan_id})).one()
+
+    first = await age_loans(uow_factory, TODAY - timedelta(days=2), "tests", scope)
+    assert first.detail["loans_unchanged"] == "0"
+    aged = await state()
+    assert (aged.days_overdue, aged.status, aged.transactions_seen) == (0, "performing", 1)
+    assert aged.next_due_date > TODAY + timedelta(days=3)
+
+    quiet = await age_loans(uow_factory, TODAY - timedelta(days=1), "tests", scope)
+    assert quiet.detail["loans_unchanged"] == "1" and quiet.items == 1
+    carried = await state()
+    assert carried.business_date == TODAY - timedelta(days=1)
+    assert (carried.updated_at, carried.outstanding_principal) == (aged.updated_at, aged.outstanding_principal)
+
+    assert (await repay(client, loan_id, "50000", ids["cash"], on=TODAY)).status_code == 201
+    after = await age_loans(uow_factory, TODAY, "tests", scope)
+    assert after.detail["loans_unchanged"] == "0"
+    recomputed = await state()
+    assert recomputed.transactions_seen == 2 and recomputed.outstanding_principal < aged.outstanding_principal
