@@ -203,6 +203,8 @@ class JournalService:
                 raise EntryNotFound(f"no journal entry {command.entry_id}", field="entry_id")
             if original.entry.reverses is not None:
                 raise InvalidInput("this entry is a reversal; post a new entry to correct it", field="entry_id")
+            if command.manual:
+                await _refuse_subledger_entry(session, original.entry)
             if original.reversed_by is not None:
                 raise AlreadyReversed(f"entry {command.entry_id} is already reversed by {original.reversed_by}",
                                       field="entry_id")
@@ -374,6 +376,31 @@ class JournalService:
         )).scalars().all()
         if len(stored) != len(keys):
             raise _LostIdempotencyRace()
+
+
+_SUBLEDGER_ROW = text(
+    """
+    SELECT 'deposit account transaction' AS movement FROM deposit_transaction WHERE journal_entry_id = :entry_id
+    UNION ALL
+    SELECT 'loan transaction' FROM loan_transaction WHERE journal_entry_id = :entry_id
+    UNION ALL
+    SELECT 'term deposit transaction' FROM term_deposit_transaction WHERE entry_id = :entry_id
+    LIMIT 1
+    """
+)
+
+
+async def _refuse_subledger_entry(session: AsyncSession, entry: JournalEntry) -> None:
+    """A product movement's entry is reversed through the product's own route (a deposit's or
+    a loan's transaction reversal), which reverses the sub-ledger row with it: reversed here,
+    the ledger would move without the sub-ledger and the reconciliation would break."""
+    movement = await session.scalar(_SUBLEDGER_ROW, {"entry_id": entry.entry_id})
+    if movement is None:
+        return
+    source = f" ({entry.reference.source_type} {entry.reference.source_id})" if entry.reference else ""
+    raise Conflict(f"journal entry {entry.entry_id} was posted by a {movement}{source}: reverse that movement "
+                   "through its own account's or loan's reversal route, so that its sub-ledger follows",
+                   field="entry_id")
 
 
 _POSTING_CONTEXT = text(
