@@ -24,7 +24,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from chart_of_accounts import AccountType, AccountUsage, GLAccount, LoadedChart
-from ledger.db.store import AccountRef, append_entries
+from ledger.db.store import POSTING_LOCKS, AccountRef, PostingLocks, append_entries, posting_lock_parameters
 from ledger.errors import AlreadyReversed, EntryNotFound, IdempotencyConflict, LedgerError, UnknownOffice
 from ledger.idempotency import fingerprint
 from ledger.invariants import check_entry
@@ -112,7 +112,7 @@ async def book_entries(uow: UnitOfWork, entries: Sequence[JournalEntry], *, manu
             raise UnknownOffice(f"unknown office {entry.office_id}", field="office_id")
         check_postable(entry, context.chart, closed_through=context.closed_through[entry.office_id], manual=manual)
     try:
-        return await append_entries(await uow.connection(), normalised, context.refs)
+        return await append_entries(await uow.connection(), normalised, context.refs, context.locks)
     except DBAPIError as error:
         raise translate_database_error(error) or error from error
 
@@ -218,7 +218,7 @@ class JournalService:
             check_postable(entry, context.chart, closed_through=context.closed_through.get(entry.office_id),
                            manual=command.manual)
             try:
-                (booked,) = await append_entries(await uow.connection(), [entry], context.refs)
+                (booked,) = await append_entries(await uow.connection(), [entry], context.refs, context.locks)
                 if command.idempotency_key:
                     await self._remember(session, SCOPE_REVERSAL, [(command.idempotency_key, request_fingerprint, booked)])
             except DBAPIError as error:
@@ -314,7 +314,8 @@ class JournalService:
                         raise _prefixed(outcome, f"entries[{index}]") if isinstance(outcome, LedgerError) else outcome
             if valid:
                 assert context is not None
-                booked = await append_entries(await uow.connection(), [group[i].entry for i in valid], context.refs)
+                booked = await append_entries(await uow.connection(), [group[i].entry for i in valid], context.refs,
+                                              context.locks)
                 remembered = []
                 for index, booked_entry in zip(valid, booked, strict=True):
                     outcomes[index] = booked_entry
@@ -404,37 +405,52 @@ async def _refuse_subledger_entry(session: AsyncSession, entry: JournalEntry) ->
 
 
 _POSTING_CONTEXT = text(
-    """
-    SELECT a.code, a.id, a.type, a.is_header, a.active, a.currency, a.manual_entries_allowed,
-           NULL::int AS office_id, NULL::date AS closed_through
+    f"""
+    SELECT 'account' AS kind, a.code, a.id AS account_id, a.type, a.is_header, a.active, a.currency,
+           a.manual_entries_allowed, NULL::int AS office_id, NULL::date AS closed_through,
+           NULL::bigint AS chain_position, NULL::bytea AS entry_hash, NULL::timestamptz AS booked_at,
+           NULL::numeric AS debit_balance
       FROM gl_account a WHERE a.code = ANY(CAST(:codes AS text[]))
     UNION ALL
-    SELECT NULL, NULL, NULL, NULL, NULL, NULL, NULL, o.id,
+    SELECT 'office', NULL, NULL, NULL, NULL, NULL, NULL, NULL, o.id,
            (SELECT max(c.closing_date) FROM accounting_closure c
-             WHERE c.office_id = ANY(o.lineage) AND c.undone_at IS NULL)
+             WHERE c.office_id = ANY(o.lineage) AND c.undone_at IS NULL), NULL, NULL, NULL, NULL
       FROM office o WHERE o.id = ANY(CAST(:offices AS int[]))
+    UNION ALL
+    SELECT 'lock', NULL, l.account_id, NULL, NULL, NULL, l.currency, NULL, l.office_id, NULL, l.chain_position,
+           l.entry_hash, l.booked_at, l.debit_balance
+      FROM {POSTING_LOCKS} AS l
     """
 )
 
 
 class _PostingContext(msgspec.Struct, frozen=True, kw_only=True):
-    """What checking a group of entries needs from the database, read in one round trip:
-    the accounts the entries touch, and the closed-through date of each known office."""
+    """What checking and booking a group of entries needs from the database, read in one
+    round trip: the accounts the entries touch, the closed-through date of each known office,
+    and the chain heads and balances now locked for the append (`ledger.db.store.PostingLocks`)."""
 
     chart: LoadedChart
     refs: dict[str, AccountRef]
     closed_through: dict[int, date | None]
+    locks: PostingLocks
 
 
 async def _posting_context(session: AsyncSession, entries: Sequence[JournalEntry]) -> _PostingContext:
+    """Read the checks' context and lock what the append will move. Call it only right
+    before booking the entries: the locks are held until the transaction ends."""
     codes = sorted({line.account_code for entry in entries for line in entry.lines})
     office_ids = sorted({entry.office_id for entry in entries})
-    rows = (await session.execute(_POSTING_CONTEXT, {"codes": codes, "offices": office_ids})).all()
+    rows = (await session.execute(_POSTING_CONTEXT, {"codes": codes, "offices": office_ids,
+                                                     **posting_lock_parameters(entries)})).all()
     accounts: list[GLAccount] = []
     refs: dict[str, AccountRef] = {}
     closed: dict[int, date | None] = {}
+    locks = PostingLocks()
     for row in rows:
-        if row.office_id is not None:
+        if row.kind == "lock":
+            locks.add(row)
+            continue
+        if row.kind == "office":
             closed[row.office_id] = row.closed_through
             continue
         account_type = AccountType(row.type)
@@ -444,8 +460,8 @@ async def _posting_context(session: AsyncSession, entries: Sequence[JournalEntry
             currency=row.currency.strip() if row.currency else None,
             manual_entries_allowed=row.manual_entries_allowed, active=row.active,
         ))
-        refs[row.code] = AccountRef(row.id, account_type.normal_side)
-    return _PostingContext(chart=LoadedChart(accounts), refs=refs, closed_through=closed)
+        refs[row.code] = AccountRef(row.account_id, account_type.normal_side)
+    return _PostingContext(chart=LoadedChart(accounts), refs=refs, closed_through=closed, locks=locks)
 
 
 def _replayed(record: tuple[str, str], request_fingerprint: str) -> BookedEntry | IdempotencyConflict:
