@@ -286,22 +286,22 @@ class JournalService:
         outcomes: list[BookedEntry | Exception | None] = [None] * len(group)
         async with self._uow_factory() as uow:
             session = uow.session
-            recorded = await self._recorded(session, SCOPE_POSTING, [p.entry.idempotency_key for p in group])
+            # One round trip: the keys already recorded, the checks' context and the locks (for
+            # every entry of the group: a replay's are taken for nothing, replays are rare).
+            context = await _posting_context(session, [p.entry for p in group], idempotency_scope=SCOPE_POSTING)
+            recorded = context.recorded
             for index, pending in enumerate(group):
                 key = pending.entry.idempotency_key
                 if key is not None and key in recorded:
                     outcomes[index] = _replayed(recorded[key], pending.fingerprint)
             todo = [index for index, outcome in enumerate(outcomes) if outcome is None]
-            entries = [group[index].entry for index in todo]
-            context = await _posting_context(session, entries) if entries else None
-            closed = context.closed_through if context else {}
+            closed = context.closed_through
             valid: list[int] = []
             for index in todo:
                 pending = group[index]
                 try:
                     if pending.entry.office_id not in closed:
                         raise UnknownOffice(f"unknown office {pending.entry.office_id}", field="office_id")
-                    assert context is not None
                     check_postable(pending.entry, context.chart, closed_through=closed[pending.entry.office_id],
                                    manual=pending.command.manual)
                 except LedgerError as error:
@@ -313,7 +313,6 @@ class JournalService:
                     if isinstance(outcome, Exception):
                         raise _prefixed(outcome, f"entries[{index}]") if isinstance(outcome, LedgerError) else outcome
             if valid:
-                assert context is not None
                 booked = await append_entries(await uow.connection(), [group[i].entry for i in valid], context.refs,
                                               context.locks)
                 remembered = []
@@ -409,16 +408,21 @@ _POSTING_CONTEXT = text(
     SELECT 'account' AS kind, a.code, a.id AS account_id, a.type, a.is_header, a.active, a.currency,
            a.manual_entries_allowed, NULL::int AS office_id, NULL::date AS closed_through,
            NULL::bigint AS chain_position, NULL::bytea AS entry_hash, NULL::timestamptz AS booked_at,
-           NULL::numeric AS debit_balance
+           NULL::numeric AS debit_balance, NULL::text AS fingerprint, NULL::text AS response
       FROM gl_account a WHERE a.code = ANY(CAST(:codes AS text[]))
     UNION ALL
     SELECT 'office', NULL, NULL, NULL, NULL, NULL, NULL, NULL, o.id,
            (SELECT max(c.closing_date) FROM accounting_closure c
-             WHERE c.office_id = ANY(o.lineage) AND c.undone_at IS NULL), NULL, NULL, NULL, NULL
+             WHERE c.office_id = ANY(o.lineage) AND c.undone_at IS NULL), NULL, NULL, NULL, NULL, NULL, NULL
       FROM office o WHERE o.id = ANY(CAST(:offices AS int[]))
     UNION ALL
+    SELECT 'recorded', r.key, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
+           r.fingerprint, r.response
+      FROM idempotency_record r
+     WHERE r.scope = :scope AND r.key = ANY(CAST(:keys AS text[])) AND r.expires_at >= now()
+    UNION ALL
     SELECT 'lock', NULL, l.account_id, NULL, NULL, NULL, l.currency, NULL, l.office_id, NULL, l.chain_position,
-           l.entry_hash, l.booked_at, l.debit_balance
+           l.entry_hash, l.booked_at, l.debit_balance, NULL, NULL
       FROM {POSTING_LOCKS} AS l
     """
 )
@@ -427,24 +431,32 @@ _POSTING_CONTEXT = text(
 class _PostingContext(msgspec.Struct, frozen=True, kw_only=True):
     """What checking and booking a group of entries needs from the database, read in one
     round trip: the accounts the entries touch, the closed-through date of each known office,
-    and the chain heads and balances now locked for the append (`ledger.db.store.PostingLocks`)."""
+    the (fingerprint, response) of their idempotency keys already recorded, and the chain
+    heads and balances now locked for the append (`ledger.db.store.PostingLocks`)."""
 
     chart: LoadedChart
     refs: dict[str, AccountRef]
     closed_through: dict[int, date | None]
+    recorded: dict[str, tuple[str, str]]
     locks: PostingLocks
 
 
-async def _posting_context(session: AsyncSession, entries: Sequence[JournalEntry]) -> _PostingContext:
+async def _posting_context(session: AsyncSession, entries: Sequence[JournalEntry], *,
+                           idempotency_scope: str = "") -> _PostingContext:
     """Read the checks' context and lock what the append will move. Call it only right
-    before booking the entries: the locks are held until the transaction ends."""
+    before booking the entries: the locks are held until the transaction ends. With an
+    `idempotency_scope`, the entries' keys already recorded in it come too."""
     codes = sorted({line.account_code for entry in entries for line in entry.lines})
     office_ids = sorted({entry.office_id for entry in entries})
-    rows = (await session.execute(_POSTING_CONTEXT, {"codes": codes, "offices": office_ids,
-                                                     **posting_lock_parameters(entries)})).all()
+    keys = sorted({entry.idempotency_key for entry in entries if entry.idempotency_key is not None}
+                  if idempotency_scope else ())
+    rows = (await session.execute(_POSTING_CONTEXT, {
+        "codes": codes, "offices": office_ids, "scope": idempotency_scope, "keys": keys,
+        **posting_lock_parameters(entries)})).all()
     accounts: list[GLAccount] = []
     refs: dict[str, AccountRef] = {}
     closed: dict[int, date | None] = {}
+    recorded: dict[str, tuple[str, str]] = {}
     locks = PostingLocks()
     for row in rows:
         if row.kind == "lock":
@@ -452,6 +464,9 @@ async def _posting_context(session: AsyncSession, entries: Sequence[JournalEntry
             continue
         if row.kind == "office":
             closed[row.office_id] = row.closed_through
+            continue
+        if row.kind == "recorded":
+            recorded[row.code] = (row.fingerprint, row.response)
             continue
         account_type = AccountType(row.type)
         accounts.append(GLAccount(
@@ -461,7 +476,8 @@ async def _posting_context(session: AsyncSession, entries: Sequence[JournalEntry
             manual_entries_allowed=row.manual_entries_allowed, active=row.active,
         ))
         refs[row.code] = AccountRef(row.account_id, account_type.normal_side)
-    return _PostingContext(chart=LoadedChart(accounts), refs=refs, closed_through=closed, locks=locks)
+    return _PostingContext(chart=LoadedChart(accounts), refs=refs, closed_through=closed, recorded=recorded,
+                           locks=locks)
 
 
 def _replayed(record: tuple[str, str], request_fingerprint: str) -> BookedEntry | IdempotencyConflict:
