@@ -143,8 +143,10 @@ def staff_settings() -> object:
     # Cheaper argon2 than production (64 MiB x 3) keeps the suite fast; the algorithm is the same.
     # No session cache: fixtures create offices through the service layer, which the cache of a
     # principal's office scope would see only after session_cache_seconds (tested on its own).
+    # Access tokens last the whole run: the administrator's session is the session fixture's,
+    # and on a loaded machine the suite takes longer than the 15 minutes of production.
     return StaffSettings(argon2_memory_kib=8_192, argon2_time_cost=1, sign_in_attempts_per_minute=10_000,
-                         session_cache_seconds=0)
+                         session_cache_seconds=0, access_token_minutes=6 * 60)
 
 
 @pytest.fixture(scope="session")
