@@ -35,6 +35,8 @@ SECRET_KEYS: Final = frozenset({
 })
 AUTH_SECRET_KEYS: Final = SECRET_KEYS | {"code"}
 """On the authentication routes `code` is a TOTP code; elsewhere it is an account or office code."""
+_QUOTED_KEYS: Final = {keys: tuple(f'"{key}"'.encode() for key in keys) for keys in (SECRET_KEYS, AUTH_SECRET_KEYS)}
+"""Each secret key as it appears in JSON, encoded once rather than on every request."""
 SECURITY_HEADERS: Final = (
     (b"x-content-type-options", b"nosniff"),
     (b"x-frame-options", b"DENY"),
@@ -97,7 +99,8 @@ def _json_or_summary(body: bytes, content_type: str, secret_keys: frozenset[str]
     if len(body) > BODY_BYTES_MAX or "json" not in content_type:
         return {"bytes": len(body), "content_type": content_type[:100]}
     try:
-        if not any(f'"{key}"'.encode() in body for key in secret_keys):
+        quoted = _QUOTED_KEYS.get(secret_keys) or tuple(f'"{key}"'.encode() for key in secret_keys)
+        if not any(key in body for key in quoted):
             return _raw_decoder.decode(body)
         return redact(msgspec.json.decode(body), secret_keys)
     except msgspec.DecodeError:

@@ -73,7 +73,9 @@ def serve(host: str, port: int, workers: int) -> None:
         asyncio.run(_with_database(lambda _db, _uow: asyncio.sleep(0)))
         os.environ["GRANDLIVRE_SKIP_MIGRATIONS"] = "1"
     _say(f"Grand Livre on http://{host}:{port}/api/v1 (OpenAPI: http://{host}:{port}/schema)")
-    uvicorn.run("api.app:create_app", factory=True, host=host, port=port, workers=workers, log_level="warning")
+    # No access log: every command, refusal and error is in the audit log already (api.audit_hook).
+    uvicorn.run("api.app:create_app", factory=True, host=host, port=port, workers=workers, log_level="warning",
+                access_log=False)
 
 
 @main.command("load-chart")

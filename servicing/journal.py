@@ -24,7 +24,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from chart_of_accounts import AccountType, AccountUsage, GLAccount, LoadedChart
-from ledger.db.store import AccountRef, append_entries
+from ledger.db.store import POSTING_LOCKS, AccountRef, PostingLocks, append_entries, posting_lock_parameters
 from ledger.errors import AlreadyReversed, EntryNotFound, IdempotencyConflict, LedgerError, UnknownOffice
 from ledger.idempotency import fingerprint
 from ledger.invariants import check_entry
@@ -112,7 +112,7 @@ async def book_entries(uow: UnitOfWork, entries: Sequence[JournalEntry], *, manu
             raise UnknownOffice(f"unknown office {entry.office_id}", field="office_id")
         check_postable(entry, context.chart, closed_through=context.closed_through[entry.office_id], manual=manual)
     try:
-        return await append_entries(await uow.connection(), normalised, context.refs)
+        return await append_entries(await uow.connection(), normalised, context.refs, context.locks)
     except DBAPIError as error:
         raise translate_database_error(error) or error from error
 
@@ -203,6 +203,8 @@ class JournalService:
                 raise EntryNotFound(f"no journal entry {command.entry_id}", field="entry_id")
             if original.entry.reverses is not None:
                 raise InvalidInput("this entry is a reversal; post a new entry to correct it", field="entry_id")
+            if command.manual:
+                await _refuse_subledger_entry(session, original.entry)
             if original.reversed_by is not None:
                 raise AlreadyReversed(f"entry {command.entry_id} is already reversed by {original.reversed_by}",
                                       field="entry_id")
@@ -216,7 +218,7 @@ class JournalService:
             check_postable(entry, context.chart, closed_through=context.closed_through.get(entry.office_id),
                            manual=command.manual)
             try:
-                (booked,) = await append_entries(await uow.connection(), [entry], context.refs)
+                (booked,) = await append_entries(await uow.connection(), [entry], context.refs, context.locks)
                 if command.idempotency_key:
                     await self._remember(session, SCOPE_REVERSAL, [(command.idempotency_key, request_fingerprint, booked)])
             except DBAPIError as error:
@@ -284,22 +286,22 @@ class JournalService:
         outcomes: list[BookedEntry | Exception | None] = [None] * len(group)
         async with self._uow_factory() as uow:
             session = uow.session
-            recorded = await self._recorded(session, SCOPE_POSTING, [p.entry.idempotency_key for p in group])
+            # One round trip: the keys already recorded, the checks' context and the locks (for
+            # every entry of the group: a replay's are taken for nothing, replays are rare).
+            context = await _posting_context(session, [p.entry for p in group], idempotency_scope=SCOPE_POSTING)
+            recorded = context.recorded
             for index, pending in enumerate(group):
                 key = pending.entry.idempotency_key
                 if key is not None and key in recorded:
                     outcomes[index] = _replayed(recorded[key], pending.fingerprint)
             todo = [index for index, outcome in enumerate(outcomes) if outcome is None]
-            entries = [group[index].entry for index in todo]
-            context = await _posting_context(session, entries) if entries else None
-            closed = context.closed_through if context else {}
+            closed = context.closed_through
             valid: list[int] = []
             for index in todo:
                 pending = group[index]
                 try:
                     if pending.entry.office_id not in closed:
                         raise UnknownOffice(f"unknown office {pending.entry.office_id}", field="office_id")
-                    assert context is not None
                     check_postable(pending.entry, context.chart, closed_through=closed[pending.entry.office_id],
                                    manual=pending.command.manual)
                 except LedgerError as error:
@@ -311,8 +313,8 @@ class JournalService:
                     if isinstance(outcome, Exception):
                         raise _prefixed(outcome, f"entries[{index}]") if isinstance(outcome, LedgerError) else outcome
             if valid:
-                assert context is not None
-                booked = await append_entries(await uow.connection(), [group[i].entry for i in valid], context.refs)
+                booked = await append_entries(await uow.connection(), [group[i].entry for i in valid], context.refs,
+                                              context.locks)
                 remembered = []
                 for index, booked_entry in zip(valid, booked, strict=True):
                     outcomes[index] = booked_entry
@@ -376,39 +378,95 @@ class JournalService:
             raise _LostIdempotencyRace()
 
 
-_POSTING_CONTEXT = text(
+_SUBLEDGER_ROW = text(
     """
-    SELECT a.code, a.id, a.type, a.is_header, a.active, a.currency, a.manual_entries_allowed,
-           NULL::int AS office_id, NULL::date AS closed_through
+    SELECT 'deposit account transaction' AS movement FROM deposit_transaction WHERE journal_entry_id = :entry_id
+    UNION ALL
+    SELECT 'loan transaction' FROM loan_transaction WHERE journal_entry_id = :entry_id
+    UNION ALL
+    SELECT 'term deposit transaction' FROM term_deposit_transaction WHERE entry_id = :entry_id
+    LIMIT 1
+    """
+)
+
+
+async def _refuse_subledger_entry(session: AsyncSession, entry: JournalEntry) -> None:
+    """A product movement's entry is reversed through the product's own route (a deposit's or
+    a loan's transaction reversal), which reverses the sub-ledger row with it: reversed here,
+    the ledger would move without the sub-ledger and the reconciliation would break."""
+    movement = await session.scalar(_SUBLEDGER_ROW, {"entry_id": entry.entry_id})
+    if movement is None:
+        return
+    source = f" ({entry.reference.source_type} {entry.reference.source_id})" if entry.reference else ""
+    raise Conflict(f"journal entry {entry.entry_id} was posted by a {movement}{source}: reverse that movement "
+                   "through its own account's or loan's reversal route, so that its sub-ledger follows",
+                   field="entry_id")
+
+
+_POSTING_CONTEXT = text(
+    f"""
+    SELECT 'account' AS kind, a.code, a.id AS account_id, a.type, a.is_header, a.active, a.currency,
+           a.manual_entries_allowed, NULL::int AS office_id, NULL::date AS closed_through,
+           NULL::bigint AS chain_position, NULL::bytea AS entry_hash, NULL::timestamptz AS booked_at,
+           NULL::numeric AS debit_balance, NULL::text AS fingerprint, NULL::text AS response
       FROM gl_account a WHERE a.code = ANY(CAST(:codes AS text[]))
     UNION ALL
-    SELECT NULL, NULL, NULL, NULL, NULL, NULL, NULL, o.id,
+    SELECT 'office', NULL, NULL, NULL, NULL, NULL, NULL, NULL, o.id,
            (SELECT max(c.closing_date) FROM accounting_closure c
-             WHERE c.office_id = ANY(o.lineage) AND c.undone_at IS NULL)
+             WHERE c.office_id = ANY(o.lineage) AND c.undone_at IS NULL), NULL, NULL, NULL, NULL, NULL, NULL
       FROM office o WHERE o.id = ANY(CAST(:offices AS int[]))
+    UNION ALL
+    SELECT 'recorded', r.key, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
+           r.fingerprint, r.response
+      FROM idempotency_record r
+     WHERE r.scope = :scope AND r.key = ANY(CAST(:keys AS text[])) AND r.expires_at >= now()
+    UNION ALL
+    SELECT 'lock', NULL, l.account_id, NULL, NULL, NULL, l.currency, NULL, l.office_id, NULL, l.chain_position,
+           l.entry_hash, l.booked_at, l.debit_balance, NULL, NULL
+      FROM {POSTING_LOCKS} AS l
     """
 )
 
 
 class _PostingContext(msgspec.Struct, frozen=True, kw_only=True):
-    """What checking a group of entries needs from the database, read in one round trip:
-    the accounts the entries touch, and the closed-through date of each known office."""
+    """What checking and booking a group of entries needs from the database, read in one
+    round trip: the accounts the entries touch, the closed-through date of each known office,
+    the (fingerprint, response) of their idempotency keys already recorded, and the chain
+    heads and balances now locked for the append (`ledger.db.store.PostingLocks`)."""
 
     chart: LoadedChart
     refs: dict[str, AccountRef]
     closed_through: dict[int, date | None]
+    recorded: dict[str, tuple[str, str]]
+    locks: PostingLocks
 
 
-async def _posting_context(session: AsyncSession, entries: Sequence[JournalEntry]) -> _PostingContext:
+async def _posting_context(session: AsyncSession, entries: Sequence[JournalEntry], *,
+                           idempotency_scope: str = "") -> _PostingContext:
+    """Read the checks' context and lock what the append will move. Call it only right
+    before booking the entries: the locks are held until the transaction ends. With an
+    `idempotency_scope`, the entries' keys already recorded in it come too."""
     codes = sorted({line.account_code for entry in entries for line in entry.lines})
     office_ids = sorted({entry.office_id for entry in entries})
-    rows = (await session.execute(_POSTING_CONTEXT, {"codes": codes, "offices": office_ids})).all()
+    keys = sorted({entry.idempotency_key for entry in entries if entry.idempotency_key is not None}
+                  if idempotency_scope else ())
+    rows = (await session.execute(_POSTING_CONTEXT, {
+        "codes": codes, "offices": office_ids, "scope": idempotency_scope, "keys": keys,
+        **posting_lock_parameters(entries)})).all()
     accounts: list[GLAccount] = []
     refs: dict[str, AccountRef] = {}
     closed: dict[int, date | None] = {}
+    recorded: dict[str, tuple[str, str]] = {}
+    locks = PostingLocks()
     for row in rows:
-        if row.office_id is not None:
+        if row.kind == "lock":
+            locks.add(row)
+            continue
+        if row.kind == "office":
             closed[row.office_id] = row.closed_through
+            continue
+        if row.kind == "recorded":
+            recorded[row.code] = (row.fingerprint, row.response)
             continue
         account_type = AccountType(row.type)
         accounts.append(GLAccount(
@@ -417,8 +475,9 @@ async def _posting_context(session: AsyncSession, entries: Sequence[JournalEntry
             currency=row.currency.strip() if row.currency else None,
             manual_entries_allowed=row.manual_entries_allowed, active=row.active,
         ))
-        refs[row.code] = AccountRef(row.id, account_type.normal_side)
-    return _PostingContext(chart=LoadedChart(accounts), refs=refs, closed_through=closed)
+        refs[row.code] = AccountRef(row.account_id, account_type.normal_side)
+    return _PostingContext(chart=LoadedChart(accounts), refs=refs, closed_through=closed, recorded=recorded,
+                           locks=locks)
 
 
 def _replayed(record: tuple[str, str], request_fingerprint: str) -> BookedEntry | IdempotencyConflict:

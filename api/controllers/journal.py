@@ -13,6 +13,7 @@ from litestar import Controller, Request, Response, get, post
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import Parameter
 
+from api.deps import IdempotencyKeyHeader
 from api.guards import principal_of
 from api.schemas.common import DATE_MAX, DATE_MIN, INT32_MAX
 from api.schemas.journal import (
@@ -50,14 +51,14 @@ class JournalEntryController(Controller):
     @post(responses=POSTING_RESPONSES, opt={"permission": "journal:post"}, path="/", status_code=201,
           summary="Post a balanced journal entry (or submit it for approval above the configured amount)")
     async def post_entry(
-        self, request: Request[Any, Any, Any], data: JournalEntryIn, journal: JournalService,
-        header_idempotency_key: str | None,
+        self, request: Request[Any, Any, Any], data: JournalEntryIn, key_header: IdempotencyKeyHeader = None,
     ) -> Response[Any]:
-        # principal and maker-checker come from the request rather than as dependencies: each
-        # dependency costs a task on this hot path (measured by bench/ledger_posting.py)
+        # principal, services and the key come from the request and a header parameter rather
+        # than as dependencies: each dependency costs a task on this hot path (bench/ledger_posting.py)
         principal = principal_of(request)
         maker_checker: MakerChecker = request.app.state.maker_checker
-        command = data.to_command(principal.username, header_idempotency_key)
+        journal: JournalService = request.app.state.journal
+        command = data.to_command(principal.username, key_header)
         principal.scope.require(command.office_id)
         pending = await maker_checker.submit(JOURNAL_ENTRY_POST, command, principal,
                                              idempotency_key=command.idempotency_key)

@@ -3,7 +3,12 @@
 and its lines together; the same statement's trigger updates the cached balances, which
 are then read back to give each touched account's balance before and after each entry.
 Before it, the writer locks its offices' chain heads and chains each entry's hash onto them
-(`ledger.chain`). Never commits: the caller's unit of work does."""
+(`ledger.chain`). Never commits: the caller's unit of work does.
+
+A caller that has already locked the heads and the touched balances (`journal_posting_lock`,
+read with its other checks in one round trip, see `PostingLocks`) saves both the lock and the
+read-back: with the balance rows locked until the commit, the balances after the entries are
+the ones read plus their lines."""
 
 from __future__ import annotations
 
@@ -72,6 +77,42 @@ _BALANCES = text(
 
 BalanceKey = tuple[int, str]
 
+POSTING_LOCKS = (
+    "journal_posting_lock(CAST(:lock_offices AS int[]), CAST(:lock_codes AS text[]), CAST(:lock_currencies AS text[]))"
+)
+"""The set-returning call that locks the chain heads of the entries' offices, then the balance
+rows of the (account, currency) pairs their lines touch, in that order, and returns them
+(office_id, chain_position, entry_hash, booked_at | account_id, currency, debit_balance). A
+caller selects from it in the statement that reads its other checks, with
+`posting_lock_parameters`, and gives each row to `PostingLocks.add`."""
+
+
+def posting_lock_parameters(entries: Sequence[JournalEntry]) -> dict[str, object]:
+    pairs = sorted({(line.account_code, line.currency) for entry in entries for line in entry.lines})
+    return {"lock_offices": sorted({entry.office_id for entry in entries}),
+            "lock_codes": [code for code, _currency in pairs], "lock_currencies": [currency for _code, currency in pairs]}
+
+
+class PostingLocks:
+    """What `journal_posting_lock` locked, held until the transaction ends: each office's chain
+    head (position, hash) with the transaction's time, and the balance (debit minus credit) of
+    every touched (account, currency) pair that already has a balance row."""
+
+    __slots__ = ("balances", "booked_at", "heads")
+
+    def __init__(self) -> None:
+        self.heads: dict[int, tuple[int, bytes]] = {}
+        self.balances: dict[BalanceKey, Decimal] = {}
+        self.booked_at: datetime | None = None
+
+    def add(self, row: object) -> None:
+        """One row of POSTING_LOCKS: a head (office_id set) or a balance (account_id set)."""
+        if row.office_id is not None:  # type: ignore[attr-defined]
+            self.heads[row.office_id] = (row.chain_position, row.entry_hash)  # type: ignore[attr-defined]
+            self.booked_at = row.booked_at  # type: ignore[attr-defined]
+        else:
+            self.balances[(row.account_id, row.currency)] = row.debit_balance  # type: ignore[attr-defined]
+
 
 class AccountRef:
     """What the store needs of an account: its row id and its normal side."""
@@ -84,17 +125,23 @@ class AccountRef:
 
 
 async def append_entries(
-    connection: AsyncConnection, entries: Sequence[JournalEntry], accounts: Mapping[str, AccountRef]
+    connection: AsyncConnection, entries: Sequence[JournalEntry], accounts: Mapping[str, AccountRef],
+    locks: PostingLocks | None = None,
 ) -> list[BookedEntry]:
     """Write already-checked entries in one statement; returns them booked, in order, with
-    the balance of every touched account just before and after each entry."""
+    the balance of every touched account just before and after each entry. `locks`: what
+    the caller locked for these entries in this transaction (`journal_posting_lock`), if it did."""
     assert 1 <= len(entries) <= ENTRIES_PER_BATCH_MAX, len(entries)
     prepared = _Prepared(entries, accounts)
-    heads = (await connection.execute(_LOCK_CHAINS, {"offices": sorted(prepared.offices)})).all()
+    if locks is None:
+        rows = (await connection.execute(_LOCK_CHAINS, {"offices": sorted(prepared.offices)})).all()
+        heads = {row.office_id: (row.chain_position, row.entry_hash) for row in rows}
+        locked_at = rows[0].booked_at if rows else None
+    else:
+        heads, locked_at = locks.heads, locks.booked_at
     # An unknown office has no head: its entry is refused by the posting trigger (GL012).
-    booked_at = heads[0].booked_at if heads else datetime.now(UTC)
-    positions, hashes = prepared.chain({head.office_id: (head.chain_position, head.entry_hash) for head in heads},
-                                       booked_at)
+    booked_at = locked_at or datetime.now(UTC)
+    positions, hashes = prepared.chain(heads, booked_at)
     result = (await connection.execute(_APPEND, prepared.parameters(positions, hashes))).one()
     assert result.entries == len(entries), "every entry row is returned"
     assert not heads or result.first_booked_at == result.last_booked_at == booked_at, "booked at the transaction's time"
@@ -102,15 +149,18 @@ async def append_entries(
     sequences = [0] * len(entries)
     for index, value in zip(in_chain_order, result.sequences.split(","), strict=True):
         sequences[index] = int(value)
-    keys = sorted(prepared.touched)
-    balance_rows = (
-        await connection.execute(
-            _BALANCES, {"accounts": [k[0] for k in keys], "currencies": [k[1] for k in keys]}
-        )
-    ).all()
-    after_batch: dict[BalanceKey, Decimal] = {
-        (r.account_id, r.currency.strip()): r.debit_balance for r in balance_rows}
-    assert set(after_batch) == set(keys), "the posting trigger keeps a balance for every touched account"
+    if locks is not None and prepared.touched <= locks.balances.keys():
+        # Locked since before the insert: nobody but these lines moved them.
+        after_batch = prepared.moved(locks.balances)
+    else:  # not locked, or an account's first line in a currency (no row to lock before it)
+        keys = sorted(prepared.touched)
+        balance_rows = (
+            await connection.execute(
+                _BALANCES, {"accounts": [k[0] for k in keys], "currencies": [k[1] for k in keys]}
+            )
+        ).all()
+        after_batch = {(r.account_id, r.currency.strip()): r.debit_balance for r in balance_rows}
+    assert set(after_batch) == prepared.touched, "the posting trigger keeps a balance for every touched account"
     return prepared.booked(after_batch, sequences, positions, hashes, result.first_booked_at)
 
 
@@ -135,6 +185,15 @@ class _Prepared:
         self.currencies = [line.currency for line in lines]
         self.offices = {entry.office_id for entry in entries}
         self.touched: set[BalanceKey] = set(zip(self.account_ids, self.currencies, strict=True))
+
+    def moved(self, before: Mapping[BalanceKey, Decimal]) -> dict[BalanceKey, Decimal]:
+        """The touched balances (debit minus credit) once the lines are added to `before`."""
+        after = {key: before[key] for key in self.touched}
+        for account_id, currency, side, amount in zip(self.account_ids, self.currencies, self.sides, self.amounts,
+                                                      strict=True):
+            key = (account_id, currency)
+            after[key] += amount if side == "D" else -amount
+        return after
 
     def chain(self, heads: Mapping[int, tuple[int, bytes]], booked_at: datetime) -> tuple[list[int], list[bytes]]:
         """Each entry's position and hash in its office's chain, continuing from the locked heads."""
