@@ -9,7 +9,7 @@ history kept) and takes later recoveries (`recovery`, income only: the loan owes
 in the books).
 
 Revision ID: 0027
-Revises: 0025
+Revises: 0026
 Create Date: 2026-11-23
 """
 
@@ -17,7 +17,7 @@ from migrations import refuse_changes
 from migrations import run_script as _script
 
 revision = "0027"
-down_revision = "0025"
+down_revision = "0026"
 branch_labels = None
 depends_on = None
 

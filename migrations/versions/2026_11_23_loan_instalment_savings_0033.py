@@ -10,7 +10,7 @@ holds only what each instalment still lacks, and a repayment reversed releases t
 instalment's holds to hold again what it still justifies. Append-only, like `loan_hold`.
 
 Revision ID: 0033
-Revises: 0025
+Revises: 0031
 Create Date: 2026-11-23
 """
 
@@ -18,7 +18,7 @@ from migrations import refuse_changes
 from migrations import run_script as _script
 
 revision = "0033"
-down_revision = "0025"
+down_revision = "0031"
 branch_labels = None
 depends_on = ("0016",)
 """Loan holds (0016) must exist first."""

@@ -10,7 +10,7 @@ kind `rescheduling` (its principal: what was capitalised; its interest and penal
 capitalisation took off those receivables).
 
 Revision ID: 0028
-Revises: 0025
+Revises: 0027
 Create Date: 2026-11-23
 """
 
@@ -18,7 +18,7 @@ from migrations import refuse_changes
 from migrations import run_script as _script
 
 revision = "0028"
-down_revision = "0025"
+down_revision = "0027"
 branch_labels = None
 depends_on = "0013"  # loans
 

@@ -15,14 +15,14 @@ due after the reminder notice, no transaction has come into its history (`transa
 the highest transaction number that history held) and the loan itself was not changed since.
 
 Revision ID: 0029
-Revises: 0025
+Revises: 0028
 Create Date: 2026-11-23
 """
 
 from migrations import run_script as _script
 
 revision = "0029"
-down_revision = "0025"
+down_revision = "0028"
 branch_labels = None
 depends_on = None
 

@@ -15,14 +15,14 @@ Also: an index on the journal entry of term-deposit transactions, which the jour
 reversal route looks up to refuse reversing a product movement's entry there.
 
 Revision ID: 0030
-Revises: 0025
+Revises: 0029
 Create Date: 2026-11-23
 """
 
 from migrations import run_script as _script
 
 revision = "0030"
-down_revision = "0025"
+down_revision = "0029"
 branch_labels = None
 depends_on = None
 

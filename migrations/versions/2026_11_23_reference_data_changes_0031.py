@@ -12,7 +12,7 @@ row) takes no row lock, so two transactions changing reference data never wait o
 or deadlock here; counting, not `max(id)`, sees a change committed after a later one.
 
 Revision ID: 0031
-Revises: 0025
+Revises: 0030
 Create Date: 2026-11-23
 """
 
@@ -20,7 +20,7 @@ from migrations import refuse_changes
 from migrations import run_script as _script
 
 revision = "0031"
-down_revision = "0025"
+down_revision = "0030"
 branch_labels = None
 depends_on = None
 
