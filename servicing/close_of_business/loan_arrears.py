@@ -57,6 +57,10 @@ def reminder_days_before_due() -> int:
     return int(os.environ.get("GRANDLIVRE_REMINDER_DAYS", DAYS_BEFORE_DUE_DEFAULT))
 
 
+UNOWED_KINDS: Final = ("accrual", "accrual_adjustment", "reclassification")
+"""Loan transactions that change no amount owed (income recognised, an outstanding moved between
+classified accounts): a quiet loan stays quiet through them."""
+
 _IN_SCOPE: Final = office_subtree_condition("l.office_id")
 """The loans of the office closing its day and of its branches (every loan for an institution close)."""
 
@@ -69,12 +73,13 @@ _UNCHANGED: Final = """
     AND (CAST(l.product_id AS text) || ':' || CAST(l.product_version AS text)) <> ALL(CAST(:recalculating AS text[]))
     AND NOT EXISTS (SELECT 1 FROM loan_transaction t
                      WHERE t.loan_id = l.id AND t.value_date <= :day
-                       AND (t.value_date > s.business_date OR t.sequence_number > s.transactions_seen))
+                       AND (t.value_date > s.business_date OR t.sequence_number > s.transactions_seen)
+                       AND t.kind <> ALL(CAST(:unowed_kinds AS text[])))
 """
 """A loan whose state cannot have changed since it was aged: current (nothing overdue), its next
 unpaid instalment due after the reminder notice (no notice, nothing falling due), no transaction
 come into its history since (none value-dated after that day, none recorded after the last one it
-read), the loan row not changed since (a schedule rewritten, a status), still graded in the
+read; the day's accruals and reclassifications change no amount owed and do not count), the loan row not changed since (a schedule rewritten, a status), still graded in the
 current bucket of 0 days (of the loans' grid: a rescheduled loan, graded on its own grid, is
 always re-derived), and a product that does not recalculate its schedule day by day."""
 
@@ -187,7 +192,8 @@ async def age_loans(uow_factory: UnitOfWorkFactory, day: date, actor: str,
                     "current_bucket": current.bucket_label, "current_class": current.classification.value,
                     "current_rate": current.provision_rate_percent,
                     "recalculating": [f"{p}:{v}" for (p, v), (product, _) in products.items()
-                                      if product.interest_recalculation]}
+                                      if product.interest_recalculation],
+                    "unowed_kinds": list(UNOWED_KINDS)}
     async with uow_factory() as uow:
         unchanged = (await uow.session.execute(_KEEP_UNCHANGED, unchanged_if)).rowcount
         await uow.commit()
