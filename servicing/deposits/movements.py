@@ -338,12 +338,13 @@ def _plan_transfer(group: _Group, command: Transfer, scope: OfficeScope | None, 
 
 async def _open_group(uow: UnitOfWork, items: Sequence[Submitted]) -> _Group:
     session = uow.session
-    accounts = await repo.lock_accounts(session, [i for item in items for i in _account_ids(item.command)])
+    accounts, reference_state = await repo.lock_accounts_reading_reference_state(
+        session, [i for item in items for i in _account_ids(item.command)])
     terms = {}
     for account in accounts.values():
         version = (account.product_id, account.product_version)
         if version not in terms:
-            terms[version] = await product_terms(session, *version)
+            terms[version] = await product_terms(session, *version, reference_state=reference_state)
     wanted = sorted({c.payment_type_id for c in (item.command for item in items)
                      if not isinstance(c, Transfer) and c.payment_type_id is not None})
     payment_types: dict[int, bool] = dict((await session.execute(text(

@@ -146,7 +146,9 @@ _cache: dict[tuple[str, int, int], tuple[int, ProductTerms]] = {}
 """Per database (the URL) and product version, with the reference-data state it was read at:
 one process may serve several databases."""
 
-_REFERENCE_STATE = text("SELECT count(*) FROM reference_data_change")
+REFERENCE_STATE_SQL: Final = "SELECT count(*) FROM reference_data_change"
+"""The reference-data state a cached version was read at (revision 0031 appends a row per change)."""
+_REFERENCE_STATE = text(REFERENCE_STATE_SQL)
 
 _VERSION = text("""
 SELECT p.kind, v.settings,
@@ -170,11 +172,14 @@ def _plain(value: object) -> Decimal:
     return number.quantize(Decimal(1)) if number == number.to_integral_value() else number.normalize()
 
 
-async def product_terms(session: AsyncSession, product_id: int, version: int) -> ProductTerms:
-    """The terms of a deposit product version (cached until the reference data they carry changes)."""
+async def product_terms(session: AsyncSession, product_id: int, version: int, *,
+                        reference_state: int | None = None) -> ProductTerms:
+    """The terms of a deposit product version (cached until the reference data they carry changes).
+    ``reference_state``: the state the caller has just read in its own statement (saves a round trip)."""
     key = (str(session.bind.url), product_id, version)
     cached = _cache.get(key)
-    if cached is not None and cached[0] == await session.scalar(_REFERENCE_STATE):
+    if cached is not None and cached[0] == (
+            reference_state if reference_state is not None else await session.scalar(_REFERENCE_STATE)):
         return cached[1]
     row = (await session.execute(_VERSION, {"product_id": product_id, "version": version})).one_or_none()
     if row is None or row.kind != ProductKind.DEPOSIT.value:
