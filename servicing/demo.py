@@ -24,7 +24,7 @@ from servicing.commands import CloseAccountingPeriod, CreateOffice, PostJournalE
 from servicing.deposits.demo import run_deposit_demo
 from servicing.deposits.terms import today
 from servicing.journal import JournalService
-from servicing.loans.demo import LoanDemoSummary, close_demo_days, run_loan_demo
+from servicing.loans.demo import LoanDemoSummary, close_demo_days, run_loan_demo, write_off_demo_loan
 from servicing.loans.reconciliation import loan_reconciliation
 from servicing.products import demo as demo_products
 from servicing.reference import defaults as reference_defaults
@@ -178,7 +178,9 @@ async def run_demo(uow_factory: UnitOfWorkFactory, journal: JournalService, prog
     await run_deposit_demo(uow_factory, office_ids["AG-THIES"], progress)  # before the books close
     loans = await run_loan_demo(uow_factory, office_ids, progress)  # May to October: before the books close too
     progress("close of business: every day of the loans' period, in order...")
-    if await close_demo_days(uow_factory, progress, today=today()):  # before the books close as well
+    closed_days = await close_demo_days(uow_factory, progress, today=today())  # before the books close as well
+    written_off = await write_off_demo_loan(uow_factory, office_ids, progress, today=today())
+    if closed_days or written_off is not None:
         loans = msgspec.structs.replace(loans, reconciliation=await loan_reconciliation(uow_factory()))
     await run_term_deposit_demo(uow_factory, office_ids["AG-THIES"], today(), progress)
     closure_created = False

@@ -376,6 +376,34 @@ async def close_demo_days(uow_factory: UnitOfWorkFactory, progress: Callable[[st
     return closed
 
 
+async def write_off_demo_loan(uow_factory: UnitOfWorkFactory, office_ids: dict[str, int],
+                              progress: Callable[[str], None], *, today: date) -> int | None:
+    """Write off, by hand, the demo loan longest in arrears once its days are closed (the issue's
+    « one write-off »): its principal goes first against the provision the close booked, the rest
+    to losses. Done once: a second demo run finds a loan already written off and does nothing.
+    The loan written off, or None."""
+    from servicing.loans.write_offs import WriteOffLoan, write_off_loan
+
+    async with uow_factory() as uow:
+        if await uow.session.scalar(text("SELECT 1 FROM loan WHERE status = 'written_off' LIMIT 1")):
+            return None
+        row = (await uow.session.execute(text(
+            "SELECT s.loan_id, s.days_overdue, s.business_date FROM loan_arrears_state s"
+            "  JOIN loan l ON l.id = s.loan_id AND l.status = 'active'"
+            " WHERE s.status = 'non_performing' ORDER BY s.days_overdue DESC, s.loan_id LIMIT 1"))).one_or_none()
+    if row is None:
+        return None
+    scope = OfficeScope(office_id=office_ids["SIEGE"], office_ids=frozenset(office_ids.values()),
+                        whole_institution=True)
+    written = await write_off_loan(uow_factory, row.loan_id, WriteOffLoan(
+        reason=f"Irrécouvrable : {row.days_overdue} jours de retard, débiteur introuvable (démonstration)",
+        value_date=row.business_date), actor=DEMO_CLOSE_ACTOR, scope=scope, idempotency_key="demo-write-off",
+        today=today)
+    progress(f"loan {row.loan_id} written off by hand ({row.days_overdue} days overdue): {written.amount} "
+             "against its provision first, the rest to losses")
+    return row.loan_id
+
+
 def reconciliation_lines(report: LoanReconciliation) -> list[str]:
     """The loan reconciliation as a table for the terminal."""
     lines = ["", "Rapprochement des encours de crédit (sous-ledger des prêts / grand livre)",
