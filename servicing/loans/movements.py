@@ -28,7 +28,7 @@ from ledger.money import check_amount
 from ledger.reversal import reverse
 from products.accounting import ProductAccounting, build_entry
 from products.events import EventPart, LoanClassification, ProductEvent, TermBucket
-from products.loans.allocation import ALLOCABLE, AllocationLine, allocate
+from products.loans.allocation import AllocationLine, Due, RepaymentPlan, plan_repayment
 from products.loans.model import Schedule
 from products.loans.position import LoanPosition, loan_position, remaining_dues
 from products.loans.product import LoanProduct
@@ -342,6 +342,77 @@ async def _history(uow: UnitOfWork, loan_id: int) -> list[LoanTransactionRow]:
         LoanTransactionRow.loan_id == loan_id).order_by(LoanTransactionRow.sequence_number))).all())
 
 
+class PlannedRepayment(msgspec.Struct, frozen=True, kw_only=True):
+    """A repayment planned on a loan (`plan_loan_repayment`)."""
+
+    plan: RepaymentPlan
+    schedule: Schedule | None
+    """The recalculated schedule the loan keeps after it (products with interest recalculation),
+    None when the stored schedule stands."""
+    closes: bool
+    """Nothing is left outstanding once it is applied."""
+
+
+def _terms(terms: Any) -> LoanTerms:
+    """The loan's frozen terms from its row (a jsonb value, or its text)."""
+    if isinstance(terms, LoanTerms):
+        return terms
+    if isinstance(terms, str | bytes):
+        return msgspec.json.decode(terms, type=LoanTerms)
+    return msgspec.convert(terms, LoanTerms)
+
+
+def repayment_doubtful(product: LoanProduct, terms: Any, stored: Schedule, history: Sequence[Any], on: date) -> bool:
+    """The loan repays in the doubtful order on ``on``: its position as the loan view shows it
+    (`position_from_history`: the schedule recalculated on the day for products that
+    recalculate) is doubtful by `is_doubtful`. Only a product with a doubtful threshold needs
+    the position."""
+    if product.days_to_npa is None:
+        return False
+    return is_doubtful(product, position_from_history(_terms(terms), stored, product, history, on)[1])
+
+
+def repayment_dues(product: LoanProduct, terms: Any, stored: Schedule, history: Sequence[Any], on: date,
+                   amount: Decimal) -> list[Due]:
+    """What a payment of ``amount`` on ``on`` settles: what the stored schedule leaves due, or,
+    for a product with interest recalculation, the dues `schedules.payable_dues` locks on that
+    day (the pre-closure dues when the amount pays the loan off)."""
+    if product.interest_recalculation:
+        return schedules.payable_dues(_terms(terms), stored, product, history, on, amount)[1]
+    return remaining_dues(stored, _settled(history), _lines(history, "charge"))
+
+
+def plan_loan_repayment(product: LoanProduct, terms: Any, stored: Schedule, history: Sequence[Any], amount: Decimal,
+                        on: date, *, dues: Sequence[Due] | None = None) -> PlannedRepayment:
+    """The one repayment planner of loans (counter, deposit account, automatic collection,
+    re-application after a reversal): the dues of `repayment_dues` (or ``dues``, when the
+    caller already has them for a product that does not recalculate) allocated by
+    `products.loans.allocation.plan_repayment` in the order `repayment_doubtful` chooses; for a
+    recalculating product, the schedule the loan keeps afterwards. Pure (``history`` rows carry
+    the columns `schedules.standing` reads)."""
+    doubtful = repayment_doubtful(product, terms, stored, history, on)
+    if dues is None or product.interest_recalculation:
+        dues = repayment_dues(product, terms, stored, history, on, amount)
+    plan = plan_repayment(product, amount, dues, doubtful=doubtful)
+    if not product.interest_recalculation:
+        return PlannedRepayment(plan=plan, schedule=None, closes=not plan.left)
+    allocation = plan.allocation
+    kept = schedules.schedule_after(_terms(terms), stored, product, history, on,
+                                    allocation.total(Component.PRINCIPAL), allocation.lines)
+    closes = not remaining_dues(kept, [*_settled(history), *allocation.lines], _lines(history, "charge"))
+    return PlannedRepayment(plan=plan, schedule=kept, closes=closes)
+
+
+def repayment_row_values(plan: RepaymentPlan, amount: Decimal) -> dict[str, Any]:
+    """The columns of a repayment's loan transaction that its plan decides."""
+    allocation = plan.allocation
+    return {"amount": amount, "principal": allocation.total(Component.PRINCIPAL),
+            "interest": allocation.total(Component.INTEREST), "fee": allocation.total(Component.FEE),
+            "penalty": allocation.total(Component.PENALTY), "vat": allocation.total(Component.VAT),
+            "overpayment": allocation.overpayment,
+            "classification": (LoanClassification.DOUBTFUL if plan.doubtful else LoanClassification.HEALTHY).value}
+
+
 async def _take_repayment(uow: UnitOfWork, row: LoanRow, product: LoanProduct, *, amount: Decimal, value_date: date,
                           accounting: ProductAccounting, payment_type_id: int | None, receipt_number: str | None,
                           actor: str, idempotency_key: str | None, fingerprint: str | None,
@@ -351,53 +422,29 @@ async def _take_repayment(uow: UnitOfWork, row: LoanRow, product: LoanProduct, *
     under the lock; read here when not given) left due."""
     assert row.schedule is not None
     currency = row.currency.strip()
-    schedule = msgspec.convert(row.schedule, Schedule)
     if history is None:
         history = await _history(uow, row.id)
     sequence = max((t.sequence_number for t in history), default=0) + 1
-    settled = _settled(history)
-    charged = _lines(history, "charge")
-    position = _position(schedule, history, value_date)
-    doubtful = is_doubtful(product, position)
-    order = product.allocation_order_doubtful if doubtful else product.allocation_order_healthy
-    if product.interest_recalculation:
-        terms = msgspec.convert(row.terms, LoanTerms)
-        schedule, dues = schedules.payable_dues(terms, schedule, product, history, value_date, amount)
-    else:
-        dues = remaining_dues(schedule, settled, charged)
-    allocation = allocate(amount, dues, order)
-    if not product.partial_instalment_payment_allowed and allocation.lines:
-        left = remaining_dues(schedule, [*settled, *allocation.lines], charged)
-        last = allocation.lines[-1].instalment
-        if any(due.instalment == last for due in left):
-            raise InvalidInput("the product takes whole instalments only: pay the instalments in full",
-                               field="amount")
-    parts = [EventPart(component=c, amount=allocation.total(c)) for c in ALLOCABLE if allocation.total(c) > 0]
-    if allocation.overpayment > 0:
-        parts.append(EventPart(component=Component.OVERPAYMENT, amount=allocation.overpayment))
-    event = ProductEvent(kind=EventKind.REPAYMENT, currency=currency, parts=tuple(parts),
+    planned = plan_loan_repayment(product, row.terms, msgspec.convert(row.schedule, Schedule), history, amount,
+                                  value_date)
+    plan = planned.plan
+    if plan.splits_instalment:
+        raise InvalidInput("the product takes whole instalments only: pay the instalments in full", field="amount")
+    event = ProductEvent(kind=EventKind.REPAYMENT, currency=currency, parts=plan.parts,
                          payment_type_id=payment_type_id, **_booked(row))
     entry = _with_leg(_entry(accounting, event, loan=row, value_date=value_date,
                              description=f"Remboursement prêt n° {row.id}", actor=actor, sequence=sequence), leg)
     entry_id = entry.entry_id if entry is not None else None
     transaction = LoanTransactionRow(
-        loan_id=row.id, sequence_number=sequence, kind="repayment", value_date=value_date,
-        currency=currency, amount=amount, principal=allocation.total(Component.PRINCIPAL),
-        interest=allocation.total(Component.INTEREST), fee=allocation.total(Component.FEE),
-        penalty=allocation.total(Component.PENALTY), vat=allocation.total(Component.VAT),
-        overpayment=allocation.overpayment,
-        classification=(LoanClassification.DOUBTFUL if doubtful else LoanClassification.HEALTHY).value,
-        payment_type_id=payment_type_id, receipt_number=receipt_number,
-        allocation=msgspec.to_builtins(allocation.lines), journal_entry_id=entry_id,
+        loan_id=row.id, sequence_number=sequence, kind="repayment", value_date=value_date, currency=currency,
+        **repayment_row_values(plan, amount), payment_type_id=payment_type_id, receipt_number=receipt_number,
+        allocation=msgspec.to_builtins(plan.allocation.lines), journal_entry_id=entry_id,
         idempotency_key=idempotency_key, request_fingerprint=fingerprint, created_by=actor)
     uow.session.add(transaction)
-    if product.interest_recalculation:
-        schedule = schedules.schedule_after(terms, msgspec.convert(row.schedule, Schedule), product, history,
-                                            value_date, allocation.total(Component.PRINCIPAL), allocation.lines)
-        row.schedule = msgspec.to_builtins(schedule)
-    row.status = (LoanStatus.ACTIVE if remaining_dues(schedule, [*settled, *allocation.lines], charged)
-                  else LoanStatus.CLOSED).value
-    if row.status == LoanStatus.CLOSED.value:
+    if planned.schedule is not None:
+        row.schedule = msgspec.to_builtins(planned.schedule)
+    row.status = (LoanStatus.CLOSED if planned.closes else LoanStatus.ACTIVE).value
+    if planned.closes:
         await deposit_link.release_loan_holds(uow, row.id, on=value_date, actor=actor)
     row.updated_at = func.now()
     row.updated_by = actor
