@@ -66,20 +66,33 @@ class Allocation(msgspec.Struct, frozen=True, kw_only=True):
 
 def component_sequence(order: Sequence[RepaymentComponent]) -> tuple[Component, ...]:
     """The product's order as posting components, VAT right after interest."""
+    key = tuple(order)
+    known = _SEQUENCES.get(key)
+    if known is not None:
+        return known
     assert len(set(order)) == len(order) == len(RepaymentComponent), order
     sequence: list[Component] = []
     for part in order:
         sequence.append(Component(part.value))
         if part is RepaymentComponent.INTEREST:
             sequence.append(Component.VAT)
-    return tuple(sequence)
+    _SEQUENCES[key] = tuple(sequence)
+    return _SEQUENCES[key]
+
+
+_SEQUENCES: dict[tuple[RepaymentComponent, ...], tuple[Component, ...]] = {}
+"""Orders seen so far (a handful: the products' healthy and doubtful orders)."""
+_RANKS: dict[tuple[Component, ...], dict[Component, int]] = {}
 
 
 def allocate(payment: Decimal, dues: Sequence[Due], order: Sequence[RepaymentComponent]) -> Allocation:
     """Apply ``payment`` to ``dues``: instalments by due date (then number), components in
     ``order`` inside each instalment. What is left after every due is the overpayment."""
     assert payment.is_finite() and payment > 0, payment
-    rank = {component: index for index, component in enumerate(component_sequence(order))}
+    sequence = component_sequence(order)
+    rank = _RANKS.get(sequence)
+    if rank is None:
+        rank = _RANKS[sequence] = {component: index for index, component in enumerate(sequence)}
     ordered = sorted((due for due in dues if due.amount > 0),
                      key=lambda due: (due.due_date, due.instalment, rank[due.component]))
     left = payment
@@ -129,8 +142,10 @@ def plan_repayment(product: LoanProduct, amount: Decimal, dues: Sequence[Due], *
     last = allocation.lines[-1].instalment if allocation.lines else None
     splits = (not product.partial_instalment_payment_allowed and last is not None
               and any(due.instalment == last for due in left))
-    totals = {component: allocation.total(component) for component in ALLOCABLE}
-    parts = [EventPart(component=c, amount=totals[c]) for c in ALLOCABLE if totals[c] > 0]
+    totals: dict[Component, Decimal] = {}
+    for line in allocation.lines:
+        totals[line.component] = totals.get(line.component, Decimal(0)) + line.amount
+    parts = [EventPart(component=c, amount=totals[c]) for c in ALLOCABLE if totals.get(c, 0) > 0]
     if allocation.overpayment > 0:
         parts.append(EventPart(component=Component.OVERPAYMENT, amount=allocation.overpayment))
     return RepaymentPlan(allocation=allocation, doubtful=doubtful, parts=tuple(parts), left=tuple(left),

@@ -111,16 +111,6 @@ def collectable(dues: list[Due], available: Decimal, *, partial_allowed: bool) -
     return taken
 
 
-_SELECT = """
-SELECT l.id FROM loan l JOIN loan_deposit_link k ON k.loan_id = l.id
- WHERE l.status = 'active' AND l.id > :after
-   AND CAST(l.schedule -> 'instalments' -> 0 ->> 'due_date' AS date) <= :on
-   AND NOT EXISTS (SELECT 1 FROM loan_collection c WHERE c.loan_id = l.id AND c.collection_date = :on)
-   {scope}
- ORDER BY l.id LIMIT :limit
-"""
-
-
 async def collect(uow_factory: UnitOfWorkFactory, on: date, *, actor: str, scope: OfficeScope | None = None,
                   chunk_size: int = CHUNK_LOANS, today: date | None = None,
                   progress: Callable[[CollectionSummary], None] | None = None) -> CollectionSummary:
@@ -134,11 +124,11 @@ async def collect(uow_factory: UnitOfWorkFactory, on: date, *, actor: str, scope
     condition = "" if scope is None or scope.whole_institution else "AND " + scope.sql_condition("l.office_id")
     while True:
         async with uow_factory() as uow:
-            params: dict[str, object] = {"after": after, "on": on, "limit": chunk_size}
+            params: dict[str, object] = {"after": after, "limit": chunk_size}
             if condition:
                 assert scope is not None
                 params["scope_office_id"] = scope.office_id
-            ids = list((await uow.session.scalars(text(_SELECT.format(scope=condition)), params)).all())
+            ids = list((await uow.session.scalars(text(_WINDOW.format(scope=condition)), params)).all())
             if not ids:
                 break
             after = ids[-1]
@@ -152,15 +142,23 @@ async def collect(uow_factory: UnitOfWorkFactory, on: date, *, actor: str, scope
     return summary
 
 
+_WINDOW = """
+SELECT l.id FROM loan l WHERE l.status = 'active' AND l.id > :after {scope} ORDER BY l.id LIMIT :limit
+"""
+"""The next active loans by id (keyset): a walk of the primary key whatever the statistics say,
+so each chunk costs the same however many loans there are (a filtered join here was planned
+as a scan of every loan per chunk when the link table's statistics were stale)."""
 _LOANS = text("""
 SELECT l.id, l.client_id, l.office_id, l.product_id, l.product_version, l.currency, CAST(l.schedule AS text) AS schedule,
        CAST(l.terms AS text) AS terms, l.booked_classification, l.term_bucket, k.deposit_account_id
   FROM loan l JOIN loan_deposit_link k ON k.loan_id = l.id
  WHERE l.id = ANY(CAST(:ids AS int[])) AND l.status = 'active'
+   AND CAST(l.schedule -> 'instalments' -> 0 ->> 'due_date' AS date) <= :on
  ORDER BY l.id FOR UPDATE OF l
 """)
-"""The chunk's loans, locked in id order, with their linked account (schedule and terms as
-text: msgspec decodes them straight into their structs, and the terms only when needed)."""
+"""Those of the window linked to a deposit account and repaying by then, locked in id order,
+with their account; schedule and terms as text (msgspec decodes them straight into their
+structs, and the terms only for a product that recalculates)."""
 _HISTORY = text("SELECT id, loan_id, sequence_number, kind, reverses_transaction_id, value_date, principal, allocation"
                 " FROM loan_transaction WHERE loan_id = ANY(CAST(:ids AS int[])) ORDER BY loan_id, sequence_number")
 _INSERT_REPAYMENTS = text("""
@@ -217,10 +215,11 @@ async def _collect_chunk(uow: UnitOfWork, ids: list[int], on: date, actor: str, 
     loan's repayment planned in memory against the balance the previous loans left; then every
     entry, loan transaction, deposit transaction, balance and outcome written set-based."""
     session = uow.session
-    loans = (await session.execute(_LOANS, {"ids": ids})).all()
+    loans = (await session.execute(_LOANS, {"ids": ids, "on": on})).all()
+    # Read under the locks: a run for the same date that held one of them has committed.
     done = set((await session.scalars(text(
         "SELECT loan_id FROM loan_collection WHERE loan_id = ANY(CAST(:ids AS int[])) AND collection_date = :on"),
-        {"ids": ids, "on": on})).all())
+        {"ids": [loan.id for loan in loans], "on": on})).all())
     loans = [loan for loan in loans if loan.id not in done]
     loan_ids = [loan.id for loan in loans]
     accounts = await repo.lock_accounts(session, [loan.deposit_account_id for loan in loans])

@@ -405,11 +405,12 @@ def plan_loan_repayment(product: LoanProduct, terms: Any, stored: Schedule, hist
 
 def repayment_row_values(plan: RepaymentPlan, amount: Decimal) -> dict[str, Any]:
     """The columns of a repayment's loan transaction that its plan decides."""
-    allocation = plan.allocation
-    return {"amount": amount, "principal": allocation.total(Component.PRINCIPAL),
-            "interest": allocation.total(Component.INTEREST), "fee": allocation.total(Component.FEE),
-            "penalty": allocation.total(Component.PENALTY), "vat": allocation.total(Component.VAT),
-            "overpayment": allocation.overpayment,
+    totals = {part.component: part.amount for part in plan.parts}
+    zero = Decimal(0)
+    return {"amount": amount, "principal": totals.get(Component.PRINCIPAL, zero),
+            "interest": totals.get(Component.INTEREST, zero), "fee": totals.get(Component.FEE, zero),
+            "penalty": totals.get(Component.PENALTY, zero), "vat": totals.get(Component.VAT, zero),
+            "overpayment": plan.allocation.overpayment,
             "classification": (LoanClassification.DOUBTFUL if plan.doubtful else LoanClassification.HEALTHY).value}
 
 
