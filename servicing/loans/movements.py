@@ -21,8 +21,9 @@ from decimal import Decimal
 from typing import Any, Final, Protocol
 
 import msgspec
-from sqlalchemy import func, select, text
+from sqlalchemy import bindparam, exists, func, select, text, update
 
+from chart_of_accounts.db.tables import GLAccountRow
 from ledger.model import JournalEntry, Reference
 from ledger.money import check_amount
 from ledger.reversal import reverse
@@ -34,7 +35,7 @@ from products.loans.position import LoanPosition, loan_position, remaining_dues
 from products.loans.product import LoanProduct
 from products.loans.terms import LoanTerms
 from products.posting_rules import AccountingRole, Component, EventKind, ProductKind
-from products.reference.db.tables import ChargeRow
+from products.reference.db.tables import ChargeRow, PaymentTypeRow
 from servicing.errors import Conflict, InvalidInput, NotFound
 from servicing.ids import uuid7
 from servicing.journal import book_entries
@@ -125,12 +126,19 @@ async def _replayed(uow: UnitOfWork, loan_id: int, kind: str, key: str | None, f
     return to_transaction(row)
 
 
+class _PaymentType(msgspec.Struct, frozen=True):
+    """An active payment type's fund-source GL account code (None: the product's own)."""
+
+    code: str | None
+
+
 async def _fund_source(uow: UnitOfWork, accounting: ProductAccounting, channel: FundsChannel, *,
                        deposits: DepositAccounts | None, loan: LoanRow, amount: Decimal, credit: bool,
-                       value_date: date, actor: str = "system"
+                       value_date: date, actor: str = "system", payment_type: _PaymentType | None = None,
                        ) -> tuple[ProductAccounting, int | None, deposit_link.DepositLeg | None]:
     """The product's accounting with the channel's fund-source account in place (and the
-    deposit leg when the money comes from or goes to a deposit account)."""
+    deposit leg when the money comes from or goes to a deposit account). ``payment_type`` is
+    the channel's payment type when the caller already read it (`_lock_for_repayment`)."""
     if (channel.payment_type_id is None) == (channel.deposit_account_id is None):
         raise InvalidInput("give either payment_type_id or deposit_account_id", field="payment_type_id")
     if channel.deposit_account_id is not None:
@@ -140,9 +148,11 @@ async def _fund_source(uow: UnitOfWork, accounting: ProductAccounting, channel: 
         return msgspec.structs.replace(
             accounting, accounts={**accounting.accounts, AccountingRole.FUND_SOURCE: leg.fund_source}), None, leg
     assert channel.payment_type_id is not None
-    payment_type = (await uow.session.execute(text(
-        "SELECT a.code FROM payment_type p LEFT JOIN gl_account a ON a.id = p.gl_account_id "
-        "WHERE p.id = :id AND p.active"), {"id": channel.payment_type_id})).one_or_none()
+    if payment_type is None:
+        found = (await uow.session.execute(text(
+            "SELECT a.code FROM payment_type p LEFT JOIN gl_account a ON a.id = p.gl_account_id "
+            "WHERE p.id = :id AND p.active"), {"id": channel.payment_type_id})).one_or_none()
+        payment_type = None if found is None else _PaymentType(found.code)
     if payment_type is None:
         raise InvalidInput(f"no active payment type {channel.payment_type_id}", field="payment_type_id")
     overrides = dict(accounting.payment_type_accounts)
@@ -153,6 +163,29 @@ async def _fund_source(uow: UnitOfWork, accounting: ProductAccounting, channel: 
 
 async def _locked(uow: UnitOfWork, loan_id: int, scope: OfficeScope | None) -> LoanRow:
     return await load_row(uow, loan_id, scope=scope, for_update=True)
+
+
+_ACTIVE_PAYMENT_TYPE = PaymentTypeRow.id == bindparam("payment_type_id")
+
+
+async def _lock_for_repayment(uow: UnitOfWork, loan_id: int, scope: OfficeScope, *, actor: str,
+                              payment_type_id: int | None) -> tuple[LoanRow, _PaymentType | None]:
+    """The loan locked and marked changed by ``actor`` in one round trip (an UPDATE takes the
+    row lock a SELECT ... FOR UPDATE would; a repayment changes the loan anyway), with the
+    channel's payment type read in the same statement. A loan outside the user's offices is
+    unknown to them (the transaction is rolled back)."""
+    found = exists().where(_ACTIVE_PAYMENT_TYPE, PaymentTypeRow.active)
+    code = (select(GLAccountRow.code).select_from(PaymentTypeRow)
+            .join(GLAccountRow, GLAccountRow.id == PaymentTypeRow.gl_account_id)
+            .where(_ACTIVE_PAYMENT_TYPE, PaymentTypeRow.active).scalar_subquery())
+    statement = (update(LoanRow).where(LoanRow.id == loan_id).values(updated_at=func.now(), updated_by=actor)
+                 .returning(LoanRow, found, code))
+    answer = (await uow.session.execute(statement, {"payment_type_id": payment_type_id or 0},
+                                        execution_options={"synchronize_session": False})).one_or_none()
+    if answer is None or not scope.includes(answer[0].office_id):
+        raise NotFound(f"no loan {loan_id}", field="loan_id")
+    row, active, gl_code = answer
+    return row, (_PaymentType(gl_code) if active and payment_type_id is not None else None)
 
 
 async def _next_sequence(uow: UnitOfWork, loan_id: int) -> tuple[int, date | None]:
@@ -279,7 +312,8 @@ async def repay(uow_factory: UnitOfWorkFactory, loan_id: int, command: Repay, *,
     loan closes when nothing is left outstanding."""
     fingerprint = _fingerprint(command)
     async with uow_factory() as uow:
-        row = await _locked(uow, loan_id, scope)
+        row, payment_type = await _lock_for_repayment(uow, loan_id, scope, actor=actor,
+                                                      payment_type_id=command.channel.payment_type_id)
         history = await _history(uow, loan_id)
         replay = _replayed_in(history, "repayment", idempotency_key, fingerprint)
         if replay is not None:
@@ -293,11 +327,11 @@ async def repay(uow_factory: UnitOfWorkFactory, loan_id: int, command: Repay, *,
         product = await get_product_in(uow, row.product_id, row.product_version)
         accounting, payment_type_id, leg = await _fund_source(
             uow, product.accounting, command.channel, deposits=deposits, loan=row, amount=command.amount,
-            credit=False, value_date=command.value_date, actor=actor)
+            credit=False, value_date=command.value_date, actor=actor, payment_type=payment_type)
         transaction = await _take_repayment(
             uow, row, product, amount=command.amount, value_date=command.value_date, accounting=accounting,
             payment_type_id=payment_type_id, receipt_number=command.channel.receipt_number, actor=actor,
-            idempotency_key=idempotency_key, fingerprint=fingerprint, history=history, leg=leg)
+            idempotency_key=idempotency_key, fingerprint=fingerprint, history=history, leg=leg, touched=True)
         answer = to_transaction(transaction)
         await uow.commit()
     return answer
@@ -418,9 +452,10 @@ async def _take_repayment(uow: UnitOfWork, row: LoanRow, product: LoanProduct, *
                           accounting: ProductAccounting, payment_type_id: int | None, receipt_number: str | None,
                           actor: str, idempotency_key: str | None, fingerprint: str | None,
                           history: list[LoanTransactionRow] | None = None,
-                          leg: deposit_link.DepositLeg | None = None) -> LoanTransactionRow:
+                          leg: deposit_link.DepositLeg | None = None, touched: bool = False) -> LoanTransactionRow:
     """Allocate and book one repayment on the locked loan, against what its history (read
-    under the lock; read here when not given) left due."""
+    under the lock; read here when not given) left due (``touched``: the lock already marked
+    the loan changed, so it is updated again only when its status or schedule changes)."""
     assert row.schedule is not None
     currency = row.currency.strip()
     if history is None:
@@ -444,11 +479,14 @@ async def _take_repayment(uow: UnitOfWork, row: LoanRow, product: LoanProduct, *
     uow.session.add(transaction)
     if planned.schedule is not None:
         row.schedule = msgspec.to_builtins(planned.schedule)
-    row.status = (LoanStatus.CLOSED if planned.closes else LoanStatus.ACTIVE).value
+    status = (LoanStatus.CLOSED if planned.closes else LoanStatus.ACTIVE).value
+    if row.status != status:
+        row.status = status
     if planned.closes:
         await deposit_link.release_loan_holds(uow, row.id, on=value_date, actor=actor)
-    row.updated_at = func.now()
-    row.updated_by = actor
+    if not touched:
+        row.updated_at = func.now()
+        row.updated_by = actor
     await uow.session.flush()  # the row's server defaults come back with the insert (eager_defaults)
     if entry is not None:
         # Booked last: the journal's shared rows (the office's chain head, the accounts' cached
