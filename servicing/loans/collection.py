@@ -26,6 +26,7 @@ the new balances, one of the outcomes (and one update of the recalculated schedu
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable
 from datetime import date
@@ -56,6 +57,10 @@ from servicing.staff.scope import OfficeScope
 from servicing.unit_of_work import UnitOfWork, UnitOfWorkFactory
 
 CHUNK_LOANS: Final = 500
+WRITE_PART: Final = 125
+"""Loans planned before their part of the chunk is written (while the next part is planned)."""
+YIELD_EVERY: Final = 8
+"""Loans planned between two turns of the event loop, so the part being written moves on."""
 RECEIPT_PREFIX: Final = "PRLV"
 
 
@@ -190,9 +195,10 @@ _REPAYMENT_COLUMNS: Final = ("loan_id", "sequence_number", "currency", "amount",
 
 
 class _Chunk:
-    """What one chunk writes, gathered in memory and written set-based at the end."""
+    """What one part of a chunk writes, gathered in memory and written set-based."""
 
-    def __init__(self, on: date, actor: str) -> None:
+    def __init__(self, on: date, actor: str, products: dict[tuple[int, int], LoanProduct],
+                 deposit_terms: dict[tuple[int, int], ProductTerms]) -> None:
         self.on = on
         self.actor = actor
         self.entries: list[JournalEntry] = []
@@ -204,16 +210,22 @@ class _Chunk:
         self.closed: list[int] = []
         self.schedules: dict[int, Schedule] = {}
         """Recalculated schedules the loans keep (products with interest recalculation)."""
-        self.products: dict[tuple[int, int], LoanProduct] = {}
+        self.products = products
         """Loan product versions of the chunk's loans (a version never changes)."""
-        self.deposit_terms: dict[tuple[int, int], ProductTerms] = {}
+        self.deposit_terms = deposit_terms
         """Deposit product versions of the chunk's accounts."""
+
+    def __len__(self) -> int:
+        return len(self.outcomes["loan_id"])
 
 
 async def _collect_chunk(uow: UnitOfWork, ids: list[int], on: date, actor: str, summary: CollectionSummary) -> None:
     """One chunk, one transaction: loans locked (id order), then their accounts (id order); each
-    loan's repayment planned in memory against the balance the previous loans left; then every
-    entry, loan transaction, deposit transaction, balance and outcome written set-based."""
+    loan's repayment planned in memory against the balance the previous loans left; every
+    entry, loan transaction, deposit transaction, balance and outcome written set-based, by
+    parts of `WRITE_PART` loans: a part is written while the next one is planned (the
+    database works on one while Python plans the other; the planning never touches the
+    session, which only the part being written uses)."""
     session = uow.session
     loans = (await session.execute(_LOANS, {"ids": ids, "on": on})).all()
     # Read under the locks: a run for the same date that held one of them has committed.
@@ -226,17 +238,43 @@ async def _collect_chunk(uow: UnitOfWork, ids: list[int], on: date, actor: str, 
     histories: dict[int, list[Any]] = {}
     for transaction in (await session.execute(_HISTORY, {"ids": loan_ids})).all():
         histories.setdefault(transaction.loan_id, []).append(transaction)
-    chunk = _Chunk(on, actor)
-    for key in {(loan.product_id, loan.product_version) for loan in loans}:
-        chunk.products[key] = await get_product_in(uow, *key)
-    for key in {(account.product_id, account.product_version) for account in accounts.values()}:
-        chunk.deposit_terms[key] = await product_terms(session, *key)
-    for loan in loans:
-        history = histories.get(loan.id, [])
-        if not history or max(t.value_date for t in history) > on:
-            continue  # money moved after the date: a later run (or the counter) takes what is due
-        _collect_loan(chunk, loan, history, accounts, summary)
-    await book_entries(uow, chunk.entries)
+    products = {key: await get_product_in(uow, *key) for key in {(loan.product_id, loan.product_version)
+                                                                  for loan in loans}}
+    deposit_terms = {key: await product_terms(session, *key) for key in {
+        (account.product_id, account.product_version) for account in accounts.values()}}
+    part = _Chunk(on, actor, products, deposit_terms)
+    writing: asyncio.Task[None] | None = None
+    try:
+        for number, loan in enumerate(loans, 1):
+            history = histories.get(loan.id, [])
+            if history and max(t.value_date for t in history) <= on:
+                _collect_loan(part, loan, history, accounts, summary)
+            # else money moved after the date: a later run (or the counter) takes what is due
+            if len(part) >= WRITE_PART:
+                if writing is not None:
+                    await writing
+                writing = asyncio.create_task(_write(uow, part))
+                part = _Chunk(on, actor, products, deposit_terms)
+            if number % YIELD_EVERY == 0:
+                await asyncio.sleep(0)  # the part being written sends its next statement
+        if writing is not None:
+            await writing
+            writing = None
+        await _write(uow, part)
+    finally:
+        if writing is not None:  # planning failed: let the write end before the rollback
+            await asyncio.gather(writing, return_exceptions=True)
+
+
+async def _write(uow: UnitOfWork, chunk: _Chunk) -> None:
+    """Write a part: its entries (one `book_entries` call), loan transactions, deposit
+    transactions with the accounts' new balances, kept schedules, closings and outcomes."""
+    if not len(chunk):
+        return
+    session = uow.session
+    on, actor = chunk.on, chunk.actor
+    if chunk.entries:
+        await book_entries(uow, chunk.entries)
     transaction_ids: dict[int, int] = {}
     if chunk.repayments["loan_id"]:
         transaction_ids = dict((row.loan_id, row.id) for row in (await session.execute(
@@ -256,11 +294,10 @@ async def _collect_chunk(uow: UnitOfWork, ids: list[int], on: date, actor: str, 
             " WHERE id = ANY(CAST(:ids AS int[]))"), {"ids": chunk.closed, "actor": actor})
         for loan_id in chunk.closed:
             await deposit_link.release_loan_holds(uow, loan_id, on=on, actor=actor)
-    if chunk.outcomes["loan_id"]:
-        outcomes = chunk.outcomes
-        outcomes["transaction_id"] = [transaction_ids.get(loan_id) if taken else None  # type: ignore[call-overload]
-                                      for loan_id, taken in zip(outcomes["loan_id"], outcomes["taken"], strict=True)]
-        await session.execute(_INSERT_OUTCOMES, {**outcomes, "on": on, "actor": actor})
+    outcomes = chunk.outcomes
+    outcomes["transaction_id"] = [transaction_ids.get(loan_id) if taken else None  # type: ignore[call-overload]
+                                  for loan_id, taken in zip(outcomes["loan_id"], outcomes["taken"], strict=True)]
+    await session.execute(_INSERT_OUTCOMES, {**outcomes, "on": on, "actor": actor})
 
 
 def _collect_loan(chunk: _Chunk, loan: Any, history: list[Any], accounts: dict[int, repo.AccountRow],

@@ -21,7 +21,7 @@ from decimal import Decimal
 from typing import Any, Final, Protocol
 
 import msgspec
-from sqlalchemy import bindparam, exists, func, select, text, update
+from sqlalchemy import bindparam, exists, func, insert, select, text, update
 
 from chart_of_accounts.db.tables import GLAccountRow
 from ledger.model import JournalEntry, Reference
@@ -63,6 +63,7 @@ from servicing.staff.scope import OfficeScope
 from servicing.unit_of_work import UnitOfWork, UnitOfWorkFactory
 
 SOURCE_TYPE: Final = "loan-transaction"
+_TRANSACTIONS: Final = LoanTransactionRow.__table__
 TRANSACTIONS_LISTED_MAX: Final = 10_000
 
 
@@ -452,10 +453,11 @@ async def _take_repayment(uow: UnitOfWork, row: LoanRow, product: LoanProduct, *
                           accounting: ProductAccounting, payment_type_id: int | None, receipt_number: str | None,
                           actor: str, idempotency_key: str | None, fingerprint: str | None,
                           history: list[LoanTransactionRow] | None = None,
-                          leg: deposit_link.DepositLeg | None = None, touched: bool = False) -> LoanTransactionRow:
+                          leg: deposit_link.DepositLeg | None = None, touched: bool = False) -> Any:
     """Allocate and book one repayment on the locked loan, against what its history (read
     under the lock; read here when not given) left due (``touched``: the lock already marked
-    the loan changed, so it is updated again only when its status or schedule changes)."""
+    the loan changed, so it is updated again only when its status or schedule changes).
+    Answers the transaction's row as inserted (the columns of `LoanTransactionRow`)."""
     assert row.schedule is not None
     currency = row.currency.strip()
     if history is None:
@@ -471,12 +473,13 @@ async def _take_repayment(uow: UnitOfWork, row: LoanRow, product: LoanProduct, *
     entry = _with_leg(_entry(accounting, event, loan=row, value_date=value_date,
                              description=f"Remboursement prêt n° {row.id}", actor=actor, sequence=sequence), leg)
     entry_id = entry.entry_id if entry is not None else None
-    transaction = LoanTransactionRow(
+    # A plain INSERT ... RETURNING (the unit of work's flush machinery costs more than the row).
+    transaction = (await uow.session.execute(insert(_TRANSACTIONS).values(
         loan_id=row.id, sequence_number=sequence, kind="repayment", value_date=value_date, currency=currency,
         **repayment_row_values(plan, amount), payment_type_id=payment_type_id, receipt_number=receipt_number,
         allocation=msgspec.to_builtins(plan.allocation.lines), journal_entry_id=entry_id,
-        idempotency_key=idempotency_key, request_fingerprint=fingerprint, created_by=actor)
-    uow.session.add(transaction)
+        idempotency_key=idempotency_key, request_fingerprint=fingerprint, created_by=actor,
+    ).returning(*_TRANSACTIONS.c))).one()
     if planned.schedule is not None:
         row.schedule = msgspec.to_builtins(planned.schedule)
     status = (LoanStatus.CLOSED if planned.closes else LoanStatus.ACTIVE).value
@@ -487,7 +490,7 @@ async def _take_repayment(uow: UnitOfWork, row: LoanRow, product: LoanProduct, *
     if not touched:
         row.updated_at = func.now()
         row.updated_by = actor
-    await uow.session.flush()  # the row's server defaults come back with the insert (eager_defaults)
+    await uow.session.flush()
     if entry is not None:
         # Booked last: the journal's shared rows (the office's chain head, the accounts' cached
         # balances) stay locked only from here to the commit. The transaction's reference to
@@ -520,7 +523,7 @@ async def reverse_repayment(uow_factory: UnitOfWorkFactory, loan_id: int, transa
                  and t.id not in reversed_ids]
         product = await get_product_in(uow, row.product_id, row.product_version)
         sequence = max(t.sequence_number for t in history)
-        written: list[LoanTransactionRow] = []
+        written: list[Any] = []
         for original in [target, *later]:
             sequence += 1
             written.append(await _reverse_transaction(
@@ -553,7 +556,8 @@ async def reverse_repayment(uow_factory: UnitOfWorkFactory, loan_id: int, transa
             raise Conflict("part of the overpayment this reversal takes back was already refunded to the borrower",
                            field="transaction_id")
         for transaction in written:
-            await uow.session.refresh(transaction)
+            if isinstance(transaction, LoanTransactionRow):  # the re-applications are rows as inserted
+                await uow.session.refresh(transaction)
         answer = [to_transaction(t) for t in written]
         await uow.commit()
     return answer
