@@ -87,3 +87,36 @@ async def test_collection_splits_as_the_counter(  # type: ignore[no-untyped-def]
     elif kind == "plain":
         assert by_line[(2, "interest")] == D(schedule[1]["interest_amount"]) == D(3_778)
     assert not await _verify(uow_factory)
+
+
+async def test_small_windows_and_parts_collect_as_one_pass(  # type: ignore[no-untyped-def]
+        client, refs, ids, world, staff_user, uow_factory, dw, monkeypatch) -> None:  # noqa: F811
+    """Windows of 2 loans written one loan per part (each part written while the next loan is
+    planned): every loan collected once, the balances, outcomes and journal as one pass gives."""
+    from servicing.loans import collection
+    from servicing.staff.scope import OfficeScope
+
+    monkeypatch.setattr(collection, "WRITE_PART", 1)
+    monkeypatch.setattr(collection, "YIELD_EVERY", 1)
+    product_id, _portfolio = await make_product(client, refs, world, uow_factory, AccountingRule.CASH)
+    balances = ["200000", "30000", "0", "60000", "150000"]
+    loans = [await linked_loan(client, world, staff_user, uow_factory, dw, refs, ids, product_id, balance)
+             for balance in balances]
+    schedule = loans[0][2]
+    on = date.fromisoformat(schedule[1]["due_date"])
+    due = D(schedule[0]["total_amount"]) + D(schedule[1]["total_amount"])
+    scope = OfficeScope(office_id=world.office_id, office_ids=frozenset({world.office_id}))
+    summary = await collection.collect(uow_factory, on, actor="tests", scope=scope, chunk_size=2)
+    assert summary.chunks == 3 and summary.loans_seen == 5
+    taken = [min(D(balance), due) for balance in balances]
+    assert summary.amount_collected == sum(taken, D(0))
+    assert (summary.loans_collected_in_full, summary.loans_collected_in_part,
+            summary.loans_with_nothing_collected) == (2, 2, 1)
+    for (loan_id, account_id, _schedule), took, balance in zip(loans, taken, balances, strict=True):
+        repaid = [t for t in (await client.get(f"{LOANS}/{loan_id}/transactions")).json() if t["kind"] == "repayment"]
+        assert [D(t["amount"]) for t in repaid] == ([took] if took else [])
+        shown = (await client.get(f"/api/v1/deposit-accounts/{account_id}")).json()
+        assert D(shown["balance"]) == D(balance) - took
+    again = await collection.collect(uow_factory, on, actor="tests", scope=scope, chunk_size=2)
+    assert again.loans_seen == 0
+    assert not await _verify(uow_factory)
