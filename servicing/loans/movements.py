@@ -101,7 +101,7 @@ def to_transaction(row: LoanTransactionRow) -> LoanTransaction:
         journal_entry_id=row.journal_entry_id, created_at=row.created_at, created_by=row.created_by)
 
 
-def _replayed_in(history: Sequence[LoanTransactionRow], kind: str, key: str | None,
+def _replayed_in(history: Sequence[Any], kind: str, key: str | None,
                  fingerprint: str) -> LoanTransaction | None:
     """`_replayed` on a history already read under the loan's lock."""
     if key is None:
@@ -315,7 +315,7 @@ async def repay(uow_factory: UnitOfWorkFactory, loan_id: int, command: Repay, *,
     async with uow_factory() as uow:
         row, payment_type = await _lock_for_repayment(uow, loan_id, scope, actor=actor,
                                                       payment_type_id=command.channel.payment_type_id)
-        history = await _history(uow, loan_id)
+        history = await _history_rows(uow, loan_id)
         replay = _replayed_in(history, "repayment", idempotency_key, fingerprint)
         if replay is not None:
             return replay
@@ -375,6 +375,13 @@ async def _reverse_transaction(uow: UnitOfWork, original: LoanTransactionRow, *,
 async def _history(uow: UnitOfWork, loan_id: int) -> list[LoanTransactionRow]:
     return list((await uow.session.scalars(select(LoanTransactionRow).where(
         LoanTransactionRow.loan_id == loan_id).order_by(LoanTransactionRow.sequence_number))).all())
+
+
+async def _history_rows(uow: UnitOfWork, loan_id: int) -> list[Any]:
+    """The loan's transactions as plain rows (the columns of `LoanTransactionRow`), for a
+    command that only reads them: no ORM objects to build and track."""
+    return list((await uow.session.execute(select(*_TRANSACTIONS.c).where(
+        _TRANSACTIONS.c.loan_id == loan_id).order_by(_TRANSACTIONS.c.sequence_number))).all())
 
 
 class PlannedRepayment(msgspec.Struct, frozen=True, kw_only=True):
@@ -452,7 +459,7 @@ def repayment_row_values(plan: RepaymentPlan, amount: Decimal) -> dict[str, Any]
 async def _take_repayment(uow: UnitOfWork, row: LoanRow, product: LoanProduct, *, amount: Decimal, value_date: date,
                           accounting: ProductAccounting, payment_type_id: int | None, receipt_number: str | None,
                           actor: str, idempotency_key: str | None, fingerprint: str | None,
-                          history: list[LoanTransactionRow] | None = None,
+                          history: Sequence[Any] | None = None,
                           leg: deposit_link.DepositLeg | None = None, touched: bool = False) -> Any:
     """Allocate and book one repayment on the locked loan, against what its history (read
     under the lock; read here when not given) left due (``touched``: the lock already marked
