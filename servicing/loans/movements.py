@@ -166,7 +166,15 @@ async def _locked(uow: UnitOfWork, loan_id: int, scope: OfficeScope | None) -> L
     return await load_row(uow, loan_id, scope=scope, for_update=True)
 
 
-_ACTIVE_PAYMENT_TYPE = PaymentTypeRow.id == bindparam("payment_type_id")
+_ACTIVE_PAYMENT_TYPE = (PaymentTypeRow.id == bindparam("payment_type_id"), PaymentTypeRow.active)
+_LOCK_FOR_REPAYMENT: Final = (
+    update(LoanRow).where(LoanRow.id == bindparam("loan_id"))
+    .values(updated_at=func.now(), updated_by=bindparam("actor"))
+    .returning(LoanRow, exists().where(*_ACTIVE_PAYMENT_TYPE),
+               select(GLAccountRow.code).select_from(PaymentTypeRow)
+               .join(GLAccountRow, GLAccountRow.id == PaymentTypeRow.gl_account_id)
+               .where(*_ACTIVE_PAYMENT_TYPE).scalar_subquery()))
+"""Built once: a statement's construction and cache key cost more than its round trip."""
 
 
 async def _lock_for_repayment(uow: UnitOfWork, loan_id: int, scope: OfficeScope, *, actor: str,
@@ -175,14 +183,9 @@ async def _lock_for_repayment(uow: UnitOfWork, loan_id: int, scope: OfficeScope,
     row lock a SELECT ... FOR UPDATE would; a repayment changes the loan anyway), with the
     channel's payment type read in the same statement. A loan outside the user's offices is
     unknown to them (the transaction is rolled back)."""
-    found = exists().where(_ACTIVE_PAYMENT_TYPE, PaymentTypeRow.active)
-    code = (select(GLAccountRow.code).select_from(PaymentTypeRow)
-            .join(GLAccountRow, GLAccountRow.id == PaymentTypeRow.gl_account_id)
-            .where(_ACTIVE_PAYMENT_TYPE, PaymentTypeRow.active).scalar_subquery())
-    statement = (update(LoanRow).where(LoanRow.id == loan_id).values(updated_at=func.now(), updated_by=actor)
-                 .returning(LoanRow, found, code))
-    answer = (await uow.session.execute(statement, {"payment_type_id": payment_type_id or 0},
-                                        execution_options={"synchronize_session": False})).one_or_none()
+    answer = (await uow.session.execute(
+        _LOCK_FOR_REPAYMENT, {"loan_id": loan_id, "actor": actor, "payment_type_id": payment_type_id or 0},
+        execution_options={"synchronize_session": False})).one_or_none()
     if answer is None or not scope.includes(answer[0].office_id):
         raise NotFound(f"no loan {loan_id}", field="loan_id")
     row, active, gl_code = answer
@@ -377,11 +380,15 @@ async def _history(uow: UnitOfWork, loan_id: int) -> list[LoanTransactionRow]:
         LoanTransactionRow.loan_id == loan_id).order_by(LoanTransactionRow.sequence_number))).all())
 
 
+_HISTORY_ROWS: Final = (select(*_TRANSACTIONS.c).where(_TRANSACTIONS.c.loan_id == bindparam("loan_id"))
+                        .order_by(_TRANSACTIONS.c.sequence_number))
+_INSERT_TRANSACTION: Final = insert(_TRANSACTIONS).returning(*_TRANSACTIONS.c)
+
+
 async def _history_rows(uow: UnitOfWork, loan_id: int) -> list[Any]:
     """The loan's transactions as plain rows (the columns of `LoanTransactionRow`), for a
     command that only reads them: no ORM objects to build and track."""
-    return list((await uow.session.execute(select(*_TRANSACTIONS.c).where(
-        _TRANSACTIONS.c.loan_id == loan_id).order_by(_TRANSACTIONS.c.sequence_number))).all())
+    return list((await uow.session.execute(_HISTORY_ROWS, {"loan_id": loan_id})).all())
 
 
 class PlannedRepayment(msgspec.Struct, frozen=True, kw_only=True):
@@ -481,12 +488,12 @@ async def _take_repayment(uow: UnitOfWork, row: LoanRow, product: LoanProduct, *
                              description=f"Remboursement prêt n° {row.id}", actor=actor, sequence=sequence), leg)
     entry_id = entry.entry_id if entry is not None else None
     # A plain INSERT ... RETURNING (the unit of work's flush machinery costs more than the row).
-    transaction = (await uow.session.execute(insert(_TRANSACTIONS).values(
-        loan_id=row.id, sequence_number=sequence, kind="repayment", value_date=value_date, currency=currency,
-        **repayment_row_values(plan, amount), payment_type_id=payment_type_id, receipt_number=receipt_number,
-        allocation=msgspec.to_builtins(plan.allocation.lines), journal_entry_id=entry_id,
-        idempotency_key=idempotency_key, request_fingerprint=fingerprint, created_by=actor,
-    ).returning(*_TRANSACTIONS.c))).one()
+    transaction = (await uow.session.execute(_INSERT_TRANSACTION, {
+        "loan_id": row.id, "sequence_number": sequence, "kind": "repayment", "value_date": value_date,
+        "currency": currency, **repayment_row_values(plan, amount), "payment_type_id": payment_type_id,
+        "reverses_transaction_id": None, "charge_id": None, "receipt_number": receipt_number,
+        "allocation": msgspec.to_builtins(plan.allocation.lines), "journal_entry_id": entry_id,
+        "idempotency_key": idempotency_key, "request_fingerprint": fingerprint, "created_by": actor})).one()
     if planned.schedule is not None:
         row.schedule = msgspec.to_builtins(planned.schedule)
     status = (LoanStatus.CLOSED if planned.closes else LoanStatus.ACTIVE).value
