@@ -1,9 +1,9 @@
 """Money on a loan: disbursement and repayment, each ONE journal entry built by the product's
 posting rules and booked in the same unit of work as the loan transaction it records.
 
-Every movement locks the loan row (SELECT ... FOR UPDATE) before reading what was already
-paid, so two repayments on one loan are applied one after the other and never allocate the
-same due twice. An Idempotency-Key makes a retry safe: the same key with the same body
+Every movement locks the loan row (SELECT ... FOR UPDATE; a repayment, the UPDATE that marks
+the loan changed) before reading what was already paid, so two repayments on one loan are
+applied one after the other and never allocate the same due twice. An Idempotency-Key makes a retry safe: the same key with the same body
 answers the original transaction, with another body 409.
 
 Where the money comes from or goes is a `FundsChannel`: a payment type (its fund-source GL
