@@ -26,7 +26,6 @@ the new balances, one of the outcomes (and one update of the recalculated schedu
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import Callable
 from datetime import date
@@ -57,10 +56,6 @@ from servicing.staff.scope import OfficeScope
 from servicing.unit_of_work import UnitOfWork, UnitOfWorkFactory
 
 CHUNK_LOANS: Final = 500
-WRITE_PART: Final = 125
-"""Loans planned before their part of the chunk is written (while the next part is planned)."""
-YIELD_EVERY: Final = 8
-"""Loans planned between two turns of the event loop, so the part being written moves on."""
 RECEIPT_PREFIX: Final = "PRLV"
 
 
@@ -195,7 +190,7 @@ _REPAYMENT_COLUMNS: Final = ("loan_id", "sequence_number", "currency", "amount",
 
 
 class _Chunk:
-    """What one part of a chunk writes, gathered in memory and written set-based."""
+    """What one chunk writes, gathered in memory and written set-based."""
 
     def __init__(self, on: date, actor: str, products: dict[tuple[int, int], LoanProduct],
                  deposit_terms: dict[tuple[int, int], ProductTerms]) -> None:
@@ -221,11 +216,10 @@ class _Chunk:
 
 async def _collect_chunk(uow: UnitOfWork, ids: list[int], on: date, actor: str, summary: CollectionSummary) -> None:
     """One chunk, one transaction: loans locked (id order), then their accounts (id order); each
-    loan's repayment planned in memory against the balance the previous loans left; every
-    entry, loan transaction, deposit transaction, balance and outcome written set-based, by
-    parts of `WRITE_PART` loans: a part is written while the next one is planned (the
-    database works on one while Python plans the other; the planning never touches the
-    session, which only the part being written uses)."""
+    loan's repayment planned in memory against the balance the previous loans left; then every
+    entry, loan transaction, deposit transaction, balance and outcome written set-based.
+    (Writing the chunk by parts while planning the next part was tried: over 10,000 loans it
+    ran at 1,530 loans/s against 2,699 for one write per chunk, on the same load.)"""
     session = uow.session
     loans = (await session.execute(_LOANS, {"ids": ids, "on": on})).all()
     # Read under the locks: a run for the same date that held one of them has committed.
@@ -242,32 +236,17 @@ async def _collect_chunk(uow: UnitOfWork, ids: list[int], on: date, actor: str, 
                                                                   for loan in loans}}
     deposit_terms = {key: await product_terms(session, *key) for key in {
         (account.product_id, account.product_version) for account in accounts.values()}}
-    part = _Chunk(on, actor, products, deposit_terms)
-    writing: asyncio.Task[None] | None = None
-    try:
-        for number, loan in enumerate(loans, 1):
-            history = histories.get(loan.id, [])
-            if history and max(t.value_date for t in history) <= on:
-                _collect_loan(part, loan, history, accounts, summary)
-            # else money moved after the date: a later run (or the counter) takes what is due
-            if len(part) >= WRITE_PART:
-                if writing is not None:
-                    await writing
-                writing = asyncio.create_task(_write(uow, part))
-                part = _Chunk(on, actor, products, deposit_terms)
-            if number % YIELD_EVERY == 0:
-                await asyncio.sleep(0)  # the part being written sends its next statement
-        if writing is not None:
-            await writing
-            writing = None
-        await _write(uow, part)
-    finally:
-        if writing is not None:  # planning failed: let the write end before the rollback
-            await asyncio.gather(writing, return_exceptions=True)
+    chunk = _Chunk(on, actor, products, deposit_terms)
+    for loan in loans:
+        history = histories.get(loan.id, [])
+        if history and max(t.value_date for t in history) <= on:
+            _collect_loan(chunk, loan, history, accounts, summary)
+        # else money moved after the date: a later run (or the counter) takes what is due
+    await _write(uow, chunk)
 
 
 async def _write(uow: UnitOfWork, chunk: _Chunk) -> None:
-    """Write a part: its entries (one `book_entries` call), loan transactions, deposit
+    """Write a chunk: its entries (one `book_entries` call), loan transactions, deposit
     transactions with the accounts' new balances, kept schedules, closings and outcomes."""
     if not len(chunk):
         return

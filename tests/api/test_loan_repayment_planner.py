@@ -89,15 +89,13 @@ async def test_collection_splits_as_the_counter(  # type: ignore[no-untyped-def]
     assert not await _verify(uow_factory)
 
 
-async def test_small_windows_and_parts_collect_as_one_pass(  # type: ignore[no-untyped-def]
-        client, refs, ids, world, staff_user, uow_factory, dw, monkeypatch) -> None:  # noqa: F811
-    """Windows of 2 loans written one loan per part (each part written while the next loan is
-    planned): every loan collected once, the balances, outcomes and journal as one pass gives."""
+async def test_small_windows_collect_as_one_pass(  # type: ignore[no-untyped-def]
+        client, refs, ids, world, staff_user, uow_factory, dw) -> None:  # noqa: F811
+    """Windows of 2 loans (the keyset walk over several chunks): every loan collected once, the
+    balances, outcomes and journal as one pass gives."""
     from servicing.loans import collection
     from servicing.staff.scope import OfficeScope
 
-    monkeypatch.setattr(collection, "WRITE_PART", 1)
-    monkeypatch.setattr(collection, "YIELD_EVERY", 1)
     product_id, _portfolio = await make_product(client, refs, world, uow_factory, AccountingRule.CASH)
     balances = ["200000", "30000", "0", "60000", "150000"]
     loans = [await linked_loan(client, world, staff_user, uow_factory, dw, refs, ids, product_id, balance)
