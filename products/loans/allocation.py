@@ -7,6 +7,12 @@ principal first, to shrink the exposure). VAT on interest and fees is paid toget
 interest it is levied on: it comes right after interest in either order, so the State's share
 is never collected before the income it is a tax on, nor left behind it.
 
+`plan_repayment` is the one planner every repayment goes through (at the counter, from a
+deposit account, by automatic collection, and when later repayments are taken again after a
+reversal): the product's order for the loan's standing, the split, the posting parts and what
+is left due. The dues it allocates come from the caller, who knows the loan's schedule as it
+stands (recalculated for products with interest recalculation).
+
 Pure and exact: the allocated amounts plus the overpayment equal the payment, no line
 exceeds what is due, and money goes to a component only when everything before it in the
 sequence is fully paid.
@@ -21,7 +27,8 @@ from typing import Final
 
 import msgspec
 
-from products.loans.product import RepaymentComponent
+from products.events import EventPart
+from products.loans.product import LoanProduct, RepaymentComponent
 from products.posting_rules import Component
 
 ALLOCABLE: Final = (Component.PENALTY, Component.FEE, Component.INTEREST, Component.VAT, Component.PRINCIPAL)
@@ -59,20 +66,33 @@ class Allocation(msgspec.Struct, frozen=True, kw_only=True):
 
 def component_sequence(order: Sequence[RepaymentComponent]) -> tuple[Component, ...]:
     """The product's order as posting components, VAT right after interest."""
+    key = tuple(order)
+    known = _SEQUENCES.get(key)
+    if known is not None:
+        return known
     assert len(set(order)) == len(order) == len(RepaymentComponent), order
     sequence: list[Component] = []
     for part in order:
         sequence.append(Component(part.value))
         if part is RepaymentComponent.INTEREST:
             sequence.append(Component.VAT)
-    return tuple(sequence)
+    _SEQUENCES[key] = tuple(sequence)
+    return _SEQUENCES[key]
+
+
+_SEQUENCES: dict[tuple[RepaymentComponent, ...], tuple[Component, ...]] = {}
+"""Orders seen so far (a handful: the products' healthy and doubtful orders)."""
+_RANKS: dict[tuple[Component, ...], dict[Component, int]] = {}
 
 
 def allocate(payment: Decimal, dues: Sequence[Due], order: Sequence[RepaymentComponent]) -> Allocation:
     """Apply ``payment`` to ``dues``: instalments by due date (then number), components in
     ``order`` inside each instalment. What is left after every due is the overpayment."""
     assert payment.is_finite() and payment > 0, payment
-    rank = {component: index for index, component in enumerate(component_sequence(order))}
+    sequence = component_sequence(order)
+    rank = _RANKS.get(sequence)
+    if rank is None:
+        rank = _RANKS[sequence] = {component: index for index, component in enumerate(sequence)}
     ordered = sorted((due for due in dues if due.amount > 0),
                      key=lambda due: (due.due_date, due.instalment, rank[due.component]))
     left = payment
@@ -86,3 +106,47 @@ def allocate(payment: Decimal, dues: Sequence[Due], order: Sequence[RepaymentCom
     allocation = Allocation(lines=tuple(lines), overpayment=left)
     assert allocation.allocated + allocation.overpayment == payment
     return allocation
+
+
+class RepaymentPlan(msgspec.Struct, frozen=True, kw_only=True):
+    """How one repayment is split on a loan."""
+
+    allocation: Allocation
+    doubtful: bool
+    """The doubtful order applied (the transaction is classified doubtful)."""
+    parts: tuple[EventPart, ...]
+    """The event's parts, as the posting rules take them (overpayment last)."""
+    left: tuple[Due, ...]
+    """What the dues allocated on still ask once this repayment is applied."""
+    splits_instalment: bool
+    """The repayment leaves part of an instalment unpaid on a product that takes whole
+    instalments only (the caller refuses it)."""
+
+
+def plan_repayment(product: LoanProduct, amount: Decimal, dues: Sequence[Due], *, doubtful: bool) -> RepaymentPlan:
+    """Allocate ``amount`` on ``dues`` (what the loan still owes, as its schedule stands on the
+    payment date), oldest instalment first, in the product's doubtful order when ``doubtful``
+    (the loan's standing) and its healthy order otherwise."""
+    order = product.allocation_order_doubtful if doubtful else product.allocation_order_healthy
+    allocation = allocate(amount, dues, order)
+    paid: dict[tuple[int, Component], Decimal] = {}
+    for line in allocation.lines:
+        key = (line.instalment, line.component)
+        paid[key] = paid.get(key, Decimal(0)) + line.amount
+    left: list[Due] = []
+    for due in dues:
+        remaining = due.amount - paid.pop((due.instalment, due.component), Decimal(0))
+        if remaining > 0:
+            left.append(due if remaining == due.amount else msgspec.structs.replace(due, amount=remaining))
+    assert not paid, paid  # allocate only pays what the dues ask
+    last = allocation.lines[-1].instalment if allocation.lines else None
+    splits = (not product.partial_instalment_payment_allowed and last is not None
+              and any(due.instalment == last for due in left))
+    totals: dict[Component, Decimal] = {}
+    for line in allocation.lines:
+        totals[line.component] = totals.get(line.component, Decimal(0)) + line.amount
+    parts = [EventPart(component=c, amount=totals[c]) for c in ALLOCABLE if totals.get(c, 0) > 0]
+    if allocation.overpayment > 0:
+        parts.append(EventPart(component=Component.OVERPAYMENT, amount=allocation.overpayment))
+    return RepaymentPlan(allocation=allocation, doubtful=doubtful, parts=tuple(parts), left=tuple(left),
+                         splits_instalment=splits)

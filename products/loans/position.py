@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import date
 from decimal import Decimal
+from typing import Final
 
 import msgspec
 
@@ -52,26 +53,44 @@ class LoanPosition(msgspec.Struct, frozen=True, kw_only=True):
         return next(c for c in self.components if c.component is component)
 
 
+_SCHEDULED: Final = tuple(sorted((Component.PRINCIPAL, Component.INTEREST, Component.FEE, Component.VAT),
+                                  key=lambda component: component.value))
+"""The components a schedule row asks for, in the order dues list them (by name)."""
+_NAME: Final = {component: component.value for component in Component}
+
+
 def scheduled_dues(schedule: Schedule, charged: Iterable[AllocationLine] = ()) -> list[Due]:
     """What each instalment asks for, component by component: the schedule's amounts plus the
-    charges added to the loan since (a one-off fee, later a penalty), each on its instalment."""
-    amounts: dict[tuple[int, Component], Decimal] = {}
-    for row in schedule.instalments:
-        for component, amount in ((Component.PRINCIPAL, row.principal_amount), (Component.INTEREST, row.interest_amount),
-                                  (Component.FEE, row.fee_amount), (Component.VAT, row.vat_amount)):
-            if amount > 0:
-                amounts[(row.number, component)] = amount
+    charges added to the loan since (a one-off fee, later a penalty), each on its instalment.
+    Listed by instalment number, then component name."""
+    extra: dict[tuple[int, Component], Decimal] = {}
     for line in charged:
         key = (line.instalment, line.component)
-        amounts[key] = amounts.get(key, _ZERO) + line.amount
-    due_dates = {row.number: row.due_date for row in schedule.instalments}
-    # Components are StrEnums: the keys sort by instalment, then by the component's value.
-    return [Due(instalment=number, due_date=due_dates[number], component=component, amount=amount)
-            for (number, component), amount in sorted(amounts.items(), key=_instalment_then_component)]
-
-
-def _instalment_then_component(item: tuple[tuple[int, Component], Decimal]) -> tuple[int, Component]:
-    return item[0]
+        extra[key] = extra.get(key, _ZERO) + line.amount
+    rows = schedule.instalments
+    if any(rows[n].number >= rows[n + 1].number for n in range(len(rows) - 1)):
+        rows = tuple(sorted(rows, key=lambda row: row.number))
+    numbers = {row.number for row in rows}
+    assert all(number in numbers for number, _component in extra), extra
+    dues: list[Due] = []
+    for row in rows:
+        number = row.number
+        amounts = {Component.FEE: row.fee_amount, Component.INTEREST: row.interest_amount,
+                   Component.PRINCIPAL: row.principal_amount, Component.VAT: row.vat_amount}
+        components: Iterable[Component] = _SCHEDULED
+        if extra:
+            charged_here = [component for (n, component) in extra if n == number]
+            if charged_here:
+                components = sorted({*_SCHEDULED, *charged_here}, key=_NAME.__getitem__)
+        for component in components:
+            amount = amounts.get(component, _ZERO)
+            added = extra.get((number, component)) if extra else None
+            if added is not None:
+                amount = amount + added if amount > 0 else added
+            elif amount <= 0:
+                continue
+            dues.append(Due(instalment=number, due_date=row.due_date, component=component, amount=amount))
+    return dues
 
 
 def _paid_by_key(paid: Iterable[AllocationLine]) -> dict[tuple[int, Component], Decimal]:
@@ -86,10 +105,16 @@ def _left(dues: list[Due], settled: Iterable[AllocationLine]) -> list[Due]:
     totals = _paid_by_key(settled)
     remaining: list[Due] = []
     for due in dues:
-        left = due.amount - totals.get((due.instalment, due.component), _ZERO)
+        paid = totals.get((due.instalment, due.component))
+        if paid is None:
+            if due.amount > 0:
+                remaining.append(due)
+            continue
+        left = due.amount - paid
         assert left >= 0, (due, left)
         if left > 0:
-            remaining.append(msgspec.structs.replace(due, amount=left))
+            remaining.append(Due(instalment=due.instalment, due_date=due.due_date, component=due.component,
+                                 amount=left))
     return remaining
 
 

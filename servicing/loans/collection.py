@@ -14,18 +14,20 @@ within its available balance (holds respected, the account's overdraft limit usa
 Loans are selected set-based (keyset by id) and processed in chunks, each chunk ONE database
 transaction: its loans locked in id order, then their deposit accounts in id order (the lock
 order of `servicing.loans.deposit_link`), so concurrent counter repayments wait for the chunk
-and never deadlock with it. Each collected amount is a repayment taken exactly as at the
-counter (`plan_repayment` allocates as `movements._take_repayment` does: the product's order,
-healthy or doubtful; one journal entry per loan whose fund source is the deposit product's
-deposit-control account, the deposit transaction pointing at it), but planned in memory for
-the whole chunk and written set-based: one `book_entries` call, one insert of the loan
-transactions, one of the deposit transactions with the new balances, one of the outcomes.
+and never deadlock with it. A chunk reads its loans (with their links), its accounts and the
+loans' transactions in one query each, plans every loan in memory (what is due as a payment on
+D would settle it, what the account can give, and the repayment planned exactly as at the
+counter by `movements.plan_loan_repayment`: the product's order, healthy or doubtful, interest
+recalculation honoured; one journal entry per loan whose fund source is the deposit product's
+deposit-control account, the deposit transaction pointing at it), then writes set-based: one
+`book_entries` call, one insert of the loan transactions, one of the deposit transactions with
+the new balances, one of the outcomes (and one update of the recalculated schedules).
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from datetime import date
 from decimal import Decimal
 from typing import Any, Final
@@ -37,20 +39,19 @@ from ledger.limits import PAGE_SIZE_MAX
 from ledger.model import JournalEntry, Reference
 from products.accounting import build_entry
 from products.deposits import AccountStatus
-from products.events import EventPart, LoanClassification, ProductEvent, TermBucket
-from products.loans.allocation import ALLOCABLE, Allocation, Due, allocate
+from products.events import LoanClassification, ProductEvent, TermBucket
+from products.loans.allocation import Due
 from products.loans.model import Schedule
-from products.loans.position import remaining_dues
 from products.loans.product import LoanProduct
-from products.posting_rules import AccountingRole, Component, EventKind, ProductKind
+from products.posting_rules import AccountingRole, EventKind, ProductKind
 from servicing.deposits import repository as repo
-from servicing.deposits.terms import product_terms
+from servicing.deposits.terms import ProductTerms, product_terms
 from servicing.errors import InvalidInput
 from servicing.ids import uuid7
 from servicing.journal import book_entries
 from servicing.loans import deposit_link
 from servicing.loans.applications import get_product_in
-from servicing.loans.movements import SOURCE_TYPE, _lines, _position, _settled, is_doubtful
+from servicing.loans.movements import SOURCE_TYPE, plan_loan_repayment, repayment_dues, repayment_row_values
 from servicing.staff.scope import OfficeScope
 from servicing.unit_of_work import UnitOfWork, UnitOfWorkFactory
 
@@ -110,16 +111,6 @@ def collectable(dues: list[Due], available: Decimal, *, partial_allowed: bool) -
     return taken
 
 
-_SELECT = """
-SELECT l.id FROM loan l JOIN loan_deposit_link k ON k.loan_id = l.id
- WHERE l.status = 'active' AND l.id > :after
-   AND CAST(l.schedule -> 'instalments' -> 0 ->> 'due_date' AS date) <= :on
-   AND NOT EXISTS (SELECT 1 FROM loan_collection c WHERE c.loan_id = l.id AND c.collection_date = :on)
-   {scope}
- ORDER BY l.id LIMIT :limit
-"""
-
-
 async def collect(uow_factory: UnitOfWorkFactory, on: date, *, actor: str, scope: OfficeScope | None = None,
                   chunk_size: int = CHUNK_LOANS, today: date | None = None,
                   progress: Callable[[CollectionSummary], None] | None = None) -> CollectionSummary:
@@ -133,11 +124,11 @@ async def collect(uow_factory: UnitOfWorkFactory, on: date, *, actor: str, scope
     condition = "" if scope is None or scope.whole_institution else "AND " + scope.sql_condition("l.office_id")
     while True:
         async with uow_factory() as uow:
-            params: dict[str, object] = {"after": after, "on": on, "limit": chunk_size}
+            params: dict[str, object] = {"after": after, "limit": chunk_size}
             if condition:
                 assert scope is not None
                 params["scope_office_id"] = scope.office_id
-            ids = list((await uow.session.scalars(text(_SELECT.format(scope=condition)), params)).all())
+            ids = list((await uow.session.scalars(text(_WINDOW.format(scope=condition)), params)).all())
             if not ids:
                 break
             after = ids[-1]
@@ -151,55 +142,39 @@ async def collect(uow_factory: UnitOfWorkFactory, on: date, *, actor: str, scope
     return summary
 
 
-class RepaymentPlan(msgspec.Struct, frozen=True, kw_only=True):
-    """How a repayment of an amount is allocated on a loan, as `movements._take_repayment` does."""
-
-    allocation: Allocation
-    doubtful: bool
-    closes: bool
-    parts: tuple[EventPart, ...]
-
-
-def plan_repayment(product: LoanProduct, schedule: Schedule, history: Sequence[Any], amount: Decimal,
-                   on: date, *, booked_classification: str | None = None,
-                   arrears_status: str | None = None) -> RepaymentPlan:
-    """Allocate ``amount`` on what the loan's history leaves due, oldest instalment first, in
-    the product's healthy or doubtful order (pure; `history` rows carry kind, id,
-    reverses_transaction_id and allocation)."""
-    settled = _settled(history)
-    charged = _lines(history, "charge")
-    # The position (days overdue) is computed only when the class and the last close do not decide.
-    doubtful = (booked_classification == "doubtful" or arrears_status == "non_performing"
-                or (product.days_to_npa is not None and is_doubtful(product, _position(schedule, history, on))))
-    order = product.allocation_order_doubtful if doubtful else product.allocation_order_healthy
-    allocation = allocate(amount, remaining_dues(schedule, settled, charged), order)
-    parts = [EventPart(component=c, amount=allocation.total(c)) for c in ALLOCABLE if allocation.total(c) > 0]
-    if allocation.overpayment > 0:
-        parts.append(EventPart(component=Component.OVERPAYMENT, amount=allocation.overpayment))
-    closes = not remaining_dues(schedule, [*settled, *allocation.lines], charged)
-    return RepaymentPlan(allocation=allocation, doubtful=doubtful, closes=closes, parts=tuple(parts))
-
-
-_LOANS = text("SELECT id, client_id, office_id, product_id, product_version, currency, schedule,"
-              " booked_classification, term_bucket,"
-              " (SELECT s.status FROM loan_arrears_state s WHERE s.loan_id = loan.id) AS arrears_status FROM loan"
-              " WHERE id = ANY(CAST(:ids AS int[])) AND status = 'active' ORDER BY id FOR UPDATE")
-_HISTORY = text("SELECT id, loan_id, sequence_number, kind, reverses_transaction_id, value_date, allocation"
+_WINDOW = """
+SELECT l.id FROM loan l WHERE l.status = 'active' AND l.id > :after {scope} ORDER BY l.id LIMIT :limit
+"""
+"""The next active loans by id (keyset): a walk of the primary key whatever the statistics say,
+so each chunk costs the same however many loans there are (a filtered join here was planned
+as a scan of every loan per chunk when the link table's statistics were stale)."""
+_LOANS = text("""
+SELECT l.id, l.client_id, l.office_id, l.product_id, l.product_version, l.currency, CAST(l.schedule AS text) AS schedule,
+       CAST(l.terms AS text) AS terms, l.booked_classification, l.term_bucket, k.deposit_account_id,
+       (SELECT s.status FROM loan_arrears_state s WHERE s.loan_id = l.id) AS arrears_status
+  FROM loan l JOIN loan_deposit_link k ON k.loan_id = l.id
+ WHERE l.id = ANY(CAST(:ids AS int[])) AND l.status = 'active'
+   AND CAST(l.schedule -> 'instalments' -> 0 ->> 'due_date' AS date) <= :on
+ ORDER BY l.id FOR UPDATE OF l
+""")
+"""Those of the window linked to a deposit account and repaying by then, locked in id order,
+with their account; schedule and terms as text (msgspec decodes them straight into their
+structs, and the terms only for a product that recalculates)."""
+_HISTORY = text("SELECT id, loan_id, sequence_number, kind, reverses_transaction_id, value_date, principal, allocation"
                 " FROM loan_transaction WHERE loan_id = ANY(CAST(:ids AS int[])) ORDER BY loan_id, sequence_number")
 _INSERT_REPAYMENTS = text("""
 INSERT INTO loan_transaction (loan_id, sequence_number, kind, value_date, currency, amount, principal, interest, fee,
     penalty, vat, overpayment, classification, receipt_number, allocation, journal_entry_id, created_by)
-SELECT t.loan_id, t.sequence_number, 'repayment', t.value_date, t.currency, t.amount, t.principal, t.interest, t.fee,
-       t.penalty, t.vat, t.overpayment, t.classification, t.receipt_number, CAST(t.allocation AS jsonb),
-       t.journal_entry_id, t.created_by
-  FROM unnest(CAST(:loan_id AS int[]), CAST(:sequence_number AS int[]), CAST(:value_date AS date[]),
-              CAST(:currency AS char(3)[]), CAST(:amount AS numeric[]), CAST(:principal AS numeric[]),
-              CAST(:interest AS numeric[]), CAST(:fee AS numeric[]), CAST(:penalty AS numeric[]),
-              CAST(:vat AS numeric[]), CAST(:overpayment AS numeric[]), CAST(:classification AS varchar[]),
-              CAST(:receipt_number AS varchar[]), CAST(:allocation AS text[]), CAST(:journal_entry_id AS uuid[]),
-              CAST(:created_by AS varchar[]))
-       AS t (loan_id, sequence_number, value_date, currency, amount, principal, interest, fee, penalty, vat,
-             overpayment, classification, receipt_number, allocation, journal_entry_id, created_by)
+SELECT t.loan_id, t.sequence_number, 'repayment', :on, t.currency, t.amount, t.principal, t.interest, t.fee,
+       t.penalty, t.vat, t.overpayment, t.classification, :receipt_number, CAST(t.allocation AS jsonb),
+       t.journal_entry_id, :actor
+  FROM unnest(CAST(:loan_id AS int[]), CAST(:sequence_number AS int[]), CAST(:currency AS char(3)[]),
+              CAST(:amount AS numeric[]), CAST(:principal AS numeric[]), CAST(:interest AS numeric[]),
+              CAST(:fee AS numeric[]), CAST(:penalty AS numeric[]), CAST(:vat AS numeric[]),
+              CAST(:overpayment AS numeric[]), CAST(:classification AS varchar[]), CAST(:allocation AS text[]),
+              CAST(:journal_entry_id AS uuid[]))
+       AS t (loan_id, sequence_number, currency, amount, principal, interest, fee, penalty, vat, overpayment,
+             classification, allocation, journal_entry_id)
 RETURNING id, loan_id
 """)
 _INSERT_OUTCOMES = text("""
@@ -211,84 +186,117 @@ SELECT t.loan_id, :on, t.account_id, t.currency, t.due, t.taken, t.due - t.taken
               CAST(:reason AS varchar[]))
        AS t (loan_id, account_id, currency, due, taken, transaction_id, reason)
 """)
+_REPAYMENT_COLUMNS: Final = ("loan_id", "sequence_number", "currency", "amount", "principal", "interest", "fee",
+                             "penalty", "vat", "overpayment", "classification", "allocation", "journal_entry_id")
 
 
 class _Chunk:
-    """What one chunk writes, gathered in memory and written set-based at the end."""
+    """What one chunk writes, gathered in memory and written set-based."""
 
-    def __init__(self) -> None:
+    def __init__(self, on: date, actor: str, products: dict[tuple[int, int], LoanProduct],
+                 deposit_terms: dict[tuple[int, int], ProductTerms]) -> None:
+        self.on = on
+        self.actor = actor
         self.entries: list[JournalEntry] = []
-        self.repayments: dict[str, list[object]] = {name: [] for name in (
-            "loan_id", "sequence_number", "value_date", "currency", "amount", "principal", "interest", "fee",
-            "penalty", "vat", "overpayment", "classification", "receipt_number", "allocation", "journal_entry_id",
-            "created_by")}
+        self.repayments: dict[str, list[object]] = {name: [] for name in _REPAYMENT_COLUMNS}
         self.deposits: list[repo.NewTransaction] = []
         self.balances: dict[int, Decimal] = {}
         self.outcomes: dict[str, list[object]] = {name: [] for name in (
             "loan_id", "account_id", "currency", "due", "taken", "transaction_id", "reason")}
         self.closed: list[int] = []
-        self.products: dict[tuple[int, int], LoanProduct] = {}
-        """Loan product versions read once per chunk (a version never changes)."""
+        self.schedules: dict[int, Schedule] = {}
+        """Recalculated schedules the loans keep (products with interest recalculation)."""
+        self.products = products
+        """Loan product versions of the chunk's loans (a version never changes)."""
+        self.deposit_terms = deposit_terms
+        """Deposit product versions of the chunk's accounts."""
+
+    def __len__(self) -> int:
+        return len(self.outcomes["loan_id"])
 
 
 async def _collect_chunk(uow: UnitOfWork, ids: list[int], on: date, actor: str, summary: CollectionSummary) -> None:
     """One chunk, one transaction: loans locked (id order), then their accounts (id order); each
     loan's repayment planned in memory against the balance the previous loans left; then every
-    entry, loan transaction, deposit transaction, balance and outcome written set-based."""
+    entry, loan transaction, deposit transaction, balance and outcome written set-based.
+    (Writing the chunk by parts while planning the next part was tried: over 10,000 loans it
+    ran at 1,530 loans/s against 2,699 for one write per chunk, on the same load.)"""
     session = uow.session
-    loans = (await session.execute(_LOANS, {"ids": ids})).all()
+    loans = (await session.execute(_LOANS, {"ids": ids, "on": on})).all()
+    # Read under the locks: a run for the same date that held one of them has committed.
     done = set((await session.scalars(text(
         "SELECT loan_id FROM loan_collection WHERE loan_id = ANY(CAST(:ids AS int[])) AND collection_date = :on"),
-        {"ids": ids, "on": on})).all())
+        {"ids": [loan.id for loan in loans], "on": on})).all())
     loans = [loan for loan in loans if loan.id not in done]
     loan_ids = [loan.id for loan in loans]
-    links: dict[int, int] = dict((await session.execute(text(
-        "SELECT loan_id, deposit_account_id FROM loan_deposit_link WHERE loan_id = ANY(CAST(:ids AS int[]))"),
-        {"ids": loan_ids})).all())
-    accounts = await repo.lock_accounts(session, list(links.values()))
+    accounts = await repo.lock_accounts(session, [loan.deposit_account_id for loan in loans])
     histories: dict[int, list[Any]] = {}
     for transaction in (await session.execute(_HISTORY, {"ids": loan_ids})).all():
         histories.setdefault(transaction.loan_id, []).append(transaction)
-    chunk = _Chunk()
+    products = {key: await get_product_in(uow, *key) for key in {(loan.product_id, loan.product_version)
+                                                                  for loan in loans}}
+    deposit_terms = {key: await product_terms(session, *key) for key in {
+        (account.product_id, account.product_version) for account in accounts.values()}}
+    chunk = _Chunk(on, actor, products, deposit_terms)
     for loan in loans:
         history = histories.get(loan.id, [])
-        if not history or max(t.value_date for t in history) > on:
-            continue  # money moved after the date: a later run (or the counter) takes what is due
-        schedule = msgspec.convert(loan.schedule, Schedule)
-        dues = due_by(remaining_dues(schedule, _settled(history), _lines(history, "charge")), on)
-        due = sum((d.amount for d in dues), Decimal(0))
-        if due > 0:
-            await _collect_loan(uow, chunk, loan, history, schedule, dues, due, accounts, int(links[loan.id]), on,
-                                actor, summary)
-    await book_entries(uow, chunk.entries)
+        if history and max(t.value_date for t in history) <= on:
+            _collect_loan(chunk, loan, history, accounts, summary)
+        # else money moved after the date: a later run (or the counter) takes what is due
+    await _write(uow, chunk)
+
+
+async def _write(uow: UnitOfWork, chunk: _Chunk) -> None:
+    """Write a chunk: its entries (one `book_entries` call), loan transactions, deposit
+    transactions with the accounts' new balances, kept schedules, closings and outcomes."""
+    if not len(chunk):
+        return
+    session = uow.session
+    on, actor = chunk.on, chunk.actor
+    if chunk.entries:
+        await book_entries(uow, chunk.entries)
     transaction_ids: dict[int, int] = {}
     if chunk.repayments["loan_id"]:
-        transaction_ids = dict((row.loan_id, row.id) for row in
-                               (await session.execute(_INSERT_REPAYMENTS, chunk.repayments)).all())
+        transaction_ids = dict((row.loan_id, row.id) for row in (await session.execute(
+            _INSERT_REPAYMENTS, {**chunk.repayments, "on": on, "actor": actor,
+                                 "receipt_number": f"{RECEIPT_PREFIX} {on.isoformat()}"})).all())
     if chunk.deposits:
         await repo.insert_transactions(session, chunk.deposits, chunk.balances)
+    if chunk.schedules:
+        await session.execute(text(
+            "UPDATE loan l SET schedule = CAST(s.schedule AS jsonb), updated_at = now(), updated_by = :actor"
+            " FROM unnest(CAST(:ids AS int[]), CAST(:schedules AS text[])) AS s (id, schedule) WHERE l.id = s.id"),
+            {"ids": list(chunk.schedules), "actor": actor,
+             "schedules": [msgspec.json.encode(schedule).decode() for schedule in chunk.schedules.values()]})
     if chunk.closed:
         await session.execute(text(
             "UPDATE loan SET status = 'closed', updated_at = now(), updated_by = :actor"
             " WHERE id = ANY(CAST(:ids AS int[]))"), {"ids": chunk.closed, "actor": actor})
         for loan_id in chunk.closed:
             await deposit_link.release_loan_holds(uow, loan_id, on=on, actor=actor)
-    if chunk.outcomes["loan_id"]:
-        outcomes = chunk.outcomes
-        outcomes["transaction_id"] = [transaction_ids.get(loan_id) if taken else None  # type: ignore[call-overload]
-                                      for loan_id, taken in zip(outcomes["loan_id"], outcomes["taken"], strict=True)]
-        await session.execute(_INSERT_OUTCOMES, {**outcomes, "on": on, "actor": actor})
+    outcomes = chunk.outcomes
+    outcomes["transaction_id"] = [transaction_ids.get(loan_id) if taken else None  # type: ignore[call-overload]
+                                  for loan_id, taken in zip(outcomes["loan_id"], outcomes["taken"], strict=True)]
+    await session.execute(_INSERT_OUTCOMES, {**outcomes, "on": on, "actor": actor})
 
 
-async def _collect_loan(uow: UnitOfWork, chunk: _Chunk, loan: Any, history: list[Any], schedule: Schedule,
-                        dues: list[Due], due: Decimal, accounts: dict[int, repo.AccountRow], account_id: int,
-                        on: date, actor: str, summary: CollectionSummary) -> None:
+def _collect_loan(chunk: _Chunk, loan: Any, history: list[Any], accounts: dict[int, repo.AccountRow],
+                  summary: CollectionSummary) -> None:
+    """Plan one loan's collection in memory: what is due by the date (as a payment on that day
+    would settle it), what the account can give, and the repayment that takes it, planned as
+    at the counter (`movements.plan_loan_repayment`)."""
+    on = chunk.on
     currency = loan.currency.strip()
+    product = chunk.products[(loan.product_id, loan.product_version)]
+    schedule = msgspec.json.decode(loan.schedule, type=Schedule)
+    # Short of a payoff: a payment of nothing settles nothing, so its dues are the locked ones.
+    owed = repayment_dues(product, loan.terms, schedule, history, on, Decimal(0))
+    dues = due_by(owed, on)
+    due = sum((d.amount for d in dues), Decimal(0))
+    if due <= 0:
+        return
+    account_id = int(loan.deposit_account_id)
     account = accounts.get(account_id)
-    product = chunk.products.get((loan.product_id, loan.product_version))
-    if product is None:
-        product = chunk.products[(loan.product_id, loan.product_version)] = await get_product_in(
-            uow, loan.product_id, loan.product_version)
     taken = Decimal(0)
     if account is None or account.status is not AccountStatus.ACTIVE:
         reason = f"deposit account {account_id} is {account.status.value if account else 'unknown'}"
@@ -300,11 +308,13 @@ async def _collect_loan(uow: UnitOfWork, chunk: _Chunk, loan: Any, history: list
         reason = "" if taken == due else f"{free} available on deposit account {account_id}"
     if taken > 0:
         assert account is not None
-        terms = await product_terms(uow.session, account.product_id, account.product_version)
+        terms = chunk.deposit_terms[(account.product_id, account.product_version)]
         leg = deposit_link.debit_leg(account, terms, taken, on, reference=f"prêt n° {loan.id} (prélèvement du {on})",
-                                     actor=actor)
-        plan = plan_repayment(product, schedule, history, taken, on, booked_classification=loan.booked_classification,
-                              arrears_status=loan.arrears_status)
+                                     actor=chunk.actor)
+        planned = plan_loan_repayment(product, loan.terms, schedule, history, taken, on, dues=owed,
+                                      booked_classification=loan.booked_classification,
+                                      arrears_status=loan.arrears_status)
+        plan = planned.plan
         sequence = history[-1].sequence_number + 1
         accounting = msgspec.structs.replace(
             product.accounting, accounts={**product.accounting.accounts, AccountingRole.FUND_SOURCE: leg.fund_source})
@@ -312,32 +322,27 @@ async def _collect_loan(uow: UnitOfWork, chunk: _Chunk, loan: Any, history: list
                              classification=LoanClassification(loan.booked_classification),
                              term=TermBucket(loan.term_bucket or TermBucket.SHORT.value))
         entry = build_entry(ProductKind.LOAN, accounting, event, entry_id=uuid7(), office_id=loan.office_id,
-                            value_date=on, description=f"Prélèvement automatique prêt n° {loan.id}", actor=actor,
+                            value_date=on, description=f"Prélèvement automatique prêt n° {loan.id}", actor=chunk.actor,
                             reference=Reference(source_type=SOURCE_TYPE, source_id=f"{loan.id}/{sequence}"))
         if entry is None:
             taken, reason = Decimal(0), "the loan product posts nothing to the ledger"
         else:
             entry = leg.adjust(entry)
             chunk.entries.append(entry)
-            allocation = plan.allocation
-            for name, value in (
-                    ("loan_id", loan.id), ("sequence_number", sequence), ("value_date", on), ("currency", currency),
-                    ("amount", taken), ("principal", allocation.total(Component.PRINCIPAL)),
-                    ("interest", allocation.total(Component.INTEREST)), ("fee", allocation.total(Component.FEE)),
-                    ("penalty", allocation.total(Component.PENALTY)), ("vat", allocation.total(Component.VAT)),
-                    ("overpayment", allocation.overpayment),
-                    ("classification", (LoanClassification.DOUBTFUL if plan.doubtful
-                                        else LoanClassification.HEALTHY).value),
-                    ("receipt_number", f"{RECEIPT_PREFIX} {on.isoformat()}"),
-                    ("allocation", msgspec.json.encode(allocation.lines).decode()),
-                    ("journal_entry_id", entry.entry_id), ("created_by", actor)):
-                chunk.repayments[name].append(value)
+            values = repayment_row_values(plan, taken)
+            values.update(loan_id=loan.id, sequence_number=sequence, currency=currency,
+                          allocation=msgspec.json.encode(plan.allocation.lines).decode(),
+                          journal_entry_id=entry.entry_id)
+            for name in _REPAYMENT_COLUMNS:
+                chunk.repayments[name].append(values[name])
             balance = account.balance - taken
             chunk.deposits.append(leg.transaction(entry.entry_id))
             chunk.balances[account_id] = balance
             # The next loan of the chunk on the same account sees what this one left.
             accounts[account_id] = msgspec.structs.replace(account, balance=balance)
-            if plan.closes:
+            if planned.schedule is not None:
+                chunk.schedules[loan.id] = planned.schedule
+            if planned.closes:
                 chunk.closed.append(loan.id)
     for name, value in (("loan_id", loan.id), ("account_id", account_id), ("currency", currency), ("due", due),
                         ("taken", taken), ("transaction_id", None), ("reason", reason[:300])):

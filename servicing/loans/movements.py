@@ -1,9 +1,9 @@
 """Money on a loan: disbursement and repayment, each ONE journal entry built by the product's
 posting rules and booked in the same unit of work as the loan transaction it records.
 
-Every movement locks the loan row (SELECT ... FOR UPDATE) before reading what was already
-paid, so two repayments on one loan are applied one after the other and never allocate the
-same due twice. An Idempotency-Key makes a retry safe: the same key with the same body
+Every movement locks the loan row (SELECT ... FOR UPDATE; a repayment, the UPDATE that marks
+the loan changed) before reading what was already paid, so two repayments on one loan are
+applied one after the other and never allocate the same due twice. An Idempotency-Key makes a retry safe: the same key with the same body
 answers the original transaction, with another body 409.
 
 Where the money comes from or goes is a `FundsChannel`: a payment type (its fund-source GL
@@ -21,21 +21,22 @@ from decimal import Decimal
 from typing import Any, Final, Protocol
 
 import msgspec
-from sqlalchemy import func, select, text
+from sqlalchemy import bindparam, exists, func, insert, select, text, update
 
+from chart_of_accounts.db.tables import GLAccountRow
 from ledger.model import JournalEntry, Reference
 from ledger.money import check_amount
 from ledger.reversal import reverse
 from products.accounting import ProductAccounting, build_entry
 from products.events import EventPart, LoanClassification, ProductEvent, TermBucket
-from products.loans.allocation import ALLOCABLE, AllocationLine, allocate
+from products.loans.allocation import AllocationLine, Due, RepaymentPlan, plan_repayment
 from products.loans.model import Schedule
 from products.loans.position import LoanPosition, loan_position, remaining_dues
 from products.loans.product import LoanProduct
 from products.loans.product_charges import vat_on_charge
 from products.loans.terms import LoanTerms
 from products.posting_rules import AccountingRole, Component, EventKind, ProductKind
-from products.reference.db.tables import ChargeRow
+from products.reference.db.tables import ChargeRow, PaymentTypeRow
 from servicing.errors import Conflict, InvalidInput, NotFound
 from servicing.ids import uuid7
 from servicing.journal import book_entries
@@ -65,6 +66,7 @@ from servicing.staff.scope import OfficeScope
 from servicing.unit_of_work import UnitOfWork, UnitOfWorkFactory
 
 SOURCE_TYPE: Final = "loan-transaction"
+_TRANSACTIONS: Final = LoanTransactionRow.__table__
 TRANSACTIONS_LISTED_MAX: Final = 10_000
 
 
@@ -102,7 +104,7 @@ def to_transaction(row: LoanTransactionRow) -> LoanTransaction:
         journal_entry_id=row.journal_entry_id, created_at=row.created_at, created_by=row.created_by)
 
 
-def _replayed_in(history: Sequence[LoanTransactionRow], kind: str, key: str | None,
+def _replayed_in(history: Sequence[Any], kind: str, key: str | None,
                  fingerprint: str) -> LoanTransaction | None:
     """`_replayed` on a history already read under the loan's lock."""
     if key is None:
@@ -128,12 +130,19 @@ async def _replayed(uow: UnitOfWork, loan_id: int, kind: str, key: str | None, f
     return to_transaction(row)
 
 
+class _PaymentType(msgspec.Struct, frozen=True):
+    """An active payment type's fund-source GL account code (None: the product's own)."""
+
+    code: str | None
+
+
 async def _fund_source(uow: UnitOfWork, accounting: ProductAccounting, channel: FundsChannel, *,
                        deposits: DepositAccounts | None, loan: LoanRow, amount: Decimal, credit: bool,
-                       value_date: date, actor: str = "system"
+                       value_date: date, actor: str = "system", payment_type: _PaymentType | None = None,
                        ) -> tuple[ProductAccounting, int | None, deposit_link.DepositLeg | None]:
     """The product's accounting with the channel's fund-source account in place (and the
-    deposit leg when the money comes from or goes to a deposit account)."""
+    deposit leg when the money comes from or goes to a deposit account). ``payment_type`` is
+    the channel's payment type when the caller already read it (`_lock_for_repayment`)."""
     if (channel.payment_type_id is None) == (channel.deposit_account_id is None):
         raise InvalidInput("give either payment_type_id or deposit_account_id", field="payment_type_id")
     if channel.deposit_account_id is not None:
@@ -143,9 +152,11 @@ async def _fund_source(uow: UnitOfWork, accounting: ProductAccounting, channel: 
         return msgspec.structs.replace(
             accounting, accounts={**accounting.accounts, AccountingRole.FUND_SOURCE: leg.fund_source}), None, leg
     assert channel.payment_type_id is not None
-    payment_type = (await uow.session.execute(text(
-        "SELECT a.code FROM payment_type p LEFT JOIN gl_account a ON a.id = p.gl_account_id "
-        "WHERE p.id = :id AND p.active"), {"id": channel.payment_type_id})).one_or_none()
+    if payment_type is None:
+        found = (await uow.session.execute(text(
+            "SELECT a.code FROM payment_type p LEFT JOIN gl_account a ON a.id = p.gl_account_id "
+            "WHERE p.id = :id AND p.active"), {"id": channel.payment_type_id})).one_or_none()
+        payment_type = None if found is None else _PaymentType(found.code)
     if payment_type is None:
         raise InvalidInput(f"no active payment type {channel.payment_type_id}", field="payment_type_id")
     overrides = dict(accounting.payment_type_accounts)
@@ -156,6 +167,32 @@ async def _fund_source(uow: UnitOfWork, accounting: ProductAccounting, channel: 
 
 async def _locked(uow: UnitOfWork, loan_id: int, scope: OfficeScope | None) -> LoanRow:
     return await load_row(uow, loan_id, scope=scope, for_update=True)
+
+
+_ACTIVE_PAYMENT_TYPE = (PaymentTypeRow.id == bindparam("payment_type_id"), PaymentTypeRow.active)
+_LOCK_FOR_REPAYMENT: Final = (
+    update(LoanRow).where(LoanRow.id == bindparam("loan_id"))
+    .values(updated_at=func.now(), updated_by=bindparam("actor"))
+    .returning(LoanRow, exists().where(*_ACTIVE_PAYMENT_TYPE),
+               select(GLAccountRow.code).select_from(PaymentTypeRow)
+               .join(GLAccountRow, GLAccountRow.id == PaymentTypeRow.gl_account_id)
+               .where(*_ACTIVE_PAYMENT_TYPE).scalar_subquery()))
+"""Built once: a statement's construction and cache key cost more than its round trip."""
+
+
+async def _lock_for_repayment(uow: UnitOfWork, loan_id: int, scope: OfficeScope, *, actor: str,
+                              payment_type_id: int | None) -> tuple[LoanRow, _PaymentType | None]:
+    """The loan locked and marked changed by ``actor`` in one round trip (an UPDATE takes the
+    row lock a SELECT ... FOR UPDATE would; a repayment changes the loan anyway), with the
+    channel's payment type read in the same statement. A loan outside the user's offices is
+    unknown to them (the transaction is rolled back)."""
+    answer = (await uow.session.execute(
+        _LOCK_FOR_REPAYMENT, {"loan_id": loan_id, "actor": actor, "payment_type_id": payment_type_id or 0},
+        execution_options={"synchronize_session": False})).one_or_none()
+    if answer is None or not scope.includes(answer[0].office_id):
+        raise NotFound(f"no loan {loan_id}", field="loan_id")
+    row, active, gl_code = answer
+    return row, (_PaymentType(gl_code) if active and payment_type_id is not None else None)
 
 
 async def _next_sequence(uow: UnitOfWork, loan_id: int) -> tuple[int, date | None]:
@@ -296,8 +333,9 @@ async def repay(uow_factory: UnitOfWorkFactory, loan_id: int, command: Repay, *,
     loan closes when nothing is left outstanding."""
     fingerprint = _fingerprint(command)
     async with uow_factory() as uow:
-        row = await _locked(uow, loan_id, scope)
-        history = await _history(uow, loan_id)
+        row, payment_type = await _lock_for_repayment(uow, loan_id, scope, actor=actor,
+                                                      payment_type_id=command.channel.payment_type_id)
+        history = await _history_rows(uow, loan_id)
         replay = _replayed_in(history, "repayment", idempotency_key, fingerprint)
         if replay is not None:
             return replay
@@ -310,11 +348,11 @@ async def repay(uow_factory: UnitOfWorkFactory, loan_id: int, command: Repay, *,
         product = await get_product_in(uow, row.product_id, row.product_version)
         accounting, payment_type_id, leg = await _fund_source(
             uow, product.accounting, command.channel, deposits=deposits, loan=row, amount=command.amount,
-            credit=False, value_date=command.value_date, actor=actor)
+            credit=False, value_date=command.value_date, actor=actor, payment_type=payment_type)
         transaction = await _take_repayment(
             uow, row, product, amount=command.amount, value_date=command.value_date, accounting=accounting,
             payment_type_id=payment_type_id, receipt_number=command.channel.receipt_number, actor=actor,
-            idempotency_key=idempotency_key, fingerprint=fingerprint, history=history, leg=leg)
+            idempotency_key=idempotency_key, fingerprint=fingerprint, history=history, leg=leg, touched=True)
         answer = to_transaction(transaction)
         await uow.commit()
     return answer
@@ -359,67 +397,138 @@ async def _history(uow: UnitOfWork, loan_id: int) -> list[LoanTransactionRow]:
         LoanTransactionRow.loan_id == loan_id).order_by(LoanTransactionRow.sequence_number))).all())
 
 
+_HISTORY_ROWS: Final = (select(*_TRANSACTIONS.c).where(_TRANSACTIONS.c.loan_id == bindparam("loan_id"))
+                        .order_by(_TRANSACTIONS.c.sequence_number))
+_INSERT_TRANSACTION: Final = insert(_TRANSACTIONS).returning(*_TRANSACTIONS.c)
+
+
+async def _history_rows(uow: UnitOfWork, loan_id: int) -> list[Any]:
+    """The loan's transactions as plain rows (the columns of `LoanTransactionRow`), for a
+    command that only reads them: no ORM objects to build and track."""
+    return list((await uow.session.execute(_HISTORY_ROWS, {"loan_id": loan_id})).all())
+
+
+class PlannedRepayment(msgspec.Struct, frozen=True, kw_only=True):
+    """A repayment planned on a loan (`plan_loan_repayment`)."""
+
+    plan: RepaymentPlan
+    schedule: Schedule | None
+    """The recalculated schedule the loan keeps after it (products with interest recalculation),
+    None when the stored schedule stands."""
+    closes: bool
+    """Nothing is left outstanding once it is applied."""
+
+
+def _terms(terms: Any) -> LoanTerms:
+    """The loan's frozen terms from its row (a jsonb value, or its text)."""
+    if isinstance(terms, LoanTerms):
+        return terms
+    if isinstance(terms, str | bytes):
+        return msgspec.json.decode(terms, type=LoanTerms)
+    return msgspec.convert(terms, LoanTerms)
+
+
+def repayment_doubtful(product: LoanProduct, terms: Any, stored: Schedule, history: Sequence[Any], on: date, *,
+                       booked_classification: str | None = None, arrears_status: str | None = None) -> bool:
+    """The loan repays in the doubtful order on ``on``: booked doubtful, or held non-performing by
+    the last close (the NPA exit rule), or its position as the loan view shows it
+    (`position_from_history`: the schedule recalculated on the day for products that
+    recalculate) is doubtful by `is_doubtful`. Only a product with a doubtful threshold needs
+    the position."""
+    if booked_classification == LoanClassification.DOUBTFUL.value or arrears_status == "non_performing":
+        return True
+    if product.days_to_npa is None:
+        return False
+    return is_doubtful(product, position_from_history(_terms(terms), stored, product, history, on)[1])
+
+
+def repayment_dues(product: LoanProduct, terms: Any, stored: Schedule, history: Sequence[Any], on: date,
+                   amount: Decimal) -> list[Due]:
+    """What a payment of ``amount`` on ``on`` settles: what the stored schedule leaves due, or,
+    for a product with interest recalculation, the dues `schedules.payable_dues` locks on that
+    day (the pre-closure dues when the amount pays the loan off)."""
+    if product.interest_recalculation:
+        return schedules.payable_dues(_terms(terms), stored, product, history, on, amount)[1]
+    return remaining_dues(stored, _settled(history), _lines(history, "charge"))
+
+
+def plan_loan_repayment(product: LoanProduct, terms: Any, stored: Schedule, history: Sequence[Any], amount: Decimal,
+                        on: date, *, dues: Sequence[Due] | None = None, booked_classification: str | None = None,
+                        arrears_status: str | None = None) -> PlannedRepayment:
+    """The one repayment planner of loans (counter, deposit account, automatic collection,
+    re-application after a reversal): the dues of `repayment_dues` (or ``dues``, when the
+    caller already has them for a product that does not recalculate) allocated by
+    `products.loans.allocation.plan_repayment` in the order `repayment_doubtful` chooses; for a
+    recalculating product, the schedule the loan keeps afterwards. Pure (``history`` rows carry
+    the columns `schedules.standing` reads)."""
+    doubtful = repayment_doubtful(product, terms, stored, history, on, booked_classification=booked_classification,
+                                  arrears_status=arrears_status)
+    if dues is None or product.interest_recalculation:
+        dues = repayment_dues(product, terms, stored, history, on, amount)
+    plan = plan_repayment(product, amount, dues, doubtful=doubtful)
+    if not product.interest_recalculation:
+        return PlannedRepayment(plan=plan, schedule=None, closes=not plan.left)
+    allocation = plan.allocation
+    kept = schedules.schedule_after(_terms(terms), stored, product, history, on,
+                                    allocation.total(Component.PRINCIPAL), allocation.lines)
+    closes = not remaining_dues(kept, [*_settled(history), *allocation.lines], _lines(history, "charge"))
+    return PlannedRepayment(plan=plan, schedule=kept, closes=closes)
+
+
+def repayment_row_values(plan: RepaymentPlan, amount: Decimal) -> dict[str, Any]:
+    """The columns of a repayment's loan transaction that its plan decides."""
+    totals = {part.component: part.amount for part in plan.parts}
+    zero = Decimal(0)
+    return {"amount": amount, "principal": totals.get(Component.PRINCIPAL, zero),
+            "interest": totals.get(Component.INTEREST, zero), "fee": totals.get(Component.FEE, zero),
+            "penalty": totals.get(Component.PENALTY, zero), "vat": totals.get(Component.VAT, zero),
+            "overpayment": plan.allocation.overpayment,
+            "classification": (LoanClassification.DOUBTFUL if plan.doubtful else LoanClassification.HEALTHY).value}
+
+
 async def _take_repayment(uow: UnitOfWork, row: LoanRow, product: LoanProduct, *, amount: Decimal, value_date: date,
                           accounting: ProductAccounting, payment_type_id: int | None, receipt_number: str | None,
                           actor: str, idempotency_key: str | None, fingerprint: str | None,
-                          history: list[LoanTransactionRow] | None = None,
-                          leg: deposit_link.DepositLeg | None = None) -> LoanTransactionRow:
+                          history: Sequence[Any] | None = None,
+                          leg: deposit_link.DepositLeg | None = None, touched: bool = False) -> Any:
     """Allocate and book one repayment on the locked loan, against what its history (read
-    under the lock; read here when not given) left due."""
+    under the lock; read here when not given) left due (``touched``: the lock already marked
+    the loan changed, so it is updated again only when its status or schedule changes).
+    Answers the transaction's row as inserted (the columns of `LoanTransactionRow`)."""
     assert row.schedule is not None
     currency = row.currency.strip()
-    schedule = msgspec.convert(row.schedule, Schedule)
     if history is None:
         history = await _history(uow, row.id)
     sequence = max((t.sequence_number for t in history), default=0) + 1
-    settled = _settled(history)
-    charged = _lines(history, "charge")
-    position = _position(schedule, history, value_date)
-    doubtful = is_doubtful(product, position, booked_classification=row.booked_classification,
-                           arrears_status=await arrears_status(uow, row.id))
-    order = product.allocation_order_doubtful if doubtful else product.allocation_order_healthy
-    if product.interest_recalculation:
-        terms = msgspec.convert(row.terms, LoanTerms)
-        schedule, dues = schedules.payable_dues(terms, schedule, product, history, value_date, amount)
-    else:
-        dues = remaining_dues(schedule, settled, charged)
-    allocation = allocate(amount, dues, order)
-    if not product.partial_instalment_payment_allowed and allocation.lines:
-        left = remaining_dues(schedule, [*settled, *allocation.lines], charged)
-        last = allocation.lines[-1].instalment
-        if any(due.instalment == last for due in left):
-            raise InvalidInput("the product takes whole instalments only: pay the instalments in full",
-                               field="amount")
-    parts = [EventPart(component=c, amount=allocation.total(c)) for c in ALLOCABLE if allocation.total(c) > 0]
-    if allocation.overpayment > 0:
-        parts.append(EventPart(component=Component.OVERPAYMENT, amount=allocation.overpayment))
-    event = ProductEvent(kind=EventKind.REPAYMENT, currency=currency, parts=tuple(parts),
+    planned = plan_loan_repayment(product, row.terms, msgspec.convert(row.schedule, Schedule), history, amount,
+                                  value_date, booked_classification=row.booked_classification,
+                                  arrears_status=await arrears_status(uow, row.id))
+    plan = planned.plan
+    if plan.splits_instalment:
+        raise InvalidInput("the product takes whole instalments only: pay the instalments in full", field="amount")
+    event = ProductEvent(kind=EventKind.REPAYMENT, currency=currency, parts=plan.parts,
                          payment_type_id=payment_type_id, **_booked(row))
     entry = _with_leg(_entry(accounting, event, loan=row, value_date=value_date,
                              description=f"Remboursement prêt n° {row.id}", actor=actor, sequence=sequence), leg)
     entry_id = entry.entry_id if entry is not None else None
-    transaction = LoanTransactionRow(
-        loan_id=row.id, sequence_number=sequence, kind="repayment", value_date=value_date,
-        currency=currency, amount=amount, principal=allocation.total(Component.PRINCIPAL),
-        interest=allocation.total(Component.INTEREST), fee=allocation.total(Component.FEE),
-        penalty=allocation.total(Component.PENALTY), vat=allocation.total(Component.VAT),
-        overpayment=allocation.overpayment,
-        classification=(LoanClassification.DOUBTFUL if doubtful else LoanClassification.HEALTHY).value,
-        payment_type_id=payment_type_id, receipt_number=receipt_number,
-        allocation=msgspec.to_builtins(allocation.lines), journal_entry_id=entry_id,
-        idempotency_key=idempotency_key, request_fingerprint=fingerprint, created_by=actor)
-    uow.session.add(transaction)
-    if product.interest_recalculation:
-        schedule = schedules.schedule_after(terms, msgspec.convert(row.schedule, Schedule), product, history,
-                                            value_date, allocation.total(Component.PRINCIPAL), allocation.lines)
-        row.schedule = msgspec.to_builtins(schedule)
-    row.status = (LoanStatus.ACTIVE if remaining_dues(schedule, [*settled, *allocation.lines], charged)
-                  else LoanStatus.CLOSED).value
-    if row.status == LoanStatus.CLOSED.value:
+    # A plain INSERT ... RETURNING (the unit of work's flush machinery costs more than the row).
+    transaction = (await uow.session.execute(_INSERT_TRANSACTION, {
+        "loan_id": row.id, "sequence_number": sequence, "kind": "repayment", "value_date": value_date,
+        "currency": currency, **repayment_row_values(plan, amount), "payment_type_id": payment_type_id,
+        "reverses_transaction_id": None, "charge_id": None, "receipt_number": receipt_number,
+        "allocation": msgspec.to_builtins(plan.allocation.lines), "journal_entry_id": entry_id,
+        "idempotency_key": idempotency_key, "request_fingerprint": fingerprint, "created_by": actor})).one()
+    if planned.schedule is not None:
+        row.schedule = msgspec.to_builtins(planned.schedule)
+    status = (LoanStatus.CLOSED if planned.closes else LoanStatus.ACTIVE).value
+    if row.status != status:
+        row.status = status
+    if planned.closes:
         await deposit_link.release_loan_holds(uow, row.id, on=value_date, actor=actor)
-    row.updated_at = func.now()
-    row.updated_by = actor
-    await uow.session.flush()  # the row's server defaults come back with the insert (eager_defaults)
+    if not touched:
+        row.updated_at = func.now()
+        row.updated_by = actor
+    await uow.session.flush()
     if entry is not None:
         # Booked last: the journal's shared rows (the office's chain head, the accounts' cached
         # balances) stay locked only from here to the commit. The transaction's reference to
@@ -428,7 +537,7 @@ async def _take_repayment(uow: UnitOfWork, row: LoanRow, product: LoanProduct, *
         if leg is not None:
             await leg.record(uow, entry.entry_id)
         await release_with_repayment(uow, row, product.accounting, product.rounding,
-                                     principal_repaid=allocation.total(Component.PRINCIPAL), value_date=value_date,
+                                     principal_repaid=plan.allocation.total(Component.PRINCIPAL), value_date=value_date,
                                      sequence=sequence, actor=actor)
     return transaction
 
@@ -458,7 +567,7 @@ async def reverse_repayment(uow_factory: UnitOfWorkFactory, loan_id: int, transa
                  and t.id not in reversed_ids]
         product = await get_product_in(uow, row.product_id, row.product_version)
         sequence = max(t.sequence_number for t in history)
-        written: list[LoanTransactionRow] = []
+        written: list[Any] = []
         for original in [target, *later]:
             sequence += 1
             written.append(await _reverse_transaction(
@@ -491,7 +600,8 @@ async def reverse_repayment(uow_factory: UnitOfWorkFactory, loan_id: int, transa
             raise Conflict("part of the overpayment this reversal takes back was already refunded to the borrower",
                            field="transaction_id")
         for transaction in written:
-            await uow.session.refresh(transaction)
+            if isinstance(transaction, LoanTransactionRow):  # the re-applications are rows as inserted
+                await uow.session.refresh(transaction)
         answer = [to_transaction(t) for t in written]
         await uow.commit()
     return answer

@@ -8,9 +8,10 @@ from decimal import Decimal
 from hypothesis import given
 from hypothesis import strategies as st
 
-from products.loans.allocation import Due, allocate, component_sequence
+from products.events import EventPart
+from products.loans.allocation import Due, allocate, component_sequence, plan_repayment
 from products.loans.position import loan_position, remaining_dues, scheduled_dues
-from products.loans.product import RepaymentComponent
+from products.loans.product import LoanProduct, RepaymentComponent
 from products.loans.schedule import generate_schedule
 from products.loans.terms import LoanTerms
 from products.posting_rules import Component
@@ -94,3 +95,59 @@ def test_position_is_schedule_less_allocations(payments, order, days) -> None:  
     assert 0 <= position.overdue <= position.outstanding
     if position.overdue == 0:
         assert position.days_overdue == 0
+
+
+# --------------------------------------------------------------------------- the repayment planner
+
+def _product(partial: bool = True) -> LoanProduct:
+    from tests.products.catalogue_factories import seed_001_loan
+    return seed_001_loan(partial_instalment_payment_allowed=partial)
+
+
+@given(payment=st.integers(min_value=1, max_value=3_000_000).map(D), dues=dues_strategy, doubtful=st.booleans(),
+       partial=st.booleans())
+def test_the_plan_splits_in_the_standing_s_order_and_leaves_what_it_did_not_pay(  # type: ignore[no-untyped-def]
+        payment, dues, doubtful, partial) -> None:
+    product = _product(partial)
+    plan = plan_repayment(product, payment, dues, doubtful=doubtful)
+    order = product.allocation_order_doubtful if doubtful else product.allocation_order_healthy
+    assert plan.allocation == allocate(payment, dues, order)
+    assert plan.doubtful is doubtful
+    # The parts are the allocation by component (and the overpayment), and add up to the payment.
+    assert sum((part.amount for part in plan.parts), D(0)) == payment
+    assert all(part.amount > 0 for part in plan.parts)
+    for part in plan.parts:
+        expected = (plan.allocation.overpayment if part.component is Component.OVERPAYMENT
+                    else plan.allocation.total(part.component))
+        assert part.amount == expected
+    # What is left is what the dues asked less what was paid on each, nothing at zero.
+    paid = {(line.instalment, line.component): line.amount for line in plan.allocation.lines}
+    expected_left = [(d.instalment, d.component, d.amount - paid.get((d.instalment, d.component), D(0)))
+                     for d in dues if d.amount - paid.get((d.instalment, d.component), D(0)) > 0]
+    assert [(d.instalment, d.component, d.amount) for d in plan.left] == expected_left
+    last = plan.allocation.lines[-1].instalment if plan.allocation.lines else None
+    assert plan.splits_instalment == (not partial and last is not None
+                                      and any(d.instalment == last for d in plan.left))
+
+
+def test_plan_by_hand() -> None:
+    dues = [Due(instalment=1, due_date=START, component=Component.INTEREST, amount=D(4_500)),
+            Due(instalment=1, due_date=START, component=Component.PRINCIPAL, amount=D(48_158)),
+            Due(instalment=2, due_date=START + timedelta(days=31), component=Component.INTEREST, amount=D(3_778)),
+            Due(instalment=2, due_date=START + timedelta(days=31), component=Component.PRINCIPAL, amount=D(48_880))]
+    healthy = plan_repayment(_product(), D(60_000), dues, doubtful=False)
+    assert [(line.instalment, line.component, line.amount) for line in healthy.allocation.lines] == [
+        (1, Component.INTEREST, D(4_500)), (1, Component.PRINCIPAL, D(48_158)), (2, Component.INTEREST, D(3_778)),
+        (2, Component.PRINCIPAL, D(3_564))]
+    assert [(part.component, part.amount) for part in healthy.parts] == [
+        (Component.INTEREST, D(8_278)), (Component.PRINCIPAL, D(51_722))]
+    assert [(d.instalment, d.component, d.amount) for d in healthy.left] == [(2, Component.PRINCIPAL, D(45_316))]
+    assert not healthy.splits_instalment
+    assert plan_repayment(_product(partial=False), D(60_000), dues, doubtful=False).splits_instalment
+    doubtful = plan_repayment(_product(), D(60_000), dues, doubtful=True)
+    assert [(line.instalment, line.component, line.amount) for line in doubtful.allocation.lines] == [
+        (1, Component.PRINCIPAL, D(48_158)), (1, Component.INTEREST, D(4_500)), (2, Component.PRINCIPAL, D(7_342))]
+    assert [(d.instalment, d.component, d.amount) for d in doubtful.left] == [
+        (2, Component.INTEREST, D(3_778)), (2, Component.PRINCIPAL, D(41_538))]
+    over = plan_repayment(_product(), D(110_000), dues, doubtful=False)
+    assert over.left == () and over.parts[-1] == EventPart(component=Component.OVERPAYMENT, amount=D(4_684))
