@@ -10,7 +10,7 @@ from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import Parameter
 
 from api.schemas.business_days import CloseDayIn, ClosedDayOut, CloseRunOut, Limit
-from api.schemas.common import check_date
+from api.schemas.common import INT32_MAX, check_date
 from api.schemas.problems import PROBLEM_RESPONSES
 from servicing.close_of_business.run import close_business_days, closed_days
 from servicing.errors import InvalidInput
@@ -45,7 +45,8 @@ class BusinessDaysController(Controller):
          summary="Closed business days, newest first, with what each step processed and posted")
     async def list_days(
         self, uow_factory: UnitOfWorkFactory, office_scope: OfficeScope, before: date | None = None,
-        limit: Limit = Parameter(default=31, ge=1, le=366), office_id: int | None = None,
+        limit: Limit = Parameter(default=31, ge=1, le=366),
+        office_id: int | None = Parameter(default=None, ge=1, le=INT32_MAX),
     ) -> list[ClosedDayOut]:
         try:
             check_date(before, "before")

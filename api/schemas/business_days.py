@@ -7,13 +7,14 @@ from typing import Annotated
 
 import msgspec
 
+from api.schemas.common import Id
 from servicing.close_of_business.model import ClosedDay, CloseRun
 
 
 class CloseDayIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     business_date: date
     """Close this business day, and first every missed day since the last closed one."""
-    office_id: int | None = None
+    office_id: Id | None = None
     """Close it for this office and its branches only (its own calendar); absent: the institution."""
 
 

@@ -26,6 +26,15 @@ async def test_an_approval_rule_in_an_unknown_currency(client: Any) -> None:
     assert (await client.get("/api/v1/approval-rules")).json() == before
 
 
+async def test_a_business_day_office_beyond_an_identifier(client: Any) -> None:
+    answer = await client.get("/api/v1/business-days", params={"office_id": -92123476938544})
+    assert _is_client_problem(answer), answer.text
+    assert answer.json().get("field") == "office_id"
+    answer = await client.post("/api/v1/business-days/close", json={"business_date": "2000-01-03",
+                                                                     "office_id": 2**40})
+    assert _is_client_problem(answer), answer.text
+
+
 async def test_a_body_field_named_like_a_dependency(client: Any) -> None:
     """`principal` is both a loan product's field and the signed-in user's dependency."""
     body = json.loads(_LOAN_PRODUCT)  # valid but for principal.default, missing
