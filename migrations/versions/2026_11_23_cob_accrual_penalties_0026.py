@@ -40,7 +40,8 @@ KINDS = (("accrual", "Intérêts courus et frais constatés (arrêté journalier
 
 TABLES = """
 INSERT INTO loan_transaction_kind (kind, description) VALUES """ + ", ".join(
-    f"('{kind}', '{label.replace(chr(39), chr(39) * 2)}')" for kind, label in KINDS) + """;
+    f"('{kind}', '{label.replace(chr(39), chr(39) * 2)}')" for kind, label in KINDS) + """
+ON CONFLICT (kind) DO NOTHING;  -- kept by a downgrade: the kinds table is append-only
 
 CREATE TABLE loan_entry_share (
     loan_transaction_id bigint NOT NULL REFERENCES loan_transaction (id),

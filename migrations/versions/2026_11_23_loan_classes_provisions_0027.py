@@ -26,7 +26,8 @@ KINDS = (("reclassification", "Reclassement sain / en souffrance"), ("write_off"
 
 TABLES = """
 INSERT INTO loan_transaction_kind (kind, description) VALUES """ + ", ".join(
-    f"('{kind}', '{label}')" for kind, label in KINDS) + """;
+    f"('{kind}', '{label}')" for kind, label in KINDS) + """
+ON CONFLICT (kind) DO NOTHING;  -- kept by a downgrade: the kinds table is append-only
 
 ALTER TABLE loan DROP CONSTRAINT loan_status_check, DROP CONSTRAINT loan_check;
 ALTER TABLE loan ADD CONSTRAINT loan_status_check

@@ -24,7 +24,8 @@ depends_on = "0013"  # loans
 
 TABLES = """
 INSERT INTO loan_transaction_kind (kind, description)
-VALUES ('rescheduling', 'Rééchelonnement : intérêts et pénalités capitalisés en capital');
+VALUES ('rescheduling', 'Rééchelonnement : intérêts et pénalités capitalisés en capital')
+ON CONFLICT (kind) DO NOTHING;  -- kept by a downgrade: the kinds table is append-only
 ALTER TABLE loan ADD COLUMN rescheduled_on date;
 CREATE TABLE loan_rescheduling (
     id bigserial PRIMARY KEY,

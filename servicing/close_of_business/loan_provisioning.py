@@ -47,6 +47,7 @@ from servicing.close_of_business.model import StepOutcome
 from servicing.ids import uuid7
 from servicing.journal import book_entries
 from servicing.loans.applications import get_product_in
+from servicing.loans.provision_release import provisions_interest
 from servicing.loans.provisions import (
     ProvisionMovementRow,
     booked_provisions,
@@ -54,7 +55,6 @@ from servicing.loans.provisions import (
     record_movements,
 )
 from servicing.loans.reconciliation import SUBLEDGER_BY_LOAN_SQL
-from servicing.loans.write_offs import ACCRUAL_RULES
 from servicing.unit_of_work import UnitOfWork, UnitOfWorkFactory
 
 READ_CHUNK: Final = 20_000
@@ -62,7 +62,8 @@ SOURCE_TYPE: Final = "loan-provisioning"
 MOVEMENT_KINDS: Final = {EventKind.PROVISION: "allowance", EventKind.PROVISION_REVERSAL: "release"}
 
 _ACTIVE = text("""
-SELECT l.id, l.office_id, l.product_id, l.product_version, l.currency, l.booked_classification, l.term_bucket,
+SELECT l.id, l.status, l.office_id, l.product_id, l.product_version, l.currency, l.booked_classification,
+       l.term_bucket,
        s.outstanding_principal, s.provision_rate_percent, s.bucket_label
   FROM loan_arrears_state s JOIN loan l ON l.id = s.loan_id
  WHERE s.business_date = :day AND s.loan_id > :after AND l.status = 'active'
@@ -74,7 +75,8 @@ SELECT l.id, l.office_id, l.product_id, l.product_version, l.currency, l.booked_
 requires nothing: most loans, never read)."""
 
 _LEFT_PORTFOLIO = text("""
-SELECT l.id, l.office_id, l.product_id, l.product_version, l.currency, l.booked_classification, l.term_bucket,
+SELECT l.id, l.status, l.office_id, l.product_id, l.product_version, l.currency, l.booked_classification,
+       l.term_bucket,
        0 AS outstanding_principal, 0 AS provision_rate_percent, NULL AS bucket_label
   FROM loan l
  WHERE l.status = 'closed' AND (CAST(:office AS int) IS NULL OR l.office_id IN (SELECT o.id FROM office o WHERE CAST(:office AS int) = ANY(o.lineage))) AND EXISTS (
@@ -83,7 +85,8 @@ SELECT l.id, l.office_id, l.product_id, l.product_version, l.currency, l.booked_
  ORDER BY l.id
 """)
 
-_LOCK = text("SELECT id FROM loan WHERE id = ANY(CAST(:ids AS int[])) ORDER BY id FOR UPDATE")
+_LOCK = text("SELECT id, status, booked_classification FROM loan WHERE id = ANY(CAST(:ids AS int[]))"
+             " ORDER BY id FOR UPDATE")
 
 
 class _Required(msgspec.Struct, frozen=True, kw_only=True):
@@ -133,7 +136,7 @@ async def required_provisions(uow: UnitOfWork, loans: Sequence[Any], products: d
         key = (loan.product_id, loan.product_version)
         if key not in products:
             products[key] = await get_product_in(uow, *key)
-    with_interest = [loan.id for loan in candidates if _provisions_interest(products[(loan.product_id,
+    with_interest = [loan.id for loan in candidates if provisions_interest(products[(loan.product_id,
                                                                                      loan.product_version)])]
     interest: dict[int, Decimal] = {}
     if with_interest:
@@ -162,16 +165,17 @@ async def _requirements(uow: UnitOfWork, loans: Sequence[Any],
                                     LoanClassification(loan.booked_classification))]
 
 
-def _provisions_interest(product: LoanProduct) -> bool:
-    return product.provision_includes_interest and product.accounting.rule in ACCRUAL_RULES
-
-
 async def _post(uow: UnitOfWork, moving: Sequence[_Required], products: dict[tuple[int, int], LoanProduct],
                 day: date, actor: str) -> tuple[list[ProvisionMovementRow], int]:
     """Lock the moving loans, recompute their movements against what is booked now, and write
     the rows and one entry per group."""
     ids = sorted(item.loan.id for item in moving)
-    await uow.session.execute(_LOCK, {"ids": ids})
+    locked = {row.id: row for row in (await uow.session.execute(_LOCK, {"ids": ids})).all()}
+    # Read unlocked: a loan written off, repaid off or reclassified meanwhile is left to the next run.
+    moving = [item for item in moving if item.loan.id in locked
+              and locked[item.loan.id].status == item.loan.status
+              and locked[item.loan.id].booked_classification == item.loan.booked_classification]
+    ids = [item.loan.id for item in moving]
     booked = await booked_provisions(uow, ids)
     groups: dict[tuple[Any, ...], list[tuple[_Required, ProvisionMovement]]] = {}
     for item in moving:

@@ -536,7 +536,7 @@ async def _take_repayment(uow: UnitOfWork, row: LoanRow, product: LoanProduct, *
         await book_entries(uow, [entry])
         if leg is not None:
             await leg.record(uow, entry.entry_id)
-        await release_with_repayment(uow, row, product.accounting, product.rounding,
+        await release_with_repayment(uow, row, product,
                                      principal_repaid=plan.allocation.total(Component.PRINCIPAL), value_date=value_date,
                                      sequence=sequence, actor=actor)
     return transaction

@@ -13,11 +13,12 @@ from sqlalchemy import text
 
 from ledger.model import Reference
 from ledger.money import normalize_amount
-from products.accounting import ProductAccounting, build_entry
+from products.accounting import build_entry
 from products.events import LoanClassification, TermBucket
+from products.loans.product import LoanProduct
 from products.loans.provisioning import ProvisionMovement, provision_base, release_on_repayment
-from products.posting_rules import EventKind, ProductKind
-from products.rounding import Rounding, compile_rounding
+from products.posting_rules import AccountingRule, EventKind, ProductKind
+from products.rounding import compile_rounding
 from servicing.ids import uuid7
 from servicing.journal import book_entries
 from servicing.loans.provisions import (
@@ -30,7 +31,13 @@ from servicing.loans.reconciliation import SUBLEDGER_BY_LOAN_SQL
 from servicing.unit_of_work import UnitOfWork
 
 
-async def release_with_repayment(uow: UnitOfWork, loan: Any, accounting: ProductAccounting, rounding: Rounding, *,
+def provisions_interest(product: LoanProduct) -> bool:
+    """The product provisions the interest receivable too (only accrual rules book one)."""
+    return product.provision_includes_interest and product.accounting.rule in (
+        AccountingRule.ACCRUAL_PERIODIC, AccountingRule.ACCRUAL_UPFRONT)
+
+
+async def release_with_repayment(uow: UnitOfWork, loan: Any, product: LoanProduct, *,
                                  principal_repaid: Decimal, value_date: date, sequence: int, actor: str) -> None:
     """Seed 002's « reprise remb. » (credit parameters `recovery_entries_on_repayment`): with
     the repayment, in its transaction, release the provision the principal left no longer
@@ -50,19 +57,21 @@ async def release_with_repayment(uow: UnitOfWork, loan: Any, accounting: Product
         {"id": loan.id})).one_or_none()
     if state is None:
         return
-    principal = (await uow.session.execute(text(SUBLEDGER_BY_LOAN_SQL), {"ids": [loan.id]})).one().principal
+    outstanding = (await uow.session.execute(text(SUBLEDGER_BY_LOAN_SQL), {"ids": [loan.id]})).one()
     held = (await guarantee_deposits(uow, [loan.id])).get(loan.id, Decimal(0))
-    base_after = provision_base(principal_outstanding=max(Decimal(principal), Decimal(0)),
-                                guarantee_deposits=held)
+    # The same base as the evening's provisioning step, or each repayment would release what it books again.
+    base_after = provision_base(principal_outstanding=max(Decimal(outstanding.principal), Decimal(0)),
+                                interest_receivable=max(Decimal(outstanding.interest), Decimal(0)),
+                                include_interest=provisions_interest(product), guarantee_deposits=held)
     released = release_on_repayment(normalize_amount(booked, currency), base_after=base_after,
                                     rate_percent=Decimal(state.provision_rate_percent),
-                                    rounder=compile_rounding(rounding, currency))
+                                    rounder=compile_rounding(product.rounding, currency))
     if released <= 0:
         return
     term = TermBucket(loan.term_bucket or TermBucket.SHORT.value)
     event = ProvisionMovement(kind=EventKind.PROVISION_REVERSAL, classification=classification,
                               amount=released).event(currency, term=term)
-    entry = build_entry(ProductKind.LOAN, accounting, event, entry_id=uuid7(), office_id=loan.office_id,
+    entry = build_entry(ProductKind.LOAN, product.accounting, event, entry_id=uuid7(), office_id=loan.office_id,
                         value_date=value_date, actor=actor, description=f"Reprise de provision au remboursement, "
                         f"prêt n° {loan.id}", reference=Reference(source_type="loan-provisioning",
                                                                    source_id=f"repayment/{loan.id}/{sequence}"))

@@ -154,7 +154,7 @@ class ReschedulingRefused(InvalidInput):
 
 def _rounder(terms: LoanTerms) -> Rounder:
     """The product's rounding of amounts (decimals and mode), as the schedule rounds each period's interest."""
-    return Rounder(decimals=validate_terms(terms), mode=terms.rounding.mode, multiple=None)
+    return Rounder(decimals=validate_terms(terms), mode=terms.rounding.mode, multiple=terms.rounding.in_multiples_of)
 
 
 async def _classification(uow: UnitOfWork, row: LoanRow, doubtful_by_days: bool) -> LoanClassification:
