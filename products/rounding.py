@@ -24,6 +24,9 @@ import msgspec
 CURRENCY_DECIMALS_MAX: Final = 4
 
 
+_SIGNIFICANT: Final = decimal.Context(prec=20, rounding=decimal.ROUND_HALF_EVEN)
+"""Significant digits an amount keeps before the product's rounding (see `Rounder.round`)."""
+
 class RoundingMode(StrEnum):
     """How a product rounds amounts; values are the wire names."""
 
@@ -106,8 +109,11 @@ class Rounder:
         self.multiple = multiple
 
     def round(self, value: Decimal) -> Decimal:
-        """Round to decimals, then to the multiple, both with the product's mode."""
-        rounded = value.quantize(self.quantum, rounding=self._decimal_mode)
+        """Round to decimals, then to the multiple, both with the product's mode. The value is
+        first cut to 20 significant digits: two exact computations of one amount (a period's
+        interest as one product of rates, or as a sum of rate differences) differ only in the
+        last digits of the 28 the engines keep, and must not fall on opposite sides of a tie."""
+        rounded = _SIGNIFICANT.plus(value).quantize(self.quantum, rounding=self._decimal_mode)
         if self.multiple is None:
             return rounded
         return self.round_to(rounded, self.multiple)
