@@ -275,6 +275,16 @@ def rule_table(kind: ProductKind, rule: AccountingRule) -> RuleTable:
     return RULE_TABLES[(kind, rule)]
 
 
+LOAN_RECEIVABLE_RULES: Final = frozenset(
+    rule for rule in AccountingRule
+    if (ProductKind.LOAN, rule) in RULE_TABLES
+    and RULE_TABLES[(ProductKind.LOAN, rule)].get((E.REPAYMENT, C.INTEREST), (R.FUND_SOURCE, None))[1]
+    is R.INTEREST_RECEIVABLE)
+"""The rules under which a loan carries interest, fees and penalties receivable (a repayment
+settles the receivable, not income): read from the tables, so the close of business, the
+write-off and the provisions never keep a list of their own."""
+
+
 OPTIONAL_ROLES: Final = frozenset({R.WITHHOLDING_TAX_PAYABLE, R.CAPITALISED_INCOME_DEFERRED})
 """Roles a product maps only when the institution needs them: withholding tax on interest is
 posted only where a tax rate is configured (reference data), so a product without it posts

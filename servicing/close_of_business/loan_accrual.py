@@ -40,7 +40,7 @@ from products.loans.accrual import FeeRecognition, accrual_periods, fees_falling
 from products.loans.model import Schedule
 from products.loans.product import LoanProduct
 from products.loans.terms import LoanTerms
-from products.posting_rules import AccountingRule, Component, EventKind
+from products.posting_rules import LOAN_RECEIVABLE_RULES, AccountingRule, Component, EventKind
 from products.reference.db.tables import ChargeRow
 from products.rounding import Rounder, compile_rounding
 from servicing.close_of_business.loan_postings import ChunkPostings, GroupKey, Posting, event, post_by_chunks
@@ -50,7 +50,7 @@ from servicing.loans.schedules import plain, schedule_on
 from servicing.unit_of_work import UnitOfWork, UnitOfWorkFactory
 
 CHUNK_LOANS: Final = 2_000
-ACCRUAL_RULES: Final = (AccountingRule.ACCRUAL_PERIODIC.value, AccountingRule.ACCRUAL_UPFRONT.value)
+ACCRUAL_RULES: Final = tuple(sorted(rule.value for rule in LOAN_RECEIVABLE_RULES))
 _ZERO: Final = Decimal(0)
 
 _LOANS = text("""

@@ -17,7 +17,7 @@ from products.accounting import build_entry
 from products.events import LoanClassification, TermBucket
 from products.loans.product import LoanProduct
 from products.loans.provisioning import ProvisionMovement, provision_base, release_on_repayment
-from products.posting_rules import AccountingRule, EventKind, ProductKind
+from products.posting_rules import LOAN_RECEIVABLE_RULES, EventKind, ProductKind
 from products.rounding import compile_rounding
 from servicing.ids import uuid7
 from servicing.journal import book_entries
@@ -33,8 +33,7 @@ from servicing.unit_of_work import UnitOfWork
 
 def provisions_interest(product: LoanProduct) -> bool:
     """The product provisions the interest receivable too (only accrual rules book one)."""
-    return product.provision_includes_interest and product.accounting.rule in (
-        AccountingRule.ACCRUAL_PERIODIC, AccountingRule.ACCRUAL_UPFRONT)
+    return product.provision_includes_interest and product.accounting.rule in LOAN_RECEIVABLE_RULES
 
 
 async def release_with_repayment(uow: UnitOfWork, loan: Any, product: LoanProduct, *,

@@ -34,7 +34,7 @@ from products.loans.model import Schedule
 from products.loans.product import LoanProduct
 from products.loans.provisioning import ProvisionMovement
 from products.loans.write_off import recovery, write_off
-from products.posting_rules import AccountingRule, Component, EventKind, ProductKind
+from products.posting_rules import LOAN_RECEIVABLE_RULES, Component, EventKind, ProductKind
 from products.rounding import compile_rounding
 from servicing.errors import Conflict, InvalidInput
 from servicing.ids import uuid7
@@ -61,7 +61,7 @@ from servicing.staff.scope import OfficeScope
 from servicing.unit_of_work import UnitOfWork, UnitOfWorkFactory
 
 REASON_LENGTH_MAX: Final = 500
-ACCRUAL_RULES: Final = frozenset({AccountingRule.ACCRUAL_PERIODIC, AccountingRule.ACCRUAL_UPFRONT})
+ACCRUAL_RULES: Final = LOAN_RECEIVABLE_RULES
 PROVISION_SOURCE: Final = "loan-provisioning"
 
 
