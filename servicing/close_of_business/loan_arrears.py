@@ -18,6 +18,7 @@ portfolio; every other loan is recomputed from its history as above."""
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping, Sequence
 from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any, Final, NamedTuple
@@ -174,11 +175,15 @@ async def loan_grid(uow_factory: UnitOfWorkFactory, kind: BucketKind = BucketKin
 
 
 async def age_loans(uow_factory: UnitOfWorkFactory, day: date, actor: str,
-                    scope: OfficeScope | None = None) -> StepOutcome:
+                    scope: OfficeScope | None = None, *, loans: Sequence[int] | None = None,
+                    previous_status: Mapping[int, str] | None = None) -> StepOutcome:
     """Age the active loans of the scope (an office and its branches; None: the institution):
     first, in one statement, carry the unchanged ones to the day; then, by chunks of loans
     locked in id order, every other one (one query for the chunk's loans, one for their
-    transactions, one multi-row write of their states, one for their reminders)."""
+    transactions, one multi-row write of their states, one for their reminders).
+
+    ``loans``: age only these loans, and ``previous_status`` their status at the previous close
+    when the stored state is not it (a restatement re-deriving the days, `per_loan`)."""
     notice, follow_up = reminder_days_before_due(), follow_up_after_days()
     grids = {kind: await loan_grid(uow_factory, kind) for kind in (BucketKind.LOAN, BucketKind.RESCHEDULED_LOAN)}
     office = None if scope is None or scope.whole_institution else scope.office_id
@@ -194,11 +199,15 @@ async def age_loans(uow_factory: UnitOfWorkFactory, day: date, actor: str,
                     "recalculating": [f"{p}:{v}" for (p, v), (product, _) in products.items()
                                       if product.interest_recalculation],
                     "unowed_kinds": list(UNOWED_KINDS)}
-    async with uow_factory() as uow:
-        unchanged = (await uow.session.execute(_KEEP_UNCHANGED, unchanged_if)).rowcount
-        await uow.commit()
-    async with uow_factory() as uow:
-        to_age = list((await uow.session.scalars(_TO_AGE, unchanged_if)).all())
+    unchanged = 0
+    if loans is not None:
+        to_age = sorted(loans)
+    else:
+        async with uow_factory() as uow:
+            unchanged = (await uow.session.execute(_KEEP_UNCHANGED, unchanged_if)).rowcount
+            await uow.commit()
+        async with uow_factory() as uow:
+            to_age = list((await uow.session.scalars(_TO_AGE, unchanged_if)).all())
     aged = reminders = 0
     per_status: dict[str, int] = {ArrearsStatus.PERFORMING.value: unchanged} if unchanged else {}
     for start in range(0, len(to_age), CHUNK_LOANS):
@@ -225,6 +234,8 @@ async def age_loans(uow_factory: UnitOfWorkFactory, day: date, actor: str,
                     _decode_terms(loan.terms), _decode_schedule(loan.schedule), product, rows, day)
                 previous = (ArrearsStatus(loan.previous_status)
                             if loan.previous_status is not None and loan.previous_date < day else ArrearsStatus.PERFORMING)
+                if previous_status is not None and loan.id in previous_status:
+                    previous = ArrearsStatus(previous_status[loan.id])
                 arrears = age_arrears(position.instalments, day, policy, previous_status=previous)
                 # A rescheduled loan is graded on the rescheduled-loans grid for the rest of its life.
                 grid = grids[grid_kind(overdraft=False, rescheduled=loan.rescheduled_on is not None)]

@@ -38,6 +38,7 @@ from products.posting_rules import ProductKind
 from products.reference.model import BucketKind, DelinquencyBucket
 from servicing.close_of_business.loan_arrears import loan_grid
 from servicing.close_of_business.model import StepOutcome
+from servicing.close_of_business.narration import narrated
 from servicing.errors import NotFound
 from servicing.ids import uuid7
 from servicing.journal import book_entries
@@ -65,6 +66,7 @@ SELECT l.id, l.product_id, l.product_version, l.booked_classification, s.days_ov
   FROM loan_arrears_state s JOIN loan l ON l.id = s.loan_id
  WHERE s.business_date = :day AND s.loan_id > :after AND l.status = 'active'
    AND (CAST(:office AS int) IS NULL OR l.office_id IN (SELECT o.id FROM office o WHERE CAST(:office AS int) = ANY(o.lineage)))
+   AND (CAST(:loans AS int[]) IS NULL OR l.id = ANY(CAST(:loans AS int[])))
    AND (s.classification <> l.booked_classification
         OR (l.product_id, l.product_version) IN (SELECT * FROM unnest(CAST(:overdraft_products AS int[]),
                                                                       CAST(:overdraft_versions AS int[]))))
@@ -115,14 +117,17 @@ class _Change:
 
 
 async def classify_loans(uow_factory: UnitOfWorkFactory, day: date, actor: str, *,
-                         automatic: bool | None = None, office: int | None = None) -> StepOutcome:
+                         automatic: bool | None = None, office: int | None = None,
+                         loans: Sequence[int] | None = None) -> StepOutcome:
+    """``loans``: only these loans (a restatement's, `servicing.close_of_business.per_loan`)."""
     if automatic is None:
         automatic = await automatic_declassification(uow_factory)
     by_kind = await grids(uow_factory)
     async with uow_factory() as uow:
         overdrafts = {(r.product_id, r.version) for r in (await uow.session.execute(_OVERDRAFT_VERSIONS)).all()}
     window = {"day": day, "limit": READ_CHUNK, "overdraft_products": [p for p, _v in sorted(overdrafts)],
-              "overdraft_versions": [v for _p, v in sorted(overdrafts)], "office": office}
+              "overdraft_versions": [v for _p, v in sorted(overdrafts)], "office": office,
+              "loans": None if loans is None else list(loans)}
     seen = 0
     changes: list[_Change] = []
     after = 0
@@ -205,7 +210,7 @@ async def _reclassify(uow: UnitOfWork, batch: Sequence[_Change], day: date, acto
             sequence = int(sub.last_sequence) + 1 if sub is not None else 1
             entry = build_entry(ProductKind.LOAN, product.accounting, event, entry_id=uuid7(), office_id=loan.office_id,
                                 value_date=day, actor=actor,
-                                description=f"Reclassement {_LABELS[current]} -> {_LABELS[target]} prêt n° {loan.id}",
+                                description=narrated(f"Reclassement {_LABELS[current]} -> {_LABELS[target]} prêt n° {loan.id}"),
                                 reference=Reference(source_type=SOURCE_TYPE, source_id=f"{loan.id}/{sequence}"))
             if entry is not None:
                 entries.append(entry)

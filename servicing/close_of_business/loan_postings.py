@@ -29,6 +29,7 @@ from ledger.model import JournalEntry, Line, Reference, Side
 from products.accounting import ProductAccounting, posting_lines
 from products.events import EventPart, LoanClassification, ProductEvent, TermBucket
 from products.posting_rules import Component, EventKind, ProductKind
+from servicing.close_of_business.narration import narrated
 from servicing.ids import uuid7
 from servicing.journal import book_entries
 from servicing.unit_of_work import UnitOfWork, UnitOfWorkFactory
@@ -243,7 +244,7 @@ async def write_postings(uow: UnitOfWork, postings: Sequence[Posting], accountin
         assert 2 <= len(lines) <= LINES_PER_ENTRY_MAX, lines
         entries.append(JournalEntry(
             entry_id=entry_id, office_id=group.office_id, value_date=day, actor=actor,
-            description=f"{'Reprise : ' if mirrored else ''}{labels[product]} au {day:%d/%m/%Y}"[:500],
+            description=narrated(f"{'Reprise : ' if mirrored else ''}{labels[product]} au {day:%d/%m/%Y}")[:500],
             lines=lines, reference=Reference(source_type=SOURCE_TYPE,
                                              source_id=f"{step}:{group.product_id}/{group.product_version}:{day}")))
     session = uow.session

@@ -44,6 +44,7 @@ from products.loans.provisioning import (
 from products.posting_rules import AccountingRule, EventKind, ProductKind
 from products.rounding import compile_rounding
 from servicing.close_of_business.model import StepOutcome
+from servicing.close_of_business.narration import narrated
 from servicing.ids import uuid7
 from servicing.journal import book_entries
 from servicing.loans.applications import get_product_in
@@ -69,6 +70,7 @@ SELECT l.id, l.status, l.office_id, l.product_id, l.product_version, l.currency,
  WHERE s.business_date = :day AND s.loan_id > :after AND l.status = 'active'
    AND (CAST(:office AS int) IS NULL OR l.office_id IN (SELECT o.id FROM office o WHERE CAST(:office AS int) = ANY(o.lineage)))
    AND (s.provision_rate_percent > 0 OR EXISTS (SELECT 1 FROM loan_provision_movement m WHERE m.loan_id = s.loan_id))
+   AND (CAST(:loans AS int[]) IS NULL OR l.id = ANY(CAST(:loans AS int[])))
  ORDER BY s.loan_id LIMIT :limit
 """)
 """The day's aged loans that may require or hold a provision (a zero rate and nothing ever booked
@@ -82,6 +84,7 @@ SELECT l.id, l.status, l.office_id, l.product_id, l.product_version, l.currency,
  WHERE l.status = 'closed' AND (CAST(:office AS int) IS NULL OR l.office_id IN (SELECT o.id FROM office o WHERE CAST(:office AS int) = ANY(o.lineage))) AND EXISTS (
        SELECT 1 FROM loan_provision_movement m WHERE m.loan_id = l.id
         GROUP BY m.loan_id HAVING sum(CASE m.kind WHEN 'allowance' THEN m.amount ELSE -m.amount END) <> 0)
+   AND (CAST(:loans AS int[]) IS NULL OR l.id = ANY(CAST(:loans AS int[])))
  ORDER BY l.id
 """)
 
@@ -95,7 +98,9 @@ class _Required(msgspec.Struct, frozen=True, kw_only=True):
 
 
 async def provision_loans(uow_factory: UnitOfWorkFactory, day: date, actor: str, *,
-                          office: int | None = None) -> StepOutcome:
+                          office: int | None = None, loans: Sequence[int] | None = None) -> StepOutcome:
+    """``loans``: only these loans (a restatement's, `servicing.close_of_business.per_loan`)."""
+    only = None if loans is None else list(loans)
     products: dict[tuple[int, int], LoanProduct] = {}
     moving: list[_Required] = []
     seen = 0
@@ -103,13 +108,13 @@ async def provision_loans(uow_factory: UnitOfWorkFactory, day: date, actor: str,
     async with uow_factory() as uow:
         while True:
             loans = (await uow.session.execute(_ACTIVE, {"day": day, "after": after, "limit": READ_CHUNK,
-                                                                  "office": office})).all()
+                                                                  "office": office, "loans": only})).all()
             if not loans:
                 break
             seen += len(loans)
             after = loans[-1].id
             moving += await _requirements(uow, loans, products)
-        closed = (await uow.session.execute(_LEFT_PORTFOLIO, {"office": office})).all()
+        closed = (await uow.session.execute(_LEFT_PORTFOLIO, {"office": office, "loans": only})).all()
         moving += await _requirements(uow, closed, products)
     if not moving:
         return StepOutcome(items=seen, entries=0, detail={"loans_moved": "0", "actor": actor})
@@ -195,7 +200,7 @@ async def _post(uow: UnitOfWork, moving: Sequence[_Required], products: dict[tup
         label = "Dotation aux provisions" if kind == EventKind.PROVISION.value else "Reprise de provisions"
         entry = build_entry(ProductKind.LOAN, products[(product_id, version)].accounting, event, entry_id=uuid7(),
                             office_id=office_id, value_date=day, actor=actor,
-                            description=f"{label} {classification} {term} du {day.isoformat()} ({len(members)} prêts)",
+                            description=narrated(f"{label} {classification} {term} du {day.isoformat()} ({len(members)} prêts)"),
                             reference=Reference(source_type=SOURCE_TYPE, source_id="/".join(map(str, (day, *key)))))
         if entry is not None:
             entries.append(entry)

@@ -202,12 +202,26 @@ async def _next_sequence(uow: UnitOfWork, loan_id: int) -> tuple[int, date | Non
     return int(row[0] or 0) + 1, row[1]
 
 
-def _check_value_date(value_date: date, *, today: date, not_before: date | None, what: str) -> None:
+def _check_value_date(value_date: date, *, today: date, not_before: date | None, what: str,
+                      since: str = "the loan's last transaction") -> None:
     if value_date > today:
         raise InvalidInput(f"a {what} cannot be dated in the future (today is {today})", field="value_date")
     if not_before is not None and value_date < not_before:
-        raise InvalidInput(f"a {what} cannot be dated before {not_before}, the loan's last transaction",
-                           field="value_date")
+        raise InvalidInput(f"a {what} cannot be dated before {not_before}, {since}", field="value_date")
+
+
+async def _backdated(uow: UnitOfWork, row: LoanRow, value_date: date, last_date: date | None, today: date) -> bool:
+    """The event is dated before a transaction of the loan or on a day its office has already
+    closed: it is taken with a restatement (`servicing.loans.restatement`). The office's last
+    closed day is read only for an event dated before today or on the last transaction's day."""
+    from servicing.loans import restatement
+
+    if last_date is not None and value_date < last_date:
+        return True
+    if value_date >= today and (last_date is None or value_date > last_date):
+        return False
+    return restatement.needs_restatement(value_date, last_transaction=last_date,
+                                         last_closed=await restatement.last_closed_day(uow, row.office_id))
 
 
 def _entry(accounting: ProductAccounting, event: ProductEvent, *, loan: LoanRow, value_date: date,
@@ -344,18 +358,51 @@ async def repay(uow_factory: UnitOfWorkFactory, loan_id: int, command: Repay, *,
                            field="loan_id")
         check_amount(command.amount, row.currency.strip(), field="amount")
         last_date = max((t.value_date for t in history), default=None)
-        _check_value_date(command.value_date, today=today or date.today(), not_before=last_date, what="repayment")
+        day = today or date.today()
+        _check_value_date(command.value_date, today=day, not_before=row.disbursed_on, what="repayment",
+                          since="the loan's disbursement")
+        backdated = await _backdated(uow, row, command.value_date, last_date, day)
         product = await get_product_in(uow, row.product_id, row.product_version)
         accounting, payment_type_id, leg = await _fund_source(
             uow, product.accounting, command.channel, deposits=deposits, loan=row, amount=command.amount,
             credit=False, value_date=command.value_date, actor=actor, payment_type=payment_type)
-        transaction = await _take_repayment(
-            uow, row, product, amount=command.amount, value_date=command.value_date, accounting=accounting,
-            payment_type_id=payment_type_id, receipt_number=command.channel.receipt_number, actor=actor,
-            idempotency_key=idempotency_key, fingerprint=fingerprint, history=history, leg=leg, touched=True)
+        if backdated:
+            transaction = await _restated_repayment(
+                uow, row, product, command, accounting=accounting, payment_type_id=payment_type_id, leg=leg,
+                actor=actor, idempotency_key=idempotency_key, fingerprint=fingerprint)
+        else:
+            transaction = await _take_repayment(
+                uow, row, product, amount=command.amount, value_date=command.value_date, accounting=accounting,
+                payment_type_id=payment_type_id, receipt_number=command.channel.receipt_number, actor=actor,
+                idempotency_key=idempotency_key, fingerprint=fingerprint, history=history, leg=leg, touched=True)
         answer = to_transaction(transaction)
         await uow.commit()
     return answer
+
+
+async def _restated_repayment(uow: UnitOfWork, row: LoanRow, product: LoanProduct, command: Repay, *,
+                              accounting: ProductAccounting, payment_type_id: int | None,
+                              leg: deposit_link.DepositLeg | None, actor: str, idempotency_key: str | None,
+                              fingerprint: str) -> Any:
+    """A repayment dated before the loan's last transaction or a closed day: taken on its own
+    value date within a restatement of the loan (later repayments re-applied after it, the close
+    of business's effects re-derived). Answers its transaction's row."""
+    from servicing.loans import restatement
+
+    taken: list[Any] = []
+
+    async def apply(uow: UnitOfWork, row: LoanRow, history: Sequence[Any], sequence: int,
+                    standing: tuple[str, str | None]) -> Any:
+        taken.append(await _take_repayment(
+            uow, row, product, amount=command.amount, value_date=command.value_date, accounting=accounting,
+            payment_type_id=payment_type_id, receipt_number=command.channel.receipt_number, actor=actor,
+            idempotency_key=idempotency_key, fingerprint=fingerprint, history=history, leg=leg, sequence=sequence,
+            standing=standing))
+        return taken[-1]
+
+    await restatement.restate(uow, row, product, since=command.value_date, actor=actor,
+                              pending=[restatement.Pending(value_date=command.value_date, apply=apply)])
+    return taken[0]
 
 
 async def undo_disbursement(uow_factory: UnitOfWorkFactory, loan_id: int, *, actor: str,
@@ -490,19 +537,26 @@ async def _take_repayment(uow: UnitOfWork, row: LoanRow, product: LoanProduct, *
                           accounting: ProductAccounting, payment_type_id: int | None, receipt_number: str | None,
                           actor: str, idempotency_key: str | None, fingerprint: str | None,
                           history: Sequence[Any] | None = None,
-                          leg: deposit_link.DepositLeg | None = None, touched: bool = False) -> Any:
+                          leg: deposit_link.DepositLeg | None = None, touched: bool = False,
+                          sequence: int | None = None, standing: tuple[str, str | None] | None = None) -> Any:
     """Allocate and book one repayment on the locked loan, against what its history (read
     under the lock; read here when not given) left due (``touched``: the lock already marked
     the loan changed, so it is updated again only when its status or schedule changes).
+    A restatement (`servicing.loans.restatement`) passes the history as it stood on the value
+    date, the ``sequence`` to write and the loan's ``standing`` on that day (booked class,
+    arrears status), which choose the healthy or doubtful order; the provision is then left to
+    the restatement (released as of its last closed day), not released with the repayment.
     Answers the transaction's row as inserted (the columns of `LoanTransactionRow`)."""
     assert row.schedule is not None
     currency = row.currency.strip()
     if history is None:
         history = await _history(uow, row.id)
-    sequence = max((t.sequence_number for t in history), default=0) + 1
+    if sequence is None:
+        sequence = max((t.sequence_number for t in history), default=0) + 1
+    booked_class, status = standing if standing is not None else (row.booked_classification,
+                                                                   await arrears_status(uow, row.id))
     planned = plan_loan_repayment(product, row.terms, msgspec.convert(row.schedule, Schedule), history, amount,
-                                  value_date, booked_classification=row.booked_classification,
-                                  arrears_status=await arrears_status(uow, row.id))
+                                  value_date, booked_classification=booked_class, arrears_status=status)
     plan = planned.plan
     if plan.splits_instalment:
         raise InvalidInput("the product takes whole instalments only: pay the instalments in full", field="amount")
@@ -536,9 +590,10 @@ async def _take_repayment(uow: UnitOfWork, row: LoanRow, product: LoanProduct, *
         await book_entries(uow, [entry])
         if leg is not None:
             await leg.record(uow, entry.entry_id)
-        await release_with_repayment(uow, row, product,
-                                     principal_repaid=plan.allocation.total(Component.PRINCIPAL), value_date=value_date,
-                                     sequence=sequence, actor=actor)
+        if standing is None:  # a restatement books the provision its last closed day requires, at its end
+            await release_with_repayment(uow, row, product,
+                                         principal_repaid=plan.allocation.total(Component.PRINCIPAL), value_date=value_date,
+                                         sequence=sequence, actor=actor)
     return transaction
 
 
@@ -568,7 +623,21 @@ async def reverse_repayment(uow_factory: UnitOfWorkFactory, loan_id: int, transa
         product = await get_product_in(uow, row.product_id, row.product_version)
         sequence = max(t.sequence_number for t in history)
         written: list[Any] = []
-        for original in [target, *later]:
+        restates = await _reversal_restates(uow, row, target, later)
+        if restates:
+            # Dated on or before a closed day (or before a repayment taken after it): the loan is
+            # restated from the reversed repayment's day, later repayments re-applied in date order.
+            from servicing.loans import restatement
+
+            written.append(await _reverse_transaction(
+                uow, target, kind="repayment_reversal", sequence=sequence + 1, actor=actor,
+                description=f"Annulation remboursement prêt n° {loan_id}"))
+            await uow.session.flush()
+            await _reopen(uow, row, product, target.value_date, actor)
+            restated = await restatement.restate(uow, row, product, since=target.value_date, actor=actor)
+            written += restated.written
+            later = []
+        for original in [] if restates else [target, *later]:
             sequence += 1
             written.append(await _reverse_transaction(
                 uow, original, kind="repayment_reversal", sequence=sequence, actor=actor,
@@ -585,16 +654,8 @@ async def reverse_repayment(uow_factory: UnitOfWorkFactory, loan_id: int, transa
                 uow, row, product, amount=_plain(original.amount), value_date=original.value_date, accounting=accounting,
                 payment_type_id=payment_type_id, receipt_number=original.receipt_number, actor=actor,
                 idempotency_key=None, fingerprint=None, leg=leg))
-        if not later:
-            assert row.schedule is not None
-            now = await _history(uow, loan_id)
-            schedule = schedules.schedule_on(msgspec.convert(row.terms, LoanTerms), msgspec.convert(
-                row.schedule, Schedule), product, now, target.value_date)
-            row.schedule = msgspec.to_builtins(schedule)
-            row.status = (LoanStatus.ACTIVE if remaining_dues(schedule, _settled(now), _lines(now, "charge"))
-                          else LoanStatus.CLOSED).value
-            row.updated_at = func.now()
-            row.updated_by = actor
+        if not later and not restates:
+            await _reopen(uow, row, product, target.value_date, actor)
         await uow.session.flush()
         if overpayment_held(await _history(uow, loan_id)) < 0:
             raise Conflict("part of the overpayment this reversal takes back was already refunded to the borrower",
@@ -607,6 +668,33 @@ async def reverse_repayment(uow_factory: UnitOfWorkFactory, loan_id: int, transa
     return answer
 
 
+async def _reversal_restates(uow: UnitOfWork, row: LoanRow, target: LoanTransactionRow,
+                             later: Sequence[LoanTransactionRow]) -> bool:
+    """A reversal restates the loan when its repayment is dated on or before a day the office
+    has closed, or when a repayment received after it is dated before it (a backdated one)."""
+    from servicing.loans import restatement
+
+    if any(t.value_date < target.value_date for t in later):
+        return True
+    closed = await restatement.last_closed_day(uow, row.office_id)
+    return closed is not None and target.value_date <= closed
+
+
+async def _reopen(uow: UnitOfWork, row: LoanRow, product: LoanProduct, on: date, actor: str) -> None:
+    """After a reversal: the schedule as it stands on ``on`` and the status what is left due says
+    (a closed loan reopens when something is due again)."""
+    assert row.schedule is not None
+    now = await _history(uow, row.id)
+    schedule = schedules.schedule_on(msgspec.convert(row.terms, LoanTerms), msgspec.convert(
+        row.schedule, Schedule), product, now, on)
+    row.schedule = msgspec.to_builtins(schedule)
+    row.status = (LoanStatus.ACTIVE if remaining_dues(schedule, _settled(now), _lines(now, "charge"))
+                  else LoanStatus.CLOSED).value
+    row.updated_at = func.now()
+    row.updated_by = actor
+    await uow.session.flush()
+
+
 # --------------------------------------------------------------------------- charges and waivers
 
 _CHARGEABLE = {Component.FEE: EventKind.FEE_CHARGE, Component.PENALTY: EventKind.PENALTY_CHARGE}
@@ -615,17 +703,21 @@ WAIVABLE: Final = (Component.INTEREST, Component.FEE, Component.PENALTY)
 
 async def _active_for_change(uow: UnitOfWork, loan_id: int, scope: OfficeScope, kind: str, key: str | None,
                              fingerprint: str, value_date: date, today: date | None
-                             ) -> tuple[LoanRow, LoanTransaction | None, list[LoanTransactionRow], LoanProduct]:
+                             ) -> tuple[LoanRow, LoanTransaction | None, list[LoanTransactionRow], LoanProduct, bool]:
+    """The locked active loan, the answer of a replayed request, its history, its product, and
+    whether the change is backdated (dated before its last transaction or on a closed day: the
+    caller restates the loan after writing it)."""
     row = await _locked(uow, loan_id, scope)
     replay = await _replayed(uow, loan_id, kind, key, fingerprint)
     if replay is not None:
-        return row, replay, [], await get_product_in(uow, row.product_id, row.product_version)
+        return row, replay, [], await get_product_in(uow, row.product_id, row.product_version), False
     if row.status != LoanStatus.ACTIVE.value:
         raise Conflict(f"loan {loan_id} is {row.status}; only an active loan takes this", field="loan_id")
     history = await _history(uow, loan_id)
-    _check_value_date(value_date, today=today or date.today(), not_before=max(t.value_date for t in history),
-                      what=kind)
-    return row, None, history, await get_product_in(uow, row.product_id, row.product_version)
+    day = today or date.today()
+    _check_value_date(value_date, today=day, not_before=row.disbursed_on, what=kind, since="the loan's disbursement")
+    backdated = await _backdated(uow, row, value_date, max(t.value_date for t in history), day)
+    return row, None, history, await get_product_in(uow, row.product_id, row.product_version), backdated
 
 
 async def add_charge(uow_factory: UnitOfWorkFactory, loan_id: int, command: AddCharge, *, actor: str,
@@ -635,7 +727,7 @@ async def add_charge(uow_factory: UnitOfWorkFactory, loan_id: int, command: AddC
     event); under cash, when it is paid."""
     fingerprint = _fingerprint(command)
     async with uow_factory() as uow:
-        row, replay, history, product = await _active_for_change(
+        row, replay, history, product, backdated = await _active_for_change(
             uow, loan_id, scope, "charge", idempotency_key, fingerprint, command.value_date, today)
         if replay is not None:
             return replay
@@ -671,6 +763,10 @@ async def add_charge(uow_factory: UnitOfWorkFactory, loan_id: int, command: AddC
             request_fingerprint=fingerprint, created_by=actor)
         uow.session.add(transaction)
         await uow.session.flush()
+        if backdated:
+            from servicing.loans import restatement
+
+            await restatement.restate(uow, row, product, since=command.value_date, actor=actor)
         await uow.session.refresh(transaction)
         answer = to_transaction(transaction)
         await uow.commit()
@@ -686,7 +782,7 @@ async def waive(uow_factory: UnitOfWorkFactory, loan_id: int, command: Waive, *,
         raise InvalidInput("only interest, fee or penalty is waived", field="component")
     component = Component(command.component)
     async with uow_factory() as uow:
-        row, replay, history, product = await _active_for_change(
+        row, replay, history, product, backdated = await _active_for_change(
             uow, loan_id, scope, "waiver", idempotency_key, fingerprint, command.value_date, today)
         if replay is not None:
             return replay
@@ -728,6 +824,10 @@ async def waive(uow_factory: UnitOfWorkFactory, loan_id: int, command: Waive, *,
         row.updated_at = func.now()
         row.updated_by = actor
         await uow.session.flush()
+        if backdated:
+            from servicing.loans import restatement
+
+            await restatement.restate(uow, row, product, since=command.value_date, actor=actor)
         await uow.session.refresh(transaction)
         answer = to_transaction(transaction)
         await uow.commit()

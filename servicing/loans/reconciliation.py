@@ -53,14 +53,15 @@ SUBLEDGER_SIGNS: Final[dict[str, dict[str, int]]] = {
     "fee": {"charge": 1, "repayment_reversal": 1, "repayment": -1, "waiver": -1, "write_off": -1, "accrual": 1,
             "accrual_adjustment": -1},
     "penalty": {"charge": 1, "repayment_reversal": 1, "repayment": -1, "waiver": -1, "rescheduling": -1,
-                "write_off": -1},
+                "write_off": -1, "penalty_reversal": -1},
 }
 """How each transaction kind moves a component's outstanding. A disbursement's ``interest`` is
 what it recognised (upfront accrual only); its ``fee`` is withheld income, never receivable. A
 rescheduling's ``principal`` is what it capitalised, its ``interest`` and ``penalty`` what that
 took off the receivables. A reclassification moves the outstanding between classified accounts
 without changing it (the loan's booked classification says which account holds it); a write-off
-takes every component out; a recovery is income on a loan that owes nothing more in the books."""
+takes every component out; a recovery is income on a loan that owes nothing more in the books; a
+restatement takes back a penalty a backdated event showed was not owed (`servicing.loans.restatement`)."""
 
 
 

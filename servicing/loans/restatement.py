@@ -1,0 +1,460 @@
+"""Backdated loan events: restate the loan from the event's date, posting only the difference.
+
+A repayment, a repayment's reversal, a charge or a waiver dated before the loan's last
+transaction or on a day the close of business already closed changes what should have happened
+since: the split of later repayments, the late-payment penalties, the arrears, the class, the
+accruals and the provisions. Nothing already posted is edited; this module, in the unit of work
+of the event itself (the loan is locked by the caller), makes the books equal to a loan that
+lived the corrected history day by day:
+
+1. **rewind**: every repayment value-dated on or after the event's day is reversed (its mirror
+   on its own value date, as a reversal does), and every late-payment penalty the close charged
+   on or after that day is taken back by a ``penalty_reversal`` transaction (its entry's lines with
+   the sides swapped, dated on the last closed day, narrated « Retraitement (restatement) »);
+2. **walk** the days from the event's through the office's last closed business day (and the
+   last event's): each day, the day's events in their order (the backdated one after those of its
+   day already received; the reversed repayments re-applied by the one repayment planner,
+   `movements._take_repayment`, with the loan's class and arrears status of that day, so the
+   allocations are those of a replay), then, on a closed day, the ageing
+   (`products.loans.arrears.age_arrears`), the penalties falling that day
+   (`products.loans.penalties.penalties_due`, written as the nightly step writes them, keyed by
+   a restatement generation), and the class the grid gives;
+3. **close the last closed day again for this loan** (`close_of_business.per_loan`): arrears
+   state, accrual (target minus posted: it posts the difference, an ``accrual_adjustment`` when
+   the target went down), reclassification and provision, each posting only what differs from
+   what is booked, dated on that day and narrated as a restatement.
+
+Limits, said plainly: the interest a non-performing loan withholds is capped by the accrual
+step against what was recognised, so a restatement that turns a loan non-performing in the past
+does not take back interest the nights recognised meanwhile; automatic product charges, automatic
+collections and write-offs are not re-run; a loan rescheduled on or after the event's day is
+refused (the plan was drawn on the history being changed).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import date, timedelta
+from decimal import Decimal
+from typing import Any, Final
+
+import msgspec
+from sqlalchemy import text
+
+from ledger.model import Reference
+from products.accounting import build_entry
+from products.events import EventPart, LoanClassification, ProductEvent, TermBucket
+from products.loans.arrears import ArrearsPolicy, ArrearsStatus, age_arrears
+from products.loans.classification import grade, grid_kind
+from products.loans.model import Schedule
+from products.loans.penalties import penalties_due
+from products.loans.position import remaining_dues
+from products.loans.product import LoanProduct
+from products.loans.provisioning import provision_movements
+from products.loans.restatement import Correction, provision_corrections
+from products.loans.terms import LoanTerms
+from products.posting_rules import Component, EventKind, ProductKind
+from products.rounding import compile_rounding
+from servicing.close_of_business.narration import narrated, restating
+from servicing.close_of_business.per_loan import Borrowed, LoansClosed, close_loans_in
+from servicing.errors import Conflict
+from servicing.ids import uuid7
+from servicing.journal import book_entries
+from servicing.loans.db.tables import LoanRow, LoanTransactionRow
+from servicing.unit_of_work import UnitOfWork
+
+KIND: Final = "penalty_reversal"
+"""The loan transaction that takes back a penalty the corrected history does not owe."""
+
+Apply = Callable[[UnitOfWork, LoanRow, Sequence[Any], int, tuple[str, str | None]], Awaitable[Any]]
+"""An event applied on its day: (unit of work, locked loan, the history as it stood that day,
+the sequence number to write, the loan's (booked class, arrears status) that day) -> its row."""
+
+
+class Pending(msgspec.Struct, frozen=True, kw_only=True):
+    """An event the walk applies on its value date, after those of the day received before it."""
+
+    value_date: date
+    apply: Apply
+    order: int = 1 << 62
+
+
+class Restatement(msgspec.Struct, frozen=True, kw_only=True):
+    """What a restatement did."""
+
+    loan_id: int
+    since: date
+    through: date | None
+    """The last closed business day restated (None: no closed day on or after ``since``)."""
+    repayments_reapplied: int
+    penalties_taken_back: int
+    penalties_charged: int
+    closed: LoansClosed | None
+    written: tuple[Any, ...] = ()
+    """The loan transactions written, in order (reversals, re-applications, the event's)."""
+
+
+_LAST_CLOSED = text("SELECT max(business_date) FROM business_day WHERE office_id = :office")
+
+_PENALTIES = text("""
+    SELECT pc.instalment, pc.period, pc.charged_on, t.id AS transaction_id
+      FROM loan_penalty_charge pc JOIN loan_transaction t ON t.id = pc.loan_transaction_id
+     WHERE pc.loan_id = :loan
+       AND NOT EXISTS (SELECT 1 FROM loan_transaction r WHERE r.reverses_transaction_id = t.id)
+""")
+"""The loan's standing close-of-business penalties (those no reversal or restatement took back)."""
+
+_NEXT_GENERATION = text("SELECT coalesce(max(generation), 0) + 1 FROM loan_penalty_charge WHERE loan_id = :loan")
+
+_KEYS = text("""
+    INSERT INTO loan_penalty_charge (loan_id, instalment, period, charged_on, base, loan_transaction_id, generation)
+    SELECT :loan, x.i, x.p, x.d, x.b, t.id, :generation
+      FROM unnest(CAST(:sequences AS int[]), CAST(:instalments AS int[]), CAST(:periods AS int[]),
+                  CAST(:dates AS date[]), CAST(:bases AS numeric[])) AS x(s, i, p, d, b)
+      JOIN loan_transaction t ON t.loan_id = :loan AND t.sequence_number = x.s
+""")
+
+
+async def last_closed_day(uow: UnitOfWork, office_id: int) -> date | None:
+    """The office's last closed business day (None: it never closed one)."""
+    last: date | None = await uow.session.scalar(_LAST_CLOSED, {"office": office_id})
+    return last
+
+
+def needs_restatement(value_date: date, *, last_transaction: date | None, last_closed: date | None) -> bool:
+    """An event needs a restatement when a transaction or a closed day already follows its date."""
+    return ((last_transaction is not None and value_date < last_transaction)
+            or (last_closed is not None and value_date <= last_closed))
+
+
+def as_of(history: Sequence[Any], day: date) -> list[Any]:
+    """The history as it stood at the close of ``day``: the rows value-dated by then, and every
+    reversal (a row it takes back, dated later, stays taken back: the walk replaces it)."""
+    return [row for row in history if row.value_date <= day or row.reverses_transaction_id is not None]
+
+
+def _standing_before(history: Sequence[Any], day: date) -> str:
+    """The class the loan was booked in at the start of ``day`` (its last reclassification before)."""
+    reclassified = [row for row in history if row.kind == "reclassification" and row.value_date < day]
+    return reclassified[-1].classification if reclassified else LoanClassification.HEALTHY.value
+
+
+async def _history(uow: UnitOfWork, loan_id: int) -> list[LoanTransactionRow]:
+    from servicing.loans.movements import _history as read
+
+    return await read(uow, loan_id)
+
+
+async def restate(uow: UnitOfWork, row: LoanRow, product: LoanProduct, *, since: date, actor: str,
+                  pending: Sequence[Pending] = ()) -> Restatement:
+    """Restate the locked loan ``row`` from ``since`` (see the module), applying ``pending`` on
+    their days. The caller commits."""
+    from servicing.loans.movements import _reverse_transaction
+
+    loan_id = row.id
+    history = await _history(uow, loan_id)
+    reversed_ids = {t.reverses_transaction_id for t in history if t.reverses_transaction_id is not None}
+    if any(t.kind == "rescheduling" and t.value_date >= since for t in history):
+        raise Conflict(f"loan {loan_id} was rescheduled on or after {since}, on the history this event changes: "
+                       "it cannot be dated before the rescheduling", field="value_date")
+    later = [t for t in history if t.kind == "repayment" and t.value_date >= since and t.id not in reversed_ids]
+    closed = await last_closed_day(uow, row.office_id)
+    through = closed if closed is not None and closed >= since else None
+    sequence = max((t.sequence_number for t in history), default=0)
+    written: list[Any] = []
+    with restating(loan_id):
+        for original in later:
+            sequence += 1
+            written.append(await _reverse_transaction(
+                uow, original, kind="repayment_reversal", sequence=sequence, actor=actor,
+                description=narrated(f"annulation du remboursement du {original.value_date:%d/%m/%Y}, "
+                                     "repris à sa date")))
+        taken_back = 0
+        if through is not None:
+            standing_penalties = (await uow.session.execute(_PENALTIES, {"loan": loan_id})).all()
+            by_id = {t.id: t for t in history}
+            for found in sorted(standing_penalties, key=lambda p: p.transaction_id):
+                if found.charged_on < since:
+                    continue
+                sequence += 1
+                written.append(await _take_back(uow, row, product, by_id[found.transaction_id], sequence=sequence,
+                                                on=through, actor=actor))
+                taken_back += 1
+        await uow.session.flush()
+        events = sorted([*(Pending(value_date=t.value_date, order=t.sequence_number, apply=_reapplied(t, product, actor))
+                           for t in later), *pending], key=lambda e: (e.value_date, e.order))
+        walk = _Walk(uow, row, product, sequence=sequence, actor=actor)
+        await walk.start(since)
+        last = max([d for d in (through, since) if d is not None] + [e.value_date for e in events])
+        day = since
+        loans_closed = None
+        while day <= last:
+            await walk.events(day, events)
+            if through is not None and day < through:
+                await walk.close(day)
+            elif day == through:
+                # The last closed day as the night runs it: ageing, penalties, accrual, class, provision.
+                aged = await close_loans_in(uow, through, [loan_id], actor, previous_status={loan_id: walk.status},
+                                            steps=("loan_arrears",))
+                await walk.penalties(through)
+                rest = await close_loans_in(uow, through, [loan_id], actor,
+                                            steps=("loan_accrual", "loan_classification"))
+                loans_closed = LoansClosed(steps={**aged.steps, **rest.steps})
+                await _restate_provisions(uow, row, product, since=since, day=through, actor=actor)
+                await walk.close(through, penalties=False)
+            day += timedelta(days=1)
+        written += walk.written
+    return Restatement(loan_id=loan_id, since=since, through=through, repayments_reapplied=len(later),
+                       penalties_taken_back=taken_back, penalties_charged=walk.penalties_charged,
+                       closed=loans_closed, written=tuple(written))
+
+
+async def _take_back(uow: UnitOfWork, row: LoanRow, product: LoanProduct, charge: LoanTransactionRow, *,
+                     sequence: int, on: date, actor: str) -> LoanTransactionRow:
+    """The ``penalty_reversal`` transaction taking back a penalty: the penalty's event under the class
+    it was charged in, posted by the product's rules with the sides swapped (nothing when the
+    penalty posted nothing: cash accounting), pointing at the charge."""
+    entry_id = None
+    if charge.journal_entry_id is not None and charge.penalty > 0:
+        event = ProductEvent(kind=EventKind.PENALTY_CHARGE, currency=charge.currency.strip(),
+                             classification=LoanClassification(charge.classification),
+                             term=TermBucket(row.term_bucket or TermBucket.SHORT.value),
+                             parts=(EventPart(component=Component.PENALTY, amount=charge.penalty,
+                                              charge_id=charge.charge_id),))
+        entry = build_entry(ProductKind.LOAN, product.accounting, event, entry_id=uuid7(), office_id=row.office_id,
+                            value_date=on, actor=actor,
+                            description=narrated(f"annulation de la pénalité du {charge.value_date:%d/%m/%Y}"),
+                            reference=Reference(source_type="loan-transaction",
+                                              source_id=f"{row.id}/{charge.sequence_number}"))
+        if entry is not None:
+            mirror = Correction(event=event, mirror=True).lines(ProductKind.LOAN, product.accounting)
+            entry = msgspec.structs.replace(entry, lines=mirror)
+            entry_id = (await book_entries(uow, [entry]))[0].entry.entry_id
+    taken_back = LoanTransactionRow(
+        loan_id=row.id, sequence_number=sequence, kind=KIND, reverses_transaction_id=charge.id, value_date=on,
+        currency=charge.currency, amount=charge.amount, principal=Decimal(0), interest=Decimal(0), fee=Decimal(0),
+        penalty=charge.penalty, vat=charge.vat, overpayment=Decimal(0),
+        classification=charge.classification, charge_id=charge.charge_id, allocation=[], journal_entry_id=entry_id,
+        created_by=actor)
+    uow.session.add(taken_back)
+    return taken_back
+
+
+_PROVISION_STATE = text("""
+    SELECT s.outstanding_principal, s.provision_rate_percent, s.bucket_label FROM loan_arrears_state s
+     WHERE s.loan_id = :loan AND s.business_date = :day
+""")
+
+_BOOKED_SINCE = text("""
+    SELECT classification, sum(CASE kind WHEN 'allowance' THEN amount ELSE -amount END) AS net
+      FROM loan_provision_movement WHERE loan_id = :loan AND business_date >= :since GROUP BY classification
+""")
+
+
+class _ProvisionedLoan(msgspec.Struct, frozen=True, kw_only=True):
+    """The loan as `required_provisions` reads it."""
+
+    id: int
+    product_id: int
+    product_version: int
+    currency: str
+    outstanding_principal: Decimal
+    provision_rate_percent: Decimal
+
+
+async def _restate_provisions(uow: UnitOfWork, row: LoanRow, product: LoanProduct, *, since: date, day: date,
+                              actor: str) -> int:
+    """The loan's provision brought to what its restated state requires on ``day``, as
+    corrections (`products.loans.restatement.provision_corrections`): what was booked since the
+    event's day is taken back (its entry mirrored) before anything new is released or allowed.
+    Answers the entries posted."""
+    from servicing.close_of_business.loan_provisioning import MOVEMENT_KINDS, required_provisions
+    from servicing.loans.provisions import ProvisionMovementRow, booked_provisions, record_movements
+
+    state = (await uow.session.execute(_PROVISION_STATE, {"loan": row.id, "day": day})).one_or_none()
+    active = row.status == "active" and state is not None
+    loan = _ProvisionedLoan(id=row.id, product_id=row.product_id, product_version=row.product_version,
+                            currency=row.currency, outstanding_principal=state.outstanding_principal if active else
+                            Decimal(0), provision_rate_percent=state.provision_rate_percent if active else Decimal(0))
+    booked = await booked_provisions(uow, [row.id])
+    required = (await required_provisions(uow, [loan], {(row.product_id, row.product_version): product},
+                                          booked)).get(row.id)
+    if required is None:
+        return 0
+    since_net = {LoanClassification(r.classification): Decimal(r.net)
+                 for r in (await uow.session.execute(_BOOKED_SINCE, {"loan": row.id, "since": since})).all()}
+    currency = row.currency.strip()
+    term = TermBucket(row.term_bucket or TermBucket.SHORT.value)
+    movements = provision_movements(booked.get(row.id, {}), required, LoanClassification(row.booked_classification))
+    entries = []
+    rows = []
+    for correction in provision_corrections(movements, since_net):
+        movement = correction.movement
+        event = movement.event(currency, term=term)
+        label = ("Annulation de la " if correction.mirror else "") + (
+            "dotation aux provisions" if movement.kind is EventKind.PROVISION else "reprise de provisions")
+        entry = build_entry(ProductKind.LOAN, product.accounting, event, entry_id=uuid7(), office_id=row.office_id,
+                            value_date=day, actor=actor,
+                            description=narrated(f"{label} {movement.classification.value} {term.value} du {day}"),
+                            reference=Reference(source_type="loan-provisioning", source_id=f"{day}/{row.id}"))
+        if entry is not None and correction.mirror:
+            entry = msgspec.structs.replace(entry, lines=Correction(event=event, mirror=True).lines(
+                ProductKind.LOAN, product.accounting))
+        if entry is not None:
+            entries.append(entry)
+        rows.append(ProvisionMovementRow(
+            loan_id=row.id, business_date=day, office_id=row.office_id, product_id=row.product_id,
+            product_version=row.product_version, currency=currency, classification=movement.classification.value,
+            term=term.value, kind=MOVEMENT_KINDS[EventKind.PROVISION if correction.increases
+                                                 else EventKind.PROVISION_REVERSAL],
+            amount=movement.amount, required=required, rate_percent=loan.provision_rate_percent,
+            bucket_label=state.bucket_label if active else None,
+            journal_entry_id=entry.entry_id if entry is not None else None))
+    await record_movements(uow, rows, actor)
+    await book_entries(uow, entries)
+    return len(entries)
+
+
+def _reapplied(original: LoanTransactionRow, product: LoanProduct, actor: str) -> Apply:
+    """A reversed repayment taken again on its own value date, from the same funds."""
+    from servicing.loans import deposit_link
+    from servicing.loans.model import FundsChannel
+    from servicing.loans.movements import _fund_source, _plain, _take_repayment
+
+    async def apply(uow: UnitOfWork, row: LoanRow, history: Sequence[Any], sequence: int,
+                    standing: tuple[str, str | None]) -> Any:
+        account_id = await deposit_link.funds_of(uow, original.journal_entry_id)
+        channel = (FundsChannel(deposit_account_id=account_id) if account_id is not None
+                   else FundsChannel(payment_type_id=original.payment_type_id))
+        accounting, payment_type_id, leg = await _fund_source(
+            uow, product.accounting, channel, deposits=None, loan=row, amount=_plain(original.amount), credit=False,
+            value_date=original.value_date, actor=actor)
+        return await _take_repayment(
+            uow, row, product, amount=_plain(original.amount), value_date=original.value_date, accounting=accounting,
+            payment_type_id=payment_type_id, receipt_number=original.receipt_number, actor=actor,
+            idempotency_key=None, fingerprint=None, leg=leg, history=history, sequence=sequence, standing=standing)
+
+    return apply
+
+
+class _AsBooked(msgspec.Struct, frozen=True, kw_only=True):
+    """The loan as the penalty step reads it, booked in the class it had that day."""
+
+    id: int
+    office_id: int
+    product_id: int
+    product_version: int
+    booked_classification: str
+    term_bucket: str | None
+
+
+class _Walk:
+    """The loan lived again day by day from the event's day (see the module): the day's events,
+    then on a closed day its ageing, penalties and class, as the nightly steps do them."""
+
+    def __init__(self, uow: UnitOfWork, row: LoanRow, product: LoanProduct, *, sequence: int, actor: str) -> None:
+        self.uow, self.row, self.product, self.sequence, self.actor = uow, row, product, sequence, actor
+        self.written: list[Any] = []
+        self.penalties_charged = 0
+        self.generation: int | None = None
+        self.terms = msgspec.convert(row.terms, LoanTerms)
+        self.policy = ArrearsPolicy.of(product)
+        self.currency = row.currency.strip()
+        self.key = (row.product_id, row.product_version)
+
+    async def start(self, since: date) -> None:
+        """The loan's standing at the start of ``since``: its booked class then (its last
+        reclassification before), its arrears status (aged at the close before, held
+        non-performing if it was booked doubtful), the penalties standing."""
+        from servicing.close_of_business.loan_arrears import loan_grid
+        from servicing.close_of_business.loan_classification import automatic_declassification
+        from servicing.close_of_business.loan_penalties import _Policies, penalty_of
+
+        row, product, uow = self.row, self.product, self.uow
+        borrowed: Any = Borrowed(uow)
+        self.grid = await loan_grid(borrowed, grid_kind(overdraft=product.overdraft,
+                                                        rescheduled=row.rescheduled_on is not None))
+        self.automatic = await automatic_declassification(borrowed)
+        penalty = penalty_of(product, row.principal_approved or row.principal_requested)
+        self.penalty_policy = (await _Policies().policy(uow, self.key, product, penalty)
+                               if penalty is not None else None)
+        self.rounder = compile_rounding(product.rounding, self.currency)
+        self.history = await _history(uow, row.id)
+        self.classification = _standing_before(self.history, since)
+        self.status = ArrearsStatus.PERFORMING.value
+        before = since - timedelta(days=1)
+        if row.disbursed_on is not None and before >= row.disbursed_on:
+            doubtful = self.classification == LoanClassification.DOUBTFUL.value
+            self.status = self._aged(before, ArrearsStatus.NON_PERFORMING if doubtful
+                                     else ArrearsStatus.PERFORMING).status.value
+        self.charged = {(p.instalment, p.period)
+                        for p in (await uow.session.execute(_PENALTIES, {"loan": row.id})).all()}
+
+    def _aged(self, day: date, previous: ArrearsStatus) -> Any:
+        from servicing.loans.movements import position_from_history
+
+        _schedule, position = position_from_history(self.terms, msgspec.convert(self.row.schedule, Schedule),
+                                                    self.product, as_of(self.history, day), day)
+        return age_arrears(position.instalments, day, self.policy, previous_status=previous)
+
+    async def events(self, day: date, events: Sequence[Pending]) -> None:
+        for pending in (e for e in events if e.value_date == day):
+            self.sequence += 1
+            self.written.append(await pending.apply(self.uow, self.row, as_of(self.history, day), self.sequence,
+                                                    (self.classification, self.status)))
+            self.history = await _history(self.uow, self.row.id)
+
+    def active(self) -> bool:
+        return self.row.status == "active" and self.row.schedule is not None
+
+    async def close(self, day: date, *, penalties: bool = True) -> None:
+        """The day's close for the loan: ageing, then penalties (unless the caller charges them
+        after the nightly ageing step, `penalties`), then the class the grid gives."""
+        if not self.active():
+            return
+        arrears = self._aged(day, ArrearsStatus(self.status))
+        if penalties:
+            await self.penalties(day)
+        self.status = arrears.status.value
+        if self.automatic:
+            self.classification = grade(arrears.days_overdue, self.grid,
+                                        non_performing=arrears.status is ArrearsStatus.NON_PERFORMING
+                                        ).classification.value
+
+    async def penalties(self, day: date) -> None:
+        """The penalties falling on ``day`` on what the loan then owed, written as the nightly
+        step writes them (one shared entry per office and product, the loan's share), under the
+        class the loan was booked in that day, keyed by this restatement's generation."""
+        from servicing.close_of_business.loan_penalties import POSTING_RULES, _postings
+        from servicing.close_of_business.loan_postings import write_postings
+        from servicing.loans.schedules import schedule_on, standing
+
+        if self.penalty_policy is None or not self.active():
+            return
+        row, product, uow = self.row, self.product, self.uow
+        stored = msgspec.convert(row.schedule, Schedule)
+        today = as_of(self.history, day)
+        schedule = schedule_on(self.terms, stored, product, today, day) if product.interest_recalculation else stored
+        facts = standing(today)
+        due = penalties_due(remaining_dues(schedule, facts.settled, facts.charged), day, self.penalty_policy,
+                            self.rounder, already_charged=self.charged)
+        if not due:
+            return
+        booked = _AsBooked(id=row.id, office_id=row.office_id, product_id=row.product_id,
+                           product_version=row.product_version, booked_classification=self.classification,
+                           term_bucket=row.term_bucket)
+        postings = _postings(booked, self.currency, due, self.sequence, posts=product.accounting.rule in POSTING_RULES,
+                             day=day)
+        await write_postings(uow, [msgspec.structs.replace(p, penalty_key=None) for p in postings],
+                             {self.key: product.accounting}, step="loan_penalties", day=day, actor=self.actor,
+                             labels={self.key: f"Pénalités de retard, prêts {product.identity.short_name}"})
+        if self.generation is None:
+            self.generation = int(await uow.session.scalar(_NEXT_GENERATION, {"loan": row.id}) or 1)
+        await uow.session.execute(_KEYS, {
+            "loan": row.id, "generation": self.generation, "sequences": [p.sequence_number for p in postings],
+            "instalments": [c.instalment for c in due], "periods": [c.period for c in due],
+            "dates": [c.charged_on for c in due], "bases": [c.base for c in due]})
+        self.sequence += len(due)
+        self.penalties_charged += len(due)
+        self.charged |= {c.key for c in due}
+        self.history = await _history(uow, row.id)
