@@ -8,7 +8,11 @@ the charge it cancels; the kind ends in ``_reversal`` as 0013's check wants of a
 reverses another), never by editing what was posted. The penalty the corrected history owes
 for the same instalment and period is charged again, so `loan_penalty_charge` keys a penalty by
 (loan, instalment, period, generation): the nightly close writes generation 0 (the database still
-refuses to charge a period twice there), each restatement its own generation.
+refuses to charge a period twice there), each restatement its own generation. The provision
+booked since the event's day is restated the same way, by the difference per event kind and
+class: `loan_provision_movement.mirrored` marks a movement whose entry takes back earlier ones
+(an allowance's lines swapped, not a reversal income), so a later restatement knows what was
+posted under which event.
 
 Revision ID: 0035
 Revises: 0033
@@ -29,6 +33,7 @@ ON CONFLICT (kind) DO NOTHING;  -- kept by a downgrade: the kinds table is appen
 ALTER TABLE loan_penalty_charge ADD COLUMN generation integer NOT NULL DEFAULT 0 CHECK (generation >= 0);
 ALTER TABLE loan_penalty_charge DROP CONSTRAINT loan_penalty_charge_pkey;
 ALTER TABLE loan_penalty_charge ADD PRIMARY KEY (loan_id, instalment, period, generation);
+ALTER TABLE loan_provision_movement ADD COLUMN mirrored boolean NOT NULL DEFAULT false;
 """
 
 
@@ -39,4 +44,5 @@ def upgrade(app_role: str) -> None:
 def downgrade(app_role: str) -> None:
     _script("ALTER TABLE loan_penalty_charge DROP CONSTRAINT loan_penalty_charge_pkey;"
             "ALTER TABLE loan_penalty_charge ADD PRIMARY KEY (loan_id, instalment, period);"
-            "ALTER TABLE loan_penalty_charge DROP COLUMN generation;")
+            "ALTER TABLE loan_penalty_charge DROP COLUMN generation;"
+            "ALTER TABLE loan_provision_movement DROP COLUMN mirrored;")

@@ -18,14 +18,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from decimal import Decimal
-from typing import Final
 
 import msgspec
 
 from ledger.model import Line
 from products.accounting import ProductAccounting, posting_lines
 from products.events import EventPart, LoanClassification, ProductEvent, TermBucket
-from products.loans.provisioning import ProvisionMovement
 from products.posting_rules import Component, EventKind, ProductKind
 
 
@@ -85,40 +83,3 @@ def corrections(posted: Mapping[PostingKey, Decimal], replayed: Mapping[PostingK
             result.append(Correction(event=_event(key, abs(difference)), mirror=difference < 0))
     return tuple(result)
 
-
-class ProvisionCorrection(msgspec.Struct, frozen=True, kw_only=True):
-    """A provision movement of a restatement: ``movement`` is the event posted, its lines
-    swapped when ``mirror`` (an allowance or a release booked since the event's day, taken back)."""
-
-    movement: ProvisionMovement
-    mirror: bool
-
-    @property
-    def increases(self) -> bool:
-        """Whether it raises the provision booked (an allowance, or a release taken back)."""
-        return (self.movement.kind is EventKind.PROVISION) is not self.mirror
-
-
-_OPPOSITE: Final = {EventKind.PROVISION: EventKind.PROVISION_REVERSAL, EventKind.PROVISION_REVERSAL: EventKind.PROVISION}
-
-
-def provision_corrections(movements: Iterable[ProvisionMovement],
-                          booked_since: Mapping[LoanClassification, Decimal]) -> tuple[ProvisionCorrection, ...]:
-    """The movements that bring the provision to what the replay requires, as corrections: a
-    release first takes back the allowances booked since the event's day (``booked_since``: per
-    class, allowances less releases booked on or after it), an allowance first takes back the
-    releases booked since; only the rest is a new release (reversal income) or allowance
-    (expense). A replay that never provisioned then shows neither an expense nor a reversal
-    income: equal journal totals per account, not only an equal net."""
-    result: list[ProvisionCorrection] = []
-    for movement in movements:
-        net = booked_since.get(movement.classification, Decimal(0))
-        takeable = max(net, Decimal(0)) if movement.kind is EventKind.PROVISION_REVERSAL else max(-net, Decimal(0))
-        taken = min(movement.amount, takeable)
-        if taken > 0:
-            result.append(ProvisionCorrection(movement=msgspec.structs.replace(
-                movement, kind=_OPPOSITE[movement.kind], amount=taken), mirror=True))
-        if movement.amount > taken:
-            result.append(ProvisionCorrection(movement=msgspec.structs.replace(
-                movement, amount=movement.amount - taken), mirror=False))
-    return tuple(result)

@@ -705,8 +705,9 @@ async def _active_for_change(uow: UnitOfWork, loan_id: int, scope: OfficeScope, 
                              fingerprint: str, value_date: date, today: date | None
                              ) -> tuple[LoanRow, LoanTransaction | None, list[LoanTransactionRow], LoanProduct, bool]:
     """The locked active loan, the answer of a replayed request, its history, its product, and
-    whether the change is backdated (dated before its last transaction or on a closed day: the
-    caller restates the loan after writing it)."""
+    whether the change is backdated (a charge dated before its last transaction or on a closed
+    day: the caller restates the loan after writing it; a waiver is still refused before the last
+    transaction)."""
     row = await _locked(uow, loan_id, scope)
     replay = await _replayed(uow, loan_id, kind, key, fingerprint)
     if replay is not None:
@@ -715,8 +716,13 @@ async def _active_for_change(uow: UnitOfWork, loan_id: int, scope: OfficeScope, 
         raise Conflict(f"loan {loan_id} is {row.status}; only an active loan takes this", field="loan_id")
     history = await _history(uow, loan_id)
     day = today or date.today()
+    last = max(t.value_date for t in history)
+    if kind != "charge":
+        # A waiver forgives what is owed now: its allocation is not re-derived as of an earlier day.
+        _check_value_date(value_date, today=day, not_before=last, what=kind)
+        return row, None, history, await get_product_in(uow, row.product_id, row.product_version), False
     _check_value_date(value_date, today=day, not_before=row.disbursed_on, what=kind, since="the loan's disbursement")
-    backdated = await _backdated(uow, row, value_date, max(t.value_date for t in history), day)
+    backdated = await _backdated(uow, row, value_date, last, day)
     return row, None, history, await get_product_in(uow, row.product_id, row.product_version), backdated
 
 
@@ -782,7 +788,7 @@ async def waive(uow_factory: UnitOfWorkFactory, loan_id: int, command: Waive, *,
         raise InvalidInput("only interest, fee or penalty is waived", field="component")
     component = Component(command.component)
     async with uow_factory() as uow:
-        row, replay, history, product, backdated = await _active_for_change(
+        row, replay, history, product, _backdated_never = await _active_for_change(
             uow, loan_id, scope, "waiver", idempotency_key, fingerprint, command.value_date, today)
         if replay is not None:
             return replay
@@ -824,10 +830,6 @@ async def waive(uow_factory: UnitOfWorkFactory, loan_id: int, command: Waive, *,
         row.updated_at = func.now()
         row.updated_by = actor
         await uow.session.flush()
-        if backdated:
-            from servicing.loans import restatement
-
-            await restatement.restate(uow, row, product, since=command.value_date, actor=actor)
         await uow.session.refresh(transaction)
         answer = to_transaction(transaction)
         await uow.commit()

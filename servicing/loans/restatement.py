@@ -1,7 +1,7 @@
 """Backdated loan events: restate the loan from the event's date, posting only the difference.
 
-A repayment, a repayment's reversal, a charge or a waiver dated before the loan's last
-transaction or on a day the close of business already closed changes what should have happened
+A repayment, a repayment's reversal or a charge dated before the loan's last transaction or on a
+day the close of business already closed changes what should have happened
 since: the split of later repayments, the late-payment penalties, the arrears, the class, the
 accruals and the provisions. Nothing already posted is edited; this module, in the unit of work
 of the event itself (the loan is locked by the caller), makes the books equal to a loan that
@@ -41,19 +41,24 @@ from typing import Any, Final
 import msgspec
 from sqlalchemy import text
 
-from ledger.model import Reference
-from products.accounting import build_entry
+from ledger.model import Reference, Side
+from products.accounting import build_entry, posting_lines
 from products.events import EventPart, LoanClassification, ProductEvent, TermBucket
 from products.loans.arrears import ArrearsPolicy, ArrearsStatus, age_arrears
-from products.loans.classification import grade, grid_kind
+from products.loans.classification import Reclassification, grade, grid_kind
 from products.loans.model import Schedule
 from products.loans.penalties import penalties_due
 from products.loans.position import remaining_dues
 from products.loans.product import LoanProduct
-from products.loans.provisioning import provision_movements
-from products.loans.restatement import Correction, provision_corrections
+from products.loans.provisioning import (
+    ProvisionMovement,
+    provision_base,
+    provision_movements,
+    required_provision,
+)
+from products.loans.restatement import Correction, PostingKey, corrections, posting_totals
 from products.loans.terms import LoanTerms
-from products.posting_rules import Component, EventKind, ProductKind
+from products.posting_rules import AccountingRule, Component, EventKind, ProductKind
 from products.rounding import compile_rounding
 from servicing.close_of_business.narration import narrated, restating
 from servicing.close_of_business.per_loan import Borrowed, LoansClosed, close_loans_in
@@ -200,8 +205,11 @@ async def restate(uow: UnitOfWork, row: LoanRow, product: LoanProduct, *, since:
                 rest = await close_loans_in(uow, through, [loan_id], actor,
                                             steps=("loan_accrual", "loan_classification"))
                 loans_closed = LoansClosed(steps={**aged.steps, **rest.steps})
-                await _restate_provisions(uow, row, product, since=since, day=through, actor=actor)
+                await uow.session.flush()
+                await uow.session.refresh(row)  # the class the step booked (written set-based)
+                await _true_up_classes(uow, row, product, day=through, actor=actor)
                 await walk.close(through, penalties=False)
+                await _restate_provisions(uow, row, product, walk, since=since, day=through, actor=actor)
             day += timedelta(days=1)
         written += walk.written
     return Restatement(loan_id=loan_id, since=since, through=through, repayments_reapplied=len(later),
@@ -240,77 +248,135 @@ async def _take_back(uow: UnitOfWork, row: LoanRow, product: LoanProduct, charge
     return taken_back
 
 
-_PROVISION_STATE = text("""
-    SELECT s.outstanding_principal, s.provision_rate_percent, s.bucket_label FROM loan_arrears_state s
-     WHERE s.loan_id = :loan AND s.business_date = :day
+_PROVISIONS_SINCE = text("""
+    SELECT classification, kind, mirrored, sum(amount) AS amount FROM loan_provision_movement
+     WHERE loan_id = :loan AND business_date >= :since GROUP BY classification, kind, mirrored
 """)
 
-_BOOKED_SINCE = text("""
-    SELECT classification, sum(CASE kind WHEN 'allowance' THEN amount ELSE -amount END) AS net
-      FROM loan_provision_movement WHERE loan_id = :loan AND business_date >= :since GROUP BY classification
+_BOOKED_BEFORE = text("""
+    SELECT classification, sum(CASE kind WHEN 'allowance' THEN amount ELSE -amount END) AS booked
+      FROM loan_provision_movement WHERE loan_id = :loan AND business_date < :since GROUP BY classification
 """)
 
+_RECORD_PROVISION = text("""
+    INSERT INTO loan_provision_movement (loan_id, business_date, office_id, product_id, product_version, currency,
+                                         classification, term, kind, amount, required, rate_percent, bucket_label,
+                                         journal_entry_id, mirrored, created_by)
+    VALUES (:loan, :day, :office, :product, :version, :currency, :classification, :term, :kind, :amount, :required,
+            :rate, :bucket, :entry, :mirrored, :actor)
+""")
 
-class _ProvisionedLoan(msgspec.Struct, frozen=True, kw_only=True):
-    """The loan as `required_provisions` reads it."""
-
-    id: int
-    product_id: int
-    product_version: int
-    currency: str
-    outstanding_principal: Decimal
-    provision_rate_percent: Decimal
+_EVENT_OF: Final = {"allowance": EventKind.PROVISION, "release": EventKind.PROVISION_REVERSAL}
 
 
-async def _restate_provisions(uow: UnitOfWork, row: LoanRow, product: LoanProduct, *, since: date, day: date,
-                              actor: str) -> int:
-    """The loan's provision brought to what its restated state requires on ``day``, as
-    corrections (`products.loans.restatement.provision_corrections`): what was booked since the
-    event's day is taken back (its entry mirrored) before anything new is released or allowed.
-    Answers the entries posted."""
-    from servicing.close_of_business.loan_provisioning import MOVEMENT_KINDS, required_provisions
-    from servicing.loans.provisions import ProvisionMovementRow, booked_provisions, record_movements
-
-    state = (await uow.session.execute(_PROVISION_STATE, {"loan": row.id, "day": day})).one_or_none()
-    active = row.status == "active" and state is not None
-    loan = _ProvisionedLoan(id=row.id, product_id=row.product_id, product_version=row.product_version,
-                            currency=row.currency, outstanding_principal=state.outstanding_principal if active else
-                            Decimal(0), provision_rate_percent=state.provision_rate_percent if active else Decimal(0))
-    booked = await booked_provisions(uow, [row.id])
-    required = (await required_provisions(uow, [loan], {(row.product_id, row.product_version): product},
-                                          booked)).get(row.id)
-    if required is None:
-        return 0
-    since_net = {LoanClassification(r.classification): Decimal(r.net)
-                 for r in (await uow.session.execute(_BOOKED_SINCE, {"loan": row.id, "since": since})).all()}
+async def _restate_provisions(uow: UnitOfWork, row: LoanRow, product: LoanProduct, walk: _Walk, *, since: date,
+                              day: date, actor: str) -> int:
+    """The provision movements since the event's day made equal, per event kind (allowance,
+    release) and class, to those of the walk (`products.loans.restatement.corrections`): what
+    the replay books more is posted, what it books less is taken back by a mirror (an allowance
+    it never made is not a reversal income). Answers the entries posted."""
     currency = row.currency.strip()
     term = TermBucket(row.term_bucket or TermBucket.SHORT.value)
-    movements = provision_movements(booked.get(row.id, {}), required, LoanClassification(row.booked_classification))
+    posted: dict[PostingKey, Decimal] = {}
+    for found in (await uow.session.execute(_PROVISIONS_SINCE, {"loan": row.id, "since": since})).all():
+        kind = _EVENT_OF[found.kind]
+        if found.mirrored:  # an allowance row taking back a release, or the reverse
+            kind = EventKind.PROVISION if kind is EventKind.PROVISION_REVERSAL else EventKind.PROVISION_REVERSAL
+        movement = ProvisionMovement(kind=kind, classification=LoanClassification(found.classification),
+                                     amount=Decimal(found.amount))
+        for key, amount in posting_totals([movement.event(currency, term=term)]).items():
+            posted[key] = posted.get(key, Decimal(0)) + (-amount if found.mirrored else amount)
+    replayed = posting_totals(m.event(currency, term=term) for m in walk.provisions)
     entries = []
-    rows = []
-    for correction in provision_corrections(movements, since_net):
-        movement = correction.movement
-        event = movement.event(currency, term=term)
+    for correction in corrections(posted, replayed):
+        event = correction.event
+        increases = (event.kind is EventKind.PROVISION) is not correction.mirror
         label = ("Annulation de la " if correction.mirror else "") + (
-            "dotation aux provisions" if movement.kind is EventKind.PROVISION else "reprise de provisions")
+            "dotation aux provisions" if event.kind is EventKind.PROVISION else "reprise de provisions")
         entry = build_entry(ProductKind.LOAN, product.accounting, event, entry_id=uuid7(), office_id=row.office_id,
                             value_date=day, actor=actor,
-                            description=narrated(f"{label} {movement.classification.value} {term.value} du {day}"),
+                            description=narrated(f"{label} {event.classification.value} {term.value} du {day}"),
                             reference=Reference(source_type="loan-provisioning", source_id=f"{day}/{row.id}"))
         if entry is not None and correction.mirror:
-            entry = msgspec.structs.replace(entry, lines=Correction(event=event, mirror=True).lines(
-                ProductKind.LOAN, product.accounting))
+            entry = msgspec.structs.replace(entry, lines=correction.lines(ProductKind.LOAN, product.accounting))
         if entry is not None:
             entries.append(entry)
-        rows.append(ProvisionMovementRow(
-            loan_id=row.id, business_date=day, office_id=row.office_id, product_id=row.product_id,
-            product_version=row.product_version, currency=currency, classification=movement.classification.value,
-            term=term.value, kind=MOVEMENT_KINDS[EventKind.PROVISION if correction.increases
-                                                 else EventKind.PROVISION_REVERSAL],
-            amount=movement.amount, required=required, rate_percent=loan.provision_rate_percent,
-            bucket_label=state.bucket_label if active else None,
-            journal_entry_id=entry.entry_id if entry is not None else None))
-    await record_movements(uow, rows, actor)
+        await uow.session.execute(_RECORD_PROVISION, {
+            "loan": row.id, "day": day, "office": row.office_id, "product": row.product_id,
+            "version": row.product_version, "currency": currency, "classification": event.classification.value,
+            "term": term.value, "kind": "allowance" if increases else "release", "amount": event.parts[0].amount,
+            "required": walk.required, "rate": walk.rate, "bucket": walk.bucket,
+            "entry": entry.entry_id if entry is not None else None, "mirrored": correction.mirror, "actor": actor})
+    await book_entries(uow, entries)
+    return len(entries)
+
+
+_LOAN_LINES = text("""
+    SELECT a.code, sum(x.net) AS net FROM (
+        SELECT s.account_id, CASE s.side WHEN 'D' THEN s.amount ELSE -s.amount END AS net
+          FROM loan_entry_share s JOIN loan_transaction t ON t.id = s.loan_transaction_id WHERE t.loan_id = :loan
+        UNION ALL
+        SELECT l.account_id, CASE l.side WHEN 'D' THEN l.amount ELSE -l.amount END
+          FROM loan_transaction t JOIN journal_line l ON l.entry_id = t.journal_entry_id
+         WHERE t.loan_id = :loan AND NOT EXISTS (SELECT 1 FROM loan_entry_share s WHERE s.loan_transaction_id = t.id)
+    ) x JOIN gl_account a ON a.id = x.account_id WHERE a.code = ANY(:codes) GROUP BY a.code
+""")
+"""The loan's own net (debit less credit) on some accounts: its entries' lines, its shares of
+the close's shared entries."""
+
+
+async def _true_up_classes(uow: UnitOfWork, row: LoanRow, product: LoanProduct, *, day: date, actor: str) -> int:
+    """Move to the class the loan is booked in what its own lines leave on the accounts of the
+    other class. A reclassification moves the outstanding of its day; once the repayments
+    before it are re-applied, what it moved is no longer what was outstanding, and the rest
+    would stay behind (a healthy loan with a balance on the doubtful accounts). The accounts are
+    those the product's rules give a reclassification (a unit event shows which), the entry a
+    ``reclassification`` transaction, as the close's step writes it. Answers the entries posted."""
+    from servicing.close_of_business.loan_classification import _LABELS
+    from servicing.loans.bulk import NewLoanTransaction, insert_transactions
+
+    booked = LoanClassification(row.booked_classification)
+    term = TermBucket(row.term_bucket or TermBucket.SHORT.value)
+    currency = row.currency.strip()
+    entries = []
+    transactions = []
+    sequence = int(await uow.session.scalar(text(
+        "SELECT max(sequence_number) FROM loan_transaction WHERE loan_id = :loan"), {"loan": row.id}) or 0)
+    for other in (LoanClassification.HEALTHY, LoanClassification.DOUBTFUL):
+        if other is booked:
+            continue
+        # Principal 1 and interest 2 tell the accounts apart on the credit side (the other class).
+        unit = Reclassification(previous=other, classification=booked, term=term, principal=Decimal(1),
+                                interest_receivable=Decimal(2)).event(currency)
+        assert unit is not None
+        accounts = {line.amount: line.account_code for line in posting_lines(ProductKind.LOAN, product.accounting, unit)
+                    if line.side is Side.CREDIT}
+        if len(set(accounts.values())) != len(accounts):
+            continue  # one account for both: nothing to tell apart, nothing a class moves
+        nets = {r.code: Decimal(r.net) for r in (await uow.session.execute(
+            _LOAN_LINES, {"loan": row.id, "codes": list(accounts.values())})).all()}
+        principal = nets.get(accounts.get(Decimal(1), ""), Decimal(0))
+        interest = nets.get(accounts.get(Decimal(2), ""), Decimal(0))
+        for sign in (1, -1):
+            moved_principal, moved_interest = max(sign * principal, Decimal(0)), max(sign * interest, Decimal(0))
+            source, target = (other, booked) if sign == 1 else (booked, other)
+            event = Reclassification(previous=source, classification=target, term=term, principal=moved_principal,
+                                     interest_receivable=moved_interest).event(currency)
+            if event is None:
+                continue
+            sequence += 1
+            entry = build_entry(ProductKind.LOAN, product.accounting, event, entry_id=uuid7(), office_id=row.office_id,
+                                value_date=day, actor=actor,
+                                description=narrated(f"Reclassement {_LABELS[source]} -> {_LABELS[target]} du reste "
+                                                     f"prêt n° {row.id}"),
+                                reference=Reference(source_type="loan-transaction", source_id=f"{row.id}/{sequence}"))
+            if entry is not None:
+                entries.append(entry)
+            transactions.append(NewLoanTransaction(
+                loan_id=row.id, sequence_number=sequence, kind="reclassification", value_date=day, currency=currency,
+                amount=moved_principal + moved_interest, principal=moved_principal, interest=moved_interest,
+                classification=booked.value, journal_entry_id=entry.entry_id if entry is not None else None))
+    await insert_transactions(uow, transactions, actor)
     await book_entries(uow, entries)
     return len(entries)
 
@@ -389,12 +455,20 @@ class _Walk:
                                      else ArrearsStatus.PERFORMING).status.value
         self.charged = {(p.instalment, p.period)
                         for p in (await uow.session.execute(_PENALTIES, {"loan": row.id})).all()}
+        from servicing.loans.provisions import guarantee_deposits
+
+        self.booked = {LoanClassification(r.classification): Decimal(r.booked) for r in (await uow.session.execute(
+            _BOOKED_BEFORE, {"loan": row.id, "since": since})).all() if r.booked}
+        self.guarantees = (await guarantee_deposits(uow, [row.id])).get(row.id, Decimal(0))
+        self.provisions: list[ProvisionMovement] = []
+        self.required, self.rate, self.bucket = Decimal(0), Decimal(0), None
 
     def _aged(self, day: date, previous: ArrearsStatus) -> Any:
         from servicing.loans.movements import position_from_history
 
         _schedule, position = position_from_history(self.terms, msgspec.convert(self.row.schedule, Schedule),
                                                     self.product, as_of(self.history, day), day)
+        self.principal = position.component(Component.PRINCIPAL).outstanding
         return age_arrears(position.instalments, day, self.policy, previous_status=previous)
 
     async def events(self, day: date, events: Sequence[Pending]) -> None:
@@ -416,10 +490,25 @@ class _Walk:
         if penalties:
             await self.penalties(day)
         self.status = arrears.status.value
+        loan_grade = grade(arrears.days_overdue, self.grid, non_performing=arrears.status is ArrearsStatus.NON_PERFORMING)
         if self.automatic:
-            self.classification = grade(arrears.days_overdue, self.grid,
-                                        non_performing=arrears.status is ArrearsStatus.NON_PERFORMING
-                                        ).classification.value
+            self.classification = loan_grade.classification.value
+        self._provision(loan_grade)
+
+    def _provision(self, loan_grade: Any) -> None:
+        """The day's provision as the nightly step books it: the base (outstanding principal less
+        the guarantee deposits held now) at the bucket's rate, against what the walk has booked
+        per class. The interest receivable a product provisions too is left to the next night."""
+        if self.product.accounting.rule is AccountingRule.NONE:
+            return
+        base = provision_base(principal_outstanding=self.principal, guarantee_deposits=self.guarantees)
+        self.rate, self.bucket = loan_grade.provision_rate_percent, loan_grade.bucket_label
+        self.required = required_provision(base, self.rate, self.rounder)
+        for movement in provision_movements(self.booked, self.required, LoanClassification(self.classification)):
+            self.provisions.append(movement)
+            sign = 1 if movement.kind is EventKind.PROVISION else -1
+            self.booked[movement.classification] = self.booked.get(movement.classification, Decimal(0)) + (
+                sign * movement.amount)
 
     async def penalties(self, day: date) -> None:
         """The penalties falling on ``day`` on what the loan then owed, written as the nightly

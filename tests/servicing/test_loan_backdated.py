@@ -260,3 +260,50 @@ async def test_refused_before_disbursement_and_in_the_future(  # type: ignore[no
     for on in (DISBURSED - timedelta(days=1), TODAY + timedelta(days=1)):
         refused = await repay(client, loans.original, "1000", on, ids["cash"])
         assert refused.status_code == 422 and refused.json()["field"] == "value_date", refused.text
+
+
+async def test_a_forgotten_receipt_is_taken_before_the_later_repayment_which_is_re_applied_after_it(  # type: ignore[no-untyped-def]
+        client, refs, ids, world, staff_user, uow_factory) -> None:  # noqa: F811
+    loans = await pair(client, refs, ids, world, staff_user, uow_factory, AccountingRule.ACCRUAL_PERIODIC)
+    due = loans.due[0]
+    paid_late = due + timedelta(days=2)
+    last = due + timedelta(days=4)
+    # The twin: 10 000 on the due date, the rest two days late, the days closed in between.
+    assert (await repay(client, loans.twin, "10000", due, ids["cash"])).status_code == 201
+    await close(uow_factory, loans.offices[1], due, paid_late - timedelta(days=1))
+    assert (await repay(client, loans.twin, "52658", paid_late, ids["cash"])).status_code == 201
+    await close(uow_factory, loans.offices[1], paid_late, last)
+    # The original: the 10 000 of the due date is found in the till after the days were closed.
+    await close(uow_factory, loans.offices[0], due, paid_late - timedelta(days=1))
+    later = await repay(client, loans.original, "52658", paid_late, ids["cash"])
+    assert later.status_code == 201, later.text
+    await close(uow_factory, loans.offices[0], paid_late, last)
+    forgotten = await repay(client, loans.original, "10000", due, ids["cash"])
+    assert forgotten.status_code == 201, forgotten.text
+    reapplied = await query(uow_factory, "SELECT value_date, amount, principal, interest, classification"
+                                         " FROM loan_transaction WHERE loan_id = :l AND kind = 'repayment'"
+                                         " ORDER BY sequence_number", l=loans.original)
+    assert [(r.value_date, r.amount) for r in reapplied] == [(paid_late, 52658), (due, 10000), (paid_late, 52658)]
+    assert reapplied[1].classification == "healthy", "the due date's order: the loan was healthy then"
+    assert reapplied[2].classification == "doubtful", "two days late the loan was booked doubtful"
+    twin = await query(uow_factory, "SELECT value_date, amount, principal, interest, classification FROM"
+                                    " loan_transaction WHERE loan_id = :l AND kind = 'repayment' ORDER BY sequence_number",
+                       l=loans.twin)
+    assert [tuple(r) for r in reapplied[1:]] == [tuple(r) for r in twin], "the allocations of a replay"
+    await assert_equals_replay(client, uow_factory, loans)
+    statement = (await client.get(f"/api/v1/loans/{loans.original}/statement")).json()
+    kinds = [item["transaction"]["kind"] for item in statement["items"]]
+    assert kinds.count("repayment_reversal") == 1
+
+
+async def test_a_closed_accounting_period_still_refuses_it(  # type: ignore[no-untyped-def]
+        client, refs, ids, world, staff_user, uow_factory) -> None:  # noqa: F811
+    loans = await pair(client, refs, ids, world, staff_user, uow_factory, AccountingRule.ACCRUAL_PERIODIC)
+    due = loans.due[0]
+    await close(uow_factory, loans.offices[0], due, due + timedelta(days=4))
+    closed = await client.post("/api/v1/accounting-closures", json={
+        "office_id": world.office_id, "closing_date": (due + timedelta(days=1)).isoformat(), "comments": "mois"})
+    assert closed.status_code == 201, closed.text
+    refused = await repay(client, loans.original, "52658", due, ids["cash"])
+    assert refused.status_code == 409 and refused.json()["field"] == "value_date", refused.text
+    assert (await state(client, uow_factory, loans.original))["booked"] == "doubtful", "nothing was written"
