@@ -66,7 +66,7 @@ from servicing.errors import Conflict
 from servicing.ids import uuid7
 from servicing.journal import book_entries
 from servicing.loans.db.tables import LoanRow, LoanTransactionRow
-from servicing.unit_of_work import UnitOfWork
+from servicing.unit_of_work import UnitOfWork, UnitOfWorkFactory
 
 KIND: Final = "penalty_reversal"
 """The loan transaction that takes back a penalty the corrected history does not owe."""
@@ -547,3 +547,18 @@ class _Walk:
         self.penalties_charged += len(due)
         self.charged |= {c.key for c in due}
         self.history = await _history(uow, row.id)
+
+
+async def restate_loan(uow_factory: UnitOfWorkFactory, loan_id: int, *, since: date, actor: str) -> Restatement:
+    """Restate one loan from ``since`` in a unit of work of its own (the loan locked first, then
+    any deposit account a re-applied repayment draws on), and commit: what a backdated event
+    does after writing itself, callable alone (an operator correcting a loan, a test harness
+    comparing a loan with its replay). Running it again posts nothing more."""
+    from servicing.loans.applications import get_product_in, load_row
+
+    async with uow_factory() as uow:
+        row = await load_row(uow, loan_id, for_update=True)
+        product = await get_product_in(uow, row.product_id, row.product_version)
+        done = await restate(uow, row, product, since=since, actor=actor)
+        await uow.commit()
+    return done

@@ -307,3 +307,23 @@ async def test_a_closed_accounting_period_still_refuses_it(  # type: ignore[no-u
     refused = await repay(client, loans.original, "52658", due, ids["cash"])
     assert refused.status_code == 409 and refused.json()["field"] == "value_date", refused.text
     assert (await state(client, uow_factory, loans.original))["booked"] == "doubtful", "nothing was written"
+
+
+async def test_restating_a_loan_again_posts_nothing(  # type: ignore[no-untyped-def]
+        client, refs, ids, world, staff_user, uow_factory) -> None:  # noqa: F811
+    from servicing.loans.restatement import restate_loan
+
+    loans = await pair(client, refs, ids, world, staff_user, uow_factory, AccountingRule.ACCRUAL_PERIODIC)
+    due = loans.due[0]
+    await close(uow_factory, loans.offices[0], due, due + timedelta(days=4))
+    assert (await repay(client, loans.original, "52658", due, ids["cash"])).status_code == 201
+    before = await office_totals(uow_factory, loans.offices[0])
+    entries = await query(uow_factory, "SELECT count(*) AS n FROM journal_entry WHERE office_id = :o", o=world.office_id)
+    again = await restate_loan(uow_factory, loans.original, since=due, actor="tests")
+    assert again.through == due + timedelta(days=4) and again.repayments_reapplied == 1
+    assert await office_totals(uow_factory, loans.offices[0]) == before, "the same books"
+    added = await query(uow_factory, "SELECT description FROM journal_entry WHERE office_id = :o ORDER BY seq"
+                                     " OFFSET :n", o=world.office_id, n=entries[0].n)
+    # The repayment is reversed and taken again (on the class booked now), and what it leaves on
+    # the doubtful accounts it was first posted to moves back: no penalty, no provision, no accrual.
+    assert len(added) <= 3 and not [d for (d,) in added if "provision" in d or "énalit" in d or "courus" in d], added
