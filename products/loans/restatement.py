@@ -82,4 +82,3 @@ def corrections(posted: Mapping[PostingKey, Decimal], replayed: Mapping[PostingK
         if difference:
             result.append(Correction(event=_event(key, abs(difference)), mirror=difference < 0))
     return tuple(result)
-
