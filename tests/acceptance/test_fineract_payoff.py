@@ -70,3 +70,31 @@ async def test_schedule_then_payoff_on_15_january(client, refs, ids, world, staf
     assert await entry_lines(uow_factory, body["journal_entry_id"]) == lines(
         ("1012", "D", 10_026), ("7021", "C", 26), (portfolio, "C", 10_000))
     assert (await client.get(f"{LOANS}/{loan_id}")).json()["loan"]["status"] == "closed"
+
+
+async def test_early_repayment_on_15_february(client, refs, ids, world, staff_user, uow_factory) -> None:  # type: ignore[no-untyped-def]
+    """Fineract ProgressiveEMICalculatorTest.test_balance_correction_on0215_disbursedAmt100_dayInYears360_daysInMonth30_repayEvery1Month:
+    instalment 1 paid on its due date (16.43 + 0.58); on 15 February 17.01 more pays the
+    interest of February so far, 83.57 x 7 %/12 x 14/29 = 0.2353 -> 0.24, and 16.77 of
+    principal, leaving 66.80. Here x 100: 24 / 1,677 / 6,680.
+
+    Same money, same balance, same total interest afterwards; where the rest of February's
+    interest shows differs: Fineract closes instalment 2 (paid in advance) and moves the 0.20
+    earned on 66.80 from 15 February to 1 March into instalment 3 (0.39 + 0.20 = 0.59); we keep
+    it on instalment 2, whose due date it belongs to (0.24 paid + 0.20 still due), and
+    instalment 3 earns March's 0.39."""
+    loan_id, portfolio = await fineract_loan(client, refs, ids, world, staff_user, uow_factory)
+    first = await repay(client, loan_id, "1701", ids["cash"], on=date(2024, 2, 1))
+    assert (first.json()["principal"], first.json()["interest"]) == ("1643", "58"), first.text
+    early = await repay(client, loan_id, "1701", ids["cash"], on=date(2024, 2, 15))
+    assert early.status_code == 201, early.text
+    body = early.json()
+    assert (body["interest"], body["principal"], body["overpayment"]) == ("24", "1677", "0"), body
+    assert await entry_lines(uow_factory, body["journal_entry_id"]) == lines(
+        ("1012", "D", 1_701), ("7021", "C", 24), (portfolio, "C", 1_677))
+    view = (await client.get(f"{LOANS}/{loan_id}", params={"as_of": "2024-02-15"})).json()["loan"]
+    shown = view["schedule"]["instalments"]
+    assert sum(D(i["principal_amount"]) for i in shown[1:]) - 1_677 == 6_680  # Fineract: 66.80 left
+    # February's interest: 24 for 1-15 February (paid) + 6,680 x 7 %/12 x 15/29 = 20.16 after.
+    assert D(shown[1]["interest_amount"]) == 24 + 20
+    assert D(shown[2]["interest_amount"]) == 39  # March on 6,680: Fineract 0.39 + the 0.20 moved
