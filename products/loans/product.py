@@ -60,6 +60,21 @@ class RepaymentComponent(StrEnum):
     PRINCIPAL = "principal"
 
 
+class AllocationScope(StrEnum):
+    """How the allocation order runs across instalments.
+
+    ``horizontal``: instalment by instalment, oldest first, each in the order (Fineract's
+    strategies, Mambu's horizontal payments). ``vertical``: what is due by the payment date is
+    paid component by component across those instalments (every overdue penalty, then every
+    fee, every interest, then principal, oldest first within a component: Mambu's vertical
+    payments, Fineract's "Overdue/Due Fee/Int, Principal"); instalments not yet due are then
+    paid horizontally.
+    """
+
+    HORIZONTAL = "horizontal"
+    VERTICAL = "vertical"
+
+
 class CycleComparison(StrEnum):
     """Seed 001: cycle 1 "égal à", cycle 2+ "supérieur à" (also used beyond the last cycle)."""
 
@@ -311,6 +326,7 @@ class LoanProduct(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fiel
         RepaymentComponent.PENALTY, RepaymentComponent.FEE, RepaymentComponent.INTEREST, RepaymentComponent.PRINCIPAL)
     allocation_order_doubtful: tuple[RepaymentComponent, ...] = (
         RepaymentComponent.PRINCIPAL, RepaymentComponent.INTEREST, RepaymentComponent.FEE, RepaymentComponent.PENALTY)
+    allocation_scope: AllocationScope = AllocationScope.HORIZONTAL
     excluded_repayment_components: tuple[RepaymentComponent, ...] = ()
     # Arrears
     arrears_tolerance_amount: Decimal = Decimal(0)
