@@ -22,7 +22,7 @@ from decimal import Decimal
 
 import pytest
 
-from products.loans.product import AmountRange, CountRange, RepaymentComponent
+from products.loans.product import AllocationScope, AmountRange, CountRange, RepaymentComponent
 from products.posting_rules import AccountingRule
 from tests.api import test_loans_api
 from tests.api.test_loans_api import approved_loan, disburse, make_product, repay
@@ -41,14 +41,15 @@ STRATEGIES = {
 DISBURSED = date(2024, 1, 1)
 
 
-async def loan_with_order(client, refs, ids, world, staff_user, uow_factory, order) -> int:  # type: ignore[no-untyped-def]
+async def loan_with_order(client, refs, ids, world, staff_user, uow_factory, order,  # type: ignore[no-untyped-def]
+                          scope: AllocationScope = AllocationScope.HORIZONTAL) -> int:
     product_id, _ = await make_product(
         client, refs, world, uow_factory, AccountingRule.CASH,
         principal=AmountRange(minimum=D(1_000), default=D(10_000), maximum=D(1_000_000)),
         repayment_count=CountRange(minimum=1, default=6, maximum=12),
         interest_rate_percent=AmountRange(minimum=D(1), default=D(7), maximum=D(24)),
         interest_calculation_period="daily", days_in_year="360", days_in_month="30",
-        allocation_order_healthy=order)
+        allocation_order_healthy=order, allocation_scope=scope)
     loan_id = await approved_loan(client, world, staff_user, product_id, principal_amount="10000",
                                   repayment_count=6, interest_rate_percent="7",
                                   expected_disbursement_date=DISBURSED.isoformat())
@@ -89,5 +90,26 @@ async def test_late_payment_pays_the_oldest_instalment_first(client, refs, ids, 
     (Fineract's processors walk the installments oldest first, horizontally)."""
     loan_id = await loan_with_order(client, refs, ids, world, staff_user, uow_factory, STRATEGIES[strategy])
     paid = await repay(client, loan_id, "3202", ids["cash"], on=date(2024, 3, 5))
+    assert paid.status_code == 201, paid.text
+    assert split(paid.json()) == expected
+
+
+@pytest.mark.parametrize(("scope", "expected"), [
+    (AllocationScope.HORIZONTAL, [(1, "interest", 58), (1, "principal", 942)]),
+    (AllocationScope.VERTICAL, [(1, "interest", 58), (2, "interest", 49), (1, "principal", 893)]),
+])
+async def test_vertical_pays_every_overdue_interest_before_principal(client, refs, ids, world, staff_user,  # type: ignore[no-untyped-def]
+                                                                     uow_factory, scope, expected) -> None:
+    """Fineract's "Overdue/Due Fee/Int, Principal" (rbi-india-strategy) and Mambu's vertical
+    payments pay the interest (and fees) of every overdue instalment before any principal.
+    Ours is `allocation_scope: vertical` with the same order. 10.00 (1,000 XOF) paid on
+    5 March with instalments 1 and 2 overdue: horizontally 0.58 + 9.42 on instalment 1;
+    vertically 0.58 and 0.49 of interest, then 8.93 of the oldest principal.
+    Sources: Fineract's strategy list (rbi-india-strategy, "Overdue/Due Fee/Int,Principal");
+    Mambu "Repayment collection: horizontal and vertical payments",
+    https://support.mambu.com/docs/repayment-collection/"""
+    loan_id = await loan_with_order(client, refs, ids, world, staff_user, uow_factory,
+                                    STRATEGIES["mifos-standard-strategy"], scope)
+    paid = await repay(client, loan_id, "1000", ids["cash"], on=date(2024, 3, 5))
     assert paid.status_code == 201, paid.text
     assert split(paid.json()) == expected
