@@ -317,6 +317,8 @@ class LoanProduct(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fiel
     weeks_in_year: int = 52
     allow_fixed_instalment_amount: bool = False
     last_instalment_principal_threshold_percent: Decimal = Decimal(0)
+    level_instalment_adjustment: bool = False
+    """Fineract's EMI adjustment (see `LoanTerms.level_instalment_adjustment`)."""
     interest_recalculation: bool = False
     interest_recalculation_settings: InterestRecalculation = InterestRecalculation()
     partial_instalment_payment_allowed: bool = True

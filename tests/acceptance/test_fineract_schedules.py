@@ -221,22 +221,65 @@ def test_emi_365_actual_integer_and_decimal_rates(simulator: TestClient[Litestar
     assert out["totals"]["interest_amount"] == "2.77"
 
 
-def test_every_15_days_emi_adjustment_differs_by_a_cent(simulator: TestClient[Litestar]) -> None:
-    """Fineract, 100 on 2024-01-01 at 9.4822 %, 6 instalments every 15 days, 365/actual: Fineract
-    prints EMI 16.90 (last 16.88); the interest of every period is the same as ours (0.39, 0.33,
-    0.26, 0.20, 0.13, 0.07: 1.38).
+def test_every_15_days_with_fineract_s_emi_adjustment(simulator: TestClient[Litestar]) -> None:
+    """Fineract, 100 on 2024-01-01 at 9.4822 %, 6 instalments every 15 days, 365/actual: EMI
+    16.90, last 16.88, interest 0.39, 0.33, 0.26, 0.20, 0.13, 0.07 (1.38).
 
     The exact level instalment is 100 x r / (1 - (1 + r)^-6) with r = 9.4822 % x 15/365, i.e.
-    16.8947, which rounds to 16.89 (our EMI; the last instalment then takes 16.93). Fineract's
-    progressive calculator adds an "EMI adjustment": when the rounded interest leaves the last
-    instalment further from the EMI than a cent per period, it moves the EMI by a cent (16.90,
-    last 16.88). Both repay the same principal and interest; see docs/acceptance.md.
+    16.8947, which rounds to 16.89, and the last instalment then takes 16.93: that is our
+    default. Fineract's progressive calculator adjusts the EMI when the last instalment ends more
+    than floor(n/2) cents away (here 4 > 3): EMI + 0.04/6 rounded = 16.90, last 16.88, kept
+    because it is closer. The product setting `level_instalment_adjustment` does the same.
     Source: EMICalculation.feature, scenario C3166 "EMI calculation with 365/Actual setup - decimal - iterate - repayment every 15 days"."""
-    out = simulate(simulator, currency="EUR", principal_amount="100", disbursement_date="2024-01-01",
-                   repayment_count=6, repayment_every=15, repayment_frequency_unit="days",
-                   interest_rate_percent="9.4822", interest_calculation_period="daily", days_in_year="365",
-                   days_in_month="actual")
-    got = rows(out)
-    assert [row[2] for row in got] == ["0.39", "0.33", "0.26", "0.20", "0.13", "0.07"]  # as Fineract
-    assert [row[3] for row in got] == ["16.89"] * 5 + ["16.93"]  # Fineract: 16.90 x 5, 16.88
+    terms = {"currency": "EUR", "principal_amount": "100", "disbursement_date": "2024-01-01",
+             "repayment_count": 6, "repayment_every": 15, "repayment_frequency_unit": "days",
+             "interest_rate_percent": "9.4822", "interest_calculation_period": "daily",
+             "days_in_year": "365", "days_in_month": "actual"}
+    plain = rows(simulate(simulator, **terms))
+    assert [row[3] for row in plain] == ["16.89"] * 5 + ["16.93"]
+    out = simulate(simulator, **terms, level_instalment_adjustment=True)
+    assert rows(out) == published(
+        ("2024-01-16", "16.51", "0.39", "16.9", "83.49"),
+        ("2024-01-31", "16.57", "0.33", "16.9", "66.92"),
+        ("2024-02-15", "16.64", "0.26", "16.9", "50.28"),
+        ("2024-03-01", "16.7", "0.2", "16.9", "33.58"),
+        ("2024-03-16", "16.77", "0.13", "16.9", "16.81"),
+        ("2024-03-31", "16.81", "0.07", "16.88", "0.0"))
     assert out["totals"]["interest_amount"] == "1.38"
+
+
+def test_weekly_364_days_with_and_without_adjustment(simulator: TestClient[Litestar]) -> None:
+    """Fineract, 100 on 2024-01-01 at 9.4822 %, 364 days a year: weekly, EMI 16.77, last 16.78
+    (interest 0.18, 0.15, 0.12, 0.09, 0.06, 0.03); every 2 weeks, EMI 33.57, last 33.58
+    (interest 0.36, 0.24, 0.12). The fortnightly EMI is the adjusted one (rounded PMT 33.58, last
+    33.56, 2 cents > floor(3/2)): `level_instalment_adjustment` gives it; the weekly one needs
+    no adjustment either way.
+    Source: ProgressiveEMICalculatorTest.test_disbursedAmt100_dayInYears364_daysInMonthActual_repayEvery1Week
+    and ..._repayEvery2Week."""
+    common = {"currency": "USD", "principal_amount": "100", "disbursement_date": "2024-01-01",
+              "repayment_frequency_unit": "weeks", "interest_rate_percent": "9.4822",
+              "interest_calculation_period": "daily", "days_in_year": "364", "days_in_month": "actual",
+              "level_instalment_adjustment": True}
+    weekly = rows(simulate(simulator, **common, repayment_count=6))
+    assert [(row[2], row[3]) for row in weekly] == [
+        ("0.18", "16.77"), ("0.15", "16.77"), ("0.12", "16.77"), ("0.09", "16.77"), ("0.06", "16.77"),
+        ("0.03", "16.78")]
+    fortnightly = rows(simulate(simulator, **common, repayment_count=3, repayment_every=2))
+    assert [(row[1], row[2], row[3]) for row in fortnightly] == [
+        ("33.21", "0.36", "33.57"), ("33.33", "0.24", "33.57"), ("33.46", "0.12", "33.58")]
+
+
+def test_tranche_inside_a_period_with_fineract_s_broken_month(simulator: TestClient[Litestar]) -> None:
+    """Fineract, 100 on 2024-01-01 and 200 more on 2024-01-08, 9.4822 %, 360/30: EMI 51.33,
+    first interest 2.01 (100 x 7/31 + 300 x 24/31 of the month's 0.79 %). Fineract splits a
+    month by actual days even with "30 days in month"; in our terms: interest per repayment
+    period, actual days in month (a 30E/360 count gives 7/360 + 23/360: 2.00).
+    Source: ProgressiveEMICalculatorTest.test_multiDisbursedAmt300InSamePeriod_dayInYears360_daysInMonth30_repayEvery1Month."""
+    out = simulate(simulator, currency="USD", principal_amount="300", disbursement_date="2024-01-01",
+                   repayment_count=6, interest_rate_percent="9.4822",
+                   interest_calculation_period="same_as_repayment_period", days_in_year="360",
+                   days_in_month="actual", tranches=[{"expected_date": "2024-01-01", "amount": "100"},
+                                                     {"expected_date": "2024-01-08", "amount": "200"}])
+    assert [(row[1], row[2], row[3]) for row in rows(out)] == [
+        ("49.32", "2.01", "51.33"), ("49.35", "1.98", "51.33"), ("49.74", "1.59", "51.33"),
+        ("50.13", "1.20", "51.33"), ("50.53", "0.80", "51.33"), ("50.93", "0.40", "51.33")]
