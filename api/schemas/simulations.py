@@ -165,6 +165,7 @@ class LoanSimulationIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True)
     instalment_in_multiples_of: DecimalText | None = None
     last_instalment_principal_threshold_percent: DecimalText = Decimal(0)
     fixed_instalment_amount: DecimalText | None = None
+    level_instalment_adjustment: bool = False
     tranches: Annotated[list[TrancheIn], msgspec.Meta(max_length=TRANCHES_MAX)] = msgspec.field(
         default_factory=list
     )
@@ -228,6 +229,7 @@ class LoanSimulationIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True)
             instalment_in_multiples_of=self.instalment_in_multiples_of,
             last_instalment_principal_threshold_percent=self.last_instalment_principal_threshold_percent,
             fixed_instalment_amount=self.fixed_instalment_amount,
+            level_instalment_adjustment=self.level_instalment_adjustment,
             tranches=tuple(
                 TrancheSpec(expected_date=t.expected_date, amount=t.amount) for t in self.tranches
             ),

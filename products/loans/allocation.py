@@ -3,7 +3,8 @@
 A loan in good standing pays its instalments oldest first and, inside each instalment, the
 components in the product's healthy order (seed 002 "ordre de remboursement sain", by default
 penalties, fees, interest, principal); a doubtful loan uses the doubtful order (by default
-principal first, to shrink the exposure). VAT on interest and fees is paid together with the
+principal first, to shrink the exposure). A product with the vertical scope pays what is due
+by the payment date component by component across instalments first. VAT on interest and fees is paid together with the
 interest it is levied on: it comes right after interest in either order, so the State's share
 is never collected before the income it is a tax on, nor left behind it.
 
@@ -28,7 +29,7 @@ from typing import Final
 import msgspec
 
 from products.events import EventPart
-from products.loans.product import LoanProduct, RepaymentComponent
+from products.loans.product import AllocationScope, LoanProduct, RepaymentComponent
 from products.posting_rules import Component
 
 ALLOCABLE: Final = (Component.PENALTY, Component.FEE, Component.INTEREST, Component.VAT, Component.PRINCIPAL)
@@ -85,16 +86,24 @@ _SEQUENCES: dict[tuple[RepaymentComponent, ...], tuple[Component, ...]] = {}
 _RANKS: dict[tuple[Component, ...], dict[Component, int]] = {}
 
 
-def allocate(payment: Decimal, dues: Sequence[Due], order: Sequence[RepaymentComponent]) -> Allocation:
+def allocate(payment: Decimal, dues: Sequence[Due], order: Sequence[RepaymentComponent], *,
+             vertical_until: date | None = None) -> Allocation:
     """Apply ``payment`` to ``dues``: instalments by due date (then number), components in
-    ``order`` inside each instalment. What is left after every due is the overpayment."""
+    ``order`` inside each instalment. With ``vertical_until``, the dues falling due by that
+    date go first, component by component in ``order`` (oldest first within a component), and
+    the later ones follow instalment by instalment. What is left is the overpayment."""
     assert payment.is_finite() and payment > 0, payment
     sequence = component_sequence(order)
     rank = _RANKS.get(sequence)
     if rank is None:
         rank = _RANKS[sequence] = {component: index for index, component in enumerate(sequence)}
-    ordered = sorted((due for due in dues if due.amount > 0),
-                     key=lambda due: (due.due_date, due.instalment, rank[due.component]))
+
+    def key(due: Due) -> tuple[int, int, date, int, int]:
+        if vertical_until is not None and due.due_date <= vertical_until:
+            return (0, rank[due.component], due.due_date, due.instalment, 0)
+        return (1, 0, due.due_date, due.instalment, rank[due.component])
+
+    ordered = sorted((due for due in dues if due.amount > 0), key=key)
     left = payment
     lines: list[AllocationLine] = []
     for due in ordered:
@@ -123,12 +132,15 @@ class RepaymentPlan(msgspec.Struct, frozen=True, kw_only=True):
     instalments only (the caller refuses it)."""
 
 
-def plan_repayment(product: LoanProduct, amount: Decimal, dues: Sequence[Due], *, doubtful: bool) -> RepaymentPlan:
+def plan_repayment(product: LoanProduct, amount: Decimal, dues: Sequence[Due], *, doubtful: bool,
+                   on: date | None = None) -> RepaymentPlan:
     """Allocate ``amount`` on ``dues`` (what the loan still owes, as its schedule stands on the
-    payment date), oldest instalment first, in the product's doubtful order when ``doubtful``
-    (the loan's standing) and its healthy order otherwise."""
+    payment date ``on``), oldest instalment first, in the product's doubtful order when
+    ``doubtful`` (the loan's standing) and its healthy order otherwise; a product with the
+    vertical scope pays what is due by ``on`` component by component first."""
     order = product.allocation_order_doubtful if doubtful else product.allocation_order_healthy
-    allocation = allocate(amount, dues, order)
+    vertical = on if product.allocation_scope is AllocationScope.VERTICAL else None
+    allocation = allocate(amount, dues, order, vertical_until=vertical)
     paid: dict[tuple[int, Component], Decimal] = {}
     for line in allocation.lines:
         key = (line.instalment, line.component)

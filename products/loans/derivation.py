@@ -180,6 +180,7 @@ def derive_loan_terms(product: LoanProduct, overrides: LoanTermOverrides, cycle:
         rounding=product.rounding,
         instalment_in_multiples_of=product.instalment_in_multiples_of,
         last_instalment_principal_threshold_percent=product.last_instalment_principal_threshold_percent,
+        level_instalment_adjustment=product.level_instalment_adjustment,
         fixed_instalment_amount=fixed,
         tranches=overrides.tranches,
         fees=tuple(fees),

@@ -85,7 +85,6 @@ class PeriodRates:
         "_annual",
         "_charged_grace_periods",
         "_daily",
-        "_days_in_month",
         "_days_in_year",
         "_first_period_count",
         "_free_until",
@@ -101,11 +100,13 @@ class PeriodRates:
         self._annual = terms.interest_rate_annual_percent / _HUNDRED
         self._daily = terms.interest_calculation_period is InterestCalculationPeriod.DAILY
         self._days_in_year = terms.days_in_year
-        self._days_in_month = terms.days_in_month
         month_based = terms.repayment_frequency_unit in (
             RepaymentFrequencyUnit.MONTHS,
             RepaymentFrequencyUnit.YEARS,
         )
+        # The commercial month (30E/360) counts days of month-based periods only: weekly and
+        # daily periods always earn their actual days, daily interest included (Fineract's
+        # 360/30 product earns 14 days on every fortnight, 29 January to 12 February too).
         self._partial_days_in_month = terms.days_in_month if month_based else DaysInMonth.ACTUAL
         self._period_rate = nominal_period_rate(terms)
         self._charged_grace_periods = terms.grace_on_interest_charged_periods
@@ -137,7 +138,7 @@ class PeriodRates:
             return _ZERO
         if self._daily:
             return self._annual * year_fraction(
-                earning_from, period_end, self._days_in_year, self._days_in_month
+                earning_from, period_end, self._days_in_year, self._partial_days_in_month
             )
         periods = self._first_period_count if index == 0 else _ONE
         if earning_from == period_start:

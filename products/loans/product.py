@@ -60,6 +60,21 @@ class RepaymentComponent(StrEnum):
     PRINCIPAL = "principal"
 
 
+class AllocationScope(StrEnum):
+    """How the allocation order runs across instalments.
+
+    ``horizontal``: instalment by instalment, oldest first, each in the order (Fineract's
+    strategies, Mambu's horizontal payments). ``vertical``: what is due by the payment date is
+    paid component by component across those instalments (every overdue penalty, then every
+    fee, every interest, then principal, oldest first within a component: Mambu's vertical
+    payments, Fineract's "Overdue/Due Fee/Int, Principal"); instalments not yet due are then
+    paid horizontally.
+    """
+
+    HORIZONTAL = "horizontal"
+    VERTICAL = "vertical"
+
+
 class CycleComparison(StrEnum):
     """Seed 001: cycle 1 "égal à", cycle 2+ "supérieur à" (also used beyond the last cycle)."""
 
@@ -302,6 +317,8 @@ class LoanProduct(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fiel
     weeks_in_year: int = 52
     allow_fixed_instalment_amount: bool = False
     last_instalment_principal_threshold_percent: Decimal = Decimal(0)
+    level_instalment_adjustment: bool = False
+    """Fineract's EMI adjustment (see `LoanTerms.level_instalment_adjustment`)."""
     interest_recalculation: bool = False
     interest_recalculation_settings: InterestRecalculation = InterestRecalculation()
     partial_instalment_payment_allowed: bool = True
@@ -311,6 +328,7 @@ class LoanProduct(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fiel
         RepaymentComponent.PENALTY, RepaymentComponent.FEE, RepaymentComponent.INTEREST, RepaymentComponent.PRINCIPAL)
     allocation_order_doubtful: tuple[RepaymentComponent, ...] = (
         RepaymentComponent.PRINCIPAL, RepaymentComponent.INTEREST, RepaymentComponent.FEE, RepaymentComponent.PENALTY)
+    allocation_scope: AllocationScope = AllocationScope.HORIZONTAL
     excluded_repayment_components: tuple[RepaymentComponent, ...] = ()
     # Arrears
     arrears_tolerance_amount: Decimal = Decimal(0)

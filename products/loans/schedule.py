@@ -35,6 +35,8 @@ from datetime import date
 from decimal import Decimal
 from typing import Final
 
+import msgspec
+
 from products.loans.calendar import add_months, adjusted_due_dates, nominal_due_dates
 from products.loans.errors import TermsError
 from products.loans.fees import disbursement_fee_charges, instalment_fee_charges, vat_on
@@ -80,7 +82,50 @@ def generate_schedule(terms: LoanTerms) -> Schedule:
     decimals = validate_terms(terms)
     with decimal.localcontext(SCHEDULE_CONTEXT):
         schedule = _generate(terms, decimals)
+        if _adjusts_level_instalment(terms):
+            schedule = _with_adjusted_level_instalment(terms, decimals, schedule)
     _check_schedule(terms, schedule)
+    return schedule
+
+
+def _adjusts_level_instalment(terms: LoanTerms) -> bool:
+    return (terms.level_instalment_adjustment
+            and terms.interest_method is InterestMethod.DECLINING_BALANCE
+            and terms.amortization_method is AmortizationMethod.EQUAL_INSTALMENTS
+            and terms.fixed_instalment_amount is None and terms.instalment_in_multiples_of is None
+            and not terms.tranches and terms.last_instalment_principal_threshold_percent == 0
+            and terms.grace_on_principal_periods == 0 and terms.grace_on_interest_payment_periods == 0
+            and terms.grace_on_interest_charged_periods == 0)
+
+
+def _with_adjusted_level_instalment(terms: LoanTerms, decimals: int, schedule: Schedule) -> Schedule:
+    """Fineract's progressive EMI adjustment, as its published schedules show it: with the
+    difference d = last instalment - level instalment, when |d| exceeds floor(n / 2) minor
+    units (n instalments), try level + d / n rounded half-even to the minor unit, and keep it
+    when the last instalment ends closer to the level one (e.g. 16.89 and a last 16.93 become
+    16.90 and 16.88). Principal and interest stay those of a level-instalment schedule."""
+    rows = schedule.instalments
+    if len(rows) < 2:
+        return schedule
+    quantum = _ONE.scaleb(-decimals)
+
+    def gap(candidate: Schedule) -> Decimal:
+        first, last = candidate.instalments[0], candidate.instalments[-1]
+        return (last.principal_amount + last.interest_amount) - (first.principal_amount + first.interest_amount)
+
+    difference = gap(schedule)
+    if abs(difference) <= quantum * (len(rows) // 2):
+        return schedule
+    step = (difference / len(rows)).quantize(quantum, rounding=decimal.ROUND_HALF_EVEN)
+    if step == 0:
+        return schedule
+    level = rows[0].principal_amount + rows[0].interest_amount
+    try:
+        candidate = _generate(msgspec.structs.replace(terms, fixed_instalment_amount=level + step), decimals)
+    except TermsError:
+        return schedule
+    if len(candidate.instalments) == len(rows) and abs(gap(candidate)) < abs(difference):
+        return candidate
     return schedule
 
 

@@ -230,6 +230,11 @@ class LoanTerms(msgspec.Struct, frozen=True, kw_only=True):
     fixed_instalment_amount
         Equal instalment set by hand instead of the computed one (declining balance, equal
         instalments); the last instalment takes the remainder.
+    level_instalment_adjustment
+        Fineract's EMI adjustment: when rounded interest leaves the last instalment more than
+        half a minor unit per instalment away from the level one, move the level instalment by
+        (difference / instalments), rounded, and keep it if the last instalment comes closer
+        (declining balance, equal instalments, one disbursement, no grace, no multiples).
     tranches
         Expected disbursements of a multi-disbursement loan, in date order; the first is on
         ``disbursement_date``. Empty for a single disbursement.
@@ -267,6 +272,7 @@ class LoanTerms(msgspec.Struct, frozen=True, kw_only=True):
     instalment_in_multiples_of: Decimal | None = None
     last_instalment_principal_threshold_percent: Decimal = Decimal(0)
     fixed_instalment_amount: Decimal | None = None
+    level_instalment_adjustment: bool = False
     tranches: tuple[TrancheSpec, ...] = ()
     fees: tuple[FeeSpec, ...] = ()
     vat_on_interest_percent: Decimal = Decimal(0)

@@ -512,7 +512,7 @@ def plan_loan_repayment(product: LoanProduct, terms: Any, stored: Schedule, hist
                                   arrears_status=arrears_status)
     if dues is None or product.interest_recalculation:
         dues = repayment_dues(product, terms, stored, history, on, amount)
-    plan = plan_repayment(product, amount, dues, doubtful=doubtful)
+    plan = plan_repayment(product, amount, dues, doubtful=doubtful, on=on)
     if not product.interest_recalculation:
         return PlannedRepayment(plan=plan, schedule=None, closes=not plan.left)
     allocation = plan.allocation

@@ -151,3 +151,39 @@ def test_plan_by_hand() -> None:
         (2, Component.INTEREST, D(3_778)), (2, Component.PRINCIPAL, D(41_538))]
     over = plan_repayment(_product(), D(110_000), dues, doubtful=False)
     assert over.left == () and over.parts[-1] == EventPart(component=Component.OVERPAYMENT, amount=D(4_684))
+
+
+@given(payment=st.integers(min_value=1, max_value=20_000_000).map(D), dues=dues_strategy, order=orders,
+       cut=st.integers(min_value=0, max_value=13))
+def test_vertical_allocation_pays_what_is_due_component_by_component(payment, dues, order, cut) -> None:  # type: ignore[no-untyped-def]
+    """Vertical scope: no money reaches a component of a due instalment while an earlier
+    component (in the order) of any due instalment is unpaid, nor an instalment not yet due
+    while anything due is unpaid; the same money and the same lines' bounds as horizontal."""
+    on = START + timedelta(days=30 * cut)
+    allocation = allocate(payment, dues, order, vertical_until=on)
+    assert allocation.allocated + allocation.overpayment == payment
+    paid: dict[tuple[int, Component], Decimal] = {}
+    for line in allocation.lines:
+        paid[(line.instalment, line.component)] = paid.get((line.instalment, line.component), D(0)) + line.amount
+    rank = {c: i for i, c in enumerate(component_sequence(order))}
+    unpaid_due = [d for d in dues if d.amount > 0 and d.due_date <= on and paid.get((d.instalment, d.component), 0) < d.amount]
+    for line in allocation.lines:
+        due_date = START + timedelta(days=30 * line.instalment)
+        if due_date > on:
+            assert not unpaid_due
+        else:
+            assert all(rank[d.component] >= rank[line.component] for d in unpaid_due)
+
+
+def test_vertical_allocation_by_hand() -> None:
+    """Two instalments due (penalty 10 + interest 100 + principal 500 each), one to come: 450
+    pays both penalties, both interests, then 230 of the oldest principal."""
+    dues = [Due(instalment=n, due_date=START + timedelta(days=30 * n), component=c, amount=D(a))
+            for n in (1, 2, 3) for c, a in ((Component.PENALTY, 10), (Component.INTEREST, 100), (Component.PRINCIPAL, 500))]
+    allocation = allocate(D(450), dues, HEALTHY, vertical_until=START + timedelta(days=60))
+    assert [(line.instalment, line.component, line.amount) for line in allocation.lines] == [
+        (1, Component.PENALTY, 10), (2, Component.PENALTY, 10), (1, Component.INTEREST, 100),
+        (2, Component.INTEREST, 100), (1, Component.PRINCIPAL, 230)]
+    horizontal = allocate(D(450), dues, HEALTHY)
+    assert [(line.instalment, line.component, line.amount) for line in horizontal.lines] == [
+        (1, Component.PENALTY, 10), (1, Component.INTEREST, 100), (1, Component.PRINCIPAL, 340)]
