@@ -179,19 +179,36 @@ class ChunksDone(msgspec.Struct, frozen=True, kw_only=True):
 
 
 async def post_by_chunks(uow_factory: UnitOfWorkFactory, loans_query: Any, params: dict[str, Any], work: ChunkWork,
-                         *, step: str, day: date, actor: str, chunk_loans: int) -> ChunksDone:
+                         *, step: str, day: date, actor: str, chunk_loans: int,
+                         ids_query: Any | None = None) -> ChunksDone:
     """Run a posting step over loans by chunks: each chunk's loans read and locked in id order
     (``loans_query`` pages on ``:after`` and ``:limit``, with ``:day``), its postings computed by
     ``work`` and written with their shared entries, then committed: a run cut off in the middle
-    keeps the chunks done, and the next run computes only what is missing."""
+    keeps the chunks done, and the next run computes only what is missing.
+
+    With ``ids_query`` (the ids of the loans to post, in order, read once), ``loans_query``
+    takes each chunk's ``:ids`` instead of paging: a page of the first kind lets the planner,
+    misjudging how many loans match, sort every remaining loan's wide row for each chunk."""
     loans_seen = transactions = entries = 0
     after = 0
-    while True:
+    pending: list[int] | None = None
+    if ids_query is not None:
         async with uow_factory() as uow:
-            loans = (await uow.session.execute(loans_query, {
-                **params, "day": day, "after": after, "limit": chunk_loans})).all()
-            if not loans:
-                break
+            pending = list((await uow.session.scalars(ids_query, {**params, "day": day})).all())
+    while True:
+        if pending is not None and not pending:
+            break
+        async with uow_factory() as uow:
+            if pending is not None:
+                chunk_ids, pending = pending[:chunk_loans], pending[chunk_loans:]
+                loans = (await uow.session.execute(loans_query, {**params, "day": day, "ids": chunk_ids})).all()
+                if not loans:
+                    continue
+            else:
+                loans = (await uow.session.execute(loans_query, {
+                    **params, "day": day, "after": after, "limit": chunk_loans})).all()
+                if not loans:
+                    break
             chunk = await work(uow, loans)
             written = await write_postings(uow, chunk.postings, chunk.accounting, step=step, day=day, actor=actor,
                                            labels=chunk.labels)
