@@ -108,23 +108,22 @@ _KEEP_UNCHANGED = text(f"""
     UPDATE loan_arrears_state s SET business_date = :day
       FROM loan l
      WHERE l.id = s.loan_id AND {_ACTIVE} AND {_UNCHANGED}
+    RETURNING s.loan_id
 """)
 """The quiet part of the day, in one statement: the unchanged loans' states are carried to the
 day as they are (the reports read each loan's state as of the last close)."""
 
-_TO_AGE = text(f"""
-    SELECT l.id FROM loan l LEFT JOIN loan_arrears_state s ON s.loan_id = l.id
-     WHERE {_ACTIVE} AND NOT coalesce(({_UNCHANGED}), false)
-     ORDER BY l.id
-""")
-"""Every loan to age, in one set-based read (the chunks then fetch their loans by id, by index,
-instead of each re-reading the portfolio to find its next 500)."""
+_TO_AGE = text(f"SELECT l.id FROM loan l WHERE {_ACTIVE} ORDER BY l.id")
+"""The active loans, in one set-based read: those neither kept unchanged nor carried are aged
+(the chunks then fetch their loans by id, by index, instead of each re-reading the portfolio
+to find its next 500)."""
 
 _TO_CARRY = text(f"""
     SELECT l.id FROM loan l JOIN loan_arrears_state s ON s.loan_id = l.id
-     WHERE {_ACTIVE} AND NOT coalesce(({_UNCHANGED}), false) AND {_CARRIED}
+     WHERE {_ACTIVE} AND {_CARRIED}
      ORDER BY l.id
 """)
+"""The loans to carry: `_CARRIED` leaves out those `_KEEP_UNCHANGED` has just brought to the day."""
 
 _CARRY = text(f"""
     SELECT l.id, l.product_id, l.product_version, l.rescheduled_on, s.business_date, s.days_overdue, s.overdue_amount,
@@ -232,13 +231,14 @@ async def age_loans(uow_factory: UnitOfWorkFactory, day: date, actor: str,
                                       if product.interest_recalculation],
                     "unowed_kinds": list(UNOWED_KINDS)}
     async with uow_factory() as uow:
-        unchanged = (await uow.session.execute(_KEEP_UNCHANGED, unchanged_if)).rowcount
+        kept = set((await uow.session.scalars(_KEEP_UNCHANGED, unchanged_if)).all())
         await uow.commit()
+    unchanged = len(kept)
     per_status: dict[str, int] = {ArrearsStatus.PERFORMING.value: unchanged} if unchanged else {}
     carried, derive = await _carry(uow_factory, day, unchanged_if, grids, products, follow_up, per_status)
     async with uow_factory() as uow:
         to_age = [loan_id for loan_id in (await uow.session.scalars(_TO_AGE, unchanged_if)).all()
-                  if loan_id not in carried or loan_id in derive]
+                  if loan_id not in kept and (loan_id not in carried or loan_id in derive)]
     aged = reminders = 0
     for start in range(0, len(to_age), CHUNK_LOANS):
         async with uow_factory() as uow:
