@@ -15,6 +15,13 @@ in full the next night; a test checks the fast path posts what the full path pos
 are plain ``numeric`` (no scale): they come back exactly as the schedule wrote them, so the fast
 path's figures are the full path's to the last digit of their representation.
 
+``loan_schedule_change``: when each loan's schedule, terms, status, disbursement or
+rescheduling last changed (the same trigger stamps it; filled from ``loan.updated_at`` on
+upgrade). The ageing's and the collection's quiet-loan tests ask "has the loan changed since it
+was aged?"; ``loan.updated_at`` also moves when the classification step books a new class,
+which changes nothing the ageing reads, so every loan reclassified one night was re-derived the
+next.
+
 Revision ID: 0034
 Revises: 0033
 Create Date: 2026-11-23
@@ -44,20 +51,30 @@ CREATE TABLE loan_accrual_window (
            AND (period_due IS NULL) = (period_interest IS NULL))
 );
 
+CREATE TABLE loan_schedule_change (
+    loan_id integer PRIMARY KEY REFERENCES loan (id),
+    changed_at timestamptz NOT NULL
+);
+INSERT INTO loan_schedule_change (loan_id, changed_at) SELECT id, updated_at FROM loan;
+
 CREATE FUNCTION loan_accrual_window_forget() RETURNS trigger LANGUAGE plpgsql
     SET search_path = pg_catalog, public, pg_temp AS $$
 BEGIN
     DELETE FROM loan_accrual_window WHERE loan_id = NEW.id;
+    INSERT INTO loan_schedule_change AS c (loan_id, changed_at) VALUES (NEW.id, now())
+    ON CONFLICT (loan_id) DO UPDATE SET changed_at = EXCLUDED.changed_at;
     RETURN NULL;
 END $$;
-CREATE TRIGGER loan_accrual_window_forget AFTER UPDATE OF schedule, terms, disbursed_on, product_version ON loan
+CREATE TRIGGER loan_accrual_window_forget
+    AFTER UPDATE OF schedule, terms, disbursed_on, product_version, status, rescheduled_on, principal_approved ON loan
     FOR EACH ROW EXECUTE FUNCTION loan_accrual_window_forget();
 """
 
 
 def _grants(app_role: str) -> str:
     role = app_role.replace('"', "")
-    return f'GRANT SELECT, INSERT, UPDATE, DELETE ON loan_accrual_window TO "{role}";\n'
+    return (f'GRANT SELECT, INSERT, UPDATE, DELETE ON loan_accrual_window TO "{role}";\n'
+            f'GRANT SELECT, INSERT, UPDATE ON loan_schedule_change TO "{role}";\n')
 
 
 def upgrade(app_role: str) -> None:
@@ -67,4 +84,4 @@ def upgrade(app_role: str) -> None:
 
 def downgrade(app_role: str) -> None:
     _script("DROP TRIGGER loan_accrual_window_forget ON loan; DROP FUNCTION loan_accrual_window_forget();"
-            " DROP TABLE loan_accrual_window;")
+            " DROP TABLE loan_accrual_window; DROP TABLE loan_schedule_change;")

@@ -89,7 +89,8 @@ current bucket of 0 days (of the loans' grid: a rescheduled loan, graded on its 
 always re-derived), and a product that does not recalculate its schedule day by day."""
 
 _CARRIED: Final = """
-        s.business_date < :day AND s.transactions_seen IS NOT NULL AND l.updated_at <= s.updated_at
+        s.business_date < :day AND s.transactions_seen IS NOT NULL
+    AND NOT EXISTS (SELECT 1 FROM loan_schedule_change c WHERE c.loan_id = l.id AND c.changed_at >= s.updated_at)
     AND (s.next_due_date IS NULL OR s.next_due_date > :horizon)
     AND (CAST(l.product_id AS text) || ':' || CAST(l.product_version AS text)) <> ALL(CAST(:recalculating AS text[]))
     AND NOT EXISTS (SELECT 1 FROM loan_transaction t
@@ -98,7 +99,8 @@ _CARRIED: Final = """
                        AND t.kind <> ALL(CAST(:unowed_kinds AS text[])))
 """
 """A loan aged on an earlier day to which nothing has happened since (as `_UNCHANGED`, late or
-not): no transaction that changes what it owes, the loan row unchanged, and its next unpaid
+not): no transaction that changes what it owes, no change of its schedule, terms, status or
+rescheduling (`loan_schedule_change`: a new booked class does not count), and its next unpaid
 instalment due after the reminder notice (so none fell due since it was aged: the same
 instalments are overdue, and no notice is due). Its arrears follow from its state alone."""
 

@@ -78,9 +78,17 @@ async def test_a_schedule_change_forgets_the_window(  # type: ignore[no-untyped-
     count = "SELECT count(*) FROM loan_accrual_window WHERE loan_id = :l"
     async with uow_factory() as uow:
         assert await uow.session.scalar(text(count), {"l": loan_id}) == 1
+    stamped = "SELECT changed_at FROM loan_schedule_change WHERE loan_id = :l"
+    async with uow_factory() as uow:
+        before = await uow.session.scalar(text(stamped), {"l": loan_id})
+    await _run(uow_factory, "UPDATE loan SET booked_classification = booked_classification WHERE id = :l", l=loan_id)
+    async with uow_factory() as uow:
+        assert await uow.session.scalar(text(stamped), {"l": loan_id}) == before, "a new class changes no schedule"
+        assert await uow.session.scalar(text(count), {"l": loan_id}) == 1
     await _run(uow_factory, "UPDATE loan SET schedule = schedule WHERE id = :l", l=loan_id)
     async with uow_factory() as uow:
         assert await uow.session.scalar(text(count), {"l": loan_id}) == 0
+        assert await uow.session.scalar(text(stamped), {"l": loan_id}) != before, "the change is stamped"
 
 
 async def test_a_per_period_product_recognises_a_period_on_its_due_date(  # type: ignore[no-untyped-def]
@@ -146,8 +154,8 @@ async def test_a_carried_late_loan_is_aged_as_the_full_derivation_ages_it(  # ty
     nights = [start + timedelta(days=n) for n in range(0, 120, 7)]
     carried_nights = 0
     for day in nights:
-        # The twin's row touched: no longer "unchanged since aged", it is derived from its history.
-        await _run(uow_factory, "UPDATE loan SET updated_at = now() WHERE id = :l", l=derived)
+        # The twin's schedule rewritten (as it was): changed since aged, it is derived from its history.
+        await _run(uow_factory, "UPDATE loan SET schedule = schedule WHERE id = :l", l=derived)
         outcome = await age_loans(uow_factory, day, "tests", None)
         carried_nights += int(outcome.detail["loans_carried"]) > 0
         assert await _state(uow_factory, carried) == await _state(uow_factory, derived), day
