@@ -22,6 +22,10 @@ was aged?"; ``loan.updated_at`` also moves when the classification step books a 
 which changes nothing the ageing reads, so every loan reclassified one night was re-derived the
 next.
 
+``fillfactor`` 50 on ``loan_arrears_state`` and ``loan_accrual_total``: most of their rows are
+rewritten every night; with room on the page the new version is a heap-only update (no index
+entry written). Applies to the pages written from then on.
+
 Revision ID: 0034
 Revises: 0033
 Create Date: 2026-11-23
@@ -50,6 +54,11 @@ CREATE TABLE loan_accrual_window (
     CHECK ((period_number IS NULL) = (period_from IS NULL) AND (period_from IS NULL) = (period_due IS NULL)
            AND (period_due IS NULL) = (period_interest IS NULL))
 );
+
+-- Rewritten for most loans every night (the day carried, the accruals summed): room on each
+-- page for the row's next version, so the update stays on its page and touches no index.
+ALTER TABLE loan_arrears_state SET (fillfactor = 50);
+ALTER TABLE loan_accrual_total SET (fillfactor = 50);
 
 CREATE TABLE loan_schedule_change (
     loan_id integer PRIMARY KEY REFERENCES loan (id),
@@ -83,5 +92,6 @@ def upgrade(app_role: str) -> None:
 
 
 def downgrade(app_role: str) -> None:
-    _script("DROP TRIGGER loan_accrual_window_forget ON loan; DROP FUNCTION loan_accrual_window_forget();"
+    _script("ALTER TABLE loan_arrears_state RESET (fillfactor); ALTER TABLE loan_accrual_total RESET (fillfactor);"
+            " DROP TRIGGER loan_accrual_window_forget ON loan; DROP FUNCTION loan_accrual_window_forget();"
             " DROP TABLE loan_accrual_window; DROP TABLE loan_schedule_change;")
