@@ -11,7 +11,6 @@ from typing import Any
 
 from sqlalchemy import text
 
-from products.catalogue.common import AmountRange
 from products.loans.product import AccrualFrequency
 from products.posting_rules import AccountingRule
 from servicing.close_of_business.loan_accrual import accrue_loans
@@ -26,7 +25,7 @@ from tests.api.test_loans_api import (  # noqa: F401  (fixtures)
     make_product,
     refs,
 )
-from tests.servicing.test_cob_accrual import first_period, loan_rows, verify_problems
+from tests.servicing.test_cob_accrual import first_period, instalment_fee_product, loan_rows, verify_problems
 
 D = Decimal
 
@@ -43,14 +42,7 @@ def _posted(rows: list[Any]) -> list[tuple[Any, ...]]:
 
 async def test_accruals_from_the_window_are_those_of_the_full_derivation(  # type: ignore[no-untyped-def]
         client, refs, ids, world, staff_user, uow_factory) -> None:  # noqa: F811
-    fee = await client.post("/api/v1/charges", json={
-        "name": f"Frais de suivi {world.prefix}", "applies_to": "loan", "charge_time": "instalment_fee",
-        "calculation": "flat", "amount": "50", "currency": "XOF", "income_gl_account_code": "7022"})
-    assert fee.status_code == 201, fee.text
-    product_id, _portfolio = await make_product(client, refs, world, uow_factory, AccountingRule.ACCRUAL_PERIODIC,
-                                                own_receivables=True, charge_ids=(refs.loan_fee_id, fee.json()["id"]),
-                                                interest_rate_percent=AmountRange(minimum=D(6), default=D(12),
-                                                                                  maximum=D(24)))
+    product_id = await instalment_fee_product(client, refs, world, uow_factory)
     windowed, derived = [await approved_loan(client, world, staff_user, product_id) for _twin in range(2)]
     for loan_id in (windowed, derived):
         assert (await disburse(client, loan_id, ids["cash"])).status_code == 201
@@ -108,7 +100,7 @@ async def test_per_period_needs_the_accrual_periodic_rule(  # type: ignore[no-un
         client, refs, world, uow_factory) -> None:  # noqa: F811
     import msgspec
 
-    from products.catalogue.common import CountRange
+    from products.catalogue.common import AmountRange, CountRange
     from products.loans.product import LoanProduct
     from servicing.products import demo
     from tests.api.test_products_api import unique
