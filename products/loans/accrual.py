@@ -32,6 +32,7 @@ import msgspec
 
 from products.events import EventPart, LoanClassification, ProductEvent, TermBucket
 from products.loans.model import Schedule
+from products.loans.product import AccrualFrequency
 from products.loans.terms import AmortizationMethod, InterestMethod, LoanTerms
 from products.posting_rules import Component, EventKind
 from products.rounding import Rounder
@@ -90,11 +91,13 @@ def _defers_interest(terms: LoanTerms) -> bool:
     return terms.grace_on_interest_payment_periods > 0 and not flat_spread
 
 
-def interest_earned_by(period: AccrualPeriod, on: date, rounder: Rounder) -> Decimal:
-    """Interest of one period earned by the close of ``on``, rounded the product's way."""
+def interest_earned_by(period: AccrualPeriod, on: date, rounder: Rounder,
+                       frequency: AccrualFrequency = AccrualFrequency.DAILY) -> Decimal:
+    """Interest of one period earned by the close of ``on``, rounded the product's way (per
+    period: nothing before its due date, all of it on that day)."""
     if on >= period.due_date:
         return period.interest
-    if on <= period.from_date:
+    if on <= period.from_date or frequency is AccrualFrequency.PER_PERIOD:
         return rounder.zero()
     elapsed = (on - period.from_date).days
     length = (period.due_date - period.from_date).days
@@ -104,9 +107,61 @@ def interest_earned_by(period: AccrualPeriod, on: date, rounder: Rounder) -> Dec
     return earned
 
 
-def interest_accrued_to(periods: Iterable[AccrualPeriod], on: date, rounder: Rounder) -> Decimal:
+def interest_accrued_to(periods: Iterable[AccrualPeriod], on: date, rounder: Rounder,
+                        frequency: AccrualFrequency = AccrualFrequency.DAILY) -> Decimal:
     """Interest of the whole loan earned by the close of ``on``."""
-    return sum((interest_earned_by(period, on, rounder) for period in periods), rounder.zero())
+    return sum((interest_earned_by(period, on, rounder, frequency) for period in periods), rounder.zero())
+
+
+class AccrualWindow(msgspec.Struct, frozen=True, kw_only=True):
+    """What a loan's accrued-to-date interest and fees depend on, for every day strictly between
+    two consecutive dates of its schedule (period starts, due dates, fee due dates): inside that
+    window every period is over, running or not started the same way, and no fee falls due.
+
+    The close of business keeps one per loan (recomputable from the schedule, never a source of
+    truth) so a quiet night derives a loan's target from it without re-reading its schedule:
+    ``interest_accrued_to(periods, on) == window.interest_on(on)`` for every ``on`` the window
+    ``covers`` (a hypothesis property checks it). None of a schedule whose day lies on one of
+    its dates or inside two overlapping periods: those days take the full derivation."""
+
+    after: date
+    """The last schedule date before the day the window was made for (exclusive bound)."""
+    before: date
+    """The next schedule date after it (exclusive bound)."""
+    interest_done: Decimal
+    """The interest of the periods over by then (their due date passed), rounder's zero included."""
+    running: AccrualPeriod | None
+    """The one period running through the window, if any."""
+    fee: Decimal
+    """The instalment fees fallen due by then."""
+
+    def covers(self, on: date) -> bool:
+        return self.after < on < self.before
+
+    def interest_on(self, on: date, rounder: Rounder, frequency: AccrualFrequency = AccrualFrequency.DAILY) -> Decimal:
+        """Accrued-to-date interest by the close of ``on`` (a day the window covers)."""
+        assert self.covers(on), (self, on)
+        if self.running is None:
+            return self.interest_done
+        return self.interest_done + interest_earned_by(self.running, on, rounder, frequency)
+
+
+def accrual_window(periods: Sequence[AccrualPeriod], fees: Sequence[FeeRecognition], on: date,
+                   rounder: Rounder) -> AccrualWindow | None:
+    """The window of ``on`` (see `AccrualWindow`); ``fees`` are every instalment fee of the
+    schedule (`fees_falling_due` over all dates)."""
+    dates = {p.from_date for p in periods} | {p.due_date for p in periods} | {f.due_date for f in fees}
+    if on in dates:
+        return None
+    running = [p for p in periods if p.from_date < on < p.due_date]
+    if len(running) > 1:
+        return None
+    return AccrualWindow(
+        after=max((d for d in dates if d < on), default=date.min),
+        before=min((d for d in dates if d > on), default=date.max),
+        interest_done=sum((p.interest for p in periods if p.due_date < on), rounder.zero()),
+        running=running[0] if running else None,
+        fee=sum((f.amount for f in fees if f.due_date < on), Decimal(0)))
 
 
 class InterestAccrual(msgspec.Struct, frozen=True, kw_only=True):

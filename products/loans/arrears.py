@@ -90,14 +90,33 @@ def age_arrears(instalments: Sequence[InstalmentPosition], as_of: date, policy: 
     overdue_amount = sum((i.outstanding for i in overdue), Decimal(0))
     start = _ageing_start(overdue, policy.tolerance_amount)
     days = (as_of - start.due_date).days if start is not None else 0
+    return Arrears(as_of=as_of, overdue_amount=overdue_amount, days_overdue=days,
+                   ageing_instalment=start.number if start is not None else None,
+                   status=_status(days, overdue_amount, policy, previous_status))
+
+
+def carry_arrears(previous: Arrears, as_of: date, policy: ArrearsPolicy) -> Arrears:
+    """The arrears at the close of a later day ``as_of`` when nothing happened to the loan
+    since ``previous`` was aged: no transaction, no change of schedule, and no unpaid instalment
+    falling due from ``previous.as_of`` to the day before ``as_of`` (the caller checks that).
+    The same instalments are overdue, so the loan ages from the same one: its days overdue grow
+    by the days elapsed (none within the tolerance), and the status follows from them as
+    `age_arrears` decides it, ``previous.status`` being the last closed day's. Equal to
+    `age_arrears` on the unchanged instalments (a hypothesis property checks it)."""
+    assert as_of > previous.as_of, (previous.as_of, as_of)
+    days = previous.days_overdue + (as_of - previous.as_of).days if previous.ageing_instalment is not None else 0
+    return Arrears(as_of=as_of, overdue_amount=previous.overdue_amount, days_overdue=days,
+                   ageing_instalment=previous.ageing_instalment,
+                   status=_status(days, previous.overdue_amount, policy, previous.status))
+
+
+def _status(days: int, overdue_amount: Decimal, policy: ArrearsPolicy, previous_status: ArrearsStatus) -> ArrearsStatus:
+    """The status of a loan ``days`` overdue owing ``overdue_amount`` past due."""
     past_npa = policy.days_to_npa is not None and days > policy.days_to_npa
     held_in_npa = (previous_status is ArrearsStatus.NON_PERFORMING and policy.npa_exit_requires_arrears_paid
                    and overdue_amount > 0)
     if past_npa or held_in_npa:
-        status = ArrearsStatus.NON_PERFORMING
-    elif days > max(policy.days_to_arrears or 0, policy.tolerance_days):
-        status = ArrearsStatus.IN_ARREARS
-    else:
-        status = ArrearsStatus.PERFORMING
-    return Arrears(as_of=as_of, overdue_amount=overdue_amount, days_overdue=days,
-                   ageing_instalment=start.number if start is not None else None, status=status)
+        return ArrearsStatus.NON_PERFORMING
+    if days > max(policy.days_to_arrears or 0, policy.tolerance_days):
+        return ArrearsStatus.IN_ARREARS
+    return ArrearsStatus.PERFORMING

@@ -204,6 +204,16 @@ class MultiDisbursement(msgspec.Struct, frozen=True, kw_only=True, forbid_unknow
     outstanding_max: Decimal | None = None
 
 
+class AccrualFrequency(StrEnum):
+    """When the close of business recognises an accrual-periodic loan's interest (issue 9: « day by
+    day or per period as the product says»)."""
+
+    DAILY = "daily"
+    """Straight-line inside each instalment period, a little every day (the default)."""
+    PER_PERIOD = "per_period"
+    """The period's whole interest on its due date, nothing on the days before."""
+
+
 class RecalculationFrequency(StrEnum):
     """How often a principal repayment starts lowering the balance that earns interest
     (Fineract's "rest frequency"): from the day it is paid, or from the next week or month
@@ -364,6 +374,8 @@ class LoanProduct(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fiel
     product_mix: ProductMix = ProductMix()
     # Accounting
     accounting: ProductAccounting = msgspec.field(default_factory=ProductAccounting)
+    accrual_frequency: AccrualFrequency = AccrualFrequency.DAILY
+    """Accrual-periodic rule only: interest recognised day by day or per period (on the due date)."""
     term_buckets: TermBuckets = TermBuckets()
     """Seed 002's durations: which classified accounts (short, medium, long term) a loan posts to."""
     # Provisioning and write-off

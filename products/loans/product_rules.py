@@ -22,6 +22,7 @@ from products.loans.product import (
     GUARANTORS_MAX,
     LOANS_PER_CLIENT_MAX,
     PRODUCT_MIX_MAX,
+    AccrualFrequency,
     CashCollateral,
     CycleComparison,
     FinancialAnalysis,
@@ -92,6 +93,10 @@ def validate_loan_product(product: LoanProduct) -> list[Problem]:
     for index, product_id in enumerate(mix.restricted_product_ids):
         check.reference(f"product_mix.restricted_product_ids[{index}]", product_id, "product")
     check.accounting(product.accounting)
+    if (product.accrual_frequency is AccrualFrequency.PER_PERIOD
+            and product.accounting.rule is not AccountingRule.ACCRUAL_PERIODIC):
+        check.add("accrual_frequency", "per_period needs the accrual_periodic accounting rule (the others accrue "
+                  "no interest day by day)")
     return check.problems
 
 

@@ -11,7 +11,7 @@ tranche or a rescheduling) is a new fact. Pure: the service turns reminders into
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 from enum import StrEnum
 
@@ -60,10 +60,18 @@ def reminders_for(loan_id: int, instalments: Sequence[InstalmentPosition], arrea
                      amount=i.outstanding, days_overdue=(on - i.due_date).days,
                      dedup_key=f"instalment_overdue:loan-{loan_id}:{i.number}:{i.due_date.isoformat()}")
             for i in unpaid if start.due_date <= i.due_date < on]
-        if follow_up_after_days is not None and arrears.days_overdue >= follow_up_after_days:
-            # One task per arrears episode: the episode is named by the instalment it ages from.
-            reminders.append(Reminder(
-                kind=ReminderKind.FOLLOW_UP, loan_id=loan_id, instalment=start.number, due_date=start.due_date,
-                amount=arrears.overdue_amount, days_overdue=arrears.days_overdue,
-                dedup_key=f"follow_up:loan-{loan_id}:{start.number}:{start.due_date.isoformat()}"))
+        if (follow_up := follow_up_reminder(loan_id, arrears, follow_up_after_days)) is not None:
+            reminders.append(follow_up)
     return reminders
+
+
+def follow_up_reminder(loan_id: int, arrears: Arrears, follow_up_after_days: int | None) -> Reminder | None:
+    """The loan officer's follow-up task, once the loan is overdue ``follow_up_after_days``.
+    One task per arrears episode: the episode is named by the instalment it ages from (due
+    ``days_overdue`` days before the close)."""
+    if arrears.ageing_instalment is None or follow_up_after_days is None or arrears.days_overdue < follow_up_after_days:
+        return None
+    due_date = arrears.as_of - timedelta(days=arrears.days_overdue)
+    return Reminder(kind=ReminderKind.FOLLOW_UP, loan_id=loan_id, instalment=arrears.ageing_instalment,
+                    due_date=due_date, amount=arrears.overdue_amount, days_overdue=arrears.days_overdue,
+                    dedup_key=f"follow_up:loan-{loan_id}:{arrears.ageing_instalment}:{due_date.isoformat()}")

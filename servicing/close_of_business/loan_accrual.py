@@ -23,10 +23,22 @@ reports it (``interest_withheld``), as the « non recognised » treatment of the
 A chunk posts one journal entry per office, product version and currency
 (`loan_postings.write_postings`): Dr interest receivable / Cr interest income, Dr fees
 receivable / Cr fee income, on the loan's booked classification and term bucket.
+
+Interest is recognised day by day, or on each period's due date only when the product's
+``accrual_frequency`` is ``per_period``.
+
+A quiet night's fast path: a loan whose day falls strictly inside its accrual window
+(`loan_accrual_window`, `products.loans.accrual.AccrualWindow`: between two dates of its
+schedule, written by the full derivation and forgotten by a trigger when the schedule, terms or
+disbursement date change) takes its target from the window, by the same pure functions, without
+its schedule being read: one day more of the running period. A loan outside its window, of a
+product that recalculates interest, or whose fees move that day (a catch-up, a loan leaving
+non-performing status) is derived in full, which writes its next window.
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from datetime import date
 from decimal import Decimal
@@ -36,9 +48,17 @@ import msgspec
 from sqlalchemy import select, text
 
 from products.events import LoanClassification, TermBucket
-from products.loans.accrual import FeeRecognition, accrual_periods, fees_falling_due, interest_accrued_to
+from products.loans.accrual import (
+    AccrualPeriod,
+    AccrualWindow,
+    FeeRecognition,
+    accrual_periods,
+    accrual_window,
+    fees_falling_due,
+    interest_accrued_to,
+)
 from products.loans.model import Schedule
-from products.loans.product import LoanProduct
+from products.loans.product import AccrualFrequency, LoanProduct
 from products.loans.terms import LoanTerms
 from products.posting_rules import LOAN_RECEIVABLE_RULES, AccountingRule, Component, EventKind
 from products.reference.db.tables import ChargeRow
@@ -53,23 +73,38 @@ CHUNK_LOANS: Final = 2_000
 ACCRUAL_RULES: Final = tuple(sorted(rule.value for rule in LOAN_RECEIVABLE_RULES))
 _ZERO: Final = Decimal(0)
 
-_LOANS = text("""
-    SELECT l.id, l.office_id, l.product_id, l.product_version, l.currency, CAST(l.terms AS text) AS terms,
-           CAST(l.schedule AS text) AS schedule, l.booked_classification, l.term_bucket, s.status AS arrears_status,
+_ACCRUING = """
+    l.status = 'active' AND l.schedule IS NOT NULL AND l.disbursed_on <= :day
+    AND EXISTS (SELECT 1 FROM product_version pv WHERE pv.product_id = l.product_id AND pv.version = l.product_version
+                                                  AND pv.accounting_rule = ANY(:rules))
+    AND (CAST(:office AS int) IS NULL OR l.office_id IN (SELECT o.id FROM office o WHERE CAST(:office AS int) = ANY(o.lineage)))
+    AND (CAST(:loans AS int[]) IS NULL OR l.id = ANY(CAST(:loans AS int[])))
+"""
+
+_LOAN_IDS = text(f"SELECT l.id FROM loan l WHERE {_ACCRUING} ORDER BY l.id")
+"""The loans to accrue, read once (the chunks then fetch theirs by id)."""
+
+_LOANS = text(f"""
+    SELECT l.id, l.office_id, l.product_id, l.product_version, l.currency,
+           CASE WHEN w.loan_id IS NULL THEN CAST(l.terms AS text) END AS terms,
+           CASE WHEN w.loan_id IS NULL THEN CAST(l.schedule AS text) END AS schedule,
+           l.booked_classification, l.term_bucket, s.status AS arrears_status,
            coalesce(CAST(l.terms ->> 'grace_on_interest_payment_periods' AS int), 0) AS interest_payment_grace,
            coalesce(a.interest, 0) AS interest_accrued, coalesce(a.fee, 0) AS fee_accrued,
-           (SELECT max(t.sequence_number) FROM loan_transaction t WHERE t.loan_id = l.id) AS last_sequence
+           (SELECT max(t.sequence_number) FROM loan_transaction t WHERE t.loan_id = l.id) AS last_sequence,
+           w.after_date AS window_after, w.before_date AS window_before, w.interest_done AS window_interest_done,
+           w.period_number AS window_period, w.period_from AS window_period_from,
+           w.period_due AS window_period_due, w.period_interest AS window_period_interest, w.fee AS window_fee
       FROM loan l
-      JOIN product_version pv ON pv.product_id = l.product_id AND pv.version = l.product_version
       LEFT JOIN loan_arrears_state s ON s.loan_id = l.id
       LEFT JOIN loan_accrual_total a ON a.loan_id = l.id
-     WHERE l.status = 'active' AND l.schedule IS NOT NULL AND l.disbursed_on <= :day AND l.id > :after
-       AND pv.accounting_rule = ANY(:rules)
-       AND (CAST(:loans AS int[]) IS NULL OR l.id = ANY(CAST(:loans AS int[])))
-       AND (CAST(:office AS int) IS NULL OR l.office_id IN (SELECT o.id FROM office o WHERE CAST(:office AS int) = ANY(o.lineage)))
-     ORDER BY l.id LIMIT :limit
+      LEFT JOIN loan_accrual_window w ON w.loan_id = l.id AND w.after_date < :day AND :day < w.before_date
+     WHERE l.id = ANY(:ids) AND {_ACCRUING}
+     ORDER BY l.id
        FOR UPDATE OF l
 """)
+"""A chunk's loans, locked in id order, with their window when it covers the day (then their
+terms and schedule are not read)."""
 
 _PAID = text("""
     SELECT loan_id,
@@ -89,6 +124,25 @@ _ADD_TO_TOTALS = text("""
            updated_at = now()
 """)
 """The loans' running sums of their accrual transactions, moved in the transaction that writes them."""
+
+_SCHEDULES = text("""
+    SELECT id, CAST(terms AS text) AS terms, CAST(schedule AS text) AS schedule FROM loan WHERE id = ANY(:ids)
+""")
+"""The schedules of the loans whose window is not enough (their fees move): read only for them."""
+
+_KEEP_WINDOWS = text("""
+    INSERT INTO loan_accrual_window AS w (loan_id, after_date, before_date, interest_done, period_number, period_from,
+                                          period_due, period_interest, fee)
+    SELECT * FROM unnest(CAST(:loans AS int[]), CAST(:afters AS date[]), CAST(:befores AS date[]),
+                         CAST(:done AS numeric[]), CAST(:numbers AS int[]), CAST(:froms AS date[]),
+                         CAST(:dues AS date[]), CAST(:interests AS numeric[]), CAST(:fees AS numeric[]))
+    ON CONFLICT (loan_id) DO UPDATE
+       SET after_date = EXCLUDED.after_date, before_date = EXCLUDED.before_date,
+           interest_done = EXCLUDED.interest_done, period_number = EXCLUDED.period_number,
+           period_from = EXCLUDED.period_from, period_due = EXCLUDED.period_due,
+           period_interest = EXCLUDED.period_interest, fee = EXCLUDED.fee, updated_at = now()
+""")
+"""The windows the full derivation found, for the next nights' fast path."""
 
 HISTORY = text("""
     SELECT loan_id, id, kind, reverses_transaction_id, allocation, value_date, principal
@@ -139,12 +193,27 @@ def fee_slice(fees: Sequence[FeeRecognition], start: Decimal, end: Decimal,
 
 def accrual_target(schedule: Schedule, terms: LoanTerms | None, day: date, rounder: Rounder, *,
                    accrues_interest: bool, non_performing: bool, accrued: tuple[Decimal, Decimal],
-                   paid: tuple[Decimal, Decimal]) -> Target:
+                   paid: tuple[Decimal, Decimal], frequency: AccrualFrequency = AccrualFrequency.DAILY) -> Target:
     """Interest and fees to have recognised by the close of ``day`` (pure). ``accrued`` and
     ``paid`` are (interest, fee) already recognised and collected. A non-performing loan
     recognises no more than it had recognised or has paid."""
-    interest = interest_accrued_to(accrual_periods(schedule, terms), day, rounder) if accrues_interest else accrued[0]
+    interest = (interest_accrued_to(accrual_periods(schedule, terms), day, rounder, frequency) if accrues_interest
+                else accrued[0])
     fee = sum((f.amount for f in fees_falling_due(schedule, after=date.min, through=day)), _ZERO)
+    return capped_target(interest, fee, non_performing=non_performing, accrued=accrued, paid=paid)
+
+
+def window_target(window: AccrualWindow, day: date, rounder: Rounder, *, accrues_interest: bool,
+                  non_performing: bool, accrued: tuple[Decimal, Decimal], paid: tuple[Decimal, Decimal],
+                  frequency: AccrualFrequency = AccrualFrequency.DAILY) -> Target:
+    """`accrual_target` of a day the loan's window covers, from the window alone (pure)."""
+    interest = window.interest_on(day, rounder, frequency) if accrues_interest else accrued[0]
+    return capped_target(interest, window.fee, non_performing=non_performing, accrued=accrued, paid=paid)
+
+
+def capped_target(interest: Decimal, fee: Decimal, *, non_performing: bool, accrued: tuple[Decimal, Decimal],
+                  paid: tuple[Decimal, Decimal]) -> Target:
+    """The target of a performing loan, or capped for a non-performing one (pure)."""
     if not non_performing:
         return Target(interest=interest, fee=fee)
     capped_interest = min(interest, max(accrued[0], paid[0]))
@@ -178,12 +247,12 @@ async def accrue_loans(uow_factory: UnitOfWorkFactory, day: date, actor: str, *,
                        loans: Sequence[int] | None = None) -> StepOutcome:
     """``loans``: only these loans (a restatement's, `servicing.close_of_business.per_loan`)."""
     products = _Products()
-    posted_loans = 0
+    posted_loans = fast_loans = 0
     totals = {"interest": _ZERO, "fee": _ZERO, "interest_adjusted": _ZERO, "fee_adjusted": _ZERO,
               "interest_withheld": _ZERO}
 
     async def work(uow: UnitOfWork, loans: Sequence[Any]) -> ChunkPostings:
-        nonlocal posted_loans
+        nonlocal posted_loans, fast_loans
         session = uow.session
         npa = [loan.id for loan in loans if loan.arrears_status == "non_performing"]
         paid = {row.loan_id: (row.interest_paid, row.fee_paid)
@@ -196,6 +265,25 @@ async def accrue_loans(uow_factory: UnitOfWorkFactory, day: date, actor: str, *,
         if recalculating:
             for row in (await session.execute(HISTORY, {"ids": recalculating, "day": day})).all():
                 history.setdefault(row.loan_id, []).append(row)
+        # The fast path first: the loans whose window covers the day and whose fees do not move.
+        fast: dict[int, Target] = {}
+        for loan in loans:
+            key = (loan.product_id, loan.product_version)
+            product = products.settings[key]
+            if loan.window_after is None or product.interest_recalculation:
+                continue
+            accrued = (loan.interest_accrued, loan.fee_accrued)
+            target = window_target(
+                _window_of(loan), day, products.rounders[(*key, loan.currency.strip())],
+                accrues_interest=product.accounting.rule is AccountingRule.ACCRUAL_PERIODIC,
+                non_performing=loan.arrears_status == "non_performing", accrued=accrued,
+                paid=paid.get(loan.id, (_ZERO, _ZERO)), frequency=product.accrual_frequency)
+            if target.fee == accrued[1]:
+                fast[loan.id] = target
+        unread = [loan.id for loan in loans if loan.schedule is None and loan.id not in fast]
+        texts = {row.id: (row.terms, row.schedule)
+                 for row in (await session.execute(_SCHEDULES, {"ids": unread})).all()} if unread else {}
+        windows: list[tuple[int, AccrualWindow]] = []
         chunk = ChunkPostings(postings=[], accounting={}, labels={})
         for loan in loans:
             key = (loan.product_id, loan.product_version)
@@ -203,28 +291,43 @@ async def accrue_loans(uow_factory: UnitOfWorkFactory, day: date, actor: str, *,
             currency = loan.currency.strip()
             chunk.accounting[key] = product.accounting
             chunk.labels[key] = f"Intérêts courus et frais constatés, prêts {product.identity.short_name}"
-            # Only a recalculation or interest deferred by a grace on payment needs the terms.
-            terms = (TERMS_JSON.decode(loan.terms)
-                     if product.interest_recalculation or loan.interest_payment_grace else None)
-            schedule = SCHEDULE_JSON.decode(loan.schedule)
-            if product.interest_recalculation:
-                assert terms is not None
-                schedule = schedule_on(terms, schedule, product, history.get(loan.id, []), day)
             accrued = (loan.interest_accrued, loan.fee_accrued)
-            target = accrual_target(
-                schedule, terms, day, products.rounders[(*key, currency)],
-                accrues_interest=product.accounting.rule is AccountingRule.ACCRUAL_PERIODIC,
-                non_performing=loan.arrears_status == "non_performing", accrued=accrued,
-                paid=paid.get(loan.id, (_ZERO, _ZERO)))
+            every_fee: tuple[FeeRecognition, ...] = ()  # needed only when the fees move
+            if loan.id in fast:
+                target = fast[loan.id]
+            else:
+                terms_text, schedule_text = texts.get(loan.id, (loan.terms, loan.schedule))
+                # Only a recalculation or interest deferred by a grace on payment needs the terms.
+                terms = (TERMS_JSON.decode(terms_text)
+                         if product.interest_recalculation or loan.interest_payment_grace else None)
+                schedule = SCHEDULE_JSON.decode(schedule_text)
+                if product.interest_recalculation:
+                    assert terms is not None
+                    schedule = schedule_on(terms, schedule, product, history.get(loan.id, []), day)
+                rounder = products.rounders[(*key, currency)]
+                target = accrual_target(
+                    schedule, terms, day, rounder,
+                    accrues_interest=product.accounting.rule is AccountingRule.ACCRUAL_PERIODIC,
+                    non_performing=loan.arrears_status == "non_performing", accrued=accrued,
+                    paid=paid.get(loan.id, (_ZERO, _ZERO)), frequency=product.accrual_frequency)
+                every_fee = fees_falling_due(schedule, after=date.min, through=date.max)
+                # A recalculated schedule moves with the loan's history: no window for it.
+                window = (None if product.interest_recalculation
+                          else accrual_window(accrual_periods(schedule, terms), every_fee, day, rounder))
+                if window is not None:
+                    windows.append((loan.id, window))
             totals["interest_withheld"] += target.interest_withheld
             made = _postings(loan, currency, target, accrued, loan.last_sequence, products.charges[key],
-                             schedule, day)
+                             every_fee, day)
             for posting in made:
                 sign = -1 if posting.mirrored else 1
                 totals["interest_adjusted" if posting.mirrored else "interest"] += sign * posting.interest
                 totals["fee_adjusted" if posting.mirrored else "fee"] += sign * posting.fee
             chunk.postings.extend(made)
             posted_loans += bool(made)
+        fast_loans += len(fast)
+        if windows:
+            await session.execute(_KEEP_WINDOWS, _window_columns(windows))
         moved: dict[int, tuple[Decimal, Decimal]] = {}  # per loan: an accrual and an adjustment net out
         for posting in chunk.postings:
             sign = -1 if posting.mirrored else 1
@@ -238,24 +341,50 @@ async def accrue_loans(uow_factory: UnitOfWorkFactory, day: date, actor: str, *,
         return chunk
 
     done = await post_by_chunks(uow_factory, _LOANS, {"rules": list(ACCRUAL_RULES), "office": office,
-                                                     "loans": None if loans is None else list(loans)}, work, step="loan_accrual",
-                                day=day, actor=actor, chunk_loans=chunk_loans)
+                                                     "loans": None if loans is None else list(loans)}, work,
+                                step="loan_accrual", day=day, actor=actor, chunk_loans=chunk_loans,
+                                ids_query=_LOAN_IDS)
     return StepOutcome(items=done.loans, entries=done.entries, detail={
-        "loans_accrued": str(posted_loans), "transactions": str(done.transactions),
+        "loans_accrued": str(posted_loans), "loans_from_window": str(fast_loans),
+        "transactions": str(done.transactions),
         **{name: str(plain(amount)) for name, amount in totals.items()}})
 
 
+def _window_of(loan: Any) -> AccrualWindow:
+    """The loan's window as the chunk query read it."""
+    running = None if loan.window_period is None else AccrualPeriod(
+        number=loan.window_period, from_date=loan.window_period_from, due_date=loan.window_period_due,
+        interest=loan.window_period_interest)
+    return AccrualWindow(after=loan.window_after, before=loan.window_before,
+                         interest_done=loan.window_interest_done, running=running, fee=loan.window_fee)
+
+
+def _window_columns(windows: Sequence[tuple[int, AccrualWindow]]) -> dict[str, list[Any]]:
+    return {"loans": [loan_id for loan_id, _w in windows], "afters": [w.after for _l, w in windows],
+            "befores": [w.before for _l, w in windows], "done": [w.interest_done for _l, w in windows],
+            "numbers": [w.running.number if w.running else None for _l, w in windows],
+            "froms": [w.running.from_date if w.running else None for _l, w in windows],
+            "dues": [w.running.due_date if w.running else None for _l, w in windows],
+            "interests": [w.running.interest if w.running else None for _l, w in windows],
+            "fees": [w.fee for _l, w in windows]}
+
+
+@functools.lru_cache(maxsize=4096)
+def _group(office_id: int, product_id: int, product_version: int, currency: str) -> GroupKey:
+    """One key per shared entry, made once (50,000 loans a night share a few dozen)."""
+    return GroupKey(office_id=office_id, product_id=product_id, product_version=product_version, currency=currency)
+
+
 def _postings(loan: Any, currency: str, target: Target, accrued: tuple[Decimal, Decimal], last_sequence: int,
-              charge_ids: dict[str, int], schedule: Schedule, day: date) -> list[Posting]:
+              charge_ids: dict[str, int], every_fee: Sequence[FeeRecognition], day: date) -> list[Posting]:
     """The accrual (what the target adds) and the adjustment (what it takes back) of one loan:
-    at most one of each, the interest and fee moving independently."""
+    at most one of each, the interest and fee moving independently. ``every_fee``: the
+    schedule's instalment fees (an adjustment takes back earlier ones), needed when fees move."""
     classification = LoanClassification(loan.booked_classification)
     term = TermBucket(loan.term_bucket or TermBucket.SHORT.value)
-    group = GroupKey(office_id=loan.office_id, product_id=loan.product_id, product_version=loan.product_version,
-                     currency=currency)
+    group = _group(loan.office_id, loan.product_id, loan.product_version, currency)
     interest_delta = target.interest - accrued[0]
     fee_delta = target.fee - accrued[1]
-    every_fee = fees_falling_due(schedule, after=date.min, through=date.max)  # an adjustment takes back earlier ones
     postings: list[Posting] = []
     sequence = last_sequence
     for mirrored in (False, True):

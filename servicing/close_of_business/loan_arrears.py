@@ -13,7 +13,12 @@ reminder once.
 Most loans, most days, have nothing happen: current, nothing falling due within the reminder
 notice, no new transaction. Their state is carried to the day by one set-based statement
 (`_UNCHANGED` says exactly when), so a quiet day costs the few loans that move, not the
-portfolio; every other loan is recomputed from its history as above."""
+portfolio. A late loan to which nothing happened either (`_CARRIED`: no transaction, no change
+of the loan, no unpaid instalment falling due within the reminder notice) only grows older: its
+arrears are carried to the day by `products.loans.arrears.carry_arrears` and graded again, from
+its state alone, by chunks of loans locked in id order (its follow-up task, if the day would
+announce one, sends it to the full derivation, which writes the reminders). Every other loan is
+recomputed from its history as above."""
 
 from __future__ import annotations
 
@@ -26,11 +31,11 @@ from typing import Any, Final, NamedTuple
 import msgspec
 from sqlalchemy import text
 
-from products.loans.arrears import ArrearsPolicy, ArrearsStatus, age_arrears
+from products.loans.arrears import Arrears, ArrearsPolicy, ArrearsStatus, age_arrears, carry_arrears
 from products.loans.classification import grade, grid_kind
 from products.loans.model import Schedule
 from products.loans.product import LoanProduct
-from products.loans.reminders import DAYS_BEFORE_DUE_DEFAULT, Reminder, reminders_for
+from products.loans.reminders import DAYS_BEFORE_DUE_DEFAULT, Reminder, follow_up_reminder, reminders_for
 from products.loans.terms import LoanTerms
 from products.posting_rules import Component
 from products.reference.model import BucketKind, DelinquencyBucket, LoanState
@@ -84,23 +89,56 @@ read; the day's accruals and reclassifications change no amount owed and do not 
 current bucket of 0 days (of the loans' grid: a rescheduled loan, graded on its own grid, is
 always re-derived), and a product that does not recalculate its schedule day by day."""
 
+_CARRIED: Final = """
+        s.business_date < :day AND s.transactions_seen IS NOT NULL
+    AND NOT EXISTS (SELECT 1 FROM loan_schedule_change c WHERE c.loan_id = l.id AND c.changed_at >= s.updated_at)
+    AND (s.next_due_date IS NULL OR s.next_due_date > :horizon)
+    AND (CAST(l.product_id AS text) || ':' || CAST(l.product_version AS text)) <> ALL(CAST(:recalculating AS text[]))
+    AND NOT EXISTS (SELECT 1 FROM loan_transaction t
+                     WHERE t.loan_id = l.id AND t.value_date <= :day
+                       AND (t.value_date > s.business_date OR t.sequence_number > s.transactions_seen)
+                       AND t.kind <> ALL(CAST(:unowed_kinds AS text[])))
+"""
+"""A loan aged on an earlier day to which nothing has happened since (as `_UNCHANGED`, late or
+not): no transaction that changes what it owes, no change of its schedule, terms, status or
+rescheduling (`loan_schedule_change`: a new booked class does not count), and its next unpaid
+instalment due after the reminder notice (so none fell due since it was aged: the same
+instalments are overdue, and no notice is due). Its arrears follow from its state alone."""
+
 _ACTIVE: Final = "l.status = 'active' AND l.schedule IS NOT NULL AND l.disbursed_on <= :day AND " + _IN_SCOPE
 
 _KEEP_UNCHANGED = text(f"""
     UPDATE loan_arrears_state s SET business_date = :day
       FROM loan l
      WHERE l.id = s.loan_id AND {_ACTIVE} AND {_UNCHANGED}
+    RETURNING s.loan_id
 """)
 """The quiet part of the day, in one statement: the unchanged loans' states are carried to the
 day as they are (the reports read each loan's state as of the last close)."""
 
-_TO_AGE = text(f"""
-    SELECT l.id FROM loan l LEFT JOIN loan_arrears_state s ON s.loan_id = l.id
-     WHERE {_ACTIVE} AND NOT coalesce(({_UNCHANGED}), false)
+_TO_AGE = text(f"SELECT l.id FROM loan l WHERE {_ACTIVE} ORDER BY l.id")
+"""The active loans, in one set-based read: those neither kept unchanged nor carried are aged
+(the chunks then fetch their loans by id, by index, instead of each re-reading the portfolio
+to find its next 500)."""
+
+_TO_CARRY = text(f"""
+    SELECT l.id FROM loan l JOIN loan_arrears_state s ON s.loan_id = l.id
+     WHERE {_ACTIVE} AND {_CARRIED}
      ORDER BY l.id
 """)
-"""Every loan to age, in one set-based read (the chunks then fetch their loans by id, by index,
-instead of each re-reading the portfolio to find its next 500)."""
+"""The loans to carry: `_CARRIED` leaves out those `_KEEP_UNCHANGED` has just brought to the day."""
+
+_CARRY = text(f"""
+    SELECT l.id, l.product_id, l.product_version, l.rescheduled_on, s.business_date, s.days_overdue, s.overdue_amount,
+           s.overdue_principal, s.outstanding_principal, s.ageing_instalment, s.status, s.next_due_date,
+           (SELECT max(t.sequence_number) FROM loan_transaction t WHERE t.loan_id = l.id AND t.value_date <= :day)
+               AS seen
+      FROM loan l JOIN loan_arrears_state s ON s.loan_id = l.id
+     WHERE l.id = ANY(:ids) AND {_ACTIVE} AND {_CARRIED}
+     ORDER BY l.id
+       FOR UPDATE OF l
+""")
+"""A chunk of the loans to carry, locked in id order and checked again under the lock."""
 
 _LOANS = text("""
     SELECT l.id, l.office_id, l.product_id, l.product_version, l.currency, CAST(l.terms AS text) AS terms,
@@ -199,17 +237,23 @@ async def age_loans(uow_factory: UnitOfWorkFactory, day: date, actor: str,
                     "recalculating": [f"{p}:{v}" for (p, v), (product, _) in products.items()
                                       if product.interest_recalculation],
                     "unowed_kinds": list(UNOWED_KINDS)}
-    unchanged = 0
     if loans is not None:
-        to_age = sorted(loans)
+        to_age: list[int] = sorted(loans)
+        unchanged = 0
+        per_status: dict[str, int] = {}
+        carried: set[int] = set()
+        derive: set[int] = set()
     else:
         async with uow_factory() as uow:
-            unchanged = (await uow.session.execute(_KEEP_UNCHANGED, unchanged_if)).rowcount
+            kept = set((await uow.session.scalars(_KEEP_UNCHANGED, unchanged_if)).all())
             await uow.commit()
+        unchanged = len(kept)
+        per_status = {ArrearsStatus.PERFORMING.value: unchanged} if unchanged else {}
+        carried, derive = await _carry(uow_factory, day, unchanged_if, grids, products, follow_up, per_status)
         async with uow_factory() as uow:
-            to_age = list((await uow.session.scalars(_TO_AGE, unchanged_if)).all())
+            to_age = [loan_id for loan_id in (await uow.session.scalars(_TO_AGE, unchanged_if)).all()
+                      if loan_id not in kept and (loan_id not in carried or loan_id in derive)]
     aged = reminders = 0
-    per_status: dict[str, int] = {ArrearsStatus.PERFORMING.value: unchanged} if unchanged else {}
     for start in range(0, len(to_age), CHUNK_LOANS):
         async with uow_factory() as uow:
             session = uow.session
@@ -219,9 +263,7 @@ async def age_loans(uow_factory: UnitOfWorkFactory, day: date, actor: str,
                 history.setdefault(row.loan_id, []).append(_Transaction(
                     row.loan_id, row.id, row.kind, row.reverses_transaction_id, _decode_json(row.allocation),
                     row.value_date, row.principal, row.sequence_number))
-            columns: dict[str, list[Any]] = {name: [] for name in (
-                "loans", "dates", "days", "overdue", "overdue_principal", "outstanding", "ageing", "statuses",
-                "buckets", "classes", "rates", "next_due", "seen")}
+            columns: dict[str, list[Any]] = {name: [] for name in _STATE_COLUMNS}
             due_reminders: list[tuple[Any, Reminder]] = []
             for loan in loans:
                 key = (loan.product_id, loan.product_version)
@@ -243,15 +285,10 @@ async def age_loans(uow_factory: UnitOfWorkFactory, day: date, actor: str,
                                    non_performing=arrears.status is ArrearsStatus.NON_PERFORMING)
                 principal = position.component(Component.PRINCIPAL)
                 upcoming = position.next_instalment
-                for name, value in (("loans", loan.id), ("dates", day), ("days", arrears.days_overdue),
-                                    ("overdue", arrears.overdue_amount), ("overdue_principal", principal.overdue),
-                                    ("outstanding", principal.outstanding), ("ageing", arrears.ageing_instalment),
-                                    ("statuses", arrears.status.value), ("buckets", loan_grade.bucket_label),
-                                    ("classes", loan_grade.classification.value),
-                                    ("rates", loan_grade.provision_rate_percent),
-                                    ("next_due", upcoming.due_date if upcoming is not None else None),
-                                    ("seen", max((r.sequence_number for r in rows), default=0))):
-                    columns[name].append(value)
+                _add_state(columns, loan.id, day, arrears, loan_grade, overdue_principal=principal.overdue,
+                           outstanding=principal.outstanding,
+                           next_due=upcoming.due_date if upcoming is not None else None,
+                           seen=max((r.sequence_number for r in rows), default=0))
                 per_status[arrears.status.value] = per_status.get(arrears.status.value, 0) + 1
                 due_reminders += [(loan, reminder) for reminder in reminders_for(
                     loan.id, position.instalments, arrears, day, days_before_due=notice,
@@ -271,9 +308,74 @@ async def age_loans(uow_factory: UnitOfWorkFactory, day: date, actor: str,
                 for loan, reminder in due_reminders if reminder.dedup_key not in announced])
             await uow.commit()
         aged += len(loans)
-    return StepOutcome(items=aged + unchanged, entries=0, detail={
+    carried_only = len(carried) - len(derive)
+    return StepOutcome(items=aged + unchanged + carried_only, entries=0, detail={
         **{f"loans_{status}": str(count) for status, count in sorted(per_status.items())},
-        "loans_unchanged": str(unchanged), "reminders": str(reminders), "actor": actor})
+        "loans_unchanged": str(unchanged), "loans_carried": str(carried_only), "reminders": str(reminders),
+        "actor": actor})
+
+
+async def _carry(uow_factory: UnitOfWorkFactory, day: date, unchanged_if: dict[str, Any],
+                 grids: dict[BucketKind, tuple[DelinquencyBucket, ...]],
+                 products: dict[tuple[int, int], tuple[LoanProduct, ArrearsPolicy]], follow_up: int | None,
+                 per_status: dict[str, int]) -> tuple[set[int], set[int]]:
+    """Carry the late loans to which nothing happened (`_CARRIED`) to the day, by chunks locked
+    in id order: arrears from `carry_arrears`, grade from the grid, the rest of the state as it
+    was (the history read is the same). Returns the loans looked at (those the lock found
+    changed meanwhile are aged by the caller: they are no longer carried) and, among them, those
+    left to the full derivation because the day announces their follow-up task."""
+    async with uow_factory() as uow:
+        candidates = list((await uow.session.scalars(_TO_CARRY, unchanged_if)).all())
+    looked_at: set[int] = set()
+    derive: set[int] = set()
+    for start in range(0, len(candidates), CHUNK_LOANS * 4):
+        async with uow_factory() as uow:
+            session = uow.session
+            ids = candidates[start:start + CHUNK_LOANS * 4]
+            rows = (await session.execute(_CARRY, {**unchanged_if, "ids": ids})).all()
+            columns: dict[str, list[Any]] = {name: [] for name in _STATE_COLUMNS}
+            follow_ups: dict[str, int] = {}
+            states: list[tuple[Any, Arrears]] = []
+            for row in rows:
+                _product, policy = products[(row.product_id, row.product_version)]
+                arrears = carry_arrears(Arrears(
+                    as_of=row.business_date, overdue_amount=row.overdue_amount, days_overdue=row.days_overdue,
+                    ageing_instalment=row.ageing_instalment, status=ArrearsStatus(row.status)), day, policy)
+                states.append((row, arrears))
+                if (task := follow_up_reminder(row.id, arrears, follow_up)) is not None:
+                    follow_ups[task.dedup_key] = row.id
+            announced = set((await session.scalars(_ANNOUNCED, {"keys": list(follow_ups)})).all()) if follow_ups else set()
+            derive.update(loan_id for key, loan_id in follow_ups.items() if key not in announced)
+            for row, arrears in states:
+                if row.id in derive:
+                    continue
+                grid = grids[grid_kind(overdraft=False, rescheduled=row.rescheduled_on is not None)]
+                loan_grade = grade(arrears.days_overdue, grid,
+                                   non_performing=arrears.status is ArrearsStatus.NON_PERFORMING)
+                _add_state(columns, row.id, day, arrears, loan_grade, overdue_principal=row.overdue_principal,
+                           outstanding=row.outstanding_principal, next_due=row.next_due_date, seen=row.seen or 0)
+                per_status[arrears.status.value] = per_status.get(arrears.status.value, 0) + 1
+            if columns["loans"]:
+                await session.execute(_STATE, columns)
+            await uow.commit()
+        looked_at.update(row.id for row in rows)
+    return looked_at, derive
+
+
+_STATE_COLUMNS: Final = ("loans", "dates", "days", "overdue", "overdue_principal", "outstanding", "ageing", "statuses",
+                         "buckets", "classes", "rates", "next_due", "seen")
+
+
+def _add_state(columns: dict[str, list[Any]], loan_id: int, day: date, arrears: Arrears, loan_grade: Any, *,
+               overdue_principal: Decimal, outstanding: Decimal, next_due: date | None, seen: int) -> None:
+    """One loan's row of the `_STATE` write."""
+    for name, value in (("loans", loan_id), ("dates", day), ("days", arrears.days_overdue),
+                        ("overdue", arrears.overdue_amount), ("overdue_principal", overdue_principal),
+                        ("outstanding", outstanding), ("ageing", arrears.ageing_instalment),
+                        ("statuses", arrears.status.value), ("buckets", loan_grade.bucket_label),
+                        ("classes", loan_grade.classification.value),
+                        ("rates", loan_grade.provision_rate_percent), ("next_due", next_due), ("seen", seen)):
+        columns[name].append(value)
 
 
 _decode_terms = msgspec.json.Decoder(LoanTerms).decode

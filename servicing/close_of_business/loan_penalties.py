@@ -60,19 +60,26 @@ POSTING_RULES: Final = frozenset({AccountingRule.ACCRUAL_PERIODIC, AccountingRul
 """Rules that recognise a penalty when charged (PENALTY_CHARGE); cash recognises it when paid."""
 _ZERO: Final = Decimal(0)
 
-_LOANS = text("""
+_LATE = """
+    l.status = 'active' AND l.schedule IS NOT NULL AND l.disbursed_on <= :day
+    AND (s.overdue_amount > 0 OR s.days_overdue > 0)
+    AND (CAST(:office AS int) IS NULL OR l.office_id IN (SELECT o.id FROM office o WHERE CAST(:office AS int) = ANY(o.lineage)))
+"""
+
+_LOAN_IDS = text(f"SELECT l.id FROM loan l JOIN loan_arrears_state s ON s.loan_id = l.id WHERE {_LATE} ORDER BY l.id")
+
+_LOANS = text(f"""
     SELECT l.id, l.office_id, l.product_id, l.product_version, l.currency, CAST(l.terms AS text) AS terms,
            CAST(l.schedule AS text) AS schedule,
            l.booked_classification, l.term_bucket, coalesce(l.principal_approved, l.principal_requested) AS principal
       FROM loan l
       JOIN loan_arrears_state s ON s.loan_id = l.id
-     WHERE l.status = 'active' AND l.schedule IS NOT NULL AND l.disbursed_on <= :day AND l.id > :after
-       AND (s.overdue_amount > 0 OR s.days_overdue > 0)
-       AND (CAST(:office AS int) IS NULL OR l.office_id IN (SELECT o.id FROM office o WHERE CAST(:office AS int) = ANY(o.lineage)))
-     ORDER BY l.id LIMIT :limit
+     WHERE l.id = ANY(:ids) AND {_LATE}
+     ORDER BY l.id
        FOR UPDATE OF l
 """)
-"""Loans the day's ageing found late: a loan with nothing overdue owes no penalty."""
+"""Loans the day's ageing found late: a loan with nothing overdue owes no penalty (their ids
+read once, each chunk's loans then by id: see `post_by_chunks`)."""
 
 _CHARGED = text("""
     SELECT loan_id, instalment, period FROM loan_penalty_charge WHERE loan_id = ANY(:ids)
@@ -180,7 +187,7 @@ async def charge_penalties(uow_factory: UnitOfWorkFactory, day: date, actor: str
         return chunk
 
     done = await post_by_chunks(uow_factory, _LOANS, {"office": office}, work, step="loan_penalties", day=day, actor=actor,
-                                chunk_loans=chunk_loans)
+                                chunk_loans=chunk_loans, ids_query=_LOAN_IDS)
     return StepOutcome(items=done.loans, entries=done.entries, detail={
         "loans_penalised": str(penalised), "penalties": str(done.transactions),
         "penalty_amount": str(plain(charged_total)), "vat_amount": str(plain(vat_total))})

@@ -16,6 +16,8 @@ the penalty keys, one `book_entries` call for the entries, then one commit (the 
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import date
 from decimal import Decimal
@@ -179,12 +181,28 @@ class ChunksDone(msgspec.Struct, frozen=True, kw_only=True):
     entries: int
 
 
+CHUNKS_IN_FLIGHT: Final = 2
+"""Chunks posted at once by `post_by_chunks` with ``ids_query``: while one chunk's rows are
+written and committed by the database, the next one is computed in Python (two cores, two
+halves of the work). Their loans are disjoint, and the shared tables they both write (the
+accounts' balances) are locked in account order by the journal's trigger."""
+
+
 async def post_by_chunks(uow_factory: UnitOfWorkFactory, loans_query: Any, params: dict[str, Any], work: ChunkWork,
-                         *, step: str, day: date, actor: str, chunk_loans: int) -> ChunksDone:
+                         *, step: str, day: date, actor: str, chunk_loans: int,
+                         ids_query: Any | None = None) -> ChunksDone:
     """Run a posting step over loans by chunks: each chunk's loans read and locked in id order
     (``loans_query`` pages on ``:after`` and ``:limit``, with ``:day``), its postings computed by
     ``work`` and written with their shared entries, then committed: a run cut off in the middle
-    keeps the chunks done, and the next run computes only what is missing."""
+    keeps the chunks done, and the next run computes only what is missing.
+
+    With ``ids_query`` (the ids of the loans to post, in order, read once), ``loans_query``
+    takes each chunk's ``:ids`` instead of paging (a page of the first kind let the planner,
+    misjudging how many loans match, sort every remaining loan's wide row for each chunk), and
+    `CHUNKS_IN_FLIGHT` chunks run at once, each in its own transaction."""
+    if ids_query is not None:
+        return await _post_by_ids(uow_factory, loans_query, ids_query, params, work, step=step, day=day, actor=actor,
+                                  chunk_loans=chunk_loans)
     loans_seen = transactions = entries = 0
     after = 0
     while True:
@@ -202,6 +220,41 @@ async def post_by_chunks(uow_factory: UnitOfWorkFactory, loans_query: Any, param
         entries += written.entries
         after = loans[-1].id
     return ChunksDone(loans=loans_seen, transactions=transactions, entries=entries)
+
+
+async def _post_by_ids(uow_factory: UnitOfWorkFactory, loans_query: Any, ids_query: Any, params: dict[str, Any],
+                       work: ChunkWork, *, step: str, day: date, actor: str, chunk_loans: int) -> ChunksDone:
+    async with uow_factory() as uow:
+        pending = list((await uow.session.scalars(ids_query, {**params, "day": day})).all())
+
+    async def post(chunk_ids: list[int]) -> tuple[int, Written]:
+        async with uow_factory() as uow:
+            loans = (await uow.session.execute(loans_query, {**params, "day": day, "ids": chunk_ids})).all()
+            if not loans:
+                return 0, Written(transactions=0, entries=0)
+            chunk = await work(uow, loans)
+            written = await write_postings(uow, chunk.postings, chunk.accounting, step=step, day=day, actor=actor,
+                                           labels=chunk.labels)
+            await uow.commit()
+        return len(loans), written
+
+    done: list[tuple[int, Written]] = []
+    running: set[asyncio.Task[tuple[int, Written]]] = set()
+    try:
+        for start in range(0, len(pending), chunk_loans):
+            running.add(asyncio.create_task(post(pending[start:start + chunk_loans])))
+            if len(running) >= CHUNKS_IN_FLIGHT:
+                finished, running = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
+                done += [task.result() for task in finished]
+        if running:
+            finished, running = await asyncio.wait(running)
+            done += [task.result() for task in finished]
+    finally:
+        for task in running:  # a chunk failed: let the others end (each commits whole or not at all)
+            with contextlib.suppress(Exception):
+                await task
+    return ChunksDone(loans=sum(n for n, _w in done), transactions=sum(w.transactions for _n, w in done),
+                      entries=sum(w.entries for _n, w in done))
 
 
 async def write_postings(uow: UnitOfWork, postings: Sequence[Posting], accounting: dict[tuple[int, int],
@@ -255,7 +308,7 @@ async def write_postings(uow: UnitOfWork, postings: Sequence[Posting], accountin
         "interest": [p.interest for p in postings], "fees": [p.fee for p in postings],
         "penalties": [p.penalty for p in postings], "vats": [p.vat for p in postings],
         "classes": [p.classification.value for p in postings], "charges": [p.charge_id for p in postings],
-        "allocations": [msgspec.json.encode(list(p.allocation)).decode() for p in postings],
+        "allocations": [msgspec.json.encode(list(p.allocation)).decode() if p.allocation else "[]" for p in postings],
         "entries": [entry_of.get((p.loan_id, p.sequence_number)) for p in postings], "actor": actor})).all()
     ids = {(row.loan_id, row.sequence_number): row.id for row in inserted}
     assert len(ids) == len(postings), (len(ids), len(postings))

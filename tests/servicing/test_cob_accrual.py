@@ -210,8 +210,8 @@ async def test_an_eur_loan_accrues_in_cents(  # type: ignore[no-untyped-def]
         (receivable, "D", expected.normalize()), ("7021", "C", expected.normalize())}
 
 
-async def test_an_instalment_fee_is_recognised_on_its_due_date_on_its_accounts(  # type: ignore[no-untyped-def]
-        client, refs, ids, world, staff_user, uow_factory) -> None:  # noqa: F811
+async def instalment_fee_product(client: Any, refs: Any, world: Any, uow_factory: Any) -> int:  # noqa: F811
+    """An accrual-periodic product at 12 % with a flat 50 XOF fee on every instalment (income 7022)."""
     fee = await client.post("/api/v1/charges", json={
         "name": f"Frais de suivi {world.prefix}", "applies_to": "loan", "charge_time": "instalment_fee",
         "calculation": "flat", "amount": "50", "currency": "XOF", "income_gl_account_code": "7022"})
@@ -220,6 +220,12 @@ async def test_an_instalment_fee_is_recognised_on_its_due_date_on_its_accounts( 
                                                 own_receivables=True, charge_ids=(refs.loan_fee_id, fee.json()["id"]),
                                                 interest_rate_percent=AmountRange(minimum=D(6), default=D(12),
                                                                                   maximum=D(24)))
+    return int(product_id)
+
+
+async def test_an_instalment_fee_is_recognised_on_its_due_date_on_its_accounts(  # type: ignore[no-untyped-def]
+        client, refs, ids, world, staff_user, uow_factory) -> None:  # noqa: F811
+    product_id = await instalment_fee_product(client, refs, world, uow_factory)
     loan_id = await approved_loan(client, world, staff_user, product_id)
     assert (await disburse(client, loan_id, ids["cash"])).status_code == 201
     due = date.fromisoformat((await first_period(client, loan_id))["due_date"])
