@@ -16,6 +16,7 @@ from products.posting_rules import AccountingRule
 from servicing.close_of_business.loan_accrual import accrue_loans
 from servicing.close_of_business.loan_arrears import age_loans
 from servicing.loans.reconciliation import VERIFY_QUERIES
+from servicing.staff.scope import OfficeScope
 from tests.api.test_loans_api import (  # noqa: F401  (fixtures)
     DISBURSED_ON,
     TODAY,
@@ -51,7 +52,7 @@ async def test_accruals_from_the_window_are_those_of_the_full_derivation(  # typ
     # Across the first due date (a fee and a period boundary), then a stretch of missed days.
     for day in [DISBURSED_ON + timedelta(days=n) for n in range(1, 40)] + [DISBURSED_ON + timedelta(days=75)]:
         await _run(uow_factory, "DELETE FROM loan_accrual_window WHERE loan_id = :l", l=derived)
-        outcome = await accrue_loans(uow_factory, day, "tests")
+        outcome = await accrue_loans(uow_factory, day, "tests", office=world.office_id)
         from_window += int(outcome.detail["loans_from_window"])
     assert from_window >= 30, "most nights the windowed loan took the fast path"
     windowed_rows = await loan_rows(uow_factory, windowed, "accrual", "accrual_adjustment")
@@ -66,7 +67,7 @@ async def test_a_schedule_change_forgets_the_window(  # type: ignore[no-untyped-
                                                 own_receivables=True)
     loan_id = await approved_loan(client, world, staff_user, product_id)
     assert (await disburse(client, loan_id, ids["cash"])).status_code == 201
-    await accrue_loans(uow_factory, DISBURSED_ON + timedelta(days=3), "tests")
+    await accrue_loans(uow_factory, DISBURSED_ON + timedelta(days=3), "tests", office=world.office_id)
     count = "SELECT count(*) FROM loan_accrual_window WHERE loan_id = :l"
     async with uow_factory() as uow:
         assert await uow.session.scalar(text(count), {"l": loan_id}) == 1
@@ -91,7 +92,7 @@ async def test_a_per_period_product_recognises_a_period_on_its_due_date(  # type
     assert (await disburse(client, loan_id, ids["cash"])).status_code == 201
     due = date.fromisoformat((await first_period(client, loan_id))["due_date"])
     for day in (DISBURSED_ON + timedelta(days=5), due - timedelta(days=1), due, due + timedelta(days=1)):
-        await accrue_loans(uow_factory, day, "tests")
+        await accrue_loans(uow_factory, day, "tests", office=world.office_id)
     rows = await loan_rows(uow_factory, loan_id, "accrual", "accrual_adjustment")
     assert [(r.value_date, r.interest) for r in rows if r.interest] == [(due, D(4500))], "all of it, on its due date"
 
@@ -148,7 +149,7 @@ async def test_a_carried_late_loan_is_aged_as_the_full_derivation_ages_it(  # ty
     for day in nights:
         # The twin's schedule rewritten (as it was): changed since aged, it is derived from its history.
         await _run(uow_factory, "UPDATE loan SET schedule = schedule WHERE id = :l", l=derived)
-        outcome = await age_loans(uow_factory, day, "tests", None)
+        outcome = await age_loans(uow_factory, day, "tests", OfficeScope(office_id=world.office_id, office_ids=frozenset({world.office_id})))
         carried_nights += int(outcome.detail["loans_carried"]) > 0
         assert await _state(uow_factory, carried) == await _state(uow_factory, derived), day
     assert carried_nights >= len(nights) - 3, "the quiet nights were carried"

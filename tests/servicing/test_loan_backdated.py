@@ -307,6 +307,9 @@ async def test_a_closed_accounting_period_still_refuses_it(  # type: ignore[no-u
     refused = await repay(client, loans.original, "52658", due, ids["cash"])
     assert refused.status_code == 409 and refused.json()["field"] == "value_date", refused.text
     assert (await state(client, uow_factory, loans.original))["booked"] == "doubtful", "nothing was written"
+    # Reopened, so that the institution-wide steps of later tests can still post into this office.
+    reopened = await client.delete(f"/api/v1/accounting-closures/{closed.json()['id']}")
+    assert reopened.status_code == 200, reopened.text
 
 
 async def test_restating_a_loan_again_posts_nothing(  # type: ignore[no-untyped-def]
