@@ -46,7 +46,7 @@ from ledger.money import check_amount
 from products.events import ProductEvent
 from products.loans.model import Schedule
 from products.posting_rules import EventKind
-from servicing.errors import Conflict, InvalidInput, NotFound, ServiceUnavailable
+from servicing.errors import Conflict, InvalidInput, NotFound, ServiceUnavailable, sqlstate_of
 from servicing.journal import book_entries
 from servicing.loans import movements
 from servicing.loans.applications import get_product_in
@@ -80,6 +80,16 @@ class _Alone:
 
 
 ALONE: Final = _Alone()
+
+
+class CommitOutcomeUnknown(ServiceUnavailable):
+    """The connection failed during the group's commit: it may or may not have committed, so
+    its requests are not taken again (a retry with the same Idempotency-Key answers the
+    original transaction if there is one)."""
+
+    def __init__(self) -> None:
+        super().__init__("the repayment's outcome is unknown (the database connection failed while committing): "
+                         "send it again with the same Idempotency-Key")
 
 Outcome = LoanTransaction | Exception | _Alone
 
@@ -184,7 +194,7 @@ async def take_repayments(uow: UnitOfWork, items: Sequence[CounterRepayment], *,
     if not todo:
         return [outcome for outcome in outcomes if outcome is not None]
     session = uow.session
-    loans = {row.id: row for row in (await session.execute(_LOCK, {
+    loans: dict[int, Any] = {row.id: row for row in (await session.execute(_LOCK, {
         "ids": [items[i].loan_id for i in todo],
         "payment_types": [items[i].command.channel.payment_type_id for i in todo]})).all()}
     histories: dict[int, list[Any]] = {}
@@ -218,11 +228,18 @@ async def take_repayments(uow: UnitOfWork, items: Sequence[CounterRepayment], *,
     if planned:
         rows = (await session.execute(_INSERT, {
             column: [p.values[column] for p in planned] for column in _COLUMNS})).all()
-        by_loan = {row.loan_id: row for row in rows}
+        by_loan: dict[int, Any] = {row.loan_id: row for row in rows}
         await book_entries(uow, [p.entry for p in planned if p.entry is not None])
-        await uow.commit()
+        # The answers are built before the commit: once it has succeeded nothing may fail, or
+        # the requests would be taken again.
         for p in planned:
             outcomes[p.index] = movements.to_transaction(by_loan[p.values["loan_id"]])
+        try:
+            await uow.commit()
+        except Exception as error:
+            if sqlstate_of(error) is None:  # no answer from the server: it may have committed
+                raise CommitOutcomeUnknown() from error
+            raise
     assert all(outcome is not None for outcome in outcomes), outcomes
     return [outcome for outcome in outcomes if outcome is not None]
 
@@ -302,12 +319,20 @@ class RepaymentWriter:
             await self._run(group)
 
     async def _run(self, group: list[_Pending]) -> None:
+        outcomes: Sequence[Outcome]
         try:
             async with self._uow_factory() as uow:
                 outcomes = await take_repayments(uow, [pending.item for pending in group])
+        except CommitOutcomeUnknown as error:
+            outcomes = [error] * len(group)
         except Exception as error:  # the group as a whole failed: nothing committed, each request alone
             _log.info("loan repayment group of %d failed (%s); each taken alone", len(group), error)
             outcomes = [ALONE] * len(group)
+        except BaseException:  # cancelled (shutting down): answer before going
+            for pending in group:
+                if not pending.future.done():
+                    pending.future.set_exception(ServiceUnavailable("shutting down; send the request again"))
+            raise
         for pending, outcome in zip(group, outcomes, strict=True):
             if not pending.future.done():
                 pending.future.set_result(outcome)
