@@ -56,6 +56,7 @@ from servicing.database import Database
 from servicing.deposits.approvals import approvable_movements
 from servicing.deposits.movements import MovementWriter
 from servicing.journal import JournalService
+from servicing.loans.repayment_writer import RepaymentWriter
 from servicing.staff.approvable import journal_entry_posting
 from servicing.staff.audit import AuditWriter
 from servicing.staff.config import StaffSettings
@@ -107,10 +108,12 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
         app.state.maker_checker = maker_checker
         app.state.client_documents = DocumentConfig.from_settings(settings)
         app.state.deposit_writer = MovementWriter(uow_factory)
+        app.state.loan_repayments = RepaymentWriter(uow_factory)
         try:
             yield
         finally:
             await app.state.deposit_writer.aclose()
+            await app.state.loan_repayments.aclose()
             await audit_writer.aclose()
             await journal.aclose()
             await engine.dispose()

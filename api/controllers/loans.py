@@ -10,6 +10,8 @@ from typing import Annotated, Any, Literal
 from litestar import Controller, Request, Response, get, post
 from litestar.params import Parameter
 
+from api.deps import IdempotencyKeyHeader
+from api.guards import principal_of
 from api.schemas.common import INT32_MAX
 from api.schemas.loans import (
     ApprovalIn,
@@ -37,6 +39,7 @@ from servicing.loans.reconciliation import (
     receivables_reconciliation,
     reconciliation_rows,
 )
+from servicing.loans.repayment_writer import CounterRepayment, RepaymentWriter
 from servicing.reports.csv_export import to_csv
 from servicing.staff.scope import OfficeScope
 from servicing.staff.sessions import Principal
@@ -189,10 +192,15 @@ class LoanController(Controller):
     @post("/{loan_id:int}/repayments", status_code=201, opt=REPAY, responses=PROBLEM_RESPONSES,
           summary="Take a repayment, allocated in the product's order; one journal entry by the product's rules "
                   "(Idempotency-Key: a replay answers the original transaction)")
-    async def repay(self, loan_id: LoanId, data: RepaymentIn, actor: str, office_scope: OfficeScope,
-                    uow_factory: UnitOfWorkFactory, header_idempotency_key: str | None) -> Response[LoanTransaction]:
-        answer = await movements.repay(uow_factory, loan_id, data.to_command(), actor=actor, scope=office_scope,
-                                       idempotency_key=header_idempotency_key)
+    async def repay(self, request: Request[Any, Any, Any], loan_id: LoanId, data: RepaymentIn,
+                    idempotency_key: IdempotencyKeyHeader = None) -> Response[LoanTransaction]:
+        # Through the application's repayment writer (concurrent repayments share a transaction);
+        # who and where read from the request: each dependency costs a task on this hot path.
+        principal = principal_of(request)
+        writer: RepaymentWriter = request.app.state.loan_repayments
+        answer = await writer.repay(CounterRepayment(loan_id=loan_id, command=data.to_command(),
+                                                     actor=principal.username, scope=principal.scope,
+                                                     idempotency_key=idempotency_key))
         return Response(answer, status_code=201)
 
     @post("/{loan_id:int}/undo-disbursement", status_code=201, opt=REVERSE, responses=PROBLEM_RESPONSES,
