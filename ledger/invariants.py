@@ -7,9 +7,9 @@ from collections import defaultdict
 from decimal import Decimal
 
 from ledger.errors import InvalidEntry, UnbalancedEntry
-from ledger.limits import DESCRIPTION_LENGTH_MAX, LINES_PER_ENTRY_MAX
+from ledger.limits import AMOUNT_MAX, DESCRIPTION_LENGTH_MAX, LINES_PER_ENTRY_MAX
 from ledger.model import JournalEntry, Side
-from ledger.money import check_amount
+from ledger.money import KNOWN_QUANTA, check_amount
 
 
 def totals_per_currency(entry: JournalEntry) -> dict[str, tuple[Decimal, Decimal]]:
@@ -36,12 +36,18 @@ def check_entry(entry: JournalEntry) -> None:
     net: dict[str, Decimal] = {}
     debits = 0
     for index, line in enumerate(entry.lines):
-        check_amount(line.amount, line.currency, field=f"lines[{index}].amount")
+        amount = line.amount
+        # The usual amount, written in its (known) currency's minor unit and in range, passes here;
+        # any other gets the full check, which names what is wrong (same_quantum is False for
+        # NaN and infinities, so they reach it too).
+        quantum = KNOWN_QUANTA.get(line.currency)
+        if quantum is None or not (amount.same_quantum(quantum) and _ZERO < amount < AMOUNT_MAX):
+            check_amount(amount, line.currency, field=f"lines[{index}].amount")
         if line.side is Side.DEBIT:
             debits += 1
-            net[line.currency] = net.get(line.currency, _ZERO) + line.amount
+            net[line.currency] = net.get(line.currency, _ZERO) + amount
         else:
-            net[line.currency] = net.get(line.currency, _ZERO) - line.amount
+            net[line.currency] = net.get(line.currency, _ZERO) - amount
     if any(net.values()):
         for currency, (debit_total, credit_total) in totals_per_currency(entry).items():
             if debit_total != credit_total:
