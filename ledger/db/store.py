@@ -394,34 +394,46 @@ class _Prepared:
         entry, replayed from `running`: the balances just before these entries, in the
         currency's minor unit, which it moves on to the balances after them."""
         deltas = [amount if side == "D" else -amount for side, amount in zip(self.sides, self.amounts, strict=True)]
-        account_ids, currencies = self.account_ids, self.currencies
-        codes: dict[BalanceKey, str] = {}
-        # (account, currency) keys are made where they are used and dropped at once: thousands
-        # of them alive together would wake the cycle collector.
-        for account_id, currency, code in zip(account_ids, currencies, self.codes, strict=True):
-            codes[(account_id, currency)] = code
-        credit_normal = {key: self.accounts[code].normal_side is Side.CREDIT for key, code in codes.items()}
+        # Each touched (account, currency) gets a slot number, and the per-line and running
+        # values live in lists by slot: no key tuple is kept per line (thousands of them alive
+        # together would wake the cycle collector) and no dict is looked up per line.
+        slot_of: dict[BalanceKey, int] = {}
+        slots = [slot_of.setdefault(key, len(slot_of)) for key in zip(self.account_ids, self.currencies, strict=True)]
+        keys = list(slot_of)
+        codes = [""] * len(keys)
+        for slot, code in zip(slots, self.codes, strict=True):
+            codes[slot] = code
+        currencies = [currency for _account_id, currency in keys]
+        credit_normal = [self.accounts[code].normal_side is Side.CREDIT for code in codes]
+        balances = [running[key] for key in keys]
         booked: list[BookedEntry] = []
         start = 0
         for entry, count, sequence, position, digest in zip(
                 self.entries, self.counts, sequences, positions, hashes, strict=True):
-            entry_deltas: dict[BalanceKey, Decimal] = {}
-            for index in range(start, start + count):  # in line order; a repeated account adds up
-                key = (account_ids[index], currencies[index])
-                entry_deltas[key] = entry_deltas[key] + deltas[index] if key in entry_deltas else deltas[index]
-            start += count
+            stop = start + count
+            entry_slots = slots[start:stop]
+            if len(set(entry_slots)) == count:  # the usual entry: each line on its own account
+                entry_deltas = zip(entry_slots, deltas[start:stop], strict=True)
+            else:  # in line order; a repeated account adds up
+                summed: dict[int, Decimal] = {}
+                for slot, delta in zip(entry_slots, deltas[start:stop], strict=True):
+                    summed[slot] = summed[slot] + delta if slot in summed else delta
+                entry_deltas = iter(summed.items())
+            start = stop
             movements = []
-            for key, delta in entry_deltas.items():
-                before = running[key]
+            for slot, delta in entry_deltas:
+                before = balances[slot]
                 after = before + delta
-                running[key] = after
-                if credit_normal[key]:
+                balances[slot] = after
+                if credit_normal[slot]:
                     before, after = -before, -after
                 movements.append(AccountMovement(
-                    account_code=codes[key], currency=key[1],
+                    account_code=codes[slot], currency=currencies[slot],
                     balance_before=before if before else abs(before), balance_after=after if after else abs(after)))
             booked.append(BookedEntry(entry=entry, sequence=sequence, booked_at=booked_at, movements=tuple(movements),
                                       chain_position=position, entry_hash=digest))
+        for key, balance in zip(keys, balances, strict=True):
+            running[key] = balance
         return booked
 
 
