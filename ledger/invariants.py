@@ -29,7 +29,7 @@ def check_entry(entry: JournalEntry) -> None:
         raise InvalidEntry("an entry has at least two lines", field="lines")
     if len(entry.lines) > LINES_PER_ENTRY_MAX:
         raise InvalidEntry(f"an entry has at most {LINES_PER_ENTRY_MAX} lines", field="lines")
-    if not entry.description.strip():
+    if not entry.description or entry.description.isspace():  # blank (strip() without a copy)
         raise InvalidEntry("description must not be empty", field="description")
     if len(entry.description) > DESCRIPTION_LENGTH_MAX:
         raise InvalidEntry(f"description is limited to {DESCRIPTION_LENGTH_MAX} characters", field="description")
@@ -43,7 +43,7 @@ def check_entry(entry: JournalEntry) -> None:
         quantum = KNOWN_QUANTA.get(line.currency)
         if quantum is None or not (amount.same_quantum(quantum) and _ZERO < amount < AMOUNT_MAX):
             check_amount(amount, line.currency, field=f"lines[{index}].amount")
-        if line.side is Side.DEBIT:
+        if line.side is _DEBIT:
             debits += 1
             net[line.currency] = net.get(line.currency, _ZERO) + amount
         else:
@@ -58,3 +58,5 @@ def check_entry(entry: JournalEntry) -> None:
 
 
 _ZERO = Decimal(0)
+_DEBIT = Side.DEBIT
+"""An enum member read from its class goes through a descriptor: once here, not per line."""

@@ -279,7 +279,8 @@ class _Prepared:
         ids = {code: ref.account_id for code, ref in accounts.items()}
         self.codes = [line.account_code for line in lines]
         self.account_ids = [ids[code] for code in self.codes]
-        self.sides = ["D" if line.side is Side.DEBIT else "C" for line in lines]
+        debit = Side.DEBIT
+        self.sides = ["D" if line.side is debit else "C" for line in lines]
         self.amounts = [line.amount for line in lines]
         self.currencies = [line.currency for line in lines]
         self.offices = {entry.office_id for entry in entries}
