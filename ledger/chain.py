@@ -121,28 +121,55 @@ class CanonicalEncoder:
             encoded = self._texts[value] = _text(value)
         return encoded
 
+    def day(self, value_date: date) -> int:
+        """A date as PostgreSQL's day number."""
+        days = self._days.get(value_date)
+        if days is None:
+            days = self._days[value_date] = (value_date - _POSTGRES_EPOCH_DAY).days
+        return days
+
+    def header(
+        self, entry_id: UUID, office_id: int, chain_position: int, days: int, description: str,
+        source_type: str | None, source_id: str | None, actor: str, idempotency_key: str | None,
+        reverses_id: UUID | None, line_count: int,
+    ) -> bytes:
+        """The entry's part of its canonical bytes (before its lines)."""
+        text = self._text
+        return b"".join((
+            _MAGIC, _HEADER.pack(entry_id.bytes, office_id, chain_position, days, self._booked_at),
+            text(description), text(source_type), text(source_id), text(actor), text(idempotency_key),
+            b"\x00" if reverses_id is None else b"\x01" + reverses_id.bytes, _LINE_COUNT.pack(line_count),
+        ))
+
+    def lines(
+        self, line_numbers: Sequence[int], account_ids: Sequence[int], office_ids: Sequence[int],
+        days: Sequence[int], sides: Sequence[str], amounts: Sequence[Decimal], currencies: Sequence[str],
+    ) -> list[bytes]:
+        """Each line's part of its entry's canonical bytes, for many lines at once (columns of
+        equal length): one comprehension, at C speed, rather than a call per line."""
+        codes = {currency: self._text(currency)[4:] for currency in set(currencies)}
+        pack = _LINE.pack
+        sides_bytes = _SIDES
+        # Amounts in ten-thousandths: exact, as journal amounts have at most four decimals.
+        scaled = [int(amount.scaleb(4)) for amount in amounts]
+        return [pack(number, account_id, office_id, day, sides_bytes[side], units // 10_000, units % 10_000,
+                     codes[currency])
+                for number, account_id, office_id, day, side, units, currency
+                in zip(line_numbers, account_ids, office_ids, days, sides, scaled, currencies, strict=True)]
+
     def entry(
         self, entry_id: UUID, office_id: int, chain_position: int, value_date: date, description: str,
         source_type: str | None, source_id: str | None, actor: str, idempotency_key: str | None,
         reverses_id: UUID | None, lines: LineColumns,
     ) -> bytes:
-        days = self._days.get(value_date)
-        if days is None:
-            days = self._days[value_date] = (value_date - _POSTGRES_EPOCH_DAY).days
-        text = self._text
-        parts = [
-            _MAGIC, _HEADER.pack(entry_id.bytes, office_id, chain_position, days, self._booked_at),
-            text(description), text(source_type), text(source_id), text(actor), text(idempotency_key),
-            b"\x00" if reverses_id is None else b"\x01" + reverses_id.bytes,
-            _LINE_COUNT.pack(lines.stop - lines.start),
-        ]
-        pack = _LINE.pack
-        account_ids, sides, amounts, currencies, start, _stop = lines
-        for index in range(start, lines.stop):
-            units, ten_thousandths = divmod(int(amounts[index].scaleb(4)), 10_000)
-            parts.append(pack(index - start + 1, account_ids[index], office_id, days, _SIDES[sides[index]], units,
-                              ten_thousandths, text(currencies[index])[4:]))
-        return b"".join(parts)
+        """One entry's canonical bytes (its lines as a slice of a batch's columns)."""
+        days = self.day(value_date)
+        account_ids, sides, amounts, currencies, start, stop = lines
+        count = stop - start
+        return self.header(entry_id, office_id, chain_position, days, description, source_type, source_id, actor,
+                           idempotency_key, reverses_id, count) + b"".join(self.lines(
+            range(1, count + 1), account_ids[start:stop], [office_id] * count, [days] * count, sides[start:stop],
+            amounts[start:stop], currencies[start:stop]))
 
 
 def chain_hash(previous: bytes, canonical: bytes) -> bytes:

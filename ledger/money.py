@@ -42,6 +42,7 @@ def check_amount(amount: Decimal, currency_code: str, *, field: str) -> None:
     if amount >= AMOUNT_MAX:
         raise InvalidAmount(f"amount must be below {AMOUNT_MAX:,.0f}", field=field)
     digits = minor_unit_digits(currency_code)
+    KNOWN_QUANTA[currency_code] = _quantum(digits)
     if amount.same_quantum(_quantum(digits)):
         return  # written with exactly the minor unit's digits: exact
     exponent = amount.as_tuple().exponent
@@ -51,6 +52,11 @@ def check_amount(amount: Decimal, currency_code: str, *, field: str) -> None:
             f"{currency_code} amounts have {digits} decimal(s); {amount} is not exact in that unit",
             field=field,
         )
+
+
+KNOWN_QUANTA: dict[str, Decimal] = {}
+"""The minor unit (as a Decimal exponent: XOF 1, EUR 0.01) of every currency `check_amount` has met:
+the hot paths test an amount against it without a function call."""
 
 
 def normalize_amount(amount: Decimal, currency_code: str) -> Decimal:

@@ -30,7 +30,7 @@ from ledger.idempotency import fingerprint
 from ledger.invariants import check_entry
 from ledger.limits import ENTRIES_PER_BATCH_MAX
 from ledger.model import BookedEntry, JournalEntry
-from ledger.money import normalize_amount
+from ledger.money import KNOWN_QUANTA, normalize_amount
 from ledger.posting import check_postable
 from ledger.reversal import reverse
 from servicing.commands import PostJournalEntry, ReverseJournalEntry
@@ -86,6 +86,9 @@ def _normalized(entry: JournalEntry) -> JournalEntry:
     then the entry itself, without copying it)."""
     lines = None
     for index, line in enumerate(entry.lines):
+        quantum = KNOWN_QUANTA.get(line.currency)
+        if quantum is not None and line.amount.same_quantum(quantum):
+            continue
         amount = normalize_amount(line.amount, line.currency)
         if amount is not line.amount:
             if lines is None:

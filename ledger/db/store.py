@@ -12,21 +12,27 @@ the ones read plus their lines."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import hashlib
+import re
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, date, datetime
 from decimal import Decimal
+from typing import Any, Final
 
+import asyncpg
 from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from ledger.chain import GENESIS, CanonicalEncoder, LineColumns, chain_hash
+from ledger.chain import GENESIS, CanonicalEncoder
 from ledger.limits import ENTRIES_PER_BATCH_MAX
 from ledger.model import AccountMovement, BookedEntry, JournalEntry, Side
 from ledger.money import normalize_amount
 
-_APPEND = text(
-    """
+_APPEND_SQL = """
     WITH entry_rows AS (
         INSERT INTO journal_entry (id, office_id, value_date, description, source_type, source_id,
                                    actor, idempotency_key, reverses_id, line_count, chain_position, entry_hash)
@@ -55,12 +61,28 @@ _APPEND = text(
            string_agg(CAST(seq AS text), ',' ORDER BY office_id, chain_position) AS sequences
       FROM entry_rows
     """
-)
+_APPEND = text(_APPEND_SQL)
 """Entries and their lines in one statement. The arrays travel as PostgreSQL array literals
 (one text parameter each; dates as day numbers) and the hashes as one bytea of 32-byte digests:
 asyncpg's per-element binary encoding cost more than everything else in the statement.
 Lines name their entry by its position in the batch. Sequence numbers come back in chain order
 (office, position), which the writer maps back to its entries."""
+
+
+
+def _positional(sql: str) -> tuple[str, tuple[str, ...]]:
+    """The statement with asyncpg's $n instead of SQLAlchemy's :name, and the names in $n order."""
+    names: list[str] = []
+
+    def number(match: re.Match[str]) -> str:
+        if match.group(1) not in names:
+            names.append(match.group(1))
+        return f"${names.index(match.group(1)) + 1}"
+
+    return re.sub(r"(?<![:\w]):([a-z_]+)", number, sql), tuple(names)
+
+
+_APPEND_POSITIONAL, _APPEND_NAMES = _positional(_APPEND_SQL)
 
 _LOCK_CHAINS = text(
     "SELECT office_id, chain_position, entry_hash, booked_at FROM journal_chain_lock(CAST(:offices AS int[]))"
@@ -128,10 +150,17 @@ async def append_entries(
     connection: AsyncConnection, entries: Sequence[JournalEntry], accounts: Mapping[str, AccountRef],
     locks: PostingLocks | None = None,
 ) -> list[BookedEntry]:
-    """Write already-checked entries in one statement; returns them booked, in order, with
-    the balance of every touched account just before and after each entry. `locks`: what
-    the caller locked for these entries in this transaction (`journal_posting_lock`), if it did."""
+    """Write already-checked entries; returns them booked, in order, with the balance of every
+    touched account just before and after each entry. `locks`: what the caller locked for
+    these entries in this transaction (`journal_posting_lock`), if it did.
+
+    Up to PIPELINE_CHUNK_ENTRIES * 2 entries go in one statement. A larger batch whose balance
+    rows are all locked goes in chunks of one transaction, pipelined (`_append_pipelined`)."""
     assert 1 <= len(entries) <= ENTRIES_PER_BATCH_MAX, len(entries)
+    if locks is not None and len(entries) >= 2 * PIPELINE_CHUNK_ENTRIES:
+        touched = {(accounts[line.account_code].account_id, line.currency) for entry in entries for line in entry.lines}
+        if touched <= locks.balances.keys():
+            return await _append_pipelined(connection, entries, accounts, locks)
     prepared = _Prepared(entries, accounts)
     if locks is None:
         rows = (await connection.execute(_LOCK_CHAINS, {"offices": sorted(prepared.offices)})).all()
@@ -141,14 +170,9 @@ async def append_entries(
         heads, locked_at = locks.heads, locks.booked_at
     # An unknown office has no head: its entry is refused by the posting trigger (GL012).
     booked_at = locked_at or datetime.now(UTC)
-    positions, hashes = prepared.chain(heads, booked_at)
-    result = (await connection.execute(_APPEND, prepared.parameters(positions, hashes))).one()
-    assert result.entries == len(entries), "every entry row is returned"
-    assert not heads or result.first_booked_at == result.last_booked_at == booked_at, "booked at the transaction's time"
-    in_chain_order = sorted(range(len(entries)), key=lambda index: (entries[index].office_id, positions[index]))
-    sequences = [0] * len(entries)
-    for index, value in zip(in_chain_order, result.sequences.split(","), strict=True):
-        sequences[index] = int(value)
+    positions, hashes = prepared.chain(dict(heads), booked_at)
+    result = (await connection.execute(_APPEND, prepared.parameters(positions, hashes))).one()._mapping
+    sequences = prepared.sequences(result, positions, heads=bool(heads), booked_at=booked_at)
     if locks is not None and prepared.touched <= locks.balances.keys():
         # Locked since before the insert: nobody but these lines moved them.
         after_batch = prepared.moved(locks.balances)
@@ -161,7 +185,82 @@ async def append_entries(
         ).all()
         after_batch = {(r.account_id, r.currency.strip()): r.debit_balance for r in balance_rows}
     assert set(after_batch) == prepared.touched, "the posting trigger keeps a balance for every touched account"
-    return prepared.booked(after_batch, sequences, positions, hashes, result.first_booked_at)
+    totals = prepared.totals()
+    # Start from the balances just before the batch, in the currency's minor unit: adding
+    # amounts exact in that unit keeps every running balance in it.
+    running = {key: normalize_amount(after_batch[key] - totals[key], key[1]) for key in totals}
+    booked = prepared.booked(running, sequences, positions, hashes, result["first_booked_at"])
+    assert all(running[key] == after_batch[key] for key in running), \
+        "replaying the batch's deltas lands on the stored balances"
+    return booked
+
+
+PIPELINE_CHUNK_ENTRIES: Final = 625
+"""Entries per statement of a pipelined batch (a 2,500-entry call goes in four)."""
+
+
+async def _append_pipelined(
+    connection: AsyncConnection, entries: Sequence[JournalEntry], accounts: Mapping[str, AccountRef],
+    locks: PostingLocks,
+) -> list[BookedEntry]:
+    """A large batch in chunks of one transaction, so that Python and PostgreSQL work at the
+    same time: chunk k's statement is sent, then chunk k+1 is hashed and encoded (and chunk
+    k-1's answer built) while PostgreSQL inserts and checks chunk k; one statement at a time
+    runs on the connection. Every chunk is a whole set of entries with their lines, so the
+    statement-level triggers check each chunk as they check any posting; each chunk continues
+    its offices' chains from where the previous one left them, and the chain trigger refuses
+    anything else. All or nothing: a refused chunk raises and the caller's transaction rolls
+    back. Needs every touched balance locked (`locks`), so the balances after each entry are the
+    locked ones plus the lines, without reading them back."""
+    driver = (await connection.get_raw_connection()).driver_connection
+    assert driver is not None
+    heads, booked_at = locks.heads, locks.booked_at or datetime.now(UTC)
+    tips = dict(heads)
+    running = {key: normalize_amount(balance, key[1]) for key, balance in locks.balances.items()}
+    booked: list[BookedEntry] = []
+    in_flight: asyncio.Task[asyncpg.Record] | None = None
+    answered: tuple[_Prepared, list[int], list[bytes]] | None = None
+    try:
+        for start in range(0, len(entries), PIPELINE_CHUNK_ENTRIES):
+            chunk = _Prepared(entries[start:start + PIPELINE_CHUNK_ENTRIES], accounts)
+            positions, hashes = chunk.chain(tips, booked_at)
+            arguments = chunk.arguments(positions, hashes)
+            if in_flight is not None:
+                assert answered is not None
+                previous, previous_positions, previous_hashes = answered
+                result = await in_flight
+                in_flight = None
+                sequences = previous.sequences(result, previous_positions, heads=True, booked_at=booked_at)
+                answered = None
+                booked += previous.booked(running, sequences, previous_positions, previous_hashes, booked_at)
+            in_flight = asyncio.create_task(driver.fetchrow(_APPEND_POSITIONAL, *arguments))
+            answered = (chunk, positions, hashes)
+            await _sent(driver)
+        assert in_flight is not None and answered is not None
+        previous, previous_positions, previous_hashes = answered
+        result = await in_flight
+        in_flight = None
+        sequences = previous.sequences(result, previous_positions, heads=True, booked_at=booked_at)
+        booked += previous.booked(running, sequences, previous_positions, previous_hashes, booked_at)
+    except asyncpg.PostgresError as error:
+        raise DBAPIError(_APPEND_SQL, None, error) from error
+    finally:
+        if in_flight is not None:  # a Python error while a chunk runs: let it end before the rollback
+            with contextlib.suppress(Exception):
+                await in_flight
+    assert len(booked) == len(entries)
+    return booked
+
+
+async def _sent(driver: asyncpg.Connection) -> None:
+    """Yield to the event loop until the statement just started has left for the server (the
+    task writes it on its first step; a large one may need the socket to drain)."""
+    await asyncio.sleep(0)
+    transport = getattr(driver, "_transport", None)
+    for _ in range(100):
+        if transport is None or not transport.get_write_buffer_size():
+            return
+        await asyncio.sleep(0)
 
 
 class _Prepared:
@@ -169,8 +268,8 @@ class _Prepared:
     flat columns over all lines (a container per entry or per line would be thousands of
     objects for the cycle collector to walk)."""
 
-    __slots__ = ("account_ids", "accounts", "amounts", "codes", "counts", "currencies", "entries", "offices",
-                 "sides", "touched")
+    __slots__ = ("account_ids", "accounts", "amounts", "codes", "counts", "currencies", "entries", "entry_days",
+                 "line_days", "line_numbers", "line_offices", "offices", "sides", "touched")
 
     def __init__(self, entries: Sequence[JournalEntry], accounts: Mapping[str, AccountRef]) -> None:
         self.entries = entries
@@ -180,11 +279,19 @@ class _Prepared:
         ids = {code: ref.account_id for code, ref in accounts.items()}
         self.codes = [line.account_code for line in lines]
         self.account_ids = [ids[code] for code in self.codes]
-        self.sides = ["D" if line.side is Side.DEBIT else "C" for line in lines]
+        debit = Side.DEBIT
+        self.sides = ["D" if line.side is debit else "C" for line in lines]
         self.amounts = [line.amount for line in lines]
         self.currencies = [line.currency for line in lines]
         self.offices = {entry.office_id for entry in entries}
         self.touched: set[BalanceKey] = set(zip(self.account_ids, self.currencies, strict=True))
+        days = _Days()
+        self.entry_days = [days(entry.value_date) for entry in entries]
+        # Column by column: each comprehension runs at C speed, unlike one loop of appends.
+        counts = self.counts
+        self.line_numbers = [number for count in counts for number in range(1, count + 1)]
+        self.line_offices = [entry.office_id for entry, count in zip(entries, counts, strict=True) for _ in range(count)]
+        self.line_days = [day for day, count in zip(self.entry_days, counts, strict=True) for _ in range(count)]
 
     def moved(self, before: Mapping[BalanceKey, Decimal]) -> dict[BalanceKey, Decimal]:
         """The touched balances (debit minus credit) once the lines are added to `before`."""
@@ -195,40 +302,47 @@ class _Prepared:
             after[key] += amount if side == "D" else -amount
         return after
 
-    def chain(self, heads: Mapping[int, tuple[int, bytes]], booked_at: datetime) -> tuple[list[int], list[bytes]]:
-        """Each entry's position and hash in its office's chain, continuing from the locked heads."""
-        tips = dict(heads)
+    def chain(self, heads: dict[int, tuple[int, bytes]], booked_at: datetime) -> tuple[list[int], list[bytes]]:
+        """Each entry's position and hash in its office's chain, continuing from `heads` (the
+        locked heads, or where the previous chunk left them), which it moves on."""
+        tips = heads
         positions: list[int] = []
         hashes: list[bytes] = []
         encoder = CanonicalEncoder(booked_at)
+        lines = encoder.lines(self.line_numbers, self.account_ids, self.line_offices, self.line_days, self.sides,
+                              self.amounts, self.currencies)
+        header = encoder.header
+        sha256 = hashlib.sha256
+        join = b"".join
         start = 0
-        for entry, count in zip(self.entries, self.counts, strict=True):
-            position, previous = tips.get(entry.office_id, (0, GENESIS))
+        for entry, count, days in zip(self.entries, self.counts, self.entry_days, strict=True):
+            office_id = entry.office_id
+            position, previous = tips.get(office_id, (0, GENESIS))
             position += 1
             reference = entry.reference
-            canonical = encoder.entry(
-                entry.entry_id, entry.office_id, position, entry.value_date, entry.description,
+            stop = start + count
+            digest = sha256(join((previous, header(
+                entry.entry_id, office_id, position, days, entry.description,
                 reference.source_type if reference else None, reference.source_id if reference else None,
-                entry.actor, entry.idempotency_key, entry.reverses,
-                LineColumns(self.account_ids, self.sides, self.amounts, self.currencies, start, start + count))
-            start += count
-            digest = chain_hash(previous, canonical)
-            tips[entry.office_id] = (position, digest)
+                entry.actor, entry.idempotency_key, entry.reverses, count), *lines[start:stop]))).digest()
+            start = stop
+            tips[office_id] = (position, digest)
             positions.append(position)
             hashes.append(digest)
         return positions, hashes
+
+    def arguments(self, positions: list[int], hashes: list[bytes]) -> list[object]:
+        """`parameters` in the order of `_APPEND_POSITIONAL`'s $n."""
+        parameters = self.parameters(positions, hashes)
+        return [parameters[name] for name in _APPEND_NAMES]
 
     def parameters(self, positions: list[int], hashes: list[bytes]) -> dict[str, object]:
         entries = self.entries
         counts = self.counts
         text_array = _TextArray()
-        days = _Days()
-        entry_days = [days(entry.value_date) for entry in entries]
-        # Column by column: each comprehension runs at C speed, unlike one loop of appends.
+        entry_days, line_numbers, line_offices, line_days = (self.entry_days, self.line_numbers, self.line_offices,
+                                                             self.line_days)
         line_entries = [ordinal for ordinal, count in enumerate(counts, start=1) for _ in range(count)]
-        line_numbers = [number for count in counts for number in range(1, count + 1)]
-        line_offices = [entry.office_id for entry, count in zip(entries, counts, strict=True) for _ in range(count)]
-        line_days = [day for day, count in zip(entry_days, counts, strict=True) for _ in range(count)]
         return {
             "ids": [entry.entry_id for entry in entries],
             "office_ids": _numbers(entry.office_id for entry in entries),
@@ -252,49 +366,75 @@ class _Prepared:
             "line_currencies": text_array.texts(self.currencies),
         }
 
+    def totals(self) -> dict[BalanceKey, Decimal]:
+        """What the lines move on each touched balance (debit minus credit)."""
+        total: dict[BalanceKey, Decimal] = defaultdict(Decimal)
+        for account_id, currency, side, amount in zip(self.account_ids, self.currencies, self.sides, self.amounts,
+                                                      strict=True):
+            key = (account_id, currency)
+            total[key] += amount if side == "D" else -amount
+        return total
+
+    def sequences(self, result: Any, positions: list[int], *, heads: bool, booked_at: datetime) -> list[int]:
+        """Each entry's sequence number, from the statement's answer (they come in chain order)."""
+        entries = self.entries
+        assert result["entries"] == len(entries), "every entry row is returned"
+        assert not heads or result["first_booked_at"] == result["last_booked_at"] == booked_at, \
+            "booked at the transaction's time"
+        in_chain_order = sorted(range(len(entries)), key=lambda index: (entries[index].office_id, positions[index]))
+        sequences = [0] * len(entries)
+        for index, value in zip(in_chain_order, result["sequences"].split(","), strict=True):
+            sequences[index] = int(value)
+        return sequences
+
     def booked(
-        self, after_batch: Mapping[BalanceKey, Decimal], sequences: list[int], positions: list[int],
+        self, running: dict[BalanceKey, Decimal], sequences: list[int], positions: list[int],
         hashes: list[bytes], booked_at: datetime,
     ) -> list[BookedEntry]:
         """The entries as booked, with each touched account's balance before and after each
-        entry, replayed from the balances the trigger left after the batch."""
+        entry, replayed from `running`: the balances just before these entries, in the
+        currency's minor unit, which it moves on to the balances after them."""
         deltas = [amount if side == "D" else -amount for side, amount in zip(self.sides, self.amounts, strict=True)]
-        account_ids, currencies = self.account_ids, self.currencies
-        total: dict[BalanceKey, Decimal] = defaultdict(Decimal)
-        codes: dict[BalanceKey, str] = {}
-        # (account, currency) keys are made where they are used and dropped at once: thousands
-        # of them alive together would wake the cycle collector.
-        for account_id, currency, delta, code in zip(account_ids, currencies, deltas, self.codes, strict=True):
-            key = (account_id, currency)
-            total[key] += delta
-            codes[key] = code
-        # Start from the balances just before the batch, in the currency's minor unit: adding
-        # amounts exact in that unit keeps every running balance in it.
-        running = {key: normalize_amount(after_batch[key] - total[key], key[1]) for key in total}
-        credit_normal = {key: self.accounts[code].normal_side is Side.CREDIT for key, code in codes.items()}
+        # Each touched (account, currency) gets a slot number, and the per-line and running
+        # values live in lists by slot: no key tuple is kept per line (thousands of them alive
+        # together would wake the cycle collector) and no dict is looked up per line.
+        slot_of: dict[BalanceKey, int] = {}
+        slots = [slot_of.setdefault(key, len(slot_of)) for key in zip(self.account_ids, self.currencies, strict=True)]
+        keys = list(slot_of)
+        codes = [""] * len(keys)
+        for slot, code in zip(slots, self.codes, strict=True):
+            codes[slot] = code
+        currencies = [currency for _account_id, currency in keys]
+        credit_normal = [self.accounts[code].normal_side is Side.CREDIT for code in codes]
+        balances = [running[key] for key in keys]
         booked: list[BookedEntry] = []
         start = 0
         for entry, count, sequence, position, digest in zip(
                 self.entries, self.counts, sequences, positions, hashes, strict=True):
-            entry_deltas: dict[BalanceKey, Decimal] = {}
-            for index in range(start, start + count):  # in line order; a repeated account adds up
-                key = (account_ids[index], currencies[index])
-                entry_deltas[key] = entry_deltas[key] + deltas[index] if key in entry_deltas else deltas[index]
-            start += count
+            stop = start + count
+            entry_slots = slots[start:stop]
+            if len(set(entry_slots)) == count:  # the usual entry: each line on its own account
+                entry_deltas = zip(entry_slots, deltas[start:stop], strict=True)
+            else:  # in line order; a repeated account adds up
+                summed: dict[int, Decimal] = {}
+                for slot, delta in zip(entry_slots, deltas[start:stop], strict=True):
+                    summed[slot] = summed[slot] + delta if slot in summed else delta
+                entry_deltas = iter(summed.items())
+            start = stop
             movements = []
-            for key, delta in entry_deltas.items():
-                before = running[key]
+            for slot, delta in entry_deltas:
+                before = balances[slot]
                 after = before + delta
-                running[key] = after
-                if credit_normal[key]:
+                balances[slot] = after
+                if credit_normal[slot]:
                     before, after = -before, -after
                 movements.append(AccountMovement(
-                    account_code=codes[key], currency=key[1],
+                    account_code=codes[slot], currency=currencies[slot],
                     balance_before=before if before else abs(before), balance_after=after if after else abs(after)))
             booked.append(BookedEntry(entry=entry, sequence=sequence, booked_at=booked_at, movements=tuple(movements),
                                       chain_position=position, entry_hash=digest))
-        assert all(running[key] == after_batch[key] for key in running), \
-            "replaying the batch's deltas lands on the stored balances"
+        for key, balance in zip(keys, balances, strict=True):
+            running[key] = balance
         return booked
 
 

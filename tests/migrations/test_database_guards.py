@@ -255,3 +255,54 @@ async def test_posting_checks_probe_the_journal_by_key_even_on_a_young_database(
         full_reads = (await connection.execute(scans)).scalar_one() - before
         await connection.rollback()
     assert full_reads == (0 if planner_settings == "kept" else 3)
+
+
+async def _insert_raw(connection, world, refs, line_count: int, lines: list[tuple[int, str, str, str, str]]) -> None:  # type: ignore[no-untyped-def]
+    """One statement: an entry of `line_count` lines and the given (line_no, account code, side,
+    amount, currency) lines, as a hand-written INSERT would, past every Python check."""
+    values = ", ".join(f"(CAST(:e AS uuid), {number}, {refs[code].account_id}, :o, '2026-10-05', '{side}', {amount},"
+                       f" '{currency}')" for number, code, side, amount, currency in lines)
+    await connection.execute(text(
+        "WITH e AS (INSERT INTO journal_entry (id, office_id, value_date, description, actor, line_count,"
+        " chain_position, entry_hash) VALUES (CAST(:e AS uuid), :o, '2026-10-05', 'x', 'x', :n,"
+        " (SELECT position + 1 FROM journal_chain_head WHERE office_id = :o), sha256('x')))"
+        " INSERT INTO journal_line (entry_id, line_no, account_id, office_id, value_date, side, amount, currency)"
+        f" VALUES {values}"), {"e": str(uuid4()), "o": world.office_id, "n": line_count})
+
+
+@pytest.mark.parametrize(
+    ("line_count", "numbers", "states"),
+    [(2, (1, 3), ("GL021",)),  # a number past the count
+     (3, (1, 2), ("GL011", "GL021")),  # fewer lines than the count (its last line is missing)
+     (2, (1, 2, 3), ("GL021",)),  # more
+     (2, (2, 2), ("23505",))],  # a number twice
+)
+async def test_an_entry_has_exactly_lines_one_to_its_count(  # type: ignore[no-untyped-def]
+        engine, world, line_count: int, numbers: tuple[int, ...], states: tuple[str, ...]) -> None:
+    refs = await _refs(engine, world.cash, world.deposits)
+    sides = ["D", "C"] + ["D"] * (len(numbers) - 2)
+    amounts = ["10"] * len(numbers)
+    if len(numbers) == 3:  # still balanced: the count is what is wrong
+        sides, amounts = ["D", "C", "C"], ["20", "10", "10"]
+    lines = [(number, world.cash if side == "D" else world.deposits, side, amount, "XOF")
+             for number, side, amount in zip(numbers, sides, amounts, strict=True)]
+    async with engine.connect() as connection:
+        with pytest.raises(DBAPIError) as raised:
+            await _insert_raw(connection, world, refs, line_count, lines)
+        assert sqlstate_of(raised.value) in states
+
+
+async def test_an_entry_balances_in_each_of_its_currencies(engine, world) -> None:  # type: ignore[no-untyped-def]
+    refs = await _refs(engine, world.cash, world.deposits)
+    async with engine.connect() as connection:
+        # Zero net over the two currencies, unbalanced in each: refused.
+        with pytest.raises(DBAPIError) as raised:
+            await _insert_raw(connection, world, refs, 2, [(1, world.cash, "D", "100", "XOF"),
+                                                           (2, world.deposits, "C", "100", "EUR")])
+        assert sqlstate_of(raised.value) == "GL020"
+        await connection.rollback()
+        # Balanced in each currency: booked.
+        await _insert_raw(connection, world, refs, 4, [
+            (1, world.cash, "D", "100", "XOF"), (2, world.deposits, "C", "100", "XOF"),
+            (3, world.cash, "D", "2.50", "EUR"), (4, world.deposits, "C", "2.50", "EUR")])
+        await connection.rollback()
