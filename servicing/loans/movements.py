@@ -557,8 +557,10 @@ async def reverse_repayment(uow_factory: UnitOfWorkFactory, loan_id: int, transa
         if target is None:
             raise NotFound(f"loan {loan_id} has no transaction {transaction_id}", field="transaction_id")
         if target.kind != "repayment":
-            raise Conflict(f"transaction {transaction_id} is a {target.kind}; only repayments are reversed here",
-                           field="transaction_id")
+            own = {"write_off": f"POST /api/v1/loans/{loan_id}/write-off/reversal",
+                   "recovery": f"POST /api/v1/loans/{loan_id}/recoveries/{transaction_id}/reversal"}.get(target.kind)
+            raise Conflict(f"transaction {transaction_id} is a {target.kind}; only repayments are reversed here"
+                           + (f": reverse it through {own}" if own else ""), field="transaction_id")
         if target.id in reversed_ids:
             raise Conflict(f"transaction {transaction_id} is already reversed", field="transaction_id")
         if any(t.kind == "rescheduling" and t.sequence_number > target.sequence_number for t in history):
