@@ -353,16 +353,12 @@ async def reverse_write_off(uow_factory: UnitOfWorkFactory, loan_id: int, *, act
     """Reverse the loan's write-off (see the module docstring); answers the reversal."""
     fingerprint = _fingerprint(ReverseTransaction(kind="write_off"))
     async with uow_factory() as uow:
-        row = await _locked(uow, loan_id, scope)
-        history = await _history(uow, loan_id)
-        replay = _replayed_in(history, "write_off_reversal", idempotency_key, fingerprint)
+        row, history, replay = await _locked_in_status(
+            uow, loan_id, scope, "write_off_reversal", idempotency_key, fingerprint, LoanStatus.WRITTEN_OFF,
+            "only a written-off loan has a write-off to reverse")
         if replay is not None:
             return replay
-        written = _standing(history, "write_off")
-        if row.status != LoanStatus.WRITTEN_OFF.value or not written:
-            raise Conflict(f"loan {loan_id} is {row.status}; only a written-off loan has a write-off to reverse",
-                           field="loan_id")
-        target = written[-1]
+        target = _standing(history, "write_off")[-1]
         recoveries = [t for t in _standing(history, "recovery") if t.sequence_number > target.sequence_number]
         if recoveries:
             raise Conflict(f"recovery {recoveries[-1].id} was taken on loan {loan_id} after its write-off: reverse "
@@ -376,17 +372,22 @@ async def reverse_write_off(uow_factory: UnitOfWorkFactory, loan_id: int, *, act
         await _restore_provisions(uow, row, target, reversal, actor=actor)
         row.status = LoanStatus.ACTIVE.value
         row.booked_classification = target.classification
-        row.updated_at = func.now()
-        row.updated_by = actor
         await record_events(uow, [OutboxEvent(
             event_type="loan.write_off_reversed", subject_type="loan", subject_id=loan_id,
             occurred_on=target.value_date, dedup_key=f"write_off_reversed:loan-{loan_id}:{target.id}",
             office_id=row.office_id, payload={"loan_id": loan_id, "write_off_transaction_id": target.id,
                                               "classification": target.classification})])
-        await uow.session.flush()
-        await uow.session.refresh(reversal)
-        answer = to_transaction(reversal)
-        await uow.commit()
+        return await _committed(uow, row, reversal, actor)
+
+
+async def _committed(uow: UnitOfWork, row: LoanRow, transaction: LoanTransactionRow, actor: str) -> LoanTransaction:
+    """Mark the loan changed by ``actor``, commit, and answer the transaction written."""
+    row.updated_at = func.now()
+    row.updated_by = actor
+    await uow.session.flush()
+    await uow.session.refresh(transaction)
+    answer = to_transaction(transaction)
+    await uow.commit()
     return answer
 
 
@@ -426,9 +427,9 @@ async def reverse_recovery(uow_factory: UnitOfWorkFactory, loan_id: int, transac
     back to it; the loan stays written off, the amount is recoverable again."""
     fingerprint = _fingerprint(ReverseTransaction(kind="recovery", transaction_id=transaction_id))
     async with uow_factory() as uow:
-        row = await _locked(uow, loan_id, scope)
-        history = await _history(uow, loan_id)
-        replay = _replayed_in(history, "recovery_reversal", idempotency_key, fingerprint)
+        row, history, replay = await _locked_in_status(
+            uow, loan_id, scope, "recovery_reversal", idempotency_key, fingerprint, LoanStatus.WRITTEN_OFF,
+            "recoveries are taken, and reversed, on written-off loans only")
         if replay is not None:
             return replay
         target = next((t for t in history if t.id == transaction_id), None)
@@ -443,10 +444,4 @@ async def reverse_recovery(uow_factory: UnitOfWorkFactory, loan_id: int, transac
                                               description=f"Annulation récupération sur prêt amorti n° {loan_id}")
         reversal.idempotency_key = idempotency_key
         reversal.request_fingerprint = fingerprint
-        row.updated_at = func.now()
-        row.updated_by = actor
-        await uow.session.flush()
-        await uow.session.refresh(reversal)
-        answer = to_transaction(reversal)
-        await uow.commit()
-    return answer
+        return await _committed(uow, row, reversal, actor)
