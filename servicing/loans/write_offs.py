@@ -326,11 +326,7 @@ async def recover(uow_factory: UnitOfWorkFactory, loan_id: int, command: Recover
             journal_entry_id=entry_id, idempotency_key=idempotency_key, request_fingerprint=fingerprint,
             created_by=actor)
         uow.session.add(transaction)
-        await uow.session.flush()
-        await uow.session.refresh(transaction)
-        answer = to_transaction(transaction)
-        await uow.commit()
-    return answer
+        return await _committed(uow, row, transaction, actor)
 
 
 def _standing(history: list[LoanTransactionRow], kind: str) -> list[LoanTransactionRow]:
