@@ -37,6 +37,7 @@ from servicing.commands import PostJournalEntry, ReverseJournalEntry
 from servicing.errors import Conflict, InvalidInput, ServiceUnavailable, sqlstate_of, translate_database_error
 from servicing.ids import uuid7, uuid7s
 from servicing.queries import load_entry
+from servicing.reports.closing_entry import SOURCE_TYPE as YEAR_END_CLOSE
 from servicing.unit_of_work import UnitOfWork, UnitOfWorkFactory
 
 _log = logging.getLogger(__name__)
@@ -381,6 +382,7 @@ class JournalService:
             raise _LostIdempotencyRace()
 
 
+YEAR_END_REOPEN_ROUTE: Final = "/api/v1/closures/year-end/reversal"
 _SUBLEDGER_ROW = text(
     """
     SELECT 'deposit account transaction' AS movement FROM deposit_transaction WHERE journal_entry_id = :entry_id
@@ -396,7 +398,13 @@ _SUBLEDGER_ROW = text(
 async def _refuse_subledger_entry(session: AsyncSession, entry: JournalEntry) -> None:
     """A product movement's entry is reversed through the product's own route (a deposit's or
     a loan's transaction reversal), which reverses the sub-ledger row with it: reversed here,
-    the ledger would move without the sub-ledger and the reconciliation would break."""
+    the ledger would move without the sub-ledger and the reconciliation would break. A year-end
+    closing entry is reversed by reopening its year, which reverses every office's closing
+    entry of that close together and lets the year be closed again."""
+    if entry.reference is not None and entry.reference.source_type == YEAR_END_CLOSE:
+        raise Conflict(f"journal entry {entry.entry_id} is the year-end closing entry "
+                       f"{entry.reference.source_id}: reopen the year through POST "
+                       f"{YEAR_END_REOPEN_ROUTE} instead", field="entry_id")
     movement = await session.scalar(_SUBLEDGER_ROW, {"entry_id": entry.entry_id})
     if movement is None:
         return

@@ -9,7 +9,7 @@ from typing import Annotated, Any
 import msgspec
 from litestar import Controller, Request, Response, get, post
 
-from api.controllers.loans import LoanId
+from api.controllers.loans import LoanId, TransactionId
 from api.controllers.portfolio_risk import _csv
 from api.controllers.reports import Format, _responses, _wants_csv
 from api.schemas.common import check_date
@@ -70,6 +70,28 @@ class LoanWriteOffController(Controller):
                       uow_factory: UnitOfWorkFactory, header_idempotency_key: str | None) -> Response[LoanTransaction]:
         answer = await write_offs.recover(uow_factory, loan_id, data.to_command(), actor=actor, scope=office_scope,
                                           idempotency_key=header_idempotency_key)
+        return Response(answer, status_code=201)
+
+    @post("/{loan_id:int}/write-off/reversal", status_code=201, opt={"permission": "loans:write_off"},
+          responses=PROBLEM_RESPONSES,
+          summary="Reverse a loan's write-off: its entry and provision releases mirrored, the provision booked again, "
+                  "the loan active under its former class; refused while a recovery stands (Idempotency-Key)")
+    async def reverse_write_off(self, loan_id: LoanId, actor: str, office_scope: OfficeScope,
+                                uow_factory: UnitOfWorkFactory,
+                                header_idempotency_key: str | None) -> Response[LoanTransaction]:
+        answer = await write_offs.reverse_write_off(uow_factory, loan_id, actor=actor, scope=office_scope,
+                                                    idempotency_key=header_idempotency_key)
+        return Response(answer, status_code=201)
+
+    @post("/{loan_id:int}/recoveries/{transaction_id:int}/reversal", status_code=201,
+          opt={"permission": "loans:reverse"}, responses=PROBLEM_RESPONSES,
+          summary="Reverse a recovery on a written-off loan: its entry mirrored, money taken from a deposit account "
+                  "given back (Idempotency-Key)")
+    async def reverse_recovery(self, loan_id: LoanId, transaction_id: TransactionId, actor: str,
+                               office_scope: OfficeScope, uow_factory: UnitOfWorkFactory,
+                               header_idempotency_key: str | None) -> Response[LoanTransaction]:
+        answer = await write_offs.reverse_recovery(uow_factory, loan_id, transaction_id, actor=actor,
+                                                   scope=office_scope, idempotency_key=header_idempotency_key)
         return Response(answer, status_code=201)
 
 

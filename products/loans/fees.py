@@ -1,7 +1,8 @@
 """Fees and VAT in a schedule.
 
 A fee is flat or a percentage of a base (see `FeeCalculation`), rounded the product's
-way; VAT on a fee is the fee's ``vat_percent`` of the rounded fee, rounded again. Instalment
+way; VAT on a fee is the fee's ``vat_percent`` of the rounded fee, rounded again, when the
+fee falls due within the VAT rate's validity (`FeeSpec.vat_percent_on`). Instalment
 fees join every instalment, dated fees join the instalment whose period holds their date
 (from the day after the previous due date to the due date, inclusive), and disbursement
 fees are due on the (first) disbursement date. Tranche-specific disbursement fees are left
@@ -94,7 +95,7 @@ def instalment_fee_charges(
                 instalment_number=number,
                 due_date=due_date,
                 amount=amount,
-                vat_amount=vat_on(amount, fee.vat_percent, rounder),
+                vat_amount=vat_on(amount, fee.vat_percent_on(due_date), rounder),
             )
         )
     return charges
@@ -124,7 +125,7 @@ def disbursement_fee_charges(
                 instalment_number=0,
                 due_date=disbursement_date,
                 amount=amount,
-                vat_amount=vat_on(amount, fee.vat_percent, rounder),
+                vat_amount=vat_on(amount, fee.vat_percent_on(disbursement_date), rounder),
             )
         )
     return charges

@@ -383,6 +383,10 @@ class LoanProduct(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fiel
     """The provision base counts the interest receivable too (accrual rules), not the principal alone."""
     write_off_after_days_overdue: int | None = None
     """The close of business writes off a loan overdue more days than this (None: never by rule)."""
+    apply_guarantees_on_write_off: bool = True
+    """Before a write-off books the loss, the deposits held for the loan on the borrower's account
+    (mandatory savings, cash collateral, guarantee on own funds) are taken as a repayment from
+    that account (« réalisation des garanties »); False: they are only released."""
 
     @property
     def rounding(self) -> Rounding:

@@ -31,6 +31,7 @@ from typing import Final
 import msgspec
 
 from products.reference.model import ChargeCalculation, ChargeTime
+from products.reference.taxes import ChargeTax
 from products.rounding import Rounding, round_amount
 
 _HUNDRED: Final = Decimal(100)
@@ -52,11 +53,19 @@ class ProductCharge(msgspec.Struct, frozen=True, kw_only=True):
     amount: Decimal
     """A flat amount, or the percentage of the outstanding principal."""
     vat_percent: Decimal = Decimal(0)
+    """The charge's tax rate (none, inactive or the institution exempt: 0), within its validity:"""
+    vat_valid_from: date | None = None
+    vat_valid_to: date | None = None
     amount_min: Decimal | None = None
     amount_max: Decimal | None = None
     is_penalty: bool = False
     due_month: int | None = None
     due_day: int | None = None
+
+    def vat_percent_on(self, day: date) -> Decimal:
+        """The VAT percentage on an occurrence due on ``day`` (zero outside the rate's validity)."""
+        return ChargeTax(rate_percent=self.vat_percent, valid_from=self.vat_valid_from,
+                         valid_to=self.vat_valid_to).rate_on(day)
 
 
 class ChargeOccurrence(msgspec.Struct, frozen=True, kw_only=True):
@@ -116,8 +125,9 @@ def due_dates(charge: ProductCharge, *, after: date, through: date, instalment_d
 
 
 def charge_amount(charge: ProductCharge, *, outstanding_principal: Decimal, rounding: Rounding,
-                  currency: str) -> tuple[Decimal, Decimal]:
-    """The charge's amount (within its minimum and maximum) and its VAT, rounded the product's way."""
+                  currency: str, due_on: date | None = None) -> tuple[Decimal, Decimal]:
+    """The charge's amount (within its minimum and maximum) and its VAT at the rate in force on
+    ``due_on`` (None: the rate whatever its validity), rounded the product's way."""
     if charge.calculation is ChargeCalculation.FLAT:
         amount = charge.amount
     else:
@@ -127,7 +137,8 @@ def charge_amount(charge: ProductCharge, *, outstanding_principal: Decimal, roun
             amount = max(amount, charge.amount_min)
         if charge.amount_max is not None:
             amount = min(amount, charge.amount_max)
-    return amount, vat_on_charge(amount, charge.vat_percent, rounding, currency)
+    vat_percent = charge.vat_percent if due_on is None else charge.vat_percent_on(due_on)
+    return amount, vat_on_charge(amount, vat_percent, rounding, currency)
 
 
 def vat_on_charge(amount: Decimal, vat_percent: Decimal, rounding: Rounding, currency: str) -> Decimal:
@@ -151,7 +162,7 @@ def occurrences_due(charges: Sequence[ProductCharge], *, disbursed_on: date, las
             continue
         for due_on in due_dates(charge, after=after, through=through, instalment_due_dates=instalment_due_dates):
             amount, vat = charge_amount(charge, outstanding_principal=outstanding_principal, rounding=rounding,
-                                        currency=currency)
+                                        currency=currency, due_on=due_on)
             if amount > 0:
                 found.append(ChargeOccurrence(charge_id=charge.charge_id, due_on=due_on, amount=amount,
                                               vat_amount=vat))

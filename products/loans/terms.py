@@ -15,6 +15,7 @@ from enum import StrEnum
 
 import msgspec
 
+from products.reference.taxes import ChargeTax
 from products.rounding import Rounding
 
 
@@ -157,6 +158,9 @@ class FeeSpec(msgspec.Struct, frozen=True, kw_only=True):
         For ``specified_due_date`` only: the fee joins the instalment whose period holds it.
     vat_percent
         VAT charged on the fee (seed 002: each fee type carries its VAT rate); 0 for none.
+    vat_valid_from, vat_valid_to
+        The VAT rate's validity (reference data `tax_rate`): a fee falling due outside it
+        carries no VAT (`vat_percent_on`). None: no bound.
     kind
         What the charge pays for; ``tax`` charges are excluded from the TEG.
     each_tranche
@@ -174,6 +178,13 @@ class FeeSpec(msgspec.Struct, frozen=True, kw_only=True):
     vat_percent: Decimal = Decimal(0)
     kind: FeeKind = FeeKind.FEE
     each_tranche: bool = False
+    vat_valid_from: date | None = None
+    vat_valid_to: date | None = None
+
+    def vat_percent_on(self, day: date) -> Decimal:
+        """The VAT percentage on the fee falling due on ``day`` (zero outside the rate's validity)."""
+        return ChargeTax(rate_percent=self.vat_percent, valid_from=self.vat_valid_from,
+                         valid_to=self.vat_valid_to).rate_on(day)
 
 
 class TrancheSpec(msgspec.Struct, frozen=True, kw_only=True):

@@ -89,7 +89,7 @@ def tranche_fee_charges(terms: LoanTerms, *, tranche_date: date, amount: Decimal
                            interest_base=max(interest_added, _ZERO))
         charges.append(FeeCharge(name=fee.name, kind=fee.kind, trigger=fee.trigger, instalment_number=0,
                                  due_date=tranche_date, amount=value,
-                                 vat_amount=vat_on(value, fee.vat_percent, rounder)))
+                                 vat_amount=vat_on(value, fee.vat_percent_on(tranche_date), rounder)))
     return charges
 
 

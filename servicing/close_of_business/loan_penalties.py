@@ -41,6 +41,7 @@ from products.reference.model import (
     ChargeTime,
     FrequencyUnit,
 )
+from products.reference.taxes import charge_tax, tax_rate_on
 from products.rounding import compile_rounding
 from servicing.close_of_business.loan_accrual import HISTORY, SCHEDULE_JSON, TERMS_JSON
 from servicing.close_of_business.loan_postings import (
@@ -92,7 +93,8 @@ _SEQUENCES = text("""
 
 _CHARGES = text("""
     SELECT c.id, c.name, c.amount, c.currency, c.amount_min, c.amount_max, c.frequency_every, c.frequency_unit,
-           c.grace_days, c.tax_rate_id, t.rate_percent AS tax_percent
+           c.grace_days, c.tax_rate_id, t.rate_percent AS tax_percent, t.valid_from AS tax_from,
+           t.valid_to AS tax_to, t.active AS tax_active, t.institution_exempt AS tax_exempt
       FROM charge c LEFT JOIN tax_rate t ON t.id = c.tax_rate_id WHERE c.id = :id
 """)
 
@@ -106,9 +108,11 @@ def penalty_of(product: LoanProduct, principal: Decimal) -> OverduePenalty | Non
 
 
 class _Policies:
-    """Penalty policies per product version and penalty, read once per run."""
+    """Penalty policies per product version and penalty, read once per run (of one ``day``: the
+    charge's tax is the rate in force that day, none if the institution is exempt)."""
 
-    def __init__(self) -> None:
+    def __init__(self, day: date) -> None:
+        self._day = day
         self._charges: dict[int, Any] = {}
         self.policies: dict[tuple[int, int, OverduePenalty], PenaltyPolicy] = {}
 
@@ -131,8 +135,10 @@ class _Policies:
                 frequency_every=row.frequency_every,
                 frequency_unit=FrequencyUnit(row.frequency_unit) if row.frequency_unit else None,
                 grace_days=row.grace_days)
-            if vat == 0 and row.tax_percent is not None:
-                vat = row.tax_percent
+            if vat == 0:
+                vat = tax_rate_on(charge_tax(row.tax_percent, valid_from=row.tax_from, valid_to=row.tax_to,
+                                             active=bool(row.tax_active), institution_exempt=bool(row.tax_exempt)),
+                                  self._day)
         policy = PenaltyPolicy.of(penalty, charge, vat_percent=vat)
         self.policies[(*key, penalty)] = policy
         return policy
@@ -140,7 +146,7 @@ class _Policies:
 
 async def charge_penalties(uow_factory: UnitOfWorkFactory, day: date, actor: str, *,
                            chunk_loans: int = CHUNK_LOANS, office: int | None = None) -> StepOutcome:
-    policies = _Policies()
+    policies = _Policies(day)
     products: dict[tuple[int, int], LoanProduct] = {}
     penalised = 0
     charged_total = vat_total = _ZERO

@@ -37,6 +37,7 @@ from products.deposits import (
 from products.deposits.balances import fee_tax
 from products.deposits.product import DepositProduct
 from products.posting_rules import AccountingRole, ProductKind
+from products.reference.taxes import ChargeTax, charge_tax
 from products.rounding import Rounder, Rounding, RoundingMode, compile_rounding
 from servicing.errors import NotFound
 from servicing.products.kinds import decode_settings
@@ -44,24 +45,12 @@ from servicing.products.kinds import decode_settings
 CACHED_VERSIONS_MAX: Final = 4096
 
 
-class FeeTax(msgspec.Struct, frozen=True, kw_only=True):
-    """The VAT/TAF rate of a charge (reference data `tax_rate`), with its validity."""
-
-    rate_percent: Decimal
-    valid_from: date
-    valid_to: date | None = None
-
-    def rate_on(self, day: date) -> Decimal:
-        in_force = self.valid_from <= day and (self.valid_to is None or day <= self.valid_to)
-        return self.rate_percent if in_force else Decimal(0)
-
-
 class FeeCharge(msgspec.Struct, frozen=True, kw_only=True):
     """A withdrawal fee charge of the product, as the pure fee function takes it."""
 
     charge_id: int
     fee: WithdrawalFee
-    tax: FeeTax | None = None
+    tax: ChargeTax | None = None
     """VAT/TAF charged on top of the fee, owed to the State (none when the charge names no tax rate,
     the rate is inactive, or the institution is exempt)."""
 
@@ -154,9 +143,10 @@ _VERSION = text("""
 SELECT p.kind, v.settings,
        coalesce((SELECT jsonb_agg(jsonb_build_object('id', c.id, 'calculation', c.calculation,
                         'amount', c.amount, 'min', c.amount_min, 'max', c.amount_max,
-                        'tax_percent', x.rate_percent, 'tax_from', x.valid_from, 'tax_to', x.valid_to) ORDER BY c.id)
+                        'tax_percent', x.rate_percent, 'tax_from', x.valid_from, 'tax_to', x.valid_to,
+                        'tax_active', x.active, 'tax_exempt', x.institution_exempt) ORDER BY c.id)
                    FROM charge c
-                   LEFT JOIN tax_rate x ON x.id = c.tax_rate_id AND x.active AND NOT x.institution_exempt
+                   LEFT JOIN tax_rate x ON x.id = c.tax_rate_id
                   WHERE c.id IN (SELECT (jsonb_array_elements_text(v.settings -> 'withdrawal_fee_charge_ids'))::int)),
                 '[]'::jsonb) AS fees,
        (SELECT count(*) FROM reference_data_change) AS reference_state,
@@ -194,9 +184,10 @@ async def product_terms(session: AsyncSession, product_id: int, version: int, *,
             flat_amount=amount if flat else Decimal(0), percent_of_amount=Decimal(0) if flat else amount,
             minimum_amount=None if charge["min"] is None else _plain(charge["min"]),
             maximum_amount=None if charge["max"] is None else _plain(charge["max"])),
-            tax=None if charge["tax_percent"] is None else FeeTax(
-                rate_percent=_plain(charge["tax_percent"]), valid_from=date.fromisoformat(charge["tax_from"]),
-                valid_to=date.fromisoformat(charge["tax_to"]) if charge["tax_to"] else None)))
+            tax=None if charge["tax_percent"] is None else charge_tax(
+                _plain(charge["tax_percent"]), valid_from=date.fromisoformat(charge["tax_from"]),
+                valid_to=date.fromisoformat(charge["tax_to"]) if charge["tax_to"] else None,
+                active=charge["tax_active"], institution_exempt=charge["tax_exempt"])))
     terms = ProductTerms(product_id=product_id, version=version, product=product, fee_charges=tuple(fees),
                          payment_type_accounts={int(k): v for k, v in row.payment_accounts.items()})
     if len(_cache) < CACHED_VERSIONS_MAX or key in _cache:

@@ -550,68 +550,60 @@ async def _last_undo(uow: UnitOfWork, loan_id: int) -> int:
     return int(last or 0)
 
 
-async def reject(uow_factory: UnitOfWorkFactory, loan_id: int, *, checker: Checker, scope: OfficeScope,
-                 reason_ids: Sequence[int], note: str = "") -> LoanRecord:
-    if not reason_ids:
-        raise InvalidInput("a rejection gives at least one decision reason", field="reason_ids")
+async def _decide(uow_factory: UnitOfWorkFactory, loan_id: int, *, checker: Checker, scope: OfficeScope,
+                  decision: str, allowed: tuple[LoanStatus, ...], action: str, new_status: LoanStatus, note: str,
+                  reason_ids: Sequence[int] = (), maker_may_decide: bool = False,
+                  restart_levels: bool = True) -> LoanRecord:
+    """Record a decision that moves an application from one of `allowed` to `new_status`, under
+    the loan's lock: the decision row (who, why), the new status and, when the application
+    goes back in the queue, the validation levels counted from zero again."""
     async with uow_factory() as uow:
         row = await load_row(uow, loan_id, scope=scope, for_update=True)
-        if row.status not in (LoanStatus.SUBMITTED.value, LoanStatus.DRAFT.value):
-            raise Conflict(f"loan {loan_id} is {row.status}; only a draft or submitted application can be rejected",
-                           field="loan_id")
-        await _checks_checker(uow, row, checker)
-        await _check_reasons(uow, reason_ids, "reject")
-        uow.session.add(LoanDecisionRow(loan_id=loan_id, decision="reject", reason_ids=list(reason_ids),
+        if row.status not in {status.value for status in allowed}:
+            names = " or ".join(status.value for status in allowed)
+            raise Conflict(f"loan {loan_id} is {row.status}; only a {names} loan can be {action}", field="loan_id")
+        if not maker_may_decide:
+            await _checks_checker(uow, row, checker)
+        if reason_ids:
+            await _check_reasons(uow, reason_ids, decision)
+        uow.session.add(LoanDecisionRow(loan_id=loan_id, decision=decision, reason_ids=list(reason_ids),
                                         note=note[:TEXT_MAX], decided_by=checker.username,
                                         decided_by_user_id=checker.user_id))
-        row.status = LoanStatus.REJECTED.value
+        row.status = new_status.value
+        if restart_levels:
+            row.approval_levels = 0
         row.updated_at = func.now()
         row.updated_by = checker.username
         await uow.session.flush()
         loan = await load_record(uow, loan_id)
         await uow.commit()
     return loan
+
+
+async def reject(uow_factory: UnitOfWorkFactory, loan_id: int, *, checker: Checker, scope: OfficeScope,
+                 reason_ids: Sequence[int], note: str = "") -> LoanRecord:
+    if not reason_ids:
+        raise InvalidInput("a rejection gives at least one decision reason", field="reason_ids")
+    return await _decide(uow_factory, loan_id, checker=checker, scope=scope, decision="reject",
+                         allowed=(LoanStatus.DRAFT, LoanStatus.SUBMITTED), action="rejected",
+                         new_status=LoanStatus.REJECTED, note=note, reason_ids=reason_ids, restart_levels=False)
 
 
 async def send_back(uow_factory: UnitOfWorkFactory, loan_id: int, *, checker: Checker, scope: OfficeScope,
                     note: str) -> LoanRecord:
     """Submitted -> draft, with the decider's note: the officer completes the file and submits again."""
-    async with uow_factory() as uow:
-        row = await load_row(uow, loan_id, scope=scope, for_update=True)
-        if row.status != LoanStatus.SUBMITTED.value:
-            raise Conflict(f"loan {loan_id} is {row.status}; only a submitted application can be sent back",
-                           field="loan_id")
-        await _checks_checker(uow, row, checker)
-        uow.session.add(LoanDecisionRow(loan_id=loan_id, decision="send_back", note=note[:TEXT_MAX],
-                                        decided_by=checker.username, decided_by_user_id=checker.user_id))
-        row.status = LoanStatus.DRAFT.value
-        row.approval_levels = 0
-        row.updated_at = func.now()
-        row.updated_by = checker.username
-        await uow.session.flush()
-        loan = await load_record(uow, loan_id)
-        await uow.commit()
-    return loan
+    return await _decide(uow_factory, loan_id, checker=checker, scope=scope, decision="send_back",
+                         allowed=(LoanStatus.SUBMITTED,), action="sent back", new_status=LoanStatus.DRAFT, note=note)
 
 
 async def undo_approval(uow_factory: UnitOfWorkFactory, loan_id: int, *, checker: Checker, scope: OfficeScope,
                         note: str = "") -> LoanRecord:
-    """Approved (not yet disbursed) -> submitted again; every level must approve anew."""
-    async with uow_factory() as uow:
-        row = await load_row(uow, loan_id, scope=scope, for_update=True)
-        if row.status != LoanStatus.APPROVED.value:
-            raise Conflict(f"loan {loan_id} is {row.status}; only an approved, undisbursed loan can be sent back",
-                           field="loan_id")
-        uow.session.add(LoanDecisionRow(loan_id=loan_id, decision="undo", note=note[:TEXT_MAX],
-                                        decided_by=checker.username, decided_by_user_id=checker.user_id))
-        row.status = LoanStatus.SUBMITTED.value
-        row.approval_levels = 0
-        row.updated_at = func.now()
-        row.updated_by = checker.username
-        await uow.session.flush()
-        loan = await load_record(uow, loan_id)
-        await uow.commit()
-    return loan
+    """Approved (not yet disbursed: disbursing moves the loan out of approved) -> submitted again;
+    every level must approve anew. Whoever may decide may undo, the maker included: undoing
+    grants nothing, it only sends the file back through every validation level."""
+    return await _decide(uow_factory, loan_id, checker=checker, scope=scope, decision="undo",
+                         allowed=(LoanStatus.APPROVED,), action="un-approved", new_status=LoanStatus.SUBMITTED,
+                         note=note, maker_may_decide=True)
 
 
 def today() -> date:

@@ -135,6 +135,14 @@ def available(account: repo.AccountRow) -> Decimal:
         AccountBalances(ledger_balance=account.balance, on_hold=account.on_hold), _limits(account).balance_rules()))
 
 
+def free_funds(account: repo.AccountRow) -> Decimal:
+    """The client's own money free on the account: balance less holds and minimum balance, the
+    overdraft not counted (what a hold may cover, what a guarantee applied may take)."""
+    return max(Decimal(0), available_balance(
+        AccountBalances(ledger_balance=account.balance, on_hold=account.on_hold),
+        AccountRules(minimum_balance=account.minimum_balance, overdraft_limit=Decimal(0)).balance_rules()))
+
+
 async def client_account(uow: UnitOfWork, account_id: int, *, client_id: int, currency: str,
                          field: str = FIELD) -> tuple[repo.AccountRow, ProductTerms]:
     """The client's active deposit account in the currency, locked; refused (422 naming the
@@ -237,9 +245,7 @@ async def place_loan_holds(uow: UnitOfWork, loan_id: int, client_id: int, curren
         raise InvalidInput(f"the product holds {total} {currency} on the borrower's deposit account "
                            "(mandatory savings, cash collateral, guarantee): disburse into it or link one", field=FIELD)
     account, _terms = await client_account(uow, account_id, client_id=client_id, currency=currency)
-    free = max(Decimal(0), available_balance(
-        AccountBalances(ledger_balance=account.balance, on_hold=account.on_hold),
-        AccountRules(minimum_balance=account.minimum_balance, overdraft_limit=Decimal(0)).balance_rules()))
+    free = free_funds(account)
     if total > free:
         raise InvalidInput(" and ".join(f"{amount} of {name.replace('_', ' ')}" for name, amount in holds)
                            + f" must be held on deposit account {account_id}; only {free} {currency} is available",

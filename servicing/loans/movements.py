@@ -37,6 +37,7 @@ from products.loans.product_charges import vat_on_charge
 from products.loans.terms import LoanTerms
 from products.posting_rules import AccountingRole, Component, EventKind, ProductKind
 from products.reference.db.tables import ChargeRow, PaymentTypeRow
+from products.reference.taxes import tax_rate_on
 from servicing.errors import Conflict, InvalidInput, NotFound
 from servicing.ids import uuid7
 from servicing.journal import book_entries
@@ -59,9 +60,9 @@ from servicing.loans.model import (
     Waive,
 )
 from servicing.loans.overpayments import overpayment_held
-from servicing.loans.product_charges import charge_vat_percent
 from servicing.loans.provision_release import release_with_repayment
 from servicing.queries import load_entry
+from servicing.reference.charge_taxes import tax_of_charge
 from servicing.staff.scope import OfficeScope
 from servicing.unit_of_work import UnitOfWork, UnitOfWorkFactory
 
@@ -611,8 +612,10 @@ async def reverse_repayment(uow_factory: UnitOfWorkFactory, loan_id: int, transa
         if target is None:
             raise NotFound(f"loan {loan_id} has no transaction {transaction_id}", field="transaction_id")
         if target.kind != "repayment":
-            raise Conflict(f"transaction {transaction_id} is a {target.kind}; only repayments are reversed here",
-                           field="transaction_id")
+            own = {"write_off": f"POST /api/v1/loans/{loan_id}/write-off/reversal",
+                   "recovery": f"POST /api/v1/loans/{loan_id}/recoveries/{transaction_id}/reversal"}.get(target.kind)
+            raise Conflict(f"transaction {transaction_id} is a {target.kind}; only repayments are reversed here"
+                           + (f": reverse it through {own}" if own else ""), field="transaction_id")
         if target.id in reversed_ids:
             raise Conflict(f"transaction {transaction_id} is already reversed", field="transaction_id")
         if any(t.kind == "rescheduling" and t.sequence_number > target.sequence_number for t in history):
@@ -741,15 +744,17 @@ async def add_charge(uow_factory: UnitOfWorkFactory, loan_id: int, command: AddC
         check_amount(command.amount, currency, field="amount")
         component = Component.FEE
         vat = Decimal(0)
+        due = command.due_date or command.value_date
         if command.charge_id is not None:
             charge = await uow.session.get(ChargeRow, command.charge_id)
             if charge is None or not charge.active or charge.applies_to != "loan" or charge.currency.strip() != currency:
                 raise InvalidInput(f"no active loan charge {command.charge_id} in {currency}", field="charge_id")
             component = Component.PENALTY if charge.is_penalty else Component.FEE
-            vat = vat_on_charge(command.amount, await charge_vat_percent(uow, charge), product.rounding, currency)
+            # Taxed at the rate in force on the day the charge falls due (none if the institution is exempt).
+            vat = vat_on_charge(command.amount, tax_rate_on(await tax_of_charge(uow.session, charge), due),
+                                product.rounding, currency)
         assert row.schedule is not None
         schedule = msgspec.convert(row.schedule, Schedule)
-        due = command.due_date or command.value_date
         instalment = next((i.number for i in schedule.instalments if i.due_date >= due), schedule.instalments[-1].number)
         # The charge's VAT (its tax rate) is owed with it and, like the schedule's, posted when collected.
         lines = [AllocationLine(instalment=instalment, component=component, amount=command.amount)]

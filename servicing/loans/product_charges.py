@@ -4,7 +4,8 @@ an annual fee) are added to each active loan when their date comes.
 
 Each occurrence goes through the path of a charge added by hand (`movements.add_charge`, the
 route ``POST /api/v1/loans/{id}/charges``): the loan locked, the charge on the instalment whose
-period holds its date, its VAT (the charge's tax rate) owed beside it, one journal entry through
+period holds its date, its VAT (the charge's tax rate, unless the institution is exempt, at the
+rate in force on the occurrence's date: `servicing.reference.charge_taxes`) owed beside it, one journal entry through
 the product's rules (fee or penalty receivable under accrual; nothing until paid under cash).
 The occurrence's key (``product-charge:<charge id>:<date>``) is the transaction's
 Idempotency-Key, so a date is charged once however often the step runs, and a run resumed after
@@ -31,10 +32,12 @@ from products.loans.terms import LoanTerms
 from products.posting_rules import Component
 from products.reference.db.tables import ChargeRow, TaxRateRow
 from products.reference.model import ChargeCalculation, ChargeTime
+from products.reference.taxes import ChargeTax
 from servicing.close_of_business.model import StepOutcome
 from servicing.errors import Conflict, InvalidInput
 from servicing.loans.applications import get_product_in, load_row
 from servicing.loans.schedules import plain
+from servicing.reference.charge_taxes import tax_of
 from servicing.staff.scope import OfficeScope, office_subtree_condition
 from servicing.unit_of_work import UnitOfWork, UnitOfWorkFactory
 
@@ -42,18 +45,12 @@ INSTITUTION: Final = OfficeScope(office_id=0, office_ids=frozenset(), whole_inst
 """The close of business acts for the whole institution."""
 
 
-async def charge_vat_percent(uow: UnitOfWork, charge: ChargeRow) -> Decimal:
-    """The VAT (or TAF) rate of a charge: its tax rate's, zero without one."""
-    if charge.tax_rate_id is None:
-        return Decimal(0)
-    rate = await uow.session.scalar(select(TaxRateRow.rate_percent).where(TaxRateRow.id == charge.tax_rate_id))
-    return Decimal(rate) if rate is not None else Decimal(0)
-
-
-def _product_charge(charge: ChargeRow, vat_percent: Decimal) -> ProductCharge:
+def _product_charge(charge: ChargeRow, tax: ChargeTax | None) -> ProductCharge:
     return ProductCharge(
         charge_id=charge.id, name=charge.name, charge_time=ChargeTime(charge.charge_time),
-        calculation=ChargeCalculation(charge.calculation), amount=plain(charge.amount), vat_percent=plain(vat_percent),
+        calculation=ChargeCalculation(charge.calculation), amount=plain(charge.amount),
+        vat_percent=Decimal(0) if tax is None else tax.rate_percent,
+        vat_valid_from=None if tax is None else tax.valid_from, vat_valid_to=None if tax is None else tax.valid_to,
         amount_min=None if charge.amount_min is None else plain(charge.amount_min),
         amount_max=None if charge.amount_max is None else plain(charge.amount_max), is_penalty=charge.is_penalty,
         due_month=charge.due_month, due_day=charge.due_day)
@@ -64,12 +61,12 @@ async def automatic_charges(uow: UnitOfWork, charge_ids: Iterable[int]) -> dict[
     ids = sorted(set(charge_ids))
     if not ids:
         return {}
-    rows = (await uow.session.execute(select(ChargeRow, TaxRateRow.rate_percent).outerjoin(
+    rows = (await uow.session.execute(select(ChargeRow, TaxRateRow).outerjoin(
         TaxRateRow, TaxRateRow.id == ChargeRow.tax_rate_id).where(
         ChargeRow.id.in_(ids), ChargeRow.active, ChargeRow.applies_to == "loan"))).all()
     found = {}
-    for charge, vat in rows:
-        product_charge = _product_charge(charge, Decimal(vat) if vat is not None else Decimal(0))
+    for charge, rate in rows:
+        product_charge = _product_charge(charge, tax_of(rate))
         if is_automatic(product_charge):
             found[charge.id] = product_charge
     return found

@@ -46,24 +46,24 @@ RECONCILED_ROLES: Final = (("principal", "loan_portfolio"), ("interest", "intere
 
 SUBLEDGER_SIGNS: Final[dict[str, dict[str, int]]] = {
     "principal": {"disbursement": 1, "repayment_reversal": 1, "repayment": -1, "disbursement_reversal": -1,
-                  "rescheduling": 1, "reclassification": 0, "write_off": -1, "recovery": 0},
+                  "rescheduling": 1, "reclassification": 0, "write_off": -1, "recovery": 0,
+                  "write_off_reversal": 1, "recovery_reversal": 0},
     "interest": {"disbursement": 1, "repayment_reversal": 1, "repayment": -1, "disbursement_reversal": -1,
                  "waiver": -1, "rescheduling": -1, "reclassification": 0, "write_off": -1, "recovery": 0,
-                 "accrual": 1, "accrual_adjustment": -1},
+                 "accrual": 1, "accrual_adjustment": -1, "write_off_reversal": 1},
     "fee": {"charge": 1, "repayment_reversal": 1, "repayment": -1, "waiver": -1, "write_off": -1, "accrual": 1,
-            "accrual_adjustment": -1},
+            "accrual_adjustment": -1, "write_off_reversal": 1},
     "penalty": {"charge": 1, "repayment_reversal": 1, "repayment": -1, "waiver": -1, "rescheduling": -1,
-                "write_off": -1, "penalty_reversal": -1},
+                "write_off": -1, "write_off_reversal": 1, "penalty_reversal": -1},
 }
 """How each transaction kind moves a component's outstanding. A disbursement's ``interest`` is
 what it recognised (upfront accrual only); its ``fee`` is withheld income, never receivable. A
 rescheduling's ``principal`` is what it capitalised, its ``interest`` and ``penalty`` what that
 took off the receivables. A reclassification moves the outstanding between classified accounts
 without changing it (the loan's booked classification says which account holds it); a write-off
-takes every component out; a recovery is income on a loan that owes nothing more in the books; a
-restatement takes back a penalty a backdated event showed was not owed (`servicing.loans.restatement`)."""
-
-
+takes every component out (its reversal puts them back); a recovery is income on a loan that
+owes nothing more in the books (and so is its reversal); a penalty reversal takes back a penalty
+that a backdated event showed was not owed (`servicing.loans.restatement`)."""
 
 
 def _signed(component: str) -> str:

@@ -12,15 +12,31 @@ booked for the loan comes back to zero. The loan becomes `written_off`: out of t
 portfolio (collection, accrual, arrears, classification and provisioning read active loans
 only), its history kept. An outbox event `loan.written_off` is written in the same transaction.
 
+**Guarantees first.** Before the loss is booked, the cash guarantees held for the loan on the
+borrower's deposit accounts (mandatory savings, cash collateral, guarantee on own funds: the
+loan's open holds) are applied to it when the product says so (`apply_guarantees_on_write_off`,
+true by default): every hold of the loan is released, and what it held (within the account's
+free balance and what the loan owes) is taken as a repayment from that account, allocated in
+the product's order like any repayment. Only the rest is written off. A product that does not
+apply them only releases the holds: a written-off loan holds nothing.
+
 A recovery is money received later on a written-off loan: recovery income, VAT included where
 the product charges VAT on recoveries; never more, in total, than what the write-off left
-unpaid. Idempotency-Key as for every money movement."""
+unpaid. Idempotency-Key as for every money movement.
+
+**Reversals.** A write-off made by mistake is reversed (`reverse_write_off`): its entry and the
+provision releases it posted are mirrored on their own date, the provision it used and released
+is booked again (allowance rows pointing at the mirror entries), and the loan is active again
+under the class it had; refused while a recovery on it stands (reverse the recovery first). The
+guarantees it applied stay applied (a repayment of their own, reversible as any repayment). A
+recovery is reversed (`reverse_recovery`) by its mirror entry; money taken from a deposit account
+goes back to it."""
 
 from __future__ import annotations
 
 from datetime import date
 from decimal import Decimal
-from typing import Final
+from typing import Any, Final
 from uuid import UUID
 
 import msgspec
@@ -28,6 +44,7 @@ from sqlalchemy import func, text
 
 from ledger.model import Reference
 from ledger.money import check_amount, normalize_amount
+from ledger.reversal import reverse
 from products.accounting import build_entry
 from products.events import LoanClassification, TermBucket
 from products.loans.model import Schedule
@@ -36,9 +53,11 @@ from products.loans.provisioning import ProvisionMovement
 from products.loans.write_off import recovery, write_off
 from products.posting_rules import LOAN_RECEIVABLE_RULES, Component, EventKind, ProductKind
 from products.rounding import compile_rounding
-from servicing.errors import Conflict, InvalidInput
+from servicing.deposits import repository as deposit_repository
+from servicing.errors import Conflict, InvalidInput, NotFound
 from servicing.ids import uuid7
 from servicing.journal import book_entries
+from servicing.loans import deposit_link
 from servicing.loans.applications import get_product_in
 from servicing.loans.db.tables import LoanRow, LoanTransactionRow
 from servicing.loans.model import FundsChannel, LoanStatus, LoanTransaction
@@ -52,11 +71,14 @@ from servicing.loans.movements import (
     _locked,
     _position,
     _replayed_in,
+    _reverse_transaction,
+    _take_repayment,
     to_transaction,
 )
 from servicing.loans.provisions import ProvisionMovementRow, booked_provisions, record_movements
 from servicing.loans.reconciliation import SUBLEDGER_BY_LOAN_SQL
 from servicing.outbox import OutboxEvent, record_events
+from servicing.queries import load_entry
 from servicing.staff.scope import OfficeScope
 from servicing.unit_of_work import UnitOfWork, UnitOfWorkFactory
 
@@ -77,6 +99,53 @@ class Recover(msgspec.Struct, frozen=True, kw_only=True):
     note: str = ""
 
 
+class ReverseTransaction(msgspec.Struct, frozen=True, kw_only=True):
+    """What a reversal request asks (its Idempotency-Key's fingerprint)."""
+
+    kind: str
+    transaction_id: int | None = None
+
+
+_LOAN_HOLDS = text("""
+SELECT h.account_id, sum(h.amount) AS held
+  FROM loan_hold l JOIN deposit_hold h ON h.id = l.hold_id
+ WHERE l.loan_id = :loan_id AND h.released_on IS NULL
+ GROUP BY h.account_id ORDER BY h.account_id
+""")
+
+
+async def apply_guarantees(uow: UnitOfWork, row: LoanRow, product: LoanProduct, *, on: date,
+                           actor: str) -> list[Any]:
+    """Release every open hold of the locked loan and, when the product applies guarantees on
+    write-off, take what each account held for it as a repayment from that account (within the
+    account's free balance and what the loan still owes). Lock order: the loan (held by the
+    caller), then the accounts in ascending id. Answers the repayments taken (rows as inserted)."""
+    held = (await uow.session.execute(_LOAN_HOLDS, {"loan_id": row.id})).all()
+    await deposit_link.release_loan_holds(uow, row.id, on=on, actor=actor)
+    if not product.apply_guarantees_on_write_off:
+        return []
+    assert row.schedule is not None
+    currency = row.currency.strip()
+    taken: list[Any] = []
+    for account_id, amount in held:
+        if row.status != LoanStatus.ACTIVE.value:
+            break  # the guarantees already paid everything off
+        owed = _owed_by_contract(msgspec.convert(row.schedule, Schedule), await _history(uow, row.id), on)
+        account = await deposit_repository.load_account(uow.session, account_id, for_update=True)
+        if account.status.value != "active":
+            continue  # a closed or blocked account moves nothing: its hold is only released
+        take = normalize_amount(min(Decimal(amount), deposit_link.free_funds(account), owed), currency)
+        if take <= 0:
+            continue
+        accounting, _payment_type_id, leg = await _fund_source(
+            uow, product.accounting, FundsChannel(deposit_account_id=account_id), deposits=None, loan=row,
+            amount=take, credit=False, value_date=on, actor=actor)
+        taken.append(await _take_repayment(
+            uow, row, product, amount=take, value_date=on, accounting=accounting, payment_type_id=None,
+            receipt_number=None, actor=actor, idempotency_key=None, fingerprint=None, leg=leg))
+    return taken
+
+
 def _owed_by_contract(schedule: Schedule, history: list[LoanTransactionRow], on: date) -> Decimal:
     """What the borrower still owed on ``on``: the principal outstanding and the interest, fees,
     penalties and their VAT fallen due and unpaid (what a later recovery may bring in)."""
@@ -89,8 +158,15 @@ def _owed_by_contract(schedule: Schedule, history: list[LoanTransactionRow], on:
 async def write_off_locked(uow: UnitOfWork, row: LoanRow, product: LoanProduct, *, on: date, actor: str, reason: str,
                            history: list[LoanTransactionRow], idempotency_key: str | None = None,
                            fingerprint: str | None = None, rule: str = "manual") -> LoanTransactionRow:
-    """Write off the locked active loan on ``on`` (see the module docstring)."""
+    """Write off the locked active loan on ``on`` (see the module docstring): the guarantees held
+    for it first, then the rest. Guarantees that pay everything off close the loan instead: the
+    answer is then their (last) repayment."""
     currency = row.currency.strip()
+    guarantees = await apply_guarantees(uow, row, product, on=on, actor=actor)
+    if guarantees:
+        if row.status != LoanStatus.ACTIVE.value:
+            return guarantees[-1]  # type: ignore[no-any-return]
+        history = await _history(uow, row.id)
     sub = (await uow.session.execute(text(SUBLEDGER_BY_LOAN_SQL), {"ids": [row.id]})).one_or_none()
     accrual = product.accounting.rule in ACCRUAL_RULES
 
@@ -162,6 +238,7 @@ async def write_off_locked(uow: UnitOfWork, row: LoanRow, product: LoanProduct, 
             "principal_covered_by_provision": str(split.principal_covered),
             "principal_not_covered": str(split.principal_not_covered), "interest": str(split.interest),
             "fees": str(split.fees), "penalties": str(split.penalties),
+            "guarantees_applied": str(sum((Decimal(t.amount) for t in guarantees), Decimal(0))),
             "provision_released": str(sum((value for _cls, value in releases), Decimal(0)))})])
     await uow.session.flush()
     await uow.session.refresh(transaction)
@@ -227,8 +304,8 @@ async def recover(uow_factory: UnitOfWorkFactory, loan_id: int, command: Recover
         check_amount(command.amount, currency, field="amount")
         _check_value_date(command.value_date, today=today or date.today(),
                           not_before=max(t.value_date for t in history), what="recovery")
-        written = sum((t.amount for t in history if t.kind == "write_off"), Decimal(0))
-        recovered = sum((t.amount for t in history if t.kind == "recovery"), Decimal(0))
+        written = sum((t.amount for t in _standing(history, "write_off")), Decimal(0))
+        recovered = sum((t.amount for t in _standing(history, "recovery")), Decimal(0))
         if command.amount > written - recovered:
             raise InvalidInput(f"only {written - recovered} {currency} written off is left to recover",
                                field="amount")
@@ -249,8 +326,118 @@ async def recover(uow_factory: UnitOfWorkFactory, loan_id: int, command: Recover
             journal_entry_id=entry_id, idempotency_key=idempotency_key, request_fingerprint=fingerprint,
             created_by=actor)
         uow.session.add(transaction)
-        await uow.session.flush()
-        await uow.session.refresh(transaction)
-        answer = to_transaction(transaction)
-        await uow.commit()
+        return await _committed(uow, row, transaction, actor)
+
+
+def _standing(history: list[LoanTransactionRow], kind: str) -> list[LoanTransactionRow]:
+    """The loan's transactions of ``kind`` not reversed."""
+    reversed_ids = {t.reverses_transaction_id for t in history if t.reverses_transaction_id is not None}
+    return [t for t in history if t.kind == kind and t.id not in reversed_ids]
+
+
+_WRITE_OFF_PROVISIONS = text("""
+SELECT m.kind, m.classification, m.term, m.amount, m.journal_entry_id
+  FROM loan_provision_movement m
+ WHERE m.loan_id = :loan_id AND m.kind IN ('write_off', 'release') AND m.created_at = :created_at
+ ORDER BY m.id
+""")
+"""The provision a write-off used and released: the movement rows written in its transaction."""
+
+
+async def reverse_write_off(uow_factory: UnitOfWorkFactory, loan_id: int, *, actor: str, scope: OfficeScope,
+                            idempotency_key: str | None = None) -> LoanTransaction:
+    """Reverse the loan's write-off (see the module docstring); answers the reversal."""
+    fingerprint = _fingerprint(ReverseTransaction(kind="write_off"))
+    async with uow_factory() as uow:
+        row, history, replay = await _locked_in_status(
+            uow, loan_id, scope, "write_off_reversal", idempotency_key, fingerprint, LoanStatus.WRITTEN_OFF,
+            "only a written-off loan has a write-off to reverse")
+        if replay is not None:
+            return replay
+        target = _standing(history, "write_off")[-1]
+        recoveries = [t for t in _standing(history, "recovery") if t.sequence_number > target.sequence_number]
+        if recoveries:
+            raise Conflict(f"recovery {recoveries[-1].id} was taken on loan {loan_id} after its write-off: reverse "
+                           f"it first (POST /api/v1/loans/{loan_id}/recoveries/{recoveries[-1].id}/reversal)",
+                           field="loan_id")
+        sequence = max(t.sequence_number for t in history) + 1
+        reversal = await _reverse_transaction(uow, target, kind="write_off_reversal", sequence=sequence, actor=actor,
+                                              description=f"Annulation passage en perte prêt n° {loan_id}")
+        reversal.idempotency_key = idempotency_key
+        reversal.request_fingerprint = fingerprint
+        await _restore_provisions(uow, row, target, reversal, actor=actor)
+        row.status = LoanStatus.ACTIVE.value
+        row.booked_classification = target.classification
+        await record_events(uow, [OutboxEvent(
+            event_type="loan.write_off_reversed", subject_type="loan", subject_id=loan_id,
+            occurred_on=target.value_date, dedup_key=f"write_off_reversed:loan-{loan_id}:{target.id}",
+            office_id=row.office_id, payload={"loan_id": loan_id, "write_off_transaction_id": target.id,
+                                              "classification": target.classification})])
+        return await _committed(uow, row, reversal, actor)
+
+
+async def _committed(uow: UnitOfWork, row: LoanRow, transaction: LoanTransactionRow, actor: str) -> LoanTransaction:
+    """Mark the loan changed by ``actor``, commit, and answer the transaction written."""
+    row.updated_at = func.now()
+    row.updated_by = actor
+    await uow.session.flush()
+    await uow.session.refresh(transaction)
+    answer = to_transaction(transaction)
+    await uow.commit()
     return answer
+
+
+async def _restore_provisions(uow: UnitOfWork, row: LoanRow, target: LoanTransactionRow,
+                              reversal: LoanTransactionRow, *, actor: str) -> None:
+    """Book again the provision the write-off used (its own entry, now mirrored) and released (its
+    release entries, mirrored here on their date): allowance rows pointing at the mirror entries.
+    The mirrors carry the accounts the write-off used, whatever the product maps today."""
+    await uow.session.flush()  # the reversal's entry id
+    used = (await uow.session.execute(_WRITE_OFF_PROVISIONS, {"loan_id": row.id,
+                                                              "created_at": target.created_at})).all()
+    mirrors: dict[UUID, UUID | None] = {}
+    if target.journal_entry_id is not None:
+        mirrors[target.journal_entry_id] = reversal.journal_entry_id
+    entries = []
+    for movement in used:
+        entry_id = movement.journal_entry_id
+        if entry_id is None or entry_id in mirrors:
+            continue
+        booked = await load_entry(uow.session, entry_id)
+        assert booked is not None, entry_id
+        mirror = reverse(booked.entry, reversal_id=uuid7(), value_date=booked.entry.value_date, actor=actor,
+                         description=f"Annulation reprise de provision, passage en perte prêt n° {row.id}"[:500])
+        entries.append(mirror)
+        mirrors[entry_id] = mirror.entry_id
+    await book_entries(uow, entries)
+    await record_movements(uow, [ProvisionMovementRow(
+        loan_id=row.id, business_date=target.value_date, office_id=row.office_id, product_id=row.product_id,
+        product_version=row.product_version, currency=row.currency.strip(), classification=m.classification,
+        term=m.term, kind="allowance", amount=m.amount, required=None, rate_percent=None, bucket_label=None,
+        journal_entry_id=None if m.journal_entry_id is None else mirrors[m.journal_entry_id]) for m in used], actor)
+
+
+async def reverse_recovery(uow_factory: UnitOfWorkFactory, loan_id: int, transaction_id: int, *, actor: str,
+                           scope: OfficeScope, idempotency_key: str | None = None) -> LoanTransaction:
+    """Reverse a recovery: its entry mirrored on its date, money taken from a deposit account given
+    back to it; the loan stays written off, the amount is recoverable again."""
+    fingerprint = _fingerprint(ReverseTransaction(kind="recovery", transaction_id=transaction_id))
+    async with uow_factory() as uow:
+        row, history, replay = await _locked_in_status(
+            uow, loan_id, scope, "recovery_reversal", idempotency_key, fingerprint, LoanStatus.WRITTEN_OFF,
+            "recoveries are taken, and reversed, on written-off loans only")
+        if replay is not None:
+            return replay
+        target = next((t for t in history if t.id == transaction_id), None)
+        if target is None:
+            raise NotFound(f"loan {loan_id} has no transaction {transaction_id}", field="transaction_id")
+        if target.kind != "recovery":
+            raise Conflict(f"transaction {transaction_id} is a {target.kind}, not a recovery", field="transaction_id")
+        if target not in _standing(history, "recovery"):
+            raise Conflict(f"recovery {transaction_id} is already reversed", field="transaction_id")
+        sequence = max(t.sequence_number for t in history) + 1
+        reversal = await _reverse_transaction(uow, target, kind="recovery_reversal", sequence=sequence, actor=actor,
+                                              description=f"Annulation récupération sur prêt amorti n° {loan_id}")
+        reversal.idempotency_key = idempotency_key
+        reversal.request_fingerprint = fingerprint
+        return await _committed(uow, row, reversal, actor)

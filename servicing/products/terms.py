@@ -19,8 +19,10 @@ from products.loans.product import LoanProduct, LoanTermOverrides
 from products.loans.terms import FeeCalculation, FeeSpec, FeeTrigger, LoanTerms
 from products.posting_rules import ProductKind
 from products.reference.db.tables import ChargeRow, TaxRateRow
+from products.reference.taxes import ChargeTax
 from servicing.products.service import get_product
 from servicing.reference.calendar import office_calendar
+from servicing.reference.charge_taxes import tax_of
 from servicing.unit_of_work import UnitOfWork
 
 SCHEDULE_TRIGGERS: Final = {
@@ -53,8 +55,10 @@ class DerivedTerms(msgspec.Struct, frozen=True, kw_only=True):
     """Charges of the product that the schedule does not carry (charged on their event)."""
 
 
-def fee_spec(charge: ChargeRow, vat_percent: Decimal) -> FeeSpec | None:
-    """A charge as the schedule engine applies it, or None when it is not a schedule fee."""
+def fee_spec(charge: ChargeRow, tax: ChargeTax | None) -> FeeSpec | None:
+    """A charge as the schedule engine applies it, or None when it is not a schedule fee. Its
+    VAT is the tax that applies (`servicing.reference.charge_taxes.tax_of`), with the rate's
+    validity: each fee is taxed at the rate in force on its own due date."""
     trigger = SCHEDULE_TRIGGERS.get(charge.charge_time)
     calculation = SCHEDULE_CALCULATIONS.get(charge.calculation)
     if trigger is None or calculation is None or charge.is_penalty:
@@ -63,7 +67,10 @@ def fee_spec(charge: ChargeRow, vat_percent: Decimal) -> FeeSpec | None:
     amount = _plain(charge.amount)
     return FeeSpec(name=charge.name[:80], trigger=trigger, calculation=calculation,
                    flat_amount=amount if flat else None, rate_percent=None if flat else amount,
-                   vat_percent=_plain(vat_percent), each_tranche=charge.charge_time == "tranche_disbursement")
+                   vat_percent=Decimal(0) if tax is None else tax.rate_percent,
+                   vat_valid_from=None if tax is None else tax.valid_from,
+                   vat_valid_to=None if tax is None else tax.valid_to,
+                   each_tranche=charge.charge_time == "tranche_disbursement")
 
 
 def _plain(value: Decimal) -> Decimal:
@@ -84,10 +91,10 @@ async def loan_terms_for(uow: UnitOfWork, product_id: int, overrides: LoanTermOv
     specs: dict[int, FeeSpec] = {}
     unscheduled: list[int] = []
     async with uow:
-        rows = (await uow.session.execute(select(ChargeRow, TaxRateRow.rate_percent).outerjoin(
+        rows = (await uow.session.execute(select(ChargeRow, TaxRateRow).outerjoin(
             TaxRateRow, TaxRateRow.id == ChargeRow.tax_rate_id).where(ChargeRow.id.in_(product.charge_ids)))).all()
-        for charge, vat in rows:  # inside the unit of work: the rows expire when it ends
-            spec = fee_spec(charge, vat or Decimal(0))
+        for charge, rate in rows:  # inside the unit of work: the rows expire when it ends
+            spec = fee_spec(charge, tax_of(rate))
             if spec is None:
                 unscheduled.append(charge.id)
             else:

@@ -9,7 +9,8 @@ is dated the year's last day, has source type `year_end_close` and source id
 `<year>-office-<id>`, and an idempotency key that includes how many times that close was
 reversed: two concurrent runs post once (the second replays the first), and a close that
 was reversed can be run again. A close in force for any of the offices is refused;
-reversing it (`reverse_year_end_close`, or the journal's reversal) reopens the year."""
+reversing it (`reopen_year`, route `POST /api/v1/closures/year-end/reversal`) reopens the
+year; the journal's generic reversal refuses a closing entry and points there."""
 
 from __future__ import annotations
 

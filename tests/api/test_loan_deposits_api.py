@@ -420,3 +420,53 @@ async def test_undo_is_refused_when_the_account_no_longer_holds_the_money(  # ty
     assert_problem(await client.post(f"{LOANS}/{loan_id}/undo-disbursement"), 409, "deposit_account_id")
     assert await counts(uow_factory, loan_id, account_id) == before
     assert (await client.get(f"{APPS}/{loan_id}")).json()["status"] == "active"
+
+
+# --------------------------------------------------------------------------- write-off and guarantees
+
+@pytest.mark.parametrize("apply_guarantees", [True, False])
+async def test_a_write_off_applies_the_guarantees_then_releases_every_hold(  # type: ignore[no-untyped-def]
+        client, refs, ids, world, staff_user, uow_factory, dw, apply_guarantees) -> None:  # noqa: F811
+    """30 000 of mandatory savings and 15 000 of cash collateral held for a loan of 300 000 (cash
+    rule). Written off 40 days after the disbursement: the 45 000 held is first taken from the
+    account as a repayment (the first instalment's 4 500 interest, then 40 500 of principal),
+    only the remaining 259 500 goes to losses, and both holds are released. A product that does
+    not apply guarantees writes off the 300 000 and only releases the holds."""
+    product_id, portfolio = await make_product(client, refs, world, uow_factory, AccountingRule.CASH, **SAVINGS,
+                                               apply_guarantees_on_write_off=apply_guarantees)
+    client_id = await borrower(client, world, staff_user)
+    account_id = (await open_account(client, uow_factory, dw, client_id=client_id, opened_on=OPENED))["account_id"]
+    await move(client, account_id, "deposits", "45000", value_date=OPENED)
+    loan_id = (await client.post(APPS, json=application(client_id, product_id))).json()["loan_id"]
+    assert (await client.post(f"{APPS}/{loan_id}/submit")).status_code == 200
+    checker = await staff_user("branch_manager", office_id=world.office_id)
+    assert (await client.post(f"{APPS}/{loan_id}/approve", json={}, headers=checker.headers)).status_code == 200
+    control = dw.accounts[AccountingRole.DEPOSIT_CONTROL]
+    assert (await disburse_into(client, loan_id, account_id)).status_code == 201
+    assert (await account(client, account_id))["available_balance"] == "347000"  # 342 000 - 45 000 + 50 000
+    on = (DISBURSED_ON + timedelta(days=40)).isoformat()
+    written = await client.post(f"{LOANS}/{loan_id}/write-off", json={"reason": "Client insolvable", "value_date": on},
+                                headers={"Idempotency-Key": f"wo-{next(_n)}"})
+    assert written.status_code == 201, written.text
+    body = written.json()
+    moved = [(t["kind"], t["value_date"], t["interest"], t["principal"])
+             for t in (await client.get(f"{LOANS}/{loan_id}/transactions")).json()]
+    if apply_guarantees:
+        assert moved == [("disbursement", DISBURSED_ON.isoformat(), "0", "300000"),
+                         ("repayment", on, "4500", "40500"), ("write_off", on, "0", "259500")]
+        repayment = (await client.get(f"{LOANS}/{loan_id}/transactions")).json()[1]
+        assert await entry_lines(uow_factory, repayment["journal_entry_id"]) == lines(
+            (control, "D", 45_000), ("7021", "C", 4_500), (portfolio, "C", 40_500))
+        assert await entry_lines(uow_factory, body["journal_entry_id"]) == lines(
+            ("665", "D", 259_500), (portfolio, "C", 259_500))
+        balance = "297000"
+    else:
+        assert moved == [("disbursement", DISBURSED_ON.isoformat(), "0", "300000"), ("write_off", on, "0", "300000")]
+        assert await entry_lines(uow_factory, body["journal_entry_id"]) == lines(
+            ("665", "D", 300_000), (portfolio, "C", 300_000))
+        balance = "342000"
+    holds = (await client.get(f"/api/v1/deposit-accounts/{account_id}/holds")).json()
+    assert len(holds) == 2 and all(h["released_on"] == on for h in holds), holds
+    shown = await account(client, account_id)
+    assert (shown["balance"], shown["available_balance"]) == (balance, str(int(balance) + 50_000))
+    assert not await _verify(uow_factory)

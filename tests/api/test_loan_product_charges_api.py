@@ -13,6 +13,7 @@ from sqlalchemy import text
 from products.loans.product_charges import ProductCharge, due_dates
 from products.posting_rules import AccountingRule
 from products.reference.model import ChargeCalculation, ChargeTime
+from products.reference.taxes import ChargeTax
 from servicing.loans.product_charges import charge_loans
 from tests.api.test_clients_api import assert_problem
 from tests.api.test_loans_api import (  # noqa: F401  (fixtures)
@@ -128,10 +129,75 @@ def test_an_application_fee_is_collected_with_the_disbursement() -> None:
 
     row = ChargeRow(id=9, name="Frais d'étude du dossier", charge_time="application", calculation="flat",
                     amount=D("5000.0000"), is_penalty=False)
-    spec = fee_spec(row, D("17.0000"))
+    spec = fee_spec(row, ChargeTax(rate_percent=D(17)))
     assert spec is not None
     assert (spec.trigger, spec.calculation, spec.flat_amount, spec.vat_percent, spec.each_tranche) == (
         FeeTrigger.DISBURSEMENT, FeeCalculation.FLAT, D(5000), D(17), False)
     monthly = ChargeRow(id=10, name="Frais mensuels", charge_time="monthly", calculation="flat", amount=D(500),
                         is_penalty=False, due_day=28)
-    assert fee_spec(monthly, D(0)) is None  # charged by the close of business, not the schedule
+    assert fee_spec(monthly, None) is None  # charged by the close of business, not the schedule
+
+
+async def _tax_rate(client, world, code: str, country: str, **changes: object) -> int:  # type: ignore[no-untyped-def]
+    """A TAF rate of its own country (one rate in force per country and operation)."""
+    made = await client.post("/api/v1/tax-rates", json={
+        "code": f"{code}-{world.prefix}", "name": f"TAF {code}", "tax_kind": "taf", "country": country,
+        "operation_kind": "loan_charges", "rate_percent": "17",
+        "valid_from": (TODAY - timedelta(days=400)).isoformat(), "source": "test", **changes})
+    assert made.status_code == 201, made.text
+    return int(made.json()["id"])
+
+
+async def _charge(client, world, name: str, **fields: object) -> int:  # type: ignore[no-untyped-def]
+    made = await client.post("/api/v1/charges", json={
+        "name": f"{name} {world.prefix}", "applies_to": "loan", "calculation": "flat", "currency": "XOF", **fields})
+    assert made.status_code == 201, made.text
+    return int(made.json()["id"])
+
+
+async def test_a_charge_is_taxed_only_where_its_rate_applies(client, refs, ids, world, staff_user, uow_factory) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
+    """An exempt institution owes no TAF on any charge; a rate taxes only what falls due within
+    its validity: the schedule's fees each on its own due date, the close of business's
+    automatic charges and charges added by hand alike."""
+    exempt = await _tax_rate(client, world, "EXO", "GW", institution_exempt=True,
+                             exemption_reference="Loi SFD art. 50 (exonération)")
+    begins_later = DISBURSED_ON + timedelta(days=40)
+    later = await _tax_rate(client, world, "LATE", "NE", valid_from=begins_later.isoformat())
+    at_disbursement = await _charge(client, world, "Frais de dossier TAF", charge_time="disbursement",
+                                    amount="500", tax_rate_id=later)
+    per_instalment = await _charge(client, world, "Frais par échéance TAF", charge_time="instalment_fee",
+                                   amount="100", tax_rate_id=later)
+    monthly = await _charge(client, world, "Frais mensuels exonérés", charge_time="monthly", amount="500",
+                            due_day=28, tax_rate_id=exempt)
+    product_id, _ = await make_product(client, refs, world, uow_factory, AccountingRule.ACCRUAL_PERIODIC,
+                                       charge_ids=(refs.loan_fee_id, at_disbursement, per_instalment, monthly))
+    loan_id = await approved_loan(client, world, staff_user, product_id, interest_rate_percent="12")
+    assert (await disburse(client, loan_id, ids["cash"])).status_code == 201
+    schedule = (await client.get(f"{LOANS}/{loan_id}")).json()["loan"]["schedule"]
+    instalments = schedule["instalments"]
+    assert len(instalments) == 6 and date.fromisoformat(instalments[0]["due_date"]) < begins_later
+    # The disbursement fee (due before the rate) and the first instalment's fee carry no TAF;
+    # every later instalment's fee carries 17 % of 100.
+    assert [(i["fee_amount"], i["vat_amount"]) for i in instalments] == (
+        [("100", "0")] + [("100", "17")] * 5), instalments
+    upfront = {c["name"]: c["vat_amount"] for c in schedule["fee_charges"] if c["instalment_number"] == 0}
+    assert upfront[f"Frais de dossier TAF {world.prefix}"] == "0", upfront
+
+    first_due = date.fromisoformat(instalments[0]["due_date"])
+    await charge_loans(uow_factory, first_due, "tests")
+    automatic = [t for t in (await client.get(f"{LOANS}/{loan_id}/transactions")).json()
+                 if t["kind"] == "charge" and t["charge_id"] == monthly]
+    assert automatic and all((t["fee"], t["vat"]) == ("500", "0") for t in automatic), automatic
+
+    on = first_due.isoformat()
+    by_hand = await client.post(f"{LOANS}/{loan_id}/charges", json={
+        "value_date": on, "amount": "500", "charge_id": monthly})
+    assert by_hand.status_code == 201, by_hand.text
+    assert (by_hand.json()["fee"], by_hand.json()["vat"]) == ("500", "0")
+    before_rate = (await client.post(f"{LOANS}/{loan_id}/charges", json={
+        "value_date": on, "amount": "100", "charge_id": per_instalment, "due_date": on})).json()
+    assert (before_rate["fee"], before_rate["vat"]) == ("100", "0")
+    within_rate = (await client.post(f"{LOANS}/{loan_id}/charges", json={
+        "value_date": on, "amount": "100", "charge_id": per_instalment,
+        "due_date": instalments[2]["due_date"]})).json()
+    assert (within_rate["fee"], within_rate["vat"]) == ("100", "17")

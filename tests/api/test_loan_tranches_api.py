@@ -55,11 +55,16 @@ def outstanding(loan: dict[str, Any], component: str) -> Decimal:
     return D(next(c for c in loan["position"]["components"] if c["component"] == component)["outstanding"])
 
 
+TAF_COUNTRY = {AccountingRule.CASH: "GA", AccountingRule.ACCRUAL_PERIODIC: "CG", AccountingRule.ACCRUAL_UPFRONT: "TD"}
+
+
 @pytest.mark.parametrize("rule", [AccountingRule.CASH, AccountingRule.ACCRUAL_PERIODIC, AccountingRule.ACCRUAL_UPFRONT])
 async def test_two_tranches_post_their_entries_and_regenerate_the_schedule(  # type: ignore[no-untyped-def]
         client, refs, ids, world, staff_user, uow_factory, rule) -> None:
     # The file fee (1 %, charge time "disbursement") once; a 0.5 % tranche fee with 17 % VAT on each tranche.
-    taf = await tax_rate(client)
+    # In force over the loan's dates (a rate taxes only what falls due within its validity), in a
+    # country of its own per rule: one rate in force per country and operation.
+    taf = await tax_rate(client, country=TAF_COUNTRY[rule], valid_from="2000-01-01", valid_to=None)
     tranche_fee = await client.post("/api/v1/charges", json={
         "name": f"Frais de tranche {world.prefix} {rule.value}", "applies_to": "loan",
         "charge_time": "tranche_disbursement", "calculation": "percent_of_amount", "amount": "0.5",

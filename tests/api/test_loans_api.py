@@ -335,6 +335,9 @@ async def test_rejection_keeps_its_reasons(client, refs, ids, world, staff_user,
     await client.post(f"{APPS}/{loan_id}/submit")
     checker = await staff_user("credit_committee", office_id=world.office_id)
     assert_problem(await client.post(f"{APPS}/{loan_id}/send-back", json={"note": ""}, headers=checker.headers), 400)
+    assert_problem(await client.post(f"{APPS}/{loan_id}/send-back", json={"note": "Par moi"}), 403, "loan_id")
+    assert_problem(await client.post(f"{APPS}/{loan_id}/undo-approval", json={}, headers=checker.headers),
+                   409, "loan_id")
     sent_back = (await client.post(f"{APPS}/{loan_id}/send-back", json={"note": "Joindre le bilan"},
                                    headers=checker.headers)).json()
     assert sent_back["status"] == "draft" and sent_back["decisions"][-1]["note"] == "Joindre le bilan"
@@ -342,6 +345,10 @@ async def test_rejection_keeps_its_reasons(client, refs, ids, world, staff_user,
     rejected = (await client.post(f"{APPS}/{loan_id}/reject", headers=checker.headers,
                                   json={"reason_ids": [ids["reject_reason"]], "note": "Revenus insuffisants"})).json()
     assert rejected["status"] == "rejected" and rejected["decisions"][-1]["reason_ids"] == [ids["reject_reason"]]
+    assert [d["decision"] for d in rejected["decisions"]] == ["send_back", "reject"]
+    for action in ("send-back", "undo-approval"):
+        assert_problem(await client.post(f"{APPS}/{loan_id}/{action}", json={"note": "Trop tard"},
+                                         headers=checker.headers), 409, "loan_id")
     listed = (await client.get(APPS, params={"status": "rejected", "client_id": client_id})).json()
     assert [loan["loan_id"] for loan in listed] == [loan_id]
 

@@ -200,6 +200,8 @@ async def test_bad_wire_values_are_4xx(client, refs) -> None:  # type: ignore[no
         assert 400 <= response.status_code < 500, (path, response.text)
     response = await client.post(PATHS[ProductKind.LOAN], json={**good, "surprise": 1})
     assert response.status_code == 400
+    guarantees = await client.post(PATHS[ProductKind.LOAN], json={**good, "apply_guarantees_on_write_off": "yes"})
+    assert 400 <= guarantees.status_code < 500 and "apply_guarantees_on_write_off" in guarantees.text, guarantees.text
 
 
 async def test_changing_a_product_makes_a_version_and_keeps_the_old_one(client, refs, admin_engine) -> None:  # type: ignore[no-untyped-def]

@@ -244,6 +244,13 @@ async def test_year_end_close_posts_once_and_reverses(client, books, uow_factory
                                                                        "office_id": books.office_id})).json()
     (xof,) = sheet["sheets"]
     assert xof["current_year_result"] == "0" and xof["equity"]["total"] == "18000" and xof["balanced"]
+    count = await journal_count(uow_factory, books.office_id)
+    generic = await client.post(f"/api/v1/journal-entries/{closing['id']}/reversal", json={})
+    assert generic.status_code == 409, generic.text
+    assert generic.json()["field"] == "entry_id"
+    assert closing["id"] in generic.json()["detail"]
+    assert "/api/v1/closures/year-end/reversal" in generic.json()["detail"]
+    assert await journal_count(uow_factory, books.office_id) == count
     reopened = await client.post("/api/v1/closures/year-end/reversal", json={"year": 2025, "office_id": books.office_id})
     assert reopened.status_code == 201, reopened.text
     assert reopened.json()[0]["reverses"] == closing["id"]

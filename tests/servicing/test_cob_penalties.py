@@ -108,3 +108,31 @@ async def test_a_monthly_penalty_after_grace_days_with_vat_is_charged_once(  # t
     mine = [r for r in report.rows if r.product_id == product_id]
     assert mine and all(r.difference == 0 for r in mine), mine
     assert await verify_problems(uow_factory) == {name: [] for name, _sql in VERIFY_QUERIES}
+
+
+@pytest.mark.parametrize(("exempt", "country", "vat"), [(False, "GQ", 190), (True, "CF", 0)])
+async def test_a_penalty_charge_carries_its_tax_unless_the_institution_is_exempt(  # type: ignore[no-untyped-def]
+        client, refs, ids, world, staff_user, uow_factory, exempt, country, vat) -> None:  # noqa: F811
+    """The product sets no VAT of its own: the penalty charge's tax rate (18 %) applies, unless the
+    institution is exempt from it (then no VAT at all), as for every other charge."""
+    exemption = {"institution_exempt": True, "exemption_reference": "Loi SFD art. 50"} if exempt else {}
+    rate = await client.post("/api/v1/tax-rates", json={
+        "code": f"PEN-{country}-{world.prefix}", "name": "TVA sur pénalités", "tax_kind": "vat", "country": country,
+        "operation_kind": "penalties", "rate_percent": "18",
+        "valid_from": (DISBURSED_ON - timedelta(days=400)).isoformat(), "source": "test", **exemption})
+    assert rate.status_code == 201, rate.text
+    charge = await client.post("/api/v1/charges", json={
+        "name": f"Pénalité taxée {country} {world.prefix}", "applies_to": "loan", "charge_time": "overdue_instalment",
+        "calculation": "percent_of_overdue_amount", "amount": "2", "currency": "XOF", "is_penalty": True,
+        "frequency_every": 1, "frequency_unit": "months", "grace_days": 3, "tax_rate_id": rate.json()["id"]})
+    assert charge.status_code == 201, charge.text
+    penalty = OverduePenalty(charge_id=charge.json()["id"], basis=RateOrFlat.RATE, rate_percent=D(2),
+                             base=PenaltyBase.OVERDUE_PRINCIPAL_AND_INTEREST)
+    product_id, _portfolio = await make_product(client, refs, world, uow_factory, AccountingRule.CASH,
+                                                overdue_penalty=penalty)
+    loan_id = await approved_loan(client, world, staff_user, product_id)
+    assert (await disburse(client, loan_id, ids["cash"])).status_code == 201
+    schedule = (await client.get(f"/api/v1/loans/{loan_id}")).json()["loan"]["schedule"]["instalments"]
+    await close(uow_factory, date.fromisoformat(schedule[0]["due_date"]) + timedelta(days=4))
+    (charged,) = await penalties_of(uow_factory, loan_id)
+    assert (charged.penalty, charged.vat) == (1053, vat)

@@ -421,3 +421,68 @@ async def test_guarantee_deposits_held_reduce_the_provision_base(client, refs, i
     assert await entry_lines(uow_factory, allowance.journal_entry_id) == lines(
         ("662", "D", 102000), (books.provisions, "C", 102000))
     await assert_reconciled(uow_factory, books)
+
+
+async def test_a_write_off_and_a_recovery_are_reversed(client, refs, ids, world, staff_user,  # noqa: F811  # type: ignore[no-untyped-def]
+                                                      uow_factory) -> None:
+    """A doubtful loan provisioned at 40 % (120 000) is written off, then 11 800 recovered. The
+    write-off cannot be reversed while the recovery stands; the recovery's reversal mirrors its
+    entry; the write-off's reversal mirrors its entry, books the 120 000 of provision it used
+    again, and leaves the loan active and doubtful as before. Idempotency-Key replays answer the
+    same reversal; a second reversal is refused; a teller may not reverse a write-off."""
+    books = await make_product(client, refs, world, uow_factory, AccountingRule.ACCRUAL_UPFRONT,
+                               vat_on_recoveries_percent=D(18))
+    loan_id, schedule = await late_loan(client, world, staff_user, ids, books)
+    interest = sum(D(p["interest_amount"]) for p in schedule)
+    day = date.fromisoformat(schedule[0]["due_date"]) + timedelta(days=100)
+    await close(uow_factory, day)
+    url = f"/api/v1/loans/{loan_id}"
+    assert (await client.post(f"{url}/write-off/reversal")).status_code == 409  # nothing written off yet
+    written = await client.post(f"{url}/write-off", json={"reason": "Client disparu", "value_date": day.isoformat()})
+    assert written.status_code == 201, written.text
+    assert await balance(uow_factory, books.provisions) == 0 and await balance(uow_factory, books.doubtful) == 0
+    recovery = {"value_date": TODAY.isoformat(), "amount": "11800", "payment_type_id": ids["cash"],
+                "receipt_number": "REC-9"}
+    got = (await client.post(f"{url}/recoveries", json=recovery)).json()
+
+    blocked = await client.post(f"{url}/write-off/reversal")
+    assert blocked.status_code == 409 and f"recoveries/{got['transaction_id']}/reversal" in blocked.json()["detail"]
+    generic = await client.post(f"{url}/transactions/{written.json()['transaction_id']}/reversal")
+    assert generic.status_code == 409 and f"{url}/write-off/reversal" in generic.json()["detail"], generic.text
+    key = {"Idempotency-Key": f"rr-{loan_id}"}
+    undone = await client.post(f"{url}/recoveries/{got['transaction_id']}/reversal", headers=key)
+    assert undone.status_code == 201, undone.text
+    assert (undone.json()["kind"], undone.json()["reverses_transaction_id"], undone.json()["amount"]) == (
+        "recovery_reversal", got["transaction_id"], "11800")
+    assert await entry_lines(uow_factory, undone.json()["journal_entry_id"]) == lines(
+        ("1012", "C", 11800), ("762", "D", 10000), ("343", "D", 1800))
+    replayed = await client.post(f"{url}/recoveries/{got['transaction_id']}/reversal", headers=key)
+    assert replayed.status_code == 201 and replayed.json()["transaction_id"] == undone.json()["transaction_id"]
+    again = await client.post(f"{url}/recoveries/{got['transaction_id']}/reversal")
+    assert again.status_code == 409 and again.json()["field"] == "transaction_id"
+
+    teller = await staff_user("teller", office_id=world.office_id)
+    assert (await client.post(f"{url}/write-off/reversal", headers=teller.headers)).status_code == 403
+    key = {"Idempotency-Key": f"wr-{loan_id}"}
+    reinstated = await client.post(f"{url}/write-off/reversal", headers=key)
+    assert reinstated.status_code == 201, reinstated.text
+    body = reinstated.json()
+    assert (body["kind"], body["reverses_transaction_id"], body["principal"], body["classification"]) == (
+        "write_off_reversal", written.json()["transaction_id"], "300000", "doubtful")
+    assert await entry_lines(uow_factory, body["journal_entry_id"]) == lines(
+        (books.provisions, "C", 120000), ("665", "C", 180000 + interest),
+        (books.doubtful, "D", 300000), (books.interest_doubtful, "D", interest))
+    replayed = await client.post(f"{url}/write-off/reversal", headers=key)
+    assert replayed.status_code == 201 and replayed.json()["transaction_id"] == body["transaction_id"]
+    assert (await client.post(f"{url}/write-off/reversal")).status_code == 409
+    loan = (await client.get(url)).json()["loan"]
+    assert (loan["status"], loan["booked_classification"]) == ("active", "doubtful")
+    assert await balance(uow_factory, books.provisions) == -120000
+    assert await balance(uow_factory, books.doubtful) == 300000
+    assert [(m.kind, m.amount) for m in await rows(
+        uow_factory, "SELECT kind, amount FROM loan_provision_movement WHERE loan_id = :l ORDER BY id", l=loan_id)][-2:] \
+        == [("write_off", 120000), ("allowance", 120000)]
+    await assert_reconciled(uow_factory, books)
+    # Active again: it takes repayments, and the next evening's steps see it.
+    assert (await repay(client, loan_id, "1000", ids["cash"], on=TODAY)).status_code == 201
+    await assert_reconciled(uow_factory, books)
