@@ -152,7 +152,9 @@ def _plan_one(item: CounterRepayment, loan: Any, history: list[Any], product: An
     currency = loan.currency.strip()
     check_amount(command.amount, currency, field="amount")
     last_date = max((t.value_date for t in history), default=None)
-    movements._check_value_date(command.value_date, today=today, not_before=last_date, what="repayment")
+    movements._check_value_date(command.value_date, today=today, not_before=None, what="repayment")
+    if command.value_date < today or (last_date is not None and command.value_date <= last_date):
+        return ALONE  # perhaps backdated (before a transaction or on a closed day): restated by the single path
     if product.interest_recalculation or any(t.provisioned for t in history[:1]):
         return ALONE
     schedule = msgspec.json.decode(loan.schedule, type=Schedule)
