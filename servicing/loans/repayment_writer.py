@@ -51,6 +51,7 @@ from servicing.journal import book_entries
 from servicing.loans import movements
 from servicing.loans.applications import get_product_in
 from servicing.loans.model import LoanStatus, LoanTransaction, Repay
+from servicing.loans.restatement import needs_restatement
 from servicing.staff.scope import OfficeScope
 from servicing.unit_of_work import UnitOfWork, UnitOfWorkFactory
 
@@ -96,7 +97,8 @@ Outcome = LoanTransaction | Exception | _Alone
 _LOCK: Final = text("""
 SELECT l.id, l.client_id, l.office_id, l.product_id, l.product_version, l.currency, l.status,
        CAST(l.schedule AS text) AS schedule, CAST(l.terms AS text) AS terms, l.booked_classification, l.term_bucket,
-       p.active AS payment_type_active, a.code AS payment_type_code
+       p.active AS payment_type_active, a.code AS payment_type_code,
+       (SELECT max(d.business_date) FROM business_day d WHERE d.office_id = l.office_id) AS last_closed
   FROM loan l
   JOIN unnest(CAST(:ids AS int[]), CAST(:payment_types AS int[])) AS r (id, payment_type_id) ON r.id = l.id
   LEFT JOIN payment_type p ON p.id = r.payment_type_id
@@ -153,8 +155,8 @@ def _plan_one(item: CounterRepayment, loan: Any, history: list[Any], product: An
     check_amount(command.amount, currency, field="amount")
     last_date = max((t.value_date for t in history), default=None)
     movements._check_value_date(command.value_date, today=today, not_before=None, what="repayment")
-    if command.value_date < today or (last_date is not None and command.value_date <= last_date):
-        return ALONE  # perhaps backdated (before a transaction or on a closed day): restated by the single path
+    if needs_restatement(command.value_date, last_transaction=last_date, last_closed=loan.last_closed):
+        return ALONE  # backdated (before a transaction or on a closed day): restated by the single path
     if product.interest_recalculation or any(t.provisioned for t in history[:1]):
         return ALONE
     schedule = msgspec.json.decode(loan.schedule, type=Schedule)
