@@ -442,8 +442,8 @@ class _Walk:
                                                         rescheduled=row.rescheduled_on is not None))
         self.automatic = await automatic_declassification(borrowed)
         penalty = penalty_of(product, row.principal_approved or row.principal_requested)
-        self.penalty_policy = (await _Policies().policy(uow, self.key, product, penalty)
-                               if penalty is not None else None)
+        self.penalty = penalty
+        self.penalty_policies = _Policies
         self.rounder = compile_rounding(product.rounding, self.currency)
         self.history = await _history(uow, row.id)
         self.classification = _standing_before(self.history, since)
@@ -518,14 +518,16 @@ class _Walk:
         from servicing.close_of_business.loan_postings import write_postings
         from servicing.loans.schedules import schedule_on, standing
 
-        if self.penalty_policy is None or not self.active():
+        if self.penalty is None or not self.active():
             return
         row, product, uow = self.row, self.product, self.uow
+        # The night's policy of that day (its charge taxed at the rate in force that day).
+        policy = await self.penalty_policies(day).policy(uow, self.key, product, self.penalty)
         stored = msgspec.convert(row.schedule, Schedule)
         today = as_of(self.history, day)
         schedule = schedule_on(self.terms, stored, product, today, day) if product.interest_recalculation else stored
         facts = standing(today)
-        due = penalties_due(remaining_dues(schedule, facts.settled, facts.charged), day, self.penalty_policy,
+        due = penalties_due(remaining_dues(schedule, facts.settled, facts.charged), day, policy,
                             self.rounder, already_charged=self.charged)
         if not due:
             return
