@@ -95,7 +95,7 @@ class CommitOutcomeUnknown(ServiceUnavailable):
 Outcome = LoanTransaction | Exception | _Alone
 
 _LOCK: Final = text("""
-SELECT l.id, l.client_id, l.office_id, l.product_id, l.product_version, l.currency, l.status,
+SELECT l.id, l.client_id, l.office_id, l.product_id, l.product_version, l.currency, l.status, l.disbursed_on,
        CAST(l.schedule AS text) AS schedule, CAST(l.terms AS text) AS terms, l.booked_classification, l.term_bucket,
        p.active AS payment_type_active, a.code AS payment_type_code,
        (SELECT max(d.business_date) FROM business_day d WHERE d.office_id = l.office_id) AS last_closed
@@ -154,7 +154,8 @@ def _plan_one(item: CounterRepayment, loan: Any, history: list[Any], product: An
     currency = loan.currency.strip()
     check_amount(command.amount, currency, field="amount")
     last_date = max((t.value_date for t in history), default=None)
-    movements._check_value_date(command.value_date, today=today, not_before=None, what="repayment")
+    movements._check_value_date(command.value_date, today=today, not_before=loan.disbursed_on, what="repayment",
+                                since="the loan's disbursement")
     if needs_restatement(command.value_date, last_transaction=last_date, last_closed=loan.last_closed):
         return ALONE  # backdated (before a transaction or on a closed day): restated by the single path
     if product.interest_recalculation or any(t.provisioned for t in history[:1]):
