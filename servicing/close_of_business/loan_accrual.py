@@ -15,8 +15,10 @@ checked against them by `grandlivre verify`, so a night does not re-add a year o
 running a day twice posts nothing, a missed day is caught up exactly, and a target that went
 down (a schedule recalculated) is taken back by an ``accrual_adjustment``. A loan the last
 ageing found non-performing (`loan_arrears_state`, written by yesterday's `loan_arrears`) earns
-nothing in the income statement: its target is capped at what was already recognised or has
-been paid (`accrue_interest`'s rule: interest collected is cash, not a doubtful claim). The
+nothing in the income statement: its target is capped at what was already recognised. Interest
+and fees a repayment (or a waiver) settles beyond what was recognised are recognised with it, in
+its own transaction (`servicing.loans.receivable_true_up`): the target never falls below what
+the settlements took off the receivables, so the next close does not take it back. The
 product model has no suspense account, so the withheld interest is not booked; the step
 reports it (``interest_withheld``), as the « non recognised » treatment of the pure core.
 
@@ -46,6 +48,7 @@ from products.rounding import Rounder, compile_rounding
 from servicing.close_of_business.loan_postings import ChunkPostings, GroupKey, Posting, event, post_by_chunks
 from servicing.close_of_business.model import StepOutcome
 from servicing.loans.applications import get_product_in
+from servicing.loans.reconciliation import SUBLEDGER_BY_LOAN_SQL
 from servicing.loans.schedules import plain, schedule_on
 from servicing.unit_of_work import UnitOfWork, UnitOfWorkFactory
 
@@ -70,14 +73,14 @@ _LOANS = text("""
        FOR UPDATE OF l
 """)
 
-_PAID = text("""
-    SELECT loan_id,
-           coalesce(sum(CASE kind WHEN 'repayment' THEN interest ELSE -interest END), 0) AS interest_paid,
-           coalesce(sum(CASE kind WHEN 'repayment' THEN fee ELSE -fee END), 0) AS fee_paid
-      FROM loan_transaction
-     WHERE loan_id = ANY(:ids) AND kind IN ('repayment', 'repayment_reversal') GROUP BY loan_id
+_SETTLED_BEYOND = text(f"""
+    SELECT s.loan_id, coalesce(a.interest, 0) - s.interest AS interest, coalesce(a.fee, 0) - s.fee AS fee
+      FROM ({SUBLEDGER_BY_LOAN_SQL}) s LEFT JOIN loan_accrual_total a ON a.loan_id = s.loan_id
 """)
-"""What non-performing loans paid of interest and fees (their recognition stops there)."""
+"""Per loan, what its accruals must at least hold for no receivable to be in credit (interest
+and fees: the accruals less the sub-ledger's receivable): what repayments, waivers and
+reschedulings took off the receivables beyond the other recognitions. Read only for loans
+whose target could fall below their accruals (non-performing, or a schedule recalculated)."""
 
 _ADD_TO_TOTALS = text("""
     INSERT INTO loan_accrual_total AS a (loan_id, interest, fee, through)
@@ -138,18 +141,20 @@ def fee_slice(fees: Sequence[FeeRecognition], start: Decimal, end: Decimal,
 
 def accrual_target(schedule: Schedule, terms: LoanTerms | None, day: date, rounder: Rounder, *,
                    accrues_interest: bool, non_performing: bool, accrued: tuple[Decimal, Decimal],
-                   paid: tuple[Decimal, Decimal]) -> Target:
-    """Interest and fees to have recognised by the close of ``day`` (pure). ``accrued`` and
-    ``paid`` are (interest, fee) already recognised and collected. A non-performing loan
-    recognises no more than it had recognised or has paid."""
-    interest = interest_accrued_to(accrual_periods(schedule, terms), day, rounder) if accrues_interest else accrued[0]
-    fee = sum((f.amount for f in fees_falling_due(schedule, after=date.min, through=day)), _ZERO)
-    if not non_performing:
-        return Target(interest=interest, fee=fee)
-    capped_interest = min(interest, max(accrued[0], paid[0]))
-    capped_fee = min(fee, max(accrued[1], paid[1]))
-    return Target(interest=capped_interest, fee=capped_fee, interest_withheld=interest - capped_interest,
-                  fee_withheld=fee - capped_fee)
+                   floor: tuple[Decimal, Decimal] = (_ZERO, _ZERO)) -> Target:
+    """Interest and fees to have recognised by the close of ``day`` (pure). ``accrued`` is
+    (interest, fee) already recognised by accruals; ``floor`` what they must at least hold
+    (what settlements took off the receivables: `true_up_on_settlement` recognised it with
+    them, so the target never takes it back). A non-performing loan recognises nothing more
+    than it had, beyond what was paid."""
+    earned = interest_accrued_to(accrual_periods(schedule, terms), day, rounder) if accrues_interest else accrued[0]
+    fees_due = sum((f.amount for f in fees_falling_due(schedule, after=date.min, through=day)), _ZERO)
+    interest, fee = (min(earned, accrued[0]), min(fees_due, accrued[1])) if non_performing else (earned, fees_due)
+    if accrues_interest:
+        interest = max(interest, floor[0])
+    fee = max(fee, floor[1])
+    return Target(interest=interest, fee=fee, interest_withheld=max(earned - interest, _ZERO),
+                  fee_withheld=max(fees_due - fee, _ZERO))
 
 
 class _Products:
@@ -182,9 +187,6 @@ async def accrue_loans(uow_factory: UnitOfWorkFactory, day: date, actor: str, *,
     async def work(uow: UnitOfWork, loans: Sequence[Any]) -> ChunkPostings:
         nonlocal posted_loans
         session = uow.session
-        npa = [loan.id for loan in loans if loan.arrears_status == "non_performing"]
-        paid = {row.loan_id: (row.interest_paid, row.fee_paid)
-                for row in (await session.execute(_PAID, {"ids": npa})).all()} if npa else {}
         for loan in loans:
             await products.load(uow, (loan.product_id, loan.product_version), loan.currency.strip())
         recalculating = [loan.id for loan in loans
@@ -194,10 +196,11 @@ async def accrue_loans(uow_factory: UnitOfWorkFactory, day: date, actor: str, *,
             for row in (await session.execute(HISTORY, {"ids": recalculating, "day": day})).all():
                 history.setdefault(row.loan_id, []).append(row)
         chunk = ChunkPostings(postings=[], accounting={}, labels={})
+        planned: list[tuple[Any, Schedule, LoanTerms | None, bool]] = []
+        below = []  # loans whose target may fall below their accruals: their floor is read
         for loan in loans:
             key = (loan.product_id, loan.product_version)
             product = products.settings[key]
-            currency = loan.currency.strip()
             chunk.accounting[key] = product.accounting
             chunk.labels[key] = f"Intérêts courus et frais constatés, prêts {product.identity.short_name}"
             # Only a recalculation or interest deferred by a grace on payment needs the terms.
@@ -207,15 +210,27 @@ async def accrue_loans(uow_factory: UnitOfWorkFactory, day: date, actor: str, *,
             if product.interest_recalculation:
                 assert terms is not None
                 schedule = schedule_on(terms, schedule, product, history.get(loan.id, []), day)
+            periodic = product.accounting.rule is AccountingRule.ACCRUAL_PERIODIC
+            planned.append((loan, schedule, terms, periodic))
+            bare = accrual_target(schedule, terms, day, products.rounders[(*key, loan.currency.strip())],
+                                  accrues_interest=periodic, non_performing=loan.arrears_status == "non_performing",
+                                  accrued=(loan.interest_accrued, loan.fee_accrued))
+            if (loan.arrears_status == "non_performing" or bare.interest < loan.interest_accrued
+                    or bare.fee < loan.fee_accrued):
+                below.append(loan.id)
+        floors = {row.loan_id: (row.interest, row.fee)
+                  for row in (await session.execute(_SETTLED_BEYOND, {"ids": below})).all()} if below else {}
+        for loan, schedule, terms, periodic in planned:
+            key = (loan.product_id, loan.product_version)
+            currency = loan.currency.strip()
             accrued = (loan.interest_accrued, loan.fee_accrued)
             target = accrual_target(
-                schedule, terms, day, products.rounders[(*key, currency)],
-                accrues_interest=product.accounting.rule is AccountingRule.ACCRUAL_PERIODIC,
+                schedule, terms, day, products.rounders[(*key, currency)], accrues_interest=periodic,
                 non_performing=loan.arrears_status == "non_performing", accrued=accrued,
-                paid=paid.get(loan.id, (_ZERO, _ZERO)))
+                floor=floors.get(loan.id, (_ZERO, _ZERO)))
             totals["interest_withheld"] += target.interest_withheld
-            made = _postings(loan, currency, target, accrued, loan.last_sequence, products.charges[key],
-                             schedule, day)
+            made = postings_for(loan, currency, target, accrued, loan.last_sequence, products.charges[key],
+                                schedule, day)
             for posting in made:
                 sign = -1 if posting.mirrored else 1
                 totals["interest_adjusted" if posting.mirrored else "interest"] += sign * posting.interest
@@ -241,7 +256,7 @@ async def accrue_loans(uow_factory: UnitOfWorkFactory, day: date, actor: str, *,
         **{name: str(plain(amount)) for name, amount in totals.items()}})
 
 
-def _postings(loan: Any, currency: str, target: Target, accrued: tuple[Decimal, Decimal], last_sequence: int,
+def postings_for(loan: Any, currency: str, target: Target, accrued: tuple[Decimal, Decimal], last_sequence: int,
               charge_ids: dict[str, int], schedule: Schedule, day: date) -> list[Posting]:
     """The accrual (what the target adds) and the adjustment (what it takes back) of one loan:
     at most one of each, the interest and fee moving independently."""

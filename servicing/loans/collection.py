@@ -43,7 +43,7 @@ from products.events import LoanClassification, ProductEvent, TermBucket
 from products.loans.allocation import Due
 from products.loans.model import Schedule
 from products.loans.product import LoanProduct
-from products.posting_rules import AccountingRole, EventKind, ProductKind
+from products.posting_rules import AccountingRole, Component, EventKind, ProductKind
 from servicing.deposits import repository as repo
 from servicing.deposits.terms import ProductTerms, product_terms
 from servicing.errors import InvalidInput
@@ -52,6 +52,7 @@ from servicing.journal import book_entries
 from servicing.loans import deposit_link
 from servicing.loans.applications import get_product_in
 from servicing.loans.movements import SOURCE_TYPE, plan_loan_repayment, repayment_dues, repayment_row_values
+from servicing.loans.receivable_true_up import Settlement, true_up_settlements
 from servicing.staff.scope import OfficeScope
 from servicing.unit_of_work import UnitOfWork, UnitOfWorkFactory
 
@@ -204,6 +205,8 @@ class _Chunk:
         self.outcomes: dict[str, list[object]] = {name: [] for name in (
             "loan_id", "account_id", "currency", "due", "taken", "transaction_id", "reason")}
         self.closed: list[int] = []
+        self.settlements: list[Settlement] = []
+        """Repayments that may settle beyond what was recognised (their accrual true-up)."""
         self.schedules: dict[int, Schedule] = {}
         """Recalculated schedules the loans keep (products with interest recalculation)."""
         self.products = products
@@ -274,6 +277,8 @@ async def _write(uow: UnitOfWork, chunk: _Chunk) -> None:
             " WHERE id = ANY(CAST(:ids AS int[]))"), {"ids": chunk.closed, "actor": actor})
         for loan_id in chunk.closed:
             await deposit_link.release_loan_holds(uow, loan_id, on=on, actor=actor)
+    if chunk.settlements:
+        await true_up_settlements(uow, chunk.settlements, actor=actor)
     outcomes = chunk.outcomes
     outcomes["transaction_id"] = [transaction_ids.get(loan_id) if taken else None  # type: ignore[call-overload]
                                   for loan_id, taken in zip(outcomes["loan_id"], outcomes["taken"], strict=True)]
@@ -344,6 +349,13 @@ def _collect_loan(chunk: _Chunk, loan: Any, history: list[Any], accounts: dict[i
                 chunk.schedules[loan.id] = planned.schedule
             if planned.closes:
                 chunk.closed.append(loan.id)
+            # What falls due by the date was accrued by the step before the collection: only a
+            # payoff, a withheld (non-performing) interest or a recalculation can go beyond it.
+            if planned.closes or loan.arrears_status == "non_performing" or product.interest_recalculation:
+                chunk.settlements.append(Settlement(
+                    loan=loan, product=product, schedule=planned.schedule or schedule, closes=planned.closes,
+                    interest=plan.allocation.total(Component.INTEREST), fee=plan.allocation.total(Component.FEE),
+                    value_date=on))
     for name, value in (("loan_id", loan.id), ("account_id", account_id), ("currency", currency), ("due", due),
                         ("taken", taken), ("transaction_id", None), ("reason", reason[:300])):
         chunk.outcomes[name].append(value)

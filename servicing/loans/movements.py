@@ -61,6 +61,7 @@ from servicing.loans.model import (
 from servicing.loans.overpayments import overpayment_held
 from servicing.loans.product_charges import charge_vat_percent
 from servicing.loans.provision_release import release_with_repayment
+from servicing.loans.receivable_true_up import Settlement, true_up_settlements
 from servicing.queries import load_entry
 from servicing.staff.scope import OfficeScope
 from servicing.unit_of_work import UnitOfWork, UnitOfWorkFactory
@@ -539,6 +540,10 @@ async def _take_repayment(uow: UnitOfWork, row: LoanRow, product: LoanProduct, *
         await release_with_repayment(uow, row, product,
                                      principal_repaid=plan.allocation.total(Component.PRINCIPAL), value_date=value_date,
                                      sequence=sequence, actor=actor)
+        await true_up_settlements(uow, [Settlement(
+            loan=row, product=product, schedule=planned.schedule or msgspec.convert(row.schedule, Schedule),
+            interest=plan.allocation.total(Component.INTEREST), fee=plan.allocation.total(Component.FEE),
+            closes=planned.closes, value_date=value_date)], actor=actor)
     return transaction
 
 
@@ -722,12 +727,18 @@ async def waive(uow_factory: UnitOfWorkFactory, loan_id: int, command: Waive, *,
             allocation=msgspec.to_builtins(lines), journal_entry_id=entry_id, idempotency_key=idempotency_key,
             request_fingerprint=fingerprint, created_by=actor)
         uow.session.add(transaction)
-        if not remaining_dues(schedule, [*_settled(history), *lines], _lines(history, "charge")):
+        closes = not remaining_dues(schedule, [*_settled(history), *lines], _lines(history, "charge"))
+        if closes:
             row.status = LoanStatus.CLOSED.value
             await deposit_link.release_loan_holds(uow, loan_id, on=command.value_date, actor=actor)
         row.updated_at = func.now()
         row.updated_by = actor
         await uow.session.flush()
+        # Forgiven interest (fees) not yet recognised is recognised first, so the waiver's reversal
+        # of income meets income that was booked; a waiver closing the loan leaves no receivable.
+        await true_up_settlements(uow, [Settlement(
+            loan=row, product=product, schedule=schedule, interest=transaction.interest, fee=transaction.fee,
+            closes=closes, value_date=command.value_date)], actor=actor)
         await uow.session.refresh(transaction)
         answer = to_transaction(transaction)
         await uow.commit()
