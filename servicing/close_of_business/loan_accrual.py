@@ -68,7 +68,7 @@ _LOANS = text("""
       LEFT JOIN loan_accrual_total a ON a.loan_id = l.id
      WHERE l.status = 'active' AND l.schedule IS NOT NULL AND l.disbursed_on <= :day AND l.id > :after
        AND pv.accounting_rule = ANY(:rules)
-       AND (CAST(:office AS int) IS NULL OR l.office_id IN (SELECT o.id FROM office o WHERE CAST(:office AS int) = ANY(o.lineage)))
+       AND (CAST(:offices AS int[]) IS NULL OR l.office_id = ANY(CAST(:offices AS int[])))
      ORDER BY l.id LIMIT :limit
        FOR UPDATE OF l
 """)
@@ -178,7 +178,7 @@ class _Products:
 
 
 async def accrue_loans(uow_factory: UnitOfWorkFactory, day: date, actor: str, *,
-                       chunk_loans: int = CHUNK_LOANS, office: int | None = None) -> StepOutcome:
+                       chunk_loans: int = CHUNK_LOANS, offices: Sequence[int] | None = None) -> StepOutcome:
     products = _Products()
     posted_loans = 0
     totals = {"interest": _ZERO, "fee": _ZERO, "interest_adjusted": _ZERO, "fee_adjusted": _ZERO,
@@ -249,7 +249,7 @@ async def accrue_loans(uow_factory: UnitOfWorkFactory, day: date, actor: str, *,
                 "fees": [fee for _interest, fee in moved.values()]})
         return chunk
 
-    done = await post_by_chunks(uow_factory, _LOANS, {"rules": list(ACCRUAL_RULES), "office": office}, work, step="loan_accrual",
+    done = await post_by_chunks(uow_factory, _LOANS, {"rules": list(ACCRUAL_RULES), "offices": offices}, work, step="loan_accrual",
                                 day=day, actor=actor, chunk_loans=chunk_loans)
     return StepOutcome(items=done.loans, entries=done.entries, detail={
         "loans_accrued": str(posted_loans), "transactions": str(done.transactions),

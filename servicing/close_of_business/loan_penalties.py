@@ -66,7 +66,7 @@ _LOANS = text("""
       JOIN loan_arrears_state s ON s.loan_id = l.id
      WHERE l.status = 'active' AND l.schedule IS NOT NULL AND l.disbursed_on <= :day AND l.id > :after
        AND (s.overdue_amount > 0 OR s.days_overdue > 0)
-       AND (CAST(:office AS int) IS NULL OR l.office_id IN (SELECT o.id FROM office o WHERE CAST(:office AS int) = ANY(o.lineage)))
+       AND (CAST(:offices AS int[]) IS NULL OR l.office_id = ANY(CAST(:offices AS int[])))
      ORDER BY l.id LIMIT :limit
        FOR UPDATE OF l
 """)
@@ -130,7 +130,7 @@ class _Policies:
 
 
 async def charge_penalties(uow_factory: UnitOfWorkFactory, day: date, actor: str, *,
-                           chunk_loans: int = CHUNK_LOANS, office: int | None = None) -> StepOutcome:
+                           chunk_loans: int = CHUNK_LOANS, offices: Sequence[int] | None = None) -> StepOutcome:
     policies = _Policies()
     products: dict[tuple[int, int], LoanProduct] = {}
     penalised = 0
@@ -176,7 +176,7 @@ async def charge_penalties(uow_factory: UnitOfWorkFactory, day: date, actor: str
             penalised += 1
         return chunk
 
-    done = await post_by_chunks(uow_factory, _LOANS, {"office": office}, work, step="loan_penalties", day=day, actor=actor,
+    done = await post_by_chunks(uow_factory, _LOANS, {"offices": offices}, work, step="loan_penalties", day=day, actor=actor,
                                 chunk_loans=chunk_loans)
     return StepOutcome(items=done.loans, entries=done.entries, detail={
         "loans_penalised": str(penalised), "penalties": str(done.transactions),

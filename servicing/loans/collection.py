@@ -27,7 +27,7 @@ the new balances, one of the outcomes (and one update of the recalculated schedu
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import date
 from decimal import Decimal
 from typing import Any, Final
@@ -53,7 +53,7 @@ from servicing.loans import deposit_link
 from servicing.loans.applications import get_product_in
 from servicing.loans.movements import SOURCE_TYPE, plan_loan_repayment, repayment_dues, repayment_row_values
 from servicing.loans.receivable_true_up import Settlement, true_up_settlements
-from servicing.staff.scope import OfficeScope
+from servicing.staff.scope import OfficeScope, office_set_condition
 from servicing.unit_of_work import UnitOfWork, UnitOfWorkFactory
 
 CHUNK_LOANS: Final = 500
@@ -113,9 +113,12 @@ def collectable(dues: list[Due], available: Decimal, *, partial_allowed: bool) -
 
 
 async def collect(uow_factory: UnitOfWorkFactory, on: date, *, actor: str, scope: OfficeScope | None = None,
+                  offices: Sequence[int] | None = None,
                   chunk_size: int = CHUNK_LOANS, today: date | None = None,
                   progress: Callable[[CollectionSummary], None] | None = None) -> CollectionSummary:
-    """Collect everything due on or before ``on`` from the linked deposit accounts."""
+    """Collect everything due on or before ``on`` from the linked deposit accounts (of the
+    user's ``scope``, or of exactly ``offices``: the close of business of the offices still
+    needing the day)."""
     if on > (today or date.today()):
         raise InvalidInput("a collection cannot be run for a future date", field="collection_date")
     assert 1 <= chunk_size <= 5_000, chunk_size
@@ -123,11 +126,12 @@ async def collect(uow_factory: UnitOfWorkFactory, on: date, *, actor: str, scope
     started = time.perf_counter()
     after = 0
     condition = "" if scope is None or scope.whole_institution else "AND " + scope.sql_condition("l.office_id")
+    if offices is not None:
+        condition += " AND " + office_set_condition("l.office_id")
     while True:
         async with uow_factory() as uow:
-            params: dict[str, object] = {"after": after, "limit": chunk_size}
-            if condition:
-                assert scope is not None
+            params: dict[str, object] = {"after": after, "limit": chunk_size, "offices": offices}
+            if scope is not None and not scope.whole_institution:
                 params["scope_office_id"] = scope.office_id
             ids = list((await uow.session.scalars(text(_WINDOW.format(scope=condition)), params)).all())
             if not ids:
