@@ -51,6 +51,7 @@ from servicing.ids import uuid7
 from servicing.journal import book_entries
 from servicing.loans import deposit_link
 from servicing.loans.applications import get_product_in
+from servicing.loans.capitalised_income import capitalises, deferred_of, release_of, releases
 from servicing.loans.movements import SOURCE_TYPE, plan_loan_repayment, repayment_dues, repayment_row_values
 from servicing.loans.receivable_true_up import Settlement, true_up_settlements
 from servicing.staff.scope import OfficeScope, office_set_condition
@@ -165,7 +166,8 @@ SELECT l.id, l.client_id, l.office_id, l.product_id, l.product_version, l.curren
 """Those of the window linked to a deposit account and repaying by then, locked in id order,
 with their account; schedule and terms as text (msgspec decodes them straight into their
 structs, and the terms only for a product that recalculates)."""
-_HISTORY = text("SELECT id, loan_id, sequence_number, kind, reverses_transaction_id, value_date, principal, allocation"
+_HISTORY = text("SELECT id, loan_id, sequence_number, kind, reverses_transaction_id, value_date, principal, interest,"
+                " penalty, allocation"
                 " FROM loan_transaction WHERE loan_id = ANY(CAST(:ids AS int[])) ORDER BY loan_id, sequence_number")
 _INSERT_REPAYMENTS = text("""
 INSERT INTO loan_transaction (loan_id, sequence_number, kind, value_date, currency, amount, principal, interest, fee,
@@ -209,6 +211,8 @@ class _Chunk:
         self.outcomes: dict[str, list[object]] = {name: [] for name in (
             "loan_id", "account_id", "currency", "due", "taken", "transaction_id", "reason")}
         self.closed: list[int] = []
+        self.deferred: dict[int, Decimal] = {}
+        """Cash rule: capitalised income still deferred, for the loans that have some."""
         self.settlements: list[Settlement] = []
         """Repayments that may settle beyond what was recognised (their accrual true-up)."""
         self.schedules: dict[int, Schedule] = {}
@@ -245,6 +249,11 @@ async def _collect_chunk(uow: UnitOfWork, ids: list[int], on: date, actor: str, 
     deposit_terms = {key: await product_terms(session, *key) for key in {
         (account.product_id, account.product_version) for account in accounts.values()}}
     chunk = _Chunk(on, actor, products, deposit_terms)
+    for loan in loans:  # cash rule: what reschedulings capitalised and is still deferred (rare: read only then)
+        product = products[(loan.product_id, loan.product_version)]
+        code = product.accounting.accounts.get(AccountingRole.CAPITALISED_INCOME_DEFERRED)
+        if code is not None and releases(product) and capitalises(histories.get(loan.id, [])):
+            chunk.deferred.update(await deferred_of(uow, [loan.id], code))
     for loan in loans:
         history = histories.get(loan.id, [])
         if history and max(t.value_date for t in history) <= on:
@@ -327,7 +336,11 @@ def _collect_loan(chunk: _Chunk, loan: Any, history: list[Any], accounts: dict[i
         sequence = history[-1].sequence_number + 1
         accounting = msgspec.structs.replace(
             product.accounting, accounts={**product.accounting.accounts, AccountingRole.FUND_SOURCE: leg.fund_source})
-        event = ProductEvent(kind=EventKind.REPAYMENT, currency=currency, parts=plan.parts,
+        release = (release_of(loan, product, history, chunk.deferred[loan.id],
+                              principal_paid=plan.allocation.total(Component.PRINCIPAL))
+                   if loan.id in chunk.deferred else None)
+        event = ProductEvent(kind=EventKind.REPAYMENT, currency=currency,
+                             parts=plan.parts + (release.parts() if release is not None else ()),
                              classification=LoanClassification(loan.booked_classification),
                              term=TermBucket(loan.term_bucket or TermBucket.SHORT.value))
         entry = build_entry(ProductKind.LOAN, accounting, event, entry_id=uuid7(), office_id=loan.office_id,

@@ -42,6 +42,7 @@ from servicing.ids import uuid7
 from servicing.journal import book_entries
 from servicing.loans import deposit_link, schedules
 from servicing.loans.applications import get_product_in, load_record, load_row
+from servicing.loans.capitalised_income import deferral_release
 from servicing.loans.db.tables import LoanRow, LoanTransactionRow
 from servicing.loans.model import (
     AddCharge,
@@ -507,7 +508,11 @@ async def _take_repayment(uow: UnitOfWork, row: LoanRow, product: LoanProduct, *
     plan = planned.plan
     if plan.splits_instalment:
         raise InvalidInput("the product takes whole instalments only: pay the instalments in full", field="amount")
-    event = ProductEvent(kind=EventKind.REPAYMENT, currency=currency, parts=plan.parts,
+    # Cash rule: the principal repaid carries its share of the interest a rescheduling capitalised.
+    release = await deferral_release(uow, row, product, history,
+                                     principal_paid=plan.allocation.total(Component.PRINCIPAL))
+    event = ProductEvent(kind=EventKind.REPAYMENT, currency=currency,
+                         parts=plan.parts + (release.parts() if release is not None else ()),
                          payment_type_id=payment_type_id, **_booked(row))
     entry = _with_leg(_entry(accounting, event, loan=row, value_date=value_date,
                              description=f"Remboursement prêt n° {row.id}", actor=actor, sequence=sequence), leg)
