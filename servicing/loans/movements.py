@@ -542,13 +542,14 @@ async def _take_repayment(uow: UnitOfWork, row: LoanRow, product: LoanProduct, *
         await book_entries(uow, [entry])
         if leg is not None:
             await leg.record(uow, entry.entry_id)
-        await release_with_repayment(uow, row, product,
-                                     principal_repaid=plan.allocation.total(Component.PRINCIPAL), value_date=value_date,
-                                     sequence=sequence, actor=actor)
+        # The receivables trued up first: the provision released next reads them.
         await true_up_settlements(uow, [Settlement(
             loan=row, product=product, schedule=planned.schedule or msgspec.convert(row.schedule, Schedule),
             interest=plan.allocation.total(Component.INTEREST), fee=plan.allocation.total(Component.FEE),
             closes=planned.closes, value_date=value_date)], actor=actor)
+        await release_with_repayment(uow, row, product,
+                                     principal_repaid=plan.allocation.total(Component.PRINCIPAL), value_date=value_date,
+                                     sequence=sequence, actor=actor)
     return transaction
 
 
