@@ -138,6 +138,11 @@ class Component(StrEnum):
     OVERDRAFT = "overdraft"
     WITHHOLDING_TAX = "withholding_tax"
     """The part of posted interest withheld for the state (IRC/IRCM), owed to the tax office."""
+    CAPITALISED_INTEREST = "capitalised_interest"
+    """Cash rule: interest a rescheduling capitalised, deferred, released as its principal is
+    repaid (or cleared against the principal written off)."""
+    CAPITALISED_PENALTY = "capitalised_penalty"
+    """Cash rule: the same for capitalised penalties."""
 
 
 E, C = EventKind, Component
@@ -174,7 +179,18 @@ _LOAN_CASH: Final[dict[tuple[EventKind, Component], Rule]] = {
     # on a deferred account until the borrower pays.
     (E.RESCHEDULING, C.INTEREST): (R.LOAN_PORTFOLIO, R.CAPITALISED_INCOME_DEFERRED),
     (E.RESCHEDULING, C.PENALTY): (R.LOAN_PORTFOLIO, R.CAPITALISED_INCOME_DEFERRED),
+    # The deferral is income as the borrower pays it: a repayment's principal carries its share of
+    # what was capitalised (`products.loans.rescheduling.capitalised_income_released`).
+    (E.REPAYMENT, C.CAPITALISED_INTEREST): (R.CAPITALISED_INCOME_DEFERRED, R.INTEREST_INCOME),
+    (E.REPAYMENT, C.CAPITALISED_PENALTY): (R.CAPITALISED_INCOME_DEFERRED, R.PENALTY_INCOME),
+    # Written off, the capitalised part of the principal was never income: it is cleared against
+    # its deferral, not charged to losses (nor against the provision).
+    (E.WRITE_OFF, C.CAPITALISED_INTEREST): (R.CAPITALISED_INCOME_DEFERRED, R.LOAN_PORTFOLIO),
+    (E.WRITE_OFF, C.CAPITALISED_PENALTY): (R.CAPITALISED_INCOME_DEFERRED, R.LOAN_PORTFOLIO),
 }
+_CASH_DEFERRAL: Final = frozenset(key for key, (debit, _credit) in _LOAN_CASH.items()
+                                  if debit is R.CAPITALISED_INCOME_DEFERRED)
+"""Releases of the cash rule's deferral: the accrual rules capitalise receivables, nothing is deferred."""
 
 _LOAN_ACCRUAL_PERIODIC: Final[dict[tuple[EventKind, Component], Rule]] = {
     **_LOAN_CASH,
@@ -196,6 +212,9 @@ _LOAN_ACCRUAL_PERIODIC: Final[dict[tuple[EventKind, Component], Rule]] = {
     (E.RESCHEDULING, C.INTEREST): (R.LOAN_PORTFOLIO, R.INTEREST_RECEIVABLE),
     (E.RESCHEDULING, C.PENALTY): (R.LOAN_PORTFOLIO, R.PENALTIES_RECEIVABLE),
 }
+
+for _key in _CASH_DEFERRAL:
+    del _LOAN_ACCRUAL_PERIODIC[_key]
 
 _LOAN_ACCRUAL_UPFRONT: Final[dict[tuple[EventKind, Component], Rule]] = {
     **_LOAN_ACCRUAL_PERIODIC,

@@ -256,3 +256,35 @@ def recognised_on_collection(interest_collected: Decimal, *, receivable: Decimal
     assert withheld >= 0, withheld
     beyond_receivable = interest_collected - max(receivable, receivable * 0)
     return min(withheld, max(beyond_receivable, beyond_receivable * 0))
+
+
+class ReceivableTrueUp(msgspec.Struct, frozen=True, kw_only=True):
+    """What a repayment (or a waiver) recognises on the loan's receivables in its own
+    transaction, per component: positive accrues (``INTEREST_ACCRUAL`` / ``FEE_CHARGE``),
+    negative takes back (the mirror entry, an ``accrual_adjustment``)."""
+
+    interest: Decimal
+    fee: Decimal
+
+
+def true_up_on_settlement(*, receivable: tuple[Decimal, Decimal], settled: tuple[Decimal, Decimal],
+                          closes: bool) -> ReceivableTrueUp:
+    """The accrual true-up a settlement of ``settled`` (interest, fee: what a repayment pays or
+    a waiver forgives) posts with it, given the loan's ``receivable`` (interest, fee) just before.
+
+    * On a loan that stays open, what is settled beyond the receivable is interest (fee) not
+      yet recognised — paid ahead of its accrual, or withheld on a non-performing loan — and
+      is recognised now, being collected (`recognised_on_collection`): the receivable never
+      goes negative. Interest recognised and not yet due is left alone.
+    * When the settlement closes the loan (nothing left owed), every receivable of the loan is
+      brought to exactly zero: recognised what was settled beyond it, or taken back what was
+      recognised and will never be paid (a recalculated payoff that charged less interest).
+
+    The close of business then finds nothing to add (its target is never below what the
+    settlements took off the receivable), so the next night posts nothing more.
+    """
+    if closes:
+        return ReceivableTrueUp(interest=settled[0] - receivable[0], fee=settled[1] - receivable[1])
+    interest, fee = (recognised_on_collection(paid, receivable=owed, withheld=paid)
+                     for paid, owed in zip(settled, receivable, strict=True))
+    return ReceivableTrueUp(interest=interest, fee=fee)

@@ -277,3 +277,40 @@ def capitalisation_event(plan: ReschedulingPlan, currency: str, *, classificatio
         return None
     return ProductEvent(kind=EventKind.RESCHEDULING, currency=currency, classification=classification, term=term,
                         parts=parts)
+
+
+class DeferralRelease(msgspec.Struct, frozen=True, kw_only=True):
+    """What a repayment (or a write-off) takes off the cash rule's capitalised-income deferral:
+    feeds ``REPAYMENT`` (``CAPITALISED_INTEREST``: Dr capitalised income deferred / Cr interest
+    income; ``CAPITALISED_PENALTY``: / Cr penalty income) or ``WRITE_OFF`` (/ Cr portfolio)."""
+
+    interest: Decimal
+    penalty: Decimal
+
+    @property
+    def total(self) -> Decimal:
+        return self.interest + self.penalty
+
+    def parts(self) -> tuple[EventPart, ...]:
+        return tuple(EventPart(component=component, amount=amount) for component, amount in (
+            (Component.CAPITALISED_INTEREST, self.interest), (Component.CAPITALISED_PENALTY, self.penalty))
+            if amount > 0)
+
+
+def capitalised_income_released(*, capitalised_interest: Decimal, capitalised_penalties: Decimal, released: Decimal,
+                                principal_before: Decimal, principal_repaid: Decimal,
+                                rounder: Rounder) -> DeferralRelease:
+    """The share of the capitalised interest and penalties still deferred (cash rule) that a
+    repayment of ``principal_repaid`` collects: the capitalised amounts are part of the principal,
+    so each franc of principal repaid carries the same share of them, ``remaining x repaid /
+    principal before`` (rounded the product's way); the payment that clears the principal
+    releases all that remains, so the deferral ends at exactly zero. Interest is released before
+    penalties. A write-off asks with ``principal_repaid = principal_before``: all that remains."""
+    remaining = capitalised_interest + capitalised_penalties - released
+    assert remaining >= 0 and principal_repaid >= 0, (remaining, principal_repaid)
+    if remaining == 0 or principal_repaid == 0:
+        return DeferralRelease(interest=rounder.zero(), penalty=rounder.zero())
+    share = (remaining if principal_repaid >= principal_before
+             else min(remaining, rounder.round(remaining * principal_repaid / principal_before)))
+    interest = min(share, max(capitalised_interest - released, rounder.zero()))
+    return DeferralRelease(interest=interest, penalty=share - interest)

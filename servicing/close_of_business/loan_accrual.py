@@ -15,8 +15,10 @@ checked against them by `grandlivre verify`, so a night does not re-add a year o
 running a day twice posts nothing, a missed day is caught up exactly, and a target that went
 down (a schedule recalculated) is taken back by an ``accrual_adjustment``. A loan the last
 ageing found non-performing (`loan_arrears_state`, written by yesterday's `loan_arrears`) earns
-nothing in the income statement: its target is capped at what was already recognised or has
-been paid (`accrue_interest`'s rule: interest collected is cash, not a doubtful claim). The
+nothing in the income statement: its target is capped at what was already recognised. Interest
+and fees a repayment (or a waiver) settles beyond what was recognised are recognised with it, in
+its own transaction (`servicing.loans.receivable_true_up`): the target never falls below what
+the settlements took off the receivables, so the next close does not take it back. The
 product model has no suspense account, so the withheld interest is not booked; the step
 reports it (``interest_withheld``), as the « non recognised » treatment of the pure core.
 
@@ -66,6 +68,7 @@ from products.rounding import Rounder, compile_rounding
 from servicing.close_of_business.loan_postings import ChunkPostings, GroupKey, Posting, event, post_by_chunks
 from servicing.close_of_business.model import StepOutcome
 from servicing.loans.applications import get_product_in
+from servicing.loans.reconciliation import SUBLEDGER_BY_LOAN_SQL
 from servicing.loans.schedules import plain, schedule_on
 from servicing.unit_of_work import UnitOfWork, UnitOfWorkFactory
 
@@ -77,7 +80,7 @@ _ACCRUING = """
     l.status = 'active' AND l.schedule IS NOT NULL AND l.disbursed_on <= :day
     AND EXISTS (SELECT 1 FROM product_version pv WHERE pv.product_id = l.product_id AND pv.version = l.product_version
                                                   AND pv.accounting_rule = ANY(:rules))
-    AND (CAST(:office AS int) IS NULL OR l.office_id IN (SELECT o.id FROM office o WHERE CAST(:office AS int) = ANY(o.lineage)))
+    AND (CAST(:offices AS int[]) IS NULL OR l.office_id = ANY(CAST(:offices AS int[])))
     AND (CAST(:loans AS int[]) IS NULL OR l.id = ANY(CAST(:loans AS int[])))
 """
 
@@ -106,14 +109,14 @@ _LOANS = text(f"""
 """A chunk's loans, locked in id order, with their window when it covers the day (then their
 terms and schedule are not read)."""
 
-_PAID = text("""
-    SELECT loan_id,
-           coalesce(sum(CASE kind WHEN 'repayment' THEN interest ELSE -interest END), 0) AS interest_paid,
-           coalesce(sum(CASE kind WHEN 'repayment' THEN fee ELSE -fee END), 0) AS fee_paid
-      FROM loan_transaction
-     WHERE loan_id = ANY(:ids) AND kind IN ('repayment', 'repayment_reversal') GROUP BY loan_id
+_SETTLED_BEYOND = text(f"""
+    SELECT s.loan_id, coalesce(a.interest, 0) - s.interest AS interest, coalesce(a.fee, 0) - s.fee AS fee
+      FROM ({SUBLEDGER_BY_LOAN_SQL}) s LEFT JOIN loan_accrual_total a ON a.loan_id = s.loan_id
 """)
-"""What non-performing loans paid of interest and fees (their recognition stops there)."""
+"""Per loan, what its accruals must at least hold for no receivable to be in credit (interest
+and fees: the accruals less the sub-ledger's receivable): what repayments, waivers and
+reschedulings took off the receivables beyond the other recognitions. Read only for loans
+whose target could fall below their accruals (non-performing, or a schedule recalculated)."""
 
 _ADD_TO_TOTALS = text("""
     INSERT INTO loan_accrual_total AS a (loan_id, interest, fee, through)
@@ -193,33 +196,49 @@ def fee_slice(fees: Sequence[FeeRecognition], start: Decimal, end: Decimal,
 
 def accrual_target(schedule: Schedule, terms: LoanTerms | None, day: date, rounder: Rounder, *,
                    accrues_interest: bool, non_performing: bool, accrued: tuple[Decimal, Decimal],
-                   paid: tuple[Decimal, Decimal], frequency: AccrualFrequency = AccrualFrequency.DAILY) -> Target:
-    """Interest and fees to have recognised by the close of ``day`` (pure). ``accrued`` and
-    ``paid`` are (interest, fee) already recognised and collected. A non-performing loan
-    recognises no more than it had recognised or has paid."""
-    interest = (interest_accrued_to(accrual_periods(schedule, terms), day, rounder, frequency) if accrues_interest
-                else accrued[0])
-    fee = sum((f.amount for f in fees_falling_due(schedule, after=date.min, through=day)), _ZERO)
-    return capped_target(interest, fee, non_performing=non_performing, accrued=accrued, paid=paid)
+                   floor: tuple[Decimal, Decimal] = (_ZERO, _ZERO),
+                   frequency: AccrualFrequency = AccrualFrequency.DAILY) -> Target:
+    """Interest and fees to have recognised by the close of ``day`` (pure). ``accrued`` is
+    (interest, fee) already recognised by accruals; ``floor`` what they must at least hold
+    (what settlements took off the receivables: `true_up_on_settlement` recognised it with
+    them, so the target never takes it back). A non-performing loan recognises nothing more
+    than it had, beyond what was paid."""
+    earned = (interest_accrued_to(accrual_periods(schedule, terms), day, rounder, frequency) if accrues_interest
+              else accrued[0])
+    fees_due = sum((f.amount for f in fees_falling_due(schedule, after=date.min, through=day)), _ZERO)
+    return capped_target(earned, fees_due, accrues_interest=accrues_interest, non_performing=non_performing,
+                         accrued=accrued, floor=floor)
 
 
 def window_target(window: AccrualWindow, day: date, rounder: Rounder, *, accrues_interest: bool,
-                  non_performing: bool, accrued: tuple[Decimal, Decimal], paid: tuple[Decimal, Decimal],
+                  non_performing: bool, accrued: tuple[Decimal, Decimal],
+                  floor: tuple[Decimal, Decimal] = (_ZERO, _ZERO),
                   frequency: AccrualFrequency = AccrualFrequency.DAILY) -> Target:
     """`accrual_target` of a day the loan's window covers, from the window alone (pure)."""
-    interest = window.interest_on(day, rounder, frequency) if accrues_interest else accrued[0]
-    return capped_target(interest, window.fee, non_performing=non_performing, accrued=accrued, paid=paid)
+    earned = window.interest_on(day, rounder, frequency) if accrues_interest else accrued[0]
+    return capped_target(earned, window.fee, accrues_interest=accrues_interest, non_performing=non_performing,
+                         accrued=accrued, floor=floor)
 
 
-def capped_target(interest: Decimal, fee: Decimal, *, non_performing: bool, accrued: tuple[Decimal, Decimal],
-                  paid: tuple[Decimal, Decimal]) -> Target:
-    """The target of a performing loan, or capped for a non-performing one (pure)."""
-    if not non_performing:
-        return Target(interest=interest, fee=fee)
-    capped_interest = min(interest, max(accrued[0], paid[0]))
-    capped_fee = min(fee, max(accrued[1], paid[1]))
-    return Target(interest=capped_interest, fee=capped_fee, interest_withheld=interest - capped_interest,
-                  fee_withheld=fee - capped_fee)
+def capped_target(earned: Decimal, fees_due: Decimal, *, accrues_interest: bool, non_performing: bool,
+                  accrued: tuple[Decimal, Decimal], floor: tuple[Decimal, Decimal] = (_ZERO, _ZERO)) -> Target:
+    """What was earned, capped at what was recognised for a non-performing loan, and never
+    below ``floor`` (pure)."""
+    interest, fee = (min(earned, accrued[0]), min(fees_due, accrued[1])) if non_performing else (earned, fees_due)
+    if accrues_interest:
+        interest = max(interest, floor[0])
+    fee = max(fee, floor[1])
+    return Target(interest=interest, fee=fee, interest_withheld=max(earned - interest, _ZERO),
+                  fee_withheld=max(fees_due - fee, _ZERO))
+
+
+def floored(target: Target, floor: tuple[Decimal, Decimal], *, accrues_interest: bool) -> Target:
+    """``target`` (computed with no floor) raised to ``floor``, as `capped_target` would (pure)."""
+    earned, fees_due = target.interest + target.interest_withheld, target.fee + target.fee_withheld
+    interest = max(target.interest, floor[0]) if accrues_interest else target.interest
+    fee = max(target.fee, floor[1])
+    return Target(interest=interest, fee=fee, interest_withheld=max(earned - interest, _ZERO),
+                  fee_withheld=max(fees_due - fee, _ZERO))
 
 
 class _Products:
@@ -243,7 +262,7 @@ class _Products:
 
 
 async def accrue_loans(uow_factory: UnitOfWorkFactory, day: date, actor: str, *,
-                       chunk_loans: int = CHUNK_LOANS, office: int | None = None,
+                       chunk_loans: int = CHUNK_LOANS, offices: Sequence[int] | None = None,
                        loans: Sequence[int] | None = None) -> StepOutcome:
     """``loans``: only these loans (a restatement's, `servicing.close_of_business.per_loan`)."""
     products = _Products()
@@ -254,9 +273,6 @@ async def accrue_loans(uow_factory: UnitOfWorkFactory, day: date, actor: str, *,
     async def work(uow: UnitOfWork, loans: Sequence[Any]) -> ChunkPostings:
         nonlocal posted_loans, fast_loans
         session = uow.session
-        npa = [loan.id for loan in loans if loan.arrears_status == "non_performing"]
-        paid = {row.loan_id: (row.interest_paid, row.fee_paid)
-                for row in (await session.execute(_PAID, {"ids": npa})).all()} if npa else {}
         for loan in loans:
             await products.load(uow, (loan.product_id, loan.product_version), loan.currency.strip())
         recalculating = [loan.id for loan in loans
@@ -265,7 +281,8 @@ async def accrue_loans(uow_factory: UnitOfWorkFactory, day: date, actor: str, *,
         if recalculating:
             for row in (await session.execute(HISTORY, {"ids": recalculating, "day": day})).all():
                 history.setdefault(row.loan_id, []).append(row)
-        # The fast path first: the loans whose window covers the day and whose fees do not move.
+        # The fast path first: the loans whose window covers the day and whose fees do not move
+        # (and whose target cannot fall below their accruals: those need their floor, below).
         fast: dict[int, Target] = {}
         for loan in loans:
             key = (loan.product_id, loan.product_version)
@@ -277,25 +294,22 @@ async def accrue_loans(uow_factory: UnitOfWorkFactory, day: date, actor: str, *,
                 _window_of(loan), day, products.rounders[(*key, loan.currency.strip())],
                 accrues_interest=product.accounting.rule is AccountingRule.ACCRUAL_PERIODIC,
                 non_performing=loan.arrears_status == "non_performing", accrued=accrued,
-                paid=paid.get(loan.id, (_ZERO, _ZERO)), frequency=product.accrual_frequency)
-            if target.fee == accrued[1]:
+                frequency=product.accrual_frequency)
+            if (target.fee == accrued[1] and target.interest >= accrued[0]
+                    and loan.arrears_status != "non_performing"):
                 fast[loan.id] = target
         unread = [loan.id for loan in loans if loan.schedule is None and loan.id not in fast]
         texts = {row.id: (row.terms, row.schedule)
                  for row in (await session.execute(_SCHEDULES, {"ids": unread})).all()} if unread else {}
         windows: list[tuple[int, AccrualWindow]] = []
-        chunk = ChunkPostings(postings=[], accounting={}, labels={})
+        derived: dict[int, tuple[Target, tuple[FeeRecognition, ...]]] = {}
+        below = []  # loans whose target may fall below their accruals: their floor is read
         for loan in loans:
             key = (loan.product_id, loan.product_version)
             product = products.settings[key]
             currency = loan.currency.strip()
-            chunk.accounting[key] = product.accounting
-            chunk.labels[key] = f"Intérêts courus et frais constatés, prêts {product.identity.short_name}"
             accrued = (loan.interest_accrued, loan.fee_accrued)
-            every_fee: tuple[FeeRecognition, ...] = ()  # needed only when the fees move
-            if loan.id in fast:
-                target = fast[loan.id]
-            else:
+            if loan.id not in fast:
                 terms_text, schedule_text = texts.get(loan.id, (loan.terms, loan.schedule))
                 # Only a recalculation or interest deferred by a grace on payment needs the terms.
                 terms = (TERMS_JSON.decode(terms_text)
@@ -309,16 +323,38 @@ async def accrue_loans(uow_factory: UnitOfWorkFactory, day: date, actor: str, *,
                     schedule, terms, day, rounder,
                     accrues_interest=product.accounting.rule is AccountingRule.ACCRUAL_PERIODIC,
                     non_performing=loan.arrears_status == "non_performing", accrued=accrued,
-                    paid=paid.get(loan.id, (_ZERO, _ZERO)), frequency=product.accrual_frequency)
+                    frequency=product.accrual_frequency)
                 every_fee = fees_falling_due(schedule, after=date.min, through=date.max)
+                derived[loan.id] = (target, every_fee)
+                if (loan.arrears_status == "non_performing" or target.interest < accrued[0]
+                        or target.fee < accrued[1]):
+                    below.append(loan.id)
                 # A recalculated schedule moves with the loan's history: no window for it.
                 window = (None if product.interest_recalculation
                           else accrual_window(accrual_periods(schedule, terms), every_fee, day, rounder))
                 if window is not None:
                     windows.append((loan.id, window))
+        floors = {row.loan_id: (row.interest, row.fee)
+                  for row in (await session.execute(_SETTLED_BEYOND, {"ids": below})).all()} if below else {}
+        chunk = ChunkPostings(postings=[], accounting={}, labels={})
+        for loan in loans:
+            key = (loan.product_id, loan.product_version)
+            product = products.settings[key]
+            currency = loan.currency.strip()
+            chunk.accounting[key] = product.accounting
+            chunk.labels[key] = f"Intérêts courus et frais constatés, prêts {product.identity.short_name}"
+            accrued = (loan.interest_accrued, loan.fee_accrued)
+            every_fee: tuple[FeeRecognition, ...] = ()  # needed only when the fees move
+            if loan.id in fast:
+                target = fast[loan.id]
+            else:
+                target, every_fee = derived[loan.id]
+                if loan.id in floors:
+                    target = floored(target, floors[loan.id],
+                                     accrues_interest=product.accounting.rule is AccountingRule.ACCRUAL_PERIODIC)
             totals["interest_withheld"] += target.interest_withheld
-            made = _postings(loan, currency, target, accrued, loan.last_sequence, products.charges[key],
-                             every_fee, day)
+            made = postings_for(loan, currency, target, accrued, loan.last_sequence, products.charges[key],
+                                every_fee, day)
             for posting in made:
                 sign = -1 if posting.mirrored else 1
                 totals["interest_adjusted" if posting.mirrored else "interest"] += sign * posting.interest
@@ -340,7 +376,7 @@ async def accrue_loans(uow_factory: UnitOfWorkFactory, day: date, actor: str, *,
                 "fees": [fee for _interest, fee in moved.values()]})
         return chunk
 
-    done = await post_by_chunks(uow_factory, _LOANS, {"rules": list(ACCRUAL_RULES), "office": office,
+    done = await post_by_chunks(uow_factory, _LOANS, {"rules": list(ACCRUAL_RULES), "offices": offices,
                                                      "loans": None if loans is None else list(loans)}, work,
                                 step="loan_accrual", day=day, actor=actor, chunk_loans=chunk_loans,
                                 ids_query=_LOAN_IDS)
@@ -375,8 +411,8 @@ def _group(office_id: int, product_id: int, product_version: int, currency: str)
     return GroupKey(office_id=office_id, product_id=product_id, product_version=product_version, currency=currency)
 
 
-def _postings(loan: Any, currency: str, target: Target, accrued: tuple[Decimal, Decimal], last_sequence: int,
-              charge_ids: dict[str, int], every_fee: Sequence[FeeRecognition], day: date) -> list[Posting]:
+def postings_for(loan: Any, currency: str, target: Target, accrued: tuple[Decimal, Decimal], last_sequence: int,
+                 charge_ids: dict[str, int], every_fee: Sequence[FeeRecognition], day: date) -> list[Posting]:
     """The accrual (what the target adds) and the adjustment (what it takes back) of one loan:
     at most one of each, the interest and fee moving independently. ``every_fee``: the
     schedule's instalment fees (an adjustment takes back earlier ones), needed when fees move."""

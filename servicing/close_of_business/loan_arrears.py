@@ -44,7 +44,7 @@ from servicing.loans.applications import get_product_in
 from servicing.loans.movements import position_from_history
 from servicing.outbox import OutboxEvent, record_events
 from servicing.reference import buckets
-from servicing.staff.scope import OfficeScope, office_subtree_condition
+from servicing.staff.scope import OfficeScope, office_set_condition
 from servicing.unit_of_work import UnitOfWorkFactory
 
 CHUNK_LOANS: Final = 500
@@ -67,8 +67,8 @@ UNOWED_KINDS: Final = ("accrual", "accrual_adjustment", "reclassification")
 """Loan transactions that change no amount owed (income recognised, an outstanding moved between
 classified accounts): a quiet loan stays quiet through them."""
 
-_IN_SCOPE: Final = office_subtree_condition("l.office_id")
-"""The loans of the office closing its day and of its branches (every loan for an institution close)."""
+_IN_SCOPE: Final = office_set_condition("l.office_id")
+"""The loans of the offices closing the day (every loan for an institution close)."""
 
 _UNCHANGED: Final = """
         s.business_date <= :day AND s.status = 'performing' AND s.days_overdue = 0 AND s.overdue_amount = 0
@@ -224,14 +224,14 @@ async def age_loans(uow_factory: UnitOfWorkFactory, day: date, actor: str,
     when the stored state is not it (a restatement re-deriving the days, `per_loan`)."""
     notice, follow_up = reminder_days_before_due(), follow_up_after_days()
     grids = {kind: await loan_grid(uow_factory, kind) for kind in (BucketKind.LOAN, BucketKind.RESCHEDULED_LOAN)}
-    office = None if scope is None or scope.whole_institution else scope.office_id
+    offices = None if scope is None or scope.whole_institution else sorted(scope.office_ids)
     products: dict[tuple[int, int], tuple[LoanProduct, ArrearsPolicy]] = {}
     async with uow_factory() as uow:
-        for key in (await uow.session.execute(_PRODUCT_VERSIONS, {"day": day, "office": office})).all():
+        for key in (await uow.session.execute(_PRODUCT_VERSIONS, {"day": day, "offices": offices})).all():
             product = await get_product_in(uow, key.product_id, key.product_version)
             products[(key.product_id, key.product_version)] = (product, ArrearsPolicy.of(product))
     current = grade(0, grids[BucketKind.LOAN])
-    unchanged_if = {"day": day, "office": office, "horizon": day + timedelta(days=notice),
+    unchanged_if = {"day": day, "offices": offices, "horizon": day + timedelta(days=notice),
                     "current_bucket": current.bucket_label, "current_class": current.classification.value,
                     "current_rate": current.provision_rate_percent,
                     "recalculating": [f"{p}:{v}" for (p, v), (product, _) in products.items()

@@ -65,7 +65,7 @@ SELECT l.id, l.product_id, l.product_version, l.booked_classification, s.days_ov
        s.bucket_label, s.classification, s.provision_rate_percent, l.rescheduled_on IS NOT NULL AS rescheduled
   FROM loan_arrears_state s JOIN loan l ON l.id = s.loan_id
  WHERE s.business_date = :day AND s.loan_id > :after AND l.status = 'active'
-   AND (CAST(:office AS int) IS NULL OR l.office_id IN (SELECT o.id FROM office o WHERE CAST(:office AS int) = ANY(o.lineage)))
+   AND (CAST(:offices AS int[]) IS NULL OR l.office_id = ANY(CAST(:offices AS int[])))
    AND (CAST(:loans AS int[]) IS NULL OR l.id = ANY(CAST(:loans AS int[])))
    AND (s.classification <> l.booked_classification
         OR (l.product_id, l.product_version) IN (SELECT * FROM unnest(CAST(:overdraft_products AS int[]),
@@ -117,7 +117,7 @@ class _Change:
 
 
 async def classify_loans(uow_factory: UnitOfWorkFactory, day: date, actor: str, *,
-                         automatic: bool | None = None, office: int | None = None,
+                         automatic: bool | None = None, offices: Sequence[int] | None = None,
                          loans: Sequence[int] | None = None) -> StepOutcome:
     """``loans``: only these loans (a restatement's, `servicing.close_of_business.per_loan`)."""
     if automatic is None:
@@ -126,7 +126,7 @@ async def classify_loans(uow_factory: UnitOfWorkFactory, day: date, actor: str, 
     async with uow_factory() as uow:
         overdrafts = {(r.product_id, r.version) for r in (await uow.session.execute(_OVERDRAFT_VERSIONS)).all()}
     window = {"day": day, "limit": READ_CHUNK, "overdraft_products": [p for p, _v in sorted(overdrafts)],
-              "overdraft_versions": [v for _p, v in sorted(overdrafts)], "office": office,
+              "overdraft_versions": [v for _p, v in sorted(overdrafts)], "offices": offices,
               "loans": None if loans is None else list(loans)}
     seen = 0
     changes: list[_Change] = []

@@ -16,7 +16,7 @@ from ledger.money import normalize_amount
 from servicing.close_of_business.model import StepOutcome
 from servicing.loans.collection import collect
 from servicing.outbox import OutboxEvent, record_events
-from servicing.staff.scope import OfficeScope, office_subtree_condition
+from servicing.staff.scope import OfficeScope, office_set_condition
 from servicing.unit_of_work import UnitOfWorkFactory
 
 _SHORTFALLS = text(f"""
@@ -24,7 +24,7 @@ _SHORTFALLS = text(f"""
            f.amount_missing, f.reason, l.office_id
       FROM loan_insufficient_funds f JOIN loan l ON l.id = f.loan_id
      WHERE f.collection_date = :on
-       AND {office_subtree_condition("l.office_id")}
+       AND {office_set_condition("l.office_id")}
      ORDER BY f.loan_id
        FOR UPDATE OF l
 """)
@@ -32,12 +32,12 @@ _SHORTFALLS = text(f"""
 
 async def collect_loans(uow_factory: UnitOfWorkFactory, day: date, actor: str,
                         scope: OfficeScope | None = None) -> StepOutcome:
-    """Collect the day's dues of the loans of the scope (an office and its branches; None: the
+    """Collect the day's dues of the loans of the scope (exactly its offices; None: the
     institution) and announce their shortfalls."""
-    summary = await collect(uow_factory, day, actor=actor, today=day, scope=scope)
-    office = None if scope is None or scope.whole_institution else scope.office_id
+    offices = None if scope is None or scope.whole_institution else sorted(scope.office_ids)
+    summary = await collect(uow_factory, day, actor=actor, today=day, offices=offices)
     async with uow_factory() as uow:
-        rows = (await uow.session.execute(_SHORTFALLS, {"on": day, "office": office})).all()
+        rows = (await uow.session.execute(_SHORTFALLS, {"on": day, "offices": offices})).all()
         announced = await record_events(uow, [OutboxEvent(
             event_type="loan.insufficient_funds", subject_type="loan", subject_id=r.loan_id, occurred_on=day,
             dedup_key=f"insufficient_funds:loan-{r.loan_id}:{day.isoformat()}", office_id=r.office_id,

@@ -14,8 +14,9 @@ instalment, and a row of `loan_penalty_charge` keyed by (loan, instalment, perio
 already charged is never charged again, even by two runs at once. Under accrual rules the
 penalty is recognised now: Dr penalties receivable / Cr penalty income (the charge's own
 income account when it has one), one shared entry per office, product version and currency
-for the chunk. Under cash accounting it is a receivable of the sub-ledger only, income when
-paid, as a manual penalty is.
+for the chunk. Every penalty carries its ``PENALTY_CHARGE`` event and the product's posting
+rules decide (no list of rules here): the cash table has no penalty charge, so under cash the
+penalty is a receivable of the sub-ledger only, income when paid, as a manual penalty is.
 """
 
 from __future__ import annotations
@@ -33,7 +34,6 @@ from products.loans.derivation import amount_band
 from products.loans.penalties import PenaltyCharge, PenaltyPolicy, penalties_due
 from products.loans.position import remaining_dues
 from products.loans.product import LoanProduct, OverduePenalty
-from products.posting_rules import AccountingRule
 from products.reference.model import (
     ChargeAppliesTo,
     ChargeCalculation,
@@ -57,14 +57,12 @@ from servicing.loans.schedules import plain, schedule_on, standing
 from servicing.unit_of_work import UnitOfWork, UnitOfWorkFactory
 
 CHUNK_LOANS: Final = 2_000
-POSTING_RULES: Final = frozenset({AccountingRule.ACCRUAL_PERIODIC, AccountingRule.ACCRUAL_UPFRONT})
-"""Rules that recognise a penalty when charged (PENALTY_CHARGE); cash recognises it when paid."""
 _ZERO: Final = Decimal(0)
 
 _LATE = """
     l.status = 'active' AND l.schedule IS NOT NULL AND l.disbursed_on <= :day
     AND (s.overdue_amount > 0 OR s.days_overdue > 0)
-    AND (CAST(:office AS int) IS NULL OR l.office_id IN (SELECT o.id FROM office o WHERE CAST(:office AS int) = ANY(o.lineage)))
+    AND (CAST(:offices AS int[]) IS NULL OR l.office_id = ANY(CAST(:offices AS int[])))
 """
 
 _LOAN_IDS = text(f"SELECT l.id FROM loan l JOIN loan_arrears_state s ON s.loan_id = l.id WHERE {_LATE} ORDER BY l.id")
@@ -145,7 +143,7 @@ class _Policies:
 
 
 async def charge_penalties(uow_factory: UnitOfWorkFactory, day: date, actor: str, *,
-                           chunk_loans: int = CHUNK_LOANS, office: int | None = None) -> StepOutcome:
+                           chunk_loans: int = CHUNK_LOANS, offices: Sequence[int] | None = None) -> StepOutcome:
     policies = _Policies(day)
     products: dict[tuple[int, int], LoanProduct] = {}
     penalised = 0
@@ -185,24 +183,24 @@ async def charge_penalties(uow_factory: UnitOfWorkFactory, day: date, actor: str
                 continue
             chunk.accounting[key] = product.accounting
             chunk.labels[key] = f"Pénalités de retard, prêts {product.identity.short_name}"
-            chunk.postings.extend(_postings(loan, currency, due, last[loan.id],
-                                            posts=product.accounting.rule in POSTING_RULES, day=day))
+            chunk.postings.extend(_postings(loan, currency, due, last[loan.id], day=day))
             charged_total += sum((c.amount for c in due), _ZERO)
             vat_total += sum((c.vat_amount for c in due), _ZERO)
             penalised += 1
         return chunk
 
-    done = await post_by_chunks(uow_factory, _LOANS, {"office": office}, work, step="loan_penalties", day=day, actor=actor,
+    done = await post_by_chunks(uow_factory, _LOANS, {"offices": offices}, work, step="loan_penalties", day=day, actor=actor,
                                 chunk_loans=chunk_loans, ids_query=_LOAN_IDS)
     return StepOutcome(items=done.loans, entries=done.entries, detail={
         "loans_penalised": str(penalised), "penalties": str(done.transactions),
         "penalty_amount": str(plain(charged_total)), "vat_amount": str(plain(vat_total))})
 
 
-def _postings(loan: Any, currency: str, due: Sequence[PenaltyCharge], last_sequence: int, *, posts: bool,
+def _postings(loan: Any, currency: str, due: Sequence[PenaltyCharge], last_sequence: int, *,
               day: date) -> list[Posting]:
-    """One ``charge`` transaction per penalty, keyed by its instalment and period; with the
-    ``PENALTY_CHARGE`` event when the rule recognises penalties when charged."""
+    """One ``charge`` transaction per penalty, keyed by its instalment and period, with its
+    ``PENALTY_CHARGE`` event: the product's posting rules decide what it posts (under cash,
+    whose table has no penalty charge, nothing: income when paid)."""
     classification = LoanClassification(loan.booked_classification)
     term = TermBucket(loan.term_bucket or TermBucket.SHORT.value)
     group = GroupKey(office_id=loan.office_id, product_id=loan.product_id, product_version=loan.product_version,
@@ -212,7 +210,7 @@ def _postings(loan: Any, currency: str, due: Sequence[PenaltyCharge], last_seque
         classification=classification, term=term, value_date=day, amount=charge.amount + charge.vat_amount,
         penalty=charge.amount, vat=charge.vat_amount, charge_id=charge.charge_id,
         allocation=tuple(msgspec.to_builtins(line) for line in charge.charged_lines()),
-        events=(charge.event(currency, classification=classification, term=term),) if posts else (),
+        events=(charge.event(currency, classification=classification, term=term),),
         penalty_key=PenaltyKey(instalment=charge.instalment, period=charge.period, charged_on=charge.charged_on,
                                base=charge.base))
         for offset, charge in enumerate(due, start=1)]

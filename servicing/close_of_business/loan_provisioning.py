@@ -68,7 +68,7 @@ SELECT l.id, l.status, l.office_id, l.product_id, l.product_version, l.currency,
        s.outstanding_principal, s.provision_rate_percent, s.bucket_label
   FROM loan_arrears_state s JOIN loan l ON l.id = s.loan_id
  WHERE s.business_date = :day AND s.loan_id > :after AND l.status = 'active'
-   AND (CAST(:office AS int) IS NULL OR l.office_id IN (SELECT o.id FROM office o WHERE CAST(:office AS int) = ANY(o.lineage)))
+   AND (CAST(:offices AS int[]) IS NULL OR l.office_id = ANY(CAST(:offices AS int[])))
    AND (s.provision_rate_percent > 0 OR EXISTS (SELECT 1 FROM loan_provision_movement m WHERE m.loan_id = s.loan_id))
    AND (CAST(:loans AS int[]) IS NULL OR l.id = ANY(CAST(:loans AS int[])))
  ORDER BY s.loan_id LIMIT :limit
@@ -81,7 +81,7 @@ SELECT l.id, l.status, l.office_id, l.product_id, l.product_version, l.currency,
        l.term_bucket,
        0 AS outstanding_principal, 0 AS provision_rate_percent, NULL AS bucket_label
   FROM loan l
- WHERE l.status = 'closed' AND (CAST(:office AS int) IS NULL OR l.office_id IN (SELECT o.id FROM office o WHERE CAST(:office AS int) = ANY(o.lineage))) AND EXISTS (
+ WHERE l.status = 'closed' AND (CAST(:offices AS int[]) IS NULL OR l.office_id = ANY(CAST(:offices AS int[]))) AND EXISTS (
        SELECT 1 FROM loan_provision_movement m WHERE m.loan_id = l.id
         GROUP BY m.loan_id HAVING sum(CASE m.kind WHEN 'allowance' THEN m.amount ELSE -m.amount END) <> 0)
    AND (CAST(:loans AS int[]) IS NULL OR l.id = ANY(CAST(:loans AS int[])))
@@ -98,7 +98,7 @@ class _Required(msgspec.Struct, frozen=True, kw_only=True):
 
 
 async def provision_loans(uow_factory: UnitOfWorkFactory, day: date, actor: str, *,
-                          office: int | None = None, loans: Sequence[int] | None = None) -> StepOutcome:
+                          offices: Sequence[int] | None = None, loans: Sequence[int] | None = None) -> StepOutcome:
     """``loans``: only these loans (a restatement's, `servicing.close_of_business.per_loan`)."""
     only = None if loans is None else list(loans)
     products: dict[tuple[int, int], LoanProduct] = {}
@@ -108,13 +108,13 @@ async def provision_loans(uow_factory: UnitOfWorkFactory, day: date, actor: str,
     async with uow_factory() as uow:
         while True:
             loans = (await uow.session.execute(_ACTIVE, {"day": day, "after": after, "limit": READ_CHUNK,
-                                                                  "office": office, "loans": only})).all()
+                                                                  "offices": offices, "loans": only})).all()
             if not loans:
                 break
             seen += len(loans)
             after = loans[-1].id
             moving += await _requirements(uow, loans, products)
-        closed = (await uow.session.execute(_LEFT_PORTFOLIO, {"office": office, "loans": only})).all()
+        closed = (await uow.session.execute(_LEFT_PORTFOLIO, {"offices": offices, "loans": only})).all()
         moving += await _requirements(uow, closed, products)
     if not moving:
         return StepOutcome(items=seen, entries=0, detail={"loans_moved": "0", "actor": actor})

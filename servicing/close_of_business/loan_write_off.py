@@ -9,6 +9,7 @@ Idempotent: a written-off loan is no longer active, so a second run finds nothin
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date
 from decimal import Decimal
 from typing import Final
@@ -38,18 +39,18 @@ SELECT l.id, s.days_overdue, t.threshold
        AS t (product_id, version, threshold)
   JOIN loan l ON l.product_id = t.product_id AND l.product_version = t.version AND l.status = 'active'
   JOIN loan_arrears_state s ON s.loan_id = l.id AND s.business_date = :day AND s.days_overdue > t.threshold
- WHERE (CAST(:office AS int) IS NULL OR l.office_id IN (SELECT o.id FROM office o WHERE CAST(:office AS int) = ANY(o.lineage)))
+ WHERE (CAST(:offices AS int[]) IS NULL OR l.office_id = ANY(CAST(:offices AS int[])))
  ORDER BY l.id
 """)
 
 
 async def write_off_loans(uow_factory: UnitOfWorkFactory, day: date, actor: str, *,
-                          office: int | None = None) -> StepOutcome:
+                          offices: Sequence[int] | None = None) -> StepOutcome:
     async with uow_factory() as uow:
         rules = (await uow.session.execute(_THRESHOLDS)).all()
         candidates = [] if not rules else [
             row for row in (await uow.session.execute(_CANDIDATES, {
-                "day": day, "office": office, "products": [r.product_id for r in rules], "versions": [r.version for r in rules],
+                "day": day, "offices": offices, "products": [r.product_id for r in rules], "versions": [r.version for r in rules],
                 "thresholds": [r.threshold for r in rules]})).all()
             if write_off_due(row.days_overdue, row.threshold)]
     written = entries = 0

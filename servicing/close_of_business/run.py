@@ -90,8 +90,10 @@ async def close_business_days(
 
     Each office keeps its own calendar: the days after its last closed one are closed for it, in
     order (a new office starts at `through`). A day some offices of the scope had already closed
-    runs its steps over the whole scope again, which posts nothing for them (every step is
-    idempotent), and is recorded for the others only."""
+    runs its steps over exactly the offices that still need it (`Step.run_for_offices`) and is
+    recorded for them only: an office closed ahead is not touched by the others' catch-up (run
+    over it, an accrual of an earlier day would take back and re-post its later accruals, and
+    the ageing would take its arrears back to that day)."""
     if through > today:
         raise InvalidInput(f"business day {through} has not begun; the latest day that can be closed is {today}",
                            field="business_date")
@@ -143,7 +145,7 @@ async def _close_day(uow_factory: UnitOfWorkFactory, day: date, actor: str, step
             progress(f"{day} {position}/{len(steps)} {step.label}: already done")
         else:
             progress(f"{day} {position}/{len(steps)} {step.label}...")
-            record = await _run_step(uow_factory, day, actor, step, position, scope.office, offices)
+            record = await _run_step(uow_factory, day, actor, step, position, scope, offices)
             progress(f"{day} {position}/{len(steps)} {step.label}: {record.items} processed, "
                      f"{record.entries} entries in {record.seconds:.2f} s")
         records.append(record)
@@ -158,15 +160,25 @@ async def _close_day(uow_factory: UnitOfWorkFactory, day: date, actor: str, step
                      closed_at=closed_at, actor=actor)
 
 
+def _exact_offices(scope: _Scope, offices: tuple[int, ...]) -> OfficeScope | None:
+    """What a step runs over for a day: None for every office of the institution (an
+    institution close where every office needs the day), else exactly the offices that need it
+    (an office and its branches closing alone, or the offices catching up a day others closed)."""
+    if scope.office is None and set(offices) == set(scope.offices):
+        return None
+    return OfficeScope(office_id=scope.office.office_id if scope.office is not None else offices[0],
+                       office_ids=frozenset(offices))
+
+
 async def _run_step(uow_factory: UnitOfWorkFactory, day: date, actor: str, step: Step, position: int,
-                    office: OfficeScope | None, offices: tuple[int, ...]) -> StepRecord:
+                    office: _Scope, offices: tuple[int, ...]) -> StepRecord:
     started_at = datetime.now(UTC)
     clock = time.perf_counter()
-    if office is None:
+    exact = _exact_offices(office, offices)
+    if exact is None or step.run_for_offices is None:  # every office (a step without the mode: idempotent anyway)
         outcome: StepOutcome = await step.run(uow_factory, day, actor)
     else:
-        assert step.run_for_offices is not None, step.name
-        outcome = await step.run_for_offices(uow_factory, day, actor, office)
+        outcome = await step.run_for_offices(uow_factory, day, actor, exact)
     finished_at = started_at + timedelta(seconds=time.perf_counter() - clock)
     async with uow_factory() as uow:
         await uow.session.execute(text(

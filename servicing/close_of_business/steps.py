@@ -31,19 +31,21 @@ class Step(msgspec.Struct, frozen=True, kw_only=True):
     run: StepRun
     """The step over the whole institution."""
     run_for_offices: OfficeStepRun | None = None
-    """The step over one office and its branches only (their accounts and loans), for an office
-    closing its day alone; None: the step cannot yet, and an office close is refused."""
+    """The step over exactly the offices of the scope (``office_ids``: their accounts and loans,
+    not their branches'), for an office closing its day alone or offices catching up a day the
+    others have closed already; None: the step cannot yet, and such a close is refused."""
 
 
-def _office(scope: OfficeScope | None) -> int | None:
-    return None if scope is None or scope.whole_institution else scope.office_id
+def _offices(scope: OfficeScope | None) -> list[int] | None:
+    """Exactly the offices the step runs over (None: every office of the institution)."""
+    return None if scope is None or scope.whole_institution else sorted(scope.office_ids)
 
 
 async def _term_deposit_interest(uow_factory: UnitOfWorkFactory, day: date, actor: str,
                                  scope: OfficeScope | None = None) -> StepOutcome:
     from servicing.term_deposits.service import post_interest
 
-    summary = await post_interest(uow_factory, day, actor, office=_office(scope))
+    summary = await post_interest(uow_factory, day, actor, offices=_offices(scope))
     return StepOutcome(items=summary.accounts_seen, entries=summary.entries_booked,
                        detail={"interest": str(summary.amount)})
 
@@ -52,7 +54,7 @@ async def _term_deposit_maturity(uow_factory: UnitOfWorkFactory, day: date, acto
                                  scope: OfficeScope | None = None) -> StepOutcome:
     from servicing.term_deposits.service import mature
 
-    summary = await mature(uow_factory, day, actor, office=_office(scope))
+    summary = await mature(uow_factory, day, actor, offices=_offices(scope))
     detail = {"amount": str(summary.amount)}
     if summary.held_for_review:
         detail["held_for_review"] = ",".join(map(str, summary.held_for_review))
@@ -63,7 +65,7 @@ async def _deposit_interest(uow_factory: UnitOfWorkFactory, day: date, actor: st
                             scope: OfficeScope | None = None) -> StepOutcome:
     from servicing.deposits.interest import post_deposit_interest
 
-    run = await post_deposit_interest(uow_factory, day, actor, office=_office(scope))
+    run = await post_deposit_interest(uow_factory, day, actor, offices=_offices(scope))
     return StepOutcome(items=run.accounts_posted, entries=run.entries_booked, detail={
         "interest": str(run.interest_posted), "overdraft_interest": str(run.overdraft_interest_charged),
         "already_posted": str(run.already_posted)})
@@ -73,7 +75,7 @@ async def _loan_charges(uow_factory: UnitOfWorkFactory, day: date, actor: str,
                         scope: OfficeScope | None = None) -> StepOutcome:
     from servicing.loans.product_charges import charge_loans
 
-    return await charge_loans(uow_factory, day, actor, office=_office(scope))
+    return await charge_loans(uow_factory, day, actor, offices=_offices(scope))
 
 
 async def _loan_collection(uow_factory: UnitOfWorkFactory, day: date, actor: str,
@@ -87,7 +89,7 @@ async def _loan_savings(uow_factory: UnitOfWorkFactory, day: date, actor: str,
                         scope: OfficeScope | None = None) -> StepOutcome:
     from servicing.loans.instalment_savings import hold_instalment_savings
 
-    return await hold_instalment_savings(uow_factory, day, actor, office=_office(scope))
+    return await hold_instalment_savings(uow_factory, day, actor, offices=_offices(scope))
 
 
 async def _loan_arrears(uow_factory: UnitOfWorkFactory, day: date, actor: str,
@@ -101,35 +103,35 @@ async def _loan_accrual(uow_factory: UnitOfWorkFactory, day: date, actor: str,
                         scope: OfficeScope | None = None) -> StepOutcome:
     from servicing.close_of_business.loan_accrual import accrue_loans
 
-    return await accrue_loans(uow_factory, day, actor, office=_office(scope))
+    return await accrue_loans(uow_factory, day, actor, offices=_offices(scope))
 
 
 async def _loan_penalties(uow_factory: UnitOfWorkFactory, day: date, actor: str,
                           scope: OfficeScope | None = None) -> StepOutcome:
     from servicing.close_of_business.loan_penalties import charge_penalties
 
-    return await charge_penalties(uow_factory, day, actor, office=_office(scope))
+    return await charge_penalties(uow_factory, day, actor, offices=_offices(scope))
 
 
 async def _loan_classification(uow_factory: UnitOfWorkFactory, day: date, actor: str,
                                scope: OfficeScope | None = None) -> StepOutcome:
     from servicing.close_of_business.loan_classification import classify_loans
 
-    return await classify_loans(uow_factory, day, actor, office=_office(scope))
+    return await classify_loans(uow_factory, day, actor, offices=_offices(scope))
 
 
 async def _loan_provisioning(uow_factory: UnitOfWorkFactory, day: date, actor: str,
                              scope: OfficeScope | None = None) -> StepOutcome:
     from servicing.close_of_business.loan_provisioning import provision_loans
 
-    return await provision_loans(uow_factory, day, actor, office=_office(scope))
+    return await provision_loans(uow_factory, day, actor, offices=_offices(scope))
 
 
 async def _loan_write_off(uow_factory: UnitOfWorkFactory, day: date, actor: str,
                           scope: OfficeScope | None = None) -> StepOutcome:
     from servicing.close_of_business.loan_write_off import write_off_loans
 
-    return await write_off_loans(uow_factory, day, actor, office=_office(scope))
+    return await write_off_loans(uow_factory, day, actor, offices=_offices(scope))
 
 
 STEPS: tuple[Step, ...] = (

@@ -62,7 +62,7 @@ from servicing.deposits.terms import ProductTerms, product_terms, today
 from servicing.errors import InvalidInput, translate_database_error
 from servicing.ids import uuid7
 from servicing.journal import book_entries
-from servicing.staff.scope import office_subtree_condition
+from servicing.staff.scope import office_set_condition
 from servicing.unit_of_work import UnitOfWorkFactory
 
 BATCH_ACCOUNTS_MAX: Final = 2_000
@@ -102,7 +102,7 @@ class _Due(msgspec.Struct, frozen=True, kw_only=True):
 
 _DUE = f"""
       FROM deposit_account a
-     WHERE a.product_id = :product_id AND a.product_version = :version AND {office_subtree_condition("a.office_id")}
+     WHERE a.product_id = :product_id AND a.product_version = :version AND {office_set_condition("a.office_id")}
        AND a.status IN ('active', 'frozen', 'blocked') AND a.activated_on <= :last
        -- settled already (posted, or carried when it rounded to nothing) by an earlier run
        AND (a.interest_posted_through IS NULL OR a.interest_posted_through < :last)"""
@@ -169,15 +169,15 @@ _WORK_MEM = text("SET LOCAL work_mem = '64MB'")
 """The balance-days query sorts and hashes every due account: in memory, not in temporary files."""
 
 
-async def _versions(uow_factory: UnitOfWorkFactory, posting_date: date, office: int | None
+async def _versions(uow_factory: UnitOfWorkFactory, posting_date: date, offices: Sequence[int] | None
                     ) -> tuple[list[tuple[int, int]], int]:
     """The product versions with earning accounts, and how many accounts an earlier run settled."""
     async with uow_factory() as uow:
         rows = (await uow.session.execute(text(
             "SELECT product_id, product_version, count(*) FILTER (WHERE interest_posted_through >= :day) AS settled"
             "  FROM deposit_account a WHERE status IN ('active', 'frozen', 'blocked') AND activated_on <= :day"
-            f"   AND {office_subtree_condition('a.office_id')} GROUP BY 1, 2 ORDER BY 1, 2"),
-            {"day": posting_date, "office": office})).all()
+            f"   AND {office_set_condition('a.office_id')} GROUP BY 1, 2 ORDER BY 1, 2"),
+            {"day": posting_date, "offices": offices})).all()
     return [(row.product_id, row.product_version) for row in rows], sum(row.settled for row in rows)
 
 
@@ -186,7 +186,7 @@ def _carry(row: Any) -> InterestCarry:
     return InterestCarry(earned=earned, charged=charged) if earned or charged else _NO_CARRY
 
 
-async def _dues(uow_factory: UnitOfWorkFactory, terms: ProductTerms, posting_date: date, office: int | None = None
+async def _dues(uow_factory: UnitOfWorkFactory, terms: ProductTerms, posting_date: date, offices: Sequence[int] | None = None
                 ) -> tuple[int, AsyncIterator[_Due]]:
     """How many accounts of one product version are due, and their interest, computed as it
     is consumed (so computing the next batch overlaps with writing the previous one)."""
@@ -203,7 +203,7 @@ async def _dues(uow_factory: UnitOfWorkFactory, terms: ProductTerms, posting_dat
         return found
 
     params = {"product_id": terms.product_id, "version": terms.version, "first": whole.first_day, "last": posting_date,
-              "office": office}
+              "offices": offices}
     single = is_single_window(settings(Decimal(0)), whole)
     async with uow_factory() as uow:
         ids = list((await uow.session.scalars(_DUE_IDS, params)).all())
@@ -409,20 +409,20 @@ def _collect(task: asyncio.Task[tuple[int, int, Decimal, Decimal]], totals: list
 
 
 async def post_deposit_interest(uow_factory: UnitOfWorkFactory, posting_date: date, actor: str, *,
-                                batch_accounts: int = BATCH_ACCOUNTS_MAX, office: int | None = None) -> InterestRun:
+                                batch_accounts: int = BATCH_ACCOUNTS_MAX, offices: Sequence[int] | None = None) -> InterestRun:
     """Post the interest of every deposit account whose posting period ends on ``posting_date``
-    (of ``office`` and its branches when given: an office closing its business day alone)."""
+    (of exactly ``offices`` when given: the offices closing the day)."""
     assert 1 <= batch_accounts <= BATCH_ACCOUNTS_MAX, batch_accounts
     if posting_date > today():
         raise InvalidInput("interest is posted for a day that has ended", field="posting_date")
     considered = 0
     totals: list[Any] = [0, 0, _ZERO, _ZERO]  # accounts posted, entries, interest, overdraft interest
     in_flight: list[asyncio.Task[tuple[int, int, Decimal, Decimal]]] = []
-    versions, already = await _versions(uow_factory, posting_date, office)
+    versions, already = await _versions(uow_factory, posting_date, offices)
     for product_id, version in versions:
         async with uow_factory() as uow:
             terms = await product_terms(uow.session, product_id, version)
-        read, dues = await _dues(uow_factory, terms, posting_date, office)
+        read, dues = await _dues(uow_factory, terms, posting_date, offices)
         considered += read
         batch: list[_Due] = []
         async for due in dues:

@@ -27,7 +27,7 @@ the new balances, one of the outcomes (and one update of the recalculated schedu
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import date
 from decimal import Decimal
 from typing import Any, Final
@@ -43,7 +43,7 @@ from products.events import LoanClassification, ProductEvent, TermBucket
 from products.loans.allocation import Due
 from products.loans.model import Schedule
 from products.loans.product import LoanProduct
-from products.posting_rules import AccountingRole, EventKind, ProductKind
+from products.posting_rules import AccountingRole, Component, EventKind, ProductKind
 from servicing.deposits import repository as repo
 from servicing.deposits.terms import ProductTerms, product_terms
 from servicing.errors import InvalidInput
@@ -51,8 +51,10 @@ from servicing.ids import uuid7
 from servicing.journal import book_entries
 from servicing.loans import deposit_link
 from servicing.loans.applications import get_product_in
+from servicing.loans.capitalised_income import capitalises, deferred_of, release_of, releases
 from servicing.loans.movements import SOURCE_TYPE, plan_loan_repayment, repayment_dues, repayment_row_values
-from servicing.staff.scope import OfficeScope
+from servicing.loans.receivable_true_up import Settlement, true_up_settlements
+from servicing.staff.scope import OfficeScope, office_set_condition
 from servicing.unit_of_work import UnitOfWork, UnitOfWorkFactory
 
 CHUNK_LOANS: Final = 500
@@ -112,9 +114,12 @@ def collectable(dues: list[Due], available: Decimal, *, partial_allowed: bool) -
 
 
 async def collect(uow_factory: UnitOfWorkFactory, on: date, *, actor: str, scope: OfficeScope | None = None,
+                  offices: Sequence[int] | None = None,
                   chunk_size: int = CHUNK_LOANS, today: date | None = None,
                   progress: Callable[[CollectionSummary], None] | None = None) -> CollectionSummary:
-    """Collect everything due on or before ``on`` from the linked deposit accounts."""
+    """Collect everything due on or before ``on`` from the linked deposit accounts (of the
+    user's ``scope``, or of exactly ``offices``: the close of business of the offices still
+    needing the day)."""
     if on > (today or date.today()):
         raise InvalidInput("a collection cannot be run for a future date", field="collection_date")
     assert 1 <= chunk_size <= 5_000, chunk_size
@@ -122,11 +127,12 @@ async def collect(uow_factory: UnitOfWorkFactory, on: date, *, actor: str, scope
     started = time.perf_counter()
     after = 0
     condition = "" if scope is None or scope.whole_institution else "AND " + scope.sql_condition("l.office_id")
+    if offices is not None:
+        condition += " AND " + office_set_condition("l.office_id")
     while True:
         async with uow_factory() as uow:
-            params: dict[str, object] = {"after": after, "limit": chunk_size}
-            if condition:
-                assert scope is not None
+            params: dict[str, object] = {"after": after, "limit": chunk_size, "offices": offices}
+            if scope is not None and not scope.whole_institution:
                 params["scope_office_id"] = scope.office_id
             ids = list((await uow.session.scalars(text(_WINDOW.format(scope=condition)), params)).all())
             if not ids:
@@ -175,7 +181,8 @@ the date, no transaction recorded since the ageing read its history (the kinds t
 amount owed aside, as `close_of_business.loan_arrears.UNOWED_KINDS`) and its schedule, terms
 and status not changed since (`loan_schedule_change`). Such a loan would be planned only to find nothing to take; a loan
 never aged is always looked at."""
-_HISTORY = text("SELECT id, loan_id, sequence_number, kind, reverses_transaction_id, value_date, principal, allocation"
+_HISTORY = text("SELECT id, loan_id, sequence_number, kind, reverses_transaction_id, value_date, principal, interest,"
+                " penalty, allocation"
                 " FROM loan_transaction WHERE loan_id = ANY(CAST(:ids AS int[])) ORDER BY loan_id, sequence_number")
 _INSERT_REPAYMENTS = text("""
 INSERT INTO loan_transaction (loan_id, sequence_number, kind, value_date, currency, amount, principal, interest, fee,
@@ -219,6 +226,10 @@ class _Chunk:
         self.outcomes: dict[str, list[object]] = {name: [] for name in (
             "loan_id", "account_id", "currency", "due", "taken", "transaction_id", "reason")}
         self.closed: list[int] = []
+        self.deferred: dict[int, Decimal] = {}
+        """Cash rule: capitalised income still deferred, for the loans that have some."""
+        self.settlements: list[Settlement] = []
+        """Repayments that may settle beyond what was recognised (their accrual true-up)."""
         self.schedules: dict[int, Schedule] = {}
         """Recalculated schedules the loans keep (products with interest recalculation)."""
         self.products = products
@@ -255,6 +266,11 @@ async def _collect_chunk(uow: UnitOfWork, ids: list[int], on: date, actor: str, 
     deposit_terms = {key: await product_terms(session, *key) for key in {
         (account.product_id, account.product_version) for account in accounts.values()}}
     chunk = _Chunk(on, actor, products, deposit_terms)
+    for loan in loans:  # cash rule: what reschedulings capitalised and is still deferred (rare: read only then)
+        product = products[(loan.product_id, loan.product_version)]
+        code = product.accounting.accounts.get(AccountingRole.CAPITALISED_INCOME_DEFERRED)
+        if code is not None and releases(product) and capitalises(histories.get(loan.id, [])):
+            chunk.deferred.update(await deferred_of(uow, [loan.id], code))
     for loan in loans:
         history = histories.get(loan.id, [])
         if history and max(t.value_date for t in history) <= on:
@@ -291,6 +307,8 @@ async def _write(uow: UnitOfWork, chunk: _Chunk) -> None:
             " WHERE id = ANY(CAST(:ids AS int[]))"), {"ids": chunk.closed, "actor": actor})
         for loan_id in chunk.closed:
             await deposit_link.release_loan_holds(uow, loan_id, on=on, actor=actor)
+    if chunk.settlements:
+        await true_up_settlements(uow, chunk.settlements, actor=actor)
     outcomes = chunk.outcomes
     outcomes["transaction_id"] = [transaction_ids.get(loan_id) if taken else None  # type: ignore[call-overload]
                                   for loan_id, taken in zip(outcomes["loan_id"], outcomes["taken"], strict=True)]
@@ -335,7 +353,11 @@ def _collect_loan(chunk: _Chunk, loan: Any, history: list[Any], accounts: dict[i
         sequence = history[-1].sequence_number + 1
         accounting = msgspec.structs.replace(
             product.accounting, accounts={**product.accounting.accounts, AccountingRole.FUND_SOURCE: leg.fund_source})
-        event = ProductEvent(kind=EventKind.REPAYMENT, currency=currency, parts=plan.parts,
+        release = (release_of(loan, product, history, chunk.deferred[loan.id],
+                              principal_paid=plan.allocation.total(Component.PRINCIPAL))
+                   if loan.id in chunk.deferred else None)
+        event = ProductEvent(kind=EventKind.REPAYMENT, currency=currency,
+                             parts=plan.parts + (release.parts() if release is not None else ()),
                              classification=LoanClassification(loan.booked_classification),
                              term=TermBucket(loan.term_bucket or TermBucket.SHORT.value))
         entry = build_entry(ProductKind.LOAN, accounting, event, entry_id=uuid7(), office_id=loan.office_id,
@@ -361,6 +383,13 @@ def _collect_loan(chunk: _Chunk, loan: Any, history: list[Any], accounts: dict[i
                 chunk.schedules[loan.id] = planned.schedule
             if planned.closes:
                 chunk.closed.append(loan.id)
+            # What falls due by the date was accrued by the step before the collection: only a
+            # payoff, a withheld (non-performing) interest or a recalculation can go beyond it.
+            if planned.closes or loan.arrears_status == "non_performing" or product.interest_recalculation:
+                chunk.settlements.append(Settlement(
+                    loan=loan, product=product, schedule=planned.schedule or schedule, closes=planned.closes,
+                    interest=plan.allocation.total(Component.INTEREST), fee=plan.allocation.total(Component.FEE),
+                    value_date=on))
     for name, value in (("loan_id", loan.id), ("account_id", account_id), ("currency", currency), ("due", due),
                         ("taken", taken), ("transaction_id", None), ("reason", reason[:300])):
         chunk.outcomes[name].append(value)

@@ -18,6 +18,7 @@ account.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date
 from decimal import Decimal
 
@@ -33,14 +34,14 @@ from servicing.errors import InvalidInput
 from servicing.loans import deposit_link
 from servicing.loans.applications import get_product_in, load_row
 from servicing.loans.schedules import plain
-from servicing.staff.scope import office_subtree_condition
+from servicing.staff.scope import office_set_condition
 from servicing.unit_of_work import UnitOfWork, UnitOfWorkFactory
 
 _LOANS = text(f"""
     SELECT id FROM loan l
      WHERE status = 'active' AND disbursed_on <= :day
        AND (requirements -> 'mandatory_savings' ->> 'on_total_instalment') = 'true'
-       AND {office_subtree_condition("l.office_id")}
+       AND {office_set_condition("l.office_id")}
      ORDER BY id
 """)
 _HELD = text("""
@@ -111,11 +112,11 @@ async def _save_for(uow: UnitOfWork, loan_id: int, day: date, actor: str, tally:
 
 
 async def hold_instalment_savings(uow_factory: UnitOfWorkFactory, day: date, actor: str, *,
-                                  office: int | None = None) -> StepOutcome:
+                                  offices: Sequence[int] | None = None) -> StepOutcome:
     """Hold, on each loan's linked account, the savings its instalments' payments justify by ``day``
-    (the loans of ``office`` and its branches when given: an office closing its day alone)."""
+    (the loans of exactly ``offices`` when given: offices closing the day while others are ahead)."""
     async with uow_factory() as uow:
-        loan_ids = [int(i) for i in (await uow.session.scalars(_LOANS, {"day": day, "office": office})).all()]
+        loan_ids = [int(i) for i in (await uow.session.scalars(_LOANS, {"day": day, "offices": offices})).all()]
     tally = _Tally()
     for loan_id in loan_ids:
         async with uow_factory() as uow:

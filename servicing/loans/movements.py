@@ -43,6 +43,7 @@ from servicing.ids import uuid7
 from servicing.journal import book_entries
 from servicing.loans import deposit_link, schedules
 from servicing.loans.applications import get_product_in, load_record, load_row
+from servicing.loans.capitalised_income import deferral_release
 from servicing.loans.db.tables import LoanRow, LoanTransactionRow
 from servicing.loans.model import (
     AddCharge,
@@ -61,6 +62,7 @@ from servicing.loans.model import (
 )
 from servicing.loans.overpayments import overpayment_held
 from servicing.loans.provision_release import release_with_repayment
+from servicing.loans.receivable_true_up import Settlement, true_up_settlements
 from servicing.queries import load_entry
 from servicing.reference.charge_taxes import tax_of_charge
 from servicing.staff.scope import OfficeScope
@@ -561,7 +563,11 @@ async def _take_repayment(uow: UnitOfWork, row: LoanRow, product: LoanProduct, *
     plan = planned.plan
     if plan.splits_instalment:
         raise InvalidInput("the product takes whole instalments only: pay the instalments in full", field="amount")
-    event = ProductEvent(kind=EventKind.REPAYMENT, currency=currency, parts=plan.parts,
+    # Cash rule: the principal repaid carries its share of the interest a rescheduling capitalised.
+    release = await deferral_release(uow, row, product, history,
+                                     principal_paid=plan.allocation.total(Component.PRINCIPAL))
+    event = ProductEvent(kind=EventKind.REPAYMENT, currency=currency,
+                         parts=plan.parts + (release.parts() if release is not None else ()),
                          payment_type_id=payment_type_id, **_booked(row))
     entry = _with_leg(_entry(accounting, event, loan=row, value_date=value_date,
                              description=f"Remboursement prêt n° {row.id}", actor=actor, sequence=sequence), leg)
@@ -591,6 +597,11 @@ async def _take_repayment(uow: UnitOfWork, row: LoanRow, product: LoanProduct, *
         await book_entries(uow, [entry])
         if leg is not None:
             await leg.record(uow, entry.entry_id)
+        # The receivables trued up first: the provision released next reads them.
+        await true_up_settlements(uow, [Settlement(
+            loan=row, product=product, schedule=planned.schedule or msgspec.convert(row.schedule, Schedule),
+            interest=plan.allocation.total(Component.INTEREST), fee=plan.allocation.total(Component.FEE),
+            closes=planned.closes, value_date=value_date)], actor=actor)
         if standing is None:  # a restatement books the provision its last closed day requires, at its end
             await release_with_repayment(uow, row, product,
                                          principal_repaid=plan.allocation.total(Component.PRINCIPAL), value_date=value_date,
@@ -829,12 +840,18 @@ async def waive(uow_factory: UnitOfWorkFactory, loan_id: int, command: Waive, *,
             allocation=msgspec.to_builtins(lines), journal_entry_id=entry_id, idempotency_key=idempotency_key,
             request_fingerprint=fingerprint, created_by=actor)
         uow.session.add(transaction)
-        if not remaining_dues(schedule, [*_settled(history), *lines], _lines(history, "charge")):
+        closes = not remaining_dues(schedule, [*_settled(history), *lines], _lines(history, "charge"))
+        if closes:
             row.status = LoanStatus.CLOSED.value
             await deposit_link.release_loan_holds(uow, loan_id, on=command.value_date, actor=actor)
         row.updated_at = func.now()
         row.updated_by = actor
         await uow.session.flush()
+        # Forgiven interest (fees) not yet recognised is recognised first, so the waiver's reversal
+        # of income meets income that was booked; a waiver closing the loan leaves no receivable.
+        await true_up_settlements(uow, [Settlement(
+            loan=row, product=product, schedule=schedule, interest=transaction.interest, fee=transaction.fee,
+            closes=closes, value_date=command.value_date)], actor=actor)
         await uow.session.refresh(transaction)
         answer = to_transaction(transaction)
         await uow.commit()

@@ -18,7 +18,7 @@ and fees fixed on the instalments are in the schedule; overdue penalties are the
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import date
 from decimal import Decimal
 from typing import Final
@@ -38,7 +38,7 @@ from servicing.errors import Conflict, InvalidInput
 from servicing.loans.applications import get_product_in, load_row
 from servicing.loans.schedules import plain
 from servicing.reference.charge_taxes import tax_of
-from servicing.staff.scope import OfficeScope, office_subtree_condition
+from servicing.staff.scope import OfficeScope, office_set_condition
 from servicing.unit_of_work import UnitOfWork, UnitOfWorkFactory
 
 INSTITUTION: Final = OfficeScope(office_id=0, office_ids=frozenset(), whole_institution=True)
@@ -86,7 +86,7 @@ async def _charges_by_version(uow: UnitOfWork) -> dict[tuple[int, int], tuple[Pr
 
 
 async def charge_loans(uow_factory: UnitOfWorkFactory, day: date, actor: str, *,
-                       office: int | None = None) -> StepOutcome:
+                       offices: Sequence[int] | None = None) -> StepOutcome:
     """Add to every active loan (of ``office`` and its branches when given: an office closing its
     day alone) the automatic charges due by ``day`` not charged yet."""
     from servicing.loans import movements
@@ -99,9 +99,9 @@ async def charge_loans(uow_factory: UnitOfWorkFactory, day: date, actor: str, *,
         loan_ids = [int(i) for i in (await uow.session.scalars(text(
             "SELECT id FROM loan l WHERE status = 'active' AND disbursed_on < :day"
             " AND (product_id, product_version) IN (SELECT * FROM unnest(CAST(:products AS int[]),"
-            f" CAST(:versions AS int[]))) AND {office_subtree_condition('l.office_id')} ORDER BY id"),
+            f" CAST(:versions AS int[]))) AND {office_set_condition('l.office_id')} ORDER BY id"),
             {"day": day, "products": [p for p, _v in by_version], "versions": [v for _p, v in by_version],
-             "office": office})).all()]
+             "offices": offices})).all()]
     charged = skipped = entries = 0
     amount = Decimal(0)
     for loan_id in loan_ids:

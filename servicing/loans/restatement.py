@@ -514,7 +514,7 @@ class _Walk:
         """The penalties falling on ``day`` on what the loan then owed, written as the nightly
         step writes them (one shared entry per office and product, the loan's share), under the
         class the loan was booked in that day, keyed by this restatement's generation."""
-        from servicing.close_of_business.loan_penalties import POSTING_RULES, _postings
+        from servicing.close_of_business.loan_penalties import _postings
         from servicing.close_of_business.loan_postings import write_postings
         from servicing.loans.schedules import schedule_on, standing
 
@@ -534,8 +534,7 @@ class _Walk:
         booked = _AsBooked(id=row.id, office_id=row.office_id, product_id=row.product_id,
                            product_version=row.product_version, booked_classification=self.classification,
                            term_bucket=row.term_bucket)
-        postings = _postings(booked, self.currency, due, self.sequence, posts=product.accounting.rule in POSTING_RULES,
-                             day=day)
+        postings = _postings(booked, self.currency, due, self.sequence, day=day)
         await write_postings(uow, [msgspec.structs.replace(p, penalty_key=None) for p in postings],
                              {self.key: product.accounting}, step="loan_penalties", day=day, actor=self.actor,
                              labels={self.key: f"Pénalités de retard, prêts {product.identity.short_name}"})

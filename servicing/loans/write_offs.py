@@ -46,7 +46,7 @@ from ledger.model import Reference
 from ledger.money import check_amount, normalize_amount
 from ledger.reversal import reverse
 from products.accounting import build_entry
-from products.events import LoanClassification, TermBucket
+from products.events import LoanClassification, ProductEvent, TermBucket
 from products.loans.model import Schedule
 from products.loans.product import LoanProduct
 from products.loans.provisioning import ProvisionMovement
@@ -59,6 +59,7 @@ from servicing.ids import uuid7
 from servicing.journal import book_entries
 from servicing.loans import deposit_link
 from servicing.loans.applications import get_product_in
+from servicing.loans.capitalised_income import deferral_release
 from servicing.loans.db.tables import LoanRow, LoanTransactionRow
 from servicing.loans.model import FundsChannel, LoanStatus, LoanTransaction
 from servicing.loans.movements import (
@@ -180,19 +181,26 @@ async def write_off_locked(uow: UnitOfWork, row: LoanRow, product: LoanProduct, 
     term = TermBucket(row.term_bucket or TermBucket.SHORT.value)
     booked = {cls: normalize_amount(value, currency)
               for cls, value in (await booked_provisions(uow, [row.id])).get(row.id, {}).items()}
-    split = write_off(principal_outstanding=principal, provision_booked=booked.get(classification, Decimal(0)),
+    # Cash rule: the capitalised interest still deferred is cleared against its deferral, not lost.
+    deferred = await deferral_release(uow, row, product, history, principal_paid=principal, event=EventKind.WRITE_OFF)
+    cleared = deferred.total if deferred is not None else Decimal(0)
+    split = write_off(principal_outstanding=principal - cleared, provision_booked=booked.get(classification, Decimal(0)),
                       interest_receivable=books(sub.interest if sub else None, receivable=True),
                       fees_receivable=books(sub.fee if sub else None, receivable=True),
                       penalties_receivable=books(sub.penalty if sub else None, receivable=True))
     assert row.schedule is not None
     owed = _owed_by_contract(msgspec.convert(row.schedule, Schedule), history, on)
-    in_books = split.principal_covered + split.principal_not_covered + split.interest + split.fees + split.penalties
+    in_books = (split.principal_covered + split.principal_not_covered + cleared + split.interest + split.fees
+                + split.penalties)
     amount = max(owed, in_books)
     if amount <= 0:
         raise Conflict(f"loan {row.id} owes nothing: there is nothing to write off", field="loan_id")
     sequence = max(t.sequence_number for t in history) + 1
     description = f"Passage en perte prêt n° {row.id} : {reason}"
     event = split.event(currency, classification=classification, term=term)
+    if deferred is not None:
+        event = ProductEvent(kind=EventKind.WRITE_OFF, currency=currency, classification=classification, term=term,
+                             parts=(event.parts if event is not None else ()) + deferred.parts())
     entry_id = (await _book(uow, product.accounting, event, loan=row, value_date=on, description=description,
                             actor=actor, sequence=sequence) if event is not None else None)
     movements: list[ProvisionMovementRow] = []
@@ -237,6 +245,7 @@ async def write_off_locked(uow: UnitOfWork, row: LoanRow, product: LoanProduct, 
             "loan_id": row.id, "currency": currency, "rule": rule, "reason": reason, "amount": str(amount),
             "principal_covered_by_provision": str(split.principal_covered),
             "principal_not_covered": str(split.principal_not_covered), "interest": str(split.interest),
+            "capitalised_income_cleared": str(cleared),
             "fees": str(split.fees), "penalties": str(split.penalties),
             "guarantees_applied": str(sum((Decimal(t.amount) for t in guarantees), Decimal(0))),
             "provision_released": str(sum((value for _cls, value in releases), Decimal(0)))})])

@@ -49,3 +49,11 @@ def office_subtree_condition(office_column: str, parameter: str = "office") -> s
     business of every office)."""
     return (f"(CAST(:{parameter} AS int) IS NULL OR {office_column} IN "
             f"(SELECT o.id FROM office o WHERE CAST(:{parameter} AS int) = ANY(o.lineage)))")
+
+
+def office_set_condition(office_column: str, parameter: str = "offices") -> str:
+    """SQL keeping rows whose office is one of the offices bound to ``parameter`` (an array of
+    office ids: exactly those, not their branches), or every row when it is bound to NULL. The
+    close of business runs each step over exactly the offices that still need the day, so an
+    office already closed ahead is left alone while the others catch up."""
+    return (f"(CAST(:{parameter} AS int[]) IS NULL OR {office_column} = ANY(CAST(:{parameter} AS int[])))")

@@ -54,7 +54,7 @@ from products.term_deposits.product import (
 from servicing.deposits.terms import today
 from servicing.ids import uuid7
 from servicing.journal import book_entries
-from servicing.staff.scope import office_subtree_condition
+from servicing.staff.scope import office_set_condition
 from servicing.term_deposits import service as td
 from servicing.term_deposits.model import AccountStatus, DepositAccountTransfers, RunSummary, TransactionKind
 from servicing.term_deposits.taxes import WithholdingTax, withholding_tax
@@ -332,8 +332,8 @@ async def _batches(uow_factory: UnitOfWorkFactory, condition: str, columns: str,
             await uow.__aenter__()
             try:
                 rows = (await uow.session.execute(text(_LOCK.format(
-                    condition=f"{condition} AND {office_subtree_condition('a.office_id')}", columns=columns)),
-                    {"office": None, **params, "after": after, "limit": batch_size})).all()
+                    condition=f"{condition} AND {office_set_condition('a.office_id')}", columns=columns)),
+                    {"offices": None, **params, "after": after, "limit": batch_size})).all()
             except BaseException:
                 await uow.__aexit__(None, None, None)
                 raise
@@ -369,7 +369,7 @@ async def _run_locked(uow: UnitOfWork, one: Any, rows: Sequence[Any]) -> tuple[i
 
 
 async def post_interest(uow_factory: UnitOfWorkFactory, on: date, actor: str,
-                        batch_size: int = BATCH_SIZE_DEFAULT, *, office: int | None = None) -> RunSummary:
+                        batch_size: int = BATCH_SIZE_DEFAULT, *, offices: Sequence[int] | None = None) -> RunSummary:
     """Post the interest of every posting period that ended on or before ``on`` and is not
     posted yet, over every active deposit (of ``office`` and its branches, when given: an
     office closing its business day alone). Running it again (even at the same time) posts
@@ -392,13 +392,13 @@ async def post_interest(uow_factory: UnitOfWorkFactory, on: date, actor: str,
 
     work_on.transfers = None  # type: ignore[attr-defined]
     seen, booked, amount = await _batches(uow_factory, "a.status = 'active' AND t.starts_on <= :on",
-                                          _INTEREST_COLUMNS, {"on": on, "actor": actor, "office": office},
+                                          _INTEREST_COLUMNS, {"on": on, "actor": actor, "offices": offices},
                                           batch_size, work_on)
     return RunSummary(on=on, accounts_seen=seen, entries_booked=booked, amount=amount)
 
 
 async def mature(uow_factory: UnitOfWorkFactory, on: date, actor: str, batch_size: int = BATCH_SIZE_DEFAULT,
-                 transfers: DepositAccountTransfers | None = None, *, office: int | None = None) -> RunSummary:
+                 transfers: DepositAccountTransfers | None = None, *, offices: Sequence[int] | None = None) -> RunSummary:
     """Apply the client's instruction to every deposit matured on or before ``on`` (and to held
     deposits whose instruction was changed since): the last interest is posted first, then the
     deposit is paid out (by its payment type, or to the client's deposit account), renewed at
@@ -439,7 +439,7 @@ async def mature(uow_factory: UnitOfWorkFactory, on: date, actor: str, batch_siz
     seen, booked, amount = await _batches(
         uow_factory,
         "((a.status = 'active' AND t.maturity_date <= :on) OR (a.status = 'held' AND a.maturity_instruction <> 'hold'))",
-        _MATURITY_COLUMNS, {"on": on, "actor": actor, "office": office}, batch_size, work_on)
+        _MATURITY_COLUMNS, {"on": on, "actor": actor, "offices": offices}, batch_size, work_on)
     return RunSummary(on=on, accounts_seen=seen, entries_booked=booked, amount=amount,
                       held_for_review=tuple(held_for_review))
 

@@ -178,8 +178,10 @@ async def test_reconciliation_report_json_csv_and_a_manual_entry(client, refs, i
     position = {c["component"]: c for c in view["position"]["components"]}
     assert mine["principal"]["subledger"] == position["principal"]["outstanding"]
     assert mine["fee"]["subledger"] == position["fee"]["outstanding"]
-    # Accrual periodic before any accrual: the interest paid ran the receivable below zero, on both sides.
-    assert D(mine["interest"]["subledger"]) == -D(position["interest"]["paid"]) == D(mine["interest"]["general_ledger"])
+    # Accrual periodic before any accrual: the interest paid is recognised with the repayment (its
+    # accrual true-up), so the receivable is at zero, not in credit, on both sides.
+    assert D(position["interest"]["paid"]) > 0
+    assert D(mine["interest"]["subledger"]) == 0 == D(mine["interest"]["general_ledger"])
     accounts = {a["account_code"]: a for a in report["accounts"]}
     assert accounts[portfolio]["difference"] == "0" and accounts[portfolio]["exclusive"] is True
     assert accounts[portfolio]["general_ledger"] == position["principal"]["outstanding"]
@@ -349,9 +351,17 @@ async def test_any_loan_history_keeps_the_subledger_equal_to_the_journal(  # typ
             settled = D(position[component]["paid"]) + D(position[component]["waived"])
             assert on_account(product[role]) == charged[component] - settled, component
         interest = on_account(product["interest_receivable"])
+        # Recognised at disbursement (upfront), and with the settlements that paid or forgave it
+        # ahead of its accrual (accrual periodic: no night runs here).
         recognised = sum((D(t["interest"]) for t in history if t["kind"] == "disbursement"
                           and t["transaction_id"] not in reversed_ids), D(0))
+        recognised += sum((D(t["interest"]) * (1 if t["kind"] == "accrual" else -1) for t in history
+                           if t["kind"] in ("accrual", "accrual_adjustment")), D(0))
         assert interest == recognised - D(position["interest"]["paid"]) - D(position["interest"]["waived"])
+        if rule is AccountingRule.ACCRUAL_PERIODIC:
+            assert interest >= 0, "never in credit"
+            if view["loan"]["status"] == "closed":
+                assert interest == 0, "a closed loan's receivable ends at exactly zero"
     trial = (await client.get("/api/v1/reports/trial-balance", params={"office_id": world.office_id})).json()
     assert all(total["balanced"] for total in trial["totals"])
     report = (await client.get(REPORT)).json()

@@ -212,13 +212,18 @@ async def test_lifecycle_posts_the_products_entries(client, refs, ids, world, st
     assert view["position"]["days_overdue"] == 9 and position["principal"]["overdue"] == str(
         D(first["principal_amount"]) - 5500)
     transactions = (await client.get(f"{LOANS}/{loan_id}/transactions")).json()
-    assert [t["kind"] for t in transactions] == ["disbursement", "repayment"]
+    # Accrual periodic: no night has accrued the 4 500 the repayment pays; it is recognised with it.
+    true_up = ["accrual"] if rule is AccountingRule.ACCRUAL_PERIODIC else []
+    assert [t["kind"] for t in transactions] == ["disbursement", "repayment", *true_up]
     items = (await client.get(f"{LOANS}/{loan_id}/statement")).json()["items"]
     assert {(line["account_code"], line["side"][0].upper(), D(line["amount"]).normalize())
             for line in items[1]["journal_lines"]} == await entry_lines(uow_factory, repayment["journal_entry_id"])
+    if true_up:
+        assert {(line["account_code"], line["side"], line["amount"]) for line in items[2]["journal_lines"]} == {
+            ("2071", "debit", "4500"), ("7021", "credit", "4500")}
     csv_text = (await client.get(f"{LOANS}/{loan_id}/statement", params={"format": "csv"})).text
     assert csv_text.startswith("\ufeffsequence;kind;value_date;amount;principal;interest")
-    assert len(csv_text.strip().splitlines()) == 1 + len(items[0]["journal_lines"]) + len(items[1]["journal_lines"])
+    assert len(csv_text.strip().splitlines()) == 1 + sum(len(item["journal_lines"]) for item in items)
 
     rows = {r["account_code"]: r for r in (await client.get("/api/v1/reports/loan-portfolio-reconciliation")).json()}
     assert rows[portfolio]["subledger"] == rows[portfolio]["general_ledger"] == "294500"
@@ -685,8 +690,13 @@ async def test_receivables_reconcile_with_the_gl(client, refs, ids, world, staff
     interest = D(mine["interest_receivable"]["subledger"])
     if rule is AccountingRule.ACCRUAL_UPFRONT:  # everything recognised at disbursement, less paid and waived
         assert interest == D(position["interest"]["outstanding"])
-    else:  # nothing accrued yet (close of business): minus what was paid or waived
-        assert interest == -(D(position["interest"]["paid"]) + D(position["interest"]["waived"]))
+    else:  # no night accrued yet: what the settlements recognised with them, less what was paid or waived
+        recognised = sum((D(t["interest"]) * (1 if t["kind"] == "accrual" else -1)
+                          for t in (await client.get(f"{LOANS}/{loan_id}/transactions")).json()
+                          if t["kind"] in ("accrual", "accrual_adjustment")), D(0))
+        assert recognised > 0
+        assert interest == recognised - D(position["interest"]["paid"]) - D(position["interest"]["waived"])
+        assert interest >= 0, "never in credit: interest paid or waived ahead of its accrual is recognised with it"
     portfolio_row = next(r for r in (await client.get("/api/v1/reports/loan-portfolio-reconciliation")).json()
                          if r["account_code"] == portfolio)
     assert portfolio_row["difference"] == "0"

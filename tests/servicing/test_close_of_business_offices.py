@@ -8,6 +8,7 @@ last day any earlier test closed."""
 from __future__ import annotations
 
 from datetime import date, timedelta
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -96,7 +97,9 @@ async def test_an_office_closes_its_days_alone_and_the_institution_closes_the_ot
     run = await close_business_days(uow_factory, ahead, "tests", today=TODAY, steps=steps)
     assert [d.business_date for d in run.days] == [day + timedelta(days=1), ahead]
     assert all(region not in d.offices and head_office.office_id in d.offices for d in run.days)
-    assert probe.calls[-1] == (ahead, None)
+    # Run over exactly the offices that still need the day, never over those already closed.
+    assert {office for _day, offices in probe.calls[-2:] for office in offices or ()} == everyone - {region, branch}
+    assert [call_day for call_day, _offices in probe.calls[-2:]] == [day + timedelta(days=1), ahead]
     assert await recorded(uow_factory, ahead) == everyone
     listed = await closed_days(uow_factory, limit=1, office_id=region)
     assert [(d.business_date, d.offices) for d in listed] == [(ahead, (region,))]
@@ -186,3 +189,66 @@ async def test_a_quiet_day_carries_an_unchanged_loan_and_a_repayment_makes_it_re
     assert after.detail["loans_unchanged"] == "0"
     recomputed = await state()
     assert recomputed.transactions_seen == 2 and recomputed.outstanding_principal < aged.outstanding_principal
+
+
+async def test_the_catch_up_of_the_others_leaves_an_office_closed_ahead_untouched(  # type: ignore[no-untyped-def]
+        client, refs, ids, world, staff_user, uow_factory, head_office) -> None:  # noqa: F811
+    """Office A closes D+1 and D+2 alone; then its parent closes through D+2 for itself and
+    office B. During that catch-up the steps run over exactly {parent, B}: A's loan gets no
+    transaction and no entry, its arrears state stays at D+2 (not taken back to D+1), and A's
+    and B's identical loans end with the same accruals, as if everyone had closed together."""
+    import dataclasses
+
+    from products.posting_rules import AccountingRule
+    from tests.servicing.test_cob_accrual import first_period
+
+    parent = await an_office(uow_factory, f"COB-P{world.prefix}", head_office.office_id)
+    office_a = await an_office(uow_factory, f"COB-A{world.prefix}", parent)
+    office_b = await an_office(uow_factory, f"COB-B{world.prefix}", parent)
+    product_id, _portfolio = await make_product(client, refs, world, uow_factory, AccountingRule.ACCRUAL_PERIODIC,
+                                                own_receivables=True)
+    loans = {}
+    for office in (office_a, office_b):
+        loans[office] = await approved_loan(client, dataclasses.replace(world, office_id=office), staff_user,
+                                            product_id)
+        assert (await disburse(client, loans[office], ids["cash"])).status_code == 201
+    due = date.fromisoformat((await first_period(client, loans[office_a]))["due_date"])
+    day = due + timedelta(days=5)  # instalment 1 unpaid: the loans age every day; instalment 2 accrues
+    await close_business_days(uow_factory, day, "tests", today=TODAY, office_id=parent)
+    await close_business_days(uow_factory, day + timedelta(days=2), "tests", today=TODAY, office_id=office_a)
+
+    async def state(loan_id: int) -> tuple[Any, ...]:
+        async with uow_factory() as uow:
+            rows = (await uow.session.execute(text(
+                "SELECT id, kind, value_date, interest, journal_entry_id FROM loan_transaction WHERE loan_id = :l"
+                " ORDER BY sequence_number"), {"l": loan_id})).all()
+            ageing = (await uow.session.execute(text(
+                "SELECT business_date, days_overdue, status, updated_at FROM loan_arrears_state WHERE loan_id = :l"),
+                {"l": loan_id})).one()
+            entries = await uow.session.scalar(text(
+                "SELECT count(*) FROM journal_entry WHERE office_id = :o"), {"o": loan_office[loan_id]})
+        return tuple(rows), tuple(ageing), entries
+
+    loan_office = {loan_id: office for office, loan_id in loans.items()}
+    before = await state(loans[office_a])
+    assert before[1][:2] == (day + timedelta(days=2), 7)
+
+    run = await close_business_days(uow_factory, day + timedelta(days=2), "tests", today=TODAY, office_id=parent)
+    assert [(d.business_date, set(d.offices)) for d in run.days] == [
+        (day + timedelta(days=1), {parent, office_b}), (day + timedelta(days=2), {parent, office_b})]
+    assert await state(loans[office_a]) == before, "no transaction, no entry, no ageing for office A"
+
+    async def accrued(loan_id: int) -> tuple[Decimal, Decimal, int]:
+        async with uow_factory() as uow:
+            row = (await uow.session.execute(text(
+                "SELECT coalesce(sum(CASE kind WHEN 'accrual' THEN interest ELSE -interest END), 0) AS interest,"
+                " count(*) FILTER (WHERE kind = 'accrual_adjustment') AS adjustments"
+                " FROM loan_transaction WHERE loan_id = :l AND kind IN ('accrual', 'accrual_adjustment')"),
+                {"l": loan_id})).one()
+            days = await uow.session.scalar(text(
+                "SELECT days_overdue FROM loan_arrears_state WHERE loan_id = :l"), {"l": loan_id})
+        return row.interest, row.adjustments, days
+
+    together = await accrued(loans[office_b])
+    assert await accrued(loans[office_a]) == together, "the same totals as a close of everyone together"
+    assert together[1:] == (0, 7), "nothing taken back, 7 days late at D+2"

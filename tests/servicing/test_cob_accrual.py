@@ -260,16 +260,19 @@ def test_the_target_of_a_non_performing_loan_stops_at_what_was_recognised_or_pai
     schedule, rounder = generate_schedule(xof_terms()), compile_rounding(Rounding(), "XOF")
     on = date(2025, 1, 4)
 
-    def target(*, npa: bool, accrued: int, paid: int, periodic: bool = True) -> tuple[Decimal, Decimal]:
+    def target(*, npa: bool, accrued: int, floor: int = 0, periodic: bool = True) -> tuple[Decimal, Decimal]:
         found = accrual_target(schedule, None, on, rounder, accrues_interest=periodic, non_performing=npa,
-                               accrued=(D(accrued), D(0)), paid=(D(paid), D(0)))
+                               accrued=(D(accrued), D(0)), floor=(D(floor), D(0)))
         return found.interest, found.interest_withheld
 
-    assert target(npa=False, accrued=774, paid=0) == (2323, 0)
-    assert target(npa=True, accrued=774, paid=0) == (774, 1549), "nothing more once non-performing"
-    assert target(npa=True, accrued=774, paid=2000) == (2000, 323), "interest paid is cash: recognised"
-    assert target(npa=True, accrued=774, paid=9000) == (2323, 0), "never beyond what is earned"
-    assert target(npa=False, accrued=700, paid=0, periodic=False) == (700, 0), "upfront: nothing to accrue"
+    assert target(npa=False, accrued=774) == (2323, 0)
+    assert target(npa=True, accrued=774) == (774, 1549), "nothing more once non-performing"
+    # A repayment recognises the interest it pays beyond the receivable (`true_up_on_settlement`):
+    assert target(npa=True, accrued=2000, floor=2000) == (2000, 323), "interest paid is cash: kept recognised"
+    assert target(npa=True, accrued=9000, floor=9000) == (9000, 0), "paid ahead: never taken back"
+    assert target(npa=False, accrued=9000, floor=9000) == (9000, 0), "paid ahead: the night adds nothing"
+    assert target(npa=False, accrued=3000, floor=1000) == (2323, 0), "a target that went down (recalculated)"
+    assert target(npa=False, accrued=700, periodic=False) == (700, 0), "upfront: nothing to accrue"
 
 
 def test_a_fee_accrual_is_split_by_charge_in_due_date_order() -> None:

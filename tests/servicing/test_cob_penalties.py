@@ -20,7 +20,7 @@ from sqlalchemy import text
 
 from products.loans.penalties import PenaltyPolicy, penalty_date
 from products.loans.product import OverduePenalty, PenaltyBase, RateOrFlat
-from products.posting_rules import AccountingRule
+from products.posting_rules import AccountingRule, Component, EventKind, ProductKind, rule_table
 from products.reference.model import FrequencyUnit
 from servicing.close_of_business.loan_arrears import age_loans
 from servicing.close_of_business.loan_penalties import charge_penalties
@@ -52,7 +52,8 @@ async def close(uow_factory: Any, day: date) -> Any:
     return await charge_penalties(uow_factory, day, "tests")
 
 
-@pytest.mark.parametrize("rule", [AccountingRule.ACCRUAL_PERIODIC, AccountingRule.CASH])
+@pytest.mark.parametrize("rule", [AccountingRule.ACCRUAL_PERIODIC, AccountingRule.ACCRUAL_UPFRONT,
+                                  AccountingRule.CASH])
 async def test_a_monthly_penalty_after_grace_days_with_vat_is_charged_once(  # type: ignore[no-untyped-def]
         client, refs, ids, world, staff_user, uow_factory, rule) -> None:  # noqa: F811
     penalty = OverduePenalty(charge_id=refs.loan_penalty_id, basis=RateOrFlat.RATE, rate_percent=D(2),
@@ -80,8 +81,15 @@ async def test_a_monthly_penalty_after_grace_days_with_vat_is_charged_once(  # t
     assert charged.allocation == [{"instalment": 1, "component": "penalty", "amount": "1053"},
                                   {"instalment": 1, "component": "vat", "amount": "190"}]
     receivable = f"{world.prefix}.penalties_re"
+    # The posting-rule tables decide (the step keeps no list of rules): cash has no PENALTY_CHARGE.
+    assert ((EventKind.PENALTY_CHARGE, Component.PENALTY) in rule_table(ProductKind.LOAN, rule)) is (
+        rule is not AccountingRule.CASH)
     if rule is AccountingRule.CASH:
         assert charged.journal_entry_id is None, "under cash a penalty is income when paid"
+        async with uow_factory() as uow:
+            assert await uow.session.scalar(text(
+                "SELECT count(*) FROM loan_entry_share s JOIN loan_transaction t ON t.id = s.loan_transaction_id"
+                " WHERE t.loan_id = :l"), {"l": loan_id}) == 0, "no share of any entry either"
     else:
         lines = await entry_lines(uow_factory, charged.journal_entry_id)
         (code,) = {c for c, _side, _amount in lines if c.startswith(receivable)}

@@ -52,7 +52,7 @@ async def test_accruals_from_the_window_are_those_of_the_full_derivation(  # typ
     # Across the first due date (a fee and a period boundary), then a stretch of missed days.
     for day in [DISBURSED_ON + timedelta(days=n) for n in range(1, 40)] + [DISBURSED_ON + timedelta(days=75)]:
         await _run(uow_factory, "DELETE FROM loan_accrual_window WHERE loan_id = :l", l=derived)
-        outcome = await accrue_loans(uow_factory, day, "tests", office=world.office_id)
+        outcome = await accrue_loans(uow_factory, day, "tests", offices=[world.office_id])
         from_window += int(outcome.detail["loans_from_window"])
     assert from_window >= 30, "most nights the windowed loan took the fast path"
     windowed_rows = await loan_rows(uow_factory, windowed, "accrual", "accrual_adjustment")
@@ -67,7 +67,7 @@ async def test_a_schedule_change_forgets_the_window(  # type: ignore[no-untyped-
                                                 own_receivables=True)
     loan_id = await approved_loan(client, world, staff_user, product_id)
     assert (await disburse(client, loan_id, ids["cash"])).status_code == 201
-    await accrue_loans(uow_factory, DISBURSED_ON + timedelta(days=3), "tests", office=world.office_id)
+    await accrue_loans(uow_factory, DISBURSED_ON + timedelta(days=3), "tests", offices=[world.office_id])
     count = "SELECT count(*) FROM loan_accrual_window WHERE loan_id = :l"
     async with uow_factory() as uow:
         assert await uow.session.scalar(text(count), {"l": loan_id}) == 1
@@ -92,7 +92,7 @@ async def test_a_per_period_product_recognises_a_period_on_its_due_date(  # type
     assert (await disburse(client, loan_id, ids["cash"])).status_code == 201
     due = date.fromisoformat((await first_period(client, loan_id))["due_date"])
     for day in (DISBURSED_ON + timedelta(days=5), due - timedelta(days=1), due, due + timedelta(days=1)):
-        await accrue_loans(uow_factory, day, "tests", office=world.office_id)
+        await accrue_loans(uow_factory, day, "tests", offices=[world.office_id])
     rows = await loan_rows(uow_factory, loan_id, "accrual", "accrual_adjustment")
     assert [(r.value_date, r.interest) for r in rows if r.interest] == [(due, D(4500))], "all of it, on its due date"
 
