@@ -45,12 +45,14 @@ from ledger.model import JournalEntry
 from ledger.money import check_amount
 from products.events import ProductEvent
 from products.loans.model import Schedule
-from products.posting_rules import EventKind
+from products.posting_rules import Component, EventKind
 from servicing.errors import Conflict, InvalidInput, NotFound, ServiceUnavailable, sqlstate_of
 from servicing.journal import book_entries
 from servicing.loans import movements
 from servicing.loans.applications import get_product_in
+from servicing.loans.capitalised_income import capitalises, releases
 from servicing.loans.model import LoanStatus, LoanTransaction, Repay
+from servicing.loans.receivable_true_up import Settlement, true_up_settlements
 from servicing.loans.restatement import needs_restatement
 from servicing.staff.scope import OfficeScope
 from servicing.unit_of_work import UnitOfWork, UnitOfWorkFactory
@@ -137,6 +139,8 @@ class _Planned(msgspec.Struct, frozen=True, kw_only=True):
     index: int
     values: dict[str, Any]
     entry: JournalEntry | None
+    settlement: Settlement
+    actor: str
 
 
 def _plan_one(item: CounterRepayment, loan: Any, history: list[Any], product: Any, *, today: date,
@@ -160,6 +164,8 @@ def _plan_one(item: CounterRepayment, loan: Any, history: list[Any], product: An
         return ALONE  # backdated (before a transaction or on a closed day): restated by the single path
     if product.interest_recalculation or any(t.provisioned for t in history[:1]):
         return ALONE
+    if releases(product) and capitalises(history):
+        return ALONE  # the cash rule's capitalised-income deferral is released with it (read from the journal)
     schedule = msgspec.json.decode(loan.schedule, type=Schedule)
     planned = movements.plan_loan_repayment(
         product, loan.terms, schedule, history, command.amount, command.value_date,
@@ -181,7 +187,9 @@ def _plan_one(item: CounterRepayment, loan: Any, history: list[Any], product: An
                   allocation=msgspec.json.encode(plan.allocation.lines).decode(),
                   journal_entry_id=entry.entry_id if entry is not None else None,
                   idempotency_key=item.idempotency_key, request_fingerprint=fingerprint, created_by=item.actor)
-    return _Planned(index=index, values=values, entry=entry)
+    settlement = Settlement(loan=loan, product=product, schedule=schedule, interest=plan.allocation.total(
+        Component.INTEREST), fee=plan.allocation.total(Component.FEE), closes=False, value_date=command.value_date)
+    return _Planned(index=index, values=values, entry=entry, settlement=settlement, actor=item.actor)
 
 
 async def take_repayments(uow: UnitOfWork, items: Sequence[CounterRepayment], *,
@@ -235,6 +243,9 @@ async def take_repayments(uow: UnitOfWork, items: Sequence[CounterRepayment], *,
             column: [p.values[column] for p in planned] for column in _COLUMNS})).all()
         by_loan: dict[int, Any] = {row.loan_id: row for row in rows}
         await book_entries(uow, [p.entry for p in planned if p.entry is not None])
+        # What each repayment settles beyond the receivables is recognised with it, as alone.
+        for actor in sorted({p.actor for p in planned}):
+            await true_up_settlements(uow, [p.settlement for p in planned if p.actor == actor], actor=actor)
         # The answers are built before the commit: once it has succeeded nothing may fail, or
         # the requests would be taken again.
         for p in planned:
