@@ -15,14 +15,14 @@ class: `loan_provision_movement.mirrored` marks a movement whose entry takes bac
 posted under which event.
 
 Revision ID: 0035
-Revises: 0033
+Revises: 0034
 Create Date: 2026-11-23
 """
 
 from migrations import run_script as _script
 
 revision = "0035"
-down_revision = "0033"
+down_revision = "0034"
 branch_labels = None
 depends_on = None
 

@@ -8,14 +8,14 @@ names end in ``_reversal`` as the table's check on `reverses_transaction_id` req
 sub-ledger signs of the new kinds are `servicing.loans.reconciliation.SUBLEDGER_SIGNS`'.
 
 Revision ID: 0039
-Revises: 0033
+Revises: 0037
 Create Date: 2026-11-23
 """
 
 from migrations import run_script as _script
 
 revision = "0039"
-down_revision = "0033"
+down_revision = "0037"
 branch_labels = None
 depends_on = None  # 0025 (the kinds table) and 0027 (write_off, recovery) are ancestors of 0033
 

@@ -16,7 +16,7 @@ tests/migrations/test_database_guards.py keeps proving each refusal (unbalanced,
 unknown entry or another office or date, missing lines, extra lines in a later statement).
 
 Revision ID: 0037
-Revises: 0033
+Revises: 0035
 Create Date: 2026-11-23
 """
 
@@ -25,7 +25,7 @@ import textwrap
 from migrations import run_script as _script
 
 revision = "0037"
-down_revision = "0033"
+down_revision = "0035"
 branch_labels = None
 depends_on = None
 
