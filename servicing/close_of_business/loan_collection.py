@@ -9,7 +9,6 @@ event's key is the loan and the date)."""
 from __future__ import annotations
 
 from datetime import date
-from typing import Final
 
 from sqlalchemy import text
 
@@ -31,19 +30,12 @@ _SHORTFALLS = text(f"""
 """)
 
 
-STEP_CHUNK_LOANS: Final = 2_000
-"""Loans walked per chunk by the evening's collection: at night nobody waits on the locks of a
-chunk, and most windows hold no loan with anything to take (a quiet day), so a chunk's fixed
-cost (its window, its lock statement, its commit) is paid four times less often than with the
-500 of a collection run started by hand."""
-
-
 async def collect_loans(uow_factory: UnitOfWorkFactory, day: date, actor: str,
                         scope: OfficeScope | None = None) -> StepOutcome:
     """Collect the day's dues of the loans of the scope (exactly its offices; None: the
     institution) and announce their shortfalls."""
     offices = None if scope is None or scope.whole_institution else sorted(scope.office_ids)
-    summary = await collect(uow_factory, day, actor=actor, today=day, offices=offices, chunk_size=STEP_CHUNK_LOANS)
+    summary = await collect(uow_factory, day, actor=actor, today=day, offices=offices)
     async with uow_factory() as uow:
         rows = (await uow.session.execute(_SHORTFALLS, {"on": day, "offices": offices})).all()
         announced = await record_events(uow, [OutboxEvent(
