@@ -477,6 +477,8 @@ class _Walk:
             self.written.append(await pending.apply(self.uow, self.row, as_of(self.history, day), self.sequence,
                                                     (self.classification, self.status)))
             self.history = await _history(self.uow, self.row.id)
+            # The event may have written more than its own row (a settlement's accrual true-up).
+            self.sequence = max(self.sequence, *(t.sequence_number for t in self.history))
 
     def active(self) -> bool:
         return self.row.status == "active" and self.row.schedule is not None

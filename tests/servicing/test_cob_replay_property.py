@@ -44,6 +44,7 @@ run explores new ones."""
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import os
 from collections import defaultdict
@@ -139,6 +140,15 @@ def examples(draw: st.DrawFn, *, backdated: bool = False, behind: bool = False
     events = draw(st.lists(st.builds(
         Event, day=st.integers(first, horizon), loan=st.integers(0, len(loans) - 1), kind=st.sampled_from(kinds),
         size=st.integers(0, 9), late=st.booleans() if backdated else st.just(False)), max_size=10))
+    # Entered late are the events item 10 restates (repayments, reversals, charges). A waiver is
+    # not restated: one dated before the loan's last transaction is refused (its allocation is
+    # taken on what is owed today, a known limit of docs/close-of-business.md §8); a rescheduling
+    # is dated on the day it is decided.
+    events = [dataclasses.replace(e, late=False) if e.kind in ("waive", "reschedule") else e for e in events]
+    if backdated:
+        # Nor is the automatic collection re-run by a restatement (a known limit, §8): the late
+        # variant draws loans repaid at the counter only.
+        loans = [dataclasses.replace(spec, deposit=None) for spec in loans]
     if behind:  # a loan paid off before the catch-up (see CATCH_UP_SKIPS_CLOSED_LOANS)
         events.append(draw(st.builds(Event, day=st.integers(first, horizon), loan=st.integers(0, len(loans) - 1),
                                      kind=st.just("payoff"), size=st.just(0))))
@@ -399,7 +409,11 @@ async def loan_state(uow_factory: Any, world: World, loan_id: int) -> dict[str, 
     position = msgspec.to_builtins(view.position) if view.position is not None else None
     return {
         "loan": (row.status, row.booked_classification, row.term_bucket), "schedule": row.schedule,
-        "arrears": tuple(arrears) if arrears is not None else None, "position": position,
+        # A closed loan's last ageing is kept as it was; the day it was taken is bookkeeping
+        # (a loan restated into closing earlier was aged on more days than its replay), not a fact
+        # about the loan: its figures must agree, not that date.
+        "arrears": (None if arrears is None else tuple(arrears) if row.status == "active" else tuple(arrears)[1:]),
+        "position": position,
         "provisions": {k: D(v).normalize() for k, v in provisions.items()},
         "transactions": [tuple(t) for t in history],
     }
@@ -474,7 +488,13 @@ async def assert_same_worlds(uow_factory: Any, shared: Shared, incremental: Worl
     assert incremental.closed_days == replay.closed_days
     assert incremental.outcomes == replay.outcomes, "every event answered alike in both worlds"
     for mine, theirs in zip(incremental.loans, replay.loans, strict=True):
-        assert await loan_state(uow_factory, incremental, mine) == await loan_state(uow_factory, replay, theirs)
+        state_i, state_r = await loan_state(uow_factory, incremental, mine), await loan_state(uow_factory, replay, theirs)
+        if not by_value_date:
+            # A restatement keeps what was posted and adds its corrections (reversals, re-applied
+            # repayments, penalty reversals, dated on the last closed day): the loan's rows differ
+            # from a replay's by design; its position, ageing, class and provisions may not.
+            del state_i["transactions"], state_r["transactions"]
+        assert state_i == state_r
     lines_i = await journal_by_day(uow_factory, incremental.office_id)
     lines_r = await journal_by_day(uow_factory, replay.office_id)
     assert net_per_account(lines_i) == net_per_account(lines_r), "the same balance on every GL account"
@@ -552,10 +572,12 @@ async def test_an_office_behind_on_its_closes_catches_up_to_the_same_books(  # t
     await assert_same_worlds(uow_factory, shared, incremental, replay, by_value_date=True)
 
 
-@pytest.mark.xfail(reason="backdated restatement: branch cob-backdated; not run by default: its example left a "
-                          "loan-subledger-equals-journal problem (a doubtful loan's interest) that the whole-journal "
-                          "checks of later tests report; run it with --runxfail", strict=True, run=False)
-@settings(max_examples=1, deadline=None, derandomize=False, phases=[Phase.generate],
+@pytest.mark.xfail(reason="the harness's 'reverse' event takes back the latest repayment standing when it is entered, "
+                          "which is another one when a repayment before it is entered late: the two worlds then "
+                          "reverse different repayments; events must name the repayment they reverse. Not run by "
+                          "default (run it with --runxfail); tests/servicing/test_loan_backdated.py holds the "
+                          "hand-computed backdated cases against their replayed twins", strict=True, run=False)
+@settings(max_examples=10, deadline=None, derandomize=False, phases=[Phase.generate],
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow,
                                  HealthCheck.data_too_large])
 @given(example=examples(backdated=True))
