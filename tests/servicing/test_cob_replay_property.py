@@ -33,9 +33,10 @@ strict xfails naming that bug.
 The backdated variant enters some events in world I only after later days are closed (a
 repayment, reversal or charge dated before the last closed business day), which must re-derive
 what the closes posted after it (issue 9 item 10): every example has one such event, on an
-accrual-periodic loan of its own whose closes record an accrual every day. Its restatement is
-being built on branch cob-backdated: the test is a strict xfail until that branch is merged
-(today the late event is refused, its value date being before the loan's last transaction).
+accrual-periodic loan of its own whose closes record an accrual every day. The restated loan
+is compared by its effects (its rows differ from a replay's by design). It is a strict xfail,
+not run by default: see its marker (the harness's reversal events are not invariant under late
+entry).
 
 Each example spends real database time (two offices, up to six borrowers, up to 120 office
 closes of twelve steps, 12-20 s on an idle machine): the examples are few, not shrunk (a
