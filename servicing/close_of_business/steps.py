@@ -11,8 +11,10 @@ that the day's arrears decide."""
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Awaitable, Callable
 from datetime import date
+from typing import Protocol
 
 import msgspec
 
@@ -39,6 +41,26 @@ class Step(msgspec.Struct, frozen=True, kw_only=True):
 def _offices(scope: OfficeScope | None) -> list[int] | None:
     """Exactly the offices the step runs over (None: every office of the institution)."""
     return None if scope is None or scope.whole_institution else sorted(scope.office_ids)
+
+
+class _EitherRun(Protocol):
+    """A step run with an optional scope: both `StepRun` and `OfficeStepRun`."""
+
+    def __call__(self, uow_factory: UnitOfWorkFactory, day: date, actor: str,
+                 scope: OfficeScope | None = None) -> Awaitable[StepOutcome]: ...
+
+
+def _over_offices(module: str, function: str) -> _EitherRun:
+    """A loan step that takes exactly the offices of the scope (``offices=``), imported when it
+    first runs (the step modules import the services that import this list)."""
+
+    async def run(uow_factory: UnitOfWorkFactory, day: date, actor: str,
+                  scope: OfficeScope | None = None) -> StepOutcome:
+        step = getattr(importlib.import_module(module), function)
+        outcome: StepOutcome = await step(uow_factory, day, actor, offices=_offices(scope))
+        return outcome
+
+    return run
 
 
 async def _term_deposit_interest(uow_factory: UnitOfWorkFactory, day: date, actor: str,
@@ -71,25 +93,11 @@ async def _deposit_interest(uow_factory: UnitOfWorkFactory, day: date, actor: st
         "already_posted": str(run.already_posted)})
 
 
-async def _loan_charges(uow_factory: UnitOfWorkFactory, day: date, actor: str,
-                        scope: OfficeScope | None = None) -> StepOutcome:
-    from servicing.loans.product_charges import charge_loans
-
-    return await charge_loans(uow_factory, day, actor, offices=_offices(scope))
-
-
 async def _loan_collection(uow_factory: UnitOfWorkFactory, day: date, actor: str,
                            scope: OfficeScope | None = None) -> StepOutcome:
     from servicing.close_of_business.loan_collection import collect_loans
 
     return await collect_loans(uow_factory, day, actor, scope)
-
-
-async def _loan_savings(uow_factory: UnitOfWorkFactory, day: date, actor: str,
-                        scope: OfficeScope | None = None) -> StepOutcome:
-    from servicing.loans.instalment_savings import hold_instalment_savings
-
-    return await hold_instalment_savings(uow_factory, day, actor, offices=_offices(scope))
 
 
 async def _loan_arrears(uow_factory: UnitOfWorkFactory, day: date, actor: str,
@@ -99,39 +107,13 @@ async def _loan_arrears(uow_factory: UnitOfWorkFactory, day: date, actor: str,
     return await age_loans(uow_factory, day, actor, scope)
 
 
-async def _loan_accrual(uow_factory: UnitOfWorkFactory, day: date, actor: str,
-                        scope: OfficeScope | None = None) -> StepOutcome:
-    from servicing.close_of_business.loan_accrual import accrue_loans
-
-    return await accrue_loans(uow_factory, day, actor, offices=_offices(scope))
-
-
-async def _loan_penalties(uow_factory: UnitOfWorkFactory, day: date, actor: str,
-                          scope: OfficeScope | None = None) -> StepOutcome:
-    from servicing.close_of_business.loan_penalties import charge_penalties
-
-    return await charge_penalties(uow_factory, day, actor, offices=_offices(scope))
-
-
-async def _loan_classification(uow_factory: UnitOfWorkFactory, day: date, actor: str,
-                               scope: OfficeScope | None = None) -> StepOutcome:
-    from servicing.close_of_business.loan_classification import classify_loans
-
-    return await classify_loans(uow_factory, day, actor, offices=_offices(scope))
-
-
-async def _loan_provisioning(uow_factory: UnitOfWorkFactory, day: date, actor: str,
-                             scope: OfficeScope | None = None) -> StepOutcome:
-    from servicing.close_of_business.loan_provisioning import provision_loans
-
-    return await provision_loans(uow_factory, day, actor, offices=_offices(scope))
-
-
-async def _loan_write_off(uow_factory: UnitOfWorkFactory, day: date, actor: str,
-                          scope: OfficeScope | None = None) -> StepOutcome:
-    from servicing.close_of_business.loan_write_off import write_off_loans
-
-    return await write_off_loans(uow_factory, day, actor, offices=_offices(scope))
+_loan_charges = _over_offices("servicing.loans.product_charges", "charge_loans")
+_loan_savings = _over_offices("servicing.loans.instalment_savings", "hold_instalment_savings")
+_loan_accrual = _over_offices("servicing.close_of_business.loan_accrual", "accrue_loans")
+_loan_penalties = _over_offices("servicing.close_of_business.loan_penalties", "charge_penalties")
+_loan_classification = _over_offices("servicing.close_of_business.loan_classification", "classify_loans")
+_loan_provisioning = _over_offices("servicing.close_of_business.loan_provisioning", "provision_loans")
+_loan_write_off = _over_offices("servicing.close_of_business.loan_write_off", "write_off_loans")
 
 
 STEPS: tuple[Step, ...] = (

@@ -72,10 +72,14 @@ async def reverse_movement(uow: UnitOfWork, command: ReverseMovement, *,
                 return MovementResult(journal_entry_id=written[0].journal_entry_id, transactions=tuple(written),
                                       replayed=True)
         originals = await _movement_rows(uow, account.account_id, command.transaction_id)
-        if not any(t.transaction_id == command.transaction_id for t in originals):
+        named = next((t for t in originals if t.transaction_id == command.transaction_id), None)
+        if named is None:
             raise NotFound(f"no transaction {command.transaction_id} on account {account.account_id}",
                            field="transaction_id")
-        assert len(originals) <= TRANSACTIONS_PER_MOVEMENT_MAX, originals
+        if named.kind not in REVERSAL_OF or len(originals) > TRANSACTIONS_PER_MOVEMENT_MAX:
+            # An interest posting shares the run's entry with every account of the batch.
+            raise InvalidInput(f"only deposits, withdrawals, fees and transfers are reversed, not "
+                               f"{named.kind.value}", field="transaction_id")
         not_movements = sorted({t.kind.value for t in originals if t.kind not in REVERSAL_OF})
         if not_movements:
             raise InvalidInput(f"only deposits, withdrawals, fees and transfers are reversed, not "

@@ -335,6 +335,10 @@ async def test_interest_posting_is_computed_posted_and_idempotent(client, uow_fa
     assert again.status_code == 200
     transactions = (await client.get(f"{URL}/{account_id}/transactions")).json()
     assert len([t for t in transactions if t["kind"] == "interest"]) == 1
+    # An interest posting is not a movement to reverse (it shares the run's entry with the batch).
+    posted = next(t for t in transactions if t["kind"] == "interest")
+    assert_problem(await client.post(f"{URL}/{account_id}/transactions/{posted['transaction_id']}/reversal",
+                                     json={"reason": "erreur"}), 422, "transaction_id")
     row = await reconciliation_row(client, dw)
     assert row["difference"] == "0" and row["accounts_balance"] == str(499_800 + expected)
     not_a_period_end = await client.post("/api/v1/deposit-interest-postings",
