@@ -303,6 +303,12 @@ LOAN_RECEIVABLE_RULES: Final = frozenset(
 settles the receivable, not income): read from the tables, so the close of business, the
 write-off and the provisions never keep a list of their own."""
 
+LOAN_INTEREST_ACCRUAL_RULES: Final = frozenset(
+    rule for rule in AccountingRule
+    if (E.INTEREST_ACCRUAL, C.INTEREST) in RULE_TABLES.get((ProductKind.LOAN, rule), {}))
+"""The rules under which the close of business accrues a loan's interest day by day (accrual
+periodic; upfront recognised it at disbursement): read from the tables, as above."""
+
 
 OPTIONAL_ROLES: Final = frozenset({R.WITHHOLDING_TAX_PAYABLE, R.CAPITALISED_INCOME_DEFERRED})
 """Roles a product maps only when the institution needs them: withholding tax on interest is

@@ -62,7 +62,7 @@ from products.loans.accrual import (
 from products.loans.model import Schedule
 from products.loans.product import AccrualFrequency, LoanProduct
 from products.loans.terms import LoanTerms
-from products.posting_rules import LOAN_RECEIVABLE_RULES, AccountingRule, Component, EventKind
+from products.posting_rules import LOAN_INTEREST_ACCRUAL_RULES, LOAN_RECEIVABLE_RULES, Component, EventKind
 from products.reference.db.tables import ChargeRow
 from products.rounding import Rounder, compile_rounding
 from servicing.close_of_business.loan_postings import ChunkPostings, GroupKey, Posting, event, post_by_chunks
@@ -225,11 +225,8 @@ def capped_target(earned: Decimal, fees_due: Decimal, *, accrues_interest: bool,
     """What was earned, capped at what was recognised for a non-performing loan, and never
     below ``floor`` (pure)."""
     interest, fee = (min(earned, accrued[0]), min(fees_due, accrued[1])) if non_performing else (earned, fees_due)
-    if accrues_interest:
-        interest = max(interest, floor[0])
-    fee = max(fee, floor[1])
-    return Target(interest=interest, fee=fee, interest_withheld=max(earned - interest, _ZERO),
-                  fee_withheld=max(fees_due - fee, _ZERO))
+    capped = Target(interest=interest, fee=fee, interest_withheld=earned - interest, fee_withheld=fees_due - fee)
+    return floored(capped, floor, accrues_interest=accrues_interest)
 
 
 def floored(target: Target, floor: tuple[Decimal, Decimal], *, accrues_interest: bool) -> Target:
@@ -292,7 +289,7 @@ async def accrue_loans(uow_factory: UnitOfWorkFactory, day: date, actor: str, *,
             accrued = (loan.interest_accrued, loan.fee_accrued)
             target = window_target(
                 _window_of(loan), day, products.rounders[(*key, loan.currency.strip())],
-                accrues_interest=product.accounting.rule is AccountingRule.ACCRUAL_PERIODIC,
+                accrues_interest=product.accounting.rule in LOAN_INTEREST_ACCRUAL_RULES,
                 non_performing=loan.arrears_status == "non_performing", accrued=accrued,
                 frequency=product.accrual_frequency)
             if (target.fee == accrued[1] and target.interest >= accrued[0]
@@ -321,7 +318,7 @@ async def accrue_loans(uow_factory: UnitOfWorkFactory, day: date, actor: str, *,
                 rounder = products.rounders[(*key, currency)]
                 target = accrual_target(
                     schedule, terms, day, rounder,
-                    accrues_interest=product.accounting.rule is AccountingRule.ACCRUAL_PERIODIC,
+                    accrues_interest=product.accounting.rule in LOAN_INTEREST_ACCRUAL_RULES,
                     non_performing=loan.arrears_status == "non_performing", accrued=accrued,
                     frequency=product.accrual_frequency)
                 every_fee = fees_falling_due(schedule, after=date.min, through=date.max)
@@ -351,7 +348,7 @@ async def accrue_loans(uow_factory: UnitOfWorkFactory, day: date, actor: str, *,
                 target, every_fee = derived[loan.id]
                 if loan.id in floors:
                     target = floored(target, floors[loan.id],
-                                     accrues_interest=product.accounting.rule is AccountingRule.ACCRUAL_PERIODIC)
+                                     accrues_interest=product.accounting.rule in LOAN_INTEREST_ACCRUAL_RULES)
             totals["interest_withheld"] += target.interest_withheld
             made = postings_for(loan, currency, target, accrued, loan.last_sequence, products.charges[key],
                                 every_fee, day)
