@@ -303,8 +303,8 @@ async def _write(uow: UnitOfWork, chunk: _Chunk) -> None:
              "schedules": [msgspec.json.encode(schedule).decode() for schedule in chunk.schedules.values()]})
     if chunk.closed:
         await session.execute(text(
-            "UPDATE loan SET status = 'closed', updated_at = now(), updated_by = :actor"
-            " WHERE id = ANY(CAST(:ids AS int[]))"), {"ids": chunk.closed, "actor": actor})
+            "UPDATE loan SET status = 'closed', closed_on = :on, updated_at = now(), updated_by = :actor"
+            " WHERE id = ANY(CAST(:ids AS int[]))"), {"ids": chunk.closed, "actor": actor, "on": on})
         for loan_id in chunk.closed:
             await deposit_link.release_loan_holds(uow, loan_id, on=on, actor=actor)
     if chunk.settlements:

@@ -236,6 +236,7 @@ async def write_off_locked(uow: UnitOfWork, row: LoanRow, product: LoanProduct, 
         idempotency_key=idempotency_key, request_fingerprint=fingerprint, created_by=actor)
     uow.session.add(transaction)
     row.status = LoanStatus.WRITTEN_OFF.value
+    row.closed_on = on
     row.booked_classification = LoanClassification.WRITTEN_OFF.value
     row.updated_at = func.now()
     row.updated_by = actor
@@ -376,6 +377,7 @@ async def reverse_write_off(uow_factory: UnitOfWorkFactory, loan_id: int, *, act
         reversal.request_fingerprint = fingerprint
         await _restore_provisions(uow, row, target, reversal, actor=actor)
         row.status = LoanStatus.ACTIVE.value
+        row.closed_on = None
         row.booked_classification = target.classification
         await record_events(uow, [OutboxEvent(
             event_type="loan.write_off_reversed", subject_type="loan", subject_id=loan_id,
