@@ -131,3 +131,44 @@ async def test_a_catch_up_releases_a_paid_off_loans_provision_on_the_day_it_clos
     (state,) = await rows(uow_factory, "SELECT business_date FROM loan_arrears_state WHERE loan_id = :l", l=loan_id)
     assert state.business_date == day_a + timedelta(days=4), "not aged after the day it closed"
     await assert_reconciled(uow_factory, books)
+
+
+async def test_a_loan_written_off_before_a_catch_up_is_aged_until_then(  # type: ignore[no-untyped-def]
+        client, refs, ids, world, staff_user, uow_factory) -> None:  # noqa: F811
+    """The same doubtful loan (day A: 100 days overdue, provisioned 120,000) written off on
+    A + 3 before A + 1 to A + 3 are closed: the write-off records the day it left the portfolio
+    (``closed_on``), the catch-up ages it on A + 1 and A + 2 (102 days overdue, its last day
+    open) and not after; no provision moves on those days (the write-off used the 120,000:
+    Dr provisions 120,000, the rest of the 300,000 to losses, Cr doubtful portfolio 300,000).
+    Its reversal makes it active again (``closed_on`` cleared) and the next close ages it."""
+    books = await make_product(client, refs, world, uow_factory, AccountingRule.CASH, days_to_npa=90)
+    loan_id, schedule = await late_loan(client, world, staff_user, ids, books)
+    day_a = date.fromisoformat(schedule[0]["due_date"]) + timedelta(days=100)
+    written_on = day_a + timedelta(days=3)
+    assert written_on + timedelta(days=1) < TODAY
+    await close(uow_factory, day_a)
+    url = f"/api/v1/loans/{loan_id}"
+    written = await client.post(f"{url}/write-off", json={"reason": "Client disparu",
+                                                          "value_date": written_on.isoformat()})
+    assert written.status_code == 201, written.text
+    written_lines = await entry_lines(uow_factory, written.json()["journal_entry_id"])
+    assert (books.provisions, "D", D(120000)) in written_lines and (books.doubtful, "C", D(300000)) in written_lines
+    (loan,) = await rows(uow_factory, "SELECT status, closed_on FROM loan WHERE id = :l", l=loan_id)
+    assert tuple(loan) == ("written_off", written_on)
+
+    for offset in range(1, 4):
+        outcome = await close(uow_factory, day_a + timedelta(days=offset))
+        assert outcome["provisioning"].entries == 0 and outcome["classification"].entries == 0
+    (state,) = await rows(uow_factory, "SELECT * FROM loan_arrears_state WHERE loan_id = :l", l=loan_id)
+    assert (state.business_date, state.days_overdue, state.status) == (
+        day_a + timedelta(days=2), 102, "non_performing")
+
+    reinstated = await client.post(f"{url}/write-off/reversal")
+    assert reinstated.status_code == 201, reinstated.text
+    (loan,) = await rows(uow_factory, "SELECT status, closed_on FROM loan WHERE id = :l", l=loan_id)
+    assert tuple(loan) == ("active", None)
+    await close(uow_factory, written_on + timedelta(days=1))
+    (state,) = await rows(uow_factory, "SELECT business_date, days_overdue FROM loan_arrears_state WHERE loan_id = :l",
+                          l=loan_id)
+    assert tuple(state) == (written_on + timedelta(days=1), 104)
+    await assert_reconciled(uow_factory, books)
