@@ -151,7 +151,7 @@ _CARRY = text(f"""
 
 _LOANS = text(f"""
     SELECT l.id, l.office_id, l.product_id, l.product_version, l.currency, CAST(l.terms AS text) AS terms,
-           CAST(l.schedule AS text) AS schedule, c.loan_officer, l.rescheduled_on,
+           CAST(l.schedule AS text) AS schedule, c.loan_officer, l.rescheduled_on, l.status AS loan_status,
            {PREVIOUS_STATUS} AS previous_status
       FROM loan l
       LEFT JOIN client c ON c.id = l.client_id
@@ -302,6 +302,8 @@ async def age_loans(uow_factory: UnitOfWorkFactory, day: date, actor: str,
                            next_due=upcoming.due_date if upcoming is not None else None,
                            seen=max((r.sequence_number for r in rows), default=0))
                 per_status[arrears.status.value] = per_status.get(arrears.status.value, 0) + 1
+                if loan.loan_status != "active":
+                    continue  # closed since the day (a catch-up): no reminder or follow-up for a settled loan
                 due_reminders += [(loan, reminder) for reminder in reminders_for(
                     loan.id, position.instalments, arrears, day, days_before_due=notice,
                     follow_up_after_days=follow_up)]

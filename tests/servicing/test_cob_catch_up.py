@@ -95,17 +95,20 @@ async def test_a_re_run_of_the_day_keeps_a_loan_held_in_npa(client, refs, ids, w
 async def test_a_catch_up_releases_a_paid_off_loans_provision_on_the_day_it_closed(  # type: ignore[no-untyped-def]
         client, refs, ids, world, staff_user, uow_factory) -> None:  # noqa: F811
     """The same loan, doubtful and provisioned at 40 % on day A (Dr 662 120,000 / Cr provisions
-    120,000), paid off on day A + 5 (its payoff quote) before days A + 1 to A + 5 are closed, the
-    release on repayment off (the evening releases it). The catch-up closes the days one by one:
-    on A + 1 to A + 4 the loan was still in the portfolio, provisioned (a release on A + 1 would
-    show the loan unprovisioned on days it was doubtful); on A + 5, the day it closed, the
+    120,000), paid off on day A + 25 (its payoff quote) before days A + 1 to A + 25 are closed,
+    the release on repayment off (the evening releases it). The catch-up closes the days one by
+    one: on A + 1 to A + 24 the loan was still in the portfolio, provisioned (a release on A + 1
+    would show it unprovisioned on days it was doubtful); on A + 25, the day it closed, the
     provision is released: Dr provisions 120,000 / Cr 761 120,000. The loan is aged through
-    A + 4 (its last day open), days overdue 104, still non-performing."""
+    A + 24 (its last day open: 124 days overdue, non-performing), and no reminder is written
+    for it on those days (its fifth instalment fell due in between: a settled loan is not
+    reminded of it)."""
     books = await make_product(client, refs, world, uow_factory, AccountingRule.CASH, days_to_npa=90)
     loan_id, schedule = await late_loan(client, world, staff_user, ids, books)
     day_a = date.fromisoformat(schedule[0]["due_date"]) + timedelta(days=100)
-    payoff_day = day_a + timedelta(days=5)
+    payoff_day = day_a + timedelta(days=25)
     assert payoff_day < TODAY
+    assert any(day_a < date.fromisoformat(p["due_date"]) < payoff_day for p in schedule)
     await close(uow_factory, day_a)
     (allowance,) = await provision_entries(uow_factory, loan_id, day_a)
     assert (allowance.kind, allowance.amount) == ("allowance", 120000)
@@ -117,19 +120,21 @@ async def test_a_catch_up_releases_a_paid_off_loans_provision_on_the_day_it_clos
     (loan,) = await rows(uow_factory, "SELECT status, closed_on FROM loan WHERE id = :l", l=loan_id)
     assert tuple(loan) == ("closed", payoff_day)
 
-    for offset in range(1, 5):
+    for offset in range(1, 25):
         await close(uow_factory, day_a + timedelta(days=offset))
         assert await provision_entries(uow_factory, loan_id, day_a + timedelta(days=offset)) == []
     (state,) = await rows(uow_factory, "SELECT * FROM loan_arrears_state WHERE loan_id = :l", l=loan_id)
     assert (state.business_date, state.days_overdue, state.status) == (
-        day_a + timedelta(days=4), 104, "non_performing")
+        day_a + timedelta(days=24), 124, "non_performing")
+    assert await rows(uow_factory, "SELECT event_type, occurred_on FROM outbox_event WHERE subject_type = 'loan'"
+                                   " AND subject_id = :l AND occurred_on > :a", l=loan_id, a=day_a) == []
     await close(uow_factory, payoff_day)
     (release,) = await provision_entries(uow_factory, loan_id, payoff_day)
     assert (release.kind, release.classification, release.amount) == ("release", "doubtful", 120000)
     release_lines = await entry_lines(uow_factory, release.journal_entry_id)
     assert (books.provisions, "D", D(120000)) in release_lines and ("761", "C", D(120000)) in release_lines
     (state,) = await rows(uow_factory, "SELECT business_date FROM loan_arrears_state WHERE loan_id = :l", l=loan_id)
-    assert state.business_date == day_a + timedelta(days=4), "not aged after the day it closed"
+    assert state.business_date == day_a + timedelta(days=24), "not aged after the day it closed"
     await assert_reconciled(uow_factory, books)
 
 
