@@ -34,6 +34,7 @@ goes back to it."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date
 from decimal import Decimal
 from typing import Any, Final
@@ -115,12 +116,39 @@ SELECT h.account_id, sum(h.amount) AS held
 """)
 
 
+_GUARANTEE_ACCOUNTS = text("""
+SELECT a.id FROM deposit_account a
+ WHERE a.id IN (SELECT h.account_id FROM loan_hold l JOIN deposit_hold h ON h.id = l.hold_id
+                 WHERE l.loan_id = ANY(CAST(:ids AS int[])) AND h.released_on IS NULL)
+ ORDER BY a.id FOR UPDATE OF a
+""")
+"""The deposit accounts holding guarantees of the loans, locked in ascending id."""
+
+_LOCK_LOANS = text("SELECT id FROM loan WHERE id = ANY(CAST(:ids AS int[])) ORDER BY id FOR UPDATE")
+
+
+async def lock_for_write_off(uow: UnitOfWork, loan_ids: Sequence[int]) -> None:
+    """Lock the loans (ascending id), then the deposit accounts holding their guarantees
+    (ascending id): the lock order of repayments and collection (`servicing.loans.deposit_link`),
+    taken whole before anything is written. A write-off applies guarantees, so it locks accounts;
+    writing off several loans in one transaction and locking each one's accounts after it would
+    hold an account while waiting for the next loan, which a repayment of that loan from that
+    account (loan, then account) holds: a deadlock. Holds are placed only under their loan's
+    lock, so the accounts read here are all the write-offs will touch."""
+    ids = sorted(set(loan_ids))
+    await uow.session.execute(_LOCK_LOANS, {"ids": ids})
+    await uow.session.execute(_GUARANTEE_ACCOUNTS, {"ids": ids})
+
+
 async def apply_guarantees(uow: UnitOfWork, row: LoanRow, product: LoanProduct, *, on: date,
                            actor: str) -> list[Any]:
     """Release every open hold of the locked loan and, when the product applies guarantees on
     write-off, take what each account held for it as a repayment from that account (within the
     account's free balance and what the loan still owes). Lock order: the loan (held by the
-    caller), then the accounts in ascending id. Answers the repayments taken (rows as inserted)."""
+    caller), then the accounts in ascending id, before the holds are released (a hold released
+    by hand locks its account first, then the hold). Answers the repayments taken (rows as
+    inserted)."""
+    await uow.session.execute(_GUARANTEE_ACCOUNTS, {"ids": [row.id]})
     held = (await uow.session.execute(_LOAN_HOLDS, {"loan_id": row.id})).all()
     await deposit_link.release_loan_holds(uow, row.id, on=on, actor=actor)
     if not product.apply_guarantees_on_write_off:
