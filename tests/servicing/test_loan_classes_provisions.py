@@ -495,11 +495,10 @@ async def test_release_on_repayment_posts_with_the_automatic_collection_too(  # 
     longer requires, as a counter repayment does. 40 % of 300,000 booked (120,000); the account
     gives 60,000 on the day after: with P the principal it repaid, (300,000 - P) x 40 % is still
     required and the rest is released, Dr provisions / Cr 761. Switch off: nothing at collection."""
+    from servicing.loans.collection import collect
     from tests.api.test_deposit_accounts_api import move, open_account
     from tests.api.test_loans_api import approved_loan as approved
     from tests.deposit_support import deposit_world
-
-    from servicing.loans.collection import collect
 
     dw = await deposit_world(uow_factory, world)
     books = await make_product(client, refs, world, uow_factory, AccountingRule.CASH, days_to_npa=90)
