@@ -424,6 +424,20 @@ async def test_undo_is_refused_when_the_account_no_longer_holds_the_money(  # ty
 
 # --------------------------------------------------------------------------- write-off and guarantees
 
+async def guaranteed_loan(client, world, staff_user, uow_factory, dw, product_id: int) -> tuple[int, int]:  # type: ignore[no-untyped-def]
+    """A new borrower's loan of 300 000 disbursed into their account (45 000 deposited first, the
+    product's guarantees held on it): (loan, account)."""
+    client_id = await borrower(client, world, staff_user)
+    account_id = (await open_account(client, uow_factory, dw, client_id=client_id, opened_on=OPENED))["account_id"]
+    await move(client, account_id, "deposits", "45000", value_date=OPENED)
+    loan_id = (await client.post(APPS, json=application(client_id, product_id))).json()["loan_id"]
+    assert (await client.post(f"{APPS}/{loan_id}/submit")).status_code == 200
+    checker = await staff_user("branch_manager", office_id=world.office_id)
+    assert (await client.post(f"{APPS}/{loan_id}/approve", json={}, headers=checker.headers)).status_code == 200
+    assert (await disburse_into(client, loan_id, account_id)).status_code == 201
+    return loan_id, account_id
+
+
 @pytest.mark.parametrize("apply_guarantees", [True, False])
 async def test_a_write_off_applies_the_guarantees_then_releases_every_hold(  # type: ignore[no-untyped-def]
         client, refs, ids, world, staff_user, uow_factory, dw, apply_guarantees) -> None:  # noqa: F811
@@ -434,15 +448,8 @@ async def test_a_write_off_applies_the_guarantees_then_releases_every_hold(  # t
     not apply guarantees writes off the 300 000 and only releases the holds."""
     product_id, portfolio = await make_product(client, refs, world, uow_factory, AccountingRule.CASH, **SAVINGS,
                                                apply_guarantees_on_write_off=apply_guarantees)
-    client_id = await borrower(client, world, staff_user)
-    account_id = (await open_account(client, uow_factory, dw, client_id=client_id, opened_on=OPENED))["account_id"]
-    await move(client, account_id, "deposits", "45000", value_date=OPENED)
-    loan_id = (await client.post(APPS, json=application(client_id, product_id))).json()["loan_id"]
-    assert (await client.post(f"{APPS}/{loan_id}/submit")).status_code == 200
-    checker = await staff_user("branch_manager", office_id=world.office_id)
-    assert (await client.post(f"{APPS}/{loan_id}/approve", json={}, headers=checker.headers)).status_code == 200
+    loan_id, account_id = await guaranteed_loan(client, world, staff_user, uow_factory, dw, product_id)
     control = dw.accounts[AccountingRole.DEPOSIT_CONTROL]
-    assert (await disburse_into(client, loan_id, account_id)).status_code == 201
     assert (await account(client, account_id))["available_balance"] == "347000"  # 342 000 - 45 000 + 50 000
     on = (DISBURSED_ON + timedelta(days=40)).isoformat()
     written = await client.post(f"{LOANS}/{loan_id}/write-off", json={"reason": "Client insolvable", "value_date": on},
@@ -485,14 +492,7 @@ async def test_a_write_off_reversal_gives_the_guarantees_back(  # type: ignore[n
     control = dw.accounts[AccountingRole.DEPOSIT_CONTROL]
 
     async def written_off_loan() -> tuple[int, int, dict[str, Any]]:
-        client_id = await borrower(client, world, staff_user)
-        account_id = (await open_account(client, uow_factory, dw, client_id=client_id, opened_on=OPENED))["account_id"]
-        await move(client, account_id, "deposits", "45000", value_date=OPENED)
-        loan_id = (await client.post(APPS, json=application(client_id, product_id))).json()["loan_id"]
-        assert (await client.post(f"{APPS}/{loan_id}/submit")).status_code == 200
-        checker = await staff_user("branch_manager", office_id=world.office_id)
-        assert (await client.post(f"{APPS}/{loan_id}/approve", json={}, headers=checker.headers)).status_code == 200
-        assert (await disburse_into(client, loan_id, account_id)).status_code == 201
+        loan_id, account_id = await guaranteed_loan(client, world, staff_user, uow_factory, dw, product_id)
         before = await account(client, account_id)
         written = await client.post(f"{LOANS}/{loan_id}/write-off", json={
             "reason": "Client insolvable", "value_date": (DISBURSED_ON + timedelta(days=40)).isoformat()})
