@@ -121,9 +121,7 @@ async def book_entries(uow: UnitOfWork, entries: Sequence[JournalEntry], *, manu
         normalised.append(_normalized(entry))
     context = await _posting_context(uow.session, normalised)
     for entry in normalised:
-        if entry.office_id not in context.closed_through:
-            raise UnknownOffice(f"unknown office {entry.office_id}", field="office_id")
-        check_postable(entry, context.chart, closed_through=context.closed_through[entry.office_id], manual=manual)
+        _check_postable(entry, context, manual=manual)
     try:
         return await append_entries(await uow.connection(), normalised, context.refs, context.locks)
     except DBAPIError as error:
@@ -213,7 +211,6 @@ class JournalService:
             entries: list[JournalEntry] = []
 
             def checked_chunks() -> Iterator[list[JournalEntry]]:
-                closed = context.closed_through
                 size = journal_store.PIPELINE_CHUNK_ENTRIES
                 for start in range(0, len(commands), size):
                     chunk = []
@@ -221,10 +218,7 @@ class JournalService:
                         command = commands[index]
                         entry = _checked(command, entry_ids[index], index)
                         try:
-                            if entry.office_id not in closed:
-                                raise UnknownOffice(f"unknown office {entry.office_id}", field="office_id")
-                            check_postable(entry, context.chart, closed_through=closed[entry.office_id],
-                                           manual=command.manual)
+                            _check_postable(entry, context, manual=command.manual)
                         except LedgerError as error:
                             raise _prefixed(error, f"entries[{index}]") from error
                         chunk.append(entry)
@@ -360,15 +354,11 @@ class JournalService:
             if key is not None and key in recorded:
                 outcomes[index] = _replayed(recorded[key], pending.fingerprint)
         todo = [index for index, outcome in enumerate(outcomes) if outcome is None]
-        closed = context.closed_through
         valid: list[int] = []
         for index in todo:
             pending = group[index]
             try:
-                if pending.entry.office_id not in closed:
-                    raise UnknownOffice(f"unknown office {pending.entry.office_id}", field="office_id")
-                check_postable(pending.entry, context.chart, closed_through=closed[pending.entry.office_id],
-                               manual=pending.command.manual)
+                _check_postable(pending.entry, context, manual=pending.command.manual)
             except LedgerError as error:
                 outcomes[index] = error
                 continue
@@ -551,6 +541,13 @@ async def _posting_context(session: AsyncSession, entries: Sequence[JournalEntry
         refs[row.code] = AccountRef(row.account_id, account_type.normal_side)
     return _PostingContext(chart=LoadedChart(accounts), refs=refs, closed_through=closed, recorded=recorded,
                            locks=locks)
+
+
+def _check_postable(entry: JournalEntry, context: _PostingContext, *, manual: bool) -> None:
+    """The entry against the context: a known office, postable accounts, an open period."""
+    if entry.office_id not in context.closed_through:
+        raise UnknownOffice(f"unknown office {entry.office_id}", field="office_id")
+    check_postable(entry, context.chart, closed_through=context.closed_through[entry.office_id], manual=manual)
 
 
 def _replayed(record: tuple[str, str], request_fingerprint: str) -> BookedEntry | IdempotencyConflict:
