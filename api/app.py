@@ -55,6 +55,7 @@ from servicing.config import Settings
 from servicing.database import Database
 from servicing.deposits.approvals import approvable_movements
 from servicing.deposits.movements import MovementWriter
+from servicing.heap import freeze_startup_heap
 from servicing.journal import JournalService
 from servicing.loans.repayment_writer import RepaymentWriter
 from servicing.staff.approvable import journal_entry_posting
@@ -80,8 +81,14 @@ def _cors() -> CORSConfig | None:
                       "Idempotency-Key"]) if origins else None
 
 
+def create_served_app() -> Litestar:
+    """The application `grandlivre serve` runs: once started, its start-up heap is frozen
+    (`servicing.heap`)."""
+    return create_app(freeze_heap=True)
+
+
 def create_app(settings: Settings | None = None, *, database: Database | None = None, migrate: bool = True,
-               staff_settings: StaffSettings | None = None) -> Litestar:
+               staff_settings: StaffSettings | None = None, freeze_heap: bool = False) -> Litestar:
     settings = settings or Settings.from_environment()
     staff_settings = staff_settings or StaffSettings.from_environment()
 
@@ -109,6 +116,8 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
         app.state.client_documents = DocumentConfig.from_settings(settings)
         app.state.deposit_writer = MovementWriter(uow_factory)
         app.state.loan_repayments = RepaymentWriter(uow_factory)
+        if freeze_heap:
+            freeze_startup_heap()
         try:
             yield
         finally:

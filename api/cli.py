@@ -74,7 +74,7 @@ def serve(host: str, port: int, workers: int) -> None:
         os.environ["GRANDLIVRE_SKIP_MIGRATIONS"] = "1"
     _say(f"Grand Livre on http://{host}:{port}/api/v1 (OpenAPI: http://{host}:{port}/schema)")
     # No access log: every command, refusal and error is in the audit log already (api.audit_hook).
-    uvicorn.run("api.app:create_app", factory=True, host=host, port=port, workers=workers, log_level="warning",
+    uvicorn.run("api.app:create_served_app", factory=True, host=host, port=port, workers=workers, log_level="warning",
                 access_log=False)
 
 

@@ -43,6 +43,7 @@ from servicing import chart, offices  # noqa: E402
 from servicing.commands import CreateGLAccounts, CreateOffice, PostJournalEntry  # noqa: E402
 from servicing.config import Settings  # noqa: E402
 from servicing.database import Database, _asyncpg_dsn, drop_database  # noqa: E402
+from servicing.heap import freeze_startup_heap  # noqa: E402
 from servicing.journal import JournalService  # noqa: E402
 from servicing.unit_of_work import UnitOfWorkFactory  # noqa: E402
 from servicing.verification import verify_journal  # noqa: E402
@@ -275,6 +276,7 @@ async def main() -> None:
 
     journal = JournalService(uow_factory, idempotency_retention_days=30)
     await journal.start()
+    freeze_startup_heap()  # as `grandlivre serve` does once started (servicing.heap)
     if "service" in phases:
         progress("service layer...")
         await service(journal, 800, office.office_id)  # warm-up

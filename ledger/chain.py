@@ -133,10 +133,23 @@ class CanonicalEncoder:
         source_type: str | None, source_id: str | None, actor: str, idempotency_key: str | None,
         reverses_id: UUID | None, line_count: int,
     ) -> bytes:
-        """The entry's part of its canonical bytes (before its lines)."""
+        """The entry's part of its canonical bytes (before its lines): `header_start`, then
+        `header_rest`."""
+        return self.header_start(entry_id, office_id, chain_position, days) + self.header_rest(
+            description, source_type, source_id, actor, idempotency_key, reverses_id, line_count)
+
+    def header_start(self, entry_id: UUID, office_id: int, chain_position: int, days: int) -> bytes:
+        """The header's fixed-width fields, which differ from entry to entry."""
+        return _MAGIC + _HEADER.pack(entry_id.bytes, office_id, chain_position, days, self._booked_at)
+
+    def header_rest(
+        self, description: str, source_type: str | None, source_id: str | None, actor: str,
+        idempotency_key: str | None, reverses_id: UUID | None, line_count: int,
+    ) -> bytes:
+        """The header's texts, reversal link and line count: the same for most entries of a
+        batch, so a caller may reuse it for entries with the same values."""
         text = self._text
         return b"".join((
-            _MAGIC, _HEADER.pack(entry_id.bytes, office_id, chain_position, days, self._booked_at),
             text(description), text(source_type), text(source_id), text(actor), text(idempotency_key),
             b"\x00" if reverses_id is None else b"\x01" + reverses_id.bytes, _LINE_COUNT.pack(line_count),
         ))

@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from datetime import date, timedelta
 from typing import Final
 from uuid import UUID
@@ -24,6 +24,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from chart_of_accounts import AccountType, AccountUsage, GLAccount, LoadedChart
+from ledger.db import store as journal_store
 from ledger.db.store import POSTING_LOCKS, AccountRef, PostingLocks, append_entries, posting_lock_parameters
 from ledger.errors import AlreadyReversed, EntryNotFound, IdempotencyConflict, LedgerError, UnknownOffice
 from ledger.idempotency import fingerprint
@@ -82,6 +83,14 @@ def entry_from_command(command: PostJournalEntry, entry_id: UUID) -> JournalEntr
     return _normalized(entry)
 
 
+def _checked(command: PostJournalEntry, entry_id: UUID, index: int) -> JournalEntry:
+    """`entry_from_command` for the batch's entry at `index`, its error named by that index."""
+    try:
+        return entry_from_command(command, entry_id)
+    except LedgerError as error:
+        raise _prefixed(error, f"entries[{index}]") from error
+
+
 def _normalized(entry: JournalEntry) -> JournalEntry:
     """The entry with every amount written in its currency's minor unit (most already are:
     then the entry itself, without copying it)."""
@@ -112,9 +121,7 @@ async def book_entries(uow: UnitOfWork, entries: Sequence[JournalEntry], *, manu
         normalised.append(_normalized(entry))
     context = await _posting_context(uow.session, normalised)
     for entry in normalised:
-        if entry.office_id not in context.closed_through:
-            raise UnknownOffice(f"unknown office {entry.office_id}", field="office_id")
-        check_postable(entry, context.chart, closed_through=context.closed_through[entry.office_id], manual=manual)
+        _check_postable(entry, context, manual=manual)
     try:
         return await append_entries(await uow.connection(), normalised, context.refs, context.locks)
     except DBAPIError as error:
@@ -160,30 +167,73 @@ class JournalService:
         return await future
 
     async def post_batch(self, commands: Sequence[PostJournalEntry]) -> list[BookedEntry]:
-        """Book many entries atomically, in one transaction and one statement."""
+        """Book many entries atomically, in one transaction. The first entry, in batch order,
+        that fails a check is named (`entries[i]...`) and nothing is written. A large batch
+        whose balances can all be locked is checked chunk by chunk while PostgreSQL inserts the
+        previous chunk (`_book_batch`)."""
         if not 1 <= len(commands) <= ENTRIES_PER_BATCH_MAX:
             raise InvalidInput(f"a batch holds 1 to {ENTRIES_PER_BATCH_MAX} entries", field="entries")
-        group: list[_Pending] = []
-        for index, (command, entry_id) in enumerate(zip(commands, uuid7s(len(commands)), strict=True)):
-            try:
-                entry = entry_from_command(command, entry_id)
-            except LedgerError as error:
-                raise _prefixed(error, f"entries[{index}]") from error
-            group.append(_Pending(command, entry))  # answered as a whole: no future per entry
-        keys = [p.entry.idempotency_key for p in group if p.entry.idempotency_key]
+        keys = [command.idempotency_key for command in commands if command.idempotency_key]
         if len(keys) != len(set(keys)):
             raise InvalidInput("idempotency keys repeat within the batch", field="entries")
+        entry_ids = uuid7s(len(commands))
         for _attempt in range(RACE_RETRIES_MAX):
             try:
-                outcomes = await self._book_group(group, atomic=True)
+                return await self._book_batch(commands, entry_ids)
             except _LostIdempotencyRace:
                 continue
             except DBAPIError as error:
                 raise translate_database_error(error) or error from error
-            booked = [outcome for outcome in outcomes if isinstance(outcome, BookedEntry)]
-            assert len(booked) == len(group)
-            return booked
         raise InvalidInput("the batch kept racing with concurrent replays; send it again", field="entries")
+
+    async def _book_batch(self, commands: Sequence[PostJournalEntry], entry_ids: Sequence[UUID]) -> list[BookedEntry]:
+        """Lock and read the checks' context first (the commands name the same accounts,
+        currencies, offices and keys as their entries), then check and book the entries in
+        pipelined chunks (`append_chunks`): each chunk is checked while the previous one is
+        inserted. A batch that replays recorded keys, touches a balance with no row yet, names
+        an account the chart does not know, or is small, is checked whole first and booked as a
+        group (`_book_checked`)."""
+        async with self._uow_factory() as uow:
+            session = uow.session
+            context = await _posting_context(session, commands, idempotency_scope=SCOPE_POSTING)
+            refs = context.refs
+            touched = ({(refs[line.account_code].account_id, line.currency)
+                        for command in commands for line in command.lines}
+                       if all(line.account_code in refs for command in commands for line in command.lines) else None)
+            if (context.recorded or touched is None or not touched <= context.locks.balances.keys()
+                    or len(commands) < 2 * journal_store.PIPELINE_CHUNK_ENTRIES):
+                group = [_Pending(command, _checked(command, entry_id, index))
+                         for index, (command, entry_id) in enumerate(zip(commands, entry_ids, strict=True))]
+                outcomes = await self._book_checked(uow, group, context, atomic=True)
+                booked = [outcome for outcome in outcomes if isinstance(outcome, BookedEntry)]
+                assert len(booked) == len(group)
+                return booked
+            entries: list[JournalEntry] = []
+
+            def checked_chunks() -> Iterator[list[JournalEntry]]:
+                size = journal_store.PIPELINE_CHUNK_ENTRIES
+                for start in range(0, len(commands), size):
+                    chunk = []
+                    for index in range(start, min(start + size, len(commands))):
+                        command = commands[index]
+                        entry = _checked(command, entry_ids[index], index)
+                        try:
+                            _check_postable(entry, context, manual=command.manual)
+                        except LedgerError as error:
+                            raise _prefixed(error, f"entries[{index}]") from error
+                        chunk.append(entry)
+                    entries.extend(chunk)
+                    yield chunk
+
+            booked = await journal_store.append_chunks(await uow.connection(), checked_chunks(), refs, context.locks)
+            assert len(booked) == len(commands)
+            remembered = [(entry.idempotency_key, fingerprint(entry), booked_entry)
+                          for entry, booked_entry in zip(entries, booked, strict=True)
+                          if entry.idempotency_key is not None]
+            if remembered:
+                await self._remember(session, SCOPE_POSTING, remembered)
+            await uow.commit()
+        return booked
 
     async def reverse(self, command: ReverseJournalEntry) -> BookedEntry:
         """Post the mirror of an entry, linked to it; an entry is reversed once only."""
@@ -287,47 +337,48 @@ class JournalService:
     async def _book_group(self, group: list[_Pending], *, atomic: bool) -> list[BookedEntry | Exception]:
         """Check and book a group in one transaction. Non-atomic groups answer each entry's
         own error; atomic ones raise the first error, named by its index in the batch."""
-        outcomes: list[BookedEntry | Exception | None] = [None] * len(group)
         async with self._uow_factory() as uow:
-            session = uow.session
             # One round trip: the keys already recorded, the checks' context and the locks (for
             # every entry of the group: a replay's are taken for nothing, replays are rare).
-            context = await _posting_context(session, [p.entry for p in group], idempotency_scope=SCOPE_POSTING)
-            recorded = context.recorded
-            for index, pending in enumerate(group):
-                key = pending.entry.idempotency_key
-                if key is not None and key in recorded:
-                    outcomes[index] = _replayed(recorded[key], pending.fingerprint)
-            todo = [index for index, outcome in enumerate(outcomes) if outcome is None]
-            closed = context.closed_through
-            valid: list[int] = []
-            for index in todo:
-                pending = group[index]
-                try:
-                    if pending.entry.office_id not in closed:
-                        raise UnknownOffice(f"unknown office {pending.entry.office_id}", field="office_id")
-                    check_postable(pending.entry, context.chart, closed_through=closed[pending.entry.office_id],
-                                   manual=pending.command.manual)
-                except LedgerError as error:
-                    outcomes[index] = error
-                    continue
-                valid.append(index)
-            if atomic:
-                for index, outcome in enumerate(outcomes):
-                    if isinstance(outcome, Exception):
-                        raise _prefixed(outcome, f"entries[{index}]") if isinstance(outcome, LedgerError) else outcome
-            if valid:
-                booked = await append_entries(await uow.connection(), [group[i].entry for i in valid], context.refs,
-                                              context.locks)
-                remembered = []
-                for index, booked_entry in zip(valid, booked, strict=True):
-                    outcomes[index] = booked_entry
-                    key = group[index].entry.idempotency_key
-                    if key is not None:
-                        remembered.append((key, group[index].fingerprint, booked_entry))
-                if remembered:
-                    await self._remember(session, SCOPE_POSTING, remembered)
-                await uow.commit()
+            context = await _posting_context(uow.session, [p.entry for p in group], idempotency_scope=SCOPE_POSTING)
+            return await self._book_checked(uow, group, context, atomic=atomic)
+
+    async def _book_checked(self, uow: UnitOfWork, group: list[_Pending], context: _PostingContext, *,
+                            atomic: bool) -> list[BookedEntry | Exception]:
+        """`_book_group` once the context is read and locked, in the same unit of work."""
+        session = uow.session
+        outcomes: list[BookedEntry | Exception | None] = [None] * len(group)
+        recorded = context.recorded
+        for index, pending in enumerate(group):
+            key = pending.entry.idempotency_key
+            if key is not None and key in recorded:
+                outcomes[index] = _replayed(recorded[key], pending.fingerprint)
+        todo = [index for index, outcome in enumerate(outcomes) if outcome is None]
+        valid: list[int] = []
+        for index in todo:
+            pending = group[index]
+            try:
+                _check_postable(pending.entry, context, manual=pending.command.manual)
+            except LedgerError as error:
+                outcomes[index] = error
+                continue
+            valid.append(index)
+        if atomic:
+            for index, outcome in enumerate(outcomes):
+                if isinstance(outcome, Exception):
+                    raise _prefixed(outcome, f"entries[{index}]") if isinstance(outcome, LedgerError) else outcome
+        if valid:
+            booked = await append_entries(await uow.connection(), [group[i].entry for i in valid], context.refs,
+                                          context.locks)
+            remembered = []
+            for index, booked_entry in zip(valid, booked, strict=True):
+                outcomes[index] = booked_entry
+                key = group[index].entry.idempotency_key
+                if key is not None:
+                    remembered.append((key, group[index].fingerprint, booked_entry))
+            if remembered:
+                await self._remember(session, SCOPE_POSTING, remembered)
+            await uow.commit()
         assert all(outcome is not None for outcome in outcomes)
         return [outcome for outcome in outcomes if outcome is not None]
 
@@ -452,11 +503,12 @@ class _PostingContext(msgspec.Struct, frozen=True, kw_only=True):
     locks: PostingLocks
 
 
-async def _posting_context(session: AsyncSession, entries: Sequence[JournalEntry], *,
+async def _posting_context(session: AsyncSession, entries: Sequence[JournalEntry] | Sequence[PostJournalEntry], *,
                            idempotency_scope: str = "") -> _PostingContext:
     """Read the checks' context and lock what the append will move. Call it only right
     before booking the entries: the locks are held until the transaction ends. With an
-    `idempotency_scope`, the entries' keys already recorded in it come too."""
+    `idempotency_scope`, the entries' keys already recorded in it come too. Commands do as
+    well as their entries: they name the same accounts, currencies, offices and keys."""
     codes = sorted({line.account_code for entry in entries for line in entry.lines})
     office_ids = sorted({entry.office_id for entry in entries})
     keys = sorted({entry.idempotency_key for entry in entries if entry.idempotency_key is not None}
@@ -489,6 +541,13 @@ async def _posting_context(session: AsyncSession, entries: Sequence[JournalEntry
         refs[row.code] = AccountRef(row.account_id, account_type.normal_side)
     return _PostingContext(chart=LoadedChart(accounts), refs=refs, closed_through=closed, recorded=recorded,
                            locks=locks)
+
+
+def _check_postable(entry: JournalEntry, context: _PostingContext, *, manual: bool) -> None:
+    """The entry against the context: a known office, postable accounts, an open period."""
+    if entry.office_id not in context.closed_through:
+        raise UnknownOffice(f"unknown office {entry.office_id}", field="office_id")
+    check_postable(entry, context.chart, closed_through=context.closed_through[entry.office_id], manual=manual)
 
 
 def _replayed(record: tuple[str, str], request_fingerprint: str) -> BookedEntry | IdempotencyConflict:

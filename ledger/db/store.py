@@ -203,15 +203,31 @@ async def _append_pipelined(
     connection: AsyncConnection, entries: Sequence[JournalEntry], accounts: Mapping[str, AccountRef],
     locks: PostingLocks,
 ) -> list[BookedEntry]:
-    """A large batch in chunks of one transaction, so that Python and PostgreSQL work at the
-    same time: chunk k's statement is sent, then chunk k+1 is hashed and encoded (and chunk
-    k-1's answer built) while PostgreSQL inserts and checks chunk k; one statement at a time
-    runs on the connection. Every chunk is a whole set of entries with their lines, so the
-    statement-level triggers check each chunk as they check any posting; each chunk continues
-    its offices' chains from where the previous one left them, and the chain trigger refuses
-    anything else. All or nothing: a refused chunk raises and the caller's transaction rolls
-    back. Needs every touched balance locked (`locks`), so the balances after each entry are the
-    locked ones plus the lines, without reading them back."""
+    """A large batch of already-checked entries in chunks of PIPELINE_CHUNK_ENTRIES (`append_chunks`)."""
+    chunks = (entries[start:start + PIPELINE_CHUNK_ENTRIES] for start in range(0, len(entries), PIPELINE_CHUNK_ENTRIES))
+    booked = await append_chunks(connection, chunks, accounts, locks)
+    assert len(booked) == len(entries)
+    return booked
+
+
+async def append_chunks(
+    connection: AsyncConnection, chunks: Iterable[Sequence[JournalEntry]], accounts: Mapping[str, AccountRef],
+    locks: PostingLocks,
+) -> list[BookedEntry]:
+    """Entries in chunks of one transaction, so that Python and PostgreSQL work at the same
+    time: chunk k's statement is sent, then chunk k+1 is taken from `chunks`, hashed and encoded,
+    and chunk k-1's answer built, while PostgreSQL inserts and checks chunk k; one statement at a
+    time runs on the connection. `chunks` is read lazily, one chunk once the previous one is sent:
+    a generator that checks its entries (`JournalService.post_batch`) checks chunk k+1 during
+    chunk k's statement, and an error it raises ends the batch (the statement in flight ends
+    first, then the caller's transaction rolls back).
+
+    Every chunk is a whole set of entries with their lines, so the statement-level triggers
+    check each chunk as they check any posting; each chunk continues its offices' chains from
+    where the previous one left them, and the chain trigger refuses anything else. All or
+    nothing: a refused chunk raises and the caller's transaction rolls back. Needs every touched
+    balance locked (`locks`), so the balances after each entry are the locked ones plus the
+    lines, without reading them back."""
     driver = (await connection.get_raw_connection()).driver_connection
     assert driver is not None
     heads, booked_at = locks.heads, locks.booked_at or datetime.now(UTC)
@@ -221,34 +237,36 @@ async def _append_pipelined(
     in_flight: asyncio.Task[asyncpg.Record] | None = None
     answered: tuple[_Prepared, list[int], list[bytes]] | None = None
     try:
-        for start in range(0, len(entries), PIPELINE_CHUNK_ENTRIES):
-            chunk = _Prepared(entries[start:start + PIPELINE_CHUNK_ENTRIES], accounts)
+        for entries in chunks:
+            assert 1 <= len(entries) <= ENTRIES_PER_BATCH_MAX, len(entries)
+            chunk = _Prepared(entries, accounts)
+            assert chunk.touched <= running.keys(), "every balance the chunk moves is locked"
             positions, hashes = chunk.chain(tips, booked_at)
             arguments = chunk.arguments(positions, hashes)
+            result = None
             if in_flight is not None:
-                assert answered is not None
-                previous, previous_positions, previous_hashes = answered
                 result = await in_flight
                 in_flight = None
-                sequences = previous.sequences(result, previous_positions, heads=True, booked_at=booked_at)
-                answered = None
-                booked += previous.booked(running, sequences, previous_positions, previous_hashes, booked_at)
             in_flight = asyncio.create_task(driver.fetchrow(_APPEND_POSITIONAL, *arguments))
-            answered = (chunk, positions, hashes)
             await _sent(driver)
-        assert in_flight is not None and answered is not None
-        previous, previous_positions, previous_hashes = answered
-        result = await in_flight
-        in_flight = None
-        sequences = previous.sequences(result, previous_positions, heads=True, booked_at=booked_at)
-        booked += previous.booked(running, sequences, previous_positions, previous_hashes, booked_at)
+            if answered is not None:  # the previous chunk's answer, built while this one runs
+                previous, previous_positions, previous_hashes = answered
+                sequences = previous.sequences(result, previous_positions, heads=True, booked_at=booked_at)
+                booked += previous.booked(running, sequences, previous_positions, previous_hashes, booked_at)
+            answered = (chunk, positions, hashes)
+        if in_flight is not None:
+            assert answered is not None
+            previous, previous_positions, previous_hashes = answered
+            result = await in_flight
+            in_flight = None
+            sequences = previous.sequences(result, previous_positions, heads=True, booked_at=booked_at)
+            booked += previous.booked(running, sequences, previous_positions, previous_hashes, booked_at)
     except asyncpg.PostgresError as error:
         raise DBAPIError(_APPEND_SQL, None, error) from error
     finally:
         if in_flight is not None:  # a Python error while a chunk runs: let it end before the rollback
             with contextlib.suppress(Exception):
                 await in_flight
-    assert len(booked) == len(entries)
     return booked
 
 
@@ -311,7 +329,8 @@ class _Prepared:
         encoder = CanonicalEncoder(booked_at)
         lines = encoder.lines(self.line_numbers, self.account_ids, self.line_offices, self.line_days, self.sides,
                               self.amounts, self.currencies)
-        header = encoder.header
+        header_start, header_rest = encoder.header_start, encoder.header_rest
+        rests: dict[tuple[object, ...], bytes] = {}  # most entries of a batch share their header's rest
         sha256 = hashlib.sha256
         join = b"".join
         start = 0
@@ -320,11 +339,16 @@ class _Prepared:
             position, previous = tips.get(office_id, (0, GENESIS))
             position += 1
             reference = entry.reference
+            shared = (entry.description, reference, entry.actor, entry.idempotency_key, entry.reverses, count)
+            rest = rests.get(shared)
+            if rest is None:
+                rest = rests[shared] = header_rest(
+                    entry.description, reference.source_type if reference else None,
+                    reference.source_id if reference else None, entry.actor, entry.idempotency_key, entry.reverses,
+                    count)
             stop = start + count
-            digest = sha256(join((previous, header(
-                entry.entry_id, office_id, position, days, entry.description,
-                reference.source_type if reference else None, reference.source_id if reference else None,
-                entry.actor, entry.idempotency_key, entry.reverses, count), *lines[start:stop]))).digest()
+            digest = sha256(join((previous, header_start(entry.entry_id, office_id, position, days), rest,
+                                  *lines[start:stop]))).digest()
             start = stop
             tips[office_id] = (position, digest)
             positions.append(position)
@@ -340,27 +364,28 @@ class _Prepared:
         entries = self.entries
         counts = self.counts
         text_array = _TextArray()
-        entry_days, line_numbers, line_offices, line_days = (self.entry_days, self.line_numbers, self.line_offices,
-                                                             self.line_days)
-        line_entries = [ordinal for ordinal, count in enumerate(counts, start=1) for _ in range(count)]
+        entry_days, line_offices, line_days = self.entry_days, self.line_offices, self.line_days
+        ordinals = list(map(str, range(1, len(entries) + 1)))
+        line_entries = [ordinal for ordinal, count in zip(ordinals, counts, strict=True) for _ in range(count)]
+        numbers_up_to = {count: ",".join(map(str, range(1, count + 1))) for count in set(counts)}
         return {
             "ids": [entry.entry_id for entry in entries],
-            "office_ids": _numbers(entry.office_id for entry in entries),
-            "value_days": _numbers(entry_days),
+            "office_ids": _repeated_numbers([entry.office_id for entry in entries]),
+            "value_days": _repeated_numbers(entry_days),
             "descriptions": text_array.texts([entry.description for entry in entries]),
             "source_types": text_array.texts([e.reference.source_type if e.reference else None for e in entries]),
             "source_ids": text_array.texts([e.reference.source_id if e.reference else None for e in entries]),
             "actors": text_array.texts([entry.actor for entry in entries]),
             "keys": text_array.texts([entry.idempotency_key for entry in entries]),
             "reverses": text_array.texts([str(e.reverses) if e.reverses else None for e in entries]),
-            "line_counts": _numbers(counts),
+            "line_counts": _repeated_numbers(counts),
             "positions": _numbers(positions),
             "hashes": b"".join(hashes),
-            "line_entries": _numbers(line_entries),
-            "line_numbers": _numbers(line_numbers),
-            "line_accounts": _numbers(self.account_ids),
-            "line_offices": _numbers(line_offices),
-            "line_days": _numbers(line_days),
+            "line_entries": "{" + ",".join(line_entries) + "}",
+            "line_numbers": "{" + ",".join([numbers_up_to[count] for count in counts]) + "}",
+            "line_accounts": _repeated_numbers(self.account_ids),
+            "line_offices": _repeated_numbers(line_offices),
+            "line_days": _repeated_numbers(line_days),
             "line_sides": "{" + ",".join(self.sides) + "}",
             "line_amounts": _numbers(self.amounts),
             "line_currencies": text_array.texts(self.currencies),
@@ -381,9 +406,13 @@ class _Prepared:
         assert result["entries"] == len(entries), "every entry row is returned"
         assert not heads or result["first_booked_at"] == result["last_booked_at"] == booked_at, \
             "booked at the transaction's time"
+        values = result["sequences"].split(",")
+        if len(self.offices) == 1:  # one office: the chain order is the entries' order
+            assert positions[-1] - positions[0] == len(positions) - 1, "one chain, in order"
+            return list(map(int, values))
         in_chain_order = sorted(range(len(entries)), key=lambda index: (entries[index].office_id, positions[index]))
         sequences = [0] * len(entries)
-        for index, value in zip(in_chain_order, result["sequences"].split(","), strict=True):
+        for index, value in zip(in_chain_order, values, strict=True):
             sequences[index] = int(value)
         return sequences
 
@@ -441,6 +470,13 @@ class _Prepared:
 def _numbers(values: Iterable[object]) -> str:
     """A PostgreSQL array literal of numbers (ints or Decimals print as PostgreSQL reads them)."""
     return "{" + ",".join(map(str, values)) + "}"
+
+
+def _repeated_numbers(values: Sequence[int]) -> str:
+    """`_numbers` of a column with few distinct values (offices, days, accounts, counts): each
+    written once."""
+    written = {value: str(value) for value in set(values)}
+    return "{" + ",".join(map(written.__getitem__, values)) + "}"
 
 
 class _TextArray:

@@ -1,16 +1,20 @@
-"""A large batch goes in pipelined chunks of one transaction (ledger.db.store._append_pipelined):
-the same answers as one statement, the chain continued chunk after chunk, and all or nothing
-when PostgreSQL refuses a later chunk."""
+"""A large batch goes in pipelined chunks of one transaction (ledger.db.store.append_chunks):
+the same answers as one statement, the chain continued chunk after chunk, each chunk checked
+while the previous one is inserted, and all or nothing when PostgreSQL refuses a later chunk or
+Python's checks refuse a later entry."""
 
 from __future__ import annotations
 
 from decimal import Decimal
 
+import msgspec
 import pytest
 from sqlalchemy import text
 
+import servicing.journal as journal_module
 from ledger.db import store
-from ledger.errors import UnbalancedEntry
+from ledger.errors import AccountNotPostable, UnbalancedEntry
+from ledger.model import Line, Side
 from servicing.verification import verify_journal
 from tests.servicing.test_journal_service import deposit
 
@@ -24,17 +28,36 @@ async def _entries_of(uow_factory, office_id: int) -> int:  # type: ignore[no-un
 async def test_a_chunked_batch_answers_as_one_statement_would(journal, uow_factory, world, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     await journal.post_batch([deposit(world, "1")])  # the balance rows exist: the batch can lock them all
     monkeypatch.setattr(store, "PIPELINE_CHUNK_ENTRIES", 3)
-    calls: list[int] = []
-    pipelined = store._append_pipelined
+    calls: list[list[int]] = []
+    events: list[str] = []
+    append_chunks, sent, checked = store.append_chunks, store._sent, journal_module._checked
 
-    async def counted(connection, entries, accounts, locks):  # type: ignore[no-untyped-def]
-        calls.append(len(entries))
-        return await pipelined(connection, entries, accounts, locks)
+    async def counted(connection, chunks, accounts, locks):  # type: ignore[no-untyped-def]
+        sizes: list[int] = []
+        calls.append(sizes)
 
-    monkeypatch.setattr(store, "_append_pipelined", counted)
+        def seen():  # type: ignore[no-untyped-def]
+            for chunk in chunks:
+                sizes.append(len(chunk))
+                yield chunk
+        return await append_chunks(connection, seen(), accounts, locks)
+
+    async def logged_sent(driver):  # type: ignore[no-untyped-def]
+        events.append("sent")
+        await sent(driver)
+
+    def logged_checked(command, entry_id, index):  # type: ignore[no-untyped-def]
+        events.append(f"checked {index}")
+        return checked(command, entry_id, index)
+
+    monkeypatch.setattr(store, "append_chunks", counted)
+    monkeypatch.setattr(store, "_sent", logged_sent)
+    monkeypatch.setattr(journal_module, "_checked", logged_checked)
     amounts = [10 * (n + 1) for n in range(11)]  # 11 entries: chunks of 3, 3, 3 and 2
     booked = await journal.post_batch([deposit(world, str(a)) for a in amounts])
-    assert calls == [11]
+    assert calls == [[3, 3, 3, 2]]
+    assert events.index("sent") < events.index("checked 3"), "the second chunk is checked once the first is sent"
+    assert events.count("sent") == 4
     assert [b.entry.lines[0].amount for b in booked] == [Decimal(a) for a in amounts]
     cash = [next(m for m in b.movements if m.account_code == world.cash) for b in booked]
     running = Decimal(1)
@@ -79,3 +102,34 @@ async def test_a_refused_later_chunk_writes_nothing(journal, uow_factory, world,
     booked = await journal.post_batch([deposit(world, "5")] * 4)  # the connection and the chain are fine
     assert len(booked) == 4
     assert (await verify_journal(uow_factory)).ok
+
+
+async def test_an_entry_refused_in_a_later_chunk_writes_nothing(journal, uow_factory, world, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    await journal.post_batch([deposit(world, "1")])
+    monkeypatch.setattr(store, "PIPELINE_CHUNK_ENTRIES", 2)
+    sent: list[int] = []
+    send = store._sent
+
+    async def counted_sent(driver):  # type: ignore[no-untyped-def]
+        sent.append(1)
+        await send(driver)
+
+    monkeypatch.setattr(store, "_sent", counted_sent)
+    before = await _entries_of(uow_factory, world.office_id)
+    commands = [deposit(world, str(100 + n)) for n in range(7)]
+    unbalanced = deposit(world, "100")
+    commands[5] = msgspec.structs.replace(unbalanced, lines=(
+        unbalanced.lines[0], msgspec.structs.replace(unbalanced.lines[1], amount=Decimal(99))))
+    with pytest.raises(UnbalancedEntry) as refused:
+        await journal.post_batch(commands)
+    assert refused.value.field == "entries[5].lines"
+    assert len(sent) == 2, "chunks 0 and 1 were sent before entry 5 was checked"
+    assert await _entries_of(uow_factory, world.office_id) == before, "the chunks already inserted roll back"
+    header = deposit(world, "100", lines=(
+        Line(account_code=world.cash, side=Side.DEBIT, amount=Decimal(100), currency="XOF"),
+        Line(account_code="NO-SUCH-ACCOUNT", side=Side.CREDIT, amount=Decimal(100), currency="XOF")))
+    with pytest.raises(AccountNotPostable) as unknown:  # an account the chart lacks: checked whole, first
+        await journal.post_batch([*commands[:5], header])
+    assert unknown.value.field == "entries[5].lines[1].account_code"
+    assert await _entries_of(uow_factory, world.office_id) == before
+    assert len(await journal.post_batch(commands[:5])) == 5
