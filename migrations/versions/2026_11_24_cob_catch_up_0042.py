@@ -24,14 +24,14 @@ Left NULL for the states written before this revision (a re-run of their day fal
 performing, as before).
 
 Revision ID: 0042
-Revises: 0039
+Revises: 0040
 Create Date: 2026-11-24
 """
 
 from migrations import run_script as _script
 
 revision = "0042"
-down_revision = "0039"
+down_revision = "0040"
 branch_labels = None
 depends_on = None
 
