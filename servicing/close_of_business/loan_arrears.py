@@ -39,6 +39,7 @@ from products.loans.reminders import DAYS_BEFORE_DUE_DEFAULT, Reminder, follow_u
 from products.loans.terms import LoanTerms
 from products.posting_rules import Component
 from products.reference.model import BucketKind, DelinquencyBucket, LoanState
+from servicing.close_of_business.loan_postings import ids_of
 from servicing.close_of_business.model import StepOutcome
 from servicing.loans.applications import get_product_in
 from servicing.loans.movements import position_from_history
@@ -111,7 +112,7 @@ _KEEP_UNCHANGED = text(f"""
     UPDATE loan_arrears_state s SET business_date = :day
       FROM loan l
      WHERE l.id = s.loan_id AND {_ACTIVE} AND {_UNCHANGED}
-    RETURNING s.loan_id
+    RETURNING s.loan_id AS id
 """)
 """The quiet part of the day, in one statement: the unchanged loans' states are carried to the
 day as they are (the reports read each loan's state as of the last close)."""
@@ -245,13 +246,13 @@ async def age_loans(uow_factory: UnitOfWorkFactory, day: date, actor: str,
         derive: set[int] = set()
     else:
         async with uow_factory() as uow:
-            kept = set((await uow.session.scalars(_KEEP_UNCHANGED, unchanged_if)).all())
+            kept = set(await ids_of(uow, _KEEP_UNCHANGED, unchanged_if))
             await uow.commit()
         unchanged = len(kept)
         per_status = {ArrearsStatus.PERFORMING.value: unchanged} if unchanged else {}
         carried, derive = await _carry(uow_factory, day, unchanged_if, grids, products, follow_up, per_status)
         async with uow_factory() as uow:
-            to_age = [loan_id for loan_id in (await uow.session.scalars(_TO_AGE, unchanged_if)).all()
+            to_age = [loan_id for loan_id in await ids_of(uow, _TO_AGE, unchanged_if)
                       if loan_id not in kept and (loan_id not in carried or loan_id in derive)]
     aged = reminders = 0
     for start in range(0, len(to_age), CHUNK_LOANS):
@@ -325,7 +326,7 @@ async def _carry(uow_factory: UnitOfWorkFactory, day: date, unchanged_if: dict[s
     changed meanwhile are aged by the caller: they are no longer carried) and, among them, those
     left to the full derivation because the day announces their follow-up task."""
     async with uow_factory() as uow:
-        candidates = list((await uow.session.scalars(_TO_CARRY, unchanged_if)).all())
+        candidates = await ids_of(uow, _TO_CARRY, unchanged_if)
     looked_at: set[int] = set()
     derive: set[int] = set()
     for start in range(0, len(candidates), CHUNK_LOANS * 4):
