@@ -71,9 +71,22 @@ classified accounts): a quiet loan stays quiet through them."""
 _IN_SCOPE: Final = office_set_condition("l.office_id")
 """The loans of the offices closing the day (every loan for an institution close)."""
 
-_UNCHANGED: Final = """
+_NOTICES_SENT: Final = """
+    s.next_due_date > :day AND (s.next_due_date > :horizon OR NOT EXISTS (
+        SELECT 1 FROM jsonb_array_elements(l.schedule -> 'instalments') AS i
+         WHERE CAST(i ->> 'due_date' AS date) > :day AND CAST(i ->> 'due_date' AS date) <= :horizon
+           AND NOT EXISTS (SELECT 1 FROM outbox_event o
+                            WHERE o.dedup_key = 'instalment_due:loan-' || l.id || ':' || (i ->> 'number') || ':'
+                                                || (i ->> 'due_date'))))
+"""
+"""No instalment falls due on the day or before (the next unpaid one is after it), and none
+falls due within the reminder notice whose notice has not been announced yet (the reminder's
+`dedup_key` in the outbox, as `products.loans.reminders` names it): the day announces no notice.
+Within the notice, a loan is re-derived only on the day a notice starts, not on each day of it."""
+
+_UNCHANGED: Final = f"""
         s.business_date <= :day AND s.status = 'performing' AND s.days_overdue = 0 AND s.overdue_amount = 0
-    AND s.next_due_date > :horizon AND s.transactions_seen IS NOT NULL AND l.updated_at <= s.updated_at
+    AND {_NOTICES_SENT} AND s.transactions_seen IS NOT NULL AND l.updated_at <= s.updated_at
     AND l.rescheduled_on IS NULL
     AND s.bucket_label IS NOT DISTINCT FROM CAST(:current_bucket AS text)
     AND s.classification = :current_class AND s.provision_rate_percent = :current_rate
@@ -84,16 +97,16 @@ _UNCHANGED: Final = """
                        AND t.kind <> ALL(CAST(:unowed_kinds AS text[])))
 """
 """A loan whose state cannot have changed since it was aged: current (nothing overdue), its next
-unpaid instalment due after the reminder notice (no notice, nothing falling due), no transaction
+unpaid instalment due after the day and no notice to announce (`_NOTICES_SENT`), no transaction
 come into its history since (none value-dated after that day, none recorded after the last one it
 read; the day's accruals and reclassifications change no amount owed and do not count), the loan row not changed since (a schedule rewritten, a status), still graded in the
 current bucket of 0 days (of the loans' grid: a rescheduled loan, graded on its own grid, is
 always re-derived), and a product that does not recalculate its schedule day by day."""
 
-_CARRIED: Final = """
+_CARRIED: Final = f"""
         s.business_date < :day AND s.transactions_seen IS NOT NULL
     AND NOT EXISTS (SELECT 1 FROM loan_schedule_change c WHERE c.loan_id = l.id AND c.changed_at >= s.updated_at)
-    AND (s.next_due_date IS NULL OR s.next_due_date > :horizon)
+    AND (s.next_due_date IS NULL OR {_NOTICES_SENT})
     AND (CAST(l.product_id AS text) || ':' || CAST(l.product_version AS text)) <> ALL(CAST(:recalculating AS text[]))
     AND NOT EXISTS (SELECT 1 FROM loan_transaction t
                      WHERE t.loan_id = l.id AND t.value_date <= :day
@@ -103,8 +116,8 @@ _CARRIED: Final = """
 """A loan aged on an earlier day to which nothing has happened since (as `_UNCHANGED`, late or
 not): no transaction that changes what it owes, no change of its schedule, terms, status or
 rescheduling (`loan_schedule_change`: a new booked class does not count), and its next unpaid
-instalment due after the reminder notice (so none fell due since it was aged: the same
-instalments are overdue, and no notice is due). Its arrears follow from its state alone."""
+instalment due after the day (so none fell due since it was aged: the same instalments are
+overdue) with no notice to announce (`_NOTICES_SENT`). Its arrears follow from its state alone."""
 
 _ACTIVE: Final = "l.status = 'active' AND l.schedule IS NOT NULL AND l.disbursed_on <= :day AND " + _IN_SCOPE
 
