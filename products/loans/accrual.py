@@ -95,15 +95,22 @@ def interest_earned_by(period: AccrualPeriod, on: date, rounder: Rounder,
                        frequency: AccrualFrequency = AccrualFrequency.DAILY) -> Decimal:
     """Interest of one period earned by the close of ``on``, rounded the product's way (per
     period: nothing before its due date, all of it on that day)."""
-    if on >= period.due_date:
-        return period.interest
-    if on <= period.from_date or frequency is AccrualFrequency.PER_PERIOD:
+    return earned_by(period.interest, period.from_date, period.due_date, on, rounder, frequency)
+
+
+def earned_by(interest: Decimal, from_date: date, due_date: date, on: date, rounder: Rounder,
+              frequency: AccrualFrequency = AccrualFrequency.DAILY) -> Decimal:
+    """`interest_earned_by` of a period given by its figures (the quiet night's fast path reads
+    them as plain columns and makes no `AccrualPeriod` for each of 50,000 loans)."""
+    if on >= due_date:
+        return interest
+    if on <= from_date or frequency is AccrualFrequency.PER_PERIOD:
         return rounder.zero()
-    elapsed = (on - period.from_date).days
-    length = (period.due_date - period.from_date).days
+    elapsed = (on - from_date).days
+    length = (due_date - from_date).days
     # min(): recalculated figures off the rounding grid must not round past the period's interest.
-    earned = min(rounder.round(period.interest * elapsed / length), period.interest)
-    assert earned >= 0, (period, on, earned)
+    earned = min(rounder.round(interest * elapsed / length), interest)
+    assert earned >= 0, (interest, from_date, due_date, on, earned)
     return earned
 
 

@@ -44,18 +44,18 @@ import functools
 from collections.abc import Sequence
 from datetime import date
 from decimal import Decimal
-from typing import Any, Final
+from typing import Any, Final, Protocol
 
 import msgspec
 from sqlalchemy import select, text
 
-from products.events import LoanClassification, TermBucket
+from products.events import EventPart, LoanClassification, ProductEvent, TermBucket
 from products.loans.accrual import (
-    AccrualPeriod,
     AccrualWindow,
     FeeRecognition,
     accrual_periods,
     accrual_window,
+    earned_by,
     fees_falling_due,
     interest_accrued_to,
 )
@@ -65,7 +65,13 @@ from products.loans.terms import LoanTerms
 from products.posting_rules import LOAN_INTEREST_ACCRUAL_RULES, LOAN_RECEIVABLE_RULES, Component, EventKind
 from products.reference.db.tables import ChargeRow
 from products.rounding import Rounder, compile_rounding
-from servicing.close_of_business.loan_postings import ChunkPostings, GroupKey, Posting, event, post_by_chunks
+from servicing.close_of_business.loan_postings import (
+    ChunkPostings,
+    GroupKey,
+    Posting,
+    array_literal,
+    post_by_chunks,
+)
 from servicing.close_of_business.model import StepOutcome
 from servicing.loans.applications import get_product_in
 from servicing.loans.reconciliation import SUBLEDGER_BY_LOAN_SQL
@@ -120,8 +126,8 @@ whose target could fall below their accruals (non-performing, or a schedule reca
 
 _ADD_TO_TOTALS = text("""
     INSERT INTO loan_accrual_total AS a (loan_id, interest, fee, through)
-    SELECT * FROM unnest(CAST(:loans AS int[]), CAST(:interest AS numeric[]), CAST(:fees AS numeric[]),
-                         CAST(:dates AS date[]))
+    SELECT * FROM unnest(CAST(CAST(:loans AS text) AS int[]), CAST(CAST(:interest AS text) AS numeric[]),
+                         CAST(CAST(:fees AS text) AS numeric[]), CAST(CAST(:dates AS text) AS date[]))
     ON CONFLICT (loan_id) DO UPDATE
        SET interest = a.interest + EXCLUDED.interest, fee = a.fee + EXCLUDED.fee, through = EXCLUDED.through,
            updated_at = now()
@@ -210,16 +216,6 @@ def accrual_target(schedule: Schedule, terms: LoanTerms | None, day: date, round
                          accrued=accrued, floor=floor)
 
 
-def window_target(window: AccrualWindow, day: date, rounder: Rounder, *, accrues_interest: bool,
-                  non_performing: bool, accrued: tuple[Decimal, Decimal],
-                  floor: tuple[Decimal, Decimal] = (_ZERO, _ZERO),
-                  frequency: AccrualFrequency = AccrualFrequency.DAILY) -> Target:
-    """`accrual_target` of a day the loan's window covers, from the window alone (pure)."""
-    earned = window.interest_on(day, rounder, frequency) if accrues_interest else accrued[0]
-    return capped_target(earned, window.fee, accrues_interest=accrues_interest, non_performing=non_performing,
-                         accrued=accrued, floor=floor)
-
-
 def capped_target(earned: Decimal, fees_due: Decimal, *, accrues_interest: bool, non_performing: bool,
                   accrued: tuple[Decimal, Decimal], floor: tuple[Decimal, Decimal] = (_ZERO, _ZERO)) -> Target:
     """What was earned, capped at what was recognised for a non-performing loan, and never
@@ -258,6 +254,57 @@ class _Products:
         return self.settings[key]
 
 
+class WindowRow(Protocol):
+    """The columns of a chunk's row the fast path reads (`_LOANS`)."""
+
+    interest_accrued: Decimal
+    fee_accrued: Decimal
+    window_interest_done: Decimal
+    window_period: int | None
+    window_period_from: date
+    window_period_due: date
+    window_period_interest: Decimal
+    window_fee: Decimal
+
+
+def window_row_target(row: WindowRow, day: date, rounder: Rounder, *, accrues_interest: bool,
+                      frequency: AccrualFrequency = AccrualFrequency.DAILY) -> Target | None:
+    """`accrual_target` of a performing loan on a day its window covers, from the window's
+    columns alone (pure: `AccrualWindow.interest_on`, through `products.loans.accrual.earned_by`,
+    with no struct made per loan); None when the window is not enough: its fees move, or the
+    target would fall below what was accrued (then the floor must be read)."""
+    if row.window_fee != row.fee_accrued:
+        return None
+    if not accrues_interest:
+        interest = row.interest_accrued
+    elif row.window_period is None:
+        interest = row.window_interest_done
+    else:
+        interest = row.window_interest_done + earned_by(row.window_period_interest, row.window_period_from,
+                                                        row.window_period_due, day, rounder, frequency)
+    return Target(interest=interest, fee=row.window_fee) if interest >= row.interest_accrued else None
+
+
+def _from_windows(loans: Sequence[Any], day: date, products: _Products) -> dict[int, Target]:
+    """The quiet night's fast path over the chunk's rows (`window_row_target`): the loans whose
+    window covers the day, not non-performing, of a product that does not recalculate."""
+    facts: dict[tuple[int, int, str], tuple[bool, bool, AccrualFrequency, Rounder]] = {}
+    fast: dict[int, Target] = {}
+    for loan in loans:
+        if loan.window_after is None or loan.arrears_status == "non_performing":
+            continue
+        key = (loan.product_id, loan.product_version, loan.currency)
+        if key not in facts:
+            product = products.settings[key[:2]]
+            facts[key] = (product.interest_recalculation, product.accounting.rule in LOAN_INTEREST_ACCRUAL_RULES,
+                          product.accrual_frequency, products.rounders[(*key[:2], key[2].strip())])
+        recalculates, accrues_interest, frequency, rounder = facts[key]
+        if not recalculates and (target := window_row_target(
+                loan, day, rounder, accrues_interest=accrues_interest, frequency=frequency)) is not None:
+            fast[loan.id] = target
+    return fast
+
+
 async def accrue_loans(uow_factory: UnitOfWorkFactory, day: date, actor: str, *,
                        chunk_loans: int = CHUNK_LOANS, offices: Sequence[int] | None = None,
                        loans: Sequence[int] | None = None) -> StepOutcome:
@@ -270,31 +317,16 @@ async def accrue_loans(uow_factory: UnitOfWorkFactory, day: date, actor: str, *,
     async def work(uow: UnitOfWork, loans: Sequence[Any]) -> ChunkPostings:
         nonlocal posted_loans, fast_loans
         session = uow.session
-        for loan in loans:
-            await products.load(uow, (loan.product_id, loan.product_version), loan.currency.strip())
+        for product_id, version, currency in {(loan.product_id, loan.product_version, loan.currency)
+                                              for loan in loans}:
+            await products.load(uow, (product_id, version), currency.strip())
         recalculating = [loan.id for loan in loans
                          if products.settings[(loan.product_id, loan.product_version)].interest_recalculation]
         history: dict[int, list[Any]] = {}
         if recalculating:
             for row in (await session.execute(HISTORY, {"ids": recalculating, "day": day})).all():
                 history.setdefault(row.loan_id, []).append(row)
-        # The fast path first: the loans whose window covers the day and whose fees do not move
-        # (and whose target cannot fall below their accruals: those need their floor, below).
-        fast: dict[int, Target] = {}
-        for loan in loans:
-            key = (loan.product_id, loan.product_version)
-            product = products.settings[key]
-            if loan.window_after is None or product.interest_recalculation:
-                continue
-            accrued = (loan.interest_accrued, loan.fee_accrued)
-            target = window_target(
-                _window_of(loan), day, products.rounders[(*key, loan.currency.strip())],
-                accrues_interest=product.accounting.rule in LOAN_INTEREST_ACCRUAL_RULES,
-                non_performing=loan.arrears_status == "non_performing", accrued=accrued,
-                frequency=product.accrual_frequency)
-            if (target.fee == accrued[1] and target.interest >= accrued[0]
-                    and loan.arrears_status != "non_performing"):
-                fast[loan.id] = target
+        fast = _from_windows(loans, day, products)
         unread = [loan.id for loan in loans if loan.schedule is None and loan.id not in fast]
         texts = {row.id: (row.terms, row.schedule)
                  for row in (await session.execute(_SCHEDULES, {"ids": unread})).all()} if unread else {}
@@ -367,10 +399,10 @@ async def accrue_loans(uow_factory: UnitOfWorkFactory, day: date, actor: str, *,
             interest, fee = moved.get(posting.loan_id, (_ZERO, _ZERO))
             moved[posting.loan_id] = (interest + sign * posting.interest, fee + sign * posting.fee)
         if moved:
-            await session.execute(_ADD_TO_TOTALS, {
+            await session.execute(_ADD_TO_TOTALS, {name: array_literal(values) for name, values in {
                 "loans": list(moved), "dates": [day] * len(moved),
                 "interest": [interest for interest, _fee in moved.values()],
-                "fees": [fee for _interest, fee in moved.values()]})
+                "fees": [fee for _interest, fee in moved.values()]}.items()})
         return chunk
 
     done = await post_by_chunks(uow_factory, _LOANS, {"rules": list(ACCRUAL_RULES), "offices": offices,
@@ -381,15 +413,6 @@ async def accrue_loans(uow_factory: UnitOfWorkFactory, day: date, actor: str, *,
         "loans_accrued": str(posted_loans), "loans_from_window": str(fast_loans),
         "transactions": str(done.transactions),
         **{name: str(plain(amount)) for name, amount in totals.items()}})
-
-
-def _window_of(loan: Any) -> AccrualWindow:
-    """The loan's window as the chunk query read it."""
-    running = None if loan.window_period is None else AccrualPeriod(
-        number=loan.window_period, from_date=loan.window_period_from, due_date=loan.window_period_due,
-        interest=loan.window_period_interest)
-    return AccrualWindow(after=loan.window_after, before=loan.window_before,
-                         interest_done=loan.window_interest_done, running=running, fee=loan.window_fee)
 
 
 def _window_columns(windows: Sequence[tuple[int, AccrualWindow]]) -> dict[str, list[Any]]:
@@ -413,8 +436,8 @@ def postings_for(loan: Any, currency: str, target: Target, accrued: tuple[Decima
     """The accrual (what the target adds) and the adjustment (what it takes back) of one loan:
     at most one of each, the interest and fee moving independently. ``every_fee``: the
     schedule's instalment fees (an adjustment takes back earlier ones), needed when fees move."""
-    classification = LoanClassification(loan.booked_classification)
-    term = TermBucket(loan.term_bucket or TermBucket.SHORT.value)
+    classification = _CLASSES[loan.booked_classification]
+    term = _TERMS[loan.term_bucket or TermBucket.SHORT.value]
     group = _group(loan.office_id, loan.product_id, loan.product_version, currency)
     interest_delta = target.interest - accrued[0]
     fee_delta = target.fee - accrued[1]
@@ -425,16 +448,22 @@ def postings_for(loan: Any, currency: str, target: Target, accrued: tuple[Decima
         fee = max(-fee_delta if mirrored else fee_delta, _ZERO)
         if interest == 0 and fee == 0:
             continue
-        parts: list[tuple[Component, Decimal, int | None]] = [(Component.INTEREST, interest, None)]
-        parts += [(Component.FEE, amount, charge) for charge, amount in
-                  (fee_slice(every_fee, accrued[1], target.fee, charge_ids) if fee > 0 else [])]
-        kinds = [(EventKind.INTEREST_ACCRUAL, [p for p in parts if p[0] is Component.INTEREST]),
-                 (EventKind.FEE_CHARGE, [p for p in parts if p[0] is Component.FEE])]
-        events = tuple(ev for kind, kind_parts in kinds if (ev := event(
-            kind, currency, kind_parts, classification=classification, term=term)) is not None)
+        events: list[ProductEvent] = []
+        if interest > 0:
+            events.append(ProductEvent(kind=EventKind.INTEREST_ACCRUAL, currency=currency, classification=classification,
+                                       term=term, parts=(EventPart(component=Component.INTEREST, amount=interest),)))
+        if fee > 0:
+            fee_parts = tuple(EventPart(component=Component.FEE, amount=amount, charge_id=charge)
+                              for charge, amount in fee_slice(every_fee, accrued[1], target.fee, charge_ids))
+            events.append(ProductEvent(kind=EventKind.FEE_CHARGE, currency=currency, classification=classification,
+                                       term=term, parts=fee_parts))
         sequence += 1
         postings.append(Posting(
             loan_id=loan.id, sequence_number=sequence, kind="accrual_adjustment" if mirrored else "accrual",
             group=group, classification=classification, term=term, value_date=day, amount=interest + fee,
-            interest=interest, fee=fee, events=events, mirrored=mirrored))
+            interest=interest, fee=fee, events=tuple(events), mirrored=mirrored))
     return postings
+
+
+_CLASSES: Final = {c.value: c for c in LoanClassification}
+_TERMS: Final = {t.value: t for t in TermBucket}

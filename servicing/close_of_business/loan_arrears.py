@@ -39,6 +39,7 @@ from products.loans.reminders import DAYS_BEFORE_DUE_DEFAULT, Reminder, follow_u
 from products.loans.terms import LoanTerms
 from products.posting_rules import Component
 from products.reference.model import BucketKind, DelinquencyBucket, LoanState
+from servicing.close_of_business.loan_postings import ids_of
 from servicing.close_of_business.model import StepOutcome
 from servicing.close_of_business.selection import LOAN_OPEN_ON_DAY
 from servicing.loans.applications import get_product_in
@@ -71,9 +72,22 @@ classified accounts): a quiet loan stays quiet through them."""
 _IN_SCOPE: Final = office_set_condition("l.office_id")
 """The loans of the offices closing the day (every loan for an institution close)."""
 
-_UNCHANGED: Final = """
+_NOTICES_SENT: Final = """
+    s.next_due_date > :day AND (s.next_due_date > :horizon OR NOT EXISTS (
+        SELECT 1 FROM jsonb_array_elements(l.schedule -> 'instalments') AS i
+         WHERE CAST(i ->> 'due_date' AS date) > :day AND CAST(i ->> 'due_date' AS date) <= :horizon
+           AND NOT EXISTS (SELECT 1 FROM outbox_event o
+                            WHERE o.dedup_key = 'instalment_due:loan-' || l.id || ':' || (i ->> 'number') || ':'
+                                                || (i ->> 'due_date'))))
+"""
+"""No instalment falls due on the day or before (the next unpaid one is after it), and none
+falls due within the reminder notice whose notice has not been announced yet (the reminder's
+`dedup_key` in the outbox, as `products.loans.reminders` names it): the day announces no notice.
+Within the notice, a loan is re-derived only on the day a notice starts, not on each day of it."""
+
+_UNCHANGED: Final = f"""
         s.business_date <= :day AND s.status = 'performing' AND s.days_overdue = 0 AND s.overdue_amount = 0
-    AND s.next_due_date > :horizon AND s.transactions_seen IS NOT NULL AND l.updated_at <= s.updated_at
+    AND {_NOTICES_SENT} AND s.transactions_seen IS NOT NULL AND l.updated_at <= s.updated_at
     AND l.rescheduled_on IS NULL
     AND s.bucket_label IS NOT DISTINCT FROM CAST(:current_bucket AS text)
     AND s.classification = :current_class AND s.provision_rate_percent = :current_rate
@@ -84,16 +98,16 @@ _UNCHANGED: Final = """
                        AND t.kind <> ALL(CAST(:unowed_kinds AS text[])))
 """
 """A loan whose state cannot have changed since it was aged: current (nothing overdue), its next
-unpaid instalment due after the reminder notice (no notice, nothing falling due), no transaction
+unpaid instalment due after the day and no notice to announce (`_NOTICES_SENT`), no transaction
 come into its history since (none value-dated after that day, none recorded after the last one it
 read; the day's accruals and reclassifications change no amount owed and do not count), the loan row not changed since (a schedule rewritten, a status), still graded in the
 current bucket of 0 days (of the loans' grid: a rescheduled loan, graded on its own grid, is
 always re-derived), and a product that does not recalculate its schedule day by day."""
 
-_CARRIED: Final = """
+_CARRIED: Final = f"""
         s.business_date < :day AND s.transactions_seen IS NOT NULL
     AND NOT EXISTS (SELECT 1 FROM loan_schedule_change c WHERE c.loan_id = l.id AND c.changed_at >= s.updated_at)
-    AND (s.next_due_date IS NULL OR s.next_due_date > :horizon)
+    AND (s.next_due_date IS NULL OR {_NOTICES_SENT})
     AND (CAST(l.product_id AS text) || ':' || CAST(l.product_version AS text)) <> ALL(CAST(:recalculating AS text[]))
     AND NOT EXISTS (SELECT 1 FROM loan_transaction t
                      WHERE t.loan_id = l.id AND t.value_date <= :day
@@ -103,8 +117,8 @@ _CARRIED: Final = """
 """A loan aged on an earlier day to which nothing has happened since (as `_UNCHANGED`, late or
 not): no transaction that changes what it owes, no change of its schedule, terms, status or
 rescheduling (`loan_schedule_change`: a new booked class does not count), and its next unpaid
-instalment due after the reminder notice (so none fell due since it was aged: the same
-instalments are overdue, and no notice is due). Its arrears follow from its state alone."""
+instalment due after the day (so none fell due since it was aged: the same instalments are
+overdue) with no notice to announce (`_NOTICES_SENT`). Its arrears follow from its state alone."""
 
 _ACTIVE: Final = f"{LOAN_OPEN_ON_DAY} AND l.schedule IS NOT NULL AND l.disbursed_on <= :day AND " + _IN_SCOPE
 """The loans open on the day (a catch-up ages a loan closed since as it stood then)."""
@@ -120,7 +134,7 @@ _KEEP_UNCHANGED = text(f"""
            prior_status = CASE WHEN s.business_date < :day THEN s.status ELSE s.prior_status END
       FROM loan l
      WHERE l.id = s.loan_id AND {_ACTIVE} AND {_UNCHANGED}
-    RETURNING s.loan_id
+    RETURNING s.loan_id AS id
 """)
 """The quiet part of the day, in one statement: the unchanged loans' states are carried to the
 day as they are (the reports read each loan's state as of the last close)."""
@@ -255,13 +269,13 @@ async def age_loans(uow_factory: UnitOfWorkFactory, day: date, actor: str,
         derive: set[int] = set()
     else:
         async with uow_factory() as uow:
-            kept = set((await uow.session.scalars(_KEEP_UNCHANGED, unchanged_if)).all())
+            kept = set(await ids_of(uow, _KEEP_UNCHANGED, unchanged_if))
             await uow.commit()
         unchanged = len(kept)
         per_status = {ArrearsStatus.PERFORMING.value: unchanged} if unchanged else {}
         carried, derive = await _carry(uow_factory, day, unchanged_if, grids, products, follow_up, per_status)
         async with uow_factory() as uow:
-            to_age = [loan_id for loan_id in (await uow.session.scalars(_TO_AGE, unchanged_if)).all()
+            to_age = [loan_id for loan_id in await ids_of(uow, _TO_AGE, unchanged_if)
                       if loan_id not in kept and (loan_id not in carried or loan_id in derive)]
     aged = reminders = 0
     for start in range(0, len(to_age), CHUNK_LOANS):
@@ -339,7 +353,7 @@ async def _carry(uow_factory: UnitOfWorkFactory, day: date, unchanged_if: dict[s
     changed meanwhile are aged by the caller: they are no longer carried) and, among them, those
     left to the full derivation because the day announces their follow-up task."""
     async with uow_factory() as uow:
-        candidates = list((await uow.session.scalars(_TO_CARRY, unchanged_if)).all())
+        candidates = await ids_of(uow, _TO_CARRY, unchanged_if)
     looked_at: set[int] = set()
     derive: set[int] = set()
     for start in range(0, len(candidates), CHUNK_LOANS * 4):

@@ -153,6 +153,18 @@ async def charge_penalties(uow_factory: UnitOfWorkFactory, day: date, actor: str
     async def work(uow: UnitOfWork, loans: Sequence[Any]) -> ChunkPostings:
         nonlocal penalised, charged_total, vat_total
         session = uow.session
+        penalties: dict[int, OverduePenalty] = {}
+        for loan in loans:
+            key = (loan.product_id, loan.product_version)
+            if key not in products:
+                products[key] = await get_product_in(uow, *key)
+            if (penalty := penalty_of(products[key], loan.principal)) is not None:
+                penalties[loan.id] = penalty
+        # A loan whose product (and amount band) has no penalty owes none: its history is not read.
+        loans = [loan for loan in loans if loan.id in penalties]
+        chunk = ChunkPostings(postings=[], accounting={}, labels={})
+        if not loans:
+            return chunk
         ids = [loan.id for loan in loans]
         charged: dict[int, set[tuple[int, int]]] = {}
         for row in (await session.execute(_CHARGED, {"ids": ids})).all():
@@ -161,16 +173,10 @@ async def charge_penalties(uow_factory: UnitOfWorkFactory, day: date, actor: str
         history: dict[int, list[Any]] = {}
         for row in (await session.execute(HISTORY, {"ids": ids, "day": day})).all():
             history.setdefault(row.loan_id, []).append(row)
-        chunk = ChunkPostings(postings=[], accounting={}, labels={})
         for loan in loans:
             key = (loan.product_id, loan.product_version)
-            if key not in products:
-                products[key] = await get_product_in(uow, *key)
             product = products[key]
-            penalty = penalty_of(product, loan.principal)
-            if penalty is None:
-                continue
-            policy = await policies.policy(uow, key, product, penalty)
+            policy = await policies.policy(uow, key, product, penalties[loan.id])
             currency = loan.currency.strip()
             rows = history.get(loan.id, [])
             schedule = SCHEDULE_JSON.decode(loan.schedule)

@@ -40,6 +40,7 @@ from sqlalchemy import text
 
 from ledger.limits import PAGE_SIZE_MAX
 from ledger.model import JournalEntry, Reference
+from ledger.money import normalize_amount
 from products.accounting import build_entry
 from products.deposits import AccountStatus
 from products.events import LoanClassification, ProductEvent, TermBucket
@@ -154,16 +155,50 @@ async def collect(uow_factory: UnitOfWorkFactory, on: date, *, actor: str, scope
 
 
 _WINDOW = """
-SELECT l.id FROM loan l WHERE l.status = 'active' AND l.id > :after {scope} ORDER BY l.id LIMIT :limit
+SELECT l.id FROM loan l WHERE l.status = 'active' AND l.id > :after {scope}
+   AND EXISTS (SELECT 1 FROM loan_deposit_link k WHERE k.loan_id = l.id) ORDER BY l.id LIMIT :limit
 """
-"""The next active loans by id (keyset): a walk of the primary key whatever the statistics say,
-so each chunk costs the same however many loans there are (a filtered join here was planned
-as a scan of every loan per chunk when the link table's statistics were stale)."""
+"""The next active loans linked to a deposit account by id (keyset): a walk of the primary key
+whatever the statistics say, so each chunk costs the same however many loans there are (a
+filtered join here was planned as a scan of every loan per chunk when the link table's
+statistics were stale; the link is a semi-join merged along the walk, so a quiet night takes as
+many chunks as there are linked loans, not loans)."""
+_UNCHANGED_DUE: Final = """
+SELECT o.amount_due
+  FROM loan_collection o JOIN loan_arrears_state s ON s.loan_id = o.loan_id
+ WHERE o.loan_id = l.id AND o.collection_date < :on
+   AND o.collection_date = (SELECT max(p.collection_date) FROM loan_collection p
+                             WHERE p.loan_id = l.id AND p.collection_date < :on)
+   AND o.amount_collected = 0 AND o.deposit_account_id = k.deposit_account_id
+   AND s.business_date = o.collection_date AND s.transactions_seen IS NOT NULL
+   AND s.updated_at <= (SELECT f.finished_at FROM business_day_step f
+                         WHERE f.office_id = l.office_id AND f.business_date = o.collection_date
+                           AND f.step = 'loan_arrears')
+   AND (s.next_due_date IS NULL OR s.next_due_date > :on)
+   AND NOT EXISTS (SELECT 1 FROM loan_schedule_change c WHERE c.loan_id = s.loan_id AND c.changed_at >= s.updated_at)
+   AND NOT EXISTS (SELECT 1 FROM loan_transaction t
+                    WHERE t.loan_id = s.loan_id AND t.sequence_number > s.transactions_seen
+                      AND t.kind NOT IN ('accrual', 'accrual_adjustment', 'reclassification'))
+"""
+"""What was due at the loan's last collection attempt, when it took nothing and what is due
+cannot have changed since: the attempt's day was aged after it (`loan_arrears_state`, same
+business date) by that day's close and not restated since (a backdated event re-ages the loan
+with the event in its history: the state is then newer than the close's `loan_arrears` step),
+no unpaid instalment falls due from then to the date (the ageing's next due date is after it),
+no transaction that changes an amount owed came into the history since the ageing read it (a
+penalty charged after the ageing, a repayment at the counter) and the schedule, terms and status
+did not change. Such a loan, when its account has nothing
+available, gets the same outcome as a planned one (nothing taken, the same amount due) without
+its history being read and its repayment planned: what the linked loans in arrears on an empty
+account cost each night. A product that recalculates interest is planned anyway (what is due
+moves with the date)."""
 _LOANS = text("""
 SELECT l.id, l.client_id, l.office_id, l.product_id, l.product_version, l.currency, CAST(l.schedule AS text) AS schedule,
        CAST(l.terms AS text) AS terms, l.booked_classification, l.term_bucket, k.deposit_account_id,
-       (SELECT s.status FROM loan_arrears_state s WHERE s.loan_id = l.id) AS arrears_status
+       (SELECT s.status FROM loan_arrears_state s WHERE s.loan_id = l.id) AS arrears_status,
+       r.amount_due AS unchanged_due
   FROM loan l JOIN loan_deposit_link k ON k.loan_id = l.id
+  LEFT JOIN LATERAL (""" + _UNCHANGED_DUE + """) r ON true
  WHERE l.id = ANY(CAST(:ids AS int[])) AND l.status = 'active'
    AND CAST(l.schedule -> 'instalments' -> 0 ->> 'due_date' AS date) <= :on
    AND NOT EXISTS (SELECT 1 FROM loan_arrears_state s
@@ -265,22 +300,35 @@ async def _collect_chunk(uow: UnitOfWork, ids: list[int], on: date, actor: str, 
         "SELECT loan_id FROM loan_collection WHERE loan_id = ANY(CAST(:ids AS int[])) AND collection_date = :on"),
         {"ids": [loan.id for loan in loans], "on": on})).all())
     loans = [loan for loan in loans if loan.id not in done]
-    loan_ids = [loan.id for loan in loans]
     accounts = await repo.lock_accounts(session, [loan.deposit_account_id for loan in loans])
-    histories: dict[int, list[Any]] = {}
-    for transaction in (await session.execute(_HISTORY, {"ids": loan_ids})).all():
-        histories.setdefault(transaction.loan_id, []).append(transaction)
     products = {key: await get_product_in(uow, *key) for key in {(loan.product_id, loan.product_version)
                                                                   for loan in loans}}
+    # Nothing to take and nothing new due: the last attempt's outcome again, history unread.
+    unchanged = {loan.id: loan.unchanged_due for loan in loans if loan.unchanged_due is not None
+                 and not products[(loan.product_id, loan.product_version)].interest_recalculation
+                 and _takes_nothing(accounts.get(int(loan.deposit_account_id)))}
+    histories: dict[int, list[Any]] = {}
+    planned_ids = [loan.id for loan in loans if loan.id not in unchanged]
+    for transaction in (await session.execute(_HISTORY, {"ids": planned_ids})).all() if planned_ids else ():
+        histories.setdefault(transaction.loan_id, []).append(transaction)
     deposit_terms = {key: await product_terms(session, *key) for key in {
         (account.product_id, account.product_version) for account in accounts.values()}}
     chunk = _Chunk(on, actor, products, deposit_terms)
     for loan in loans:  # cash rule: what reschedulings capitalised and is still deferred (rare: read only then)
+        if loan.id in unchanged:
+            continue
         product = products[(loan.product_id, loan.product_version)]
         code = product.accounting.accounts.get(AccountingRole.CAPITALISED_INCOME_DEFERRED)
         if code is not None and releases(product) and capitalises(histories.get(loan.id, [])):
             chunk.deferred.update(await deferred_of(uow, [loan.id], code))
     for loan in loans:
+        if loan.id in unchanged:
+            account_id = int(loan.deposit_account_id)
+            reason = _shortfall_reason(loan, accounts) or (
+                f"{deposit_link.available(accounts[account_id])} available on deposit account {account_id}")
+            _record_outcome(chunk, loan, account_id, normalize_amount(unchanged[loan.id], loan.currency.strip()),
+                            Decimal(0), reason, summary)
+            continue
         history = histories.get(loan.id, [])
         if history and max(t.value_date for t in history) <= on:
             _collect_loan(chunk, loan, history, accounts, summary)
@@ -357,11 +405,9 @@ def _collect_loan(chunk: _Chunk, loan: Any, history: list[Any], accounts: dict[i
     account_id = int(loan.deposit_account_id)
     account = accounts.get(account_id)
     taken = Decimal(0)
-    if account is None or account.status is not AccountStatus.ACTIVE:
-        reason = f"deposit account {account_id} is {account.status.value if account else 'unknown'}"
-    elif account.currency != currency or account.client_id != loan.client_id:
-        reason = f"deposit account {account_id} is not the borrower's in {currency}"
-    else:
+    reason = _shortfall_reason(loan, accounts)
+    if reason is None:
+        assert account is not None
         free = deposit_link.available(account)
         taken = collectable(dues, free, partial_allowed=product.partial_instalment_payment_allowed)
         reason = "" if taken == due else f"{free} available on deposit account {account_id}"
@@ -416,8 +462,32 @@ def _collect_loan(chunk: _Chunk, loan: Any, history: list[Any], accounts: dict[i
                     loan=loan, product=product, schedule=planned.schedule or schedule, closes=planned.closes,
                     interest=plan.allocation.total(Component.INTEREST), fee=plan.allocation.total(Component.FEE),
                     value_date=on))
-    for name, value in (("loan_id", loan.id), ("account_id", account_id), ("currency", currency), ("due", due),
-                        ("taken", taken), ("transaction_id", None), ("reason", reason[:300])):
+    _record_outcome(chunk, loan, account_id, due, taken, reason, summary)
+
+
+def _takes_nothing(account: repo.AccountRow | None) -> bool:
+    """Whether a collection from the account takes nothing whatever is due: not active, or
+    nothing available (`_shortfall_reason` says why)."""
+    return account is None or account.status is not AccountStatus.ACTIVE or deposit_link.available(account) == 0
+
+
+def _shortfall_reason(loan: Any, accounts: dict[int, repo.AccountRow]) -> str | None:
+    """Why nothing can be taken from the loan's account, or None when its available funds decide."""
+    account_id = int(loan.deposit_account_id)
+    account = accounts.get(account_id)
+    currency = loan.currency.strip()
+    if account is None or account.status is not AccountStatus.ACTIVE:
+        return f"deposit account {account_id} is {account.status.value if account else 'unknown'}"
+    if account.currency != currency or account.client_id != loan.client_id:
+        return f"deposit account {account_id} is not the borrower's in {currency}"
+    return None
+
+
+def _record_outcome(chunk: _Chunk, loan: Any, account_id: int, due: Decimal, taken: Decimal, reason: str,
+                    summary: CollectionSummary) -> None:
+    """One loan's `loan_collection` row of the date, and its figures in the summary."""
+    for name, value in (("loan_id", loan.id), ("account_id", account_id), ("currency", loan.currency.strip()),
+                        ("due", due), ("taken", taken), ("transaction_id", None), ("reason", reason[:300])):
         chunk.outcomes[name].append(value)
     summary.loans_seen += 1
     summary.amount_due += due

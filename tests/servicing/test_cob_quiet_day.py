@@ -157,3 +157,41 @@ async def test_a_carried_late_loan_is_aged_as_the_full_derivation_ages_it(  # ty
     assert "non_performing" in states, "the NPA threshold was crossed while carried"
     assert await _events(uow_factory, carried) == await _events(uow_factory, derived)
     assert any(kind == "loan.follow_up" for kind, _on, _payload in await _events(uow_factory, carried))
+
+
+async def test_a_loan_within_the_notice_is_carried_once_its_notice_is_announced(  # type: ignore[no-untyped-def]
+        client, refs, ids, world, staff_user, uow_factory, monkeypatch) -> None:  # noqa: F811
+    """Every night through two notices (the first instalment's, the loan performing, and the
+    second's, the loan late): the loan is re-derived on the night a notice starts, not on the
+    other nights of the notice, with the states and reminders of a twin re-derived every night
+    (its state marked as not knowing the history it read)."""
+    from servicing.close_of_business import loan_arrears
+
+    product_id, _portfolio = await make_product(client, refs, world, uow_factory, AccountingRule.CASH)
+    quiet, derived = [await approved_loan(client, world, staff_user, product_id) for _twin in range(2)]
+    for loan_id in (quiet, derived):
+        assert (await disburse(client, loan_id, ids["cash"])).status_code == 201
+    schedule = (await client.get(f"/api/v1/loans/{quiet}")).json()["loan"]["schedule"]
+    second_due = date.fromisoformat(schedule["instalments"][1]["due_date"])
+    nights = [DISBURSED_ON + timedelta(days=n) for n in range(20, (second_due - DISBURSED_ON).days + 2)]
+    scope = OfficeScope(office_id=world.office_id, office_ids=frozenset({world.office_id}))
+    derivations: list[int] = []
+    position = loan_arrears.position_from_history
+
+    def counting(terms: Any, schedule: Any, product: Any, rows: Any, day: date) -> Any:
+        derivations.extend({row.loan_id for row in rows})
+        return position(terms, schedule, product, rows, day)
+
+    monkeypatch.setattr(loan_arrears, "position_from_history", counting)
+    for day in nights:
+        await _run(uow_factory, "UPDATE loan_arrears_state SET transactions_seen = NULL WHERE loan_id = :l",
+                   l=derived)
+        await age_loans(uow_factory, day, "tests", scope)
+        assert await _state(uow_factory, quiet) == await _state(uow_factory, derived), day
+    assert await _events(uow_factory, quiet) == await _events(uow_factory, derived)
+    kinds = [kind for kind, _on, _payload in await _events(uow_factory, quiet)]
+    assert kinds.count("instalment.due_soon") == 2, kinds
+    assert derivations.count(derived) == len(nights)
+    # Re-derived: the first night, the night each notice starts, each due date and the night
+    # after it (the instalment due on the day of the last ageing is still its next unpaid one).
+    assert derivations.count(quiet) == 7, derivations.count(quiet)
