@@ -137,7 +137,8 @@ class _Policies:
                 vat = tax_rate_on(charge_tax(row.tax_percent, valid_from=row.tax_from, valid_to=row.tax_to,
                                              active=bool(row.tax_active), institution_exempt=bool(row.tax_exempt)),
                                   self._day)
-        policy = PenaltyPolicy.of(penalty, charge, vat_percent=vat)
+        policy = PenaltyPolicy.of(penalty, charge, vat_percent=vat, tolerated_days=product.arrears_tolerance_days,
+                                  tolerated_amount=product.arrears_tolerance_amount)
         self.policies[(*key, penalty)] = policy
         return policy
 
