@@ -50,7 +50,22 @@ _FROM: Final = """
   LEFT JOIN client c ON c.id = l.client_id
   LEFT JOIN activity_sector a ON a.id = CAST(nullif(l.details ->> 'activity_sector_id', '') AS integer)
  WHERE (CAST(:offices AS int[]) IS NULL OR l.office_id = ANY(:offices))
+   AND (CAST(:office AS int) IS NULL OR l.office_id IN (SELECT o.id FROM office o WHERE CAST(:office AS int) = ANY(o.lineage)))
+   AND (CAST(:product AS int) IS NULL OR l.product_id = CAST(:product AS int))
 """
+
+
+class RiskFilter(msgspec.Struct, frozen=True, kw_only=True):
+    """What a report is narrowed to, within the user's scope: an office (and its branches), a
+    loan product. None: not narrowed."""
+
+    office_id: int | None = None
+    product_id: int | None = None
+
+
+def _params(scope: OfficeScope, narrowed: RiskFilter | None) -> dict[str, Any]:
+    narrowed = narrowed or RiskFilter()
+    return {"offices": _offices(scope), "office": narrowed.office_id, "product": narrowed.product_id}
 
 
 class ParRow(msgspec.Struct, frozen=True, kw_only=True):
@@ -72,6 +87,9 @@ class RiskReport(msgspec.Struct, frozen=True, kw_only=True):
     as_of: date | None
     """The last closed business day the figures are from (None before the first close)."""
     rows: tuple[ParRow, ...]
+    totals: tuple[ParRow, ...] = ()
+    """The whole report per currency (group "total", label "Total"): the institution's (or the
+    office's) PAR, its ratios from the summed amounts."""
 
 
 class AgeingRow(msgspec.Struct, frozen=True, kw_only=True):
@@ -116,7 +134,8 @@ async def _as_of(uow: UnitOfWork) -> date | None:
     return found
 
 
-async def portfolio_at_risk(uow: UnitOfWork, grouping: RiskGrouping, scope: OfficeScope) -> RiskReport:
+async def portfolio_at_risk(uow: UnitOfWork, grouping: RiskGrouping, scope: OfficeScope,
+                            narrowed: RiskFilter | None = None) -> RiskReport:
     key, label = _GROUP_KEY[grouping]
     async with uow:
         rows = (await uow.session.execute(text(f"""
@@ -127,9 +146,27 @@ async def portfolio_at_risk(uow: UnitOfWork, grouping: RiskGrouping, scope: Offi
                    coalesce(sum(s.outstanding_principal) FILTER (WHERE s.days_overdue >= 90), 0) AS par_90,
                    count(*) FILTER (WHERE s.days_overdue >= 30) AS at_risk_30
             {_FROM}
-             GROUP BY grp, l.currency ORDER BY label, l.currency"""), {"offices": _offices(scope)})).all()
+             GROUP BY grp, l.currency ORDER BY label, l.currency"""), _params(scope, narrowed))).all()
         as_of = await _as_of(uow)
-    return RiskReport(as_of=as_of, rows=tuple(_par_row(r) for r in rows))
+    report = tuple(_par_row(r) for r in rows)
+    return RiskReport(as_of=as_of, rows=report, totals=_par_totals(report))
+
+
+def _par_totals(rows: tuple[ParRow, ...]) -> tuple[ParRow, ...]:
+    totals = []
+    for currency in sorted({r.currency for r in rows}):
+        mine = [r for r in rows if r.currency == currency]
+
+        def total(name: str, of: list[ParRow] = mine) -> Decimal:
+            return sum((getattr(r, name) for r in of), Decimal(0))
+        outstanding = total("outstanding_principal")
+        totals.append(ParRow(
+            group="total", label="Total", currency=currency, loans=sum(r.loans for r in mine),
+            outstanding_principal=outstanding, par_1=total("par_1"), par_30=total("par_30"), par_90=total("par_90"),
+            par_1_percent=_ratio(total("par_1"), outstanding), par_30_percent=_ratio(total("par_30"), outstanding),
+            par_90_percent=_ratio(total("par_90"), outstanding),
+            loans_at_risk_30=sum(r.loans_at_risk_30 for r in mine)))
+    return tuple(totals)
 
 
 def _par_row(r: Any) -> ParRow:
@@ -142,7 +179,8 @@ def _par_row(r: Any) -> ParRow:
         par_90_percent=_ratio(r.par_90, r.outstanding), loans_at_risk_30=r.at_risk_30)
 
 
-async def ageing(uow: UnitOfWork, scope: OfficeScope) -> tuple[date | None, list[AgeingRow]]:
+async def ageing(uow: UnitOfWork, scope: OfficeScope,
+                 narrowed: RiskFilter | None = None) -> tuple[date | None, list[AgeingRow]]:
     """Loans per bucket they were graded in, with the provision the bucket's rate requires."""
     async with uow:
         rows = (await uow.session.execute(text(f"""
@@ -152,7 +190,7 @@ async def ageing(uow: UnitOfWork, scope: OfficeScope) -> tuple[date | None, list
                    sum(s.overdue_principal) AS overdue
             {_FROM}
              GROUP BY bucket, rate, l.currency ORDER BY min(s.days_overdue), l.currency"""),
-            {"offices": _offices(scope)})).all()
+            _params(scope, narrowed))).all()
         as_of = await _as_of(uow)
     result = []
     for r in rows:
@@ -167,8 +205,23 @@ async def ageing(uow: UnitOfWork, scope: OfficeScope) -> tuple[date | None, list
     return as_of, result
 
 
+def ageing_totals(rows: list[AgeingRow]) -> list[AgeingRow]:
+    """The ageing per currency over every bucket (bucket "Total")."""
+    totals = []
+    for currency in sorted({r.currency for r in rows}):
+        mine = [r for r in rows if r.currency == currency]
+        totals.append(AgeingRow(
+            bucket="Total", days_overdue_from=min(r.days_overdue_from for r in mine), classification="",
+            provision_rate_percent=Decimal(0), currency=currency, loans=sum(r.loans for r in mine),
+            outstanding_principal=sum((r.outstanding_principal for r in mine), Decimal(0)),
+            overdue_principal=sum((r.overdue_principal for r in mine), Decimal(0)),
+            provision_required=sum((r.provision_required for r in mine), Decimal(0))))
+    return totals
+
+
 async def arrears_list(uow: UnitOfWork, scope: OfficeScope, *, min_days: int = 1,
-                       officer: str | None = None, limit: int = 1000) -> list[ArrearsRow]:
+                       officer: str | None = None, limit: int = 1000,
+                       narrowed: RiskFilter | None = None) -> list[ArrearsRow]:
     """Loans at least `min_days` late, the longest overdue first."""
     async with uow:
         rows = (await uow.session.execute(text(f"""
@@ -177,7 +230,7 @@ async def arrears_list(uow: UnitOfWork, scope: OfficeScope, *, min_days: int = 1
             {_FROM}
                AND s.days_overdue >= :min_days AND (CAST(:officer AS text) IS NULL OR c.loan_officer = :officer)
              ORDER BY s.days_overdue DESC, s.loan_id LIMIT :limit"""),
-            {"offices": _offices(scope), "min_days": min_days, "officer": officer, "limit": limit})).all()
+            {**_params(scope, narrowed), "min_days": min_days, "officer": officer, "limit": limit})).all()
     return [_arrears_row(r, r.currency.strip()) for r in rows]
 
 

@@ -959,7 +959,7 @@ async def loan_view(uow: UnitOfWork, loan_id: int, *, scope: OfficeScope, as_of:
             overdue_amount=normalize_amount(aged.overdue_amount, record.currency),
             overdue_principal=normalize_amount(aged.overdue_principal, record.currency), status=aged.status,
             bucket=aged.bucket_label, classification=aged.classification,
-            provision_rate_percent=aged.provision_rate_percent.normalize())
+            provision_rate_percent=schedules.plain(aged.provision_rate_percent))
         return LoanView(loan=msgspec.structs.replace(record, schedule=schedule), position=position, arrears=arrears)
 
 

@@ -199,3 +199,59 @@ async def test_fineract_write_off_and_recovery_entries(  # type: ignore[no-untyp
         ("1012", "D", 10_000), ("762", "C", 10_000))
     loan = (await client.get(f"/api/v1/loans/{loan_id}")).json()["loan"]
     assert loan["status"] == "written_off"
+
+
+async def test_portfolio_reports_a_loan_officer_reads_after_the_close(  # type: ignore[no-untyped-def]
+        client, refs, ids, world, staff_user, uow_factory) -> None:
+    """What a Mifos X / Mambu user looks for after the night (Mifos "Portfolio at Risk" and
+    "Aging Summary" reports, Mambu PAR): PAR by office with the total, ageing per bucket with the
+    provision it requires, provisions required vs booked, the arrears and follow-up lists; each
+    narrowed to an office and a product, JSON and CSV, in XOF without decimals, buckets labelled
+    in French. One loan 119 days late (the RCSFD's « Plus de 3 à 6 mois », 40 %), one current."""
+    product_id, _portfolio = await make_product(client, refs, world, uow_factory, AccountingRule.CASH)
+    late, _ = await late_loan(client, world, staff_user, ids, product_id, TODAY - timedelta(days=150))
+    await late_loan(client, world, staff_user, ids, product_id, TODAY - timedelta(days=20))
+    await close(uow_factory, world.office_id, TODAY - timedelta(days=1))
+    mine = {"office_id": world.office_id, "product_id": product_id}
+
+    async with uow_factory() as uow:
+        office_name = await uow.session.scalar(text("SELECT name FROM office WHERE id = :o"), {"o": world.office_id})
+    par = (await client.get("/api/v1/reports/portfolio-at-risk", params={"group_by": "office", **mine})).json()
+    assert [(r["label"], r["loans"], r["outstanding_principal"], r["par_1"], r["par_30"], r["par_90"],
+             r["par_30_percent"], r["loans_at_risk_30"]) for r in par["rows"]] == [
+        (office_name, 2, "600000", "300000", "300000", "300000", "50.00", 1)]
+    assert [(t["group"], t["label"], t["currency"], t["outstanding_principal"], t["par_30"], t["par_30_percent"])
+            for t in par["totals"]] == [("total", "Total", "XOF", "600000", "300000", "50.00")]
+    csv = await client.get("/api/v1/reports/portfolio-at-risk", params={"group_by": "office", "format": "csv", **mine})
+    assert csv.status_code == 200 and csv.headers["content-type"].startswith("text/csv")
+    assert csv.text.strip().splitlines()[-1] == "total;Total;XOF;2;600000;300000;300000;300000;50.00;50.00;50.00;1"
+
+    ageing = (await client.get("/api/v1/reports/loan-ageing", params=mine)).json()
+    assert [(r["bucket"], r["classification"], r["provision_rate_percent"], r["loans"], r["outstanding_principal"],
+             r["provision_required"]) for r in ageing["rows"]] == [
+        ("0 à 3 mois (provision facultative)", "healthy", "0", 1, "300000", "0"),
+        ("Plus de 3 à 6 mois (2991)", "doubtful", "40", 1, "300000", "120000")]
+    assert [(t["bucket"], t["loans"], t["outstanding_principal"], t["provision_required"]) for t in ageing["totals"]] \
+        == [("Total", 2, "600000", "120000")]
+
+    provisions = (await client.get("/api/v1/reports/provisioning", params=mine)).json()
+    assert [(t["loans"], t["provision_required"], t["provision_booked"], t["difference"])
+            for t in provisions["totals"]] == [(2, "120000", "120000", "0")]
+    provisions_csv = await client.get("/api/v1/reports/provisioning", params={"format": "csv", **mine})
+    assert provisions_csv.text.strip().splitlines()[-1] == "Total;0;0;;XOF;2;600000;120000;120000;0"
+
+    arrears = (await client.get("/api/v1/reports/arrears", params=mine)).json()
+    assert [(r["loan_id"], r["days_overdue"], r["status"], r["bucket"]) for r in arrears] == [
+        (late, 119, "in_arrears", "Plus de 3 à 6 mois (2991)")]
+    officer = arrears[0]["loan_officer"]
+    follow_ups = (await client.get("/api/v1/reports/loan-follow-ups",
+                                   params={"office_id": world.office_id, "officer": officer})).json()
+    assert [r["loan_id"] for r in follow_ups] == [late]
+    assert (await client.get("/api/v1/reports/arrears", params={"min_days": 120, **mine})).json() == []
+    loan = await arrears_of(client, late)
+    assert (loan["days_overdue"], loan["classification"], loan["provision_rate_percent"]) == (119, "doubtful", "40")
+
+    manager = await staff_user("branch_manager", office_id=world.office_id)
+    refused = await client.get("/api/v1/reports/portfolio-at-risk", params={"office_id": world.head_office_id},
+                               headers=manager.headers)
+    assert refused.status_code == 403 and refused.json()["field"] == "office_id", refused.text
