@@ -4,8 +4,11 @@ loan officer or activity sector; ageing by bucket of the delinquency grid with t
 each bucket requires; the arrears list and the officers' follow-up list.
 
 PAR N is the outstanding principal of the loans with an instalment more than N days late (the
-whole loan counts, not only the late instalment: the practitioners' definition), divided by the
-outstanding principal of all active loans. Only loans active today are counted."""
+whole loan counts, not only the late instalment: CGAP's consensus definition, « encours des
+crédits dont au moins une échéance est impayée depuis plus de 30 jours » for PAR 30), divided by
+the outstanding principal of all active loans; PAR 1 counts every loan late at all (one day or
+more). So PAR 90 is the loans past the RCSFD's « 0 à 3 mois » bucket: the doubtful portfolio
+of the shipped grid. Only loans active today are counted."""
 
 from __future__ import annotations
 
@@ -25,6 +28,7 @@ from servicing.staff.scope import OfficeScope
 from servicing.unit_of_work import UnitOfWork
 
 PAR_DAYS: Final = (1, 30, 90)
+"""PAR 1: late one day or more; PAR 30 and PAR 90: late more than 30 and 90 days."""
 _PERCENT: Final = Decimal("0.01")
 
 
@@ -142,9 +146,9 @@ async def portfolio_at_risk(uow: UnitOfWork, grouping: RiskGrouping, scope: Offi
             SELECT {key} AS grp, min({label}) AS label, l.currency, count(*) AS loans,
                    sum(s.outstanding_principal) AS outstanding,
                    coalesce(sum(s.outstanding_principal) FILTER (WHERE s.days_overdue >= 1), 0) AS par_1,
-                   coalesce(sum(s.outstanding_principal) FILTER (WHERE s.days_overdue >= 30), 0) AS par_30,
-                   coalesce(sum(s.outstanding_principal) FILTER (WHERE s.days_overdue >= 90), 0) AS par_90,
-                   count(*) FILTER (WHERE s.days_overdue >= 30) AS at_risk_30
+                   coalesce(sum(s.outstanding_principal) FILTER (WHERE s.days_overdue > 30), 0) AS par_30,
+                   coalesce(sum(s.outstanding_principal) FILTER (WHERE s.days_overdue > 90), 0) AS par_90,
+                   count(*) FILTER (WHERE s.days_overdue > 30) AS at_risk_30
             {_FROM}
              GROUP BY grp, l.currency ORDER BY label, l.currency"""), _params(scope, narrowed))).all()
         as_of = await _as_of(uow)

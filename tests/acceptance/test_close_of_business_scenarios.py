@@ -255,3 +255,26 @@ async def test_portfolio_reports_a_loan_officer_reads_after_the_close(  # type: 
     refused = await client.get("/api/v1/reports/portfolio-at-risk", params={"office_id": world.head_office_id},
                                headers=manager.headers)
     assert refused.status_code == 403 and refused.json()["field"] == "office_id", refused.text
+
+
+async def test_cgap_par_30_counts_loans_more_than_30_days_late(  # type: ignore[no-untyped-def]
+        client, refs, ids, world, staff_user, uow_factory) -> None:
+    """CGAP "Definitions of selected financial terms" (2003), portfolio at risk, as Mifos and
+    Fineract practitioners quote it: "the value of all loans outstanding that have one or more
+    instalments of principal past due more than a certain number of days", the entire unpaid
+    principal. A loan exactly 30 days late is in PAR 1, not in PAR 30; one 31 days late is in
+    both (fixed: PAR N counted N days late; PAR 90 now equals the RCSFD grid's doubtful loans,
+    91 days and more)."""
+    product_id, _portfolio = await make_product(client, refs, world, uow_factory, AccountingRule.CASH)
+    base = TODAY - timedelta(days=75)
+    thirty, first = await late_loan(client, world, staff_user, ids, product_id, base)
+    more, _ = await late_loan(client, world, staff_user, ids, product_id, base - timedelta(days=1))
+    day = date.fromisoformat(first[0]["due_date"]) + timedelta(days=30)
+    await close(uow_factory, world.office_id, day)
+    ages = [(await arrears_of(client, loan))["days_overdue"] for loan in (thirty, more)]
+    assert ages[0] == 30 and 30 < ages[1] < 90, ages  # (a due date on a week-end moves to the Monday)
+    par = (await client.get("/api/v1/reports/portfolio-at-risk",
+                            params={"office_id": world.office_id, "product_id": product_id})).json()
+    (row,) = par["rows"]
+    assert (row["par_1"], row["par_30"], row["par_90"], row["par_30_percent"], row["loans_at_risk_30"]) == (
+        "600000", "300000", "0", "50.00", 1)
