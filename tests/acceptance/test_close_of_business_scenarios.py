@@ -278,3 +278,51 @@ async def test_cgap_par_30_counts_loans_more_than_30_days_late(  # type: ignore[
     (row,) = par["rows"]
     assert (row["par_1"], row["par_30"], row["par_90"], row["par_30_percent"], row["loans_at_risk_30"]) == (
         "600000", "300000", "0", "50.00", 1)
+
+
+def month_start_of_31_days(latest: date) -> date:
+    """The latest day on or before ``latest`` from which one month is 31 days and falls on a
+    weekday (a due date on a week-end would move): Fineract's 1 January to 1 February."""
+    day = latest
+    while True:
+        following = date(day.year + (day.month == 12), day.month % 12 + 1, day.day) if day.day <= 28 else None
+        if following is not None and (following - day).days == 31 and following.weekday() < 5:
+            return day
+        day -= timedelta(days=1)
+
+
+async def test_fineract_daily_accrual_of_the_first_period(  # type: ignore[no-untyped-def]
+        client, refs, ids, world, staff_user, uow_factory) -> None:
+    """Fineract LoanAccrualActivity.feature (100 at 7 %, 6 months, 360 days / 30-day months,
+    daily interest, disbursed 1 January 2024, instalment 1 = 16.43 + 0.58 on 1 February): the COB
+    posts an accrual a day, 0.02, 0.02, 0.02, 0.02, 0.01, 0.02, 0.02, 0.02 for 2 to 9 January,
+    and the period's 0.58 by the due date. Here x 100 (10,000 XOF, interest 58), configured as
+    the payoff scenario (per repayment period, actual days in month). Ours: 2, 2, 2, 1, 2, 2, 2,
+    2 — the same 15 by the eighth night and the same 58 on the due date; the one-franc day comes
+    a night earlier because we spread the instalment's rounded interest (58 x days / 31) where
+    Fineract spreads the unrounded 58.33 (docs/acceptance.md, "Differences")."""
+    from products.catalogue.common import AmountRange, CountRange
+
+    product_id, _portfolio = await make_product(
+        client, refs, world, uow_factory, AccountingRule.ACCRUAL_PERIODIC, own_receivables=True,
+        principal=AmountRange(minimum=D(1_000), default=D(10_000), maximum=D(1_000_000)),
+        repayment_count=CountRange(minimum=1, default=6, maximum=12),
+        interest_rate_percent=AmountRange(minimum=D(1), default=D(7), maximum=D(24)),
+        interest_calculation_period="same_as_repayment_period", days_in_month="actual", days_in_year="360")
+    disbursed = month_start_of_31_days(TODAY - timedelta(days=45))
+    loan_id = await approved_loan(client, world, staff_user, product_id, principal_amount="10000", repayment_count=6,
+                                  interest_rate_percent="7", expected_disbursement_date=disbursed.isoformat())
+    made = await disburse(client, loan_id, ids["cash"], value_date=disbursed.isoformat())
+    assert made.status_code == 201, made.text
+    first = (await client.get(f"/api/v1/loans/{loan_id}")).json()["loan"]["schedule"]["instalments"][0]
+    due = date.fromisoformat(first["due_date"])
+    assert ((due - disbursed).days, first["principal_amount"], first["interest_amount"]) == (31, "1643", "58")
+    nights = [disbursed + timedelta(days=n) for n in range(1, 9)]
+    await close(uow_factory, world.office_id, *nights)
+    async with uow_factory() as uow:
+        posted = (await uow.session.execute(text(
+            "SELECT value_date, interest FROM loan_transaction WHERE loan_id = :l AND kind = 'accrual'"
+            " ORDER BY value_date"), {"l": loan_id})).all()
+    assert [(d, int(i)) for d, i in posted] == list(zip(nights, [2, 2, 2, 1, 2, 2, 2, 2], strict=True))
+    await close(uow_factory, world.office_id, due)
+    assert await accrued(uow_factory, loan_id) == 58, "the whole instalment's interest by its due date"
