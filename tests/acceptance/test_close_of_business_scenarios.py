@@ -326,3 +326,22 @@ async def test_fineract_daily_accrual_of_the_first_period(  # type: ignore[no-un
     assert [(d, int(i)) for d, i in posted] == list(zip(nights, [2, 2, 2, 1, 2, 2, 2, 2], strict=True))
     await close(uow_factory, world.office_id, due)
     assert await accrued(uow_factory, loan_id) == 58, "the whole instalment's interest by its due date"
+
+
+async def test_mambu_days_in_arrears_from_the_oldest_instalment_still_late(  # type: ignore[no-untyped-def]
+        client, refs, ids, world, staff_user, uow_factory) -> None:
+    """Mambu "Arrears Settings", arrears days calculated from "the date of the oldest currently
+    late repayment" (Fineract ages from the oldest overdue instalment too): instalment 1 paid
+    late after instalment 2 fell due, the days in arrears restart from instalment 2's due date
+    (not from the day the account first went into arrears)."""
+    product_id, _portfolio = await make_product(client, refs, world, uow_factory, AccountingRule.CASH)
+    loan_id, schedule = await late_loan(client, world, staff_user, ids, product_id, TODAY - timedelta(days=90))
+    first, second = (date.fromisoformat(i["due_date"]) for i in schedule[:2])
+    day = second + timedelta(days=5)
+    await close(uow_factory, world.office_id, day)
+    assert (await arrears_of(client, loan_id))["days_overdue"] == (day - first).days
+    paid = await repay(client, loan_id, "52658", ids["cash"], on=day + timedelta(days=1))
+    assert paid.status_code == 201, paid.text
+    await close(uow_factory, world.office_id, day + timedelta(days=1))
+    arrears = await arrears_of(client, loan_id)
+    assert (arrears["days_overdue"], D(arrears["overdue_amount"])) == ((day + timedelta(days=1) - second).days, 52_658)
