@@ -17,7 +17,8 @@ from typing import Any
 import pytest
 from sqlalchemy import text
 
-from products.loans.product import OverduePenalty, RateOrFlat
+from products.catalogue.common import AmountRange, CountRange
+from products.loans.product import OverduePenalty, PenaltyBase, RateOrFlat
 from products.posting_rules import AccountingRule
 from servicing.close_of_business.steps import STEPS
 from servicing.staff.scope import OfficeScope
@@ -301,8 +302,6 @@ async def test_fineract_daily_accrual_of_the_first_period(  # type: ignore[no-un
     2 — the same 15 by the eighth night and the same 58 on the due date; the one-franc day comes
     a night earlier because we spread the instalment's rounded interest (58 x days / 31) where
     Fineract spreads the unrounded 58.33 (docs/acceptance.md, "Differences")."""
-    from products.catalogue.common import AmountRange, CountRange
-
     product_id, _portfolio = await make_product(
         client, refs, world, uow_factory, AccountingRule.ACCRUAL_PERIODIC, own_receivables=True,
         principal=AmountRange(minimum=D(1_000), default=D(10_000), maximum=D(1_000_000)),
@@ -345,3 +344,33 @@ async def test_mambu_days_in_arrears_from_the_oldest_instalment_still_late(  # t
     await close(uow_factory, world.office_id, day + timedelta(days=1))
     arrears = await arrears_of(client, loan_id)
     assert (arrears["days_overdue"], D(arrears["overdue_amount"])) == ((day + timedelta(days=1) - second).days, 52_658)
+
+
+async def test_mambu_daily_penalty_on_overdue_principal(  # type: ignore[no-untyped-def]
+        client, refs, ids, world, staff_user, uow_factory) -> None:
+    """Mambu "Loan Penalties Setup", method "Overdue Principal * Number of Late Days * Penalty
+    Rate" (the rate is a daily one: a monthly 3 % is 0.1 % a day), no tolerance: instalment 1's
+    48,158 of principal unpaid five days costs 5 x 48.158 = 240.79, applied day by day. Ours: a
+    penalty charge recurring every day, 0.1 % of the overdue principal, no grace days: 48 a day
+    (rounded to the franc each day, as each daily application is), 240 after five days; under
+    accrual periodic Dr penalties receivable / Cr 7023 each day."""
+    charge = await client.post("/api/v1/charges", json={
+        "name": f"Pénalité journalière {world.prefix}", "applies_to": "loan", "charge_time": "overdue_instalment",
+        "calculation": "percent_of_overdue_amount", "amount": "0.1", "currency": "XOF", "is_penalty": True,
+        "frequency_every": 1, "frequency_unit": "days", "grace_days": 0})
+    assert charge.status_code == 201, charge.text
+    penalty = OverduePenalty(charge_id=charge.json()["id"], basis=RateOrFlat.RATE, rate_percent=D("0.1"),
+                             base=PenaltyBase.OVERDUE_PRINCIPAL)
+    product_id, _portfolio = await make_product(client, refs, world, uow_factory, AccountingRule.CASH,
+                                                overdue_penalty=penalty)
+    loan_id, schedule = await late_loan(client, world, staff_user, ids, product_id, TODAY - timedelta(days=60))
+    due = date.fromisoformat(schedule[0]["due_date"])
+    assert schedule[0]["principal_amount"] == "48158"
+    await close(uow_factory, world.office_id, *(due + timedelta(days=n) for n in range(1, 6)))
+    async with uow_factory() as uow:
+        found = (await uow.session.execute(text(
+            "SELECT p.period, p.charged_on, p.base, t.penalty FROM loan_penalty_charge p"
+            " JOIN loan_transaction t ON t.id = p.loan_transaction_id WHERE p.loan_id = :l ORDER BY p.period"),
+            {"l": loan_id})).all()
+    assert [(row.period, row.charged_on, int(row.base), int(row.penalty)) for row in found] == [
+        (n, due + timedelta(days=n), 48_158, 48) for n in range(1, 6)]
