@@ -10,6 +10,7 @@ is idempotent and catches up what the days in between would have done)."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
@@ -21,6 +22,7 @@ from products.catalogue.common import AmountRange, CountRange
 from products.loans.product import OverduePenalty, PenaltyBase, RateOrFlat
 from products.posting_rules import AccountingRule
 from servicing.close_of_business.steps import STEPS
+from servicing.reference.grid_templates import load_grid_template
 from servicing.staff.scope import OfficeScope
 from tests.api import test_loans_api
 from tests.api.test_loans_api import TODAY, approved_loan, disburse, entry_lines, lines, make_product, repay
@@ -33,6 +35,15 @@ FINERACT_DELINQUENCY = ("https://github.com/apache/fineract/blob/develop/finerac
                         "resources/features/LoanDelinquency.feature")
 MAMBU_PENALTIES = "https://support.mambu.com/docs/loan-penalties-setup"
 MAMBU_ARREARS = "https://support.mambu.com/docs/arrears-settings"
+
+
+@pytest.fixture(autouse=True)
+async def rcsfd_grid(uow_factory: Any) -> AsyncIterator[None]:
+    """The RCSFD grid of the UEMOA SFDs (0-90 days healthy, 91-180 doubtful 40 %...), in force
+    for each scenario whatever an earlier test loaded, and again after it."""
+    await load_grid_template(uow_factory, "bceao-sfd", "acceptance")
+    yield
+    await load_grid_template(uow_factory, "bceao-sfd", "acceptance")
 
 
 async def close(uow_factory: Any, office_id: int, *days: date) -> None:
@@ -374,3 +385,39 @@ async def test_mambu_daily_penalty_on_overdue_principal(  # type: ignore[no-unty
             {"l": loan_id})).all()
     assert [(row.period, row.charged_on, int(row.base), int(row.penalty)) for row in found] == [
         (n, due + timedelta(days=n), 48_158, 48) for n in range(1, 6)]
+
+
+async def test_fineract_provisioning_criteria_as_a_grid(  # type: ignore[no-untyped-def]
+        client, refs, ids, world, staff_user, uow_factory) -> None:
+    """Fineract/Mifos X loan-loss provisioning criteria (Mifos wiki "Loan Loss Provisioning":
+    Standard, Sub-standard 20 %, Doubtful 50 %, Loss 100 % of the outstanding, by age) and Mambu's
+    loan risk levels (arrearsFrom, arrearsTo, provisioningPercent): the same rows are our loan
+    grid, replaced through the API. 300,000 unpaid: 45 days late, sub-standard, provision 60,000
+    (Dr 662 / Cr provisions); 75 days late, doubtful, 150,000 booked in all (Dr 662 90,000 more:
+    Fineract re-books the category's whole amount at each run, we post the difference; the
+    balance is the same). The ageing report shows the institution's own labels."""
+    from tests.servicing.test_loan_classes_provisions import balance
+    from tests.servicing.test_loan_classes_provisions import make_product as make_classified_product
+
+    criteria = [("Standard", 0, 30, "healthy", "0"), ("Sub-standard", 31, 60, "doubtful", "20"),
+                ("Doubtful", 61, 90, "doubtful", "50"), ("Loss", 91, None, "doubtful", "100")]
+    grid = await client.put("/api/v1/delinquency-buckets/loan", json={"buckets": [
+        {"label": label, "days_overdue_min": low, "days_overdue_max": high, "loan_state": state,
+         "provision_rate_percent": rate, "source": "Mifos wiki, Loan Loss Provisioning"}
+        for label, low, high, state, rate in criteria]})
+    assert grid.status_code == 200, grid.text
+    books = await make_classified_product(client, refs, world, uow_factory, AccountingRule.CASH)
+    loan_id, schedule = await late_loan(client, world, staff_user, ids, books.product_id, TODAY - timedelta(days=120))
+    due = date.fromisoformat(schedule[0]["due_date"])
+    await close(uow_factory, world.office_id, due + timedelta(days=45))
+    arrears = await arrears_of(client, loan_id)
+    assert (arrears["bucket"], arrears["classification"], arrears["provision_rate_percent"]) == (
+        "Sub-standard", "doubtful", "20")
+    assert await balance(uow_factory, books.provisions) == -60_000
+    await close(uow_factory, world.office_id, due + timedelta(days=75))
+    assert (await arrears_of(client, loan_id))["bucket"] == "Doubtful"
+    assert await balance(uow_factory, books.provisions) == -150_000
+    ageing = (await client.get("/api/v1/reports/loan-ageing",
+                               params={"office_id": world.office_id, "product_id": books.product_id})).json()
+    assert [(r["bucket"], r["provision_rate_percent"], r["provision_required"]) for r in ageing["rows"]] == [
+        ("Doubtful", "50", "150000")]
