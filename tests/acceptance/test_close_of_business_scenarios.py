@@ -421,3 +421,36 @@ async def test_fineract_provisioning_criteria_as_a_grid(  # type: ignore[no-unty
                                params={"office_id": world.office_id, "product_id": books.product_id})).json()
     assert [(r["bucket"], r["provision_rate_percent"], r["provision_required"]) for r in ageing["rows"]] == [
         ("Doubtful", "50", "150000")]
+
+
+async def loan_events(client, uow_factory: Any, loan_id: int) -> list[dict[str, Any]]:  # type: ignore[no-untyped-def]
+    """The loan's events as the outbox feed serves them (from the feed position of its first)."""
+    assert (await client.get("/api/v1/outbox-events", params={"after": 2**62, "limit": 1})).json() == []  # publishes
+    async with uow_factory() as uow:
+        first = await uow.session.scalar(text(
+            "SELECT min(f.position) FROM outbox_feed f JOIN outbox_event e ON e.id = f.event_id"
+            " WHERE e.subject_type = 'loan' AND e.subject_id = :l"), {"l": loan_id})
+    if first is None:
+        return []
+    feed = await client.get("/api/v1/outbox-events", params={"after": first - 1, "limit": 1000})
+    assert feed.status_code == 200, feed.text
+    return [e for e in feed.json() if e["subject_type"] == "loan" and e["subject_id"] == loan_id]
+
+
+async def test_repayment_reminders_and_overdue_notices_once_each(  # type: ignore[no-untyped-def]
+        client, refs, ids, world, staff_user, uow_factory) -> None:
+    """Mambu notification templates ("days before the due date", "account in arrears") and
+    Fineract's loan repayment reminder / overdue SMS campaigns: the night three days before the
+    due date writes one "instalment due soon" event, the night after the due date one "instalment
+    overdue"; a night run again writes neither twice. The events carry what the message needs
+    (amount in XOF without decimals, due date, loan officer)."""
+    product_id, _portfolio = await make_product(client, refs, world, uow_factory, AccountingRule.CASH)
+    loan_id, schedule = await late_loan(client, world, staff_user, ids, product_id, TODAY - timedelta(days=40))
+    due = date.fromisoformat(schedule[0]["due_date"])
+    await close(uow_factory, world.office_id, due - timedelta(days=3), due - timedelta(days=3))
+    await close(uow_factory, world.office_id, due + timedelta(days=1), due + timedelta(days=1))
+    events = [(e["event_type"], e["occurred_on"], e["payload"]["instalment"], e["payload"]["amount"],
+               e["payload"]["due_date"]) for e in await loan_events(client, uow_factory, loan_id)]
+    assert events == [
+        ("instalment.due_soon", (due - timedelta(days=3)).isoformat(), 1, "52658", due.isoformat()),
+        ("instalment.overdue", (due + timedelta(days=1)).isoformat(), 1, "52658", due.isoformat())]
