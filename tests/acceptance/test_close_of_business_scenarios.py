@@ -163,7 +163,7 @@ async def test_fineract_npa_stops_the_accrual_and_exits_only_when_arrears_are_pa
     skips NPA loans and does not reverse what was accrued before). Ours: `days_to_npa: 30`,
     `npa_exit_requires_arrears_paid: true`, accrual periodic. Instalment 1 unpaid: 30 days late
     in arrears, 31 days NPA; no accrual posted while NPA; instalment 1 paid (instalment 2 still
-    late): still NPA; all arrears paid: performing again."""
+    late): still NPA; all arrears paid: performing again, and the nights accrue again."""
     product_id, _portfolio = await make_product(client, refs, world, uow_factory, AccountingRule.ACCRUAL_PERIODIC,
                                                 own_receivables=True, days_to_npa=30)
     loan_id, schedule = await late_loan(client, world, staff_user, ids, product_id, TODAY - timedelta(days=110))
@@ -187,6 +187,9 @@ async def test_fineract_npa_stops_the_accrual_and_exits_only_when_arrears_are_pa
     await close(uow_factory, world.office_id, due + timedelta(days=42))
     arrears = await arrears_of(client, loan_id)
     assert (arrears["status"], arrears["days_overdue"], D(arrears["overdue_amount"])) == ("performing", 0, 0)
+    settled = await accrued(uow_factory, loan_id)
+    await close(uow_factory, world.office_id, due + timedelta(days=43))
+    assert await accrued(uow_factory, loan_id) > settled, "the accrual resumes once the loan performs again"
 
 
 async def test_fineract_write_off_and_recovery_entries(  # type: ignore[no-untyped-def]
