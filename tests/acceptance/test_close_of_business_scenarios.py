@@ -15,6 +15,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
+import msgspec
 import pytest
 from sqlalchemy import text
 
@@ -22,6 +23,8 @@ from products.catalogue.common import AmountRange, CountRange
 from products.loans.product import OverduePenalty, PenaltyBase, RateOrFlat
 from products.posting_rules import AccountingRule
 from servicing.close_of_business.steps import STEPS
+from servicing.reference import credit_parameters
+from servicing.reference.defaults import DEMO_CREDIT_PARAMETERS
 from servicing.reference.grid_templates import load_grid_template
 from servicing.staff.scope import OfficeScope
 from tests.api import test_loans_api
@@ -457,3 +460,55 @@ async def test_repayment_reminders_and_overdue_notices_once_each(  # type: ignor
     assert events == [
         ("instalment.due_soon", (due - timedelta(days=3)).isoformat(), 1, "52658", due.isoformat()),
         ("instalment.overdue", (due + timedelta(days=1)).isoformat(), 1, "52658", due.isoformat())]
+
+
+def monthly_weekdays(latest: date, months: int) -> date:
+    """The latest day on or before ``latest`` whose next ``months`` monthly dates all fall on
+    weekdays (no due date moved by a week-end) and whose first month is 31 days long."""
+    def plus(day: date, n: int) -> date:
+        month = day.month - 1 + n
+        return date(day.year + month // 12, month % 12 + 1, day.day)
+
+    day = latest
+    while not (day.day <= 28 and (plus(day, 1) - day).days == 31
+               and all(plus(day, n).weekday() < 5 for n in range(1, months + 1))):
+        day -= timedelta(days=1)
+    return day
+
+
+async def test_fineract_reschedule_with_a_new_interest_rate(  # type: ignore[no-untyped-def]
+        client, refs, ids, world, staff_user, uow_factory) -> None:
+    """Fineract LoanInterestRateChange.feature C3217: 100 at 7 %, 6 months, 360/30 (EMI 17.01);
+    instalment 1 paid on 1 February; rescheduled from then at 4 %: the five instalments left become
+    16.88 (principal 16.60, 16.66, 16.71, 16.77, interest 0.28, 0.22, 0.17, 0.11) and a last
+    16.89 (16.83 + 0.06). Here x 100 in XOF: the plan drawn on the 8,357 outstanding on the due
+    date, five instalments at 4 %, gives exactly those figures."""
+    await credit_parameters.set_parameters(uow_factory(), msgspec.structs.replace(
+        DEMO_CREDIT_PARAMETERS, healthy_loan_rescheduling_allowed=True), "acceptance")
+    try:
+        product_id, _portfolio = await make_product(
+            client, refs, world, uow_factory, AccountingRule.CASH,
+            principal=AmountRange(minimum=D(1_000), default=D(10_000), maximum=D(1_000_000)),
+            repayment_count=CountRange(minimum=1, default=6, maximum=12),
+            interest_rate_percent=AmountRange(minimum=D(1), default=D(7), maximum=D(24)),
+            interest_calculation_period="same_as_repayment_period", days_in_month="actual", days_in_year="360")
+        disbursed = monthly_weekdays(TODAY - timedelta(days=45), 6)
+        loan_id = await approved_loan(client, world, staff_user, product_id, principal_amount="10000",
+                                      repayment_count=6, interest_rate_percent="7",
+                                      expected_disbursement_date=disbursed.isoformat())
+        assert (await disburse(client, loan_id, ids["cash"], value_date=disbursed.isoformat())).status_code == 201
+        first = (await client.get(f"/api/v1/loans/{loan_id}")).json()["loan"]["schedule"]["instalments"][0]
+        assert (first["principal_amount"], first["interest_amount"]) == ("1643", "58")
+        paid = await repay(client, loan_id, "1701", ids["cash"], on=date.fromisoformat(first["due_date"]))
+        assert paid.status_code == 201, paid.text
+        preview = await client.post(f"/api/v1/loans/{loan_id}/reschedulings/preview", json={
+            "rescheduled_on": first["due_date"], "repayment_count": 5, "interest_rate_percent": "4"})
+        assert preview.status_code == 200, preview.text
+        plan = preview.json()
+        assert plan["principal_outstanding"] == "8357"
+        assert [(i["principal_amount"], i["interest_amount"], i["total_amount"])
+                for i in plan["new_plan"]["instalments"]] == [
+            ("1660", "28", "1688"), ("1666", "22", "1688"), ("1671", "17", "1688"), ("1677", "11", "1688"),
+            ("1683", "6", "1689")]
+    finally:
+        await credit_parameters.set_parameters(uow_factory(), DEMO_CREDIT_PARAMETERS, "acceptance")
