@@ -355,7 +355,8 @@ async def test_the_arrears_step_grades_a_rescheduled_loan_on_the_rescheduled_gri
 async def test_only_the_loans_own_office_closed_days_freeze_its_date(  # type: ignore[no-untyped-def]
         client, refs, ids, world, staff_user, uow_factory, head_office, switches) -> None:  # noqa: F811
     """Business days are closed per office: another office closed ahead does not refuse a
-    rescheduling dated after this office's last closed day; this office's own closed day does."""
+    rescheduling dated after this office's last closed day; this office's own closed day does.
+    (Both offices end closed through the same day, so no office is left behind the other.)"""
     from servicing import offices
     from servicing.close_of_business.run import close_business_days
     from servicing.commands import CreateOffice
@@ -372,6 +373,7 @@ async def test_only_the_loans_own_office_closed_days_freeze_its_date(  # type: i
                               steps=())
     preview = await client.post(f"{LOANS}/{loan_id}/reschedulings/preview", json={"rescheduled_on": on.isoformat()})
     assert preview.status_code == 200, preview.text
-    await close_business_days(uow_factory, on, "tests", today=TODAY, office_id=world.office_id, steps=())
+    await close_business_days(uow_factory, on + timedelta(days=1), "tests", today=TODAY, office_id=world.office_id,
+                              steps=())
     assert_problem(await client.post(f"{LOANS}/{loan_id}/reschedulings/preview", json={
         "rescheduled_on": on.isoformat()}), 422, "rescheduled_on")
