@@ -11,7 +11,7 @@ first penalty falls after the longer of the charge's grace and the tolerated day
 whose whole overdue is within the tolerated amount owes none.
 
 The amount is a flat sum or a rate of a base, taken on the day the penalty falls:
-the instalment's unpaid principal, its unpaid principal and interest, the whole unpaid
+the instalment's unpaid principal, its unpaid principal and interest, its unpaid interest, the whole unpaid
 instalment (principal, interest, fees and their VAT; never earlier penalties), or the loan's
 outstanding principal (then only the oldest overdue instalment is penalised, so the loan pays
 one penalty per period, not one per late instalment). The charge's minimum and maximum clamp
@@ -147,6 +147,8 @@ def _base(dues: Sequence[Due], instalment: int, base: PenaltyBase) -> Decimal:
         wanted = frozenset({Component.PRINCIPAL})
     elif base is PenaltyBase.OVERDUE_PRINCIPAL_AND_INTEREST:
         wanted = frozenset({Component.PRINCIPAL, Component.INTEREST})
+    elif base is PenaltyBase.OVERDUE_INTEREST:
+        wanted = frozenset({Component.INTEREST})
     else:
         wanted = frozenset(c for c in Component if c not in _NOT_BASE)
     return sum((d.amount for d in dues if d.instalment == instalment and d.component in wanted), Decimal(0))

@@ -115,6 +115,16 @@ def test_flat_once_grace_periods_and_limits() -> None:
     assert penalties_due(dues_after(0), date(2025, 2, 2), floored, XOF, already_charged=())[0].amount == D(1000)
 
 
+def test_a_penalty_on_the_overdue_interest_only() -> None:
+    """Fineract's overdue charge calculation types: flat, "% Amount" (overdue principal),
+    "% Amount + Interest", "% Interest". The last is `overdue_interest`: 2 % of instalment 1's
+    24,000 of interest = 480; once the interest is paid and only principal is late, nothing."""
+    on_interest = PenaltyPolicy(penalty=OverduePenalty(rate_percent=D(2), base=PenaltyBase.OVERDUE_INTEREST))
+    assert keyed(penalties_due(dues_after(0), date(2025, 2, 2), on_interest, XOF, already_charged=())) == [
+        (1, 1, date(2025, 2, 2), D(24_000), D(480), D(0))]
+    assert penalties_due(dues_after(24_000), date(2025, 2, 2), on_interest, XOF, already_charged=()) == ()
+
+
 def test_lateness_the_product_tolerates_is_not_penalised() -> None:
     """Mambu "Loan Penalties Setup": penalties apply once both the arrears tolerance and the penalty
     tolerance have passed (arrears 32 / penalty 40 days: none at 34 days late, one at 41; arrears
