@@ -18,7 +18,7 @@ from sqlalchemy import text
 from ledger.money import normalize_amount
 from products.loans.product import LoanProduct
 from servicing.close_of_business.loan_provisioning import required_provisions
-from servicing.close_of_business.risk_reports import _FROM, RiskFilter, _as_of, _params
+from servicing.close_of_business.risk_reports import _FROM, RiskFilter, _as_of, _params, currency_totals
 from servicing.loans.provisions import ProvisionAccountRow, booked_provisions, provision_accounts
 from servicing.loans.schedules import plain
 from servicing.staff.scope import OfficeScope
@@ -48,18 +48,12 @@ class ProvisioningReport(msgspec.Struct, frozen=True, kw_only=True):
 
 
 def provisioning_totals(rows: tuple[ProvisioningRow, ...]) -> tuple[ProvisioningRow, ...]:
-    totals = []
-    for currency in sorted({r.currency for r in rows}):
-        mine = [r for r in rows if r.currency == currency]
-
-        def total(name: str, of: list[ProvisioningRow] = mine) -> Decimal:
-            return sum((getattr(r, name) for r in of), Decimal(0))
-        totals.append(ProvisioningRow(
-            bucket="Total", provision_rate_percent=Decimal(0), product_id=0, product_name="", currency=currency,
-            loans=sum(r.loans for r in mine), outstanding_principal=total("outstanding_principal"),
-            provision_required=total("provision_required"), provision_booked=total("provision_booked"),
-            difference=total("difference")))
-    return tuple(totals)
+    return tuple(ProvisioningRow(
+        bucket="Total", provision_rate_percent=Decimal(0), product_id=0, product_name="", currency=currency,
+        loans=t["loans"], outstanding_principal=t["outstanding_principal"], provision_required=t["provision_required"],
+        provision_booked=t["provision_booked"], difference=t["difference"])
+        for currency, t in currency_totals(rows, ("outstanding_principal", "provision_required", "provision_booked",
+                                                  "difference")).items())
 
 
 _LOANS = text(f"""

@@ -12,6 +12,7 @@ of the shipped grid. Only loans active today are counted."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date
 from decimal import ROUND_HALF_EVEN, Decimal
 from enum import StrEnum
@@ -156,21 +157,27 @@ async def portfolio_at_risk(uow: UnitOfWork, grouping: RiskGrouping, scope: Offi
     return RiskReport(as_of=as_of, rows=report, totals=_par_totals(report))
 
 
-def _par_totals(rows: tuple[ParRow, ...]) -> tuple[ParRow, ...]:
-    totals = []
-    for currency in sorted({r.currency for r in rows}):
-        mine = [r for r in rows if r.currency == currency]
+def currency_totals(rows: Sequence[Any], amounts: Sequence[str]) -> dict[str, dict[str, Any]]:
+    """Per currency (in order), the loans and the sum of each of ``amounts`` over ``rows``: a
+    report's total line."""
+    totals: dict[str, dict[str, Any]] = {}
+    for row in rows:
+        sums = totals.setdefault(row.currency, {"loans": 0, **{name: Decimal(0) for name in amounts}})
+        sums["loans"] += row.loans
+        for name in amounts:
+            sums[name] += getattr(row, name)
+    return dict(sorted(totals.items()))
 
-        def total(name: str, of: list[ParRow] = mine) -> Decimal:
-            return sum((getattr(r, name) for r in of), Decimal(0))
-        outstanding = total("outstanding_principal")
-        totals.append(ParRow(
-            group="total", label="Total", currency=currency, loans=sum(r.loans for r in mine),
-            outstanding_principal=outstanding, par_1=total("par_1"), par_30=total("par_30"), par_90=total("par_90"),
-            par_1_percent=_ratio(total("par_1"), outstanding), par_30_percent=_ratio(total("par_30"), outstanding),
-            par_90_percent=_ratio(total("par_90"), outstanding),
-            loans_at_risk_30=sum(r.loans_at_risk_30 for r in mine)))
-    return tuple(totals)
+
+def _par_totals(rows: tuple[ParRow, ...]) -> tuple[ParRow, ...]:
+    return tuple(ParRow(
+        group="total", label="Total", currency=currency, loans=t["loans"], outstanding_principal=t["outstanding_principal"],
+        par_1=t["par_1"], par_30=t["par_30"], par_90=t["par_90"],
+        par_1_percent=_ratio(t["par_1"], t["outstanding_principal"]),
+        par_30_percent=_ratio(t["par_30"], t["outstanding_principal"]),
+        par_90_percent=_ratio(t["par_90"], t["outstanding_principal"]), loans_at_risk_30=int(t["loans_at_risk_30"]))
+        for currency, t in currency_totals(rows, ("outstanding_principal", "par_1", "par_30", "par_90",
+                                                  "loans_at_risk_30")).items())
 
 
 def _par_row(r: Any) -> ParRow:
@@ -211,16 +218,13 @@ async def ageing(uow: UnitOfWork, scope: OfficeScope,
 
 def ageing_totals(rows: list[AgeingRow]) -> list[AgeingRow]:
     """The ageing per currency over every bucket (bucket "Total")."""
-    totals = []
-    for currency in sorted({r.currency for r in rows}):
-        mine = [r for r in rows if r.currency == currency]
-        totals.append(AgeingRow(
-            bucket="Total", days_overdue_from=min(r.days_overdue_from for r in mine), classification="",
-            provision_rate_percent=Decimal(0), currency=currency, loans=sum(r.loans for r in mine),
-            outstanding_principal=sum((r.outstanding_principal for r in mine), Decimal(0)),
-            overdue_principal=sum((r.overdue_principal for r in mine), Decimal(0)),
-            provision_required=sum((r.provision_required for r in mine), Decimal(0))))
-    return totals
+    return [AgeingRow(
+        bucket="Total", days_overdue_from=min(r.days_overdue_from for r in rows if r.currency == currency),
+        classification="", provision_rate_percent=Decimal(0), currency=currency, loans=t["loans"],
+        outstanding_principal=t["outstanding_principal"], overdue_principal=t["overdue_principal"],
+        provision_required=t["provision_required"])
+        for currency, t in currency_totals(rows, ("outstanding_principal", "overdue_principal",
+                                                  "provision_required")).items()]
 
 
 async def arrears_list(uow: UnitOfWork, scope: OfficeScope, *, min_days: int = 1,
