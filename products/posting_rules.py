@@ -309,6 +309,20 @@ LOAN_INTEREST_ACCRUAL_RULES: Final = frozenset(
 """The rules under which the close of business accrues a loan's interest day by day (accrual
 periodic; upfront recognised it at disbursement): read from the tables, as above."""
 
+LOAN_INTEREST_RECOGNITION: Final[Mapping[AccountingRule, EventKind]] = MappingProxyType({
+    rule: event
+    for (kind, rule), table in RULE_TABLES.items() if kind is ProductKind.LOAN
+    for (event, component), (debit, credit) in table.items()
+    if component is C.INTEREST and debit is R.INTEREST_RECEIVABLE and credit is not R.INTEREST_RECEIVABLE})
+"""The event by which each rule recognises a loan's interest as receivable (accrual periodic: the
+night's ``INTEREST_ACCRUAL``; upfront: the ``DISBURSEMENT``'s interest; cash: none). A settlement's
+true-up (`servicing.loans.receivable_true_up`) recognises interest, or takes back interest
+recognised and never to be paid (a recalculated payoff), by this event, as the table maps it
+(mirrored: Dr what it credited, income or a deferral / Cr the receivable). Read from the tables."""
+assert all(sum(1 for (e, c), (d, k) in RULE_TABLES[(ProductKind.LOAN, rule)].items()
+               if c is C.INTEREST and d is R.INTEREST_RECEIVABLE and k is not R.INTEREST_RECEIVABLE) == 1
+           for rule in LOAN_INTEREST_RECOGNITION), "one recognising event per rule"
+
 
 OPTIONAL_ROLES: Final = frozenset({R.WITHHOLDING_TAX_PAYABLE, R.CAPITALISED_INCOME_DEFERRED})
 """Roles a product maps only when the institution needs them: withholding tax on interest is

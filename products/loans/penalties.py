@@ -15,7 +15,8 @@ the instalment's unpaid principal, its unpaid principal and interest, its unpaid
 instalment (principal, interest, fees and their VAT; never earlier penalties), or the loan's
 outstanding principal (then only the oldest overdue instalment is penalised, so the loan pays
 one penalty per period, not one per late instalment). The charge's minimum and maximum clamp
-it; VAT/TAF on penalties (« taux TVA sur les pénalités ») is added on top.
+it; VAT/TAF on penalties (« taux TVA sur les pénalités ») is added on top, at the rate in force on
+the day the penalty falls (not the day it is charged, later in a catch-up or a restatement).
 
 Idempotent by construction: each penalty is keyed by (instalment, period number) and
 `penalties_due` returns only the keys not yet charged whose day has come, so a day run twice
@@ -44,6 +45,7 @@ from products.loans.product import OverduePenalty, PenaltyBase, RateOrFlat
 from products.loans.terms import RepaymentFrequencyUnit
 from products.posting_rules import Component, EventKind
 from products.reference.model import ChargeDefinition, FrequencyUnit
+from products.reference.taxes import ChargeTax, tax_rate_on
 from products.rounding import Rounder
 
 PENALTY_PERIODS_MAX: Final = 1200
@@ -65,6 +67,9 @@ class PenaltyPolicy(msgspec.Struct, frozen=True, kw_only=True):
     amount_min: Decimal | None = None
     amount_max: Decimal | None = None
     vat_percent: Decimal = Decimal(0)
+    """The product's own « taux TVA sur les pénalités », in force whatever the day."""
+    tax: ChargeTax | None = None
+    """Without a product rate (``vat_percent`` 0): the penalty charge's tax, with its validity."""
     tolerated_days: int = 0
     """The product's arrears tolerance in days (« nombre de jours tolérés pour le retard de
     paiement »): no penalty falls while the lateness is tolerated, whatever the charge's own
@@ -75,17 +80,25 @@ class PenaltyPolicy(msgspec.Struct, frozen=True, kw_only=True):
 
     @classmethod
     def of(cls, penalty: OverduePenalty, charge: ChargeDefinition | None, *, vat_percent: Decimal,
-           tolerated_days: int = 0, tolerated_amount: Decimal = Decimal(0)) -> PenaltyPolicy:
+           tax: ChargeTax | None = None, tolerated_days: int = 0,
+           tolerated_amount: Decimal = Decimal(0)) -> PenaltyPolicy:
         """The product's (or band's) penalty; timing, recurrence and limits from its charge; the
         product's arrears tolerance on top."""
         if charge is None:
-            return cls(penalty=penalty, vat_percent=vat_percent, tolerated_days=tolerated_days,
+            return cls(penalty=penalty, vat_percent=vat_percent, tax=tax, tolerated_days=tolerated_days,
                        tolerated_amount=tolerated_amount)
         recurring = charge.frequency_unit is not None and charge.frequency_every is not None
         return cls(penalty=penalty, grace_days=charge.grace_days, every=charge.frequency_every if recurring else None,
                    unit=charge.frequency_unit or FrequencyUnit.MONTHS, amount_min=charge.amount_min,
-                   amount_max=charge.amount_max, vat_percent=vat_percent, tolerated_days=tolerated_days,
+                   amount_max=charge.amount_max, vat_percent=vat_percent, tax=tax, tolerated_days=tolerated_days,
                    tolerated_amount=tolerated_amount)
+
+    def vat_percent_on(self, day: date) -> Decimal:
+        """The VAT/TAF rate of a penalty charged on ``day``: the product's rate when it sets one,
+        else the charge's tax in force that day (`products.reference.taxes`: a penalty falling on
+        a day before a rate change, charged later by a catch-up or a restatement, keeps the rate of
+        its own day)."""
+        return self.vat_percent if self.vat_percent != 0 or self.tax is None else tax_rate_on(self.tax, day)
 
 
 class PenaltyCharge(msgspec.Struct, frozen=True, kw_only=True):
@@ -199,8 +212,9 @@ def penalties_due(dues: Sequence[Due], as_of: date, policy: PenaltyPolicy, round
             amount = penalty_amount(base, policy, rounder)
             if amount <= 0:
                 continue
+            charged_on = penalty_date(late[number], period, policy)
             charges.append(PenaltyCharge(instalment=number, period=period, base=base, amount=amount,
-                                         charged_on=penalty_date(late[number], period, policy),
-                                         vat_amount=vat_on(amount, policy.vat_percent, rounder),
+                                         charged_on=charged_on,
+                                         vat_amount=vat_on(amount, policy.vat_percent_on(charged_on), rounder),
                                          charge_id=policy.penalty.charge_id))
     return tuple(charges)

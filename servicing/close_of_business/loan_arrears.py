@@ -40,6 +40,7 @@ from products.loans.terms import LoanTerms
 from products.posting_rules import Component
 from products.reference.model import BucketKind, DelinquencyBucket, LoanState
 from servicing.close_of_business.model import StepOutcome
+from servicing.close_of_business.selection import LOAN_OPEN_ON_DAY
 from servicing.loans.applications import get_product_in
 from servicing.loans.movements import position_from_history
 from servicing.outbox import OutboxEvent, record_events
@@ -105,10 +106,18 @@ rescheduling (`loan_schedule_change`: a new booked class does not count), and it
 instalment due after the reminder notice (so none fell due since it was aged: the same
 instalments are overdue, and no notice is due). Its arrears follow from its state alone."""
 
-_ACTIVE: Final = "l.status = 'active' AND l.schedule IS NOT NULL AND l.disbursed_on <= :day AND " + _IN_SCOPE
+_ACTIVE: Final = f"{LOAN_OPEN_ON_DAY} AND l.schedule IS NOT NULL AND l.disbursed_on <= :day AND " + _IN_SCOPE
+"""The loans open on the day (a catch-up ages a loan closed since as it stood then)."""
+
+PREVIOUS_STATUS: Final = """CASE WHEN s.business_date < :day THEN s.status
+                                 WHEN s.business_date = :day THEN s.prior_status END"""
+"""The arrears status of ``s``'s loan at the close before ``:day``: the stored state's when it is
+of an earlier day, the one it replaced when the day was already aged (a re-run: not what the
+first run wrote); NULL when unknown (never aged before, or aged on a later day)."""
 
 _KEEP_UNCHANGED = text(f"""
-    UPDATE loan_arrears_state s SET business_date = :day
+    UPDATE loan_arrears_state s SET business_date = :day,
+           prior_status = CASE WHEN s.business_date < :day THEN s.status ELSE s.prior_status END
       FROM loan l
      WHERE l.id = s.loan_id AND {_ACTIVE} AND {_UNCHANGED}
     RETURNING s.loan_id
@@ -140,14 +149,14 @@ _CARRY = text(f"""
 """)
 """A chunk of the loans to carry, locked in id order and checked again under the lock."""
 
-_LOANS = text("""
+_LOANS = text(f"""
     SELECT l.id, l.office_id, l.product_id, l.product_version, l.currency, CAST(l.terms AS text) AS terms,
-           CAST(l.schedule AS text) AS schedule, c.loan_officer, l.rescheduled_on,
-           s.status AS previous_status, s.business_date AS previous_date
+           CAST(l.schedule AS text) AS schedule, c.loan_officer, l.rescheduled_on, l.status AS loan_status,
+           {PREVIOUS_STATUS} AS previous_status
       FROM loan l
       LEFT JOIN client c ON c.id = l.client_id
       LEFT JOIN loan_arrears_state s ON s.loan_id = l.id
-     WHERE l.id = ANY(:ids) AND l.status = 'active' AND l.schedule IS NOT NULL
+     WHERE l.id = ANY(:ids) AND {LOAN_OPEN_ON_DAY} AND l.schedule IS NOT NULL
      ORDER BY l.id
        FOR UPDATE OF l
 """)
@@ -186,6 +195,7 @@ _STATE = text("""
        SET business_date = EXCLUDED.business_date, days_overdue = EXCLUDED.days_overdue,
            overdue_amount = EXCLUDED.overdue_amount, overdue_principal = EXCLUDED.overdue_principal,
            outstanding_principal = EXCLUDED.outstanding_principal, ageing_instalment = EXCLUDED.ageing_instalment,
+           prior_status = CASE WHEN s.business_date < EXCLUDED.business_date THEN s.status ELSE s.prior_status END,
            status = EXCLUDED.status, bucket_label = EXCLUDED.bucket_label, classification = EXCLUDED.classification,
            provision_rate_percent = EXCLUDED.provision_rate_percent, next_due_date = EXCLUDED.next_due_date,
            transactions_seen = EXCLUDED.transactions_seen, updated_at = now()
@@ -257,7 +267,7 @@ async def age_loans(uow_factory: UnitOfWorkFactory, day: date, actor: str,
     for start in range(0, len(to_age), CHUNK_LOANS):
         async with uow_factory() as uow:
             session = uow.session
-            loans = (await session.execute(_LOANS, {"ids": to_age[start:start + CHUNK_LOANS]})).all()
+            loans = (await session.execute(_LOANS, {"ids": to_age[start:start + CHUNK_LOANS], "day": day})).all()
             history: dict[int, list[_Transaction]] = {}
             for row in (await session.execute(_TRANSACTIONS, {"ids": [r.id for r in loans], "day": day})).all():
                 history.setdefault(row.loan_id, []).append(_Transaction(
@@ -274,8 +284,10 @@ async def age_loans(uow_factory: UnitOfWorkFactory, day: date, actor: str,
                 rows = history.get(loan.id, [])
                 _schedule, position = position_from_history(
                     _decode_terms(loan.terms), _decode_schedule(loan.schedule), product, rows, day)
-                previous = (ArrearsStatus(loan.previous_status)
-                            if loan.previous_status is not None and loan.previous_date < day else ArrearsStatus.PERFORMING)
+                # The status of the close before the day, also on a re-run of the day (not the state
+                # the first run wrote: a loan held in NPA until fully paid would be let out).
+                previous = (ArrearsStatus(loan.previous_status) if loan.previous_status is not None
+                            else ArrearsStatus.PERFORMING)
                 if previous_status is not None and loan.id in previous_status:
                     previous = ArrearsStatus(previous_status[loan.id])
                 arrears = age_arrears(position.instalments, day, policy, previous_status=previous)
@@ -290,6 +302,8 @@ async def age_loans(uow_factory: UnitOfWorkFactory, day: date, actor: str,
                            next_due=upcoming.due_date if upcoming is not None else None,
                            seen=max((r.sequence_number for r in rows), default=0))
                 per_status[arrears.status.value] = per_status.get(arrears.status.value, 0) + 1
+                if loan.loan_status != "active":
+                    continue  # closed since the day (a catch-up): no reminder or follow-up for a settled loan
                 due_reminders += [(loan, reminder) for reminder in reminders_for(
                     loan.id, position.instalments, arrears, day, days_before_due=notice,
                     follow_up_after_days=follow_up)]

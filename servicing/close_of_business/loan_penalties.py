@@ -6,8 +6,8 @@ charge's timing (grace days, once or every N periods, minimum and maximum) is ap
 the loan still owes at the close of the day (`products.loans.penalties.penalties_due`): each
 penalty period of each late instalment falls once. VAT/TAF on penalties is the product's
 « taux TVA sur les pénalités » (`vat_on_penalties_percent`), else the penalty charge's own tax
-rate (as the schedule's fees take theirs), added to what the borrower owes and collected, and
-posted, with the repayment.
+rate (as the schedule's fees take theirs) in force on the penalty's own date, added to what the
+borrower owes and collected, and posted, with the repayment.
 
 Each penalty is a loan ``charge`` transaction of the penalty component, due with its
 instalment, and a row of `loan_penalty_charge` keyed by (loan, instalment, period): a penalty
@@ -41,7 +41,7 @@ from products.reference.model import (
     ChargeTime,
     FrequencyUnit,
 )
-from products.reference.taxes import charge_tax, tax_rate_on
+from products.reference.taxes import ChargeTax, charge_tax
 from products.rounding import compile_rounding
 from servicing.close_of_business.loan_accrual import HISTORY, SCHEDULE_JSON, TERMS_JSON
 from servicing.close_of_business.loan_postings import (
@@ -106,11 +106,12 @@ def penalty_of(product: LoanProduct, principal: Decimal) -> OverduePenalty | Non
 
 
 class _Policies:
-    """Penalty policies per product version and penalty, read once per run (of one ``day``: the
-    charge's tax is the rate in force that day, none if the institution is exempt)."""
+    """Penalty policies per product version and penalty, read once per run. The charge's tax
+    comes with its validity (none if the institution is exempt): each penalty is taxed at the
+    rate in force on its own date (`PenaltyPolicy.vat_percent_on`), not on the run's day."""
 
-    def __init__(self, day: date) -> None:
-        self._day = day
+    def __init__(self, day: date | None = None) -> None:
+        del day  # the run's day no longer chooses the rate (kept for callers that pass it)
         self._charges: dict[int, Any] = {}
         self.policies: dict[tuple[int, int, OverduePenalty], PenaltyPolicy] = {}
 
@@ -120,6 +121,7 @@ class _Policies:
             return self.policies[(*key, penalty)]
         charge: ChargeDefinition | None = None
         vat = product.vat_on_penalties_percent
+        tax: ChargeTax | None = None
         if penalty.charge_id is not None:
             if penalty.charge_id not in self._charges:
                 self._charges[penalty.charge_id] = (await uow.session.execute(
@@ -134,10 +136,9 @@ class _Policies:
                 frequency_unit=FrequencyUnit(row.frequency_unit) if row.frequency_unit else None,
                 grace_days=row.grace_days)
             if vat == 0:
-                vat = tax_rate_on(charge_tax(row.tax_percent, valid_from=row.tax_from, valid_to=row.tax_to,
-                                             active=bool(row.tax_active), institution_exempt=bool(row.tax_exempt)),
-                                  self._day)
-        policy = PenaltyPolicy.of(penalty, charge, vat_percent=vat, tolerated_days=product.arrears_tolerance_days,
+                tax = charge_tax(row.tax_percent, valid_from=row.tax_from, valid_to=row.tax_to,
+                                 active=bool(row.tax_active), institution_exempt=bool(row.tax_exempt))
+        policy = PenaltyPolicy.of(penalty, charge, vat_percent=vat, tax=tax, tolerated_days=product.arrears_tolerance_days,
                                   tolerated_amount=product.arrears_tolerance_amount)
         self.policies[(*key, penalty)] = policy
         return policy
@@ -145,7 +146,7 @@ class _Policies:
 
 async def charge_penalties(uow_factory: UnitOfWorkFactory, day: date, actor: str, *,
                            chunk_loans: int = CHUNK_LOANS, offices: Sequence[int] | None = None) -> StepOutcome:
-    policies = _Policies(day)
+    policies = _Policies()
     products: dict[tuple[int, int], LoanProduct] = {}
     penalised = 0
     charged_total = vat_total = _ZERO

@@ -45,6 +45,7 @@ from products.posting_rules import AccountingRule, EventKind, ProductKind
 from products.rounding import compile_rounding
 from servicing.close_of_business.model import StepOutcome
 from servicing.close_of_business.narration import narrated
+from servicing.close_of_business.selection import LOAN_CLOSED_BY_DAY
 from servicing.ids import uuid7
 from servicing.journal import book_entries
 from servicing.loans.applications import get_product_in
@@ -76,12 +77,12 @@ SELECT l.id, l.status, l.office_id, l.product_id, l.product_version, l.currency,
 """The day's aged loans that may require or hold a provision (a zero rate and nothing ever booked
 requires nothing: most loans, never read)."""
 
-_LEFT_PORTFOLIO = text("""
+_LEFT_PORTFOLIO = text(f"""
 SELECT l.id, l.status, l.office_id, l.product_id, l.product_version, l.currency, l.booked_classification,
        l.term_bucket,
        0 AS outstanding_principal, 0 AS provision_rate_percent, NULL AS bucket_label
   FROM loan l
- WHERE l.status = 'closed' AND (CAST(:offices AS int[]) IS NULL OR l.office_id = ANY(CAST(:offices AS int[]))) AND EXISTS (
+ WHERE {LOAN_CLOSED_BY_DAY} AND (CAST(:offices AS int[]) IS NULL OR l.office_id = ANY(CAST(:offices AS int[]))) AND EXISTS (
        SELECT 1 FROM loan_provision_movement m WHERE m.loan_id = l.id
         GROUP BY m.loan_id HAVING sum(CASE m.kind WHEN 'allowance' THEN m.amount ELSE -m.amount END) <> 0)
    AND (CAST(:loans AS int[]) IS NULL OR l.id = ANY(CAST(:loans AS int[])))
@@ -114,7 +115,7 @@ async def provision_loans(uow_factory: UnitOfWorkFactory, day: date, actor: str,
             seen += len(loans)
             after = loans[-1].id
             moving += await _requirements(uow, loans, products)
-        closed = (await uow.session.execute(_LEFT_PORTFOLIO, {"offices": offices, "loans": only})).all()
+        closed = (await uow.session.execute(_LEFT_PORTFOLIO, {"offices": offices, "loans": only, "day": day})).all()
         moving += await _requirements(uow, closed, products)
     if not moving:
         return StepOutcome(items=seen, entries=0, detail={"loans_moved": "0", "actor": actor})

@@ -3,8 +3,12 @@ product's threshold (`write_off_after_days_overdue`; none set: never by rule).
 
 The candidates are found in one query on the day's `loan_arrears_state` joined to the product
 versions' threshold; each is then locked and written off exactly as by hand
-(`servicing.loans.write_offs.write_off_locked`: principal against the provision booked, the rest
-to losses, surplus provision released, status `written_off`), a batch of loans per transaction.
+(`servicing.loans.write_offs.write_off_locked`: guarantees applied, principal against the
+provision booked, the rest to losses, surplus provision released, status `written_off`), a batch
+of loans per transaction. Lock order: the batch's loans (ascending id), then the deposit accounts
+holding their guarantees (ascending id), all before the first write-off, as repayments and the
+collection lock (`write_offs.lock_for_write_off`): concurrent counter repayments and deposit
+withdrawals on those accounts wait for the batch, never deadlock with it.
 Idempotent: a written-off loan is no longer active, so a second run finds nothing."""
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ from servicing.close_of_business.model import StepOutcome
 from servicing.loans.applications import get_product_in, load_row
 from servicing.loans.model import LoanStatus
 from servicing.loans.movements import _history
-from servicing.loans.write_offs import write_off_locked
+from servicing.loans.write_offs import lock_for_write_off, write_off_locked
 from servicing.unit_of_work import UnitOfWorkFactory
 
 WRITE_BATCH: Final = 100
@@ -56,8 +60,11 @@ async def write_off_loans(uow_factory: UnitOfWorkFactory, day: date, actor: str,
     written = entries = 0
     amount = Decimal(0)
     for start in range(0, len(candidates), WRITE_BATCH):
+        batch = candidates[start:start + WRITE_BATCH]
         async with uow_factory() as uow:
-            for candidate in candidates[start:start + WRITE_BATCH]:
+            # Every loan of the batch, then every guarantee account, before anything is written.
+            await lock_for_write_off(uow, [candidate.id for candidate in batch])
+            for candidate in batch:
                 row = await load_row(uow, candidate.id, for_update=True)
                 if row.status != LoanStatus.ACTIVE.value:
                     continue  # written off or closed meanwhile

@@ -78,7 +78,7 @@ def days_to_close(last_closed: date | None, through: date) -> list[date]:
 
 
 def _not_by_office(steps: Sequence[Step]) -> list[str]:
-    return [step.name for step in steps if step.run_for_offices is None]
+    return [step.name for step in steps if not step.by_office]
 
 
 async def close_business_days(
@@ -90,7 +90,7 @@ async def close_business_days(
 
     Each office keeps its own calendar: the days after its last closed one are closed for it, in
     order (a new office starts at `through`). A day some offices of the scope had already closed
-    runs its steps over exactly the offices that still need it (`Step.run_for_offices`) and is
+    runs its steps over exactly the offices that still need it (`Step.run` with the scope) and is
     recorded for them only: an office closed ahead is not touched by the others' catch-up (run
     over it, an accrual of an earlier day would take back and re-post its later accruals, and
     the ageing would take its arrears back to that day)."""
@@ -175,10 +175,8 @@ async def _run_step(uow_factory: UnitOfWorkFactory, day: date, actor: str, step:
     started_at = datetime.now(UTC)
     clock = time.perf_counter()
     exact = _exact_offices(office, offices)
-    if exact is None or step.run_for_offices is None:  # every office (a step without the mode: idempotent anyway)
-        outcome: StepOutcome = await step.run(uow_factory, day, actor)
-    else:
-        outcome = await step.run_for_offices(uow_factory, day, actor, exact)
+    # Every office for a step that cannot run over some only (idempotent anyway).
+    outcome: StepOutcome = await step.run(uow_factory, day, actor, exact if step.by_office else None)
     finished_at = started_at + timedelta(seconds=time.perf_counter() - clock)
     async with uow_factory() as uow:
         await uow.session.execute(text(

@@ -12,7 +12,7 @@ that the day's arrears decide."""
 from __future__ import annotations
 
 import importlib
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable
 from datetime import date
 from typing import Protocol
 
@@ -22,8 +22,14 @@ from servicing.close_of_business.model import StepOutcome
 from servicing.staff.scope import OfficeScope
 from servicing.unit_of_work import UnitOfWorkFactory
 
-StepRun = Callable[[UnitOfWorkFactory, date, str], Awaitable[StepOutcome]]
-OfficeStepRun = Callable[[UnitOfWorkFactory, date, str, OfficeScope], Awaitable[StepOutcome]]
+
+class StepRun(Protocol):
+    """A step's run over the institution (``scope`` None) or over exactly the offices of the scope
+    (``office_ids``: their accounts and loans, not their branches'), for an office closing its day
+    alone or offices catching up a day the others have closed already."""
+
+    def __call__(self, uow_factory: UnitOfWorkFactory, day: date, actor: str,
+                 scope: OfficeScope | None = None) -> Awaitable[StepOutcome]: ...
 
 
 class Step(msgspec.Struct, frozen=True, kw_only=True):
@@ -31,11 +37,10 @@ class Step(msgspec.Struct, frozen=True, kw_only=True):
     label: str
     """French label shown to operators."""
     run: StepRun
-    """The step over the whole institution."""
-    run_for_offices: OfficeStepRun | None = None
-    """The step over exactly the offices of the scope (``office_ids``: their accounts and loans,
-    not their branches'), for an office closing its day alone or offices catching up a day the
-    others have closed already; None: the step cannot yet, and such a close is refused."""
+    """The one entry point of the step, with its scope."""
+    by_office: bool = True
+    """False: the step cannot run over some offices only (an office close is refused, and a
+    catch-up runs it over every office: idempotent anyway)."""
 
 
 def _offices(scope: OfficeScope | None) -> list[int] | None:
@@ -43,14 +48,7 @@ def _offices(scope: OfficeScope | None) -> list[int] | None:
     return None if scope is None or scope.whole_institution else sorted(scope.office_ids)
 
 
-class _EitherRun(Protocol):
-    """A step run with an optional scope: both `StepRun` and `OfficeStepRun`."""
-
-    def __call__(self, uow_factory: UnitOfWorkFactory, day: date, actor: str,
-                 scope: OfficeScope | None = None) -> Awaitable[StepOutcome]: ...
-
-
-def _over_offices(module: str, function: str) -> _EitherRun:
+def _over_offices(module: str, function: str) -> StepRun:
     """A loan step that takes exactly the offices of the scope (``offices=``), imported when it
     first runs (the step modules import the services that import this list)."""
 
@@ -117,26 +115,16 @@ _loan_write_off = _over_offices("servicing.close_of_business.loan_write_off", "w
 
 
 STEPS: tuple[Step, ...] = (
-    Step(name="term_deposit_interest", label="Intérêts des dépôts à terme", run=_term_deposit_interest,
-         run_for_offices=_term_deposit_interest),
-    Step(name="term_deposit_maturity", label="Échéances des dépôts à terme", run=_term_deposit_maturity,
-         run_for_offices=_term_deposit_maturity),
-    Step(name="deposit_interest", label="Intérêts des comptes de dépôt", run=_deposit_interest,
-         run_for_offices=_deposit_interest),
-    Step(name="loan_accrual", label="Intérêts courus et frais des prêts", run=_loan_accrual,
-         run_for_offices=_loan_accrual),
-    Step(name="loan_charges", label="Frais automatiques des prêts", run=_loan_charges,
-         run_for_offices=_loan_charges),
-    Step(name="loan_collection", label="Prélèvements automatiques des échéances", run=_loan_collection,
-         run_for_offices=_loan_collection),
-    Step(name="loan_savings", label="Épargne obligatoire des échéances", run=_loan_savings,
-         run_for_offices=_loan_savings),
-    Step(name="loan_arrears", label="Âge des impayés et relances", run=_loan_arrears,
-         run_for_offices=_loan_arrears),
-    Step(name="loan_penalties", label="Pénalités de retard", run=_loan_penalties, run_for_offices=_loan_penalties),
-    Step(name="loan_classification", label="Classement sain / en souffrance", run=_loan_classification,
-         run_for_offices=_loan_classification),
-    Step(name="loan_provisioning", label="Provisions pour créances en souffrance", run=_loan_provisioning,
-         run_for_offices=_loan_provisioning),
-    Step(name="loan_write_off", label="Passages en perte", run=_loan_write_off, run_for_offices=_loan_write_off),
+    Step(name="term_deposit_interest", label="Intérêts des dépôts à terme", run=_term_deposit_interest),
+    Step(name="term_deposit_maturity", label="Échéances des dépôts à terme", run=_term_deposit_maturity),
+    Step(name="deposit_interest", label="Intérêts des comptes de dépôt", run=_deposit_interest),
+    Step(name="loan_accrual", label="Intérêts courus et frais des prêts", run=_loan_accrual),
+    Step(name="loan_charges", label="Frais automatiques des prêts", run=_loan_charges),
+    Step(name="loan_collection", label="Prélèvements automatiques des échéances", run=_loan_collection),
+    Step(name="loan_savings", label="Épargne obligatoire des échéances", run=_loan_savings),
+    Step(name="loan_arrears", label="Âge des impayés et relances", run=_loan_arrears),
+    Step(name="loan_penalties", label="Pénalités de retard", run=_loan_penalties),
+    Step(name="loan_classification", label="Classement sain / en souffrance", run=_loan_classification),
+    Step(name="loan_provisioning", label="Provisions pour créances en souffrance", run=_loan_provisioning),
+    Step(name="loan_write_off", label="Passages en perte", run=_loan_write_off),
 )

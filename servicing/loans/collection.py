@@ -21,7 +21,10 @@ counter by `movements.plan_loan_repayment`: the product's order, healthy or doub
 recalculation honoured; one journal entry per loan whose fund source is the deposit product's
 deposit-control account, the deposit transaction pointing at it), then writes set-based: one
 `book_entries` call, one insert of the loan transactions, one of the deposit transactions with
-the new balances, one of the outcomes (and one update of the recalculated schedules).
+the new balances, one of the outcomes (and one update of the recalculated schedules). A
+collection is a repayment: with seed 002's « reprise remb. » on (credit parameters
+`recovery_entries_on_repayment`), a loan with a provision booked has the provision its repaid
+principal no longer requires released in the chunk's transaction, as at the counter.
 """
 
 from __future__ import annotations
@@ -53,6 +56,8 @@ from servicing.loans import deposit_link
 from servicing.loans.applications import get_product_in
 from servicing.loans.capitalised_income import capitalises, deferred_of, release_of, releases
 from servicing.loans.movements import SOURCE_TYPE, plan_loan_repayment, repayment_dues, repayment_row_values
+from servicing.loans.provision_release import release_with_repayment
+from servicing.loans.provisions import booked_provisions
 from servicing.loans.receivable_true_up import Settlement, true_up_settlements
 from servicing.staff.scope import OfficeScope, office_set_condition
 from servicing.unit_of_work import UnitOfWork, UnitOfWorkFactory
@@ -232,6 +237,10 @@ class _Chunk:
         """Repayments that may settle beyond what was recognised (their accrual true-up)."""
         self.schedules: dict[int, Schedule] = {}
         """Recalculated schedules the loans keep (products with interest recalculation)."""
+        self.principal_repaid: dict[int, tuple[Any, Decimal, int]] = {}
+        """Per loan that repaid principal: its row, the principal and the repayment's sequence
+        (the provision its principal no longer needs is released with it, seed 002's « reprise
+        remb. »)."""
         self.products = products
         """Loan product versions of the chunk's loans (a version never changes)."""
         self.deposit_terms = deposit_terms
@@ -303,16 +312,31 @@ async def _write(uow: UnitOfWork, chunk: _Chunk) -> None:
              "schedules": [msgspec.json.encode(schedule).decode() for schedule in chunk.schedules.values()]})
     if chunk.closed:
         await session.execute(text(
-            "UPDATE loan SET status = 'closed', updated_at = now(), updated_by = :actor"
-            " WHERE id = ANY(CAST(:ids AS int[]))"), {"ids": chunk.closed, "actor": actor})
+            "UPDATE loan SET status = 'closed', closed_on = :on, updated_at = now(), updated_by = :actor"
+            " WHERE id = ANY(CAST(:ids AS int[]))"), {"ids": chunk.closed, "actor": actor, "on": on})
         for loan_id in chunk.closed:
             await deposit_link.release_loan_holds(uow, loan_id, on=on, actor=actor)
     if chunk.settlements:
         await true_up_settlements(uow, chunk.settlements, actor=actor)
+    if chunk.principal_repaid:  # after the true-up: the release reads the receivables
+        await _release_provisions(uow, chunk)
     outcomes = chunk.outcomes
     outcomes["transaction_id"] = [transaction_ids.get(loan_id) if taken else None  # type: ignore[call-overload]
                                   for loan_id, taken in zip(outcomes["loan_id"], outcomes["taken"], strict=True)]
     await session.execute(_INSERT_OUTCOMES, {**outcomes, "on": on, "actor": actor})
+
+
+async def _release_provisions(uow: UnitOfWork, chunk: _Chunk) -> None:
+    """A collection is a repayment: with seed 002's « reprise remb. » on, the provision booked for
+    a loan that its collected principal no longer requires is released in the chunk's transaction,
+    exactly as with a counter repayment (`provision_release.release_with_repayment`). One read for
+    the chunk finds the few loans with a provision booked; the others cost nothing more."""
+    provisioned = await booked_provisions(uow, list(chunk.principal_repaid))
+    for loan_id, (loan, principal, sequence) in chunk.principal_repaid.items():
+        if any(amount > 0 for amount in provisioned.get(loan_id, {}).values()):
+            await release_with_repayment(uow, loan, chunk.products[(loan.product_id, loan.product_version)],
+                                         principal_repaid=principal, value_date=chunk.on, sequence=sequence,
+                                         actor=chunk.actor)
 
 
 def _collect_loan(chunk: _Chunk, loan: Any, history: list[Any], accounts: dict[int, repo.AccountRow],
@@ -383,6 +407,8 @@ def _collect_loan(chunk: _Chunk, loan: Any, history: list[Any], accounts: dict[i
                 chunk.schedules[loan.id] = planned.schedule
             if planned.closes:
                 chunk.closed.append(loan.id)
+            if (principal := plan.allocation.total(Component.PRINCIPAL)) > 0:
+                chunk.principal_repaid[loan.id] = (loan, principal, sequence)
             # What falls due by the date was accrued by the step before the collection: only a
             # payoff, a withheld (non-performing) interest or a recalculation can go beyond it.
             if planned.closes or loan.arrears_status == "non_performing" or product.interest_recalculation:

@@ -586,6 +586,7 @@ async def _take_repayment(uow: UnitOfWork, row: LoanRow, product: LoanProduct, *
     if row.status != status:
         row.status = status
     if planned.closes:
+        row.closed_on = value_date  # the day it left the portfolio (a catch-up ages it up to then)
         await deposit_link.release_loan_holds(uow, row.id, on=value_date, actor=actor)
     if not touched:
         row.updated_at = func.now()
@@ -705,6 +706,7 @@ async def _reopen(uow: UnitOfWork, row: LoanRow, product: LoanProduct, on: date,
     row.schedule = msgspec.to_builtins(schedule)
     row.status = (LoanStatus.ACTIVE if remaining_dues(schedule, _settled(now), _lines(now, "charge"))
                   else LoanStatus.CLOSED).value
+    row.closed_on = row.closed_on if row.status == LoanStatus.CLOSED.value else None
     row.updated_at = func.now()
     row.updated_by = actor
     await uow.session.flush()
@@ -844,6 +846,7 @@ async def waive(uow_factory: UnitOfWorkFactory, loan_id: int, command: Waive, *,
         closes = not remaining_dues(schedule, [*_settled(history), *lines], _lines(history, "charge"))
         if closes:
             row.status = LoanStatus.CLOSED.value
+            row.closed_on = command.value_date
             await deposit_link.release_loan_holds(uow, loan_id, on=command.value_date, actor=actor)
         row.updated_at = func.now()
         row.updated_by = actor

@@ -12,6 +12,14 @@ transaction as the settlement, as Fineract-class systems do at loan closure:
 * a loan the settlement closes has every receivable brought to exactly zero: what was settled
   beyond it recognised, what was recognised and will never be paid taken back.
 
+Interest is recognised, or taken back, by the event the product's rule table recognises it with
+(`products.posting_rules.LOAN_INTEREST_RECOGNITION`): the night's accrual under accrual periodic,
+the disbursement's interest under upfront accrual, whose table has no interest accrual. So a
+recalculated early payoff of an upfront loan (it pays interest to the day, less than the
+schedule's interest recognised at disbursement) takes the unearned rest back by the mirror of
+the disbursement's interest line (Dr interest income / Cr interest receivable), as the table
+maps it: a table crediting a deferral at disbursement would debit that deferral instead.
+
 The pure rule is `products.loans.accrual.true_up_on_settlement`. What it posts is an ordinary
 ``accrual`` (or ``accrual_adjustment``) loan transaction, written as the close of business
 writes its own (`loan_postings.write_postings`: an entry per office, product version and
@@ -35,7 +43,7 @@ from sqlalchemy import select, text
 from products.loans.accrual import fees_falling_due, true_up_on_settlement
 from products.loans.model import Schedule
 from products.loans.product import LoanProduct
-from products.posting_rules import Component, EventKind, ProductKind, rule_table
+from products.posting_rules import LOAN_INTEREST_RECOGNITION, Component, EventKind, ProductKind, rule_table
 from products.reference.db.tables import ChargeRow
 from servicing.close_of_business.loan_accrual import Target, postings_for
 from servicing.close_of_business.loan_postings import Posting, write_postings
@@ -77,18 +85,30 @@ class Settlement(msgspec.Struct, frozen=True, kw_only=True):
     value_date: date
 
 
-def _postable(product: LoanProduct) -> tuple[bool, bool]:
-    """Whether the product's posting rules recognise interest by accrual, and fees by a charge:
-    read from its rule table (cash recognises neither; upfront accrual has no interest accrual,
-    its interest was recognised at disbursement)."""
+def _postable(product: LoanProduct) -> tuple[EventKind | None, bool]:
+    """The event by which the product's posting rules recognise interest as receivable (None:
+    none does, cash) and whether they recognise fees by a charge: read from its rule table.
+    Accrual periodic recognises interest by the night's accrual, upfront by the disbursement:
+    the true-up posts by that same event, so a recalculated payoff of an upfront loan takes its
+    unearned interest back from what the disbursement credited."""
     table = rule_table(ProductKind.LOAN, product.accounting.rule)
-    return (EventKind.INTEREST_ACCRUAL, Component.INTEREST) in table, (EventKind.FEE_CHARGE, Component.FEE) in table
+    return (LOAN_INTEREST_RECOGNITION.get(product.accounting.rule),
+            (EventKind.FEE_CHARGE, Component.FEE) in table)
+
+
+def _recognised_by(posting: Posting, event_kind: EventKind) -> Posting:
+    """The accrual posting with its interest event recognised by ``event_kind`` (the rule's own)."""
+    if event_kind is EventKind.INTEREST_ACCRUAL:
+        return posting
+    return msgspec.structs.replace(posting, events=tuple(
+        msgspec.structs.replace(ev, kind=event_kind) if ev.kind is EventKind.INTEREST_ACCRUAL else ev
+        for ev in posting.events))
 
 
 async def true_up_settlements(uow: UnitOfWork, settlements: Sequence[Settlement], *, actor: str) -> list[Posting]:
     """Post the true-up of each settlement (read after its row is written, in the caller's unit
     of work; the caller commits). Answers the postings written."""
-    wanted = [s for s in settlements if any(_postable(s.product))]
+    wanted = [s for s in settlements if any(p for p in _postable(s.product))]
     if not wanted:
         return []
     session = uow.session
@@ -101,7 +121,8 @@ async def true_up_settlements(uow: UnitOfWork, settlements: Sequence[Settlement]
     moved: dict[int, tuple[Decimal, Decimal, date]] = {}
     for settlement in wanted:
         loan, product = settlement.loan, settlement.product
-        interest_posts, fee_posts = _postable(product)
+        interest_event, fee_posts = _postable(product)
+        interest_posts = interest_event is not None
         row = found[loan.id]
         # The row read includes the settlement: the receivable just before it adds it back.
         before = (Decimal(row.interest) + settlement.interest, Decimal(row.fee) + settlement.fee)
@@ -121,7 +142,8 @@ async def true_up_settlements(uow: UnitOfWork, settlements: Sequence[Settlement]
         made = postings_for(loan, loan.currency.strip(), target, accrued, int(row.last_sequence), charges[key],
                             fees_falling_due(settlement.schedule, after=date.min, through=date.max),
                             settlement.value_date)
-        postings.extend(made)
+        assert interest_event is not None or all(p.interest == 0 for p in made)
+        postings.extend(_recognised_by(p, interest_event) if interest_event is not None else p for p in made)
         moved[loan.id] = (target.interest - accrued[0], target.fee - accrued[1], settlement.value_date)
     if not postings:
         return []

@@ -28,12 +28,14 @@ unpaid. Idempotency-Key as for every money movement.
 provision releases it posted are mirrored on their own date, the provision it used and released
 is booked again (allowance rows pointing at the mirror entries), and the loan is active again
 under the class it had; refused while a recovery on it stands (reverse the recovery first). The
-guarantees it applied stay applied (a repayment of their own, reversible as any repayment). A
-recovery is reversed (`reverse_recovery`) by its mirror entry; money taken from a deposit account
+guarantees it applied are given back in the same transaction: their repayments reversed (the
+money back on the deposit account, their entries mirrored) and the holds it released placed
+again as they were. A recovery is reversed (`reverse_recovery`) by its mirror entry; money taken from a deposit account
 goes back to it."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date
 from decimal import Decimal
 from typing import Any, Final
@@ -115,12 +117,39 @@ SELECT h.account_id, sum(h.amount) AS held
 """)
 
 
+_GUARANTEE_ACCOUNTS = text("""
+SELECT a.id FROM deposit_account a
+ WHERE a.id IN (SELECT h.account_id FROM loan_hold l JOIN deposit_hold h ON h.id = l.hold_id
+                 WHERE l.loan_id = ANY(CAST(:ids AS int[])) AND h.released_on IS NULL)
+ ORDER BY a.id FOR UPDATE OF a
+""")
+"""The deposit accounts holding guarantees of the loans, locked in ascending id."""
+
+_LOCK_LOANS = text("SELECT id FROM loan WHERE id = ANY(CAST(:ids AS int[])) ORDER BY id FOR UPDATE")
+
+
+async def lock_for_write_off(uow: UnitOfWork, loan_ids: Sequence[int]) -> None:
+    """Lock the loans (ascending id), then the deposit accounts holding their guarantees
+    (ascending id): the lock order of repayments and collection (`servicing.loans.deposit_link`),
+    taken whole before anything is written. A write-off applies guarantees, so it locks accounts;
+    writing off several loans in one transaction and locking each one's accounts after it would
+    hold an account while waiting for the next loan, which a repayment of that loan from that
+    account (loan, then account) holds: a deadlock. Holds are placed only under their loan's
+    lock, so the accounts read here are all the write-offs will touch."""
+    ids = sorted(set(loan_ids))
+    await uow.session.execute(_LOCK_LOANS, {"ids": ids})
+    await uow.session.execute(_GUARANTEE_ACCOUNTS, {"ids": ids})
+
+
 async def apply_guarantees(uow: UnitOfWork, row: LoanRow, product: LoanProduct, *, on: date,
                            actor: str) -> list[Any]:
     """Release every open hold of the locked loan and, when the product applies guarantees on
     write-off, take what each account held for it as a repayment from that account (within the
     account's free balance and what the loan still owes). Lock order: the loan (held by the
-    caller), then the accounts in ascending id. Answers the repayments taken (rows as inserted)."""
+    caller), then the accounts in ascending id, before the holds are released (a hold released
+    by hand locks its account first, then the hold). Answers the repayments taken (rows as
+    inserted)."""
+    await uow.session.execute(_GUARANTEE_ACCOUNTS, {"ids": [row.id]})
     held = (await uow.session.execute(_LOAN_HOLDS, {"loan_id": row.id})).all()
     await deposit_link.release_loan_holds(uow, row.id, on=on, actor=actor)
     if not product.apply_guarantees_on_write_off:
@@ -236,6 +265,7 @@ async def write_off_locked(uow: UnitOfWork, row: LoanRow, product: LoanProduct, 
         idempotency_key=idempotency_key, request_fingerprint=fingerprint, created_by=actor)
     uow.session.add(transaction)
     row.status = LoanStatus.WRITTEN_OFF.value
+    row.closed_on = on
     row.booked_classification = LoanClassification.WRITTEN_OFF.value
     row.updated_at = func.now()
     row.updated_by = actor
@@ -375,13 +405,16 @@ async def reverse_write_off(uow_factory: UnitOfWorkFactory, loan_id: int, *, act
         reversal.idempotency_key = idempotency_key
         reversal.request_fingerprint = fingerprint
         await _restore_provisions(uow, row, target, reversal, actor=actor)
+        given_back = await _give_guarantees_back(uow, row, target, history, sequence=sequence, actor=actor)
         row.status = LoanStatus.ACTIVE.value
+        row.closed_on = None
         row.booked_classification = target.classification
         await record_events(uow, [OutboxEvent(
             event_type="loan.write_off_reversed", subject_type="loan", subject_id=loan_id,
             occurred_on=target.value_date, dedup_key=f"write_off_reversed:loan-{loan_id}:{target.id}",
             office_id=row.office_id, payload={"loan_id": loan_id, "write_off_transaction_id": target.id,
-                                              "classification": target.classification})])
+                                              "classification": target.classification,
+                                              "guarantees_given_back": str(given_back)})])
         return await _committed(uow, row, reversal, actor)
 
 
@@ -424,6 +457,63 @@ async def _restore_provisions(uow: UnitOfWork, row: LoanRow, target: LoanTransac
         product_version=row.product_version, currency=row.currency.strip(), classification=m.classification,
         term=m.term, kind="allowance", amount=m.amount, required=None, rate_percent=None, bucket_label=None,
         journal_entry_id=None if m.journal_entry_id is None else mirrors[m.journal_entry_id]) for m in used], actor)
+
+
+_RELEASED_BY_WRITE_OFF = text("""
+SELECT h.id, h.account_id, h.amount, h.description, l.requirement, s.instalment_number
+  FROM loan_hold l JOIN deposit_hold h ON h.id = l.hold_id
+  LEFT JOIN loan_savings_hold s ON s.hold_id = h.id
+ WHERE l.loan_id = :loan_id AND h.released_at = :released_at
+ ORDER BY h.account_id, h.id
+""")
+"""The loan's holds the write-off released (in its transaction, so at its transaction's time)."""
+
+
+async def _give_guarantees_back(uow: UnitOfWork, row: LoanRow, target: LoanTransactionRow,
+                                history: list[LoanTransactionRow], *, sequence: int, actor: str) -> Decimal:
+    """Undo the guarantees the write-off applied, in the reversal's transaction: each repayment it
+    took from a deposit account is reversed (its entry mirrored on its date, the money given back
+    to the account), and every hold it released is placed again on its account for the same
+    amount and requirement (the instalment savings' own rows too), dated the write-off's day.
+    Lock order: the loan (held), then the accounts in ascending id. Refused (409) when an
+    account can no longer cover a hold once given its money back (its owner spent the freed
+    funds): the write-off stands. Answers the amount given back."""
+    from servicing.loans.movements import _reopen
+
+    applied = [t for t in _standing(history, "repayment")
+               if t.created_at == target.created_at and t.value_date == target.value_date
+               and t.sequence_number < target.sequence_number]
+    released = (await uow.session.execute(_RELEASED_BY_WRITE_OFF, {
+        "loan_id": row.id, "released_at": target.created_at})).all()
+    funded = [await deposit_link.funds_of(uow, t.journal_entry_id) for t in applied]
+    await deposit_repository.lock_accounts(uow.session, [a for a in funded if a is not None]
+                                           + [h.account_id for h in released])
+    for offset, repayment in enumerate(applied, start=1):
+        await _reverse_transaction(uow, repayment, kind="repayment_reversal", sequence=sequence + offset,
+                                   actor=actor, description=f"Annulation réalisation des garanties, prêt n° {row.id}")
+    by_account: dict[int, list[Any]] = {}
+    for hold in released:
+        by_account.setdefault(hold.account_id, []).append(hold)
+    for account_id, holds in sorted(by_account.items()):
+        account = await deposit_repository.load_account(uow.session, account_id, for_update=True)
+        wanted = sum((Decimal(h.amount) for h in holds), Decimal(0))
+        if wanted > deposit_link.free_funds(account):
+            raise Conflict(f"deposit account {account_id} no longer holds the {wanted} the write-off of loan {row.id} "
+                           f"released from its guarantees (only {deposit_link.free_funds(account)} is free): the "
+                           "guarantees cannot be restored with the loan", field="loan_id")
+        for hold in holds:
+            hold_id = await deposit_link.place_loan_hold(
+                uow, account, row.id, hold.requirement, Decimal(hold.amount), description=hold.description,
+                on=target.value_date, actor=actor)
+            if hold.instalment_number is not None:
+                await uow.session.execute(text(
+                    "INSERT INTO loan_savings_hold (hold_id, loan_id, instalment_number) VALUES (:h, :l, :n)"),
+                    {"h": hold_id, "l": row.id, "n": hold.instalment_number})
+    if applied:
+        await uow.session.flush()
+        product = await get_product_in(uow, row.product_id, row.product_version)
+        await _reopen(uow, row, product, target.value_date, actor)  # the schedule as it stands without them
+    return sum((Decimal(t.amount) for t in applied), Decimal(0))
 
 
 async def reverse_recovery(uow_factory: UnitOfWorkFactory, loan_id: int, transaction_id: int, *, actor: str,

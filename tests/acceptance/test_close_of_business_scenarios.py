@@ -54,8 +54,8 @@ async def close(uow_factory: Any, office_id: int, *days: date) -> None:
     scope = OfficeScope(office_id=office_id, office_ids=frozenset({office_id}))
     for day in days:
         for step in STEPS:
-            assert step.run_for_offices is not None, step.name
-            await step.run_for_offices(uow_factory, day, "acceptance", scope)
+            assert step.by_office, step.name
+            await step.run(uow_factory, day, "acceptance", scope)
 
 
 async def late_loan(client, world, staff_user, ids, product_id: int, disbursed: date) -> tuple[int, list[dict[str, Any]]]:  # type: ignore[no-untyped-def]

@@ -424,6 +424,20 @@ async def test_undo_is_refused_when_the_account_no_longer_holds_the_money(  # ty
 
 # --------------------------------------------------------------------------- write-off and guarantees
 
+async def guaranteed_loan(client, world, staff_user, uow_factory, dw, product_id: int) -> tuple[int, int]:  # type: ignore[no-untyped-def]
+    """A new borrower's loan of 300 000 disbursed into their account (45 000 deposited first, the
+    product's guarantees held on it): (loan, account)."""
+    client_id = await borrower(client, world, staff_user)
+    account_id = (await open_account(client, uow_factory, dw, client_id=client_id, opened_on=OPENED))["account_id"]
+    await move(client, account_id, "deposits", "45000", value_date=OPENED)
+    loan_id = (await client.post(APPS, json=application(client_id, product_id))).json()["loan_id"]
+    assert (await client.post(f"{APPS}/{loan_id}/submit")).status_code == 200
+    checker = await staff_user("branch_manager", office_id=world.office_id)
+    assert (await client.post(f"{APPS}/{loan_id}/approve", json={}, headers=checker.headers)).status_code == 200
+    assert (await disburse_into(client, loan_id, account_id)).status_code == 201
+    return loan_id, account_id
+
+
 @pytest.mark.parametrize("apply_guarantees", [True, False])
 async def test_a_write_off_applies_the_guarantees_then_releases_every_hold(  # type: ignore[no-untyped-def]
         client, refs, ids, world, staff_user, uow_factory, dw, apply_guarantees) -> None:  # noqa: F811
@@ -434,15 +448,8 @@ async def test_a_write_off_applies_the_guarantees_then_releases_every_hold(  # t
     not apply guarantees writes off the 300 000 and only releases the holds."""
     product_id, portfolio = await make_product(client, refs, world, uow_factory, AccountingRule.CASH, **SAVINGS,
                                                apply_guarantees_on_write_off=apply_guarantees)
-    client_id = await borrower(client, world, staff_user)
-    account_id = (await open_account(client, uow_factory, dw, client_id=client_id, opened_on=OPENED))["account_id"]
-    await move(client, account_id, "deposits", "45000", value_date=OPENED)
-    loan_id = (await client.post(APPS, json=application(client_id, product_id))).json()["loan_id"]
-    assert (await client.post(f"{APPS}/{loan_id}/submit")).status_code == 200
-    checker = await staff_user("branch_manager", office_id=world.office_id)
-    assert (await client.post(f"{APPS}/{loan_id}/approve", json={}, headers=checker.headers)).status_code == 200
+    loan_id, account_id = await guaranteed_loan(client, world, staff_user, uow_factory, dw, product_id)
     control = dw.accounts[AccountingRole.DEPOSIT_CONTROL]
-    assert (await disburse_into(client, loan_id, account_id)).status_code == 201
     assert (await account(client, account_id))["available_balance"] == "347000"  # 342 000 - 45 000 + 50 000
     on = (DISBURSED_ON + timedelta(days=40)).isoformat()
     written = await client.post(f"{LOANS}/{loan_id}/write-off", json={"reason": "Client insolvable", "value_date": on},
@@ -469,4 +476,61 @@ async def test_a_write_off_applies_the_guarantees_then_releases_every_hold(  # t
     assert len(holds) == 2 and all(h["released_on"] == on for h in holds), holds
     shown = await account(client, account_id)
     assert (shown["balance"], shown["available_balance"]) == (balance, str(int(balance) + 50_000))
+    assert not await _verify(uow_factory)
+
+
+async def test_a_write_off_reversal_gives_the_guarantees_back(  # type: ignore[no-untyped-def]
+        client, refs, ids, world, staff_user, uow_factory, dw) -> None:  # noqa: F811
+    """The write-off above (cash rule): 45 000 of guarantees taken from the account (4 500 interest,
+    40 500 principal), 259 500 to losses, both holds released. Its reversal, in one transaction,
+    mirrors the write-off (Dr portfolio 259 500 / Cr 665 259 500), reverses the guarantees'
+    repayment (Dr 7021 4 500, Dr portfolio 40 500 / Cr deposit control 45 000: the money back on
+    the account) and places the 30 000 of mandatory savings and 15 000 of cash collateral again:
+    the account, the loan and the books are as before the write-off. When the account has spent
+    more than its own money meanwhile, the holds cannot be restored: 409, nothing written."""
+    product_id, portfolio = await make_product(client, refs, world, uow_factory, AccountingRule.CASH, **SAVINGS)
+    control = dw.accounts[AccountingRole.DEPOSIT_CONTROL]
+
+    async def written_off_loan() -> tuple[int, int, dict[str, Any]]:
+        loan_id, account_id = await guaranteed_loan(client, world, staff_user, uow_factory, dw, product_id)
+        before = await account(client, account_id)
+        written = await client.post(f"{LOANS}/{loan_id}/write-off", json={
+            "reason": "Client insolvable", "value_date": (DISBURSED_ON + timedelta(days=40)).isoformat()})
+        assert written.status_code == 201, written.text
+        return loan_id, account_id, before
+
+    loan_id, account_id, before = await written_off_loan()
+    assert (before["balance"], before["available_balance"]) == ("342000", "347000")
+    assert (await account(client, account_id))["balance"] == "297000"
+    undone = await client.post(f"{LOANS}/{loan_id}/write-off/reversal", headers={"Idempotency-Key": f"wr-{next(_n)}"})
+    assert undone.status_code == 201, undone.text
+    moved = (await client.get(f"{LOANS}/{loan_id}/transactions")).json()
+    assert [(t["kind"], t["interest"], t["principal"]) for t in moved] == [
+        ("disbursement", "0", "300000"), ("repayment", "4500", "40500"), ("write_off", "0", "259500"),
+        ("write_off_reversal", "0", "259500"), ("repayment_reversal", "4500", "40500")]
+    assert moved[4]["reverses_transaction_id"] == moved[1]["transaction_id"]
+    assert await entry_lines(uow_factory, moved[3]["journal_entry_id"]) == lines(
+        (portfolio, "D", 259_500), ("665", "C", 259_500))
+    assert await entry_lines(uow_factory, moved[4]["journal_entry_id"]) == lines(
+        ("7021", "D", 4_500), (portfolio, "D", 40_500), (control, "C", 45_000))
+    shown = await account(client, account_id)
+    assert (shown["balance"], shown["available_balance"]) == ("342000", "347000"), "as before the write-off"
+    holds = (await client.get(f"/api/v1/deposit-accounts/{account_id}/holds")).json()
+    standing = sorted((h["amount"], h["released_on"]) for h in holds if h["released_on"] is None)
+    assert standing == [("15000", None), ("30000", None)], holds
+    loan = (await client.get(f"{LOANS}/{loan_id}")).json()
+    assert loan["loan"]["status"] == "active"
+    position = {c["component"]: c for c in loan["position"]["components"]}
+    assert position["principal"]["outstanding"] == "300000"
+    assert not await _verify(uow_factory)
+
+    # The account drawn into its overdraft since: the 45 000 given back covers only 5 000 of the
+    # holds, which cannot be placed again: the write-off stands.
+    second, account_id, _before = await written_off_loan()
+    await move(client, account_id, "withdrawals", "337000")
+    kept = await counts(uow_factory, second, account_id)
+    refused = await client.post(f"{LOANS}/{second}/write-off/reversal")
+    assert_problem(refused, 409, "loan_id")
+    assert await counts(uow_factory, second, account_id) == kept
+    assert (await client.get(f"{APPS}/{second}")).json()["status"] == "written_off"
     assert not await _verify(uow_factory)

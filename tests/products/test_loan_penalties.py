@@ -23,6 +23,7 @@ from products.reference.model import (
     ChargeTime,
     FrequencyUnit,
 )
+from products.reference.taxes import ChargeTax
 from products.rounding import Rounding, compile_rounding
 from tests.products.cob_support import PENALTY_CHARGE_ID, journal
 from tests.products.factories import xof_terms
@@ -188,3 +189,19 @@ def test_closing_day_by_day_charges_what_one_run_would_and_never_twice(policy, d
         assert charge.amount > 0 and charge.amount == charge.amount.quantize(XOF.quantum)
         assert charge.period > policy.penalty.grace_periods
         assert charge.period == 1 or policy.every is not None
+
+
+def test_each_penalty_is_taxed_at_the_rate_in_force_on_its_own_day() -> None:
+    """A catch-up on 5 March charging two months at once, the charge's TAF of 18 % having ended
+    on 28 February: instalment 1's first penalty (fallen 5 Feb) carries 18 % x 4,285 = 771.30 ->
+    771, the penalties fallen on 5 March none, though all are charged by the same run. The
+    product's own rate, when it sets one, applies whatever the day."""
+    ended = ChargeTax(rate_percent=D(18), valid_from=date(2020, 1, 1), valid_to=date(2025, 2, 28))
+    policy = msgspec.structs.replace(MONTHLY, vat_percent=D(0), tax=ended)
+    both = penalties_due(dues_after(0), date(2025, 3, 5), policy, XOF, already_charged=())
+    assert [(c.instalment, c.period, c.charged_on, c.amount, c.vat_amount) for c in both] == [
+        (1, 1, date(2025, 2, 5), D(4285), D(771)), (1, 2, date(2025, 3, 5), D(4285), D(0)),
+        (2, 1, date(2025, 3, 5), D(4285), D(0))]
+    own = msgspec.structs.replace(policy, vat_percent=D("19.25"))
+    assert [c.vat_amount for c in penalties_due(dues_after(0), date(2025, 3, 5), own, XOF, already_charged=())] == [
+        D(825)] * 3  # 19.25 % x 4,285 = 824.86 -> 825

@@ -39,7 +39,7 @@ class PostingStep:
         self.runs: Counter[date] = Counter()
         self.die_on: set[date] = set()
 
-    async def __call__(self, _uow_factory: Any, day: date, _actor: str) -> StepOutcome:
+    async def __call__(self, _uow_factory: Any, day: date, _actor: str, _scope: Any = None) -> StepOutcome:
         self.runs[day] += 1
         await self.journal.post(deposit(self.world, "1000", key=f"cob-{self.tag}-{day}", day=day))
         if day in self.die_on:

@@ -46,16 +46,12 @@ class ScopeStep:
     def __init__(self) -> None:
         self.calls: list[tuple[date, frozenset[int] | None]] = []
 
-    async def institution(self, _uow_factory: Any, day: date, _actor: str) -> StepOutcome:
-        self.calls.append((day, None))
-        return StepOutcome(items=0, entries=0)
-
-    async def offices(self, _uow_factory: Any, day: date, _actor: str, scope: OfficeScope) -> StepOutcome:
-        self.calls.append((day, scope.office_ids))
-        return StepOutcome(items=len(scope.office_ids), entries=0)
+    async def run(self, _uow_factory: Any, day: date, _actor: str, scope: OfficeScope | None = None) -> StepOutcome:
+        self.calls.append((day, None if scope is None else scope.office_ids))
+        return StepOutcome(items=0 if scope is None else len(scope.office_ids), entries=0)
 
     def step(self) -> Step:
-        return Step(name="scope_probe", label="Sonde", run=self.institution, run_for_offices=self.offices)
+        return Step(name="scope_probe", label="Sonde", run=self.run)
 
 
 async def recorded(uow_factory: Any, day: date) -> set[int]:
@@ -106,13 +102,13 @@ async def test_an_office_closes_its_days_alone_and_the_institution_closes_the_ot
 
 
 async def test_an_office_close_is_refused_for_a_step_that_cannot_close_one_office(uow_factory, world) -> None:  # type: ignore[no-untyped-def]
-    async def everywhere(_uow_factory: Any, _day: date, _actor: str) -> StepOutcome:
+    async def everywhere(_uow_factory: Any, _day: date, _actor: str, _scope: OfficeScope | None = None) -> StepOutcome:
         raise AssertionError("must not run")
 
     day = await next_day(uow_factory)
     with pytest.raises(InvalidInput) as refused:
         await close_business_days(uow_factory, day, "tests", today=TODAY, office_id=world.office_id,
-                                  steps=(Step(name="institution_only", label="Tout", run=everywhere),))
+                                  steps=(Step(name="institution_only", label="Tout", run=everywhere, by_office=False),))
     assert refused.value.field == "office_id" and "institution_only" in str(refused.value)
     with pytest.raises(InvalidInput) as unknown:
         await close_business_days(uow_factory, day, "tests", today=TODAY, office_id=999_999, steps=())

@@ -144,3 +144,47 @@ async def test_a_penalty_charge_carries_its_tax_unless_the_institution_is_exempt
     await close(uow_factory, date.fromisoformat(schedule[0]["due_date"]) + timedelta(days=4))
     (charged,) = await penalties_of(uow_factory, loan_id)
     assert (charged.penalty, charged.vat) == (1053, vat)
+
+
+async def test_a_penalty_charged_late_is_taxed_at_the_rate_of_its_own_day(  # type: ignore[no-untyped-def]
+        client, refs, ids, world, staff_user, uow_factory) -> None:  # noqa: F811
+    """The penalty charge's 18 % ends 5 days after the first penalty falls; the close of business
+    only runs a month later (a catch-up): instalment 1's first penalty, fallen while the rate was in
+    force, carries 190 of VAT; those fallen on the run's day, after it ended, none. Accrual: each
+    penalty posts Dr penalties receivable / Cr penalty income 1 053 (the VAT is collected, and
+    posted, with the repayment)."""
+    penalty_charge = await client.post("/api/v1/charges", json={
+        "name": f"Pénalité TAF échue {world.prefix}", "applies_to": "loan", "charge_time": "overdue_instalment",
+        "calculation": "percent_of_overdue_amount", "amount": "2", "currency": "XOF", "is_penalty": True,
+        "frequency_every": 1, "frequency_unit": "months", "grace_days": 3})
+    assert penalty_charge.status_code == 201, penalty_charge.text
+    penalty = OverduePenalty(charge_id=penalty_charge.json()["id"], basis=RateOrFlat.RATE, rate_percent=D(2),
+                             base=PenaltyBase.OVERDUE_PRINCIPAL_AND_INTEREST)
+    product_id, _portfolio = await make_product(client, refs, world, uow_factory, AccountingRule.ACCRUAL_PERIODIC,
+                                                own_receivables=True, overdue_penalty=penalty)
+    loan_id = await approved_loan(client, world, staff_user, product_id)
+    assert (await disburse(client, loan_id, ids["cash"])).status_code == 201
+    schedule = (await client.get(f"/api/v1/loans/{loan_id}")).json()["loan"]["schedule"]["instalments"]
+    due = [date.fromisoformat(p["due_date"]) for p in schedule]
+    policy = PenaltyPolicy(penalty=penalty, grace_days=3, every=1, unit=FrequencyUnit.MONTHS)
+    first_day, second_day = penalty_date(due[0], 1, policy), penalty_date(due[0], 2, policy)
+    rate = await client.post("/api/v1/tax-rates", json={
+        "code": f"PEN-END-{world.prefix}", "name": "TAF sur pénalités (ancien taux)", "tax_kind": "vat",
+        "country": "SN", "operation_kind": "penalties", "rate_percent": "18",
+        "valid_from": (DISBURSED_ON - timedelta(days=400)).isoformat(),
+        "valid_to": (first_day + timedelta(days=5)).isoformat(), "source": "test"})
+    assert rate.status_code == 201, rate.text
+    taxed = await client.patch(f"/api/v1/charges/{penalty_charge.json()['id']}", json={"tax_rate_id": rate.json()["id"]})
+    assert taxed.status_code == 200, taxed.text
+
+    await close(uow_factory, second_day)  # nothing closed in between: every penalty fallen so far, at once
+    found = await penalties_of(uow_factory, loan_id)
+    assert [(p.instalment, p.period, p.charged_on) for p in found][:2] == [(1, 1, first_day), (1, 2, second_day)]
+    assert [(p.penalty, p.vat) for p in found] == [(1053, 190)] + [(1053, 0)] * (len(found) - 1)
+    (entry_id,) = {p.journal_entry_id for p in found}  # one entry for the product's penalties of the run
+    lines = await entry_lines(uow_factory, entry_id)
+    (code,) = {c for c, _side, _amount in lines if c.startswith(f"{world.prefix}.penalties_re")}
+    assert lines == {(code, "D", 1053 * len(found)), ("7023", "C", 1053 * len(found))}
+    report = await loan_reconciliation(uow_factory())
+    mine_rows = [r for r in report.rows if r.product_id == product_id]
+    assert mine_rows and all(r.difference == 0 for r in mine_rows), mine_rows

@@ -144,3 +144,56 @@ async def test_interest_waived_before_it_is_accrued_is_recognised_first(  # type
     await accrue_loans(uow_factory, day + timedelta(days=1), "tests")
     assert await gl_balance(uow_factory, receivable) == 0
     assert await verify_problems(uow_factory) == {name: [] for name, _sql in VERIFY_QUERIES}
+
+
+
+async def test_a_closing_settlement_under_upfront_accrual_takes_the_unearned_interest_back(  # type: ignore[no-untyped-def]
+        client, refs, ids, world, staff_user, uow_factory) -> None:  # noqa: F811
+    """Upfront accrual recognised the schedule's 15 945 of interest at disbursement (Dr receivable
+    / Cr 7021). A settlement that closes the loan having paid less interest than that (a payoff
+    to date of a recalculating loan: instalment 1's 4 500 only) leaves 11 445 recognised that will
+    never be paid: the true-up takes it back in the settlement's transaction, by the mirror of the
+    disbursement's interest line as the upfront table maps it (Dr 7021 / Cr receivable), so the
+    receivable ends at exactly 0. (Product validation refuses interest recalculation with upfront
+    accrual today, so the settlement is handed to the true-up directly, after a real repayment of
+    instalment 1; the true-up reads the table, not the rule, and is right whatever closes the loan.)"""
+    import msgspec
+
+    from products.loans.model import Schedule
+    from products.posting_rules import LOAN_INTEREST_RECOGNITION, EventKind
+    from servicing.loans.applications import get_product_in, load_row
+    from servicing.loans.receivable_true_up import Settlement, true_up_settlements
+
+    assert LOAN_INTEREST_RECOGNITION == {AccountingRule.ACCRUAL_PERIODIC: EventKind.INTEREST_ACCRUAL,
+                                         AccountingRule.ACCRUAL_UPFRONT: EventKind.DISBURSEMENT}
+    product_id, _portfolio = await make_product(client, refs, world, uow_factory, AccountingRule.ACCRUAL_UPFRONT,
+                                                own_receivables=True)
+    receivable = await receivable_of(uow_factory, product_id)
+    loan_id = await approved_loan(client, world, staff_user, product_id)
+    paid_out = await disburse(client, loan_id, ids["cash"])
+    assert paid_out.status_code == 201, paid_out.text
+    assert (receivable, "D", 15945) in await entry_lines(uow_factory, paid_out.json()["journal_entry_id"])
+    on = DISBURSED_ON + timedelta(days=20)
+    first = await repay(client, loan_id, "52658", ids["cash"], on=on)
+    assert first.status_code == 201 and first.json()["interest"] == "4500", first.text
+    assert await gl_balance(uow_factory, receivable) == 15945 - 4500
+    assert await true_up_settlements_of(uow_factory, loan_id) == [], "an open loan keeps what is not yet due"
+
+    async with uow_factory() as uow:
+        row = await load_row(uow, loan_id, for_update=True)
+        product = await get_product_in(uow, row.product_id, row.product_version)
+        written = await true_up_settlements(uow, [Settlement(
+            loan=row, product=product, schedule=msgspec.convert(row.schedule, Schedule), interest=D(4500),
+            fee=D(0), closes=True, value_date=on)], actor="tests")
+        await uow.commit()
+    assert [(p.kind, p.interest, p.mirrored) for p in written] == [("accrual_adjustment", 11445, True)]
+    (take_back,) = await true_up_settlements_of(uow_factory, loan_id)
+    assert (take_back.interest, take_back.value_date) == (11445, on)
+    assert await entry_lines(uow_factory, take_back.journal_entry_id) == {
+        ("7021", "D", 11445), (receivable, "C", 11445)}
+    assert await gl_balance(uow_factory, receivable) == 0, "every receivable of the loan at exactly 0"
+    assert await verify_problems(uow_factory) == {name: [] for name, _sql in VERIFY_QUERIES}
+
+
+async def true_up_settlements_of(uow_factory: Any, loan_id: int) -> list[Any]:
+    return await loan_rows(uow_factory, loan_id, "accrual", "accrual_adjustment")

@@ -486,3 +486,63 @@ async def test_a_write_off_and_a_recovery_are_reversed(client, refs, ids, world,
     # Active again: it takes repayments, and the next evening's steps see it.
     assert (await repay(client, loan_id, "1000", ids["cash"], on=TODAY)).status_code == 201
     await assert_reconciled(uow_factory, books)
+
+
+async def test_release_on_repayment_posts_with_the_automatic_collection_too(  # type: ignore[no-untyped-def]
+        client, refs, ids, world, staff_user, uow_factory) -> None:  # noqa: F811
+    """Seed 002's « reprise remb. » does not depend on how the repayment comes: a collection from
+    the linked deposit account releases, in its own transaction, the provision its principal no
+    longer requires, as a counter repayment does. 40 % of 300,000 booked (120,000); the account
+    gives 60,000 on the day after: with P the principal it repaid, (300,000 - P) x 40 % is still
+    required and the rest is released, Dr provisions / Cr 761. Switch off: nothing at collection."""
+    from servicing.loans.collection import collect
+    from tests.api.test_deposit_accounts_api import move, open_account
+    from tests.api.test_loans_api import approved_loan as approved
+    from tests.deposit_support import deposit_world
+
+    dw = await deposit_world(uow_factory, world)
+    books = await make_product(client, refs, world, uow_factory, AccountingRule.CASH, days_to_npa=90)
+
+    async def provisioned_linked_loan() -> tuple[int, int, date]:
+        loan_id = await approved(client, world, staff_user, books.product_id,
+                                 expected_disbursement_date=DISBURSED.isoformat())
+        client_id = (await client.get(f"/api/v1/loan-applications/{loan_id}")).json()["client_id"]
+        account_id = (await open_account(client, uow_factory, dw, client_id=client_id,
+                                         opened_on=(DISBURSED - timedelta(days=5)).isoformat(),
+                                         overdraft_limit="0"))["account_id"]
+        linked = await client.put(f"/api/v1/loans/{loan_id}/deposit-account", json={"deposit_account_id": account_id})
+        assert linked.status_code == 200, linked.text
+        assert (await disburse(client, loan_id, ids["cash"], value_date=DISBURSED.isoformat())).status_code == 201
+        schedule = (await client.get(f"/api/v1/loans/{loan_id}")).json()["loan"]["schedule"]["instalments"]
+        day = date.fromisoformat(schedule[0]["due_date"]) + timedelta(days=100)
+        await close(uow_factory, day)  # 40 % of 300,000 booked: 120,000
+        (allowance,) = await provision_entries(uow_factory, loan_id, day)
+        assert (allowance.kind, allowance.amount) == ("allowance", 120000)
+        await move(client, account_id, "deposits", "60000", value_date=day.isoformat())
+        return loan_id, account_id, day + timedelta(days=1)
+
+    await release_on_repayment(uow_factory, True)
+    loan_id, _account_id, on = await provisioned_linked_loan()
+    summary = await collect(uow_factory, on, actor="tests")
+    assert summary.amount_collected >= 60000
+    (collected,) = await loan_transactions(uow_factory, loan_id, "repayment")
+    assert (collected.amount, collected.value_date) == (60000, on)
+    required = ((300000 - D(collected.principal)) * D("0.4")).quantize(D(1))
+    (release,) = await provision_entries(uow_factory, loan_id, on)
+    assert (release.kind, release.amount) == ("release", 120000 - required)
+    assert await entry_lines(uow_factory, release.journal_entry_id) == lines(
+        (books.provisions, "D", 120000 - required), ("761", "C", 120000 - required))
+    async with uow_factory() as uow:  # written in the collection's transaction
+        same = await uow.session.scalar(text(
+            "SELECT m.created_at = t.created_at FROM loan_provision_movement m, loan_transaction t"
+            " WHERE m.loan_id = :l AND m.business_date = :d AND t.id = :t"),
+            {"l": loan_id, "d": on, "t": collected.id})
+    assert same is True
+    assert await balance(uow_factory, books.provisions) == -required
+    await assert_reconciled(uow_factory, books)
+
+    await release_on_repayment(uow_factory, False)
+    other, _account_id, on = await provisioned_linked_loan()
+    await collect(uow_factory, on, actor="tests")
+    assert len(await loan_transactions(uow_factory, other, "repayment")) == 1
+    assert await provision_entries(uow_factory, other, on) == [], "released by the evening's provisioning"

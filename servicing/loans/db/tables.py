@@ -49,6 +49,9 @@ class LoanRow(Base):
     term_bucket: Mapped[str | None] = mapped_column(String(10))
     rescheduled_on: Mapped[date | None] = mapped_column(Date)
     """The last rescheduling's date (migration 0028); None for a loan never rescheduled."""
+    closed_on: Mapped[date | None] = mapped_column(Date)
+    """The value date of the movement that closed or wrote the loan off (migration 0042; None
+    while it is active): the loan was open on a day D when it is active or ``closed_on > D``."""
 
 
 class LoanGuarantorRow(Base):
