@@ -10,7 +10,7 @@ import msgspec
 from litestar import Controller, Request, Response, get, post
 
 from api.controllers.loans import LoanId, TransactionId
-from api.controllers.portfolio_risk import _csv
+from api.controllers.portfolio_risk import OfficeId, ProductId, _csv, narrowed
 from api.controllers.reports import Format, _responses, _wants_csv
 from api.schemas.common import check_date
 from api.schemas.loans import _MoneyIn
@@ -103,8 +103,9 @@ class ProvisioningReportController(Controller):
          summary="Provisions required vs booked per delinquency bucket and product, and booked per loan vs the "
                  "provisions accounts (JSON, or CSV with format=csv)")
     async def provisioning(self, request: Request[Any, Any, Any], uow_factory: UnitOfWorkFactory,
-                           office_scope: OfficeScope, fmt: Format = None) -> Response[Any]:
-        report = await provisioning_report(uow_factory(), office_scope)
+                           office_scope: OfficeScope, office_id: OfficeId = None, product_id: ProductId = None,
+                           fmt: Format = None) -> Response[Any]:
+        report = await provisioning_report(uow_factory(), office_scope, narrowed(office_scope, office_id, product_id))
         if _wants_csv(request, fmt):
-            return _csv(list(report.rows), "provisions")
+            return _csv([*report.rows, *report.totals], "provisions")
         return Response(report)

@@ -5,10 +5,13 @@ the instalment is more than the charge's grace days late (due 10 January, 3 grac
 penalty at the close of 14 January); a recurring penalty falls again every period after that
 (monthly: 14 February, 14 March...), a one-off penalty only once. The product's grace *periods*
 (seed 002 « délai de grâce: le nombre de périodes de grâce ») are penalty periods that are not
-charged: with a monthly penalty and one grace period, January's lateness costs nothing.
+charged: with a monthly penalty and one grace period, January's lateness costs nothing. Lateness
+the product tolerates (its arrears tolerance in days and in amount) is not penalised either: the
+first penalty falls after the longer of the charge's grace and the tolerated days, and a loan
+whose whole overdue is within the tolerated amount owes none.
 
 The amount is a flat sum or a rate of a base, taken on the day the penalty falls:
-the instalment's unpaid principal, its unpaid principal and interest, the whole unpaid
+the instalment's unpaid principal, its unpaid principal and interest, its unpaid interest, the whole unpaid
 instalment (principal, interest, fees and their VAT; never earlier penalties), or the loan's
 outstanding principal (then only the oldest overdue instalment is penalised, so the loan pays
 one penalty per period, not one per late instalment). The charge's minimum and maximum clamp
@@ -67,17 +70,28 @@ class PenaltyPolicy(msgspec.Struct, frozen=True, kw_only=True):
     """The product's own « taux TVA sur les pénalités », in force whatever the day."""
     tax: ChargeTax | None = None
     """Without a product rate (``vat_percent`` 0): the penalty charge's tax, with its validity."""
+    tolerated_days: int = 0
+    """The product's arrears tolerance in days (« nombre de jours tolérés pour le retard de
+    paiement »): no penalty falls while the lateness is tolerated, whatever the charge's own
+    grace (Mambu: penalties apply once both the arrears and the penalty tolerance have passed)."""
+    tolerated_amount: Decimal = Decimal(0)
+    """The product's arrears tolerance on amount: a loan whose whole overdue is within it is not
+    late (`arrears.age_arrears`), so it owes no late-payment penalty either."""
 
     @classmethod
     def of(cls, penalty: OverduePenalty, charge: ChargeDefinition | None, *, vat_percent: Decimal,
-           tax: ChargeTax | None = None) -> PenaltyPolicy:
-        """The product's (or band's) penalty; timing, recurrence and limits from its charge."""
+           tax: ChargeTax | None = None, tolerated_days: int = 0,
+           tolerated_amount: Decimal = Decimal(0)) -> PenaltyPolicy:
+        """The product's (or band's) penalty; timing, recurrence and limits from its charge; the
+        product's arrears tolerance on top."""
         if charge is None:
-            return cls(penalty=penalty, vat_percent=vat_percent, tax=tax)
+            return cls(penalty=penalty, vat_percent=vat_percent, tax=tax, tolerated_days=tolerated_days,
+                       tolerated_amount=tolerated_amount)
         recurring = charge.frequency_unit is not None and charge.frequency_every is not None
         return cls(penalty=penalty, grace_days=charge.grace_days, every=charge.frequency_every if recurring else None,
                    unit=charge.frequency_unit or FrequencyUnit.MONTHS, amount_min=charge.amount_min,
-                   amount_max=charge.amount_max, vat_percent=vat_percent, tax=tax)
+                   amount_max=charge.amount_max, vat_percent=vat_percent, tax=tax, tolerated_days=tolerated_days,
+                   tolerated_amount=tolerated_amount)
 
     def vat_percent_on(self, day: date) -> Decimal:
         """The VAT/TAF rate of a penalty charged on ``day``: the product's rate when it sets one,
@@ -119,7 +133,7 @@ class PenaltyCharge(msgspec.Struct, frozen=True, kw_only=True):
 def penalty_date(due_date: date, period: int, policy: PenaltyPolicy) -> date:
     """The day period ``period`` (1-based) of an instalment due on ``due_date`` is charged."""
     assert period >= 1, period
-    first = due_date + timedelta(days=policy.grace_days + 1)
+    first = due_date + timedelta(days=max(policy.grace_days, policy.tolerated_days) + 1)
     if period == 1:
         return first
     assert policy.every is not None, policy
@@ -146,6 +160,8 @@ def _base(dues: Sequence[Due], instalment: int, base: PenaltyBase) -> Decimal:
         wanted = frozenset({Component.PRINCIPAL})
     elif base is PenaltyBase.OVERDUE_PRINCIPAL_AND_INTEREST:
         wanted = frozenset({Component.PRINCIPAL, Component.INTEREST})
+    elif base is PenaltyBase.OVERDUE_INTEREST:
+        wanted = frozenset({Component.INTEREST})
     else:
         wanted = frozenset(c for c in Component if c not in _NOT_BASE)
     return sum((d.amount for d in dues if d.instalment == instalment and d.component in wanted), Decimal(0))
@@ -178,6 +194,10 @@ def penalties_due(dues: Sequence[Due], as_of: date, policy: PenaltyPolicy, round
     for due in dues:
         if due.component not in _NOT_BASE and due.amount > 0 and due.due_date < as_of:
             late[due.instalment] = due.due_date
+    if policy.tolerated_amount > 0 and sum(
+            (d.amount for d in dues if d.instalment in late and d.component not in _NOT_BASE and d.due_date < as_of),
+            Decimal(0)) <= policy.tolerated_amount:
+        return ()  # the whole overdue is tolerated: the loan is not late
     numbers = sorted(late, key=lambda n: (late[n], n))
     if policy.penalty.base is PenaltyBase.OUTSTANDING_PRINCIPAL:
         numbers = numbers[:1]

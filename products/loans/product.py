@@ -126,6 +126,8 @@ class PenaltyBase(StrEnum):
 
     OVERDUE_PRINCIPAL = "overdue_principal"
     OVERDUE_PRINCIPAL_AND_INTEREST = "overdue_principal_and_interest"
+    OVERDUE_INTEREST = "overdue_interest"
+    """The instalment's unpaid interest only (Fineract's overdue charge "% Interest")."""
     OVERDUE_INSTALMENT = "overdue_instalment"
     OUTSTANDING_PRINCIPAL = "outstanding_principal"
 

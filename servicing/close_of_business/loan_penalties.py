@@ -138,7 +138,8 @@ class _Policies:
             if vat == 0:
                 tax = charge_tax(row.tax_percent, valid_from=row.tax_from, valid_to=row.tax_to,
                                  active=bool(row.tax_active), institution_exempt=bool(row.tax_exempt))
-        policy = PenaltyPolicy.of(penalty, charge, vat_percent=vat, tax=tax)
+        policy = PenaltyPolicy.of(penalty, charge, vat_percent=vat, tax=tax, tolerated_days=product.arrears_tolerance_days,
+                                  tolerated_amount=product.arrears_tolerance_amount)
         self.policies[(*key, penalty)] = policy
         return policy
 

@@ -18,7 +18,7 @@ from sqlalchemy import text
 from ledger.money import normalize_amount
 from products.loans.product import LoanProduct
 from servicing.close_of_business.loan_provisioning import required_provisions
-from servicing.close_of_business.risk_reports import _FROM, _as_of, _offices
+from servicing.close_of_business.risk_reports import _FROM, RiskFilter, _as_of, _params, currency_totals
 from servicing.loans.provisions import ProvisionAccountRow, booked_provisions, provision_accounts
 from servicing.loans.schedules import plain
 from servicing.staff.scope import OfficeScope
@@ -43,6 +43,17 @@ class ProvisioningReport(msgspec.Struct, frozen=True, kw_only=True):
     as_of: date | None
     rows: tuple[ProvisioningRow, ...]
     accounts: tuple[ProvisionAccountRow, ...]
+    totals: tuple[ProvisioningRow, ...] = ()
+    """Every bucket and product per currency (bucket "Total", product 0)."""
+
+
+def provisioning_totals(rows: tuple[ProvisioningRow, ...]) -> tuple[ProvisioningRow, ...]:
+    return tuple(ProvisioningRow(
+        bucket="Total", provision_rate_percent=Decimal(0), product_id=0, product_name="", currency=currency,
+        loans=t["loans"], outstanding_principal=t["outstanding_principal"], provision_required=t["provision_required"],
+        provision_booked=t["provision_booked"], difference=t["difference"])
+        for currency, t in currency_totals(rows, ("outstanding_principal", "provision_required", "provision_booked",
+                                                  "difference")).items())
 
 
 _LOANS = text(f"""
@@ -54,10 +65,11 @@ SELECT l.id, l.product_id, l.product_version, l.currency, l.booked_classificatio
 """)
 
 
-async def provisioning_report(uow: UnitOfWork, scope: OfficeScope) -> ProvisioningReport:
+async def provisioning_report(uow: UnitOfWork, scope: OfficeScope,
+                              narrowed: RiskFilter | None = None) -> ProvisioningReport:
     products: dict[tuple[int, int], LoanProduct] = {}
     async with uow:
-        loans = (await uow.session.execute(_LOANS, {"offices": _offices(scope)})).all()
+        loans = (await uow.session.execute(_LOANS, _params(scope, narrowed))).all()
         booked = await booked_provisions(uow, [loan.id for loan in loans])
         required = await required_provisions(uow, loans, products, booked)
         as_of = await _as_of(uow)
@@ -79,4 +91,5 @@ async def provisioning_report(uow: UnitOfWork, scope: OfficeScope) -> Provisioni
                                                    currency),
             provision_required=normalize_amount(need, currency), provision_booked=normalize_amount(have, currency),
             difference=normalize_amount(need - have, currency)))
-    return ProvisioningReport(as_of=as_of, rows=tuple(rows), accounts=tuple(accounts))
+    return ProvisioningReport(as_of=as_of, rows=tuple(rows), accounts=tuple(accounts),
+                              totals=provisioning_totals(tuple(rows)))

@@ -4,11 +4,15 @@ loan officer or activity sector; ageing by bucket of the delinquency grid with t
 each bucket requires; the arrears list and the officers' follow-up list.
 
 PAR N is the outstanding principal of the loans with an instalment more than N days late (the
-whole loan counts, not only the late instalment: the practitioners' definition), divided by the
-outstanding principal of all active loans. Only loans active today are counted."""
+whole loan counts, not only the late instalment: CGAP's consensus definition, « encours des
+crédits dont au moins une échéance est impayée depuis plus de 30 jours » for PAR 30), divided by
+the outstanding principal of all active loans; PAR 1 counts every loan late at all (one day or
+more). So PAR 90 is the loans past the RCSFD's « 0 à 3 mois » bucket: the doubtful portfolio
+of the shipped grid. Only loans active today are counted."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date
 from decimal import ROUND_HALF_EVEN, Decimal
 from enum import StrEnum
@@ -25,6 +29,7 @@ from servicing.staff.scope import OfficeScope
 from servicing.unit_of_work import UnitOfWork
 
 PAR_DAYS: Final = (1, 30, 90)
+"""PAR 1: late one day or more; PAR 30 and PAR 90: late more than 30 and 90 days."""
 _PERCENT: Final = Decimal("0.01")
 
 
@@ -50,7 +55,22 @@ _FROM: Final = """
   LEFT JOIN client c ON c.id = l.client_id
   LEFT JOIN activity_sector a ON a.id = CAST(nullif(l.details ->> 'activity_sector_id', '') AS integer)
  WHERE (CAST(:offices AS int[]) IS NULL OR l.office_id = ANY(:offices))
+   AND (CAST(:office AS int) IS NULL OR l.office_id IN (SELECT o.id FROM office o WHERE CAST(:office AS int) = ANY(o.lineage)))
+   AND (CAST(:product AS int) IS NULL OR l.product_id = CAST(:product AS int))
 """
+
+
+class RiskFilter(msgspec.Struct, frozen=True, kw_only=True):
+    """What a report is narrowed to, within the user's scope: an office (and its branches), a
+    loan product. None: not narrowed."""
+
+    office_id: int | None = None
+    product_id: int | None = None
+
+
+def _params(scope: OfficeScope, narrowed: RiskFilter | None) -> dict[str, Any]:
+    narrowed = narrowed or RiskFilter()
+    return {"offices": _offices(scope), "office": narrowed.office_id, "product": narrowed.product_id}
 
 
 class ParRow(msgspec.Struct, frozen=True, kw_only=True):
@@ -72,6 +92,9 @@ class RiskReport(msgspec.Struct, frozen=True, kw_only=True):
     as_of: date | None
     """The last closed business day the figures are from (None before the first close)."""
     rows: tuple[ParRow, ...]
+    totals: tuple[ParRow, ...] = ()
+    """The whole report per currency (group "total", label "Total"): the institution's (or the
+    office's) PAR, its ratios from the summed amounts."""
 
 
 class AgeingRow(msgspec.Struct, frozen=True, kw_only=True):
@@ -116,20 +139,45 @@ async def _as_of(uow: UnitOfWork) -> date | None:
     return found
 
 
-async def portfolio_at_risk(uow: UnitOfWork, grouping: RiskGrouping, scope: OfficeScope) -> RiskReport:
+async def portfolio_at_risk(uow: UnitOfWork, grouping: RiskGrouping, scope: OfficeScope,
+                            narrowed: RiskFilter | None = None) -> RiskReport:
     key, label = _GROUP_KEY[grouping]
     async with uow:
         rows = (await uow.session.execute(text(f"""
             SELECT {key} AS grp, min({label}) AS label, l.currency, count(*) AS loans,
                    sum(s.outstanding_principal) AS outstanding,
                    coalesce(sum(s.outstanding_principal) FILTER (WHERE s.days_overdue >= 1), 0) AS par_1,
-                   coalesce(sum(s.outstanding_principal) FILTER (WHERE s.days_overdue >= 30), 0) AS par_30,
-                   coalesce(sum(s.outstanding_principal) FILTER (WHERE s.days_overdue >= 90), 0) AS par_90,
-                   count(*) FILTER (WHERE s.days_overdue >= 30) AS at_risk_30
+                   coalesce(sum(s.outstanding_principal) FILTER (WHERE s.days_overdue > 30), 0) AS par_30,
+                   coalesce(sum(s.outstanding_principal) FILTER (WHERE s.days_overdue > 90), 0) AS par_90,
+                   count(*) FILTER (WHERE s.days_overdue > 30) AS at_risk_30
             {_FROM}
-             GROUP BY grp, l.currency ORDER BY label, l.currency"""), {"offices": _offices(scope)})).all()
+             GROUP BY grp, l.currency ORDER BY label, l.currency"""), _params(scope, narrowed))).all()
         as_of = await _as_of(uow)
-    return RiskReport(as_of=as_of, rows=tuple(_par_row(r) for r in rows))
+    report = tuple(_par_row(r) for r in rows)
+    return RiskReport(as_of=as_of, rows=report, totals=_par_totals(report))
+
+
+def currency_totals(rows: Sequence[Any], amounts: Sequence[str]) -> dict[str, dict[str, Any]]:
+    """Per currency (in order), the loans and the sum of each of ``amounts`` over ``rows``: a
+    report's total line."""
+    totals: dict[str, dict[str, Any]] = {}
+    for row in rows:
+        sums = totals.setdefault(row.currency, {"loans": 0, **{name: Decimal(0) for name in amounts}})
+        sums["loans"] += row.loans
+        for name in amounts:
+            sums[name] += getattr(row, name)
+    return dict(sorted(totals.items()))
+
+
+def _par_totals(rows: tuple[ParRow, ...]) -> tuple[ParRow, ...]:
+    return tuple(ParRow(
+        group="total", label="Total", currency=currency, loans=t["loans"], outstanding_principal=t["outstanding_principal"],
+        par_1=t["par_1"], par_30=t["par_30"], par_90=t["par_90"],
+        par_1_percent=_ratio(t["par_1"], t["outstanding_principal"]),
+        par_30_percent=_ratio(t["par_30"], t["outstanding_principal"]),
+        par_90_percent=_ratio(t["par_90"], t["outstanding_principal"]), loans_at_risk_30=int(t["loans_at_risk_30"]))
+        for currency, t in currency_totals(rows, ("outstanding_principal", "par_1", "par_30", "par_90",
+                                                  "loans_at_risk_30")).items())
 
 
 def _par_row(r: Any) -> ParRow:
@@ -142,7 +190,8 @@ def _par_row(r: Any) -> ParRow:
         par_90_percent=_ratio(r.par_90, r.outstanding), loans_at_risk_30=r.at_risk_30)
 
 
-async def ageing(uow: UnitOfWork, scope: OfficeScope) -> tuple[date | None, list[AgeingRow]]:
+async def ageing(uow: UnitOfWork, scope: OfficeScope,
+                 narrowed: RiskFilter | None = None) -> tuple[date | None, list[AgeingRow]]:
     """Loans per bucket they were graded in, with the provision the bucket's rate requires."""
     async with uow:
         rows = (await uow.session.execute(text(f"""
@@ -152,7 +201,7 @@ async def ageing(uow: UnitOfWork, scope: OfficeScope) -> tuple[date | None, list
                    sum(s.overdue_principal) AS overdue
             {_FROM}
              GROUP BY bucket, rate, l.currency ORDER BY min(s.days_overdue), l.currency"""),
-            {"offices": _offices(scope)})).all()
+            _params(scope, narrowed))).all()
         as_of = await _as_of(uow)
     result = []
     for r in rows:
@@ -167,8 +216,20 @@ async def ageing(uow: UnitOfWork, scope: OfficeScope) -> tuple[date | None, list
     return as_of, result
 
 
+def ageing_totals(rows: list[AgeingRow]) -> list[AgeingRow]:
+    """The ageing per currency over every bucket (bucket "Total")."""
+    return [AgeingRow(
+        bucket="Total", days_overdue_from=min(r.days_overdue_from for r in rows if r.currency == currency),
+        classification="", provision_rate_percent=Decimal(0), currency=currency, loans=t["loans"],
+        outstanding_principal=t["outstanding_principal"], overdue_principal=t["overdue_principal"],
+        provision_required=t["provision_required"])
+        for currency, t in currency_totals(rows, ("outstanding_principal", "overdue_principal",
+                                                  "provision_required")).items()]
+
+
 async def arrears_list(uow: UnitOfWork, scope: OfficeScope, *, min_days: int = 1,
-                       officer: str | None = None, limit: int = 1000) -> list[ArrearsRow]:
+                       officer: str | None = None, limit: int = 1000,
+                       narrowed: RiskFilter | None = None) -> list[ArrearsRow]:
     """Loans at least `min_days` late, the longest overdue first."""
     async with uow:
         rows = (await uow.session.execute(text(f"""
@@ -177,7 +238,7 @@ async def arrears_list(uow: UnitOfWork, scope: OfficeScope, *, min_days: int = 1
             {_FROM}
                AND s.days_overdue >= :min_days AND (CAST(:officer AS text) IS NULL OR c.loan_officer = :officer)
              ORDER BY s.days_overdue DESC, s.loan_id LIMIT :limit"""),
-            {"offices": _offices(scope), "min_days": min_days, "officer": officer, "limit": limit})).all()
+            {**_params(scope, narrowed), "min_days": min_days, "officer": officer, "limit": limit})).all()
     return [_arrears_row(r, r.currency.strip()) for r in rows]
 
 

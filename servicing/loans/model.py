@@ -167,9 +167,27 @@ class LoanTransaction(msgspec.Struct, frozen=True, kw_only=True):
     created_by: str
 
 
+class LoanArrearsView(msgspec.Struct, frozen=True, kw_only=True):
+    """The loan's ageing as the last close of business found it (`loan_arrears_state`): what a
+    loan officer reads on the loan (Fineract's delinquent days, NPA flag and delinquency range)."""
+
+    business_date: date
+    days_overdue: int
+    overdue_amount: Decimal
+    overdue_principal: Decimal
+    status: str
+    """performing, in_arrears or non_performing (NPA)."""
+    bucket: str | None
+    classification: str
+    """healthy or doubtful, as the bucket decides."""
+    provision_rate_percent: Decimal
+
+
 class LoanView(msgspec.Struct, frozen=True, kw_only=True):
     loan: LoanRecord
     position: LoanPosition | None
+    arrears: LoanArrearsView | None = None
+    """As of the last closed business day; None before the loan's first close."""
 
 
 class PayoffQuote(msgspec.Struct, frozen=True, kw_only=True):

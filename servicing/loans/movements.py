@@ -25,7 +25,7 @@ from sqlalchemy import bindparam, exists, func, insert, select, text, update
 
 from chart_of_accounts.db.tables import GLAccountRow
 from ledger.model import JournalEntry, Reference
-from ledger.money import check_amount
+from ledger.money import check_amount, normalize_amount
 from ledger.reversal import reverse
 from products.accounting import ProductAccounting, build_entry
 from products.events import EventPart, LoanClassification, ProductEvent, TermBucket
@@ -49,6 +49,7 @@ from servicing.loans.model import (
     AddCharge,
     Disburse,
     FundsChannel,
+    LoanArrearsView,
     LoanRecord,
     LoanStatement,
     LoanStatus,
@@ -955,4 +956,17 @@ async def loan_view(uow: UnitOfWork, loan_id: int, *, scope: OfficeScope, as_of:
         product = await get_product_in(uow, record.product_id, record.product_version)
         schedule, position = position_from_history(record.terms, record.schedule, product, history,
                                                    as_of or date.today())
-        return LoanView(loan=msgspec.structs.replace(record, schedule=schedule), position=position)
+        aged = (await uow.session.execute(_ARREARS_OF_LOAN, {"loan": loan_id})).one_or_none()
+        arrears = None if aged is None else LoanArrearsView(
+            business_date=aged.business_date, days_overdue=aged.days_overdue,
+            overdue_amount=normalize_amount(aged.overdue_amount, record.currency),
+            overdue_principal=normalize_amount(aged.overdue_principal, record.currency), status=aged.status,
+            bucket=aged.bucket_label, classification=aged.classification,
+            provision_rate_percent=schedules.plain(aged.provision_rate_percent))
+        return LoanView(loan=msgspec.structs.replace(record, schedule=schedule), position=position, arrears=arrears)
+
+
+_ARREARS_OF_LOAN = text("""
+    SELECT business_date, days_overdue, overdue_amount, overdue_principal, status, bucket_label, classification,
+           provision_rate_percent FROM loan_arrears_state WHERE loan_id = :loan
+""")

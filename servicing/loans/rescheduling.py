@@ -173,9 +173,13 @@ async def _check_dates(uow: UnitOfWork, row: LoanRow, on: date, *, today: date, 
     if last_value_date is not None and on < last_value_date:
         raise InvalidInput(f"a rescheduling cannot be dated before {last_value_date}, the loan's last transaction",
                            field="rescheduled_on")
-    closed_day = await uow.session.scalar(text("SELECT max(business_date) FROM business_day"))
+    # The loan's office's closed days (as repayments and restatements read them): another office
+    # closing ahead does not freeze this one's loans.
+    closed_day = await uow.session.scalar(text(
+        "SELECT max(business_date) FROM business_day WHERE office_id = :office"), {"office": row.office_id})
     if closed_day is not None and on <= closed_day:
-        raise InvalidInput(f"business days are closed through {closed_day}: a rescheduling is dated after it",
+        raise InvalidInput(f"the office's business days are closed through {closed_day}: a rescheduling is dated "
+                           "after it",
                            field="rescheduled_on")
     closed = await uow.session.scalar(text(
         "SELECT max(c.closing_date) FROM accounting_closure c JOIN office o ON c.office_id = ANY(o.lineage) "

@@ -350,3 +350,30 @@ async def test_the_arrears_step_grades_a_rescheduled_loan_on_the_rescheduled_gri
         (TODAY - first_due).days, "Rééchelonné impayé", "doubtful")
     assert D(late.provision_rate_percent) == 100 and D(late.outstanding_principal) == 300_000
     assert states[plain_loan].bucket_label not in {b["label"] for b in RESCHEDULED_GRID}
+
+
+async def test_only_the_loans_own_office_closed_days_freeze_its_date(  # type: ignore[no-untyped-def]
+        client, refs, ids, world, staff_user, uow_factory, head_office, switches) -> None:  # noqa: F811
+    """Business days are closed per office: another office closed ahead does not refuse a
+    rescheduling dated after this office's last closed day; this office's own closed day does.
+    (Both offices end closed through the same day, so no office is left behind the other.)"""
+    from servicing import offices
+    from servicing.close_of_business.run import close_business_days
+    from servicing.commands import CreateOffice
+
+    await switches(healthy=True, term=True, unpaid=True)
+    product_id, _portfolio, _deferred = await cash_product(client, refs, world, uow_factory)
+    loan_id = await approved_loan(client, world, staff_user, product_id)
+    assert (await disburse(client, loan_id, ids["cash"])).status_code == 201
+    on = DISBURSED_ON + timedelta(days=40)
+    other = await offices.create_office(uow_factory(), CreateOffice(
+        code=f"{world.prefix}-AH", name=f"Agence en avance {world.prefix}", parent_id=head_office.office_id,
+        region="Thiès", opened_on=date(2026, 1, 1), actor="tests"))
+    await close_business_days(uow_factory, on + timedelta(days=1), "tests", today=TODAY, office_id=other.office_id,
+                              steps=())
+    preview = await client.post(f"{LOANS}/{loan_id}/reschedulings/preview", json={"rescheduled_on": on.isoformat()})
+    assert preview.status_code == 200, preview.text
+    await close_business_days(uow_factory, on + timedelta(days=1), "tests", today=TODAY, office_id=world.office_id,
+                              steps=())
+    assert_problem(await client.post(f"{LOANS}/{loan_id}/reschedulings/preview", json={
+        "rescheduled_on": on.isoformat()}), 422, "rescheduled_on")

@@ -116,6 +116,38 @@ def test_flat_once_grace_periods_and_limits() -> None:
     assert penalties_due(dues_after(0), date(2025, 2, 2), floored, XOF, already_charged=())[0].amount == D(1000)
 
 
+def test_a_penalty_on_the_overdue_interest_only() -> None:
+    """Fineract's overdue charge calculation types: flat, "% Amount" (overdue principal),
+    "% Amount + Interest", "% Interest". The last is `overdue_interest`: 2 % of instalment 1's
+    24,000 of interest = 480; once the interest is paid and only principal is late, nothing."""
+    on_interest = PenaltyPolicy(penalty=OverduePenalty(rate_percent=D(2), base=PenaltyBase.OVERDUE_INTEREST))
+    assert keyed(penalties_due(dues_after(0), date(2025, 2, 2), on_interest, XOF, already_charged=())) == [
+        (1, 1, date(2025, 2, 2), D(24_000), D(480), D(0))]
+    assert penalties_due(dues_after(24_000), date(2025, 2, 2), on_interest, XOF, already_charged=()) == ()
+
+
+def test_lateness_the_product_tolerates_is_not_penalised() -> None:
+    """Mambu "Loan Penalties Setup": penalties apply once both the arrears tolerance and the penalty
+    tolerance have passed (arrears 32 / penalty 40 days: none at 34 days late, one at 41; arrears
+    40 / penalty 32: none at 34). And a loan whose whole overdue is within the tolerated amount is
+    not late (`arrears.age_arrears`): no penalty on a 231 XOF remainder tolerated up to 500."""
+    daily = ChargeDefinition(name="Pénalité journalière", applies_to=ChargeAppliesTo.LOAN,
+                             charge_time=ChargeTime.OVERDUE_INSTALMENT, calculation=ChargeCalculation.FLAT,
+                             amount=D(100), currency="XOF", is_penalty=True, grace_days=40)
+    flat = OverduePenalty(basis=RateOrFlat.FLAT, flat_amount=D(100))
+    due = date(2025, 2, 1)
+    for arrears_days, penalty_days, late, charged in ((32, 40, 34, False), (32, 40, 41, True), (40, 32, 34, False),
+                                                      (40, 32, 41, True)):
+        policy = PenaltyPolicy.of(flat, msgspec.structs.replace(daily, grace_days=penalty_days), vat_percent=D(0),
+                                  tolerated_days=arrears_days)
+        found = penalties_due(dues_after(0), due + timedelta(days=late), policy, XOF, already_charged=())
+        assert bool([c for c in found if c.instalment == 1]) is charged, (arrears_days, penalty_days, late)
+    tolerant = PenaltyPolicy.of(flat, None, vat_percent=D(0), tolerated_amount=D(500))
+    assert penalties_due(dues_after(214_000), date(2025, 2, 20), tolerant, XOF, already_charged=()) == ()
+    assert keyed(penalties_due(dues_after(213_000), date(2025, 2, 20), tolerant, XOF, already_charged=())) == [
+        (1, 1, date(2025, 2, 2), D(1231), D(100), D(0))]  # 1,231 overdue: beyond the tolerance, penalised
+
+
 def test_monthly_penalty_dates_keep_the_day_of_month() -> None:
     # Due 31 Jan, penalty the next day each month, anchored on the first date (no drift after February).
     policy = PenaltyPolicy(penalty=OverduePenalty(rate_percent=D(1)), every=1, unit=FrequencyUnit.MONTHS, grace_days=0)
