@@ -227,6 +227,12 @@ async def _backdated(uow: UnitOfWork, row: LoanRow, value_date: date, last_date:
                                          last_closed=await restatement.last_closed_day(uow, row.office_id))
 
 
+def _closed_since(history: Sequence[Any], value_date: date) -> bool:
+    from servicing.loans import restatement
+
+    return restatement.closed_since(history, value_date)
+
+
 def _entry(accounting: ProductAccounting, event: ProductEvent, *, loan: LoanRow, value_date: date,
            description: str, actor: str, sequence: int) -> JournalEntry | None:
     """The loan transaction's entry (None when the product's rules post nothing for it)."""
@@ -356,9 +362,10 @@ async def repay(uow_factory: UnitOfWorkFactory, loan_id: int, command: Repay, *,
         replay = _replayed_in(history, "repayment", idempotency_key, fingerprint)
         if replay is not None:
             return replay
-        if row.status != LoanStatus.ACTIVE.value:
-            raise Conflict(f"loan {loan_id} is {row.status}; repayments are taken on active loans only",
-                           field="loan_id")
+        if row.status != LoanStatus.ACTIVE.value and not (
+                row.status == LoanStatus.CLOSED.value and _closed_since(history, command.value_date)):
+            raise Conflict(f"loan {loan_id} is {row.status}; repayments are taken on active loans only (or dated "
+                           "before the repayment that closed it)", field="loan_id")
         check_amount(command.amount, row.currency.strip(), field="amount")
         last_date = max((t.value_date for t in history), default=None)
         day = today or date.today()
@@ -726,9 +733,10 @@ async def _active_for_change(uow: UnitOfWork, loan_id: int, scope: OfficeScope, 
     replay = await _replayed(uow, loan_id, kind, key, fingerprint)
     if replay is not None:
         return row, replay, [], await get_product_in(uow, row.product_id, row.product_version), False
-    if row.status != LoanStatus.ACTIVE.value:
-        raise Conflict(f"loan {loan_id} is {row.status}; only an active loan takes this", field="loan_id")
     history = await _history(uow, loan_id)
+    if row.status != LoanStatus.ACTIVE.value and not (
+            kind == "charge" and row.status == LoanStatus.CLOSED.value and _closed_since(history, value_date)):
+        raise Conflict(f"loan {loan_id} is {row.status}; only an active loan takes this", field="loan_id")
     day = today or date.today()
     last = max(t.value_date for t in history)
     if kind != "charge":

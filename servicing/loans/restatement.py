@@ -132,6 +132,16 @@ def needs_restatement(value_date: date, *, last_transaction: date | None, last_c
             or (last_closed is not None and value_date <= last_closed))
 
 
+def closed_since(history: Sequence[Any], value_date: date) -> bool:
+    """A closed loan was still open on ``value_date``: the repayment that closed it (its last
+    standing repayment or waiver) is a repayment dated after that day. An event of that day is
+    then taken with a restatement, which reverses that repayment and takes it again after the
+    event (what it pays beyond what is then owed becomes an overpayment, as in a replay)."""
+    reversed_ids = {t.reverses_transaction_id for t in history if t.reverses_transaction_id is not None}
+    settling = [t for t in history if t.kind in ("repayment", "waiver") and t.id not in reversed_ids]
+    return bool(settling) and settling[-1].kind == "repayment" and settling[-1].value_date > value_date
+
+
 def as_of(history: Sequence[Any], day: date) -> list[Any]:
     """The history as it stood at the close of ``day``: the rows value-dated by then, and every
     reversal (a row it takes back, dated later, stays taken back: the walk replaces it)."""
@@ -174,6 +184,12 @@ async def restate(uow: UnitOfWork, row: LoanRow, product: LoanProduct, *, since:
                 uow, original, kind="repayment_reversal", sequence=sequence, actor=actor,
                 description=narrated(f"annulation du remboursement du {original.value_date:%d/%m/%Y}, "
                                      "repris à sa date")))
+        if later and row.status == "closed":
+            # Closed by a repayment taken back above: open again as of the event's day.
+            from servicing.loans.movements import _reopen
+
+            await uow.session.flush()
+            await _reopen(uow, row, product, since, actor)
         taken_back = 0
         if through is not None:
             standing_penalties = (await uow.session.execute(_PENALTIES, {"loan": loan_id})).all()
@@ -211,6 +227,8 @@ async def restate(uow: UnitOfWork, row: LoanRow, product: LoanProduct, *, since:
                 await walk.close(through, penalties=False)
                 await _restate_provisions(uow, row, product, walk, since=since, day=through, actor=actor)
             day += timedelta(days=1)
+        if through is not None:
+            await walk.keep_last_ageing()
         written += walk.written
     return Restatement(loan_id=loan_id, since=since, through=through, repayments_reapplied=len(later),
                        penalties_taken_back=taken_back, penalties_charged=walk.penalties_charged,
@@ -461,6 +479,7 @@ class _Walk:
             _BOOKED_BEFORE, {"loan": row.id, "since": since})).all() if r.booked}
         self.guarantees = (await guarantee_deposits(uow, [row.id])).get(row.id, Decimal(0))
         self.provisions: list[ProvisionMovement] = []
+        self.last_aged: tuple[date, Any, Any, Any] | None = None
         self.required, self.rate, self.bucket = Decimal(0), Decimal(0), None
 
     def _aged(self, day: date, previous: ArrearsStatus) -> Any:
@@ -469,6 +488,7 @@ class _Walk:
         _schedule, position = position_from_history(self.terms, msgspec.convert(self.row.schedule, Schedule),
                                                     self.product, as_of(self.history, day), day)
         self.principal = position.component(Component.PRINCIPAL).outstanding
+        self.position = position
         return age_arrears(position.instalments, day, self.policy, previous_status=previous)
 
     async def events(self, day: date, events: Sequence[Pending]) -> None:
@@ -487,6 +507,8 @@ class _Walk:
         """The day's close for the loan: ageing, then penalties (unless the caller charges them
         after the nightly ageing step, `penalties`), then the class the grid gives."""
         if not self.active():
+            if self.row.status == "closed":
+                self._release()
             return
         arrears = self._aged(day, ArrearsStatus(self.status))
         if penalties:
@@ -495,7 +517,34 @@ class _Walk:
         loan_grade = grade(arrears.days_overdue, self.grid, non_performing=arrears.status is ArrearsStatus.NON_PERFORMING)
         if self.automatic:
             self.classification = loan_grade.classification.value
+        self.last_aged = (day, arrears, loan_grade, self.position)
         self._provision(loan_grade)
+
+    def _release(self) -> None:
+        """A loan the walk closed requires no provision: what it holds is released, as the
+        repayment closing it (or the night after) does."""
+        for movement in provision_movements(self.booked, Decimal(0), LoanClassification(self.classification)):
+            self.provisions.append(movement)
+            self.booked[movement.classification] = self.booked.get(movement.classification, Decimal(0)) - (
+                movement.amount if movement.kind is EventKind.PROVISION_REVERSAL else -movement.amount)
+
+    async def keep_last_ageing(self) -> None:
+        """A loan the walk closed keeps the ageing of the last closed day it was open, as the
+        night of that day wrote it (the nightly steps age active loans only; an earlier ageing
+        written by the history being replaced would stay otherwise)."""
+        from servicing.close_of_business.loan_arrears import _STATE, _STATE_COLUMNS, _add_state
+
+        if self.active() or self.last_aged is None:
+            return
+        day, arrears, loan_grade, position = self.last_aged
+        columns: dict[str, list[Any]] = {name: [] for name in _STATE_COLUMNS}
+        upcoming = position.next_instalment
+        _add_state(columns, self.row.id, day, arrears, loan_grade,
+                   overdue_principal=position.component(Component.PRINCIPAL).overdue,
+                   outstanding=position.component(Component.PRINCIPAL).outstanding,
+                   next_due=upcoming.due_date if upcoming is not None else None,
+                   seen=max((t.sequence_number for t in as_of(self.history, day)), default=0))
+        await self.uow.session.execute(text(_STATE.text.rsplit("WHERE", 1)[0]), columns)
 
     def _provision(self, loan_grade: Any) -> None:
         """The day's provision as the nightly step books it: the base (outstanding principal less

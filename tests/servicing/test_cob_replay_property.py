@@ -83,6 +83,9 @@ START = TODAY - timedelta(days=120)
 """Disbursement day of every loan; the last closed day stays before today."""
 ACTOR = "tests"
 _numbers = itertools.count(1)
+EXAMPLES = int(os.environ.get("GRANDLIVRE_REPLAY_EXAMPLES", "0"))
+"""More examples for a long local run (e.g. GRANDLIVRE_REPLAY_EXAMPLES=50 with -k backdated):
+each property keeps its own modest count in CI."""
 _admins: list[Any] = []
 
 RULES = (AccountingRule.CASH, AccountingRule.ACCRUAL_PERIODIC, AccountingRule.ACCRUAL_UPFRONT)
@@ -114,6 +117,31 @@ class Event:
     size: int
     late: bool = False
     """Entered in world I only after later days are closed (backdated variant)."""
+    reverses: int | None = None
+    """A "reverse" event: the repayment event (its index in the example) it takes back."""
+
+
+REPAYMENTS = ("instalment", "partial", "over", "payoff")
+
+
+def name_reversals(events: list[Event]) -> list[Event]:
+    """The events in value-date order, each "reverse" naming the repayment it takes back: one of
+    the earlier repayment events of its loan (drawn by its size), None when there is none. A
+    reversal of a repayment entered late is entered late too (after it: a reversal follows its
+    repayment). The repayment is named by its identity, so both worlds reverse the same one
+    whatever else was entered late between them."""
+    ordered = sorted(events, key=lambda e: e.day)
+    named: list[Event] = []
+    for event in ordered:
+        if event.kind == "reverse":
+            earlier = [n for n, e in enumerate(named) if e.loan == event.loan and e.kind in REPAYMENTS]
+            target = earlier[event.size % len(earlier)] if earlier else None
+            if any(e.reverses == target for e in named if e.kind == "reverse"):
+                target = None  # already reversed by an earlier one in value-date order: nothing left to take back
+            late = event.late or (target is not None and named[target].late)
+            event = dataclasses.replace(event, reverses=target, late=late)
+        named.append(event)
+    return named
 
 
 loan_specs = st.builds(
@@ -161,7 +189,7 @@ def examples(draw: st.DrawFn, *, backdated: bool = False, behind: bool = False
         events.append(draw(st.builds(Event, day=st.integers(1, horizon - 5), loan=st.just(len(loans) - 1),
                                      kind=st.sampled_from(("instalment", "partial", "fee", "penalty")),
                                      size=st.integers(0, 9), late=st.just(True))))
-    return loans, horizon, sorted(events, key=lambda e: e.day)
+    return loans, horizon, name_reversals(events)
 
 
 # --------------------------------------------------------------------------- the worlds
@@ -294,12 +322,21 @@ async def _linked_account(uow_factory: Any, shared: Shared, world: World, client
 
 # --------------------------------------------------------------------------- events
 
-async def _standing_repayments(uow_factory: Any, loan_id: int) -> list[int]:
+def receipt(number: int) -> str:
+    """The receipt number a repayment event is entered with: its identity in the example (a
+    restatement re-applies a repayment under the same receipt)."""
+    return f"E{number}"
+
+
+async def _standing_repayment(uow_factory: Any, loan_id: int, number: int) -> int | None:
+    """The loan's standing repayment entered by event ``number`` (None: none stands)."""
     async with uow_factory() as uow:
-        return list((await uow.session.scalars(text(
-            "SELECT id FROM loan_transaction t WHERE loan_id = :l AND kind = 'repayment' AND NOT EXISTS ("
-            "  SELECT 1 FROM loan_transaction r WHERE r.reverses_transaction_id = t.id)"
-            " ORDER BY sequence_number"), {"l": loan_id})).all())
+        found = list((await uow.session.scalars(text(
+            "SELECT id FROM loan_transaction t WHERE loan_id = :l AND kind = 'repayment' AND receipt_number = :r"
+            "   AND NOT EXISTS (SELECT 1 FROM loan_transaction r WHERE r.reverses_transaction_id = t.id)"),
+            {"l": loan_id, "r": receipt(number)})).all())
+    assert len(found) <= 1, f"repayment {number} stands {len(found)} times on loan {loan_id}"
+    return found[0] if found else None
 
 
 async def amount_of(uow_factory: Any, world: World, event: Event, unit: Decimal) -> Decimal | None:
@@ -322,25 +359,28 @@ async def amount_of(uow_factory: Any, world: World, event: Event, unit: Decimal)
 
 async def apply(uow_factory: Any, shared: Shared, world: World, number: int, event: Event, unit: Decimal) -> None:
     """Enter the event in the world through the services; record what it answered."""
-    world.outcomes[number] = await _answer(uow_factory, shared, world, event,
+    world.outcomes[number] = await _answer(uow_factory, shared, world, number, event,
                                            await amount_of(uow_factory, world, event, unit))
 
 
-async def _answer(uow_factory: Any, shared: Shared, world: World, event: Event, amount: Decimal | None) -> str:
+async def _answer(uow_factory: Any, shared: Shared, world: World, number: int, event: Event,
+                  amount: Decimal | None) -> str:
     loan_id = world.loans[event.loan]
     on = START + timedelta(days=event.day)
     try:
-        if event.kind in ("instalment", "partial", "over", "payoff"):
+        if event.kind in REPAYMENTS:
             if amount is None:
                 return "no payoff quote"
             await movements.repay(uow_factory, loan_id, Repay(value_date=on, amount=amount, channel=FundsChannel(
-                payment_type_id=shared.payment_type)), actor=ACTOR, scope=world.scope, today=TODAY)
+                payment_type_id=shared.payment_type, receipt_number=receipt(number))),
+                actor=ACTOR, scope=world.scope, today=TODAY)
         elif event.kind == "reverse":
-            standing = await _standing_repayments(uow_factory, loan_id)
-            if not standing:
+            # The repayment the event names, skipped when it was refused (or nothing was named).
+            if event.reverses is None or not world.outcomes[event.reverses].endswith(" taken"):
                 return "nothing to reverse"
-            await movements.reverse_repayment(uow_factory, loan_id, standing[event.size % len(standing)],
-                                              actor=ACTOR, scope=world.scope)
+            standing = await _standing_repayment(uow_factory, loan_id, event.reverses)
+            assert standing is not None, f"repayment {event.reverses} taken and never reversed stands"
+            await movements.reverse_repayment(uow_factory, loan_id, standing, actor=ACTOR, scope=world.scope)
         elif event.kind in ("fee", "penalty"):
             await movements.add_charge(uow_factory, loan_id, AddCharge(
                 value_date=on, amount=D(500 * (event.size + 1)),
@@ -581,7 +621,7 @@ async def test_an_office_behind_on_its_closes_catches_up_to_the_same_books(  # t
                           "reverse different repayments; events must name the repayment they reverse. Not run by "
                           "default (run it with --runxfail); tests/servicing/test_loan_backdated.py holds the "
                           "hand-computed backdated cases against their replayed twins", strict=True, run=False)
-@settings(max_examples=10, deadline=None, derandomize=False, phases=[Phase.generate],
+@settings(max_examples=EXAMPLES or 10, deadline=None, derandomize=False, phases=[Phase.generate],
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow,
                                  HealthCheck.data_too_large])
 @given(example=examples(backdated=True))

@@ -330,3 +330,57 @@ async def test_restating_a_loan_again_posts_nothing(  # type: ignore[no-untyped-
     # The repayment is reversed and taken again (on the class booked now), and what it leaves on
     # the doubtful accounts it was first posted to moves back: no penalty, no provision, no accrual.
     assert len(added) <= 3 and not [d for (d,) in added if "provision" in d or "énalit" in d or "courus" in d], added
+
+
+async def test_a_receipt_dated_before_the_payoff_of_a_closed_loan_is_taken_the_payoff_re_applied(  # type: ignore[no-untyped-def]
+        client, refs, ids, world, staff_user, uow_factory) -> None:  # noqa: F811
+    """Found by the replay property: a repayment dated before the one that paid the loan off was
+    refused (the loan is closed now), where a replay takes it and turns the payoff's excess into
+    an overpayment. Taken with a restatement: the payoff is reversed on its day, the loan opens
+    again as of the receipt's day, the receipt is taken, the payoff re-applied after it."""
+    loans = await pair(client, refs, ids, world, staff_user, uow_factory, AccountingRule.ACCRUAL_PERIODIC)
+    due = loans.due[0]
+    paid_off = due + timedelta(days=2)
+    last = due + timedelta(days=4)
+    # The twin: 10 000 on the due date, 400 000 (more than everything owed) two days later.
+    assert (await repay(client, loans.twin, "10000", due, ids["cash"])).status_code == 201
+    await close(uow_factory, loans.offices[1], due, paid_off - timedelta(days=1))
+    assert (await repay(client, loans.twin, "400000", paid_off, ids["cash"])).status_code == 201
+    await close(uow_factory, loans.offices[1], paid_off, last)
+    # The original: closed by the 400 000, the 10 000 of the due date entered after the closes.
+    await close(uow_factory, loans.offices[0], due, paid_off - timedelta(days=1))
+    assert (await repay(client, loans.original, "400000", paid_off, ids["cash"])).status_code == 201
+    await close(uow_factory, loans.offices[0], paid_off, last)
+    assert (await state(client, uow_factory, loans.original))["status"] == "closed"
+    before = await office_totals(uow_factory, loans.offices[0])
+    found = await repay(client, loans.original, "10000", due, ids["cash"])
+    assert found.status_code == 201, found.text
+    rows = await query(uow_factory, "SELECT kind, value_date, amount, principal, interest, overpayment"
+                                    " FROM loan_transaction WHERE loan_id = :l AND kind LIKE 'repayment%'"
+                                    " ORDER BY sequence_number", l=loans.original)
+    # The payoff first took 300 000 + 15 945 interest, 84 055 over; after the receipt (4 500
+    # interest, then 5 500 principal: the healthy order of the due date) it takes 294 500 +
+    # 11 445 and 94 055 is over: 10 000 more owed back to the borrower.
+    assert [tuple(r) for r in rows] == [
+        ("repayment", paid_off, 400_000, 300_000, 15_945, 84_055),
+        ("repayment_reversal", paid_off, 400_000, 300_000, 15_945, 84_055),
+        ("repayment", due, 10_000, 5_500, 4_500, 0),
+        ("repayment", paid_off, 400_000, 294_500, 11_445, 94_055)]
+    after = await office_totals(uow_factory, loans.offices[0])
+    moved = {code: after.get(code, D(0)) - before.get(code, D(0)) for code in set(before) | set(after)}
+    assert {code: amount for code, amount in moved.items() if amount} == {
+        "1012": 10_000, "342": -10_000, "662": -2_200, "761": 2_200}
+    # Doubtful on D+1 at 40 %: of 294 500 now (117 800), not 300 000 (120 000); the payoff
+    # released it all. Both movements are 2 200 smaller: each is taken back by its mirror.
+    b = loans.books
+    entries = await restated_entries(uow_factory, loans.offices[0])
+    assert {frozenset(lines) for lines in entries.values()} == {
+        frozenset({(b.provisions, "D", D(2_200)), ("662", "C", D(2_200))}),
+        frozenset({("761", "D", D(2_200)), (b.provisions, "C", D(2_200))}),
+        frozenset({("1012", "C", D(400_000)), (b.doubtful, "D", D(300_000)), (b.interest_doubtful, "D", D(15_945)),
+                   ("342", "D", D(84_055))})}, entries
+    after_state = await state(client, uow_factory, loans.original)
+    assert after_state["status"] == "closed" and after_state["provision"] == 0
+    assert after_state["arrears"] == (1, "in_arrears", "Retard 1 à 5 jours", "doubtful", 42_658), \
+        "its last ageing (D+1, open) owes 52 658 - 10 000"
+    await assert_equals_replay(client, uow_factory, loans)
