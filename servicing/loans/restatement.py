@@ -68,6 +68,11 @@ from servicing.journal import book_entries
 from servicing.loans.db.tables import LoanRow, LoanTransactionRow
 from servicing.unit_of_work import UnitOfWork, UnitOfWorkFactory
 
+_REAPPLIED: Final = {"repayment": ("repayment_reversal", "du remboursement du {:%d/%m/%Y}, repris à sa date"),
+                     "waiver": ("waiver_reversal", "de la remise du {:%d/%m/%Y}, reprise à sa date")}
+"""The events a restatement takes back and applies again on their own days after the backdated
+one (their reversal kind, their label): what they settle depends on what was owed that day."""
+
 KIND: Final = "penalty_reversal"
 """The loan transaction that takes back a penalty the corrected history does not owe."""
 
@@ -172,7 +177,7 @@ async def restate(uow: UnitOfWork, row: LoanRow, product: LoanProduct, *, since:
     if any(t.kind == "rescheduling" and t.value_date >= since for t in history):
         raise Conflict(f"loan {loan_id} was rescheduled on or after {since}, on the history this event changes: "
                        "it cannot be dated before the rescheduling", field="value_date")
-    later = [t for t in history if t.kind == "repayment" and t.value_date >= since and t.id not in reversed_ids]
+    later = [t for t in history if t.kind in _REAPPLIED and t.value_date >= since and t.id not in reversed_ids]
     closed = await last_closed_day(uow, row.office_id)
     through = closed if closed is not None and closed >= since else None
     sequence = max((t.sequence_number for t in history), default=0)
@@ -180,10 +185,10 @@ async def restate(uow: UnitOfWork, row: LoanRow, product: LoanProduct, *, since:
     with restating(loan_id):
         for original in later:
             sequence += 1
+            kind, label = _REAPPLIED[original.kind]
             written.append(await _reverse_transaction(
-                uow, original, kind="repayment_reversal", sequence=sequence, actor=actor,
-                description=narrated(f"annulation du remboursement du {original.value_date:%d/%m/%Y}, "
-                                     "repris à sa date")))
+                uow, original, kind=kind, sequence=sequence, actor=actor,
+                description=narrated("annulation " + label.format(original.value_date))))
         if later and row.status == "closed":
             # Closed by a repayment taken back above: open again as of the event's day.
             from servicing.loans.movements import _reopen
@@ -202,7 +207,8 @@ async def restate(uow: UnitOfWork, row: LoanRow, product: LoanProduct, *, since:
                                                 on=through, actor=actor))
                 taken_back += 1
         await uow.session.flush()
-        events = sorted([*(Pending(value_date=t.value_date, order=t.sequence_number, apply=_reapplied(t, product, actor))
+        events = sorted([*(Pending(value_date=t.value_date, order=t.sequence_number,
+                                   apply=(_reapplied if t.kind == "repayment" else _reapplied_waiver)(t, product, actor))
                            for t in later), *pending], key=lambda e: (e.value_date, e.order))
         walk = _Walk(uow, row, product, sequence=sequence, actor=actor)
         await walk.start(since)
@@ -417,6 +423,30 @@ def _reapplied(original: LoanTransactionRow, product: LoanProduct, actor: str) -
             uow, row, product, amount=_plain(original.amount), value_date=original.value_date, accounting=accounting,
             payment_type_id=payment_type_id, receipt_number=original.receipt_number, actor=actor,
             idempotency_key=None, fingerprint=None, leg=leg, history=history, sequence=sequence, standing=standing)
+
+    return apply
+
+
+def _reapplied_waiver(original: LoanTransactionRow, product: LoanProduct, actor: str) -> Apply:
+    """A reversed waiver forgiven again on its own value date, oldest instalment first, on what
+    was owed that day (the instalment a waiver was asked on is not kept: a waiver on one
+    instalment is re-applied oldest first). Refused (the backdated event with it) when that day
+    no longer owes what it forgave."""
+    from servicing.errors import InvalidInput
+    from servicing.loans.model import Waive
+    from servicing.loans.movements import _plain, _take_waiver
+
+    component = next(c for c in ("interest", "fee", "penalty") if getattr(original, c) > 0)
+
+    async def apply(uow: UnitOfWork, row: LoanRow, history: Sequence[Any], sequence: int,
+                    standing: tuple[str, str | None]) -> Any:
+        command = Waive(value_date=original.value_date, component=component, amount=_plain(original.amount))
+        try:
+            return await _take_waiver(uow, row, product, command, history=history, sequence=sequence, actor=actor,
+                                      idempotency_key=None, fingerprint=None, restated=True)
+        except InvalidInput as refused:
+            raise Conflict(f"the waiver of {original.value_date} taken again after this event would forgive more "
+                           f"than is then owed ({refused})", field="value_date") from refused
 
     return apply
 

@@ -169,11 +169,9 @@ def examples(draw: st.DrawFn, *, backdated: bool = False, behind: bool = False
     events = draw(st.lists(st.builds(
         Event, day=st.integers(first, horizon), loan=st.integers(0, len(loans) - 1), kind=st.sampled_from(kinds),
         size=st.integers(0, 9), late=st.booleans() if backdated else st.just(False)), max_size=10))
-    # Entered late are the events item 10 restates (repayments, reversals, charges). A waiver is
-    # not restated: one dated before the loan's last transaction is refused (its allocation is
-    # taken on what is owed today, a known limit of docs/close-of-business.md §8); a rescheduling
-    # is dated on the day it is decided.
-    events = [dataclasses.replace(e, late=False) if e.kind in ("waive", "reschedule") else e for e in events]
+    # Entered late are the events item 10 restates (repayments, reversals, charges, waivers); a
+    # rescheduling is dated on the day it is decided.
+    events = [dataclasses.replace(e, late=False) if e.kind == "reschedule" else e for e in events]
     if backdated:
         # Nor is the automatic collection re-run by a restatement (a known limit, §8): the late
         # variant draws loans repaid at the counter only.
@@ -187,9 +185,36 @@ def examples(draw: st.DrawFn, *, backdated: bool = False, behind: bool = False
         loans.append(LoanSpec(rule=AccountingRule.ACCRUAL_PERIODIC, penalty=True, recalculation=False, npa_days=30,
                               principal=500_000, count=6, deposit=None))
         events.append(draw(st.builds(Event, day=st.integers(1, horizon - 5), loan=st.just(len(loans) - 1),
-                                     kind=st.sampled_from(("instalment", "partial", "fee", "penalty")),
+                                     kind=st.sampled_from(("instalment", "partial", "fee", "penalty", "waive")),
                                      size=st.integers(0, 9), late=st.just(True))))
+        events = late_in_value_order(events, horizon)
     return loans, horizon, name_reversals(events)
+
+
+def entered_on(event: Event, horizon: int) -> int:
+    """The day world I enters an event: its own (before the close), or five closed days later."""
+    return min(event.day + 5, horizon) if event.late else event.day
+
+
+def late_in_value_order(events: list[Event], horizon: int) -> list[Event]:
+    """Each loan receives its events in value-date order in both worlds: an event dated after a
+    late one of its loan but entered before it (within its five days) is entered late too, after
+    it; a rescheduling falling there is left out (dated on the day it is decided, it cannot be
+    entered late, and a restatement refuses an event dated before a rescheduling). Otherwise the
+    two worlds would not receive the same sequence: world I would take a payoff before the
+    receipt dated before it, or reverse a repayment before a later one is entered, and each
+    answer depends on what stood when it came (a refusal on a loan closed in between)."""
+    kept: list[Event] = []
+    late_until: dict[int, int] = {}
+    for event in sorted(events, key=lambda e: e.day):
+        if event.day <= late_until.get(event.loan, 0) and not event.late:
+            if event.kind == "reschedule":
+                continue
+            event = dataclasses.replace(event, late=True)
+        if event.late:
+            late_until[event.loan] = max(late_until.get(event.loan, 0), entered_on(event, horizon))
+        kept.append(event)
+    return kept
 
 
 # --------------------------------------------------------------------------- the worlds
@@ -357,10 +382,16 @@ async def amount_of(uow_factory: Any, world: World, event: Event, unit: Decimal)
     return None
 
 
-async def apply(uow_factory: Any, shared: Shared, world: World, number: int, event: Event, unit: Decimal) -> None:
-    """Enter the event in the world through the services; record what it answered."""
-    world.outcomes[number] = await _answer(uow_factory, shared, world, number, event,
-                                           await amount_of(uow_factory, world, event, unit))
+async def apply(uow_factory: Any, shared: Shared, world: World, number: int, event: Event, unit: Decimal,
+                amounts: dict[int, Decimal | None] | None = None) -> None:
+    """Enter the event in the world through the services; record what it answered. ``amounts``:
+    what the first world paid per event, the second pays the same."""
+    if amounts is None or number not in amounts:
+        amount = await amount_of(uow_factory, world, event, unit)
+        if amounts is not None:
+            amounts[number] = amount
+    world.outcomes[number] = await _answer(uow_factory, shared, world, number, event, amounts[number] if amounts
+                                           is not None else amount)
 
 
 async def _answer(uow_factory: Any, shared: Shared, world: World, number: int, event: Event,
@@ -493,27 +524,37 @@ async def run_example(client: Any, references: Any, payment_types: dict[str, int
         await close_through(uow_factory, world, START)  # an office's first close: the day asked alone
 
     numbered = list(enumerate(events))
-    # World I: each day its events, then its own close; an event entered late comes five days
-    # after its value date (or on the last day), once that day is closed.
-    for offset in range(1, horizon + 1):
-        for number, event in numbered:
-            if event.day == offset and not event.late:
-                await apply(uow_factory, shared, incremental, number, event, units[event.loan])
-        assert await close_through(uow_factory, incremental, START + timedelta(days=offset)) == 1
-        for number, event in numbered:
-            if event.late and min(event.day + 5, horizon) == offset:
-                await apply(uow_factory, shared, incremental, number, event, units[event.loan])
-        await assert_trial_balance_even_on(uow_factory, incremental, START + timedelta(days=offset))
+    # Backdated: world R runs first and world I pays what R paid (a payoff's amount is R's quote:
+    # a quote taken in world I on a day it has closed since would count what those closes charged).
+    late = any(event.late for event in events)
+    amounts: dict[int, Decimal | None] | None = {} if late else None
 
-    # World R: every event on its own date; the days from one event day to the next are closed
-    # in one catch-up run (behind: every event first, then one run closes the whole period).
-    for offset in sorted({event.day for event in events}):
-        if not behind:
-            await close_through(uow_factory, replay, START + timedelta(days=offset - 1))
-        for number, event in numbered:
-            if event.day == offset:
-                await apply(uow_factory, shared, replay, number, event, units[event.loan])
-    await close_through(uow_factory, replay, START + timedelta(days=horizon))
+    async def run_incremental() -> None:
+        # World I: each day its events, then its own close; an event entered late comes five days
+        # after its value date (or on the last day), once that day is closed.
+        for offset in range(1, horizon + 1):
+            for number, event in numbered:
+                if event.day == offset and not event.late:
+                    await apply(uow_factory, shared, incremental, number, event, units[event.loan], amounts)
+            assert await close_through(uow_factory, incremental, START + timedelta(days=offset)) == 1
+            for number, event in numbered:
+                if event.late and entered_on(event, horizon) == offset:
+                    await apply(uow_factory, shared, incremental, number, event, units[event.loan], amounts)
+            await assert_trial_balance_even_on(uow_factory, incremental, START + timedelta(days=offset))
+
+    async def run_replay() -> None:
+        # World R: every event on its own date; the days from one event day to the next are closed
+        # in one catch-up run (behind: every event first, then one run closes the whole period).
+        for offset in sorted({event.day for event in events}):
+            if not behind:
+                await close_through(uow_factory, replay, START + timedelta(days=offset - 1))
+            for number, event in numbered:
+                if event.day == offset:
+                    await apply(uow_factory, shared, replay, number, event, units[event.loan], amounts)
+        await close_through(uow_factory, replay, START + timedelta(days=horizon))
+
+    for run in ((run_replay, run_incremental) if late else (run_incremental, run_replay)):
+        await run()
     return shared, incremental, replay
 
 

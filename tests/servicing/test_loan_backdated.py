@@ -384,3 +384,37 @@ async def test_a_receipt_dated_before_the_payoff_of_a_closed_loan_is_taken_the_p
     assert after_state["arrears"] == (1, "in_arrears", "Retard 1 à 5 jours", "doubtful", 42_658), \
         "its last ageing (D+1, open) owes 52 658 - 10 000"
     await assert_equals_replay(client, uow_factory, loans)
+
+
+@pytest.mark.parametrize("rule", [AccountingRule.ACCRUAL_PERIODIC, AccountingRule.CASH])
+async def test_a_backdated_waiver_is_taken_on_its_day_and_the_penalty_follows(  # type: ignore[no-untyped-def]
+        client, refs, ids, world, staff_user, uow_factory, rule) -> None:  # noqa: F811
+    """Item 2 of the restatement: the 4 500 interest of instalment 1 forgiven on D+1 but entered
+    after D+4 was closed. The overdue then is 48 158 principal only, so the penalty of D+4 is
+    2 % x 48 158 = 963 (TAF 18 %: 173), not 1 053 (190): the restatement takes back the
+    penalty charged and charges the one owed; the loan stays doubtful on 300 000 (40 %)."""
+    loans = await pair(client, refs, ids, world, staff_user, uow_factory, rule)
+    due = loans.due[0]
+    waived_on = due + timedelta(days=1)
+    last = due + timedelta(days=4)
+    waiver = {"value_date": waived_on.isoformat(), "component": "interest", "amount": "4500"}
+    # The twin: the waiver entered on its day, then the days closed.
+    await close(uow_factory, loans.offices[1], due, due)
+    assert (await client.post(f"/api/v1/loans/{loans.twin}/waivers", json=waiver)).status_code == 201
+    await close(uow_factory, loans.offices[1], waived_on, last)
+    # The original: the days closed first, the waiver of D+1 entered afterwards.
+    await close(uow_factory, loans.offices[0], due, last)
+    assert (await state(client, uow_factory, loans.original))["penalties"] == [(last, 1053, 190)]
+    taken = await client.post(f"/api/v1/loans/{loans.original}/waivers", json=waiver)
+    assert taken.status_code == 201, taken.text
+    assert taken.json()["value_date"] == waived_on.isoformat()
+    after = await state(client, uow_factory, loans.original)
+    assert after["penalties"] == [(last, 963, 173)], "2 % of the principal overdue alone"
+    assert after["booked"] == "doubtful" and after["provision"] == 120_000
+    entries = await restated_entries(uow_factory, loans.offices[0])
+    penalty_lines = [lines for description, lines in entries.items() if "pénalité" in description.lower()]
+    if rule is AccountingRule.CASH:
+        assert penalty_lines == [], "under cash the penalties are the sub-ledger's only"
+    else:
+        assert {("7023", "D", D(1053))} < penalty_lines[0], penalty_lines
+    await assert_equals_replay(client, uow_factory, loans)
