@@ -1,34 +1,38 @@
 """Backdated loan events: restate the loan from the event's date, posting only the difference.
 
-A repayment, a repayment's reversal or a charge dated before the loan's last transaction or on a
-day the close of business already closed changes what should have happened
+A repayment, a repayment's reversal, a charge or a waiver dated before the loan's last
+transaction or on a day the close of business already closed changes what should have happened
 since: the split of later repayments, the late-payment penalties, the arrears, the class, the
 accruals and the provisions. Nothing already posted is edited; this module, in the unit of work
 of the event itself (the loan is locked by the caller), makes the books equal to a loan that
 lived the corrected history day by day:
 
-1. **rewind**: every repayment value-dated on or after the event's day is reversed (its mirror
-   on its own value date, as a reversal does), and every late-payment penalty the close charged
+1. **rewind**: every repayment and waiver value-dated on or after the event's day is reversed
+   (its mirror on its own value date, as a reversal does; a loan they had closed opens again),
+   and every late-payment penalty the close charged
    on or after that day is taken back by a ``penalty_reversal`` transaction (its entry's lines with
    the sides swapped, dated on the last closed day, narrated « Retraitement (restatement) »);
 2. **walk** the days from the event's through the office's last closed business day (and the
    last event's): each day, the day's events in their order (the backdated one after those of its
    day already received; the reversed repayments re-applied by the one repayment planner,
    `movements._take_repayment`, with the loan's class and arrears status of that day, so the
-   allocations are those of a replay), then, on a closed day, the ageing
+   allocations are those of a replay; the reversed waivers by `movements._take_waiver` on what
+   that day owed), then, on a closed day, the ageing
    (`products.loans.arrears.age_arrears`), the penalties falling that day
    (`products.loans.penalties.penalties_due`, written as the nightly step writes them, keyed by
    a restatement generation), and the class the grid gives;
 3. **close the last closed day again for this loan** (`close_of_business.per_loan`): arrears
    state, accrual (target minus posted: it posts the difference, an ``accrual_adjustment`` when
    the target went down), reclassification and provision, each posting only what differs from
-   what is booked, dated on that day and narrated as a restatement.
+   what is booked, dated on that day and narrated as a restatement. A loan the walk closed
+   instead releases its provision (the walk's) and keeps the ageing of its last open day.
 
 Limits, said plainly: the interest a non-performing loan withholds is capped by the accrual
 step against what was recognised, so a restatement that turns a loan non-performing in the past
 does not take back interest the nights recognised meanwhile; automatic product charges, automatic
-collections and write-offs are not re-run; a loan rescheduled on or after the event's day is
-refused (the plan was drawn on the history being changed).
+collections and write-offs are not re-run (docs/close-of-business.md §8 says why); a loan
+rescheduled on or after the event's day is refused (the plan was drawn on the history being
+changed).
 """
 
 from __future__ import annotations

@@ -31,12 +31,13 @@ closes change nothing an event reads. It found that a catch-up run skips a loan 
 strict xfails naming that bug.
 
 The backdated variant enters some events in world I only after later days are closed (a
-repayment, reversal or charge dated before the last closed business day), which must re-derive
-what the closes posted after it (issue 9 item 10): every example has one such event, on an
-accrual-periodic loan of its own whose closes record an accrual every day. The restated loan
-is compared by its effects (its rows differ from a replay's by design). It is a strict xfail,
-not run by default: see its marker (the harness's reversal events are not invariant under late
-entry).
+repayment, reversal, charge or waiver dated before the last closed business day), which must
+re-derive what the closes posted after it (issue 9 item 10): every example has one such event,
+on an accrual-periodic loan of its own whose closes record an accrual every day. Each loan
+receives the same events in the same (value-date) order in both worlds (`late_in_value_order`),
+a reversal names the repayment it takes back (`name_reversals`, by the repayment's receipt
+number), and world I pays the amounts world R paid: only the days closed in between differ.
+The restated loan is compared by its effects (its rows differ from a replay's by design).
 
 Each example spends real database time (two offices, up to six borrowers, up to 120 office
 closes of twelve steps, 12-20 s on an idle machine): the examples are few, not shrunk (a
