@@ -418,3 +418,38 @@ async def test_a_backdated_waiver_is_taken_on_its_day_and_the_penalty_follows(  
     else:
         assert {("7023", "D", D(1053))} < penalty_lines[0], penalty_lines
     await assert_equals_replay(client, uow_factory, loans)
+
+
+async def test_a_waiver_after_a_backdated_repayment_is_forgiven_again_on_what_is_then_owed(  # type: ignore[no-untyped-def]
+        client, refs, ids, world, staff_user, uow_factory) -> None:  # noqa: F811
+    """A waiver of 4 500 interest on D+2 first forgave instalment 1's interest (all of it was
+    owed); the repayment of 52 658 received on D, entered after D+4 was closed, pays instalment
+    1 in full, so the replay's waiver forgives the next interest owed: instalment 2's, on
+    300 000 - 48 158 = 251 842 at 1.5 % = 3 778, and 722 of instalment 3's. The restatement
+    takes the waiver back (`waiver_reversal`) and forgives it again after the repayment."""
+    loans = await pair(client, refs, ids, world, staff_user, uow_factory, AccountingRule.ACCRUAL_PERIODIC)
+    due = loans.due[0]
+    waived_on = due + timedelta(days=2)
+    last = due + timedelta(days=4)
+    waiver = {"value_date": waived_on.isoformat(), "component": "interest", "amount": "4500"}
+    assert (await repay(client, loans.twin, "52658", due, ids["cash"])).status_code == 201
+    await close(uow_factory, loans.offices[1], due, waived_on - timedelta(days=1))
+    assert (await client.post(f"/api/v1/loans/{loans.twin}/waivers", json=waiver)).status_code == 201
+    await close(uow_factory, loans.offices[1], waived_on, last)
+    await close(uow_factory, loans.offices[0], due, waived_on - timedelta(days=1))
+    assert (await client.post(f"/api/v1/loans/{loans.original}/waivers", json=waiver)).status_code == 201
+    await close(uow_factory, loans.offices[0], waived_on, last)
+    assert (await repay(client, loans.original, "52658", due, ids["cash"])).status_code == 201
+
+    async def waivers(loan_id: int) -> list[tuple[Any, ...]]:
+        found = await query(uow_factory, "SELECT kind, value_date, interest, allocation FROM loan_transaction"
+                                         " WHERE loan_id = :l AND kind LIKE 'waiver%' ORDER BY sequence_number",
+                            l=loan_id)
+        return [(r.kind, r.value_date, D(r.interest).normalize(),
+                 [(line["instalment"], D(str(line["amount"])).normalize()) for line in r.allocation]) for r in found]
+
+    assert await waivers(loans.twin) == [("waiver", waived_on, 4500, [(2, 3778), (3, 722)])]
+    assert await waivers(loans.original) == [
+        ("waiver", waived_on, 4500, [(1, 4500)]), ("waiver_reversal", waived_on, 4500, []),
+        ("waiver", waived_on, 4500, [(2, 3778), (3, 722)])]
+    await assert_equals_replay(client, uow_factory, loans)
