@@ -444,7 +444,7 @@ async def _reverse_transaction(uow: UnitOfWork, original: LoanTransactionRow, *,
         principal=original.principal, interest=original.interest, fee=original.fee, penalty=original.penalty,
         vat=original.vat, overpayment=original.overpayment, classification=original.classification,
         payment_type_id=original.payment_type_id, receipt_number=original.receipt_number, allocation=[],
-        journal_entry_id=entry_id, created_by=actor)
+        charge_id=original.charge_id, journal_entry_id=entry_id, created_by=actor)
     uow.session.add(reversal)
     return reversal
 
@@ -755,40 +755,9 @@ async def add_charge(uow_factory: UnitOfWorkFactory, loan_id: int, command: AddC
             uow, loan_id, scope, "charge", idempotency_key, fingerprint, command.value_date, today)
         if replay is not None:
             return replay
-        currency = row.currency.strip()
-        check_amount(command.amount, currency, field="amount")
-        component = Component.FEE
-        vat = Decimal(0)
-        due = command.due_date or command.value_date
-        if command.charge_id is not None:
-            charge = await uow.session.get(ChargeRow, command.charge_id)
-            if charge is None or not charge.active or charge.applies_to != "loan" or charge.currency.strip() != currency:
-                raise InvalidInput(f"no active loan charge {command.charge_id} in {currency}", field="charge_id")
-            component = Component.PENALTY if charge.is_penalty else Component.FEE
-            # Taxed at the rate in force on the day the charge falls due (none if the institution is exempt).
-            vat = vat_on_charge(command.amount, tax_rate_on(await tax_of_charge(uow.session, charge), due),
-                                product.rounding, currency)
-        assert row.schedule is not None
-        schedule = msgspec.convert(row.schedule, Schedule)
-        instalment = next((i.number for i in schedule.instalments if i.due_date >= due), schedule.instalments[-1].number)
-        # The charge's VAT (its tax rate) is owed with it and, like the schedule's, posted when collected.
-        lines = [AllocationLine(instalment=instalment, component=component, amount=command.amount)]
-        if vat > 0:
-            lines.append(AllocationLine(instalment=instalment, component=Component.VAT, amount=vat))
-        sequence = history[-1].sequence_number + 1
-        event = ProductEvent(kind=_CHARGEABLE[component], currency=currency, parts=(
-            EventPart(component=component, amount=command.amount, charge_id=command.charge_id),), **_booked(row))
-        entry_id = await _book(uow, product.accounting, event, loan=row, value_date=command.value_date,
-                               description=f"Frais sur prêt n° {loan_id}", actor=actor, sequence=sequence)
-        transaction = LoanTransactionRow(
-            loan_id=loan_id, sequence_number=sequence, kind="charge", value_date=command.value_date, currency=currency,
-            amount=command.amount + vat, fee=command.amount if component is Component.FEE else Decimal(0),
-            penalty=command.amount if component is Component.PENALTY else Decimal(0), vat=vat,
-            classification=row.booked_classification, charge_id=command.charge_id,
-            allocation=msgspec.to_builtins(lines), journal_entry_id=entry_id, idempotency_key=idempotency_key,
-            request_fingerprint=fingerprint, created_by=actor)
-        uow.session.add(transaction)
-        await uow.session.flush()
+        check_amount(command.amount, row.currency.strip(), field="amount")
+        transaction = await _write_charge(uow, row, product, command, sequence=history[-1].sequence_number + 1,
+                                          actor=actor, idempotency_key=idempotency_key, fingerprint=fingerprint)
         if backdated:
             from servicing.loans import restatement
 
@@ -797,6 +766,45 @@ async def add_charge(uow_factory: UnitOfWorkFactory, loan_id: int, command: AddC
         answer = to_transaction(transaction)
         await uow.commit()
     return answer
+
+
+async def _write_charge(uow: UnitOfWork, row: LoanRow, product: LoanProduct, command: AddCharge, *, sequence: int,
+                        actor: str, idempotency_key: str | None, fingerprint: str | None) -> LoanTransactionRow:
+    """Write one charge on the locked loan (its entry under accrual, its VAT owed beside it, on
+    the instalment holding its due date); answers its row, flushed."""
+    currency = row.currency.strip()
+    component = Component.FEE
+    vat = Decimal(0)
+    due = command.due_date or command.value_date
+    if command.charge_id is not None:
+        charge = await uow.session.get(ChargeRow, command.charge_id)
+        if charge is None or not charge.active or charge.applies_to != "loan" or charge.currency.strip() != currency:
+            raise InvalidInput(f"no active loan charge {command.charge_id} in {currency}", field="charge_id")
+        component = Component.PENALTY if charge.is_penalty else Component.FEE
+        # Taxed at the rate in force on the day the charge falls due (none if the institution is exempt).
+        vat = vat_on_charge(command.amount, tax_rate_on(await tax_of_charge(uow.session, charge), due),
+                            product.rounding, currency)
+    assert row.schedule is not None
+    schedule = msgspec.convert(row.schedule, Schedule)
+    instalment = next((i.number for i in schedule.instalments if i.due_date >= due), schedule.instalments[-1].number)
+    # The charge's VAT (its tax rate) is owed with it and, like the schedule's, posted when collected.
+    lines = [AllocationLine(instalment=instalment, component=component, amount=command.amount)]
+    if vat > 0:
+        lines.append(AllocationLine(instalment=instalment, component=Component.VAT, amount=vat))
+    event = ProductEvent(kind=_CHARGEABLE[component], currency=currency, parts=(
+        EventPart(component=component, amount=command.amount, charge_id=command.charge_id),), **_booked(row))
+    entry_id = await _book(uow, product.accounting, event, loan=row, value_date=command.value_date,
+                           description=f"Frais sur prêt n° {row.id}", actor=actor, sequence=sequence)
+    transaction = LoanTransactionRow(
+        loan_id=row.id, sequence_number=sequence, kind="charge", value_date=command.value_date, currency=currency,
+        amount=command.amount + vat, fee=command.amount if component is Component.FEE else Decimal(0),
+        penalty=command.amount if component is Component.PENALTY else Decimal(0), vat=vat,
+        classification=row.booked_classification, charge_id=command.charge_id,
+        allocation=msgspec.to_builtins(lines), journal_entry_id=entry_id, idempotency_key=idempotency_key,
+        request_fingerprint=fingerprint, created_by=actor)
+    uow.session.add(transaction)
+    await uow.session.flush()
+    return transaction
 
 
 async def waive(uow_factory: UnitOfWorkFactory, loan_id: int, command: Waive, *, actor: str, scope: OfficeScope,

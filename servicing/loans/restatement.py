@@ -151,6 +151,19 @@ def closed_since(history: Sequence[Any], value_date: date) -> bool:
     return bool(settling) and settling[-1].kind == "repayment" and settling[-1].value_date > value_date
 
 
+def _occurrence_key(key: str) -> str:
+    """The occurrence an automatic charge's key names (a restatement's charge adds ``:r<n>``)."""
+    return key.split(":r", 1)[0]
+
+
+def _standing_product_charges(history: Sequence[Any]) -> dict[str, Any]:
+    """The loan's standing automatic charges by occurrence key (those no reversal took back)."""
+    reversed_ids = {t.reverses_transaction_id for t in history if t.reverses_transaction_id is not None}
+    return {_occurrence_key(t.idempotency_key): t for t in history
+            if t.kind == "charge" and t.idempotency_key is not None and t.idempotency_key.startswith("product-charge:")
+            and t.id not in reversed_ids}
+
+
 def as_of(history: Sequence[Any], day: date) -> list[Any]:
     """The history as it stood at the close of ``day``: the rows value-dated by then, and every
     reversal (a row it takes back, dated later, stays taken back: the walk replaces it)."""
@@ -224,7 +237,9 @@ async def restate(uow: UnitOfWork, row: LoanRow, product: LoanProduct, *, since:
             if through is not None and day < through:
                 await walk.close(day)
             elif day == through:
-                # The last closed day as the night runs it: ageing, penalties, accrual, class, provision.
+                # The last closed day as the night runs it: charges, ageing, penalties, accrual, class, provision.
+                await walk.product_charges(through)
+                await walk.take_back_product_charges()
                 aged = await close_loans_in(uow, through, [loan_id], actor, previous_status={loan_id: walk.status},
                                             steps=("loan_arrears",))
                 await walk.penalties(through)
@@ -501,10 +516,12 @@ class _Walk:
         self.classification = _standing_before(self.history, since)
         self.status = ArrearsStatus.PERFORMING.value
         before = since - timedelta(days=1)
+        aged_before: date | None = None
         if row.disbursed_on is not None and before >= row.disbursed_on:
             doubtful = self.classification == LoanClassification.DOUBTFUL.value
             self.status = self._aged(before, ArrearsStatus.NON_PERFORMING if doubtful
                                      else ArrearsStatus.PERFORMING).status.value
+            aged_before = before
         self.charged = {(p.instalment, p.period)
                         for p in (await uow.session.execute(_PENALTIES, {"loan": row.id})).all()}
         from servicing.loans.provisions import guarantee_deposits
@@ -514,6 +531,14 @@ class _Walk:
         self.guarantees = (await guarantee_deposits(uow, [row.id])).get(row.id, Decimal(0))
         self.provisions: list[ProvisionMovement] = []
         self.last_aged: tuple[date, Any, Any, Any] | None = None
+        self.open_before: date | None = aged_before
+        """The closed day before ``since`` the loan was open (None: disbursed on ``since``)."""
+        from servicing.loans.product_charges import automatic_charges
+
+        found = await automatic_charges(uow, product.charge_ids) if product.charge_ids else {}
+        self.automatic_charges = tuple(found[c] for c in product.charge_ids if c in found)
+        self.since = since
+        self.charged_keys: set[str] = set()
         self.required, self.rate, self.bucket = Decimal(0), Decimal(0), None
 
     def _aged(self, day: date, previous: ArrearsStatus) -> Any:
@@ -525,10 +550,29 @@ class _Walk:
         self.position = position
         return age_arrears(position.instalments, day, self.policy, previous_status=previous)
 
+    def _aged_through(self, day: date) -> tuple[date, Any, Any, Any]:
+        """The ageing of ``day`` as the nights wrote it, each day's status carried to the next
+        from the disbursement (the non-performing status holds until the arrears are paid): the
+        last ageing a loan the walk closes on its first day keeps."""
+        assert self.row.disbursed_on is not None
+        status = ArrearsStatus.PERFORMING
+        current = self.row.disbursed_on
+        while True:
+            arrears = self._aged(current, status)
+            status = arrears.status
+            if current >= day:
+                break
+            current += timedelta(days=1)
+        loan_grade = grade(arrears.days_overdue, self.grid, non_performing=status is ArrearsStatus.NON_PERFORMING)
+        return day, arrears, loan_grade, self.position
+
     async def events(self, day: date, events: Sequence[Pending]) -> None:
         for pending in (e for e in events if e.value_date == day):
             self.sequence += 1
-            self.written.append(await pending.apply(self.uow, self.row, as_of(self.history, day), self.sequence,
+            # The day's events come before its night: not the automatic charges that night made.
+            seen = [t for t in as_of(self.history, day) if not (
+                t.value_date == day and t.kind == "charge" and (t.idempotency_key or "").startswith("product-charge:"))]
+            self.written.append(await pending.apply(self.uow, self.row, seen, self.sequence,
                                                     (self.classification, self.status)))
             self.history = await _history(self.uow, self.row.id)
             # The event may have written more than its own row (a settlement's accrual true-up).
@@ -544,6 +588,7 @@ class _Walk:
             if self.row.status == "closed":
                 self._release()
             return
+        await self.product_charges(day)
         arrears = self._aged(day, ArrearsStatus(self.status))
         if penalties:
             await self.penalties(day)
@@ -562,14 +607,77 @@ class _Walk:
             self.booked[movement.classification] = self.booked.get(movement.classification, Decimal(0)) - (
                 movement.amount if movement.kind is EventKind.PROVISION_REVERSAL else -movement.amount)
 
+    async def product_charges(self, day: date) -> None:
+        """The automatic product charges the night of ``day`` adds (`servicing.loans.product_charges`),
+        on the loan as it then stood: a charge the history being replaced made for the same
+        occurrence stands when its amount is the same; otherwise it is taken back (a
+        ``charge_reversal``) and the occurrence charged again under a key of this restatement."""
+        from products.loans.product_charges import occurrences_due
+        from servicing.loans.model import AddCharge
+        from servicing.loans.movements import _write_charge, position_from_history
+
+        if not self.automatic_charges or not self.active() or self.row.disbursed_on is None:
+            return
+        today = as_of(self.history, day)
+        schedule, position = position_from_history(self.terms, msgspec.convert(self.row.schedule, Schedule),
+                                                   self.product, today, day)
+        standing = _standing_product_charges(self.history)
+        for occurrence in occurrences_due(
+                self.automatic_charges, disbursed_on=self.row.disbursed_on,
+                last_due_date=schedule.instalments[-1].due_date, on=day,
+                instalment_due_dates=[i.due_date for i in schedule.instalments],
+                outstanding_principal=position.component(Component.PRINCIPAL).outstanding,
+                rounding=self.product.rounding, currency=self.currency):
+            if occurrence.key in self.charged_keys:
+                continue
+            self.charged_keys.add(occurrence.key)
+            charged = standing.get(occurrence.key)
+            if charged is not None and (charged.value_date < self.since or (
+                    charged.fee + charged.penalty == occurrence.amount and charged.vat == occurrence.vat_amount)):
+                continue  # charged before the restated days, or the same amount: it stands
+            if charged is not None:
+                await self.take_back_charge(charged)
+            self.sequence += 1
+            generation = sum(1 for t in self.history if t.kind == "charge" and t.idempotency_key is not None
+                             and _occurrence_key(t.idempotency_key) == occurrence.key)
+            self.written.append(await _write_charge(
+                self.uow, self.row, self.product, AddCharge(value_date=day, amount=occurrence.amount,
+                                                            charge_id=occurrence.charge_id, due_date=occurrence.due_on),
+                sequence=self.sequence, actor=self.actor, fingerprint=None,
+                idempotency_key=occurrence.key if generation == 0 else f"{occurrence.key}:r{generation}"))
+            self.history = await _history(self.uow, self.row.id)
+
+    async def take_back_charge(self, charged: LoanTransactionRow) -> None:
+        from servicing.loans.movements import _reverse_transaction
+
+        self.sequence += 1
+        self.written.append(await _reverse_transaction(
+            self.uow, charged, kind="charge_reversal", sequence=self.sequence, actor=self.actor,
+            description=narrated(f"annulation des frais automatiques du {charged.value_date:%d/%m/%Y}")))
+        await self.uow.session.flush()
+        self.history = await _history(self.uow, self.row.id)
+
+    async def take_back_product_charges(self) -> None:
+        """The automatic charges of the restated days the walk did not charge again (the loan
+        closed before their date, or their occurrence no longer owed) are taken back."""
+        if not self.automatic_charges:
+            return
+        for key, charged in _standing_product_charges(self.history).items():
+            if charged.value_date >= self.since and key not in self.charged_keys:
+                await self.take_back_charge(charged)
+
     async def keep_last_ageing(self) -> None:
         """A loan the walk closed keeps the ageing of the last closed day it was open, as the
         night of that day wrote it (the nightly steps age active loans only; an earlier ageing
         written by the history being replaced would stay otherwise)."""
         from servicing.close_of_business.loan_arrears import _STATE, _STATE_COLUMNS, _add_state
 
-        if self.active() or self.last_aged is None:
+        if self.active():
             return
+        if self.last_aged is None:  # closed on ``since``: the ageing of the day before
+            if self.open_before is None:
+                return
+            self.last_aged = self._aged_through(self.open_before)
         day, arrears, loan_grade, position = self.last_aged
         columns: dict[str, list[Any]] = {name: [] for name in _STATE_COLUMNS}
         upcoming = position.next_instalment

@@ -66,11 +66,12 @@ class Pair:
         self.books, self.original, self.twin, self.offices, self.due = books, original, twin, offices, due
 
 
-async def pair(client, refs, ids, world, staff_user, uow_factory, rule: AccountingRule) -> Pair:  # type: ignore[no-untyped-def]  # noqa: F811
+async def pair(client, refs, ids, world, staff_user, uow_factory, rule: AccountingRule,  # type: ignore[no-untyped-def]  # noqa: F811
+               **changes: Any) -> Pair:
     penalty = OverduePenalty(charge_id=refs.loan_penalty_id, basis=RateOrFlat.RATE, rate_percent=D(2),
                              base=PenaltyBase.OVERDUE_PRINCIPAL_AND_INTEREST)
     books = await make_product(client, refs, world, uow_factory, rule, overdue_penalty=penalty,
-                               vat_on_penalties_percent=D(18))
+                               vat_on_penalties_percent=D(18), **changes)
     office = await offices.create_office(uow_factory(), CreateOffice(
         code=f"{world.prefix}-TW{next(_offices)}", name="Agence jumelle", parent_id=world.head_office_id,
         region="Thiès", opened_on=date(2026, 1, 1), actor="tests"))
@@ -452,4 +453,70 @@ async def test_a_waiver_after_a_backdated_repayment_is_forgiven_again_on_what_is
     assert await waivers(loans.original) == [
         ("waiver", waived_on, 4500, [(1, 4500)]), ("waiver_reversal", waived_on, 4500, []),
         ("waiver", waived_on, 4500, [(2, 3778), (3, 722)])]
+    await assert_equals_replay(client, uow_factory, loans)
+
+
+async def test_an_instalment_fee_on_the_outstanding_principal_follows_a_repayment_backdated_before_it(  # type: ignore[no-untyped-def]
+        client, refs, ids, world, staff_user, uow_factory) -> None:  # noqa: F811
+    """Item 3: the automatic charges of the restated days are re-derived. A fee of 1 % of the
+    outstanding principal falls due with each instalment (the `loan_charges` step charges it at
+    the close of the due date). Closed unpaid, D's fee is 1 % x 300 000 = 3 000; the receipt of
+    52 658 of D, entered after D+4, leaves 251 842 outstanding that evening: the fee is 2 518
+    (rounded to the franc). The restatement takes the 3 000 back (`charge_reversal`, Dr 7022 /
+    Cr the fees receivable) and charges 2 518 under a key of its own."""
+    fee = await client.post("/api/v1/charges", json={
+        "name": f"Commission sur encours {world.prefix}", "applies_to": "loan", "charge_time": "instalment_fee",
+        "calculation": "percent_of_outstanding_principal", "amount": "1", "currency": "XOF"})
+    assert fee.status_code == 201, fee.text
+    fee_id = fee.json()["id"]
+    loans = await pair(client, refs, ids, world, staff_user, uow_factory, AccountingRule.ACCRUAL_PERIODIC,
+                       charge_ids=(refs.loan_fee_id, fee_id))
+    due = loans.due[0]
+    last = due + timedelta(days=4)
+    assert (await repay(client, loans.twin, "52658", due, ids["cash"])).status_code == 201
+    await close(uow_factory, loans.offices[1], due, last)
+    await close(uow_factory, loans.offices[0], due, last)
+
+    async def fees(loan_id: int) -> list[tuple[Any, ...]]:
+        found = await query(uow_factory, "SELECT kind, value_date, fee, idempotency_key FROM loan_transaction"
+                                         " WHERE loan_id = :l AND charge_id = :c ORDER BY sequence_number",
+                            l=loan_id, c=fee_id)
+        return [(r.kind, r.value_date, D(r.fee).normalize(), r.idempotency_key) for r in found]
+
+    key = f"product-charge:{fee_id}:{due.isoformat()}"
+    assert await fees(loans.original) == [("charge", due, 3000, key)]
+    assert await fees(loans.twin) == [("charge", due, 2518, key)]
+    taken = await repay(client, loans.original, "52658", due, ids["cash"])
+    assert taken.status_code == 201, taken.text
+    assert await fees(loans.original) == [("charge", due, 3000, key), ("charge_reversal", due, 3000, None),
+                                          ("charge", due, 2518, f"{key}:r1")]
+    entries = await restated_entries(uow_factory, loans.offices[0])
+    (taken_back,) = [lines for description, lines in entries.items() if "frais automatiques" in description]
+    assert ("7022", "D", D(3000)) in taken_back and len(taken_back) == 2, taken_back
+    await assert_equals_replay(client, uow_factory, loans)
+    # The next night charges nothing more for D's occurrence.
+    await close(uow_factory, loans.offices[0], last + timedelta(days=1), last + timedelta(days=1))
+    await close(uow_factory, loans.offices[1], last + timedelta(days=1), last + timedelta(days=1))
+    await assert_equals_replay(client, uow_factory, loans)
+
+
+async def test_a_payoff_entered_late_keeps_the_ageing_of_the_day_before_it(  # type: ignore[no-untyped-def]
+        client, refs, ids, world, staff_user, uow_factory) -> None:  # noqa: F811
+    """Found by the replay property: a payoff dated D+2, entered after D+4 was closed, closes the
+    loan on the restatement's first day. Its last ageing is D+1's, as a replay's (1 day late on
+    52 658, doubtful at 40 %), not D+4's that the closes wrote before (4 days, a penalty owed)."""
+    loans = await pair(client, refs, ids, world, staff_user, uow_factory, AccountingRule.ACCRUAL_PERIODIC)
+    due = loans.due[0]
+    paid_off = due + timedelta(days=2)
+    last = due + timedelta(days=4)
+    await close(uow_factory, loans.offices[1], due, paid_off - timedelta(days=1))
+    assert (await repay(client, loans.twin, "400000", paid_off, ids["cash"])).status_code == 201
+    await close(uow_factory, loans.offices[1], paid_off, last)
+    await close(uow_factory, loans.offices[0], due, last)
+    assert (await state(client, uow_factory, loans.original))["arrears"][:2] == (4, "in_arrears")
+    taken = await repay(client, loans.original, "400000", paid_off, ids["cash"])
+    assert taken.status_code == 201, taken.text
+    after = await state(client, uow_factory, loans.original)
+    assert after["status"] == "closed" and after["provision"] == 0 and after["penalties"] == []
+    assert after["arrears"] == (1, "in_arrears", "Retard 1 à 5 jours", "doubtful", 52_658)
     await assert_equals_replay(client, uow_factory, loans)
