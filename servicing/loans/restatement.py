@@ -17,7 +17,7 @@ lived the corrected history day by day:
    day already received; the reversed repayments re-applied by the one repayment planner,
    `movements._take_repayment`, with the loan's class and arrears status of that day, so the
    allocations are those of a replay; the reversed waivers by `movements._take_waiver` on what
-   that day owed), then, on a closed day, the ageing
+   that day owed), then, on a closed day, the automatic product charges of its night, the ageing
    (`products.loans.arrears.age_arrears`), the penalties falling that day
    (`products.loans.penalties.penalties_due`, written as the nightly step writes them, keyed by
    a restatement generation), and the class the grid gives;
@@ -29,8 +29,9 @@ lived the corrected history day by day:
 
 Limits, said plainly: the interest a non-performing loan withholds is capped by the accrual
 step against what was recognised, so a restatement that turns a loan non-performing in the past
-does not take back interest the nights recognised meanwhile; automatic product charges, automatic
-collections and write-offs are not re-run (docs/close-of-business.md §8 says why); a loan
+does not take back interest the nights recognised meanwhile; automatic collections and write-offs
+are not re-run (docs/close-of-business.md §8 says why; the automatic product charges are, by
+`_Walk.product_charges`); a loan
 rescheduled on or after the event's day is refused (the plan was drawn on the history being
 changed).
 """
