@@ -228,6 +228,12 @@ async def _backdated(uow: UnitOfWork, row: LoanRow, value_date: date, last_date:
                                          last_closed=await restatement.last_closed_day(uow, row.office_id))
 
 
+def _closed_since(history: Sequence[Any], value_date: date) -> bool:
+    from servicing.loans import restatement
+
+    return restatement.closed_since(history, value_date)
+
+
 def _entry(accounting: ProductAccounting, event: ProductEvent, *, loan: LoanRow, value_date: date,
            description: str, actor: str, sequence: int) -> JournalEntry | None:
     """The loan transaction's entry (None when the product's rules post nothing for it)."""
@@ -357,9 +363,10 @@ async def repay(uow_factory: UnitOfWorkFactory, loan_id: int, command: Repay, *,
         replay = _replayed_in(history, "repayment", idempotency_key, fingerprint)
         if replay is not None:
             return replay
-        if row.status != LoanStatus.ACTIVE.value:
-            raise Conflict(f"loan {loan_id} is {row.status}; repayments are taken on active loans only",
-                           field="loan_id")
+        if row.status != LoanStatus.ACTIVE.value and not (
+                row.status == LoanStatus.CLOSED.value and _closed_since(history, command.value_date)):
+            raise Conflict(f"loan {loan_id} is {row.status}; repayments are taken on active loans only (or dated "
+                           "before the repayment that closed it)", field="loan_id")
         check_amount(command.amount, row.currency.strip(), field="amount")
         last_date = max((t.value_date for t in history), default=None)
         day = today or date.today()
@@ -438,7 +445,7 @@ async def _reverse_transaction(uow: UnitOfWork, original: LoanTransactionRow, *,
         principal=original.principal, interest=original.interest, fee=original.fee, penalty=original.penalty,
         vat=original.vat, overpayment=original.overpayment, classification=original.classification,
         payment_type_id=original.payment_type_id, receipt_number=original.receipt_number, allocation=[],
-        journal_entry_id=entry_id, created_by=actor)
+        charge_id=original.charge_id, journal_entry_id=entry_id, created_by=actor)
     uow.session.add(reversal)
     return reversal
 
@@ -721,23 +728,20 @@ WAIVABLE: Final = (Component.INTEREST, Component.FEE, Component.PENALTY)
 async def _active_for_change(uow: UnitOfWork, loan_id: int, scope: OfficeScope, kind: str, key: str | None,
                              fingerprint: str, value_date: date, today: date | None
                              ) -> tuple[LoanRow, LoanTransaction | None, list[LoanTransactionRow], LoanProduct, bool]:
-    """The locked active loan, the answer of a replayed request, its history, its product, and
-    whether the change is backdated (a charge dated before its last transaction or on a closed
-    day: the caller restates the loan after writing it; a waiver is still refused before the last
-    transaction)."""
+    """The locked active loan (or closed since ``value_date``: `restatement.closed_since`), the
+    answer of a replayed request, its history, its product, and whether the change is backdated
+    (dated before its last transaction or on a closed day: the caller takes it within a
+    restatement of the loan)."""
     row = await _locked(uow, loan_id, scope)
     replay = await _replayed(uow, loan_id, kind, key, fingerprint)
     if replay is not None:
         return row, replay, [], await get_product_in(uow, row.product_id, row.product_version), False
-    if row.status != LoanStatus.ACTIVE.value:
-        raise Conflict(f"loan {loan_id} is {row.status}; only an active loan takes this", field="loan_id")
     history = await _history(uow, loan_id)
+    if row.status != LoanStatus.ACTIVE.value and not (
+            row.status == LoanStatus.CLOSED.value and _closed_since(history, value_date)):
+        raise Conflict(f"loan {loan_id} is {row.status}; only an active loan takes this", field="loan_id")
     day = today or date.today()
     last = max(t.value_date for t in history)
-    if kind != "charge":
-        # A waiver forgives what is owed now: its allocation is not re-derived as of an earlier day.
-        _check_value_date(value_date, today=day, not_before=last, what=kind)
-        return row, None, history, await get_product_in(uow, row.product_id, row.product_version), False
     _check_value_date(value_date, today=day, not_before=row.disbursed_on, what=kind, since="the loan's disbursement")
     backdated = await _backdated(uow, row, value_date, last, day)
     return row, None, history, await get_product_in(uow, row.product_id, row.product_version), backdated
@@ -754,40 +758,9 @@ async def add_charge(uow_factory: UnitOfWorkFactory, loan_id: int, command: AddC
             uow, loan_id, scope, "charge", idempotency_key, fingerprint, command.value_date, today)
         if replay is not None:
             return replay
-        currency = row.currency.strip()
-        check_amount(command.amount, currency, field="amount")
-        component = Component.FEE
-        vat = Decimal(0)
-        due = command.due_date or command.value_date
-        if command.charge_id is not None:
-            charge = await uow.session.get(ChargeRow, command.charge_id)
-            if charge is None or not charge.active or charge.applies_to != "loan" or charge.currency.strip() != currency:
-                raise InvalidInput(f"no active loan charge {command.charge_id} in {currency}", field="charge_id")
-            component = Component.PENALTY if charge.is_penalty else Component.FEE
-            # Taxed at the rate in force on the day the charge falls due (none if the institution is exempt).
-            vat = vat_on_charge(command.amount, tax_rate_on(await tax_of_charge(uow.session, charge), due),
-                                product.rounding, currency)
-        assert row.schedule is not None
-        schedule = msgspec.convert(row.schedule, Schedule)
-        instalment = next((i.number for i in schedule.instalments if i.due_date >= due), schedule.instalments[-1].number)
-        # The charge's VAT (its tax rate) is owed with it and, like the schedule's, posted when collected.
-        lines = [AllocationLine(instalment=instalment, component=component, amount=command.amount)]
-        if vat > 0:
-            lines.append(AllocationLine(instalment=instalment, component=Component.VAT, amount=vat))
-        sequence = history[-1].sequence_number + 1
-        event = ProductEvent(kind=_CHARGEABLE[component], currency=currency, parts=(
-            EventPart(component=component, amount=command.amount, charge_id=command.charge_id),), **_booked(row))
-        entry_id = await _book(uow, product.accounting, event, loan=row, value_date=command.value_date,
-                               description=f"Frais sur prêt n° {loan_id}", actor=actor, sequence=sequence)
-        transaction = LoanTransactionRow(
-            loan_id=loan_id, sequence_number=sequence, kind="charge", value_date=command.value_date, currency=currency,
-            amount=command.amount + vat, fee=command.amount if component is Component.FEE else Decimal(0),
-            penalty=command.amount if component is Component.PENALTY else Decimal(0), vat=vat,
-            classification=row.booked_classification, charge_id=command.charge_id,
-            allocation=msgspec.to_builtins(lines), journal_entry_id=entry_id, idempotency_key=idempotency_key,
-            request_fingerprint=fingerprint, created_by=actor)
-        uow.session.add(transaction)
-        await uow.session.flush()
+        check_amount(command.amount, row.currency.strip(), field="amount")
+        transaction = await _write_charge(uow, row, product, command, sequence=history[-1].sequence_number + 1,
+                                          actor=actor, idempotency_key=idempotency_key, fingerprint=fingerprint)
         if backdated:
             from servicing.loans import restatement
 
@@ -798,68 +771,142 @@ async def add_charge(uow_factory: UnitOfWorkFactory, loan_id: int, command: AddC
     return answer
 
 
+async def _write_charge(uow: UnitOfWork, row: LoanRow, product: LoanProduct, command: AddCharge, *, sequence: int,
+                        actor: str, idempotency_key: str | None, fingerprint: str | None) -> LoanTransactionRow:
+    """Write one charge on the locked loan (its entry under accrual, its VAT owed beside it, on
+    the instalment holding its due date); answers its row, flushed."""
+    currency = row.currency.strip()
+    component = Component.FEE
+    vat = Decimal(0)
+    due = command.due_date or command.value_date
+    if command.charge_id is not None:
+        charge = await uow.session.get(ChargeRow, command.charge_id)
+        if charge is None or not charge.active or charge.applies_to != "loan" or charge.currency.strip() != currency:
+            raise InvalidInput(f"no active loan charge {command.charge_id} in {currency}", field="charge_id")
+        component = Component.PENALTY if charge.is_penalty else Component.FEE
+        # Taxed at the rate in force on the day the charge falls due (none if the institution is exempt).
+        vat = vat_on_charge(command.amount, tax_rate_on(await tax_of_charge(uow.session, charge), due),
+                            product.rounding, currency)
+    assert row.schedule is not None
+    schedule = msgspec.convert(row.schedule, Schedule)
+    instalment = next((i.number for i in schedule.instalments if i.due_date >= due), schedule.instalments[-1].number)
+    # The charge's VAT (its tax rate) is owed with it and, like the schedule's, posted when collected.
+    lines = [AllocationLine(instalment=instalment, component=component, amount=command.amount)]
+    if vat > 0:
+        lines.append(AllocationLine(instalment=instalment, component=Component.VAT, amount=vat))
+    event = ProductEvent(kind=_CHARGEABLE[component], currency=currency, parts=(
+        EventPart(component=component, amount=command.amount, charge_id=command.charge_id),), **_booked(row))
+    entry_id = await _book(uow, product.accounting, event, loan=row, value_date=command.value_date,
+                           description=f"Frais sur prêt n° {row.id}", actor=actor, sequence=sequence)
+    transaction = LoanTransactionRow(
+        loan_id=row.id, sequence_number=sequence, kind="charge", value_date=command.value_date, currency=currency,
+        amount=command.amount + vat, fee=command.amount if component is Component.FEE else Decimal(0),
+        penalty=command.amount if component is Component.PENALTY else Decimal(0), vat=vat,
+        classification=row.booked_classification, charge_id=command.charge_id,
+        allocation=msgspec.to_builtins(lines), journal_entry_id=entry_id, idempotency_key=idempotency_key,
+        request_fingerprint=fingerprint, created_by=actor)
+    uow.session.add(transaction)
+    await uow.session.flush()
+    return transaction
+
+
 async def waive(uow_factory: UnitOfWorkFactory, loan_id: int, command: Waive, *, actor: str, scope: OfficeScope,
                 idempotency_key: str | None = None, today: date | None = None) -> LoanTransaction:
     """Forgive interest, fees or penalties still owed, oldest instalment first (or on one). Under
-    accrual the income recognised is reversed (waiver event); under cash nothing was recognised."""
+    accrual the income recognised is reversed (waiver event); under cash nothing was recognised.
+    Dated before the loan's last transaction or on a closed day, it is taken on its own day
+    within a restatement (`servicing.loans.restatement`): on what was owed that day, later
+    repayments and waivers re-applied after it, the close's effects re-derived."""
     fingerprint = _fingerprint(command)
     if command.component not in {c.value for c in WAIVABLE}:
         raise InvalidInput("only interest, fee or penalty is waived", field="component")
-    component = Component(command.component)
     async with uow_factory() as uow:
-        row, replay, history, product, _backdated_never = await _active_for_change(
+        row, replay, history, product, backdated = await _active_for_change(
             uow, loan_id, scope, "waiver", idempotency_key, fingerprint, command.value_date, today)
         if replay is not None:
             return replay
-        currency = row.currency.strip()
-        check_amount(command.amount, currency, field="amount")
-        assert row.schedule is not None
-        schedule = msgspec.convert(row.schedule, Schedule)
-        owed = [d for d in remaining_dues(schedule, _settled(history), _lines(history, "charge"))
-                if d.component is component and (command.instalment is None or d.instalment == command.instalment)]
-        total = sum((d.amount for d in owed), Decimal(0))
-        if command.amount > total:
-            raise InvalidInput(f"only {total} {currency} of {component.value} is owed"
-                               + (f" on instalment {command.instalment}" if command.instalment else ""), field="amount")
-        left = command.amount
-        lines: list[AllocationLine] = []
-        for due in owed:
-            if left == 0:
-                break
-            taken = min(left, due.amount)
-            lines.append(AllocationLine(instalment=due.instalment, component=component, amount=taken))
-            left -= taken
-        sequence = history[-1].sequence_number + 1
-        event = ProductEvent(kind=EventKind.WAIVER, currency=currency,
-                             parts=(EventPart(component=component, amount=command.amount),), **_booked(row))
-        entry_id = await _book(uow, product.accounting, event, loan=row, value_date=command.value_date,
-                               description=f"Remise sur prêt n° {loan_id}", actor=actor, sequence=sequence)
-        transaction = LoanTransactionRow(
-            loan_id=loan_id, sequence_number=sequence, kind="waiver", value_date=command.value_date, currency=currency,
-            amount=command.amount, interest=command.amount if component is Component.INTEREST else Decimal(0),
-            fee=command.amount if component is Component.FEE else Decimal(0),
-            penalty=command.amount if component is Component.PENALTY else Decimal(0),
-            classification=row.booked_classification, receipt_number=None,
-            allocation=msgspec.to_builtins(lines), journal_entry_id=entry_id, idempotency_key=idempotency_key,
-            request_fingerprint=fingerprint, created_by=actor)
-        uow.session.add(transaction)
-        closes = not remaining_dues(schedule, [*_settled(history), *lines], _lines(history, "charge"))
-        if closes:
-            row.status = LoanStatus.CLOSED.value
-            row.closed_on = command.value_date
-            await deposit_link.release_loan_holds(uow, loan_id, on=command.value_date, actor=actor)
-        row.updated_at = func.now()
-        row.updated_by = actor
-        await uow.session.flush()
-        # Forgiven interest (fees) not yet recognised is recognised first, so the waiver's reversal
-        # of income meets income that was booked; a waiver closing the loan leaves no receivable.
-        await true_up_settlements(uow, [Settlement(
-            loan=row, product=product, schedule=schedule, interest=transaction.interest, fee=transaction.fee,
-            closes=closes, value_date=command.value_date)], actor=actor)
+        check_amount(command.amount, row.currency.strip(), field="amount")
+        if backdated:
+            from servicing.loans import restatement
+
+            taken: list[Any] = []
+
+            async def apply(uow: UnitOfWork, row: LoanRow, history: Sequence[Any], sequence: int,
+                            standing: tuple[str, str | None]) -> Any:
+                taken.append(await _take_waiver(uow, row, product, command, history=history, sequence=sequence,
+                                                actor=actor, idempotency_key=idempotency_key, fingerprint=fingerprint,
+                                                restated=True))
+                return taken[-1]
+
+            await restatement.restate(uow, row, product, since=command.value_date, actor=actor,
+                                      pending=[restatement.Pending(value_date=command.value_date, apply=apply)])
+            transaction = taken[0]
+        else:
+            transaction = await _take_waiver(uow, row, product, command, history=history,
+                                             sequence=history[-1].sequence_number + 1, actor=actor,
+                                             idempotency_key=idempotency_key, fingerprint=fingerprint)
         await uow.session.refresh(transaction)
         answer = to_transaction(transaction)
         await uow.commit()
     return answer
+
+
+async def _take_waiver(uow: UnitOfWork, row: LoanRow, product: LoanProduct, command: Waive, *,
+                       history: Sequence[Any], sequence: int, actor: str, idempotency_key: str | None,
+                       fingerprint: str | None, restated: bool = False) -> LoanTransactionRow:
+    """Write one waiver on the locked loan against what ``history`` (as it stood on the waiver's
+    day, for a restatement) leaves owed on the schedule of that day; answers its row."""
+    component = Component(command.component)
+    currency = row.currency.strip()
+    assert row.schedule is not None
+    schedule = msgspec.convert(row.schedule, Schedule)
+    if restated:  # the schedule of that day (recalculated on the history as it then stood)
+        schedule = schedules.schedule_on(msgspec.convert(row.terms, LoanTerms), schedule, product, history,
+                                         command.value_date)
+    owed = [d for d in remaining_dues(schedule, _settled(history), _lines(history, "charge"))
+            if d.component is component and (command.instalment is None or d.instalment == command.instalment)]
+    total = sum((d.amount for d in owed), Decimal(0))
+    if command.amount > total:
+        raise InvalidInput(f"only {total} {currency} of {component.value} is owed"
+                           + (f" on instalment {command.instalment}" if command.instalment else "")
+                           + (f" on {command.value_date}" if restated else ""), field="amount")
+    left = command.amount
+    lines: list[AllocationLine] = []
+    for due in owed:
+        if left == 0:
+            break
+        taken = min(left, due.amount)
+        lines.append(AllocationLine(instalment=due.instalment, component=component, amount=taken))
+        left -= taken
+    event = ProductEvent(kind=EventKind.WAIVER, currency=currency,
+                         parts=(EventPart(component=component, amount=command.amount),), **_booked(row))
+    entry_id = await _book(uow, product.accounting, event, loan=row, value_date=command.value_date,
+                           description=f"Remise sur prêt n° {row.id}", actor=actor, sequence=sequence)
+    transaction = LoanTransactionRow(
+        loan_id=row.id, sequence_number=sequence, kind="waiver", value_date=command.value_date, currency=currency,
+        amount=command.amount, interest=command.amount if component is Component.INTEREST else Decimal(0),
+        fee=command.amount if component is Component.FEE else Decimal(0),
+        penalty=command.amount if component is Component.PENALTY else Decimal(0),
+        classification=row.booked_classification, receipt_number=None,
+        allocation=msgspec.to_builtins(lines), journal_entry_id=entry_id, idempotency_key=idempotency_key,
+        request_fingerprint=fingerprint, created_by=actor)
+    uow.session.add(transaction)
+    closes = not remaining_dues(schedule, [*_settled(history), *lines], _lines(history, "charge"))
+    status = (LoanStatus.CLOSED if closes else LoanStatus.ACTIVE).value
+    if row.status != status:
+        row.status = status
+    if closes:
+        row.closed_on = command.value_date  # the day it left the portfolio (a catch-up ages it up to then)
+        await deposit_link.release_loan_holds(uow, row.id, on=command.value_date, actor=actor)
+    row.updated_at = func.now()
+    row.updated_by = actor
+    await uow.session.flush()
+    # Forgiven interest (fees) not yet recognised is recognised first, so the waiver's reversal
+    # of income meets income that was booked; a waiver closing the loan leaves no receivable.
+    await true_up_settlements(uow, [Settlement(
+        loan=row, product=product, schedule=schedule, interest=transaction.interest, fee=transaction.fee,
+        closes=closes, value_date=command.value_date)], actor=actor)
+    return transaction
 
 
 # --------------------------------------------------------------------------- read

@@ -50,11 +50,12 @@ SUBLEDGER_SIGNS: Final[dict[str, dict[str, int]]] = {
                   "write_off_reversal": 1, "recovery_reversal": 0},
     "interest": {"disbursement": 1, "repayment_reversal": 1, "repayment": -1, "disbursement_reversal": -1,
                  "waiver": -1, "rescheduling": -1, "reclassification": 0, "write_off": -1, "recovery": 0,
-                 "accrual": 1, "accrual_adjustment": -1, "write_off_reversal": 1},
+                 "accrual": 1, "accrual_adjustment": -1, "write_off_reversal": 1, "waiver_reversal": 1},
     "fee": {"charge": 1, "repayment_reversal": 1, "repayment": -1, "waiver": -1, "write_off": -1, "accrual": 1,
-            "accrual_adjustment": -1, "write_off_reversal": 1},
+            "accrual_adjustment": -1, "write_off_reversal": 1, "waiver_reversal": 1, "charge_reversal": -1},
     "penalty": {"charge": 1, "repayment_reversal": 1, "repayment": -1, "waiver": -1, "rescheduling": -1,
-                "write_off": -1, "write_off_reversal": 1, "penalty_reversal": -1},
+                "write_off": -1, "write_off_reversal": 1, "penalty_reversal": -1, "waiver_reversal": 1,
+                "charge_reversal": -1},
 }
 """How each transaction kind moves a component's outstanding. A disbursement's ``interest`` is
 what it recognised (upfront accrual only); its ``fee`` is withheld income, never receivable. A

@@ -53,7 +53,7 @@ from servicing.loans.applications import get_product_in
 from servicing.loans.capitalised_income import capitalises, releases
 from servicing.loans.model import LoanStatus, LoanTransaction, Repay
 from servicing.loans.receivable_true_up import Settlement, true_up_settlements
-from servicing.loans.restatement import needs_restatement
+from servicing.loans.restatement import closed_since, needs_restatement
 from servicing.staff.scope import OfficeScope
 from servicing.unit_of_work import UnitOfWork, UnitOfWorkFactory
 
@@ -153,6 +153,8 @@ def _plan_one(item: CounterRepayment, loan: Any, history: list[Any], product: An
     replay = movements._replayed_in(history, "repayment", item.idempotency_key, fingerprint)
     if replay is not None:
         return replay
+    if loan.status == LoanStatus.CLOSED.value and closed_since(history, command.value_date):
+        return ALONE  # dated before the repayment that closed it: restated by the single path
     if loan.status != LoanStatus.ACTIVE.value:
         raise Conflict(f"loan {loan.id} is {loan.status}; repayments are taken on active loans only", field="loan_id")
     currency = loan.currency.strip()

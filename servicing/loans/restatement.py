@@ -1,34 +1,39 @@
 """Backdated loan events: restate the loan from the event's date, posting only the difference.
 
-A repayment, a repayment's reversal or a charge dated before the loan's last transaction or on a
-day the close of business already closed changes what should have happened
+A repayment, a repayment's reversal, a charge or a waiver dated before the loan's last
+transaction or on a day the close of business already closed changes what should have happened
 since: the split of later repayments, the late-payment penalties, the arrears, the class, the
 accruals and the provisions. Nothing already posted is edited; this module, in the unit of work
 of the event itself (the loan is locked by the caller), makes the books equal to a loan that
 lived the corrected history day by day:
 
-1. **rewind**: every repayment value-dated on or after the event's day is reversed (its mirror
-   on its own value date, as a reversal does), and every late-payment penalty the close charged
+1. **rewind**: every repayment and waiver value-dated on or after the event's day is reversed
+   (its mirror on its own value date, as a reversal does; a loan they had closed opens again),
+   and every late-payment penalty the close charged
    on or after that day is taken back by a ``penalty_reversal`` transaction (its entry's lines with
    the sides swapped, dated on the last closed day, narrated « Retraitement (restatement) »);
 2. **walk** the days from the event's through the office's last closed business day (and the
    last event's): each day, the day's events in their order (the backdated one after those of its
    day already received; the reversed repayments re-applied by the one repayment planner,
    `movements._take_repayment`, with the loan's class and arrears status of that day, so the
-   allocations are those of a replay), then, on a closed day, the ageing
+   allocations are those of a replay; the reversed waivers by `movements._take_waiver` on what
+   that day owed), then, on a closed day, the automatic product charges of its night, the ageing
    (`products.loans.arrears.age_arrears`), the penalties falling that day
    (`products.loans.penalties.penalties_due`, written as the nightly step writes them, keyed by
    a restatement generation), and the class the grid gives;
 3. **close the last closed day again for this loan** (`close_of_business.per_loan`): arrears
    state, accrual (target minus posted: it posts the difference, an ``accrual_adjustment`` when
    the target went down), reclassification and provision, each posting only what differs from
-   what is booked, dated on that day and narrated as a restatement.
+   what is booked, dated on that day and narrated as a restatement. A loan the walk closed
+   instead releases its provision (the walk's) and keeps the ageing of its last open day.
 
 Limits, said plainly: the interest a non-performing loan withholds is capped by the accrual
 step against what was recognised, so a restatement that turns a loan non-performing in the past
-does not take back interest the nights recognised meanwhile; automatic product charges, automatic
-collections and write-offs are not re-run; a loan rescheduled on or after the event's day is
-refused (the plan was drawn on the history being changed).
+does not take back interest the nights recognised meanwhile; automatic collections and write-offs
+are not re-run (docs/close-of-business.md §8 says why; the automatic product charges are, by
+`_Walk.product_charges`); a loan
+rescheduled on or after the event's day is refused (the plan was drawn on the history being
+changed).
 """
 
 from __future__ import annotations
@@ -67,6 +72,11 @@ from servicing.ids import uuid7
 from servicing.journal import book_entries
 from servicing.loans.db.tables import LoanRow, LoanTransactionRow
 from servicing.unit_of_work import UnitOfWork, UnitOfWorkFactory
+
+_REAPPLIED: Final = {"repayment": ("repayment_reversal", "du remboursement du {:%d/%m/%Y}, repris à sa date"),
+                     "waiver": ("waiver_reversal", "de la remise du {:%d/%m/%Y}, reprise à sa date")}
+"""The events a restatement takes back and applies again on their own days after the backdated
+one (their reversal kind, their label): what they settle depends on what was owed that day."""
 
 KIND: Final = "penalty_reversal"
 """The loan transaction that takes back a penalty the corrected history does not owe."""
@@ -132,6 +142,29 @@ def needs_restatement(value_date: date, *, last_transaction: date | None, last_c
             or (last_closed is not None and value_date <= last_closed))
 
 
+def closed_since(history: Sequence[Any], value_date: date) -> bool:
+    """A closed loan was still open on ``value_date``: the repayment that closed it (its last
+    standing repayment or waiver) is a repayment dated after that day. An event of that day is
+    then taken with a restatement, which reverses that repayment and takes it again after the
+    event (what it pays beyond what is then owed becomes an overpayment, as in a replay)."""
+    reversed_ids = {t.reverses_transaction_id for t in history if t.reverses_transaction_id is not None}
+    settling = [t for t in history if t.kind in ("repayment", "waiver") and t.id not in reversed_ids]
+    return bool(settling) and settling[-1].kind == "repayment" and settling[-1].value_date > value_date
+
+
+def _occurrence_key(key: str) -> str:
+    """The occurrence an automatic charge's key names (a restatement's charge adds ``:r<n>``)."""
+    return key.split(":r", 1)[0]
+
+
+def _standing_product_charges(history: Sequence[Any]) -> dict[str, Any]:
+    """The loan's standing automatic charges by occurrence key (those no reversal took back)."""
+    reversed_ids = {t.reverses_transaction_id for t in history if t.reverses_transaction_id is not None}
+    return {_occurrence_key(t.idempotency_key): t for t in history
+            if t.kind == "charge" and t.idempotency_key is not None and t.idempotency_key.startswith("product-charge:")
+            and t.id not in reversed_ids}
+
+
 def as_of(history: Sequence[Any], day: date) -> list[Any]:
     """The history as it stood at the close of ``day``: the rows value-dated by then, and every
     reversal (a row it takes back, dated later, stays taken back: the walk replaces it)."""
@@ -162,7 +195,7 @@ async def restate(uow: UnitOfWork, row: LoanRow, product: LoanProduct, *, since:
     if any(t.kind == "rescheduling" and t.value_date >= since for t in history):
         raise Conflict(f"loan {loan_id} was rescheduled on or after {since}, on the history this event changes: "
                        "it cannot be dated before the rescheduling", field="value_date")
-    later = [t for t in history if t.kind == "repayment" and t.value_date >= since and t.id not in reversed_ids]
+    later = [t for t in history if t.kind in _REAPPLIED and t.value_date >= since and t.id not in reversed_ids]
     closed = await last_closed_day(uow, row.office_id)
     through = closed if closed is not None and closed >= since else None
     sequence = max((t.sequence_number for t in history), default=0)
@@ -170,10 +203,16 @@ async def restate(uow: UnitOfWork, row: LoanRow, product: LoanProduct, *, since:
     with restating(loan_id):
         for original in later:
             sequence += 1
+            kind, label = _REAPPLIED[original.kind]
             written.append(await _reverse_transaction(
-                uow, original, kind="repayment_reversal", sequence=sequence, actor=actor,
-                description=narrated(f"annulation du remboursement du {original.value_date:%d/%m/%Y}, "
-                                     "repris à sa date")))
+                uow, original, kind=kind, sequence=sequence, actor=actor,
+                description=narrated("annulation " + label.format(original.value_date))))
+        if later and row.status == "closed":
+            # Closed by a repayment taken back above: open again as of the event's day.
+            from servicing.loans.movements import _reopen
+
+            await uow.session.flush()
+            await _reopen(uow, row, product, since, actor)
         taken_back = 0
         if through is not None:
             standing_penalties = (await uow.session.execute(_PENALTIES, {"loan": loan_id})).all()
@@ -186,7 +225,8 @@ async def restate(uow: UnitOfWork, row: LoanRow, product: LoanProduct, *, since:
                                                 on=through, actor=actor))
                 taken_back += 1
         await uow.session.flush()
-        events = sorted([*(Pending(value_date=t.value_date, order=t.sequence_number, apply=_reapplied(t, product, actor))
+        events = sorted([*(Pending(value_date=t.value_date, order=t.sequence_number,
+                                   apply=(_reapplied if t.kind == "repayment" else _reapplied_waiver)(t, product, actor))
                            for t in later), *pending], key=lambda e: (e.value_date, e.order))
         walk = _Walk(uow, row, product, sequence=sequence, actor=actor)
         await walk.start(since)
@@ -198,7 +238,9 @@ async def restate(uow: UnitOfWork, row: LoanRow, product: LoanProduct, *, since:
             if through is not None and day < through:
                 await walk.close(day)
             elif day == through:
-                # The last closed day as the night runs it: ageing, penalties, accrual, class, provision.
+                # The last closed day as the night runs it: charges, ageing, penalties, accrual, class, provision.
+                await walk.product_charges(through)
+                await walk.take_back_product_charges()
                 aged = await close_loans_in(uow, through, [loan_id], actor, previous_status={loan_id: walk.status},
                                             steps=("loan_arrears",))
                 await walk.penalties(through)
@@ -211,6 +253,8 @@ async def restate(uow: UnitOfWork, row: LoanRow, product: LoanProduct, *, since:
                 await walk.close(through, penalties=False)
                 await _restate_provisions(uow, row, product, walk, since=since, day=through, actor=actor)
             day += timedelta(days=1)
+        if through is not None:
+            await walk.keep_last_ageing()
         written += walk.written
     return Restatement(loan_id=loan_id, since=since, through=through, repayments_reapplied=len(later),
                        penalties_taken_back=taken_back, penalties_charged=walk.penalties_charged,
@@ -403,6 +447,30 @@ def _reapplied(original: LoanTransactionRow, product: LoanProduct, actor: str) -
     return apply
 
 
+def _reapplied_waiver(original: LoanTransactionRow, product: LoanProduct, actor: str) -> Apply:
+    """A reversed waiver forgiven again on its own value date, oldest instalment first, on what
+    was owed that day (the instalment a waiver was asked on is not kept: a waiver on one
+    instalment is re-applied oldest first). Refused (the backdated event with it) when that day
+    no longer owes what it forgave."""
+    from servicing.errors import InvalidInput
+    from servicing.loans.model import Waive
+    from servicing.loans.movements import _plain, _take_waiver
+
+    component = next(c for c in ("interest", "fee", "penalty") if getattr(original, c) > 0)
+
+    async def apply(uow: UnitOfWork, row: LoanRow, history: Sequence[Any], sequence: int,
+                    standing: tuple[str, str | None]) -> Any:
+        command = Waive(value_date=original.value_date, component=component, amount=_plain(original.amount))
+        try:
+            return await _take_waiver(uow, row, product, command, history=history, sequence=sequence, actor=actor,
+                                      idempotency_key=None, fingerprint=None, restated=True)
+        except InvalidInput as refused:
+            raise Conflict(f"the waiver of {original.value_date} taken again after this event would forgive more "
+                           f"than is then owed ({refused})", field="value_date") from refused
+
+    return apply
+
+
 class _AsBooked(msgspec.Struct, frozen=True, kw_only=True):
     """The loan as the penalty step reads it, booked in the class it had that day."""
 
@@ -449,10 +517,12 @@ class _Walk:
         self.classification = _standing_before(self.history, since)
         self.status = ArrearsStatus.PERFORMING.value
         before = since - timedelta(days=1)
+        aged_before: date | None = None
         if row.disbursed_on is not None and before >= row.disbursed_on:
             doubtful = self.classification == LoanClassification.DOUBTFUL.value
             self.status = self._aged(before, ArrearsStatus.NON_PERFORMING if doubtful
                                      else ArrearsStatus.PERFORMING).status.value
+            aged_before = before
         self.charged = {(p.instalment, p.period)
                         for p in (await uow.session.execute(_PENALTIES, {"loan": row.id})).all()}
         from servicing.loans.provisions import guarantee_deposits
@@ -461,6 +531,15 @@ class _Walk:
             _BOOKED_BEFORE, {"loan": row.id, "since": since})).all() if r.booked}
         self.guarantees = (await guarantee_deposits(uow, [row.id])).get(row.id, Decimal(0))
         self.provisions: list[ProvisionMovement] = []
+        self.last_aged: tuple[date, Any, Any, Any] | None = None
+        self.open_before: date | None = aged_before
+        """The closed day before ``since`` the loan was open (None: disbursed on ``since``)."""
+        from servicing.loans.product_charges import automatic_charges
+
+        found = await automatic_charges(uow, product.charge_ids) if product.charge_ids else {}
+        self.automatic_charges = tuple(found[c] for c in product.charge_ids if c in found)
+        self.since = since
+        self.charged_keys: set[str] = set()
         self.required, self.rate, self.bucket = Decimal(0), Decimal(0), None
 
     def _aged(self, day: date, previous: ArrearsStatus) -> Any:
@@ -469,12 +548,32 @@ class _Walk:
         _schedule, position = position_from_history(self.terms, msgspec.convert(self.row.schedule, Schedule),
                                                     self.product, as_of(self.history, day), day)
         self.principal = position.component(Component.PRINCIPAL).outstanding
+        self.position = position
         return age_arrears(position.instalments, day, self.policy, previous_status=previous)
+
+    def _aged_through(self, day: date) -> tuple[date, Any, Any, Any]:
+        """The ageing of ``day`` as the nights wrote it, each day's status carried to the next
+        from the disbursement (the non-performing status holds until the arrears are paid): the
+        last ageing a loan the walk closes on its first day keeps."""
+        assert self.row.disbursed_on is not None
+        status = ArrearsStatus.PERFORMING
+        current = self.row.disbursed_on
+        while True:
+            arrears = self._aged(current, status)
+            status = arrears.status
+            if current >= day:
+                break
+            current += timedelta(days=1)
+        loan_grade = grade(arrears.days_overdue, self.grid, non_performing=status is ArrearsStatus.NON_PERFORMING)
+        return day, arrears, loan_grade, self.position
 
     async def events(self, day: date, events: Sequence[Pending]) -> None:
         for pending in (e for e in events if e.value_date == day):
             self.sequence += 1
-            self.written.append(await pending.apply(self.uow, self.row, as_of(self.history, day), self.sequence,
+            # The day's events come before its night: not the automatic charges that night made.
+            seen = [t for t in as_of(self.history, day) if not (
+                t.value_date == day and t.kind == "charge" and (t.idempotency_key or "").startswith("product-charge:"))]
+            self.written.append(await pending.apply(self.uow, self.row, seen, self.sequence,
                                                     (self.classification, self.status)))
             self.history = await _history(self.uow, self.row.id)
             # The event may have written more than its own row (a settlement's accrual true-up).
@@ -487,7 +586,10 @@ class _Walk:
         """The day's close for the loan: ageing, then penalties (unless the caller charges them
         after the nightly ageing step, `penalties`), then the class the grid gives."""
         if not self.active():
+            if self.row.status == "closed":
+                self._release()
             return
+        await self.product_charges(day)
         arrears = self._aged(day, ArrearsStatus(self.status))
         if penalties:
             await self.penalties(day)
@@ -495,7 +597,97 @@ class _Walk:
         loan_grade = grade(arrears.days_overdue, self.grid, non_performing=arrears.status is ArrearsStatus.NON_PERFORMING)
         if self.automatic:
             self.classification = loan_grade.classification.value
+        self.last_aged = (day, arrears, loan_grade, self.position)
         self._provision(loan_grade)
+
+    def _release(self) -> None:
+        """A loan the walk closed requires no provision: what it holds is released, as the
+        repayment closing it (or the night after) does."""
+        for movement in provision_movements(self.booked, Decimal(0), LoanClassification(self.classification)):
+            self.provisions.append(movement)
+            self.booked[movement.classification] = self.booked.get(movement.classification, Decimal(0)) - (
+                movement.amount if movement.kind is EventKind.PROVISION_REVERSAL else -movement.amount)
+
+    async def product_charges(self, day: date) -> None:
+        """The automatic product charges the night of ``day`` adds (`servicing.loans.product_charges`),
+        on the loan as it then stood: a charge the history being replaced made for the same
+        occurrence stands when its amount is the same; otherwise it is taken back (a
+        ``charge_reversal``) and the occurrence charged again under a key of this restatement."""
+        from products.loans.product_charges import occurrences_due
+        from servicing.loans.model import AddCharge
+        from servicing.loans.movements import _write_charge, position_from_history
+
+        if not self.automatic_charges or not self.active() or self.row.disbursed_on is None:
+            return
+        today = as_of(self.history, day)
+        schedule, position = position_from_history(self.terms, msgspec.convert(self.row.schedule, Schedule),
+                                                   self.product, today, day)
+        standing = _standing_product_charges(self.history)
+        for occurrence in occurrences_due(
+                self.automatic_charges, disbursed_on=self.row.disbursed_on,
+                last_due_date=schedule.instalments[-1].due_date, on=day,
+                instalment_due_dates=[i.due_date for i in schedule.instalments],
+                outstanding_principal=position.component(Component.PRINCIPAL).outstanding,
+                rounding=self.product.rounding, currency=self.currency):
+            if occurrence.key in self.charged_keys:
+                continue
+            self.charged_keys.add(occurrence.key)
+            charged = standing.get(occurrence.key)
+            if charged is not None and (charged.value_date < self.since or (
+                    charged.fee + charged.penalty == occurrence.amount and charged.vat == occurrence.vat_amount)):
+                continue  # charged before the restated days, or the same amount: it stands
+            if charged is not None:
+                await self.take_back_charge(charged)
+            self.sequence += 1
+            generation = sum(1 for t in self.history if t.kind == "charge" and t.idempotency_key is not None
+                             and _occurrence_key(t.idempotency_key) == occurrence.key)
+            self.written.append(await _write_charge(
+                self.uow, self.row, self.product, AddCharge(value_date=day, amount=occurrence.amount,
+                                                            charge_id=occurrence.charge_id, due_date=occurrence.due_on),
+                sequence=self.sequence, actor=self.actor, fingerprint=None,
+                idempotency_key=occurrence.key if generation == 0 else f"{occurrence.key}:r{generation}"))
+            self.history = await _history(self.uow, self.row.id)
+
+    async def take_back_charge(self, charged: LoanTransactionRow) -> None:
+        from servicing.loans.movements import _reverse_transaction
+
+        self.sequence += 1
+        self.written.append(await _reverse_transaction(
+            self.uow, charged, kind="charge_reversal", sequence=self.sequence, actor=self.actor,
+            description=narrated(f"annulation des frais automatiques du {charged.value_date:%d/%m/%Y}")))
+        await self.uow.session.flush()
+        self.history = await _history(self.uow, self.row.id)
+
+    async def take_back_product_charges(self) -> None:
+        """The automatic charges of the restated days the walk did not charge again (the loan
+        closed before their date, or their occurrence no longer owed) are taken back."""
+        if not self.automatic_charges:
+            return
+        for key, charged in _standing_product_charges(self.history).items():
+            if charged.value_date >= self.since and key not in self.charged_keys:
+                await self.take_back_charge(charged)
+
+    async def keep_last_ageing(self) -> None:
+        """A loan the walk closed keeps the ageing of the last closed day it was open, as the
+        night of that day wrote it (the nightly steps age active loans only; an earlier ageing
+        written by the history being replaced would stay otherwise)."""
+        from servicing.close_of_business.loan_arrears import _STATE, _STATE_COLUMNS, _add_state
+
+        if self.active():
+            return
+        if self.last_aged is None:  # closed on ``since``: the ageing of the day before
+            if self.open_before is None:
+                return
+            self.last_aged = self._aged_through(self.open_before)
+        day, arrears, loan_grade, position = self.last_aged
+        columns: dict[str, list[Any]] = {name: [] for name in _STATE_COLUMNS}
+        upcoming = position.next_instalment
+        _add_state(columns, self.row.id, day, arrears, loan_grade,
+                   overdue_principal=position.component(Component.PRINCIPAL).overdue,
+                   outstanding=position.component(Component.PRINCIPAL).outstanding,
+                   next_due=upcoming.due_date if upcoming is not None else None,
+                   seen=max((t.sequence_number for t in as_of(self.history, day)), default=0))
+        await self.uow.session.execute(text(_STATE.text.rsplit("WHERE", 1)[0]), columns)
 
     def _provision(self, loan_grade: Any) -> None:
         """The day's provision as the nightly step books it: the base (outstanding principal less

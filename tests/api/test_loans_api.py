@@ -642,8 +642,18 @@ async def test_charges_and_waivers_follow_the_rule(client, refs, ids, world, sta
     assert await entry_lines(uow_factory, paid["journal_entry_id"]) == lines(
         ("1012", "D", 10_000), (fee_account, "C", 2000), (interest_account, "C", 4500), (portfolio, "C", 3500))
 
-    assert_problem(await client.post(f"{LOANS}/{loan_id}/waivers", json={
-        "value_date": on, "component": "interest", "amount": "1000"}), 422, "value_date")  # before the repayment
+    # Dated before the repayment: forgiven on its day, the repayment taken back and re-applied
+    # after it (restatement): 1 000 less interest to pay, 1 000 more principal repaid.
+    earlier = await client.post(f"{LOANS}/{loan_id}/waivers", json={
+        "value_date": on, "component": "interest", "amount": "1000"})
+    assert earlier.status_code == 201, earlier.text
+    assert earlier.json()["allocation"] == [{"instalment": 1, "component": "interest", "amount": "1000"}]
+    async with uow_factory() as uow:
+        repaid = (await uow.session.execute(text(
+            "SELECT t.fee, t.interest, t.principal FROM loan_transaction t WHERE t.loan_id = :l AND t.kind = 'repayment'"
+            " AND NOT EXISTS (SELECT 1 FROM loan_transaction r WHERE r.reverses_transaction_id = t.id)"),
+            {"l": loan_id})).one()
+    assert tuple(repaid) == (2000, 3500, 4500)
     later = (DISBURSED_ON + timedelta(days=25)).isoformat()
     assert_problem(await client.post(f"{LOANS}/{loan_id}/waivers", json={
         "value_date": later, "component": "penalty", "amount": "1501"}), 422, "amount")

@@ -32,12 +32,16 @@ guards the fix (`selection.LOAN_OPEN_ON_DAY`). It is compared by effects, not by
 (see its docstring).
 
 The backdated variant enters some events in world I only after later days are closed (a
-repayment, reversal or charge dated before the last closed business day), which must re-derive
-what the closes posted after it (issue 9 item 10): every example has one such event, on an
-accrual-periodic loan of its own whose closes record an accrual every day. The restated loan
-is compared by its effects (its rows differ from a replay's by design). It is a strict xfail,
-not run by default: see its marker (the harness's reversal events are not invariant under late
-entry).
+repayment, reversal, charge or waiver dated before the last closed business day), which must
+re-derive what the closes posted after it (issue 9 item 10): every example has one such event,
+on an accrual-periodic loan of its own whose closes record an accrual every day. Each loan
+receives the same events in the same (value-date) order in both worlds (`late_in_value_order`),
+a reversal names the repayment it takes back (`name_reversals`, by the repayment's receipt
+number), and world I pays the amounts world R paid: only the days closed in between differ.
+The restated loan is compared by its effects (its rows differ from a replay's by design). It
+runs by default with a few examples; a long local run: GRANDLIVRE_REPLAY_EXAMPLES=60 with
+``-k backdated`` (a failing example is printed whole: shrink it by hand into
+tests/servicing/test_loan_backdated.py, with the expected journal lines).
 
 Each example spends real database time (two offices, up to six borrowers, up to 120 office
 closes of twelve steps, 12-20 s on an idle machine): the examples are few, not shrunk (a
@@ -84,6 +88,9 @@ START = TODAY - timedelta(days=120)
 """Disbursement day of every loan; the last closed day stays before today."""
 ACTOR = "tests"
 _numbers = itertools.count(1)
+EXAMPLES = int(os.environ.get("GRANDLIVRE_REPLAY_EXAMPLES", "0"))
+"""More examples for a long local run (e.g. GRANDLIVRE_REPLAY_EXAMPLES=50 with -k backdated):
+each property keeps its own modest count in CI."""
 _admins: list[Any] = []
 
 RULES = (AccountingRule.CASH, AccountingRule.ACCRUAL_PERIODIC, AccountingRule.ACCRUAL_UPFRONT)
@@ -115,6 +122,31 @@ class Event:
     size: int
     late: bool = False
     """Entered in world I only after later days are closed (backdated variant)."""
+    reverses: int | None = None
+    """A "reverse" event: the repayment event (its index in the example) it takes back."""
+
+
+REPAYMENTS = ("instalment", "partial", "over", "payoff")
+
+
+def name_reversals(events: list[Event]) -> list[Event]:
+    """The events in value-date order, each "reverse" naming the repayment it takes back: one of
+    the earlier repayment events of its loan (drawn by its size), None when there is none. A
+    reversal of a repayment entered late is entered late too (after it: a reversal follows its
+    repayment). The repayment is named by its identity, so both worlds reverse the same one
+    whatever else was entered late between them."""
+    ordered = sorted(events, key=lambda e: e.day)
+    named: list[Event] = []
+    for event in ordered:
+        if event.kind == "reverse":
+            earlier = [n for n, e in enumerate(named) if e.loan == event.loan and e.kind in REPAYMENTS]
+            target = earlier[event.size % len(earlier)] if earlier else None
+            if any(e.reverses == target for e in named if e.kind == "reverse"):
+                target = None  # already reversed by an earlier one in value-date order: nothing left to take back
+            late = event.late or (target is not None and named[target].late)
+            event = dataclasses.replace(event, reverses=target, late=late)
+        named.append(event)
+    return named
 
 
 loan_specs = st.builds(
@@ -142,11 +174,9 @@ def examples(draw: st.DrawFn, *, backdated: bool = False, behind: bool = False
     events = draw(st.lists(st.builds(
         Event, day=st.integers(first, horizon), loan=st.integers(0, len(loans) - 1), kind=st.sampled_from(kinds),
         size=st.integers(0, 9), late=st.booleans() if backdated else st.just(False)), max_size=10))
-    # Entered late are the events item 10 restates (repayments, reversals, charges). A waiver is
-    # not restated: one dated before the loan's last transaction is refused (its allocation is
-    # taken on what is owed today, a known limit of docs/close-of-business.md §8); a rescheduling
-    # is dated on the day it is decided.
-    events = [dataclasses.replace(e, late=False) if e.kind in ("waive", "reschedule") else e for e in events]
+    # Entered late are the events item 10 restates (repayments, reversals, charges, waivers); a
+    # rescheduling is dated on the day it is decided.
+    events = [dataclasses.replace(e, late=False) if e.kind == "reschedule" else e for e in events]
     if backdated:
         # Nor is the automatic collection re-run by a restatement (a known limit, §8): the late
         # variant draws loans repaid at the counter only.
@@ -160,9 +190,36 @@ def examples(draw: st.DrawFn, *, backdated: bool = False, behind: bool = False
         loans.append(LoanSpec(rule=AccountingRule.ACCRUAL_PERIODIC, penalty=True, recalculation=False, npa_days=30,
                               principal=500_000, count=6, deposit=None))
         events.append(draw(st.builds(Event, day=st.integers(1, horizon - 5), loan=st.just(len(loans) - 1),
-                                     kind=st.sampled_from(("instalment", "partial", "fee", "penalty")),
+                                     kind=st.sampled_from(("instalment", "partial", "fee", "penalty", "waive")),
                                      size=st.integers(0, 9), late=st.just(True))))
-    return loans, horizon, sorted(events, key=lambda e: e.day)
+        events = late_in_value_order(events, horizon)
+    return loans, horizon, name_reversals(events)
+
+
+def entered_on(event: Event, horizon: int) -> int:
+    """The day world I enters an event: its own (before the close), or five closed days later."""
+    return min(event.day + 5, horizon) if event.late else event.day
+
+
+def late_in_value_order(events: list[Event], horizon: int) -> list[Event]:
+    """Each loan receives its events in value-date order in both worlds: an event dated after a
+    late one of its loan but entered before it (within its five days) is entered late too, after
+    it; a rescheduling falling there is left out (dated on the day it is decided, it cannot be
+    entered late, and a restatement refuses an event dated before a rescheduling). Otherwise the
+    two worlds would not receive the same sequence: world I would take a payoff before the
+    receipt dated before it, or reverse a repayment before a later one is entered, and each
+    answer depends on what stood when it came (a refusal on a loan closed in between)."""
+    kept: list[Event] = []
+    late_until: dict[int, int] = {}
+    for event in sorted(events, key=lambda e: e.day):
+        if event.day <= late_until.get(event.loan, 0) and not event.late:
+            if event.kind == "reschedule":
+                continue
+            event = dataclasses.replace(event, late=True)
+        if event.late:
+            late_until[event.loan] = max(late_until.get(event.loan, 0), entered_on(event, horizon))
+        kept.append(event)
+    return kept
 
 
 # --------------------------------------------------------------------------- the worlds
@@ -295,12 +352,21 @@ async def _linked_account(uow_factory: Any, shared: Shared, world: World, client
 
 # --------------------------------------------------------------------------- events
 
-async def _standing_repayments(uow_factory: Any, loan_id: int) -> list[int]:
+def receipt(number: int) -> str:
+    """The receipt number a repayment event is entered with: its identity in the example (a
+    restatement re-applies a repayment under the same receipt)."""
+    return f"E{number}"
+
+
+async def _standing_repayment(uow_factory: Any, loan_id: int, number: int) -> int | None:
+    """The loan's standing repayment entered by event ``number`` (None: none stands)."""
     async with uow_factory() as uow:
-        return list((await uow.session.scalars(text(
-            "SELECT id FROM loan_transaction t WHERE loan_id = :l AND kind = 'repayment' AND NOT EXISTS ("
-            "  SELECT 1 FROM loan_transaction r WHERE r.reverses_transaction_id = t.id)"
-            " ORDER BY sequence_number"), {"l": loan_id})).all())
+        found = list((await uow.session.scalars(text(
+            "SELECT id FROM loan_transaction t WHERE loan_id = :l AND kind = 'repayment' AND receipt_number = :r"
+            "   AND NOT EXISTS (SELECT 1 FROM loan_transaction r WHERE r.reverses_transaction_id = t.id)"),
+            {"l": loan_id, "r": receipt(number)})).all())
+    assert len(found) <= 1, f"repayment {number} stands {len(found)} times on loan {loan_id}"
+    return found[0] if found else None
 
 
 async def amount_of(uow_factory: Any, world: World, event: Event, unit: Decimal) -> Decimal | None:
@@ -321,27 +387,36 @@ async def amount_of(uow_factory: Any, world: World, event: Event, unit: Decimal)
     return None
 
 
-async def apply(uow_factory: Any, shared: Shared, world: World, number: int, event: Event, unit: Decimal) -> None:
-    """Enter the event in the world through the services; record what it answered."""
-    world.outcomes[number] = await _answer(uow_factory, shared, world, event,
-                                           await amount_of(uow_factory, world, event, unit))
+async def apply(uow_factory: Any, shared: Shared, world: World, number: int, event: Event, unit: Decimal,
+                amounts: dict[int, Decimal | None] | None = None) -> None:
+    """Enter the event in the world through the services; record what it answered. ``amounts``:
+    what the first world paid per event, the second pays the same."""
+    if amounts is None or number not in amounts:
+        amount = await amount_of(uow_factory, world, event, unit)
+        if amounts is not None:
+            amounts[number] = amount
+    world.outcomes[number] = await _answer(uow_factory, shared, world, number, event, amounts[number] if amounts
+                                           is not None else amount)
 
 
-async def _answer(uow_factory: Any, shared: Shared, world: World, event: Event, amount: Decimal | None) -> str:
+async def _answer(uow_factory: Any, shared: Shared, world: World, number: int, event: Event,
+                  amount: Decimal | None) -> str:
     loan_id = world.loans[event.loan]
     on = START + timedelta(days=event.day)
     try:
-        if event.kind in ("instalment", "partial", "over", "payoff"):
+        if event.kind in REPAYMENTS:
             if amount is None:
                 return "no payoff quote"
             await movements.repay(uow_factory, loan_id, Repay(value_date=on, amount=amount, channel=FundsChannel(
-                payment_type_id=shared.payment_type)), actor=ACTOR, scope=world.scope, today=TODAY)
+                payment_type_id=shared.payment_type, receipt_number=receipt(number))),
+                actor=ACTOR, scope=world.scope, today=TODAY)
         elif event.kind == "reverse":
-            standing = await _standing_repayments(uow_factory, loan_id)
-            if not standing:
+            # The repayment the event names, skipped when it was refused (or nothing was named).
+            if event.reverses is None or not world.outcomes[event.reverses].endswith(" taken"):
                 return "nothing to reverse"
-            await movements.reverse_repayment(uow_factory, loan_id, standing[event.size % len(standing)],
-                                              actor=ACTOR, scope=world.scope)
+            standing = await _standing_repayment(uow_factory, loan_id, event.reverses)
+            assert standing is not None, f"repayment {event.reverses} taken and never reversed stands"
+            await movements.reverse_repayment(uow_factory, loan_id, standing, actor=ACTOR, scope=world.scope)
         elif event.kind in ("fee", "penalty"):
             await movements.add_charge(uow_factory, loan_id, AddCharge(
                 value_date=on, amount=D(500 * (event.size + 1)),
@@ -454,27 +529,37 @@ async def run_example(client: Any, references: Any, payment_types: dict[str, int
         await close_through(uow_factory, world, START)  # an office's first close: the day asked alone
 
     numbered = list(enumerate(events))
-    # World I: each day its events, then its own close; an event entered late comes five days
-    # after its value date (or on the last day), once that day is closed.
-    for offset in range(1, horizon + 1):
-        for number, event in numbered:
-            if event.day == offset and not event.late:
-                await apply(uow_factory, shared, incremental, number, event, units[event.loan])
-        assert await close_through(uow_factory, incremental, START + timedelta(days=offset)) == 1
-        for number, event in numbered:
-            if event.late and min(event.day + 5, horizon) == offset:
-                await apply(uow_factory, shared, incremental, number, event, units[event.loan])
-        await assert_trial_balance_even_on(uow_factory, incremental, START + timedelta(days=offset))
+    # Backdated: world R runs first and world I pays what R paid (a payoff's amount is R's quote:
+    # a quote taken in world I on a day it has closed since would count what those closes charged).
+    late = any(event.late for event in events)
+    amounts: dict[int, Decimal | None] | None = {} if late else None
 
-    # World R: every event on its own date; the days from one event day to the next are closed
-    # in one catch-up run (behind: every event first, then one run closes the whole period).
-    for offset in sorted({event.day for event in events}):
-        if not behind:
-            await close_through(uow_factory, replay, START + timedelta(days=offset - 1))
-        for number, event in numbered:
-            if event.day == offset:
-                await apply(uow_factory, shared, replay, number, event, units[event.loan])
-    await close_through(uow_factory, replay, START + timedelta(days=horizon))
+    async def run_incremental() -> None:
+        # World I: each day its events, then its own close; an event entered late comes five days
+        # after its value date (or on the last day), once that day is closed.
+        for offset in range(1, horizon + 1):
+            for number, event in numbered:
+                if event.day == offset and not event.late:
+                    await apply(uow_factory, shared, incremental, number, event, units[event.loan], amounts)
+            assert await close_through(uow_factory, incremental, START + timedelta(days=offset)) == 1
+            for number, event in numbered:
+                if event.late and entered_on(event, horizon) == offset:
+                    await apply(uow_factory, shared, incremental, number, event, units[event.loan], amounts)
+            await assert_trial_balance_even_on(uow_factory, incremental, START + timedelta(days=offset))
+
+    async def run_replay() -> None:
+        # World R: every event on its own date; the days from one event day to the next are closed
+        # in one catch-up run (behind: every event first, then one run closes the whole period).
+        for offset in sorted({event.day for event in events}):
+            if not behind:
+                await close_through(uow_factory, replay, START + timedelta(days=offset - 1))
+            for number, event in numbered:
+                if event.day == offset:
+                    await apply(uow_factory, shared, replay, number, event, units[event.loan], amounts)
+        await close_through(uow_factory, replay, START + timedelta(days=horizon))
+
+    for run in ((run_replay, run_incremental) if late else (run_incremental, run_replay)):
+        await run()
     return shared, incremental, replay
 
 
@@ -593,12 +678,7 @@ async def test_an_office_behind_on_its_closes_catches_up_to_the_same_books(  # t
     await assert_same_worlds(uow_factory, shared, incremental, replay, by_value_date=False)
 
 
-@pytest.mark.xfail(reason="the harness's 'reverse' event takes back the latest repayment standing when it is entered, "
-                          "which is another one when a repayment before it is entered late: the two worlds then "
-                          "reverse different repayments; events must name the repayment they reverse. Not run by "
-                          "default (run it with --runxfail); tests/servicing/test_loan_backdated.py holds the "
-                          "hand-computed backdated cases against their replayed twins", strict=True, run=False)
-@settings(max_examples=10, deadline=None, derandomize=False, phases=[Phase.generate],
+@settings(max_examples=EXAMPLES or 3, deadline=None, derandomize=False, phases=[Phase.generate],
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow,
                                  HealthCheck.data_too_large])
 @given(example=examples(backdated=True))

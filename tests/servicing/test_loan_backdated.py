@@ -66,11 +66,12 @@ class Pair:
         self.books, self.original, self.twin, self.offices, self.due = books, original, twin, offices, due
 
 
-async def pair(client, refs, ids, world, staff_user, uow_factory, rule: AccountingRule) -> Pair:  # type: ignore[no-untyped-def]  # noqa: F811
+async def pair(client, refs, ids, world, staff_user, uow_factory, rule: AccountingRule,  # type: ignore[no-untyped-def]  # noqa: F811
+               **changes: Any) -> Pair:
     penalty = OverduePenalty(charge_id=refs.loan_penalty_id, basis=RateOrFlat.RATE, rate_percent=D(2),
                              base=PenaltyBase.OVERDUE_PRINCIPAL_AND_INTEREST)
     books = await make_product(client, refs, world, uow_factory, rule, overdue_penalty=penalty,
-                               vat_on_penalties_percent=D(18))
+                               vat_on_penalties_percent=D(18), **changes)
     office = await offices.create_office(uow_factory(), CreateOffice(
         code=f"{world.prefix}-TW{next(_offices)}", name="Agence jumelle", parent_id=world.head_office_id,
         region="Thiès", opened_on=date(2026, 1, 1), actor="tests"))
@@ -330,3 +331,192 @@ async def test_restating_a_loan_again_posts_nothing(  # type: ignore[no-untyped-
     # The repayment is reversed and taken again (on the class booked now), and what it leaves on
     # the doubtful accounts it was first posted to moves back: no penalty, no provision, no accrual.
     assert len(added) <= 3 and not [d for (d,) in added if "provision" in d or "énalit" in d or "courus" in d], added
+
+
+async def test_a_receipt_dated_before_the_payoff_of_a_closed_loan_is_taken_the_payoff_re_applied(  # type: ignore[no-untyped-def]
+        client, refs, ids, world, staff_user, uow_factory) -> None:  # noqa: F811
+    """Found by the replay property: a repayment dated before the one that paid the loan off was
+    refused (the loan is closed now), where a replay takes it and turns the payoff's excess into
+    an overpayment. Taken with a restatement: the payoff is reversed on its day, the loan opens
+    again as of the receipt's day, the receipt is taken, the payoff re-applied after it."""
+    loans = await pair(client, refs, ids, world, staff_user, uow_factory, AccountingRule.ACCRUAL_PERIODIC)
+    due = loans.due[0]
+    paid_off = due + timedelta(days=2)
+    last = due + timedelta(days=4)
+    # The twin: 10 000 on the due date, 400 000 (more than everything owed) two days later.
+    assert (await repay(client, loans.twin, "10000", due, ids["cash"])).status_code == 201
+    await close(uow_factory, loans.offices[1], due, paid_off - timedelta(days=1))
+    assert (await repay(client, loans.twin, "400000", paid_off, ids["cash"])).status_code == 201
+    await close(uow_factory, loans.offices[1], paid_off, last)
+    # The original: closed by the 400 000, the 10 000 of the due date entered after the closes.
+    await close(uow_factory, loans.offices[0], due, paid_off - timedelta(days=1))
+    assert (await repay(client, loans.original, "400000", paid_off, ids["cash"])).status_code == 201
+    await close(uow_factory, loans.offices[0], paid_off, last)
+    assert (await state(client, uow_factory, loans.original))["status"] == "closed"
+    before = await office_totals(uow_factory, loans.offices[0])
+    found = await repay(client, loans.original, "10000", due, ids["cash"])
+    assert found.status_code == 201, found.text
+    rows = await query(uow_factory, "SELECT kind, value_date, amount, principal, interest, overpayment"
+                                    " FROM loan_transaction WHERE loan_id = :l AND kind LIKE 'repayment%'"
+                                    " ORDER BY sequence_number", l=loans.original)
+    # The payoff first took 300 000 + 15 945 interest, 84 055 over; after the receipt (4 500
+    # interest, then 5 500 principal: the healthy order of the due date) it takes 294 500 +
+    # 11 445 and 94 055 is over: 10 000 more owed back to the borrower.
+    assert [tuple(r) for r in rows] == [
+        ("repayment", paid_off, 400_000, 300_000, 15_945, 84_055),
+        ("repayment_reversal", paid_off, 400_000, 300_000, 15_945, 84_055),
+        ("repayment", due, 10_000, 5_500, 4_500, 0),
+        ("repayment", paid_off, 400_000, 294_500, 11_445, 94_055)]
+    after = await office_totals(uow_factory, loans.offices[0])
+    moved = {code: after.get(code, D(0)) - before.get(code, D(0)) for code in set(before) | set(after)}
+    assert {code: amount for code, amount in moved.items() if amount} == {
+        "1012": 10_000, "342": -10_000, "662": -2_200, "761": 2_200}
+    # Doubtful on D+1 at 40 %: of 294 500 now (117 800), not 300 000 (120 000); the payoff
+    # released it all. Both movements are 2 200 smaller: each is taken back by its mirror.
+    b = loans.books
+    entries = await restated_entries(uow_factory, loans.offices[0])
+    assert {frozenset(lines) for lines in entries.values()} == {
+        frozenset({(b.provisions, "D", D(2_200)), ("662", "C", D(2_200))}),
+        frozenset({("761", "D", D(2_200)), (b.provisions, "C", D(2_200))}),
+        frozenset({("1012", "C", D(400_000)), (b.doubtful, "D", D(300_000)), (b.interest_doubtful, "D", D(15_945)),
+                   ("342", "D", D(84_055))})}, entries
+    after_state = await state(client, uow_factory, loans.original)
+    assert after_state["status"] == "closed" and after_state["provision"] == 0
+    assert after_state["arrears"] == (1, "in_arrears", "Retard 1 à 5 jours", "doubtful", 42_658), \
+        "its last ageing (D+1, open) owes 52 658 - 10 000"
+    await assert_equals_replay(client, uow_factory, loans)
+
+
+@pytest.mark.parametrize("rule", [AccountingRule.ACCRUAL_PERIODIC, AccountingRule.CASH])
+async def test_a_backdated_waiver_is_taken_on_its_day_and_the_penalty_follows(  # type: ignore[no-untyped-def]
+        client, refs, ids, world, staff_user, uow_factory, rule) -> None:  # noqa: F811
+    """Item 2 of the restatement: the 4 500 interest of instalment 1 forgiven on D+1 but entered
+    after D+4 was closed. The overdue then is 48 158 principal only, so the penalty of D+4 is
+    2 % x 48 158 = 963 (TAF 18 %: 173), not 1 053 (190): the restatement takes back the
+    penalty charged and charges the one owed; the loan stays doubtful on 300 000 (40 %)."""
+    loans = await pair(client, refs, ids, world, staff_user, uow_factory, rule)
+    due = loans.due[0]
+    waived_on = due + timedelta(days=1)
+    last = due + timedelta(days=4)
+    waiver = {"value_date": waived_on.isoformat(), "component": "interest", "amount": "4500"}
+    # The twin: the waiver entered on its day, then the days closed.
+    await close(uow_factory, loans.offices[1], due, due)
+    assert (await client.post(f"/api/v1/loans/{loans.twin}/waivers", json=waiver)).status_code == 201
+    await close(uow_factory, loans.offices[1], waived_on, last)
+    # The original: the days closed first, the waiver of D+1 entered afterwards.
+    await close(uow_factory, loans.offices[0], due, last)
+    assert (await state(client, uow_factory, loans.original))["penalties"] == [(last, 1053, 190)]
+    taken = await client.post(f"/api/v1/loans/{loans.original}/waivers", json=waiver)
+    assert taken.status_code == 201, taken.text
+    assert taken.json()["value_date"] == waived_on.isoformat()
+    after = await state(client, uow_factory, loans.original)
+    assert after["penalties"] == [(last, 963, 173)], "2 % of the principal overdue alone"
+    assert after["booked"] == "doubtful" and after["provision"] == 120_000
+    entries = await restated_entries(uow_factory, loans.offices[0])
+    penalty_lines = [lines for description, lines in entries.items() if "pénalité" in description.lower()]
+    if rule is AccountingRule.CASH:
+        assert penalty_lines == [], "under cash the penalties are the sub-ledger's only"
+    else:
+        assert {("7023", "D", D(1053))} < penalty_lines[0], penalty_lines
+    await assert_equals_replay(client, uow_factory, loans)
+
+
+async def test_a_waiver_after_a_backdated_repayment_is_forgiven_again_on_what_is_then_owed(  # type: ignore[no-untyped-def]
+        client, refs, ids, world, staff_user, uow_factory) -> None:  # noqa: F811
+    """A waiver of 4 500 interest on D+2 first forgave instalment 1's interest (all of it was
+    owed); the repayment of 52 658 received on D, entered after D+4 was closed, pays instalment
+    1 in full, so the replay's waiver forgives the next interest owed: instalment 2's, on
+    300 000 - 48 158 = 251 842 at 1.5 % = 3 778, and 722 of instalment 3's. The restatement
+    takes the waiver back (`waiver_reversal`) and forgives it again after the repayment."""
+    loans = await pair(client, refs, ids, world, staff_user, uow_factory, AccountingRule.ACCRUAL_PERIODIC)
+    due = loans.due[0]
+    waived_on = due + timedelta(days=2)
+    last = due + timedelta(days=4)
+    waiver = {"value_date": waived_on.isoformat(), "component": "interest", "amount": "4500"}
+    assert (await repay(client, loans.twin, "52658", due, ids["cash"])).status_code == 201
+    await close(uow_factory, loans.offices[1], due, waived_on - timedelta(days=1))
+    assert (await client.post(f"/api/v1/loans/{loans.twin}/waivers", json=waiver)).status_code == 201
+    await close(uow_factory, loans.offices[1], waived_on, last)
+    await close(uow_factory, loans.offices[0], due, waived_on - timedelta(days=1))
+    assert (await client.post(f"/api/v1/loans/{loans.original}/waivers", json=waiver)).status_code == 201
+    await close(uow_factory, loans.offices[0], waived_on, last)
+    assert (await repay(client, loans.original, "52658", due, ids["cash"])).status_code == 201
+
+    async def waivers(loan_id: int) -> list[tuple[Any, ...]]:
+        found = await query(uow_factory, "SELECT kind, value_date, interest, allocation FROM loan_transaction"
+                                         " WHERE loan_id = :l AND kind LIKE 'waiver%' ORDER BY sequence_number",
+                            l=loan_id)
+        return [(r.kind, r.value_date, D(r.interest).normalize(),
+                 [(line["instalment"], D(str(line["amount"])).normalize()) for line in r.allocation]) for r in found]
+
+    assert await waivers(loans.twin) == [("waiver", waived_on, 4500, [(2, 3778), (3, 722)])]
+    assert await waivers(loans.original) == [
+        ("waiver", waived_on, 4500, [(1, 4500)]), ("waiver_reversal", waived_on, 4500, []),
+        ("waiver", waived_on, 4500, [(2, 3778), (3, 722)])]
+    await assert_equals_replay(client, uow_factory, loans)
+
+
+async def test_an_instalment_fee_on_the_outstanding_principal_follows_a_repayment_backdated_before_it(  # type: ignore[no-untyped-def]
+        client, refs, ids, world, staff_user, uow_factory) -> None:  # noqa: F811
+    """Item 3: the automatic charges of the restated days are re-derived. A fee of 1 % of the
+    outstanding principal falls due with each instalment (the `loan_charges` step charges it at
+    the close of the due date). Closed unpaid, D's fee is 1 % x 300 000 = 3 000; the receipt of
+    52 658 of D, entered after D+4, leaves 251 842 outstanding that evening: the fee is 2 518
+    (rounded to the franc). The restatement takes the 3 000 back (`charge_reversal`, Dr 7022 /
+    Cr the fees receivable) and charges 2 518 under a key of its own."""
+    fee = await client.post("/api/v1/charges", json={
+        "name": f"Commission sur encours {world.prefix}", "applies_to": "loan", "charge_time": "instalment_fee",
+        "calculation": "percent_of_outstanding_principal", "amount": "1", "currency": "XOF"})
+    assert fee.status_code == 201, fee.text
+    fee_id = fee.json()["id"]
+    loans = await pair(client, refs, ids, world, staff_user, uow_factory, AccountingRule.ACCRUAL_PERIODIC,
+                       charge_ids=(refs.loan_fee_id, fee_id))
+    due = loans.due[0]
+    last = due + timedelta(days=4)
+    assert (await repay(client, loans.twin, "52658", due, ids["cash"])).status_code == 201
+    await close(uow_factory, loans.offices[1], due, last)
+    await close(uow_factory, loans.offices[0], due, last)
+
+    async def fees(loan_id: int) -> list[tuple[Any, ...]]:
+        found = await query(uow_factory, "SELECT kind, value_date, fee, idempotency_key FROM loan_transaction"
+                                         " WHERE loan_id = :l AND charge_id = :c ORDER BY sequence_number",
+                            l=loan_id, c=fee_id)
+        return [(r.kind, r.value_date, D(r.fee).normalize(), r.idempotency_key) for r in found]
+
+    key = f"product-charge:{fee_id}:{due.isoformat()}"
+    assert await fees(loans.original) == [("charge", due, 3000, key)]
+    assert await fees(loans.twin) == [("charge", due, 2518, key)]
+    taken = await repay(client, loans.original, "52658", due, ids["cash"])
+    assert taken.status_code == 201, taken.text
+    assert await fees(loans.original) == [("charge", due, 3000, key), ("charge_reversal", due, 3000, None),
+                                          ("charge", due, 2518, f"{key}:r1")]
+    entries = await restated_entries(uow_factory, loans.offices[0])
+    (taken_back,) = [lines for description, lines in entries.items() if "frais automatiques" in description]
+    assert ("7022", "D", D(3000)) in taken_back and len(taken_back) == 2, taken_back
+    await assert_equals_replay(client, uow_factory, loans)
+    # The next night charges nothing more for D's occurrence.
+    await close(uow_factory, loans.offices[0], last + timedelta(days=1), last + timedelta(days=1))
+    await close(uow_factory, loans.offices[1], last + timedelta(days=1), last + timedelta(days=1))
+    await assert_equals_replay(client, uow_factory, loans)
+
+
+async def test_a_payoff_entered_late_keeps_the_ageing_of_the_day_before_it(  # type: ignore[no-untyped-def]
+        client, refs, ids, world, staff_user, uow_factory) -> None:  # noqa: F811
+    """Found by the replay property: a payoff dated D+2, entered after D+4 was closed, closes the
+    loan on the restatement's first day. Its last ageing is D+1's, as a replay's (1 day late on
+    52 658, doubtful at 40 %), not D+4's that the closes wrote before (4 days, a penalty owed)."""
+    loans = await pair(client, refs, ids, world, staff_user, uow_factory, AccountingRule.ACCRUAL_PERIODIC)
+    due = loans.due[0]
+    paid_off = due + timedelta(days=2)
+    last = due + timedelta(days=4)
+    await close(uow_factory, loans.offices[1], due, paid_off - timedelta(days=1))
+    assert (await repay(client, loans.twin, "400000", paid_off, ids["cash"])).status_code == 201
+    await close(uow_factory, loans.offices[1], paid_off, last)
+    await close(uow_factory, loans.offices[0], due, last)
+    assert (await state(client, uow_factory, loans.original))["arrears"][:2] == (4, "in_arrears")
+    taken = await repay(client, loans.original, "400000", paid_off, ids["cash"])
+    assert taken.status_code == 201, taken.text
+    after = await state(client, uow_factory, loans.original)
+    assert after["status"] == "closed" and after["provision"] == 0 and after["penalties"] == []
+    assert after["arrears"] == (1, "in_arrears", "Retard 1 à 5 jours", "doubtful", 52_658)
+    await assert_equals_replay(client, uow_factory, loans)

@@ -91,7 +91,7 @@ async def make_product(client, references, world, uow_factory, rule: AccountingR
         principal=AmountRange(minimum=D(50_000), default=D(300_000), maximum=D(10_000_000)),
         repayment_count=CountRange(minimum=3, default=6, maximum=24),
         interest_rate_percent=AmountRange(minimum=D(12), default=D(18), maximum=D(24)),
-        charge_ids=(references.loan_fee_id,), accounting=accounting, **changes)
+        accounting=accounting, **{"charge_ids": (references.loan_fee_id,), **changes})
     response = await client.post("/api/v1/loan-products", json=msgspec.to_builtins(product))
     assert response.status_code == 201, response.text
     return Books(product_id=response.json()["product_id"], **codes)
