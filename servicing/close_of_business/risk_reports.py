@@ -5,7 +5,10 @@ each bucket requires; the arrears list and the officers' follow-up list.
 
 PAR N is the outstanding principal of the loans with an instalment more than N days late (the
 whole loan counts, not only the late instalment: the practitioners' definition), divided by the
-outstanding principal of all active loans. Only loans active today are counted."""
+outstanding principal of all active loans. The loans counted are those open at the close of the
+day the figures are from: active, or paid off or written off on a later day (a write-off entered
+the morning after the close still counts in the evening's PAR, as its balance does in the trial
+balance as of that day), so the reports tie to the trial balance as of `as_of`."""
 
 from __future__ import annotations
 
@@ -20,6 +23,7 @@ from sqlalchemy import text
 from ledger.money import normalize_amount
 from products.loans.product import LoanProduct
 from servicing.close_of_business.loan_provisioning import required_provisions
+from servicing.close_of_business.selection import LOAN_OPEN_ON_DAY
 from servicing.loans.schedules import plain
 from servicing.staff.scope import OfficeScope
 from servicing.unit_of_work import UnitOfWork
@@ -42,9 +46,11 @@ _GROUP_KEY: Final = {
     RiskGrouping.SECTOR: ("coalesce(l.details ->> 'activity_sector_id', '')", "coalesce(a.name, 'non renseigné')"),
 }
 
-_FROM: Final = """
+_FROM: Final = f"""
   FROM loan_arrears_state s
-  JOIN loan l ON l.id = s.loan_id AND l.status = 'active'
+  JOIN loan l ON l.id = s.loan_id
+   AND (l.status = 'active' OR ({LOAN_OPEN_ON_DAY.replace(":day", "s.business_date")}
+                                AND s.business_date = (SELECT max(x.business_date) FROM loan_arrears_state x)))
   JOIN product p ON p.id = l.product_id
   JOIN office o ON o.id = l.office_id
   LEFT JOIN client c ON c.id = l.client_id
