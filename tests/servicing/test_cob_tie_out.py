@@ -22,6 +22,7 @@ must then show as a difference in the provisioning report and in `verify`."""
 
 from __future__ import annotations
 
+import json
 from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
@@ -29,9 +30,11 @@ from typing import Any
 import msgspec
 import pytest
 
+from api.report_cli import ReportOptions, render_report
 from products.posting_rules import AccountingRule
 from servicing.close_of_business.provisioning_report import provisioning_report
 from servicing.close_of_business.risk_reports import RiskGrouping, ageing, portfolio_at_risk
+from servicing.close_of_business.tie_out import portfolio_tie_out, tie_out_lines
 from servicing.loans.reconciliation import loan_reconciliation
 from servicing.reference import credit_parameters
 from servicing.reference.defaults import DEMO_CREDIT_PARAMETERS
@@ -168,6 +171,25 @@ async def test_par_ageing_provisioning_and_reconciliation_tie_to_the_general_led
     assert sum(b.outstanding_principal for b in buckets) == sum(r.outstanding_principal for r in par.rows)
     assert sum(b.loans for b in buckets) == sum(r.loans for r in par.rows)
     assert sum(b.provision_required for b in buckets) == sum(r.provision_required for r in report.rows)
+
+    # The tie-out the demo prints: the same figures against the trial balance as of the day.
+    tie = await portfolio_tie_out(uow_factory)
+    (xof,) = [t for t in tie.currencies if t.currency == "XOF"]
+    assert tie.as_of == DAY and xof.par_outstanding == xof.ageing_outstanding
+    assert xof.portfolio_accounts[books.healthy] == healthy and xof.portfolio_accounts[books.doubtful] == doubtful_gl
+    assert xof.provisions_accounts[books.provisions] == provisions
+    assert xof.ageing_provision_required == xof.provision_required
+    printed = "\n".join(tie_out_lines(tie))
+    assert f"{books.provisions} {int(provisions):,}" in printed and DAY.isoformat() in printed
+    # And the reports as `grandlivre report` prints them for the branch.
+    office = f"{world.prefix}-BR"
+    par_table = await render_report(uow_factory, ReportOptions(kind="portfolio-at-risk", office=office))
+    assert par_table.startswith(f"as of {DAY.isoformat()}") and str(mine.outstanding_principal) in par_table
+    as_csv = await render_report(uow_factory, ReportOptions(kind="provisioning", office=office, output="csv"))
+    assert as_csv.startswith("\ufeffbucket;") and ";".join(("XOF", "2", "600002", "240000", "240000")) in as_csv
+    as_json = json.loads(await render_report(uow_factory, ReportOptions(kind="loan-ageing", office=office,
+                                                                         output="json")))
+    assert as_json["as_of"] == DAY.isoformat() and as_json["rows"]
 
     # The sub-ledger and the general ledger, and the verify checks.
     reconciliation = await loan_reconciliation(uow_factory())
