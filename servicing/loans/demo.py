@@ -25,6 +25,7 @@ import msgspec
 from sqlalchemy import text
 
 from ledger.errors import LedgerError
+from ledger.money import normalize_amount
 from products.loans.model import Schedule
 from products.loans.product import LoanProduct
 from products.loans.requirements import loan_requirements
@@ -416,8 +417,18 @@ async def write_off_demo_loan(uow_factory: UnitOfWorkFactory, office_ids: dict[s
         reason=f"Irrécouvrable : {row.days_overdue} jours de retard, débiteur introuvable (démonstration)",
         value_date=row.business_date), actor=DEMO_CLOSE_ACTOR, scope=scope, idempotency_key="demo-write-off",
         today=today)
-    progress(f"loan {row.loan_id} written off by hand ({row.days_overdue} days overdue): {written.amount} "
-             "against its provision first, the rest to losses")
+    async with uow_factory() as uow:
+        covered = await uow.session.scalar(text(
+            "SELECT coalesce(sum(amount), 0) FROM loan_provision_movement WHERE loan_id = :loan AND kind = 'write_off'"),
+            {"loan": row.loan_id})
+    # What the entry takes out of the books, not the transaction's amount (what the contract says is
+    # owed, including interest never recognised on an NPA loan: the ceiling of later recoveries).
+    currency = written.currency.strip()
+    in_books = normalize_amount(written.principal + written.interest + written.fee + written.penalty, currency)
+    progress(f"loan {row.loan_id} written off by hand ({row.days_overdue} days overdue): {in_books} out of the "
+             f"books, {normalize_amount(covered, currency)} against its provision, "
+             f"{normalize_amount(in_books - covered, currency)} to losses "
+             f"({normalize_amount(written.amount, currency)} owed by contract stays recoverable)")
     return row.loan_id
 
 
