@@ -8,7 +8,8 @@ whole loan counts, not only the late instalment: the practitioners' definition),
 outstanding principal of all active loans. The loans counted are those open at the close of the
 day the figures are from: active, or paid off or written off on a later day (a write-off entered
 the morning after the close still counts in the evening's PAR, as its balance does in the trial
-balance as of that day), so the reports tie to the trial balance as of `as_of`."""
+balance as of that day), so the reports tie to the trial balance as of `as_of` (each office's
+last close, when offices close on different days)."""
 
 from __future__ import annotations
 
@@ -49,8 +50,11 @@ _GROUP_KEY: Final = {
 _FROM: Final = f"""
   FROM loan_arrears_state s
   JOIN loan l ON l.id = s.loan_id
+  JOIN (SELECT lo.office_id, max(so.business_date) AS closed_through
+          FROM loan_arrears_state so JOIN loan lo ON lo.id = so.loan_id GROUP BY lo.office_id) od
+    ON od.office_id = l.office_id
    AND (l.status = 'active' OR ({LOAN_OPEN_ON_DAY.replace(":day", "s.business_date")}
-                                AND s.business_date = (SELECT max(x.business_date) FROM loan_arrears_state x)))
+                                AND s.business_date = od.closed_through))
   JOIN product p ON p.id = l.product_id
   JOIN office o ON o.id = l.office_id
   LEFT JOIN client c ON c.id = l.client_id
