@@ -169,6 +169,10 @@ def demo() -> None:
             for line in reconciliation_lines(summary.loans.reconciliation):
                 _say(line)
         _print_trial_balance(summary.trial_balance)
+        from servicing.close_of_business.tie_out import portfolio_tie_out, tie_out_lines
+
+        for line in tie_out_lines(await portfolio_tie_out(uow_factory)):
+            _say(line)
         report = await verify_journal(uow_factory)
         _say(f"verify: {'OK' if report.ok else 'FAILED'} ({report.entries_checked} entries, {report.lines_checked} lines)")
         office_ids = {code: await bootstrap.office_id_for(uow_factory, code) for code in ("SIEGE", "AG-THIES")}
@@ -244,7 +248,7 @@ def verify_audit() -> None:
 
 @main.command()
 @click.argument("kind", type=click.Choice(["trial-balance", "general-ledger", "balance-sheet", "income-statement",
-                                           "journal"]))
+                                           "journal", "portfolio-at-risk", "loan-ageing", "provisioning"]))
 @click.option("--as-of", type=click.DateTime(["%Y-%m-%d"]), help="balance at this date (default: today)")
 @click.option("--from", "date_from", type=click.DateTime(["%Y-%m-%d"]), help="start of the period")
 @click.option("--to", "date_to", type=click.DateTime(["%Y-%m-%d"]), help="end of the period (default: today)")

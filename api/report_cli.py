@@ -13,14 +13,20 @@ import msgspec
 
 from api.schemas import reports as schemas
 from api.schemas.journal import JournalEntryOut
+from servicing.close_of_business import risk_reports
+from servicing.close_of_business.provisioning_report import provisioning_report
 from servicing.journal import JournalService
 from servicing.queries import EntryFilter
 from servicing.reports import service, year_end
 from servicing.reports.csv_export import Cell, cell_text, to_csv
 from servicing.reports.general_ledger import LedgerQuery, whole_general_ledger
+from servicing.staff.scope import OfficeScope
 from servicing.unit_of_work import UnitOfWorkFactory
 
 REPORTS: Final = ("trial-balance", "general-ledger", "balance-sheet", "income-statement", "journal")
+PORTFOLIO_REPORTS: Final = ("portfolio-at-risk", "loan-ageing", "provisioning")
+"""As of the last closed business day (the close of business's loan states): they tie to the
+trial balance as of that day (docs/close-of-business.md, "How the reports tie")."""
 EXPORT_LINES_MAX: Final = 1_000_000
 CELL_WIDTH_MAX: Final = 40
 CLI_ACTOR: Final = "cli"
@@ -57,6 +63,8 @@ def table(header: Sequence[str], rows: Iterable[Sequence[Cell]]) -> str:
 
 async def render_report(uow_factory: UnitOfWorkFactory, options: ReportOptions) -> str:
     office_id = await service.office_by_code(uow_factory, options.office)
+    if options.kind in PORTFOLIO_REPORTS:
+        return await _portfolio_report(uow_factory, options, office_id)
     to = options.as_of or options.date_to or date.today()
     header: Sequence[str]
     rows: Iterable[Sequence[Cell]]
@@ -101,6 +109,38 @@ async def render_report(uow_factory: UnitOfWorkFactory, options: ReportOptions) 
     if options.output == "csv":
         return to_csv(header, rows)
     return table(header, rows)
+
+
+async def _portfolio_report(uow_factory: UnitOfWorkFactory, options: ReportOptions, office_id: int) -> str:
+    """PAR by product (`--group-by` is the API's; the CLI prints by product), ageing or provisioning,
+    for the office and its branches."""
+    async with uow_factory() as uow:
+        offices = frozenset(await service.office_subtree(uow.session, office_id))
+    scope = OfficeScope(office_id=office_id, office_ids=offices)
+    out: msgspec.Struct
+    if options.kind == "portfolio-at-risk":
+        out = await risk_reports.portfolio_at_risk(uow_factory(), risk_reports.RiskGrouping.PRODUCT, scope)
+        found: Sequence[msgspec.Struct] = out.rows
+    elif options.kind == "loan-ageing":
+        as_of, ageing = await risk_reports.ageing(uow_factory(), scope)
+        out = AgeingOut(as_of=as_of, rows=tuple(ageing))
+        found = ageing
+    else:
+        out = await provisioning_report(uow_factory(), scope)
+        found = out.rows
+    if options.output == "json":
+        return json.dumps(json.loads(msgspec.json.encode(out)), indent=2, ensure_ascii=False)
+    fields = list(type(found[0]).__struct_fields__) if found else ["empty"]
+    cells = [[getattr(row, name) for name in fields] for row in found]
+    if options.output == "csv":
+        return to_csv(fields, cells)
+    as_of_day = getattr(out, "as_of", None)
+    return f"as of {as_of_day or 'no close yet'}\n" + table(fields, cells)
+
+
+class AgeingOut(msgspec.Struct, frozen=True, kw_only=True):
+    as_of: date | None
+    rows: tuple[risk_reports.AgeingRow, ...]
 
 
 async def close_year_now(uow_factory: UnitOfWorkFactory, journal: JournalService, *, year: int, office: str | None,

@@ -1,7 +1,8 @@
 """The provisioning report: per delinquency bucket and product, the provision the loans require
 (the close of business's own rule, `loan_provisioning.required_provisions`: base net of
 guarantee deposits, the bucket's rate, the product's rounding) next to the provision booked for
-them (`loan_provision_movement`), as of the last closed business day. After a close the two
+them (`loan_provision_movement` rows of business days up to each loan's last close), as of the
+last closed business day: the loans and the provision of the trial balance as of that day. After a close the two
 are equal, except where automatic declassification is off and a change awaits a decision, or
 where money moved after the close; the difference column shows it. A provisions line per GL
 account (booked per loan = the account's balance) completes it for the accountant."""
@@ -70,9 +71,9 @@ async def provisioning_report(uow: UnitOfWork, scope: OfficeScope,
     products: dict[tuple[int, int], LoanProduct] = {}
     async with uow:
         loans = (await uow.session.execute(_LOANS, _params(scope, narrowed))).all()
-        booked = await booked_provisions(uow, [loan.id for loan in loans])
-        required = await required_provisions(uow, loans, products, booked)
         as_of = await _as_of(uow)
+        booked = await booked_provisions(uow, [loan.id for loan in loans], at_last_close=True)
+        required = await required_provisions(uow, loans, products, booked)
         accounts = await provision_accounts(uow)
     groups: dict[tuple[Any, ...], list[Any]] = {}
     for loan in loans:

@@ -6,9 +6,13 @@ each bucket requires; the arrears list and the officers' follow-up list.
 PAR N is the outstanding principal of the loans with an instalment more than N days late (the
 whole loan counts, not only the late instalment: CGAP's consensus definition, « encours des
 crédits dont au moins une échéance est impayée depuis plus de 30 jours » for PAR 30), divided by
-the outstanding principal of all active loans; PAR 1 counts every loan late at all (one day or
-more). So PAR 90 is the loans past the RCSFD's « 0 à 3 mois » bucket: the doubtful portfolio
-of the shipped grid. Only loans active today are counted."""
+the outstanding principal of all the loans counted; PAR 1 counts every loan late at all (one day
+or more). So PAR 90 is the loans past the RCSFD's « 0 à 3 mois » bucket: the doubtful portfolio
+of the shipped grid. The loans counted are those open at the close of the day the figures are
+from: active, or paid off or written off on a later day (a write-off entered the morning after
+the close still counts in the evening's PAR, as its balance does in the trial balance as of that
+day), so the reports tie to the trial balance as of `as_of` (each office's last close, when
+offices close on different days)."""
 
 from __future__ import annotations
 
@@ -21,9 +25,10 @@ from typing import Any, Final
 import msgspec
 from sqlalchemy import text
 
-from ledger.money import minor_unit_digits, normalize_amount
-from products.loans.provisioning import required_provision
-from products.rounding import Rounder, RoundingMode
+from ledger.money import normalize_amount
+from products.loans.product import LoanProduct
+from servicing.close_of_business.loan_provisioning import required_provisions
+from servicing.close_of_business.selection import LOAN_OPEN_ON_DAY
 from servicing.loans.schedules import plain
 from servicing.staff.scope import OfficeScope
 from servicing.unit_of_work import UnitOfWork
@@ -47,9 +52,14 @@ _GROUP_KEY: Final = {
     RiskGrouping.SECTOR: ("coalesce(l.details ->> 'activity_sector_id', '')", "coalesce(a.name, 'non renseigné')"),
 }
 
-_FROM: Final = """
+_FROM: Final = f"""
   FROM loan_arrears_state s
-  JOIN loan l ON l.id = s.loan_id AND l.status = 'active'
+  JOIN loan l ON l.id = s.loan_id
+  JOIN (SELECT lo.office_id, max(so.business_date) AS closed_through
+          FROM loan_arrears_state so JOIN loan lo ON lo.id = so.loan_id GROUP BY lo.office_id) od
+    ON od.office_id = l.office_id
+   AND (l.status = 'active' OR ({LOAN_OPEN_ON_DAY.replace(":day", "s.business_date")}
+                                AND s.business_date = od.closed_through))
   JOIN product p ON p.id = l.product_id
   JOIN office o ON o.id = l.office_id
   LEFT JOIN client c ON c.id = l.client_id
@@ -107,7 +117,11 @@ class AgeingRow(msgspec.Struct, frozen=True, kw_only=True):
     outstanding_principal: Decimal
     overdue_principal: Decimal
     provision_required: Decimal
-    """Outstanding principal x the bucket's rate, in the currency's unit (half-even)."""
+    """The provision the close of business requires for these loans, loan by loan
+    (`loan_provisioning.required_provisions`: outstanding principal, plus the interest receivable
+    where the product provisions it, less the guarantee deposits held, x the bucket's rate, rounded
+    the product's way), summed: the provisioning report's required for the bucket, and so what
+    the provisions accounts hold after a close."""
 
 
 class ArrearsRow(msgspec.Struct, frozen=True, kw_only=True):
@@ -190,9 +204,25 @@ def _par_row(r: Any) -> ParRow:
         par_90_percent=_ratio(r.par_90, r.outstanding), loans_at_risk_30=r.at_risk_30)
 
 
+_PROVISIONED: Final = f"""
+SELECT l.id, l.product_id, l.product_version, l.currency, s.outstanding_principal, s.provision_rate_percent,
+       coalesce(s.bucket_label, 'hors grille') AS bucket
+{_FROM}
+   AND s.provision_rate_percent > 0
+"""
+"""The loans whose bucket requires a provision (a zero rate requires nothing)."""
+
+
 async def ageing(uow: UnitOfWork, scope: OfficeScope,
                  narrowed: RiskFilter | None = None) -> tuple[date | None, list[AgeingRow]]:
-    """Loans per bucket they were graded in, with the provision the bucket's rate requires."""
+    """Loans per bucket they were graded in, with the provision the close requires for them.
+
+    The provision is computed loan by loan with the close's own rule, not as the bucket's
+    outstanding x its rate: rounding per loan, guarantee deposits and provisioned interest make
+    the two differ, and the auditor ties this column to the provisioning report and the
+    provisions accounts."""
+    params = _params(scope, narrowed)
+    products: dict[tuple[int, int], LoanProduct] = {}
     async with uow:
         rows = (await uow.session.execute(text(f"""
             SELECT coalesce(s.bucket_label, 'hors grille') AS bucket, min(s.days_overdue) AS days_from,
@@ -201,18 +231,23 @@ async def ageing(uow: UnitOfWork, scope: OfficeScope,
                    sum(s.overdue_principal) AS overdue
             {_FROM}
              GROUP BY bucket, rate, l.currency ORDER BY min(s.days_overdue), l.currency"""),
-            _params(scope, narrowed))).all()
+            params)).all()
+        provisioned = (await uow.session.execute(text(_PROVISIONED), params)).all()
+        required = await required_provisions(uow, provisioned, products, {})
         as_of = await _as_of(uow)
+    need: dict[tuple[str, Decimal, str], Decimal] = {}
+    for loan in provisioned:
+        key = (loan.bucket, loan.provision_rate_percent, loan.currency)
+        need[key] = need.get(key, Decimal(0)) + required.get(loan.id, Decimal(0))
     result = []
     for r in rows:
         currency = r.currency.strip()
-        rounder = Rounder(decimals=minor_unit_digits(currency), mode=RoundingMode.HALF_EVEN, multiple=None)
         result.append(AgeingRow(
             bucket=r.bucket, days_overdue_from=r.days_from, classification=r.classification,
             provision_rate_percent=plain(r.rate), currency=currency, loans=r.loans,
             outstanding_principal=normalize_amount(r.outstanding, currency),
             overdue_principal=normalize_amount(r.overdue, currency),
-            provision_required=required_provision(r.outstanding, r.rate, rounder)))
+            provision_required=normalize_amount(need.get((r.bucket, r.rate, r.currency), Decimal(0)), currency)))
     return as_of, result
 
 

@@ -72,10 +72,16 @@ class DepositDemoSummary(msgspec.Struct, frozen=True, kw_only=True):
     reconciled: bool
 
 
+LOAN_OFFICERS: Final = ("demo.loan-officer", "demo.branch-manager")
+"""The demo staff who follow the clients (« agent de crédit »): the portfolio at risk and the
+follow-up list per officer have more than one line."""
+
+
 def _profile(kind: ClientType, n: int, office_id: int, members: tuple[int, ...] = ()) -> ClientProfile:
     first, last = FIRST_NAMES[n % len(FIRST_NAMES)], LAST_NAMES[(n // len(FIRST_NAMES)) % len(LAST_NAMES)]
     contact = {"office_id": office_id, "phone": f"+221 77 {n // 100:03d} {n % 100:02d} 00",
-               "address": f"Quartier {n % 12 + 1}, Thiès", "city": "Thiès", "region": "Thiès"}
+               "address": f"Quartier {n % 12 + 1}, Thiès", "city": "Thiès", "region": "Thiès",
+               "loan_officer": LOAN_OFFICERS[n % len(LOAN_OFFICERS)]}
     if kind is ClientType.INDIVIDUAL:
         return ClientProfile(client_type=kind, first_name=first, last_name=f"{last}-{n:04d}",
                              birth_date=date(1960 + n % 40, n % 12 + 1, n % 28 + 1),

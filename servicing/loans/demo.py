@@ -25,6 +25,7 @@ import msgspec
 from sqlalchemy import text
 
 from ledger.errors import LedgerError
+from ledger.money import normalize_amount
 from products.loans.model import Schedule
 from products.loans.product import LoanProduct
 from products.loans.requirements import loan_requirements
@@ -202,9 +203,23 @@ async def _deposits_first(uow_factory: UnitOfWorkFactory, plan: LoanPlan, produc
     return account_id, bool(deposit_link.required_holds(requirements))
 
 
+SECTORS_BY_PRODUCT: Final = {
+    "Crédit agricole campagne": ("Agriculture, élevage et pêche",),
+    "Crédit groupe solidaire": ("Commerce", "Artisanat et transformation"),
+    "Crédit salaire": ("Commerce", "Services", "Transport"),
+}
+"""The activity sector each demo loan finances (reference data names), so the portfolio at risk
+by sector has more than one line."""
+
+
+def _sector(plan: LoanPlan) -> str:
+    choices = SECTORS_BY_PRODUCT.get(plan.product, ("Commerce",))
+    return choices[plan.number % len(choices)]
+
+
 async def _run_one(uow_factory: UnitOfWorkFactory, plan: LoanPlan, product_id: int, *, maker: Checker,
                    checker: Checker, scope: OfficeScope, payment_types: tuple[int, int],
-                   savings_product_id: int) -> int:
+                   savings_product_id: int, sector_id: int | None = None) -> int:
     """One loan from application to its last repayment; the number of repayments taken."""
     rng = random.Random(plan.number)
     account_id, held = await _deposits_first(uow_factory, plan, product_id, savings_product_id, maker.username)
@@ -212,7 +227,8 @@ async def _run_one(uow_factory: UnitOfWorkFactory, plan: LoanPlan, product_id: i
         client_id=plan.client_id, product_id=product_id, expected_disbursement_date=plan.disbursed_on,
         principal_amount=plan.principal, repayment_count=plan.repayment_count, interest_rate_percent=plan.rate_percent,
         details=ApplicationDetails(purpose=f"Fonds de roulement ({MARK}{plan.number:04d})",
-                                   co_signers=plan.co_signers, collateral=plan.collateral)),
+                                   activity_sector_id=sector_id, co_signers=plan.co_signers,
+                                   collateral=plan.collateral)),
         actor=maker.username, actor_user_id=maker.user_id, scope=scope)
     loan_id = record.loan_id
     await applications.submit(uow_factory, loan_id, actor=maker.username, scope=scope)
@@ -305,6 +321,7 @@ async def run_loan_demo(uow_factory: UnitOfWorkFactory, office_ids: dict[str, in
             "SELECT details->>'purpose' FROM loan WHERE details->>'purpose' LIKE :mark"), {"mark": f"%({MARK}%"})).all()
         closed = await uow.session.scalar(text("SELECT max(closing_date) FROM accounting_closure WHERE undone_at IS NULL"))
         payment_rows = dict((await uow.session.execute(text("SELECT name, id FROM payment_type"))).all())
+        sectors = dict((await uow.session.execute(text("SELECT name, id FROM activity_sector"))).all())
     done = {int(p.rsplit(MARK, 1)[1].rstrip(")")) for p in purposes}
     if done or (closed is not None and closed >= FIRST_DISBURSEMENT):
         progress(f"loans: {len(done)} demo loans already there" + ("" if done else f"; books closed through {closed}"))
@@ -329,7 +346,8 @@ async def run_loan_demo(uow_factory: UnitOfWorkFactory, office_ids: dict[str, in
             try:
                 taken = await _run_one(uow_factory, plan, products[plan.product], maker=maker, checker=checker,
                                        scope=scope, payment_types=payment_types,
-                                       savings_product_id=savings_product_id)
+                                       savings_product_id=savings_product_id,
+                                       sector_id=sectors.get(_sector(plan)))
                 repayments += taken
             except LedgerError as error:
                 refused += 1
@@ -399,8 +417,18 @@ async def write_off_demo_loan(uow_factory: UnitOfWorkFactory, office_ids: dict[s
         reason=f"Irrécouvrable : {row.days_overdue} jours de retard, débiteur introuvable (démonstration)",
         value_date=row.business_date), actor=DEMO_CLOSE_ACTOR, scope=scope, idempotency_key="demo-write-off",
         today=today)
-    progress(f"loan {row.loan_id} written off by hand ({row.days_overdue} days overdue): {written.amount} "
-             "against its provision first, the rest to losses")
+    async with uow_factory() as uow:
+        covered = await uow.session.scalar(text(
+            "SELECT coalesce(sum(amount), 0) FROM loan_provision_movement WHERE loan_id = :loan AND kind = 'write_off'"),
+            {"loan": row.loan_id})
+    # What the entry takes out of the books, not the transaction's amount (what the contract says is
+    # owed, including interest never recognised on an NPA loan: the ceiling of later recoveries).
+    currency = written.currency.strip()
+    in_books = normalize_amount(written.principal + written.interest + written.fee + written.penalty, currency)
+    progress(f"loan {row.loan_id} written off by hand ({row.days_overdue} days overdue): {in_books} out of the "
+             f"books, {normalize_amount(covered, currency)} against its provision, "
+             f"{normalize_amount(in_books - covered, currency)} to losses "
+             f"({normalize_amount(written.amount, currency)} owed by contract stays recoverable)")
     return row.loan_id
 
 

@@ -50,16 +50,21 @@ class ProvisionMovementRow(msgspec.Struct, frozen=True, kw_only=True):
 _BOOKED = text(f"""
 SELECT m.loan_id, m.classification, sum({_SIGNED}) AS booked
   FROM loan_provision_movement m WHERE m.loan_id = ANY(CAST(:ids AS int[]))
+   AND (NOT CAST(:at_last_close AS boolean)
+        OR m.business_date <= (SELECT s.business_date FROM loan_arrears_state s WHERE s.loan_id = m.loan_id))
  GROUP BY m.loan_id, m.classification HAVING sum({_SIGNED}) <> 0
 """)
 
 
-async def booked_provisions(uow: UnitOfWork, loan_ids: Sequence[int]) -> dict[int, dict[LoanClassification, Decimal]]:
-    """Per loan, the provision booked under each class (classes at zero left out)."""
+async def booked_provisions(uow: UnitOfWork, loan_ids: Sequence[int], *, at_last_close: bool = False,
+                            ) -> dict[int, dict[LoanClassification, Decimal]]:
+    """Per loan, the provision booked under each class (classes at zero left out); with
+    ``at_last_close``, only what the movements of business days up to the loan's last close (its
+    `loan_arrears_state` date) booked: a report as of the closed day."""
     booked: dict[int, dict[LoanClassification, Decimal]] = {}
     if not loan_ids:
         return booked
-    for row in (await uow.session.execute(_BOOKED, {"ids": list(loan_ids)})).all():
+    for row in (await uow.session.execute(_BOOKED, {"ids": list(loan_ids), "at_last_close": at_last_close})).all():
         booked.setdefault(row.loan_id, {})[LoanClassification(row.classification)] = Decimal(row.booked)
     return booked
 
