@@ -266,6 +266,8 @@ async def _collect_chunk(uow: UnitOfWork, ids: list[int], on: date, actor: str, 
         {"ids": [loan.id for loan in loans], "on": on})).all())
     loans = [loan for loan in loans if loan.id not in done]
     loan_ids = [loan.id for loan in loans]
+    # With the accounts holding the loans' holds (a loan paid off releases them): all in id order.
+    await deposit_link.lock_loan_accounts(uow, loan_ids, also=[loan.deposit_account_id for loan in loans])
     accounts = await repo.lock_accounts(session, [loan.deposit_account_id for loan in loans])
     histories: dict[int, list[Any]] = {}
     for transaction in (await session.execute(_HISTORY, {"ids": loan_ids})).all():
