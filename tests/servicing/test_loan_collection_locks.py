@@ -11,6 +11,7 @@ while it waits for A: a deadlock. A repayment from A paying the loan off, likewi
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Coroutine
 from datetime import timedelta
 from decimal import Decimal
 from typing import Any
@@ -81,55 +82,28 @@ async def loan_held_elsewhere(client: Any, refs: Any, world: Any, staff_user: An
     return product_id, loan_id, held_on, collected_from, held
 
 
-async def test_a_collection_paying_a_loan_off_locks_the_accounts_of_its_holds_first(  # type: ignore[no-untyped-def]
-        client, refs, world, staff_user, uow_factory) -> None:  # noqa: F811
-    product_id, loan_id, held_on, collected_from, held = await loan_held_elsewhere(client, refs, world, staff_user,
-                                                                                    uow_factory)
-    async with uow_factory() as transfer:  # a transfer from B to A, step by step: B, then A
+async def during_a_transfer_from_b_to_a(uow_factory: Any, held_on: int, collected_from: int,
+                                       movement: Coroutine[Any, Any, Any]) -> Any:
+    """Run ``movement`` while a transfer from B to A, step by step, holds B and is about to lock
+    A: the movement must wait for B before it locks A (else the transfer's next lock deadlocks);
+    answers what the movement answers once the transfer committed."""
+    async with uow_factory() as transfer:
         await transfer.session.execute(text("SET LOCAL lock_timeout = '20s'"))
         await deposit_repository.load_account(transfer.session, held_on, for_update=True)
         pid = int(await transfer.session.scalar(text("SELECT pg_backend_pid()")))
-        run = asyncio.create_task(collect(uow_factory, TODAY, actor="tests", scope=scope_of(world)))
+        run = asyncio.create_task(movement)
         for _ in range(400):
             if await blocked_by(uow_factory, pid) or run.done():
                 break
             await asyncio.sleep(0.05)
-        assert not run.done() and await blocked_by(uow_factory, pid) == 1, "the collection waits for B"
+        assert not run.done() and await blocked_by(uow_factory, pid) == 1, "the movement waits for B"
         await deposit_repository.load_account(transfer.session, collected_from, for_update=True)
         await transfer.commit()
-    await asyncio.wait_for(run, timeout=60)
-    loan = (await client.get(f"{LOANS}/{loan_id}")).json()["loan"]
-    assert loan["status"] == "closed", loan
-    shown = await account(client, held_on)
-    assert (D(shown["balance"]), D(shown["available_balance"])) == (held, held), "its holds released"
-    assert not await _verify(uow_factory)
-    report = await loan_reconciliation(uow_factory())
-    mine = [r for r in report.rows if r.product_id == product_id]
-    assert mine and all(r.difference == 0 for r in mine), mine
+    return await asyncio.wait_for(run, timeout=60)
 
 
-async def test_a_repayment_paying_a_loan_off_locks_the_accounts_of_its_holds_first(  # type: ignore[no-untyped-def]
-        client, refs, world, staff_user, uow_factory) -> None:  # noqa: F811
-    product_id, loan_id, held_on, collected_from, held = await loan_held_elsewhere(client, refs, world, staff_user,
-                                                                                    uow_factory)
-    quote = (await client.get(f"{LOANS}/{loan_id}/payoff-quote", params={"on": TODAY.isoformat()})).json()
-    async with uow_factory() as transfer:  # a transfer from B to A, step by step: B, then A
-        await transfer.session.execute(text("SET LOCAL lock_timeout = '20s'"))
-        await deposit_repository.load_account(transfer.session, held_on, for_update=True)
-        pid = int(await transfer.session.scalar(text("SELECT pg_backend_pid()")))
-        repayment = asyncio.create_task(movements.repay(  # the service (the test client blocks the loop)
-            uow_factory, loan_id, Repay(value_date=TODAY, amount=D(quote["total"]),
-                                        channel=FundsChannel(deposit_account_id=collected_from)),
-            actor="tests", scope=scope_of(world)))
-        for _ in range(400):
-            if await blocked_by(uow_factory, pid) or repayment.done():
-                break
-            await asyncio.sleep(0.05)
-        assert not repayment.done() and await blocked_by(uow_factory, pid) == 1, "the repayment waits for B"
-        await deposit_repository.load_account(transfer.session, collected_from, for_update=True)
-        await transfer.commit()
-    paid = await asyncio.wait_for(repayment, timeout=60)
-    assert paid.amount == D(quote["total"]), paid
+async def paid_off_and_released(client: Any, uow_factory: Any, product_id: int, loan_id: int, held_on: int,
+                                held: Decimal) -> None:
     assert (await client.get(f"{LOANS}/{loan_id}")).json()["loan"]["status"] == "closed"
     shown = await account(client, held_on)
     assert (D(shown["balance"]), D(shown["available_balance"])) == (held, held), "its holds released"
@@ -137,3 +111,27 @@ async def test_a_repayment_paying_a_loan_off_locks_the_accounts_of_its_holds_fir
     report = await loan_reconciliation(uow_factory())
     mine = [r for r in report.rows if r.product_id == product_id]
     assert mine and all(r.difference == 0 for r in mine), mine
+
+
+async def test_a_collection_paying_a_loan_off_locks_the_accounts_of_its_holds_first(  # type: ignore[no-untyped-def]
+        client, refs, world, staff_user, uow_factory) -> None:  # noqa: F811
+    product_id, loan_id, held_on, collected_from, held = await loan_held_elsewhere(client, refs, world, staff_user,
+                                                                                    uow_factory)
+    summary = await during_a_transfer_from_b_to_a(uow_factory, held_on, collected_from, collect(
+        uow_factory, TODAY, actor="tests", scope=scope_of(world)))
+    assert summary.loans_collected_in_full == 1, summary
+    await paid_off_and_released(client, uow_factory, product_id, loan_id, held_on, held)
+
+
+async def test_a_repayment_paying_a_loan_off_locks_the_accounts_of_its_holds_first(  # type: ignore[no-untyped-def]
+        client, refs, world, staff_user, uow_factory) -> None:  # noqa: F811
+    product_id, loan_id, held_on, collected_from, held = await loan_held_elsewhere(client, refs, world, staff_user,
+                                                                                    uow_factory)
+    quote = (await client.get(f"{LOANS}/{loan_id}/payoff-quote", params={"on": TODAY.isoformat()})).json()
+    paid = await during_a_transfer_from_b_to_a(uow_factory, held_on, collected_from, movements.repay(
+        # the service: the test client would block the event loop the transfer runs on
+        uow_factory, loan_id, Repay(value_date=TODAY, amount=D(quote["total"]),
+                                    channel=FundsChannel(deposit_account_id=collected_from)),
+        actor="tests", scope=scope_of(world)))
+    assert paid.amount == D(quote["total"]), paid
+    await paid_off_and_released(client, uow_factory, product_id, loan_id, held_on, held)
