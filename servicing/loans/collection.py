@@ -300,6 +300,9 @@ async def _collect_chunk(uow: UnitOfWork, ids: list[int], on: date, actor: str, 
         "SELECT loan_id FROM loan_collection WHERE loan_id = ANY(CAST(:ids AS int[])) AND collection_date = :on"),
         {"ids": [loan.id for loan in loans], "on": on})).all())
     loans = [loan for loan in loans if loan.id not in done]
+    loan_ids = [loan.id for loan in loans]
+    # With the accounts holding the loans' holds (a loan paid off releases them): all in id order.
+    await deposit_link.lock_loan_accounts(uow, loan_ids, also=[loan.deposit_account_id for loan in loans])
     accounts = await repo.lock_accounts(session, [loan.deposit_account_id for loan in loans])
     products = {key: await get_product_in(uow, *key) for key in {(loan.product_id, loan.product_version)
                                                                   for loan in loans}}

@@ -12,7 +12,9 @@ portfolio by two more lines of the same entry, exactly as a deposit movement pos
 deadlock): loan rows first, in ascending id, then deposit accounts, in ascending id. A loan
 movement locks its loan (`SELECT ... FOR UPDATE`) and then the account; a collection chunk locks
 its loans then its accounts; deposit-only movements lock accounts only. Nothing locks a loan
-while holding a deposit account.
+while holding a deposit account. Holds come last: a hold is placed or released only on a locked
+account (`lock_loan_accounts` before `release_loan_holds` touches a hold), as a deposit movement
+or a hold released by hand does (account, then hold).
 
 The checks are the deposit module's own (`check_deposit`, `check_withdrawal`: status, precision,
 available balance with holds, minimum balance and the account's overdraft limit), and the cached
@@ -291,10 +293,34 @@ async def loan_disbursed(uow: UnitOfWork, loan: Any, requirements: LoanRequireme
                            account_id=leg.account_id if leg is not None else None, on=on, actor=actor)
 
 
+_LOCK_LOAN_ACCOUNTS = text("""
+SELECT a.id FROM deposit_account a
+ WHERE a.id IN (SELECT unnest(CAST(:also AS bigint[]))
+                 UNION SELECT h.account_id FROM loan_hold l JOIN deposit_hold h ON h.id = l.hold_id
+                        WHERE l.loan_id = ANY(CAST(:loan_ids AS int[])) AND h.released_on IS NULL)
+ ORDER BY a.id FOR UPDATE OF a
+""")
+"""One probe of the primary key per account (a union, not an OR that would scan the table)."""
+
+
+async def lock_loan_accounts(uow: UnitOfWork, loan_ids: list[int], *, also: list[int] | None = None) -> None:
+    """Lock, in ascending id, the deposit accounts holding open holds of the (locked) loans, with
+    the accounts ``also`` named (the account a movement takes from or pays into): the step
+    between the loans and the holds in the lock order. Releasing a hold without its account
+    locked takes the hold's row lock first and then waits for the account (the deposit
+    transaction recording the release references it), while a hold released by hand, a
+    withdrawal or a transfer locks the account first and then the hold: a deadlock. Holds are
+    placed only under their loan's lock, so the accounts read here are all a release touches."""
+    await uow.session.execute(_LOCK_LOAN_ACCOUNTS, {"loan_ids": loan_ids, "also": also or []})
+
+
 async def release_loan_holds(uow: UnitOfWork, loan_id: int, *, on: date, actor: str,
                              hold_ids: list[int] | None = None) -> None:
     """Release every open hold the loan placed (loan closed, or its disbursement undone), or
-    only ``hold_ids`` among them."""
+    only ``hold_ids`` among them. Their accounts are locked first (`lock_loan_accounts`: a
+    no-op for those the caller locked already, which it does first when it also moves money
+    on another account)."""
+    await lock_loan_accounts(uow, [loan_id])
     only = "" if hold_ids is None else " AND h.id = ANY(:hold_ids)"
     released = (await uow.session.execute(text(
         "UPDATE deposit_hold h SET released_on = :on, released_by = :actor, released_at = now()"

@@ -12,8 +12,10 @@ is released (`deposit_link.release_loan_holds`). No journal entry: a hold is not
 Idempotent: each instalment holds what its target lacks, so a second run holds nothing. When
 the account's available balance is short, what is there is held and the rest waits for the next
 run (reported as ``missing``); a reversed repayment lowers an instalment's target, whose holds
-are then released and its target held again. Lock order as everywhere: the loan, then the
-account.
+are then released and its target held again. Lock order as everywhere (`deposit_link`): the loan,
+then the accounts (the linked one and those holding the loan's holds, ascending id), then the
+holds. Releasing the holds before locking the account deadlocked with a hold released by hand
+(account, then hold).
 """
 
 from __future__ import annotations
@@ -71,6 +73,7 @@ async def _save_for(uow: UnitOfWork, loan_id: int, day: date, actor: str, tally:
     if account_id is None:
         tally.without_account += 1
         return
+    await deposit_link.lock_loan_accounts(uow, [loan_id], also=[account_id])  # before any hold is read or released
     product = await get_product_in(uow, row.product_id, row.product_version)
     currency = row.currency.strip()
     history = [t for t in await _history(uow, loan_id) if t.value_date <= day]

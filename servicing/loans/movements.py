@@ -150,6 +150,9 @@ async def _fund_source(uow: UnitOfWork, accounting: ProductAccounting, channel: 
     if (channel.payment_type_id is None) == (channel.deposit_account_id is None):
         raise InvalidInput("give either payment_type_id or deposit_account_id", field="payment_type_id")
     if channel.deposit_account_id is not None:
+        # The account with those holding the loan's holds, in id order: a repayment that pays
+        # the loan off releases them after it has taken the money from this one.
+        await deposit_link.lock_loan_accounts(uow, [loan.id], also=[channel.deposit_account_id])
         leg = await (deposits or deposit_link.LINKED).move(
             uow, channel.deposit_account_id, client_id=loan.client_id, amount=amount, currency=loan.currency.strip(),
             credit=credit, value_date=value_date, reference=f"prêt n° {loan.id}", actor=actor)

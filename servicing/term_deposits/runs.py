@@ -51,6 +51,7 @@ from products.term_deposits.product import (
     TermUnit,
     term_deposit_rate,
 )
+from servicing.deposits import repository as repo
 from servicing.deposits.terms import today
 from servicing.ids import uuid7
 from servicing.journal import book_entries
@@ -236,6 +237,12 @@ def _entries(work: _Work, products: dict[tuple[int, int], TermDepositProduct], o
 
 async def _write(uow: UnitOfWork, work: _Work, products: dict[tuple[int, int], TermDepositProduct], on: date,
                  actor: str, transfers: DepositAccountTransfers | None) -> int:
+    if work.transfers:
+        # The deposit accounts paid into, in id order, before the journal's locks: a deposit
+        # movement locks its account, then books its entry; booking first and locking each
+        # account after (in term-deposit order) could wait on an account whose movement waits
+        # on the journal rows held here: a deadlock.
+        await repo.lock_accounts(uow.session, [row.payout_deposit_account_id for row, _amount, _on in work.transfers])
     entries = _entries(work, products, on, actor)
     booked = {entry.entry_id for entry in entries}
     named = {totals.entry_id for totals in (*work.interest.values(), *work.payouts.values())}

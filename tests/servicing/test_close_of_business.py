@@ -2,8 +2,12 @@
 not run again, a run that dies halfway is resumed at its unfinished step and ends with exactly
 the entries of an uninterrupted run, and two runs never overlap.
 
-Business days are institution-wide and their records append-only, so every test starts the
-day after the last day any earlier test closed."""
+Business days are kept per office in the whole test database and their records are append-only,
+so every test starts the day after the institution's last closed day (`next_day`): the day
+through which every office that ever closed has closed. Other tests close offices of their own
+alone, years ahead of it (their loans' dates are near today): an institution close leaves those
+offices alone, so the days it closes and the steps it runs are the same whatever ran before.
+The listings are read for the head office (in every institution close) for the same reason."""
 
 from __future__ import annotations
 
@@ -15,7 +19,7 @@ import pytest
 from sqlalchemy import text
 
 from servicing.close_of_business.model import StepOutcome
-from servicing.close_of_business.run import _LOCK_KEY, close_business_days, closed_days, last_closed_day
+from servicing.close_of_business.run import _LOCK_KEY, close_business_days, closed_days
 from servicing.close_of_business.steps import STEPS, Step
 from servicing.errors import Conflict, InvalidInput
 from tests.servicing.test_journal_service import deposit
@@ -24,8 +28,19 @@ TODAY = date.today()
 FIRST_DAY = date(2021, 3, 1)
 
 
+async def institution_closed_through(uow_factory: Any) -> date | None:
+    """The day through which every office that ever closed a day has closed: the day an
+    institution close starts after (offices closed ahead alone are beyond it). Not the latest
+    day any office closed: after an office of another test closed a day of this year alone,
+    the day after it would make the institution catch up years (refused past 366 days)."""
+    async with uow_factory() as uow:
+        last: date | None = await uow.session.scalar(text(
+            "SELECT min(last) FROM (SELECT max(business_date) AS last FROM business_day GROUP BY office_id) o"))
+    return last
+
+
 async def next_day(uow_factory: Any) -> date:
-    last = await last_closed_day(uow_factory)
+    last = await institution_closed_through(uow_factory)
     return FIRST_DAY if last is None else last + timedelta(days=1)
 
 
@@ -51,6 +66,13 @@ class PostingStep:
         return Step(name=f"post_{self.tag}", label=f"Écriture {self.tag}", run=self)
 
 
+async def recorded_offices(uow_factory: Any, day: date) -> set[int]:
+    """The offices that closed ``day``."""
+    async with uow_factory() as uow:
+        return set((await uow.session.scalars(text(
+            "SELECT office_id FROM business_day WHERE business_date = :d"), {"d": day})).all())
+
+
 async def entries_keyed(uow_factory: Any, tag: str) -> int:
     async with uow_factory() as uow:
         count: int = await uow.session.scalar(text(
@@ -58,7 +80,7 @@ async def entries_keyed(uow_factory: Any, tag: str) -> int:
     return count
 
 
-async def test_days_close_in_order_and_missed_days_are_caught_up(uow_factory, journal, world) -> None:  # type: ignore[no-untyped-def]
+async def test_days_close_in_order_and_missed_days_are_caught_up(uow_factory, journal, world, head_office) -> None:  # type: ignore[no-untyped-def]
     first, second = PostingStep(journal, world, "order-a"), PostingStep(journal, world, "order-b")
     steps = (first.step(), second.step())
     start = await next_day(uow_factory)
@@ -71,7 +93,7 @@ async def test_days_close_in_order_and_missed_days_are_caught_up(uow_factory, jo
         assert [(s.position, s.step, s.items, s.entries, s.resumed) for s in day.steps] == [
             (1, "post_order-a", 1, 1, False), (2, "post_order-b", 1, 1, False)]
     assert await entries_keyed(uow_factory, "order-a") == 4 == await entries_keyed(uow_factory, "order-b")
-    listed = await closed_days(uow_factory, limit=4)
+    listed = await closed_days(uow_factory, limit=4, office_id=head_office.office_id)
     assert [d.business_date for d in listed] == [start + timedelta(days=n) for n in (3, 2, 1, 0)]
     assert [s.step for s in listed[0].steps] == ["post_order-a", "post_order-b"]
 
@@ -95,9 +117,12 @@ async def test_a_run_killed_halfway_is_resumed_with_the_entries_of_an_uninterrup
     steps = (first.step(), second.step(), third.step())
     day = await next_day(uow_factory)
     second.die_on.add(day + timedelta(days=1))
+    ahead = await recorded_offices(uow_factory, day + timedelta(days=1))  # offices of other tests closed alone
     with pytest.raises(RuntimeError, match="killed"):
         await close_business_days(uow_factory, day + timedelta(days=1), "tests", today=TODAY, steps=steps)
-    assert await last_closed_day(uow_factory) == day  # the first day closed; the second did not
+    # The first day closed; the second did not, for any office.
+    assert await institution_closed_through(uow_factory) == day
+    assert await recorded_offices(uow_factory, day + timedelta(days=1)) == ahead
     run = await close_business_days(uow_factory, day + timedelta(days=1), "tests", today=TODAY, steps=steps)
     (resumed,) = run.days
     assert [(s.step, s.resumed) for s in resumed.steps] == [
@@ -138,7 +163,7 @@ async def test_the_shipped_steps_run_in_their_order(uow_factory) -> None:  # typ
     assert all(s.entries >= 0 and s.finished_at >= s.started_at for s in closed.steps)
 
 
-async def test_close_of_business_over_http(client, uow_factory, staff_user) -> None:  # type: ignore[no-untyped-def]
+async def test_close_of_business_over_http(client, uow_factory, staff_user, head_office) -> None:  # type: ignore[no-untyped-def]
     day = await next_day(uow_factory)
     response = await client.post("/api/v1/business-days/close", json={"business_date": day.isoformat()})
     assert response.status_code == 200, response.text
@@ -150,7 +175,7 @@ async def test_close_of_business_over_http(client, uow_factory, staff_user) -> N
     future = await client.post("/api/v1/business-days/close",
                                json={"business_date": (TODAY + timedelta(days=2)).isoformat()})
     assert future.status_code in (400, 422) and future.json()["field"] == "business_date", future.text
-    listed = await client.get("/api/v1/business-days", params={"limit": 1})
+    listed = await client.get("/api/v1/business-days", params={"limit": 1, "office_id": head_office.office_id})
     assert listed.status_code == 200 and listed.json()[0]["business_date"] == day.isoformat()
     teller = await staff_user("teller")
     refused = await client.post("/api/v1/business-days/close", json={"business_date": day.isoformat()},

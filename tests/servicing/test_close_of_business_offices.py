@@ -3,7 +3,8 @@ every office's: each office keeps its own calendar (days in order, caught up, ne
 steps see only the office's subtree, and the loan ageing carries unchanged loans cheaply.
 
 Business days are shared by the whole test database, so every test starts the day after the
-last day any earlier test closed."""
+institution's last closed day (`test_close_of_business.next_day`: offices other tests closed
+alone, ahead of it, are left alone by an institution close)."""
 
 from __future__ import annotations
 
@@ -30,14 +31,10 @@ from tests.api.test_loans_api import (  # noqa: F401  (fixtures)
     refs,
     repay,
 )
+from tests.servicing.test_close_of_business import next_day
+from tests.servicing.test_close_of_business import recorded_offices as recorded
 
 TODAY = date.today()
-FIRST_DAY = date(2021, 3, 1)
-
-
-async def next_day(uow_factory: Any) -> date:
-    last = await last_closed_day(uow_factory)
-    return FIRST_DAY if last is None else last + timedelta(days=1)
 
 
 class ScopeStep:
@@ -54,12 +51,6 @@ class ScopeStep:
         return Step(name="scope_probe", label="Sonde", run=self.run)
 
 
-async def recorded(uow_factory: Any, day: date) -> set[int]:
-    async with uow_factory() as uow:
-        return set((await uow.session.scalars(text(
-            "SELECT office_id FROM business_day WHERE business_date = :d"), {"d": day})).all())
-
-
 async def an_office(uow_factory: Any, code: str, parent_id: int | None) -> int:
     office = await offices.create_office(uow_factory(), CreateOffice(
         code=code, name=f"Agence {code}", parent_id=parent_id, opened_on=date(2020, 1, 1), actor="tests"))
@@ -73,18 +64,25 @@ async def test_an_office_closes_its_days_alone_and_the_institution_closes_the_ot
     probe = ScopeStep()
     steps = (probe.step(),)
     day = await next_day(uow_factory)
-    await close_business_days(uow_factory, day, "tests", today=TODAY, steps=steps)  # every office at `day`
-    everyone = await recorded(uow_factory, day)
-    assert {region, branch, head_office.office_id} <= everyone
-
     ahead = day + timedelta(days=2)
+    # Offices of other tests closed alone: those at `ahead` already are not touched; those that
+    # closed `day` or the day after (beyond the institution's last day) are caught up with the others.
+    closed_alone = await recorded(uow_factory, ahead)
+    async with uow_factory() as uow:
+        closed_between = set((await uow.session.scalars(text(
+            "SELECT office_id FROM business_day GROUP BY office_id HAVING max(business_date) >= :day"
+            " AND max(business_date) < :ahead"), {"day": day, "ahead": ahead})).all())
+    # Every office at `day` (but those other tests closed beyond it alone).
+    everyone = set((await close_business_days(uow_factory, day, "tests", today=TODAY, steps=steps)).days[0].offices)
+    assert {region, branch, head_office.office_id} <= everyone <= await recorded(uow_factory, day)
+
     run = await close_business_days(uow_factory, ahead, "tests", today=TODAY, office_id=region, steps=steps)
     assert run.office_id == region and run.last_closed_before == day
     assert [(d.business_date, set(d.offices)) for d in run.days] == [
         (day + timedelta(days=1), {region, branch}), (ahead, {region, branch})]
     assert probe.calls[-2:] == [(day + timedelta(days=1), frozenset({region, branch})),
                                 (ahead, frozenset({region, branch}))]
-    assert await recorded(uow_factory, ahead) == {region, branch}
+    assert await recorded(uow_factory, ahead) == {region, branch} | closed_alone
     assert await last_closed_day(uow_factory, region) == ahead
     again = await close_business_days(uow_factory, ahead, "tests", today=TODAY, office_id=branch, steps=steps)
     assert again.days == ()
@@ -94,9 +92,10 @@ async def test_an_office_closes_its_days_alone_and_the_institution_closes_the_ot
     assert [d.business_date for d in run.days] == [day + timedelta(days=1), ahead]
     assert all(region not in d.offices and head_office.office_id in d.offices for d in run.days)
     # Run over exactly the offices that still need the day, never over those already closed.
-    assert {office for _day, offices in probe.calls[-2:] for office in offices or ()} == everyone - {region, branch}
+    assert {office for _day, offices in probe.calls[-2:] for office in offices or ()} == \
+        (everyone | closed_between) - {region, branch}
     assert [call_day for call_day, _offices in probe.calls[-2:]] == [day + timedelta(days=1), ahead]
-    assert await recorded(uow_factory, ahead) == everyone
+    assert await recorded(uow_factory, ahead) == everyone | closed_alone | closed_between
     listed = await closed_days(uow_factory, limit=1, office_id=region)
     assert [(d.business_date, d.offices) for d in listed] == [(ahead, (region,))]
 
