@@ -46,6 +46,7 @@ AMOUNT_BANDS_MAX: Final = 50
 CYCLE_VARIATIONS_MAX: Final = 50
 CYCLE_NUMBER_MAX: Final = 1000
 DAYS_THRESHOLD_MAX: Final = 3650
+REMINDER_DAYS_MAX: Final = 90
 GUARANTORS_MAX: Final = 20
 PRODUCT_MIX_MAX: Final = 200
 LOANS_PER_CLIENT_MAX: Final = 100
@@ -349,6 +350,10 @@ class LoanProduct(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fiel
     days_to_npa: int | None = None
     npa_exit_requires_arrears_paid: bool = True
     require_funds_available_for_repayment: bool = False
+    reminder_days_before_due: int | None = None
+    """Days of notice the close of business gives before an instalment falls due (the
+    `instalment.due_soon` reminder, 0 to REMINDER_DAYS_MAX; 0: no due-date reminder for this
+    product); None: the institution's default (GRANDLIVRE_REMINDER_DAYS, 3)."""
     # Requirements
     guarantees: Guarantees = Guarantees()
     guarantors: GuarantorRule = GuarantorRule()

@@ -61,8 +61,14 @@ def follow_up_after_days() -> int | None:
 
 
 def reminder_days_before_due() -> int:
-    """GRANDLIVRE_REMINDER_DAYS: the notice before a due date (default 3)."""
+    """GRANDLIVRE_REMINDER_DAYS: the institution's notice before a due date (default 3), for the
+    products that leave their own `reminder_days_before_due` unset."""
     return int(os.environ.get("GRANDLIVRE_REMINDER_DAYS", DAYS_BEFORE_DUE_DEFAULT))
+
+
+def product_notice(product: LoanProduct, institution_default: int) -> int:
+    """The notice a product's loans get before each due date: its own, else the institution's."""
+    return product.reminder_days_before_due if product.reminder_days_before_due is not None else institution_default
 
 
 UNOWED_KINDS: Final = ("accrual", "accrual_adjustment", "reclassification")
@@ -72,18 +78,27 @@ classified accounts): a quiet loan stays quiet through them."""
 _IN_SCOPE: Final = office_set_condition("l.office_id")
 """The loans of the offices closing the day (every loan for an institution close)."""
 
-_NOTICES_SENT: Final = """
+_LOAN_NOTICE: Final = """COALESCE((CAST(:notice_days AS int[]))[array_position(CAST(:notice_products AS text[]),
+                                   CAST(l.product_id AS text) || ':' || CAST(l.product_version AS text))],
+                                  CAST(:notice_max AS int))"""
+"""The notice of the loan's product version (`product_notice`, passed per product version read
+at the start of the run); the longest notice of the run for one not passed (none: re-derived)."""
+
+_NOTICES_SENT: Final = f"""
     s.next_due_date > :day AND (s.next_due_date > :horizon OR NOT EXISTS (
         SELECT 1 FROM jsonb_array_elements(l.schedule -> 'instalments') AS i
-         WHERE CAST(i ->> 'due_date' AS date) > :day AND CAST(i ->> 'due_date' AS date) <= :horizon
+         WHERE CAST(i ->> 'due_date' AS date) > :day
+           AND CAST(i ->> 'due_date' AS date) - CAST(:day AS date) <= {_LOAN_NOTICE}
            AND NOT EXISTS (SELECT 1 FROM outbox_event o
                             WHERE o.dedup_key = 'instalment_due:loan-' || l.id || ':' || (i ->> 'number') || ':'
                                                 || (i ->> 'due_date'))))
 """
 """No instalment falls due on the day or before (the next unpaid one is after it), and none
-falls due within the reminder notice whose notice has not been announced yet (the reminder's
-`dedup_key` in the outbox, as `products.loans.reminders` names it): the day announces no notice.
-Within the notice, a loan is re-derived only on the day a notice starts, not on each day of it."""
+falls due within the notice of the loan's product whose notice has not been announced yet (the
+reminder's `dedup_key` in the outbox, as `products.loans.reminders` names it): the day announces
+no notice. Within the notice, a loan is re-derived only on the day a notice starts, not on each
+day of it. ``:horizon`` is the day plus the longest notice of the run's products: a loan whose
+next due date is beyond it (most loans) is decided without reading its schedule."""
 
 _UNCHANGED: Final = f"""
         s.business_date <= :day AND s.status = 'performing' AND s.days_overdue = 0 AND s.overdue_amount = 0
@@ -255,7 +270,11 @@ async def age_loans(uow_factory: UnitOfWorkFactory, day: date, actor: str,
             product = await get_product_in(uow, key.product_id, key.product_version)
             products[(key.product_id, key.product_version)] = (product, ArrearsPolicy.of(product))
     current = grade(0, grids[BucketKind.LOAN])
-    unchanged_if = {"day": day, "offices": offices, "horizon": day + timedelta(days=notice),
+    notices = {f"{p}:{v}": product_notice(product, notice) for (p, v), (product, _) in products.items()}
+    notice_max = max(notices.values(), default=notice)
+    unchanged_if = {"day": day, "offices": offices, "horizon": day + timedelta(days=notice_max),
+                    "notice_products": list(notices), "notice_days": list(notices.values()),
+                    "notice_max": notice_max,
                     "current_bucket": current.bucket_label, "current_class": current.classification.value,
                     "current_rate": current.provision_rate_percent,
                     "recalculating": [f"{p}:{v}" for (p, v), (product, _) in products.items()
@@ -319,7 +338,7 @@ async def age_loans(uow_factory: UnitOfWorkFactory, day: date, actor: str,
                 if loan.loan_status != "active":
                     continue  # closed since the day (a catch-up): no reminder or follow-up for a settled loan
                 due_reminders += [(loan, reminder) for reminder in reminders_for(
-                    loan.id, position.instalments, arrears, day, days_before_due=notice,
+                    loan.id, position.instalments, arrears, day, days_before_due=product_notice(product, notice),
                     follow_up_after_days=follow_up)]
             await session.execute(_STATE, columns)
             # An overdue instalment is announced once but found overdue every day: write only the

@@ -108,6 +108,8 @@ def test_seed_001_product_is_valid() -> None:
     ({"grace_on_interest_charged_periods": 601}, "grace_on_interest_charged_periods"),
     ({"last_instalment_principal_threshold_percent": D(101)}, "last_instalment_principal_threshold_percent"),
     ({"arrears_tolerance_days": 4000}, "arrears_tolerance_days"),
+    ({"reminder_days_before_due": 91}, "reminder_days_before_due"),
+    ({"reminder_days_before_due": -1}, "reminder_days_before_due"),
     ({"days_to_npa": 0}, "days_to_npa"),
     ({"excluded_repayment_components": (RepaymentComponent.FEE, RepaymentComponent.FEE)},
      "excluded_repayment_components"),
