@@ -52,7 +52,7 @@ async def test_an_unpaid_loan_ages_reminds_once_and_recovers(client, refs, ids, 
     assert aged.outstanding_principal == Decimal(300000)
     assert aged.overdue_principal == sum(Decimal(p["principal_amount"]) for p in overdue)
 
-    events = [e for e in await read_feed(uow_factory, limit=1000, after=0) if e.subject_id == loan_id]
+    events = [e for e in await read_feed(uow_factory, limit=1_000_000) if e.subject_id == loan_id]
     kinds = sorted((e.event_type, e.payload["instalment"]) for e in events)
     assert kinds == sorted([("instalment.overdue", p["number"]) for p in overdue] + [("loan.follow_up", 1)])
     assert all(e.office_id == world.office_id and e.payload["currency"] == "XOF" for e in events)
@@ -132,7 +132,7 @@ async def test_the_collection_step_collects_and_announces_each_shortfall_once(  
     outcome = await collect_loans(uow_factory, on, "tests")
     assert outcome.items >= 1 and outcome.detail["alerts"] != "0"
     missing = Decimal(schedule[0]["total_amount"]) - 10000
-    alerts = [e for e in await read_feed(uow_factory, limit=1000)
+    alerts = [e for e in await read_feed(uow_factory, limit=100_000, event_type="loan.insufficient_funds")
               if e.event_type == "loan.insufficient_funds" and e.subject_id == loan_id]
     assert [(a.payload["amount_collected"], a.payload["amount_missing"]) for a in alerts] == [("10000", str(missing))]
     again = await collect_loans(uow_factory, on, "tests")

@@ -194,7 +194,7 @@ async def test_doubtful_then_healthy_again_after_its_arrears_are_paid(client, re
     allowance_lines = await entry_lines(uow_factory, allowance.journal_entry_id)
     assert (books.provisions, "C", D(120000)) in allowance_lines and ("662", "D", D(120000)) in allowance_lines
     assert outcome["classification"].entries >= 1 and outcome["provisioning"].entries >= 1
-    events = [e for e in await read_feed(uow_factory, limit=10_000) if e.subject_id == loan_id
+    events = [e for e in await read_feed(uow_factory, limit=1_000_000) if e.subject_id == loan_id
               and e.event_type == "loan.reclassified"]
     assert [(e.payload["from"], e.payload["to"], e.payload["principal"]) for e in events] == [
         ("healthy", "doubtful", "300000")]
@@ -323,7 +323,7 @@ async def test_the_rule_writes_off_past_the_products_threshold_once(client, refs
     assert outcome["write_off"].detail["written_off"] != "0"
     again = await write_off_loans(uow_factory, later, "tests")
     assert again.items == 0 and len(await loan_transactions(uow_factory, loan_id, "write_off")) == 1
-    events = [e for e in await read_feed(uow_factory, limit=10_000) if e.subject_id == loan_id
+    events = [e for e in await read_feed(uow_factory, limit=1_000_000) if e.subject_id == loan_id
               and e.event_type == "loan.written_off"]
     assert [(e.payload["rule"], e.payload["principal_covered_by_provision"]) for e in events] == [
         ("automatic", "120000")]
