@@ -71,6 +71,7 @@ from servicing.loans.movements import (
     is_doubtful,
     to_transaction,
 )
+from servicing.loans.restatement import last_closed_day
 from servicing.loans.schedules import plain, standing
 from servicing.outbox import OutboxEvent, record_events
 from servicing.reference.queries import credit_parameters_in_force
@@ -175,8 +176,7 @@ async def _check_dates(uow: UnitOfWork, row: LoanRow, on: date, *, today: date, 
                            field="rescheduled_on")
     # The loan's office's closed days (as repayments and restatements read them): another office
     # closing ahead does not freeze this one's loans.
-    closed_day = await uow.session.scalar(text(
-        "SELECT max(business_date) FROM business_day WHERE office_id = :office"), {"office": row.office_id})
+    closed_day = await last_closed_day(uow, row.office_id)
     if closed_day is not None and on <= closed_day:
         raise InvalidInput(f"the office's business days are closed through {closed_day}: a rescheduling is dated "
                            "after it",
