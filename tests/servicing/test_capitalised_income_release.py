@@ -106,3 +106,34 @@ async def test_the_deferral_is_released_as_repaid_reinstated_by_a_reversal_and_c
     assert await gl_balance(uow_factory, deferred) == 0
     assert await gl_balance(uow_factory, portfolio) == 0
     assert await verify_problems(uow_factory) == {name: [] for name, _sql in VERIFY_QUERIES}
+
+
+async def test_a_collection_releases_the_deferral_as_a_counter_repayment_does(  # type: ignore[no-untyped-def]
+        client, refs, ids, world, staff_user, uow_factory, switches) -> None:  # noqa: F811
+    from tests.api.test_loan_deposits_api import linked_loan
+    from tests.deposit_support import deposit_world
+
+    await switches(healthy=True, term=True, unpaid=True)
+    dw = await deposit_world(uow_factory, world)
+    product_id, _portfolio, deferred = await cash_product(client, refs, world, uow_factory)
+    loan_id, _account_id, schedule = await linked_loan(client, world, staff_user, uow_factory, dw, refs, ids,
+                                                       product_id, "100000")
+    on = schedule[1]["due_date"]  # its first new instalment falls due a month later, by today
+    made = await post(client, loan_id, rescheduled_on=on, repayment_count=12, capitalise_interest=True)
+    assert made.status_code == 201, made.text
+    capitalised = int(made.json()["capitalised_interest"])
+    assert capitalised == 4500 + 3778
+    assert await gl_balance(uow_factory, deferred) == -capitalised
+
+    manager = await staff_user("branch_manager", office_id=world.office_id)
+    ran = await client.post("/api/v1/loan-collections", json={"collection_date": TODAY.isoformat()}, headers=manager.headers)
+    assert ran.status_code == 200, ran.text
+    collected = (await client.get(f"{LOANS}/{loan_id}/transactions")).json()[-1]
+    assert collected["kind"] == "repayment", collected
+    principal = D(collected["principal"])
+    assert principal > 0
+    # The principal collected carries its share of what is deferred, as at the counter.
+    share = xof_share(capitalised, int(principal), 300000 + capitalised)
+    assert (deferred, "D", share) in await lines_of(uow_factory, collected["journal_entry_id"])
+    assert await gl_balance(uow_factory, deferred) == -(capitalised - share)
+    assert await verify_problems(uow_factory) == {name: [] for name, _sql in VERIFY_QUERIES}
