@@ -317,13 +317,16 @@ async def _collect_chunk(uow: UnitOfWork, ids: list[int], on: date, actor: str, 
     deposit_terms = {key: await product_terms(session, *key) for key in {
         (account.product_id, account.product_version) for account in accounts.values()}}
     chunk = _Chunk(on, actor, products, deposit_terms)
-    for loan in loans:  # cash rule: what reschedulings capitalised and is still deferred (rare: read only then)
+    deferring: dict[str, list[int]] = {}  # cash rule: what reschedulings capitalised and is still deferred
+    for loan in loans:
         if loan.id in unchanged:
             continue
         product = products[(loan.product_id, loan.product_version)]
         code = product.accounting.accounts.get(AccountingRole.CAPITALISED_INCOME_DEFERRED)
         if code is not None and releases(product) and capitalises(histories.get(loan.id, [])):
-            chunk.deferred.update(await deferred_of(uow, [loan.id], code))
+            deferring.setdefault(code, []).append(loan.id)
+    for code, deferring_ids in deferring.items():  # one read per deferral account, not per loan (rare: only then)
+        chunk.deferred.update(await deferred_of(uow, deferring_ids, code))
     for loan in loans:
         if loan.id in unchanged:
             account_id = int(loan.deposit_account_id)
