@@ -378,14 +378,14 @@ async def _true_up_classes(uow: UnitOfWork, row: LoanRow, product: LoanProduct, 
     ``reclassification`` transaction, as the close's step writes it. Answers the entries posted."""
     from servicing.close_of_business.loan_classification import _LABELS
     from servicing.loans.bulk import NewLoanTransaction, insert_transactions
+    from servicing.loans.movements import _next_sequence
 
     booked = LoanClassification(row.booked_classification)
     term = TermBucket(row.term_bucket or TermBucket.SHORT.value)
     currency = row.currency.strip()
     entries = []
     transactions = []
-    sequence = int(await uow.session.scalar(text(
-        "SELECT max(sequence_number) FROM loan_transaction WHERE loan_id = :loan"), {"loan": row.id}) or 0)
+    sequence = (await _next_sequence(uow, row.id))[0] - 1
     for other in (LoanClassification.HEALTHY, LoanClassification.DOUBTFUL):
         if other is booked:
             continue
