@@ -108,11 +108,17 @@ SELECT l.id, l.client_id, l.office_id, l.product_id, l.product_version, l.curren
  ORDER BY l.id FOR UPDATE OF l
 """)
 _HISTORY: Final = text("""
-SELECT t.*, s.status AS arrears_status,
-       EXISTS (SELECT 1 FROM loan_provision_movement m WHERE m.loan_id = t.loan_id) AS provisioned
-  FROM loan_transaction t LEFT JOIN loan_arrears_state s ON s.loan_id = t.loan_id
+WITH k AS MATERIALIZED (
+  SELECT k.id, (SELECT s.status FROM loan_arrears_state s WHERE s.loan_id = k.id) AS arrears_status,
+         EXISTS (SELECT 1 FROM loan_provision_movement m WHERE m.loan_id = k.id) AS provisioned
+    FROM unnest(CAST(:ids AS int[])) AS k (id)
+)
+SELECT t.*, k.arrears_status, k.provisioned
+  FROM loan_transaction t JOIN k ON k.id = t.loan_id
  WHERE t.loan_id = ANY(CAST(:ids AS int[])) ORDER BY t.loan_id, t.sequence_number
 """)
+"""The loans' transactions, each row carrying its loan's arrears status and whether a provision
+was ever booked for it: both read once per loan (materialized), not once per transaction."""
 _COLUMNS: Final = ("loan_id", "sequence_number", "value_date", "currency", "amount", "principal", "interest", "fee",
                    "penalty", "vat", "overpayment", "classification", "payment_type_id", "receipt_number",
                    "allocation", "journal_entry_id", "idempotency_key", "request_fingerprint", "created_by")
