@@ -117,14 +117,6 @@ SELECT h.account_id, sum(h.amount) AS held
 """)
 
 
-_GUARANTEE_ACCOUNTS = text("""
-SELECT a.id FROM deposit_account a
- WHERE a.id IN (SELECT h.account_id FROM loan_hold l JOIN deposit_hold h ON h.id = l.hold_id
-                 WHERE l.loan_id = ANY(CAST(:ids AS int[])) AND h.released_on IS NULL)
- ORDER BY a.id FOR UPDATE OF a
-""")
-"""The deposit accounts holding guarantees of the loans, locked in ascending id."""
-
 _LOCK_LOANS = text("SELECT id FROM loan WHERE id = ANY(CAST(:ids AS int[])) ORDER BY id FOR UPDATE")
 
 
@@ -138,7 +130,7 @@ async def lock_for_write_off(uow: UnitOfWork, loan_ids: Sequence[int]) -> None:
     lock, so the accounts read here are all the write-offs will touch."""
     ids = sorted(set(loan_ids))
     await uow.session.execute(_LOCK_LOANS, {"ids": ids})
-    await uow.session.execute(_GUARANTEE_ACCOUNTS, {"ids": ids})
+    await deposit_link.lock_loan_accounts(uow, ids)  # the accounts holding their guarantees
 
 
 async def apply_guarantees(uow: UnitOfWork, row: LoanRow, product: LoanProduct, *, on: date,
@@ -149,7 +141,7 @@ async def apply_guarantees(uow: UnitOfWork, row: LoanRow, product: LoanProduct, 
     caller), then the accounts in ascending id, before the holds are released (a hold released
     by hand locks its account first, then the hold). Answers the repayments taken (rows as
     inserted)."""
-    await uow.session.execute(_GUARANTEE_ACCOUNTS, {"ids": [row.id]})
+    await deposit_link.lock_loan_accounts(uow, [row.id])
     held = (await uow.session.execute(_LOAN_HOLDS, {"loan_id": row.id})).all()
     await deposit_link.release_loan_holds(uow, row.id, on=on, actor=actor)
     if not product.apply_guarantees_on_write_off:
