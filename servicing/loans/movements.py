@@ -401,21 +401,32 @@ async def _restated_repayment(uow: UnitOfWork, row: LoanRow, product: LoanProduc
     """A repayment dated before the loan's last transaction or a closed day: taken on its own
     value date within a restatement of the loan (later repayments re-applied after it, the close
     of business's effects re-derived). Answers its transaction's row."""
+    async def take(uow: UnitOfWork, row: LoanRow, history: Sequence[Any], sequence: int,
+                   standing: tuple[str, str | None]) -> Any:
+        return await _take_repayment(
+            uow, row, product, amount=command.amount, value_date=command.value_date, accounting=accounting,
+            payment_type_id=payment_type_id, receipt_number=command.channel.receipt_number, actor=actor,
+            idempotency_key=idempotency_key, fingerprint=fingerprint, history=history, leg=leg, sequence=sequence,
+            standing=standing)
+
+    return await _taken_in_restatement(uow, row, product, value_date=command.value_date, actor=actor, take=take)
+
+
+async def _taken_in_restatement(uow: UnitOfWork, row: LoanRow, product: LoanProduct, *, value_date: date,
+                                actor: str, take: Any) -> Any:
+    """Take one backdated event (``take``, a `restatement.Apply`) on its own day within a
+    restatement of the loan from that day; answers what ``take`` wrote."""
     from servicing.loans import restatement
 
     taken: list[Any] = []
 
     async def apply(uow: UnitOfWork, row: LoanRow, history: Sequence[Any], sequence: int,
                     standing: tuple[str, str | None]) -> Any:
-        taken.append(await _take_repayment(
-            uow, row, product, amount=command.amount, value_date=command.value_date, accounting=accounting,
-            payment_type_id=payment_type_id, receipt_number=command.channel.receipt_number, actor=actor,
-            idempotency_key=idempotency_key, fingerprint=fingerprint, history=history, leg=leg, sequence=sequence,
-            standing=standing))
+        taken.append(await take(uow, row, history, sequence, standing))
         return taken[-1]
 
-    await restatement.restate(uow, row, product, since=command.value_date, actor=actor,
-                              pending=[restatement.Pending(value_date=command.value_date, apply=apply)])
+    await restatement.restate(uow, row, product, since=value_date, actor=actor,
+                              pending=[restatement.Pending(value_date=value_date, apply=apply)])
     return taken[0]
 
 
@@ -830,20 +841,14 @@ async def waive(uow_factory: UnitOfWorkFactory, loan_id: int, command: Waive, *,
             return replay
         check_amount(command.amount, row.currency.strip(), field="amount")
         if backdated:
-            from servicing.loans import restatement
+            async def take(uow: UnitOfWork, row: LoanRow, history: Sequence[Any], sequence: int,
+                           standing: tuple[str, str | None]) -> Any:
+                return await _take_waiver(uow, row, product, command, history=history, sequence=sequence,
+                                          actor=actor, idempotency_key=idempotency_key, fingerprint=fingerprint,
+                                          restated=True)
 
-            taken: list[Any] = []
-
-            async def apply(uow: UnitOfWork, row: LoanRow, history: Sequence[Any], sequence: int,
-                            standing: tuple[str, str | None]) -> Any:
-                taken.append(await _take_waiver(uow, row, product, command, history=history, sequence=sequence,
-                                                actor=actor, idempotency_key=idempotency_key, fingerprint=fingerprint,
-                                                restated=True))
-                return taken[-1]
-
-            await restatement.restate(uow, row, product, since=command.value_date, actor=actor,
-                                      pending=[restatement.Pending(value_date=command.value_date, apply=apply)])
-            transaction = taken[0]
+            transaction = await _taken_in_restatement(uow, row, product, value_date=command.value_date, actor=actor,
+                                                      take=take)
         else:
             transaction = await _take_waiver(uow, row, product, command, history=history,
                                              sequence=history[-1].sequence_number + 1, actor=actor,
