@@ -22,6 +22,7 @@ from sqlalchemy import text
 
 from servicing.close_of_business.provisioning_report import provisioning_report
 from servicing.close_of_business.risk_reports import RiskGrouping, ageing, portfolio_at_risk
+from servicing.loans.schedules import plain
 from servicing.reports.service import ReportScope, office_by_code, trial_balance
 from servicing.staff.scope import OfficeScope
 from servicing.unit_of_work import UnitOfWorkFactory
@@ -112,8 +113,7 @@ async def portfolio_tie_out(uow_factory: UnitOfWorkFactory) -> PortfolioTieOut:
 
 def _fmt(amount: Decimal) -> str:
     """Thousands separated, no exponent, no trailing zeros of the stored scale."""
-    plain = amount.quantize(Decimal(1)) if amount == amount.to_integral_value() else amount.normalize()
-    return f"{plain:,f}"
+    return f"{plain(amount):,f}"
 
 
 def tie_out_lines(report: PortfolioTieOut) -> list[str]:
