@@ -236,6 +236,14 @@ async def append_chunks(
     booked: list[BookedEntry] = []
     in_flight: asyncio.Task[asyncpg.Record] | None = None
     answered: tuple[_Prepared, list[int], list[bytes]] | None = None
+
+    def book(result: Any) -> None:
+        """The answered chunk's entries as booked, from its statement's ``result``."""
+        assert answered is not None
+        previous, previous_positions, previous_hashes = answered
+        sequences = previous.sequences(result, previous_positions, heads=True, booked_at=booked_at)
+        booked.extend(previous.booked(running, sequences, previous_positions, previous_hashes, booked_at))
+
     try:
         for entries in chunks:
             assert 1 <= len(entries) <= ENTRIES_PER_BATCH_MAX, len(entries)
@@ -250,17 +258,12 @@ async def append_chunks(
             in_flight = asyncio.create_task(driver.fetchrow(_APPEND_POSITIONAL, *arguments))
             await _sent(driver)
             if answered is not None:  # the previous chunk's answer, built while this one runs
-                previous, previous_positions, previous_hashes = answered
-                sequences = previous.sequences(result, previous_positions, heads=True, booked_at=booked_at)
-                booked += previous.booked(running, sequences, previous_positions, previous_hashes, booked_at)
+                book(result)
             answered = (chunk, positions, hashes)
         if in_flight is not None:
-            assert answered is not None
-            previous, previous_positions, previous_hashes = answered
             result = await in_flight
             in_flight = None
-            sequences = previous.sequences(result, previous_positions, heads=True, booked_at=booked_at)
-            booked += previous.booked(running, sequences, previous_positions, previous_hashes, booked_at)
+            book(result)
     except asyncpg.PostgresError as error:
         raise DBAPIError(_APPEND_SQL, None, error) from error
     finally:

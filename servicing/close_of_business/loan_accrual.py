@@ -76,17 +76,18 @@ from servicing.close_of_business.model import StepOutcome
 from servicing.loans.applications import get_product_in
 from servicing.loans.reconciliation import SUBLEDGER_BY_LOAN_SQL
 from servicing.loans.schedules import plain, schedule_on
+from servicing.staff.scope import office_set_condition
 from servicing.unit_of_work import UnitOfWork, UnitOfWorkFactory
 
 CHUNK_LOANS: Final = 2_000
 ACCRUAL_RULES: Final = tuple(sorted(rule.value for rule in LOAN_RECEIVABLE_RULES))
 _ZERO: Final = Decimal(0)
 
-_ACCRUING = """
+_ACCRUING = f"""
     l.status = 'active' AND l.schedule IS NOT NULL AND l.disbursed_on <= :day
     AND EXISTS (SELECT 1 FROM product_version pv WHERE pv.product_id = l.product_id AND pv.version = l.product_version
                                                   AND pv.accounting_rule = ANY(:rules))
-    AND (CAST(:offices AS int[]) IS NULL OR l.office_id = ANY(CAST(:offices AS int[])))
+    AND {office_set_condition("l.office_id")}
     AND (CAST(:loans AS int[]) IS NULL OR l.id = ANY(CAST(:loans AS int[])))
 """
 

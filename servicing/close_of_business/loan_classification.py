@@ -49,6 +49,7 @@ from servicing.loans.reconciliation import SUBLEDGER_BY_LOAN_SQL
 from servicing.loans.write_offs import ACCRUAL_RULES
 from servicing.outbox import OutboxEvent, record_events
 from servicing.reference import buckets, credit_parameters
+from servicing.staff.scope import office_set_condition
 from servicing.unit_of_work import UnitOfWork, UnitOfWorkFactory
 
 READ_CHUNK: Final = 20_000
@@ -60,12 +61,12 @@ SELECT v.product_id, v.version FROM product_version v JOIN product p ON p.id = v
  WHERE p.kind = 'loan' AND v.settings ->> 'overdraft' = 'true'
 """)
 
-_STATES = text("""
+_STATES = text(f"""
 SELECT l.id, l.product_id, l.product_version, l.booked_classification, s.days_overdue, s.status,
        s.bucket_label, s.classification, s.provision_rate_percent, l.rescheduled_on IS NOT NULL AS rescheduled
   FROM loan_arrears_state s JOIN loan l ON l.id = s.loan_id
  WHERE s.business_date = :day AND s.loan_id > :after AND l.status = 'active'
-   AND (CAST(:offices AS int[]) IS NULL OR l.office_id = ANY(CAST(:offices AS int[])))
+   AND {office_set_condition("l.office_id")}
    AND (CAST(:loans AS int[]) IS NULL OR l.id = ANY(CAST(:loans AS int[])))
    AND (s.classification <> l.booked_classification
         OR (l.product_id, l.product_version) IN (SELECT * FROM unnest(CAST(:overdraft_products AS int[]),

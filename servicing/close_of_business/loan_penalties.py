@@ -54,15 +54,16 @@ from servicing.close_of_business.loan_postings import (
 from servicing.close_of_business.model import StepOutcome
 from servicing.loans.applications import get_product_in
 from servicing.loans.schedules import plain, schedule_on, standing
+from servicing.staff.scope import office_set_condition
 from servicing.unit_of_work import UnitOfWork, UnitOfWorkFactory
 
 CHUNK_LOANS: Final = 2_000
 _ZERO: Final = Decimal(0)
 
-_LATE = """
+_LATE = f"""
     l.status = 'active' AND l.schedule IS NOT NULL AND l.disbursed_on <= :day
     AND (s.overdue_amount > 0 OR s.days_overdue > 0)
-    AND (CAST(:offices AS int[]) IS NULL OR l.office_id = ANY(CAST(:offices AS int[])))
+    AND {office_set_condition("l.office_id")}
 """
 
 _LOAN_IDS = text(f"SELECT l.id FROM loan l JOIN loan_arrears_state s ON s.loan_id = l.id WHERE {_LATE} ORDER BY l.id")

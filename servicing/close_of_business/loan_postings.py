@@ -30,7 +30,7 @@ from ledger.limits import ENTRIES_PER_BATCH_MAX, LINES_PER_ENTRY_MAX
 from ledger.model import JournalEntry, Line, Reference, Side
 from products.accounting import ProductAccounting, posting_lines
 from products.events import EventPart, LoanClassification, ProductEvent, TermBucket
-from products.posting_rules import Component, EventKind, ProductKind
+from products.posting_rules import ProductKind
 from servicing.close_of_business.narration import narrated
 from servicing.ids import uuid7
 from servicing.journal import book_entries
@@ -90,15 +90,6 @@ def array_literal(values: Iterable[Any]) -> str:
     of thousands of values a night's accruals write was a second of the step's Python time."""
     return "{" + ",".join("NULL" if v is None else '"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"'
                           if isinstance(v, str) else str(v) for v in values) + "}"
-
-
-def event(kind: EventKind, currency: str, parts: Sequence[tuple[Component, Decimal, int | None]], *,
-          classification: LoanClassification, term: TermBucket) -> ProductEvent | None:
-    """An event of the parts that are not zero (None when all are)."""
-    kept = tuple(EventPart(component=c, amount=a, charge_id=charge) for c, a, charge in parts if a > 0)
-    if not kept:
-        return None
-    return ProductEvent(kind=kind, currency=currency, classification=classification, term=term, parts=kept)
 
 
 class Shares:

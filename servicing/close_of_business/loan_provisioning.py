@@ -57,19 +57,20 @@ from servicing.loans.provisions import (
     record_movements,
 )
 from servicing.loans.reconciliation import SUBLEDGER_BY_LOAN_SQL
+from servicing.staff.scope import office_set_condition
 from servicing.unit_of_work import UnitOfWork, UnitOfWorkFactory
 
 READ_CHUNK: Final = 20_000
 SOURCE_TYPE: Final = "loan-provisioning"
 MOVEMENT_KINDS: Final = {EventKind.PROVISION: "allowance", EventKind.PROVISION_REVERSAL: "release"}
 
-_ACTIVE = text("""
+_ACTIVE = text(f"""
 SELECT l.id, l.status, l.office_id, l.product_id, l.product_version, l.currency, l.booked_classification,
        l.term_bucket,
        s.outstanding_principal, s.provision_rate_percent, s.bucket_label
   FROM loan_arrears_state s JOIN loan l ON l.id = s.loan_id
  WHERE s.business_date = :day AND s.loan_id > :after AND l.status = 'active'
-   AND (CAST(:offices AS int[]) IS NULL OR l.office_id = ANY(CAST(:offices AS int[])))
+   AND {office_set_condition("l.office_id")}
    AND (s.provision_rate_percent > 0 OR EXISTS (SELECT 1 FROM loan_provision_movement m WHERE m.loan_id = s.loan_id))
    AND (CAST(:loans AS int[]) IS NULL OR l.id = ANY(CAST(:loans AS int[])))
  ORDER BY s.loan_id LIMIT :limit
@@ -82,7 +83,7 @@ SELECT l.id, l.status, l.office_id, l.product_id, l.product_version, l.currency,
        l.term_bucket,
        0 AS outstanding_principal, 0 AS provision_rate_percent, NULL AS bucket_label
   FROM loan l
- WHERE {LOAN_CLOSED_BY_DAY} AND (CAST(:offices AS int[]) IS NULL OR l.office_id = ANY(CAST(:offices AS int[]))) AND EXISTS (
+ WHERE {LOAN_CLOSED_BY_DAY} AND {office_set_condition("l.office_id")} AND EXISTS (
        SELECT 1 FROM loan_provision_movement m WHERE m.loan_id = l.id
         GROUP BY m.loan_id HAVING sum(CASE m.kind WHEN 'allowance' THEN m.amount ELSE -m.amount END) <> 0)
    AND (CAST(:loans AS int[]) IS NULL OR l.id = ANY(CAST(:loans AS int[])))

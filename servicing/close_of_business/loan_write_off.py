@@ -26,6 +26,7 @@ from servicing.loans.applications import get_product_in, load_row
 from servicing.loans.model import LoanStatus
 from servicing.loans.movements import _history
 from servicing.loans.write_offs import lock_for_write_off, write_off_locked
+from servicing.staff.scope import office_set_condition
 from servicing.unit_of_work import UnitOfWorkFactory
 
 WRITE_BATCH: Final = 100
@@ -37,13 +38,13 @@ SELECT v.product_id, v.version, CAST(v.settings ->> 'write_off_after_days_overdu
 """)
 """The product versions that write off by rule (a handful of rows: no loan is read when none does)."""
 
-_CANDIDATES = text("""
+_CANDIDATES = text(f"""
 SELECT l.id, s.days_overdue, t.threshold
   FROM unnest(CAST(:products AS int[]), CAST(:versions AS int[]), CAST(:thresholds AS int[]))
        AS t (product_id, version, threshold)
   JOIN loan l ON l.product_id = t.product_id AND l.product_version = t.version AND l.status = 'active'
   JOIN loan_arrears_state s ON s.loan_id = l.id AND s.business_date = :day AND s.days_overdue > t.threshold
- WHERE (CAST(:offices AS int[]) IS NULL OR l.office_id = ANY(CAST(:offices AS int[])))
+ WHERE {office_set_condition("l.office_id")}
  ORDER BY l.id
 """)
 

@@ -30,7 +30,7 @@ from products.loans.product import LoanProduct
 from servicing.close_of_business.loan_provisioning import required_provisions
 from servicing.close_of_business.selection import LOAN_OPEN_ON_DAY
 from servicing.loans.schedules import plain
-from servicing.staff.scope import OfficeScope
+from servicing.staff.scope import OfficeScope, office_subtree_condition
 from servicing.unit_of_work import UnitOfWork
 
 PAR_DAYS: Final = (1, 30, 90)
@@ -65,7 +65,7 @@ _FROM: Final = f"""
   LEFT JOIN client c ON c.id = l.client_id
   LEFT JOIN activity_sector a ON a.id = CAST(nullif(l.details ->> 'activity_sector_id', '') AS integer)
  WHERE (CAST(:offices AS int[]) IS NULL OR l.office_id = ANY(:offices))
-   AND (CAST(:office AS int) IS NULL OR l.office_id IN (SELECT o.id FROM office o WHERE CAST(:office AS int) = ANY(o.lineage)))
+   AND {office_subtree_condition("l.office_id")}
    AND (CAST(:product AS int) IS NULL OR l.product_id = CAST(:product AS int))
 """
 

@@ -15,18 +15,16 @@ from __future__ import annotations
 
 from datetime import date
 from decimal import Decimal
-from typing import Final
 
 import msgspec
 from sqlalchemy import text
 
 from servicing.close_of_business.provisioning_report import provisioning_report
 from servicing.close_of_business.risk_reports import RiskGrouping, ageing, portfolio_at_risk
+from servicing.loans.product_charges import INSTITUTION
+from servicing.loans.schedules import plain
 from servicing.reports.service import ReportScope, office_by_code, trial_balance
-from servicing.staff.scope import OfficeScope
 from servicing.unit_of_work import UnitOfWorkFactory
-
-INSTITUTION: Final = OfficeScope(office_id=0, office_ids=frozenset(), whole_institution=True)
 
 _MAPPED = text("""
 SELECT DISTINCT m.role, a.code FROM product_version_account m
@@ -112,8 +110,7 @@ async def portfolio_tie_out(uow_factory: UnitOfWorkFactory) -> PortfolioTieOut:
 
 def _fmt(amount: Decimal) -> str:
     """Thousands separated, no exponent, no trailing zeros of the stored scale."""
-    plain = amount.quantize(Decimal(1)) if amount == amount.to_integral_value() else amount.normalize()
-    return f"{plain:,f}"
+    return f"{plain(amount):,f}"
 
 
 def tie_out_lines(report: PortfolioTieOut) -> list[str]:
