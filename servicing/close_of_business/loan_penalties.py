@@ -111,8 +111,7 @@ class _Policies:
     comes with its validity (none if the institution is exempt): each penalty is taxed at the
     rate in force on its own date (`PenaltyPolicy.vat_percent_on`), not on the run's day."""
 
-    def __init__(self, day: date | None = None) -> None:
-        del day  # the run's day no longer chooses the rate (kept for callers that pass it)
+    def __init__(self) -> None:
         self._charges: dict[int, Any] = {}
         self.policies: dict[tuple[int, int, OverduePenalty], PenaltyPolicy] = {}
 

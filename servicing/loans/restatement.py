@@ -511,7 +511,7 @@ class _Walk:
         self.automatic = await automatic_declassification(borrowed)
         penalty = penalty_of(product, row.principal_approved or row.principal_requested)
         self.penalty = penalty
-        self.penalty_policies = _Policies
+        self.penalty_policies = _Policies()  # read once for the walk: each penalty is taxed at its own date's rate
         self.rounder = compile_rounding(product.rounding, self.currency)
         self.history = await _history(uow, row.id)
         self.classification = _standing_before(self.history, since)
@@ -715,8 +715,7 @@ class _Walk:
         if self.penalty is None or not self.active():
             return
         row, product, uow = self.row, self.product, self.uow
-        # The night's policy of that day (its charge taxed at the rate in force that day).
-        policy = await self.penalty_policies(day).policy(uow, self.key, product, self.penalty)
+        policy = await self.penalty_policies.policy(uow, self.key, product, self.penalty)
         stored = msgspec.convert(row.schedule, Schedule)
         today = as_of(self.history, day)
         schedule = schedule_on(self.terms, stored, product, today, day) if product.interest_recalculation else stored
