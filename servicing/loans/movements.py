@@ -303,11 +303,9 @@ async def disburse(uow_factory: UnitOfWorkFactory, loan_id: int, command: Disbur
 def _lines(rows: Sequence[LoanTransactionRow], kind: str) -> list[AllocationLine]:
     """Allocation lines of the transactions of a kind that stand (not reversed): what repayments
     paid, what charges added, what waivers forgave."""
-    reversed_ids = {row.reverses_transaction_id for row in rows if row.reverses_transaction_id is not None}
     lines: list[AllocationLine] = []
-    for row in rows:
-        if row.kind == kind and row.id not in reversed_ids:
-            lines.extend(msgspec.convert(row.allocation, list[AllocationLine]))
+    for row in schedules.not_reversed(rows, kind):
+        lines.extend(msgspec.convert(row.allocation, list[AllocationLine]))
     return lines
 
 

@@ -9,12 +9,13 @@ from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any, Final
 
+from servicing.loans.schedules import not_reversed
+
 REFUND_KIND: Final = "overpayment_refund"
 
 
 def overpayment_held(history: Sequence[Any]) -> Decimal:
     """``history``: the loan's transaction rows (kind, id, reverses_transaction_id, overpayment, amount)."""
-    reversed_ids = {t.reverses_transaction_id for t in history if t.reverses_transaction_id is not None}
-    received = sum((t.overpayment for t in history if t.kind == "repayment" and t.id not in reversed_ids), Decimal(0))
+    received = sum((t.overpayment for t in not_reversed(history, "repayment")), Decimal(0))
     refunded = sum((t.amount for t in history if t.kind == REFUND_KIND), Decimal(0))
     return received - refunded

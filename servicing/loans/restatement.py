@@ -71,6 +71,7 @@ from servicing.errors import Conflict
 from servicing.ids import uuid7
 from servicing.journal import book_entries
 from servicing.loans.db.tables import LoanRow, LoanTransactionRow
+from servicing.loans.schedules import not_reversed
 from servicing.unit_of_work import UnitOfWork, UnitOfWorkFactory
 
 _REAPPLIED: Final = {"repayment": ("repayment_reversal", "du remboursement du {:%d/%m/%Y}, repris à sa date"),
@@ -147,8 +148,7 @@ def closed_since(history: Sequence[Any], value_date: date) -> bool:
     standing repayment or waiver) is a repayment dated after that day. An event of that day is
     then taken with a restatement, which reverses that repayment and takes it again after the
     event (what it pays beyond what is then owed becomes an overpayment, as in a replay)."""
-    reversed_ids = {t.reverses_transaction_id for t in history if t.reverses_transaction_id is not None}
-    settling = [t for t in history if t.kind in ("repayment", "waiver") and t.id not in reversed_ids]
+    settling = not_reversed(history, "repayment", "waiver")
     return bool(settling) and settling[-1].kind == "repayment" and settling[-1].value_date > value_date
 
 
@@ -159,10 +159,8 @@ def _occurrence_key(key: str) -> str:
 
 def _standing_product_charges(history: Sequence[Any]) -> dict[str, Any]:
     """The loan's standing automatic charges by occurrence key (those no reversal took back)."""
-    reversed_ids = {t.reverses_transaction_id for t in history if t.reverses_transaction_id is not None}
-    return {_occurrence_key(t.idempotency_key): t for t in history
-            if t.kind == "charge" and t.idempotency_key is not None and t.idempotency_key.startswith("product-charge:")
-            and t.id not in reversed_ids}
+    return {_occurrence_key(t.idempotency_key): t for t in not_reversed(history, "charge")
+            if t.idempotency_key is not None and t.idempotency_key.startswith("product-charge:")}
 
 
 def as_of(history: Sequence[Any], day: date) -> list[Any]:
@@ -191,11 +189,10 @@ async def restate(uow: UnitOfWork, row: LoanRow, product: LoanProduct, *, since:
 
     loan_id = row.id
     history = await _history(uow, loan_id)
-    reversed_ids = {t.reverses_transaction_id for t in history if t.reverses_transaction_id is not None}
     if any(t.kind == "rescheduling" and t.value_date >= since for t in history):
         raise Conflict(f"loan {loan_id} was rescheduled on or after {since}, on the history this event changes: "
                        "it cannot be dated before the rescheduling", field="value_date")
-    later = [t for t in history if t.kind in _REAPPLIED and t.value_date >= since and t.id not in reversed_ids]
+    later = [t for t in not_reversed(history, *_REAPPLIED) if t.value_date >= since]
     closed = await last_closed_day(uow, row.office_id)
     through = closed if closed is not None and closed >= since else None
     sequence = max((t.sequence_number for t in history), default=0)

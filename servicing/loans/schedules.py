@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import date
 from decimal import Decimal
+from typing import Any
 
 import msgspec
 
@@ -40,6 +41,13 @@ class Standing(msgspec.Struct, frozen=True, kw_only=True):
 def plain(value: Decimal) -> Decimal:
     """A stored amount (numeric(22, 4)) without its trailing zeros: 200000.0000 -> 200000."""
     return value.quantize(Decimal(1)) if value == value.to_integral_value() else value.normalize()
+
+
+def not_reversed(history: Sequence[Any], *kinds: str) -> list[Any]:
+    """The transactions of ``kinds`` (of every kind when none is named) that no reversal took back,
+    in history order. ``history``: rows with kind, id and reverses_transaction_id."""
+    reversed_ids = {row.reverses_transaction_id for row in history if row.reverses_transaction_id is not None}
+    return [row for row in history if row.id not in reversed_ids and (not kinds or row.kind in kinds)]
 
 
 def standing(history: Sequence[LoanTransactionRow]) -> Standing:

@@ -80,6 +80,7 @@ from servicing.loans.movements import (
 )
 from servicing.loans.provisions import ProvisionMovementRow, booked_provisions, record_movements
 from servicing.loans.reconciliation import SUBLEDGER_BY_LOAN_SQL
+from servicing.loans.schedules import not_reversed
 from servicing.outbox import OutboxEvent, record_events
 from servicing.queries import load_entry
 from servicing.staff.scope import OfficeScope
@@ -362,8 +363,7 @@ async def recover(uow_factory: UnitOfWorkFactory, loan_id: int, command: Recover
 
 def _standing(history: list[LoanTransactionRow], kind: str) -> list[LoanTransactionRow]:
     """The loan's transactions of ``kind`` not reversed."""
-    reversed_ids = {t.reverses_transaction_id for t in history if t.reverses_transaction_id is not None}
-    return [t for t in history if t.kind == kind and t.id not in reversed_ids]
+    return not_reversed(history, kind)
 
 
 _WRITE_OFF_PROVISIONS = text("""
