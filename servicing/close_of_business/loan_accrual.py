@@ -68,6 +68,7 @@ from products.rounding import Rounder, compile_rounding
 from servicing.close_of_business.loan_postings import (
     ChunkPostings,
     GroupKey,
+    InterestAccruals,
     Posting,
     array_literal,
     post_by_chunks,
@@ -366,22 +367,30 @@ async def accrue_loans(uow_factory: UnitOfWorkFactory, day: date, actor: str, *,
                     windows.append((loan.id, window))
         floors = {row.loan_id: (row.interest, row.fee)
                   for row in (await session.execute(_SETTLED_BEYOND, {"ids": below})).all()} if below else {}
-        chunk = ChunkPostings(postings=[], accounting={}, labels={})
+        accruals = InterestAccruals()
+        chunk = ChunkPostings(postings=[], accounting={}, labels={}, interest_accruals=accruals)
+        for key in {(loan.product_id, loan.product_version) for loan in loans}:
+            product = products.settings[key]
+            chunk.accounting[key] = product.accounting
+            chunk.labels[key] = f"Intérêts courus et frais constatés, prêts {product.identity.short_name}"
         for loan in loans:
+            accrued = (loan.interest_accrued, loan.fee_accrued)
+            if loan.id in fast:
+                # The window's target moves interest only, upwards (`window_row_target`): one plain accrual.
+                target = fast[loan.id]
+                if target.interest > accrued[0]:
+                    accruals.add(loan.id, loan.last_sequence + 1,
+                                 _group(loan.office_id, loan.product_id, loan.product_version, loan.currency.strip()),
+                                 _CLASSES[loan.booked_classification], _TERMS[loan.term_bucket or _SHORT],
+                                 target.interest - accrued[0])
+                continue
             key = (loan.product_id, loan.product_version)
             product = products.settings[key]
             currency = loan.currency.strip()
-            chunk.accounting[key] = product.accounting
-            chunk.labels[key] = f"Intérêts courus et frais constatés, prêts {product.identity.short_name}"
-            accrued = (loan.interest_accrued, loan.fee_accrued)
-            every_fee: tuple[FeeRecognition, ...] = ()  # needed only when the fees move
-            if loan.id in fast:
-                target = fast[loan.id]
-            else:
-                target, every_fee = derived[loan.id]
-                if loan.id in floors:
-                    target = floored(target, floors[loan.id],
-                                     accrues_interest=product.accounting.rule in LOAN_INTEREST_ACCRUAL_RULES)
+            target, every_fee = derived[loan.id]
+            if loan.id in floors:
+                target = floored(target, floors[loan.id],
+                                 accrues_interest=product.accounting.rule in LOAN_INTEREST_ACCRUAL_RULES)
             totals["interest_withheld"] += target.interest_withheld
             made = postings_for(loan, currency, target, accrued, loan.last_sequence, products.charges[key],
                                 every_fee, day)
@@ -391,6 +400,8 @@ async def accrue_loans(uow_factory: UnitOfWorkFactory, day: date, actor: str, *,
                 totals["fee_adjusted" if posting.mirrored else "fee"] += sign * posting.fee
             chunk.postings.extend(made)
             posted_loans += bool(made)
+        totals["interest"] += sum(accruals.amounts, _ZERO)
+        posted_loans += len(accruals)
         fast_loans += len(fast)
         if windows:
             await session.execute(_KEEP_WINDOWS, _window_columns(windows))
@@ -399,11 +410,11 @@ async def accrue_loans(uow_factory: UnitOfWorkFactory, day: date, actor: str, *,
             sign = -1 if posting.mirrored else 1
             interest, fee = moved.get(posting.loan_id, (_ZERO, _ZERO))
             moved[posting.loan_id] = (interest + sign * posting.interest, fee + sign * posting.fee)
-        if moved:
+        if moved or accruals:
             await session.execute(_ADD_TO_TOTALS, {name: array_literal(values) for name, values in {
-                "loans": list(moved), "dates": [day] * len(moved),
-                "interest": [interest for interest, _fee in moved.values()],
-                "fees": [fee for _interest, fee in moved.values()]}.items()})
+                "loans": [*moved, *accruals.loan_ids], "dates": [day] * (len(moved) + len(accruals)),
+                "interest": [*(interest for interest, _fee in moved.values()), *accruals.amounts],
+                "fees": [*(fee for _interest, fee in moved.values()), *[_ZERO] * len(accruals)]}.items()})
         return chunk
 
     done = await post_by_chunks(uow_factory, _LOANS, {"rules": list(ACCRUAL_RULES), "offices": offices,
@@ -438,7 +449,7 @@ def postings_for(loan: Any, currency: str, target: Target, accrued: tuple[Decima
     at most one of each, the interest and fee moving independently. ``every_fee``: the
     schedule's instalment fees (an adjustment takes back earlier ones), needed when fees move."""
     classification = _CLASSES[loan.booked_classification]
-    term = _TERMS[loan.term_bucket or TermBucket.SHORT.value]
+    term = _TERMS[loan.term_bucket or _SHORT]
     group = _group(loan.office_id, loan.product_id, loan.product_version, currency)
     interest_delta = target.interest - accrued[0]
     fee_delta = target.fee - accrued[1]
@@ -468,3 +479,4 @@ def postings_for(loan: Any, currency: str, target: Target, accrued: tuple[Decima
 
 _CLASSES: Final = {c.value: c for c in LoanClassification}
 _TERMS: Final = {t.value: t for t in TermBucket}
+_SHORT: Final = TermBucket.SHORT.value
