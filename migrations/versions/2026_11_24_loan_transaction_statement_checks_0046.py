@@ -16,6 +16,10 @@ other side of each reference, which the foreign keys also guarded, keeps its gua
   already refused by `gl_account_guard`), and TRUNCATE of either is refused by the other
   foreign keys that reference them.
 
+`loan_arrears_state` is rewritten in place every night (each loan's state carried to the day):
+pages kept 30 % free let the new row versions stay on their page, with no index entry
+(PostgreSQL's heap-only updates), instead of moving every row and its index entry.
+
 The unique keys on `reverses_transaction_id` and `(loan_id, kind, idempotency_key)` hold only
 for set values (NULLs never collide): partial unique indexes keep that rule without an index
 entry for each of the many rows that have neither (every accrual, penalty and charge).
@@ -115,6 +119,8 @@ BEGIN
 END $$;
 CREATE TRIGGER gl_account_keeps_shares BEFORE DELETE ON gl_account
     FOR EACH ROW EXECUTE FUNCTION gl_account_keeps_shares();
+
+ALTER TABLE loan_arrears_state SET (fillfactor = 70);
 """
 
 
@@ -124,6 +130,7 @@ def upgrade(app_role: str) -> None:
 
 def downgrade(app_role: str) -> None:
     _script("""
+ALTER TABLE loan_arrears_state RESET (fillfactor);
 DROP TRIGGER gl_account_keeps_shares ON gl_account; DROP FUNCTION gl_account_keeps_shares;
 DROP TRIGGER loan_keeps_transactions ON loan; DROP FUNCTION loan_keeps_transactions;
 DROP TRIGGER loan_entry_share_references ON loan_entry_share; DROP FUNCTION loan_entry_share_references;

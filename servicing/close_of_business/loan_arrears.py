@@ -46,6 +46,7 @@ from servicing.loans.applications import get_product_in
 from servicing.loans.movements import position_from_history
 from servicing.outbox import OutboxEvent, record_events
 from servicing.reference import buckets
+from servicing.rows import named_rows
 from servicing.staff.scope import OfficeScope, office_set_condition
 from servicing.unit_of_work import UnitOfWorkFactory
 
@@ -300,7 +301,7 @@ async def age_loans(uow_factory: UnitOfWorkFactory, day: date, actor: str,
     for start in range(0, len(to_age), CHUNK_LOANS):
         async with uow_factory() as uow:
             session = uow.session
-            loans = (await session.execute(_LOANS, {"ids": to_age[start:start + CHUNK_LOANS], "day": day})).all()
+            loans = named_rows(await session.execute(_LOANS, {"ids": to_age[start:start + CHUNK_LOANS], "day": day}))
             history: dict[int, list[_Transaction]] = {}
             for row in (await session.execute(_TRANSACTIONS, {"ids": [r.id for r in loans], "day": day})).all():
                 history.setdefault(row.loan_id, []).append(_Transaction(
@@ -379,7 +380,7 @@ async def _carry(uow_factory: UnitOfWorkFactory, day: date, unchanged_if: dict[s
         async with uow_factory() as uow:
             session = uow.session
             ids = candidates[start:start + CHUNK_LOANS * 4]
-            rows = (await session.execute(_CARRY, {**unchanged_if, "ids": ids})).all()
+            rows = named_rows(await session.execute(_CARRY, {**unchanged_if, "ids": ids}))
             columns: dict[str, list[Any]] = {name: [] for name in _STATE_COLUMNS}
             follow_ups: dict[str, int] = {}
             states: list[tuple[Any, Arrears]] = []

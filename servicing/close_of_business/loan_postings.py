@@ -34,6 +34,7 @@ from products.posting_rules import Component, EventKind, ProductKind
 from servicing.close_of_business.narration import narrated
 from servicing.ids import uuid7
 from servicing.journal import book_entries
+from servicing.rows import named_rows
 from servicing.unit_of_work import UnitOfWork, UnitOfWorkFactory
 
 SOURCE_TYPE: Final = "loan-close-of-business"
@@ -268,8 +269,8 @@ async def post_by_chunks(uow_factory: UnitOfWorkFactory, loans_query: Any, param
     after = 0
     while True:
         async with uow_factory() as uow:
-            loans = (await uow.session.execute(loans_query, {
-                **params, "day": day, "after": after, "limit": chunk_loans})).all()
+            loans = named_rows(await uow.session.execute(loans_query, {
+                **params, "day": day, "after": after, "limit": chunk_loans}))
             if not loans:
                 break
             chunk = await work(uow, loans)
@@ -299,7 +300,7 @@ async def _post_by_ids(uow_factory: UnitOfWorkFactory, loans_query: Any, ids_que
 
     async def post(chunk_ids: list[int]) -> tuple[int, Written]:
         async with uow_factory() as uow:
-            loans = (await uow.session.execute(loans_query, {**params, "day": day, "ids": chunk_ids})).all()
+            loans = named_rows(await uow.session.execute(loans_query, {**params, "day": day, "ids": chunk_ids}))
             if not loans:
                 return 0, Written(transactions=0, entries=0)
             chunk = await work(uow, loans)
