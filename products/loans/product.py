@@ -399,6 +399,11 @@ class LoanProduct(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fiel
     def rounding(self) -> Rounding:
         return Rounding(decimals=self.decimals, mode=self.rounding_mode, in_multiples_of=self.in_multiples_of)
 
+    @property
+    def may_charge_penalties(self) -> bool:
+        """Whether some loan of the product can owe a penalty (the product's, or an amount band's)."""
+        return self.overdue_penalty is not None or any(band.overdue_penalty is not None for band in self.amount_bands)
+
     def referenced_charge_ids(self) -> frozenset[int]:
         """Every charge the product names: its fees and each penalty, at product or band level."""
         ids = set(self.charge_ids)

@@ -66,7 +66,18 @@ _LATE = f"""
     AND {office_set_condition("l.office_id")}
 """
 
-_LOAN_IDS = text(f"SELECT l.id FROM loan l JOIN loan_arrears_state s ON s.loan_id = l.id WHERE {_LATE} ORDER BY l.id")
+_LATE_BY_PRODUCT = text(f"""
+    SELECT l.product_id, l.product_version, count(*) AS loans
+      FROM loan l JOIN loan_arrears_state s ON s.loan_id = l.id WHERE {_LATE} GROUP BY l.product_id, l.product_version
+""")
+"""The late loans per product version: only the versions that can charge a penalty are read."""
+
+_LOAN_IDS = text(f"""
+    SELECT l.id FROM loan l JOIN loan_arrears_state s ON s.loan_id = l.id
+     WHERE {_LATE}
+       AND (CAST(l.product_id AS text) || ':' || CAST(l.product_version AS text)) = ANY(CAST(:penalising AS text[]))
+     ORDER BY l.id
+""")
 
 _LOANS = text(f"""
     SELECT l.id, l.office_id, l.product_id, l.product_version, l.currency, CAST(l.terms AS text) AS terms,
@@ -150,6 +161,13 @@ async def charge_penalties(uow_factory: UnitOfWorkFactory, day: date, actor: str
     products: dict[tuple[int, int], LoanProduct] = {}
     penalised = 0
     charged_total = vat_total = _ZERO
+    async with uow_factory() as uow:
+        late = (await uow.session.execute(_LATE_BY_PRODUCT, {"day": day, "offices": offices})).all()
+        for row in late:
+            products[(row.product_id, row.product_version)] = await get_product_in(uow, row.product_id,
+                                                                                   row.product_version)
+    # A loan of a product with no penalty at all owes none: it is not even read.
+    penalising = [f"{key[0]}:{key[1]}" for key, product in products.items() if product.may_charge_penalties]
 
     async def work(uow: UnitOfWork, loans: Sequence[Any]) -> ChunkPostings:
         nonlocal penalised, charged_total, vat_total
@@ -197,9 +215,10 @@ async def charge_penalties(uow_factory: UnitOfWorkFactory, day: date, actor: str
             penalised += 1
         return chunk
 
-    done = await post_by_chunks(uow_factory, _LOANS, {"offices": offices}, work, step="loan_penalties", day=day, actor=actor,
-                                chunk_loans=chunk_loans, ids_query=_LOAN_IDS)
-    return StepOutcome(items=done.loans, entries=done.entries, detail={
+    done = await post_by_chunks(uow_factory, _LOANS, {"offices": offices, "penalising": penalising}, work,
+                                step="loan_penalties", day=day, actor=actor, chunk_loans=chunk_loans,
+                                ids_query=_LOAN_IDS)
+    return StepOutcome(items=sum(row.loans for row in late), entries=done.entries, detail={
         "loans_penalised": str(penalised), "penalties": str(done.transactions),
         "penalty_amount": str(plain(charged_total)), "vat_amount": str(plain(vat_total))})
 
