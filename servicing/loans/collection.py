@@ -194,8 +194,10 @@ its history being read and its repayment planned: what the linked loans in arrea
 account cost each night. A product that recalculates interest is planned anyway (what is due
 moves with the date)."""
 _LOANS = text("""
-SELECT l.id, l.client_id, l.office_id, l.product_id, l.product_version, l.currency, CAST(l.schedule AS text) AS schedule,
-       CAST(l.terms AS text) AS terms, l.booked_classification, l.term_bucket, k.deposit_account_id,
+SELECT l.id, l.client_id, l.office_id, l.product_id, l.product_version, l.currency,
+       CASE WHEN r.amount_due IS NULL THEN CAST(l.schedule AS text) END AS schedule,
+       CASE WHEN r.amount_due IS NULL THEN CAST(l.terms AS text) END AS terms,
+       l.booked_classification, l.term_bucket, k.deposit_account_id,
        (SELECT s.status FROM loan_arrears_state s WHERE s.loan_id = l.id) AS arrears_status,
        r.amount_due AS unchanged_due
   FROM loan l JOIN loan_deposit_link k ON k.loan_id = l.id
@@ -214,7 +216,9 @@ SELECT l.id, l.client_id, l.office_id, l.product_id, l.product_version, l.curren
 """)
 """Those of the window linked to a deposit account and repaying by then, locked in id order,
 with their account; schedule and terms as text (msgspec decodes them straight into their
-structs, and the terms only for a product that recalculates).
+structs, and the terms only for a product that recalculates), and only for the loans whose
+last attempt's outcome cannot be taken again (`_UNCHANGED_DUE`): the others' are read
+(`_SCHEDULES`) only if their account turns out to hold something.
 
 Left out: a loan with nothing due through the date, as its last ageing (`loan_arrears_state`)
 shows and nothing has changed since: nothing overdue then, its next unpaid instalment due after
@@ -222,6 +226,8 @@ the date, no transaction recorded since the ageing read its history (the kinds t
 amount owed aside, as `close_of_business.loan_arrears.UNOWED_KINDS`) and its schedule, terms
 and status not changed since (`loan_schedule_change`). Such a loan would be planned only to find nothing to take; a loan
 never aged is always looked at."""
+_SCHEDULES = text("SELECT id, CAST(schedule AS text) AS schedule, CAST(terms AS text) AS terms FROM loan"
+                   " WHERE id = ANY(CAST(:ids AS int[]))")
 _HISTORY = text("SELECT id, loan_id, sequence_number, kind, reverses_transaction_id, value_date, principal, interest,"
                 " penalty, allocation"
                 " FROM loan_transaction WHERE loan_id = ANY(CAST(:ids AS int[])) ORDER BY loan_id, sequence_number")
@@ -311,6 +317,11 @@ async def _collect_chunk(uow: UnitOfWork, ids: list[int], on: date, actor: str, 
     unchanged = {loan.id: loan.unchanged_due for loan in loans if loan.unchanged_due is not None
                  and not products[(loan.product_id, loan.product_version)].interest_recalculation
                  and _takes_nothing(accounts.get(int(loan.deposit_account_id)))}
+    unread = [loan.id for loan in loans if loan.id not in unchanged and loan.schedule is None]
+    if unread:  # an unchanged loan whose account holds something: planned after all
+        texts = {row.id: row for row in (await session.execute(_SCHEDULES, {"ids": unread})).all()}
+        loans = [loan._replace(schedule=texts[loan.id].schedule, terms=texts[loan.id].terms)
+                 if loan.id in texts else loan for loan in loans]
     histories: dict[int, list[Any]] = {}
     planned_ids = [loan.id for loan in loans if loan.id not in unchanged]
     for transaction in (await session.execute(_HISTORY, {"ids": planned_ids})).all() if planned_ids else ():
