@@ -113,15 +113,6 @@ class InterestAccruals:
     def __len__(self) -> int:
         return len(self.loan_ids)
 
-    def as_postings(self, day: date) -> list[Posting]:
-        """The same transactions as `Posting`s (what the columns stand for; used by the tests)."""
-        return [Posting(loan_id=loan_id, sequence_number=sequence, kind="accrual", group=group,
-                        classification=classification, term=term, value_date=day, amount=amount, interest=amount,
-                        events=(interest_accrual(group.currency, classification, term, amount),))
-                for loan_id, sequence, group, classification, term, amount in zip(
-                    self.loan_ids, self.sequences, self.groups, self.classifications, self.terms, self.amounts,
-                    strict=True)]
-
 
 def interest_accrual(currency: str, classification: LoanClassification, term: TermBucket,
                      amount: Decimal) -> ProductEvent:
