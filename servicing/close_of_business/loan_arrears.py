@@ -156,16 +156,9 @@ _KEEP_UNCHANGED = text(f"""
 day as they are (the reports read each loan's state as of the last close)."""
 
 _TO_AGE = text(f"SELECT l.id FROM loan l WHERE {_ACTIVE} ORDER BY l.id")
-"""The active loans, in one set-based read: those neither kept unchanged nor carried are aged
-(the chunks then fetch their loans by id, by index, instead of each re-reading the portfolio
-to find its next 500)."""
-
-_TO_CARRY = text(f"""
-    SELECT l.id FROM loan l JOIN loan_arrears_state s ON s.loan_id = l.id
-     WHERE {_ACTIVE} AND {_CARRIED}
-     ORDER BY l.id
-""")
-"""The loans to carry: `_CARRIED` leaves out those `_KEEP_UNCHANGED` has just brought to the day."""
+"""The active loans, in one set-based read: those not kept unchanged are carried if they can be
+(`_CARRY`), the rest aged (the chunks then fetch their loans by id, by index, instead of each
+re-reading the portfolio to find its next 500)."""
 
 _CARRY = text(f"""
     SELECT l.id, l.product_id, l.product_version, l.rescheduled_on, s.business_date, s.days_overdue, s.overdue_amount,
@@ -293,10 +286,11 @@ async def age_loans(uow_factory: UnitOfWorkFactory, day: date, actor: str,
             await uow.commit()
         unchanged = len(kept)
         per_status = {ArrearsStatus.PERFORMING.value: unchanged} if unchanged else {}
-        carried, derive = await _carry(uow_factory, day, unchanged_if, grids, products, follow_up, per_status)
         async with uow_factory() as uow:
-            to_age = [loan_id for loan_id in await ids_of(uow, _TO_AGE, unchanged_if)
-                      if loan_id not in kept and (loan_id not in carried or loan_id in derive)]
+            candidates = [loan_id for loan_id in await ids_of(uow, _TO_AGE, unchanged_if) if loan_id not in kept]
+        carried, derive = await _carry(uow_factory, day, unchanged_if, grids, products, follow_up, per_status,
+                                       candidates)
+        to_age = [loan_id for loan_id in candidates if loan_id not in carried or loan_id in derive]
     aged = reminders = 0
     for start in range(0, len(to_age), CHUNK_LOANS):
         async with uow_factory() as uow:
@@ -366,14 +360,14 @@ async def age_loans(uow_factory: UnitOfWorkFactory, day: date, actor: str,
 async def _carry(uow_factory: UnitOfWorkFactory, day: date, unchanged_if: dict[str, Any],
                  grids: dict[BucketKind, tuple[DelinquencyBucket, ...]],
                  products: dict[tuple[int, int], tuple[LoanProduct, ArrearsPolicy]], follow_up: int | None,
-                 per_status: dict[str, int]) -> tuple[set[int], set[int]]:
+                 per_status: dict[str, int], candidates: Sequence[int]) -> tuple[set[int], set[int]]:
     """Carry the late loans to which nothing happened (`_CARRIED`) to the day, by chunks locked
     in id order: arrears from `carry_arrears`, grade from the grid, the rest of the state as it
-    was (the history read is the same). Returns the loans looked at (those the lock found
-    changed meanwhile are aged by the caller: they are no longer carried) and, among them, those
-    left to the full derivation because the day announces their follow-up task."""
-    async with uow_factory() as uow:
-        candidates = await ids_of(uow, _TO_CARRY, unchanged_if)
+    was (the history read is the same). ``candidates``: the active loans not kept unchanged,
+    each chunk's found carried under its lock (one reading of the condition, not a first pass
+    over the portfolio to find them). Returns the loans carried or left to the full derivation
+    (the others, the caller ages), and among them those left to the full derivation because the
+    day announces their follow-up task."""
     looked_at: set[int] = set()
     derive: set[int] = set()
     for start in range(0, len(candidates), CHUNK_LOANS * 4):
