@@ -100,25 +100,33 @@ async def test_a_loan_with_transactions_is_not_deleted(admin_engine, accrued) ->
 
 async def test_an_account_named_by_shares_is_not_deleted(admin_engine, accrued) -> None:  # type: ignore[no-untyped-def]
     """An account with no posting (the journal's own guard would not stop its deletion) that a
-    share names: the share's reference keeps it."""
-    code = f"SHR{uuid4().hex[:10]}"
-    async with admin_engine.begin() as connection:
+    share names: the share's reference keeps it. All in one transaction, rolled back: the
+    share is a fake the reconciliation of other tests must not see."""
+    async with admin_engine.connect() as connection:
+        transaction = await connection.begin()
         parent = await connection.scalar(text("SELECT id FROM gl_account WHERE is_header ORDER BY id LIMIT 1"))
         account = await connection.scalar(text(
             "INSERT INTO gl_account (code, name, type, is_header, parent_id, manual_entries_allowed, active)"
             " SELECT :code, 'Compte de part', type, false, id, true, true FROM gl_account WHERE id = :parent"
-            " RETURNING id"), {"code": code, "parent": parent})
+            " RETURNING id"), {"code": f"SHR{uuid4().hex[:10]}", "parent": parent})
         await connection.execute(text(
             "INSERT INTO loan_entry_share (loan_transaction_id, entry_id, account_id, side, amount)"
             " VALUES (:transaction, :entry, :account, 'D', 1)"),
             {"transaction": accrued["transaction"], "entry": accrued["entry"], "account": account})
-    await _refused(admin_engine, "DELETE FROM gl_account WHERE id = :account", {"account": account}, "23503",
-                   "named by loan entry shares")
+        with pytest.raises(DBAPIError, match="named by loan entry shares") as raised:
+            await connection.execute(text("DELETE FROM gl_account WHERE id = :account"), {"account": account})
+        assert sqlstate_of(raised.value) == "23503"
+        await transaction.rollback()
 
 
 async def test_a_transaction_is_still_reversed_once_only(admin_engine, accrued) -> None:  # type: ignore[no-untyped-def]
+    """Two reversals of one transaction in one transaction, rolled back (they have no entry)."""
     parameters = {"loan": accrued["loan"], "kind": "disbursement_reversal", "reverses": accrued["disbursement"],
                   "day": DISBURSED_ON}
-    async with admin_engine.begin() as connection:
+    async with admin_engine.connect() as connection:
+        transaction = await connection.begin()
         await connection.execute(text(_TRANSACTION), parameters | {"sequence": 2_000})
-    await _refused(admin_engine, _TRANSACTION, parameters | {"sequence": 2_001}, "23505", "reversed_once")
+        with pytest.raises(DBAPIError, match="reversed_once") as raised:
+            await connection.execute(text(_TRANSACTION), parameters | {"sequence": 2_001})
+        assert sqlstate_of(raised.value) == "23505"
+        await transaction.rollback()
