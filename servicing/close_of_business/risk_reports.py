@@ -52,22 +52,47 @@ _GROUP_KEY: Final = {
     RiskGrouping.SECTOR: ("coalesce(l.details ->> 'activity_sector_id', '')", "coalesce(a.name, 'non renseigné')"),
 }
 
-_FROM: Final = f"""
+CLOSED_THROUGH: Final = """
+SELECT o.id AS office_id,
+       coalesce((SELECT max(r.business_date) FROM business_day_step r
+                  WHERE r.office_id = o.id AND r.step = 'loan_arrears'),
+                (SELECT max(so.business_date) FROM loan lo JOIN loan_arrears_state so ON so.loan_id = lo.id
+                  WHERE lo.office_id = o.id)) AS closed_through
+  FROM office o
+"""
+"""Each office's last close, as the loans' states have it: the last day the run recorded the
+`loan_arrears` step for the office (`business_day_step`, written as soon as the step has
+finished, so also on a day whose later steps have not run yet: the states are then of that day),
+read by primary key instead of from every loan's state. An office the run never recorded (its
+loans aged by the step alone, as tests and a restatement do) falls back to the latest state of
+its loans (PostgreSQL's coalesce evaluates that scan only for such an office)."""
+
+_SECTOR_JOIN: Final = """
+  LEFT JOIN activity_sector a ON a.id = CAST(nullif(l.details ->> 'activity_sector_id', '') AS integer)"""
+"""Only the sector grouping reads the loan's details: the other reports read the loan's keys
+alone, from the `loan_report` index (revision 0045) rather than from the wide loan rows."""
+
+
+def _from(*, sector: bool = False) -> str:
+    """The loans a report counts, each with its state as of its office's last close (`s`), its
+    loan (`l`), product (`p`), office (`o`) and client (`c`); ``sector``: and its activity sector
+    (`a`). Ends with the WHERE clause of the filters (`_params`), so a report appends ``AND ...``."""
+    return f"""
   FROM loan_arrears_state s
   JOIN loan l ON l.id = s.loan_id
-  JOIN (SELECT lo.office_id, max(so.business_date) AS closed_through
-          FROM loan_arrears_state so JOIN loan lo ON lo.id = so.loan_id GROUP BY lo.office_id) od
-    ON od.office_id = l.office_id
+  JOIN ({CLOSED_THROUGH}) od ON od.office_id = l.office_id
    AND (l.status = 'active' OR ({LOAN_OPEN_ON_DAY.replace(":day", "s.business_date")}
                                 AND s.business_date = od.closed_through))
   JOIN product p ON p.id = l.product_id
   JOIN office o ON o.id = l.office_id
-  LEFT JOIN client c ON c.id = l.client_id
-  LEFT JOIN activity_sector a ON a.id = CAST(nullif(l.details ->> 'activity_sector_id', '') AS integer)
+  LEFT JOIN client c ON c.id = l.client_id{_SECTOR_JOIN if sector else ""}
  WHERE (CAST(:offices AS int[]) IS NULL OR l.office_id = ANY(:offices))
    AND {office_subtree_condition("l.office_id")}
    AND (CAST(:product AS int) IS NULL OR l.product_id = CAST(:product AS int))
 """
+
+
+_FROM: Final = _from()
 
 
 class RiskFilter(msgspec.Struct, frozen=True, kw_only=True):
@@ -164,7 +189,7 @@ async def portfolio_at_risk(uow: UnitOfWork, grouping: RiskGrouping, scope: Offi
                    coalesce(sum(s.outstanding_principal) FILTER (WHERE s.days_overdue > 30), 0) AS par_30,
                    coalesce(sum(s.outstanding_principal) FILTER (WHERE s.days_overdue > 90), 0) AS par_90,
                    count(*) FILTER (WHERE s.days_overdue > 30) AS at_risk_30
-            {_FROM}
+            {_from(sector=grouping is RiskGrouping.SECTOR)}
              GROUP BY grp, l.currency ORDER BY label, l.currency"""), _params(scope, narrowed))).all()
         as_of = await _as_of(uow)
     report = tuple(_par_row(r) for r in rows)
