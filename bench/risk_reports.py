@@ -75,7 +75,6 @@ async def _narrowing(uow_factory: UnitOfWorkFactory) -> tuple[int, int]:
 def service_calls(uow_factory: UnitOfWorkFactory, office: int, product: int
                   ) -> dict[str, Callable[[], Awaitable[Any]]]:
     by_office, by_product = RiskFilter(office_id=office), RiskFilter(product_id=product)
-    follow_up = follow_up_after_days() or 1
     return {
         "par_product": lambda: risk_reports.portfolio_at_risk(uow_factory(), RiskGrouping.PRODUCT, INSTITUTION),
         "par_office": lambda: risk_reports.portfolio_at_risk(uow_factory(), RiskGrouping.OFFICE, INSTITUTION),
@@ -93,7 +92,8 @@ def service_calls(uow_factory: UnitOfWorkFactory, office: int, product: int
         "provisioning_one_product": lambda: provisioning_report(uow_factory(), INSTITUTION, by_product),
         "arrears": lambda: risk_reports.arrears_list(uow_factory(), INSTITUTION),
         "arrears_one_office": lambda: risk_reports.arrears_list(uow_factory(), INSTITUTION, narrowed=by_office),
-        "follow_ups": lambda: risk_reports.arrears_list(uow_factory(), INSTITUTION, min_days=follow_up),
+        "follow_ups": lambda: risk_reports.follow_up_list(uow_factory(), INSTITUTION,
+                                                          institution_days=follow_up_after_days()),
         "tie_out": lambda: portfolio_tie_out(uow_factory),
     }
 
@@ -137,17 +137,26 @@ async def _admin_headers(uow_factory: UnitOfWorkFactory) -> dict[str, str]:
 
 
 async def explain(uow_factory: UnitOfWorkFactory, office: int, product: int) -> None:
-    """EXPLAIN (ANALYZE, BUFFERS) of each report statement, institution-wide and for one office."""
-    statements = {
-        "par": f"SELECT count(*), sum(s.outstanding_principal) {risk_reports._FROM}",
-        "follow_ups": f"SELECT s.loan_id {risk_reports._FROM} AND s.days_overdue >= 30"
-                      " ORDER BY s.days_overdue DESC, s.loan_id LIMIT 1000",
+    """EXPLAIN (ANALYZE, BUFFERS) of the reports' statements, institution-wide, for one office
+    and for one product."""
+    from servicing.close_of_business import provisioning_report as provisioning
+
+    follow_up = follow_up_after_days()
+    statements: dict[str, tuple[str, dict[str, Any]]] = {
+        "par": (f"SELECT l.product_id, l.currency, count(*), sum(s.outstanding_principal) {risk_reports._FROM}"
+                " GROUP BY 1, 2", {}),
+        "provisioning_groups": (str(provisioning._GROUPS), {}),
+        "provisioning_loans": (str(provisioning._PROVISIONED), {}),
+        "arrears": (str(risk_reports._ARREARS), {"min_days": 1, "officer": None, "limit": 1000}),
+        "follow_ups": (str(risk_reports._FOLLOW_UPS), {
+            "floor": follow_up, "products": [], "versions": [], "thresholds": [], "institution_days": follow_up,
+            "officer": None, "limit": 1000}),
     }
     async with uow_factory() as uow:
-        for name, sql in statements.items():
+        for name, (sql, extra) in statements.items():
             for narrowing in ({"office": None, "product": None}, {"office": office, "product": None},
                               {"office": None, "product": product}):
-                params = {"offices": None, **narrowing}
+                params = {"offices": None, **narrowing, **extra}
                 plan = (await uow.session.scalars(text(f"EXPLAIN (ANALYZE, BUFFERS) {sql}"), params)).all()
                 progress(f"--- {name} {narrowing}\n" + "\n".join(plan))
 

@@ -71,12 +71,13 @@ _PROVISIONED = text(f"""
 SELECT l.id, l.product_id, l.product_version, l.currency, s.outstanding_principal, s.provision_rate_percent,
        coalesce(s.bucket_label, 'hors grille') AS bucket
 {_FROM}
-   AND (s.provision_rate_percent > 0 OR EXISTS (SELECT 1 FROM loan_provision_movement m WHERE m.loan_id = l.id))
+   AND (s.provision_rate_percent > 0 OR s.loan_id IN (SELECT m.loan_id FROM loan_provision_movement m))
  ORDER BY l.id
 """)
 """The loans whose provision is computed one by one: those whose bucket requires one, and those
 for which a provision was ever booked (what is booked may still be to release). The others
-require nothing and have nothing booked."""
+require nothing and have nothing booked. The condition reads the state alone, so PostgreSQL
+applies it while reading the states, before the join to the loans."""
 
 
 async def provisioning_report(uow: UnitOfWork, scope: OfficeScope,
