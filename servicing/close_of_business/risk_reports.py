@@ -23,7 +23,7 @@ from enum import StrEnum
 from typing import Any, Final
 
 import msgspec
-from sqlalchemy import text
+from sqlalchemy import TextClause, text
 
 from ledger.money import normalize_amount
 from products.loans.product import LoanProduct
@@ -293,7 +293,7 @@ def ageing_totals(rows: list[AgeingRow]) -> list[AgeingRow]:
                                                   "provision_required")).items()]
 
 
-def _arrears_sql(condition: str) -> Any:
+def _arrears_sql(condition: str) -> TextClause:
     """The loans of the arrears list that meet ``condition`` (SQL over the state ``s`` and loan
     ``l``), of the officer ``:officer`` when bound, the longest overdue first, at most ``:limit``."""
     return text(f"""
