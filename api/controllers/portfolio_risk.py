@@ -85,12 +85,11 @@ class PortfolioRiskController(Controller):
         return _csv(rows, "impayes") if _wants_csv(request, fmt) else Response(rows)
 
     @get("/loan-follow-ups", opt={"permission": "loans:read"}, responses=PROBLEM_RESPONSES,
-         summary="Loan officers' follow-up list: loans overdue past the follow-up threshold, per officer")
+         summary="Loan officers' follow-up list: loans overdue past their product's follow-up threshold, per officer")
     async def follow_ups(self, request: Request[Any, Any, Any], uow_factory: UnitOfWorkFactory,
                          office_scope: OfficeScope, officer: Officer = None, office_id: OfficeId = None,
                          limit: Limit = 1000, fmt: Format = None) -> Response[Any]:
-        rows = await risk_reports.arrears_list(uow_factory(), office_scope, min_days=follow_up_after_days() or 1,
-                                               officer=officer, limit=limit,
-                                               narrowed=narrowed(office_scope, office_id, None))
-        rows.sort(key=lambda row: (row.loan_officer or "", -row.days_overdue, row.loan_id))
+        rows = await risk_reports.follow_up_list(uow_factory(), office_scope, institution_days=follow_up_after_days(),
+                                                 officer=officer, limit=limit,
+                                                 narrowed=narrowed(office_scope, office_id, None))
         return _csv(rows, "suivi-agents") if _wants_csv(request, fmt) else Response(rows)

@@ -354,6 +354,10 @@ class LoanProduct(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fiel
     """Days of notice the close of business gives before an instalment falls due (the
     `instalment.due_soon` reminder, 0 to REMINDER_DAYS_MAX; 0: no due-date reminder for this
     product); None: the institution's default (GRANDLIVRE_REMINDER_DAYS, 3)."""
+    follow_up_days_overdue: int | None = None
+    """Days overdue after which a loan of this product goes on its loan officer's follow-up list
+    (the `loan.follow_up` task, 1 to DAYS_THRESHOLD_MAX); None: the institution's default
+    (GRANDLIVRE_FOLLOW_UP_DAYS, 30)."""
     # Requirements
     guarantees: Guarantees = Guarantees()
     guarantors: GuarantorRule = GuarantorRule()

@@ -131,6 +131,7 @@ def _check_arrears(check: Checker, product: LoanProduct, places: int) -> None:
     check.count("days_to_npa", product.days_to_npa, minimum=1, maximum=DAYS_THRESHOLD_MAX)
     check.ordered("days_to_arrears", product.days_to_arrears, "days_to_npa", product.days_to_npa)
     check.count("reminder_days_before_due", product.reminder_days_before_due, maximum=REMINDER_DAYS_MAX)
+    check.count("follow_up_days_overdue", product.follow_up_days_overdue, minimum=1, maximum=DAYS_THRESHOLD_MAX)
     check.count("write_off_after_days_overdue", product.write_off_after_days_overdue, minimum=1,
                 maximum=DAYS_THRESHOLD_MAX)
 

@@ -27,7 +27,8 @@ class ReminderKind(StrEnum):
     INSTALMENT_DUE_SOON = "instalment.due_soon"
     INSTALMENT_OVERDUE = "instalment.overdue"
     FOLLOW_UP = "loan.follow_up"
-    """A task for the loan officer: the loan is overdue past the institution's threshold."""
+    """A task for the loan officer: the loan is overdue past its product's follow-up threshold
+    (`LoanProduct.follow_up_days_overdue`), else the institution's."""
 
 
 class Reminder(msgspec.Struct, frozen=True, kw_only=True):

@@ -61,6 +61,12 @@ def follow_up_after_days() -> int | None:
     return days or None
 
 
+def product_follow_up(product: LoanProduct, institution_default: int | None) -> int | None:
+    """Days overdue after which a product's loans go on their officer's follow-up list: its own
+    `follow_up_days_overdue`, else the institution's (`follow_up_after_days`; None: no list)."""
+    return product.follow_up_days_overdue if product.follow_up_days_overdue is not None else institution_default
+
+
 def reminder_days_before_due() -> int:
     """GRANDLIVRE_REMINDER_DAYS: the institution's notice before a due date (default 3), for the
     products that leave their own `reminder_days_before_due` unset."""
@@ -334,7 +340,7 @@ async def age_loans(uow_factory: UnitOfWorkFactory, day: date, actor: str,
                     continue  # closed since the day (a catch-up): no reminder or follow-up for a settled loan
                 due_reminders += [(loan, reminder) for reminder in reminders_for(
                     loan.id, position.instalments, arrears, day, days_before_due=product_notice(product, notice),
-                    follow_up_after_days=follow_up)]
+                    follow_up_after_days=product_follow_up(product, follow_up))]
             await session.execute(_STATE, columns)
             # An overdue instalment is announced once but found overdue every day: write only the
             # facts the outbox does not hold yet (one indexed read instead of a conflicting insert each).
@@ -379,12 +385,12 @@ async def _carry(uow_factory: UnitOfWorkFactory, day: date, unchanged_if: dict[s
             follow_ups: dict[str, int] = {}
             states: list[tuple[Any, Arrears]] = []
             for row in rows:
-                _product, policy = products[(row.product_id, row.product_version)]
+                product, policy = products[(row.product_id, row.product_version)]
                 arrears = carry_arrears(Arrears(
                     as_of=row.business_date, overdue_amount=row.overdue_amount, days_overdue=row.days_overdue,
                     ageing_instalment=row.ageing_instalment, status=ArrearsStatus(row.status)), day, policy)
                 states.append((row, arrears))
-                if (task := follow_up_reminder(row.id, arrears, follow_up)) is not None:
+                if (task := follow_up_reminder(row.id, arrears, product_follow_up(product, follow_up))) is not None:
                     follow_ups[task.dedup_key] = row.id
             announced = set((await session.scalars(_ANNOUNCED, {"keys": list(follow_ups)})).all()) if follow_ups else set()
             derive.update(loan_id for key, loan_id in follow_ups.items() if key not in announced)

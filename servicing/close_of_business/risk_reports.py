@@ -23,7 +23,7 @@ from enum import StrEnum
 from typing import Any, Final
 
 import msgspec
-from sqlalchemy import text
+from sqlalchemy import TextClause, text
 
 from ledger.money import normalize_amount
 from products.loans.product import LoanProduct
@@ -52,22 +52,49 @@ _GROUP_KEY: Final = {
     RiskGrouping.SECTOR: ("coalesce(l.details ->> 'activity_sector_id', '')", "coalesce(a.name, 'non renseigné')"),
 }
 
-_FROM: Final = f"""
+CLOSED_THROUGH: Final = """
+SELECT o.id AS office_id,
+       coalesce((SELECT max(r.business_date) FROM business_day_step r
+                  WHERE r.office_id = o.id AND r.step = 'loan_arrears'),
+                (SELECT max(so.business_date) FROM loan lo JOIN loan_arrears_state so ON so.loan_id = lo.id
+                  WHERE lo.office_id = o.id)) AS closed_through
+  FROM office o OFFSET 0
+"""
+"""Each office's last close, as the loans' states have it: the last day the run recorded the
+`loan_arrears` step for the office (`business_day_step`, written as soon as the step has
+finished, so also on a day whose later steps have not run yet: the states are then of that day),
+read by primary key instead of from every loan's state. An office the run never recorded (its
+loans aged by the step alone, as tests and a restatement do) falls back to the latest state of
+its loans (PostgreSQL's coalesce evaluates that scan only for such an office). ``OFFSET 0``
+keeps it a subquery of one row per office, computed once and joined by office: pulled up into
+the report's query, the planner multiplied the loans' states by the offices."""
+
+_SECTOR_JOIN: Final = """
+  LEFT JOIN activity_sector a ON a.id = CAST(nullif(l.details ->> 'activity_sector_id', '') AS integer)"""
+"""Only the sector grouping reads the loan's details: the other reports read the loan's keys
+alone, from the `loan_report` index (revision 0045) rather than from the wide loan rows."""
+
+
+def _from(*, sector: bool = False) -> str:
+    """The loans a report counts, each with its state as of its office's last close (`s`), its
+    loan (`l`), product (`p`), office (`o`) and client (`c`); ``sector``: and its activity sector
+    (`a`). Ends with the WHERE clause of the filters (`_params`), so a report appends ``AND ...``."""
+    return f"""
   FROM loan_arrears_state s
   JOIN loan l ON l.id = s.loan_id
-  JOIN (SELECT lo.office_id, max(so.business_date) AS closed_through
-          FROM loan_arrears_state so JOIN loan lo ON lo.id = so.loan_id GROUP BY lo.office_id) od
-    ON od.office_id = l.office_id
+  JOIN ({CLOSED_THROUGH}) od ON od.office_id = l.office_id
    AND (l.status = 'active' OR ({LOAN_OPEN_ON_DAY.replace(":day", "s.business_date")}
                                 AND s.business_date = od.closed_through))
   JOIN product p ON p.id = l.product_id
   JOIN office o ON o.id = l.office_id
-  LEFT JOIN client c ON c.id = l.client_id
-  LEFT JOIN activity_sector a ON a.id = CAST(nullif(l.details ->> 'activity_sector_id', '') AS integer)
+  LEFT JOIN client c ON c.id = l.client_id{_SECTOR_JOIN if sector else ""}
  WHERE (CAST(:offices AS int[]) IS NULL OR l.office_id = ANY(:offices))
    AND {office_subtree_condition("l.office_id")}
    AND (CAST(:product AS int) IS NULL OR l.product_id = CAST(:product AS int))
 """
+
+
+_FROM: Final = _from()
 
 
 class RiskFilter(msgspec.Struct, frozen=True, kw_only=True):
@@ -148,8 +175,12 @@ def _ratio(part: Decimal, whole: Decimal) -> Decimal:
     return (part * 100 / whole).quantize(_PERCENT, ROUND_HALF_EVEN) if whole else Decimal(0)
 
 
+_AS_OF: Final = text(f"SELECT max(od.closed_through) FROM ({CLOSED_THROUGH}) od")
+"""The institution's last close: the latest of its offices' (`CLOSED_THROUGH`)."""
+
+
 async def _as_of(uow: UnitOfWork) -> date | None:
-    found: date | None = await uow.session.scalar(text("SELECT max(business_date) FROM loan_arrears_state"))
+    found: date | None = await uow.session.scalar(_AS_OF)
     return found
 
 
@@ -164,7 +195,7 @@ async def portfolio_at_risk(uow: UnitOfWork, grouping: RiskGrouping, scope: Offi
                    coalesce(sum(s.outstanding_principal) FILTER (WHERE s.days_overdue > 30), 0) AS par_30,
                    coalesce(sum(s.outstanding_principal) FILTER (WHERE s.days_overdue > 90), 0) AS par_90,
                    count(*) FILTER (WHERE s.days_overdue > 30) AS at_risk_30
-            {_FROM}
+            {_from(sector=grouping is RiskGrouping.SECTOR)}
              GROUP BY grp, l.currency ORDER BY label, l.currency"""), _params(scope, narrowed))).all()
         as_of = await _as_of(uow)
     report = tuple(_par_row(r) for r in rows)
@@ -262,19 +293,66 @@ def ageing_totals(rows: list[AgeingRow]) -> list[AgeingRow]:
                                                   "provision_required")).items()]
 
 
+def _arrears_sql(condition: str) -> TextClause:
+    """The loans of the arrears list that meet ``condition`` (SQL over the state ``s`` and loan
+    ``l``), of the officer ``:officer`` when bound, the longest overdue first, at most ``:limit``."""
+    return text(f"""
+            SELECT s.*, l.client_id, coalesce(c.display_name, '') AS client_name, l.office_id, c.loan_officer,
+                   l.currency
+            {_FROM}
+               AND {condition} AND (CAST(:officer AS text) IS NULL OR c.loan_officer = :officer)
+             ORDER BY s.days_overdue DESC, s.loan_id LIMIT :limit""")
+
+
+_ARREARS: Final = _arrears_sql("s.days_overdue >= :min_days")
+
+_FOLLOW_UP_THRESHOLDS: Final = text("""
+SELECT v.product_id, v.version, CAST(v.settings ->> 'follow_up_days_overdue' AS integer) AS days
+  FROM product_version v JOIN product p ON p.id = v.product_id
+ WHERE p.kind = 'loan' AND v.settings ->> 'follow_up_days_overdue' IS NOT NULL
+""")
+"""The loan product versions with a follow-up threshold of their own (a handful of rows)."""
+
+_FOLLOW_UPS: Final = _arrears_sql("""s.days_overdue >= :floor
+               AND s.days_overdue >= coalesce(
+                   (SELECT t.days FROM unnest(CAST(:products AS int[]), CAST(:versions AS int[]),
+                                              CAST(:thresholds AS int[])) AS t (product_id, version, days)
+                     WHERE t.product_id = l.product_id AND t.version = l.product_version),
+                   CAST(:institution_days AS int))""")
+"""Overdue at least the threshold of the loan's product version, else the institution's; the
+lowest threshold of all (``:floor``) first, so only the loans that late are looked at (the
+index on the days overdue)."""
+
+
 async def arrears_list(uow: UnitOfWork, scope: OfficeScope, *, min_days: int = 1,
                        officer: str | None = None, limit: int = 1000,
                        narrowed: RiskFilter | None = None) -> list[ArrearsRow]:
     """Loans at least `min_days` late, the longest overdue first."""
     async with uow:
-        rows = (await uow.session.execute(text(f"""
-            SELECT s.*, l.client_id, coalesce(c.display_name, '') AS client_name, l.office_id, c.loan_officer,
-                   l.currency
-            {_FROM}
-               AND s.days_overdue >= :min_days AND (CAST(:officer AS text) IS NULL OR c.loan_officer = :officer)
-             ORDER BY s.days_overdue DESC, s.loan_id LIMIT :limit"""),
-            {**_params(scope, narrowed), "min_days": min_days, "officer": officer, "limit": limit})).all()
+        rows = (await uow.session.execute(_ARREARS, {
+            **_params(scope, narrowed), "min_days": min_days, "officer": officer, "limit": limit})).all()
     return [_arrears_row(r, r.currency.strip()) for r in rows]
+
+
+async def follow_up_list(uow: UnitOfWork, scope: OfficeScope, *, institution_days: int | None,
+                         officer: str | None = None, limit: int = 1000,
+                         narrowed: RiskFilter | None = None) -> list[ArrearsRow]:
+    """The loan officers' follow-up list: the loans overdue at least their product's follow-up
+    threshold (`LoanProduct.follow_up_days_overdue`), or ``institution_days`` for the products
+    that set none (None: those products' loans are not followed up), as the close of business
+    assigns the `loan.follow_up` tasks. The `limit` longest overdue, listed per officer (no
+    officer first), the longest overdue first within each."""
+    async with uow:
+        own = (await uow.session.execute(_FOLLOW_UP_THRESHOLDS)).all()
+        thresholds = [r.days for r in own] + ([institution_days] if institution_days is not None else [])
+        if not thresholds:
+            return []
+        rows = (await uow.session.execute(_FOLLOW_UPS, {
+            **_params(scope, narrowed), "floor": min(thresholds), "products": [r.product_id for r in own],
+            "versions": [r.version for r in own], "thresholds": [r.days for r in own],
+            "institution_days": institution_days, "officer": officer, "limit": limit})).all()
+    found = [_arrears_row(r, r.currency.strip()) for r in rows]
+    return sorted(found, key=lambda row: (row.loan_officer or "", -row.days_overdue, row.loan_id))
 
 
 def _arrears_row(r: Any, currency: str) -> ArrearsRow:

@@ -110,6 +110,8 @@ def test_seed_001_product_is_valid() -> None:
     ({"arrears_tolerance_days": 4000}, "arrears_tolerance_days"),
     ({"reminder_days_before_due": 91}, "reminder_days_before_due"),
     ({"reminder_days_before_due": -1}, "reminder_days_before_due"),
+    ({"follow_up_days_overdue": 0}, "follow_up_days_overdue"),
+    ({"follow_up_days_overdue": 3651}, "follow_up_days_overdue"),
     ({"days_to_npa": 0}, "days_to_npa"),
     ({"excluded_repayment_components": (RepaymentComponent.FEE, RepaymentComponent.FEE)},
      "excluded_repayment_components"),

@@ -228,3 +228,54 @@ async def test_par_ageing_provisioning_and_reconciliation_tie_to_the_general_led
                                    json={"description": "Annulation"})
         assert undone.status_code == 201, undone.text
     assert not [p for p in (await verify_journal(uow_factory)).problems if p.check.startswith("loan-")]
+
+
+async def test_a_part_run_day_is_read_from_the_run_s_record_of_the_ageing(  # type: ignore[no-untyped-def]
+        client, refs, ids, world, staff_user, uow_factory) -> None:  # noqa: F811
+    """The reports take each office's last close from the run's record of its `loan_arrears` step
+    (not from a scan of every loan's state), which the run writes as soon as the step has
+    finished: a run that died after the ageing (the day itself not recorded) is read as of that
+    day, and a loan written off the morning after still counts in it, as in the trial balance of
+    the day. The resumed run closes the day; the reports do not change."""
+    from servicing.close_of_business.risk_reports import RiskFilter, follow_up_list
+    from servicing.close_of_business.run import close_business_days
+    from servicing.close_of_business.steps import STEPS, Step
+
+    books = await make_product(client, refs, world, uow_factory, AccountingRule.ACCRUAL_PERIODIC,
+                               vat_on_recoveries_percent=D(0))
+    late = await loan_disbursed(client, world, staff_user, ids, books, 75)
+    written_off = await loan_disbursed(client, world, staff_user, ids, books, 160, "300001")
+    (ageing_step,) = [step for step in STEPS if step.name == "loan_arrears"]
+
+    class PowerCut(Exception):
+        pass
+
+    async def power_cut(*_args: Any) -> Any:
+        raise PowerCut
+
+    with pytest.raises(PowerCut):
+        await close_business_days(uow_factory, DAY, "tests", today=TODAY, office_id=world.office_id,
+                                  steps=(ageing_step, Step(name="power_cut", label="Coupure", run=power_cut)))
+    recorded = await rows(uow_factory, "SELECT step, business_date FROM business_day_step WHERE office_id = :o",
+                          o=world.office_id)
+    assert [(r.step, r.business_date) for r in recorded] == [("loan_arrears", DAY)]
+    assert not await rows(uow_factory, "SELECT 1 FROM business_day WHERE office_id = :o", o=world.office_id)
+    gone = await client.post(f"/api/v1/loans/{written_off}/write-off", json={"reason": "Débiteur introuvable"},
+                             headers={"Idempotency-Key": f"part-wo-{written_off}"})
+    assert gone.status_code == 201, gone.text
+
+    mine = RiskFilter(office_id=world.office_id)
+
+    async def reports() -> tuple[Any, ...]:
+        par = await portfolio_at_risk(uow_factory(), RiskGrouping.PRODUCT, WHOLE, mine)
+        _as_of, buckets = await ageing(uow_factory(), WHOLE, mine)
+        follow_ups = await follow_up_list(uow_factory(), WHOLE, institution_days=30, narrowed=mine)
+        return ([(r.group, r.loans, r.outstanding_principal, r.par_30) for r in par.rows],
+                sum(b.outstanding_principal for b in buckets), sorted(r.loan_id for r in follow_ups))
+
+    before = await reports()
+    assert before == ([(str(books.product_id), 2, D(600001), D(600001))], D(600001), sorted([late, written_off]))
+    run = await close_business_days(uow_factory, DAY, "tests", today=TODAY, office_id=world.office_id,
+                                    steps=(ageing_step,))
+    assert [day.business_date for day in run.days] == [DAY] and run.days[0].steps[0].resumed
+    assert await reports() == before
