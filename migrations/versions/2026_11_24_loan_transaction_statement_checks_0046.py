@@ -26,14 +26,14 @@ for set values (NULLs never collide): partial unique indexes keep that rule with
 entry for each of the many rows that have neither (every accrual, penalty and charge).
 
 Revision ID: 0046
-Revises: 0043
+Revises: 0045
 Create Date: 2026-11-24
 """
 
 from migrations import run_script as _script
 
 revision = "0046"
-down_revision = "0043"
+down_revision = "0045"
 branch_labels = None
 depends_on = None
 
