@@ -245,12 +245,14 @@ class _Products:
         self.charges: dict[tuple[int, int], dict[str, int]] = {}
 
     async def load(self, uow: UnitOfWork, key: tuple[int, int], currency: str) -> LoanProduct:
+        """Chunks run concurrently: a version is published (``settings``) only once its charges
+        are read, so a chunk that finds it there finds all of it."""
         if key not in self.settings:
             product = await get_product_in(uow, *key)
-            self.settings[key] = product
             rows = (await uow.session.execute(select(ChargeRow.name, ChargeRow.id).where(
                 ChargeRow.id.in_(product.charge_ids)))).all()
             self.charges[key] = {name[:80]: charge_id for name, charge_id in rows}
+            self.settings[key] = product
         if (*key, currency) not in self.rounders:
             self.rounders[(*key, currency)] = compile_rounding(self.settings[key].rounding, currency)
         return self.settings[key]

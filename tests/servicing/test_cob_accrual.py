@@ -316,3 +316,33 @@ async def test_accrual_follows_the_recalculated_schedule_after_an_early_repaymen
     signed = sum(r.interest if r.kind == "accrual" else -r.interest for r in accrued)
     assert signed == recalculated, "the period's accruals add up to the recalculated interest"
     assert await verify_problems(uow_factory) == {name: [] for name, _sql in VERIFY_QUERIES}
+
+
+async def test_a_product_version_is_published_to_concurrent_chunks_only_whole(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """Chunks are computed concurrently: one that finds a product version already loaded by
+    another must find its charges too (a chunk once read the version before its charges were in)."""
+    import asyncio
+    from types import SimpleNamespace
+
+    from products.rounding import Rounding
+    from servicing.close_of_business import loan_accrual
+
+    charges_read = asyncio.Event()
+
+    class Session:
+        async def execute(self, _statement: Any) -> Any:
+            await charges_read.wait()
+            return SimpleNamespace(all=lambda: [("Frais de dossier", 7)])
+
+    async def product_in(_uow: Any, _product_id: int, _version: int) -> Any:
+        return SimpleNamespace(charge_ids=(7,), rounding=Rounding(decimals=None))
+
+    monkeypatch.setattr(loan_accrual, "get_product_in", product_in)
+    products = loan_accrual._Products()
+    loading = asyncio.create_task(products.load(SimpleNamespace(session=Session()), (1, 1), "XOF"))
+    await asyncio.sleep(0.01)  # the first chunk waits on the version's charges
+    assert (1, 1) not in products.settings, "published before its charges"
+    charges_read.set()
+    await loading
+    assert products.settings[(1, 1)].charge_ids == (7,)
+    assert products.charges[(1, 1)] == {"Frais de dossier": 7}
