@@ -41,7 +41,7 @@ from products.term_deposits.product import MaturityInstruction as ProductInstruc
 from servicing.products import demo as demo_products
 from servicing.products import service as products
 from servicing.staff.scope import OfficeScope
-from servicing.term_deposits import service
+from servicing.term_deposits import runs, service
 from servicing.term_deposits.model import FundTermDeposit, OpenTermDeposit, Reconciliation, Settlement
 from servicing.unit_of_work import UnitOfWorkFactory
 
@@ -127,8 +127,8 @@ async def run_term_deposit_demo(uow_factory: UnitOfWorkFactory, office_id: int, 
         progress(f"term deposits: {existing} demo deposits already there")
     interest = maturities = 0
     for day in _month_ends(FIRST_DAY, yesterday):
-        posted = await service.post_interest(uow_factory, day, TELLER)
-        matured = await service.mature(uow_factory, day, TELLER)
+        posted = await runs.post_interest(uow_factory, day, TELLER)
+        matured = await runs.mature(uow_factory, day, TELLER)
         interest += posted.entries_booked
         maturities += matured.accounts_seen
     progress(f"term deposits: month-end runs through {yesterday.isoformat()}: {interest} interest entries, "
