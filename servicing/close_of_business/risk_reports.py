@@ -243,7 +243,7 @@ SELECT c.bucket, min(g.days_overdue_min) AS grid_from,
                  d.retired_at IS NULL DESC, d.id DESC
         LIMIT 1) g ON true
  GROUP BY c.bucket, c.rate, c.currency
- ORDER BY coalesce(min(g.days_overdue_min), min(c.days_overdue)), c.currency
+ ORDER BY coalesce(min(g.days_overdue_min), min(c.days_overdue)), min(c.days_overdue), c.currency, c.rate
 """
 """Loans per bucket they were graded in, with the bucket's bounds on the grid. The state keeps the
 bucket's label, not the grid row: the row is the one of that label whose bounds hold the loan's
