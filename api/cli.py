@@ -303,13 +303,13 @@ def _term_deposit_run(kind: str, on: str, batch_size: int) -> None:
     """Run interest posting or maturity over every due term deposit and print what it did."""
     from datetime import date as date_type
 
-    from servicing.term_deposits import service as term_deposits
+    from servicing.term_deposits import runs as term_deposit_runs
 
     day = date_type.fromisoformat(on)
 
     async def work(_db: Database, uow_factory: UnitOfWorkFactory) -> None:
         started = time.perf_counter()
-        run = term_deposits.post_interest if kind == "interest" else term_deposits.mature
+        run = term_deposit_runs.post_interest if kind == "interest" else term_deposit_runs.mature
         summary = await run(uow_factory, day, "cli", batch_size=batch_size)
         seconds = time.perf_counter() - started
         _say(f"{kind} on {day.isoformat()}: {summary.accounts_seen} deposits, {summary.entries_booked} entries, "

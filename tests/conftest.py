@@ -136,6 +136,22 @@ async def world(uow_factory: object, head_office: object) -> World:
     )
 
 
+@pytest.fixture
+async def validation_levels(uow_factory: object) -> AsyncIterator[None]:
+    """For a test that creates loan validation levels: they are institution-wide (every later loan of
+    their currency and amount would need their role's approval, in whichever module runs next on the
+    session's one database), so those it created are deactivated when it ends."""
+    from sqlalchemy import text
+
+    async with uow_factory() as uow:  # type: ignore[operator]
+        before = list((await uow.session.scalars(text("SELECT id FROM validation_level"))).all())
+    yield
+    async with uow_factory() as uow:  # type: ignore[operator]
+        await uow.session.execute(text(
+            "UPDATE validation_level SET active = false WHERE active AND id <> ALL(:before)"), {"before": before})
+        await uow.commit()
+
+
 @pytest.fixture(scope="session")
 def staff_settings() -> object:
     from servicing.staff.config import StaffSettings

@@ -18,7 +18,7 @@ from products.deposits.ladder import MONTHS_MAX, WEEKS_MAX, MaturityLadder
 from servicing.errors import InvalidInput
 from servicing.reports.csv_export import to_csv
 from servicing.staff.scope import OfficeOutOfScope, OfficeScope
-from servicing.term_deposits import service
+from servicing.term_deposits import runs, service
 from servicing.term_deposits.model import (
     AccountStatus,
     AccountView,
@@ -123,14 +123,14 @@ class TermDepositController(Controller):
     async def post_interest(self, data: RunIn, actor: str, office_scope: OfficeScope,
                             uow_factory: UnitOfWorkFactory) -> RunSummary:
         _whole_institution(office_scope)
-        return await service.post_interest(uow_factory, data.on, actor)
+        return await runs.post_interest(uow_factory, data.on, actor)
 
     @post("/maturity-runs", status_code=200, opt=TRANSACT, responses=PROBLEM_RESPONSES,
           summary="Apply the maturity instruction of every deposit matured by the date")
     async def mature(self, data: RunIn, actor: str, office_scope: OfficeScope,
                      uow_factory: UnitOfWorkFactory) -> RunSummary:
         _whole_institution(office_scope)
-        return await service.mature(uow_factory, data.on, actor)
+        return await runs.mature(uow_factory, data.on, actor)
 
 
 def _whole_institution(scope: OfficeScope) -> None:

@@ -136,7 +136,14 @@ class RiskReport(msgspec.Struct, frozen=True, kw_only=True):
 
 class AgeingRow(msgspec.Struct, frozen=True, kw_only=True):
     bucket: str
-    days_overdue_from: int
+    days_overdue_from: int | None
+    """The bucket's lower bound on the delinquency grid, in days overdue (« 31 à 90 jours »: 31),
+    as the grid reads, whatever loans it holds today. None: loans graded outside every bucket of
+    the grid ("hors grille")."""
+    days_overdue_to: int | None
+    """The bucket's upper bound on the grid (inclusive); None: the grid's open-ended last bucket
+    (or outside the grid). A label found on both the loans' and the rescheduled loans' grids with
+    other bounds reads the span of both."""
     classification: str
     provision_rate_percent: Decimal
     currency: str
@@ -149,6 +156,11 @@ class AgeingRow(msgspec.Struct, frozen=True, kw_only=True):
     where the product provisions it, less the guarantee deposits held, x the bucket's rate, rounded
     the product's way), summed: the provisioning report's required for the bucket, and so what
     the provisions accounts hold after a close."""
+    observed_days_overdue_min: int
+    """The youngest arrears among the bucket's loans, in days (what the loans show, not a bound of
+    the grid)."""
+    observed_days_overdue_max: int
+    """The oldest arrears among the bucket's loans, in days (not a bound of the grid)."""
 
 
 class ArrearsRow(msgspec.Struct, frozen=True, kw_only=True):
@@ -235,6 +247,42 @@ def _par_row(r: Any) -> ParRow:
         par_90_percent=_ratio(r.par_90, r.outstanding), loans_at_risk_30=r.at_risk_30)
 
 
+_AGEING: Final = f"""
+WITH graded AS (
+    SELECT coalesce(s.bucket_label, 'hors grille') AS bucket, s.bucket_label, s.days_overdue, s.classification,
+           s.provision_rate_percent AS rate, l.currency, l.rescheduled_on IS NOT NULL AS rescheduled,
+           s.outstanding_principal, s.overdue_principal
+    {_FROM}
+), cells AS (
+    SELECT bucket, bucket_label, days_overdue, rate, currency, rescheduled, min(classification) AS classification,
+           count(*) AS loans, sum(outstanding_principal) AS outstanding, sum(overdue_principal) AS overdue
+      FROM graded GROUP BY bucket, bucket_label, days_overdue, rate, currency, rescheduled
+)
+SELECT c.bucket, min(g.days_overdue_min) AS grid_from,
+       CASE WHEN bool_or(g.days_overdue_min IS NOT NULL AND g.days_overdue_max IS NULL) THEN NULL
+            ELSE max(g.days_overdue_max) END AS grid_to,
+       min(c.days_overdue) AS observed_min, max(c.days_overdue) AS observed_max,
+       min(c.classification) AS classification, c.rate, c.currency, CAST(sum(c.loans) AS bigint) AS loans,
+       sum(c.outstanding) AS outstanding, sum(c.overdue) AS overdue
+  FROM cells c
+  LEFT JOIN LATERAL (
+       SELECT d.days_overdue_min, d.days_overdue_max FROM delinquency_bucket d
+        WHERE d.label = c.bucket_label AND d.bucket_kind IN ('loan', 'rescheduled_loan')
+          AND c.days_overdue >= d.days_overdue_min
+          AND (d.days_overdue_max IS NULL OR c.days_overdue <= d.days_overdue_max)
+        ORDER BY d.bucket_kind = CASE WHEN c.rescheduled THEN 'rescheduled_loan' ELSE 'loan' END DESC,
+                 d.retired_at IS NULL DESC, d.id DESC
+        LIMIT 1) g ON true
+ GROUP BY c.bucket, c.rate, c.currency
+ ORDER BY coalesce(min(g.days_overdue_min), min(c.days_overdue)), min(c.days_overdue), c.currency, c.rate
+"""
+"""Loans per bucket they were graded in, with the bucket's bounds on the grid. The state keeps the
+bucket's label, not the grid row: the row is the one of that label whose bounds hold the loan's
+days overdue, on the grid the loan is graded on (the rescheduled loans' for a rescheduled loan,
+falling back to the loans', as the ageing does), the grid in force first, then the latest retired.
+Looked up once per distinct (label, days overdue, grid), not per loan."""
+
+
 _PROVISIONED: Final = f"""
 SELECT l.id, l.product_id, l.product_version, l.currency, s.outstanding_principal, s.provision_rate_percent,
        coalesce(s.bucket_label, 'hors grille') AS bucket
@@ -255,14 +303,7 @@ async def ageing(uow: UnitOfWork, scope: OfficeScope,
     params = _params(scope, narrowed)
     products: dict[tuple[int, int], LoanProduct] = {}
     async with uow:
-        rows = (await uow.session.execute(text(f"""
-            SELECT coalesce(s.bucket_label, 'hors grille') AS bucket, min(s.days_overdue) AS days_from,
-                   min(s.classification) AS classification, s.provision_rate_percent AS rate, l.currency,
-                   count(*) AS loans, sum(s.outstanding_principal) AS outstanding,
-                   sum(s.overdue_principal) AS overdue
-            {_FROM}
-             GROUP BY bucket, rate, l.currency ORDER BY min(s.days_overdue), l.currency"""),
-            params)).all()
+        rows = (await uow.session.execute(text(_AGEING), params)).all()
         provisioned = (await uow.session.execute(text(_PROVISIONED), params)).all()
         required = await required_provisions(uow, provisioned, products, {})
         as_of = await _as_of(uow)
@@ -274,23 +315,34 @@ async def ageing(uow: UnitOfWork, scope: OfficeScope,
     for r in rows:
         currency = r.currency.strip()
         result.append(AgeingRow(
-            bucket=r.bucket, days_overdue_from=r.days_from, classification=r.classification,
-            provision_rate_percent=plain(r.rate), currency=currency, loans=r.loans,
+            bucket=r.bucket, days_overdue_from=r.grid_from, days_overdue_to=r.grid_to,
+            classification=r.classification, provision_rate_percent=plain(r.rate), currency=currency, loans=r.loans,
             outstanding_principal=normalize_amount(r.outstanding, currency),
             overdue_principal=normalize_amount(r.overdue, currency),
-            provision_required=normalize_amount(need.get((r.bucket, r.rate, r.currency), Decimal(0)), currency)))
+            provision_required=normalize_amount(need.get((r.bucket, r.rate, r.currency), Decimal(0)), currency),
+            observed_days_overdue_min=r.observed_min, observed_days_overdue_max=r.observed_max))
     return as_of, result
 
 
 def ageing_totals(rows: list[AgeingRow]) -> list[AgeingRow]:
-    """The ageing per currency over every bucket (bucket "Total")."""
-    return [AgeingRow(
-        bucket="Total", days_overdue_from=min(r.days_overdue_from for r in rows if r.currency == currency),
-        classification="", provision_rate_percent=Decimal(0), currency=currency, loans=t["loans"],
-        outstanding_principal=t["outstanding_principal"], overdue_principal=t["overdue_principal"],
-        provision_required=t["provision_required"])
-        for currency, t in currency_totals(rows, ("outstanding_principal", "overdue_principal",
-                                                  "provision_required")).items()]
+    """The ageing per currency over every bucket (bucket "Total"): the grid's bounds of the
+    buckets it covers, and the youngest and oldest arrears of all its loans."""
+
+    def total(currency: str, t: dict[str, Any]) -> AgeingRow:
+        own = [r for r in rows if r.currency == currency]
+        froms = [r.days_overdue_from for r in own if r.days_overdue_from is not None]
+        tos = [r.days_overdue_to for r in own if r.days_overdue_from is not None]
+        return AgeingRow(
+            bucket="Total", days_overdue_from=min(froms, default=None),
+            days_overdue_to=None if not tos or None in tos else max(bound for bound in tos if bound is not None),
+            classification="", provision_rate_percent=Decimal(0), currency=currency, loans=t["loans"],
+            outstanding_principal=t["outstanding_principal"], overdue_principal=t["overdue_principal"],
+            provision_required=t["provision_required"],
+            observed_days_overdue_min=min(r.observed_days_overdue_min for r in own),
+            observed_days_overdue_max=max(r.observed_days_overdue_max for r in own))
+
+    return [total(currency, t) for currency, t in currency_totals(
+        rows, ("outstanding_principal", "overdue_principal", "provision_required")).items()]
 
 
 def _arrears_sql(condition: str) -> TextClause:

@@ -63,7 +63,7 @@ def _over_offices(module: str, function: str) -> StepRun:
 
 async def _term_deposit_interest(uow_factory: UnitOfWorkFactory, day: date, actor: str,
                                  scope: OfficeScope | None = None) -> StepOutcome:
-    from servicing.term_deposits.service import post_interest
+    from servicing.term_deposits.runs import post_interest
 
     summary = await post_interest(uow_factory, day, actor, offices=_offices(scope))
     return StepOutcome(items=summary.accounts_seen, entries=summary.entries_booked,
@@ -72,7 +72,7 @@ async def _term_deposit_interest(uow_factory: UnitOfWorkFactory, day: date, acto
 
 async def _term_deposit_maturity(uow_factory: UnitOfWorkFactory, day: date, actor: str,
                                  scope: OfficeScope | None = None) -> StepOutcome:
-    from servicing.term_deposits.service import mature
+    from servicing.term_deposits.runs import mature
 
     summary = await mature(uow_factory, day, actor, offices=_offices(scope))
     detail = {"amount": str(summary.amount)}

@@ -33,7 +33,7 @@ from servicing.clients.model import ClientType
 from servicing.deposits import accounts as deposit_accounts
 from servicing.deposits import movements as deposit_movements
 from servicing.deposits.commands import Deposit, OpenDepositAccount
-from servicing.deposits.demo import _onboard, _profile, _savings_product
+from servicing.deposits.demo import _profile, _savings_product, onboard_in_order
 from servicing.errors import Conflict
 from servicing.loans import applications, deposit_link, movements
 from servicing.loans.applications import Checker
@@ -300,16 +300,10 @@ async def _clients(uow_factory: UnitOfWorkFactory, office_ids: dict[str, int],
     head_office = [r.id for r in rows if r.office_id == head and r.client_type == "individual"]
     if len(head_office) < HEAD_OFFICE_BORROWERS:
         progress(f"loans: onboarding {HEAD_OFFICE_BORROWERS - len(head_office)} salaried borrowers at SIEGE")
-        semaphore = asyncio.Semaphore(CONCURRENT_LOANS)
-
-        async def onboard(n: int) -> int:
-            profile = msgspec.structs.replace(
-                _profile(ClientType.INDIVIDUAL, n, head), city="Dakar", region="Dakar",
-                address=f"Sicap Liberté {n % 9 + 1}, Dakar", national_id=f"DEMO-CNI-DK-{n:06d}")
-            async with semaphore:
-                return await _onboard(uow_factory, profile, n)
-
-        head_office += await asyncio.gather(*(onboard(5_000 + n) for n in range(len(head_office), HEAD_OFFICE_BORROWERS)))
+        head_office += await onboard_in_order(uow_factory, [(msgspec.structs.replace(
+            _profile(ClientType.INDIVIDUAL, n, head), city="Dakar", region="Dakar",
+            address=f"Sicap Liberté {n % 9 + 1}, Dakar", national_id=f"DEMO-CNI-DK-{n:06d}"), n)
+            for n in (5_000 + k for k in range(len(head_office), HEAD_OFFICE_BORROWERS))], CONCURRENT_LOANS)
     return individuals, businesses, members, head_office
 
 

@@ -47,7 +47,7 @@ async def _save_offices(session: AsyncSession, holiday_id: int, holiday: Holiday
 async def _load_offices(session: AsyncSession, holiday_ids: Sequence[int]) -> dict[int, dict[str, Any]]:
     rows = (await session.execute(select(HolidayOfficeRow.holiday_id, HolidayOfficeRow.office_id)
                                   .where(HolidayOfficeRow.holiday_id.in_(holiday_ids))
-                                  .order_by(HolidayOfficeRow.holiday_id, HolidayOfficeRow.office_id))).tuples()
+                                  .order_by(HolidayOfficeRow.holiday_id, HolidayOfficeRow.office_id))).all()
     offices: dict[int, list[int]] = {}
     for holiday_id, office_id in rows:
         offices.setdefault(holiday_id, []).append(office_id)
@@ -125,7 +125,7 @@ async def office_calendar(session: AsyncSession, office_id: int, first: date, la
                 else tuple(_WEEKDAYS[day - 1] for day in chosen.working_weekdays))
     ranges = (await session.execute(select(HolidayRow.from_date, HolidayRow.to_date).where(
         HolidayRow.active.is_(True), HolidayRow.from_date <= last, HolidayRow.to_date >= first,
-        *holidays_of_office(office_id)))).tuples().all()
+        *holidays_of_office(office_id)))).all()
     return OfficeCalendar.build(weekdays, [(max(start, first), min(end, last)) for start, end in ranges])
 
 

@@ -176,7 +176,7 @@ async def _account_codes(session: AsyncSession, catalogue: Catalogue[D], rows: S
     if not ids:
         return {}
     found = await session.execute(select(GLAccountRow.id, GLAccountRow.code).where(GLAccountRow.id.in_(ids)))
-    return {account_id: code for account_id, code in found.tuples()}
+    return {account_id: code for account_id, code in found.all()}
 
 
 async def stored_row(session: AsyncSession, catalogue: Catalogue[D], row: Any) -> Stored[D]:

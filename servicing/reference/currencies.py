@@ -44,7 +44,7 @@ async def list_currencies(uow: UnitOfWork, *, include_unconfigured: bool = False
                  .join(InstitutionCurrencyRow, InstitutionCurrencyRow.code == CurrencyRow.code,
                        isouter=include_unconfigured)
                  .order_by(CurrencyRow.code))
-        return [_info(currency, setting) for currency, setting in (await uow.session.execute(query)).tuples()]
+        return [_info(currency, setting) for currency, setting in (await uow.session.execute(query)).all()]
 
 
 async def get_currency(uow: UnitOfWork, code: str) -> CurrencyInfo:
@@ -92,7 +92,7 @@ async def _load(session: AsyncSession, code: str) -> CurrencyInfo:
         select(CurrencyRow, InstitutionCurrencyRow)
         .join(InstitutionCurrencyRow, InstitutionCurrencyRow.code == CurrencyRow.code, isouter=True)
         .where(CurrencyRow.code == code)
-        .execution_options(populate_existing=True))).tuples().first()
+        .execution_options(populate_existing=True))).first()
     if found is None:
         raise NotFound(f"{code} is not an ISO 4217 currency", field="code")
     return _info(*found)

@@ -41,13 +41,18 @@ from products.term_deposits.product import MaturityInstruction as ProductInstruc
 from servicing.products import demo as demo_products
 from servicing.products import service as products
 from servicing.staff.scope import OfficeScope
-from servicing.term_deposits import service
+from servicing.term_deposits import runs, service
 from servicing.term_deposits.model import FundTermDeposit, OpenTermDeposit, Reconciliation, Settlement
 from servicing.unit_of_work import UnitOfWorkFactory
 
 TELLER: Final = "demo-dat"
 DEPOSITS: Final = 300
 FIRST_DAY: Final = date(2026, 1, 2)
+LAST_OPENING_DAY: Final = date(2026, 12, 31)
+"""The opening dates are drawn over FIRST_DAY..LAST_OPENING_DAY whatever the day the demo runs,
+and the deposits drawn after yesterday are not opened: a run on a later day opens the same
+deposits on the same dates, and more of them (a draw over "through yesterday" moved every opening
+date from one day to the next); what they post depends, by design, on how far the run goes."""
 FLEXIBLE: Final = "DAT flexible 3 à 24 mois"
 D = Decimal
 
@@ -127,8 +132,8 @@ async def run_term_deposit_demo(uow_factory: UnitOfWorkFactory, office_id: int, 
         progress(f"term deposits: {existing} demo deposits already there")
     interest = maturities = 0
     for day in _month_ends(FIRST_DAY, yesterday):
-        posted = await service.post_interest(uow_factory, day, TELLER)
-        matured = await service.mature(uow_factory, day, TELLER)
+        posted = await runs.post_interest(uow_factory, day, TELLER)
+        matured = await runs.mature(uow_factory, day, TELLER)
         interest += posted.entries_booked
         maturities += matured.accounts_seen
     progress(f"term deposits: month-end runs through {yesterday.isoformat()}: {interest} interest entries, "
@@ -140,19 +145,41 @@ async def run_term_deposit_demo(uow_factory: UnitOfWorkFactory, office_id: int, 
     return report
 
 
+class DrawnDeposit(msgspec.Struct, frozen=True, kw_only=True):
+    n: int
+    opened_on: date
+    twelve_month_product: bool
+    months: int
+    amount: Decimal
+
+
+def deposits_drawn(last_day: date) -> list[DrawnDeposit]:
+    """The demo's deposits opened through ``last_day``, from a seeded draw over the fixed
+    FIRST_DAY..LAST_OPENING_DAY: every deposit is drawn, opened or not, so the draws of the next
+    ones, and the deposits of any earlier day, do not depend on the day of the run."""
+    rng = random.Random(2026)
+    span = (LAST_OPENING_DAY - FIRST_DAY).days
+    drawn = []
+    for n in range(DEPOSITS):
+        on = FIRST_DAY + timedelta(days=rng.randrange(span))
+        twelve = n % 3 == 0
+        months = 12 if twelve else rng.choice([3, 3, 6, 6, 9, 12, 18, 24])
+        amount = D(rng.choice([150, 300, 500, 750, 1_000, 1_500, 2_500, 5_000])) * 1000
+        if on <= last_day:
+            drawn.append(DrawnDeposit(n=n, opened_on=on, twelve_month_product=twelve, months=months, amount=amount))
+    return drawn
+
+
 async def _open(uow_factory: UnitOfWorkFactory, scope: OfficeScope, clients: list, payment_types: dict[str, int],  # type: ignore[type-arg]
                 twelve: int, flexible: int, last_day: date) -> int:
-    rng = random.Random(2026)
     cash = payment_types.get("Espèces") or next(iter(payment_types.values()))
     mobile = payment_types.get("Mobile money", cash)
     instructions = list(MaturityInstruction)
-    span = (last_day - FIRST_DAY).days
     opened = 0
-    for n in range(DEPOSITS):
+    for drawn in deposits_drawn(last_day):
+        n, on, months, amount = drawn.n, drawn.opened_on, drawn.months, drawn.amount
         client = clients[n % len(clients)]
-        on = FIRST_DAY + timedelta(days=rng.randrange(max(span, 1)))
-        product_id, months = (twelve, 12) if n % 3 == 0 else (flexible, rng.choice([3, 3, 6, 6, 9, 12, 18, 24]))
-        amount = D(rng.choice([150, 300, 500, 750, 1_000, 1_500, 2_500, 5_000])) * 1000
+        product_id = twelve if drawn.twelve_month_product else flexible
         instruction = instructions[n % len(instructions)]
         # Paid to the current account (opened in October): deposits opened since, funded from it in November.
         to_current = client.current_account is not None and n % 4 == 1 and on >= date(2026, 10, 1)

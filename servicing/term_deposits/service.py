@@ -5,7 +5,8 @@ Every movement of money is a transaction row and its journal entry, built by the
 posting rules (`products.accounting.build_entry`) and booked with `servicing.journal.book_entries`
 in the same unit of work: the account and the ledger change together or not at all. The
 calculations are the pure core's (`products.deposits.term_deposit`, through
-`products.term_deposits.account`). Runs over many accounts (interest, maturity) are set-based:
+`products.term_deposits.account`). Runs over many accounts (interest, maturity) are set-based
+and live in `servicing.term_deposits.runs` (which builds on this module, never the other way round):
 one query loads a batch of due accounts (locked), the entries of the whole batch are booked in
 one call and the transactions inserted in one statement.
 """
@@ -877,9 +878,3 @@ async def statement(uow: UnitOfWork, account_id: int, scope: OfficeScope) -> Sta
                                        balance=balance, entry_id=move.entry_id))
     return Statement(account=account, lines=tuple(lines))
 
-
-
-
-# The set-based runs live in their own module; callers keep using them from here.
-from servicing.term_deposits.runs import mature as mature  # noqa: E402
-from servicing.term_deposits.runs import post_interest as post_interest  # noqa: E402

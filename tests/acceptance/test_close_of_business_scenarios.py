@@ -249,8 +249,14 @@ async def test_portfolio_reports_a_loan_officer_reads_after_the_close(  # type: 
              r["provision_required"]) for r in ageing["rows"]] == [
         ("0 à 3 mois (provision facultative)", "healthy", "0", 1, "300000", "0"),
         ("Plus de 3 à 6 mois (2991)", "doubtful", "40", 1, "300000", "120000")]
+    # The grid's bounds, as the practitioner reads the bucket (« plus de 3 à 6 mois »: 91 to 180
+    # days), not the youngest loan in it; what the loans show is named as observed.
+    assert [(r["days_overdue_from"], r["days_overdue_to"], r["observed_days_overdue_min"],
+             r["observed_days_overdue_max"]) for r in ageing["rows"]] == [(0, 90, 0, 0), (91, 180, 119, 119)]
     assert [(t["bucket"], t["loans"], t["outstanding_principal"], t["provision_required"]) for t in ageing["totals"]] \
         == [("Total", 2, "600000", "120000")]
+    assert [(t["days_overdue_from"], t["days_overdue_to"], t["observed_days_overdue_max"])
+            for t in ageing["totals"]] == [(0, 180, 119)]
 
     provisions = (await client.get("/api/v1/reports/provisioning", params=mine)).json()
     assert [(t["loans"], t["provision_required"], t["provision_booked"], t["difference"])

@@ -312,7 +312,7 @@ async def test_other_branches_do_not_see_the_loan(client, refs, ids, world, staf
         "value_date": DISBURSED_ON.isoformat(), "payment_type_id": ids["cash"]}), 404, "loan_id")
 
 
-async def test_validation_levels_each_by_its_role_and_a_different_person(client, refs, world, staff_user, uow_factory) -> None:  # type: ignore[no-untyped-def]
+async def test_validation_levels_each_by_its_role_and_a_different_person(client, refs, world, staff_user, uow_factory, validation_levels) -> None:  # type: ignore[no-untyped-def]
     for order, minimum, role in ((1, "5000000", "branch_manager"), (2, "5500000", "credit_committee")):
         response = await client.post("/api/v1/validation-levels", json={
             "level_order": order, "label": f"Niveau {order}", "currency": "XOF", "role_name": role,

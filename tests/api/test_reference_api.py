@@ -374,7 +374,7 @@ async def test_decision_reasons(client) -> None:  # type: ignore[no-untyped-def]
     assert any(r["label"] == label for r in (await client.get("/api/v1/decision-reasons")).json())
 
 
-async def test_validation_levels(client, currencies_enabled) -> None:  # type: ignore[no-untyped-def]
+async def test_validation_levels(client, currencies_enabled, validation_levels) -> None:  # type: ignore[no-untyped-def]
     order = 1 + next(_counter) % 50
     body = {"level_order": order, "label": unique("Comité de crédit"), "currency": "EUR", "role_name": "administrator",
             "amount_min": "0", "amount_max": "1500.5"}

@@ -29,7 +29,7 @@ from servicing.deposits import accounts as deposit_accounts
 from servicing.deposits import movements
 from servicing.deposits.commands import Deposit, OpenDepositAccount
 from servicing.products import demo
-from servicing.term_deposits import service
+from servicing.term_deposits import runs
 from tests.api.test_reference_api import CREDIT_PARAMETERS
 from tests.api.test_term_deposits_api import (  # noqa: F401  (module fixtures)
     URL,
@@ -107,8 +107,8 @@ async def test_withholding_tax_splits_interest_hand_computed(  # type: ignore[no
     funded = await client.post(f"{URL}/{opened['account_id']}/fund",
                                json={"activated_on": "2031-01-15", "source": {"payment_type_id": cash_id}})
     assert funded.status_code == 200, funded.text
-    await service.post_interest(uow_factory, date(2031, 3, 14), "tests")
-    await service.post_interest(uow_factory, date(2031, 3, 14), "tests")  # again: posts nothing more
+    await runs.post_interest(uow_factory, date(2031, 3, 14), "tests")
+    await runs.post_interest(uow_factory, date(2031, 3, 14), "tests")  # again: posts nothing more
     moves = (await client.get(f"{URL}/{opened['account_id']}/transactions")).json()
     interest = [(m["period_end"], m["amount"], m["withholding_tax"]) for m in moves if m["kind"] == "interest"]
     assert interest == [("2031-02-14", "5096", "764"), ("2031-03-14", "4623", "693")]
@@ -172,8 +172,8 @@ async def test_fund_from_and_pay_out_to_the_deposit_account(  # type: ignore[no-
             {"id": savings_id})
     assert named == deposit_move["entry_id"]
 
-    await service.post_interest(uow_factory, date(2026, 10, 14), "tests")
-    await service.mature(uow_factory, date(2026, 10, 15), "tests")
+    await runs.post_interest(uow_factory, date(2026, 10, 14), "tests")
+    await runs.mature(uow_factory, date(2026, 10, 15), "tests")
     account = (await client.get(f"{URL}/{account_id}")).json()
     assert (account["status"], account["balance"]) == ("closed", "0")
     moves = (await client.get(f"{URL}/{account_id}/transactions")).json()
@@ -226,7 +226,7 @@ async def test_two_maturity_runs_at_once_pay_once(client, refs, world, cash_id, 
     opened = (await client.post(URL, json=opening(woman, product_id, cash_id, opened_on="2025-09-01"))).json()
     assert (await client.post(f"{URL}/{opened['account_id']}/fund", json={
         "activated_on": "2025-09-01", "source": {"payment_type_id": cash_id}})).status_code == 200
-    await asyncio.gather(*(service.mature(uow_factory, date(2026, 9, 1), "tests") for _ in range(2)))
+    await asyncio.gather(*(runs.mature(uow_factory, date(2026, 9, 1), "tests") for _ in range(2)))
     moves = (await client.get(f"{URL}/{opened['account_id']}/transactions")).json()
     assert [m["kind"] for m in moves].count("payout") == 1
     assert len([m for m in moves if m["kind"] == "interest"]) == 12
@@ -261,8 +261,8 @@ async def test_control_account_always_equals_the_sum_of_balances(  # type: ignor
         ids.append(opened["account_id"])
     for offset in sorted(run_days):
         day = date(2025, 10, 1) + timedelta(days=offset)
-        await service.post_interest(uow_factory, day, "tests")
-        await service.mature(uow_factory, day, "tests")
+        await runs.post_interest(uow_factory, day, "tests")
+        await runs.mature(uow_factory, day, "tests")
     if close_first:
         closed = await client.post(f"{URL}/{ids[0]}/premature-closure", json={
             "closed_on": "2026-11-01", "payout": {"payment_type_id": cash_id}})

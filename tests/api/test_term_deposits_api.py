@@ -26,7 +26,7 @@ from products.term_deposits.product import MaturityInstruction as ProductInstruc
 from products.term_deposits.product import TermLength
 from servicing import chart
 from servicing.products import demo
-from servicing.term_deposits import service
+from servicing.term_deposits import runs
 from servicing.term_deposits.verification import run_term_deposit_checks
 
 D = Decimal
@@ -345,18 +345,18 @@ async def test_reconciliation_holds_after_random_operations(client, refs, world,
             accounts.append(made["account_id"])
             action = "open"
         elif action == "interest":
-            await service.post_interest(uow_factory, on, "tests", batch_size=2)
+            await runs.post_interest(uow_factory, on, "tests", batch_size=2)
         elif action == "close":
             response = await client.post(f"{URL}/{rng.choice(accounts)}/premature-closure", json={
                 "closed_on": on.isoformat(), "payout": {"payment_type_id": cash_id}})
             assert response.status_code in (200, 409), response.text
             action = f"close-{response.status_code}"
         else:
-            await service.mature(uow_factory, on, "tests", batch_size=2)
+            await runs.mature(uow_factory, on, "tests", batch_size=2)
         outcomes[action] = outcomes.get(action, 0) + 1
         row = await control_row(client, world)
         assert row["reconciled"], (step, action, row)
-    await service.mature(uow_factory, date(2028, 6, 1), "tests")
+    await runs.mature(uow_factory, date(2028, 6, 1), "tests")
     assert (await control_row(client, world))["reconciled"]
     assert {"open", "interest", "close-200", "mature"} <= set(outcomes), outcomes
     balances = [D((await client.get(f"{URL}/{a}")).json()["balance"]) for a in accounts]
@@ -445,7 +445,7 @@ async def test_concurrent_funding_and_runs_never_double_apply(client, refs, worl
     fund = {"activated_on": "2026-01-15", "source": {"payment_type_id": cash_id}}
     answers = await asyncio.gather(*(client.post(f"{URL}/{opened['account_id']}/fund", json=fund) for _ in range(3)))
     assert sorted(a.status_code for a in answers) == [200, 409, 409], [a.text for a in answers]
-    await asyncio.gather(*(service.post_interest(uow_factory, date(2026, 3, 14), "tests") for _ in range(3)))
+    await asyncio.gather(*(runs.post_interest(uow_factory, date(2026, 3, 14), "tests") for _ in range(3)))
     account = (await client.get(f"{URL}/{opened['account_id']}")).json()
     assert account["balance"] == str(1_000_000 + 5096 + 4626)
     assert (await control_row(client, world))["reconciled"]

@@ -306,3 +306,35 @@ async def test_an_entry_balances_in_each_of_its_currencies(engine, world) -> Non
             (1, world.cash, "D", "100", "XOF"), (2, world.deposits, "C", "100", "XOF"),
             (3, world.cash, "D", "2.50", "EUR"), (4, world.deposits, "C", "2.50", "EUR")])
         await connection.rollback()
+
+
+CHAIN_HEAD_REWRITES = [
+    "DELETE FROM journal_chain_head WHERE office_id = :o",
+    "TRUNCATE journal_chain_head CASCADE",
+    "UPDATE journal_chain_head SET position = position - 1 WHERE office_id = :o",
+    "UPDATE journal_chain_head SET position = position, entry_hash = sha256('x') WHERE office_id = :o",
+    "UPDATE journal_chain_head SET office_id = office_id + 1000000, position = position + 1 WHERE office_id = :o",
+]
+
+
+@pytest.mark.parametrize("statement", CHAIN_HEAD_REWRITES)
+async def test_even_the_owner_cannot_delete_rewind_or_move_a_chain_head(admin_engine, journal, world,  # type: ignore[no-untyped-def]
+                                                                         statement: str) -> None:
+    await journal.post(deposit(world, "100"))
+    async with admin_engine.connect() as connection:
+        with pytest.raises(DBAPIError) as raised:
+            await connection.execute(text(statement), {"o": world.office_id} if ":o" in statement else {})
+        assert sqlstate_of(raised.value) == "GL010"
+
+
+async def test_a_chain_head_moves_forward_and_the_application_cannot_touch_it(  # type: ignore[no-untyped-def]
+        admin_engine, engine, journal, world) -> None:
+    await journal.post(deposit(world, "100"))
+    async with admin_engine.connect() as connection:  # rolled back when it closes: the chain stays whole
+        moved = await connection.execute(text(
+            "UPDATE journal_chain_head SET position = position + 1 WHERE office_id = :o"), {"o": world.office_id})
+        assert moved.rowcount == 1  # type: ignore[attr-defined]
+    async with engine.connect() as connection:
+        with pytest.raises(DBAPIError, match="permission denied"):
+            await connection.execute(text("DELETE FROM journal_chain_head WHERE office_id = :o"), {"o": world.office_id})
+    await journal.post(deposit(world, "100"))  # posting still moves the head by UPDATE

@@ -23,7 +23,7 @@ from servicing.deposits import repository as deposit_repository
 from servicing.ids import uuid7
 from servicing.journal import book_entries
 from servicing.products import demo
-from servicing.term_deposits import service
+from servicing.term_deposits import runs
 from tests.api.test_term_deposit_tax_and_transfers import savings  # noqa: F401  (fixture)
 from tests.api.test_term_deposits_api import (  # noqa: F401  (module fixtures)
     URL,
@@ -62,7 +62,7 @@ async def test_the_maturity_locks_the_account_it_pays_into_before_the_journal(  
         await movement.session.execute(text("SET LOCAL lock_timeout = '20s'"))
         await deposit_repository.load_account(movement.session, savings_id, for_update=True)
         pid = int(await movement.session.scalar(text("SELECT pg_backend_pid()")))
-        run = asyncio.create_task(service.mature(uow_factory, MATURITY, "tests", offices=[world.office_id]))
+        run = asyncio.create_task(runs.mature(uow_factory, MATURITY, "tests", offices=[world.office_id]))
         for _ in range(400):
             if await blocked_by(uow_factory, pid) or run.done():
                 break

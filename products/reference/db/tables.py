@@ -24,14 +24,13 @@ from sqlalchemy import (
     func,
 )
 from sqlalchemy.dialects.postgresql import TIMESTAMP
-from sqlalchemy.orm import Mapped, declarative_mixin, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column
 
 from ledger.db.base import Base
 
 TimestampTZ = TIMESTAMP(timezone=True)
 
 
-@declarative_mixin
 class AuditColumns:
     """Who created and last changed a row, and its optimistic-lock version."""
 
