@@ -11,14 +11,14 @@ Its columns change only when a loan changes office, product, status or client, s
 close of business, which writes no loan row, does not maintain it.
 
 Revision ID: 0045
-Revises: 0043
+Revises: 0044
 Create Date: 2026-11-24
 """
 
 from migrations import run_script as _script
 
 revision = "0045"
-down_revision = "0043"
+down_revision = "0044"
 branch_labels = None
 depends_on = None
 

@@ -266,9 +266,9 @@ async def age_loans(uow_factory: UnitOfWorkFactory, day: date, actor: str,
     offices = None if scope is None or scope.whole_institution else sorted(scope.office_ids)
     products: dict[tuple[int, int], tuple[LoanProduct, ArrearsPolicy]] = {}
     async with uow_factory() as uow:
-        for key in (await uow.session.execute(_PRODUCT_VERSIONS, {"day": day, "offices": offices})).all():
-            product = await get_product_in(uow, key.product_id, key.product_version)
-            products[(key.product_id, key.product_version)] = (product, ArrearsPolicy.of(product))
+        for version in (await uow.session.execute(_PRODUCT_VERSIONS, {"day": day, "offices": offices})).all():
+            product = await get_product_in(uow, version.product_id, version.product_version)
+            products[(version.product_id, version.product_version)] = (product, ArrearsPolicy.of(product))
     current = grade(0, grids[BucketKind.LOAN])
     notices = {f"{p}:{v}": product_notice(product, notice) for (p, v), (product, _) in products.items()}
     notice_max = max(notices.values(), default=notice)
@@ -301,15 +301,15 @@ async def age_loans(uow_factory: UnitOfWorkFactory, day: date, actor: str,
     for start in range(0, len(to_age), CHUNK_LOANS):
         async with uow_factory() as uow:
             session = uow.session
-            loans = named_rows(await session.execute(_LOANS, {"ids": to_age[start:start + CHUNK_LOANS], "day": day}))
+            chunk = named_rows(await session.execute(_LOANS, {"ids": to_age[start:start + CHUNK_LOANS], "day": day}))
             history: dict[int, list[_Transaction]] = {}
-            for row in (await session.execute(_TRANSACTIONS, {"ids": [r.id for r in loans], "day": day})).all():
+            for row in (await session.execute(_TRANSACTIONS, {"ids": [r.id for r in chunk], "day": day})).all():
                 history.setdefault(row.loan_id, []).append(_Transaction(
                     row.loan_id, row.id, row.kind, row.reverses_transaction_id, _decode_json(row.allocation),
                     row.value_date, row.principal, row.sequence_number))
             columns: dict[str, list[Any]] = {name: [] for name in _STATE_COLUMNS}
             due_reminders: list[tuple[Any, Reminder]] = []
-            for loan in loans:
+            for loan in chunk:
                 key = (loan.product_id, loan.product_version)
                 if key not in products:
                     product = await get_product_in(uow, *key)
@@ -355,7 +355,7 @@ async def age_loans(uow_factory: UnitOfWorkFactory, day: date, actor: str,
                     "days_overdue": reminder.days_overdue, "loan_officer": loan.loan_officer})
                 for loan, reminder in due_reminders if reminder.dedup_key not in announced])
             await uow.commit()
-        aged += len(loans)
+        aged += len(chunk)
     carried_only = len(carried) - len(derive)
     return StepOutcome(items=aged + unchanged + carried_only, entries=0, detail={
         **{f"loans_{status}": str(count) for status, count in sorted(per_status.items())},
