@@ -61,6 +61,14 @@ async def _median_ms(call: Callable[[], Awaitable[Any]], repeat: int) -> float:
     return statistics.median(timings)
 
 
+def _verdict(name: str, ms: float) -> str:
+    """Against the loan officer's second; the tie-out is the auditor's reconciliation (it runs
+    the three reports again, independently, and reads the general ledger), like `verify`."""
+    if name == "tie_out":
+        return "the auditor's cross-check: the three reports again and the general ledger; no target"
+    return f"{'under' if ms < TARGET_MS else 'OVER'} {TARGET_MS:.0f} ms"
+
+
 async def _narrowing(uow_factory: UnitOfWorkFactory) -> tuple[int, int]:
     """A branch with loans and the loan product with the most loans (the filters measured)."""
     async with uow_factory() as uow:
@@ -185,7 +193,7 @@ async def main() -> None:
         if only and name not in only:
             continue
         ms = await _median_ms(call, arguments.repeat)
-        say(f"report_{name}_ms: {ms:.1f} ms ({'under' if ms < TARGET_MS else 'OVER'} {TARGET_MS:.0f} ms)")
+        say(f"report_{name}_ms: {ms:.1f} ms ({_verdict(name, ms)})")
 
     from litestar.testing import AsyncTestClient
 
@@ -202,7 +210,7 @@ async def main() -> None:
                 assert response.status_code == 200, (url, response.status_code, response.text[:300])
 
             ms = await _median_ms(get, arguments.repeat)
-            say(f"report_http_{name}_ms: {ms:.1f} ms ({'under' if ms < TARGET_MS else 'OVER'} {TARGET_MS:.0f} ms)")
+            say(f"report_http_{name}_ms: {ms:.1f} ms ({_verdict(name, ms)})")
     await engine.dispose()
 
 
