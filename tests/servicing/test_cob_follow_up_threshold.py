@@ -11,17 +11,11 @@ from typing import Any
 
 from sqlalchemy import text
 
-from products.posting_rules import AccountingRule
 from servicing.close_of_business import loan_arrears
 from servicing.close_of_business.loan_arrears import age_loans
 from servicing.staff.scope import OfficeScope
-from tests.api.test_loans_api import (  # noqa: F401  (fixtures)
-    approved_loan,
-    disburse,
-    ids,
-    make_product,
-    refs,
-)
+from tests.api.test_loans_api import ids, refs  # noqa: F401  (fixtures)
+from tests.servicing.test_cob_reminder_notice import _first_due, _loan_of
 
 
 async def _follow_ups(uow_factory: Any, loan_id: int) -> list[tuple[date, int]]:
@@ -31,19 +25,6 @@ async def _follow_ups(uow_factory: Any, loan_id: int) -> list[tuple[date, int]]:
             " WHERE subject_type = 'loan' AND subject_id = :l AND event_type = 'loan.follow_up' ORDER BY id"),
             {"l": loan_id})).all()
     return [(on, days) for on, days in rows]
-
-
-async def _loan_of(client: Any, refs: Any, ids: Any, world: Any,  # noqa: F811
-                   staff_user: Any, uow_factory: Any, **product: Any) -> int:
-    product_id, _portfolio = await make_product(client, refs, world, uow_factory, AccountingRule.CASH, **product)
-    loan_id = await approved_loan(client, world, staff_user, product_id)
-    assert (await disburse(client, loan_id, ids["cash"])).status_code == 201
-    return int(loan_id)
-
-
-async def _first_due(client: Any, loan_id: int) -> date:
-    schedule = (await client.get(f"/api/v1/loans/{loan_id}")).json()["loan"]["schedule"]
-    return date.fromisoformat(schedule["instalments"][0]["due_date"])
 
 
 async def test_each_product_follows_its_loans_up_after_its_own_threshold(  # type: ignore[no-untyped-def]
