@@ -71,6 +71,7 @@ from servicing.close_of_business.loan_postings import (
     InterestAccruals,
     Posting,
     array_literal,
+    interest_accrual,
     post_by_chunks,
 )
 from servicing.close_of_business.model import StepOutcome
@@ -464,8 +465,7 @@ def postings_for(loan: Any, currency: str, target: Target, accrued: tuple[Decima
             continue
         events: list[ProductEvent] = []
         if interest > 0:
-            events.append(ProductEvent(kind=EventKind.INTEREST_ACCRUAL, currency=currency, classification=classification,
-                                       term=term, parts=(EventPart(component=Component.INTEREST, amount=interest),)))
+            events.append(interest_accrual(currency, classification, term, interest))
         if fee > 0:
             fee_parts = tuple(EventPart(component=Component.FEE, amount=amount, charge_id=charge)
                               for charge, amount in fee_slice(every_fee, accrued[1], target.fee, charge_ids))

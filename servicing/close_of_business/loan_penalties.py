@@ -70,12 +70,12 @@ _LATE_BY_PRODUCT = text(f"""
     SELECT l.product_id, l.product_version, count(*) AS loans
       FROM loan l JOIN loan_arrears_state s ON s.loan_id = l.id WHERE {_LATE} GROUP BY l.product_id, l.product_version
 """)
-"""The late loans per product version: only the versions that can charge a penalty are read."""
+"""The late loans per product version: those of versions that cannot charge a penalty are not read."""
 
 _LOAN_IDS = text(f"""
     SELECT l.id FROM loan l JOIN loan_arrears_state s ON s.loan_id = l.id
      WHERE {_LATE}
-       AND (CAST(l.product_id AS text) || ':' || CAST(l.product_version AS text)) = ANY(CAST(:penalising AS text[]))
+       AND (CAST(l.product_id AS text) || ':' || CAST(l.product_version AS text)) <> ALL(CAST(:no_penalty AS text[]))
      ORDER BY l.id
 """)
 
@@ -166,8 +166,9 @@ async def charge_penalties(uow_factory: UnitOfWorkFactory, day: date, actor: str
         for row in late:
             products[(row.product_id, row.product_version)] = await get_product_in(uow, row.product_id,
                                                                                    row.product_version)
-    # A loan of a product with no penalty at all owes none: it is not even read.
-    penalising = [f"{key[0]}:{key[1]}" for key, product in products.items() if product.may_charge_penalties]
+    # A loan of a product version with no penalty at all owes none: it is not even read (a version
+    # not seen here, late since, is read: `work` loads it).
+    no_penalty = [f"{key[0]}:{key[1]}" for key, product in products.items() if not product.may_charge_penalties]
 
     async def work(uow: UnitOfWork, loans: Sequence[Any]) -> ChunkPostings:
         nonlocal penalised, charged_total, vat_total
@@ -215,7 +216,7 @@ async def charge_penalties(uow_factory: UnitOfWorkFactory, day: date, actor: str
             penalised += 1
         return chunk
 
-    done = await post_by_chunks(uow_factory, _LOANS, {"offices": offices, "penalising": penalising}, work,
+    done = await post_by_chunks(uow_factory, _LOANS, {"offices": offices, "no_penalty": no_penalty}, work,
                                 step="loan_penalties", day=day, actor=actor, chunk_loans=chunk_loans,
                                 ids_query=_LOAN_IDS)
     return StepOutcome(items=sum(row.loans for row in late), entries=done.entries, detail={

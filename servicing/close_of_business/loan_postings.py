@@ -183,15 +183,14 @@ def _net(lines: dict[tuple[str, Side], Decimal]) -> dict[str, Decimal]:
     return net
 
 
-def _entry_lines(accounting: ProductAccounting, postings: Sequence[Posting],
-                 accrued: dict[tuple[LoanClassification, TermBucket], Decimal] | None = None,
-                 currency: str = "") -> dict[str, Decimal]:
+def _entry_lines(accounting: ProductAccounting, postings: Sequence[Posting], *, currency: str,
+                 accrued: dict[tuple[LoanClassification, TermBucket], Decimal]) -> dict[str, Decimal]:
     """The group's entry by the posting rules applied to its events summed per event kind,
     class, term, component and charge (mirrored postings counted negative), netted per account;
     ``accrued``: the group's plain interest accruals (`InterestAccruals`) summed per class and term."""
     totals: dict[tuple[Any, ...], Decimal] = {
         (EventKind.INTEREST_ACCRUAL, currency, classification, term, Component.INTEREST, None): amount
-        for (classification, term), amount in (accrued or {}).items()}
+        for (classification, term), amount in accrued.items()}
     for posting in postings:
         sign = -1 if posting.mirrored else 1
         for ev in posting.events:
@@ -369,7 +368,8 @@ async def write_postings(uow: UnitOfWork, postings: Sequence[Posting], accountin
         product = (group.product_id, group.product_version)
         rules = accounting[product]
         sums = {} if mirrored else accrued.get(group, {})
-        entry_net = _entry_lines(rules, [posting for posting, _share in members], sums, group.currency)
+        entry_net = _entry_lines(rules, [posting for posting, _share in members], currency=group.currency,
+                                 accrued=sums)
         entry_id = uuid7()
         text_id = str(entry_id)
         shared: dict[str, Decimal] = {}

@@ -321,7 +321,7 @@ async def _collect_chunk(uow: UnitOfWork, ids: list[int], on: date, actor: str, 
     if unread:  # an unchanged loan whose account holds something: planned after all
         texts = {row.id: row for row in (await session.execute(_SCHEDULES, {"ids": unread})).all()}
         loans = [loan._replace(schedule=texts[loan.id].schedule, terms=texts[loan.id].terms)
-                 if loan.id in texts else loan for loan in loans]
+                 if loan.schedule is None and loan.id not in unchanged else loan for loan in loans]
     histories: dict[int, list[Any]] = {}
     planned_ids = [loan.id for loan in loans if loan.id not in unchanged]
     for transaction in (await session.execute(_HISTORY, {"ids": planned_ids})).all() if planned_ids else ():

@@ -94,8 +94,10 @@ async def test_a_share_naming_an_unknown_transaction_or_account_is_refused(  # t
 
 
 async def test_a_loan_with_transactions_is_not_deleted(admin_engine, accrued) -> None:  # type: ignore[no-untyped-def]
+    """Refused (the loan's other references, its decisions, may be the first to say so: their
+    foreign keys' checks run before `loan_keeps_transactions`, alphabetically)."""
     await _refused(admin_engine, "DELETE FROM loan WHERE id = :loan", {"loan": accrued["loan"]}, "23503",
-                   "has transactions")
+                   "has transactions|violates foreign key")
 
 
 async def test_an_account_named_by_shares_is_not_deleted(admin_engine, accrued) -> None:  # type: ignore[no-untyped-def]
@@ -130,3 +132,31 @@ async def test_a_transaction_is_still_reversed_once_only(admin_engine, accrued) 
             await connection.execute(text(_TRANSACTION), parameters | {"sequence": 2_001})
         assert sqlstate_of(raised.value) == "23505"
         await transaction.rollback()
+
+
+async def test_a_share_naming_an_account_deleted_meanwhile_is_refused(admin_engine, accrued) -> None:  # type: ignore[no-untyped-def]
+    """As with a foreign key: a share inserted while another transaction deletes its account
+    waits for that transaction (the account is locked KEY SHARE), then finds it gone."""
+    import asyncio
+
+    code = f"SHR{uuid4().hex[:10]}"
+    async with admin_engine.begin() as connection:
+        account = await connection.scalar(text(
+            "INSERT INTO gl_account (code, name, type, is_header, parent_id, manual_entries_allowed, active)"
+            " SELECT :code, 'Compte supprimé', type, false, id, true, true FROM gl_account WHERE is_header"
+            " ORDER BY id LIMIT 1 RETURNING id"), {"code": code})
+    async with admin_engine.connect() as deleting, admin_engine.connect() as inserting:
+        delete = await deleting.begin()
+        await deleting.execute(text("DELETE FROM gl_account WHERE id = :account"), {"account": account})
+        insert = await inserting.begin()
+        share = asyncio.create_task(inserting.execute(text(
+            "INSERT INTO loan_entry_share (loan_transaction_id, entry_id, account_id, side, amount)"
+            " VALUES (:transaction, :entry, :account, 'D', 1)"),
+            {"transaction": accrued["transaction"], "entry": accrued["entry"], "account": account}))
+        await asyncio.sleep(0.3)
+        assert not share.done(), "the share waits for the delete's transaction"
+        await delete.commit()
+        with pytest.raises(DBAPIError, match="unknown account") as raised:
+            await share
+        assert sqlstate_of(raised.value) == "23503"
+        await insert.rollback()
