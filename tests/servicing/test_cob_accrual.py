@@ -346,3 +346,50 @@ async def test_a_product_version_is_published_to_concurrent_chunks_only_whole(mo
     await loading
     assert products.settings[(1, 1)].charge_ids == (7,)
     assert products.charges[(1, 1)] == {"Frais de dossier": 7}
+
+
+async def test_the_plain_accrual_columns_write_what_a_posting_writes(  # type: ignore[no-untyped-def]
+        client, refs, ids, world, staff_user, uow_factory, monkeypatch) -> None:  # noqa: F811
+    """Two identical loans on a night their windows cover: one takes the columns
+    (`InterestAccruals`), the other is made to take the full derivation and a `Posting`. Their
+    transactions and shares are the same, in the same shared entry, and everything reconciles."""
+    from servicing.close_of_business import loan_accrual
+
+    product_id, _portfolio = await make_product(client, refs, world, uow_factory, AccountingRule.ACCRUAL_PERIODIC,
+                                                own_receivables=True)
+    first, second = [loan async for loan in _loans(client, world, staff_user, product_id, ids)]
+    day = DISBURSED_ON + timedelta(days=10)
+    await accrue_loans(uow_factory, day, "tests", loans=[first, second])  # writes both windows
+    windows = loan_accrual._from_windows
+
+    def all_but_second(loans: Any, on: Any, products: Any) -> Any:
+        return {loan_id: target for loan_id, target in windows(loans, on, products).items() if loan_id != second}
+
+    monkeypatch.setattr(loan_accrual, "_from_windows", all_but_second)
+    outcome = await accrue_loans(uow_factory, day + timedelta(days=1), "tests", loans=[first, second])
+    assert outcome.detail["loans_from_window"] == "1"
+
+    async def written(loan_id: int) -> tuple[Any, ...]:
+        async with uow_factory() as uow:
+            row = (await uow.session.execute(text(
+                "SELECT id, sequence_number, kind, value_date, amount, principal, interest, fee, penalty, vat,"
+                " classification, charge_id, CAST(allocation AS text) AS allocation, journal_entry_id"
+                " FROM loan_transaction WHERE loan_id = :l ORDER BY sequence_number DESC LIMIT 1"),
+                {"l": loan_id})).one()
+            shares = (await uow.session.execute(text(
+                "SELECT a.code, s.side, s.amount, s.entry_id FROM loan_entry_share s"
+                " JOIN gl_account a ON a.id = s.account_id WHERE s.loan_transaction_id = :t ORDER BY 1, 2"),
+                {"t": row.id})).all()
+        return (*row[1:], tuple(shares))
+
+    assert (await written(first)) == (await written(second))
+    mine = await written(first)
+    assert mine[1] == "accrual" and mine[5] > 0 and len(mine[-1]) == 2, mine
+    assert await verify_problems(uow_factory) == {name: [] for name, _sql in VERIFY_QUERIES}
+
+
+async def _loans(client: Any, world: Any, staff_user: Any, product_id: int, ids: Any) -> Any:  # noqa: F811
+    for _ in range(2):
+        loan_id = await approved_loan(client, world, staff_user, product_id)
+        assert (await disburse(client, loan_id, ids["cash"])).status_code == 201
+        yield loan_id
