@@ -15,9 +15,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
+import itertools
 import re
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any, Final
@@ -109,8 +110,12 @@ caller selects from it in the statement that reads its other checks, with
 `posting_lock_parameters`, and gives each row to `PostingLocks.add`."""
 
 
-def posting_lock_parameters(entries: Sequence[JournalEntry]) -> dict[str, object]:
-    pairs = sorted({(line.account_code, line.currency) for entry in entries for line in entry.lines})
+def posting_lock_parameters(entries: Sequence[JournalEntry],
+                            touched: Iterable[tuple[str, str]] | None = None) -> dict[str, object]:
+    """`touched`: the entries' (account code, currency) pairs, when the caller has them already."""
+    if touched is None:
+        touched = {(line.account_code, line.currency) for entry in entries for line in entry.lines}
+    pairs = sorted(touched)
     return {"lock_offices": sorted({entry.office_id for entry in entries}),
             "lock_codes": [code for code, _currency in pairs], "lock_currencies": [currency for _code, currency in pairs]}
 
@@ -196,15 +201,36 @@ async def append_entries(
 
 
 PIPELINE_CHUNK_ENTRIES: Final = 625
-"""Entries per statement of a pipelined batch (a 2,500-entry call goes in four)."""
+"""Entries per statement of a pipelined batch, once it is under way."""
+PIPELINE_FIRST_CHUNK_ENTRIES: Final = 160
+"""The first statement's entries: PostgreSQL waits while Python checks and encodes the first
+chunk, so it is small, and the chunks double from it up to PIPELINE_CHUNK_ENTRIES (a
+2,500-entry call goes in 160, 320, 625, 625 and 770)."""
+
+
+def pipeline_chunk_sizes(total: int) -> list[int]:
+    """The sizes of a pipelined batch's chunks: doubling from PIPELINE_FIRST_CHUNK_ENTRIES to
+    PIPELINE_CHUNK_ENTRIES; a remainder under half a chunk joins the last one."""
+    sizes: list[int] = []
+    size = min(PIPELINE_FIRST_CHUNK_ENTRIES, PIPELINE_CHUNK_ENTRIES)
+    left = total
+    while left > 0:
+        take = min(size, left)
+        if sizes and left - take < PIPELINE_CHUNK_ENTRIES // 2 and left - take > 0 and size == PIPELINE_CHUNK_ENTRIES:
+            take = left
+        sizes.append(take)
+        left -= take
+        size = min(2 * size, PIPELINE_CHUNK_ENTRIES)
+    return sizes
 
 
 async def _append_pipelined(
     connection: AsyncConnection, entries: Sequence[JournalEntry], accounts: Mapping[str, AccountRef],
     locks: PostingLocks,
 ) -> list[BookedEntry]:
-    """A large batch of already-checked entries in chunks of PIPELINE_CHUNK_ENTRIES (`append_chunks`)."""
-    chunks = (entries[start:start + PIPELINE_CHUNK_ENTRIES] for start in range(0, len(entries), PIPELINE_CHUNK_ENTRIES))
+    """A large batch of already-checked entries in chunks (`pipeline_chunk_sizes`, `append_chunks`)."""
+    starts = list(itertools.accumulate(pipeline_chunk_sizes(len(entries)), initial=0))
+    chunks = (entries[start:stop] for start, stop in itertools.pairwise(starts))
     booked = await append_chunks(connection, chunks, accounts, locks)
     assert len(booked) == len(entries)
     return booked
@@ -212,7 +238,7 @@ async def _append_pipelined(
 
 async def append_chunks(
     connection: AsyncConnection, chunks: Iterable[Sequence[JournalEntry]], accounts: Mapping[str, AccountRef],
-    locks: PostingLocks,
+    locks: PostingLocks, *, finishing: Callable[[], Awaitable[None]] | None = None,
 ) -> list[BookedEntry]:
     """Entries in chunks of one transaction, so that Python and PostgreSQL work at the same
     time: chunk k's statement is sent, then chunk k+1 is taken from `chunks`, hashed and encoded,
@@ -227,7 +253,11 @@ async def append_chunks(
     where the previous one left them, and the chain trigger refuses anything else. All or
     nothing: a refused chunk raises and the caller's transaction rolls back. Needs every touched
     balance locked (`locks`), so the balances after each entry are the locked ones plus the
-    lines, without reading them back."""
+    lines, without reading them back.
+
+    `finishing`: the caller's commit, when nothing is left to write after the entries. It is
+    sent once the last chunk is answered and its sequence numbers read, and awaited after the
+    last chunk's entries are built, so PostgreSQL flushes the transaction meanwhile."""
     driver = (await connection.get_raw_connection()).driver_connection
     assert driver is not None
     heads, booked_at = locks.heads, locks.booked_at or datetime.now(UTC)
@@ -243,6 +273,21 @@ async def append_chunks(
         previous, previous_positions, previous_hashes = answered
         sequences = previous.sequences(result, previous_positions, heads=True, booked_at=booked_at)
         booked.extend(previous.booked(running, sequences, previous_positions, previous_hashes, booked_at))
+
+    async def book_last(result: Any) -> None:
+        """The last chunk's entries as booked, while the caller's commit (`finishing`) runs."""
+        assert answered is not None
+        last, last_positions, last_hashes = answered
+        sequences = last.sequences(result, last_positions, heads=True, booked_at=booked_at)
+        if finishing is None:
+            booked.extend(last.booked(running, sequences, last_positions, last_hashes, booked_at))
+            return
+        committing = asyncio.ensure_future(finishing())
+        await asyncio.sleep(0)  # the commit leaves before the entries are built
+        try:
+            booked.extend(last.booked(running, sequences, last_positions, last_hashes, booked_at))
+        finally:
+            await committing
 
     try:
         for entries in chunks:
@@ -263,7 +308,7 @@ async def append_chunks(
         if in_flight is not None:
             result = await in_flight
             in_flight = None
-            book(result)
+            await book_last(result)
     except asyncpg.PostgresError as error:
         raise DBAPIError(_APPEND_SQL, None, error) from error
     finally:

@@ -32,7 +32,7 @@ async def test_a_chunked_batch_answers_as_one_statement_would(journal, uow_facto
     events: list[str] = []
     append_chunks, sent, checked = store.append_chunks, store._sent, journal_module._checked
 
-    async def counted(connection, chunks, accounts, locks):  # type: ignore[no-untyped-def]
+    async def counted(connection, chunks, accounts, locks, **options):  # type: ignore[no-untyped-def]
         sizes: list[int] = []
         calls.append(sizes)
 
@@ -40,7 +40,7 @@ async def test_a_chunked_batch_answers_as_one_statement_would(journal, uow_facto
             for chunk in chunks:
                 sizes.append(len(chunk))
                 yield chunk
-        return await append_chunks(connection, seen(), accounts, locks)
+        return await append_chunks(connection, seen(), accounts, locks, **options)
 
     async def logged_sent(driver):  # type: ignore[no-untyped-def]
         events.append("sent")
@@ -133,3 +133,83 @@ async def test_an_entry_refused_in_a_later_chunk_writes_nothing(journal, uow_fac
     assert unknown.value.field == "entries[5].lines[1].account_code"
     assert await _entries_of(uow_factory, world.office_id) == before
     assert len(await journal.post_batch(commands[:5])) == 5
+
+
+def test_chunks_double_from_a_small_first_one() -> None:
+    assert store.pipeline_chunk_sizes(2_500) == [160, 320, 625, 625, 770]
+    assert store.pipeline_chunk_sizes(1_250) == [160, 320, 770]
+    assert store.pipeline_chunk_sizes(5_000) == [160, 320, *[625] * 6, 770]
+    assert store.pipeline_chunk_sizes(1_400) == [160, 320, 920], "a remainder under half a chunk joins the last"
+    assert store.pipeline_chunk_sizes(1_500) == [160, 320, 625, 395], "half a chunk or more stays apart"
+    for total in (1, 159, 160, 161, 481, 1_106, 1_250, 3_333, 5_000):
+        sizes = store.pipeline_chunk_sizes(total)
+        assert sum(sizes) == total and all(size > 0 for size in sizes)
+        assert sizes[0] == min(total, store.PIPELINE_FIRST_CHUNK_ENTRIES)
+
+
+async def test_the_first_fault_in_batch_order_is_named_though_the_first_chunk_is_checked_early(  # type: ignore[no-untyped-def]
+        journal, uow_factory, world, monkeypatch) -> None:
+    """The first chunk's own checks run while the context is read; an entry before the one they
+    refuse that fails a context check (here a closed period) is still the one named."""
+    from datetime import date
+
+    from ledger.errors import PeriodClosed
+    from servicing import closures
+    from servicing.commands import CloseAccountingPeriod
+
+    await journal.post_batch([deposit(world, "1")])
+    await closures.close_period(uow_factory(), CloseAccountingPeriod(
+        office_id=world.office_id, closing_date=date(2026, 9, 30), actor="accountant"))
+    monkeypatch.setattr(store, "PIPELINE_CHUNK_ENTRIES", 4)
+    commands = [deposit(world, str(100 + n)) for n in range(9)]
+    commands[1] = deposit(world, "101", day=date(2026, 9, 30))
+    unbalanced = commands[2]
+    commands[2] = msgspec.structs.replace(unbalanced, lines=(
+        unbalanced.lines[0], msgspec.structs.replace(unbalanced.lines[1], amount=Decimal(7))))
+    before = await _entries_of(uow_factory, world.office_id)
+    with pytest.raises(PeriodClosed) as closed:
+        await journal.post_batch(commands)
+    assert closed.value.field == "entries[1].value_date"
+    commands[1] = deposit(world, "101")
+    with pytest.raises(UnbalancedEntry) as refused:
+        await journal.post_batch(commands)
+    assert refused.value.field == "entries[2].lines"
+    assert await _entries_of(uow_factory, world.office_id) == before
+
+
+async def test_the_commit_leaves_while_the_last_chunk_is_built(journal, uow_factory, world, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """Without keys to record, the batch's commit is sent as soon as the last chunk is answered;
+    the batch is committed when post_batch returns."""
+    from servicing.unit_of_work import UnitOfWork
+
+    await journal.post_batch([deposit(world, "1")])
+    monkeypatch.setattr(store, "PIPELINE_CHUNK_ENTRIES", 3)
+    events: list[str] = []
+    commit, booked_of = UnitOfWork.commit, store._Prepared.booked
+
+    async def logged_commit(self):  # type: ignore[no-untyped-def]
+        events.append("commit sent")
+        await commit(self)
+        events.append("committed")
+
+    def logged_booked(self, *arguments):  # type: ignore[no-untyped-def]
+        events.append(f"built {len(self.entries)}")
+        return booked_of(self, *arguments)
+
+    monkeypatch.setattr(UnitOfWork, "commit", logged_commit)
+    monkeypatch.setattr(store._Prepared, "booked", logged_booked)
+    before = await _entries_of(uow_factory, world.office_id)
+    booked = await journal.post_batch([deposit(world, str(10 + n)) for n in range(8)])  # chunks of 3, 3, 2
+    assert len(booked) == 8
+    assert events == ["built 3", "built 3", "commit sent", "built 2", "committed"]
+    assert await _entries_of(uow_factory, world.office_id) == before + 8
+
+
+async def test_a_pipelined_batch_with_keys_records_them_before_its_commit(journal, uow_factory, world, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    await journal.post_batch([deposit(world, "1")])
+    monkeypatch.setattr(store, "PIPELINE_CHUNK_ENTRIES", 3)
+    commands = [deposit(world, str(10 + n), key=f"{world.prefix}-pipelined-{n}") for n in range(8)]
+    booked = await journal.post_batch(commands)
+    replayed = await journal.post_batch(commands)
+    assert [(b.entry.entry_id, b.sequence) for b in replayed] == [(b.entry.entry_id, b.sequence) for b in booked]
+    assert await _entries_of(uow_factory, world.office_id) == 1 + 8
