@@ -5,7 +5,9 @@ The ids of one process only increase (RFC 9562 section 6.2, method 2, "monotonic
 within a millisecond the 74 random bits are a counter started at a random value, so ids made
 one after the other, a batch's above all, land at the right end of a B-tree. PostgreSQL then
 appends them to the rightmost leaf without searching the index from its root (its "fastpath"
-for ascending keys), for the entries' key and for the lines' key, which starts with the entry."""
+for ascending keys), for the entries' key and for the lines' key, which starts with the entry. An id follows the
+one before it: ids are names, not secrets (routes check who may read what; session tokens come
+from `secrets`)."""
 
 from __future__ import annotations
 
