@@ -195,7 +195,7 @@ class JournalService:
         and booked as a group (`_book_checked`)."""
         async with self._uow_factory() as uow:
             session = uow.session
-            if len(commands) < 2 * journal_store.PIPELINE_CHUNK_ENTRIES:
+            if len(commands) < journal_store.PIPELINE_BATCH_ENTRIES_MIN:
                 context = await _posting_context(session, commands, idempotency_scope=SCOPE_POSTING)
                 return await self._book_whole(uow, commands, context)
             sizes = journal_store.pipeline_chunk_sizes(len(commands))

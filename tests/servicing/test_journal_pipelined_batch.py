@@ -28,6 +28,7 @@ async def _entries_of(uow_factory, office_id: int) -> int:  # type: ignore[no-un
 async def test_a_chunked_batch_answers_as_one_statement_would(journal, uow_factory, world, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     await journal.post_batch([deposit(world, "1")])  # the balance rows exist: the batch can lock them all
     monkeypatch.setattr(store, "PIPELINE_CHUNK_ENTRIES", 3)
+    monkeypatch.setattr(store, "PIPELINE_BATCH_ENTRIES_MIN", 6)
     calls: list[list[int]] = []
     events: list[str] = []
     append_chunks, sent, checked = store.append_chunks, store._sent, journal_module._checked
@@ -82,6 +83,7 @@ async def test_a_chunked_batch_answers_as_one_statement_would(journal, uow_facto
 async def test_a_refused_later_chunk_writes_nothing(journal, uow_factory, world, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     await journal.post_batch([deposit(world, "1")])
     monkeypatch.setattr(store, "PIPELINE_CHUNK_ENTRIES", 2)
+    monkeypatch.setattr(store, "PIPELINE_BATCH_ENTRIES_MIN", 4)
     arguments = store._Prepared.arguments
     chunks: list[int] = []
 
@@ -107,6 +109,7 @@ async def test_a_refused_later_chunk_writes_nothing(journal, uow_factory, world,
 async def test_an_entry_refused_in_a_later_chunk_writes_nothing(journal, uow_factory, world, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     await journal.post_batch([deposit(world, "1")])
     monkeypatch.setattr(store, "PIPELINE_CHUNK_ENTRIES", 2)
+    monkeypatch.setattr(store, "PIPELINE_BATCH_ENTRIES_MIN", 4)
     sent: list[int] = []
     send = store._sent
 
@@ -135,16 +138,17 @@ async def test_an_entry_refused_in_a_later_chunk_writes_nothing(journal, uow_fac
     assert len(await journal.post_batch(commands[:5])) == 5
 
 
-def test_chunks_double_from_a_small_first_one() -> None:
-    assert store.pipeline_chunk_sizes(2_500) == [160, 320, 625, 625, 770]
-    assert store.pipeline_chunk_sizes(1_250) == [160, 320, 770]
-    assert store.pipeline_chunk_sizes(5_000) == [160, 320, *[625] * 6, 770]
-    assert store.pipeline_chunk_sizes(1_400) == [160, 320, 920], "a remainder under half a chunk joins the last"
-    assert store.pipeline_chunk_sizes(1_500) == [160, 320, 625, 395], "half a chunk or more stays apart"
+def test_chunks_grow_from_a_small_first_one() -> None:
+    assert store.pipeline_chunk_sizes(2_500) == [160, 256, 409, 654, 1_021]
+    assert store.pipeline_chunk_sizes(5_000) == [160, 256, 409, 654, 1_046, 1_250, 1_225]
+    assert store.pipeline_chunk_sizes(1_250) == [160, 256, 409, 425]
+    assert store.pipeline_chunk_sizes(1_400) == [160, 256, 409, 575], "a remainder under half a chunk joins the last"
+    assert store.pipeline_chunk_sizes(1_900) == [160, 256, 409, 654, 421], "half a chunk or more stays apart"
     for total in (1, 159, 160, 161, 481, 1_106, 1_250, 3_333, 5_000):
         sizes = store.pipeline_chunk_sizes(total)
         assert sum(sizes) == total and all(size > 0 for size in sizes)
-        assert sizes[0] == min(total, store.PIPELINE_FIRST_CHUNK_ENTRIES)
+        assert len(sizes) == 1 or sizes[0] == store.PIPELINE_FIRST_CHUNK_ENTRIES
+        assert max(sizes) <= store.PIPELINE_CHUNK_ENTRIES * 3 // 2
 
 
 async def test_the_first_fault_in_batch_order_is_named_though_the_first_chunk_is_checked_early(  # type: ignore[no-untyped-def]
@@ -161,6 +165,7 @@ async def test_the_first_fault_in_batch_order_is_named_though_the_first_chunk_is
     await closures.close_period(uow_factory(), CloseAccountingPeriod(
         office_id=world.office_id, closing_date=date(2026, 9, 30), actor="accountant"))
     monkeypatch.setattr(store, "PIPELINE_CHUNK_ENTRIES", 4)
+    monkeypatch.setattr(store, "PIPELINE_BATCH_ENTRIES_MIN", 8)
     commands = [deposit(world, str(100 + n)) for n in range(9)]
     commands[1] = deposit(world, "101", day=date(2026, 9, 30))
     unbalanced = commands[2]
@@ -184,6 +189,7 @@ async def test_the_commit_leaves_while_the_last_chunk_is_built(journal, uow_fact
 
     await journal.post_batch([deposit(world, "1")])
     monkeypatch.setattr(store, "PIPELINE_CHUNK_ENTRIES", 3)
+    monkeypatch.setattr(store, "PIPELINE_BATCH_ENTRIES_MIN", 6)
     events: list[str] = []
     commit, booked_of = UnitOfWork.commit, store._Prepared.booked
 
@@ -208,6 +214,7 @@ async def test_the_commit_leaves_while_the_last_chunk_is_built(journal, uow_fact
 async def test_a_pipelined_batch_with_keys_records_them_before_its_commit(journal, uow_factory, world, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     await journal.post_batch([deposit(world, "1")])
     monkeypatch.setattr(store, "PIPELINE_CHUNK_ENTRIES", 3)
+    monkeypatch.setattr(store, "PIPELINE_BATCH_ENTRIES_MIN", 6)
     commands = [deposit(world, str(10 + n), key=f"{world.prefix}-pipelined-{n}") for n in range(8)]
     booked = await journal.post_batch(commands)
     replayed = await journal.post_batch(commands)
