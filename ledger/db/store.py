@@ -64,7 +64,8 @@ _APPEND_SQL = """
     """
 _APPEND = text(_APPEND_SQL)
 """Entries and their lines in one statement. The arrays travel as PostgreSQL array literals
-(one text parameter each; dates as day numbers) and the hashes as one bytea of 32-byte digests:
+(one text parameter each; dates as day numbers; a column of NULLs as an empty array, which the
+many-argument unnest pads with NULLs) and the hashes as one bytea of 32-byte digests:
 asyncpg's per-element binary encoding cost more than everything else in the statement.
 Lines name their entry by its position in the batch. Sequence numbers come back in chain order
 (office, position), which the writer maps back to its entries."""
@@ -558,6 +559,8 @@ class _TextArray:
     def texts(self, values: Sequence[str | None]) -> str:
         first = values[0]
         if values.count(first) == len(values):  # one actor, one currency, no keys: the usual batch
+            if first is None:  # no references, keys or reversals: unnest pads a shorter array with NULLs
+                return "{}"
             return "{" + ",".join([self._quote(first)] * len(values)) + "}"
         return "{" + ",".join(map(self._quote, values)) + "}"
 
