@@ -11,6 +11,7 @@ export) sends its head with its first chunk, so nothing waits for the end of the
 from __future__ import annotations
 
 from litestar import Litestar
+from litestar.enums import ScopeType
 from litestar.types import Message, Receive, Scope, Send
 
 
@@ -35,4 +36,4 @@ class GrandLivre(Litestar):
     """Litestar whose HTTP responses go out head and body together (see the module)."""
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:  # type: ignore[override]
-        await super().__call__(scope, receive, head_with_body(send) if scope["type"] == "http" else send)
+        await super().__call__(scope, receive, head_with_body(send) if scope["type"] == ScopeType.HTTP else send)
