@@ -14,6 +14,7 @@ from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.spec import Components, SecurityScheme
 
+from api.asgi import GrandLivre
 from api.audit_hook import before_send
 from api.controllers.approvals import ApprovalController, ApprovalRuleController
 from api.controllers.audit import AuditLogController
@@ -49,7 +50,7 @@ from api.deps import (
     provide_uow_factory,
 )
 from api.errors import EXCEPTION_HANDLERS
-from api.guards import PUBLIC, permission_guard
+from api.guards import PUBLIC, permission_middleware
 from servicing.clients.documents import DocumentConfig
 from servicing.config import Settings
 from servicing.database import Database
@@ -81,14 +82,14 @@ def _cors() -> CORSConfig | None:
                       "Idempotency-Key"]) if origins else None
 
 
-def create_served_app() -> Litestar:
+def create_served_app() -> GrandLivre:
     """The application `grandlivre serve` runs: once started, its start-up heap is frozen
     (`servicing.heap`)."""
     return create_app(freeze_heap=True)
 
 
 def create_app(settings: Settings | None = None, *, database: Database | None = None, migrate: bool = True,
-               staff_settings: StaffSettings | None = None, freeze_heap: bool = False) -> Litestar:
+               staff_settings: StaffSettings | None = None, freeze_heap: bool = False) -> GrandLivre:
     settings = settings or Settings.from_environment()
     staff_settings = staff_settings or StaffSettings.from_environment()
 
@@ -127,7 +128,7 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
             await journal.aclose()
             await engine.dispose()
 
-    return Litestar(
+    return GrandLivre(
         route_handlers=[
             health, OfficeController, GLAccountController, JournalEntryController, AccountingClosureController,
             ReportController, YearEndCloseController, BusinessDaysController, OutboxController, PortfolioRiskController, LoanSimulationController, *PRODUCT_ROUTES,
@@ -148,7 +149,7 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
         },
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
         lifespan=[lifespan],
-        guards=[permission_guard],
+        middleware=[permission_middleware],
         before_send=[before_send],
         cors_config=_cors(),
         openapi_config=OpenAPIConfig(
