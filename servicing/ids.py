@@ -49,6 +49,16 @@ class _Clock:
 _CLOCK = _Clock()
 
 
+def _forked() -> None:
+    """A forked process starts its own clock: the parent's counter, continued in two processes,
+    could give both the same ids if the wall clock stepped back."""
+    global _CLOCK
+    _CLOCK = _Clock()
+
+
+os.register_at_fork(after_in_child=_forked)
+
+
 def uuid7s(count: int) -> list[UUID]:
     """`count` consecutive UUIDv7, in increasing order. Each is made without `UUID.__init__`,
     whose argument checks cost more than the rest: the value is a 128-bit integer by

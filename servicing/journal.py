@@ -51,7 +51,10 @@ WRITERS_DEFAULT: Final = 1
 """One writer: a group locks its offices' chain heads in its first statement, so a second writer
 only waited on those locks holding a group half the size. Measured (HTTP posting, 16 clients,
 one office): groups of about 8 entries instead of 5, server CPU 0.42 instead of 0.53 ms and
-PostgreSQL CPU 0.21 instead of 0.32 ms per posting; the service layer no slower."""
+PostgreSQL CPU 0.21 instead of 0.32 ms per posting; the service layer no slower. The price:
+while a group waits on an office's chain head (a large batch or the close of business holds it
+until they commit), single postings of every office wait behind it. With two writers they
+often did too, since a group mixes offices."""
 LINGER_SECONDS_DEFAULT: Final = 0.0
 """How long a writer waits, after the first request of a group, for others to join it. Off
 by default: measured on 2 cores, groups form on their own while the previous one commits,
@@ -182,7 +185,8 @@ class JournalService:
             raise InvalidInput("idempotency keys repeat within the batch", field="entries")
         for _attempt in range(RACE_RETRIES_MAX):
             try:
-                return await self._book_batch(commands, remembers=bool(keys))
+                return await self._book_batch(
+                    commands, remembers=any(command.idempotency_key is not None for command in commands))
             except _LostIdempotencyRace:
                 continue
             except DBAPIError as error:
@@ -253,9 +257,16 @@ class JournalService:
 
     async def _book_whole(self, uow: UnitOfWork, commands: Sequence[PostJournalEntry],
                           context: _PostingContext) -> list[BookedEntry]:
-        """The batch checked whole, then booked as one group (`_book_checked`), which commits."""
-        group = [_Pending(command, _checked(command, entry_id, index))
-                 for index, (command, entry_id) in enumerate(zip(commands, uuid7s(len(commands)), strict=True))]
+        """The batch checked whole, then booked as one group (`_book_checked`), which commits.
+        An entry its own checks refuse is named only once the entries before it have passed
+        their replay and context checks: the batch's first fault, in batch order, is named."""
+        group: list[_Pending] = []
+        for index, (command, entry_id) in enumerate(zip(commands, uuid7s(len(commands)), strict=True)):
+            try:
+                group.append(_Pending(command, _checked(command, entry_id, index)))
+            except LedgerError:
+                _raise_first_fault(_against_context(group, context))
+                raise
         outcomes = await self._book_checked(uow, group, context, atomic=True)
         booked = [outcome for outcome in outcomes if isinstance(outcome, BookedEntry)]
         assert len(booked) == len(group)
@@ -373,26 +384,10 @@ class JournalService:
                             atomic: bool) -> list[BookedEntry | Exception]:
         """`_book_group` once the context is read and locked, in the same unit of work."""
         session = uow.session
-        outcomes: list[BookedEntry | Exception | None] = [None] * len(group)
-        recorded = context.recorded
-        for index, pending in enumerate(group):
-            key = pending.entry.idempotency_key
-            if key is not None and key in recorded:
-                outcomes[index] = _replayed(recorded[key], pending.fingerprint)
-        todo = [index for index, outcome in enumerate(outcomes) if outcome is None]
-        valid: list[int] = []
-        for index in todo:
-            pending = group[index]
-            try:
-                _check_postable(pending.entry, context, manual=pending.command.manual)
-            except LedgerError as error:
-                outcomes[index] = error
-                continue
-            valid.append(index)
+        outcomes = _against_context(group, context)
+        valid = [index for index, outcome in enumerate(outcomes) if outcome is None]
         if atomic:
-            for index, outcome in enumerate(outcomes):
-                if isinstance(outcome, Exception):
-                    raise _prefixed(outcome, f"entries[{index}]") if isinstance(outcome, LedgerError) else outcome
+            _raise_first_fault(outcomes)
         if valid:
             booked = await append_entries(await uow.connection(), [group[i].entry for i in valid], context.refs,
                                           context.locks)
@@ -601,6 +596,30 @@ async def _checked_meanwhile(commands: Sequence[PostJournalEntry],
 
 _CHECKED_BETWEEN_YIELDS: Final = 40
 """About a tenth of a millisecond of checks: a loopback round trip."""
+
+
+def _against_context(group: list[_Pending], context: _PostingContext) -> list[BookedEntry | Exception | None]:
+    """Each pending entry's outcome before booking: the original answer of a recorded key (or
+    its conflict), a context check's refusal, or None for an entry to book."""
+    outcomes: list[BookedEntry | Exception | None] = [None] * len(group)
+    recorded = context.recorded
+    for index, pending in enumerate(group):
+        key = pending.entry.idempotency_key
+        if key is not None and key in recorded:
+            outcomes[index] = _replayed(recorded[key], pending.fingerprint)
+            continue
+        try:
+            _check_postable(pending.entry, context, manual=pending.command.manual)
+        except LedgerError as error:
+            outcomes[index] = error
+    return outcomes
+
+
+def _raise_first_fault(outcomes: Sequence[BookedEntry | Exception | None]) -> None:
+    """Raise the first refusal among a batch's outcomes, named by its index in the batch."""
+    for index, outcome in enumerate(outcomes):
+        if isinstance(outcome, Exception):
+            raise _prefixed(outcome, f"entries[{index}]") if isinstance(outcome, LedgerError) else outcome
 
 
 def _replayed(record: tuple[str, str], request_fingerprint: str) -> BookedEntry | IdempotencyConflict:

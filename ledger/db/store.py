@@ -160,7 +160,7 @@ async def append_entries(
     touched account just before and after each entry. `locks`: what the caller locked for
     these entries in this transaction (`journal_posting_lock`), if it did.
 
-    Up to PIPELINE_BATCH_ENTRIES_MIN entries go in one statement. A larger batch whose balance
+    Fewer than PIPELINE_BATCH_ENTRIES_MIN entries go in one statement. A larger batch whose balance
     rows are all locked goes in chunks of one transaction, pipelined (`_append_pipelined`)."""
     assert 1 <= len(entries) <= ENTRIES_PER_BATCH_MAX, len(entries)
     if locks is not None and len(entries) >= PIPELINE_BATCH_ENTRIES_MIN:
@@ -207,8 +207,9 @@ PIPELINE_FIRST_CHUNK_ENTRIES: Final = 160
 """The first statement's entries: PostgreSQL waits while Python checks and encodes the first
 chunk, so it is small."""
 PIPELINE_CHUNK_ENTRIES: Final = 1_250
-"""The most entries in one statement of a pipelined batch. Each statement costs PostgreSQL
-about 0.8 ms besides its rows, so fewer, larger statements cost less."""
+"""The size chunks grow to (the last one takes a remainder under half of it, so up to about 1.5
+times). Each statement costs PostgreSQL about 0.8-1 ms besides its rows, so fewer, larger
+statements cost less."""
 
 
 def pipeline_chunk_sizes(total: int) -> list[int]:
@@ -308,15 +309,18 @@ async def append_chunks(
             result = await in_flight
             in_flight = None
             sequences = sequences_of(result)  # checked before the commit leaves
+            assert answered is not None and len(answered[3]) == len(sequences)
             if finishing is None:
                 booked.extend(built(sequences))
             else:
                 committing = asyncio.ensure_future(finishing())
-                await asyncio.sleep(0)  # the commit leaves before the entries are built
                 try:
+                    await asyncio.sleep(0)  # the commit leaves before the entries are built
                     booked.extend(built(sequences))
                 finally:
-                    await committing
+                    await committing  # whatever happens meanwhile, the commit ends before the unit of work
+        elif finishing is not None:  # no chunk at all: nothing to wait for
+            await finishing()
     except asyncpg.PostgresError as error:
         raise DBAPIError(_APPEND_SQL, None, error) from error
     finally:

@@ -220,3 +220,24 @@ async def test_a_pipelined_batch_with_keys_records_them_before_its_commit(journa
     replayed = await journal.post_batch(commands)
     assert [(b.entry.entry_id, b.sequence) for b in replayed] == [(b.entry.entry_id, b.sequence) for b in booked]
     assert await _entries_of(uow_factory, world.office_id) == 1 + 8
+
+
+async def test_a_batch_checked_whole_names_its_first_fault_in_batch_order(journal, uow_factory, world) -> None:  # type: ignore[no-untyped-def]
+    """A small batch (or one that falls back to being checked whole): an entry that fails a
+    context check (an account the chart lacks) before one that fails its own checks (unbalanced)
+    is the one named."""
+    commands = [deposit(world, str(10 + n)) for n in range(5)]
+    commands[1] = deposit(world, "11", lines=(
+        Line(account_code=world.cash, side=Side.DEBIT, amount=Decimal(11), currency="XOF"),
+        Line(account_code="NO-SUCH-ACCOUNT", side=Side.CREDIT, amount=Decimal(11), currency="XOF")))
+    commands[3] = msgspec.structs.replace(commands[3], lines=(
+        commands[3].lines[0], msgspec.structs.replace(commands[3].lines[1], amount=Decimal(7))))
+    before = await _entries_of(uow_factory, world.office_id)
+    with pytest.raises(AccountNotPostable) as refused:
+        await journal.post_batch(commands)
+    assert refused.value.field == "entries[1].lines[1].account_code"
+    commands[1] = deposit(world, "11")
+    with pytest.raises(UnbalancedEntry) as unbalanced:
+        await journal.post_batch(commands)
+    assert unbalanced.value.field == "entries[3].lines"
+    assert await _entries_of(uow_factory, world.office_id) == before
