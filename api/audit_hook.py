@@ -64,6 +64,7 @@ class AuditContext:
     response_chunks: list[bytes] = field(default_factory=list)
     response_bytes: int = 0
     response_json: bool = False
+    keep_body: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -173,14 +174,19 @@ async def before_send(message: Any, scope: Any) -> None:
             if key.lower() == b"content-type":
                 content_type = value
         context.response_json = b"json" in content_type
+        # Written at the first body message, not here: a stream that fails before its first
+        # chunk is answered with another head (a 500), and the record must say what was sent.
+        # The head leaves with that first body message anyway (api.asgi), so nothing waits longer.
         context.record_pending = True
-        if not context.response_json or method in READ_METHODS:
-            context.record_pending = False
-            await _write(scope, context, None)
+        context.keep_body = context.response_json and method not in READ_METHODS
         return
     if message["type"] == "http.response.body":
         context = audit_context(scope)
         if not context.record_pending:
+            return
+        if not context.keep_body:
+            context.record_pending = False
+            await _write(scope, context, None)
             return
         chunk = message.get("body", b"")
         context.response_bytes += len(chunk)

@@ -54,3 +54,28 @@ async def test_a_streamed_answer_sends_its_head_with_the_first_chunk() -> None:
     assert [m["type"] for m in sent] == ["http.response.start", "http.response.body"]
     await wrapped({"type": "http.response.body", "body": b"b", "more_body": False})
     assert [m.get("body") for m in sent] == [None, b"a", b"b"]
+
+
+async def test_a_stream_that_fails_before_its_first_chunk_is_audited_once_with_what_was_sent(client, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """A forced record of a non-JSON answer (an export) is written at its first body message: a
+    stream that fails before it is answered with another head (a 500), which is what the record
+    says, once."""
+    from api.audit_hook import audit_context, before_send
+
+    application = client.app
+    writer = application.state.audit_writer
+    written: list[int] = []
+
+    async def record(audit_record: Any) -> None:
+        written.append(audit_record.status)
+
+    monkeypatch.setattr(writer, "record", record)
+    scope: dict[str, Any] = {"type": "http", "method": "GET", "path": "/api/v1/audit-log/export", "query_string": b"",
+                             "headers": [], "client": ("127.0.0.1", 50000), "litestar_app": application}
+    audit_context(scope).force = True
+    await before_send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"text/csv")]}, scope)
+    assert written == [], "nothing is written before the first body message"
+    await before_send({"type": "http.response.start", "status": 500,
+                       "headers": [(b"content-type", b"application/problem+json")]}, scope)
+    await before_send({"type": "http.response.body", "body": b"{}", "more_body": False}, scope)
+    assert written == [500]
