@@ -15,6 +15,7 @@ import servicing.journal as journal_module
 from ledger.db import store
 from ledger.errors import AccountNotPostable, UnbalancedEntry
 from ledger.model import Line, Side
+from servicing.commands import PostJournalEntry
 from servicing.verification import verify_journal
 from tests.servicing.test_journal_service import deposit
 
@@ -23,6 +24,13 @@ async def _entries_of(uow_factory, office_id: int) -> int:  # type: ignore[no-un
     async with uow_factory() as uow:
         return int(await uow.session.scalar(
             text("SELECT count(*) FROM journal_entry WHERE office_id = :o"), {"o": office_id}))
+
+
+def _unbalanced(command: PostJournalEntry) -> PostJournalEntry:
+    """The command with its credit line one unit short of its debit: a fault Python's own checks catch."""
+    debit, credit = command.lines
+    return msgspec.structs.replace(command, lines=(
+        debit, msgspec.structs.replace(credit, amount=credit.amount - 1)))
 
 
 async def test_a_chunked_batch_answers_as_one_statement_would(journal, uow_factory, world, monkeypatch) -> None:  # type: ignore[no-untyped-def]
@@ -120,9 +128,7 @@ async def test_an_entry_refused_in_a_later_chunk_writes_nothing(journal, uow_fac
     monkeypatch.setattr(store, "_sent", counted_sent)
     before = await _entries_of(uow_factory, world.office_id)
     commands = [deposit(world, str(100 + n)) for n in range(7)]
-    unbalanced = deposit(world, "100")
-    commands[5] = msgspec.structs.replace(unbalanced, lines=(
-        unbalanced.lines[0], msgspec.structs.replace(unbalanced.lines[1], amount=Decimal(99))))
+    commands[5] = _unbalanced(deposit(world, "100"))
     with pytest.raises(UnbalancedEntry) as refused:
         await journal.post_batch(commands)
     assert refused.value.field == "entries[5].lines"
@@ -168,9 +174,7 @@ async def test_the_first_fault_in_batch_order_is_named_though_the_first_chunk_is
     monkeypatch.setattr(store, "PIPELINE_BATCH_ENTRIES_MIN", 8)
     commands = [deposit(world, str(100 + n)) for n in range(9)]
     commands[1] = deposit(world, "101", day=date(2026, 9, 30))
-    unbalanced = commands[2]
-    commands[2] = msgspec.structs.replace(unbalanced, lines=(
-        unbalanced.lines[0], msgspec.structs.replace(unbalanced.lines[1], amount=Decimal(7))))
+    commands[2] = _unbalanced(commands[2])
     before = await _entries_of(uow_factory, world.office_id)
     with pytest.raises(PeriodClosed) as closed:
         await journal.post_batch(commands)
@@ -230,8 +234,7 @@ async def test_a_batch_checked_whole_names_its_first_fault_in_batch_order(journa
     commands[1] = deposit(world, "11", lines=(
         Line(account_code=world.cash, side=Side.DEBIT, amount=Decimal(11), currency="XOF"),
         Line(account_code="NO-SUCH-ACCOUNT", side=Side.CREDIT, amount=Decimal(11), currency="XOF")))
-    commands[3] = msgspec.structs.replace(commands[3], lines=(
-        commands[3].lines[0], msgspec.structs.replace(commands[3].lines[1], amount=Decimal(7))))
+    commands[3] = _unbalanced(commands[3])
     before = await _entries_of(uow_factory, world.office_id)
     with pytest.raises(AccountNotPostable) as refused:
         await journal.post_batch(commands)
