@@ -1,6 +1,6 @@
-"""Appending entries to the journal. Entries and their lines go in one INSERT statement
-(a CTE over unnest'ed arrays), because PostgreSQL's statement-level checks see an entry
-and its lines together; the same statement's trigger updates the cached balances, which
+"""Appending entries to the journal. Entries and their lines go in one statement (the function
+`journal_append`, which inserts both from unnest'ed arrays), because PostgreSQL's
+statement-level checks see an entry and its lines together; the same statement's trigger updates the cached balances, which
 are then read back to give each touched account's balance before and after each entry.
 Before it, the writer locks its offices' chain heads and chains each entry's hash onto them
 (`ledger.chain`). Never commits: the caller's unit of work does.
@@ -34,42 +34,26 @@ from ledger.model import AccountMovement, BookedEntry, JournalEntry, Side
 from ledger.money import normalize_amount
 
 _APPEND_SQL = """
-    WITH entry_rows AS (
-        INSERT INTO journal_entry (id, office_id, value_date, description, source_type, source_id,
-                                   actor, idempotency_key, reverses_id, line_count, chain_position, entry_hash)
-        SELECT id, office_id, DATE '2000-01-01' + value_day, description, source_type, source_id, actor, idempotency_key, reverses_id,
-               line_count, chain_position, substring(CAST(:hashes AS bytea) FROM CAST(ord AS integer) * 32 - 31 FOR 32)
-          FROM unnest(CAST(:ids AS uuid[]), CAST(CAST(:office_ids AS text) AS int[]),
-                      CAST(CAST(:value_days AS text) AS int[]), CAST(CAST(:descriptions AS text) AS text[]),
-                      CAST(CAST(:source_types AS text) AS text[]), CAST(CAST(:source_ids AS text) AS text[]),
-                      CAST(CAST(:actors AS text) AS text[]), CAST(CAST(:keys AS text) AS text[]),
-                      CAST(CAST(:reverses AS text) AS uuid[]), CAST(CAST(:line_counts AS text) AS smallint[]),
-                      CAST(CAST(:positions AS text) AS bigint[]))
-               WITH ORDINALITY AS i (id, office_id, value_day, description, source_type, source_id, actor,
-                                     idempotency_key, reverses_id, line_count, chain_position, ord)
-        RETURNING office_id, chain_position, seq, booked_at
-    ), line_rows AS (
-        INSERT INTO journal_line (entry_id, line_no, account_id, office_id, value_date, side, amount, currency)
-        SELECT (CAST(:ids AS uuid[]))[entry_ordinal], line_no, account_id, office_id, DATE '2000-01-01' + value_day,
-               side, amount, currency
-          FROM unnest(CAST(CAST(:line_entries AS text) AS int[]), CAST(CAST(:line_numbers AS text) AS smallint[]),
-                      CAST(CAST(:line_accounts AS text) AS int[]), CAST(CAST(:line_offices AS text) AS int[]),
-                      CAST(CAST(:line_days AS text) AS int[]), CAST(CAST(:line_sides AS text) AS text[]),
-                      CAST(CAST(:line_amounts AS text) AS numeric[]), CAST(CAST(:line_currencies AS text) AS text[]))
-               AS l (entry_ordinal, line_no, account_id, office_id, value_day, side, amount, currency)
-    )
-    SELECT min(booked_at) AS first_booked_at, max(booked_at) AS last_booked_at, count(*) AS entries,
-           string_agg(CAST(seq AS text), ',' ORDER BY office_id, chain_position) AS sequences
-      FROM entry_rows
+    SELECT first_booked_at, last_booked_at, entries, sequences
+      FROM journal_append(CAST(:hashes AS bytea), CAST(:ids AS uuid[]), CAST(CAST(:office_ids AS text) AS int[]),
+                          CAST(CAST(:value_days AS text) AS int[]), CAST(CAST(:descriptions AS text) AS text[]),
+                          CAST(CAST(:source_types AS text) AS text[]), CAST(CAST(:source_ids AS text) AS text[]),
+                          CAST(CAST(:actors AS text) AS text[]), CAST(CAST(:keys AS text) AS text[]),
+                          CAST(CAST(:reverses AS text) AS uuid[]), CAST(CAST(:line_counts AS text) AS smallint[]),
+                          CAST(CAST(:positions AS text) AS bigint[]), CAST(CAST(:line_firsts AS text) AS int[]),
+                          CAST(CAST(:line_accounts AS text) AS int[]), CAST(CAST(:line_sides AS text) AS text[]),
+                          CAST(CAST(:line_amounts AS text) AS numeric[]), CAST(CAST(:line_currencies AS text) AS text[]))
     """
 _APPEND = text(_APPEND_SQL)
-"""Entries and their lines in one statement. The arrays travel as PostgreSQL array literals
-(one text parameter each; dates as day numbers; a column of NULLs as an empty array, which the
-many-argument unnest pads with NULLs) and the hashes as one bytea of 32-byte digests:
-asyncpg's per-element binary encoding cost more than everything else in the statement.
-Lines name their entry by its position in the batch. Sequence numbers come back in chain order
-(office, position), which the writer maps back to its entries."""
-
+"""Entries and their lines in one statement, by the SECURITY DEFINER function `journal_append`
+(revision 0047): it builds each line from its entry (id, office, date, numbers 1..line_count),
+so the posting triggers skip the checks that compared lines with their entries; all other checks
+run. The arrays travel as PostgreSQL array literals (one text parameter each; dates as day
+numbers; a column of NULLs as an empty array, which the many-argument unnest pads with NULLs)
+and the hashes as one bytea of 32-byte digests: asyncpg's per-element binary encoding cost more
+than everything else in the statement. Entry i's lines are the line arrays' elements from
+line_firsts[i], line_counts[i] of them. Sequence numbers come back in chain order (office,
+position), which the writer maps back to its entries."""
 
 
 def _positional(sql: str) -> tuple[str, tuple[str, ...]]:
@@ -424,10 +408,7 @@ class _Prepared:
         entries = self.entries
         counts = self.counts
         text_array = _TextArray()
-        entry_days, line_offices, line_days = self.entry_days, self.line_offices, self.line_days
-        ordinals = list(map(str, range(1, len(entries) + 1)))
-        line_entries = [ordinal for ordinal, count in zip(ordinals, counts, strict=True) for _ in range(count)]
-        numbers_up_to = {count: ",".join(map(str, range(1, count + 1))) for count in set(counts)}
+        entry_days = self.entry_days
         return {
             "ids": [entry.entry_id for entry in entries],
             "office_ids": _repeated_numbers([entry.office_id for entry in entries]),
@@ -441,11 +422,8 @@ class _Prepared:
             "line_counts": _repeated_numbers(counts),
             "positions": _numbers(positions),
             "hashes": b"".join(hashes),
-            "line_entries": "{" + ",".join(line_entries) + "}",
-            "line_numbers": "{" + ",".join([numbers_up_to[count] for count in counts]) + "}",
+            "line_firsts": _numbers(itertools.accumulate(counts[:-1], initial=1)),
             "line_accounts": _repeated_numbers(self.account_ids),
-            "line_offices": _repeated_numbers(line_offices),
-            "line_days": _repeated_numbers(line_days),
             "line_sides": "{" + ",".join(self.sides) + "}",
             "line_amounts": _numbers(self.amounts),
             "line_currencies": text_array.texts(self.currencies),
