@@ -34,7 +34,7 @@ from ledger.model import AccountMovement, BookedEntry, JournalEntry, Side
 from ledger.money import normalize_amount
 
 _APPEND_SQL = """
-    SELECT first_booked_at, last_booked_at, entries, sequences
+    SELECT first_booked_at, last_booked_at, entries, first_sequence, sequences
       FROM journal_append(CAST(:hashes AS bytea), CAST(:ids AS uuid[]), CAST(CAST(:office_ids AS text) AS int[]),
                           CAST(CAST(:value_days AS text) AS int[]), CAST(CAST(:descriptions AS text) AS text[]),
                           CAST(CAST(:source_types AS text) AS text[]), CAST(CAST(:source_ids AS text) AS text[]),
@@ -52,8 +52,8 @@ run. The arrays travel as PostgreSQL array literals (one text parameter each; da
 numbers; a column of NULLs as an empty array, which the many-argument unnest pads with NULLs)
 and the hashes as one bytea of 32-byte digests: asyncpg's per-element binary encoding cost more
 than everything else in the statement. Entry i's lines are the line arrays' elements from
-line_firsts[i], line_counts[i] of them. Sequence numbers come back in chain order (office,
-position), which the writer maps back to its entries."""
+line_firsts[i], line_counts[i] of them. Sequence numbers come back as the first one when they
+have no gap (the usual case: entry i has first + i), else as a list in the entries' order."""
 
 
 def _positional(sql: str) -> tuple[str, tuple[str, ...]]:
@@ -162,7 +162,7 @@ async def append_entries(
     booked_at = locked_at or datetime.now(UTC)
     positions, hashes = prepared.chain(dict(heads), booked_at)
     result = (await connection.execute(_APPEND, prepared.parameters(positions, hashes))).one()._mapping
-    sequences = prepared.sequences(result, positions, heads=bool(heads), booked_at=booked_at)
+    sequences = prepared.sequences(result, heads=bool(heads), booked_at=booked_at)
     if locks is not None and prepared.touched <= locks.balances.keys():
         # Locked since before the insert: nobody but these lines moved them.
         after_batch = prepared.moved(locks.balances)
@@ -263,8 +263,7 @@ async def append_chunks(
     def sequences_of(result: Any) -> list[int]:
         """The answered chunk's sequence numbers, from its statement's ``result`` (checked)."""
         assert answered is not None
-        chunk, positions, _hashes, _movements = answered
-        return chunk.sequences(result, positions, heads=True, booked_at=booked_at)
+        return answered[0].sequences(result, heads=True, booked_at=booked_at)
 
     def built(sequences: list[int]) -> list[BookedEntry]:
         """The answered chunk's entries as booked."""
@@ -438,20 +437,18 @@ class _Prepared:
             total[key] += amount if side == "D" else -amount
         return total
 
-    def sequences(self, result: Any, positions: list[int], *, heads: bool, booked_at: datetime) -> list[int]:
-        """Each entry's sequence number, from the statement's answer (they come in chain order)."""
-        entries = self.entries
-        assert result["entries"] == len(entries), "every entry row is returned"
+    def sequences(self, result: Any, *, heads: bool, booked_at: datetime) -> list[int]:
+        """Each entry's sequence number, from the statement's answer: the first one when they
+        run without a gap, else each one in the entries' order."""
+        count = len(self.entries)
+        assert result["entries"] == count, "every entry row is returned"
         assert not heads or result["first_booked_at"] == result["last_booked_at"] == booked_at, \
             "booked at the transaction's time"
-        values = result["sequences"].split(",")
-        if len(self.offices) == 1:  # one office: the chain order is the entries' order
-            assert positions[-1] - positions[0] == len(positions) - 1, "one chain, in order"
-            return list(map(int, values))
-        in_chain_order = sorted(range(len(entries)), key=lambda index: (entries[index].office_id, positions[index]))
-        sequences = [0] * len(entries)
-        for index, value in zip(in_chain_order, values, strict=True):
-            sequences[index] = int(value)
+        if result["sequences"] is None:
+            first = result["first_sequence"]
+            return list(range(first, first + count))
+        sequences = list(map(int, result["sequences"].split(",")))
+        assert len(sequences) == count, "a sequence number for each entry"
         return sequences
 
     def movements(self, running: dict[BalanceKey, Decimal]) -> list[tuple[AccountMovement, ...]]:

@@ -59,15 +59,18 @@ CREATE FUNCTION journal_append(
     source_ids text[], actors text[], idempotency_keys text[], reverses uuid[], line_counts smallint[],
     positions bigint[], line_firsts integer[], line_accounts integer[], line_sides text[], line_amounts numeric[],
     line_currencies text[])
-RETURNS TABLE (first_booked_at timestamptz, last_booked_at timestamptz, entries bigint, sequences text)
+RETURNS TABLE (first_booked_at timestamptz, last_booked_at timestamptz, entries bigint, first_sequence bigint,
+               sequences text)
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, public, pg_temp AS $$
 #variable_conflict use_column
+DECLARE
+    lowest bigint;
+    highest bigint;
 BEGIN
     -- Entry i's lines are lines line_firsts[i] .. line_firsts[i] + line_counts[i] - 1 of the line
     -- arrays; whatever line_firsts says, each entry gets exactly line_count lines, numbered from 1,
     -- with its own id, office and date. Dates travel as days since 2000-01-01.
     PERFORM set_config('grandlivre.journal_append', (SELECT CAST(k.key AS text) FROM journal_append_key k), true);
-    RETURN QUERY
     WITH batch AS MATERIALIZED (
         SELECT * FROM unnest(ids, office_ids, value_days, descriptions, source_types, source_ids, actors,
                              idempotency_keys, reverses, line_counts, positions, line_firsts)
@@ -92,10 +95,19 @@ BEGIN
          CROSS JOIN LATERAL generate_series(1, CAST(b.line_count AS integer)) AS n (line_no)
           LEFT JOIN line_data l ON l.ord = b.line_first + n.line_no - 1
     )
-    SELECT min(r.booked_at), max(r.booked_at), count(*),
-           string_agg(CAST(r.seq AS text), ',' ORDER BY r.office_id, r.chain_position)
+    SELECT min(r.booked_at), max(r.booked_at), count(*), min(r.seq), max(r.seq)
+      INTO first_booked_at, last_booked_at, entries, lowest, highest
       FROM entry_rows r;
     PERFORM set_config('grandlivre.journal_append', '', true);
+    -- The rows take their sequence numbers in the arrays' order: numbers with no gap between
+    -- them are the first one plus each entry's position. A concurrent posting that took numbers
+    -- in between leaves gaps; the numbers are then read back, in the arrays' order.
+    first_sequence := lowest;
+    IF highest - lowest + 1 <> entries THEN
+        SELECT string_agg(CAST(e.seq AS text), ',' ORDER BY i.ord) INTO sequences
+          FROM unnest(ids) WITH ORDINALITY AS i (id, ord) JOIN journal_entry e ON e.id = i.id;
+    END IF;
+    RETURN NEXT;
 END $$;
 REVOKE EXECUTE ON FUNCTION journal_append FROM PUBLIC;
 """

@@ -17,7 +17,7 @@ from servicing.errors import sqlstate_of
 from tests.migrations.test_database_guards import _entry, _insert_raw, _line, _refs
 
 _CALL = text("""
-    SELECT entries FROM journal_append(
+    SELECT entries, first_sequence, sequences FROM journal_append(
         sha256('a') || sha256('b'), CAST(:ids AS uuid[]), ARRAY[CAST(:o AS integer), CAST(:o AS integer)], ARRAY[9774, 9774], ARRAY['x', 'x'],
         CAST('{}' AS text[]), CAST('{}' AS text[]), ARRAY['t', 't'], CAST('{}' AS text[]), CAST('{}' AS uuid[]),
         CAST(ARRAY[2, 2] AS smallint[]),
@@ -88,7 +88,7 @@ async def test_each_line_is_built_from_its_entry_whatever_the_arrays_say(engine,
     refs = await _refs(engine, world.cash, world.deposits)
     async with engine.connect() as connection:
         parameters = _call_parameters(world, refs, [1, 1], ["100", "100"])
-        assert (await connection.execute(_CALL, parameters)).scalar_one() == 2
+        assert (await connection.execute(_CALL, parameters)).one().entries == 2
         rows = (await connection.execute(text(
             "SELECT l.entry_id, l.line_no, l.office_id, l.value_date, e.office_id AS entry_office,"
             " e.value_date AS entry_date FROM journal_line l JOIN journal_entry e ON e.id = l.entry_id"
@@ -102,3 +102,28 @@ async def test_each_line_is_built_from_its_entry_whatever_the_arrays_say(engine,
             await connection.execute(_CALL, _call_parameters(world, refs, [1, 2], ["100", "100"]))
         assert sqlstate_of(raised.value) == "23502"  # entry 2's second line has no data: no account
         await connection.rollback()
+
+
+@pytest.mark.parametrize("increment", [1, 3])
+async def test_sequence_numbers_come_back_in_the_entries_order(admin_engine, world, increment: int) -> None:  # type: ignore[no-untyped-def]
+    """Without gaps, the first number (entry i has first + i); with gaps (here an increment of 3,
+    as when a concurrent posting takes numbers in between), each entry's number."""
+    refs = await _refs(admin_engine, world.cash, world.deposits)
+    async with admin_engine.connect() as connection:
+        await connection.execute(text(
+            f"ALTER SEQUENCE {await _sequence(connection)} INCREMENT BY {increment}"))  # rolled back below
+        parameters = _call_parameters(world, refs, [1, 1], ["100", "100"])
+        answer = (await connection.execute(_CALL, parameters)).one()
+        stored = (await connection.execute(text(
+            "SELECT id, seq FROM journal_entry WHERE id = ANY(CAST(:ids AS uuid[]))"), {"ids": parameters["ids"]})).all()
+        await connection.rollback()
+    by_id = {str(row.id): row.seq for row in stored}
+    expected = [by_id[entry_id] for entry_id in parameters["ids"]]
+    if increment == 1:
+        assert answer.sequences is None and [answer.first_sequence, answer.first_sequence + 1] == expected
+    else:
+        assert [int(value) for value in answer.sequences.split(",")] == expected
+
+
+async def _sequence(connection) -> str:  # type: ignore[no-untyped-def]
+    return (await connection.execute(text("SELECT pg_get_serial_sequence('journal_entry', 'seq')"))).scalar_one()
