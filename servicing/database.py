@@ -50,8 +50,8 @@ def _server_settings() -> dict[str, str]:
 
 
 async def _size_embedded_server(uri: str) -> None:
-    """Written with ALTER SYSTEM and reloaded: the memory applies from the server's next start
-    (the embedded server stops when the last process using it exits), the rest at once."""
+    """Written with ALTER SYSTEM and reloaded: shared_buffers applies from the server's next
+    start (the embedded server stops when the last process using it exits), the rest at once."""
     connection = await asyncpg.connect(_asyncpg_dsn(_async_url(uri, database="postgres")))
     try:
         changed = False
@@ -123,8 +123,19 @@ class Database:
     async def migrate_async(self) -> None:
         # Alembic's async env runs its own event loop, so it goes to a thread.
         await asyncio.to_thread(self.migrate)
+        await self._rotate_journal_append_key()
         if self.settings.app_password:
             await self._set_app_password(self.settings.app_password)
+
+    async def _rotate_journal_append_key(self) -> None:
+        """A new key for `journal_append`'s statements (revision 0047) at every migration, which
+        `serve` and `demo` run at start: a key read from a dump or a backup stops working. A
+        statement that straddles the change is merely checked in full (its rows pass)."""
+        connection = await asyncpg.connect(_asyncpg_dsn(self.admin_url))
+        try:
+            await connection.execute("UPDATE journal_append_key SET key = gen_random_uuid()")
+        finally:
+            await connection.close()
 
     async def _set_app_password(self, password: str) -> None:
         """Servers that require passwords: give the application role the configured one."""

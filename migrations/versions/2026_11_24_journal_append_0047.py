@@ -15,11 +15,20 @@ its account is NULL). Nothing it writes can fail the skipped checks.
 How the triggers know. The function is SECURITY DEFINER; while its statement runs, it sets the
 transaction-local setting `grandlivre.journal_append` to a random key kept in
 `journal_append_key`, which only the owner reads, and clears it after. The triggers compare the
-setting with the key (`journal_append_in_progress`). The application's role cannot read the key,
-cannot execute the comparison, and runs nothing of its own during the function's statement, so
-a setting it writes itself never matches: its direct INSERTs (it keeps the privilege) are
-checked in full, as before. If the statement fails, the transaction (or savepoint) rolls back
-and the setting with it.
+setting with the key (`journal_append_in_progress`). The application's role cannot read the key
+and cannot execute the comparison. Nothing of its own runs during the function's statement: it
+owns no object, may not create any (no CREATE on a schema, no TEMPORARY) nor add triggers, and
+every function involved has a fixed search_path; an outer statement that calls the function has
+its own triggers fire after the function returned (tests/migrations/test_journal_append.py
+tries these). So a setting it writes itself never matches: its direct INSERTs (it keeps the
+privilege) are checked in full, as before. If the statement fails, the transaction (or
+savepoint) rolls back and the setting with it. Every migration (`serve` and `demo` run one at
+start) draws a new key (`Database.migrate_async`): the key is as sensitive as the owner's
+password while it lasts, and one read from a dump or a backup stops working.
+
+The skip leans on constraints that stay: an entry has 2 to 250 lines (CHECK), so an entry the
+function gives no line is refused; entry ids and (entry, line number) are primary keys; a line
+has an account (NOT NULL), so a line whose data is missing is refused.
 
 Every other check still runs on the function's rows: balance per entry and currency (GL020,
 on the lines' transition table), offices and closures, reversals, exact amounts, postable
@@ -83,6 +92,7 @@ BEGIN
                b.actor, b.idempotency_key, b.reverses_id, b.line_count, b.chain_position,
                substring(hashes FROM CAST(b.ord AS integer) * 32 - 31 FOR 32)
           FROM batch b
+         ORDER BY b.ord  -- the sequence numbers are taken in this order
         RETURNING journal_entry.office_id, journal_entry.chain_position, journal_entry.seq, journal_entry.booked_at
     ), line_data AS (
         SELECT * FROM unnest(line_accounts, line_sides, line_amounts, line_currencies)

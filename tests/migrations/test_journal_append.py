@@ -20,18 +20,20 @@ _CALL = text("""
     SELECT entries, first_sequence, sequences FROM journal_append(
         sha256('a') || sha256('b'), CAST(:ids AS uuid[]), ARRAY[CAST(:o AS integer), CAST(:o AS integer)], ARRAY[9774, 9774], ARRAY['x', 'x'],
         CAST('{}' AS text[]), CAST('{}' AS text[]), ARRAY['t', 't'], CAST('{}' AS text[]), CAST('{}' AS uuid[]),
-        CAST(ARRAY[2, 2] AS smallint[]),
+        CAST(:counts AS smallint[]),
         ARRAY[(SELECT position + 1 FROM journal_chain_head WHERE office_id = CAST(:o AS integer)),
               (SELECT position + 2 FROM journal_chain_head WHERE office_id = CAST(:o AS integer))],
         CAST(:firsts AS integer[]), ARRAY[CAST(:a AS integer), CAST(:b AS integer)], ARRAY['D', 'C'], CAST(:amounts AS numeric[]), ARRAY['XOF', 'XOF'])
 """)
-"""Two two-line entries dated 2026-10-05 (day 9774 after 2000-01-01) whose lines are taken from
-the line arrays at `firsts`."""
+"""Two entries dated 2026-10-05 (day 9774 after 2000-01-01), of `counts` lines (two each
+unless said) taken from the two line values at `firsts`."""
 
 
-def _call_parameters(world, refs, firsts: list[int], amounts: list[str]) -> dict[str, object]:  # type: ignore[no-untyped-def]
-    return {"ids": [str(uuid4()), str(uuid4())], "o": world.office_id, "firsts": firsts,
-            "a": refs[world.cash].account_id, "b": refs[world.deposits].account_id, "amounts": amounts}
+def _call_parameters(world, refs, firsts: list[int | None], amounts: list[str], *,  # type: ignore[no-untyped-def]
+                     counts: tuple[int | None, ...] = (2, 2), ids: list[str] | None = None) -> dict[str, object]:
+    return {"ids": ids or [str(uuid4()), str(uuid4())], "o": world.office_id, "firsts": firsts,
+            "counts": list(counts), "a": refs[world.cash].account_id, "b": refs[world.deposits].account_id,
+            "amounts": amounts}
 
 
 async def test_the_application_role_cannot_read_the_key_or_compare_with_it(engine, world) -> None:  # type: ignore[no-untyped-def]
@@ -42,28 +44,121 @@ async def test_the_application_role_cannot_read_the_key_or_compare_with_it(engin
             await connection.rollback()
 
 
-async def test_only_the_application_role_may_call_journal_append(admin_engine) -> None:  # type: ignore[no-untyped-def]
+async def test_only_the_owner_and_the_application_role_may_call_journal_append(admin_engine, database) -> None:  # type: ignore[no-untyped-def]
     async with admin_engine.connect() as connection:
-        public_grants = (await connection.execute(text(
-            "SELECT count(*) FROM pg_proc p, aclexplode(p.proacl) a"
-            " WHERE p.proname IN ('journal_append', 'journal_append_in_progress') AND a.grantee = 0"))).scalar_one()
-        unrestricted = (await connection.execute(text(
-            "SELECT count(*) FROM pg_proc WHERE proname IN ('journal_append', 'journal_append_in_progress')"
-            " AND proacl IS NULL"))).scalar_one()
-    assert public_grants == 0 and unrestricted == 0  # a NULL acl would mean PostgreSQL's default: PUBLIC executes
+        rows = (await connection.execute(text(
+            "SELECT p.proname, array_agg(CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE pg_get_userbyid(a.grantee) END"
+            " ORDER BY a.grantee) AS grantees, pg_get_userbyid(p.proowner) AS owner"
+            " FROM pg_proc p LEFT JOIN LATERAL aclexplode(p.proacl) a ON true"
+            " WHERE p.proname IN ('journal_append', 'journal_append_in_progress') GROUP BY p.proname, p.proowner"))).all()
+    grantees = {row.proname: (set(row.grantees), row.owner) for row in rows}
+    # A NULL acl (no grantee) would be PostgreSQL's default: PUBLIC may execute.
+    assert grantees["journal_append"] == ({grantees["journal_append"][1], database.settings.app_role},
+                                          grantees["journal_append"][1])
+    assert grantees["journal_append_in_progress"][0] == {grantees["journal_append_in_progress"][1]}
 
 
-async def test_a_forged_setting_does_not_spare_a_direct_insert_its_checks(engine, world) -> None:  # type: ignore[no-untyped-def]
-    """The lines below do not match their entry's count: refused as ever, whatever the setting."""
+async def test_the_application_role_owns_nothing_and_may_create_nothing(admin_engine, database) -> None:  # type: ignore[no-untyped-def]
+    """What keeps its code out of the function's statement (and so the key out of its reach):
+    no object of its own, no schema to create one in, no temporary schema, no trigger."""
+    async with admin_engine.connect() as connection:
+        counts = (await connection.execute(text("""
+            SELECT (SELECT count(*) FROM pg_class WHERE relowner = r.oid)
+                   + (SELECT count(*) FROM pg_proc WHERE proowner = r.oid)
+                   + (SELECT count(*) FROM pg_namespace WHERE nspowner = r.oid) AS owned,
+                   (SELECT count(*) FROM pg_namespace n WHERE has_schema_privilege(r.oid, n.oid, 'CREATE')) AS schemas,
+                   has_database_privilege(r.oid, current_database(), 'TEMPORARY') AS temporary,
+                   (SELECT count(*) FROM pg_class c WHERE c.relkind IN ('r', 'p')
+                       AND has_table_privilege(r.oid, c.oid, 'TRIGGER')) AS triggers
+              FROM pg_roles r WHERE r.rolname = :role"""), {"role": database.settings.app_role})).one()
+    assert (counts.owned, counts.schemas, counts.temporary, counts.triggers) == (0, 0, False, 0)
+
+
+async def test_a_forged_setting_does_not_spare_a_direct_insert_its_checks(engine, admin_engine, world) -> None:  # type: ignore[no-untyped-def]
+    """The lines below do not match their entry's count: refused as ever, whatever the setting.
+    The control: with the real key (which the application cannot read) the same insert would
+    pass, so the triggers do take the skip, and the key is all that opens it."""
     refs = await _refs(engine, world.cash, world.deposits)
+    lines = [(1, world.cash, "D", "10", "XOF"), (2, world.deposits, "C", "10", "XOF")]
+    async with admin_engine.connect() as connection:
+        key = str((await connection.execute(text("SELECT key FROM journal_append_key"))).scalar_one())
     async with engine.connect() as connection:
         for forged in (str(uuid4()), "", "true"):
             await connection.execute(text("SELECT set_config('grandlivre.journal_append', :v, true)"), {"v": forged})
             with pytest.raises(DBAPIError) as raised:
-                await _insert_raw(connection, world, refs, 3, [(1, world.cash, "D", "10", "XOF"),
-                                                               (2, world.deposits, "C", "10", "XOF")])
+                await _insert_raw(connection, world, refs, 3, lines)
             assert sqlstate_of(raised.value) in ("GL011", "GL021")
             await connection.rollback()
+        await connection.execute(text("SELECT set_config('grandlivre.journal_append', :v, true)"), {"v": key})
+        await _insert_raw(connection, world, refs, 3, lines)  # control, rolled back
+        await connection.rollback()
+
+
+async def test_an_outer_statement_around_journal_append_gets_its_own_checks(engine, world) -> None:  # type: ignore[no-untyped-def]
+    """Lines of no entry, inserted by the statement that calls the function: their triggers
+    fire once the function has returned and cleared its mark."""
+    refs = await _refs(engine, world.cash, world.deposits)
+    parameters = _call_parameters(world, refs, [1, 1], ["100", "100"])
+    orphan = "(CAST(:orphan AS uuid), {}, CAST(:a AS integer), CAST(:o AS integer), '2026-10-05', '{}', 7, 'XOF')"
+    async with engine.connect() as connection:
+        with pytest.raises(DBAPIError) as raised:
+            await connection.execute(text(
+                "WITH orphans AS (INSERT INTO journal_line (entry_id, line_no, account_id, office_id, value_date,"
+                f" side, amount, currency) VALUES {orphan.format(1, 'D')}, {orphan.format(2, 'C')} RETURNING 1)"
+                + _CALL.text.replace("SELECT entries,", "SELECT (SELECT count(*) FROM orphans), entries,")),
+                parameters | {"orphan": str(uuid4())})
+        assert sqlstate_of(raised.value) == "GL021"
+
+
+async def test_a_caught_failure_leaves_no_mark(engine, world) -> None:  # type: ignore[no-untyped-def]
+    """A DO block catches the function's refusal (unbalanced), then inserts an entry short of a
+    line itself: refused, the mark went with the failed call."""
+    refs = await _refs(engine, world.cash, world.deposits)
+    call = _CALL.text.replace("SELECT entries, first_sequence, sequences FROM", "PERFORM * FROM")
+    literal = {"ids": f"ARRAY['{uuid4()}', '{uuid4()}']", "o": str(world.office_id), "firsts": "ARRAY[1, 1]",
+               "counts": "ARRAY[2, 2]", "a": str(refs[world.cash].account_id), "b": str(refs[world.deposits].account_id),
+               "amounts": "ARRAY[100, 99]"}
+    for name in sorted(literal, key=len, reverse=True):
+        call = call.replace(f":{name}", literal[name])
+    async with engine.connect() as connection:
+        with pytest.raises(DBAPIError) as raised:
+            await connection.execute(text(
+                f"DO $$ BEGIN BEGIN {call}; EXCEPTION WHEN OTHERS THEN NULL; END;"
+                " INSERT INTO journal_entry (id, office_id, value_date, description, actor, line_count, chain_position,"
+                f" entry_hash) VALUES (gen_random_uuid(), {world.office_id}, '2026-10-05', 'x', 'x', 2,"
+                f" (SELECT position + 1 FROM journal_chain_head WHERE office_id = {world.office_id}), sha256('x'));"
+                " END $$"))
+        assert sqlstate_of(raised.value) == "GL011"
+
+
+@pytest.mark.parametrize(("counts", "firsts", "state"), [
+    ((0, 2), [1, 1], "23514"),  # no line: the entry's CHECK (2..250 lines)
+    ((1, 2), [1, 1], "23514"),
+    ((None, 2), [1, 1], "23502"),
+    ((2, 2), [None, 1], "23502"),  # no line data: no account
+    ((2, 2), [-1, 1], "23502"),
+])
+async def test_journal_append_refuses_what_would_break_its_construction(  # type: ignore[no-untyped-def]
+        engine, world, counts: tuple[int | None, ...], firsts: list[int | None], state: str) -> None:
+    refs = await _refs(engine, world.cash, world.deposits)
+    async with engine.connect() as connection:
+        with pytest.raises(DBAPIError) as raised:
+            await connection.execute(_CALL, _call_parameters(world, refs, firsts, ["100", "100"], counts=counts))
+        assert sqlstate_of(raised.value) == state
+        await connection.rollback()
+        same = str(uuid4())
+        with pytest.raises(DBAPIError) as raised:  # one id twice
+            await connection.execute(_CALL, _call_parameters(world, refs, [1, 1], ["100", "100"], ids=[same, same]))
+        assert sqlstate_of(raised.value) == "23505"
+
+
+async def test_every_migration_draws_a_new_key(admin_engine, database) -> None:  # type: ignore[no-untyped-def]
+    read = text("SELECT key FROM journal_append_key")
+    async with admin_engine.connect() as connection:
+        before = (await connection.execute(read)).scalar_one()
+    await database.migrate_async()
+    async with admin_engine.connect() as connection:
+        assert (await connection.execute(read)).scalar_one() != before
 
 
 async def test_the_mark_is_gone_once_the_function_returns(engine, world) -> None:  # type: ignore[no-untyped-def]
