@@ -29,6 +29,19 @@ def run_script(sql: str) -> None:
     await_only(driver_connection.execute(sql))
 
 
+def rewrite_function(function: str, old: str, new: str) -> None:
+    """Replace `old` by `new` in a function's definition as the database holds it (`old` must
+    appear exactly once: the function is as the earlier revisions left it). Revisions 0037 and
+    0040 carry their own copy; later ones call this."""
+    from alembic import op
+    from sqlalchemy.util import await_only
+
+    driver = op.get_bind().connection.dbapi_connection.driver_connection  # type: ignore[union-attr]
+    definition = await_only(driver.fetchval("SELECT pg_get_functiondef(CAST($1 AS regprocedure))", function))
+    assert definition.count(old) == 1, f"{function} is not as the earlier revisions left it"
+    run_script(definition.replace(old, new))
+
+
 def refuse_changes(function: str, *, append_only: tuple[str, ...] = (), keep_rows: tuple[str, ...] = ()) -> str:
     """SQL of one trigger function refusing changes (SQLSTATE GL010, even for the owner) and its
     statement triggers: `append_only` tables refuse UPDATE, DELETE and TRUNCATE; `keep_rows`

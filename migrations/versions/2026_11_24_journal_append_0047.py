@@ -41,6 +41,7 @@ Create Date: 2026-11-24
 
 import textwrap
 
+from migrations import rewrite_function as _rewrite
 from migrations import run_script as _script
 
 revision = "0047"
@@ -142,6 +143,15 @@ _LAST_LINE_PROBED_UNLESS_APPENDED = """    -- journal_append (revision 0047) wri
     IF NOT appended THEN
 """ + textwrap.indent(_LAST_LINE_PROBED, "    ") + "    END IF;\n"
 
+_UNBALANCED_NAMED = """        SELECT l.entry_id, l.currency INTO bad FROM new_lines l
+         GROUP BY l.entry_id, l.currency
+        HAVING sum(CASE l.side WHEN 'D' THEN l.amount ELSE -l.amount END) <> 0 LIMIT 1;
+        IF FOUND THEN
+            RAISE EXCEPTION 'entry % does not balance in %', bad.entry_id, bad.currency USING ERRCODE = 'GL020';
+        END IF;
+"""
+"""The first entry and currency that do not balance, named (GL020), inside `IF FOUND`."""
+
 _LINES_AGAINST_ENTRIES = """    -- One pass over the lines per entry (count, numbers, office, date, currencies and net
     -- amount) against its entry: the usual statement passes here. A net amount is only
     -- meaningful in one currency, so an entry in several goes to the full checks too, which
@@ -160,13 +170,7 @@ _LINES_AGAINST_ENTRIES = """    -- One pass over the lines per entry (count, num
         OR x.date_low <> e.value_date OR x.date_high <> e.value_date
      LIMIT 1;
     IF FOUND THEN
-        SELECT l.entry_id, l.currency INTO bad FROM new_lines l
-         GROUP BY l.entry_id, l.currency
-        HAVING sum(CASE l.side WHEN 'D' THEN l.amount ELSE -l.amount END) <> 0 LIMIT 1;
-        IF FOUND THEN
-            RAISE EXCEPTION 'entry % does not balance in %', bad.entry_id, bad.currency USING ERRCODE = 'GL020';
-        END IF;
-        SELECT x.entry_id INTO bad
+""" + _UNBALANCED_NAMED + """        SELECT x.entry_id INTO bad
           FROM (SELECT entry_id, count(*) AS n, max(line_no) AS last_line,
                        min(office_id) AS office_low, max(office_id) AS office_high,
                        min(value_date) AS date_low, max(value_date) AS date_high
@@ -191,13 +195,7 @@ _BALANCED_PER_ENTRY = """    -- journal_append (revision 0047) builds each line 
      WHERE x.currency_low <> x.currency_high OR x.net <> 0
      LIMIT 1;
     IF FOUND THEN
-        SELECT l.entry_id, l.currency INTO bad FROM new_lines l
-         GROUP BY l.entry_id, l.currency
-        HAVING sum(CASE l.side WHEN 'D' THEN l.amount ELSE -l.amount END) <> 0 LIMIT 1;
-        IF FOUND THEN
-            RAISE EXCEPTION 'entry % does not balance in %', bad.entry_id, bad.currency USING ERRCODE = 'GL020';
-        END IF;
-    END IF;
+""" + _UNBALANCED_NAMED + """    END IF;
 """
 _LINES_CHECKED_AS_APPENDED = ("    IF appended THEN\n" + textwrap.indent(_BALANCED_PER_ENTRY, "    ") + "    ELSE\n"
                               + textwrap.indent(_LINES_AGAINST_ENTRIES, "    ") + "    END IF;\n")
@@ -209,17 +207,7 @@ CHANGES = (
     ("journal_line_after_insert()", _LINES_AGAINST_ENTRIES, _LINES_CHECKED_AS_APPENDED),
 )
 """Each trigger function, the part of its body replaced and what replaces it, rewritten from the
-definition in the database as revisions 0037 and 0040 do (`_rewrite`)."""
-
-
-def _rewrite(function: str, old: str, new: str) -> None:
-    from alembic import op
-    from sqlalchemy.util import await_only
-
-    driver = op.get_bind().connection.dbapi_connection.driver_connection  # type: ignore[union-attr]
-    definition = await_only(driver.fetchval("SELECT pg_get_functiondef(CAST($1 AS regprocedure))", function))
-    assert definition.count(old) == 1, f"{function} is not as the earlier revisions left it"
-    _script(definition.replace(old, new))
+definition in the database as revisions 0037 and 0040 do (`migrations.rewrite_function`)."""
 
 
 def upgrade(app_role: str) -> None:
