@@ -1,7 +1,8 @@
 """Appending entries to the journal. Entries and their lines go in one statement (the function
 `journal_append`, which inserts both from unnest'ed arrays), because PostgreSQL's
-statement-level checks see an entry and its lines together; the same statement's trigger updates the cached balances, which
-are then read back to give each touched account's balance before and after each entry.
+statement-level checks see an entry and its lines together; the same statement's trigger
+updates the cached balances, which are then read back to give each touched account's balance
+before and after each entry.
 Before it, the writer locks its offices' chain heads and chains each entry's hash onto them
 (`ledger.chain`). Never commits: the caller's unit of work does.
 
