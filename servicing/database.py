@@ -123,28 +123,19 @@ class Database:
         command.upgrade(alembic_config(self.admin_url, app_role=self.settings.app_role), "heads")
 
     async def migrate_async(self) -> None:
+        """`migrate`, then, on one owner connection: a new key for `journal_append`'s statements
+        (revision 0047; `serve` and `demo` migrate at start, so a key read from a dump or a
+        backup stops working, and a statement that straddles the change is merely checked in
+        full), and the configured password on the application role, for servers that require
+        one."""
         # Alembic's async env runs its own event loop, so it goes to a thread.
         await asyncio.to_thread(self.migrate)
-        await self._rotate_journal_append_key()
-        if self.settings.app_password:
-            await self._set_app_password(self.settings.app_password)
-
-    async def _rotate_journal_append_key(self) -> None:
-        """A new key for `journal_append`'s statements (revision 0047) at every migration, which
-        `serve` and `demo` run at start: a key read from a dump or a backup stops working. A
-        statement that straddles the change is merely checked in full (its rows pass)."""
         connection = await asyncpg.connect(_asyncpg_dsn(self.admin_url))
         try:
             await connection.execute("UPDATE journal_append_key SET key = gen_random_uuid()")
-        finally:
-            await connection.close()
-
-    async def _set_app_password(self, password: str) -> None:
-        """Servers that require passwords: give the application role the configured one."""
-        connection = await asyncpg.connect(_asyncpg_dsn(self.admin_url))
-        try:
-            literal = await connection.fetchval("SELECT quote_literal($1::text)", password)
-            await connection.execute(f'ALTER ROLE "{self.settings.app_role}" PASSWORD {literal}')
+            if self.settings.app_password:
+                literal = await connection.fetchval("SELECT quote_literal($1::text)", self.settings.app_password)
+                await connection.execute(f'ALTER ROLE "{self.settings.app_role}" PASSWORD {literal}')
         finally:
             await connection.close()
 
